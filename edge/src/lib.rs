@@ -1,0 +1,10 @@
+//! The otp-sms public API. Everything outside `wasm` compiles natively so `cargo test` exercises it;
+//! `wasm` is the thin workers-rs adapter.
+
+pub mod net;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;

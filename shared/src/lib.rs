@@ -1,0 +1,1 @@
+//! Rules shared by the edge and the phone gateway.
