@@ -1,7 +1,11 @@
 //! The otp-sms public API. Everything outside `wasm` compiles natively so `cargo test` exercises it;
 //! `wasm` is the thin workers-rs adapter.
 
+pub mod api;
+pub mod config;
 pub mod net;
+pub mod platform;
+pub mod service;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
