@@ -1,1 +1,788 @@
-//! wire
+//! Gateway wire protocol v1 (see docs/design.md): message types, request signing and the AEAD envelope.
+//!
+//! Pure: no clock, no randomness, no I/O, so it builds for wasm32 as well. Callers pass the timestamp and
+//! the random nonces. Replay protection needs memory, so it is the receiver's job: [`verify`] checks
+//! everything stateless, the receiver checks the nonce (see [`ReplayGuard`] / [`MemoryReplayGuard`]),
+//! then [`Verified::open`] decrypts. [`open`] does all three in the documented order.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub const PROTOCOL_VERSION: u8 = 1;
+pub const HEADER_TIMESTAMP: &str = "X-Otp-Timestamp";
+pub const HEADER_NONCE: &str = "X-Otp-Nonce";
+pub const HEADER_CONTENT_SHA256: &str = "X-Otp-Content-Sha256";
+pub const HEADER_SIGNATURE: &str = "X-Otp-Signature";
+pub const HEADER_GATEWAY: &str = "X-Otp-Gateway";
+pub const HEADER_REQUEST_ID: &str = "X-Request-Id";
+pub const SIGNATURE_PREFIX: &str = "v1=";
+
+/// Default accepted clock skew, seconds either side.
+pub const DEFAULT_WINDOW_SECS: u64 = 300;
+/// Shortest accepted secret text (32 random bytes as hex or base64url are longer than this).
+pub const MIN_SECRET_LEN: usize = 32;
+
+pub const PATH_SEND: &str = "/v1/send";
+pub const PATH_KILL_SWITCH: &str = "/v1/kill-switch";
+pub const PATH_HEALTH: &str = "/health";
+pub const PATH_MESSAGES_PREFIX: &str = "/v1/messages/";
+/// Callback route on the edge, appended to the edge base URL.
+pub const PATH_STATUS_CALLBACK: &str = "/internal/gateway/status";
+
+pub fn message_path(id: &str) -> String {
+    format!("{PATH_MESSAGES_PREFIX}{id}")
+}
+
+/// Unpadded base64url out; padded or unpadded accepted in.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+pub fn b64url(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keys
+
+/// The two subkeys derived from one gateway secret, so the MAC and the cipher never share a key.
+#[derive(Clone)]
+pub struct Keys {
+    mac: [u8; 32],
+    enc: [u8; 32],
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("gateway secret must be at least {MIN_SECRET_LEN} characters (32 random bytes as hex or base64url)")]
+pub struct WeakSecret;
+
+impl Keys {
+    /// Derives the keys from the secret text; its UTF-8 bytes are the input key material.
+    pub fn from_secret(secret: &str) -> Result<Keys, WeakSecret> {
+        let secret = secret.trim();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(WeakSecret);
+        }
+        Ok(Keys { mac: derive(secret.as_bytes(), b"otp-sms/v1/mac"), enc: derive(secret.as_bytes(), b"otp-sms/v1/enc") })
+    }
+}
+
+fn derive(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).expect("hmac accepts any key length");
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
+fn signing_string(method: &str, path: &str, timestamp: &str, nonce: &str, content_sha256: &str) -> String {
+    format!("{method}\n{path}\n{timestamp}\n{nonce}\n{content_sha256}")
+}
+
+fn aad(method: &str, path: &str, timestamp: &str) -> String {
+    format!("{method}\n{path}\n{timestamp}")
+}
+
+fn mac_of(keys: &Keys, data: &str) -> HmacSha256 {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(&keys.mac).expect("32-byte key");
+    mac.update(data.as_bytes());
+    mac
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sealing
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    v: u8,
+    n: String,
+    c: String,
+}
+
+/// A request ready to send: the auth headers (add `X-Request-Id` / `X-Otp-Gateway` yourself) and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRequest {
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Signs (and, with a plaintext, encrypts) one request. `header_nonce` and `aead_nonce` must be fresh
+/// random bytes for every call; `timestamp` is unix seconds.
+pub fn seal(
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    timestamp: u64,
+    header_nonce: [u8; 16],
+    aead_nonce: [u8; 12],
+    plaintext: Option<&[u8]>,
+) -> SealedRequest {
+    let ts = timestamp.to_string();
+    let body = match plaintext {
+        None => Vec::new(),
+        Some(msg) => {
+            let cipher = ChaCha20Poly1305::new(Key::from_slice(&keys.enc));
+            let aad = aad(method, path, &ts);
+            let ct = cipher
+                .encrypt(Nonce::from_slice(&aead_nonce), Payload { msg, aad: aad.as_bytes() })
+                .expect("chacha20poly1305 encryption cannot fail for in-memory sizes");
+            let env = Envelope { v: PROTOCOL_VERSION, n: b64url(&aead_nonce), c: b64url(&ct) };
+            serde_json::to_vec(&env).expect("envelope serialises")
+        }
+    };
+    let nonce = b64url(&header_nonce);
+    let content = hex::encode(Sha256::digest(&body));
+    let sig = hex::encode(mac_of(keys, &signing_string(method, path, &ts, &nonce, &content)).finalize().into_bytes());
+    SealedRequest {
+        headers: vec![
+            (HEADER_TIMESTAMP, ts),
+            (HEADER_NONCE, nonce),
+            (HEADER_CONTENT_SHA256, content),
+            (HEADER_SIGNATURE, format!("{SIGNATURE_PREFIX}{sig}")),
+        ],
+        body,
+    }
+}
+
+/// [`seal`] for a JSON message.
+pub fn seal_json<T: Serialize>(
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    timestamp: u64,
+    header_nonce: [u8; 16],
+    aead_nonce: [u8; 12],
+    message: &T,
+) -> SealedRequest {
+    let plaintext = serde_json::to_vec(message).expect("wire messages serialise");
+    seal(keys, method, path, timestamp, header_nonce, aead_nonce, Some(&plaintext))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Opening
+
+/// Why a request was refused. Every variant is an authentication failure (HTTP 401 on the receiver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("missing or malformed authentication headers")]
+    Unsigned,
+    #[error("signature does not match")]
+    BadSignature,
+    #[error("body does not match X-Otp-Content-Sha256")]
+    BadContentHash,
+    #[error("timestamp outside the accepted window")]
+    StaleTimestamp,
+    #[error("nonce already used")]
+    ReplayedNonce,
+    #[error("body is not a v1 envelope")]
+    BadEnvelope,
+    #[error("ciphertext does not decrypt for this route and time")]
+    BadCiphertext,
+}
+
+impl WireError {
+    /// Stable machine-readable code for JSON errors and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WireError::Unsigned => "unsigned",
+            WireError::BadSignature => "bad_signature",
+            WireError::BadContentHash => "bad_content_hash",
+            WireError::StaleTimestamp => "stale_timestamp",
+            WireError::ReplayedNonce => "replayed_nonce",
+            WireError::BadEnvelope => "bad_envelope",
+            WireError::BadCiphertext => "bad_ciphertext",
+        }
+    }
+}
+
+/// A request whose signature, body hash and timestamp passed. Check the nonce, then [`Verified::open`].
+#[derive(Debug)]
+pub struct Verified<'a> {
+    keys: &'a Keys,
+    method: &'a str,
+    path: &'a str,
+    body: &'a [u8],
+    timestamp_text: String,
+    pub timestamp: u64,
+    /// The header nonce (base64url text); single use within 2 x window.
+    pub nonce: String,
+}
+
+/// Stateless checks in the documented order: unsigned, bad_signature, bad_content_hash, stale_timestamp.
+/// `header` looks a header up by its canonical name (receivers should match case-insensitively).
+pub fn verify<'a, 'h>(
+    keys: &'a Keys,
+    method: &'a str,
+    path: &'a str,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &'a [u8],
+    now: u64,
+    window_secs: u64,
+) -> Result<Verified<'a>, WireError> {
+    let ts = header(HEADER_TIMESTAMP).ok_or(WireError::Unsigned)?.trim();
+    let nonce = header(HEADER_NONCE).ok_or(WireError::Unsigned)?.trim();
+    let content = header(HEADER_CONTENT_SHA256).ok_or(WireError::Unsigned)?.trim();
+    let sig = header(HEADER_SIGNATURE).ok_or(WireError::Unsigned)?.trim();
+    let nonce_ok = B64.decode(nonce).map(|b| b.len() == 16).unwrap_or(false);
+    if ts.is_empty() || !nonce_ok || content.len() != 64 {
+        return Err(WireError::Unsigned);
+    }
+    let sig = sig.strip_prefix(SIGNATURE_PREFIX).ok_or(WireError::BadSignature)?;
+    let sig = hex::decode(sig).map_err(|_| WireError::BadSignature)?;
+    mac_of(keys, &signing_string(method, path, ts, nonce, content))
+        .verify_slice(&sig)
+        .map_err(|_| WireError::BadSignature)?;
+    let actual = hex::encode(Sha256::digest(body));
+    if !bool::from(actual.as_bytes().ct_eq(content.to_ascii_lowercase().as_bytes())) {
+        return Err(WireError::BadContentHash);
+    }
+    let timestamp: u64 = ts.parse().map_err(|_| WireError::StaleTimestamp)?;
+    if timestamp.abs_diff(now) > window_secs {
+        return Err(WireError::StaleTimestamp);
+    }
+    Ok(Verified { keys, method, path, body, timestamp_text: ts.to_string(), timestamp, nonce: nonce.to_string() })
+}
+
+impl Verified<'_> {
+    /// Decrypts the body: `Ok(None)` for an empty body (GET), else the plaintext bytes.
+    pub fn open(&self) -> Result<Option<Vec<u8>>, WireError> {
+        if self.body.is_empty() {
+            return Ok(None);
+        }
+        let env: Envelope = serde_json::from_slice(self.body).map_err(|_| WireError::BadEnvelope)?;
+        if env.v != PROTOCOL_VERSION {
+            return Err(WireError::BadEnvelope);
+        }
+        let nonce = B64.decode(&env.n).map_err(|_| WireError::BadEnvelope)?;
+        if nonce.len() != 12 {
+            return Err(WireError::BadEnvelope);
+        }
+        let ct = B64.decode(&env.c).map_err(|_| WireError::BadEnvelope)?;
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.keys.enc));
+        let aad = aad(self.method, self.path, &self.timestamp_text);
+        cipher
+            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: aad.as_bytes() })
+            .map(Some)
+            .map_err(|_| WireError::BadCiphertext)
+    }
+}
+
+/// Nonce memory of a receiver. Keep each nonce for at least 2 x window.
+pub trait ReplayGuard {
+    /// Records `nonce`; returns false if it was already seen (a replay).
+    fn remember(&mut self, nonce: &str, timestamp: u64, now: u64) -> bool;
+}
+
+/// In-memory [`ReplayGuard`] for a single process.
+#[derive(Debug, Default)]
+pub struct MemoryReplayGuard {
+    window_secs: u64,
+    seen: HashMap<String, u64>,
+}
+
+impl MemoryReplayGuard {
+    pub fn new(window_secs: u64) -> Self {
+        MemoryReplayGuard { window_secs, seen: HashMap::new() }
+    }
+}
+
+impl ReplayGuard for MemoryReplayGuard {
+    fn remember(&mut self, nonce: &str, timestamp: u64, now: u64) -> bool {
+        let keep = 2 * self.window_secs;
+        self.seen.retain(|_, ts| ts.saturating_add(keep) >= now);
+        if self.seen.contains_key(nonce) {
+            return false;
+        }
+        self.seen.insert(nonce.to_string(), timestamp);
+        true
+    }
+}
+
+/// Full check in the documented order (verify, replay, decrypt).
+#[allow(clippy::too_many_arguments)]
+pub fn open<'h>(
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+    now: u64,
+    window_secs: u64,
+    replay: &mut dyn ReplayGuard,
+) -> Result<Option<Vec<u8>>, WireError> {
+    let verified = verify(keys, method, path, header, body, now, window_secs)?;
+    if !replay.remember(&verified.nonce, verified.timestamp, now) {
+        return Err(WireError::ReplayedNonce);
+    }
+    verified.open()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Messages
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Otp,
+    Direct,
+    Notification,
+}
+
+impl MessageKind {
+    /// Lower sends first: otp > direct > notification.
+    pub fn priority(self) -> u8 {
+        match self {
+            MessageKind::Otp => 0,
+            MessageKind::Direct => 1,
+            MessageKind::Notification => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Otp => "otp",
+            MessageKind::Direct => "direct",
+            MessageKind::Notification => "notification",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "otp" => Some(MessageKind::Otp),
+            "direct" => Some(MessageKind::Direct),
+            "notification" => Some(MessageKind::Notification),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageState {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Expired,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Queued => "queued",
+            MessageState::Sending => "sending",
+            MessageState::Sent => "sent",
+            MessageState::Failed => "failed",
+            MessageState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(MessageState::Queued),
+            "sending" => Some(MessageState::Sending),
+            "sent" => Some(MessageState::Sent),
+            "failed" => Some(MessageState::Failed),
+            "expired" => Some(MessageState::Expired),
+            _ => None,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, MessageState::Sent | MessageState::Failed | MessageState::Expired)
+    }
+}
+
+/// `POST /v1/send` plaintext. `id` is the idempotency key on the gateway.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    pub id: String,
+    pub kind: MessageKind,
+    pub to: String,
+    pub text: String,
+    /// Unix seconds after which the message must not be sent.
+    pub expires_at: u64,
+    #[serde(default)]
+    pub sim_slot: Option<u8>,
+    pub tenant_id: String,
+    pub request_id: String,
+}
+
+/// Keeps the number and text out of logs.
+impl std::fmt::Debug for SendRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendRequest")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("to", &"<redacted>")
+            .field("text", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("sim_slot", &self.sim_slot)
+            .field("tenant_id", &self.tenant_id)
+            .field("request_id", &self.request_id)
+            .finish()
+    }
+}
+
+/// 202 reply to `POST /v1/send` (plain JSON; never the number or text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAccepted {
+    pub id: String,
+    pub state: MessageState,
+    pub queue_depth: u64,
+    pub duplicate: bool,
+}
+
+/// Delivery state of one message: reply to `GET /v1/messages/{id}` and body of the status callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub id: String,
+    pub state: MessageState,
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// Unix seconds of the state change.
+    pub at: u64,
+    pub gateway_id: String,
+}
+
+/// `POST /v1/kill-switch` plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitchCommand {
+    pub engaged: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Reply to `POST /v1/kill-switch`: the effective state after the command (a file flag may keep it on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitchState {
+    pub engaged: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `GET /health` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub queue_depth: u64,
+    pub kill_switch: bool,
+    #[serde(default)]
+    pub kill_switch_reason: Option<String>,
+    /// "sent", "failed" or "none".
+    pub last_send: String,
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Sends allowed per SIM per pacing window.
+    pub per_sim_window: u32,
+    /// Sends in the current window, all SIMs together.
+    pub used: u32,
+}
+
+/// `{"error":{"code":..,"message":..}}` body shared by gateway and edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ErrorBody { error: ErrorDetail { code: code.to_string(), message: message.into() } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const NOW: u64 = 1_764_000_000;
+
+    fn keys() -> Keys {
+        Keys::from_secret(SECRET).unwrap()
+    }
+
+    fn sample() -> SendRequest {
+        SendRequest {
+            id: "msg_1".into(),
+            kind: MessageKind::Otp,
+            to: "+14155550123".into(),
+            text: "Your code is 123456".into(),
+            expires_at: NOW + 300,
+            sim_slot: None,
+            tenant_id: "t_abc".into(),
+            request_id: "req_1".into(),
+        }
+    }
+
+    fn sealed() -> SealedRequest {
+        seal_json(&keys(), "POST", PATH_SEND, NOW, [7; 16], [9; 12], &sample())
+    }
+
+    fn lookup<'a>(req: &'a SealedRequest) -> impl Fn(&str) -> Option<&'a str> + 'a {
+        move |name| req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn open_at(req: &SealedRequest, method: &str, path: &str, now: u64) -> Result<Option<Vec<u8>>, WireError> {
+        let mut guard = MemoryReplayGuard::new(DEFAULT_WINDOW_SECS);
+        open(&keys(), method, path, lookup(req), &req.body, now, DEFAULT_WINDOW_SECS, &mut guard)
+    }
+
+    fn set_header(req: &mut SealedRequest, name: &str, value: String) {
+        req.headers.iter_mut().find(|(k, _)| *k == name).unwrap().1 = value;
+    }
+
+    #[test]
+    fn round_trip_returns_the_plaintext() {
+        let req = sealed();
+        let plain = open_at(&req, "POST", PATH_SEND, NOW + 10).unwrap().unwrap();
+        let back: SendRequest = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn body_does_not_contain_the_plaintext() {
+        let body = String::from_utf8(sealed().body).unwrap();
+        assert!(!body.contains("4155550123"));
+        assert!(!body.contains("123456"));
+        assert!(body.starts_with("{\"v\":1,"));
+    }
+
+    #[test]
+    fn empty_body_round_trips_as_none() {
+        let req = seal(&keys(), "GET", "/v1/messages/msg_1", NOW, [1; 16], [2; 12], None);
+        assert!(req.body.is_empty());
+        assert_eq!(open_at(&req, "GET", "/v1/messages/msg_1", NOW).unwrap(), None);
+    }
+
+    #[test]
+    fn signature_matches_the_documented_formula() {
+        let req = sealed();
+        let h = lookup(&req);
+        let mac_key = derive(SECRET.as_bytes(), b"otp-sms/v1/mac");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&mac_key).unwrap();
+        let s = format!(
+            "POST\n/v1/send\n{}\n{}\n{}",
+            h(HEADER_TIMESTAMP).unwrap(),
+            h(HEADER_NONCE).unwrap(),
+            h(HEADER_CONTENT_SHA256).unwrap()
+        );
+        mac.update(s.as_bytes());
+        let expected = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(h(HEADER_SIGNATURE).unwrap(), expected);
+        assert_eq!(h(HEADER_CONTENT_SHA256).unwrap(), hex::encode(Sha256::digest(&req.body)));
+        assert_eq!(h(HEADER_NONCE).unwrap(), "BwcHBwcHBwcHBwcHBwcHBw");
+    }
+
+    #[test]
+    fn subkeys_differ_and_weak_secrets_are_refused() {
+        let k = keys();
+        assert_ne!(k.mac, k.enc);
+        assert_eq!(Keys::from_secret("short").unwrap_err(), WeakSecret);
+        assert!(format!("{k:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn each_missing_header_is_unsigned() {
+        for name in [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_CONTENT_SHA256, HEADER_SIGNATURE] {
+            let mut req = sealed();
+            req.headers.retain(|(k, _)| *k != name);
+            assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::Unsigned), "{name}");
+        }
+        let mut req = sealed();
+        set_header(&mut req, HEADER_NONCE, "short".into());
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::Unsigned));
+    }
+
+    #[test]
+    fn tampered_signature_is_bad_signature() {
+        let mut req = sealed();
+        let sig = lookup(&req)(HEADER_SIGNATURE).unwrap().to_string();
+        let flipped = format!("{}{}", &sig[..sig.len() - 1], if sig.ends_with('0') { '1' } else { '0' });
+        set_header(&mut req, HEADER_SIGNATURE, flipped);
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        set_header(&mut req, HEADER_SIGNATURE, sig.trim_start_matches("v1=").to_string());
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+    }
+
+    #[test]
+    fn wrong_key_is_bad_signature() {
+        let req = sealed();
+        let other = Keys::from_secret("ffffffffffffffffffffffffffffffffffffffffffff").unwrap();
+        let mut guard = MemoryReplayGuard::new(300);
+        let got = open(&other, "POST", PATH_SEND, lookup(&req), &req.body, NOW, 300, &mut guard);
+        assert_eq!(got, Err(WireError::BadSignature));
+    }
+
+    #[test]
+    fn tampered_headers_are_bad_signature() {
+        let mut req = sealed();
+        set_header(&mut req, HEADER_TIMESTAMP, (NOW + 1).to_string());
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        let mut req = sealed();
+        set_header(&mut req, HEADER_NONCE, b64url(&[8; 16]));
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        let mut req = sealed();
+        set_header(&mut req, HEADER_CONTENT_SHA256, hex::encode(Sha256::digest(b"other")));
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+    }
+
+    #[test]
+    fn tampered_body_is_bad_content_hash() {
+        let mut req = sealed();
+        let last = req.body.len() - 3;
+        req.body[last] ^= 1;
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadContentHash));
+    }
+
+    #[test]
+    fn wrong_route_is_bad_signature() {
+        let req = sealed();
+        assert_eq!(open_at(&req, "POST", PATH_KILL_SWITCH, NOW), Err(WireError::BadSignature));
+        assert_eq!(open_at(&req, "PUT", PATH_SEND, NOW), Err(WireError::BadSignature));
+    }
+
+    #[test]
+    fn timestamps_outside_the_window_are_stale() {
+        let req = sealed();
+        assert!(open_at(&req, "POST", PATH_SEND, NOW + 300).is_ok());
+        assert!(open_at(&req, "POST", PATH_SEND, NOW - 300).is_ok());
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW + 301), Err(WireError::StaleTimestamp));
+        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW - 301), Err(WireError::StaleTimestamp));
+    }
+
+    #[test]
+    fn replayed_nonce_is_refused_by_the_guard() {
+        let req = sealed();
+        let mut guard = MemoryReplayGuard::new(300);
+        let k = keys();
+        assert!(open(&k, "POST", PATH_SEND, lookup(&req), &req.body, NOW, 300, &mut guard).is_ok());
+        let again = open(&k, "POST", PATH_SEND, lookup(&req), &req.body, NOW + 1, 300, &mut guard);
+        assert_eq!(again, Err(WireError::ReplayedNonce));
+        // forgotten only after 2 x window
+        assert!(!guard.remember(&lookup(&req)(HEADER_NONCE).unwrap().to_string(), NOW, NOW + 600));
+        assert!(guard.remember(&lookup(&req)(HEADER_NONCE).unwrap().to_string(), NOW, NOW + 601));
+    }
+
+    /// Ciphertext from another route or time, re-signed with valid headers, must not decrypt: the AAD binds it.
+    #[test]
+    fn ciphertext_moved_to_another_route_or_time_is_bad_ciphertext() {
+        let k = keys();
+        let original = sealed();
+        let resign = |method: &str, path: &str, ts: u64| {
+            let nonce = b64url(&[3; 16]);
+            let content = hex::encode(Sha256::digest(&original.body));
+            let sig = hex::encode(
+                mac_of(&k, &signing_string(method, path, &ts.to_string(), &nonce, &content)).finalize().into_bytes(),
+            );
+            SealedRequest {
+                headers: vec![
+                    (HEADER_TIMESTAMP, ts.to_string()),
+                    (HEADER_NONCE, nonce),
+                    (HEADER_CONTENT_SHA256, content),
+                    (HEADER_SIGNATURE, format!("v1={sig}")),
+                ],
+                body: original.body.clone(),
+            }
+        };
+        let moved = resign("POST", PATH_KILL_SWITCH, NOW);
+        assert_eq!(open_at(&moved, "POST", PATH_KILL_SWITCH, NOW), Err(WireError::BadCiphertext));
+        let later = resign("POST", PATH_SEND, NOW + 5);
+        assert_eq!(open_at(&later, "POST", PATH_SEND, NOW + 5), Err(WireError::BadCiphertext));
+    }
+
+    #[test]
+    fn malformed_envelopes_are_bad_envelope() {
+        let k = keys();
+        for body in [&b"not json"[..], br#"{"v":2,"n":"AAAAAAAAAAAAAAAA","c":"AAAA"}"#, br#"{"v":1,"n":"AAAA","c":"AAAA"}"#] {
+            let plain = seal(&k, "POST", PATH_SEND, NOW, [4; 16], [0; 12], None);
+            // re-sign with the odd body so only the envelope is wrong
+            let content = hex::encode(Sha256::digest(body));
+            let nonce = plain.headers[1].1.clone();
+            let sig = hex::encode(
+                mac_of(&k, &signing_string("POST", PATH_SEND, &NOW.to_string(), &nonce, &content))
+                    .finalize()
+                    .into_bytes(),
+            );
+            let req = SealedRequest {
+                headers: vec![
+                    (HEADER_TIMESTAMP, NOW.to_string()),
+                    (HEADER_NONCE, nonce),
+                    (HEADER_CONTENT_SHA256, content),
+                    (HEADER_SIGNATURE, format!("v1={sig}")),
+                ],
+                body: body.to_vec(),
+            };
+            assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadEnvelope));
+        }
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        let all = [
+            (WireError::Unsigned, "unsigned"),
+            (WireError::BadSignature, "bad_signature"),
+            (WireError::BadContentHash, "bad_content_hash"),
+            (WireError::StaleTimestamp, "stale_timestamp"),
+            (WireError::ReplayedNonce, "replayed_nonce"),
+            (WireError::BadEnvelope, "bad_envelope"),
+            (WireError::BadCiphertext, "bad_ciphertext"),
+        ];
+        for (e, code) in all {
+            assert_eq!(e.code(), code);
+        }
+    }
+
+    #[test]
+    fn messages_use_the_documented_json() {
+        let v = serde_json::to_value(sample()).unwrap();
+        assert_eq!(v["kind"], "otp");
+        assert_eq!(v["sim_slot"], serde_json::Value::Null);
+        let report = StatusReport {
+            id: "msg_1".into(),
+            state: MessageState::Sent,
+            attempts: 1,
+            error: None,
+            at: NOW,
+            gateway_id: "phone-1".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            r#"{"id":"msg_1","state":"sent","attempts":1,"error":null,"at":1764000000,"gateway_id":"phone-1"}"#
+        );
+        let debug = format!("{:?}", sample());
+        assert!(!debug.contains("4155550123") && !debug.contains("123456"));
+        assert!(MessageKind::Otp.priority() < MessageKind::Direct.priority());
+        assert!(MessageKind::Direct.priority() < MessageKind::Notification.priority());
+        let ks: KillSwitchCommand = serde_json::from_str(r#"{"engaged":true}"#).unwrap();
+        assert_eq!(ks.reason, None);
+    }
+}
