@@ -1,0 +1,358 @@
+//! Gateway configuration: a TOML file plus `PHONE_GATEWAY_*` environment overrides.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid config: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("invalid value for {0}: {1:?}")]
+    Env(&'static str, String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Sent as `X-Otp-Gateway` on callbacks so the edge knows which secret to use.
+    pub gateway_id: String,
+    /// Shared secret text (32+ random bytes as hex or base64url). Prefer `secret_file` or the env var.
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub listen: String,
+    pub db: PathBuf,
+    /// Base URL of the edge; status reports go to `{edge_url}/internal/gateway/status`. Unset = disabled.
+    pub edge_url: Option<String>,
+    /// Default tracing filter (RUST_LOG wins when set).
+    pub log: String,
+    pub auth: AuthConfig,
+    pub queue: QueueConfig,
+    pub sender: SenderConfig,
+    pub pacing: PacingConfig,
+    pub kill_switch: KillSwitchConfig,
+    pub reports: ReportsConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("gateway_id", &self.gateway_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("listen", &self.listen)
+            .field("db", &self.db)
+            .field("edge_url", &self.edge_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Accepted clock skew either side, seconds. Nonces are kept 2 x this.
+    pub window_secs: u64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Unfinished messages allowed before `queue_full`.
+    pub max_depth: u64,
+    /// Finished messages are deleted after this long.
+    pub retention_secs: u64,
+    pub cleanup_interval_secs: u64,
+    /// FULL (default): a commit survives power loss, so an acknowledged message is never lost.
+    pub synchronous: Synchronous,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderConfig {
+    /// `termux-sms-send` or a path to it; looked up on PATH.
+    pub program: String,
+    pub timeout_secs: u64,
+    /// Total attempts per message, the first included.
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// SIM slots to use (`-s`). Empty = the phone's default SIM, no `-s` unless a request names a slot.
+    pub sim_slots: Vec<u8>,
+    /// Slot for messages that name none; unset = round-robin over `sim_slots`.
+    pub default_sim: Option<u8>,
+    /// A timed-out `termux-sms-send` may still have sent; by default it is not retried (see docs).
+    pub retry_on_timeout: bool,
+    /// Log instead of running the program (development only).
+    pub simulate: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PacingConfig {
+    /// Sends per SIM per window (Android allows 30 per 30 min per app by default).
+    pub per_sim_limit: u32,
+    /// Sends for the whole phone per window (Android's limit is per app); 0 = no phone-wide limit.
+    pub phone_limit: u32,
+    pub window_secs: u64,
+    /// Fixed gap between two sends, plus a random 0..jitter_ms.
+    pub min_delay_ms: u64,
+    pub jitter_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KillSwitchConfig {
+    /// Present = stop sending. Relative paths are relative to the database directory.
+    pub file: PathBuf,
+    /// Trip when more sends than this were started in the last 60 s.
+    pub max_sends_per_minute: u32,
+    /// Trip after this many failed attempts in a row.
+    pub max_consecutive_failures: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    pub timeout_secs: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            gateway_id: "phone-1".into(),
+            secret: None,
+            secret_file: None,
+            listen: "127.0.0.1:8787".into(),
+            db: PathBuf::from("phone-gateway.db"),
+            edge_url: None,
+            log: "info".into(),
+            auth: AuthConfig::default(),
+            queue: QueueConfig::default(),
+            sender: SenderConfig::default(),
+            pacing: PacingConfig::default(),
+            kill_switch: KillSwitchConfig::default(),
+            reports: ReportsConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { window_secs: otp_shared::wire::DEFAULT_WINDOW_SECS, max_body_bytes: 64 * 1024 }
+    }
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_depth: 100_000,
+            retention_secs: 7 * 24 * 3600,
+            cleanup_interval_secs: 600,
+            synchronous: Synchronous::Full,
+        }
+    }
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            program: "termux-sms-send".into(),
+            timeout_secs: 60,
+            max_attempts: 3,
+            backoff_base_ms: 5_000,
+            backoff_max_ms: 300_000,
+            sim_slots: Vec::new(),
+            default_sim: None,
+            retry_on_timeout: false,
+            simulate: false,
+        }
+    }
+}
+
+impl Default for PacingConfig {
+    fn default() -> Self {
+        PacingConfig { per_sim_limit: 25, phone_limit: 25, window_secs: 1800, min_delay_ms: 3_000, jitter_ms: 2_000 }
+    }
+}
+
+impl Default for KillSwitchConfig {
+    fn default() -> Self {
+        KillSwitchConfig { file: PathBuf::from("STOP"), max_sends_per_minute: 20, max_consecutive_failures: 5 }
+    }
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig { timeout_secs: 15, backoff_base_ms: 1_000, backoff_max_ms: 300_000 }
+    }
+}
+
+/// Reads the file (if given), applies env overrides from `env`, validates.
+pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let mut cfg = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_path_buf(), e))?;
+            toml::from_str(&text)?
+        }
+        None => Config::default(),
+    };
+    apply_env(&mut cfg, env)?;
+    if cfg.secret.is_none() {
+        if let Some(file) = &cfg.secret_file {
+            let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read(file.clone(), e))?;
+            cfg.secret = Some(text.trim().to_string());
+        }
+    }
+    validate(&mut cfg)?;
+    Ok(cfg)
+}
+
+fn apply_env(cfg: &mut Config, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    fn parse<T: std::str::FromStr>(name: &'static str, v: String) -> Result<T, ConfigError> {
+        v.trim().parse().map_err(|_| ConfigError::Env(name, v))
+    }
+    fn flag(name: &'static str, v: String) -> Result<bool, ConfigError> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            _ => Err(ConfigError::Env(name, v)),
+        }
+    }
+    if let Some(v) = env("PHONE_GATEWAY_SECRET") {
+        cfg.secret = Some(v.trim().to_string());
+    }
+    if let Some(v) = env("PHONE_GATEWAY_SECRET_FILE") {
+        cfg.secret_file = Some(v.into());
+    }
+    if let Some(v) = env("PHONE_GATEWAY_ID") {
+        cfg.gateway_id = v;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_LISTEN") {
+        cfg.listen = v;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_DB") {
+        cfg.db = v.into();
+    }
+    if let Some(v) = env("PHONE_GATEWAY_EDGE_URL") {
+        cfg.edge_url = if v.trim().is_empty() { None } else { Some(v) };
+    }
+    if let Some(v) = env("PHONE_GATEWAY_LOG") {
+        cfg.log = v;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_SIMULATE") {
+        cfg.sender.simulate = flag("PHONE_GATEWAY_SIMULATE", v)?;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_SMS_PROGRAM") {
+        cfg.sender.program = v;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_KILL_FILE") {
+        cfg.kill_switch.file = v.into();
+    }
+    if let Some(v) = env("PHONE_GATEWAY_WINDOW_SECS") {
+        cfg.auth.window_secs = parse("PHONE_GATEWAY_WINDOW_SECS", v)?;
+    }
+    Ok(())
+}
+
+fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
+    let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+    match &cfg.secret {
+        None => return bad("no secret: set `secret`, `secret_file` or PHONE_GATEWAY_SECRET"),
+        Some(s) if otp_shared::wire::Keys::from_secret(s).is_err() => {
+            return bad("secret too short: use 32+ random bytes as hex or base64url")
+        }
+        _ => {}
+    }
+    if cfg.gateway_id.trim().is_empty() {
+        return bad("gateway_id must not be empty");
+    }
+    if cfg.sender.max_attempts == 0 {
+        return bad("sender.max_attempts must be at least 1");
+    }
+    if cfg.pacing.per_sim_limit == 0 || cfg.pacing.window_secs == 0 {
+        return bad("pacing.per_sim_limit and pacing.window_secs must be positive");
+    }
+    if let Some(d) = cfg.sender.default_sim {
+        if !cfg.sender.sim_slots.is_empty() && !cfg.sender.sim_slots.contains(&d) {
+            return bad("sender.default_sim must be one of sender.sim_slots");
+        }
+    }
+    if let Some(url) = &cfg.edge_url {
+        if reqwest::Url::parse(url).is_err() {
+            return bad("edge_url is not a valid URL");
+        }
+    }
+    if cfg.kill_switch.file.is_relative() {
+        let dir = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        cfg.kill_switch.file = dir.join(&cfg.kill_switch.file);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn file_values_and_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "gateway_id = \"p9\"\nsecret = \"{SECRET}\"\ndb = \"/data/gw.db\"\n[pacing]\nper_sim_limit = 3\nwindow_secs = 2\n[sender]\nsim_slots = [0, 1]\n"
+            ),
+        )
+        .unwrap();
+        let cfg = load(
+            Some(&path),
+            env_of(&[("PHONE_GATEWAY_LISTEN", "0.0.0.0:9000"), ("PHONE_GATEWAY_SIMULATE", "true")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.gateway_id, "p9");
+        assert_eq!(cfg.listen, "0.0.0.0:9000");
+        assert!(cfg.sender.simulate);
+        assert_eq!(cfg.pacing.per_sim_limit, 3);
+        assert_eq!(cfg.pacing.min_delay_ms, 3_000);
+        assert_eq!(cfg.sender.sim_slots, vec![0, 1]);
+        assert_eq!(cfg.kill_switch.file, PathBuf::from("/data/STOP"));
+        assert!(!format!("{cfg:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn secret_is_required_and_must_be_long() {
+        assert!(matches!(load(None, env_of(&[])), Err(ConfigError::Invalid(_))));
+        assert!(matches!(load(None, env_of(&[("PHONE_GATEWAY_SECRET", "short")])), Err(ConfigError::Invalid(_))));
+        assert!(load(None, env_of(&[("PHONE_GATEWAY_SECRET", SECRET)])).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_env_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(&path, "secrett = \"x\"\n").unwrap();
+        assert!(matches!(load(Some(&path), env_of(&[])), Err(ConfigError::Parse(_))));
+        let err = load(None, env_of(&[("PHONE_GATEWAY_SECRET", SECRET), ("PHONE_GATEWAY_SIMULATE", "maybe")]));
+        assert!(matches!(err, Err(ConfigError::Env(..))));
+    }
+}

@@ -1,0 +1,291 @@
+//! HTTP endpoint (hyper 1, HTTP/1.1). Every route but /health is signed and checked with `otp_shared::wire`;
+//! the nonce is recorded in the same transaction as the action, so nothing is recorded unless all checks pass.
+
+use crate::app::App;
+use crate::store::Enqueued;
+use crate::{unix_ms, unix_now};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use otp_shared::wire::{
+    self, Capacity, ErrorBody, Health, KillSwitchCommand, KillSwitchState, MessageState, SendAccepted, SendRequest,
+    WireError, HEADER_REQUEST_ID, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
+};
+use rand::Rng;
+use serde::Serialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn, Instrument};
+
+pub type Resp = Response<Full<Bytes>>;
+
+pub async fn serve(app: Arc<App>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, _peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => { warn!(error = %e, "accept failed"); continue; }
+            },
+            _ = stop.changed() => return,
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(app.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}
+
+/// An error reply: `{"error":{"code":..,"message":..}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    fn auth(e: WireError) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        warn!(error = %e, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Resp {
+    let mut resp = Response::new(Full::new(Bytes::from(serde_json::to_vec(body).expect("serialise"))));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn error_response(e: &ApiError) -> Resp {
+    json(e.status, &ErrorBody::new(e.code, e.message.clone()))
+}
+
+/// Accepts a caller's request id if it is short and plain, else makes one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(HEADER_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 100 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("gw_{:016x}", rand::thread_rng().gen::<u64>()))
+}
+
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let rid = request_id(req.headers());
+    let span = tracing::info_span!("http", request_id = %rid, method = %req.method(), path = %req.uri().path());
+    async move {
+        let mut resp = match route(&app, req).await {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        };
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert(HEADER_REQUEST_ID, v);
+        }
+        info!(status = resp.status().as_u16(), "request");
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    match (method, path.as_str()) {
+        (Method::GET, PATH_HEALTH) => health(app).await,
+        (Method::POST, PATH_SEND) => send(app, req).await,
+        (Method::POST, PATH_KILL_SWITCH) => kill_switch(app, req).await,
+        (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => status(app, req).await,
+        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH) => {
+            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed"))
+        }
+        (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
+            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed"))
+        }
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")),
+    }
+}
+
+/// A request that passed signature, hash, time and AEAD checks; its nonce is not yet recorded.
+struct Authed {
+    nonce: String,
+    timestamp: u64,
+    plaintext: Option<Vec<u8>>,
+}
+
+async fn authenticate(app: &App, req: Request<Incoming>) -> Result<Authed, ApiError> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let body = Limited::new(body, app.cfg.auth.max_body_bytes)
+        .collect()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body too large"))?
+        .to_bytes();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let verified = wire::verify(&app.keys, &method, &path, header, &body, unix_now(), app.cfg.auth.window_secs)
+        .map_err(ApiError::auth)?;
+    let plaintext = verified.open().map_err(ApiError::auth)?;
+    Ok(Authed { nonce: verified.nonce.clone(), timestamp: verified.timestamp, plaintext })
+}
+
+fn replayed() -> ApiError {
+    ApiError::auth(WireError::ReplayedNonce)
+}
+
+fn kill_switch_engaged() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "kill_switch", "sending is stopped by the kill switch")
+}
+
+/// Checks a SendRequest beyond its JSON shape. Messages never echo the number or text.
+fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
+    let id_ok = !r.id.is_empty() && r.id.len() <= 128 && r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if !id_ok {
+        return Err(ApiError::bad_request("id must be 1-128 characters of A-Z a-z 0-9 - _ . :"));
+    }
+    let digits = r.to.strip_prefix('+').unwrap_or("");
+    if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+        return Err(ApiError::bad_request("to must be an E.164 number (+ and 7-15 digits)"));
+    }
+    if r.text.trim().is_empty() || r.text.chars().count() > 1600 || r.text.contains('\0') {
+        return Err(ApiError::bad_request("text must be 1-1600 characters"));
+    }
+    let slots = &app.cfg.sender.sim_slots;
+    if let Some(s) = r.sim_slot {
+        if (!slots.is_empty() && !slots.contains(&s)) || s > 7 {
+            return Err(ApiError::bad_request("sim_slot is not a configured SIM slot"));
+        }
+    }
+    Ok(())
+}
+
+async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let authed = authenticate(app, req).await?;
+    let plain = authed.plaintext.ok_or_else(|| ApiError::bad_request("empty body"))?;
+    let msg: SendRequest = serde_json::from_slice(&plain).map_err(|e| {
+        ApiError::bad_request(format!("not a SendRequest (line {} column {})", e.line(), e.column()))
+    })?;
+    validate(app, &msg)?;
+    let now = unix_now();
+    if msg.expires_at <= now {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "already_expired", "expires_at is in the past"));
+    }
+    if app.kill.engaged().is_some() {
+        return Err(kill_switch_engaged());
+    }
+    let (id, kind, tenant) = (msg.id.clone(), msg.kind, msg.tenant_id.clone());
+    let (nonce, ts) = (authed.nonce, authed.timestamp);
+    let outcome = app
+        .store
+        .call(move |s| {
+            if !s.remember_nonce(&nonce, ts)? {
+                return Ok(None);
+            }
+            s.enqueue(&msg, now).map(Some)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    let reply = match outcome {
+        None => return Err(replayed()),
+        Some(Enqueued::Full) => {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", "the queue is full, retry later"))
+        }
+        Some(Enqueued::Accepted { depth }) => {
+            app.wake_sender.notify_one();
+            app.wake_reports.notify_one();
+            SendAccepted { id: id.clone(), state: MessageState::Queued, queue_depth: depth, duplicate: false }
+        }
+        Some(Enqueued::Duplicate { state, depth }) => {
+            SendAccepted { id: id.clone(), state, queue_depth: depth, duplicate: true }
+        }
+    };
+    info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, "accepted");
+    Ok(json(StatusCode::ACCEPTED, &reply))
+}
+
+async fn status(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let id = req.uri().path()[PATH_MESSAGES_PREFIX.len()..].to_string();
+    let authed = authenticate(app, req).await?;
+    if authed.plaintext.is_some() {
+        return Err(ApiError::bad_request("GET takes no body"));
+    }
+    let (nonce, ts) = (authed.nonce, authed.timestamp);
+    let report = app
+        .store
+        .call(move |s| if s.remember_nonce(&nonce, ts)? { s.status(&id, unix_now()).map(Some) } else { Ok(None) })
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(replayed)?;
+    match report {
+        Some(r) => Ok(json(StatusCode::OK, &r)),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such message")),
+    }
+}
+
+async fn kill_switch(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let authed = authenticate(app, req).await?;
+    let plain = authed.plaintext.ok_or_else(|| ApiError::bad_request("empty body"))?;
+    let cmd: KillSwitchCommand = serde_json::from_slice(&plain)
+        .map_err(|_| ApiError::bad_request("body must be {\"engaged\":bool,\"reason\":string?}"))?;
+    let reason = cmd.engaged.then(|| {
+        let r = cmd.reason.clone().unwrap_or_default();
+        let r: String = r.chars().filter(|c| !c.is_control()).take(200).collect();
+        format!("command: {}", if r.is_empty() { "no reason given" } else { &r })
+    });
+    let (nonce, ts, persisted) = (authed.nonce, authed.timestamp, reason.clone());
+    let fresh = app
+        .store
+        .call(move |s| {
+            if !s.remember_nonce(&nonce, ts)? {
+                return Ok(false);
+            }
+            s.set_meta(crate::kill_switch::META_KEY, persisted.as_deref())?;
+            Ok(true)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    if !fresh {
+        return Err(replayed());
+    }
+    app.kill.set(reason);
+    app.wake_sender.notify_one();
+    let effective = app.kill.engaged();
+    warn!(engaged = cmd.engaged, effective = effective.is_some(), "kill switch command");
+    Ok(json(StatusCode::OK, &KillSwitchState { engaged: effective.is_some(), reason: effective }))
+}
+
+async fn health(app: &Arc<App>) -> Result<Resp, ApiError> {
+    let depth = app.store.call(|s| Ok(s.depth())).await.map_err(ApiError::internal)?;
+    let (limit, used) = {
+        let mut p = app.pacer.lock().unwrap();
+        (p.limit(), p.used(unix_ms()))
+    };
+    let kill = app.kill.engaged();
+    Ok(json(
+        StatusCode::OK,
+        &Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            queue_depth: depth,
+            kill_switch: kill.is_some(),
+            kill_switch_reason: kill,
+            last_send: app.last_send.lock().unwrap().to_string(),
+            capacity: Capacity { per_sim_window: limit, used },
+        },
+    ))
+}
