@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Installs the otp-sms phone gateway on an Android phone in Termux:
+#   packages -> build -> config with a fresh secret -> runit service (with wake lock) -> what to tell the edge.
+#
+# Usage: ./install.sh [--dry-run] [--gateway-id ID] [--edge-url URL] [--listen ADDR] [--no-service]
+#
+# Run it from a clone of the repository inside Termux. Needs the Termux:API app (with SMS permission) for
+# termux-sms-send. Tools can be replaced for tests: PKG, SV, CARGO (commands), PREFIX, HOME, GATEWAY_HOME.
+set -euo pipefail
+
+PKG="${PKG:-pkg}"
+SV="${SV:-sv}"
+CARGO="${CARGO:-cargo}"
+PREFIX="${PREFIX:-/data/data/com.termux/files/usr}"
+GATEWAY_HOME="${GATEWAY_HOME:-$HOME/.phone-gateway}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+DRY_RUN=0
+SERVICE=1
+GATEWAY_ID="phone-1"
+EDGE_URL=""
+LISTEN="127.0.0.1:8787"
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --no-service) SERVICE=0 ;;
+    --gateway-id) GATEWAY_ID="${2:?--gateway-id needs a value}"; shift ;;
+    --edge-url) EDGE_URL="${2:?--edge-url needs a value}"; shift ;;
+    --listen) LISTEN="${2:?--listen needs a value}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+case "$GATEWAY_ID" in
+  *[!A-Za-z0-9_-]*|"") echo "install.sh: --gateway-id must be letters, digits, - or _" >&2; exit 2 ;;
+esac
+
+CONFIG="$GATEWAY_HOME/gateway.toml"
+SECRET_FILE="$GATEWAY_HOME/secret"
+SERVICE_DIR="$PREFIX/var/service/phone-gateway"
+BIN="$PREFIX/bin/phone-gateway"
+
+# Runs a command, or only prints it with --dry-run.
+run() {
+  echo "+ $*"
+  if [ "$DRY_RUN" = 0 ]; then "$@"; fi
+}
+
+# Writes stdin to a file (mode $2), or prints what would be written with --dry-run.
+write_file() {
+  local path="$1" mode="$2" content
+  content="$(cat)"
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "+ write $path (mode $mode):"
+    printf '%s\n' "$content" | sed 's/^/    /'
+  else
+    mkdir -p "$(dirname "$path")"
+    ( umask 077; printf '%s\n' "$content" > "$path" )
+    chmod "$mode" "$path"
+    echo "+ wrote $path"
+  fi
+}
+
+echo "== 1/5 packages"
+run "$PKG" install -y rust termux-api sqlite termux-services
+
+echo "== 2/5 build (native, release; takes a while on a phone)"
+run "$CARGO" install --locked --path "$REPO/phone-gateway" --root "$PREFIX" --force
+
+echo "== 3/5 secret and config in $GATEWAY_HOME"
+if [ -s "$SECRET_FILE" ] && [ "$DRY_RUN" = 0 ]; then
+  SECRET="$(cat "$SECRET_FILE")"
+  echo "keeping the existing secret in $SECRET_FILE"
+elif [ "$DRY_RUN" = 1 ]; then
+  SECRET="<generated: head -c 32 /dev/urandom | base64url>"
+else
+  # 32 random bytes as unpadded base64url (43 characters)
+  SECRET="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+fi
+write_file "$SECRET_FILE" 600 <<EOF
+$SECRET
+EOF
+EDGE_LINE="# edge_url = \"https://your-worker.example.workers.dev\"   # delivery reports (optional)"
+if [ -n "$EDGE_URL" ]; then EDGE_LINE="edge_url = \"$EDGE_URL\""; fi
+if [ -f "$CONFIG" ] && [ "$DRY_RUN" = 0 ]; then
+  echo "keeping the existing $CONFIG"
+else
+  write_file "$CONFIG" 600 <<EOF
+# phone-gateway config (see docs/design.md). Env overrides: PHONE_GATEWAY_SECRET, _LISTEN, _DB, _EDGE_URL, ...
+gateway_id = "$GATEWAY_ID"
+secret_file = "$SECRET_FILE"
+listen = "$LISTEN"
+db = "$GATEWAY_HOME/gateway.db"
+$EDGE_LINE
+
+[pacing]
+per_sim_limit = 25     # Android allows 30 per 30 min per app; stay below
+window_secs = 1800
+
+[kill_switch]
+file = "STOP"          # touch $GATEWAY_HOME/STOP to stop sending at once
+EOF
+fi
+run "$BIN" --config "$CONFIG" --check
+
+if [ "$SERVICE" = 1 ]; then
+  echo "== 4/5 runit service $SERVICE_DIR"
+  write_file "$SERVICE_DIR/run" 755 <<EOF
+#!$PREFIX/bin/sh
+# keep the CPU awake so queued SMS go out with the screen off
+termux-wake-lock
+exec 2>&1
+exec "$BIN" --config "$CONFIG"
+EOF
+  write_file "$SERVICE_DIR/log/run" 755 <<EOF
+#!$PREFIX/bin/sh
+mkdir -p "$PREFIX/var/log/sv/phone-gateway"
+exec svlogd -tt "$PREFIX/var/log/sv/phone-gateway"
+EOF
+  export SVDIR="$PREFIX/var/service"
+  run "$SV" up phone-gateway
+else
+  echo "== 4/5 service skipped (--no-service); run: $BIN --config $CONFIG"
+fi
+
+PORT="${LISTEN##*:}"
+cat <<EOF
+== 5/5 connect the edge
+
+On your computer, in the edge project (merge with any other gateways you have):
+  wrangler secret put GATEWAY_SECRETS
+    value: {"$GATEWAY_ID":"$SECRET"}
+  and list the gateway in the GATEWAYS var (wrangler.toml [vars]):
+    GATEWAYS = '[{"id":"$GATEWAY_ID","url":"http://<your-portmap-host>:<public-port>"}]'
+
+Expose the gateway with a portmap.io tunnel (the edge cannot reach the phone directly):
+  1. On portmap.io create a configuration (type SSH or OpenVPN) and a TCP mapping rule
+     <public-port> -> local port $PORT.
+  2. SSH: save the private key it gives you, then keep this running (e.g. as a second runit service):
+       ssh -N -o ServerAliveInterval=30 -o ExitOnForwardFailure=yes -i ~/.ssh/portmap.pem \\
+         <user>.<config>@<user>-<public-port>.portmap.io -R <public-port>:127.0.0.1:$PORT
+     OpenVPN: import the .ovpn file in the OpenVPN app and set listen = "0.0.0.0:$PORT" in $CONFIG.
+  3. Check from anywhere: curl http://<your-portmap-host>:<public-port>/health
+Everything but /health is signed and encrypted with the secret, so the tunnel may be plain HTTP.
+
+Stop sending at once: touch $GATEWAY_HOME/STOP   (remove it to resume)
+Logs: $PREFIX/var/log/sv/phone-gateway/current     Service: sv down|up phone-gateway
+EOF
