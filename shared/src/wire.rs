@@ -688,8 +688,8 @@ mod tests {
         let again = open(&k, "POST", PATH_SEND, lookup(&req), &req.body, NOW + 1, 300, &mut guard);
         assert_eq!(again, Err(WireError::ReplayedNonce));
         // forgotten only after 2 x window
-        assert!(!guard.remember(&lookup(&req)(HEADER_NONCE).unwrap().to_string(), NOW, NOW + 600));
-        assert!(guard.remember(&lookup(&req)(HEADER_NONCE).unwrap().to_string(), NOW, NOW + 601));
+        assert!(!guard.remember(lookup(&req)(HEADER_NONCE).unwrap(), NOW, NOW + 600));
+        assert!(guard.remember(lookup(&req)(HEADER_NONCE).unwrap(), NOW, NOW + 601));
     }
 
     /// Ciphertext from another route or time, re-signed with valid headers, must not decrypt: the AAD binds it.
