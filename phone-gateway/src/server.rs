@@ -91,7 +91,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
     async move {
         let mut resp = match route(&app, req).await {
             Ok(r) => r,
-            Err(e) => error_response(&e),
+            Err(e) => {
+                info!(code = e.code, "refused");
+                error_response(&e)
+            }
         };
         if let Ok(v) = HeaderValue::from_str(&rid) {
             resp.headers_mut().insert(HEADER_REQUEST_ID, v);
