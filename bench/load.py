@@ -194,6 +194,7 @@ async def prime(a: argparse.Namespace, rng: random.Random) -> tuple[list[str], C
 
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
+    load_before = os.getloadavg()[0]  # other work on the machine skews the figures: report it
     rng = random.Random(a.seed)
     verify_phones = None
     primed = None
@@ -252,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         # CPU seconds the driver itself used per wall second (1.0 = one core busy): near 1 per process
         # means the driver, not the server, may be the ceiling.
         "driver_cpu": round(driver_cpu, 2),
+        "loadavg_1m_before": round(load_before, 2),
     }
     if primed:
         out["prime"] = primed
@@ -261,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     errs = f", transport errors {dict(errors)}" if errors else ""
     print(f"{a.label or 'load'} {a.mode} {out['route']}: {out['rps']} req/s, p50 {out['latency_ms']['p50']} ms, "
           f"p90 {out['latency_ms']['p90']} ms, p99 {out['latency_ms']['p99']} ms, {n} requests in "
-          f"{out['duration_s']} s with {a.clients} clients; status {codes}{errs}; driver cpu {out['driver_cpu']}",
+          f"{out['duration_s']} s with {a.clients} clients; status {codes}{errs}; driver cpu {out['driver_cpu']}; "
+          f"load avg before {out['loadavg_1m_before']}",
           flush=True)
     if n == 0:
         print("no request completed", file=sys.stderr)
