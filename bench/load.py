@@ -136,7 +136,8 @@ async def drive(a: argparse.Namespace, clients: int, start_at: float, end_at: fl
                     statuses[status] += 1
 
         await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, statuses, errors
+        finished = time.time()
+    return latencies, statuses, errors, finished
 
 
 def body_stream(a: argparse.Namespace, rng: random.Random, verify_phones: list[str] | None):
@@ -153,7 +154,7 @@ def body_stream(a: argparse.Namespace, rng: random.Random, verify_phones: list[s
             yield json.dumps({**extra, a.phone_field: phone, a.code_field: a.wrong_code}).encode()
 
 
-def worker(args) -> tuple[list[float], dict, dict, float]:
+def worker(args) -> tuple[list[float], dict, dict, float, float]:
     """One driver process: its share of the clients, for warmup then the measured window."""
     a, clients, warm_at, start_at, end_at, seed, verify_phones = args
     rng = random.Random(seed)
@@ -162,8 +163,8 @@ def worker(args) -> tuple[list[float], dict, dict, float]:
     if a.warmup > 0:
         asyncio.run(drive(a, clients, warm_at, start_at, bodies, measure=False))
         cpu0 = time.process_time()
-    lat, st, err = asyncio.run(drive(a, clients, start_at, end_at, bodies, measure=True))
-    return lat, dict(st), dict(err), time.process_time() - cpu0
+    lat, st, err, finished = asyncio.run(drive(a, clients, start_at, end_at, bodies, measure=True))
+    return lat, dict(st), dict(err), time.process_time() - cpu0, finished
 
 
 async def prime(a: argparse.Namespace, rng: random.Random) -> tuple[list[str], Counter]:
@@ -220,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         # but rare (1e6 numbers).
         with mp.get_context("fork").Pool(a.procs) as pool:
             results = pool.map(worker, jobs)
-    wall = time.time() - start_at
+    wall = max(r[4] for r in results) - start_at  # to the last reply of a request started in the window
 
     latencies = sorted(x for r in results for x in r[0])
     statuses: Counter = Counter()
     errors: Counter = Counter()
-    for _, st, err, _ in results:
+    for _, st, err, _, _ in results:
         statuses.update(st)
         errors.update(err)
     driver_cpu = sum(r[3] for r in results) / max(wall, 1e-9)
