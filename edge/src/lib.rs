@@ -6,6 +6,7 @@ pub mod config;
 pub mod net;
 pub mod platform;
 pub mod service;
+pub mod store;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;

@@ -1,6 +1,11 @@
 //! Business rules over the store and the gateways.
 
+pub mod gateway;
 pub mod keys;
+pub mod messages;
 pub mod model;
+pub mod otp;
 pub mod ratelimit;
+pub mod repo;
 pub mod sealing;
+pub mod tenants;

@@ -1,0 +1,223 @@
+//! `App::handle`: one request in, one response out. Request ids, authentication, idempotency and
+//! the error envelope are applied here, once, around every handler.
+
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ErrorCode};
+use super::http::{ApiRequest, ApiResponse};
+use super::router::{route, Matched, Route};
+use crate::config::Config;
+use crate::platform::{new_id, Platform};
+use crate::service::keys::{self, Role};
+use crate::service::model::{ApiKeyRecord, KeyStatus, Tenant, TenantStatus};
+use crate::service::repo::Repo;
+
+pub struct App<P: Platform> {
+    pub cfg: Config,
+    pub platform: P,
+    pub repo: Repo,
+}
+
+/// Per-request facts handlers need besides the body.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub request_id: String,
+    pub now_ms: i64,
+    pub client_ip: String,
+    /// Which envelope errors use: the seed's aliases keep `error` a string.
+    pub seed: bool,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Tenant { tenant: Tenant, key_prefix: String },
+    Admin { key_prefix: String },
+}
+
+impl<P: Platform> App<P> {
+    pub fn new(cfg: Config, platform: P) -> Self {
+        let repo = Repo::new(&cfg);
+        Self { cfg, platform, repo }
+    }
+
+    pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let started = self.platform.now_ms();
+        let request_id = req.header("x-request-id").filter(|v| valid_request_id(v)).map(str::to_string).unwrap_or_else(|| new_id(&self.platform, "req"));
+        let matched = route(&req.method, &req.path);
+        let seed = matches!(&matched, Matched::Route(Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage));
+        let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), seed };
+        let result = match matched {
+            Matched::Route(r) => self.dispatch(r, &req, &ctx).await,
+            Matched::WrongMethod => Err(ApiError::new(ErrorCode::MethodNotAllowed)),
+            Matched::NotFound => Err(ApiError::new(ErrorCode::NotFound)),
+        };
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(e) if seed => e.to_seed_response(&request_id),
+            Err(e) => e.to_v1_response(&request_id),
+        };
+        let resp = resp.with_header("x-request-id", request_id.clone());
+        self.platform.log(
+            &json!({"request_id": request_id, "method": req.method, "path": req.path, "status": resp.status, "ms": self.platform.now_ms() - started})
+                .to_string(),
+        );
+        resp
+    }
+
+    async fn dispatch(&self, r: Route, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+        use super::{admin, callback, messages, openapi, otp, seed, status};
+        if req.body.len() > self.cfg.max_body_bytes {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+        }
+        match r {
+            Route::Health => Ok(status::health(self)),
+            Route::OpenApi => Ok(ApiResponse::raw(200, "application/json", openapi::spec_json())),
+            Route::GatewayStatusCallback => callback::gateway_status(self, req, ctx).await,
+            Route::Status => {
+                self.authenticate(req, ctx).await?;
+                status::status(self).await
+            }
+            Route::OtpSend | Route::OtpResend | Route::OtpVerify | Route::MessageSend | Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage => {
+                let (tenant, _) = self.tenant_principal(req, ctx).await?;
+                self.rate_limit_request(&tenant, &r, ctx).await?;
+                self.idempotent(&tenant.id, req, ctx, || async {
+                    match &r {
+                        Route::OtpSend => otp::send(self, &tenant, req, ctx).await,
+                        Route::OtpResend => otp::resend(self, &tenant, req, ctx).await,
+                        Route::OtpVerify => otp::verify(self, &tenant, req, ctx).await,
+                        Route::MessageSend => messages::send(self, &tenant, req, ctx).await,
+                        Route::SeedSendOtp => seed::send_otp(self, &tenant, req, ctx).await,
+                        Route::SeedResendOtp => seed::resend_otp(self, &tenant, req, ctx).await,
+                        Route::SeedVerifyOtp => seed::verify_otp(self, &tenant, req, ctx).await,
+                        _ => seed::direct_message(self, &tenant, req, ctx).await,
+                    }
+                })
+                .await
+            }
+            Route::MessageGet(id) => {
+                let (tenant, _) = self.tenant_principal(req, ctx).await?;
+                messages::get(self, &tenant, &id, ctx).await
+            }
+            Route::Usage => {
+                let (tenant, _) = self.tenant_principal(req, ctx).await?;
+                super::usage::usage(self, &tenant, ctx).await
+            }
+            admin_route => {
+                let admin_key = self.admin_principal(req, ctx).await?;
+                admin::dispatch(self, admin_route, req, ctx, &admin_key).await
+            }
+        }
+    }
+
+    /// Looks the presented key up; never says whether a prefix exists.
+    pub async fn authenticate(&self, req: &ApiRequest, ctx: &Ctx) -> Result<Principal, ApiError> {
+        let presented = keys::presented_key(req.header("authorization"), req.header("x-api-key")).ok_or_else(|| ApiError::msg(ErrorCode::Unauthorized, "API key is required"))?;
+        if let Some(boot) = &self.cfg.bootstrap_admin_key {
+            if keys::matches(&presented, &keys::sha256_hex(boot)) {
+                return Ok(Principal::Admin { key_prefix: "bootstrap".into() });
+            }
+        }
+        let invalid = || ApiError::msg(ErrorCode::Unauthorized, "Invalid API key");
+        let prefix = keys::prefix_of(&presented).ok_or_else(invalid)?;
+        let record: ApiKeyRecord = self.repo.get_key(self, prefix).await?.ok_or_else(invalid)?;
+        let live = record.status == KeyStatus::Active && (record.expires_at == 0 || record.expires_at > ctx.now_ms);
+        if !live || !keys::matches(&presented, &record.key_sha256) {
+            return Err(invalid());
+        }
+        match record.role {
+            Role::Admin => Ok(Principal::Admin { key_prefix: record.prefix }),
+            Role::Tenant => {
+                let tenant = self.repo.get_tenant(self, &record.tenant_id).await?.ok_or_else(invalid)?;
+                Ok(Principal::Tenant { tenant, key_prefix: record.prefix })
+            }
+        }
+    }
+
+    async fn tenant_principal(&self, req: &ApiRequest, ctx: &Ctx) -> Result<(Tenant, String), ApiError> {
+        match self.authenticate(req, ctx).await? {
+            Principal::Tenant { tenant, key_prefix } => {
+                if tenant.status == TenantStatus::Suspended {
+                    return Err(ApiError::new(ErrorCode::TenantSuspended));
+                }
+                if tenant.quota_expires_at != 0 && tenant.quota_expires_at <= ctx.now_ms {
+                    return Err(ApiError::new(ErrorCode::TenantExpired).details(json!({"expired_at": crate::platform::iso8601(tenant.quota_expires_at)})));
+                }
+                Ok((tenant, key_prefix))
+            }
+            Principal::Admin { .. } => Err(ApiError::msg(ErrorCode::Forbidden, "Admin keys cannot call tenant routes; use a tenant key")),
+        }
+    }
+
+    async fn admin_principal(&self, req: &ApiRequest, ctx: &Ctx) -> Result<String, ApiError> {
+        match self.authenticate(req, ctx).await? {
+            Principal::Admin { key_prefix } => Ok(key_prefix),
+            Principal::Tenant { .. } => Err(ApiError::msg(ErrorCode::Forbidden, "This route needs an admin key")),
+        }
+    }
+
+    async fn rate_limit_request(&self, tenant: &Tenant, r: &Route, ctx: &Ctx) -> Result<(), ApiError> {
+        let limits = &tenant.settings.limits;
+        let endpoint = format!("{r:?}");
+        self.rate_check(&format!("ep:{}:{endpoint}", tenant.id), limits.per_endpoint).await?;
+        self.rate_check(&format!("ip:{}", ctx.client_ip), limits.per_ip).await
+    }
+
+    /// Counts one hit against `key`; 429 with `Retry-After` when over.
+    pub async fn rate_check(&self, key: &str, rule: crate::service::ratelimit::RateRule) -> Result<(), ApiError> {
+        let d = self.platform.rate_hit(key, rule).await.map_err(|e| ApiError::msg(ErrorCode::StoreUnavailable, format!("rate limiter unavailable: {e}")))?;
+        if d.allowed {
+            Ok(())
+        } else {
+            Err(ApiError::msg(ErrorCode::RateLimited, format!("Too many requests; retry in {} s", d.retry_after_secs)).retry_after(d.retry_after_secs))
+        }
+    }
+
+    /// Runs `f` at most once per `Idempotency-Key`: a retry gets the first response back.
+    async fn idempotent<F, Fut>(&self, tenant_id: &str, req: &ApiRequest, ctx: &Ctx, f: F) -> Result<ApiResponse, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<ApiResponse, ApiError>>,
+    {
+        let Some(key) = req.header("idempotency-key") else { return f().await };
+        if key.is_empty() || key.len() > 255 {
+            return Err(ApiError::msg(ErrorCode::ValidationFailed, "Idempotency-Key must be 1 to 255 characters"));
+        }
+        let doc_id = format!("{}_{}", tenant_id, keys::sha256_hex(key));
+        let fingerprint = keys::sha256_hex(&format!("{} {}\n{}", req.method, req.path, String::from_utf8_lossy(&req.body)));
+        if let Some(prior) = self.repo.idempotency_begin(self, &doc_id, &fingerprint, ctx.now_ms).await? {
+            if prior.request_sha256 != fingerprint {
+                return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
+            }
+            if prior.state != "done" {
+                return Err(ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1));
+            }
+            return Ok(ApiResponse::json(prior.status, &serde_json::from_str::<Value>(&prior.body).unwrap_or(Value::Null)).with_header("idempotent-replayed", "true"));
+        }
+        let result = f().await;
+        let (status, body) = match &result {
+            Ok(resp) => (resp.status, String::from_utf8_lossy(&resp.body).into_owned()),
+            Err(e) => {
+                let r = if ctx.seed { e.to_seed_response(&ctx.request_id) } else { e.to_v1_response(&ctx.request_id) };
+                (r.status, String::from_utf8_lossy(&r.body).into_owned())
+            }
+        };
+        if status >= 500 {
+            // Nothing was done (5xx answers roll back), so a retry must be free to run again.
+            self.repo.idempotency_forget(self, &doc_id).await.ok();
+        } else {
+            self.repo.idempotency_finish(self, &doc_id, &fingerprint, status, &body, ctx.now_ms).await?;
+        }
+        result
+    }
+}
+
+/// Propagated request ids are echoed into logs and records: keep them short and plain.
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// The v1 success envelope.
+pub fn ok_json(status: u16, data: Value, ctx: &Ctx) -> ApiResponse {
+    ApiResponse::json(status, &json!({"success": true, "data": data, "request_id": ctx.request_id}))
+}

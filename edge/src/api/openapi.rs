@@ -1,0 +1,210 @@
+//! `GET /openapi.json`: OpenAPI 3.1, built from the route table and the error-code list so it
+//! cannot name a route or code the service does not have (tests check both directions).
+
+use serde_json::{json, Map, Value};
+
+use super::error::ErrorCode;
+use super::router::ROUTES;
+
+struct Op {
+    summary: &'static str,
+    auth: Auth,
+    body: Option<Value>,
+    ok_status: &'static str,
+    ok_example: Value,
+    errors: &'static [ErrorCode],
+}
+
+#[derive(PartialEq)]
+enum Auth {
+    None,
+    Tenant,
+    Admin,
+    Gateway,
+}
+
+fn schema_obj(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+}
+
+fn describe(method: &str, path: &str) -> Op {
+    use ErrorCode::*;
+    let phone = json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"});
+    let otp_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, TooManySends, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress];
+    let verify_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, CodeRequired, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, VerificationNotFound, CodeIncorrect, VerificationExpired, TooManyAttempts, AlreadyVerified, StoreUnavailable, Conflict];
+    let admin_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantNotFound, StoreUnavailable, Conflict];
+    let sent = json!({"success": true, "request_id": "req_0123", "data": {"id": "ver_01jd9", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1"}}});
+    let seed_ok = |data: Value| json!({"success": true, "message": "OTP sent successfully", "data": data});
+    match (method, path) {
+        ("GET", "/health") => Op { summary: "Liveness, version and configured components", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"status": "ok", "version": "0.1.0", "components": {"store": "firestore", "gateways": 1, "kill_switch": false}}), errors: &[] },
+        ("GET", "/openapi.json") => Op { summary: "This document", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"openapi": "3.1.0"}), errors: &[] },
+        ("GET", "/v1/status") => Op { summary: "Store and gateway reachability with latency", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"status": "ok", "store": {"reachable": true, "latency_ms": 4}, "gateways": [{"id": "phone-1", "reachable": true, "latency_ms": 31}]}}), errors: &[Unauthorized] },
+        ("POST", "/v1/otp/send") => Op {
+            summary: "Send a one-time code by SMS",
+            auth: Auth::Tenant,
+            body: Some(schema_obj(json!({"phone": phone, "channel": {"type": "string", "enum": ["sms"]}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "example": "en"}}), &["phone"])),
+            ok_status: "202",
+            ok_example: sent.clone(),
+            errors: otp_errors,
+        },
+        ("POST", "/v1/otp/resend") => Op { summary: "Send the live code again (counts against the send limit)", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "id": {"type": "string"}}), &[])), ok_status: "202", ok_example: sent, errors: otp_errors },
+        ("POST", "/v1/otp/verify") => Op {
+            summary: "Check a code",
+            auth: Auth::Tenant,
+            body: Some(schema_obj(json!({"phone": phone, "id": {"type": "string"}, "code": {"type": "string", "example": "forest"}}), &["code"])),
+            ok_status: "200",
+            ok_example: json!({"success": true, "data": {"id": "ver_01jd9", "phone": "+14155550123", "status": "approved", "verified_at": "2026-11-25T10:01:00.000Z"}}),
+            errors: verify_errors,
+        },
+        ("POST", "/v1/messages") => Op {
+            summary: "Send a direct SMS",
+            auth: Auth::Tenant,
+            body: Some(schema_obj(json!({"phone": phone, "text": {"type": "string", "example": "Your table is ready."}}), &["phone", "text"])),
+            ok_status: "202",
+            ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "kind": "direct", "phone": "+1415*****23", "state": "queued", "encoding": "GSM-7", "segments": 1}}),
+            errors: &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress],
+        },
+        ("GET", "/v1/messages/{id}") => Op { summary: "Delivery status of a message", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "state": "sent", "attempts": 1}}), errors: &[Unauthorized, MessageNotFound] },
+        ("GET", "/v1/usage") => Op { summary: "Quota, counts and the guessing odds of the code settings", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"quota": {"total": 1000, "used": 12, "remaining": 988, "expires_at": "2027-01-01T00:00:00.000Z"}, "code": {"guess_odds": 0.00244}}}), errors: &[Unauthorized, TenantSuspended, TenantExpired] },
+        ("POST", "/api/send-otp") => Op { summary: "Seed alias of /v1/otp/send (x-api-key)", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 300})), errors: otp_errors },
+        ("POST", "/api/resend-otp") => Op { summary: "Seed alias of /v1/otp/resend", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 290, "attemptCount": 2})), errors: otp_errors },
+        ("POST", "/api/verify-otp") => Op { summary: "Seed alias of /v1/otp/verify", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "otp": {"type": "string"}}), &["phone", "otp"])), ok_status: "200", ok_example: json!({"success": true, "message": "OTP verified successfully", "data": {"phone": "+14155550123", "verified": true, "verifiedAt": "2026-11-25T10:01:00.000Z"}}), errors: verify_errors },
+        ("POST", "/api/direct-message") => Op { summary: "Seed alias of /v1/messages", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "message": {"type": "string"}}), &["phone", "message"])), ok_status: "200", ok_example: json!({"success": true, "message": "Message sent successfully", "data": {}}), errors: &[PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, QuotaExhausted, GatewayUnavailable] },
+        ("POST", "/internal/gateway/status") => Op { summary: "Delivery report from a phone gateway (signed, encrypted)", auth: Auth::Gateway, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "applied": true}}), errors: &[Unauthorized, BadJson] },
+        ("POST", "/v1/admin/tenants") => Op {
+            summary: "Create a tenant; the answer holds its API key, shown once",
+            auth: Auth::Admin,
+            body: Some(schema_obj(json!({"name": {"type": "string"}, "quota": {"type": "integer"}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": {"type": "object"}}), &["name"])),
+            ok_status: "201",
+            ok_example: json!({"success": true, "data": {"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}}),
+            errors: admin_errors,
+        },
+        (_, p) if p.starts_with("/v1/admin/") => Op { summary: admin_summary(method, p), auth: Auth::Admin, body: if method == "GET" || method == "DELETE" { None } else { Some(json!({"type": "object"})) }, ok_status: "200", ok_example: json!({"success": true, "data": {}}), errors: admin_errors },
+        _ => Op { summary: "", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
+    }
+}
+
+fn admin_summary(method: &str, path: &str) -> &'static str {
+    match (method, path.rsplit('/').next().unwrap_or("")) {
+        ("GET", "tenants") => "List tenants (paged with cursor)",
+        (_, "bulk") => "Create or update many tenants, with a result per item",
+        ("GET", "{id}") => "Get a tenant with its remaining quota",
+        ("PATCH", "{id}") => "Update quota, expiry, contact phone or settings (JSON merge patch)",
+        ("DELETE", "{id}") => "Delete a tenant and its keys",
+        (_, "suspend") => "Suspend a tenant (403 tenant_suspended on its calls)",
+        (_, "resume") => "Resume a suspended tenant",
+        (_, "renew") => "Start a new period: new quota and expiry",
+        (_, "rotate-key") => "Issue a new key; old keys work for a grace period",
+        (_, "kill-switch") => "Stop or restart sending, globally or for one tenant",
+        (_, "audit") => "Audit log of admin actions",
+        (_, "usage") => "Usage counts, global or per tenant",
+        _ => "Admin operation",
+    }
+}
+
+fn error_response(codes: &[ErrorCode], status: u16) -> Value {
+    let names: Vec<&str> = codes.iter().filter(|c| c.status() == status).map(|c| c.as_str()).collect();
+    json!({
+        "description": format!("Error: {}", names.join(", ")),
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "example": {"success": false, "error": {"code": names[0], "message": "…", "request_id": "req_0123"}}}},
+    })
+}
+
+pub fn spec() -> Value {
+    let mut paths = Map::new();
+    for (method, path) in ROUTES {
+        let op = describe(method, path);
+        let mut o = json!({
+            "summary": op.summary,
+            "operationId": format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}', '-', '.'], "_")),
+            "responses": {op.ok_status: {"description": "Success", "content": {"application/json": {"example": op.ok_example}}}},
+        });
+        if path.contains("{id}") {
+            o["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}]);
+        }
+        if let Some(schema) = op.body {
+            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        }
+        match op.auth {
+            Auth::None | Auth::Gateway => o["security"] = json!([]),
+            Auth::Tenant => o["security"] = json!([{"bearer": []}, {"apiKey": []}]),
+            Auth::Admin => o["security"] = json!([{"bearer": []}]),
+        }
+        if method == &"POST" && op.auth != Auth::Gateway {
+            let params = o["parameters"].as_array().cloned().unwrap_or_default();
+            let mut params = params;
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
+            o["parameters"] = Value::Array(params);
+        }
+        let mut statuses: Vec<u16> = op.errors.iter().map(|c| c.status()).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        for s in statuses {
+            o["responses"][s.to_string()] = error_response(op.errors, s);
+        }
+        paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_lowercase()] = o;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "otp-sms", "version": env!("CARGO_PKG_VERSION"), "description": "One-time codes and SMS through Android phone gateways. Errors have a stable `code`; the list is in components.schemas.ErrorCode."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer otp_sk_…"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+            "schemas": {
+                "ErrorCode": {"type": "string", "enum": ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
+                "Error": {
+                    "type": "object",
+                    "required": ["success", "error"],
+                    "properties": {
+                        "success": {"const": false},
+                        "error": {"oneOf": [
+                            {"type": "object", "required": ["code", "message", "request_id"], "properties": {"code": {"$ref": "#/components/schemas/ErrorCode"}, "message": {"type": "string"}, "request_id": {"type": "string"}, "details": {}}},
+                            {"type": "string", "description": "Seed alias routes: a human text; the stable code is in `code`"}
+                        ]},
+                        "code": {"$ref": "#/components/schemas/ErrorCode"},
+                        "request_id": {"type": "string"},
+                    },
+                },
+            },
+        },
+    })
+}
+
+pub fn spec_json() -> Vec<u8> {
+    serde_json::to_vec(&spec()).expect("spec serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_every_route_and_only_those() {
+        let s = spec();
+        let paths = s["paths"].as_object().unwrap();
+        let mut count = 0;
+        for (p, methods) in paths {
+            for m in methods.as_object().unwrap().keys() {
+                assert!(ROUTES.contains(&(m.to_uppercase().as_str(), p.as_str())), "{m} {p} is not served");
+                count += 1;
+            }
+        }
+        assert_eq!(count, ROUTES.len());
+        for (m, p) in ROUTES {
+            assert!(!s["paths"][p][m.to_lowercase()]["summary"].as_str().unwrap().is_empty(), "{m} {p} has no summary");
+        }
+    }
+
+    #[test]
+    fn lists_every_error_code() {
+        let s = spec();
+        let listed: Vec<&str> = s["components"]["schemas"]["ErrorCode"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for c in ErrorCode::ALL {
+            assert!(listed.contains(&c.as_str()));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Handing messages to the phone gateways. Requests are signed and encrypted (`otp_shared::wire`).
+//! A message goes to one gateway only: the edge fails over to the next gateway when the first
+//! certainly did not take it (no connection, kill switch, full queue) and never after an ambiguous
+//! outcome (a time-out may mean it was queued), so no message can be sent by two phones.
+
+use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
+
+use crate::config::GatewayConfig;
+use crate::net::{HttpClient, OutboundRequest, TransportError};
+use crate::platform::Platform;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The gateway committed the message to its queue.
+    Queued { gateway_id: String, duplicate: bool },
+    /// The gateway may or may not have it; do not send it elsewhere.
+    Unknown { gateway_id: String, reason: String },
+    /// No gateway took it; nothing will be sent.
+    Refused { reasons: Vec<String> },
+}
+
+pub async fn dispatch<P: Platform>(p: &P, gateways: &[GatewayConfig], timeout_ms: u32, msg: &SendRequest) -> Dispatch {
+    if gateways.is_empty() {
+        return Dispatch::Refused { reasons: vec!["no gateway is configured".into()] };
+    }
+    // Spread load: start at a random gateway, then go round.
+    let mut r = [0u8; 1];
+    p.fill_random(&mut r);
+    let start = r[0] as usize % gateways.len();
+    let mut reasons = Vec::new();
+    for i in 0..gateways.len() {
+        let g = &gateways[(start + i) % gateways.len()];
+        let mut msg = msg.clone();
+        if msg.sim_slot.is_none() {
+            msg.sim_slot = g.sim_slot;
+        }
+        match send_one(p, g, timeout_ms, &msg).await {
+            Ok(accepted) => return Dispatch::Queued { gateway_id: g.id.clone(), duplicate: accepted.duplicate },
+            Err(Attempt::Definite(why)) => reasons.push(format!("{}: {why}", g.id)),
+            Err(Attempt::Ambiguous(why)) => return Dispatch::Unknown { gateway_id: g.id.clone(), reason: why },
+        }
+    }
+    Dispatch::Refused { reasons }
+}
+
+enum Attempt {
+    /// The gateway did not take the message.
+    Definite(String),
+    Ambiguous(String),
+}
+
+async fn send_one<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32, msg: &SendRequest) -> Result<SendAccepted, Attempt> {
+    let keys = Keys::from_secret(&g.secret).map_err(|_| Attempt::Definite("gateway secret is too short".into()))?;
+    let req = signed_request(p, g, &keys, "POST", wire::PATH_SEND, Some(msg), &msg.request_id).timeout_ms(timeout_ms);
+    match p.http().send(req).await {
+        Err(TransportError::Connect(e)) => Err(Attempt::Definite(format!("unreachable ({e})"))),
+        Err(e) => Err(Attempt::Ambiguous(e.to_string())),
+        Ok(resp) if resp.is_success() => serde_json::from_slice(&resp.body).map_err(|_| Attempt::Ambiguous("unreadable reply".into())),
+        // 4xx/503 from our gateway mean it refused (bad signature, kill switch, full queue).
+        Ok(resp) if resp.status < 500 || resp.status == 503 => {
+            let code = serde_json::from_slice::<wire::ErrorBody>(&resp.body).map(|b| b.error.code).unwrap_or_else(|_| format!("http {}", resp.status));
+            Err(Attempt::Definite(code))
+        }
+        Ok(resp) => Err(Attempt::Ambiguous(format!("http {}", resp.status))),
+    }
+}
+
+/// A signed (and, with a body, encrypted) request to one gateway.
+pub fn signed_request<P: Platform, T: serde::Serialize>(p: &P, g: &GatewayConfig, keys: &Keys, method: &str, path: &str, body: Option<&T>, request_id: &str) -> OutboundRequest {
+    let mut header_nonce = [0u8; 16];
+    let mut aead_nonce = [0u8; 12];
+    p.fill_random(&mut header_nonce);
+    p.fill_random(&mut aead_nonce);
+    let ts = (p.now_ms() / 1000) as u64;
+    let sealed = match body {
+        Some(b) => wire::seal_json(keys, method, path, ts, header_nonce, aead_nonce, b),
+        None => wire::seal(keys, method, path, ts, header_nonce, aead_nonce, None),
+    };
+    let mut req = OutboundRequest::new(method, format!("{}{}", g.url, path)).header(wire::HEADER_REQUEST_ID, request_id);
+    for (k, v) in sealed.headers {
+        req = req.header(k, v);
+    }
+    if body.is_some() {
+        req = req.json_body(sealed.body);
+    }
+    req
+}
+
+/// Reachability of one gateway: its public `/health` and how long it took.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Probe {
+    pub id: String,
+    pub reachable: bool,
+    pub latency_ms: i64,
+    pub health: Option<wire::Health>,
+    pub error: Option<String>,
+}
+
+pub async fn probe<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32) -> Probe {
+    let started = p.now_ms();
+    let result = p.http().send(OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH)).timeout_ms(timeout_ms)).await;
+    let latency_ms = p.now_ms() - started;
+    match result {
+        Ok(r) if r.is_success() => {
+            let health = serde_json::from_slice::<wire::Health>(&r.body).ok();
+            Probe { id: g.id.clone(), reachable: true, latency_ms, error: health.is_none().then(|| "unreadable health reply".into()), health }
+        }
+        Ok(r) => Probe { id: g.id.clone(), reachable: false, latency_ms, health: None, error: Some(format!("http {}", r.status)) },
+        Err(e) => Probe { id: g.id.clone(), reachable: false, latency_ms, health: None, error: Some(e.to_string()) },
+    }
+}

@@ -1,0 +1,379 @@
+//! Every Firestore read and write the service makes, in one place. Document layout: docs/design.md.
+
+use serde_json::{json, Value};
+
+use super::keys::sha256_hex;
+use super::model::{ApiKeyRecord, IdempotencyRecord, KeyStatus, MessageRecord, Tenant, VerificationRecord};
+use crate::api::app::App;
+use crate::api::error::{ApiError, ErrorCode};
+use crate::config::Config;
+use crate::platform::Platform;
+use crate::store::{Firestore, Precondition, StoreError, Write};
+use otp_shared::wire::{MessageState, StatusReport};
+
+pub struct Repo {
+    db: Firestore,
+    shards: u32,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_) => ApiError::msg(ErrorCode::Conflict, e.to_string()),
+            StoreError::NotFound => ApiError::msg(ErrorCode::Conflict, "the record no longer exists"),
+            other => ApiError::msg(ErrorCode::StoreUnavailable, format!("The data store is unavailable; nothing was changed ({other})")),
+        }
+    }
+}
+
+/// Event counters are sharded per day so a busy tenant spreads its increments over several
+/// documents (Firestore sustains about one write per second per document).
+const COUNTER_SHARDS: u32 = 8;
+
+fn day_of(ms: i64) -> String {
+    crate::platform::iso8601(ms)[..10].replace('-', "")
+}
+
+impl Repo {
+    pub fn new(cfg: &Config) -> Self {
+        Self { db: Firestore::new(cfg), shards: cfg.quota_shards }
+    }
+
+    fn random_below<P: Platform>(app: &App<P>, n: u32) -> u32 {
+        let mut b = [0u8; 4];
+        app.platform.fill_random(&mut b);
+        u32::from_le_bytes(b) % n.max(1)
+    }
+
+    pub async fn ping<P: Platform>(&self, app: &App<P>) -> Result<(), ApiError> {
+        self.db.get::<Value, _>(app.platform.http(), app.platform.now_ms(), "config/global").await?;
+        Ok(())
+    }
+
+    // --- tenants and keys --------------------------------------------------------------------
+
+    pub async fn get_tenant<P: Platform>(&self, app: &App<P>, id: &str) -> Result<Option<Tenant>, ApiError> {
+        Ok(self.db.get::<Tenant, _>(app.platform.http(), app.platform.now_ms(), &format!("tenants/{id}")).await?.map(|d| d.value))
+    }
+
+    pub async fn put_tenant<P: Platform>(&self, app: &App<P>, t: &Tenant) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("tenants/{}", t.id), t).precondition(Precondition::Exists(true))]).await?;
+        Ok(())
+    }
+
+    /// The tenant, its key and its quota shards in one atomic commit.
+    pub async fn create_tenant<P: Platform>(&self, app: &App<P>, t: &Tenant, key: &ApiKeyRecord) -> Result<(), ApiError> {
+        let mut writes = vec![
+            Write::set(format!("tenants/{}", t.id), t).precondition(Precondition::Exists(false)),
+            Write::set(format!("api_keys/{}", key.prefix), key).precondition(Precondition::Exists(false)),
+        ];
+        writes.extend(self.shard_writes(&t.id, t.quota_total));
+        self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await?;
+        Ok(())
+    }
+
+    pub async fn delete_tenant<P: Platform>(&self, app: &App<P>, id: &str) -> Result<(), ApiError> {
+        let http = app.platform.http();
+        let now = app.platform.now_ms();
+        let keys: Vec<ApiKeyRecord> = self.db.query_eq(http, now, "api_keys", "tenant_id", json!(id), 500).await?.into_iter().map(|d| d.value).collect();
+        let mut writes: Vec<Write> = keys.iter().map(|k| Write::delete(format!("api_keys/{}", k.prefix))).collect();
+        writes.extend((0..self.shards).map(|s| Write::delete(format!("tenants/{id}/quota_shards/{s}"))));
+        writes.push(Write::delete(format!("tenants/{id}")));
+        self.db.commit(http, now, writes).await?;
+        Ok(())
+    }
+
+    pub async fn list_tenants<P: Platform>(&self, app: &App<P>, limit: usize, cursor: Option<&str>) -> Result<(Vec<Tenant>, Option<String>), ApiError> {
+        let (docs, next) = self.db.list::<Tenant, _>(app.platform.http(), app.platform.now_ms(), "tenants", limit, cursor).await?;
+        Ok((docs.into_iter().map(|d| d.value).collect(), next))
+    }
+
+    pub async fn get_key<P: Platform>(&self, app: &App<P>, prefix: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+        Ok(self.db.get::<ApiKeyRecord, _>(app.platform.http(), app.platform.now_ms(), &format!("api_keys/{prefix}")).await?.map(|d| d.value))
+    }
+
+    /// Adds `new` and gives every other live key of the tenant an end time, in one commit.
+    pub async fn rotate_keys<P: Platform>(&self, app: &App<P>, tenant_id: &str, new: &ApiKeyRecord, old_until: i64) -> Result<(), ApiError> {
+        let http = app.platform.http();
+        let now = app.platform.now_ms();
+        let old = self.db.query_eq::<ApiKeyRecord, _>(http, now, "api_keys", "tenant_id", json!(tenant_id), 500).await?;
+        let mut writes = vec![Write::set(format!("api_keys/{}", new.prefix), new).precondition(Precondition::Exists(false))];
+        for d in old {
+            let mut k = d.value;
+            if k.status == KeyStatus::Active && (k.expires_at == 0 || k.expires_at > old_until) {
+                k.expires_at = old_until;
+                writes.push(Write::set(format!("api_keys/{}", k.prefix), &k).precondition(Precondition::UpdateTime(d.update_time)));
+            }
+        }
+        self.db.commit(http, now, writes).await?;
+        Ok(())
+    }
+
+    // --- quota: the balance split over shards ------------------------------------------------
+
+    fn shard_writes(&self, tenant_id: &str, total: i64) -> Vec<Write> {
+        let n = self.shards as i64;
+        (0..n).map(|s| Write::set(format!("tenants/{tenant_id}/quota_shards/{s}"), &json!({"remaining": total / n + i64::from(s < total % n)}))).collect()
+    }
+
+    /// Takes one unit from a shard with balance. Each attempt is a read and a write guarded by the
+    /// shard's update time, so concurrent debits never take the same unit. Returns the shard used.
+    pub async fn quota_debit<P: Platform>(&self, app: &App<P>, tenant_id: &str) -> Result<u32, ApiError> {
+        let http = app.platform.http();
+        let start = Self::random_below(app, self.shards);
+        let mut empty = 0;
+        let mut attempts = 0;
+        let mut s = start;
+        while empty < self.shards && attempts < self.shards * 4 {
+            attempts += 1;
+            let path = format!("tenants/{tenant_id}/quota_shards/{s}");
+            let Some(doc) = self.db.get::<Value, _>(http, app.platform.now_ms(), &path).await? else {
+                empty += 1;
+                s = (s + 1) % self.shards;
+                continue;
+            };
+            let remaining = doc.value["remaining"].as_i64().unwrap_or(0);
+            if remaining <= 0 {
+                empty += 1;
+                s = (s + 1) % self.shards;
+                continue;
+            }
+            let write = Write::set(path, &json!({"remaining": remaining - 1})).precondition(Precondition::UpdateTime(doc.update_time));
+            match self.db.commit(http, app.platform.now_ms(), vec![write]).await {
+                Ok(_) => return Ok(s),
+                // Someone else took a unit from this shard first: try the next one.
+                Err(StoreError::PreconditionFailed(_) | StoreError::Aborted(_)) => s = (s + 1) % self.shards,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if empty >= self.shards {
+            Err(ApiError::new(ErrorCode::QuotaExhausted))
+        } else {
+            Err(ApiError::msg(ErrorCode::Conflict, "The quota is under heavy contention; retry"))
+        }
+    }
+
+    pub async fn quota_refund<P: Platform>(&self, app: &App<P>, tenant_id: &str, shard: u32) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::increment(format!("tenants/{tenant_id}/quota_shards/{shard}"), "remaining", 1)]).await?;
+        Ok(())
+    }
+
+    /// Adds `delta` (may be negative) to the balance, spread over the shards.
+    pub async fn quota_adjust<P: Platform>(&self, app: &App<P>, tenant_id: &str, delta: i64) -> Result<(), ApiError> {
+        let n = self.shards as i64;
+        let writes = (0..n).map(|s| Write::increment(format!("tenants/{tenant_id}/quota_shards/{s}"), "remaining", delta / n + if s < (delta % n).abs() { delta.signum() } else { 0 })).collect();
+        self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await?;
+        Ok(())
+    }
+
+    pub async fn quota_reset<P: Platform>(&self, app: &App<P>, tenant_id: &str, total: i64) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), self.shard_writes(tenant_id, total)).await?;
+        Ok(())
+    }
+
+    pub async fn quota_remaining<P: Platform>(&self, app: &App<P>, tenant_id: &str) -> Result<i64, ApiError> {
+        let paths: Vec<String> = (0..self.shards).map(|s| format!("tenants/{tenant_id}/quota_shards/{s}")).collect();
+        let docs = self.db.batch_get::<Value, _>(app.platform.http(), app.platform.now_ms(), &paths).await?;
+        Ok(docs.into_iter().flatten().map(|d| d.value["remaining"].as_i64().unwrap_or(0).max(0)).sum())
+    }
+
+    // --- verifications ------------------------------------------------------------------------
+
+    fn phone_index_path(tenant_id: &str, phone: &str) -> String {
+        format!("phone_index/{}_{}", tenant_id, sha256_hex(phone))
+    }
+
+    /// Writes the verification (new or updated), its new message and the phone's live pointer in
+    /// one commit. Returns the verification's update time for later guarded updates.
+    pub async fn save_verification_and_message<P: Platform>(&self, app: &App<P>, v: &VerificationRecord, m: &MessageRecord, is_new: bool) -> Result<String, ApiError> {
+        let vpath = format!("verifications/{}", v.id);
+        let writes = vec![
+            Write::set(vpath.clone(), v).precondition(Precondition::Exists(!is_new)),
+            Write::set(format!("messages/{}", m.id), m).precondition(Precondition::Exists(false)),
+            Write::set(Self::phone_index_path(&v.tenant_id, &v.phone), &json!({"verification_id": v.id})),
+        ];
+        let times = self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await?;
+        Ok(times.into_iter().next().unwrap_or_default())
+    }
+
+    pub async fn get_verification<P: Platform>(&self, app: &App<P>, id: &str) -> Result<Option<(VerificationRecord, String)>, ApiError> {
+        Ok(self.db.get::<VerificationRecord, _>(app.platform.http(), app.platform.now_ms(), &format!("verifications/{id}")).await?.map(|d| (d.value, d.update_time)))
+    }
+
+    /// Guarded by the version read: a concurrent change makes this fail with `conflict`.
+    pub async fn update_verification<P: Platform>(&self, app: &App<P>, v: &VerificationRecord, version: &str) -> Result<String, ApiError> {
+        let w = Write::set(format!("verifications/{}", v.id), v).precondition(Precondition::UpdateTime(version.to_string()));
+        let times = self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await?;
+        Ok(times.into_iter().next().unwrap_or_default())
+    }
+
+    pub async fn live_verification_id<P: Platform>(&self, app: &App<P>, tenant_id: &str, phone: &str) -> Result<Option<String>, ApiError> {
+        let doc = self.db.get::<Value, _>(app.platform.http(), app.platform.now_ms(), &Self::phone_index_path(tenant_id, phone)).await?;
+        Ok(doc.and_then(|d| d.value["verification_id"].as_str().map(str::to_string)))
+    }
+
+    pub async fn clear_live_verification<P: Platform>(&self, app: &App<P>, tenant_id: &str, phone: &str, id: &str) -> Result<(), ApiError> {
+        let path = Self::phone_index_path(tenant_id, phone);
+        if let Some(d) = self.db.get::<Value, _>(app.platform.http(), app.platform.now_ms(), &path).await? {
+            if d.value["verification_id"] == id {
+                self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::delete(path).precondition(Precondition::UpdateTime(d.update_time))]).await.ok();
+            }
+        }
+        Ok(())
+    }
+
+    // --- messages ----------------------------------------------------------------------------
+
+    pub async fn create_message<P: Platform>(&self, app: &App<P>, m: &MessageRecord) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("messages/{}", m.id), m).precondition(Precondition::Exists(false))]).await?;
+        Ok(())
+    }
+
+    pub async fn update_message<P: Platform>(&self, app: &App<P>, m: &MessageRecord) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("messages/{}", m.id), m)]).await?;
+        Ok(())
+    }
+
+    pub async fn get_message<P: Platform>(&self, app: &App<P>, id: &str) -> Result<Option<MessageRecord>, ApiError> {
+        Ok(self.db.get::<MessageRecord, _>(app.platform.http(), app.platform.now_ms(), &format!("messages/{id}")).await?.map(|d| d.value))
+    }
+
+    /// Records a gateway's delivery report. States only move forward (a late `queued` never
+    /// overwrites `sent`), and only the gateway that holds the message may report on it.
+    pub async fn apply_status_report<P: Platform>(&self, app: &App<P>, r: &StatusReport, gateway_id: &str) -> Result<bool, ApiError> {
+        for _ in 0..5 {
+            let path = format!("messages/{}", r.id);
+            let Some(doc) = self.db.get::<MessageRecord, _>(app.platform.http(), app.platform.now_ms(), &path).await? else { return Ok(false) };
+            let mut m = doc.value;
+            if m.gateway_id != gateway_id || !advances(&m.state, r.state) {
+                return Ok(false);
+            }
+            m.state = r.state.as_str().to_string();
+            m.attempts = r.attempts;
+            m.error = r.error.clone();
+            m.updated_at = r.at as i64 * 1000;
+            let w = Write::set(path, &m).precondition(Precondition::UpdateTime(doc.update_time));
+            match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
+                Ok(_) => {
+                    let event = match r.state {
+                        MessageState::Sent => Some("delivery_sent"),
+                        MessageState::Failed => Some("delivery_failed"),
+                        MessageState::Expired => Some("delivery_expired"),
+                        _ => None,
+                    };
+                    if let Some(e) = event {
+                        self.count_event(app, &m.tenant_id, e, app.platform.now_ms()).await;
+                    }
+                    return Ok(true);
+                }
+                Err(StoreError::PreconditionFailed(_) | StoreError::Aborted(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::new(ErrorCode::Conflict))
+    }
+
+    /// Remembers a callback nonce; false when it was seen before (a replay).
+    pub async fn remember_nonce<P: Platform>(&self, app: &App<P>, nonce: &str, now: i64) -> Result<bool, ApiError> {
+        let w = Write::set(format!("nonces/{}", sha256_hex(nonce)), &json!({"at": now})).precondition(Precondition::Exists(false));
+        match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // --- idempotency -------------------------------------------------------------------------
+
+    /// Claims the key. `None` when this request is the first; otherwise the earlier record.
+    pub async fn idempotency_begin<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, now: i64) -> Result<Option<IdempotencyRecord>, ApiError> {
+        let path = format!("idempotency/{doc_id}");
+        let rec = IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now };
+        match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(path.clone(), &rec).precondition(Precondition::Exists(false))]).await {
+            Ok(_) => Ok(None),
+            Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
+                let d = self.db.get::<IdempotencyRecord, _>(app.platform.http(), app.platform.now_ms(), &path).await?;
+                Ok(Some(d.map(|d| d.value).unwrap_or(rec)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn idempotency_finish<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, status: u16, body: &str, now: i64) -> Result<(), ApiError> {
+        let rec = IdempotencyRecord { request_sha256: fingerprint.into(), state: "done".into(), status, body: body.into(), created_at: now };
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("idempotency/{doc_id}"), &rec)]).await?;
+        Ok(())
+    }
+
+    pub async fn idempotency_forget<P: Platform>(&self, app: &App<P>, doc_id: &str) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::delete(format!("idempotency/{doc_id}"))]).await?;
+        Ok(())
+    }
+
+    // --- switches, counters, audit -----------------------------------------------------------
+
+    pub async fn global_kill_switch<P: Platform>(&self, app: &App<P>) -> Result<bool, ApiError> {
+        let d = self.db.get::<Value, _>(app.platform.http(), app.platform.now_ms(), "config/global").await?;
+        Ok(d.is_some_and(|d| d.value["kill_switch"].as_bool().unwrap_or(false)))
+    }
+
+    pub async fn set_global_kill_switch<P: Platform>(&self, app: &App<P>, engaged: bool) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set("config/global".to_string(), &json!({"kill_switch": engaged}))]).await?;
+        Ok(())
+    }
+
+    /// Adds one to `event` for the tenant and for the service total, today. Counting is best
+    /// effort: a failed counter write never fails the request it describes.
+    pub async fn count_event<P: Platform>(&self, app: &App<P>, tenant_id: &str, event: &str, now: i64) {
+        let shard = Self::random_below(app, COUNTER_SHARDS);
+        let day = day_of(now);
+        let writes = [tenant_id, "_all"].iter().map(|t| Write::increment(format!("counters/{t}_{day}_{shard}"), event, 1)).collect();
+        if let Err(e) = self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await {
+            app.platform.log(&json!({"level": "warn", "msg": "counter write failed", "error": e.to_string()}).to_string());
+        }
+    }
+
+    /// Today's counts, summed over the shards.
+    pub async fn event_totals<P: Platform>(&self, app: &App<P>, tenant_id: &str, now: i64) -> Result<Value, ApiError> {
+        let day = day_of(now);
+        let paths: Vec<String> = (0..COUNTER_SHARDS).map(|s| format!("counters/{tenant_id}_{day}_{s}")).collect();
+        let docs = self.db.batch_get::<Value, _>(app.platform.http(), app.platform.now_ms(), &paths).await?;
+        let mut totals = serde_json::Map::new();
+        for d in docs.into_iter().flatten() {
+            if let Some(o) = d.value.as_object() {
+                for (k, v) in o {
+                    let sum = totals.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
+                    totals.insert(k.clone(), json!(sum));
+                }
+            }
+        }
+        Ok(json!({"day": day, "events": totals}))
+    }
+
+    pub async fn append_audit<P: Platform>(&self, app: &App<P>, entry: &Value, now: i64) -> Result<(), ApiError> {
+        let id = format!("{:013}_{}", now, crate::platform::new_id(&app.platform, "a"));
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("audit/{id}"), entry)]).await?;
+        Ok(())
+    }
+
+    pub async fn list_audit<P: Platform>(&self, app: &App<P>, limit: usize, target: Option<&str>) -> Result<Vec<Value>, ApiError> {
+        let docs = match target {
+            Some(t) => self.db.query_eq::<Value, _>(app.platform.http(), app.platform.now_ms(), "audit", "target", json!(t), limit).await?,
+            None => self.db.list::<Value, _>(app.platform.http(), app.platform.now_ms(), "audit", limit, None).await?.0,
+        };
+        let mut v: Vec<Value> = docs.into_iter().map(|d| d.value).collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e["at_ms"].as_i64().unwrap_or(0)));
+        Ok(v)
+    }
+}
+
+/// Delivery states in order; a report may only move a message forward.
+fn advances(current: &str, next: MessageState) -> bool {
+    let rank = |s: &str| match s {
+        "dispatching" | "unknown" => 0,
+        "queued" => 1,
+        "sending" => 2,
+        _ => 3,
+    };
+    rank(next.as_str()) > rank(current) || (current == "unknown")
+}

@@ -1,0 +1,145 @@
+//! Tenant lifecycle: creation with its first key, settings changes, suspension, renewal and key
+//! rotation. Validation of settings lives here so the admin API and bulk operations share it.
+
+use serde::Deserialize;
+
+use super::keys::{self, NewKey, Role};
+use super::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings, TenantStatus};
+use crate::api::app::App;
+use crate::api::error::{ApiError, ErrorCode};
+use crate::platform::{new_id, parse_iso8601, Platform};
+
+/// Fields an admin may set on create or update; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    pub name: Option<String>,
+    pub quota: Option<i64>,
+    /// ISO 8601 date or time; `null` clears.
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub contact_phone: Option<Option<String>>,
+    pub settings: Option<serde_json::Value>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+pub fn validate_settings(s: &TenantSettings) -> Result<(), ApiError> {
+    let bad = |m: &str| Err(ApiError::msg(ErrorCode::ValidationFailed, m.to_string()));
+    if !(1..=4).contains(&s.word_count) {
+        return bad("settings.word_count must be 1 to 4");
+    }
+    if !(4..=10).contains(&s.digit_length) {
+        return bad("settings.digit_length must be 4 to 10");
+    }
+    if !(30..=86_400).contains(&s.ttl_secs) {
+        return bad("settings.ttl_secs must be 30 to 86400");
+    }
+    if !(1..=20).contains(&s.max_checks) {
+        return bad("settings.max_checks must be 1 to 20");
+    }
+    if !(1..=50).contains(&s.max_sends) || !(60..=86_400).contains(&s.send_window_secs) {
+        return bad("settings.max_sends must be 1 to 50 and settings.send_window_secs 60 to 86400");
+    }
+    for r in [s.limits.per_endpoint, s.limits.per_ip, s.limits.per_phone] {
+        if r.limit == 0 || r.window_secs == 0 || r.window_secs > 86_400 {
+            return bad("rate limits need limit >= 1 and window_secs 1 to 86400");
+        }
+    }
+    if let Some(t) = &s.template {
+        otp_shared::templates::validate_custom(t).map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Applies `input` to `t` (a new or existing tenant).
+pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
+    if let Some(name) = &input.name {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(ApiError::msg(ErrorCode::ValidationFailed, "name must be 1 to 100 characters"));
+        }
+        t.name = name.to_string();
+    }
+    if let Some(q) = input.quota {
+        if !(0..=100_000_000).contains(&q) {
+            return Err(ApiError::msg(ErrorCode::ValidationFailed, "quota must be 0 to 100000000"));
+        }
+        t.quota_total = q;
+    }
+    if let Some(exp) = &input.expires_at {
+        t.quota_expires_at = match exp {
+            None => 0,
+            Some(s) => parse_iso8601(s).ok_or_else(|| ApiError::msg(ErrorCode::ValidationFailed, "expires_at must be an ISO 8601 date such as 2027-01-31"))?,
+        };
+    }
+    if let Some(cp) = &input.contact_phone {
+        t.contact_phone = match cp {
+            None => None,
+            Some(s) => Some(crate::api::body::phone(Some(s))?.as_str().to_string()),
+        };
+    }
+    if let Some(patch) = &input.settings {
+        let mut merged = serde_json::to_value(&t.settings).expect("settings serialise");
+        merge(&mut merged, patch);
+        t.settings = serde_json::from_value(merged).map_err(|e| ApiError::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
+        validate_settings(&t.settings)?;
+    }
+    Ok(())
+}
+
+/// JSON merge patch (RFC 7396).
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+pub struct Created {
+    pub tenant: Tenant,
+    pub key: NewKey,
+}
+
+pub async fn create<P: Platform>(app: &App<P>, input: &TenantInput, now: i64) -> Result<Created, ApiError> {
+    if input.name.is_none() {
+        return Err(ApiError::msg(ErrorCode::ValidationFailed, "name is required"));
+    }
+    let mut t = Tenant {
+        id: new_id(&app.platform, "t"),
+        name: String::new(),
+        status: TenantStatus::Active,
+        quota_total: 0,
+        quota_expires_at: 0,
+        contact_phone: None,
+        settings: TenantSettings::default(),
+        kill_switch: false,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&mut t, input)?;
+    let key = keys::generate(&app.platform, Role::Tenant);
+    let record = ApiKeyRecord { prefix: key.prefix.clone(), key_sha256: key.sha256.clone(), role: Role::Tenant, tenant_id: t.id.clone(), status: KeyStatus::Active, expires_at: 0, created_at: now, label: "primary".into() };
+    app.repo.create_tenant(app, &t, &record).await?;
+    Ok(Created { tenant: t, key })
+}
+
+/// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
+pub async fn rotate_key<P: Platform>(app: &App<P>, tenant: &Tenant, grace_secs: i64, now: i64) -> Result<(NewKey, i64), ApiError> {
+    let key = keys::generate(&app.platform, Role::Tenant);
+    let record = ApiKeyRecord { prefix: key.prefix.clone(), key_sha256: key.sha256.clone(), role: Role::Tenant, tenant_id: tenant.id.clone(), status: KeyStatus::Active, expires_at: 0, created_at: now, label: "rotated".into() };
+    let old_until = now + grace_secs.max(0) * 1000;
+    app.repo.rotate_keys(app, &tenant.id, &record, old_until).await?;
+    Ok((key, old_until))
+}

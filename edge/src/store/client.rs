@@ -1,0 +1,245 @@
+//! Document operations over the Firestore REST API: get, batch get, list, equality query and
+//! atomic commits of writes with preconditions and increment transforms.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::auth::TokenSource;
+use super::value::{field_path, fields_of, from_fields};
+use crate::config::Config;
+use crate::net::{HttpClient, OutboundRequest};
+
+const TIMEOUT_MS: u32 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    NotFound,
+    AlreadyExists,
+    /// A precondition (update time, existence) did not hold.
+    PreconditionFailed(String),
+    /// Contention: the transaction or write was aborted; retrying may succeed.
+    Aborted(String),
+    Unavailable(String),
+    Auth(String),
+    Invalid(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::AlreadyExists => f.write_str("already exists"),
+            StoreError::PreconditionFailed(m) => write!(f, "precondition failed: {m}"),
+            StoreError::Aborted(m) => write!(f, "aborted: {m}"),
+            StoreError::Unavailable(m) => write!(f, "unavailable: {m}"),
+            StoreError::Auth(m) => write!(f, "auth: {m}"),
+            StoreError::Invalid(m) => write!(f, "invalid: {m}"),
+        }
+    }
+}
+
+/// A document read back, with the update time that guards a later write.
+#[derive(Debug, Clone)]
+pub struct Doc<T> {
+    pub path: String,
+    pub value: T,
+    pub update_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Precondition {
+    Exists(bool),
+    UpdateTime(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Write {
+    body: Value,
+}
+
+impl Write {
+    /// Replaces the whole document at `path` (relative, e.g. `tenants/t_1`).
+    pub fn set<T: Serialize + ?Sized>(path: String, value: &T) -> Self {
+        let fields = match serde_json::to_value(value) {
+            Ok(Value::Object(o)) => fields_of(&o),
+            _ => json!({}),
+        };
+        Write { body: json!({"update": {"name": path, "fields": fields}}) }
+    }
+
+    pub fn delete(path: String) -> Self {
+        Write { body: json!({"delete": path}) }
+    }
+
+    /// Adds `by` to an integer field, creating the document and field when missing.
+    pub fn increment(path: String, field: &str, by: i64) -> Self {
+        Write { body: json!({"transform": {"document": path, "fieldTransforms": [{"fieldPath": field_path(field), "increment": {"integerValue": by.to_string()}}]}}) }
+    }
+
+    pub fn precondition(mut self, p: Precondition) -> Self {
+        self.body["currentDocument"] = match p {
+            Precondition::Exists(e) => json!({"exists": e}),
+            Precondition::UpdateTime(t) => json!({"updateTime": t}),
+        };
+        self
+    }
+
+    /// The body with the relative path made a full resource name.
+    fn resolved(&self, root: &str) -> Value {
+        let mut b = self.body.clone();
+        for ptr in ["/update/name", "/delete", "/transform/document"] {
+            if let Some(v) = b.pointer_mut(ptr) {
+                *v = json!(format!("{root}/{}", v.as_str().unwrap_or_default()));
+            }
+        }
+        b
+    }
+}
+
+enum Auth {
+    Emulator,
+    ServiceAccount(TokenSource),
+}
+
+pub struct Firestore {
+    /// `http(s)://host/v1`
+    base: String,
+    /// `projects/{p}/databases/(default)/documents`
+    root: String,
+    auth: Auth,
+    /// Why the store cannot be used (bad credentials); reported on every call.
+    broken: Option<String>,
+}
+
+impl Firestore {
+    pub fn new(cfg: &Config) -> Self {
+        let root = format!("projects/{}/databases/(default)/documents", cfg.firestore_project);
+        match (&cfg.firestore_emulator_host, &cfg.service_account_json) {
+            (Some(host), _) => Self { base: format!("http://{host}/v1"), root, auth: Auth::Emulator, broken: None },
+            (None, Some(json)) => match TokenSource::from_json(json) {
+                Ok(ts) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::ServiceAccount(ts), broken: None },
+                Err(e) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::Emulator, broken: Some(e.to_string()) },
+            },
+            (None, None) => Self {
+                base: "https://firestore.googleapis.com/v1".into(),
+                root,
+                auth: Auth::Emulator,
+                broken: Some("neither FIRESTORE_EMULATOR_HOST nor GOOGLE_SERVICE_ACCOUNT_JSON is set".into()),
+            },
+        }
+    }
+
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    async fn call<H: HttpClient>(&self, http: &H, now_ms: i64, method: &str, url: String, body: Option<Value>) -> Result<Value, StoreError> {
+        if let Some(why) = &self.broken {
+            return Err(StoreError::Auth(why.clone()));
+        }
+        let token = match &self.auth {
+            Auth::Emulator => "owner".to_string(),
+            Auth::ServiceAccount(ts) => ts.token(http, now_ms).await.map_err(|e| StoreError::Auth(e.to_string()))?,
+        };
+        let mut req = OutboundRequest::new(method, url).header("authorization", format!("Bearer {token}")).timeout_ms(TIMEOUT_MS);
+        if let Some(b) = body {
+            req = req.json_body(serde_json::to_vec(&b).expect("json"));
+        }
+        let resp = http.send(req).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let parsed: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        if resp.is_success() {
+            return Ok(parsed);
+        }
+        let status = parsed["error"]["status"].as_str().unwrap_or_default().to_string();
+        let message = parsed["error"]["message"].as_str().unwrap_or_default().chars().take(300).collect::<String>();
+        Err(match (resp.status, status.as_str()) {
+            (404, _) | (_, "NOT_FOUND") => StoreError::NotFound,
+            (_, "ALREADY_EXISTS") => StoreError::AlreadyExists,
+            (_, "FAILED_PRECONDITION") => StoreError::PreconditionFailed(message),
+            (_, "ABORTED") => StoreError::Aborted(message),
+            (401 | 403, _) => StoreError::Auth(message),
+            (400, _) => StoreError::Invalid(format!("{status}: {message}")),
+            _ => StoreError::Unavailable(format!("http {} {status}: {message}", resp.status)),
+        })
+    }
+
+    fn doc_of<T: DeserializeOwned>(&self, d: &Value) -> Result<Doc<T>, StoreError> {
+        let name = d["name"].as_str().unwrap_or_default();
+        let path = name.strip_prefix(&self.root).map(|p| p.trim_start_matches('/')).unwrap_or(name).to_string();
+        let value = serde_json::from_value(from_fields(&d["fields"])).map_err(|e| StoreError::Invalid(format!("{path}: {e}")))?;
+        Ok(Doc { path, value, update_time: d["updateTime"].as_str().unwrap_or_default().to_string() })
+    }
+
+    pub async fn get<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, path: &str) -> Result<Option<Doc<T>>, StoreError> {
+        match self.call(http, now_ms, "GET", format!("{}/{}/{}", self.base, self.root, path), None).await {
+            Ok(d) => self.doc_of(&d).map(Some),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Several documents in one round trip, in the order asked (`None` where missing).
+    pub async fn batch_get<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, paths: &[String]) -> Result<Vec<Option<Doc<T>>>, StoreError> {
+        let names: Vec<String> = paths.iter().map(|p| format!("{}/{p}", self.root)).collect();
+        let out = self.call(http, now_ms, "POST", format!("{}/{}:batchGet", self.base, self.root), Some(json!({"documents": names}))).await?;
+        let mut found = std::collections::HashMap::new();
+        for item in out.as_array().into_iter().flatten() {
+            if item.get("found").is_some() {
+                let d: Doc<T> = self.doc_of(&item["found"])?;
+                found.insert(d.path.clone(), d);
+            }
+        }
+        Ok(paths.iter().map(|p| found.remove(p)).collect())
+    }
+
+    /// A page of a collection in document-id order, with the token for the next page.
+    pub async fn list<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, limit: usize, page_token: Option<&str>) -> Result<(Vec<Doc<T>>, Option<String>), StoreError> {
+        let mut url = format!("{}/{}/{}?pageSize={}", self.base, self.root, collection, limit);
+        if let Some(t) = page_token {
+            url.push_str("&pageToken=");
+            url.push_str(&crate::service::keys::url_encode(t));
+        }
+        let out = self.call(http, now_ms, "GET", url, None).await?;
+        let docs = out["documents"].as_array().into_iter().flatten().map(|d| self.doc_of(d)).collect::<Result<Vec<_>, _>>()?;
+        Ok((docs, out["nextPageToken"].as_str().filter(|t| !t.is_empty()).map(str::to_string)))
+    }
+
+    /// Documents of a top-level collection whose `field` equals `value`.
+    pub async fn query_eq<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, field: &str, value: Value, limit: usize) -> Result<Vec<Doc<T>>, StoreError> {
+        let q = json!({"structuredQuery": {
+            "from": [{"collectionId": collection}],
+            "where": {"fieldFilter": {"field": {"fieldPath": field_path(field)}, "op": "EQUAL", "value": super::value::to_firestore(&value)}},
+            "limit": limit,
+        }});
+        let out = self.call(http, now_ms, "POST", format!("{}/{}:runQuery", self.base, self.root), Some(q)).await?;
+        out.as_array().into_iter().flatten().filter(|r| r.get("document").is_some()).map(|r| self.doc_of(&r["document"])).collect()
+    }
+
+    /// Applies all writes atomically; returns each write's update time.
+    pub async fn commit<H: HttpClient>(&self, http: &H, now_ms: i64, writes: Vec<Write>) -> Result<Vec<String>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()});
+        let out = self.call(http, now_ms, "POST", format!("{}/{}:commit", self.base, self.root), Some(body)).await?;
+        Ok(out["writeResults"].as_array().into_iter().flatten().map(|r| r["updateTime"].as_str().unwrap_or_default().to_string()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_resolve_to_full_names_with_preconditions() {
+        let w = Write::set("tenants/t_1".into(), &json!({"n": 1})).precondition(Precondition::Exists(false));
+        let b = w.resolved("projects/p/databases/(default)/documents");
+        assert_eq!(b["update"]["name"], "projects/p/databases/(default)/documents/tenants/t_1");
+        assert_eq!(b["update"]["fields"]["n"]["integerValue"], "1");
+        assert_eq!(b["currentDocument"]["exists"], false);
+        let t = Write::increment("c/x".into(), "otp_sent", 2).resolved("R");
+        assert_eq!(t["transform"]["document"], "R/c/x");
+        assert_eq!(t["transform"]["fieldTransforms"][0]["increment"]["integerValue"], "2");
+    }
+}
