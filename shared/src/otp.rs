@@ -67,7 +67,12 @@ pub fn generate<R: RngCore>(ct: CodeType, rng: &mut R) -> String {
 /// matter ("Forest  River", "forest-river" -> "forest river"). Digits: spaces and dashes dropped.
 pub fn normalize(ct: CodeType, input: &str) -> String {
     match ct {
-        CodeType::Words { .. } => input.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect::<Vec<_>>().join(" "),
+        // Lower-case first: some capitals (Turkish İ) lower-case to a letter plus a combining dot,
+        // which must not split a word; the dot itself is dropped so "FİSH" reads as "fish".
+        CodeType::Words { .. } => {
+            let lower: String = input.to_lowercase().chars().filter(|&c| c != '\u{307}').collect();
+            lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+        }
         CodeType::Digits { .. } => input.chars().filter(|c| !c.is_whitespace() && *c != '-').collect(),
     }
 }
@@ -159,6 +164,8 @@ mod tests {
         let w = CodeType::Words { count: 2 };
         assert_eq!(normalize(w, "  Forest   RIVER "), "forest river");
         assert_eq!(normalize(w, "forest-river,"), "forest river");
+        assert_eq!(normalize(w, "FİSH"), "fish");
+        assert_eq!(normalize(w, &normalize(w, "jjj İ")), normalize(w, "jjj İ"));
         assert_eq!(normalize(CodeType::Digits { len: 6 }, " 123-456 "), "123456");
     }
 
