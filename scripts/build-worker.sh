@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the edge worker: Rust -> wasm32 (Debian's rustc, std built from source) -> wasm-bindgen ->
+# build/worker/shim.mjs, through worker-build with local tools (it would otherwise download them).
+# Skips the build when no input changed since the last one.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+inputs_sha="$(cat Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml $(git ls-files -co --exclude-standard edge/src shared/src | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)"
+stamp="build/.inputs.sha"
+if [ -f build/worker/shim.mjs ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs_sha" ]; then
+  log "worker: up to date"
+  exit 0
+fi
+
+log "worker: building (wasm32, release)"
+start=$(date +%s)
+# Debian's toolchain for this build only: /usr/bin first so worker-build's `cargo` and its rustc
+# are the 1.96 pair that can build std for wasm32.
+env PATH="/usr/bin:$TOOLS/bin:$NODE_BIN:$PATH" \
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+  CARGO_TARGET_DIR="$ROOT/target/wasm" \
+  RUSTFLAGS='--cfg getrandom_backend="wasm_js"' \
+  WASM_BINDGEN_BIN="$TOOLS/bin/wasm-bindgen" \
+  ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
+  "$TOOLS/bin/worker-build" --release --no-opt --out-dir "$ROOT/build" edge -- -Zbuild-std=std,panic_abort
+echo "$inputs_sha" >"$stamp"
+wasm="build/worker/index_bg.wasm"
+[ -f "$wasm" ] || wasm="$(ls build/*.wasm build/worker/*.wasm 2>/dev/null | head -1)"
+log "worker: built in $(( $(date +%s) - start )) s; $(stat -c %s "$wasm") bytes wasm, $(gzip -9c "$wasm" | wc -c) gzipped"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs everything the project needs from apt, PyPI, npm and crates.io. Idempotent: a second
+# run only checks. Used by scripts/dev.sh and scripts/test.sh.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+# 1. Debian packages: a rustc/cargo whose target list has wasm32 (std built from source), lld 22.
+need_apt=()
+for p in rustc-web cargo-web rust-web-src lld-22; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+done
+if ((${#need_apt[@]})); then
+  log "apt: installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# worker-build checks that a wasm32 std directory exists; with build-std an empty one is enough.
+sysroot="$(/usr/bin/rustc --print sysroot)"
+if [ ! -d "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO mkdir -p "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib"
+fi
+
+# 2. The Firestore emulator ships with this machine kind; say how to get it elsewhere.
+if [ ! -x "$EMULATOR" ]; then
+  die "the Cloud Firestore emulator is missing ($EMULATOR).
+Install the Debian package google-cloud-cli-firestore-emulator (Google Cloud SDK apt repository),
+or 'gcloud components install cloud-firestore-emulator'. It needs Java 17 or newer."
+fi
+command -v java >/dev/null || die "Java 17+ is required by the Firestore emulator (apt-get install openjdk-17-jre-headless)"
+
+# 3. Python venv: Node 24 (wrangler 4.164 needs Node >= 22) and the test tools.
+if [ ! -x "$VENV/bin/python" ]; then
+  log "python: creating .venv"
+  python3 -m venv "$VENV"
+fi
+req_stamp="$VENV/.requirements.sha"
+req_sha="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$req_stamp" 2>/dev/null)" != "$req_sha" ]; then
+  log "python: installing tests/requirements.txt"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "$req_sha" >"$req_stamp"
+fi
+
+# 4. npm tools, pinned by package-lock.json. npm itself comes from the system (Node 20's npm runs
+#    fine; the Node in the venv runs wrangler).
+lock_sha="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat node_modules/.lock.sha 2>/dev/null)" != "$lock_sha" ]; then
+  log "npm: installing wrangler, workerd, esbuild"
+  npm_cli="$(command -v npm || true)"
+  [ -n "$npm_cli" ] && [ "$npm_cli" != "$NODE_BIN/npm" ] || npm_cli=/usr/bin/npm
+  "$npm_cli" ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sha" >node_modules/.lock.sha
+fi
+
+# 5. wasm-bindgen must match the wasm-bindgen crate in Cargo.lock exactly; worker-build runs it.
+if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  log "cargo: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$TOOLS"
+fi
+if [ "$("$TOOLS/bin/worker-build" --version 2>/dev/null)" != "0.8.7" ]; then
+  log "cargo: installing worker-build 0.8.7 (once)"
+  cargo install -q worker-build --version 0.8.7 --root "$TOOLS"
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# THE test command: installs what is missing, runs the native tests (Rust), builds the wasm worker
+# and runs the end-to-end tests against workerd + the Firestore emulator + the phone gateway.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+bash scripts/setup.sh
+
+log "native tests (cargo test --workspace)"
+cargo test --workspace --quiet 2>&1 | grep -Ev '^(running 0 tests|test result: ok. 0 passed.*)$|^$' || { echo "native tests failed"; exit 1; }
+
+log "building phone-gateway and the worker"
+cargo build --quiet -p phone-gateway
+bash scripts/build-worker.sh
+
+log "end-to-end tests (wrangler dev + Firestore emulator + phone-gateway)"
+"$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"

