@@ -25,6 +25,5 @@ env PATH="/usr/bin:$TOOLS/bin:$NODE_BIN:$PATH" \
   ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
   "$TOOLS/bin/worker-build" --release --no-opt --out-dir "$ROOT/build" edge -- -Zbuild-std=std,panic_abort
 echo "$inputs_sha" >"$stamp"
-wasm="build/worker/index_bg.wasm"
-[ -f "$wasm" ] || wasm="$(ls build/*.wasm build/worker/*.wasm 2>/dev/null | head -1)"
+wasm="build/index_bg.wasm"
 log "worker: built in $(( $(date +%s) - start )) s; $(stat -c %s "$wasm") bytes wasm, $(gzip -9c "$wasm" | wc -c) gzipped"
