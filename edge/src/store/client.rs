@@ -221,7 +221,34 @@ impl Firestore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let body = json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()});
+        self.commit_body(http, now_ms, json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()})).await
+    }
+
+    /// Starts a read-write transaction: reads made with [`Firestore::get_in`] lock their documents
+    /// until [`Firestore::commit_in`] or [`Firestore::rollback`].
+    pub async fn begin_transaction<H: HttpClient>(&self, http: &H, now_ms: i64) -> Result<String, StoreError> {
+        let out = self.call(http, now_ms, "POST", format!("{}/{}:beginTransaction", self.base, self.root), Some(json!({"options": {"readWrite": {}}}))).await?;
+        out["transaction"].as_str().map(str::to_string).ok_or_else(|| StoreError::Invalid("no transaction id".into()))
+    }
+
+    pub async fn get_in<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, transaction: &str, path: &str) -> Result<Option<Doc<T>>, StoreError> {
+        let body = json!({"documents": [format!("{}/{path}", self.root)], "transaction": transaction});
+        let out = self.call(http, now_ms, "POST", format!("{}/{}:batchGet", self.base, self.root), Some(body)).await?;
+        match out.as_array().and_then(|a| a.iter().find(|i| i.get("found").is_some())) {
+            Some(item) => self.doc_of(&item["found"]).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn commit_in<H: HttpClient>(&self, http: &H, now_ms: i64, transaction: &str, writes: Vec<Write>) -> Result<Vec<String>, StoreError> {
+        self.commit_body(http, now_ms, json!({"transaction": transaction, "writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()})).await
+    }
+
+    pub async fn rollback<H: HttpClient>(&self, http: &H, now_ms: i64, transaction: &str) -> Result<(), StoreError> {
+        self.call(http, now_ms, "POST", format!("{}/{}:rollback", self.base, self.root), Some(json!({"transaction": transaction}))).await.map(|_| ())
+    }
+
+    async fn commit_body<H: HttpClient>(&self, http: &H, now_ms: i64, body: Value) -> Result<Vec<String>, StoreError> {
         let out = self.call(http, now_ms, "POST", format!("{}/{}:commit", self.base, self.root), Some(body)).await?;
         Ok(out["writeResults"].as_array().into_iter().flatten().map(|r| r["updateTime"].as_str().unwrap_or_default().to_string()).collect())
     }
