@@ -1,0 +1,88 @@
+"""A pool of two phone gateways: failover when one is down or stopped by its kill switch, one phone
+per message, and nothing charged when no phone can take a message."""
+
+import time
+
+import pytest
+
+from conftest import Client
+from tests.harness.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def pool():
+    s = Stack(gateways=2).start()
+    yield s
+    s.stop()
+
+
+def tenant(pool, quota=100):
+    admin = Client(pool.url, pool.admin_key)
+    r = admin.post("/v1/admin/tenants", json={"name": "pool", "quota": quota})
+    assert r.status_code == 201, r.text
+    return Client(pool.url, r.json()["data"]["api_key"], tenant_id=r.json()["data"]["id"])
+
+
+def test_each_message_goes_through_exactly_one_phone(pool, new_phone):
+    t = tenant(pool)
+    phones = [new_phone() for _ in range(8)]
+    used = set()
+    for p in phones:
+        r = t.post("/v1/otp/send", json={"phone": p})
+        assert r.status_code == 202, r.text
+        used.add(r.json()["data"]["delivery"]["gateway_id"])
+    for p in phones:
+        pool.sms.wait_for(p)
+    time.sleep(1)
+    assert all(len(pool.sms.texts_to(p)) == 1 for p in phones)
+    assert used <= {"phone-1", "phone-2"}
+
+
+def test_fails_over_when_a_phone_is_down_or_stopped(pool, new_phone):
+    t = tenant(pool, quota=10)
+    g1, g2 = pool.gateways
+    # phone-1 stops sending (kill switch file); it refuses new messages with 503.
+    (g1["dir"] / "STOP").write_text("maintenance")
+    try:
+        for _ in range(4):
+            phone = new_phone()
+            r = t.post("/v1/otp/send", json={"phone": phone})
+            assert r.status_code == 202, r.text
+            assert r.json()["data"]["delivery"]["gateway_id"] == "phone-2"
+            pool.sms.wait_for(phone)
+    finally:
+        (g1["dir"] / "STOP").unlink()
+
+
+def test_no_phone_available_is_503_and_costs_nothing(pool, new_phone):
+    t = tenant(pool, quota=3)
+    g1, g2 = pool.gateways
+    (g1["dir"] / "STOP").write_text("x")
+    (g2["dir"] / "STOP").write_text("x")
+    try:
+        phone = new_phone()
+        r = t.post("/v1/otp/send", json={"phone": phone})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "gateway_unavailable", r.text
+        assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == 3
+        # The verification was canceled: there is nothing to verify.
+        r = t.post("/v1/otp/verify", json={"phone": phone, "code": "anything"})
+        assert r.status_code == 404
+    finally:
+        (g1["dir"] / "STOP").unlink()
+        (g2["dir"] / "STOP").unlink()
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+
+
+def test_unreachable_phone_is_skipped(pool, new_phone):
+    t = tenant(pool)
+    g1 = pool.gateways[0]
+    g1["proc"].terminate()
+    g1["proc"].wait(timeout=10)
+    for _ in range(4):
+        r = t.post("/v1/otp/send", json={"phone": new_phone()})
+        assert r.status_code == 202, r.text
+        assert r.json()["data"]["delivery"]["gateway_id"] == "phone-2"
+    d = t.get("/v1/status").json()["data"]
+    reach = {g["id"]: g["reachable"] for g in d["gateways"]}
+    assert reach == {"phone-1": False, "phone-2": True}
+    assert d["status"] == "degraded"
