@@ -19,7 +19,7 @@ start=$(date +%s)
 # are the 1.96 pair that can build std for wasm32.
 env PATH="/usr/bin:$TOOLS/bin:$NODE_BIN:$PATH" \
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-  CARGO_TARGET_DIR="$ROOT/target/wasm" \
+  CARGO_TARGET_DIR="$WASM_TARGET_DIR" \
   RUSTFLAGS='--cfg getrandom_backend="wasm_js"' \
   WASM_BINDGEN_BIN="$TOOLS/bin/wasm-bindgen" \
   ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \

