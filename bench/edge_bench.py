@@ -8,7 +8,7 @@ Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--ba
 import argparse
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -87,8 +87,11 @@ def start_workerd(stack):
         "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"]}),
     }
     bindings = "\n".join(f"    (name = \"{k}\", text = {json.dumps(v)})," for k, v in vars_.items())
+    # capnp embeds are read relative to the config file: put the build beside it.
+    for f in ("index.js", "index_bg.wasm"):
+        shutil.copy(ROOT / "build" / f, stack.dir / f)
     cfg = stack.dir / "workerd.capnp"
-    cfg.write_text(CAPNP.replace("{port}", str(port)).replace("{build}", str(ROOT / "build")).replace("{bindings}", bindings))
+    cfg.write_text(CAPNP.replace("{port}", str(port)).replace("{build}/", "").replace("{bindings}", bindings))
     log = open(stack.dir / "workerd.log", "wb")
     p = subprocess.Popen([str(ROOT / "node_modules/.bin/workerd"), "serve", str(cfg), "--experimental"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack.procs.append(("workerd", p))

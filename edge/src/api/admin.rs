@@ -97,7 +97,62 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
             };
             Ok(ok_json(200, json!({"tenant_id": tenant, "counts": totals}), ctx))
         }
+        Route::AdminExport => export(app, req, ctx).await,
+        Route::AdminImport => {
+            let written = import(app, req).await?;
+            audit(app, actor, "import", "*", json!({"documents": written}), ctx).await;
+            Ok(ok_json(200, json!({"written": written}), ctx))
+        }
         _ => Err(ApiError::new(ErrorCode::NotFound)),
+    }
+}
+
+/// Top-level collections a backup holds; each tenant's quota shards travel with the tenant.
+pub const BACKUP_COLLECTIONS: &[&str] = &["tenants", "api_keys", "verifications", "phone_index", "messages", "idempotency", "counters", "audit", "config"];
+
+async fn export<P: Platform>(app: &App<P>, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+    let Some(collection) = req.query_param("collection") else {
+        return Ok(ok_json(200, json!({"collections": BACKUP_COLLECTIONS}), ctx));
+    };
+    if !BACKUP_COLLECTIONS.contains(&collection.as_str()) {
+        return Err(ApiError::msg(ErrorCode::ValidationFailed, format!("collection must be one of {BACKUP_COLLECTIONS:?}")));
+    }
+    let limit = req.query_param("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).clamp(1, 300);
+    let (items, next) = app.repo.export_page(app, &collection, limit, req.query_param("cursor").as_deref()).await?;
+    Ok(ok_json(200, json!({"items": items, "next_cursor": next}), ctx))
+}
+
+async fn import<P: Platform>(app: &App<P>, req: &ApiRequest) -> Result<usize, ApiError> {
+    #[derive(Deserialize)]
+    struct Item {
+        path: String,
+        data: Value,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        items: Vec<Item>,
+    }
+    let b: Body = body::json(req)?;
+    if b.items.is_empty() || b.items.len() > 200 {
+        return Err(ApiError::msg(ErrorCode::ValidationFailed, "items must hold 1 to 200 documents"));
+    }
+    for it in &b.items {
+        if !backup_path_ok(&it.path) || !it.data.is_object() {
+            return Err(ApiError::msg(ErrorCode::ValidationFailed, format!("not a restorable document: {}", it.path)));
+        }
+    }
+    app.repo.import_documents(app, b.items.iter().map(|i| (i.path.clone(), i.data.clone())).collect()).await?;
+    Ok(b.items.len())
+}
+
+/// `collection/id` for a backup collection, or `tenants/{id}/quota_shards/{n}`.
+pub fn backup_path_ok(path: &str) -> bool {
+    let segs: Vec<&str> = path.split('/').collect();
+    let id_ok = |s: &str| !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+    match segs.as_slice() {
+        [c, id] => BACKUP_COLLECTIONS.contains(c) && id_ok(id),
+        ["tenants", id, "quota_shards", n] => id_ok(id) && n.parse::<u32>().is_ok(),
+        _ => false,
     }
 }
 

@@ -67,7 +67,9 @@ impl<P: Platform> App<P> {
 
     async fn dispatch(&self, r: Route, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
         use super::{admin, callback, messages, openapi, otp, seed, status};
-        if req.body.len() > self.cfg.max_body_bytes {
+        // Backups and bulk changes are large by nature; public routes keep the small limit.
+        let limit = if req.path.starts_with("/v1/admin/") { ADMIN_MAX_BODY_BYTES } else { self.cfg.max_body_bytes };
+        if req.body.len() > limit {
             return Err(ApiError::new(ErrorCode::PayloadTooLarge));
         }
         match r {
@@ -211,6 +213,8 @@ impl<P: Platform> App<P> {
         result
     }
 }
+
+const ADMIN_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Propagated request ids are echoed into logs and records: keep them short and plain.
 fn valid_request_id(v: &str) -> bool {

@@ -98,6 +98,8 @@ fn admin_summary(method: &str, path: &str) -> &'static str {
         (_, "kill-switch") => "Stop or restart sending, globally or for one tenant",
         (_, "audit") => "Audit log of admin actions",
         (_, "usage") => "Usage counts, global or per tenant",
+        (_, "export") => "Backup: list collections, or a page of one collection's documents",
+        (_, "import") => "Restore: write up to 200 exported documents",
         _ => "Admin operation",
     }
 }

@@ -27,6 +27,8 @@ pub enum Route {
     AdminKillSwitch,
     AdminAudit,
     AdminUsage,
+    AdminExport,
+    AdminImport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/admin/kill-switch"),
     ("GET", "/v1/admin/audit"),
     ("GET", "/v1/admin/usage"),
+    ("GET", "/v1/admin/export"),
+    ("POST", "/v1/admin/import"),
 ];
 
 pub enum Matched {
@@ -120,6 +124,8 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
         ("POST", ["v1", "admin", "kill-switch"]) => Route::AdminKillSwitch,
         ("GET", ["v1", "admin", "audit"]) => Route::AdminAudit,
         ("GET", ["v1", "admin", "usage"]) => Route::AdminUsage,
+        ("GET", ["v1", "admin", "export"]) => Route::AdminExport,
+        ("POST", ["v1", "admin", "import"]) => Route::AdminImport,
         _ => return None,
     };
     Some(r)

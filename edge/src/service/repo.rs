@@ -367,6 +367,30 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// A page of a collection for backup: `{path, data}` items; tenants carry their quota shards.
+    pub async fn export_page<P: Platform>(&self, app: &App<P>, collection: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        let http = app.platform.http();
+        let (docs, next) = self.db.list::<Value, _>(http, app.platform.now_ms(), collection, limit, cursor).await?;
+        let mut items = Vec::with_capacity(docs.len());
+        for d in docs {
+            if collection == "tenants" {
+                let (shards, _) = self.db.list::<Value, _>(http, app.platform.now_ms(), &format!("{}/quota_shards", d.path), 64, None).await?;
+                items.extend(shards.into_iter().map(|s| json!({"path": s.path, "data": s.value})));
+            }
+            items.push(json!({"path": d.path, "data": d.value}));
+        }
+        Ok((items, next))
+    }
+
+    /// Writes restored documents as they were (one atomic commit per call).
+    pub async fn import_documents<P: Platform>(&self, app: &App<P>, docs: Vec<(String, Value)>) -> Result<(), ApiError> {
+        let writes = docs.iter().map(|(path, data)| Write::set(path.clone(), data)).collect();
+        self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await?;
+        Ok(())
+    }
+}
+
 /// Delivery states in order; a report may only move a message forward.
 fn advances(current: &str, next: MessageState) -> bool {
     let rank = |s: &str| match s {

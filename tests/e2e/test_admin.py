@@ -1,0 +1,112 @@
+"""Operators: tenant lifecycle, key rotation with grace, bulk operations, audit log, backup and restore."""
+
+import re
+
+import requests
+
+CODE_TEMPLATE = "Code [{code}]"
+
+
+def test_key_rotation_keeps_the_old_key_during_grace(make_tenant, admin, stack):
+    t = make_tenant()
+    r = admin.post(f"/v1/admin/tenants/{t.id}/rotate-key", json={"grace_secs": 3600})
+    assert r.status_code == 200, r.text
+    new_key = r.json()["data"]["api_key"]
+    assert new_key != t.key and r.json()["data"]["old_keys_valid_until"].endswith("Z")
+    for key in (t.key, new_key):
+        assert requests.get(stack.url + "/v1/usage", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    # A rotation without grace ends every older key at once.
+    r = admin.post(f"/v1/admin/tenants/{t.id}/rotate-key", json={"grace_secs": 0})
+    newest = r.json()["data"]["api_key"]
+    for key in (t.key, new_key):
+        assert requests.get(stack.url + "/v1/usage", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert requests.get(stack.url + "/v1/usage", headers={"Authorization": f"Bearer {newest}"}).status_code == 200
+
+
+def test_bulk_reports_each_item(admin, make_tenant):
+    existing = make_tenant()
+    r = admin.post("/v1/admin/tenants/bulk", json={"items": [
+        {"op": "create", "name": "Bulk A", "quota": 10},
+        {"op": "create", "quota": 10},
+        {"op": "update", "id": existing.id, "quota": 77},
+        {"op": "update", "id": "t_missing", "quota": 1},
+        {"op": "explode"},
+    ]})
+    assert r.status_code == 200, r.text
+    res = r.json()["data"]["results"]
+    assert [x["ok"] for x in res] == [True, False, True, False, False]
+    assert res[1]["error"]["code"] == "validation_failed"
+    assert res[3]["error"]["code"] == "tenant_not_found"
+    assert res[0]["data"]["api_key"].startswith("otp_sk_")
+    assert admin.get(f"/v1/admin/tenants/{existing.id}").json()["data"]["quota"] == 77
+
+
+def test_lifecycle_and_audit(admin, make_tenant):
+    t = make_tenant(quota=10)
+    r = admin.patch(f"/v1/admin/tenants/{t.id}", json={"quota": 25, "settings": {"ttl_secs": 120}})
+    assert r.status_code == 200 and r.json()["data"]["settings"]["ttl_secs"] == 120
+    got = admin.get(f"/v1/admin/tenants/{t.id}").json()["data"]
+    assert got["quota"] == 25 and got["quota_remaining"] == 25
+    r = admin.post(f"/v1/admin/tenants/{t.id}/renew", json={"quota": 40, "expires_at": "2030-01-01"})
+    assert r.status_code == 200 and r.json()["data"]["expires_at"].startswith("2030-01-01")
+    assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == 40
+    assert admin.patch(f"/v1/admin/tenants/{t.id}", json={"settings": {"word_count": 9}}).status_code == 400
+    assert admin.delete(f"/v1/admin/tenants/{t.id}").status_code == 200
+    assert admin.get(f"/v1/admin/tenants/{t.id}").status_code == 404
+    assert t.get("/v1/usage").status_code == 401
+    actions = [e["action"] for e in admin.get(f"/v1/admin/audit?tenant_id={t.id}").json()["data"]["items"]]
+    for a in ("tenant.create", "tenant.update", "tenant.renew", "tenant.delete"):
+        assert a in actions, actions
+    entry = admin.get(f"/v1/admin/audit?tenant_id={t.id}").json()["data"]["items"][0]
+    assert entry["actor"] and entry["request_id"] and entry["at"].endswith("Z")
+
+
+def test_admin_routes_refuse_tenant_keys_and_no_key(make_tenant, stack):
+    t = make_tenant()
+    for method, path in [("get", "/v1/admin/tenants"), ("post", "/v1/admin/kill-switch"), ("get", "/v1/admin/audit"), ("get", "/v1/admin/export")]:
+        r = getattr(t, method)(path)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (path, r.text)
+        r = getattr(requests, method)(stack.url + path)
+        assert r.status_code == 401, path
+
+
+def test_tenant_list_pages(admin, make_tenant):
+    for _ in range(3):
+        make_tenant()
+    r = admin.get("/v1/admin/tenants?limit=2").json()["data"]
+    assert len(r["items"]) == 2 and r["next_cursor"]
+    r2 = admin.get(f"/v1/admin/tenants?limit=2&cursor={requests.utils.quote(r['next_cursor'])}").json()["data"]
+    assert {x["id"] for x in r["items"]}.isdisjoint({x["id"] for x in r2["items"]})
+
+
+def test_backup_wipe_restore_loses_nothing(admin, make_tenant, sms, new_phone, stack):
+    t = make_tenant(quota=9, settings={"template": CODE_TEMPLATE})
+    phone = new_phone()
+    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    code = re.search(r"\[([^\]]+)\]", sms.wait_for(phone)).group(1)
+
+    collections = admin.get("/v1/admin/export").json()["data"]["collections"]
+    dump = []
+    for c in collections:
+        cursor = None
+        while True:
+            q = f"/v1/admin/export?collection={c}&limit=100" + (f"&cursor={requests.utils.quote(cursor)}" if cursor else "")
+            page = admin.get(q).json()["data"]
+            dump.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    assert any(d["path"] == f"tenants/{t.id}" for d in dump)
+    assert not any(code in str(d["data"]) for d in dump), "no clear code in a backup"
+
+    r = requests.delete(f"http://{stack.emulator}/emulator/v1/projects/{stack.project}/databases/(default)/documents")
+    assert r.status_code == 200
+    assert t.get("/v1/usage").status_code == 401
+
+    for i in range(0, len(dump), 200):
+        r = admin.post("/v1/admin/import", json={"items": dump[i:i + 200]})
+        assert r.status_code == 200, r.text
+    usage = t.get("/v1/usage").json()["data"]
+    assert usage["quota"]["remaining"] == 8
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
+    assert r.status_code == 200, r.text
