@@ -172,7 +172,7 @@ backoff_base_ms = 200
         # Single quotes: dotenv takes them literally, and no value here contains one.
         env_file.write_text("".join(f"{k}='{v}'\n" for k, v in vars_.items()))
         args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
-                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", "warn"]
+                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", "warn", "--test-scheduled"]
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
         worker = self._spawn("worker", args, env=env, cwd=ROOT)
 

@@ -11,6 +11,7 @@ use super::http::{ApiRequest, ApiResponse};
 use super::router::{Route, TenantAction};
 use crate::platform::{iso8601, Platform};
 use crate::service::model::{Tenant, TenantStatus};
+use crate::service::notify::{self, Notice};
 use crate::service::tenants::{self, TenantInput};
 
 pub fn tenant_json(t: &Tenant) -> Value {
@@ -34,6 +35,7 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
             let input: TenantInput = body::json(req)?;
             let created = tenants::create(app, &input, ctx.now_ms).await?;
             audit(app, actor, "tenant.create", &created.tenant.id, json!({"name": created.tenant.name, "quota": created.tenant.quota_total}), ctx).await;
+            notify::once(app, &created.tenant, Notice::Welcome, ctx).await;
             let mut data = tenant_json(&created.tenant);
             data["api_key"] = json!(created.key.plain);
             Ok(ok_json(201, data, ctx))
@@ -98,6 +100,15 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
             Ok(ok_json(200, json!({"tenant_id": tenant, "counts": totals}), ctx))
         }
         Route::AdminExport => export(app, req, ctx).await,
+        Route::AdminCronRun => {
+            let summary = crate::service::cron::run(app, ctx).await;
+            audit(app, actor, "cron.run", "*", summary.clone(), ctx).await;
+            Ok(ok_json(200, summary, ctx))
+        }
+        Route::AdminGatewayHistory => {
+            let limit = req.query_param("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).clamp(1, 1000);
+            Ok(ok_json(200, json!({"items": app.repo.gateway_history(app, limit).await?}), ctx))
+        }
         Route::AdminImport => {
             let written = import(app, req).await?;
             audit(app, actor, "import", "*", json!({"documents": written}), ctx).await;
@@ -108,7 +119,7 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
 }
 
 /// Top-level collections a backup holds; each tenant's quota shards travel with the tenant.
-pub const BACKUP_COLLECTIONS: &[&str] = &["tenants", "api_keys", "verifications", "phone_index", "messages", "idempotency", "counters", "audit", "config"];
+pub const BACKUP_COLLECTIONS: &[&str] = &["tenants", "api_keys", "verifications", "phone_index", "messages", "idempotency", "counters", "audit", "config", "notifications", "gateway_checks"];
 
 async fn export<P: Platform>(app: &App<P>, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
     let Some(collection) = req.query_param("collection") else {
@@ -250,6 +261,7 @@ async fn bulk_item<P: Platform>(app: &App<P>, mut item: Value, ctx: &Ctx) -> Res
     match (op.as_str(), id) {
         ("create", _) => {
             let created = tenants::create(app, &input, ctx.now_ms).await?;
+            notify::once(app, &created.tenant, Notice::Welcome, ctx).await;
             let mut v = tenant_json(&created.tenant);
             v["api_key"] = json!(created.key.plain);
             Ok(v)

@@ -100,6 +100,8 @@ fn admin_summary(method: &str, path: &str) -> &'static str {
         (_, "usage") => "Usage counts, global or per tenant",
         (_, "export") => "Backup: list collections, or a page of one collection's documents",
         (_, "import") => "Restore: write up to 200 exported documents",
+        (_, "run") => "Run the scheduled job now: notices, expiring verifications, gateway checks",
+        (_, "checks") => "Gateway health-check history (up/down, latency)",
         _ => "Admin operation",
     }
 }

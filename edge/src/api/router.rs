@@ -28,6 +28,8 @@ pub enum Route {
     AdminAudit,
     AdminUsage,
     AdminExport,
+    AdminCronRun,
+    AdminGatewayHistory,
     AdminImport,
 }
 
@@ -70,6 +72,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/admin/usage"),
     ("GET", "/v1/admin/export"),
     ("POST", "/v1/admin/import"),
+    ("POST", "/v1/admin/cron/run"),
+    ("GET", "/v1/admin/gateways/checks"),
 ];
 
 pub enum Matched {
@@ -126,6 +130,8 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
         ("GET", ["v1", "admin", "usage"]) => Route::AdminUsage,
         ("GET", ["v1", "admin", "export"]) => Route::AdminExport,
         ("POST", ["v1", "admin", "import"]) => Route::AdminImport,
+        ("POST", ["v1", "admin", "cron", "run"]) => Route::AdminCronRun,
+        ("GET", ["v1", "admin", "gateways", "checks"]) => Route::AdminGatewayHistory,
         _ => return None,
     };
     Some(r)

@@ -39,7 +39,7 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
         app.rate_check(&format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())), tenant.settings.limits.per_phone).await?;
     }
     // Notifications are the service's own messages: they do not spend the tenant's quota.
-    let shard = if kind == MessageKind::Notification { None } else { Some(app.repo.quota_debit(app, &tenant.id).await?) };
+    let shard = if kind == MessageKind::Notification { None } else { Some(super::quota::debit(app, tenant, ctx).await?) };
     let p = &app.platform;
     let mut message = MessageRecord {
         id: new_id(p, "msg"),

@@ -70,7 +70,7 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
     ensure_sending_allowed(app, tenant, app.repo.global_kill_switch(app).await?)?;
     let code_type = code_type_of(tenant, opts.code_type)?;
     count_send(app, tenant, phone).await?;
-    let shard = app.repo.quota_debit(app, &tenant.id).await?;
+    let shard = super::quota::debit(app, tenant, ctx).await?;
 
     let p = &app.platform;
     let code = rules::generate(code_type, &mut PlatformRng(p));
@@ -206,7 +206,7 @@ pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
     let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
     count_send(app, tenant, &phone).await?;
     let code = sealing::open(&app.cfg.otp_secret, &v.id, &v.code_sealed).ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored code cannot be opened"))?;
-    let shard = app.repo.quota_debit(app, &tenant.id).await?;
+    let shard = super::quota::debit(app, tenant, ctx).await?;
     v.sends += 1;
     let locale = tenant.settings.locale.clone();
     match deliver(app, tenant, v, &code, &locale, ctx).await {

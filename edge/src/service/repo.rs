@@ -391,6 +391,40 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Creates the marker of a notice; false when it already exists (sent before).
+    pub async fn claim_notice<P: Platform>(&self, app: &App<P>, marker: &str, now: i64) -> Result<bool, ApiError> {
+        let w = Write::set(format!("notifications/{marker}"), &json!({"at": now})).precondition(Precondition::Exists(false));
+        match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn release_notice<P: Platform>(&self, app: &App<P>, marker: &str) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::delete(format!("notifications/{marker}"))]).await?;
+        Ok(())
+    }
+
+    pub async fn pending_verifications<P: Platform>(&self, app: &App<P>, limit: usize) -> Result<Vec<(VerificationRecord, String)>, ApiError> {
+        let docs = self.db.query_eq::<VerificationRecord, _>(app.platform.http(), app.platform.now_ms(), "verifications", "status", json!("pending"), limit).await?;
+        Ok(docs.into_iter().map(|d| (d.value, d.update_time)).collect())
+    }
+
+    /// One health check of a gateway, kept as history (`gateway_checks/{id}_{ms}`).
+    pub async fn record_gateway_check<P: Platform>(&self, app: &App<P>, probe: &super::gateway::Probe, now: i64) -> Result<(), ApiError> {
+        let doc = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": now});
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("gateway_checks/{}_{now:013}", probe.id), &doc)]).await?;
+        Ok(())
+    }
+
+    pub async fn gateway_history<P: Platform>(&self, app: &App<P>, limit: usize) -> Result<Vec<Value>, ApiError> {
+        let (docs, _) = self.db.list::<Value, _>(app.platform.http(), app.platform.now_ms(), "gateway_checks", limit, None).await?;
+        Ok(docs.into_iter().map(|d| d.value).collect())
+    }
+}
+
 /// Delivery states in order; a report may only move a message forward.
 fn advances(current: &str, next: MessageState) -> bool {
     let rank = |s: &str| match s {

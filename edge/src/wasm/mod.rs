@@ -7,7 +7,7 @@ mod platform;
 
 use std::rc::Rc;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 use crate::api::app::App;
 use crate::api::http::{ApiRequest, ApiResponse};
@@ -60,5 +60,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let body = serde_json::json!({"success": false, "error": {"code": "internal", "message": format!("Service misconfigured: {config_error}"), "request_id": ""}});
             to_response(ApiResponse::json(500, &body))
         }
+    }
+}
+
+/// Cron Trigger: the same job as `POST /v1/admin/cron/run`.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match app(&env) {
+        Ok(app) => {
+            let now = js_sys::Date::now() as i64;
+            let ctx = crate::api::app::Ctx { request_id: crate::platform::new_id(&app.platform, "cron"), now_ms: now, client_ip: "cron".into(), seed: false };
+            let summary = crate::service::cron::run(&app, &ctx).await;
+            worker::console_log!("{}", serde_json::json!({"request_id": ctx.request_id, "cron": summary}));
+        }
+        Err(e) => worker::console_error!("configuration error: {e}"),
     }
 }

@@ -1,0 +1,19 @@
+//! Spending one unit of a tenant's quota. The balance mechanics are in `Repo::quota_debit`; this
+//! adds the consequence: the first refusal of a period tells the tenant's contact phone.
+
+use super::model::Tenant;
+use super::notify::{self, Notice};
+use crate::api::app::{App, Ctx};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::platform::Platform;
+
+/// The shard the unit came from (for a refund).
+pub async fn debit<P: Platform>(app: &App<P>, tenant: &Tenant, ctx: &Ctx) -> Result<u32, ApiError> {
+    match app.repo.quota_debit(app, &tenant.id).await {
+        Err(e) if e.code == ErrorCode::QuotaExhausted => {
+            notify::once(app, tenant, Notice::QuotaExhausted, ctx).await;
+            Err(e)
+        }
+        other => other,
+    }
+}
