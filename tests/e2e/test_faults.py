@@ -1,0 +1,87 @@
+"""Faults: a slow phone (edge time-out), a store that stops answering mid-request, and brute force
+against one verification."""
+
+import concurrent.futures
+import os
+import re
+import signal
+
+import pytest
+
+from conftest import Client
+from tests.harness.stack import Stack
+
+CODE_TEMPLATE = "Code [{code}]"
+
+
+@pytest.fixture(scope="module")
+def faulty():
+    s = Stack().start()
+    yield s
+    s.stop()
+
+
+def tenant(stack, **body):
+    admin = Client(stack.url, stack.admin_key)
+    r = admin.post("/v1/admin/tenants", json={"name": "faults", "quota": 100, **body})
+    assert r.status_code == 201, r.text
+    return Client(stack.url, r.json()["data"]["api_key"], tenant_id=r.json()["data"]["id"])
+
+
+def test_slow_gateway_times_out_as_unknown_and_is_never_resent(faulty, new_phone):
+    t = tenant(faulty)
+    g = faulty.gateways[0]
+    phone = new_phone()
+    os.killpg(g["proc"].pid, signal.SIGSTOP)
+    try:
+        r = t.post("/v1/otp/send", json={"phone": phone})
+    finally:
+        os.killpg(g["proc"].pid, signal.SIGCONT)
+    # The phone may have queued it: the edge says so and keeps the charge, but sends it nowhere else.
+    assert r.status_code == 202, r.text
+    assert r.json()["data"]["delivery"]["state"] == "unknown"
+    # Whether the phone read the abandoned request is up to its socket; it sends it at most once.
+    try:
+        faulty.sms.wait_for(phone, timeout=8)
+    except AssertionError:
+        pass
+    msg = t.get(f"/v1/messages/{r.json()['data']['delivery']['message_id']}")
+    assert msg.status_code == 200
+    assert len(faulty.sms.texts_to(phone)) <= 1
+
+
+def test_store_outage_is_503_and_changes_nothing(faulty, new_phone):
+    t = tenant(faulty, quota=5)
+    emulator = next(p for n, p in faulty.procs if n == "emulator")
+    before = t.get("/v1/usage").json()["data"]["quota"]["remaining"]
+    os.killpg(emulator.pid, signal.SIGSTOP)
+    try:
+        r = t.post("/v1/otp/send", json={"phone": new_phone()})
+    finally:
+        os.killpg(emulator.pid, signal.SIGCONT)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable", r.text
+    assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == before
+
+
+def test_brute_force_is_stopped_by_the_attempt_limit(faulty, new_phone):
+    t = tenant(faulty, settings={"template": CODE_TEMPLATE, "max_checks": 5, "word_count": 1})
+    phone = new_phone()
+    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    code = re.search(r"\[([^\]]+)\]", faulty.sms.wait_for(phone)).group(1)
+    guesses = [f"guess{i}" for i in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda g: t.post("/v1/otp/verify", json={"phone": phone, "code": g}).status_code, guesses))
+    # Checks race, but each is counted under an update-time precondition: never more than 5.
+    assert statuses.count(422) <= 5, statuses
+    assert statuses.count(422) + statuses.count(409) + statuses.count(410) == len(guesses), statuses
+    r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
+    assert r.status_code == 410 and r.json()["error"]["code"] == "too_many_attempts"
+    odds = t.get("/v1/usage").json()["data"]["code"]
+    print(f"\nbrute force: {statuses.count(422)} wrong guesses counted of {len(guesses)} sent; "
+          f"success odds per verification {odds['guess_odds']:.2e} ({odds['guess_odds_text']})")
+
+
+def test_rate_limit_stops_a_flood_of_verifies(faulty, new_phone):
+    t = tenant(faulty, settings={"limits": {"per_endpoint": {"limit": 10, "window_secs": 60}}})
+    statuses = [t.post("/v1/otp/verify", json={"phone": new_phone(), "code": "x"}).status_code for _ in range(15)]
+    assert statuses.count(429) == 5 and set(statuses[:10]) == {404}, statuses
