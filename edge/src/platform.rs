@@ -11,7 +11,8 @@ pub trait Platform {
     fn now_ms(&self) -> i64;
     fn fill_random(&self, buf: &mut [u8]);
     /// Counts one request against `key` under `rule`. Errors only when the limiter is unreachable.
-    async fn rate_hit(&self, key: &str, rule: RateRule) -> Result<RateDecision, String>;
+    /// `persist` keeps the state across a restart of its holder (costs a durable write per hit).
+    async fn rate_hit(&self, key: &str, rule: RateRule, persist: bool) -> Result<RateDecision, String>;
     /// One structured log line (JSON). Never pass secrets, codes or full phone numbers.
     fn log(&self, line: &str);
 }

@@ -161,13 +161,13 @@ impl<P: Platform> App<P> {
     async fn rate_limit_request(&self, tenant: &Tenant, r: &Route, ctx: &Ctx) -> Result<(), ApiError> {
         let limits = &tenant.settings.limits;
         let endpoint = format!("{r:?}");
-        self.rate_check(&format!("ep:{}:{endpoint}", tenant.id), limits.per_endpoint).await?;
-        self.rate_check(&format!("ip:{}", ctx.client_ip), limits.per_ip).await
+        self.rate_check(&format!("ep:{}:{endpoint}", tenant.id), limits.per_endpoint, false).await?;
+        self.rate_check(&format!("ip:{}:{}", tenant.id, ctx.client_ip), limits.per_ip, false).await
     }
 
     /// Counts one hit against `key`; 429 with `Retry-After` when over.
-    pub async fn rate_check(&self, key: &str, rule: crate::service::ratelimit::RateRule) -> Result<(), ApiError> {
-        let d = self.platform.rate_hit(key, rule).await.map_err(|e| ApiError::msg(ErrorCode::StoreUnavailable, format!("rate limiter unavailable: {e}")))?;
+    pub async fn rate_check(&self, key: &str, rule: crate::service::ratelimit::RateRule, persist: bool) -> Result<(), ApiError> {
+        let d = self.platform.rate_hit(key, rule, persist).await.map_err(|e| ApiError::msg(ErrorCode::StoreUnavailable, format!("rate limiter unavailable: {e}")))?;
         if d.allowed {
             Ok(())
         } else {

@@ -31,7 +31,7 @@ impl Platform for NativePlatform {
         getrandom::getrandom(buf).expect("OS randomness");
     }
 
-    async fn rate_hit(&self, key: &str, rule: RateRule) -> Result<RateDecision, String> {
+    async fn rate_hit(&self, key: &str, rule: RateRule, _persist: bool) -> Result<RateDecision, String> {
         let now = self.now_ms();
         let mut tats = self.tats.lock().map_err(|e| e.to_string())?;
         let tat = tats.get(key).copied().unwrap_or(0);

@@ -36,7 +36,7 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
     })?;
     ensure_sending_allowed(app, tenant, app.repo.global_kill_switch(app).await?)?;
     if kind == MessageKind::Direct {
-        app.rate_check(&format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())), tenant.settings.limits.per_phone).await?;
+        app.rate_check(&format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())), tenant.settings.limits.per_phone, false).await?;
     }
     // Notifications are the service's own messages: they do not spend the tenant's quota.
     let shard = if kind == MessageKind::Notification { None } else { Some(super::quota::debit(app, tenant, ctx).await?) };

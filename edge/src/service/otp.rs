@@ -50,7 +50,7 @@ pub fn code_type_of(tenant: &Tenant, kind: Option<CodeKind>) -> Result<CodeType,
 async fn count_send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone) -> Result<(), ApiError> {
     let s = &tenant.settings;
     let key = format!("sends:{}:{}", tenant.id, sha256_hex(phone.as_str()));
-    app.rate_check(&key, RateRule { limit: s.max_sends, window_secs: s.send_window_secs }).await.map_err(|e| match e.code {
+    app.rate_check(&key, RateRule { limit: s.max_sends, window_secs: s.send_window_secs }, true).await.map_err(|e| match e.code {
         ErrorCode::RateLimited => ApiError::new(ErrorCode::TooManySends).retry_after(e.retry_after_secs.unwrap_or(1)),
         _ => e,
     })

@@ -1,7 +1,7 @@
 //! The rate limiter's state holder: Durable Objects, one per shard of the key space. Each keeps the
-//! GCRA timestamps of its keys in memory and writes them through to its storage, so an evicted
-//! object does not forget a limit (that matters for the per-phone send limit). The arithmetic is
-//! `service::ratelimit::gcra`, shared with native runs.
+//! GCRA timestamps of its keys in memory; the per-phone send limit is also written through to
+//! storage, so an evicted object does not forget it. The arithmetic is `service::ratelimit::gcra`,
+//! shared with native runs.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,6 +18,11 @@ pub const SHARDS: u64 = 32;
 pub struct Hit {
     pub key: String,
     pub rule: RateRule,
+    /// Write through to storage. Only for limits that must survive an eviction (the per-phone send
+    /// limit): every durable write holds the object's replies until it is on disk, so a hot key
+    /// written per hit would serialise all its callers behind the disk.
+    #[serde(default)]
+    pub persist: bool,
 }
 
 #[durable_object]
@@ -37,12 +42,15 @@ impl DurableObject for Limiter {
         let known = self.tats.borrow().get(&hit.key).copied();
         let tat = match known {
             Some(t) => t,
-            None => self.state.storage().get::<i64>(&hit.key).await.ok().flatten().unwrap_or(0),
+            None if hit.persist => self.state.storage().get::<i64>(&hit.key).await.ok().flatten().unwrap_or(0),
+            None => 0,
         };
         let (decision, new_tat) = gcra(hit.rule, tat, now);
         if new_tat != tat {
             self.tats.borrow_mut().insert(hit.key.clone(), new_tat);
-            self.state.storage().put(&hit.key, new_tat).await?;
+            if hit.persist {
+                self.state.storage().put(&hit.key, new_tat).await?;
+            }
         }
         // Forget keys whose window has fully passed, so memory tracks only active callers.
         if self.tats.borrow().len() > 10_000 {
