@@ -17,7 +17,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
 SECONDS_PER_TARGET="${1:-20}"
 CARGO_FUZZ_VERSION="0.13.2"
-TOOLS="$ROOT/.tools"
+# Shared with the other scripts (see scripts/lib.sh): a fresh clone reuses the install.
+TOOLS="${OTP_SMS_CACHE:-$HOME/.cache/otp-sms}/tools"
 case "$SECONDS_PER_TARGET" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET]" >&2; exit 2;; esac
 
 # Use rustup's stable cargo/rustc (first on PATH for a rustup install); Debian's /usr/bin/cargo works too.

@@ -10,6 +10,9 @@ bash scripts/setup.sh
 log "native tests (cargo test --workspace)"
 cargo test --workspace --quiet 2>&1 | grep -Ev '^(running 0 tests|test result: ok. 0 passed.*)$|^$' || { echo "native tests failed"; exit 1; }
 
+log "fuzzing the parsers (bounded: ${FUZZ_SECONDS:-10} s per target; scripts/fuzz.sh N for longer)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+
 log "building phone-gateway and the worker"
 cargo build --quiet -p phone-gateway
 bash scripts/build-worker.sh

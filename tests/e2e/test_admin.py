@@ -110,3 +110,15 @@ def test_backup_wipe_restore_loses_nothing(admin, make_tenant, sms, new_phone, s
     assert usage["quota"]["remaining"] == 8
     r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
     assert r.status_code == 200, r.text
+
+
+def test_admin_create_is_idempotent(admin):
+    h = {"Idempotency-Key": "create-acme-once"}
+    first = admin.post("/v1/admin/tenants", json={"name": "Acme once", "quota": 5}, headers=h)
+    second = admin.post("/v1/admin/tenants", json={"name": "Acme once", "quota": 5}, headers=h)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["data"]["id"] == second.json()["data"]["id"]
+    assert second.headers.get("idempotent-replayed") == "true"
+    # The stored answer holds the key shown once: it is kept sealed, never in clear.
+    dump = admin.get("/v1/admin/export?collection=idempotency&limit=300").json()["data"]["items"]
+    assert dump and not any(first.json()["data"]["api_key"] in str(d) for d in dump)

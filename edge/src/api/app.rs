@@ -107,6 +107,10 @@ impl<P: Platform> App<P> {
             }
             admin_route => {
                 let admin_key = self.admin_principal(req, ctx).await?;
+                if req.method == "POST" {
+                    // Keys of different admins never collide: the scope is the admin key's prefix.
+                    return self.idempotent(&format!("admin-{admin_key}"), req, ctx, || admin::dispatch(self, admin_route, req, ctx, &admin_key)).await;
+                }
                 admin::dispatch(self, admin_route, req, ctx, &admin_key).await
             }
         }
@@ -194,7 +198,8 @@ impl<P: Platform> App<P> {
             if prior.state != "done" {
                 return Err(ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1));
             }
-            return Ok(ApiResponse::json(prior.status, &serde_json::from_str::<Value>(&prior.body).unwrap_or(Value::Null)).with_header("idempotent-replayed", "true"));
+            let body = crate::service::sealing::open(&self.cfg.otp_secret, &doc_id, &prior.body).ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored response cannot be opened"))?;
+            return Ok(ApiResponse::json(prior.status, &serde_json::from_str::<Value>(&body).unwrap_or(Value::Null)).with_header("idempotent-replayed", "true"));
         }
         let result = f().await;
         let (status, body) = match &result {
@@ -208,7 +213,11 @@ impl<P: Platform> App<P> {
             // Nothing was done (5xx answers roll back), so a retry must be free to run again.
             self.repo.idempotency_forget(self, &doc_id).await.ok();
         } else {
-            self.repo.idempotency_finish(self, &doc_id, &fingerprint, status, &body, ctx.now_ms).await?;
+            // Sealed: some answers carry a secret shown once (a new API key).
+            let mut nonce = [0u8; 12];
+            self.platform.fill_random(&mut nonce);
+            let sealed = crate::service::sealing::seal(&self.cfg.otp_secret, &doc_id, nonce, &body);
+            self.repo.idempotency_finish(self, &doc_id, &fingerprint, status, &sealed, ctx.now_ms).await?;
         }
         result
     }
