@@ -24,8 +24,26 @@ pub struct Ctx {
     pub request_id: String,
     pub now_ms: i64,
     pub client_ip: String,
-    /// Which envelope errors use: the seed's aliases keep `error` a string.
-    pub seed: bool,
+    /// Which envelope errors use: the seed's aliases keep `error` a string; the Twilio-compatible
+    /// routes answer in Twilio's error shape.
+    pub envelope: Envelope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Envelope {
+    V1,
+    Seed,
+    Twilio,
+}
+
+impl Envelope {
+    pub fn error(self, e: &ApiError, request_id: &str) -> ApiResponse {
+        match self {
+            Envelope::V1 => e.to_v1_response(request_id),
+            Envelope::Seed => e.to_seed_response(request_id),
+            Envelope::Twilio => super::twilio::error_response(e, request_id),
+        }
+    }
 }
 
 /// Who is calling.
@@ -45,8 +63,12 @@ impl<P: Platform> App<P> {
         let started = self.platform.now_ms();
         let request_id = req.header("x-request-id").filter(|v| valid_request_id(v)).map(str::to_string).unwrap_or_else(|| new_id(&self.platform, "req"));
         let matched = route(&req.method, &req.path);
-        let seed = matches!(&matched, Matched::Route(Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage));
-        let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), seed };
+        let envelope = match &matched {
+            Matched::Route(Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage) => Envelope::Seed,
+            Matched::Route(Route::TwilioVerification(_) | Route::TwilioCheck(_)) => Envelope::Twilio,
+            _ => Envelope::V1,
+        };
+        let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), envelope };
         let result = match matched {
             Matched::Route(r) => self.dispatch(r, &req, &ctx).await,
             Matched::WrongMethod => Err(ApiError::new(ErrorCode::MethodNotAllowed)),
@@ -54,8 +76,7 @@ impl<P: Platform> App<P> {
         };
         let resp = match result {
             Ok(resp) => resp,
-            Err(e) if seed => e.to_seed_response(&request_id),
-            Err(e) => e.to_v1_response(&request_id),
+            Err(e) => envelope.error(&e, &request_id),
         };
         let resp = resp.with_header("x-request-id", request_id.clone());
         self.platform.log(
@@ -80,7 +101,7 @@ impl<P: Platform> App<P> {
                 self.authenticate(req, ctx).await?;
                 status::status(self).await
             }
-            Route::OtpSend | Route::OtpResend | Route::OtpVerify | Route::MessageSend | Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage => {
+            Route::OtpSend | Route::OtpResend | Route::OtpVerify | Route::MessageSend | Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage | Route::TwilioVerification(_) | Route::TwilioCheck(_) => {
                 let (tenant, _) = self.tenant_principal(req, ctx).await?;
                 self.rate_limit_request(&tenant, &r, ctx).await?;
                 self.idempotent(&tenant.id, req, ctx, || async {
@@ -92,6 +113,8 @@ impl<P: Platform> App<P> {
                         Route::SeedSendOtp => seed::send_otp(self, &tenant, req, ctx).await,
                         Route::SeedResendOtp => seed::resend_otp(self, &tenant, req, ctx).await,
                         Route::SeedVerifyOtp => seed::verify_otp(self, &tenant, req, ctx).await,
+                        Route::TwilioVerification(sid) => super::twilio::create_verification(self, &tenant, sid, req, ctx).await,
+                        Route::TwilioCheck(sid) => super::twilio::check(self, &tenant, sid, req, ctx).await,
                         _ => seed::direct_message(self, &tenant, req, ctx).await,
                     }
                 })
@@ -205,7 +228,7 @@ impl<P: Platform> App<P> {
         let (status, body) = match &result {
             Ok(resp) => (resp.status, String::from_utf8_lossy(&resp.body).into_owned()),
             Err(e) => {
-                let r = if ctx.seed { e.to_seed_response(&ctx.request_id) } else { e.to_v1_response(&ctx.request_id) };
+                let r = ctx.envelope.error(e, &ctx.request_id);
                 (r.status, String::from_utf8_lossy(&r.body).into_owned())
             }
         };

@@ -12,4 +12,5 @@ pub mod otp;
 pub mod router;
 pub mod seed;
 pub mod status;
+pub mod twilio;
 pub mod usage;

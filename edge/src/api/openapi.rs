@@ -79,6 +79,22 @@ fn describe(method: &str, path: &str) -> Op {
             ok_example: json!({"success": true, "data": {"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}}),
             errors: admin_errors,
         },
+        ("POST", "/v2/Services/{id}/Verifications") => Op {
+            summary: "Twilio Verify compatible: start a verification (form: To, Channel=sms, Locale); HTTP Basic auth with the API key as password",
+            auth: Auth::Tenant,
+            body: None,
+            ok_status: "201",
+            ok_example: json!({"sid": "ver_01jd9", "service_sid": "VA123", "to": "+14155550123", "channel": "sms", "status": "pending", "valid": false}),
+            errors: &[],
+        },
+        ("POST", "/v2/Services/{id}/VerificationCheck") => Op {
+            summary: "Twilio Verify compatible: check a code (form: To or VerificationSid, Code)",
+            auth: Auth::Tenant,
+            body: None,
+            ok_status: "200",
+            ok_example: json!({"sid": "ver_01jd9", "status": "approved", "valid": true}),
+            errors: &[],
+        },
         (_, p) if p.starts_with("/v1/admin/") => Op { summary: admin_summary(method, p), auth: Auth::Admin, body: if method == "GET" || method == "DELETE" { None } else { Some(json!({"type": "object"})) }, ok_status: "200", ok_example: json!({"success": true, "data": {}}), errors: admin_errors },
         _ => Op { summary: "", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
     }

@@ -29,6 +29,8 @@ pub enum Route {
     AdminUsage,
     AdminExport,
     AdminCronRun,
+    TwilioVerification(String),
+    TwilioCheck(String),
     AdminGatewayHistory,
     AdminImport,
 }
@@ -73,6 +75,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/admin/export"),
     ("POST", "/v1/admin/import"),
     ("POST", "/v1/admin/cron/run"),
+    ("POST", "/v2/Services/{id}/Verifications"),
+    ("POST", "/v2/Services/{id}/VerificationCheck"),
     ("GET", "/v1/admin/gateways/checks"),
 ];
 
@@ -131,6 +135,8 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
         ("GET", ["v1", "admin", "export"]) => Route::AdminExport,
         ("POST", ["v1", "admin", "import"]) => Route::AdminImport,
         ("POST", ["v1", "admin", "cron", "run"]) => Route::AdminCronRun,
+        ("POST", ["v2", "Services", sid, "Verifications"]) if valid_id(sid) => Route::TwilioVerification(sid.to_string()),
+        ("POST", ["v2", "Services", sid, "VerificationCheck"]) if valid_id(sid) => Route::TwilioCheck(sid.to_string()),
         ("GET", ["v1", "admin", "gateways", "checks"]) => Route::AdminGatewayHistory,
         _ => return None,
     };

@@ -69,6 +69,13 @@ pub fn presented_key(authorization: Option<&str>, x_api_key: Option<&str>) -> Op
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
                 return Some(token.trim().to_string());
             }
+            // Twilio SDKs send Basic AccountSid:AuthToken; the API key stands in for the token.
+            if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok().and_then(|d| String::from_utf8(d).ok());
+                if let Some(password) = decoded.as_deref().and_then(|t| t.split_once(':')).map(|(_, p)| p).filter(|p| !p.is_empty()) {
+                    return Some(password.to_string());
+                }
+            }
         }
     }
     x_api_key.map(str::trim).filter(|k| !k.is_empty()).map(str::to_string)
@@ -99,6 +106,7 @@ mod tests {
         assert_eq!(presented_key(Some("Bearer abc"), Some("def")).as_deref(), Some("abc"));
         assert_eq!(presented_key(Some("Basic abc"), Some("def")).as_deref(), Some("def"));
         assert_eq!(presented_key(None, Some("  ")), None);
+        assert_eq!(presented_key(Some("Basic QUN4OnNlY3JldA=="), None).as_deref(), Some("secret"));
     }
 }
 

@@ -1,0 +1,123 @@
+//! Twilio Verify v2 compatibility: `POST /v2/Services/{ServiceSid}/Verifications` and
+//! `/VerificationCheck` with Twilio's form fields, resource shapes and error codes, so an
+//! application using Twilio's SDK works unchanged when pointed at this service. The AccountSid in
+//! Basic auth is ignored; the AuthToken is the otp-sms API key. One otp-sms tenant serves any
+//! ServiceSid.
+
+use serde_json::{json, Value};
+
+use super::app::{App, Ctx};
+use super::body;
+use super::error::{ApiError, ErrorCode};
+use super::http::{parse_form, ApiRequest, ApiResponse};
+use crate::platform::{iso8601, Platform};
+use crate::service::model::{Tenant, VerificationRecord};
+use crate::service::otp::{self, CheckResult, SendOptions};
+
+fn form(req: &ApiRequest) -> Vec<(String, String)> {
+    parse_form(&req.body)
+}
+
+fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+fn resource(v: &VerificationRecord, service_sid: &str, status: &str, valid: bool) -> Value {
+    json!({
+        "sid": v.id,
+        "service_sid": service_sid,
+        "account_sid": format!("AC{}", v.tenant_id),
+        "to": v.phone,
+        "channel": "sms",
+        "status": status,
+        "valid": valid,
+        "lookup": {},
+        "amount": null,
+        "payee": null,
+        "send_code_attempts": (1..=v.sends).map(|i| json!({"attempt_sid": format!("{}-{i}", v.id), "channel": "sms", "time": iso8601(v.created_at)})).collect::<Vec<_>>(),
+        "sna": null,
+        "date_created": iso8601(v.created_at),
+        "date_updated": iso8601(v.verified_at.max(v.created_at)),
+        "url": format!("https://verify.twilio.com/v2/Services/{service_sid}/Verifications/{}", v.id),
+    })
+}
+
+pub async fn create_verification<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+    let f = form(req);
+    let channel = field(&f, "Channel").unwrap_or("");
+    if channel != "sms" {
+        return Err(ApiError::msg(ErrorCode::ValidationFailed, "Invalid parameter `Channel`: only sms is supported"));
+    }
+    if field(&f, "CustomCode").is_some() {
+        return Err(ApiError::msg(ErrorCode::ValidationFailed, "Invalid parameter `CustomCode`: codes are always generated"));
+    }
+    let phone = body::phone(field(&f, "To"))?;
+    let opts = SendOptions { code_type: None, locale: field(&f, "Locale").map(str::to_string) };
+    // Twilio repeats the live code when a verification is started again for the same number.
+    let sent = match otp::resend(app, tenant, None, Some(&phone), ctx).await {
+        Ok(s) => s,
+        Err(e) if matches!(e.code, ErrorCode::VerificationNotFound | ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified | ErrorCode::TooManyAttempts) => otp::send(app, tenant, &phone, &opts, ctx).await?,
+        Err(e) => return Err(e),
+    };
+    Ok(ApiResponse::json(201, &resource(&sent.verification, service_sid, "pending", false)))
+}
+
+pub async fn check<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+    let f = form(req);
+    let code = field(&f, "Code").ok_or_else(|| ApiError::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
+    let phone = body::optional_phone(field(&f, "To"))?;
+    let id = field(&f, "VerificationSid");
+    match otp::verify(app, tenant, id, phone.as_ref(), code, ctx).await {
+        Ok(CheckResult::Approved(v)) => Ok(ApiResponse::json(200, &resource(&v, service_sid, "approved", true))),
+        Ok(CheckResult::WrongCode { .. }) => {
+            let (v, _) = otp::find(app, tenant, id, phone.as_ref()).await?;
+            Ok(ApiResponse::json(200, &resource(&v, service_sid, "pending", false)))
+        }
+        // Twilio answers "not found" for a verification that is used up, expired or approved.
+        Err(e) if matches!(e.code, ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified) => Err(ApiError { code: ErrorCode::VerificationNotFound, ..e }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Twilio's error code and HTTP status for one of ours.
+fn twilio_code(e: &ApiError) -> (u32, u16) {
+    use ErrorCode::*;
+    match e.code {
+        BadJson | ValidationFailed | PhoneRequired | PhoneInvalid | CodeRequired | CodeTypeInvalid | TemplateInvalid | MessageRequired | MessageTooLong | MessageInvalidChars => (60200, 400),
+        Unauthorized => (20003, 401),
+        Forbidden | TenantSuspended | TenantExpired => (20003, 403),
+        VerificationNotFound | NotFound | MessageNotFound | TenantNotFound => (20404, 404),
+        TooManyAttempts => (60202, 429),
+        TooManySends => (60203, 429),
+        RateLimited => (20429, 429),
+        QuotaExhausted => (20005, 402),
+        SendingDisabled | GatewayUnavailable | StoreUnavailable => (20503, 503),
+        _ => (20500, e.status()),
+    }
+}
+
+pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
+    let (code, status) = twilio_code(e);
+    let body = json!({"code": code, "message": e.message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status, "otp_sms_code": e.code.as_str(), "request_id": request_id});
+    let resp = ApiResponse::json(status, &body);
+    match e.retry_after_secs {
+        Some(s) => resp.with_header("retry-after", s.to_string()),
+        None => resp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_use_twilio_codes() {
+        let r = error_response(&ApiError::new(ErrorCode::TooManyAttempts), "req_1");
+        assert_eq!(r.status, 429);
+        let v = r.json_value();
+        assert_eq!(v["code"], 60202);
+        assert_eq!(v["more_info"], "https://www.twilio.com/docs/errors/60202");
+        assert_eq!(error_response(&ApiError::new(ErrorCode::PhoneInvalid), "r").json_value()["code"], 60200);
+        assert_eq!(error_response(&ApiError::new(ErrorCode::VerificationNotFound), "r").status, 404);
+    }
+}
