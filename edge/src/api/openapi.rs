@@ -32,7 +32,9 @@ fn describe(method: &str, path: &str) -> Op {
     let phone = json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"});
     let otp_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, TooManySends, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress];
     let verify_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, CodeRequired, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, VerificationNotFound, CodeIncorrect, VerificationExpired, TooManyAttempts, AlreadyVerified, StoreUnavailable, Conflict];
-    let admin_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantNotFound, StoreUnavailable, Conflict];
+    let resend_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, TooManySends, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress, VerificationNotFound, VerificationExpired, TooManyAttempts, AlreadyVerified];
+    let twilio_errors: &'static [ErrorCode] = &[ValidationFailed, Unauthorized, Forbidden, VerificationNotFound, TooManyAttempts, QuotaExhausted, GatewayUnavailable];
+    let admin_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantNotFound, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge];
     let sent = json!({"success": true, "request_id": "req_0123", "data": {"id": "ver_01jd9", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1"}}});
     let seed_ok = |data: Value| json!({"success": true, "message": "OTP sent successfully", "data": data});
     match (method, path) {
@@ -47,7 +49,7 @@ fn describe(method: &str, path: &str) -> Op {
             ok_example: sent.clone(),
             errors: otp_errors,
         },
-        ("POST", "/v1/otp/resend") => Op { summary: "Send the live code again (counts against the send limit)", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "id": {"type": "string"}}), &[])), ok_status: "202", ok_example: sent, errors: otp_errors },
+        ("POST", "/v1/otp/resend") => Op { summary: "Send the live code again (counts against the send limit)", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "id": {"type": "string"}}), &[])), ok_status: "202", ok_example: sent, errors: resend_errors },
         ("POST", "/v1/otp/verify") => Op {
             summary: "Check a code",
             auth: Auth::Tenant,
@@ -64,12 +66,12 @@ fn describe(method: &str, path: &str) -> Op {
             ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "kind": "direct", "phone": "+1415*****23", "state": "queued", "encoding": "GSM-7", "segments": 1}}),
             errors: &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress],
         },
-        ("GET", "/v1/messages/{id}") => Op { summary: "Delivery status of a message", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "state": "sent", "attempts": 1}}), errors: &[Unauthorized, MessageNotFound] },
+        ("GET", "/v1/messages/{id}") => Op { summary: "Delivery status of a message", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "state": "sent", "attempts": 1}}), errors: &[Unauthorized, Forbidden, TenantSuspended, TenantExpired, MessageNotFound] },
         ("GET", "/v1/usage") => Op { summary: "Quota, counts and the guessing odds of the code settings", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"quota": {"total": 1000, "used": 12, "remaining": 988, "expires_at": "2027-01-01T00:00:00.000Z"}, "code": {"guess_odds": 0.00244}}}), errors: &[Unauthorized, TenantSuspended, TenantExpired] },
         ("POST", "/api/send-otp") => Op { summary: "Seed alias of /v1/otp/send (x-api-key)", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 300})), errors: otp_errors },
-        ("POST", "/api/resend-otp") => Op { summary: "Seed alias of /v1/otp/resend", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 290, "attemptCount": 2})), errors: otp_errors },
+        ("POST", "/api/resend-otp") => Op { summary: "Seed alias of /v1/otp/resend", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 290, "attemptCount": 2})), errors: resend_errors },
         ("POST", "/api/verify-otp") => Op { summary: "Seed alias of /v1/otp/verify", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "otp": {"type": "string"}}), &["phone", "otp"])), ok_status: "200", ok_example: json!({"success": true, "message": "OTP verified successfully", "data": {"phone": "+14155550123", "verified": true, "verifiedAt": "2026-11-25T10:01:00.000Z"}}), errors: verify_errors },
-        ("POST", "/api/direct-message") => Op { summary: "Seed alias of /v1/messages", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "message": {"type": "string"}}), &["phone", "message"])), ok_status: "200", ok_example: json!({"success": true, "message": "Message sent successfully", "data": {}}), errors: &[PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, QuotaExhausted, GatewayUnavailable] },
+        ("POST", "/api/direct-message") => Op { summary: "Seed alias of /v1/messages", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "message": {"type": "string"}}), &["phone", "message"])), ok_status: "200", ok_example: json!({"success": true, "message": "Message sent successfully", "data": {}}), errors: &[BadJson, PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress] },
         ("POST", "/internal/gateway/status") => Op { summary: "Delivery report from a phone gateway (signed, encrypted)", auth: Auth::Gateway, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "applied": true}}), errors: &[Unauthorized, BadJson] },
         ("POST", "/v1/admin/tenants") => Op {
             summary: "Create a tenant; the answer holds its API key, shown once",
@@ -82,18 +84,18 @@ fn describe(method: &str, path: &str) -> Op {
         ("POST", "/v2/Services/{id}/Verifications") => Op {
             summary: "Twilio Verify compatible: start a verification (form: To, Channel=sms, Locale); HTTP Basic auth with the API key as password",
             auth: Auth::Tenant,
-            body: None,
+            body: Some(json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "Channel": {"type": "string", "enum": ["sms"]}, "Locale": {"type": "string"}}, "required": ["To", "Channel"]})),
             ok_status: "201",
             ok_example: json!({"sid": "ver_01jd9", "service_sid": "VA123", "to": "+14155550123", "channel": "sms", "status": "pending", "valid": false}),
-            errors: &[],
+            errors: twilio_errors,
         },
         ("POST", "/v2/Services/{id}/VerificationCheck") => Op {
             summary: "Twilio Verify compatible: check a code (form: To or VerificationSid, Code)",
             auth: Auth::Tenant,
-            body: None,
+            body: Some(json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": {"type": "string"}, "Code": {"type": "string"}}, "required": ["Code"]})),
             ok_status: "200",
             ok_example: json!({"sid": "ver_01jd9", "status": "approved", "valid": true}),
-            errors: &[],
+            errors: twilio_errors,
         },
         (_, p) if p.starts_with("/v1/admin/") => Op { summary: admin_summary(method, p), auth: Auth::Admin, body: if method == "GET" || method == "DELETE" { None } else { Some(json!({"type": "object"})) }, ok_status: "200", ok_example: json!({"success": true, "data": {}}), errors: admin_errors },
         _ => Op { summary: "", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
@@ -130,10 +132,18 @@ fn error_response(codes: &[ErrorCode], status: u16) -> Value {
     })
 }
 
+fn twilio_error_response(status: u16) -> Value {
+    json!({
+        "description": "Twilio-style error",
+        "content": {"application/json": {"schema": {"type": "object", "required": ["code", "message", "status"], "properties": {"code": {"type": "integer"}, "message": {"type": "string"}, "more_info": {"type": "string"}, "status": {"type": "integer"}}}, "example": {"code": 60200, "message": "Invalid parameter", "more_info": "https://www.twilio.com/docs/errors/60200", "status": status}}},
+    })
+}
+
 pub fn spec() -> Value {
     let mut paths = Map::new();
     for (method, path) in ROUTES {
         let op = describe(method, path);
+        let twilio = path.starts_with("/v2/");
         let mut o = json!({
             "summary": op.summary,
             "operationId": format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}', '-', '.'], "_")),
@@ -143,7 +153,8 @@ pub fn spec() -> Value {
             o["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}]);
         }
         if let Some(schema) = op.body {
-            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            let media = if twilio { "application/x-www-form-urlencoded" } else { "application/json" };
+            o["requestBody"] = json!({"required": true, "content": {media: {"schema": schema}}});
         }
         match op.auth {
             Auth::None | Auth::Gateway => o["security"] = json!([]),
@@ -156,11 +167,12 @@ pub fn spec() -> Value {
             params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
             o["parameters"] = Value::Array(params);
         }
-        let mut statuses: Vec<u16> = op.errors.iter().map(|c| c.status()).collect();
+        // Twilio routes answer with Twilio's statuses (see twilio::twilio_code), not ours.
+        let mut statuses: Vec<u16> = if twilio { vec![400, 401, 402, 403, 404, 409, 413, 422, 429, 503] } else { op.errors.iter().map(|c| c.status()).collect() };
         statuses.sort_unstable();
         statuses.dedup();
         for s in statuses {
-            o["responses"][s.to_string()] = error_response(op.errors, s);
+            o["responses"][s.to_string()] = if twilio { twilio_error_response(s) } else { error_response(op.errors, s) };
         }
         paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_lowercase()] = o;
     }

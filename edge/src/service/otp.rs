@@ -182,7 +182,10 @@ fn render_text<P: Platform>(app: &App<P>, tenant: &Tenant, code: &str, locale: &
 /// Finds the verification a resend or verify names: by id, or the phone's live one.
 pub async fn find<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>, phone: Option<&Phone>) -> Result<(VerificationRecord, String), ApiError> {
     let not_found = || ApiError::new(ErrorCode::VerificationNotFound);
+    let id = id.filter(|i| !i.is_empty());
     let vid = match (id, phone) {
+        // Our ids are short and URL-safe; anything else names no verification.
+        (Some(id), _) if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => return Err(not_found()),
         (Some(id), _) => id.to_string(),
         (None, Some(phone)) => app.repo.live_verification_id(app, &tenant.id, phone.as_str()).await?.ok_or_else(not_found)?,
         (None, None) => return Err(ApiError::msg(ErrorCode::PhoneRequired, "Phone number or verification id is required")),

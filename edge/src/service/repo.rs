@@ -21,6 +21,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_) => ApiError::msg(ErrorCode::Conflict, e.to_string()),
             StoreError::NotFound => ApiError::msg(ErrorCode::Conflict, "the record no longer exists"),
+            StoreError::Invalid(m) => ApiError::msg(ErrorCode::Internal, format!("The data store refused a request: {m}")),
             other => ApiError::msg(ErrorCode::StoreUnavailable, format!("The data store is unavailable; nothing was changed ({other})")),
         }
     }
