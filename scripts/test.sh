@@ -17,5 +17,11 @@ log "building phone-gateway and the worker"
 cargo build --quiet -p phone-gateway
 bash scripts/build-worker.sh
 
+if [ "${BENCH:-1}" != 0 ]; then
+  log "benchmarks, bounded (figures only; nothing is asserted on speed; BENCH=0 skips)"
+  "$VENV/bin/python" bench/edge_bench.py --duration 3 --warmup 1 --clients 16 --baseline
+  cargo bench -q -p phone-gateway --bench enqueue
+fi
+
 log "end-to-end tests (wrangler dev + Firestore emulator + phone-gateway)"
 "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"
