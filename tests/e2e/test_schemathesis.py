@@ -15,7 +15,7 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance"
 
 def run(stack, header=None):
     cmd = [str(SCHEMATHESIS), "run", stack.url + "/openapi.json", "--checks", CHECKS, "--phases", "examples,fuzzing",
-           "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"), "--request-timeout", "20", "--no-color"]
+           "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"), "--request-timeout", "20", "--no-color", "--report-dir", os.environ.get("TMPDIR", "/tmp") + "/schemathesis"]
     if header:
         cmd += ["-H", header]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
