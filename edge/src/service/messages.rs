@@ -5,7 +5,8 @@ use otp_shared::wire::{MessageKind, SendRequest};
 
 use super::gateway::{self, Dispatch};
 use super::keys::sha256_hex;
-use super::model::{MessageKindRecord, MessageRecord, Tenant};
+use super::model::{MessageRecord, Tenant};
+use otp_shared::sms::SmsInfo;
 use super::otp::ensure_sending_allowed;
 use crate::api::app::{App, Ctx};
 use crate::api::error::{ApiError, ErrorCode};
@@ -19,6 +20,25 @@ const DIRECT_TTL_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, Clone)]
 pub struct SentMessage {
     pub message: MessageRecord,
+}
+
+/// The record of a message about to be handed to a gateway.
+pub fn dispatching(id: String, tenant: &Tenant, kind: MessageKind, phone: &Phone, info: &SmsInfo, ctx: &Ctx) -> MessageRecord {
+    MessageRecord {
+        id,
+        tenant_id: tenant.id.clone(),
+        kind,
+        phone_masked: phone.masked(),
+        encoding: info.encoding.to_string(),
+        segments: info.segments as u32,
+        gateway_id: String::new(),
+        state: "dispatching".into(),
+        attempts: 0,
+        error: None,
+        created_at: ctx.now_ms,
+        updated_at: ctx.now_ms,
+        request_id: ctx.request_id.clone(),
+    }
 }
 
 pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, text: &str, ctx: &Ctx) -> Result<SentMessage, ApiError> {
@@ -41,25 +61,7 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
     // Notifications are the service's own messages: they do not spend the tenant's quota.
     let shard = if kind == MessageKind::Notification { None } else { Some(super::quota::debit(app, tenant, ctx).await?) };
     let p = &app.platform;
-    let mut message = MessageRecord {
-        id: new_id(p, "msg"),
-        tenant_id: tenant.id.clone(),
-        kind: match kind {
-            MessageKind::Otp => MessageKindRecord::Otp,
-            MessageKind::Direct => MessageKindRecord::Direct,
-            MessageKind::Notification => MessageKindRecord::Notification,
-        },
-        phone_masked: phone.masked(),
-        encoding: info.encoding.to_string(),
-        segments: info.segments as u32,
-        gateway_id: String::new(),
-        state: "dispatching".into(),
-        attempts: 0,
-        error: None,
-        created_at: ctx.now_ms,
-        updated_at: ctx.now_ms,
-        request_id: ctx.request_id.clone(),
-    };
+    let mut message = dispatching(new_id(p, "msg"), tenant, kind, phone, &info, ctx);
     let refund = || async {
         if let Some(s) = shard {
             app.repo.quota_refund(app, &tenant.id, s).await.ok();

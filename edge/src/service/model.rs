@@ -161,19 +161,11 @@ pub struct VerificationRecord {
     pub code_sealed: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageKindRecord {
-    Otp,
-    Direct,
-    Notification,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRecord {
     pub id: String,
     pub tenant_id: String,
-    pub kind: MessageKindRecord,
+    pub kind: otp_shared::wire::MessageKind,
     /// Masked: the full number lives only in the gateway's queue.
     pub phone_masked: String,
     pub encoding: String,

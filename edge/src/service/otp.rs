@@ -8,7 +8,7 @@ use otp_shared::wire::{MessageKind, SendRequest};
 
 use super::gateway::{self, Dispatch};
 use super::keys::sha256_hex;
-use super::model::{CodeKind, MessageKindRecord, MessageRecord, Tenant, VerificationRecord, VerificationStatus};
+use super::model::{CodeKind, Tenant, VerificationRecord, VerificationStatus};
 use super::ratelimit::RateRule;
 use super::sealing;
 use crate::api::app::{App, Ctx};
@@ -96,9 +96,16 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
         code_sealed: sealing::seal(&app.cfg.otp_secret, &id, nonce, &code),
     };
     let locale = opts.locale.clone().unwrap_or_else(|| s.locale.clone());
-    match deliver(app, tenant, verification, &code, &locale, ctx).await {
+    deliver_charged(app, tenant, verification, &code, &locale, shard, "otp_sent", ctx).await
+}
+
+/// [`deliver`] for a send already charged to quota `shard`: counted when it goes out, refunded when
+/// it does not.
+#[allow(clippy::too_many_arguments)]
+async fn deliver_charged<P: Platform>(app: &App<P>, tenant: &Tenant, v: VerificationRecord, code: &str, locale: &str, shard: u32, event: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
+    match deliver(app, tenant, v, code, locale, ctx).await {
         Ok(sent) => {
-            app.repo.count_event(app, &tenant.id, "otp_sent", ctx.now_ms).await;
+            app.repo.count_event(app, &tenant.id, event, ctx.now_ms).await;
             Ok(sent)
         }
         Err(e) => {
@@ -117,21 +124,7 @@ async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: Verification
     let message_id = new_id(p, "msg");
     v.message_ids.push(message_id.clone());
     let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
-    let mut message = MessageRecord {
-        id: message_id.clone(),
-        tenant_id: tenant.id.clone(),
-        kind: MessageKindRecord::Otp,
-        phone_masked: phone.masked(),
-        encoding: info.encoding.to_string(),
-        segments: info.segments as u32,
-        gateway_id: String::new(),
-        state: "dispatching".into(),
-        attempts: 0,
-        error: None,
-        created_at: ctx.now_ms,
-        updated_at: ctx.now_ms,
-        request_id: ctx.request_id.clone(),
-    };
+    let mut message = super::messages::dispatching(message_id.clone(), tenant, MessageKind::Otp, &phone, &info, ctx);
     let version = app.repo.save_verification_and_message(app, &v, &message, v.sends == 1).await?;
     let req = SendRequest {
         id: message_id.clone(),
@@ -212,16 +205,7 @@ pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
     let shard = super::quota::debit(app, tenant, ctx).await?;
     v.sends += 1;
     let locale = tenant.settings.locale.clone();
-    match deliver(app, tenant, v, &code, &locale, ctx).await {
-        Ok(sent) => {
-            app.repo.count_event(app, &tenant.id, "otp_resent", ctx.now_ms).await;
-            Ok(sent)
-        }
-        Err(e) => {
-            app.repo.quota_refund(app, &tenant.id, shard).await.ok();
-            Err(e)
-        }
-    }
+    deliver_charged(app, tenant, v, &code, &locale, shard, "otp_resent", ctx).await
 }
 
 /// The outcome of one check, as the API reports it.
