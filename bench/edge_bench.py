@@ -103,7 +103,7 @@ def summary(name, r):
     if not r:
         return f"{name:28s} (no result)"
     lat = r.get("latency_ms", {})
-    return f"{name:28s} {r.get('rps', 0):8.1f} req/s   p50 {lat.get('p50', 0):7.1f} ms   p99 {lat.get('p99', 0):7.1f} ms   statuses {r.get('status_counts', {})}"
+    return f"{name:28s} {r.get('rps', 0):8.1f} req/s   p50 {lat.get('p50', 0):7.1f} ms   p99 {lat.get('p99', 0):7.1f} ms   statuses {r.get('status', {})}"
 
 
 def main():
