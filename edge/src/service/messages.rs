@@ -58,19 +58,20 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
     if kind == MessageKind::Direct {
         app.rate_check(&format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())), tenant.settings.limits.per_phone, false).await?;
     }
-    // Notifications are the service's own messages: they do not spend the tenant's quota.
-    let shard = if kind == MessageKind::Notification { None } else { Some(super::quota::debit(app, tenant, ctx).await?) };
     let p = &app.platform;
     let mut message = dispatching(new_id(p, "msg"), tenant, kind, phone, &info, ctx);
+    // Notifications are the service's own messages: they do not spend the tenant's quota.
+    let shard = if kind == MessageKind::Notification {
+        app.repo.create_message(app, &message).await?;
+        None
+    } else {
+        Some(super::quota::debit(app, tenant, vec![super::repo::Repo::message_write(&message)], ctx).await?.0)
+    };
     let refund = || async {
         if let Some(s) = shard {
             app.repo.quota_refund(app, &tenant.id, s).await.ok();
         }
     };
-    if let Err(e) = app.repo.create_message(app, &message).await {
-        refund().await;
-        return Err(e);
-    }
     let req = SendRequest {
         id: message.id.clone(),
         kind,

@@ -70,7 +70,6 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
     ensure_sending_allowed(app, tenant, app.repo.global_kill_switch(app).await?)?;
     let code_type = code_type_of(tenant, opts.code_type)?;
     count_send(app, tenant, phone).await?;
-    let shard = super::quota::debit(app, tenant, ctx).await?;
 
     let p = &app.platform;
     let code = rules::generate(code_type, &mut PlatformRng(p));
@@ -96,27 +95,19 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
         code_sealed: sealing::seal(&app.cfg.otp_secret, &id, nonce, &code),
     };
     let locale = opts.locale.clone().unwrap_or_else(|| s.locale.clone());
-    deliver_charged(app, tenant, verification, &code, &locale, shard, "otp_sent", ctx).await
+    deliver_counted(app, tenant, verification, &code, &locale, "otp_sent", ctx).await
 }
 
-/// [`deliver`] for a send already charged to quota `shard`: counted when it goes out, refunded when
-/// it does not.
-#[allow(clippy::too_many_arguments)]
-async fn deliver_charged<P: Platform>(app: &App<P>, tenant: &Tenant, v: VerificationRecord, code: &str, locale: &str, shard: u32, event: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
-    match deliver(app, tenant, v, code, locale, ctx).await {
-        Ok(sent) => {
-            app.repo.count_event(app, &tenant.id, event, ctx.now_ms).await;
-            Ok(sent)
-        }
-        Err(e) => {
-            app.repo.quota_refund(app, &tenant.id, shard).await.ok();
-            Err(e)
-        }
-    }
+/// [`deliver`], counting `event` when the message goes out.
+async fn deliver_counted<P: Platform>(app: &App<P>, tenant: &Tenant, v: VerificationRecord, code: &str, locale: &str, event: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
+    let sent = deliver(app, tenant, v, code, locale, ctx).await?;
+    app.repo.count_event(app, &tenant.id, event, ctx.now_ms).await;
+    Ok(sent)
 }
 
-/// Writes the verification and its message, then hands the SMS to a gateway. A refused dispatch
-/// cancels the verification and fails the message, so nothing stays pending that was never sent.
+/// Writes the verification and its message together with the quota unit they cost, then hands the
+/// SMS to a gateway. A refused dispatch cancels the verification, fails the message and refunds the
+/// unit, so nothing stays pending or charged that was never sent.
 async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: VerificationRecord, code: &str, locale: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
     let p = &app.platform;
     let text = render_text(app, tenant, code, locale)?;
@@ -125,7 +116,9 @@ async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: Verification
     v.message_ids.push(message_id.clone());
     let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
     let mut message = super::messages::dispatching(message_id.clone(), tenant, MessageKind::Otp, &phone, &info, ctx);
-    let version = app.repo.save_verification_and_message(app, &v, &message, v.sends == 1).await?;
+    let writes = crate::service::repo::Repo::verification_writes(&v, &message, v.sends == 1);
+    let (shard, times) = super::quota::debit(app, tenant, writes, ctx).await?;
+    let version = times.into_iter().next().unwrap_or_default();
     let req = SendRequest {
         id: message_id.clone(),
         kind: MessageKind::Otp,
@@ -156,6 +149,7 @@ async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: Verification
         }
         app.repo.update_message(app, &message).await.ok();
         app.repo.update_verification(app, &v, &version).await.ok();
+        app.repo.quota_refund(app, &tenant.id, shard).await.ok();
         return Err(ApiError::new(ErrorCode::GatewayUnavailable).details(serde_json::json!({"reasons": message.error})));
     }
     app.repo.update_message(app, &message).await?;
@@ -202,10 +196,9 @@ pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
     let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
     count_send(app, tenant, &phone).await?;
     let code = sealing::open(&app.cfg.otp_secret, &v.id, &v.code_sealed).ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored code cannot be opened"))?;
-    let shard = super::quota::debit(app, tenant, ctx).await?;
     v.sends += 1;
     let locale = tenant.settings.locale.clone();
-    deliver_charged(app, tenant, v, &code, &locale, shard, "otp_resent", ctx).await
+    deliver_counted(app, tenant, v, &code, &locale, "otp_resent", ctx).await
 }
 
 /// The outcome of one check, as the API reports it.

@@ -117,9 +117,11 @@ impl Repo {
         (0..n).map(|s| Write::set(format!("tenants/{tenant_id}/quota_shards/{s}"), &json!({"remaining": total / n + i64::from(s < total % n)}))).collect()
     }
 
-    /// Takes one unit from a shard with balance. Each attempt is a read and a write guarded by the
-    /// shard's update time, so concurrent debits never take the same unit. Returns the shard used.
-    pub async fn quota_debit<P: Platform>(&self, app: &App<P>, tenant_id: &str) -> Result<u32, ApiError> {
+    /// Takes one unit from a shard with balance, in the same atomic commit as `with` (the records of
+    /// what the unit pays for), so a failure leaves neither. Each attempt is a read and a commit
+    /// guarded by the shard's update time: concurrent debits never take the same unit. Returns the
+    /// shard used and the update times of `with`.
+    pub async fn quota_debit<P: Platform>(&self, app: &App<P>, tenant_id: &str, with: Vec<Write>) -> Result<(u32, Vec<String>), ApiError> {
         let http = app.platform.http();
         let start = Self::random_below(app, self.shards);
         let mut empty = 0;
@@ -139,9 +141,13 @@ impl Repo {
                 s = (s + 1) % self.shards;
                 continue;
             }
-            let write = Write::set(path, &json!({"remaining": remaining - 1})).precondition(Precondition::UpdateTime(doc.update_time));
-            match self.db.commit(http, app.platform.now_ms(), vec![write]).await {
-                Ok(_) => return Ok(s),
+            let mut writes = with.clone();
+            writes.push(Write::set(path, &json!({"remaining": remaining - 1})).precondition(Precondition::UpdateTime(doc.update_time)));
+            match self.db.commit(http, app.platform.now_ms(), writes).await {
+                Ok(mut times) => {
+                    times.pop();
+                    return Ok((s, times));
+                }
                 // Someone else took a unit from this shard first: try the next one.
                 Err(StoreError::PreconditionFailed(_) | StoreError::Aborted(_)) => s = (s + 1) % self.shards,
                 Err(e) => return Err(e.into()),
@@ -184,17 +190,15 @@ impl Repo {
         format!("phone_index/{}_{}", tenant_id, sha256_hex(phone))
     }
 
-    /// Writes the verification (new or updated), its new message and the phone's live pointer in
-    /// one commit. Returns the verification's update time for later guarded updates.
-    pub async fn save_verification_and_message<P: Platform>(&self, app: &App<P>, v: &VerificationRecord, m: &MessageRecord, is_new: bool) -> Result<String, ApiError> {
-        let vpath = format!("verifications/{}", v.id);
-        let writes = vec![
-            Write::set(vpath.clone(), v).precondition(Precondition::Exists(!is_new)),
+    /// The verification (new or updated), its new message and the phone's live pointer: written in
+    /// one commit with the quota unit that pays for them. The first update time is the
+    /// verification's, for later guarded updates.
+    pub fn verification_writes(v: &VerificationRecord, m: &MessageRecord, is_new: bool) -> Vec<Write> {
+        vec![
+            Write::set(format!("verifications/{}", v.id), v).precondition(Precondition::Exists(!is_new)),
             Write::set(format!("messages/{}", m.id), m).precondition(Precondition::Exists(false)),
             Write::set(Self::phone_index_path(&v.tenant_id, &v.phone), &json!({"verification_id": v.id})),
-        ];
-        let times = self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await?;
-        Ok(times.into_iter().next().unwrap_or_default())
+        ]
     }
 
     pub async fn get_verification<P: Platform>(&self, app: &App<P>, id: &str) -> Result<Option<(VerificationRecord, String)>, ApiError> {
@@ -225,8 +229,12 @@ impl Repo {
 
     // --- messages ----------------------------------------------------------------------------
 
+    pub fn message_write(m: &MessageRecord) -> Write {
+        Write::set(format!("messages/{}", m.id), m).precondition(Precondition::Exists(false))
+    }
+
     pub async fn create_message<P: Platform>(&self, app: &App<P>, m: &MessageRecord) -> Result<(), ApiError> {
-        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("messages/{}", m.id), m).precondition(Precondition::Exists(false))]).await?;
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Self::message_write(m)]).await?;
         Ok(())
     }
 
