@@ -24,4 +24,5 @@ if [ "${BENCH:-1}" != 0 ]; then
 fi
 
 log "end-to-end tests (wrangler dev + Firestore emulator + phone-gateway)"
-"$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"
+# -s: a few tests print figures (brute-force odds, schemathesis totals).
+"$VENV/bin/python" -m pytest tests/e2e -q -s -p no:cacheprovider "$@"
