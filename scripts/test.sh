@@ -14,7 +14,7 @@ log "fuzzing the parsers (bounded: ${FUZZ_SECONDS:-10} s per target; scripts/fuz
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 
 log "building phone-gateway and the worker"
-cargo build --quiet -p phone-gateway
+cargo build --quiet -p phone-gateway -p otpctl
 bash scripts/build-worker.sh
 
 if [ "${BENCH:-1}" != 0 ]; then
