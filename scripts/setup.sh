@@ -7,7 +7,8 @@ cd "$ROOT"
 
 # 1. Debian packages: a rustc/cargo whose target list has wasm32 (std built from source), lld 22.
 need_apt=()
-for p in rustc-web cargo-web rust-web-src lld-22; do
+# chromium: the dashboard's browser test (driven by playwright-core, which never downloads a browser).
+for p in rustc-web cargo-web rust-web-src lld-22 chromium; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if ((${#need_apt[@]})); then

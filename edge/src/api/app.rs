@@ -96,6 +96,7 @@ impl<P: Platform> App<P> {
         match r {
             Route::Health => Ok(status::health(self)),
             Route::OpenApi => Ok(ApiResponse::raw(200, "application/json", openapi::spec_json())),
+            Route::Dashboard(name) => Ok(super::dashboard::asset(name)),
             Route::GatewayStatusCallback => callback::gateway_status(self, req, ctx).await,
             Route::Status => {
                 self.authenticate(req, ctx).await?;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod app;
 pub mod body;
 pub mod callback;
+pub mod dashboard;
 pub mod error;
 pub mod http;
 pub mod messages;

@@ -39,6 +39,7 @@ fn describe(method: &str, path: &str) -> Op {
     let seed_ok = |data: Value| json!({"success": true, "message": "OTP sent successfully", "data": data});
     match (method, path) {
         ("GET", "/health") => Op { summary: "Liveness, version and configured components", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"status": "ok", "version": "0.1.0", "components": {"store": "firestore", "gateways": 1, "kill_switch": false}}), errors: &[] },
+        ("GET", p) if p.starts_with("/dashboard") => Op { summary: "The operators' web dashboard (static; it signs in with an admin key)", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
         ("GET", "/openapi.json") => Op { summary: "This document", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"openapi": "3.1.0"}), errors: &[] },
         ("GET", "/v1/status") => Op { summary: "Store and gateway reachability with latency", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"status": "ok", "store": {"reachable": true, "latency_ms": 4}, "gateways": [{"id": "phone-1", "reachable": true, "latency_ms": 31}]}}), errors: &[Unauthorized] },
         ("POST", "/v1/otp/send") => Op {
@@ -149,6 +150,15 @@ pub fn spec() -> Value {
             "operationId": format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}', '-', '.'], "_")),
             "responses": {op.ok_status: {"description": "Success", "content": {"application/json": {"example": op.ok_example}}}},
         });
+        let static_type = match *path {
+            "/dashboard" => Some("text/html"),
+            "/dashboard/app.js" => Some("text/javascript"),
+            "/dashboard/app.css" => Some("text/css"),
+            _ => None,
+        };
+        if let Some(mime) = static_type {
+            o["responses"] = json!({"200": {"description": "Static file", "content": {mime: {"schema": {"type": "string"}}}}});
+        }
         if path.contains("{id}") {
             o["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}]);
         }

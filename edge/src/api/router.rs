@@ -4,6 +4,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    Dashboard(&'static str),
     OpenApi,
     Status,
     OtpSend,
@@ -47,6 +48,9 @@ pub enum TenantAction {
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/openapi.json"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/app.js"),
+    ("GET", "/dashboard/app.css"),
     ("GET", "/v1/status"),
     ("POST", "/v1/otp/send"),
     ("POST", "/v1/otp/resend"),
@@ -101,6 +105,9 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
     let r = match (m, segs) {
         ("GET", ["health"]) => Route::Health,
         ("GET", ["openapi.json"]) => Route::OpenApi,
+        ("GET", ["dashboard"]) => Route::Dashboard("index.html"),
+        ("GET", ["dashboard", "app.js"]) => Route::Dashboard("app.js"),
+        ("GET", ["dashboard", "app.css"]) => Route::Dashboard("app.css"),
         ("GET", ["v1", "status"]) => Route::Status,
         ("POST", ["v1", "otp", "send"]) => Route::OtpSend,
         ("POST", ["v1", "otp", "resend"]) => Route::OtpResend,
