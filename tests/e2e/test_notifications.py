@@ -63,3 +63,15 @@ def test_cron_expires_stale_verifications(make_tenant, admin, new_phone):
     assert summary["verifications_expired"] >= 1
     r = t.post("/v1/otp/verify", json={"phone": phone, "code": "whatever"})
     assert r.status_code == 410 and r.json()["error"]["code"] == "verification_expired"
+
+
+def test_quota_at_80_percent_is_told_once_by_the_scheduled_job(make_tenant, sms, new_phone, admin):
+    contact = new_phone()
+    t = make_tenant(quota=5, contact_phone=contact)
+    sms.wait_for(contact)  # welcome
+    for _ in range(4):
+        assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+    for _ in range(2):
+        assert admin.post("/v1/admin/cron/run").status_code == 200
+    assert "used 80% of its 5 messages" in sms.wait_for(contact, count=2)
+    assert len(texts(sms, contact)) == 2
