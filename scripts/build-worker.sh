@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-inputs_sha="$(cat Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml $(git ls-files -co --exclude-standard edge/src shared/src | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)"
+inputs_sha="$(cat Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml $(git ls-files -co --exclude-standard edge/src edge/assets shared/src | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)"
 stamp="build/.inputs.sha"
 if [ -f build/worker/shim.mjs ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs_sha" ]; then
   log "worker: up to date"

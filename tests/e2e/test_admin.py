@@ -122,3 +122,29 @@ def test_admin_create_is_idempotent(admin):
     # The stored answer holds the key shown once: it is kept sealed, never in clear.
     dump = admin.get("/v1/admin/export?collection=idempotency&limit=300").json()["data"]["items"]
     assert dump and not any(first.json()["data"]["api_key"] in str(d) for d in dump)
+
+
+def test_analytics_by_hour_day_and_month(admin, make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE})
+    phones = [new_phone() for _ in range(3)]
+    for p in phones:
+        assert t.post("/v1/otp/send", json={"phone": p}).status_code == 202
+    code = re.search(r"\[([^\]]+)\]", sms.wait_for(phones[0])).group(1)
+    assert t.post("/v1/otp/verify", json={"phone": phones[0], "code": code}).status_code == 200
+    assert t.post("/v1/otp/verify", json={"phone": phones[1], "code": "wrong"}).status_code == 422
+    for p in phones:
+        sms.wait_for(p)
+    day = admin.get(f"/v1/admin/analytics?granularity=day&tenant_id={t.id}").json()["data"]
+    total = day["total"]
+    assert total["verifications"]["sent"] == 3 and total["verifications"]["approved"] == 1 and total["verifications"]["failed"] == 1
+    assert total["conversion_rate"] == 0.333
+    assert total["errors"] == {"code_incorrect": 1}
+    assert total["requests"] == 5 and total["latency_ms"]["p50"] is not None
+    hours = admin.get(f"/v1/admin/analytics?granularity=hour&tenant_id={t.id}").json()["data"]["series"]
+    assert len(hours) == 24 and sum(h["verifications"]["sent"] for h in hours) == 3
+    month = admin.get(f"/v1/admin/analytics?granularity=month&tenant_id={t.id}").json()["data"]["series"]
+    assert month[-1]["verifications"]["sent"] == 3
+    glob = admin.get("/v1/admin/analytics?granularity=day").json()["data"]["total"]
+    assert glob["verifications"]["sent"] >= 3
+    assert admin.get("/v1/admin/analytics?granularity=week").status_code == 400
+    assert admin.get("/v1/admin/analytics?granularity=hour&from=2026-01-01&to=2026-03-01").status_code == 400

@@ -105,7 +105,9 @@ function barChart(container, counts) {
 
 async function loadUsage() {
   const data = await api("GET", "/v1/admin/usage");
-  barChart($("#usage-chart"), (data.counts && data.counts.events) || {});
+  // Events only: request and latency counters are analytics' business (/v1/admin/analytics).
+  const events = Object.fromEntries(Object.entries((data.counts && data.counts.events) || {}).filter(([k]) => !k.startsWith("latency_le_") && k !== "requests"));
+  barChart($("#usage-chart"), events);
 }
 
 async function loadGateways() {

@@ -100,6 +100,7 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
             Ok(ok_json(200, json!({"tenant_id": tenant, "counts": totals}), ctx))
         }
         Route::AdminExport => export(app, req, ctx).await,
+        Route::AdminAnalytics => analytics(app, req, ctx).await,
         Route::AdminCronRun => {
             let summary = crate::service::cron::run(app, ctx).await;
             audit(app, actor, "cron.run", "*", summary.clone(), ctx).await;
@@ -116,6 +117,28 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
         }
         _ => Err(ApiError::new(ErrorCode::NotFound)),
     }
+}
+
+/// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
+async fn analytics<P: Platform>(app: &App<P>, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+    use crate::service::analytics::{periods, summarize, Granularity};
+    let g_text = req.query_param("granularity").unwrap_or_else(|| "hour".into());
+    let g = Granularity::parse(&g_text).ok_or_else(|| ApiError::msg(ErrorCode::ValidationFailed, "granularity must be hour, day or month"))?;
+    let today = iso8601(ctx.now_ms)[..10].to_string();
+    let from = req.query_param("from").unwrap_or_else(|| today.clone());
+    let to = req.query_param("to").unwrap_or(today);
+    let list = periods(g, &from, &to).map_err(|m| ApiError::msg(ErrorCode::ValidationFailed, m))?;
+    let scope = req.query_param("tenant_id").unwrap_or_else(|| "_all".into());
+    let totals = app.repo.counter_totals(app, &scope, &list).await?;
+    let mut sum = serde_json::Map::new();
+    for m in &totals {
+        for (k, v) in m {
+            let s = sum.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
+            sum.insert(k.clone(), json!(s));
+        }
+    }
+    let series: Vec<Value> = list.iter().zip(&totals).map(|(p, m)| summarize(&p[1..], m)).collect();
+    Ok(ok_json(200, json!({"scope": scope, "granularity": g_text, "from": from, "to": to, "total": summarize("total", &sum), "series": series}), ctx))
 }
 
 /// Top-level collections a backup holds; each tenant's quota shards travel with the tenant.

@@ -27,6 +27,8 @@ pub struct Ctx {
     /// Which envelope errors use: the seed's aliases keep `error` a string; the Twilio-compatible
     /// routes answer in Twilio's error shape.
     pub envelope: Envelope,
+    /// The tenant, once authenticated: the request is counted in its analytics.
+    pub tenant: std::cell::RefCell<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +70,18 @@ impl<P: Platform> App<P> {
             Matched::Route(Route::TwilioVerification(_) | Route::TwilioCheck(_)) => Envelope::Twilio,
             _ => Envelope::V1,
         };
-        let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), envelope };
+        let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), envelope, tenant: Default::default() };
         let result = match matched {
             Matched::Route(r) => self.dispatch(r, &req, &ctx).await,
             Matched::WrongMethod => Err(ApiError::new(ErrorCode::MethodNotAllowed)),
             Matched::NotFound => Err(ApiError::new(ErrorCode::NotFound)),
         };
+        let error_code = result.as_ref().err().map(|e| e.code.as_str());
+        let tenant = ctx.tenant.borrow().clone();
+        if let Some(tenant) = tenant {
+            let fields = crate::service::analytics::request_fields(self.platform.now_ms() - started, error_code);
+            self.repo.count_fields(self, &tenant, &fields, started).await;
+        }
         let resp = match result {
             Ok(resp) => resp,
             Err(e) => envelope.error(&e, &request_id),
@@ -167,6 +175,7 @@ impl<P: Platform> App<P> {
     async fn tenant_principal(&self, req: &ApiRequest, ctx: &Ctx) -> Result<(Tenant, String), ApiError> {
         match self.authenticate(req, ctx).await? {
             Principal::Tenant { tenant, key_prefix } => {
+                ctx.tenant.replace(Some(tenant.id.clone()));
                 if tenant.status == TenantStatus::Suspended {
                     return Err(ApiError::new(ErrorCode::TenantSuspended));
                 }

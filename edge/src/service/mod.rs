@@ -1,5 +1,6 @@
 //! Business rules over the store and the gateways.
 
+pub mod analytics;
 pub mod cron;
 pub mod gateway;
 pub mod keys;

@@ -27,13 +27,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Event counters are sharded per day so a busy tenant spreads its increments over several
-/// documents (Firestore sustains about one write per second per document).
-const COUNTER_SHARDS: u32 = 8;
-
-fn day_of(ms: i64) -> String {
-    crate::platform::iso8601(ms)[..10].replace('-', "")
-}
 
 impl Repo {
     pub fn new(cfg: &Config) -> Self {
@@ -334,29 +327,48 @@ impl Repo {
     /// Adds one to `event` for the tenant and for the service total, today. Counting is best
     /// effort: a failed counter write never fails the request it describes.
     pub async fn count_event<P: Platform>(&self, app: &App<P>, tenant_id: &str, event: &str, now: i64) {
-        let shard = Self::random_below(app, COUNTER_SHARDS);
-        let day = day_of(now);
-        let writes = [tenant_id, "_all"].iter().map(|t| Write::increment(format!("counters/{t}_{day}_{shard}"), event, 1)).collect();
+        self.count_fields(app, tenant_id, &[event.to_string()], now).await;
+    }
+
+    /// Adds one to each field, for the tenant and the service total, at every granularity, in
+    /// one commit. Counting is best effort: a failed counter write never fails the request.
+    pub async fn count_fields<P: Platform>(&self, app: &App<P>, tenant_id: &str, fields: &[String], now: i64) {
+        use super::analytics::{counter_path, Granularity, SHARDS};
+        let shard = Self::random_below(app, SHARDS);
+        let mut writes = Vec::new();
+        for scope in [tenant_id, "_all"] {
+            for g in Granularity::ALL {
+                let path = counter_path(scope, &g.period(now), shard);
+                writes.extend(fields.iter().map(|f| Write::increment(path.clone(), f, 1)));
+            }
+        }
         if let Err(e) = self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await {
             app.platform.log(&json!({"level": "warn", "msg": "counter write failed", "error": e.to_string()}).to_string());
         }
     }
 
-    /// Today's counts, summed over the shards.
-    pub async fn event_totals<P: Platform>(&self, app: &App<P>, tenant_id: &str, now: i64) -> Result<Value, ApiError> {
-        let day = day_of(now);
-        let paths: Vec<String> = (0..COUNTER_SHARDS).map(|s| format!("counters/{tenant_id}_{day}_{s}")).collect();
+    /// Each period's counters, summed over the shards.
+    pub async fn counter_totals<P: Platform>(&self, app: &App<P>, scope: &str, periods: &[String]) -> Result<Vec<serde_json::Map<String, Value>>, ApiError> {
+        use super::analytics::{counter_path, SHARDS};
+        let paths: Vec<String> = periods.iter().flat_map(|p| (0..SHARDS).map(move |s| counter_path(scope, p, s))).collect();
         let docs = self.db.batch_get::<Value, _>(app.platform.http(), app.platform.now_ms(), &paths).await?;
-        let mut totals = serde_json::Map::new();
-        for d in docs.into_iter().flatten() {
-            if let Some(o) = d.value.as_object() {
-                for (k, v) in o {
-                    let sum = totals.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
-                    totals.insert(k.clone(), json!(sum));
-                }
+        let mut out = vec![serde_json::Map::new(); periods.len()];
+        for (i, d) in docs.into_iter().enumerate() {
+            let Some(d) = d else { continue };
+            let totals = &mut out[i / SHARDS as usize];
+            for (k, v) in d.value.as_object().into_iter().flatten() {
+                let sum = totals.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
+                totals.insert(k.clone(), json!(sum));
             }
         }
-        Ok(json!({"day": day, "events": totals}))
+        Ok(out)
+    }
+
+    /// Today's counts.
+    pub async fn event_totals<P: Platform>(&self, app: &App<P>, tenant_id: &str, now: i64) -> Result<Value, ApiError> {
+        let day = super::analytics::Granularity::Day.period(now);
+        let totals = self.counter_totals(app, tenant_id, std::slice::from_ref(&day)).await?;
+        Ok(json!({"day": day[1..].to_string(), "events": totals.into_iter().next().unwrap_or_default()}))
     }
 
     pub async fn append_audit<P: Platform>(&self, app: &App<P>, entry: &Value, now: i64) -> Result<(), ApiError> {
