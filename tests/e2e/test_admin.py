@@ -148,3 +148,25 @@ def test_analytics_by_hour_day_and_month(admin, make_tenant, sms, new_phone):
     assert glob["verifications"]["sent"] >= 3
     assert admin.get("/v1/admin/analytics?granularity=week").status_code == 400
     assert admin.get("/v1/admin/analytics?granularity=hour&from=2026-01-01&to=2026-03-01").status_code == 400
+
+
+def test_admin_keys_and_the_global_kill_switch(admin, make_tenant, stack, new_phone):
+    r = admin.post("/v1/admin/keys", json={"label": "ops on-call"})
+    assert r.status_code == 201, r.text
+    second = r.json()["data"]["api_key"]
+    assert second.startswith("otp_ak_")
+    ops = requests.Session()
+    ops.headers["Authorization"] = f"Bearer {second}"
+    t = make_tenant()
+    try:
+        assert ops.post(stack.url + "/v1/admin/kill-switch", json={"engaged": True}).status_code == 200
+        r = t.post("/v1/otp/send", json={"phone": new_phone()})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "sending_disabled"
+    finally:
+        assert ops.post(stack.url + "/v1/admin/kill-switch", json={"engaged": False}).status_code == 200
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+    prefix = second.split("_")[2]
+    actors = [e["actor"] for e in admin.get("/v1/admin/audit?limit=20").json()["data"]["items"] if e["action"] == "kill_switch"]
+    assert prefix in actors
+    # The new key is an admin key: tenant routes refuse it.
+    assert ops.get(stack.url + "/v1/usage").status_code == 403

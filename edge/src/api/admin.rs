@@ -101,6 +101,21 @@ pub async fn dispatch<P: Platform>(app: &App<P>, r: Route, req: &ApiRequest, ctx
         }
         Route::AdminExport => export(app, req, ctx).await,
         Route::AdminAnalytics => analytics(app, req, ctx).await,
+        Route::AdminKeyCreate => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Body {
+                label: String,
+            }
+            let b: Body = body::json(req)?;
+            let label = b.label.trim();
+            if label.is_empty() || label.len() > 100 {
+                return Err(ApiError::msg(ErrorCode::ValidationFailed, "label must be 1 to 100 characters"));
+            }
+            let key = tenants::create_admin_key(app, label, ctx.now_ms).await?;
+            audit(app, actor, "admin_key.create", &key.prefix, json!({"label": label}), ctx).await;
+            Ok(ok_json(201, json!({"prefix": key.prefix, "label": label, "api_key": key.plain}), ctx))
+        }
         Route::AdminCronRun => {
             let summary = crate::service::cron::run(app, ctx).await;
             audit(app, actor, "cron.run", "*", summary.clone(), ctx).await;

@@ -119,6 +119,7 @@ fn admin_summary(method: &str, path: &str) -> &'static str {
         (_, "usage") => "Usage counts, global or per tenant",
         (_, "export") => "Backup: list collections, or a page of one collection's documents",
         (_, "import") => "Restore: write up to 200 exported documents",
+        ("POST", "keys") => "Create another admin key (shown once)",
         (_, "analytics") => "Analytics by hour, day or month over a date range: sends, verifications, conversion and delivery rates, errors by code, latency percentiles",
         (_, "run") => "Run the scheduled job now: notices, expiring verifications, gateway checks",
         (_, "checks") => "Gateway health-check history (up/down, latency)",

@@ -82,6 +82,11 @@ impl Repo {
         Ok((docs.into_iter().map(|d| d.value).collect(), next))
     }
 
+    pub async fn put_key<P: Platform>(&self, app: &App<P>, key: &ApiKeyRecord) -> Result<(), ApiError> {
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("api_keys/{}", key.prefix), key).precondition(Precondition::Exists(false))]).await?;
+        Ok(())
+    }
+
     pub async fn get_key<P: Platform>(&self, app: &App<P>, prefix: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
         Ok(self.db.get::<ApiKeyRecord, _>(app.platform.http(), app.platform.now_ms(), &format!("api_keys/{prefix}")).await?.map(|d| d.value))
     }
@@ -372,7 +377,8 @@ impl Repo {
     }
 
     pub async fn append_audit<P: Platform>(&self, app: &App<P>, entry: &Value, now: i64) -> Result<(), ApiError> {
-        let id = format!("{:013}_{}", now, crate::platform::new_id(&app.platform, "a"));
+        // Ids count down, so listing in id order gives the newest entries first.
+        let id = format!("{:013}_{}", 9_999_999_999_999 - now, crate::platform::new_id(&app.platform, "a"));
         self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("audit/{id}"), entry)]).await?;
         Ok(())
     }

@@ -135,6 +135,14 @@ pub async fn create<P: Platform>(app: &App<P>, input: &TenantInput, now: i64) ->
     Ok(Created { tenant: t, key })
 }
 
+/// An admin key of its own (admins can be told apart in the audit log by its prefix).
+pub async fn create_admin_key<P: Platform>(app: &App<P>, label: &str, now: i64) -> Result<NewKey, ApiError> {
+    let key = keys::generate(&app.platform, Role::Admin);
+    let record = ApiKeyRecord { prefix: key.prefix.clone(), key_sha256: key.sha256.clone(), role: Role::Admin, tenant_id: String::new(), status: KeyStatus::Active, expires_at: 0, created_at: now, label: label.to_string() };
+    app.repo.put_key(app, &record).await?;
+    Ok(key)
+}
+
 /// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
 pub async fn rotate_key<P: Platform>(app: &App<P>, tenant: &Tenant, grace_secs: i64, now: i64) -> Result<(NewKey, i64), ApiError> {
     let key = keys::generate(&app.platform, Role::Tenant);
