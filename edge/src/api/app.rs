@@ -68,12 +68,19 @@ impl<P: Platform> App<P> {
         let envelope = match &matched {
             Matched::Route(Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage) => Envelope::Seed,
             Matched::Route(Route::TwilioVerification(_) | Route::TwilioCheck(_)) => Envelope::Twilio,
+            // Twilio's namespace: an unknown ServiceSid or path still answers in Twilio's shape.
+            _ if req.path.starts_with("/v2/") => Envelope::Twilio,
             _ => Envelope::V1,
         };
         let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), envelope, tenant: Default::default() };
+        // RFC 9110: a 405 names the methods the path has.
+        let allow = match &matched {
+            Matched::WrongMethod(methods) => Some(methods.join(", ")),
+            _ => None,
+        };
         let result = match matched {
             Matched::Route(r) => self.dispatch(r, &req, &ctx).await,
-            Matched::WrongMethod => Err(ApiError::new(ErrorCode::MethodNotAllowed)),
+            Matched::WrongMethod(_) => Err(ApiError::new(ErrorCode::MethodNotAllowed)),
             Matched::NotFound => Err(ApiError::new(ErrorCode::NotFound)),
         };
         let error_code = result.as_ref().err().map(|e| e.code.as_str());
@@ -87,6 +94,10 @@ impl<P: Platform> App<P> {
             Err(e) => envelope.error(&e, &request_id),
         };
         let resp = resp.with_header("x-request-id", request_id.clone());
+        let resp = match allow {
+            Some(methods) => resp.with_header("allow", methods),
+            None => resp,
+        };
         self.platform.log(
             &json!({"request_id": request_id, "method": req.method, "path": req.path, "status": resp.status, "ms": self.platform.now_ms() - started})
                 .to_string(),
@@ -197,7 +208,9 @@ impl<P: Platform> App<P> {
 
     async fn rate_limit_request(&self, tenant: &Tenant, r: &Route, ctx: &Ctx) -> Result<(), ApiError> {
         let limits = &tenant.settings.limits;
+        // One bucket per route, whatever its path parameter (a Twilio ServiceSid is the caller's choice).
         let endpoint = format!("{r:?}");
+        let endpoint = endpoint.split('(').next().unwrap_or_default();
         self.rate_check(&format!("ep:{}:{endpoint}", tenant.id), limits.per_endpoint, false).await?;
         self.rate_check(&format!("ip:{}:{}", tenant.id, ctx.client_ip), limits.per_ip, false).await
     }

@@ -54,7 +54,7 @@ fn describe(method: &str, path: &str) -> Op {
         ("POST", "/v1/otp/verify") => Op {
             summary: "Check a code",
             auth: Auth::Tenant,
-            body: Some(schema_obj(json!({"phone": phone, "id": {"type": "string"}, "code": {"type": "string", "example": "forest"}}), &["code"])),
+            body: Some(schema_obj(json!({"phone": phone, "id": {"type": "string"}, "code": {"type": "string", "minLength": 1, "example": "forest"}}), &["code"])),
             ok_status: "200",
             ok_example: json!({"success": true, "data": {"id": "ver_01jd9", "phone": "+14155550123", "status": "approved", "verified_at": "2026-11-25T10:01:00.000Z"}}),
             errors: verify_errors,
@@ -62,7 +62,7 @@ fn describe(method: &str, path: &str) -> Op {
         ("POST", "/v1/messages") => Op {
             summary: "Send a direct SMS",
             auth: Auth::Tenant,
-            body: Some(schema_obj(json!({"phone": phone, "text": {"type": "string", "example": "Your table is ready."}}), &["phone", "text"])),
+            body: Some(schema_obj(json!({"phone": phone, "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}}), &["phone", "text"])),
             ok_status: "202",
             ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "kind": "direct", "phone": "+1415*****23", "state": "queued", "encoding": "GSM-7", "segments": 1}}),
             errors: &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress],
@@ -71,8 +71,8 @@ fn describe(method: &str, path: &str) -> Op {
         ("GET", "/v1/usage") => Op { summary: "Quota, counts and the guessing odds of the code settings", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"quota": {"total": 1000, "used": 12, "remaining": 988, "expires_at": "2027-01-01T00:00:00.000Z"}, "code": {"guess_odds": 0.00244}}}), errors: &[Unauthorized, TenantSuspended, TenantExpired] },
         ("POST", "/api/send-otp") => Op { summary: "Seed alias of /v1/otp/send (x-api-key)", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 300})), errors: otp_errors },
         ("POST", "/api/resend-otp") => Op { summary: "Seed alias of /v1/otp/resend", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone}), &["phone"])), ok_status: "200", ok_example: seed_ok(json!({"phone": "+14155550123", "expiresIn": 290, "attemptCount": 2})), errors: resend_errors },
-        ("POST", "/api/verify-otp") => Op { summary: "Seed alias of /v1/otp/verify", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "otp": {"type": "string"}}), &["phone", "otp"])), ok_status: "200", ok_example: json!({"success": true, "message": "OTP verified successfully", "data": {"phone": "+14155550123", "verified": true, "verifiedAt": "2026-11-25T10:01:00.000Z"}}), errors: verify_errors },
-        ("POST", "/api/direct-message") => Op { summary: "Seed alias of /v1/messages", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "message": {"type": "string"}}), &["phone", "message"])), ok_status: "200", ok_example: json!({"success": true, "message": "Message sent successfully", "data": {}}), errors: &[BadJson, PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress] },
+        ("POST", "/api/verify-otp") => Op { summary: "Seed alias of /v1/otp/verify", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "otp": {"type": "string", "minLength": 1}}), &["phone", "otp"])), ok_status: "200", ok_example: json!({"success": true, "message": "OTP verified successfully", "data": {"phone": "+14155550123", "verified": true, "verifiedAt": "2026-11-25T10:01:00.000Z"}}), errors: verify_errors },
+        ("POST", "/api/direct-message") => Op { summary: "Seed alias of /v1/messages", auth: Auth::Tenant, body: Some(schema_obj(json!({"phone": phone, "message": {"type": "string", "minLength": 1}}), &["phone", "message"])), ok_status: "200", ok_example: json!({"success": true, "message": "Message sent successfully", "data": {}}), errors: &[BadJson, PhoneRequired, PhoneInvalid, MessageRequired, MessageTooLong, MessageInvalidChars, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress] },
         ("POST", "/internal/gateway/status") => Op { summary: "Delivery report from a phone gateway (signed, encrypted)", auth: Auth::Gateway, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"id": "msg_01jd9", "applied": true}}), errors: &[Unauthorized, BadJson] },
         ("POST", "/v1/admin/tenants") => Op {
             summary: "Create a tenant; the answer holds its API key, shown once",
@@ -93,7 +93,7 @@ fn describe(method: &str, path: &str) -> Op {
         ("POST", "/v2/Services/{id}/VerificationCheck") => Op {
             summary: "Twilio Verify compatible: check a code (form: To or VerificationSid, Code)",
             auth: Auth::Tenant,
-            body: Some(json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": {"type": "string"}, "Code": {"type": "string"}}, "required": ["Code"]})),
+            body: Some(json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": {"type": "string"}, "Code": {"type": "string", "minLength": 1}}, "required": ["Code"]})),
             ok_status: "200",
             ok_example: json!({"sid": "ver_01jd9", "status": "approved", "valid": true}),
             errors: twilio_errors,
@@ -170,13 +170,14 @@ pub fn spec() -> Value {
         }
         match op.auth {
             Auth::None | Auth::Gateway => o["security"] = json!([]),
+            Auth::Tenant if twilio => o["security"] = json!([{"twilioBasic": []}, {"bearer": []}, {"apiKey": []}]),
             Auth::Tenant => o["security"] = json!([{"bearer": []}, {"apiKey": []}]),
             Auth::Admin => o["security"] = json!([{"bearer": []}]),
         }
         if method == &"POST" && op.auth != Auth::Gateway {
             let params = o["parameters"].as_array().cloned().unwrap_or_default();
             let mut params = params;
-            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
             o["parameters"] = Value::Array(params);
         }
         // Twilio routes answer with Twilio's statuses (see twilio::twilio_code), not ours.
@@ -197,6 +198,7 @@ pub fn spec() -> Value {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer otp_sk_…"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "twilioBasic": {"type": "http", "scheme": "basic", "description": "Twilio SDKs: username = any AccountSid (ignored), password = the otp-sms API key (the AuthToken)"},
             },
             "schemas": {
                 "ErrorCode": {"type": "string", "enum": ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
@@ -241,6 +243,18 @@ mod tests {
         for (m, p) in ROUTES {
             assert!(!s["paths"][p][m.to_lowercase()]["summary"].as_str().unwrap().is_empty(), "{m} {p} has no summary");
         }
+    }
+
+    #[test]
+    fn twilio_routes_take_forms_and_basic_auth() {
+        let s = spec();
+        for p in ["/v2/Services/{id}/Verifications", "/v2/Services/{id}/VerificationCheck"] {
+            let op = &s["paths"][p]["post"];
+            assert!(op["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(), "{p}");
+            assert_eq!(op["security"][0], json!({"twilioBasic": []}), "{p}");
+            assert_eq!(op["responses"]["404"]["content"]["application/json"]["example"]["status"], 404, "{p}");
+        }
+        assert_eq!(s["components"]["securitySchemes"]["twilioBasic"]["scheme"], "basic");
     }
 
     #[test]

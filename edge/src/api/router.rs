@@ -90,18 +90,22 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 pub enum Matched {
     Route(Route),
-    /// The path exists but not with this method.
-    WrongMethod,
+    /// The path exists but not with this method; the methods it has (for `Allow`).
+    WrongMethod(Vec<&'static str>),
     NotFound,
 }
 
 pub fn route(method: &str, path: &str) -> Matched {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     let segs: Vec<&str> = path.split('/').skip(1).collect();
-    match match_route(method, &segs) {
-        Some(r) => Matched::Route(r),
-        None if ["GET", "POST", "PATCH", "DELETE"].into_iter().any(|other| other != method && match_route(other, &segs).is_some()) => Matched::WrongMethod,
-        None => Matched::NotFound,
+    if let Some(r) = match_route(method, &segs) {
+        return Matched::Route(r);
+    }
+    let allowed: Vec<&'static str> = ["GET", "POST", "PATCH", "DELETE"].into_iter().filter(|other| match_route(other, &segs).is_some()).collect();
+    if allowed.is_empty() {
+        Matched::NotFound
+    } else {
+        Matched::WrongMethod(allowed)
     }
 }
 
@@ -175,7 +179,8 @@ mod tests {
 
     #[test]
     fn wrong_method_is_told_apart_from_unknown_path() {
-        assert!(matches!(route("GET", "/v1/otp/send"), Matched::WrongMethod));
+        assert!(matches!(route("GET", "/v1/otp/send"), Matched::WrongMethod(m) if m == ["POST"]));
+        assert!(matches!(route("TRACE", "/v1/admin/tenants/t_1"), Matched::WrongMethod(m) if m == ["GET", "PATCH", "DELETE"]));
         assert!(matches!(route("GET", "/v1/nothing"), Matched::NotFound));
         assert!(matches!(route("GET", "/v1/messages/../../etc"), Matched::NotFound));
     }

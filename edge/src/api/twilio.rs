@@ -11,7 +11,7 @@ use super::body;
 use super::error::{ApiError, ErrorCode};
 use super::http::{parse_form, ApiRequest, ApiResponse};
 use crate::platform::{iso8601, Platform};
-use crate::service::model::{Tenant, VerificationRecord};
+use crate::service::model::{Tenant, VerificationRecord, VerificationStatus};
 use crate::service::otp::{self, CheckResult, SendOptions};
 
 fn form(req: &ApiRequest) -> Vec<(String, String)> {
@@ -22,7 +22,30 @@ fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
-fn resource(v: &VerificationRecord, service_sid: &str, status: &str, valid: bool) -> Value {
+/// Twilio's timestamp form, whole seconds (`2026-11-25T10:00:00Z`): its SDKs parse only that and
+/// hand anything else back as a plain string.
+fn twilio_time(ms: i64) -> String {
+    let s = iso8601(ms - ms.rem_euclid(1000));
+    match s.strip_suffix(".000Z") {
+        Some(whole) => format!("{whole}Z"),
+        None => s,
+    }
+}
+
+/// Twilio's name for a verification's state.
+fn status_of(v: &VerificationRecord) -> &'static str {
+    match v.status {
+        VerificationStatus::Pending => "pending",
+        VerificationStatus::Approved => "approved",
+        VerificationStatus::Canceled => "canceled",
+        VerificationStatus::Expired => "expired",
+        VerificationStatus::Exhausted => "max_attempts_reached",
+    }
+}
+
+fn resource(v: &VerificationRecord, service_sid: &str) -> Value {
+    let valid = v.status == VerificationStatus::Approved;
+    let status = status_of(v);
     json!({
         "sid": v.id,
         "service_sid": service_sid,
@@ -34,10 +57,10 @@ fn resource(v: &VerificationRecord, service_sid: &str, status: &str, valid: bool
         "lookup": {},
         "amount": null,
         "payee": null,
-        "send_code_attempts": (1..=v.sends).map(|i| json!({"attempt_sid": format!("{}-{i}", v.id), "channel": "sms", "time": iso8601(v.created_at)})).collect::<Vec<_>>(),
+        "send_code_attempts": (1..=v.sends).map(|i| json!({"attempt_sid": format!("{}-{i}", v.id), "channel": "sms", "time": twilio_time(v.created_at)})).collect::<Vec<_>>(),
         "sna": null,
-        "date_created": iso8601(v.created_at),
-        "date_updated": iso8601(v.verified_at.max(v.created_at)),
+        "date_created": twilio_time(v.created_at),
+        "date_updated": twilio_time(v.verified_at.max(v.created_at)),
         "url": format!("https://verify.twilio.com/v2/Services/{service_sid}/Verifications/{}", v.id),
     })
 }
@@ -59,7 +82,7 @@ pub async fn create_verification<P: Platform>(app: &App<P>, tenant: &Tenant, ser
         Err(e) if matches!(e.code, ErrorCode::VerificationNotFound | ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified | ErrorCode::TooManyAttempts) => otp::send(app, tenant, &phone, &opts, ctx).await?,
         Err(e) => return Err(e),
     };
-    Ok(ApiResponse::json(201, &resource(&sent.verification, service_sid, "pending", false)))
+    Ok(ApiResponse::json(201, &resource(&sent.verification, service_sid)))
 }
 
 pub async fn check<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
@@ -68,10 +91,10 @@ pub async fn check<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str
     let phone = body::optional_phone(field(&f, "To"))?;
     let id = field(&f, "VerificationSid");
     match otp::verify(app, tenant, id, phone.as_ref(), code, ctx).await {
-        Ok(CheckResult::Approved(v)) => Ok(ApiResponse::json(200, &resource(&v, service_sid, "approved", true))),
+        Ok(CheckResult::Approved(v)) => Ok(ApiResponse::json(200, &resource(&v, service_sid))),
         Ok(CheckResult::WrongCode { .. }) => {
             let (v, _) = otp::find(app, tenant, id, phone.as_ref()).await?;
-            Ok(ApiResponse::json(200, &resource(&v, service_sid, "pending", false)))
+            Ok(ApiResponse::json(200, &resource(&v, service_sid)))
         }
         // Twilio answers "not found" for a verification that is used up, expired or approved.
         Err(e) if matches!(e.code, ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified) => Err(ApiError { code: ErrorCode::VerificationNotFound, ..e }),
@@ -109,6 +132,68 @@ pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::model::CodeKind;
+
+    fn record(status: VerificationStatus, sends: u32) -> VerificationRecord {
+        VerificationRecord {
+            id: "ver_1".into(),
+            tenant_id: "t_1".into(),
+            phone: "+14155550123".into(),
+            code_hmac: String::new(),
+            code_kind: CodeKind::Words,
+            status,
+            checks: 0,
+            max_checks: 5,
+            sends,
+            created_at: 1_764_064_800_123,
+            expires_at: 1_764_065_100_123,
+            verified_at: 0,
+            message_ids: Vec::new(),
+            request_id: "req_1".into(),
+            code_sealed: String::new(),
+        }
+    }
+
+    #[test]
+    fn resource_has_twilio_shape() {
+        let v = resource(&record(VerificationStatus::Pending, 2), "VA1");
+        for key in ["sid", "service_sid", "account_sid", "to", "channel", "status", "valid", "date_created", "date_updated", "lookup", "amount", "payee", "send_code_attempts", "url"] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["sid"], "ver_1");
+        assert_eq!(v["service_sid"], "VA1");
+        assert_eq!(v["to"], "+14155550123");
+        assert_eq!(v["status"], "pending");
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["send_code_attempts"].as_array().unwrap().len(), 2);
+        assert_eq!(v["url"], "https://verify.twilio.com/v2/Services/VA1/Verifications/ver_1");
+        // Whole seconds, as Twilio's SDKs parse them (%Y-%m-%dT%H:%M:%SZ).
+        assert_eq!(v["date_created"], "2025-11-25T10:00:00Z");
+    }
+
+    #[test]
+    fn status_follows_the_record() {
+        let cases = [
+            (VerificationStatus::Pending, "pending", false),
+            (VerificationStatus::Approved, "approved", true),
+            (VerificationStatus::Canceled, "canceled", false),
+            (VerificationStatus::Expired, "expired", false),
+            (VerificationStatus::Exhausted, "max_attempts_reached", false),
+        ];
+        for (status, name, valid) in cases {
+            let v = resource(&record(status, 1), "VA1");
+            assert_eq!((v["status"].as_str().unwrap(), v["valid"].as_bool().unwrap()), (name, valid));
+        }
+    }
+
+    #[test]
+    fn form_fields_treat_empty_as_missing() {
+        let f = parse_form(b"To=%2B14155550123&Channel=sms&Locale=&Code=a+b");
+        assert_eq!(field(&f, "To"), Some("+14155550123"));
+        assert_eq!(field(&f, "Locale"), None);
+        assert_eq!(field(&f, "Code"), Some("a b"));
+        assert_eq!(field(&f, "code"), None, "Twilio parameter names are case-sensitive");
+    }
 
     #[test]
     fn errors_use_twilio_codes() {
@@ -119,5 +204,8 @@ mod tests {
         assert_eq!(v["more_info"], "https://www.twilio.com/docs/errors/60202");
         assert_eq!(error_response(&ApiError::new(ErrorCode::PhoneInvalid), "r").json_value()["code"], 60200);
         assert_eq!(error_response(&ApiError::new(ErrorCode::VerificationNotFound), "r").status, 404);
+        let r = error_response(&ApiError::new(ErrorCode::TooManySends).retry_after(30), "r");
+        assert_eq!((r.status, r.json_value()["code"].as_u64(), r.header("retry-after")), (429, Some(60203), Some("30")));
+        assert_eq!(error_response(&ApiError::new(ErrorCode::Unauthorized), "r").json_value()["status"], 401);
     }
 }
