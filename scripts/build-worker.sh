@@ -6,9 +6,16 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-inputs_sha="$(cat Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml $(git ls-files -co --exclude-standard edge/src edge/assets shared/src | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)"
+# Inputs: every source and asset file by name and content (so renames and deletions count; a file
+# deleted but still in the index is skipped, not an error), the manifests, the lock file and this
+# script (its flags shape the output).
+inputs_sha="$(
+  { printf '%s\n' Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml scripts/build-worker.sh
+    git ls-files -co --exclude-standard edge/src edge/assets shared/src; } |
+    LC_ALL=C sort -u | while read -r f; do if [ -f "$f" ]; then sha256sum "$f"; fi; done | sha256sum | cut -d' ' -f1
+)"
 stamp="build/.inputs.sha"
-if [ -f build/worker/shim.mjs ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs_sha" ]; then
+if [ -f build/worker/shim.mjs ] && [ -f build/index_bg.wasm ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs_sha" ]; then
   log "worker: up to date"
   exit 0
 fi
