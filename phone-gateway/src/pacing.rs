@@ -13,6 +13,7 @@ pub enum Pick {
     WaitUntil(i64),
 }
 
+#[derive(Clone)]
 pub struct Pacer {
     cfg: PacingConfig,
     /// Slots to round-robin over; empty = the phone's default SIM.
@@ -102,6 +103,25 @@ impl Pacer {
         self.next_allowed_ms = now_ms + (self.cfg.min_delay_ms + jitter_ms) as i64;
     }
 
+    /// When a message could go out with `ahead` messages before it (each taking the average
+    /// gap), or None when that is after `deadline_ms`. Simulated on a copy; nothing is recorded.
+    pub fn eta(&self, requested: Option<u8>, ahead: u64, now_ms: i64, deadline_ms: i64) -> Option<i64> {
+        let mut sim = self.clone();
+        let (mut t, mut left) = (now_ms, ahead);
+        while t <= deadline_ms {
+            // The messages ahead may take any SIM; the new one asks for `requested`.
+            match sim.pick(if left == 0 { requested } else { None }, t) {
+                Pick::Now(_) if left == 0 => return Some(t),
+                Pick::Now(slot) => {
+                    sim.record(slot, t, sim.cfg.jitter_ms / 2);
+                    left -= 1;
+                }
+                Pick::WaitUntil(at) => t = at,
+            }
+        }
+        None
+    }
+
     pub fn jitter_max(&self) -> u64 {
         self.cfg.jitter_ms
     }
@@ -163,6 +183,31 @@ mod tests {
         p.record(Some(0), 0, 0);
         p.record(Some(1), 1, 0);
         assert_eq!(p.pick(None, 2), Pick::WaitUntil(10_000));
+    }
+
+    #[test]
+    fn eta_counts_the_messages_ahead_and_the_window() {
+        let mut p = Pacer::new(cfg(2, 0, 100), vec![], None);
+        assert_eq!(p.eta(None, 0, 0, 0), Some(0));
+        // two fit in the window (100 ms apart), the third waits for the window to roll
+        assert_eq!(p.eta(None, 1, 0, 60_000), Some(100));
+        assert_eq!(p.eta(None, 2, 0, 60_000), Some(10_000));
+        assert_eq!(p.eta(None, 2, 0, 9_999), None);
+        // what is already sent counts; the pacer itself is untouched by the estimate
+        p.record(None, 0, 0);
+        p.record(None, 100, 0);
+        assert_eq!(p.eta(None, 0, 200, 5_000), None);
+        assert_eq!(p.eta(None, 0, 200, 10_000), Some(10_000));
+        assert_eq!(p.used(200), 2);
+    }
+
+    #[test]
+    fn eta_uses_every_sim() {
+        let p = Pacer::new(cfg(1, 0, 0), vec![0, 1], None);
+        assert_eq!(p.eta(None, 1, 0, 5_000), Some(0));
+        assert_eq!(p.eta(None, 2, 0, 5_000), None);
+        // pinned to slot 1 behind one message: the one ahead takes slot 0
+        assert_eq!(p.eta(Some(1), 1, 0, 5_000), Some(0));
     }
 
     #[test]

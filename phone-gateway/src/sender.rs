@@ -143,12 +143,14 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         return Ok(Some(IDLE_POLL));
     }
 
+    // Into the pacer first: a capacity estimate made meanwhile then counts this message (as queued,
+    // or as sent) at least once, never zero times.
+    let jitter = rand::thread_rng().gen_range(0..=app.pacer.lock().unwrap().jitter_max());
+    app.pacer.lock().unwrap().record(sim, now_ms, jitter);
     // Durable 'sending' + attempt log before the program runs: after a crash this row is known to be
     // in doubt and is never sent again blindly.
     let id = msg.id.clone();
     let attempts = app.store.call(move |s| s.begin_send(&id, sim, now_ms)).await?;
-    let jitter = rand::thread_rng().gen_range(0..=app.pacer.lock().unwrap().jitter_max());
-    app.pacer.lock().unwrap().record(sim, now_ms, jitter);
     app.kill.note_attempt(now_ms);
     info!(message_id = %msg.id, kind = msg.kind.as_str(), sim = ?sim, attempt = attempts, request_id = %msg.request_id, "sending");
 

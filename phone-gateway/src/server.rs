@@ -193,13 +193,14 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
     }
     let (id, kind, tenant) = (msg.id.clone(), msg.kind, msg.tenant_id.clone());
     let (nonce, ts) = (authed.nonce, authed.timestamp);
+    let pacing = Arc::clone(app);
     let outcome = app
         .store
         .call(move |s| {
             if !s.remember_nonce(&nonce, ts)? {
                 return Ok(None);
             }
-            s.enqueue(&msg, now).map(Some)
+            s.enqueue_if(&msg, now, |ahead| fits_before_expiry(&pacing, &msg, ahead)).map(Some)
         })
         .await
         .map_err(ApiError::internal)?;
@@ -207,6 +208,14 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
         None => return Err(replayed()),
         Some(Enqueued::Full) => {
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", "the queue is full, retry later"))
+        }
+        Some(Enqueued::NoCapacity) => {
+            info!(message_id = %id, kind = kind.as_str(), "refused: the pacing limits would hold it past its expiry");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_capacity",
+                "this phone cannot send it before it expires (pacing limits); try another gateway",
+            ));
         }
         Some(Enqueued::Accepted { depth }) => {
             app.wake_sender.notify_one();
@@ -219,6 +228,17 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
     };
     info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, "accepted");
     Ok(json(StatusCode::ACCEPTED, &reply))
+}
+
+/// Whether the pacer can send `msg` behind `ahead` queued messages early enough to be of use: before
+/// its expiry less a margin (a fifth of its remaining life, at most a minute), since a code that
+/// lands as it expires helps nobody. Refusing lets the edge try another phone at once.
+fn fits_before_expiry(app: &App, msg: &SendRequest, ahead: u64) -> bool {
+    let now = unix_ms();
+    let expires_ms = msg.expires_at as i64 * 1000;
+    let margin = ((expires_ms - now) / 5).clamp(0, 60_000);
+    let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
+    app.pacer.lock().unwrap().eta(requested, ahead, now, expires_ms - margin).is_some()
 }
 
 async fn status(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {

@@ -80,6 +80,8 @@ pub enum Enqueued {
     Accepted { depth: u64 },
     Duplicate { state: MessageState, depth: u64 },
     Full,
+    /// The pacing limits would hold it past its expiry: better another phone, or a clear no.
+    NoCapacity,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +156,12 @@ impl Store {
 
     /// Queues a message unless its id is known (idempotent) or the queue is full.
     pub fn enqueue(&mut self, req: &SendRequest, now: u64) -> Result<Enqueued, StoreError> {
+        self.enqueue_if(req, now, |_| true)
+    }
+
+    /// [`Store::enqueue`], but only if `fits(n)` holds, where n is the number of queued messages
+    /// that will go before this one (same or higher priority).
+    pub fn enqueue_if(&mut self, req: &SendRequest, now: u64, fits: impl FnOnce(u64) -> bool) -> Result<Enqueued, StoreError> {
         let existing: Option<String> = self
             .conn
             .prepare_cached("SELECT state FROM messages WHERE id = ?1")?
@@ -165,6 +173,13 @@ impl Store {
         }
         if self.depth >= self.max_depth {
             return Ok(Enqueued::Full);
+        }
+        let ahead: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM messages WHERE state = 'queued' AND priority <= ?1")?
+            .query_row([req.kind.priority()], |r| r.get(0))?;
+        if !fits(ahead as u64) {
+            return Ok(Enqueued::NoCapacity);
         }
         self.conn
             .prepare_cached(

@@ -191,6 +191,23 @@ async fn an_expired_otp_is_never_sent() {
 }
 
 #[tokio::test]
+async fn a_phone_that_cannot_send_before_expiry_refuses_and_queues_nothing() {
+    let gw = Gateway::start("[pacing]\nper_sim_limit = 1\nwindow_secs = 3600\n");
+    let otp = |id: &str, to: &str| otp_shared::wire::SendRequest { expires_at: now() + 120, ..msg(id, "otp", to, "code 123456") };
+    assert_eq!(gw.send(&otp("a", "+15550000500")).await.0, 202);
+    // One send per hour: a second OTP would wait an hour and expire first.
+    let (code, body) = gw.send(&otp("b", "+15550000501")).await;
+    assert_eq!((code, body["error"]["code"].as_str()), (503, Some("no_capacity")), "{body}");
+    assert!(gw.status("b").await.is_none());
+    // A message that may wait for the window to roll is still taken.
+    let later = otp_shared::wire::SendRequest { expires_at: now() + 7200, ..msg("c", "direct", "+15550000502", "hello") };
+    assert_eq!(gw.send(&later).await.0, 202);
+    wait_for(10, "a sent", || async { gw.sent().len() == 1 }).await;
+    assert_eq!(numbers(&gw.sent()), ["+15550000500"]);
+    assert_eq!(gw.status("c").await.unwrap().state, MessageState::Queued);
+}
+
+#[tokio::test]
 async fn health_is_unsigned_and_minimal() {
     let gw = Gateway::start("[pacing]\nper_sim_limit = 7\n");
     let text = gw.client.get(format!("{}/health", gw.base)).send().await.unwrap().text().await.unwrap();

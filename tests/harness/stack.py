@@ -89,13 +89,17 @@ class Sms:
 
 
 class Stack:
-    def __init__(self, gateways=1, keep_logs=True):
+    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None):
+        """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
+        `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS)."""
         self.dir = Path(tempfile.mkdtemp(prefix="otp-stack-"))
         self.procs = []
         self.project = "otp-test-" + secrets.token_hex(4)
         self.admin_key = "otp_ak_bootstrap00_" + secrets.token_urlsafe(32)
         self.otp_secret = secrets.token_urlsafe(32)
         self.gateway_count = gateways
+        self.pacing = pacing or {}
+        self.worker_vars = worker_vars or {}
         self.sms = Sms(self.dir / "sms.log")
 
     def _spawn(self, name, args, env=None, cwd=None):
@@ -133,6 +137,9 @@ class Stack:
             secret = secrets.token_urlsafe(32)
             gdir = self.dir / gid
             gdir.mkdir()
+            pacing = dict(per_sim_limit=100000, phone_limit=100000, window_secs=60, min_delay_ms=0, jitter_ms=0)
+            pacing.update(self.pacing.get(gid, {}))
+            pacing_toml = "".join(f"{k} = {v}\n" for k, v in pacing.items())
             (gdir / "gateway.toml").write_text(
                 f"""gateway_id = "{gid}"
 listen = "127.0.0.1:{port}"
@@ -140,12 +147,7 @@ db = "{gdir}/queue.db"
 edge_url = "{self.url}"
 log = "info"
 [pacing]
-per_sim_limit = 100000
-phone_limit = 100000
-window_secs = 60
-min_delay_ms = 0
-jitter_ms = 0
-[kill_switch]
+{pacing_toml}[kill_switch]
 file = "{gdir}/STOP"
 max_sends_per_minute = 100000
 max_consecutive_failures = 1000
@@ -166,6 +168,7 @@ backoff_base_ms = 200
             "GATEWAYS": json.dumps([{"id": g["id"], "url": g["url"]} for g in self.gateways]),
             "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways}),
             "GATEWAY_TIMEOUT_MS": "5000",
+            **self.worker_vars,
         }
         # Secrets go in a .dev.vars-style file, not on the command line.
         env_file = self.dir / "worker.env"
