@@ -32,6 +32,8 @@ pub struct Config {
     pub quota_shards: u32,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long one Firestore call may take before the store counts as unavailable.
+    pub store_timeout_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,7 @@ impl Config {
             kill_switch: matches!(get("KILL_SWITCH").as_deref(), Some("on" | "true" | "1")),
             quota_shards: num("QUOTA_SHARDS", 8)?.clamp(1, 64) as u32,
             max_body_bytes: num("MAX_BODY_BYTES", 16 * 1024)? as usize,
+            store_timeout_ms: num("STORE_TIMEOUT_MS", 10_000)?.clamp(100, 60_000) as u32,
         })
     }
 }

@@ -5,6 +5,7 @@ import concurrent.futures
 import os
 import re
 import signal
+import time
 
 import pytest
 
@@ -16,7 +17,8 @@ CODE_TEMPLATE = "Code [{code}]"
 
 @pytest.fixture(scope="module")
 def faulty():
-    s = Stack().start()
+    # A short store time-out, so a store that stops answering fails requests in seconds.
+    s = Stack(worker_vars={"STORE_TIMEOUT_MS": "3000"}).start()
     yield s
     s.stop()
 
@@ -61,6 +63,52 @@ def test_store_outage_is_503_and_changes_nothing(faulty, new_phone):
         os.killpg(emulator.pid, signal.SIGCONT)
     assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable", r.text
     assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == before
+
+
+def test_store_lost_after_the_phone_took_the_code_still_answers_202_and_a_retry_sends_nothing(faulty, new_phone):
+    import requests
+
+    t = tenant(faulty, quota=5)
+    g = faulty.gateways[0]
+    emulator = next(p for n, p in faulty.procs if n == "emulator")
+    phone = new_phone()
+    before = t.get("/v1/usage").json()["data"]["quota"]["remaining"]
+    headers = {"Idempotency-Key": "store-lost-" + phone}
+    base = f"http://{faulty.emulator}/v1/projects/{faulty.project}/databases/(default)/documents"
+
+    def message_written():
+        docs = requests.get(f"{base}/messages?pageSize=300", headers={"Authorization": "Bearer owner"}, timeout=10).json().get("documents", [])
+        return any(d["fields"].get("tenant_id", {}).get("stringValue") == t.id for d in docs)
+
+    # Hold the phone so the edge waits on it; once the message record exists, the edge is
+    # dispatching: stop the store, then let the phone take the message.
+    os.killpg(g["proc"].pid, signal.SIGSTOP)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            pending = pool.submit(t.post, "/v1/otp/send", json={"phone": phone}, headers=headers)
+            deadline = time.time() + 10
+            while not message_written():
+                assert time.time() < deadline, "the edge never reached dispatch"
+                time.sleep(0.05)
+            os.killpg(emulator.pid, signal.SIGSTOP)
+        finally:
+            os.killpg(g["proc"].pid, signal.SIGCONT)
+        try:
+            r = pending.result(timeout=60)
+        finally:
+            os.killpg(emulator.pid, signal.SIGCONT)
+    # The phone has it: the caller is told so, not asked to retry.
+    assert r.status_code == 202, r.text
+    assert r.json()["data"]["delivery"]["state"] == "queued"
+    faulty.sms.wait_for(phone)
+    # A retry never sends a second code: it replays the answer, or waits for the first request.
+    again = t.post("/v1/otp/send", json={"phone": phone}, headers=headers)
+    assert again.status_code in (202, 409), again.text
+    if again.status_code == 409:
+        assert again.json()["error"]["code"] == "idempotency_in_progress"
+    time.sleep(1.5)
+    assert len(faulty.sms.texts_to(phone)) == 1
+    assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == before - 1
 
 
 def test_brute_force_is_stopped_by_the_attempt_limit(faulty, new_phone):

@@ -237,15 +237,20 @@ impl<P: Platform> App<P> {
         }
         let doc_id = format!("{}_{}", tenant_id, keys::sha256_hex(key));
         let fingerprint = keys::sha256_hex(&format!("{} {}\n{}", req.method, req.path, String::from_utf8_lossy(&req.body)));
-        if let Some(prior) = self.repo.idempotency_begin(self, &doc_id, &fingerprint, ctx.now_ms).await? {
-            if prior.request_sha256 != fingerprint {
-                return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
+        if let Some((prior, version)) = self.repo.idempotency_begin(self, &doc_id, &fingerprint, ctx.now_ms).await? {
+            match prior_claim(&prior, &fingerprint, ctx.now_ms) {
+                PriorClaim::OtherRequest => return Err(ApiError::new(ErrorCode::IdempotencyKeyReused)),
+                PriorClaim::Running => return Err(ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1)),
+                PriorClaim::Abandoned => {
+                    if !self.repo.idempotency_take_over(self, &doc_id, &fingerprint, ctx.now_ms, &version).await? {
+                        return Err(ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1));
+                    }
+                }
+                PriorClaim::Done => {
+                    let body = crate::service::sealing::open(&self.cfg.otp_secret, &doc_id, &prior.body).ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored response cannot be opened"))?;
+                    return Ok(ApiResponse::json(prior.status, &serde_json::from_str::<Value>(&body).unwrap_or(Value::Null)).with_header("idempotent-replayed", "true"));
+                }
             }
-            if prior.state != "done" {
-                return Err(ApiError::new(ErrorCode::IdempotencyInProgress).retry_after(1));
-            }
-            let body = crate::service::sealing::open(&self.cfg.otp_secret, &doc_id, &prior.body).ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored response cannot be opened"))?;
-            return Ok(ApiResponse::json(prior.status, &serde_json::from_str::<Value>(&body).unwrap_or(Value::Null)).with_header("idempotent-replayed", "true"));
         }
         let result = f().await;
         let (status, body) = match &result {
@@ -263,9 +268,40 @@ impl<P: Platform> App<P> {
             let mut nonce = [0u8; 12];
             self.platform.fill_random(&mut nonce);
             let sealed = crate::service::sealing::seal(&self.cfg.otp_secret, &doc_id, nonce, &body);
-            self.repo.idempotency_finish(self, &doc_id, &fingerprint, status, &sealed, ctx.now_ms).await?;
+            // The work is done (an SMS may be out): a lost record must not turn it into an error the
+            // caller would retry. The claim stays `in_progress`, so retries wait out the lease.
+            if let Err(e) = self.repo.idempotency_finish(self, &doc_id, &fingerprint, status, &sealed, ctx.now_ms).await {
+                self.platform.log(&json!({"level": "warn", "request_id": ctx.request_id, "event": "idempotency_record_lost", "error": e.message}).to_string());
+            }
         }
         result
+    }
+}
+
+/// How long a claimed Idempotency-Key may stay `in_progress` before a retry may run the request
+/// again: longer than any request lives (store and gateway time-outs included), so only a request
+/// that died mid-way (an evicted isolate, a lost store write) is ever taken over.
+const IDEMPOTENCY_LEASE_MS: i64 = 120_000;
+
+#[derive(Debug, PartialEq, Eq)]
+enum PriorClaim {
+    /// The key was used for a different request.
+    OtherRequest,
+    Running,
+    /// Claimed longer ago than the lease and never finished.
+    Abandoned,
+    Done,
+}
+
+fn prior_claim(prior: &crate::service::model::IdempotencyRecord, fingerprint: &str, now_ms: i64) -> PriorClaim {
+    if prior.request_sha256 != fingerprint {
+        PriorClaim::OtherRequest
+    } else if prior.state == "done" {
+        PriorClaim::Done
+    } else if now_ms - prior.created_at > IDEMPOTENCY_LEASE_MS {
+        PriorClaim::Abandoned
+    } else {
+        PriorClaim::Running
     }
 }
 
@@ -279,4 +315,23 @@ fn valid_request_id(v: &str) -> bool {
 /// The v1 success envelope.
 pub fn ok_json(status: u16, data: Value, ctx: &Ctx) -> ApiResponse {
     ApiResponse::json(status, &json!({"success": true, "data": data, "request_id": ctx.request_id}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::model::IdempotencyRecord;
+
+    fn claim(state: &str, created_at: i64) -> IdempotencyRecord {
+        IdempotencyRecord { request_sha256: "f".into(), state: state.into(), status: 0, body: String::new(), created_at }
+    }
+
+    #[test]
+    fn an_unfinished_claim_blocks_retries_only_for_the_lease() {
+        assert_eq!(prior_claim(&claim("in_progress", 0), "f", IDEMPOTENCY_LEASE_MS), PriorClaim::Running);
+        assert_eq!(prior_claim(&claim("in_progress", 0), "f", IDEMPOTENCY_LEASE_MS + 1), PriorClaim::Abandoned);
+        // A finished request is replayed however old, and a different request never takes a key over.
+        assert_eq!(prior_claim(&claim("done", 0), "f", 10 * IDEMPOTENCY_LEASE_MS), PriorClaim::Done);
+        assert_eq!(prior_claim(&claim("in_progress", 0), "g", 10 * IDEMPOTENCY_LEASE_MS), PriorClaim::OtherRequest);
+    }
 }

@@ -61,11 +61,11 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
     let p = &app.platform;
     let mut message = dispatching(new_id(p, "msg"), tenant, kind, phone, &info, ctx);
     // Notifications are the service's own messages: they do not spend the tenant's quota.
-    let shard = if kind == MessageKind::Notification {
-        app.repo.create_message(app, &message).await?;
-        None
+    let (shard, version) = if kind == MessageKind::Notification {
+        (None, app.repo.create_message(app, &message).await?)
     } else {
-        Some(super::quota::debit(app, tenant, vec![super::repo::Repo::message_write(&message)], ctx).await?.0)
+        let (shard, times) = super::quota::debit(app, tenant, vec![super::repo::Repo::message_write(&message)], ctx).await?;
+        (Some(shard), times.into_iter().next().unwrap_or_default())
     };
     let refund = || async {
         if let Some(s) = shard {
@@ -102,7 +102,7 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
             return Err(ApiError::new(ErrorCode::GatewayUnavailable).details(serde_json::json!({"reasons": message.error})));
         }
     }
-    app.repo.update_message(app, &message).await?;
+    app.repo.record_dispatched(app, &message, &version).await;
     app.repo.count_event(app, &tenant.id, "message_sent", ctx.now_ms).await;
     Ok(SentMessage { message })
 }

@@ -118,7 +118,8 @@ async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: Verification
     let mut message = super::messages::dispatching(message_id.clone(), tenant, MessageKind::Otp, &phone, &info, ctx);
     let writes = crate::service::repo::Repo::verification_writes(&v, &message, v.sends == 1);
     let (shard, times) = super::quota::debit(app, tenant, writes, ctx).await?;
-    let version = times.into_iter().next().unwrap_or_default();
+    let mut times = times.into_iter();
+    let (version, message_version) = (times.next().unwrap_or_default(), times.next().unwrap_or_default());
     let req = SendRequest {
         id: message_id.clone(),
         kind: MessageKind::Otp,
@@ -152,7 +153,7 @@ async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: Verification
         app.repo.quota_refund(app, &tenant.id, shard).await.ok();
         return Err(ApiError::new(ErrorCode::GatewayUnavailable).details(serde_json::json!({"reasons": message.error})));
     }
-    app.repo.update_message(app, &message).await?;
+    app.repo.record_dispatched(app, &message, &message_version).await;
     Ok(Sent { verification: v, message_id, delivery_state: state.into(), gateway_id })
 }
 

@@ -10,8 +10,6 @@ use super::value::{field_path, fields_of, from_fields};
 use crate::config::Config;
 use crate::net::{HttpClient, OutboundRequest};
 
-const TIMEOUT_MS: u32 = 10_000;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     NotFound,
@@ -51,6 +49,21 @@ pub struct Doc<T> {
 pub enum Precondition {
     Exists(bool),
     UpdateTime(String),
+}
+
+/// One condition of [`Firestore::query`]: `field` `op` `value`, with Firestore's operator names
+/// (`EQUAL`, `LESS_THAN`, ...).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    field: String,
+    op: &'static str,
+    value: Value,
+}
+
+impl Filter {
+    pub fn new(field: &str, op: &'static str, value: Value) -> Self {
+        Filter { field: field.to_string(), op, value }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,22 +123,25 @@ pub struct Firestore {
     auth: Auth,
     /// Why the store cannot be used (bad credentials); reported on every call.
     broken: Option<String>,
+    timeout_ms: u32,
 }
 
 impl Firestore {
     pub fn new(cfg: &Config) -> Self {
         let root = format!("projects/{}/databases/(default)/documents", cfg.firestore_project);
+        let timeout_ms = cfg.store_timeout_ms;
         match (&cfg.firestore_emulator_host, &cfg.service_account_json) {
-            (Some(host), _) => Self { base: format!("http://{host}/v1"), root, auth: Auth::Emulator, broken: None },
+            (Some(host), _) => Self { base: format!("http://{host}/v1"), root, auth: Auth::Emulator, broken: None, timeout_ms },
             (None, Some(json)) => match TokenSource::from_json(json) {
-                Ok(ts) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::ServiceAccount(ts), broken: None },
-                Err(e) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::Emulator, broken: Some(e.to_string()) },
+                Ok(ts) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::ServiceAccount(ts), broken: None, timeout_ms },
+                Err(e) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::Emulator, broken: Some(e.to_string()), timeout_ms },
             },
             (None, None) => Self {
                 base: "https://firestore.googleapis.com/v1".into(),
                 root,
                 auth: Auth::Emulator,
                 broken: Some("neither FIRESTORE_EMULATOR_HOST nor GOOGLE_SERVICE_ACCOUNT_JSON is set".into()),
+                timeout_ms,
             },
         }
     }
@@ -142,7 +158,7 @@ impl Firestore {
             Auth::Emulator => "owner".to_string(),
             Auth::ServiceAccount(ts) => ts.token(http, now_ms).await.map_err(|e| StoreError::Auth(e.to_string()))?,
         };
-        let mut req = OutboundRequest::new(method, url).header("authorization", format!("Bearer {token}")).timeout_ms(TIMEOUT_MS);
+        let mut req = OutboundRequest::new(method, url).header("authorization", format!("Bearer {token}")).timeout_ms(self.timeout_ms);
         if let Some(b) = body {
             req = req.json_body(serde_json::to_vec(&b).expect("json"));
         }
@@ -207,11 +223,27 @@ impl Firestore {
 
     /// Documents of a top-level collection whose `field` equals `value`.
     pub async fn query_eq<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, field: &str, value: Value, limit: usize) -> Result<Vec<Doc<T>>, StoreError> {
-        let q = json!({"structuredQuery": {
-            "from": [{"collectionId": collection}],
-            "where": {"fieldFilter": {"field": {"fieldPath": field_path(field)}, "op": "EQUAL", "value": super::value::to_firestore(&value)}},
-            "limit": limit,
-        }});
+        self.query(http, now_ms, collection, &[Filter::new(field, "EQUAL", value)], None, limit).await
+    }
+
+    /// Documents of a top-level collection matching every filter, in ascending `order_by` order.
+    /// An equality and a range on different fields need a composite index in production
+    /// (`firestore.indexes.json`); the emulator needs none.
+    pub async fn query<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, filters: &[Filter], order_by: Option<&str>, limit: usize) -> Result<Vec<Doc<T>>, StoreError> {
+        let mut conditions: Vec<Value> = filters
+            .iter()
+            .map(|f| json!({"fieldFilter": {"field": {"fieldPath": field_path(&f.field)}, "op": f.op, "value": super::value::to_firestore(&f.value)}}))
+            .collect();
+        let mut sq = json!({"from": [{"collectionId": collection}], "limit": limit});
+        match conditions.len() {
+            0 => {}
+            1 => sq["where"] = conditions.remove(0),
+            _ => sq["where"] = json!({"compositeFilter": {"op": "AND", "filters": conditions}}),
+        }
+        if let Some(f) = order_by {
+            sq["orderBy"] = json!([{"field": {"fieldPath": field_path(f)}, "direction": "ASCENDING"}]);
+        }
+        let q = json!({"structuredQuery": sq});
         let out = self.call(http, now_ms, "POST", format!("{}/{}:runQuery", self.base, self.root), Some(q)).await?;
         out.as_array().into_iter().flatten().filter(|r| r.get("document").is_some()).map(|r| self.doc_of(&r["document"])).collect()
     }
