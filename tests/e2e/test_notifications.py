@@ -51,7 +51,25 @@ def test_scheduled_event_sends_expiry_notice_once_and_checks_gateways(make_tenan
     assert f"ends on {soon}" in notice
     assert len(texts(sms, contact)) == 2
     checks = admin.get("/v1/admin/gateways/checks").json()["data"]["items"]
-    assert checks and checks[-1]["reachable"] is True and checks[-1]["latency_ms"] >= 0
+    assert checks and checks[0]["reachable"] is True and checks[0]["latency_ms"] >= 0
+    ats = [c["at"] for c in checks]
+    assert ats == sorted(ats, reverse=True), "history lists the newest check first"
+
+
+def test_expiry_day_notice_is_sent_once(make_tenant, sms, new_phone, admin):
+    contact = new_phone()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    t = make_tenant(contact_phone=contact, expires_at="2031-01-01")
+    sms.wait_for(contact)  # welcome
+    # Its period ends now: the tenant's requests are refused and the contact is told, once.
+    r = admin.patch(f"/v1/admin/tenants/{t.id}", json={"expires_at": today})
+    assert r.status_code == 200, r.text
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).json()["error"]["code"] == "tenant_expired"
+    for _ in range(2):
+        assert admin.post("/v1/admin/cron/run").status_code == 200
+    notice = sms.wait_for(contact, count=2)
+    assert "ended" in notice or "expired" in notice, notice
+    assert len(texts(sms, contact)) == 2
 
 
 def test_cron_expires_stale_verifications(make_tenant, admin, new_phone):

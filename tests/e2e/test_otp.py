@@ -156,6 +156,35 @@ def test_idempotent_retry_returns_the_first_response_and_sends_once(make_tenant,
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
 
 
+def test_request_id_is_echoed_and_follows_the_message_to_the_phone(make_tenant, sms, new_phone, stack):
+    import sqlite3
+    import uuid
+
+    import requests
+
+    t = make_tenant()
+    phone = new_phone()
+    rid = "trace-" + uuid.uuid4().hex
+    r = t.post("/v1/otp/send", json={"phone": phone}, headers={"X-Request-Id": rid})
+    assert r.status_code == 202 and r.headers["x-request-id"] == rid, r.text
+    data = r.json()["data"]
+    sms.wait_for(phone)
+    # In the store, on the verification and on its message record.
+    base = f"http://{stack.emulator}/v1/projects/{stack.project}/databases/(default)/documents"
+    owner = {"Authorization": "Bearer owner"}
+    for doc in (f"verifications/{data['id']}", f"messages/{data['delivery']['message_id']}"):
+        fields = requests.get(f"{base}/{doc}", headers=owner, timeout=10).json()["fields"]
+        assert fields["request_id"]["stringValue"] == rid, doc
+    # In the queue of the phone that took it.
+    gw = next(g for g in stack.gateways if g["id"] == data["delivery"]["gateway_id"])
+    with sqlite3.connect(f"file:{gw['dir']}/queue.db?mode=ro", uri=True) as db:
+        row = db.execute("SELECT request_id FROM messages WHERE id = ?", (data["delivery"]["message_id"],)).fetchone()
+    assert row == (rid,)
+    # An unusable id (too long, odd characters) is replaced, never echoed.
+    r = t.get("/v1/usage", headers={"X-Request-Id": "bad id!" + "x" * 200})
+    assert r.headers["x-request-id"] != "" and "bad" not in r.headers["x-request-id"]
+
+
 @pytest.mark.parametrize("phone,code", [("", "phone_required"), ("12345", "phone_invalid"), ("+1 (415) abc", "phone_invalid"), ("+99912345678", "phone_invalid")])
 def test_bad_phone_is_a_clear_400(make_tenant, phone, code):
     t = make_tenant()

@@ -113,7 +113,8 @@ async function loadUsage() {
 async function loadGateways() {
   const data = await api("GET", "/v1/admin/gateways/checks?limit=200");
   const latest = new Map();
-  for (const c of data.items) latest.set(c.gateway_id, c);
+  // Newest first: the first check of each gateway is its current state.
+  for (const c of data.items) if (!latest.has(c.gateway_id)) latest.set(c.gateway_id, c);
   const body = $("#gateways tbody");
   body.replaceChildren();
   for (const c of latest.values()) {

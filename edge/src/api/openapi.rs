@@ -98,7 +98,7 @@ fn describe(method: &str, path: &str) -> Op {
             ok_example: json!({"sid": "ver_01jd9", "status": "approved", "valid": true}),
             errors: twilio_errors,
         },
-        (_, p) if p.starts_with("/v1/admin/") => Op { summary: admin_summary(method, p), auth: Auth::Admin, body: if method == "GET" || method == "DELETE" { None } else { Some(json!({"type": "object"})) }, ok_status: "200", ok_example: json!({"success": true, "data": {}}), errors: admin_errors },
+        (_, p) if p.starts_with("/v1/admin/") => Op { summary: admin_summary(method, p), auth: Auth::Admin, body: if method == "GET" || method == "DELETE" { None } else { Some(json!({"type": "object"})) }, ok_status: if method == "POST" && (p == "/v1/admin/tenants" || p == "/v1/admin/keys") { "201" } else { "200" }, ok_example: json!({"success": true, "data": {}}), errors: admin_errors },
         _ => Op { summary: "", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
     }
 }
@@ -255,6 +255,15 @@ mod tests {
             assert_eq!(op["responses"]["404"]["content"]["application/json"]["example"]["status"], 404, "{p}");
         }
         assert_eq!(s["components"]["securitySchemes"]["twilioBasic"]["scheme"], "basic");
+    }
+
+    #[test]
+    fn creations_are_documented_as_201() {
+        let s = spec();
+        for p in ["/v1/admin/tenants", "/v1/admin/keys", "/v2/Services/{id}/Verifications"] {
+            assert!(s["paths"][p]["post"]["responses"]["201"].is_object(), "{p}");
+            assert!(s["paths"][p]["post"]["responses"]["200"].is_null(), "{p}");
+        }
     }
 
     #[test]

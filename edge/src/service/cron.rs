@@ -1,5 +1,5 @@
 //! The scheduled run (Cron Trigger, also `POST /v1/admin/cron/run`): expiry and quota notices,
-//! expiring stale verifications, and a health check of every gateway kept as history.
+//! expiring stale verifications, deleting records past their retention, and a health check of every gateway kept as history.
 
 use serde_json::{json, Value};
 
@@ -26,13 +26,14 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
         }
     }
     let expired = expire_verifications(app, ctx).await;
+    let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
     for g in &app.cfg.gateways {
         let probe = super::gateway::probe(&app.platform, g, 3000).await;
         app.repo.record_gateway_check(app, &probe, ctx.now_ms).await.ok();
         gateways.push(json!({"id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms}));
     }
-    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "gateways": gateways})
+    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways})
 }
 
 async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usize {
@@ -60,18 +61,46 @@ async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usi
 }
 
 /// Marks pending verifications past their expiry as expired (they are refused either way; this
-/// keeps the store and the counts honest).
+/// keeps the store and the counts honest). Bounded per run; the oldest go first, so a backlog
+/// drains over the next runs.
 async fn expire_verifications<P: Platform>(app: &App<P>, ctx: &Ctx) -> usize {
-    let Ok(pending) = app.repo.pending_verifications(app, 500).await else { return 0 };
     let mut n = 0;
-    for (mut v, version) in pending {
-        if v.expires_at <= ctx.now_ms {
+    for _ in 0..EXPIRE_PAGES {
+        let Ok(page) = app.repo.expired_pending_verifications(app, ctx.now_ms, EXPIRE_PAGE).await else { break };
+        let full = page.len() == EXPIRE_PAGE;
+        for (mut v, version) in page {
             v.status = VerificationStatus::Expired;
             if app.repo.update_verification(app, &v, &version).await.is_ok() {
                 app.repo.count_event(app, &v.tenant_id, "otp_expired", ctx.now_ms).await;
                 n += 1;
             }
         }
+        if !full {
+            break;
+        }
     }
     n
+}
+
+const EXPIRE_PAGE: usize = 200;
+const EXPIRE_PAGES: usize = 5;
+
+/// How long records stay after they stop mattering: (collection, time field, retention). Audit
+/// entries, tenants and keys are kept; analytics live in counters, not in these records.
+const RETENTION: [(&str, &str, i64); 4] = [
+    ("verifications", "expires_at", 30 * DAY_MS),
+    ("messages", "created_at", 30 * DAY_MS),
+    // A retry a day later is a new request (Stripe keeps keys 24 hours too).
+    ("idempotency", "created_at", DAY_MS),
+    ("gateway_checks", "at", 7 * DAY_MS),
+];
+
+/// Deletes records past their retention, at most a few hundred per collection and run.
+async fn purge<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    let mut out = serde_json::Map::new();
+    for (collection, field, keep) in RETENTION {
+        let n = app.repo.purge_before(app, collection, field, ctx.now_ms - keep, 400).await.unwrap_or(0);
+        out.insert(collection.to_string(), json!(n));
+    }
+    Value::Object(out)
 }

@@ -8,7 +8,7 @@ use crate::api::app::App;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::config::Config;
 use crate::platform::Platform;
-use crate::store::{Firestore, Precondition, StoreError, Write};
+use crate::store::{Filter, Firestore, Precondition, StoreError, Write};
 use otp_shared::wire::{MessageState, StatusReport};
 
 pub struct Repo {
@@ -231,9 +231,26 @@ impl Repo {
         Write::set(format!("messages/{}", m.id), m).precondition(Precondition::Exists(false))
     }
 
-    pub async fn create_message<P: Platform>(&self, app: &App<P>, m: &MessageRecord) -> Result<(), ApiError> {
-        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Self::message_write(m)]).await?;
-        Ok(())
+    /// Creates the record; returns its update time (the version [`Repo::record_dispatched`] guards on).
+    pub async fn create_message<P: Platform>(&self, app: &App<P>, m: &MessageRecord) -> Result<String, ApiError> {
+        let times = self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Self::message_write(m)]).await?;
+        Ok(times.into_iter().next().unwrap_or_default())
+    }
+
+    /// The state after a gateway took the message. Guarded by the version written before dispatch,
+    /// so a delivery report that got there first is never overwritten. Never fails the request: the
+    /// SMS is out, and an error here would make the caller retry and send it twice.
+    pub async fn record_dispatched<P: Platform>(&self, app: &App<P>, m: &MessageRecord, version: &str) {
+        let mut w = Write::set(format!("messages/{}", m.id), m);
+        if !version.is_empty() {
+            w = w.precondition(Precondition::UpdateTime(version.to_string()));
+        }
+        match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
+            Ok(_) | Err(StoreError::PreconditionFailed(_)) => {}
+            Err(e) => app.platform.log(
+                &json!({"level": "warn", "request_id": m.request_id, "message_id": m.id, "event": "dispatch_state_not_recorded", "error": e.to_string()}).to_string(),
+            ),
+        }
     }
 
     pub async fn update_message<P: Platform>(&self, app: &App<P>, m: &MessageRecord) -> Result<(), ApiError> {
@@ -292,16 +309,28 @@ impl Repo {
 
     // --- idempotency -------------------------------------------------------------------------
 
-    /// Claims the key. `None` when this request is the first; otherwise the earlier record.
-    pub async fn idempotency_begin<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, now: i64) -> Result<Option<IdempotencyRecord>, ApiError> {
+    /// Claims the key. `None` when this request is the first; otherwise the earlier record and its
+    /// version.
+    pub async fn idempotency_begin<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, now: i64) -> Result<Option<(IdempotencyRecord, String)>, ApiError> {
         let path = format!("idempotency/{doc_id}");
         let rec = IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now };
         match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(path.clone(), &rec).precondition(Precondition::Exists(false))]).await {
             Ok(_) => Ok(None),
             Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
                 let d = self.db.get::<IdempotencyRecord, _>(app.platform.http(), app.platform.now_ms(), &path).await?;
-                Ok(Some(d.map(|d| d.value).unwrap_or(rec)))
+                Ok(Some(d.map(|d| (d.value, d.update_time)).unwrap_or((rec, String::new()))))
             }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Takes over a claim whose request never finished; false when another retry took it first.
+    pub async fn idempotency_take_over<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, now: i64, version: &str) -> Result<bool, ApiError> {
+        let rec = IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now };
+        let w = Write::set(format!("idempotency/{doc_id}"), &rec).precondition(Precondition::UpdateTime(version.to_string()));
+        match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::PreconditionFailed(_) | StoreError::NotFound) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -378,7 +407,7 @@ impl Repo {
 
     pub async fn append_audit<P: Platform>(&self, app: &App<P>, entry: &Value, now: i64) -> Result<(), ApiError> {
         // Ids count down, so listing in id order gives the newest entries first.
-        let id = format!("{:013}_{}", 9_999_999_999_999 - now, crate::platform::new_id(&app.platform, "a"));
+        let id = format!("{:013}_{}", COUNTDOWN_MS - now, crate::platform::new_id(&app.platform, "a"));
         self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("audit/{id}"), entry)]).await?;
         Ok(())
     }
@@ -434,15 +463,30 @@ impl Repo {
         Ok(())
     }
 
-    pub async fn pending_verifications<P: Platform>(&self, app: &App<P>, limit: usize) -> Result<Vec<(VerificationRecord, String)>, ApiError> {
-        let docs = self.db.query_eq::<VerificationRecord, _>(app.platform.http(), app.platform.now_ms(), "verifications", "status", json!("pending"), limit).await?;
+    /// Pending verifications whose expiry has passed, the longest expired first.
+    pub async fn expired_pending_verifications<P: Platform>(&self, app: &App<P>, now: i64, limit: usize) -> Result<Vec<(VerificationRecord, String)>, ApiError> {
+        let filters = [Filter::new("status", "EQUAL", json!("pending")), Filter::new("expires_at", "LESS_THAN_OR_EQUAL", json!(now))];
+        let docs = self.db.query::<VerificationRecord, _>(app.platform.http(), app.platform.now_ms(), "verifications", &filters, Some("expires_at"), limit).await?;
         Ok(docs.into_iter().map(|d| (d.value, d.update_time)).collect())
     }
 
-    /// One health check of a gateway, kept as history (`gateway_checks/{id}_{ms}`).
+    /// Deletes up to `limit` documents of `collection` whose `field` is below `cutoff`; returns how
+    /// many. One commit per call (Firestore takes at most 500 writes in one).
+    pub async fn purge_before<P: Platform>(&self, app: &App<P>, collection: &str, field: &str, cutoff: i64, limit: usize) -> Result<usize, ApiError> {
+        let http = app.platform.http();
+        let filters = [Filter::new(field, "LESS_THAN", json!(cutoff))];
+        let docs = self.db.query::<Value, _>(http, app.platform.now_ms(), collection, &filters, Some(field), limit.min(500)).await?;
+        let n = docs.len();
+        self.db.commit(http, app.platform.now_ms(), docs.into_iter().map(|d| Write::delete(d.path)).collect()).await?;
+        Ok(n)
+    }
+
+    /// One health check of a gateway, kept as history. Ids count down, so the history lists the
+    /// newest checks first.
     pub async fn record_gateway_check<P: Platform>(&self, app: &App<P>, probe: &super::gateway::Probe, now: i64) -> Result<(), ApiError> {
         let doc = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": now});
-        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("gateway_checks/{}_{now:013}", probe.id), &doc)]).await?;
+        let id = format!("{:013}_{}", COUNTDOWN_MS - now, probe.id);
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("gateway_checks/{id}"), &doc)]).await?;
         Ok(())
     }
 
@@ -451,6 +495,9 @@ impl Repo {
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
 }
+
+/// Ids that start with `COUNTDOWN_MS - now` (13 digits) list newest first in document-id order.
+const COUNTDOWN_MS: i64 = 9_999_999_999_999;
 
 /// Delivery states in order; a report may only move a message forward.
 fn advances(current: &str, next: MessageState) -> bool {

@@ -6,4 +6,4 @@ pub mod auth;
 pub mod client;
 pub mod value;
 
-pub use client::{Doc, Firestore, Precondition, StoreError, Write};
+pub use client::{Doc, Filter, Firestore, Precondition, StoreError, Write};
