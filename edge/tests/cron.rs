@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const DAY_MS: i64 = 86_400_000;
 
 fn ctx(now_ms: i64) -> Ctx {
-    Ctx { request_id: "req_cron_test".into(), now_ms, client_ip: "127.0.0.1".into(), envelope: Envelope::V1, tenant: Default::default() }
+    Ctx::new("req_cron_test".into(), now_ms, "127.0.0.1".into(), Envelope::V1)
 }
 
 fn verification(id: &str, status: &str, expires_at: i64) -> Value {

@@ -29,6 +29,19 @@ pub struct Ctx {
     pub envelope: Envelope,
     /// The tenant, once authenticated: the request is counted in its analytics.
     pub tenant: std::cell::RefCell<Option<String>>,
+    /// Analytics events (tenant, event) gathered while handling; written in one commit at the end.
+    pub counts: std::cell::RefCell<Vec<(String, String)>>,
+}
+
+impl Ctx {
+    pub fn new(request_id: String, now_ms: i64, client_ip: String, envelope: Envelope) -> Ctx {
+        Ctx { request_id, now_ms, client_ip, envelope, tenant: Default::default(), counts: Default::default() }
+    }
+
+    /// Counts `event` for the tenant; see [`Repo::count_all`].
+    pub fn count(&self, tenant_id: &str, event: &str) {
+        self.counts.borrow_mut().push((tenant_id.to_string(), event.to_string()));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +85,7 @@ impl<P: Platform> App<P> {
             _ if req.path.starts_with("/v2/") => Envelope::Twilio,
             _ => Envelope::V1,
         };
-        let ctx = Ctx { request_id: request_id.clone(), now_ms: started, client_ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()), envelope, tenant: Default::default() };
+        let ctx = Ctx::new(request_id.clone(), started, req.client_ip.clone().unwrap_or_else(|| "unknown".into()), envelope);
         // RFC 9110: a 405 names the methods the path has.
         let allow = match &matched {
             Matched::WrongMethod(methods) => Some(methods.join(", ")),
@@ -84,11 +97,13 @@ impl<P: Platform> App<P> {
             Matched::NotFound => Err(ApiError::new(ErrorCode::NotFound)),
         };
         let error_code = result.as_ref().err().map(|e| e.code.as_str());
-        let tenant = ctx.tenant.borrow().clone();
-        if let Some(tenant) = tenant {
+        // One counter commit per request: its events plus, for a tenant, the request itself.
+        let mut counts = ctx.counts.take();
+        if let Some(tenant) = ctx.tenant.borrow().clone() {
             let fields = crate::service::analytics::request_fields(self.platform.now_ms() - started, error_code);
-            self.repo.count_fields(self, &tenant, &fields, started).await;
+            counts.extend(fields.into_iter().map(|f| (tenant.clone(), f)));
         }
+        self.repo.count_all(self, &counts, started).await;
         let resp = match result {
             Ok(resp) => resp,
             Err(e) => envelope.error(&e, &request_id),

@@ -63,6 +63,22 @@ pub fn counter_path(scope: &str, period: &str, shard: u32) -> String {
     format!("counters/{scope}_{period}_{shard}")
 }
 
+/// The counter documents one batch of (tenant, field) events adds to, each with its fields and
+/// amounts: every tenant's and the service total's (`_all`) document for the hour, the day and the
+/// month, on one shard. Ordered, so a commit is built the same way every time.
+pub fn counter_increments(items: &[(String, String)], now_ms: i64, shard: u32) -> Vec<(String, Vec<(String, i64)>)> {
+    use std::collections::BTreeMap;
+    let mut docs: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (tenant, field) in items {
+        for scope in [tenant.as_str(), "_all"] {
+            for g in Granularity::ALL {
+                *docs.entry(counter_path(scope, &g.period(now_ms), shard)).or_default().entry(field.clone()).or_default() += 1;
+            }
+        }
+    }
+    docs.into_iter().map(|(path, fields)| (path, fields.into_iter().collect())).collect()
+}
+
 /// The periods covering `[from, to]` (dates or times), in order, or why not.
 pub fn periods(g: Granularity, from: &str, to: &str) -> Result<Vec<String>, String> {
     let from_ms = parse_iso8601(from).ok_or("from must be an ISO 8601 date")?;
@@ -148,6 +164,22 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_of_events_is_one_write_per_counter_document() {
+        let now = parse_iso8601("2026-11-25T10:30:00Z").unwrap();
+        let items: Vec<(String, String)> = [("t1", "otp_sent"), ("t1", "requests"), ("t1", "requests"), ("t2", "message_sent")]
+            .iter()
+            .map(|(t, f)| (t.to_string(), f.to_string()))
+            .collect();
+        let docs = counter_increments(&items, now, 3);
+        // t1, t2 and the total, each at three granularities.
+        assert_eq!(docs.len(), 9);
+        let doc = |p: &str| docs.iter().find(|(path, _)| path == p).map(|(_, f)| f.clone()).unwrap();
+        assert_eq!(doc("counters/t1_D20261125_3"), vec![("otp_sent".to_string(), 1), ("requests".to_string(), 2)]);
+        assert_eq!(doc("counters/_all_H2026112510_3"), vec![("message_sent".to_string(), 1), ("otp_sent".to_string(), 1), ("requests".to_string(), 2)]);
+        assert_eq!(doc("counters/t2_M202611_3"), vec![("message_sent".to_string(), 1)]);
+    }
 
     #[test]
     fn periods_cover_the_range() {

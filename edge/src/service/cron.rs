@@ -26,6 +26,7 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
         }
     }
     let expired = expire_verifications(app, ctx).await;
+    app.repo.count_all(app, &ctx.counts.take(), ctx.now_ms).await;
     let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
     for g in &app.cfg.gateways {

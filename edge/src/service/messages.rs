@@ -103,6 +103,6 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
         }
     }
     app.repo.record_dispatched(app, &message, &version).await;
-    app.repo.count_event(app, &tenant.id, "message_sent", ctx.now_ms).await;
+    ctx.count(&tenant.id, "message_sent");
     Ok(SentMessage { message })
 }

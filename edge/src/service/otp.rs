@@ -101,7 +101,7 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
 /// [`deliver`], counting `event` when the message goes out.
 async fn deliver_counted<P: Platform>(app: &App<P>, tenant: &Tenant, v: VerificationRecord, code: &str, locale: &str, event: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
     let sent = deliver(app, tenant, v, code, locale, ctx).await?;
-    app.repo.count_event(app, &tenant.id, event, ctx.now_ms).await;
+    ctx.count(&tenant.id, event);
     Ok(sent)
 }
 
@@ -225,7 +225,7 @@ pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
         if v.expires_at <= ctx.now_ms {
             v.status = VerificationStatus::Expired;
             if app.repo.update_verification(app, &v, &version).await.is_ok() {
-                app.repo.count_event(app, &tenant.id, "otp_expired", ctx.now_ms).await;
+                ctx.count(&tenant.id, "otp_expired");
             }
             return Err(ApiError::new(ErrorCode::VerificationExpired));
         }
@@ -250,7 +250,7 @@ pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
             Err(e) => return Err(e),
         }
         let event = if matched { "otp_approved" } else { "otp_failed" };
-        app.repo.count_event(app, &tenant.id, event, ctx.now_ms).await;
+        ctx.count(&tenant.id, event);
         if matched {
             app.repo.clear_live_verification(app, &tenant.id, &v.phone, &v.id).await.ok();
             return Ok(CheckResult::Approved(v));

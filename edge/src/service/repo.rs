@@ -358,25 +358,30 @@ impl Repo {
         Ok(())
     }
 
-    /// Adds one to `event` for the tenant and for the service total, today. Counting is best
+    /// Adds one to `event` for the tenant and for the service total, now. Counting is best
     /// effort: a failed counter write never fails the request it describes.
     pub async fn count_event<P: Platform>(&self, app: &App<P>, tenant_id: &str, event: &str, now: i64) {
-        self.count_fields(app, tenant_id, &[event.to_string()], now).await;
+        self.count_all(app, &[(tenant_id.to_string(), event.to_string())], now).await;
     }
 
-    /// Adds one to each field, for the tenant and the service total, at every granularity, in
-    /// one commit. Counting is best effort: a failed counter write never fails the request.
-    pub async fn count_fields<P: Platform>(&self, app: &App<P>, tenant_id: &str, fields: &[String], now: i64) {
-        use super::analytics::{counter_path, Granularity, SHARDS};
-        let shard = Self::random_below(app, SHARDS);
-        let mut writes = Vec::new();
-        for scope in [tenant_id, "_all"] {
-            for g in Granularity::ALL {
-                let path = counter_path(scope, &g.period(now), shard);
-                writes.extend(fields.iter().map(|f| Write::increment(path.clone(), f, 1)));
+    /// Adds one per (tenant, field) item, for the tenant and for the service total, at every
+    /// granularity: one write per counter document (all its fields together) and one commit for
+    /// them all. Counting is best effort: a failed counter write never fails the request.
+    pub async fn count_all<P: Platform>(&self, app: &App<P>, items: &[(String, String)], now: i64) {
+        if items.is_empty() {
+            return;
+        }
+        let shard = Self::random_below(app, super::analytics::SHARDS);
+        let docs = super::analytics::counter_increments(items, now, shard);
+        let writes: Vec<Write> = docs.iter().map(|(path, fields)| Write::increments(path.clone(), &fields.iter().map(|(f, n)| (f.as_str(), *n)).collect::<Vec<_>>())).collect();
+        // Firestore takes at most 500 writes in one commit; a request makes a handful.
+        let mut failed = None;
+        for chunk in writes.chunks(500) {
+            if let Err(e) = self.db.commit(app.platform.http(), app.platform.now_ms(), chunk.to_vec()).await {
+                failed = Some(e);
             }
         }
-        if let Err(e) = self.db.commit(app.platform.http(), app.platform.now_ms(), writes).await {
+        if let Some(e) = failed {
             app.platform.log(&json!({"level": "warn", "msg": "counter write failed", "error": e.to_string()}).to_string());
         }
     }

@@ -87,7 +87,13 @@ impl Write {
 
     /// Adds `by` to an integer field, creating the document and field when missing.
     pub fn increment(path: String, field: &str, by: i64) -> Self {
-        Write { body: json!({"transform": {"document": path, "fieldTransforms": [{"fieldPath": field_path(field), "increment": {"integerValue": by.to_string()}}]}}) }
+        Self::increments(path, &[(field, by)])
+    }
+
+    /// Several increments on one document in one write.
+    pub fn increments(path: String, fields: &[(&str, i64)]) -> Self {
+        let transforms: Vec<Value> = fields.iter().map(|(f, by)| json!({"fieldPath": field_path(f), "increment": {"integerValue": by.to_string()}})).collect();
+        Write { body: json!({"transform": {"document": path, "fieldTransforms": transforms}}) }
     }
 
     pub fn precondition(mut self, p: Precondition) -> Self {

@@ -69,7 +69,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match app(&env) {
         Ok(app) => {
             let now = js_sys::Date::now() as i64;
-            let ctx = crate::api::app::Ctx { request_id: crate::platform::new_id(&app.platform, "cron"), now_ms: now, client_ip: "cron".into(), envelope: crate::api::app::Envelope::V1, tenant: Default::default() };
+            let ctx = crate::api::app::Ctx::new(crate::platform::new_id(&app.platform, "cron"), now, "cron".into(), crate::api::app::Envelope::V1);
             let summary = crate::service::cron::run(&app, &ctx).await;
             worker::console_log!("{}", serde_json::json!({"request_id": ctx.request_id, "cron": summary}));
         }
