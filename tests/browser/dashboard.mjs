@@ -40,8 +40,25 @@ try {
   await page.waitForSelector("#usage-chart svg rect.bar", { timeout: 15000 });
   const bars = await page.locator("#usage-chart svg rect.bar").count();
   await page.screenshot({ path: join(artifacts, "dashboard-tenant-created.png"), fullPage: true });
+
+  // A row action: suspend the new tenant; its row then says so and offers Resume.
+  const row = page.locator(`#tenants tbody tr:has-text("${tenantName}")`);
+  await row.locator("button", { hasText: "Suspend" }).click();
+  await page.waitForSelector(`#tenants tbody tr:has-text("${tenantName}") button:has-text("Resume")`, { timeout: 15000 });
+  const status = (await row.locator("td").nth(2).textContent()).trim();
+
+  // Gateway checks run from the page; the table shows each gateway's latest check.
+  await page.click("#run-cron");
+  await page.waitForSelector("#gateways tbody tr", { timeout: 20000 });
+  const gateways = await page.locator("#gateways tbody tr").count();
+  const reachable = (await page.locator("#gateways tbody tr td").nth(1).textContent()).trim();
+
+  // The audit log names what was just done.
+  await page.waitForSelector('#audit tbody tr:has-text("tenant.suspend")', { timeout: 15000 });
+  const audited = await page.locator('#audit tbody tr:has-text("tenant.create")').count();
+  await page.screenshot({ path: join(artifacts, "dashboard-actions.png"), fullPage: true });
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log(JSON.stringify({ ok: true, bars, key_shown: true }));
+  console.log(JSON.stringify({ ok: true, bars, key_shown: true, status, gateways, reachable, audited }));
 } finally {
   await browser.close();
 }
