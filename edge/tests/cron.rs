@@ -47,6 +47,8 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         ("messages/m_recent", json!({"created_at": now - DAY_MS})),
         ("idempotency/i_old", json!({"created_at": now - 2 * DAY_MS})),
         ("idempotency/i_recent", json!({"created_at": now - 60_000})),
+        ("nonces/n_old", json!({"at": now - 2 * DAY_MS})),
+        ("nonces/n_recent", json!({"at": now - 60_000})),
     ];
     let writes = docs.iter().map(|(p, v)| Write::set(p.to_string(), v)).collect();
     db.commit(app.platform.http(), now, writes).await.unwrap();
@@ -60,13 +62,13 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     assert_eq!(report["verifications_expired"], 1, "{report}");
     assert_eq!(status_of(&app, "v_stale").await, "expired");
     assert_eq!(status_of(&app, "v_live").await, "pending");
-    for gone in ["verifications/v_old", "messages/m_old", "idempotency/i_old"] {
+    for gone in ["verifications/v_old", "messages/m_old", "idempotency/i_old", "nonces/n_old"] {
         assert!(!exists(&db, gone).await, "{gone} should be purged");
     }
-    for kept in ["verifications/v_recent", "messages/m_recent", "idempotency/i_recent"] {
+    for kept in ["verifications/v_recent", "messages/m_recent", "idempotency/i_recent", "nonces/n_recent"] {
         assert!(exists(&db, kept).await, "{kept} should be kept");
     }
-    assert_eq!(report["purged"], json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1}), "{report}");
+    assert_eq!(report["purged"], json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1}), "{report}");
     // Newest first: the latest check (down) is what the dashboard shows as current.
     let history = app.repo.gateway_history(&app, 10).await.unwrap();
     let ats: Vec<i64> = history.iter().map(|h| h["at"].as_i64().unwrap()).collect();
@@ -76,5 +78,5 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     // A second run finds nothing more to do.
     let again = cron::run(&app, &ctx(now)).await;
     assert_eq!(again["verifications_expired"], 0);
-    assert_eq!(again["purged"], json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0}));
+    assert_eq!(again["purged"], json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0}));
 }

@@ -20,7 +20,7 @@ def test_otps_go_to_the_phone_with_capacity(pool, new_phone):
     r = admin.post("/v1/admin/tenants", json={"name": "capacity", "quota": 20})
     assert r.status_code == 201, r.text
     t = Client(pool.url, r.json()["data"]["api_key"])
-    phones = [new_phone() for _ in range(6)]
+    phones = [new_phone() for _ in range(10)]
     used = []
     for p in phones:
         r = t.post("/v1/otp/send", json={"phone": p})

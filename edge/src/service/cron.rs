@@ -88,12 +88,14 @@ const EXPIRE_PAGES: usize = 5;
 
 /// How long records stay after they stop mattering: (collection, time field, retention). Audit
 /// entries, tenants and keys are kept; analytics live in counters, not in these records.
-const RETENTION: [(&str, &str, i64); 4] = [
+const RETENTION: [(&str, &str, i64); 5] = [
     ("verifications", "expires_at", 30 * DAY_MS),
     ("messages", "created_at", 30 * DAY_MS),
     // A retry a day later is a new request (Stripe keeps keys 24 hours too).
     ("idempotency", "created_at", DAY_MS),
     ("gateway_checks", "at", 7 * DAY_MS),
+    // Delivery-report nonces only matter inside the signature window (minutes).
+    ("nonces", "at", DAY_MS),
 ];
 
 /// Deletes records past their retention, at most a few hundred per collection and run.

@@ -263,48 +263,53 @@ impl Repo {
     }
 
     /// Records a gateway's delivery report. States only move forward (a late `queued` never
-    /// overwrites `sent`), and only the gateway that holds the message may report on it.
-    pub async fn apply_status_report<P: Platform>(&self, app: &App<P>, r: &StatusReport, gateway_id: &str) -> Result<bool, ApiError> {
+    /// overwrites `sent`), and only the gateway that holds the message may report on it. The
+    /// request's nonce, the new state and its analytics event are one commit, after one read of the
+    /// message and the nonce together: a replayed report finds its nonce taken and changes nothing.
+    /// A report that changes nothing (unknown message, no step forward) writes nothing, so its nonce
+    /// is not kept; repeating it is harmless. `Ok(None)` means replayed.
+    pub async fn apply_status_report<P: Platform>(&self, app: &App<P>, r: &StatusReport, gateway_id: &str, nonce: &str) -> Result<Option<bool>, ApiError> {
+        let http = app.platform.http();
+        let nonce_path = format!("nonces/{}", sha256_hex(nonce));
         for _ in 0..5 {
             let path = format!("messages/{}", r.id);
-            let Some(doc) = self.db.get::<MessageRecord, _>(app.platform.http(), app.platform.now_ms(), &path).await? else { return Ok(false) };
-            let mut m = doc.value;
+            let mut docs = self.db.batch_get::<Value, _>(http, app.platform.now_ms(), &[path.clone(), nonce_path.clone()]).await?.into_iter();
+            let (message, seen) = (docs.next().flatten(), docs.next().flatten());
+            if seen.is_some() {
+                return Ok(None);
+            }
+            let Some(doc) = message else { return Ok(Some(false)) };
+            let mut m: MessageRecord = serde_json::from_value(doc.value).map_err(|e| ApiError::msg(ErrorCode::Internal, format!("message record: {e}")))?;
             if m.gateway_id != gateway_id || !advances(&m.state, r.state) {
-                return Ok(false);
+                return Ok(Some(false));
             }
             m.state = r.state.as_str().to_string();
             m.attempts = r.attempts;
             m.error = r.error.clone();
             m.updated_at = r.at as i64 * 1000;
-            let w = Write::set(path, &m).precondition(Precondition::UpdateTime(doc.update_time));
-            match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
-                Ok(_) => {
-                    let event = match r.state {
-                        MessageState::Sent => Some("delivery_sent"),
-                        MessageState::Failed => Some("delivery_failed"),
-                        MessageState::Expired => Some("delivery_expired"),
-                        _ => None,
-                    };
-                    if let Some(e) = event {
-                        self.count_event(app, &m.tenant_id, e, app.platform.now_ms()).await;
-                    }
-                    return Ok(true);
-                }
-                Err(StoreError::PreconditionFailed(_) | StoreError::Aborted(_)) => continue,
+            let now = app.platform.now_ms();
+            let mut writes = vec![
+                Write::set(nonce_path.clone(), &json!({"at": now})).precondition(Precondition::Exists(false)),
+                Write::set(path, &m).precondition(Precondition::UpdateTime(doc.update_time)),
+            ];
+            let event = match r.state {
+                MessageState::Sent => Some("delivery_sent"),
+                MessageState::Failed => Some("delivery_failed"),
+                MessageState::Expired => Some("delivery_expired"),
+                _ => None,
+            };
+            if let Some(e) = event {
+                writes.extend(self.counter_writes(app, &[(m.tenant_id.clone(), e.to_string())], now));
+            }
+            match self.db.commit(http, now, writes).await {
+                Ok(_) => return Ok(Some(true)),
+                // The nonce was taken meanwhile (a replay racing the original) or the message moved:
+                // the next read tells which.
+                Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_)) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         Err(ApiError::new(ErrorCode::Conflict))
-    }
-
-    /// Remembers a callback nonce; false when it was seen before (a replay).
-    pub async fn remember_nonce<P: Platform>(&self, app: &App<P>, nonce: &str, now: i64) -> Result<bool, ApiError> {
-        let w = Write::set(format!("nonces/{}", sha256_hex(nonce)), &json!({"at": now})).precondition(Precondition::Exists(false));
-        match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
-            Ok(_) => Ok(true),
-            Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
     }
 
     // --- idempotency -------------------------------------------------------------------------
@@ -371,9 +376,7 @@ impl Repo {
         if items.is_empty() {
             return;
         }
-        let shard = Self::random_below(app, super::analytics::SHARDS);
-        let docs = super::analytics::counter_increments(items, now, shard);
-        let writes: Vec<Write> = docs.iter().map(|(path, fields)| Write::increments(path.clone(), &fields.iter().map(|(f, n)| (f.as_str(), *n)).collect::<Vec<_>>())).collect();
+        let writes = self.counter_writes(app, items, now);
         // Firestore takes at most 500 writes in one commit; a request makes a handful.
         let mut failed = None;
         for chunk in writes.chunks(500) {
@@ -384,6 +387,13 @@ impl Repo {
         if let Some(e) = failed {
             app.platform.log(&json!({"level": "warn", "msg": "counter write failed", "error": e.to_string()}).to_string());
         }
+    }
+
+    /// The increments [`Repo::count_all`] commits, for a caller that puts them in its own commit.
+    pub fn counter_writes<P: Platform>(&self, app: &App<P>, items: &[(String, String)], now: i64) -> Vec<Write> {
+        let shard = Self::random_below(app, super::analytics::SHARDS);
+        let docs = super::analytics::counter_increments(items, now, shard);
+        docs.iter().map(|(path, fields)| Write::increments(path.clone(), &fields.iter().map(|(f, n)| (f.as_str(), *n)).collect::<Vec<_>>())).collect()
     }
 
     /// Each period's counters, summed over the shards.
