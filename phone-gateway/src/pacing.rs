@@ -103,6 +103,25 @@ impl Pacer {
         self.next_allowed_ms = now_ms + (self.cfg.min_delay_ms + jitter_ms) as i64;
     }
 
+    /// An upper bound on the sends the limits allow from `now_ms` to `deadline_ms`, whatever was
+    /// sent before: what a queue longer than this cannot get through in time.
+    pub fn max_sends_between(&self, now_ms: i64, deadline_ms: i64) -> u64 {
+        if deadline_ms < now_ms {
+            return 0;
+        }
+        let span = (deadline_ms - now_ms) as u64;
+        let windows = span / (self.window_ms() as u64).max(1) + 1;
+        let sims = self.slots.len().max(1) as u64;
+        let mut bound = (self.cfg.per_sim_limit as u64).saturating_mul(sims).saturating_mul(windows);
+        if self.cfg.phone_limit > 0 {
+            bound = bound.min((self.cfg.phone_limit as u64).saturating_mul(windows));
+        }
+        if self.cfg.min_delay_ms > 0 {
+            bound = bound.min(span / self.cfg.min_delay_ms + 1);
+        }
+        bound
+    }
+
     /// When a message could go out with `ahead` messages before it (each taking the average
     /// gap), or None when that is after `deadline_ms`. Simulated on a copy; nothing is recorded.
     pub fn eta(&self, requested: Option<u8>, ahead: u64, now_ms: i64, deadline_ms: i64) -> Option<i64> {
@@ -199,6 +218,18 @@ mod tests {
         assert_eq!(p.eta(None, 0, 200, 5_000), None);
         assert_eq!(p.eta(None, 0, 200, 10_000), Some(10_000));
         assert_eq!(p.used(200), 2);
+    }
+
+    #[test]
+    fn max_sends_between_bounds_by_every_limit() {
+        // 2 per 10 s window on each of 2 SIMs, over 25 s: three windows
+        let p = Pacer::new(cfg(2, 0, 0), vec![0, 1], None);
+        assert_eq!(p.max_sends_between(0, 25_000), 12);
+        // a phone-wide limit of 3 per window
+        assert_eq!(Pacer::new(cfg(2, 3, 0), vec![0, 1], None).max_sends_between(0, 25_000), 9);
+        // a 5 s minimum gap
+        assert_eq!(Pacer::new(cfg(100, 0, 5_000), vec![], None).max_sends_between(0, 25_000), 6);
+        assert_eq!(p.max_sends_between(10, 0), 0);
     }
 
     #[test]

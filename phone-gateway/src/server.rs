@@ -200,7 +200,8 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
             if !s.remember_nonce(&nonce, ts)? {
                 return Ok(None);
             }
-            s.enqueue_if(&msg, now, |ahead| fits_before_expiry(&pacing, &msg, ahead)).map(Some)
+            let (count_up_to, deadline_ms) = capacity_check(&pacing, &msg);
+            s.enqueue_if(&msg, now, count_up_to, |ahead| fits_before(&pacing, &msg, ahead, deadline_ms)).map(Some)
         })
         .await
         .map_err(ApiError::internal)?;
@@ -230,15 +231,28 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
     Ok(json(StatusCode::ACCEPTED, &reply))
 }
 
-/// Whether the pacer can send `msg` behind `ahead` queued messages early enough to be of use: before
-/// its expiry less a margin (a fifth of its remaining life, at most a minute), since a code that
-/// lands as it expires helps nobody. Refusing lets the edge try another phone at once.
-fn fits_before_expiry(app: &App, msg: &SendRequest, ahead: u64) -> bool {
+/// Above this many possible sends before a message's deadline, the queue cannot be what holds it
+/// back in practice, and neither counting nor simulating is worth it.
+const CAPACITY_CHECK_MAX: u64 = 5_000;
+
+/// A message must go out early enough to be of use: before its expiry less a margin (a fifth of its
+/// remaining life, at most a minute), since a code that lands as it expires helps nobody. Returns how
+/// far to count the queue ahead of it (0: no check needed) and that deadline.
+fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
     let now = unix_ms();
     let expires_ms = msg.expires_at as i64 * 1000;
-    let margin = ((expires_ms - now) / 5).clamp(0, 60_000);
+    let deadline_ms = expires_ms - ((expires_ms - now) / 5).clamp(0, 60_000);
+    let bound = app.pacer.lock().unwrap().max_sends_between(now, deadline_ms);
+    // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides.
+    let count_up_to = if bound > CAPACITY_CHECK_MAX { 0 } else { bound.max(1) };
+    (count_up_to, deadline_ms)
+}
+
+/// Whether the pacer can send `msg` behind `ahead` queued messages by `deadline_ms`. Refusing lets
+/// the edge try another phone at once.
+fn fits_before(app: &App, msg: &SendRequest, ahead: u64, deadline_ms: i64) -> bool {
     let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
-    app.pacer.lock().unwrap().eta(requested, ahead, now, expires_ms - margin).is_some()
+    app.pacer.lock().unwrap().eta(requested, ahead, unix_ms(), deadline_ms).is_some()
 }
 
 async fn status(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {

@@ -156,12 +156,13 @@ impl Store {
 
     /// Queues a message unless its id is known (idempotent) or the queue is full.
     pub fn enqueue(&mut self, req: &SendRequest, now: u64) -> Result<Enqueued, StoreError> {
-        self.enqueue_if(req, now, |_| true)
+        self.enqueue_if(req, now, 0, |_| true)
     }
 
-    /// [`Store::enqueue`], but only if `fits(n)` holds, where n is the number of queued messages
-    /// that will go before this one (same or higher priority).
-    pub fn enqueue_if(&mut self, req: &SendRequest, now: u64, fits: impl FnOnce(u64) -> bool) -> Result<Enqueued, StoreError> {
+    /// [`Store::enqueue`], but only if `fits(n)` holds, where n is the number of queued messages that
+    /// go before this one (same or higher priority), counted up to `count_up_to` (more cannot
+    /// matter to the caller; 0 skips the count and the check).
+    pub fn enqueue_if(&mut self, req: &SendRequest, now: u64, count_up_to: u64, fits: impl FnOnce(u64) -> bool) -> Result<Enqueued, StoreError> {
         let existing: Option<String> = self
             .conn
             .prepare_cached("SELECT state FROM messages WHERE id = ?1")?
@@ -174,12 +175,16 @@ impl Store {
         if self.depth >= self.max_depth {
             return Ok(Enqueued::Full);
         }
-        let ahead: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM messages WHERE state = 'queued' AND priority <= ?1")?
-            .query_row([req.kind.priority()], |r| r.get(0))?;
-        if !fits(ahead as u64) {
-            return Ok(Enqueued::NoCapacity);
+        if count_up_to > 0 {
+            let ahead: i64 = self
+                .conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM messages WHERE state = 'queued' AND priority <= ?1 LIMIT ?2)",
+                )?
+                .query_row(params![req.kind.priority(), count_up_to as i64], |r| r.get(0))?;
+            if !fits(ahead as u64) {
+                return Ok(Enqueued::NoCapacity);
+            }
         }
         self.conn
             .prepare_cached(

@@ -88,10 +88,10 @@ fn states_of(r: &Received, id: &str) -> Vec<MessageState> {
 async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     let (edge, received) = start_receiver("127.0.0.1:0", 2).await;
     let gw = Gateway::start(&format!("edge_url = \"{edge}\"\n[reports]\nbackoff_base_ms = 50\nbackoff_max_ms = 200\n"));
-    gw.control("sleep", "1.5");
+    gw.control("sleep", "3");
     assert_eq!(gw.send(&msg("rep1", "otp", "+15550001200", "report me")).await.0, 202);
     wait_for(10, "first send running", || async { gw.calls().len() == 1 }).await;
-    let short = otp_shared::wire::SendRequest { expires_at: now() + 1, ..msg("rep2", "otp", "+15550001201", "expire me") };
+    let short = otp_shared::wire::SendRequest { expires_at: now() + 2, ..msg("rep2", "otp", "+15550001201", "expire me") };
     assert_eq!(gw.send(&short).await.0, 202);
 
     wait_for(30, "queued, sent and expired reports", || async {

@@ -108,6 +108,20 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
 }
 
 #[tokio::test]
+async fn an_edge_clock_off_by_minutes_either_way_is_still_accepted() {
+    let gw = Gateway::start("");
+    // The edge's clock 4 minutes behind, then 4 minutes ahead of the phone's: inside the 300 s window.
+    for (id, to, ts) in [("skew-behind", "+15550000601", now() - 240), ("skew-ahead", "+15550000602", now() + 240)] {
+        let body = serde_json::to_vec(&msg(id, "otp", to, "code 444444")).unwrap();
+        let sealed = seal_at(&gw.keys, "POST", wire::PATH_SEND, Some(&body), ts);
+        let (code, reply) = gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await;
+        assert_eq!(code, 202, "{id}: {reply}");
+    }
+    wait_for(30, "both sent", || async { gw.sent().len() == 2 }).await;
+    assert_eq!(numbers(&gw.sent()), ["+15550000601", "+15550000602"]);
+}
+
+#[tokio::test]
 async fn the_same_id_twice_is_accepted_once_and_sent_once() {
     let gw = Gateway::start("");
     let m = msg("dup1", "otp", "+15550000101", "code 222222");
@@ -176,10 +190,12 @@ async fn otp_goes_before_direct_before_notification() {
 #[tokio::test]
 async fn an_expired_otp_is_never_sent() {
     let gw = Gateway::start("");
-    gw.control("sleep", "2");
+    // Busy longer than the short one lives; it keeps over a second of life on arrival, so the
+    // gateway takes it (it could go out in time) and then expires it unsent.
+    gw.control("sleep", "3");
     assert_eq!(gw.send(&msg("busy", "otp", "+15550000400", "busy")).await.0, 202);
     wait_for(10, "first send started", || async { gw.calls().len() == 1 }).await;
-    let short = otp_shared::wire::SendRequest { expires_at: now() + 1, ..msg("short", "otp", "+15550000401", "code 333333") };
+    let short = otp_shared::wire::SendRequest { expires_at: now() + 2, ..msg("short", "otp", "+15550000401", "code 333333") };
     assert_eq!(gw.send(&short).await.0, 202);
     wait_for(30, "short expired", || async { gw.status("short").await.unwrap().state == MessageState::Expired }).await;
     gw.clear_control("sleep");

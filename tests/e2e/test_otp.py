@@ -140,6 +140,18 @@ def test_rate_limit_answers_429_with_retry_after(make_tenant, new_phone):
     assert int(r.headers["retry-after"]) >= 1
 
 
+def test_per_ip_limit_stops_one_client_address(make_tenant, new_phone):
+    t = make_tenant(settings={"limits": {"per_ip": {"limit": 3, "window_secs": 60}, "per_endpoint": {"limit": 1000, "window_secs": 60}}})
+    # workerd hands the worker the client address as CF-Connecting-IP, as Cloudflare's edge does.
+    statuses = [t.post("/v1/otp/verify", json={"phone": new_phone(), "code": "x"}).status_code for _ in range(5)]
+    assert statuses == [404, 404, 404, 429, 429], statuses
+    r = t.post("/v1/otp/verify", json={"phone": new_phone(), "code": "x"})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+    # The bucket is the tenant's and the address's: another tenant from the same address is not held.
+    other = make_tenant(settings={"limits": {"per_ip": {"limit": 3, "window_secs": 60}}})
+    assert other.post("/v1/otp/verify", json={"phone": new_phone(), "code": "x"}).status_code == 404
+
+
 def test_idempotent_retry_returns_the_first_response_and_sends_once(make_tenant, sms, new_phone):
     t = make_tenant()
     phone = new_phone()
