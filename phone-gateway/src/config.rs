@@ -118,6 +118,10 @@ pub struct KillSwitchConfig {
     pub max_sends_per_minute: u32,
     /// Trip after this many failed attempts in a row.
     pub max_consecutive_failures: u32,
+    /// Trip when at least this share of the last `failure_window` attempts failed (0 = off): failures
+    /// mixed with successes (a SIM that is being throttled) never make a run.
+    pub max_failure_ratio: f64,
+    pub failure_window: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,7 +193,13 @@ impl Default for PacingConfig {
 
 impl Default for KillSwitchConfig {
     fn default() -> Self {
-        KillSwitchConfig { file: PathBuf::from("STOP"), max_sends_per_minute: 20, max_consecutive_failures: 5 }
+        KillSwitchConfig {
+            file: PathBuf::from("STOP"),
+            max_sends_per_minute: 20,
+            max_consecutive_failures: 5,
+            max_failure_ratio: 0.5,
+            failure_window: 20,
+        }
     }
 }
 

@@ -15,12 +15,16 @@ struct Inner {
     tripped: Option<String>,
     recent_sends_ms: VecDeque<i64>,
     consecutive_failures: u32,
+    /// Outcomes of the last attempts, true = failed.
+    recent_outcomes: VecDeque<bool>,
 }
 
 pub struct KillSwitch {
     file: PathBuf,
     max_per_minute: u32,
     max_failures: u32,
+    max_failure_ratio: f64,
+    failure_window: usize,
     inner: Mutex<Inner>,
 }
 
@@ -30,6 +34,8 @@ impl KillSwitch {
             file: cfg.file.clone(),
             max_per_minute: cfg.max_sends_per_minute,
             max_failures: cfg.max_consecutive_failures,
+            max_failure_ratio: cfg.max_failure_ratio,
+            failure_window: cfg.failure_window as usize,
             inner: Mutex::new(Inner { tripped: persisted, ..Default::default() }),
         }
     }
@@ -49,6 +55,7 @@ impl KillSwitch {
         if reason.is_none() {
             inner.consecutive_failures = 0;
             inner.recent_sends_ms.clear();
+            inner.recent_outcomes.clear();
         }
         reason
     }
@@ -75,19 +82,36 @@ impl KillSwitch {
     }
 
     pub fn note_success(&self) {
-        self.inner.lock().unwrap().consecutive_failures = 0;
+        let mut inner = self.inner.lock().unwrap();
+        inner.consecutive_failures = 0;
+        self.remember_outcome(&mut inner, false);
     }
 
-    /// Returns a trip reason when this failure completes a run of `max_consecutive_failures`.
+    /// Returns a trip reason when this failure completes a run of `max_consecutive_failures`, or
+    /// brings the failed share of the last `failure_window` attempts to `max_failure_ratio`.
     pub fn note_failure(&self) -> Option<String> {
         let mut inner = self.inner.lock().unwrap();
         inner.consecutive_failures += 1;
-        if self.max_failures > 0 && inner.consecutive_failures >= self.max_failures {
-            let reason = format!("auto: {} consecutive send failures", inner.consecutive_failures);
-            inner.tripped = Some(reason.clone());
-            return Some(reason);
+        self.remember_outcome(&mut inner, true);
+        let reason = if self.max_failures > 0 && inner.consecutive_failures >= self.max_failures {
+            format!("auto: {} consecutive send failures", inner.consecutive_failures)
+        } else {
+            let failed = inner.recent_outcomes.iter().filter(|&&f| f).count();
+            let window_full = self.failure_window > 0 && inner.recent_outcomes.len() >= self.failure_window;
+            if !(window_full && self.max_failure_ratio > 0.0 && failed as f64 >= self.max_failure_ratio * self.failure_window as f64) {
+                return None;
+            }
+            format!("auto: {failed} of the last {} send attempts failed", self.failure_window)
+        };
+        inner.tripped = Some(reason.clone());
+        Some(reason)
+    }
+
+    fn remember_outcome(&self, inner: &mut Inner, failed: bool) {
+        inner.recent_outcomes.push_back(failed);
+        while inner.recent_outcomes.len() > self.failure_window {
+            inner.recent_outcomes.pop_front();
         }
-        None
     }
 }
 
@@ -96,7 +120,7 @@ mod tests {
     use super::*;
 
     fn ks(dir: &tempfile::TempDir) -> KillSwitch {
-        let cfg = KillSwitchConfig { file: dir.path().join("STOP"), max_sends_per_minute: 3, max_consecutive_failures: 2 };
+        let cfg = KillSwitchConfig { file: dir.path().join("STOP"), max_sends_per_minute: 3, max_consecutive_failures: 2, max_failure_ratio: 0.0, failure_window: 0 };
         KillSwitch::new(&cfg, None)
     }
 
@@ -134,5 +158,32 @@ mod tests {
         assert_eq!(k.note_failure(), None);
         assert!(k.note_failure().is_some());
         assert!(k.engaged().unwrap().contains("consecutive"));
+    }
+
+    #[test]
+    fn a_high_failure_share_trips_though_no_run_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = KillSwitchConfig { file: dir.path().join("STOP"), max_sends_per_minute: 0, max_consecutive_failures: 5, max_failure_ratio: 0.5, failure_window: 10 };
+        let k = KillSwitch::new(&cfg, None);
+        // one in three failing: never trips
+        for _ in 0..10 {
+            k.note_success();
+            k.note_success();
+            assert_eq!(k.note_failure(), None);
+        }
+        // every other one failing: trips once the last 10 hold 5 failures
+        let mut tripped = None;
+        for _ in 0..10 {
+            k.note_success();
+            if let Some(r) = k.note_failure() {
+                tripped = Some(r);
+                break;
+            }
+        }
+        assert_eq!(tripped.as_deref(), Some("auto: 5 of the last 10 send attempts failed"));
+        assert!(k.engaged().is_some());
+        // cleared: the history starts again
+        k.set(None);
+        assert_eq!(k.note_failure(), None);
     }
 }

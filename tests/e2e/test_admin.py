@@ -1,6 +1,7 @@
 """Operators: tenant lifecycle, key rotation with grace, bulk operations, audit log, backup and restore."""
 
 import re
+import time
 
 import requests
 
@@ -90,20 +91,30 @@ def test_tenant_list_pages(admin, make_tenant):
 def test_backup_wipe_restore_loses_nothing(admin, make_tenant, sms, new_phone, stack):
     t = make_tenant(quota=9, settings={"template": CODE_TEMPLATE})
     phone = new_phone()
-    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    r = t.post("/v1/otp/send", json={"phone": phone})
+    assert r.status_code == 202
     code = re.search(r"\[([^\]]+)\]", sms.wait_for(phone)).group(1)
+    # Let the phone's delivery report land first, so nothing changes while the backup is taken.
+    message = f"/v1/messages/{r.json()['data']['delivery']['message_id']}"
+    deadline = time.time() + 15
+    while t.get(message).json()["data"]["state"] != "sent":
+        assert time.time() < deadline
+        time.sleep(0.2)
 
-    collections = admin.get("/v1/admin/export").json()["data"]["collections"]
-    dump = []
-    for c in collections:
-        cursor = None
-        while True:
-            q = f"/v1/admin/export?collection={c}&limit=100" + (f"&cursor={requests.utils.quote(cursor)}" if cursor else "")
-            page = admin.get(q).json()["data"]
-            dump.extend(page["items"])
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
+    def export_all():
+        out = []
+        for c in admin.get("/v1/admin/export").json()["data"]["collections"]:
+            cursor = None
+            while True:
+                q = f"/v1/admin/export?collection={c}&limit=100" + (f"&cursor={requests.utils.quote(cursor)}" if cursor else "")
+                page = admin.get(q).json()["data"]
+                out.extend(page["items"])
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+        return out
+
+    dump = export_all()
     assert any(d["path"] == f"tenants/{t.id}" for d in dump)
     assert not any(code in str(d["data"]) for d in dump), "no clear code in a backup"
 
@@ -114,6 +125,11 @@ def test_backup_wipe_restore_loses_nothing(admin, make_tenant, sms, new_phone, s
     for i in range(0, len(dump), 200):
         r = admin.post("/v1/admin/import", json={"items": dump[i:i + 200]})
         assert r.status_code == 200, r.text
+    # Every document is back exactly as it was; the only new ones are the import's own audit entries.
+    before = {d["path"]: d["data"] for d in dump}
+    after = {d["path"]: d["data"] for d in export_all()}
+    assert {p for p in before if after.get(p) != before[p]} == set()
+    assert {p.split("/")[0] for p in after.keys() - before.keys()} <= {"audit"}
     usage = t.get("/v1/usage").json()["data"]
     assert usage["quota"]["remaining"] == 8
     r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})

@@ -37,6 +37,20 @@ def test_send_then_verify_approves(make_tenant, sms, new_phone):
     assert r.status_code in (404, 410), r.text
 
 
+def test_logs_never_hold_the_number_or_the_code(make_tenant, sms, new_phone, stack):
+    t = make_tenant(settings={"template": CODE_TEMPLATE, "code_type": "digits", "digit_length": 9})
+    phone = new_phone()
+    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    code = code_in(sms.wait_for(phone))
+    assert t.post("/v1/otp/verify", json={"phone": phone, "code": code}).status_code == 200
+    time.sleep(1.5)  # the delivery report and its log lines
+    logs = {name: stack.logs(name, tail=1_000_000) for name in ["worker"] + [g["id"] for g in stack.gateways]}
+    assert all(logs.values()), "each process logged something"
+    for name, text in logs.items():
+        assert phone not in text and phone[1:] not in text, f"{name} logged the number"
+        assert code not in text, f"{name} logged the code"
+
+
 def test_default_sms_reads_naturally_with_a_word_code(make_tenant, sms, new_phone, word_list):
     t = make_tenant()
     phone = new_phone()

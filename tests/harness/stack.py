@@ -151,6 +151,7 @@ log = "info"
 file = "{gdir}/STOP"
 max_sends_per_minute = 100000
 max_consecutive_failures = 1000
+max_failure_ratio = 0.0
 [sender]
 backoff_base_ms = 200
 """

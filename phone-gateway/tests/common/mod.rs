@@ -288,4 +288,5 @@ backoff_max_ms = 400
 [kill_switch]
 max_sends_per_minute = 1000
 max_consecutive_failures = 100
+max_failure_ratio = 0.0
 "#;
