@@ -24,6 +24,29 @@ enum Cmd {
     /// Tenants: list, create, get, update, suspend, resume, renew, rotate-key, delete.
     #[command(subcommand)]
     Tenants(Tenants),
+    /// Admin keys: create another one (shown once).
+    #[command(subcommand)]
+    Keys(Keys),
+    /// Analytics over a date range: sends, verifications, conversion and delivery rates, errors, latency.
+    Analytics {
+        #[arg(long, value_parser = ["hour", "day", "month"], default_value = "day")]
+        granularity: String,
+        /// First date (or time), ISO 8601.
+        #[arg(long)]
+        from: String,
+        /// Last date (or time), ISO 8601.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Gateway health checks, newest first.
+    Gateways {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Run the scheduled job now (notices, expiry, retention, gateway checks).
+    Cron,
     /// Usage counts, global or for one tenant.
     Usage {
         #[arg(long)]
@@ -56,6 +79,14 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum Keys {
+    Create {
+        #[arg(long, default_value = "otpctl")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Tenants {
     List,
     Create {
@@ -78,6 +109,8 @@ enum Tenants {
         quota: Option<i64>,
         #[arg(long)]
         expires: Option<String>,
+        #[arg(long)]
+        contact_phone: Option<String>,
         #[arg(long)]
         settings: Option<String>,
     },
@@ -161,13 +194,16 @@ fn run(cli: Cli) -> Result<Value, String> {
                 api.call("POST", "/v1/admin/tenants", Some(body))
             }
             Tenants::Get { id } => api.call("GET", &format!("/v1/admin/tenants/{id}"), None),
-            Tenants::Update { id, quota, expires, settings: s } => {
+            Tenants::Update { id, quota, expires, contact_phone, settings: s } => {
                 let mut body = json!({});
                 if let Some(q) = quota {
                     body["quota"] = json!(q);
                 }
                 if let Some(e) = expires {
                     body["expires_at"] = json!(e);
+                }
+                if let Some(p) = contact_phone {
+                    body["contact_phone"] = json!(p);
                 }
                 if let Some(s) = settings(&s)? {
                     body["settings"] = s;
@@ -180,6 +216,13 @@ fn run(cli: Cli) -> Result<Value, String> {
             Tenants::RotateKey { id, grace_secs } => api.call("POST", &format!("/v1/admin/tenants/{id}/rotate-key"), Some(json!({"grace_secs": grace_secs}))),
             Tenants::Delete { id } => api.call("DELETE", &format!("/v1/admin/tenants/{id}"), None),
         },
+        Cmd::Keys(Keys::Create { label }) => api.call("POST", "/v1/admin/keys", Some(json!({"label": label}))),
+        Cmd::Analytics { granularity, from, to, tenant } => {
+            let t = tenant.map(|t| format!("&tenant_id={}", enc(&t))).unwrap_or_default();
+            api.call("GET", &format!("/v1/admin/analytics?granularity={granularity}&from={}&to={}{t}", enc(&from), enc(&to)), None)
+        }
+        Cmd::Gateways { limit } => api.call("GET", &format!("/v1/admin/gateways/checks?limit={limit}"), None),
+        Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
         Cmd::Usage { tenant } => api.call("GET", &format!("/v1/admin/usage{}", tenant.map(|t| format!("?tenant_id={}", enc(&t))).unwrap_or_default()), None),
         Cmd::Audit { limit, tenant } => api.call("GET", &format!("/v1/admin/audit?limit={limit}{}", tenant.map(|t| format!("&tenant_id={}", enc(&t))).unwrap_or_default()), None),
         Cmd::KillSwitch { state, tenant } => api.call("POST", "/v1/admin/kill-switch", Some(json!({"engaged": state == "on", "tenant_id": tenant}))),

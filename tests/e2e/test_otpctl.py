@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import requests
@@ -41,3 +42,30 @@ def test_cli_backup_wipe_restore(stack, tmp_path):
     assert r.returncode == 0, r.stderr
     usage = requests.get(stack.url + "/v1/usage", headers=headers).json()["data"]
     assert usage["quota"]["remaining"] == 7
+
+
+def test_cli_admin_keys_analytics_gateways_and_contact_phone(stack, new_phone):
+    # A second admin key from the CLI works as an admin key.
+    r = otpctl(stack, "keys", "create", "--label", "ops laptop")
+    assert r.returncode == 0, r.stderr
+    key = json.loads(r.stdout)["api_key"]
+    assert requests.get(stack.url + "/v1/admin/tenants", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+    t = json.loads(otpctl(stack, "tenants", "create", "--name", "Contact Co", "--quota", "5").stdout)
+    phone = new_phone()
+    r = otpctl(stack, "tenants", "update", t["id"], "--contact-phone", phone)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(otpctl(stack, "tenants", "get", t["id"]).stdout)["contact_phone"] == phone
+
+    # One send today shows up in the tenant's analytics for today.
+    headers = {"Authorization": f"Bearer {t['api_key']}"}
+    assert requests.post(stack.url + "/v1/otp/send", json={"phone": new_phone()}, headers=headers).status_code == 202
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    r = otpctl(stack, "analytics", "--granularity", "day", "--from", today, "--to", today, "--tenant", t["id"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["total"]["sends"] == 1, r.stdout
+
+    # The scheduled job from the CLI, then its gateway check, newest first.
+    assert json.loads(otpctl(stack, "cron").stdout)["gateways"][0]["reachable"] is True
+    checks = json.loads(otpctl(stack, "gateways", "--limit", "5").stdout)["items"]
+    assert checks and checks[0]["reachable"] is True
