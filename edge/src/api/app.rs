@@ -31,11 +31,13 @@ pub struct Ctx {
     pub tenant: std::cell::RefCell<Option<String>>,
     /// Analytics events (tenant, event) gathered while handling; written in one commit at the end.
     pub counts: std::cell::RefCell<Vec<(String, String)>>,
+    /// The global kill switch, when it was read along with the tenant.
+    pub global_switch: std::cell::Cell<Option<bool>>,
 }
 
 impl Ctx {
     pub fn new(request_id: String, now_ms: i64, client_ip: String, envelope: Envelope) -> Ctx {
-        Ctx { request_id, now_ms, client_ip, envelope, tenant: Default::default(), counts: Default::default() }
+        Ctx { request_id, now_ms, client_ip, envelope, tenant: Default::default(), counts: Default::default(), global_switch: Default::default() }
     }
 
     /// Counts `event` for the tenant; see [`Repo::count_all`].
@@ -192,8 +194,9 @@ impl<P: Platform> App<P> {
         match record.role {
             Role::Admin => Ok(Principal::Admin { key_prefix: record.prefix }),
             Role::Tenant => {
-                let tenant = self.repo.get_tenant(self, &record.tenant_id).await?.ok_or_else(invalid)?;
-                Ok(Principal::Tenant { tenant, key_prefix: record.prefix })
+                let (tenant, switch) = self.repo.get_tenant_and_switch(self, &record.tenant_id).await?;
+                ctx.global_switch.set(Some(switch));
+                Ok(Principal::Tenant { tenant: tenant.ok_or_else(invalid)?, key_prefix: record.prefix })
             }
         }
     }
@@ -226,8 +229,18 @@ impl<P: Platform> App<P> {
         // One bucket per route, whatever its path parameter (a Twilio ServiceSid is the caller's choice).
         let endpoint = format!("{r:?}");
         let endpoint = endpoint.split('(').next().unwrap_or_default();
-        self.rate_check(&format!("ep:{}:{endpoint}", tenant.id), limits.per_endpoint, false).await?;
-        self.rate_check(&format!("ip:{}:{}", tenant.id, ctx.client_ip), limits.per_ip, false).await
+        let (ep, ip) = (format!("ep:{}:{endpoint}", tenant.id), format!("ip:{}:{}", tenant.id, ctx.client_ip));
+        // Independent limiter objects: ask both at once.
+        let (by_endpoint, by_ip) = futures_util::future::join(self.rate_check(&ep, limits.per_endpoint, false), self.rate_check(&ip, limits.per_ip, false)).await;
+        by_endpoint.and(by_ip)
+    }
+
+    /// The global kill switch: as read with the tenant, or read now.
+    pub async fn global_kill_switch(&self, ctx: &Ctx) -> Result<bool, ApiError> {
+        match ctx.global_switch.get() {
+            Some(on) => Ok(on),
+            None => self.repo.global_kill_switch(self).await,
+        }
     }
 
     /// Counts one hit against `key`; 429 with `Retry-After` when over.

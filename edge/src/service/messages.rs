@@ -54,7 +54,7 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
         };
         ApiError::msg(code, e.to_string())
     })?;
-    ensure_sending_allowed(app, tenant, app.repo.global_kill_switch(app).await?)?;
+    ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
     if kind == MessageKind::Direct {
         app.rate_check(&format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())), tenant.settings.limits.per_phone, false).await?;
     }

@@ -67,7 +67,7 @@ pub fn ensure_sending_allowed<P: Platform>(app: &App<P>, tenant: &Tenant, global
 }
 
 pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opts: &SendOptions, ctx: &Ctx) -> Result<Sent, ApiError> {
-    ensure_sending_allowed(app, tenant, app.repo.global_kill_switch(app).await?)?;
+    ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
     let code_type = code_type_of(tenant, opts.code_type)?;
     count_send(app, tenant, phone).await?;
 
@@ -186,7 +186,7 @@ pub async fn find<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>, 
 }
 
 pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>, phone: Option<&Phone>, ctx: &Ctx) -> Result<Sent, ApiError> {
-    ensure_sending_allowed(app, tenant, app.repo.global_kill_switch(app).await?)?;
+    ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
     let (mut v, _) = find(app, tenant, id, phone).await?;
     match v.status {
         VerificationStatus::Pending if v.expires_at > ctx.now_ms => {}

@@ -50,6 +50,17 @@ impl Repo {
         Ok(self.db.get::<Tenant, _>(app.platform.http(), app.platform.now_ms(), &format!("tenants/{id}")).await?.map(|d| d.value))
     }
 
+    /// The tenant and the global kill switch in one read: a tenant request that sends needs both.
+    pub async fn get_tenant_and_switch<P: Platform>(&self, app: &App<P>, id: &str) -> Result<(Option<Tenant>, bool), ApiError> {
+        let paths = [format!("tenants/{id}"), GLOBAL_CONFIG.to_string()];
+        let mut docs = self.db.batch_get::<Value, _>(app.platform.http(), app.platform.now_ms(), &paths).await?.into_iter();
+        let tenant = match docs.next().flatten() {
+            Some(d) => Some(serde_json::from_value(d.value).map_err(|e| ApiError::msg(ErrorCode::Internal, format!("tenant record: {e}")))?),
+            None => None,
+        };
+        Ok((tenant, switch_of(docs.next().flatten().map(|d| d.value))))
+    }
+
     pub async fn put_tenant<P: Platform>(&self, app: &App<P>, t: &Tenant) -> Result<(), ApiError> {
         self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(format!("tenants/{}", t.id), t).precondition(Precondition::Exists(true))]).await?;
         Ok(())
@@ -354,12 +365,12 @@ impl Repo {
     // --- switches, counters, audit -----------------------------------------------------------
 
     pub async fn global_kill_switch<P: Platform>(&self, app: &App<P>) -> Result<bool, ApiError> {
-        let d = self.db.get::<Value, _>(app.platform.http(), app.platform.now_ms(), "config/global").await?;
-        Ok(d.is_some_and(|d| d.value["kill_switch"].as_bool().unwrap_or(false)))
+        let d = self.db.get::<Value, _>(app.platform.http(), app.platform.now_ms(), GLOBAL_CONFIG).await?;
+        Ok(switch_of(d.map(|d| d.value)))
     }
 
     pub async fn set_global_kill_switch<P: Platform>(&self, app: &App<P>, engaged: bool) -> Result<(), ApiError> {
-        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set("config/global".to_string(), &json!({"kill_switch": engaged}))]).await?;
+        self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(GLOBAL_CONFIG.to_string(), &json!({"kill_switch": engaged}))]).await?;
         Ok(())
     }
 
@@ -509,6 +520,13 @@ impl Repo {
         let (docs, _) = self.db.list::<Value, _>(app.platform.http(), app.platform.now_ms(), "gateway_checks", limit, None).await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
+}
+
+/// The service-wide settings document (the global kill switch).
+const GLOBAL_CONFIG: &str = "config/global";
+
+fn switch_of(config: Option<Value>) -> bool {
+    config.is_some_and(|c| c["kill_switch"].as_bool().unwrap_or(false))
 }
 
 /// Ids that start with `COUNTDOWN_MS - now` (13 digits) list newest first in document-id order.
