@@ -116,8 +116,8 @@ impl Pacer {
         if self.cfg.phone_limit > 0 {
             bound = bound.min((self.cfg.phone_limit as u64).saturating_mul(windows));
         }
-        if self.cfg.min_delay_ms > 0 {
-            bound = bound.min(span / self.cfg.min_delay_ms + 1);
+        if let Some(gaps) = span.checked_div(self.cfg.min_delay_ms) {
+            bound = bound.min(gaps + 1);
         }
         bound
     }
