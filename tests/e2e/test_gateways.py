@@ -86,3 +86,12 @@ def test_unreachable_phone_is_skipped(pool, new_phone):
     reach = {g["id"]: g["reachable"] for g in d["gateways"]}
     assert reach == {"phone-1": False, "phone-2": True}
     assert d["status"] == "degraded"
+    # The scheduled job's health check records it; the history's newest check per phone says so.
+    admin = Client(pool.url, pool.admin_key)
+    ran = admin.post("/v1/admin/cron/run").json()["data"]["gateways"]
+    assert {g["id"]: g["reachable"] for g in ran} == {"phone-1": False, "phone-2": True}
+    latest = {}
+    for c in admin.get("/v1/admin/gateways/checks?limit=20").json()["data"]["items"]:
+        latest.setdefault(c["gateway_id"], c)
+    assert latest["phone-1"]["reachable"] is False and latest["phone-1"]["error"], latest
+    assert latest["phone-2"]["reachable"] is True
