@@ -119,6 +119,21 @@ def test_resend_repeats_the_code_until_the_send_limit(make_tenant, sms, new_phon
     assert int(r.headers["retry-after"]) > 0
 
 
+def test_resend_and_verify_by_verification_id(make_tenant, sms, new_phone):
+    t = make_tenant(settings={"template": CODE_TEMPLATE})
+    other = make_tenant(settings={"template": CODE_TEMPLATE})
+    phone = new_phone()
+    vid = t.post("/v1/otp/send", json={"phone": phone}).json()["data"]["id"]
+    code = code_in(sms.wait_for(phone))
+    r = t.post("/v1/otp/resend", json={"id": vid})
+    assert r.status_code == 202 and r.json()["data"]["id"] == vid and r.json()["data"]["sends"] == 2, r.text
+    assert code_in(sms.wait_for(phone, count=2)) == code
+    # Another tenant cannot reach it by id.
+    assert other.post("/v1/otp/verify", json={"id": vid, "code": code}).status_code == 404
+    r = t.post("/v1/otp/verify", json={"id": vid, "code": code})
+    assert r.status_code == 200 and r.json()["data"]["status"] == "approved", r.text
+
+
 def test_quota_exhausted_stops_sending_and_never_overspends(make_tenant, sms, new_phone):
     t = make_tenant(quota=5)
     phones = [new_phone() for _ in range(12)]
