@@ -1,6 +1,7 @@
 """Operators: tenant lifecycle, key rotation with grace, bulk operations, audit log, backup and restore."""
 
 import re
+import sqlite3
 import time
 
 import requests
@@ -88,17 +89,25 @@ def test_tenant_list_pages(admin, make_tenant):
     assert {x["id"] for x in r["items"]}.isdisjoint({x["id"] for x in r2["items"]})
 
 
+def quiet(gateway):
+    """Nothing queued, being sent or waiting to be reported on this phone."""
+    with sqlite3.connect(f"file:{gateway['dir']}/queue.db?mode=ro", uri=True) as db:
+        busy = db.execute("SELECT count(*) FROM messages WHERE state IN ('queued', 'sending')").fetchone()[0]
+        return busy + db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
 def test_backup_wipe_restore_loses_nothing(admin, make_tenant, sms, new_phone, stack):
     t = make_tenant(quota=9, settings={"template": CODE_TEMPLATE})
     phone = new_phone()
     r = t.post("/v1/otp/send", json={"phone": phone})
     assert r.status_code == 202
     code = re.search(r"\[([^\]]+)\]", sms.wait_for(phone)).group(1)
-    # Let the phone's delivery report land first, so nothing changes while the backup is taken.
+    # Let every phone finish and deliver its reports (earlier tests' too), so nothing changes while the
+    # backup is taken and compared.
     message = f"/v1/messages/{r.json()['data']['delivery']['message_id']}"
-    deadline = time.time() + 15
-    while t.get(message).json()["data"]["state"] != "sent":
-        assert time.time() < deadline
+    deadline = time.time() + 30
+    while t.get(message).json()["data"]["state"] != "sent" or not all(map(quiet, stack.gateways)):
+        assert time.time() < deadline, "the phones did not settle"
         time.sleep(0.2)
 
     def export_all():

@@ -136,7 +136,7 @@ impl<P: Platform> App<P> {
             Route::GatewayStatusCallback => callback::gateway_status(self, req, ctx).await,
             Route::Status => {
                 self.authenticate(req, ctx).await?;
-                status::status(self).await
+                status::status(self, ctx).await
             }
             Route::OtpSend | Route::OtpResend | Route::OtpVerify | Route::MessageSend | Route::SeedSendOtp | Route::SeedResendOtp | Route::SeedVerifyOtp | Route::SeedDirectMessage | Route::TwilioVerification(_) | Route::TwilioCheck(_) => {
                 let (tenant, _) = self.tenant_principal(req, ctx).await?;

@@ -40,7 +40,7 @@ fn describe(method: &str, path: &str) -> Op {
     match (method, path) {
         ("GET", "/health") => Op { summary: "Liveness, version and configured components", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"status": "ok", "version": "0.1.0", "components": {"store": "firestore", "gateways": 1, "kill_switch": false}}), errors: &[] },
         ("GET", p) if p.starts_with("/dashboard") => Op { summary: "The operators' web dashboard (static; it signs in with an admin key)", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
-        ("GET", "/openapi.json") => Op { summary: "This document", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"openapi": "3.1.0"}), errors: &[] },
+        ("GET", "/openapi.json") => Op { summary: "This document", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"openapi": "3.1.0", "paths": {}}), errors: &[] },
         ("GET", "/v1/status") => Op { summary: "Store and gateway reachability with latency", auth: Auth::Tenant, body: None, ok_status: "200", ok_example: json!({"success": true, "data": {"status": "ok", "store": {"reachable": true, "latency_ms": 4}, "gateways": [{"id": "phone-1", "reachable": true, "latency_ms": 31}]}}), errors: &[Unauthorized] },
         ("POST", "/v1/otp/send") => Op {
             summary: "Send a one-time code by SMS",
@@ -142,15 +142,69 @@ fn twilio_error_response(status: u16) -> Value {
     })
 }
 
+/// The v1 success envelope around `data`.
+fn envelope(data: Value) -> Value {
+    json!({"type": "object", "required": ["success", "data", "request_id"], "properties": {"success": {"const": true}, "data": data, "request_id": {"type": "string"}}})
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+/// The schema of a success body, so fuzzing checks answers as well as errors.
+fn ok_schema(method: &str, path: &str) -> Value {
+    let text = json!({"type": "string"});
+    let time = json!({"type": "string", "format": "date-time"});
+    let count = json!({"type": "integer", "minimum": 0});
+    let sent = object(
+        json!({"id": text, "phone": text, "status": {"const": "pending"}, "expires_at": time, "expires_in": count, "sends": {"type": "integer", "minimum": 1},
+               "delivery": object(json!({"message_id": text, "state": {"enum": ["queued", "unknown"]}, "gateway_id": text}), &["message_id", "state", "gateway_id"])}),
+        &["id", "phone", "status", "expires_at", "expires_in", "sends", "delivery"],
+    );
+    let message = object(
+        json!({"id": text, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text,
+               "state": {"enum": ["dispatching", "queued", "sending", "sent", "failed", "expired", "unknown"]},
+               "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text, "attempts": count,
+               "error": {"type": ["string", "null"]}, "created_at": time, "updated_at": time}),
+        &["id", "kind", "state", "encoding", "segments", "attempts", "created_at", "updated_at"],
+    );
+    let seed = |data: Value| json!({"type": "object", "required": ["success", "message", "data"], "properties": {"success": {"const": true}, "message": text, "data": data}});
+    match (method, path) {
+        ("GET", "/health") => object(json!({"status": {"const": "ok"}, "version": text, "components": {"type": "object"}}), &["status", "version", "components"]),
+        ("POST", "/internal/gateway/status") => object(json!({"success": {"const": true}, "data": object(json!({"id": text, "applied": {"type": "boolean"}}), &["id", "applied"])}), &["success", "data"]),
+        ("GET", "/openapi.json") => object(json!({"openapi": text, "paths": {"type": "object"}}), &["openapi", "paths"]),
+        ("POST", "/v1/otp/send" | "/v1/otp/resend") => envelope(sent),
+        ("POST", "/v1/otp/verify") => envelope(object(json!({"id": text, "phone": text, "status": {"const": "approved"}, "verified_at": time}), &["id", "phone", "status", "verified_at"])),
+        ("POST", "/v1/messages") | ("GET", "/v1/messages/{id}") => envelope(message),
+        ("GET", "/v1/usage") => envelope(object(json!({"quota": {"type": "object"}, "code": object(json!({"guess_odds": {"type": "number", "minimum": 0, "maximum": 1}}), &["guess_odds"])}), &["quota", "code"])),
+        ("GET", "/v1/status") => envelope(object(json!({"status": {"enum": ["ok", "degraded", "down"]}, "store": {"type": "object"}, "gateways": {"type": "array"}}), &["status", "store", "gateways"])),
+        ("POST", "/api/send-otp") => seed(object(json!({"phone": text, "expiresIn": count}), &["phone", "expiresIn"])),
+        ("POST", "/api/resend-otp") => seed(object(json!({"phone": text, "expiresIn": count, "attemptCount": {"type": "integer", "minimum": 2}}), &["phone", "expiresIn", "attemptCount"])),
+        ("POST", "/api/verify-otp") => seed(object(json!({"phone": text, "verified": {"const": true}, "verifiedAt": time}), &["phone", "verified", "verifiedAt"])),
+        ("POST", "/api/direct-message") => seed(json!({"type": "object"})),
+        (_, p) if p.starts_with("/v2/") => object(
+            json!({"sid": text, "status": {"enum": ["pending", "approved", "canceled", "max_attempts_reached", "deleted", "failed", "expired"]}, "valid": {"type": "boolean"}}),
+            &["sid", "status"],
+        ),
+        _ => envelope(json!({"type": ["object", "array"]})),
+    }
+}
+
 pub fn spec() -> Value {
     let mut paths = Map::new();
     for (method, path) in ROUTES {
         let op = describe(method, path);
         let twilio = path.starts_with("/v2/");
+        let schema = ok_schema(method, path);
+        let mut example = op.ok_example;
+        // Every v1 answer carries its request id; the examples leave it out for brevity.
+        if schema["required"].as_array().is_some_and(|r| r.contains(&json!("request_id"))) && example.get("request_id").is_none() {
+            example["request_id"] = json!("req_01jd9");
+        }
         let mut o = json!({
             "summary": op.summary,
             "operationId": format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}', '-', '.'], "_")),
-            "responses": {op.ok_status: {"description": "Success", "content": {"application/json": {"example": op.ok_example}}}},
+            "responses": {op.ok_status: {"description": "Success", "content": {"application/json": {"schema": schema, "example": example}}}},
         });
         let static_type = match *path {
             "/dashboard" => Some("text/html"),
@@ -255,6 +309,28 @@ mod tests {
             assert_eq!(op["responses"]["404"]["content"]["application/json"]["example"]["status"], 404, "{p}");
         }
         assert_eq!(s["components"]["securitySchemes"]["twilioBasic"]["scheme"], "basic");
+    }
+
+    #[test]
+    fn every_json_success_has_a_schema_its_example_meets() {
+        let s = spec();
+        let mut missing = Vec::new();
+        for (m, p) in ROUTES {
+            let ok = s["paths"][p][m.to_lowercase()]["responses"].as_object().unwrap().iter().find(|(code, _)| code.starts_with('2')).unwrap().1.clone();
+            let Some(json_ok) = ok["content"].get("application/json") else { continue };
+            let schema = &json_ok["schema"];
+            assert!(schema.is_object(), "{m} {p} has no success schema");
+            // The documented example has every field the schema requires.
+            let example = &json_ok["example"];
+            if example.is_object() {
+                for field in schema["required"].as_array().into_iter().flatten() {
+                    if example.get(field.as_str().unwrap()).is_none() {
+                        missing.push(format!("{m} {p}: {field}"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "examples lack required fields: {missing:#?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::app::App;
+use super::app::{ok_json, App, Ctx};
 use super::error::ApiError;
 use super::http::ApiResponse;
 use crate::platform::Platform;
@@ -24,7 +24,7 @@ pub fn health<P: Platform>(app: &App<P>) -> ApiResponse {
     )
 }
 
-pub async fn status<P: Platform>(app: &App<P>) -> Result<ApiResponse, ApiError> {
+pub async fn status<P: Platform>(app: &App<P>, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
     let p = &app.platform;
     let started = p.now_ms();
     let store = app.repo.ping(app).await;
@@ -34,15 +34,10 @@ pub async fn status<P: Platform>(app: &App<P>) -> Result<ApiResponse, ApiError> 
         gateways.push(gateway::probe(p, g, app.cfg.gateway_timeout_ms.min(3000)).await);
     }
     let all_ok = store.is_ok() && gateways.iter().all(|g| g.reachable);
-    Ok(ApiResponse::json(
-        200,
-        &json!({
-            "success": true,
-            "data": {
-                "status": if all_ok { "ok" } else { "degraded" },
-                "store": {"reachable": store.is_ok(), "latency_ms": store_ms, "error": store.err().map(|e| e.message)},
-                "gateways": gateways,
-            },
-        }),
-    ))
+    let data = json!({
+        "status": if all_ok { "ok" } else { "degraded" },
+        "store": {"reachable": store.is_ok(), "latency_ms": store_ms, "error": store.err().map(|e| e.message)},
+        "gateways": gateways,
+    });
+    Ok(ok_json(200, data, ctx))
 }
