@@ -2,6 +2,7 @@
 tests never share state."""
 
 import random
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -40,6 +41,19 @@ class Client:
         return Client(self.base, self.key, header="x-api-key", tenant_id=self.id)
 
 
+def tenant_on(stack, name="Test tenant", quota=100, **body):
+    """A new tenant on `stack` (the session's or a module's own), as a client holding its key."""
+    r = Client(stack.url, stack.admin_key).post("/v1/admin/tenants", json={"name": name, "quota": quota, **body})
+    assert r.status_code == 201, r.text
+    d = r.json()["data"]
+    return Client(stack.url, d["api_key"], tenant_id=d["id"])
+
+
+def gateway_db(gateway):
+    """A phone gateway's queue database, read-only."""
+    return sqlite3.connect(f"file:{gateway['dir']}/queue.db?mode=ro", uri=True)
+
+
 @pytest.fixture(scope="session")
 def stack():
     s = Stack()
@@ -59,19 +73,10 @@ def admin(stack):
 
 
 @pytest.fixture
-def make_tenant(stack, admin):
+def make_tenant(stack):
     def make(quota=1000, settings=None, expires_at=None, name="Test tenant", contact_phone=None):
-        body = {"name": name, "quota": quota}
-        if settings is not None:
-            body["settings"] = settings
-        if expires_at is not None:
-            body["expires_at"] = expires_at
-        if contact_phone is not None:
-            body["contact_phone"] = contact_phone
-        r = admin.post("/v1/admin/tenants", json=body)
-        assert r.status_code == 201, r.text
-        d = r.json()["data"]
-        return Client(stack.url, d["api_key"], tenant_id=d["id"])
+        optional = {"settings": settings, "expires_at": expires_at, "contact_phone": contact_phone}
+        return tenant_on(stack, name=name, quota=quota, **{k: v for k, v in optional.items() if v is not None})
 
     return make
 

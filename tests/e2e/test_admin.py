@@ -1,10 +1,11 @@
 """Operators: tenant lifecycle, key rotation with grace, bulk operations, audit log, backup and restore."""
 
 import re
-import sqlite3
 import time
 
 import requests
+
+from conftest import gateway_db
 
 CODE_TEMPLATE = "Code [{code}]"
 
@@ -91,7 +92,7 @@ def test_tenant_list_pages(admin, make_tenant):
 
 def quiet(gateway):
     """Nothing queued, being sent or waiting to be reported on this phone."""
-    with sqlite3.connect(f"file:{gateway['dir']}/queue.db?mode=ro", uri=True) as db:
+    with gateway_db(gateway) as db:
         busy = db.execute("SELECT count(*) FROM messages WHERE state IN ('queued', 'sending')").fetchone()[0]
         return busy + db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 

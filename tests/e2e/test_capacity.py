@@ -3,7 +3,7 @@ them before they expire, instead of waiting on the full one and expiring there."
 
 import pytest
 
-from conftest import Client
+from conftest import tenant_on
 from tests.harness.stack import Stack
 
 
@@ -16,10 +16,7 @@ def pool():
 
 
 def test_otps_go_to_the_phone_with_capacity(pool, new_phone):
-    admin = Client(pool.url, pool.admin_key)
-    r = admin.post("/v1/admin/tenants", json={"name": "capacity", "quota": 20})
-    assert r.status_code == 201, r.text
-    t = Client(pool.url, r.json()["data"]["api_key"])
+    t = tenant_on(pool, name="capacity", quota=20)
     phones = [new_phone() for _ in range(10)]
     used = []
     for p in phones:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import Client
+from conftest import tenant_on
 from tests.harness.stack import Stack
 
 CODE_TEMPLATE = "Code [{code}]"
@@ -23,15 +23,8 @@ def faulty():
     s.stop()
 
 
-def tenant(stack, **body):
-    admin = Client(stack.url, stack.admin_key)
-    r = admin.post("/v1/admin/tenants", json={"name": "faults", "quota": 100, **body})
-    assert r.status_code == 201, r.text
-    return Client(stack.url, r.json()["data"]["api_key"], tenant_id=r.json()["data"]["id"])
-
-
 def test_slow_gateway_times_out_as_unknown_and_is_never_resent(faulty, new_phone):
-    t = tenant(faulty)
+    t = tenant_on(faulty, name="faults")
     g = faulty.gateways[0]
     phone = new_phone()
     os.killpg(g["proc"].pid, signal.SIGSTOP)
@@ -53,7 +46,7 @@ def test_slow_gateway_times_out_as_unknown_and_is_never_resent(faulty, new_phone
 
 
 def test_store_outage_is_503_and_changes_nothing(faulty, new_phone):
-    t = tenant(faulty, quota=5)
+    t = tenant_on(faulty, name="faults", quota=5)
     emulator = next(p for n, p in faulty.procs if n == "emulator")
     before = t.get("/v1/usage").json()["data"]["quota"]["remaining"]
     os.killpg(emulator.pid, signal.SIGSTOP)
@@ -68,7 +61,7 @@ def test_store_outage_is_503_and_changes_nothing(faulty, new_phone):
 def test_store_lost_after_the_phone_took_the_code_still_answers_202_and_a_retry_sends_nothing(faulty, new_phone):
     import requests
 
-    t = tenant(faulty, quota=5)
+    t = tenant_on(faulty, name="faults", quota=5)
     g = faulty.gateways[0]
     emulator = next(p for n, p in faulty.procs if n == "emulator")
     phone = new_phone()
@@ -112,7 +105,7 @@ def test_store_lost_after_the_phone_took_the_code_still_answers_202_and_a_retry_
 
 
 def test_brute_force_is_stopped_by_the_attempt_limit(faulty, new_phone):
-    t = tenant(faulty, settings={"template": CODE_TEMPLATE, "max_checks": 5, "word_count": 1})
+    t = tenant_on(faulty, name="faults", settings={"template": CODE_TEMPLATE, "max_checks": 5, "word_count": 1})
     phone = new_phone()
     assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
     code = re.search(r"\[([^\]]+)\]", faulty.sms.wait_for(phone)).group(1)
@@ -130,6 +123,6 @@ def test_brute_force_is_stopped_by_the_attempt_limit(faulty, new_phone):
 
 
 def test_rate_limit_stops_a_flood_of_verifies(faulty, new_phone):
-    t = tenant(faulty, settings={"limits": {"per_endpoint": {"limit": 10, "window_secs": 60}}})
+    t = tenant_on(faulty, name="faults", settings={"limits": {"per_endpoint": {"limit": 10, "window_secs": 60}}})
     statuses = [t.post("/v1/otp/verify", json={"phone": new_phone(), "code": "x"}).status_code for _ in range(15)]
     assert statuses.count(429) == 5 and set(statuses[:10]) == {404}, statuses

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import Client
+from conftest import Client, tenant_on
 from tests.harness.stack import Stack
 
 
@@ -16,15 +16,8 @@ def pool():
     s.stop()
 
 
-def tenant(pool, quota=100):
-    admin = Client(pool.url, pool.admin_key)
-    r = admin.post("/v1/admin/tenants", json={"name": "pool", "quota": quota})
-    assert r.status_code == 201, r.text
-    return Client(pool.url, r.json()["data"]["api_key"], tenant_id=r.json()["data"]["id"])
-
-
 def test_each_message_goes_through_exactly_one_phone(pool, new_phone):
-    t = tenant(pool)
+    t = tenant_on(pool, name="pool")
     phones = [new_phone() for _ in range(8)]
     used = set()
     for p in phones:
@@ -39,7 +32,7 @@ def test_each_message_goes_through_exactly_one_phone(pool, new_phone):
 
 
 def test_fails_over_when_a_phone_is_down_or_stopped(pool, new_phone):
-    t = tenant(pool, quota=10)
+    t = tenant_on(pool, name="pool", quota=10)
     g1, g2 = pool.gateways
     # phone-1 stops sending (kill switch file); it refuses new messages with 503.
     (g1["dir"] / "STOP").write_text("maintenance")
@@ -55,7 +48,7 @@ def test_fails_over_when_a_phone_is_down_or_stopped(pool, new_phone):
 
 
 def test_no_phone_available_is_503_and_costs_nothing(pool, new_phone):
-    t = tenant(pool, quota=3)
+    t = tenant_on(pool, name="pool", quota=3)
     g1, g2 = pool.gateways
     (g1["dir"] / "STOP").write_text("x")
     (g2["dir"] / "STOP").write_text("x")
@@ -74,7 +67,7 @@ def test_no_phone_available_is_503_and_costs_nothing(pool, new_phone):
 
 
 def test_unreachable_phone_is_skipped(pool, new_phone):
-    t = tenant(pool)
+    t = tenant_on(pool, name="pool")
     g1 = pool.gateways[0]
     g1["proc"].terminate()
     g1["proc"].wait(timeout=10)

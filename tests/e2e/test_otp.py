@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from conftest import gateway_db
+
 CODE_TEMPLATE = "Your {app} code is [{code}]. It expires in {minutes} minutes."
 
 
@@ -198,7 +200,6 @@ def test_idempotent_retry_returns_the_first_response_and_sends_once(make_tenant,
 
 
 def test_request_id_is_echoed_and_follows_the_message_to_the_phone(make_tenant, sms, new_phone, stack):
-    import sqlite3
     import uuid
 
     import requests
@@ -218,7 +219,7 @@ def test_request_id_is_echoed_and_follows_the_message_to_the_phone(make_tenant, 
         assert fields["request_id"]["stringValue"] == rid, doc
     # In the queue of the phone that took it.
     gw = next(g for g in stack.gateways if g["id"] == data["delivery"]["gateway_id"])
-    with sqlite3.connect(f"file:{gw['dir']}/queue.db?mode=ro", uri=True) as db:
+    with gateway_db(gw) as db:
         row = db.execute("SELECT request_id FROM messages WHERE id = ?", (data["delivery"]["message_id"],)).fetchone()
     assert row == (rid,)
     # An unusable id (too long, odd characters) is replaced, never echoed.

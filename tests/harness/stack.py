@@ -119,7 +119,7 @@ class Stack:
     def _start(self):
         # 1. Firestore emulator.
         self.emulator_port = free_port()
-        emu = self._spawn("emulator", [EMULATOR, "start", f"--host=127.0.0.1", f"--port={self.emulator_port}"])
+        emu = self._spawn("emulator", [EMULATOR, "start", "--host=127.0.0.1", f"--port={self.emulator_port}"])
         self.emulator = f"127.0.0.1:{self.emulator_port}"
 
         # 2. Phone gateways (real binary, recording termux-sms-send first on PATH).

@@ -190,3 +190,10 @@ pub struct IdempotencyRecord {
     pub body: String,
     pub created_at: i64,
 }
+
+impl IdempotencyRecord {
+    /// The claim a request writes before it runs.
+    pub fn claim(fingerprint: &str, now: i64) -> Self {
+        IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now }
+    }
+}

@@ -329,7 +329,7 @@ impl Repo {
     /// version.
     pub async fn idempotency_begin<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, now: i64) -> Result<Option<(IdempotencyRecord, String)>, ApiError> {
         let path = format!("idempotency/{doc_id}");
-        let rec = IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now };
+        let rec = IdempotencyRecord::claim(fingerprint, now);
         match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![Write::set(path.clone(), &rec).precondition(Precondition::Exists(false))]).await {
             Ok(_) => Ok(None),
             Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
@@ -342,7 +342,7 @@ impl Repo {
 
     /// Takes over a claim whose request never finished; false when another retry took it first.
     pub async fn idempotency_take_over<P: Platform>(&self, app: &App<P>, doc_id: &str, fingerprint: &str, now: i64, version: &str) -> Result<bool, ApiError> {
-        let rec = IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now };
+        let rec = IdempotencyRecord::claim(fingerprint, now);
         let w = Write::set(format!("idempotency/{doc_id}"), &rec).precondition(Precondition::UpdateTime(version.to_string()));
         match self.db.commit(app.platform.http(), app.platform.now_ms(), vec![w]).await {
             Ok(_) => Ok(true),
