@@ -193,6 +193,8 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
     }
     let (id, kind, tenant) = (msg.id.clone(), msg.kind, msg.tenant_id.clone());
     let (nonce, ts) = (authed.nonce, authed.timestamp);
+    // The bound is pacer arithmetic: worked out here, not on the store's serial thread.
+    let (count_up_to, deadline_ms) = capacity_check(app, &msg);
     let pacing = Arc::clone(app);
     let outcome = app
         .store
@@ -200,7 +202,6 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
             if !s.remember_nonce(&nonce, ts)? {
                 return Ok(None);
             }
-            let (count_up_to, deadline_ms) = capacity_check(&pacing, &msg);
             s.enqueue_if(&msg, now, count_up_to, |ahead| fits_before(&pacing, &msg, ahead, deadline_ms)).map(Some)
         })
         .await

@@ -26,6 +26,7 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
         }
     }
     let expired = expire_verifications(app, ctx).await;
+    // Notices and expirations counted in one go (the scheduled event has no request around it).
     app.repo.count_all(app, &ctx.counts.take(), ctx.now_ms).await;
     let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
@@ -72,7 +73,7 @@ async fn expire_verifications<P: Platform>(app: &App<P>, ctx: &Ctx) -> usize {
         for (mut v, version) in page {
             v.status = VerificationStatus::Expired;
             if app.repo.update_verification(app, &v, &version).await.is_ok() {
-                app.repo.count_event(app, &v.tenant_id, "otp_expired", ctx.now_ms).await;
+                ctx.count(&v.tenant_id, "otp_expired");
                 n += 1;
             }
         }

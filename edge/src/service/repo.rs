@@ -374,12 +374,6 @@ impl Repo {
         Ok(())
     }
 
-    /// Adds one to `event` for the tenant and for the service total, now. Counting is best
-    /// effort: a failed counter write never fails the request it describes.
-    pub async fn count_event<P: Platform>(&self, app: &App<P>, tenant_id: &str, event: &str, now: i64) {
-        self.count_all(app, &[(tenant_id.to_string(), event.to_string())], now).await;
-    }
-
     /// Adds one per (tenant, field) item, for the tenant and for the service total, at every
     /// granularity: one write per counter document (all its fields together) and one commit for
     /// them all. Counting is best effort: a failed counter write never fails the request.
