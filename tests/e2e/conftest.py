@@ -49,6 +49,16 @@ def tenant_on(stack, name="Test tenant", quota=100, **body):
     return Client(stack.url, d["api_key"], tenant_id=d["id"])
 
 
+def send_otps(client, phones):
+    """Sends a code to each phone (each must be accepted); returns the gateway that took each one."""
+    used = []
+    for p in phones:
+        r = client.post("/v1/otp/send", json={"phone": p})
+        assert r.status_code == 202, r.text
+        used.append(r.json()["data"]["delivery"]["gateway_id"])
+    return used
+
+
 def gateway_db(gateway):
     """A phone gateway's queue database, read-only."""
     return sqlite3.connect(f"file:{gateway['dir']}/queue.db?mode=ro", uri=True)
