@@ -102,7 +102,9 @@ enum Tenants {
         #[arg(long)]
         settings: Option<String>,
     },
-    Get { id: String },
+    Get {
+        id: String,
+    },
     Update {
         id: String,
         #[arg(long)]
@@ -114,8 +116,12 @@ enum Tenants {
         #[arg(long)]
         settings: Option<String>,
     },
-    Suspend { id: String },
-    Resume { id: String },
+    Suspend {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
     Renew {
         id: String,
         #[arg(long)]
@@ -128,7 +134,9 @@ enum Tenants {
         #[arg(long, default_value_t = 86_400)]
         grace_secs: i64,
     },
-    Delete { id: String },
+    Delete {
+        id: String,
+    },
 }
 
 struct Api {
@@ -140,7 +148,10 @@ struct Api {
 impl Api {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(m, format!("{}{}", self.url.trim_end_matches('/'), path)).bearer_auth(&self.key);
+        let mut req = self
+            .http
+            .request(m, format!("{}{}", self.url.trim_end_matches('/'), path))
+            .bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -149,28 +160,49 @@ impl Api {
         if v["success"] == true {
             Ok(v["data"].clone())
         } else {
-            Err(format!("{}: {}", v["error"]["code"].as_str().unwrap_or("error"), v["error"]["message"].as_str().unwrap_or("")))
+            Err(format!(
+                "{}: {}",
+                v["error"]["code"].as_str().unwrap_or("error"),
+                v["error"]["message"].as_str().unwrap_or("")
+            ))
         }
     }
 }
 
 fn settings(raw: &Option<String>) -> Result<Option<Value>, String> {
-    raw.as_deref().map(|s| serde_json::from_str(s).map_err(|e| format!("--settings is not JSON: {e}"))).transpose()
+    raw.as_deref()
+        .map(|s| serde_json::from_str(s).map_err(|e| format!("--settings is not JSON: {e}")))
+        .transpose()
 }
 
 fn enc(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn run(cli: Cli) -> Result<Value, String> {
-    let api = Api { url: cli.url, key: cli.key, http: reqwest::blocking::Client::new() };
+    let api = Api {
+        url: cli.url,
+        key: cli.key,
+        http: reqwest::blocking::Client::new(),
+    };
     match cli.cmd {
         Cmd::Tenants(t) => match t {
             Tenants::List => {
                 let mut all = Vec::new();
                 let mut cursor: Option<String> = None;
                 loop {
-                    let q = cursor.as_deref().map(|c| format!("&cursor={}", enc(c))).unwrap_or_default();
+                    let q = cursor
+                        .as_deref()
+                        .map(|c| format!("&cursor={}", enc(c)))
+                        .unwrap_or_default();
                     let page = api.call("GET", &format!("/v1/admin/tenants?limit=200{q}"), None)?;
                     all.extend(page["items"].as_array().cloned().unwrap_or_default());
                     match page["next_cursor"].as_str() {
@@ -180,7 +212,13 @@ fn run(cli: Cli) -> Result<Value, String> {
                 }
                 Ok(Value::Array(all))
             }
-            Tenants::Create { name, quota, expires, contact_phone, settings: s } => {
+            Tenants::Create {
+                name,
+                quota,
+                expires,
+                contact_phone,
+                settings: s,
+            } => {
                 let mut body = json!({"name": name, "quota": quota});
                 if let Some(e) = expires {
                     body["expires_at"] = json!(e);
@@ -194,7 +232,13 @@ fn run(cli: Cli) -> Result<Value, String> {
                 api.call("POST", "/v1/admin/tenants", Some(body))
             }
             Tenants::Get { id } => api.call("GET", &format!("/v1/admin/tenants/{id}"), None),
-            Tenants::Update { id, quota, expires, contact_phone, settings: s } => {
+            Tenants::Update {
+                id,
+                quota,
+                expires,
+                contact_phone,
+                settings: s,
+            } => {
                 let mut body = json!({});
                 if let Some(q) = quota {
                     body["quota"] = json!(q);
@@ -210,22 +254,77 @@ fn run(cli: Cli) -> Result<Value, String> {
                 }
                 api.call("PATCH", &format!("/v1/admin/tenants/{id}"), Some(body))
             }
-            Tenants::Suspend { id } => api.call("POST", &format!("/v1/admin/tenants/{id}/suspend"), None),
-            Tenants::Resume { id } => api.call("POST", &format!("/v1/admin/tenants/{id}/resume"), None),
-            Tenants::Renew { id, quota, expires } => api.call("POST", &format!("/v1/admin/tenants/{id}/renew"), Some(json!({"quota": quota, "expires_at": expires}))),
-            Tenants::RotateKey { id, grace_secs } => api.call("POST", &format!("/v1/admin/tenants/{id}/rotate-key"), Some(json!({"grace_secs": grace_secs}))),
+            Tenants::Suspend { id } => {
+                api.call("POST", &format!("/v1/admin/tenants/{id}/suspend"), None)
+            }
+            Tenants::Resume { id } => {
+                api.call("POST", &format!("/v1/admin/tenants/{id}/resume"), None)
+            }
+            Tenants::Renew { id, quota, expires } => api.call(
+                "POST",
+                &format!("/v1/admin/tenants/{id}/renew"),
+                Some(json!({"quota": quota, "expires_at": expires})),
+            ),
+            Tenants::RotateKey { id, grace_secs } => api.call(
+                "POST",
+                &format!("/v1/admin/tenants/{id}/rotate-key"),
+                Some(json!({"grace_secs": grace_secs})),
+            ),
             Tenants::Delete { id } => api.call("DELETE", &format!("/v1/admin/tenants/{id}"), None),
         },
-        Cmd::Keys(Keys::Create { label }) => api.call("POST", "/v1/admin/keys", Some(json!({"label": label}))),
-        Cmd::Analytics { granularity, from, to, tenant } => {
-            let t = tenant.map(|t| format!("&tenant_id={}", enc(&t))).unwrap_or_default();
-            api.call("GET", &format!("/v1/admin/analytics?granularity={granularity}&from={}&to={}{t}", enc(&from), enc(&to)), None)
+        Cmd::Keys(Keys::Create { label }) => {
+            api.call("POST", "/v1/admin/keys", Some(json!({"label": label})))
         }
-        Cmd::Gateways { limit } => api.call("GET", &format!("/v1/admin/gateways/checks?limit={limit}"), None),
+        Cmd::Analytics {
+            granularity,
+            from,
+            to,
+            tenant,
+        } => {
+            let t = tenant
+                .map(|t| format!("&tenant_id={}", enc(&t)))
+                .unwrap_or_default();
+            api.call(
+                "GET",
+                &format!(
+                    "/v1/admin/analytics?granularity={granularity}&from={}&to={}{t}",
+                    enc(&from),
+                    enc(&to)
+                ),
+                None,
+            )
+        }
+        Cmd::Gateways { limit } => api.call(
+            "GET",
+            &format!("/v1/admin/gateways/checks?limit={limit}"),
+            None,
+        ),
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
-        Cmd::Usage { tenant } => api.call("GET", &format!("/v1/admin/usage{}", tenant.map(|t| format!("?tenant_id={}", enc(&t))).unwrap_or_default()), None),
-        Cmd::Audit { limit, tenant } => api.call("GET", &format!("/v1/admin/audit?limit={limit}{}", tenant.map(|t| format!("&tenant_id={}", enc(&t))).unwrap_or_default()), None),
-        Cmd::KillSwitch { state, tenant } => api.call("POST", "/v1/admin/kill-switch", Some(json!({"engaged": state == "on", "tenant_id": tenant}))),
+        Cmd::Usage { tenant } => api.call(
+            "GET",
+            &format!(
+                "/v1/admin/usage{}",
+                tenant
+                    .map(|t| format!("?tenant_id={}", enc(&t)))
+                    .unwrap_or_default()
+            ),
+            None,
+        ),
+        Cmd::Audit { limit, tenant } => api.call(
+            "GET",
+            &format!(
+                "/v1/admin/audit?limit={limit}{}",
+                tenant
+                    .map(|t| format!("&tenant_id={}", enc(&t)))
+                    .unwrap_or_default()
+            ),
+            None,
+        ),
+        Cmd::KillSwitch { state, tenant } => api.call(
+            "POST",
+            "/v1/admin/kill-switch",
+            Some(json!({"engaged": state == "on", "tenant_id": tenant})),
+        ),
         Cmd::Export { out } => export(&api, &out),
         Cmd::Import { input } => import(&api, &input),
     }
@@ -233,22 +332,36 @@ fn run(cli: Cli) -> Result<Value, String> {
 
 fn spinner(what: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos} documents").expect("template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {pos} documents").expect("template"),
+    );
     bar.set_message(what.to_string());
     bar
 }
 
 fn export(api: &Api, out: &std::path::Path) -> Result<Value, String> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?);
-    let collections = api.call("GET", "/v1/admin/export", None)?["collections"].as_array().cloned().unwrap_or_default();
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?,
+    );
+    let collections = api.call("GET", "/v1/admin/export", None)?["collections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let bar = spinner("exporting");
     let mut n = 0u64;
     for c in collections {
         let c = c.as_str().unwrap_or_default().to_string();
         let mut cursor: Option<String> = None;
         loop {
-            let q = cursor.as_deref().map(|c| format!("&cursor={}", enc(c))).unwrap_or_default();
-            let page = api.call("GET", &format!("/v1/admin/export?collection={c}&limit=300{q}"), None)?;
+            let q = cursor
+                .as_deref()
+                .map(|c| format!("&cursor={}", enc(c)))
+                .unwrap_or_default();
+            let page = api.call(
+                "GET",
+                &format!("/v1/admin/export?collection={c}&limit=300{q}"),
+                None,
+            )?;
             for item in page["items"].as_array().into_iter().flatten() {
                 writeln!(file, "{item}").map_err(|e| e.to_string())?;
                 n += 1;
@@ -300,14 +413,32 @@ mod tests {
 
     #[test]
     fn parses_commands_and_env() {
-        let cli = Cli::try_parse_from(["otpctl", "--url", "http://x", "--key", "k", "tenants", "create", "--name", "Acme", "--quota", "10"]).unwrap();
-        assert!(matches!(cli.cmd, Cmd::Tenants(Tenants::Create { quota: 10, .. })));
-        assert!(Cli::try_parse_from(["otpctl", "--url", "u", "--key", "k", "kill-switch", "maybe"]).is_err());
+        let cli = Cli::try_parse_from([
+            "otpctl", "--url", "http://x", "--key", "k", "tenants", "create", "--name", "Acme",
+            "--quota", "10",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Tenants(Tenants::Create { quota: 10, .. })
+        ));
+        assert!(Cli::try_parse_from([
+            "otpctl",
+            "--url",
+            "u",
+            "--key",
+            "k",
+            "kill-switch",
+            "maybe"
+        ])
+        .is_err());
     }
 
     #[test]
     fn settings_must_be_json() {
-        assert!(settings(&Some("{\"word_count\":2}".into())).unwrap().is_some());
+        assert!(settings(&Some("{\"word_count\":2}".into()))
+            .unwrap()
+            .is_some());
         assert!(settings(&Some("nope".into())).is_err());
     }
 }

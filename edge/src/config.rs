@@ -48,26 +48,47 @@ impl std::fmt::Display for ConfigError {
 impl Config {
     /// `get` looks a name up among vars and secrets.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let otp_secret = get("OTP_HMAC_SECRET").ok_or_else(|| ConfigError("OTP_HMAC_SECRET is not set (wrangler secret put OTP_HMAC_SECRET)".into()))?;
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let otp_secret = get("OTP_HMAC_SECRET").ok_or_else(|| {
+            ConfigError("OTP_HMAC_SECRET is not set (wrangler secret put OTP_HMAC_SECRET)".into())
+        })?;
         if otp_secret.len() < 16 {
-            return Err(ConfigError("OTP_HMAC_SECRET must be at least 16 characters".into()));
+            return Err(ConfigError(
+                "OTP_HMAC_SECRET must be at least 16 characters".into(),
+            ));
         }
         let mut gateways: Vec<GatewayConfig> = match get("GATEWAYS") {
-            Some(raw) => serde_json::from_str(&raw).map_err(|e| ConfigError(format!("GATEWAYS is not a JSON list of {{id,url}}: {e}")))?,
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| {
+                ConfigError(format!("GATEWAYS is not a JSON list of {{id,url}}: {e}"))
+            })?,
             None => Vec::new(),
         };
         let secrets: std::collections::HashMap<String, String> = match get("GATEWAY_SECRETS") {
-            Some(raw) => serde_json::from_str(&raw).map_err(|e| ConfigError(format!("GATEWAY_SECRETS is not a JSON object of id -> secret: {e}")))?,
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| {
+                ConfigError(format!(
+                    "GATEWAY_SECRETS is not a JSON object of id -> secret: {e}"
+                ))
+            })?,
             None => Default::default(),
         };
         for g in &mut gateways {
             g.url = g.url.trim_end_matches('/').to_string();
-            g.secret = secrets.get(&g.id).cloned().ok_or_else(|| ConfigError(format!("GATEWAY_SECRETS has no secret for gateway {:?}", g.id)))?;
+            g.secret = secrets.get(&g.id).cloned().ok_or_else(|| {
+                ConfigError(format!(
+                    "GATEWAY_SECRETS has no secret for gateway {:?}",
+                    g.id
+                ))
+            })?;
         }
         let num = |name: &str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
-                Some(v) => v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
                 None => Ok(default),
             }
         };
@@ -92,7 +113,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: std::collections::HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -111,7 +135,11 @@ mod tests {
 
     #[test]
     fn names_the_missing_secret() {
-        let e = Config::from_lookup(env(&[("OTP_HMAC_SECRET", "0123456789abcdef0123"), ("GATEWAYS", r#"[{"id":"p1","url":"x"}]"#)])).unwrap_err();
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", "0123456789abcdef0123"),
+            ("GATEWAYS", r#"[{"id":"p1","url":"x"}]"#),
+        ]))
+        .unwrap_err();
         assert!(e.0.contains("p1"), "{e}");
         let e = Config::from_lookup(env(&[])).unwrap_err();
         assert!(e.0.contains("OTP_HMAC_SECRET"));
@@ -119,7 +147,11 @@ mod tests {
 
     #[test]
     fn rejects_non_numeric_limits() {
-        let e = Config::from_lookup(env(&[("OTP_HMAC_SECRET", "0123456789abcdef0123"), ("QUOTA_SHARDS", "many")])).unwrap_err();
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", "0123456789abcdef0123"),
+            ("QUOTA_SHARDS", "many"),
+        ]))
+        .unwrap_err();
         assert!(e.0.contains("QUOTA_SHARDS"));
     }
 }

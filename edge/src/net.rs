@@ -16,14 +16,21 @@ pub struct OutboundRequest {
 
 impl OutboundRequest {
     pub fn new(method: &str, url: impl Into<String>) -> Self {
-        Self { method: method.to_string(), url: url.into(), headers: Vec::new(), body: Vec::new(), timeout_ms: None }
+        Self {
+            method: method.to_string(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
     }
     pub fn json_body(mut self, body: Vec<u8>) -> Self {
-        self.headers.push(("content-type".into(), "application/json".into()));
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
         self.body = body;
         self
     }
@@ -42,7 +49,10 @@ pub struct OutboundResponse {
 
 impl OutboundResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)

@@ -12,7 +12,12 @@ pub trait Platform {
     fn fill_random(&self, buf: &mut [u8]);
     /// Counts one request against `key` under `rule`. Errors only when the limiter is unreachable.
     /// `persist` keeps the state across a restart of its holder (costs a durable write per hit).
-    async fn rate_hit(&self, key: &str, rule: RateRule, persist: bool) -> Result<RateDecision, String>;
+    async fn rate_hit(
+        &self,
+        key: &str,
+        rule: RateRule,
+        persist: bool,
+    ) -> Result<RateDecision, String>;
     /// One structured log line (JSON). Never pass secrets, codes or full phone numbers.
     fn log(&self, line: &str);
 }
@@ -76,7 +81,12 @@ pub fn iso8601(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", tod / 3600, tod % 3600 / 60, tod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
 }
 
 /// Parses `YYYY-MM-DD` or a full ISO 8601 UTC timestamp into unix milliseconds.
@@ -93,7 +103,11 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
     let (hh, mm, ss) = if s.len() > 10 {
         let t = s.get(11..19)?;
         let mut tp = t.split(':');
-        (tp.next()?.parse::<i64>().ok()?, tp.next()?.parse::<i64>().ok()?, tp.next()?.parse::<i64>().ok()?)
+        (
+            tp.next()?.parse::<i64>().ok()?,
+            tp.next()?.parse::<i64>().ok()?,
+            tp.next()?.parse::<i64>().ok()?,
+        )
     } else {
         (0, 0, 0)
     };

@@ -14,7 +14,12 @@ use serde_json::{json, Value};
 const DAY_MS: i64 = 86_400_000;
 
 fn ctx(now_ms: i64) -> Ctx {
-    Ctx::new("req_cron_test".into(), now_ms, "127.0.0.1".into(), Envelope::V1)
+    Ctx::new(
+        "req_cron_test".into(),
+        now_ms,
+        "127.0.0.1".into(),
+        Envelope::V1,
+    )
 }
 
 fn verification(id: &str, status: &str, expires_at: i64) -> Value {
@@ -24,12 +29,19 @@ fn verification(id: &str, status: &str, expires_at: i64) -> Value {
 }
 
 async fn exists(db: &Firestore, path: &str) -> bool {
-    db.get::<Value, _>(&ReqwestClient::default(), 0, path).await.unwrap().is_some()
+    db.get::<Value, _>(&ReqwestClient::default(), 0, path)
+        .await
+        .unwrap()
+        .is_some()
 }
 
 async fn status_of(app: &App<NativePlatform>, id: &str) -> String {
     let (v, _) = app.repo.get_verification(app, id).await.unwrap().unwrap();
-    serde_json::to_value(v.status).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(v.status)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -39,10 +51,22 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     let app = App::new(cfg, NativePlatform::default());
     let now = app.platform.now_ms();
     let docs = [
-        ("verifications/v_stale", verification("v_stale", "pending", now - 3_600_000)),
-        ("verifications/v_live", verification("v_live", "pending", now + 300_000)),
-        ("verifications/v_old", verification("v_old", "approved", now - 40 * DAY_MS)),
-        ("verifications/v_recent", verification("v_recent", "approved", now - DAY_MS)),
+        (
+            "verifications/v_stale",
+            verification("v_stale", "pending", now - 3_600_000),
+        ),
+        (
+            "verifications/v_live",
+            verification("v_live", "pending", now + 300_000),
+        ),
+        (
+            "verifications/v_old",
+            verification("v_old", "approved", now - 40 * DAY_MS),
+        ),
+        (
+            "verifications/v_recent",
+            verification("v_recent", "approved", now - DAY_MS),
+        ),
         ("messages/m_old", json!({"created_at": now - 40 * DAY_MS})),
         ("messages/m_recent", json!({"created_at": now - DAY_MS})),
         ("idempotency/i_old", json!({"created_at": now - 2 * DAY_MS})),
@@ -50,11 +74,23 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         ("nonces/n_old", json!({"at": now - 2 * DAY_MS})),
         ("nonces/n_recent", json!({"at": now - 60_000})),
     ];
-    let writes = docs.iter().map(|(p, v)| Write::set(p.to_string(), v)).collect();
+    let writes = docs
+        .iter()
+        .map(|(p, v)| Write::set(p.to_string(), v))
+        .collect();
     db.commit(app.platform.http(), now, writes).await.unwrap();
     for (ago, reachable) in [(8 * DAY_MS, true), (2_000, true), (1_000, false)] {
-        let probe = Probe { id: "phone-1".into(), reachable, latency_ms: 5, health: None, error: None };
-        app.repo.record_gateway_check(&app, &probe, now - ago).await.unwrap();
+        let probe = Probe {
+            id: "phone-1".into(),
+            reachable,
+            latency_ms: 5,
+            health: None,
+            error: None,
+        };
+        app.repo
+            .record_gateway_check(&app, &probe, now - ago)
+            .await
+            .unwrap();
     }
 
     let report = cron::run(&app, &ctx(now)).await;
@@ -62,13 +98,27 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     assert_eq!(report["verifications_expired"], 1, "{report}");
     assert_eq!(status_of(&app, "v_stale").await, "expired");
     assert_eq!(status_of(&app, "v_live").await, "pending");
-    for gone in ["verifications/v_old", "messages/m_old", "idempotency/i_old", "nonces/n_old"] {
+    for gone in [
+        "verifications/v_old",
+        "messages/m_old",
+        "idempotency/i_old",
+        "nonces/n_old",
+    ] {
         assert!(!exists(&db, gone).await, "{gone} should be purged");
     }
-    for kept in ["verifications/v_recent", "messages/m_recent", "idempotency/i_recent", "nonces/n_recent"] {
+    for kept in [
+        "verifications/v_recent",
+        "messages/m_recent",
+        "idempotency/i_recent",
+        "nonces/n_recent",
+    ] {
         assert!(exists(&db, kept).await, "{kept} should be kept");
     }
-    assert_eq!(report["purged"], json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1}), "{report}");
+    assert_eq!(
+        report["purged"],
+        json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1}),
+        "{report}"
+    );
     // Newest first: the latest check (down) is what the dashboard shows as current.
     let history = app.repo.gateway_history(&app, 10).await.unwrap();
     let ats: Vec<i64> = history.iter().map(|h| h["at"].as_i64().unwrap()).collect();
@@ -78,5 +128,8 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     // A second run finds nothing more to do.
     let again = cron::run(&app, &ctx(now)).await;
     assert_eq!(again["verifications_expired"], 0);
-    assert_eq!(again["purged"], json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0}));
+    assert_eq!(
+        again["purged"],
+        json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0})
+    );
 }

@@ -29,11 +29,31 @@ fn config() -> Config {
 }
 
 fn signed_report(state: MessageState, nonce: u8) -> ApiRequest {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let report = StatusReport { id: "msg_r1".into(), state, attempts: 1, error: None, at: now, gateway_id: "phone-1".into() };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let report = StatusReport {
+        id: "msg_r1".into(),
+        state,
+        attempts: 1,
+        error: None,
+        at: now,
+        gateway_id: "phone-1".into(),
+    };
     let body = serde_json::to_vec(&report).unwrap();
-    let sealed = wire::seal(&Keys::from_secret(SECRET).unwrap(), "POST", wire::PATH_STATUS_CALLBACK, now, [nonce; 16], [nonce; 12], Some(&body));
-    let mut req = ApiRequest::new("POST", wire::PATH_STATUS_CALLBACK).with_header(wire::HEADER_GATEWAY, "phone-1").with_body(sealed.body);
+    let sealed = wire::seal(
+        &Keys::from_secret(SECRET).unwrap(),
+        "POST",
+        wire::PATH_STATUS_CALLBACK,
+        now,
+        [nonce; 16],
+        [nonce; 12],
+        Some(&body),
+    );
+    let mut req = ApiRequest::new("POST", wire::PATH_STATUS_CALLBACK)
+        .with_header(wire::HEADER_GATEWAY, "phone-1")
+        .with_body(sealed.body);
     for (k, v) in sealed.headers {
         req = req.with_header(k, &v);
     }
@@ -41,7 +61,12 @@ fn signed_report(state: MessageState, nonce: u8) -> ApiRequest {
 }
 
 async fn state(db: &Firestore) -> String {
-    let m = db.get::<Value, _>(&ReqwestClient::default(), 0, "messages/msg_r1").await.unwrap().unwrap().value;
+    let m = db
+        .get::<Value, _>(&ReqwestClient::default(), 0, "messages/msg_r1")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
     m["state"].as_str().unwrap().to_string()
 }
 
@@ -53,13 +78,26 @@ async fn a_report_is_applied_once_and_a_replay_changes_nothing() {
     let now = app.platform.now_ms();
     let message = json!({"id": "msg_r1", "tenant_id": "t_reports", "kind": "otp", "phone_masked": "+1415*****23", "encoding": "GSM-7",
         "segments": 1, "gateway_id": "phone-1", "state": "queued", "attempts": 0, "error": null, "created_at": now, "updated_at": now, "request_id": "req_1"});
-    db.commit(&ReqwestClient::default(), now, vec![Write::set("messages/msg_r1".into(), &message)]).await.unwrap();
-    let delivered = || async { app.repo.event_totals(&app, "t_reports", now).await.unwrap()["events"]["delivery_sent"].as_i64().unwrap_or(0) };
+    db.commit(
+        &ReqwestClient::default(),
+        now,
+        vec![Write::set("messages/msg_r1".into(), &message)],
+    )
+    .await
+    .unwrap();
+    let delivered = || async {
+        app.repo.event_totals(&app, "t_reports", now).await.unwrap()["events"]["delivery_sent"]
+            .as_i64()
+            .unwrap_or(0)
+    };
 
     let sent = signed_report(MessageState::Sent, 1);
     let r = app.handle(sent.clone()).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["applied"], true);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["applied"],
+        true
+    );
     assert_eq!(state(&db).await, "sent");
     assert_eq!(delivered().await, 1);
 
@@ -72,7 +110,10 @@ async fn a_report_is_applied_once_and_a_replay_changes_nothing() {
     // A late `queued` is no step forward: accepted, nothing changes.
     let r = app.handle(signed_report(MessageState::Queued, 2)).await;
     assert_eq!(r.status, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["applied"], false);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["applied"],
+        false
+    );
     assert_eq!(state(&db).await, "sent");
 
     // A body that is not what was signed.

@@ -11,10 +11,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn rsa_key_pair(dir: &std::path::Path) -> (String, String) {
     let key = dir.join("key.pem");
-    let status = std::process::Command::new("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"]).arg(&key).stderr(std::process::Stdio::null()).status().unwrap();
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
     assert!(status.success());
-    let out = std::process::Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).output().unwrap();
-    (std::fs::read_to_string(&key).unwrap(), String::from_utf8(out.stdout).unwrap())
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    (
+        std::fs::read_to_string(&key).unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
 }
 
 /// Answers each POST with a token after checking the grant and the assertion's signature.
@@ -36,7 +55,14 @@ async fn token_server(public_pem: String, exchanges: Arc<AtomicUsize>) -> String
                     len += n;
                     let text = String::from_utf8_lossy(&buf[..len]).to_string();
                     if let Some(h) = text.find("\r\n\r\n") {
-                        let cl: usize = text.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+                        let cl: usize = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
                         if len >= h + 4 + cl || n == 0 {
                             break;
                         }
@@ -44,11 +70,21 @@ async fn token_server(public_pem: String, exchanges: Arc<AtomicUsize>) -> String
                 }
                 let text = String::from_utf8_lossy(&buf[..len]).to_string();
                 let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
-                let form: std::collections::HashMap<_, _> = body.split('&').filter_map(|p| p.split_once('=')).collect();
-                assert_eq!(form["grant_type"], "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer");
+                let form: std::collections::HashMap<_, _> =
+                    body.split('&').filter_map(|p| p.split_once('=')).collect();
+                assert_eq!(
+                    form["grant_type"],
+                    "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                );
                 let mut v = Validation::new(Algorithm::RS256);
                 v.set_audience(&[audience.as_str()]);
-                let claims = jsonwebtoken::decode::<Claims>(form["assertion"], &DecodingKey::from_rsa_pem(public_pem.as_bytes()).unwrap(), &v).expect("assertion verifies with the public key").claims;
+                let claims = jsonwebtoken::decode::<Claims>(
+                    form["assertion"],
+                    &DecodingKey::from_rsa_pem(public_pem.as_bytes()).unwrap(),
+                    &v,
+                )
+                .expect("assertion verifies with the public key")
+                .claims;
                 assert_eq!(claims.iss, "svc@proj.iam.gserviceaccount.com");
                 assert_eq!(claims.sub, claims.iss);
                 assert_eq!(claims.scope, SCOPE);
@@ -64,7 +100,10 @@ async fn token_server(public_pem: String, exchanges: Arc<AtomicUsize>) -> String
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 #[tokio::test]
@@ -80,7 +119,11 @@ async fn signs_exchanges_and_caches_the_token() {
     let now = now_ms();
 
     assert_eq!(ts.token(&http, now).await.unwrap(), "token-1");
-    assert_eq!(ts.token(&http, now + 30 * 60_000).await.unwrap(), "token-1", "cached for most of the hour");
+    assert_eq!(
+        ts.token(&http, now + 30 * 60_000).await.unwrap(),
+        "token-1",
+        "cached for most of the hour"
+    );
     assert_eq!(exchanges.load(Ordering::SeqCst), 1);
     // Within five minutes of expiry a fresh token is fetched.
     assert_eq!(ts.token(&http, now + 56 * 60_000).await.unwrap(), "token-2");

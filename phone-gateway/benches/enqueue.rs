@@ -17,9 +17,16 @@ const CONCURRENT: usize = 256;
 fn request(i: usize) -> SendRequest {
     SendRequest {
         id: format!("msg_{i:08}"),
-        kind: [MessageKind::Otp, MessageKind::Direct, MessageKind::Notification][i % 3],
+        kind: [
+            MessageKind::Otp,
+            MessageKind::Direct,
+            MessageKind::Notification,
+        ][i % 3],
         to: format!("+1415{:07}", i % 10_000_000),
-        text: format!("Your verification code is {:06}. It expires in 10 minutes.", i % 1_000_000),
+        text: format!(
+            "Your verification code is {:06}. It expires in 10 minutes.",
+            i % 1_000_000
+        ),
         expires_at: 4_000_000_000,
         sim_slot: None,
         tenant_id: "t_bench".into(),
@@ -67,11 +74,25 @@ fn vm_rss_kib() -> u64 {
 }
 
 fn main() {
-    let total: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let total: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("bench.db"), Synchronous::Full, "bench", true, u64::MAX).unwrap();
+    let store = Store::open(
+        &dir.path().join("bench.db"),
+        Synchronous::Full,
+        "bench",
+        true,
+        u64::MAX,
+    )
+    .unwrap();
     let h = StoreHandle::spawn(store);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // one caller at a time: every enqueue pays its own fsync (the floor without group commit)
         let single = 300;

@@ -29,7 +29,9 @@ impl App {
     /// Trips (Some) or clears (None) the command/auto kill switch, durably first.
     pub async fn set_kill(&self, reason: Option<String>) -> Result<(), crate::store::StoreError> {
         let persisted = reason.clone();
-        self.store.call(move |s| s.set_meta(kill_switch::META_KEY, persisted.as_deref())).await?;
+        self.store
+            .call(move |s| s.set_meta(kill_switch::META_KEY, persisted.as_deref()))
+            .await?;
         self.kill.set(reason);
         self.wake_sender.notify_one();
         Ok(())
@@ -37,27 +39,49 @@ impl App {
 }
 
 pub async fn run(cfg: Config) -> Result<(), String> {
-    let keys = Keys::from_secret(cfg.secret.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let keys =
+        Keys::from_secret(cfg.secret.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
     if let Some(dir) = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let mut store = Store::open(&cfg.db, cfg.queue.synchronous, &cfg.gateway_id, cfg.edge_url.is_some(), cfg.queue.max_depth)
-        .map_err(|e| format!("cannot open {}: {e}", cfg.db.display()))?;
+    let mut store = Store::open(
+        &cfg.db,
+        cfg.queue.synchronous,
+        &cfg.gateway_id,
+        cfg.edge_url.is_some(),
+        cfg.queue.max_depth,
+    )
+    .map_err(|e| format!("cannot open {}: {e}", cfg.db.display()))?;
 
-    let interrupted = store.recover_interrupted(unix_now()).map_err(|e| e.to_string())?;
+    let interrupted = store
+        .recover_interrupted(unix_now())
+        .map_err(|e| e.to_string())?;
     for id in &interrupted {
         warn!(message_id = %id, "gateway stopped while this message was being sent; not resending, marked failed (send_uncertain)");
     }
-    let mut pacer = Pacer::new(cfg.pacing.clone(), cfg.sender.sim_slots.clone(), cfg.sender.default_sim);
+    let mut pacer = Pacer::new(
+        cfg.pacing.clone(),
+        cfg.sender.sim_slots.clone(),
+        cfg.sender.default_sim,
+    );
     let keep_ms = ((cfg.pacing.window_secs as i64) * 1000).max(60_000);
-    pacer.load(&store.send_log_since(unix_ms() - keep_ms).map_err(|e| e.to_string())?);
-    let persisted_kill = store.get_meta(kill_switch::META_KEY).map_err(|e| e.to_string())?;
+    pacer.load(
+        &store
+            .send_log_since(unix_ms() - keep_ms)
+            .map_err(|e| e.to_string())?,
+    );
+    let persisted_kill = store
+        .get_meta(kill_switch::META_KEY)
+        .map_err(|e| e.to_string())?;
     if let Some(reason) = &persisted_kill {
         warn!(%reason, "kill switch engaged from before the restart");
     }
     let depth = store.depth();
 
-    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
     let app = Arc::new(App {
@@ -111,7 +135,11 @@ async fn cleanup(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let retention = app.cfg.queue.retention_secs;
         let nonce_keep = 2 * app.cfg.auth.window_secs;
         let log_keep = ((app.cfg.pacing.window_secs as i64) * 1000).max(60_000);
-        match app.store.call(move |s| s.cleanup(unix_now(), retention, nonce_keep, log_keep)).await {
+        match app
+            .store
+            .call(move |s| s.cleanup(unix_now(), retention, nonce_keep, log_keep))
+            .await
+        {
             Ok(n) if n > 0 => info!(deleted = n, "cleaned up finished messages"),
             Ok(_) => {}
             Err(e) => warn!(error = %e, "cleanup failed"),

@@ -154,7 +154,10 @@ impl Default for Config {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { window_secs: otp_shared::wire::DEFAULT_WINDOW_SECS, max_body_bytes: 64 * 1024 }
+        AuthConfig {
+            window_secs: otp_shared::wire::DEFAULT_WINDOW_SECS,
+            max_body_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -187,7 +190,13 @@ impl Default for SenderConfig {
 
 impl Default for PacingConfig {
     fn default() -> Self {
-        PacingConfig { per_sim_limit: 25, phone_limit: 25, window_secs: 1800, min_delay_ms: 3_000, jitter_ms: 2_000 }
+        PacingConfig {
+            per_sim_limit: 25,
+            phone_limit: 25,
+            window_secs: 1800,
+            min_delay_ms: 3_000,
+            jitter_ms: 2_000,
+        }
     }
 }
 
@@ -205,15 +214,23 @@ impl Default for KillSwitchConfig {
 
 impl Default for ReportsConfig {
     fn default() -> Self {
-        ReportsConfig { timeout_secs: 15, backoff_base_ms: 1_000, backoff_max_ms: 300_000 }
+        ReportsConfig {
+            timeout_secs: 15,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 300_000,
+        }
     }
 }
 
 /// Reads the file (if given), applies env overrides from `env`, validates.
-pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub fn load(
+    path: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let mut cfg = match path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_path_buf(), e))?;
+            let text =
+                std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_path_buf(), e))?;
             toml::from_str(&text)?
         }
         None => Config::default(),
@@ -221,7 +238,8 @@ pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
     apply_env(&mut cfg, env)?;
     if cfg.secret.is_none() {
         if let Some(file) = &cfg.secret_file {
-            let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read(file.clone(), e))?;
+            let text =
+                std::fs::read_to_string(file).map_err(|e| ConfigError::Read(file.clone(), e))?;
             cfg.secret = Some(text.trim().to_string());
         }
     }
@@ -305,7 +323,11 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
         }
     }
     if cfg.kill_switch.file.is_relative() {
-        let dir = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = cfg
+            .db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         cfg.kill_switch.file = dir.join(&cfg.kill_switch.file);
     }
     Ok(())
@@ -319,7 +341,10 @@ mod tests {
     const SECRET: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -336,7 +361,10 @@ mod tests {
         .unwrap();
         let cfg = load(
             Some(&path),
-            env_of(&[("PHONE_GATEWAY_LISTEN", "0.0.0.0:9000"), ("PHONE_GATEWAY_SIMULATE", "true")]),
+            env_of(&[
+                ("PHONE_GATEWAY_LISTEN", "0.0.0.0:9000"),
+                ("PHONE_GATEWAY_SIMULATE", "true"),
+            ]),
         )
         .unwrap();
         assert_eq!(cfg.gateway_id, "p9");
@@ -351,8 +379,14 @@ mod tests {
 
     #[test]
     fn secret_is_required_and_must_be_long() {
-        assert!(matches!(load(None, env_of(&[])), Err(ConfigError::Invalid(_))));
-        assert!(matches!(load(None, env_of(&[("PHONE_GATEWAY_SECRET", "short")])), Err(ConfigError::Invalid(_))));
+        assert!(matches!(
+            load(None, env_of(&[])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            load(None, env_of(&[("PHONE_GATEWAY_SECRET", "short")])),
+            Err(ConfigError::Invalid(_))
+        ));
         assert!(load(None, env_of(&[("PHONE_GATEWAY_SECRET", SECRET)])).is_ok());
     }
 
@@ -361,8 +395,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gw.toml");
         std::fs::write(&path, "secrett = \"x\"\n").unwrap();
-        assert!(matches!(load(Some(&path), env_of(&[])), Err(ConfigError::Parse(_))));
-        let err = load(None, env_of(&[("PHONE_GATEWAY_SECRET", SECRET), ("PHONE_GATEWAY_SIMULATE", "maybe")]));
+        assert!(matches!(
+            load(Some(&path), env_of(&[])),
+            Err(ConfigError::Parse(_))
+        ));
+        let err = load(
+            None,
+            env_of(&[
+                ("PHONE_GATEWAY_SECRET", SECRET),
+                ("PHONE_GATEWAY_SIMULATE", "maybe"),
+            ]),
+        );
         assert!(matches!(err, Err(ConfigError::Env(..))));
     }
 }

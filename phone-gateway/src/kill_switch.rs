@@ -36,7 +36,10 @@ impl KillSwitch {
             max_failures: cfg.max_consecutive_failures,
             max_failure_ratio: cfg.max_failure_ratio,
             failure_window: cfg.failure_window as usize,
-            inner: Mutex::new(Inner { tripped: persisted, ..Default::default() }),
+            inner: Mutex::new(Inner {
+                tripped: persisted,
+                ..Default::default()
+            }),
         }
     }
 
@@ -66,7 +69,11 @@ impl KillSwitch {
             return None;
         }
         let mut inner = self.inner.lock().unwrap();
-        while inner.recent_sends_ms.front().is_some_and(|&t| t <= now_ms - 60_000) {
+        while inner
+            .recent_sends_ms
+            .front()
+            .is_some_and(|&t| t <= now_ms - 60_000)
+        {
             inner.recent_sends_ms.pop_front();
         }
         if inner.recent_sends_ms.len() >= self.max_per_minute as usize {
@@ -94,14 +101,24 @@ impl KillSwitch {
         inner.consecutive_failures += 1;
         self.remember_outcome(&mut inner, true);
         let reason = if self.max_failures > 0 && inner.consecutive_failures >= self.max_failures {
-            format!("auto: {} consecutive send failures", inner.consecutive_failures)
+            format!(
+                "auto: {} consecutive send failures",
+                inner.consecutive_failures
+            )
         } else {
             let failed = inner.recent_outcomes.iter().filter(|&&f| f).count();
-            let window_full = self.failure_window > 0 && inner.recent_outcomes.len() >= self.failure_window;
-            if !(window_full && self.max_failure_ratio > 0.0 && failed as f64 >= self.max_failure_ratio * self.failure_window as f64) {
+            let window_full =
+                self.failure_window > 0 && inner.recent_outcomes.len() >= self.failure_window;
+            if !(window_full
+                && self.max_failure_ratio > 0.0
+                && failed as f64 >= self.max_failure_ratio * self.failure_window as f64)
+            {
                 return None;
             }
-            format!("auto: {failed} of the last {} send attempts failed", self.failure_window)
+            format!(
+                "auto: {failed} of the last {} send attempts failed",
+                self.failure_window
+            )
         };
         inner.tripped = Some(reason.clone());
         Some(reason)
@@ -120,7 +137,13 @@ mod tests {
     use super::*;
 
     fn ks(dir: &tempfile::TempDir) -> KillSwitch {
-        let cfg = KillSwitchConfig { file: dir.path().join("STOP"), max_sends_per_minute: 3, max_consecutive_failures: 2, max_failure_ratio: 0.0, failure_window: 0 };
+        let cfg = KillSwitchConfig {
+            file: dir.path().join("STOP"),
+            max_sends_per_minute: 3,
+            max_consecutive_failures: 2,
+            max_failure_ratio: 0.0,
+            failure_window: 0,
+        };
         KillSwitch::new(&cfg, None)
     }
 
@@ -163,7 +186,13 @@ mod tests {
     #[test]
     fn a_high_failure_share_trips_though_no_run_does() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = KillSwitchConfig { file: dir.path().join("STOP"), max_sends_per_minute: 0, max_consecutive_failures: 5, max_failure_ratio: 0.5, failure_window: 10 };
+        let cfg = KillSwitchConfig {
+            file: dir.path().join("STOP"),
+            max_sends_per_minute: 0,
+            max_consecutive_failures: 5,
+            max_failure_ratio: 0.5,
+            failure_window: 10,
+        };
         let k = KillSwitch::new(&cfg, None);
         // one in three failing: never trips
         for _ in 0..10 {
@@ -180,7 +209,10 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(tripped.as_deref(), Some("auto: 5 of the last 10 send attempts failed"));
+        assert_eq!(
+            tripped.as_deref(),
+            Some("auto: 5 of the last 10 send attempts failed")
+        );
         assert!(k.engaged().is_some());
         // cleared: the history starts again
         k.set(None);

@@ -12,18 +12,27 @@ pub mod store;
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Unix milliseconds now.
 pub fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Exponential backoff for attempt `n` (1-based): half fixed, half random ("equal jitter").
 pub fn backoff_ms(base_ms: u64, max_ms: u64, n: u32) -> u64 {
     use rand::Rng;
-    let exp = base_ms.saturating_mul(1u64 << n.saturating_sub(1).min(30)).min(max_ms).max(1);
+    let exp = base_ms
+        .saturating_mul(1u64 << n.saturating_sub(1).min(30))
+        .min(max_ms)
+        .max(1);
     exp / 2 + rand::thread_rng().gen_range(0..=exp / 2)
 }
 

@@ -27,7 +27,15 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(cfg: PacingConfig, slots: Vec<u8>, default_sim: Option<u8>) -> Pacer {
-        Pacer { cfg, slots, default_sim, per_sim: HashMap::new(), phone: VecDeque::new(), next_allowed_ms: 0, rr: 0 }
+        Pacer {
+            cfg,
+            slots,
+            default_sim,
+            per_sim: HashMap::new(),
+            phone: VecDeque::new(),
+            next_allowed_ms: 0,
+            rr: 0,
+        }
     }
 
     pub fn window_ms(&self) -> i64 {
@@ -58,7 +66,9 @@ impl Pacer {
     /// When `sim` has room again (`now_ms` if it has room now).
     fn sim_free_at(&self, sim: Option<u8>, now_ms: i64) -> i64 {
         match self.per_sim.get(&sim_key(sim)) {
-            Some(q) if q.len() >= self.cfg.per_sim_limit as usize => q[q.len() - self.cfg.per_sim_limit as usize] + self.window_ms(),
+            Some(q) if q.len() >= self.cfg.per_sim_limit as usize => {
+                q[q.len() - self.cfg.per_sim_limit as usize] + self.window_ms()
+            }
             _ => now_ms,
         }
     }
@@ -98,7 +108,10 @@ impl Pacer {
 
     /// Records a send attempt started at `now_ms`; `jitter_ms` is the random part of the next gap.
     pub fn record(&mut self, sim: Option<u8>, now_ms: i64, jitter_ms: u64) {
-        self.per_sim.entry(sim_key(sim)).or_default().push_back(now_ms);
+        self.per_sim
+            .entry(sim_key(sim))
+            .or_default()
+            .push_back(now_ms);
         self.phone.push_back(now_ms);
         self.next_allowed_ms = now_ms + (self.cfg.min_delay_ms + jitter_ms) as i64;
     }
@@ -112,7 +125,9 @@ impl Pacer {
         let span = (deadline_ms - now_ms) as u64;
         let windows = span / (self.window_ms() as u64).max(1) + 1;
         let sims = self.slots.len().max(1) as u64;
-        let mut bound = (self.cfg.per_sim_limit as u64).saturating_mul(sims).saturating_mul(windows);
+        let mut bound = (self.cfg.per_sim_limit as u64)
+            .saturating_mul(sims)
+            .saturating_mul(windows);
         if self.cfg.phone_limit > 0 {
             bound = bound.min((self.cfg.phone_limit as u64).saturating_mul(windows));
         }
@@ -124,7 +139,13 @@ impl Pacer {
 
     /// When a message could go out with `ahead` messages before it (each taking the average
     /// gap), or None when that is after `deadline_ms`. Simulated on a copy; nothing is recorded.
-    pub fn eta(&self, requested: Option<u8>, ahead: u64, now_ms: i64, deadline_ms: i64) -> Option<i64> {
+    pub fn eta(
+        &self,
+        requested: Option<u8>,
+        ahead: u64,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Option<i64> {
         let mut sim = self.clone();
         let (mut t, mut left) = (now_ms, ahead);
         while t <= deadline_ms {
@@ -161,7 +182,13 @@ mod tests {
     use super::*;
 
     fn cfg(limit: u32, phone: u32, min_delay: u64) -> PacingConfig {
-        PacingConfig { per_sim_limit: limit, phone_limit: phone, window_secs: 10, min_delay_ms: min_delay, jitter_ms: 0 }
+        PacingConfig {
+            per_sim_limit: limit,
+            phone_limit: phone,
+            window_secs: 10,
+            min_delay_ms: min_delay,
+            jitter_ms: 0,
+        }
     }
 
     #[test]
@@ -226,9 +253,15 @@ mod tests {
         let p = Pacer::new(cfg(2, 0, 0), vec![0, 1], None);
         assert_eq!(p.max_sends_between(0, 25_000), 12);
         // a phone-wide limit of 3 per window
-        assert_eq!(Pacer::new(cfg(2, 3, 0), vec![0, 1], None).max_sends_between(0, 25_000), 9);
+        assert_eq!(
+            Pacer::new(cfg(2, 3, 0), vec![0, 1], None).max_sends_between(0, 25_000),
+            9
+        );
         // a 5 s minimum gap
-        assert_eq!(Pacer::new(cfg(100, 0, 5_000), vec![], None).max_sends_between(0, 25_000), 6);
+        assert_eq!(
+            Pacer::new(cfg(100, 0, 5_000), vec![], None).max_sends_between(0, 25_000),
+            6
+        );
         assert_eq!(p.max_sends_between(10, 0), 0);
     }
 

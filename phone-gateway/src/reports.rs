@@ -12,8 +12,12 @@ use tracing::{debug, warn};
 
 /// The callback URL and the path that is signed (the edge sees the full path).
 pub fn callback_target(edge_url: &str) -> Result<(reqwest::Url, String), String> {
-    let url = reqwest::Url::parse(&format!("{}{}", edge_url.trim_end_matches('/'), PATH_STATUS_CALLBACK))
-        .map_err(|e| format!("bad edge_url: {e}"))?;
+    let url = reqwest::Url::parse(&format!(
+        "{}{}",
+        edge_url.trim_end_matches('/'),
+        PATH_STATUS_CALLBACK
+    ))
+    .map_err(|e| format!("bad edge_url: {e}"))?;
     let path = url.path().to_string();
     Ok((url, path))
 }
@@ -23,11 +27,21 @@ pub fn sign_report(keys: &Keys, path: &str, report_json: &[u8], now: u64) -> wir
     let mut aead_nonce = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut header_nonce);
     rand::thread_rng().fill_bytes(&mut aead_nonce);
-    wire::seal(keys, "POST", path, now, header_nonce, aead_nonce, Some(report_json))
+    wire::seal(
+        keys,
+        "POST",
+        path,
+        now,
+        header_nonce,
+        aead_nonce,
+        Some(report_json),
+    )
 }
 
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    let Some(edge) = app.cfg.edge_url.clone() else { return };
+    let Some(edge) = app.cfg.edge_url.clone() else {
+        return;
+    };
     let (url, path) = match callback_target(&edge) {
         Ok(t) => t,
         Err(e) => return warn!(error = %e, "delivery reports disabled"),
@@ -48,14 +62,25 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 Vec::new()
             }
         };
-        let mut pause = if items.is_empty() { Duration::from_secs(5) } else { Duration::ZERO };
+        let mut pause = if items.is_empty() {
+            Duration::from_secs(5)
+        } else {
+            Duration::ZERO
+        };
         for item in items {
             let sealed = sign_report(&app.keys, &path, item.report.as_bytes(), unix_now());
-            let mut req = client.post(url.clone()).header(HEADER_GATEWAY, &app.cfg.gateway_id).header(HEADER_REQUEST_ID, &item.request_id);
+            let mut req = client
+                .post(url.clone())
+                .header(HEADER_GATEWAY, &app.cfg.gateway_id)
+                .header(HEADER_REQUEST_ID, &item.request_id);
             for (k, v) in sealed.headers {
                 req = req.header(k, v);
             }
-            let result = req.header("content-type", "application/json").body(sealed.body).send().await;
+            let result = req
+                .header("content-type", "application/json")
+                .body(sealed.body)
+                .send()
+                .await;
             match result {
                 Ok(resp) if resp.status().is_success() => {
                     failures = 0;
@@ -99,9 +124,15 @@ mod tests {
 
     #[test]
     fn callback_path_keeps_the_edge_prefix() {
-        assert_eq!(callback_target("http://127.0.0.1:9/").unwrap().1, "/internal/gateway/status");
+        assert_eq!(
+            callback_target("http://127.0.0.1:9/").unwrap().1,
+            "/internal/gateway/status"
+        );
         let (url, path) = callback_target("https://edge.example/api").unwrap();
         assert_eq!(path, "/api/internal/gateway/status");
-        assert_eq!(url.as_str(), "https://edge.example/api/internal/gateway/status");
+        assert_eq!(
+            url.as_str(),
+            "https://edge.example/api/internal/gateway/status"
+        );
     }
 }

@@ -60,7 +60,12 @@ pub async fn exec(cfg: &SenderConfig, to: &str, sim: Option<u8>, text: &str) -> 
             return Outcome::Failed("spawn_failed".into());
         }
     };
-    match tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), child.wait_with_output()).await {
+    match tokio::time::timeout(
+        Duration::from_secs(cfg.timeout_secs),
+        child.wait_with_output(),
+    )
+    .await
+    {
         Err(_) => Outcome::TimedOut,
         Ok(Err(e)) => {
             error!(error = %e, "waiting for the SMS program failed");
@@ -150,7 +155,10 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     // Durable 'sending' + attempt log before the program runs: after a crash this row is known to be
     // in doubt and is never sent again blindly.
     let id = msg.id.clone();
-    let attempts = app.store.call(move |s| s.begin_send(&id, sim, now_ms)).await?;
+    let attempts = app
+        .store
+        .call(move |s| s.begin_send(&id, sim, now_ms))
+        .await?;
     app.kill.note_attempt(now_ms);
     info!(message_id = %msg.id, kind = msg.kind.as_str(), sim = ?sim, attempt = attempts, request_id = %msg.request_id, "sending");
 
@@ -165,7 +173,9 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
             info!(message_id = %msg.id, attempt = attempts, "sent");
         }
         Outcome::TimedOut if !app.cfg.sender.retry_on_timeout => {
-            app.store.call(move |s| s.mark_failed(&id, ERR_SEND_UNCERTAIN, now)).await?;
+            app.store
+                .call(move |s| s.mark_failed(&id, ERR_SEND_UNCERTAIN, now))
+                .await?;
             *app.last_send.lock().unwrap() = "failed";
             warn!(message_id = %msg.id, "SMS program timed out; it may have sent, so not retrying (send_uncertain)");
             note_failure(app).await?;
@@ -178,9 +188,12 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
             *app.last_send.lock().unwrap() = "failed";
             let cfg = &app.cfg.sender;
             if attempts < cfg.max_attempts && msg.expires_at > now {
-                let next = unix_ms() + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, attempts) as i64;
+                let next = unix_ms()
+                    + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, attempts) as i64;
                 let c = code.clone();
-                app.store.call(move |s| s.retry_later(&id, &c, next, now)).await?;
+                app.store
+                    .call(move |s| s.retry_later(&id, &c, next, now))
+                    .await?;
                 warn!(message_id = %msg.id, attempt = attempts, error = %code, retry_in_ms = next - unix_ms(), "send failed; will retry");
             } else {
                 let c = code.clone();
@@ -203,7 +216,10 @@ async fn note_failure(app: &App) -> Result<(), StoreError> {
 }
 
 fn until(t_ms: i64, now_ms: i64) -> Duration {
-    Duration::from_millis(t_ms.saturating_sub(now_ms).clamp(1, IDLE_POLL.as_millis() as i64) as u64)
+    Duration::from_millis(
+        t_ms.saturating_sub(now_ms)
+            .clamp(1, IDLE_POLL.as_millis() as i64) as u64,
+    )
 }
 
 #[cfg(test)]
@@ -212,22 +228,48 @@ mod tests {
 
     #[test]
     fn argv_is_number_slot_text() {
-        assert_eq!(sms_args("+1555", None, "hi there"), ["-n", "+1555", "hi there"]);
-        assert_eq!(sms_args("+1555", Some(1), "hi"), ["-n", "+1555", "-s", "1", "hi"]);
-        assert_eq!(sms_args("+1555", None, "-s 2"), ["-n", "+1555", "--", "-s 2"]);
+        assert_eq!(
+            sms_args("+1555", None, "hi there"),
+            ["-n", "+1555", "hi there"]
+        );
+        assert_eq!(
+            sms_args("+1555", Some(1), "hi"),
+            ["-n", "+1555", "-s", "1", "hi"]
+        );
+        assert_eq!(
+            sms_args("+1555", None, "-s 2"),
+            ["-n", "+1555", "--", "-s 2"]
+        );
     }
 
     #[tokio::test]
     async fn exit_status_and_stderr_are_failures() {
-        let cfg = |program: &str| SenderConfig { program: program.into(), timeout_secs: 5, ..Default::default() };
+        let cfg = |program: &str| SenderConfig {
+            program: program.into(),
+            timeout_secs: 5,
+            ..Default::default()
+        };
         assert_eq!(exec(&cfg("true"), "+1", None, "x").await, Outcome::Sent);
-        assert_eq!(exec(&cfg("false"), "+1", None, "x").await, Outcome::Failed("exit_status_1".into()));
-        assert_eq!(exec(&cfg("/nonexistent/sms"), "+1", None, "x").await, Outcome::Failed("spawn_failed".into()));
+        assert_eq!(
+            exec(&cfg("false"), "+1", None, "x").await,
+            Outcome::Failed("exit_status_1".into())
+        );
+        assert_eq!(
+            exec(&cfg("/nonexistent/sms"), "+1", None, "x").await,
+            Outcome::Failed("spawn_failed".into())
+        );
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("noisy");
         std::fs::write(&script, "#!/bin/sh\necho oops >&2\n").unwrap();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&script).unwrap().permissions(), 0o755);
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        assert_eq!(exec(&cfg(script.to_str().unwrap()), "+1", None, "x").await, Outcome::Failed("stderr_output".into()));
+        std::os::unix::fs::PermissionsExt::set_mode(
+            &mut std::fs::metadata(&script).unwrap().permissions(),
+            0o755,
+        );
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        assert_eq!(
+            exec(&cfg(script.to_str().unwrap()), "+1", None, "x").await,
+            Outcome::Failed("stderr_output".into())
+        );
     }
 }

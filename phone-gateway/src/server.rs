@@ -10,8 +10,9 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use otp_shared::wire::{
-    self, Capacity, ErrorBody, Health, KillSwitchCommand, KillSwitchState, MessageState, SendAccepted, SendRequest,
-    WireError, HEADER_REQUEST_ID, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
+    self, Capacity, ErrorBody, Health, KillSwitchCommand, KillSwitchState, MessageState,
+    SendAccepted, SendRequest, WireError, HEADER_REQUEST_ID, PATH_HEALTH, PATH_KILL_SWITCH,
+    PATH_MESSAGES_PREFIX, PATH_SEND,
 };
 use rand::Rng;
 use serde::Serialize;
@@ -35,7 +36,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut stop: watch::Receiv
         let app = app.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(app.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }
@@ -50,14 +53,22 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     fn auth(e: WireError) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
     }
     fn internal(e: impl std::fmt::Display) -> Self {
         warn!(error = %e, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
     fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
@@ -65,9 +76,12 @@ impl ApiError {
 }
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from(serde_json::to_vec(body).expect("serialise"))));
+    let mut resp = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(body).expect("serialise"),
+    )));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -80,7 +94,12 @@ fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(HEADER_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 100 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 100
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
         .map(str::to_string)
         .unwrap_or_else(|| format!("gw_{:016x}", rand::thread_rng().gen::<u64>()))
 }
@@ -114,13 +133,21 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError>
         (Method::POST, PATH_SEND) => send(app, req).await,
         (Method::POST, PATH_KILL_SWITCH) => kill_switch(app, req).await,
         (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => status(app, req).await,
-        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH) => {
-            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed"))
-        }
-        (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
-            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed"))
-        }
-        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")),
+        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+        )),
+        (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        )),
     }
 }
 
@@ -138,13 +165,31 @@ async fn authenticate(app: &App, req: Request<Incoming>) -> Result<Authed, ApiEr
     let body = Limited::new(body, app.cfg.auth.max_body_bytes)
         .collect()
         .await
-        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body too large"))?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "body too large",
+            )
+        })?
         .to_bytes();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let verified = wire::verify(&app.keys, &method, &path, header, &body, unix_now(), app.cfg.auth.window_secs)
-        .map_err(ApiError::auth)?;
+    let verified = wire::verify(
+        &app.keys,
+        &method,
+        &path,
+        header,
+        &body,
+        unix_now(),
+        app.cfg.auth.window_secs,
+    )
+    .map_err(ApiError::auth)?;
     let plaintext = verified.open().map_err(ApiError::auth)?;
-    Ok(Authed { nonce: verified.nonce.clone(), timestamp: verified.timestamp, plaintext })
+    Ok(Authed {
+        nonce: verified.nonce.clone(),
+        timestamp: verified.timestamp,
+        plaintext,
+    })
 }
 
 fn replayed() -> ApiError {
@@ -152,18 +197,33 @@ fn replayed() -> ApiError {
 }
 
 fn kill_switch_engaged() -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "kill_switch", "sending is stopped by the kill switch")
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "kill_switch",
+        "sending is stopped by the kill switch",
+    )
 }
 
 /// Checks a SendRequest beyond its JSON shape. Messages never echo the number or text.
 fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
-    let id_ok = !r.id.is_empty() && r.id.len() <= 128 && r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    let id_ok = !r.id.is_empty()
+        && r.id.len() <= 128
+        && r.id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     if !id_ok {
-        return Err(ApiError::bad_request("id must be 1-128 characters of A-Z a-z 0-9 - _ . :"));
+        return Err(ApiError::bad_request(
+            "id must be 1-128 characters of A-Z a-z 0-9 - _ . :",
+        ));
     }
     let digits = r.to.strip_prefix('+').unwrap_or("");
-    if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
-        return Err(ApiError::bad_request("to must be an E.164 number (+ and 7-15 digits)"));
+    if !(7..=15).contains(&digits.len())
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || digits.starts_with('0')
+    {
+        return Err(ApiError::bad_request(
+            "to must be an E.164 number (+ and 7-15 digits)",
+        ));
     }
     if r.text.trim().is_empty() || r.text.chars().count() > 1600 || r.text.contains('\0') {
         return Err(ApiError::bad_request("text must be 1-1600 characters"));
@@ -171,7 +231,9 @@ fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
     let slots = &app.cfg.sender.sim_slots;
     if let Some(s) = r.sim_slot {
         if (!slots.is_empty() && !slots.contains(&s)) || s > 7 {
-            return Err(ApiError::bad_request("sim_slot is not a configured SIM slot"));
+            return Err(ApiError::bad_request(
+                "sim_slot is not a configured SIM slot",
+            ));
         }
     }
     Ok(())
@@ -179,14 +241,24 @@ fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
 
 async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let authed = authenticate(app, req).await?;
-    let plain = authed.plaintext.ok_or_else(|| ApiError::bad_request("empty body"))?;
+    let plain = authed
+        .plaintext
+        .ok_or_else(|| ApiError::bad_request("empty body"))?;
     let msg: SendRequest = serde_json::from_slice(&plain).map_err(|e| {
-        ApiError::bad_request(format!("not a SendRequest (line {} column {})", e.line(), e.column()))
+        ApiError::bad_request(format!(
+            "not a SendRequest (line {} column {})",
+            e.line(),
+            e.column()
+        ))
     })?;
     validate(app, &msg)?;
     let now = unix_now();
     if msg.expires_at <= now {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "already_expired", "expires_at is in the past"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "already_expired",
+            "expires_at is in the past",
+        ));
     }
     if app.kill.engaged().is_some() {
         return Err(kill_switch_engaged());
@@ -202,14 +274,21 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
             if !s.remember_nonce(&nonce, ts)? {
                 return Ok(None);
             }
-            s.enqueue_if(&msg, now, count_up_to, |ahead| fits_before(&pacing, &msg, ahead, deadline_ms)).map(Some)
+            s.enqueue_if(&msg, now, count_up_to, |ahead| {
+                fits_before(&pacing, &msg, ahead, deadline_ms)
+            })
+            .map(Some)
         })
         .await
         .map_err(ApiError::internal)?;
     let reply = match outcome {
         None => return Err(replayed()),
         Some(Enqueued::Full) => {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", "the queue is full, retry later"))
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_full",
+                "the queue is full, retry later",
+            ))
         }
         Some(Enqueued::NoCapacity) => {
             info!(message_id = %id, kind = kind.as_str(), "refused: the pacing limits would hold it past its expiry");
@@ -222,11 +301,19 @@ async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> 
         Some(Enqueued::Accepted { depth }) => {
             app.wake_sender.notify_one();
             app.wake_reports.notify_one();
-            SendAccepted { id: id.clone(), state: MessageState::Queued, queue_depth: depth, duplicate: false }
+            SendAccepted {
+                id: id.clone(),
+                state: MessageState::Queued,
+                queue_depth: depth,
+                duplicate: false,
+            }
         }
-        Some(Enqueued::Duplicate { state, depth }) => {
-            SendAccepted { id: id.clone(), state, queue_depth: depth, duplicate: true }
-        }
+        Some(Enqueued::Duplicate { state, depth }) => SendAccepted {
+            id: id.clone(),
+            state,
+            queue_depth: depth,
+            duplicate: true,
+        },
     };
     info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, "accepted");
     Ok(json(StatusCode::ACCEPTED, &reply))
@@ -243,9 +330,17 @@ fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
     let now = unix_ms();
     let expires_ms = msg.expires_at as i64 * 1000;
     let deadline_ms = expires_ms - ((expires_ms - now) / 5).clamp(0, 60_000);
-    let bound = app.pacer.lock().unwrap().max_sends_between(now, deadline_ms);
+    let bound = app
+        .pacer
+        .lock()
+        .unwrap()
+        .max_sends_between(now, deadline_ms);
     // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides.
-    let count_up_to = if bound > CAPACITY_CHECK_MAX { 0 } else { bound.max(1) };
+    let count_up_to = if bound > CAPACITY_CHECK_MAX {
+        0
+    } else {
+        bound.max(1)
+    };
     (count_up_to, deadline_ms)
 }
 
@@ -253,7 +348,11 @@ fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
 /// the edge try another phone at once.
 fn fits_before(app: &App, msg: &SendRequest, ahead: u64, deadline_ms: i64) -> bool {
     let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
-    app.pacer.lock().unwrap().eta(requested, ahead, unix_ms(), deadline_ms).is_some()
+    app.pacer
+        .lock()
+        .unwrap()
+        .eta(requested, ahead, unix_ms(), deadline_ms)
+        .is_some()
 }
 
 async fn status(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
@@ -265,25 +364,40 @@ async fn status(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError
     let (nonce, ts) = (authed.nonce, authed.timestamp);
     let report = app
         .store
-        .call(move |s| if s.remember_nonce(&nonce, ts)? { s.status(&id, unix_now()).map(Some) } else { Ok(None) })
+        .call(move |s| {
+            if s.remember_nonce(&nonce, ts)? {
+                s.status(&id, unix_now()).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(replayed)?;
     match report {
         Some(r) => Ok(json(StatusCode::OK, &r)),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such message")),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such message",
+        )),
     }
 }
 
 async fn kill_switch(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let authed = authenticate(app, req).await?;
-    let plain = authed.plaintext.ok_or_else(|| ApiError::bad_request("empty body"))?;
+    let plain = authed
+        .plaintext
+        .ok_or_else(|| ApiError::bad_request("empty body"))?;
     let cmd: KillSwitchCommand = serde_json::from_slice(&plain)
         .map_err(|_| ApiError::bad_request("body must be {\"engaged\":bool,\"reason\":string?}"))?;
     let reason = cmd.engaged.then(|| {
         let r = cmd.reason.clone().unwrap_or_default();
         let r: String = r.chars().filter(|c| !c.is_control()).take(200).collect();
-        format!("command: {}", if r.is_empty() { "no reason given" } else { &r })
+        format!(
+            "command: {}",
+            if r.is_empty() { "no reason given" } else { &r }
+        )
     });
     let (nonce, ts, persisted) = (authed.nonce, authed.timestamp, reason.clone());
     let fresh = app
@@ -303,12 +417,26 @@ async fn kill_switch(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, Api
     app.kill.set(reason);
     app.wake_sender.notify_one();
     let effective = app.kill.engaged();
-    warn!(engaged = cmd.engaged, effective = effective.is_some(), "kill switch command");
-    Ok(json(StatusCode::OK, &KillSwitchState { engaged: effective.is_some(), reason: effective }))
+    warn!(
+        engaged = cmd.engaged,
+        effective = effective.is_some(),
+        "kill switch command"
+    );
+    Ok(json(
+        StatusCode::OK,
+        &KillSwitchState {
+            engaged: effective.is_some(),
+            reason: effective,
+        },
+    ))
 }
 
 async fn health(app: &Arc<App>) -> Result<Resp, ApiError> {
-    let depth = app.store.call(|s| Ok(s.depth())).await.map_err(ApiError::internal)?;
+    let depth = app
+        .store
+        .call(|s| Ok(s.depth()))
+        .await
+        .map_err(ApiError::internal)?;
     let (limit, used) = {
         let mut p = app.pacer.lock().unwrap();
         (p.limit(), p.used(unix_ms()))
@@ -323,7 +451,10 @@ async fn health(app: &Arc<App>) -> Result<Resp, ApiError> {
             kill_switch: kill.is_some(),
             kill_switch_reason: kill,
             last_send: app.last_send.lock().unwrap().to_string(),
-            capacity: Capacity { per_sim_window: limit, used },
+            capacity: Capacity {
+                per_sim_window: limit,
+                used,
+            },
         },
     ))
 }

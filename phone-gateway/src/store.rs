@@ -77,8 +77,13 @@ pub struct Queued {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {
-    Accepted { depth: u64 },
-    Duplicate { state: MessageState, depth: u64 },
+    Accepted {
+        depth: u64,
+    },
+    Duplicate {
+        state: MessageState,
+        depth: u64,
+    },
     Full,
     /// The pacing limits would hold it past its expiry: better another phone, or a clear no.
     NoCapacity,
@@ -125,8 +130,13 @@ impl Store {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        let mut store =
-            Store { conn, depth: 0, gateway_id: gateway_id.to_string(), reports_enabled, max_depth };
+        let mut store = Store {
+            conn,
+            depth: 0,
+            gateway_id: gateway_id.to_string(),
+            reports_enabled,
+            max_depth,
+        };
         store.depth = store.count_unfinished()?;
         Ok(store)
     }
@@ -162,7 +172,13 @@ impl Store {
     /// [`Store::enqueue`], but only if `fits(n)` holds, where n is the number of queued messages that
     /// go before this one (same or higher priority), counted up to `count_up_to` (more cannot
     /// matter to the caller; 0 skips the count and the check).
-    pub fn enqueue_if(&mut self, req: &SendRequest, now: u64, count_up_to: u64, fits: impl FnOnce(u64) -> bool) -> Result<Enqueued, StoreError> {
+    pub fn enqueue_if(
+        &mut self,
+        req: &SendRequest,
+        now: u64,
+        count_up_to: u64,
+        fits: impl FnOnce(u64) -> bool,
+    ) -> Result<Enqueued, StoreError> {
         let existing: Option<String> = self
             .conn
             .prepare_cached("SELECT state FROM messages WHERE id = ?1")?
@@ -170,7 +186,10 @@ impl Store {
             .optional()?;
         if let Some(state) = existing {
             let state = MessageState::parse(&state).unwrap_or(MessageState::Failed);
-            return Ok(Enqueued::Duplicate { state, depth: self.depth });
+            return Ok(Enqueued::Duplicate {
+                state,
+                depth: self.depth,
+            });
         }
         if self.depth >= self.max_depth {
             return Ok(Enqueued::Full);
@@ -231,7 +250,9 @@ impl Store {
         };
         let json = serde_json::to_string(&report).expect("report serialises");
         self.conn
-            .prepare_cached("INSERT INTO outbox(message_id, request_id, report) VALUES (?1, ?2, ?3)")?
+            .prepare_cached(
+                "INSERT INTO outbox(message_id, request_id, report) VALUES (?1, ?2, ?3)",
+            )?
             .execute(params![id, request_id, json])?;
         Ok(())
     }
@@ -239,9 +260,16 @@ impl Store {
     pub fn status(&self, id: &str, now: u64) -> Result<Option<StatusReport>, StoreError> {
         let row = self
             .conn
-            .prepare_cached("SELECT state, attempts, last_error, updated_at FROM messages WHERE id = ?1")?
+            .prepare_cached(
+                "SELECT state, attempts, last_error, updated_at FROM messages WHERE id = ?1",
+            )?
             .query_row([id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })
             .optional()?;
         Ok(row.map(|(state, attempts, error, at)| StatusReport {
@@ -263,7 +291,8 @@ impl Store {
         let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
             Ok(Queued {
                 id: r.get(0)?,
-                kind: MessageKind::parse(&r.get::<_, String>(1)?).unwrap_or(MessageKind::Notification),
+                kind: MessageKind::parse(&r.get::<_, String>(1)?)
+                    .unwrap_or(MessageKind::Notification),
                 to: r.get(2)?,
                 text: r.get(3)?,
                 expires_at: r.get::<_, i64>(4)? as u64,
@@ -284,7 +313,12 @@ impl Store {
     }
 
     /// Marks a message 'sending' and logs the attempt, durably, before the program runs.
-    pub fn begin_send(&mut self, id: &str, sim: Option<u8>, now_ms: i64) -> Result<u32, StoreError> {
+    pub fn begin_send(
+        &mut self,
+        id: &str,
+        sim: Option<u8>,
+        now_ms: i64,
+    ) -> Result<u32, StoreError> {
         let attempts: u32 = self
             .conn
             .prepare_cached(
@@ -298,14 +332,22 @@ impl Store {
         Ok(attempts)
     }
 
-    fn finish(&mut self, id: &str, state: MessageState, error: Option<&str>, now: u64) -> Result<(), StoreError> {
+    fn finish(
+        &mut self,
+        id: &str,
+        state: MessageState,
+        error: Option<&str>,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let (attempts, request_id): (u32, String) = self
             .conn
             .prepare_cached(
                 "UPDATE messages SET state = ?2, last_error = ?3, updated_at = ?4
                  WHERE id = ?1 AND state IN ('queued','sending') RETURNING attempts, request_id",
             )?
-            .query_row(params![id, state.as_str(), error, now as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row(params![id, state.as_str(), error, now as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         self.depth = self.depth.saturating_sub(1);
         self.report(id, &request_id, state, attempts, error, now)
     }
@@ -323,7 +365,13 @@ impl Store {
     }
 
     /// Puts a failed attempt back in the queue for a later retry.
-    pub fn retry_later(&mut self, id: &str, error: &str, next_ms: i64, now: u64) -> Result<(), StoreError> {
+    pub fn retry_later(
+        &mut self,
+        id: &str,
+        error: &str,
+        next_ms: i64,
+        now: u64,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET state = 'queued', last_error = ?2, next_attempt_ms = ?3, updated_at = ?4
@@ -362,31 +410,41 @@ impl Store {
     }
 
     pub fn outbox_head(&self, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, request_id, report, attempts FROM outbox ORDER BY seq LIMIT ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, request_id, report, attempts FROM outbox ORDER BY seq LIMIT ?1",
+        )?;
         let rows = stmt.query_map([limit as i64], |r| {
-            Ok(OutboxItem { seq: r.get(0)?, request_id: r.get(1)?, report: r.get(2)?, attempts: r.get(3)? })
+            Ok(OutboxItem {
+                seq: r.get(0)?,
+                request_id: r.get(1)?,
+                report: r.get(2)?,
+                attempts: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn outbox_delivered(&mut self, seq: i64) -> Result<(), StoreError> {
-        self.conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
+            .execute([seq])?;
         Ok(())
     }
 
     pub fn outbox_failed(&mut self, seq: i64, next_ms: i64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE seq = ?1")?
+            .prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE seq = ?1",
+            )?
             .execute(params![seq, next_ms])?;
         Ok(())
     }
 
     /// (sim key, at_ms) of attempts since `since_ms`, oldest first.
     pub fn send_log_since(&self, since_ms: i64) -> Result<Vec<(i64, i64)>, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT sim, at_ms FROM send_log WHERE at_ms > ?1 ORDER BY at_ms")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sim, at_ms FROM send_log WHERE at_ms > ?1 ORDER BY at_ms")?;
         let rows = stmt.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -412,15 +470,27 @@ impl Store {
 
     /// Deletes finished messages older than `retention_secs`, nonces older than `nonce_keep_secs`, and
     /// send-log rows older than `log_keep_ms`. Returns deleted message count.
-    pub fn cleanup(&mut self, now: u64, retention_secs: u64, nonce_keep_secs: u64, log_keep_ms: i64) -> Result<usize, StoreError> {
+    pub fn cleanup(
+        &mut self,
+        now: u64,
+        retention_secs: u64,
+        nonce_keep_secs: u64,
+        log_keep_ms: i64,
+    ) -> Result<usize, StoreError> {
         let cutoff = now.saturating_sub(retention_secs) as i64;
         let n = self.conn.execute(
             "DELETE FROM messages WHERE state IN ('sent','failed','expired') AND updated_at < ?1",
             [cutoff],
         )?;
-        self.conn.execute("DELETE FROM nonces WHERE ts < ?1", [now.saturating_sub(nonce_keep_secs) as i64])?;
+        self.conn.execute(
+            "DELETE FROM nonces WHERE ts < ?1",
+            [now.saturating_sub(nonce_keep_secs) as i64],
+        )?;
         let now_ms = (now as i64) * 1000;
-        self.conn.execute("DELETE FROM send_log WHERE at_ms < ?1", [now_ms - log_keep_ms])?;
+        self.conn.execute(
+            "DELETE FROM send_log WHERE at_ms < ?1",
+            [now_ms - log_keep_ms],
+        )?;
         Ok(n)
     }
 }
@@ -509,7 +579,11 @@ fn run_batch(store: &mut Store, jobs: Vec<Job>) {
         }
         delivers.push(deliver);
     }
-    let commit = store.conn.execute_batch("COMMIT").err().map(|e| e.to_string());
+    let commit = store
+        .conn
+        .execute_batch("COMMIT")
+        .err()
+        .map(|e| e.to_string());
     if commit.is_some() {
         let _ = store.conn.execute_batch("ROLLBACK");
         if let Ok(d) = store.count_unfinished() {
@@ -528,7 +602,14 @@ mod tests {
     const NOW: u64 = 1_764_000_000;
 
     fn store_in(dir: &tempfile::TempDir) -> Store {
-        Store::open(&dir.path().join("q.db"), Synchronous::Full, "phone-1", true, 100).unwrap()
+        Store::open(
+            &dir.path().join("q.db"),
+            Synchronous::Full,
+            "phone-1",
+            true,
+            100,
+        )
+        .unwrap()
     }
 
     fn req(id: &str, kind: MessageKind) -> SendRequest {
@@ -545,14 +626,19 @@ mod tests {
     }
 
     fn ready_ids(s: &Store) -> Vec<String> {
-        s.ready(i64::MAX, 100).unwrap().into_iter().map(|q| q.id).collect()
+        s.ready(i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|q| q.id)
+            .collect()
     }
 
     #[test]
     fn priorities_order_otp_before_direct_before_notification() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store_in(&dir);
-        s.enqueue(&req("n1", MessageKind::Notification), NOW).unwrap();
+        s.enqueue(&req("n1", MessageKind::Notification), NOW)
+            .unwrap();
         s.enqueue(&req("d1", MessageKind::Direct), NOW).unwrap();
         s.enqueue(&req("o1", MessageKind::Otp), NOW).unwrap();
         s.enqueue(&req("o2", MessageKind::Otp), NOW).unwrap();
@@ -563,10 +649,16 @@ mod tests {
     fn same_id_is_queued_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store_in(&dir);
-        assert_eq!(s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap(), Enqueued::Accepted { depth: 1 });
         assert_eq!(
             s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap(),
-            Enqueued::Duplicate { state: MessageState::Queued, depth: 1 }
+            Enqueued::Accepted { depth: 1 }
+        );
+        assert_eq!(
+            s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap(),
+            Enqueued::Duplicate {
+                state: MessageState::Queued,
+                depth: 1
+            }
         );
         assert_eq!(ready_ids(&s), ["a"]);
     }
@@ -574,9 +666,13 @@ mod tests {
     #[test]
     fn full_queue_refuses() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("q.db"), Synchronous::Full, "p", false, 1).unwrap();
+        let mut s =
+            Store::open(&dir.path().join("q.db"), Synchronous::Full, "p", false, 1).unwrap();
         s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
-        assert_eq!(s.enqueue(&req("b", MessageKind::Otp), NOW).unwrap(), Enqueued::Full);
+        assert_eq!(
+            s.enqueue(&req("b", MessageKind::Otp), NOW).unwrap(),
+            Enqueued::Full
+        );
     }
 
     #[test]
@@ -589,9 +685,16 @@ mod tests {
         s.enqueue(&req("long", MessageKind::Otp), NOW).unwrap();
         assert_eq!(s.expire_due(NOW + 10).unwrap(), 1);
         assert_eq!(ready_ids(&s), ["long"]);
-        assert_eq!(s.status("short", NOW).unwrap().unwrap().state, MessageState::Expired);
-        let reports: Vec<StatusReport> =
-            s.outbox_head(10).unwrap().iter().map(|o| serde_json::from_str(&o.report).unwrap()).collect();
+        assert_eq!(
+            s.status("short", NOW).unwrap().unwrap().state,
+            MessageState::Expired
+        );
+        let reports: Vec<StatusReport> = s
+            .outbox_head(10)
+            .unwrap()
+            .iter()
+            .map(|o| serde_json::from_str(&o.report).unwrap())
+            .collect();
         assert_eq!(reports.last().unwrap().state, MessageState::Expired);
         assert_eq!(reports.last().unwrap().id, "short");
         assert_eq!(s.depth(), 1);
@@ -608,9 +711,15 @@ mod tests {
         } // crash: 'a' left in 'sending'
         let mut s = store_in(&dir);
         assert_eq!(s.depth(), 2);
-        assert_eq!(s.recover_interrupted(NOW + 5).unwrap(), vec!["a".to_string()]);
+        assert_eq!(
+            s.recover_interrupted(NOW + 5).unwrap(),
+            vec!["a".to_string()]
+        );
         let st = s.status("a", NOW).unwrap().unwrap();
-        assert_eq!((st.state, st.error.as_deref()), (MessageState::Failed, Some(ERR_SEND_UNCERTAIN)));
+        assert_eq!(
+            (st.state, st.error.as_deref()),
+            (MessageState::Failed, Some(ERR_SEND_UNCERTAIN))
+        );
         assert_eq!(ready_ids(&s), ["b"]);
         assert_eq!(s.depth(), 1);
         assert_eq!(s.send_log_since(0).unwrap().len(), 1);
@@ -660,7 +769,8 @@ mod tests {
     #[test]
     fn reports_disabled_writes_no_outbox() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("q.db"), Synchronous::Full, "p", false, 10).unwrap();
+        let mut s =
+            Store::open(&dir.path().join("q.db"), Synchronous::Full, "p", false, 10).unwrap();
         s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
         assert!(s.outbox_head(10).unwrap().is_empty());
     }
@@ -673,7 +783,8 @@ mod tests {
         for i in 0..50 {
             let h = h.clone();
             tasks.push(tokio::spawn(async move {
-                h.call(move |s| s.enqueue(&req(&format!("m{i}"), MessageKind::Direct), NOW)).await
+                h.call(move |s| s.enqueue(&req(&format!("m{i}"), MessageKind::Direct), NOW))
+                    .await
             }));
         }
         // a job that writes then fails must leave nothing behind
@@ -686,7 +797,10 @@ mod tests {
             .await;
         assert!(bad.is_err());
         for t in tasks {
-            assert!(matches!(t.await.unwrap().unwrap(), Enqueued::Accepted { .. }));
+            assert!(matches!(
+                t.await.unwrap().unwrap(),
+                Enqueued::Accepted { .. }
+            ));
         }
         // a fresh connection sees every acknowledged row
         let other = store_in(&dir);

@@ -9,14 +9,24 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let env = Env { dir: tempfile::tempdir().unwrap() };
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
         let stubs = env.path("stubs");
         std::fs::create_dir_all(&stubs).unwrap();
         let log = env.path("stub-calls.log");
         let record = |name: &str, extra: &str| {
             let p = stubs.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\necho \"{name} $* SVDIR=$SVDIR\" >> '{}'\n{extra}", log.display())).unwrap();
-            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh\necho \"{name} $* SVDIR=$SVDIR\" >> '{}'\n{extra}",
+                    log.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
         };
         record("pkg", "");
         record("sv", "");
@@ -49,7 +59,11 @@ impl Env {
             .env_remove("PHONE_GATEWAY_SECRET")
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
@@ -64,51 +78,107 @@ fn dry_run_prints_every_step_and_changes_nothing() {
     let (ok, out) = env.run(&["--dry-run", "--gateway-id", "phone-7"]);
     assert!(ok, "{out}");
     let pkg = env.path("stubs/pkg");
-    assert!(out.contains(&format!("+ {} install -y rust termux-api sqlite termux-services", pkg.display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "+ {} install -y rust termux-api sqlite termux-services",
+            pkg.display()
+        )),
+        "{out}"
+    );
     assert!(out.contains("install --locked --path"), "{out}");
     assert!(out.contains("termux-wake-lock"), "{out}");
-    assert!(out.contains(&format!("+ {} up phone-gateway", env.path("stubs/sv").display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "+ {} up phone-gateway",
+            env.path("stubs/sv").display()
+        )),
+        "{out}"
+    );
     assert!(out.contains("wrangler secret put GATEWAY_SECRETS"), "{out}");
     assert!(out.contains("{\"phone-7\":"), "{out}");
     assert!(out.contains("portmap.io"), "{out}");
     assert_eq!(env.stub_calls(), "", "a stub ran during --dry-run");
-    assert!(!env.path("home").exists() && !env.path("prefix").exists(), "dry run wrote files");
+    assert!(
+        !env.path("home").exists() && !env.path("prefix").exists(),
+        "dry run wrote files"
+    );
 }
 
 #[test]
 fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
     let env = Env::new();
-    let (ok, out) = env.run(&["--gateway-id", "phone-9", "--edge-url", "https://edge.example.test"]);
+    let (ok, out) = env.run(&[
+        "--gateway-id",
+        "phone-9",
+        "--edge-url",
+        "https://edge.example.test",
+    ]);
     assert!(ok, "{out}");
-    assert!(out.contains("config ok"), "the installed binary rejected the generated config: {out}");
+    assert!(
+        out.contains("config ok"),
+        "the installed binary rejected the generated config: {out}"
+    );
 
     let calls = env.stub_calls();
     let prefix = env.path("prefix");
-    assert!(calls.contains("pkg install -y rust termux-api sqlite termux-services"), "{calls}");
-    assert!(calls.contains(&format!("sv up phone-gateway SVDIR={}/var/service", prefix.display())), "{calls}");
+    assert!(
+        calls.contains("pkg install -y rust termux-api sqlite termux-services"),
+        "{calls}"
+    );
+    assert!(
+        calls.contains(&format!(
+            "sv up phone-gateway SVDIR={}/var/service",
+            prefix.display()
+        )),
+        "{calls}"
+    );
 
     let home = env.path("home/.phone-gateway");
-    let secret = std::fs::read_to_string(home.join("secret")).unwrap().trim().to_string();
+    let secret = std::fs::read_to_string(home.join("secret"))
+        .unwrap()
+        .trim()
+        .to_string();
     assert_eq!(secret.len(), 43, "32 bytes as unpadded base64url");
-    assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert!(secret
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
     assert_eq!(mode(&home.join("secret")), 0o600);
     assert_eq!(mode(&home.join("gateway.toml")), 0o600);
-    assert!(out.contains(&format!("{{\"phone-9\":\"{secret}\"}}")), "wrangler value missing: {out}");
+    assert!(
+        out.contains(&format!("{{\"phone-9\":\"{secret}\"}}")),
+        "wrangler value missing: {out}"
+    );
 
     let config = std::fs::read_to_string(home.join("gateway.toml")).unwrap();
-    assert!(config.contains("gateway_id = \"phone-9\"") && config.contains("edge_url = \"https://edge.example.test\""));
-    assert!(!config.contains(&secret), "secret should live in the secret file only");
+    assert!(
+        config.contains("gateway_id = \"phone-9\"")
+            && config.contains("edge_url = \"https://edge.example.test\"")
+    );
+    assert!(
+        !config.contains(&secret),
+        "secret should live in the secret file only"
+    );
 
     let run = std::fs::read_to_string(prefix.join("var/service/phone-gateway/run")).unwrap();
     assert!(run.contains("termux-wake-lock"));
-    assert!(run.contains(&format!("exec \"{}/bin/phone-gateway\" --config", prefix.display())));
+    assert!(run.contains(&format!(
+        "exec \"{}/bin/phone-gateway\" --config",
+        prefix.display()
+    )));
     assert_eq!(mode(&prefix.join("var/service/phone-gateway/run")), 0o755);
     assert!(prefix.join("var/service/phone-gateway/log/run").exists());
 
     let (ok, out) = env.run(&["--gateway-id", "phone-9"]);
     assert!(ok, "{out}");
-    assert_eq!(std::fs::read_to_string(home.join("secret")).unwrap().trim(), secret, "re-run replaced the secret");
+    assert_eq!(
+        std::fs::read_to_string(home.join("secret")).unwrap().trim(),
+        secret,
+        "re-run replaced the secret"
+    );
 }
 
 #[test]

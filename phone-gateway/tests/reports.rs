@@ -21,7 +21,10 @@ struct Received {
 async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Received>>) {
     let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(Mutex::new(Received { fail_first, ..Default::default() }));
+    let state = Arc::new(Mutex::new(Received {
+        fail_first,
+        ..Default::default()
+    }));
     let guard = Arc::new(Mutex::new(MemoryReplayGuard::new(300)));
     let keys = Keys::from_secret(SECRET).unwrap();
     let st = state.clone();
@@ -30,47 +33,53 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
             let (stream, _) = listener.accept().await.unwrap();
             let (st, guard, keys) = (st.clone(), guard.clone(), keys.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (st, guard, keys) = (st.clone(), guard.clone(), keys.clone());
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body.collect().await.unwrap().to_bytes();
-                        let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
-                        let opened = wire::open(
-                            &keys,
-                            parts.method.as_str(),
-                            parts.uri.path(),
-                            header,
-                            &body,
-                            now(),
-                            300,
-                            &mut *guard.lock().unwrap(),
-                        );
-                        let mut s = st.lock().unwrap();
-                        s.requests += 1;
-                        let status = if s.requests <= s.fail_first {
-                            503
-                        } else if header(wire::HEADER_GATEWAY) != Some("phone-test") {
-                            s.rejected.push("missing gateway id".into());
-                            401
-                        } else {
-                            match opened {
-                                Ok(Some(plain)) => {
-                                    s.reports.push(serde_json::from_slice(&plain).unwrap());
-                                    200
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (st, guard, keys) = (st.clone(), guard.clone(), keys.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            let header =
+                                |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
+                            let opened = wire::open(
+                                &keys,
+                                parts.method.as_str(),
+                                parts.uri.path(),
+                                header,
+                                &body,
+                                now(),
+                                300,
+                                &mut *guard.lock().unwrap(),
+                            );
+                            let mut s = st.lock().unwrap();
+                            s.requests += 1;
+                            let status = if s.requests <= s.fail_first {
+                                503
+                            } else if header(wire::HEADER_GATEWAY) != Some("phone-test") {
+                                s.rejected.push("missing gateway id".into());
+                                401
+                            } else {
+                                match opened {
+                                    Ok(Some(plain)) => {
+                                        s.reports.push(serde_json::from_slice(&plain).unwrap());
+                                        200
+                                    }
+                                    Ok(None) => 400,
+                                    Err(e) => {
+                                        s.rejected.push(e.code().to_string());
+                                        401
+                                    }
                                 }
-                                Ok(None) => 400,
-                                Err(e) => {
-                                    s.rejected.push(e.code().to_string());
-                                    401
-                                }
-                            }
-                        };
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder().status(status).body(Full::new(Bytes::from("{}"))).unwrap(),
-                        )
-                    }
-                });
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from("{}")))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
@@ -81,17 +90,31 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
 }
 
 fn states_of(r: &Received, id: &str) -> Vec<MessageState> {
-    r.reports.iter().filter(|x| x.id == id).map(|x| x.state).collect()
+    r.reports
+        .iter()
+        .filter(|x| x.id == id)
+        .map(|x| x.state)
+        .collect()
 }
 
 #[tokio::test]
 async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     let (edge, received) = start_receiver("127.0.0.1:0", 2).await;
-    let gw = Gateway::start(&format!("edge_url = \"{edge}\"\n[reports]\nbackoff_base_ms = 50\nbackoff_max_ms = 200\n"));
+    let gw = Gateway::start(&format!(
+        "edge_url = \"{edge}\"\n[reports]\nbackoff_base_ms = 50\nbackoff_max_ms = 200\n"
+    ));
     gw.control("sleep", "3");
-    assert_eq!(gw.send(&msg("rep1", "otp", "+15550001200", "report me")).await.0, 202);
+    assert_eq!(
+        gw.send(&msg("rep1", "otp", "+15550001200", "report me"))
+            .await
+            .0,
+        202
+    );
     wait_for(10, "first send running", || async { gw.calls().len() == 1 }).await;
-    let short = otp_shared::wire::SendRequest { expires_at: now() + 2, ..msg("rep2", "otp", "+15550001201", "expire me") };
+    let short = otp_shared::wire::SendRequest {
+        expires_at: now() + 2,
+        ..msg("rep2", "otp", "+15550001201", "expire me")
+    };
     assert_eq!(gw.send(&short).await.0, 202);
 
     wait_for(30, "queued, sent and expired reports", || async {
@@ -103,9 +126,24 @@ async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     let r = received.lock().unwrap();
     assert!(r.rejected.is_empty(), "receiver rejected: {:?}", r.rejected);
     assert!(r.requests >= 4 + 2, "the two 503s were retried");
-    let sent = r.reports.iter().find(|x| x.id == "rep1" && x.state == MessageState::Sent).unwrap();
-    assert_eq!((sent.attempts, sent.gateway_id.as_str(), sent.error.as_deref()), (1, "phone-test", None));
-    assert_eq!(r.reports.iter().filter(|x| x.id == "rep1").count(), 2, "each report delivered once");
+    let sent = r
+        .reports
+        .iter()
+        .find(|x| x.id == "rep1" && x.state == MessageState::Sent)
+        .unwrap();
+    assert_eq!(
+        (
+            sent.attempts,
+            sent.gateway_id.as_str(),
+            sent.error.as_deref()
+        ),
+        (1, "phone-test", None)
+    );
+    assert_eq!(
+        r.reports.iter().filter(|x| x.id == "rep1").count(),
+        2,
+        "each report delivered once"
+    );
 }
 
 #[tokio::test]
@@ -115,8 +153,16 @@ async fn undelivered_reports_survive_a_restart() {
     let port = probe.local_addr().unwrap().port();
     drop(probe);
     let mut gw = Gateway::start(&format!("edge_url = \"http://127.0.0.1:{port}\"\n[reports]\nbackoff_base_ms = 50\nbackoff_max_ms = 100\n"));
-    assert_eq!(gw.send(&msg("rep3", "otp", "+15550001300", "later report")).await.0, 202);
-    wait_for(30, "rep3 sent", || async { gw.status("rep3").await.unwrap().state == MessageState::Sent }).await;
+    assert_eq!(
+        gw.send(&msg("rep3", "otp", "+15550001300", "later report"))
+            .await
+            .0,
+        202
+    );
+    wait_for(30, "rep3 sent", || async {
+        gw.status("rep3").await.unwrap().state == MessageState::Sent
+    })
+    .await;
     gw.kill9();
 
     // the edge comes up on that port; the restarted gateway delivers the stored reports
@@ -127,4 +173,3 @@ async fn undelivered_reports_survive_a_restart() {
     })
     .await;
 }
-

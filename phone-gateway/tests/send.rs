@@ -26,20 +26,30 @@ async fn signed_send_runs_termux_sms_send_with_the_exact_number_and_text() {
     assert_eq!(sent[0].args, ["-n", "+14155550123", text]);
     assert_eq!(sent[1].args, ["-n", "+447700900123", "-s", "1", "slot one"]);
 
-    wait_for(10, "m2 marked sent", || async { gw.status("m2").await.unwrap().state == MessageState::Sent }).await;
+    wait_for(10, "m2 marked sent", || async {
+        gw.status("m2").await.unwrap().state == MessageState::Sent
+    })
+    .await;
     let st = gw.status("m1").await.unwrap();
-    assert_eq!((st.state, st.attempts, st.gateway_id.as_str()), (MessageState::Sent, 1, "phone-test"));
+    assert_eq!(
+        (st.state, st.attempts, st.gateway_id.as_str()),
+        (MessageState::Sent, 1, "phone-test")
+    );
     let health = gw.health().await;
     assert_eq!(health.last_send, "sent");
     assert_eq!(health.queue_depth, 0);
-    assert!(!gw.log().contains("4155550123"), "number leaked into the log");
+    assert!(
+        !gw.log().contains("4155550123"),
+        "number leaked into the log"
+    );
     assert!(!gw.log().contains("482913"), "text leaked into the log");
 }
 
 #[tokio::test]
 async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is_sent() {
     let mut gw = Gateway::start("");
-    let body_of = |id: &str, to: &str| serde_json::to_vec(&msg(id, "otp", to, "code 111111")).unwrap();
+    let body_of =
+        |id: &str, to: &str| serde_json::to_vec(&msg(id, "otp", to, "code 111111")).unwrap();
     let expect = |got: (u16, serde_json::Value), code: &str| {
         assert_eq!(got.0, 401, "{code}: {}", got.1);
         assert_eq!(got.1["error"]["code"], code, "{}", got.1);
@@ -47,63 +57,175 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
     };
 
     // unsigned: plain JSON, no headers
-    expect(gw.raw("POST", wire::PATH_SEND, &[], body_of("u1", "+15550000001")).await, "unsigned");
+    expect(
+        gw.raw("POST", wire::PATH_SEND, &[], body_of("u1", "+15550000001"))
+            .await,
+        "unsigned",
+    );
 
     // tampered body (same headers)
-    let mut sealed = seal_now(&gw.keys, "POST", wire::PATH_SEND, Some(&body_of("t1", "+15550000002")));
+    let mut sealed = seal_now(
+        &gw.keys,
+        "POST",
+        wire::PATH_SEND,
+        Some(&body_of("t1", "+15550000002")),
+    );
     let n = sealed.body.len() - 5;
     sealed.body[n] ^= 0x01;
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await, "bad_content_hash");
+    expect(
+        gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+            .await,
+        "bad_content_hash",
+    );
 
     // tampered signature
-    let mut sealed = seal_now(&gw.keys, "POST", wire::PATH_SEND, Some(&body_of("t2", "+15550000003")));
+    let mut sealed = seal_now(
+        &gw.keys,
+        "POST",
+        wire::PATH_SEND,
+        Some(&body_of("t2", "+15550000003")),
+    );
     for (k, v) in sealed.headers.iter_mut() {
         if *k == HEADER_SIGNATURE {
             *v = format!("v1={}", "0".repeat(64));
         }
     }
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await, "bad_signature");
+    expect(
+        gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+            .await,
+        "bad_signature",
+    );
 
     // signed with another secret
     let other = Keys::from_secret("another-secret-another-secret-another-secret").unwrap();
-    let sealed = seal_now(&other, "POST", wire::PATH_SEND, Some(&body_of("t3", "+15550000004")));
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await, "bad_signature");
+    let sealed = seal_now(
+        &other,
+        "POST",
+        wire::PATH_SEND,
+        Some(&body_of("t3", "+15550000004")),
+    );
+    expect(
+        gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+            .await,
+        "bad_signature",
+    );
 
     // signed for another route
-    let sealed = seal_now(&gw.keys, "POST", wire::PATH_KILL_SWITCH, Some(&body_of("t4", "+15550000005")));
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await, "bad_signature");
+    let sealed = seal_now(
+        &gw.keys,
+        "POST",
+        wire::PATH_KILL_SWITCH,
+        Some(&body_of("t4", "+15550000005")),
+    );
+    expect(
+        gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+            .await,
+        "bad_signature",
+    );
 
     // stale: outside the 300 s window either way
     for ts in [now() - 400, now() + 400] {
-        let sealed = seal_at(&gw.keys, "POST", wire::PATH_SEND, Some(&body_of("s1", "+15550000006")), ts);
-        expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await, "stale_timestamp");
+        let sealed = seal_at(
+            &gw.keys,
+            "POST",
+            wire::PATH_SEND,
+            Some(&body_of("s1", "+15550000006")),
+            ts,
+        );
+        expect(
+            gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+                .await,
+            "stale_timestamp",
+        );
     }
     // a timestamp header edited into the window breaks the signature
-    let mut sealed = seal_at(&gw.keys, "POST", wire::PATH_SEND, Some(&body_of("s2", "+15550000007")), now() - 400);
+    let mut sealed = seal_at(
+        &gw.keys,
+        "POST",
+        wire::PATH_SEND,
+        Some(&body_of("s2", "+15550000007")),
+        now() - 400,
+    );
     for (k, v) in sealed.headers.iter_mut() {
         if *k == HEADER_TIMESTAMP {
             *v = now().to_string();
         }
     }
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await, "bad_signature");
+    expect(
+        gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+            .await,
+        "bad_signature",
+    );
 
     // replay: the first is accepted, the exact same request again is not (also after a restart)
-    let sealed = seal_now(&gw.keys, "POST", wire::PATH_SEND, Some(&body_of("r1", "+15550000008")));
-    let first = gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body.clone()).await;
+    let sealed = seal_now(
+        &gw.keys,
+        "POST",
+        wire::PATH_SEND,
+        Some(&body_of("r1", "+15550000008")),
+    );
+    let first = gw
+        .raw(
+            "POST",
+            wire::PATH_SEND,
+            &sealed.headers,
+            sealed.body.clone(),
+        )
+        .await;
     assert_eq!(first.0, 202, "{}", first.1);
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body.clone()).await, "replayed_nonce");
+    expect(
+        gw.raw(
+            "POST",
+            wire::PATH_SEND,
+            &sealed.headers,
+            sealed.body.clone(),
+        )
+        .await,
+        "replayed_nonce",
+    );
     wait_for(30, "r1 sent", || async { gw.sent().len() == 1 }).await;
     gw.restart();
-    expect(gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body.clone()).await, "replayed_nonce");
+    expect(
+        gw.raw(
+            "POST",
+            wire::PATH_SEND,
+            &sealed.headers,
+            sealed.body.clone(),
+        )
+        .await,
+        "replayed_nonce",
+    );
 
     // signed GET / kill-switch need signatures too
-    expect(gw.raw("GET", "/v1/messages/r1", &[], vec![]).await, "unsigned");
-    expect(gw.raw("POST", wire::PATH_KILL_SWITCH, &[], br#"{"engaged":true}"#.to_vec()).await, "unsigned");
+    expect(
+        gw.raw("GET", "/v1/messages/r1", &[], vec![]).await,
+        "unsigned",
+    );
+    expect(
+        gw.raw(
+            "POST",
+            wire::PATH_KILL_SWITCH,
+            &[],
+            br#"{"engaged":true}"#.to_vec(),
+        )
+        .await,
+        "unsigned",
+    );
     assert!(!gw.health().await.kill_switch);
 
     // a final marker: once it is sent, everything before it has had its chance
-    assert_eq!(gw.send(&msg("marker", "otp", "+15559999999", "marker")).await.0, 202);
-    wait_for(30, "marker sent", || async { gw.sent().iter().any(|c| c.args.contains(&"+15559999999".to_string())) }).await;
+    assert_eq!(
+        gw.send(&msg("marker", "otp", "+15559999999", "marker"))
+            .await
+            .0,
+        202
+    );
+    wait_for(30, "marker sent", || async {
+        gw.sent()
+            .iter()
+            .any(|c| c.args.contains(&"+15559999999".to_string()))
+    })
+    .await;
     assert_eq!(numbers(&gw.calls()), ["+15550000008", "+15559999999"]);
 }
 
@@ -111,10 +233,15 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
 async fn an_edge_clock_off_by_minutes_either_way_is_still_accepted() {
     let gw = Gateway::start("");
     // The edge's clock 4 minutes behind, then 4 minutes ahead of the phone's: inside the 300 s window.
-    for (id, to, ts) in [("skew-behind", "+15550000601", now() - 240), ("skew-ahead", "+15550000602", now() + 240)] {
+    for (id, to, ts) in [
+        ("skew-behind", "+15550000601", now() - 240),
+        ("skew-ahead", "+15550000602", now() + 240),
+    ] {
         let body = serde_json::to_vec(&msg(id, "otp", to, "code 444444")).unwrap();
         let sealed = seal_at(&gw.keys, "POST", wire::PATH_SEND, Some(&body), ts);
-        let (code, reply) = gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body).await;
+        let (code, reply) = gw
+            .raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
+            .await;
         assert_eq!(code, 202, "{id}: {reply}");
     }
     wait_for(30, "both sent", || async { gw.sent().len() == 2 }).await;
@@ -129,12 +256,21 @@ async fn the_same_id_twice_is_accepted_once_and_sent_once() {
     let (c2, b2) = gw.send(&m).await;
     assert_eq!((c1, b1["duplicate"].as_bool()), (202, Some(false)));
     assert_eq!((c2, b2["duplicate"].as_bool()), (202, Some(true)), "{b2}");
-    assert_eq!(gw.send(&msg("after", "otp", "+15550000102", "x")).await.0, 202);
+    assert_eq!(
+        gw.send(&msg("after", "otp", "+15550000102", "x")).await.0,
+        202
+    );
     wait_for(30, "both sent", || async { gw.sent().len() == 2 }).await;
     // resubmitting after it was sent reports the final state, still no second SMS
-    wait_for(10, "dup1 sent", || async { gw.status("dup1").await.unwrap().state == MessageState::Sent }).await;
+    wait_for(10, "dup1 sent", || async {
+        gw.status("dup1").await.unwrap().state == MessageState::Sent
+    })
+    .await;
     let (c3, b3) = gw.send(&m).await;
-    assert_eq!((c3, b3["duplicate"].as_bool(), b3["state"].as_str()), (202, Some(true), Some("sent")));
+    assert_eq!(
+        (c3, b3["duplicate"].as_bool(), b3["state"].as_str()),
+        (202, Some(true), Some("sent"))
+    );
     assert_eq!(numbers(&gw.calls()), ["+15550000101", "+15550000102"]);
 }
 
@@ -142,30 +278,64 @@ async fn the_same_id_twice_is_accepted_once_and_sent_once() {
 async fn invalid_requests_get_clear_errors_and_are_not_queued() {
     let gw = Gateway::start("[sender]\nsim_slots = [0, 1]\n");
     let cases = [
-        (msg("bad1", "otp", "4155550123", "x"), 400, "invalid_request"),
-        (msg("bad2", "otp", "+1abc", "x"), 400, "invalid_request"),
-        (msg("bad3", "otp", "+15550000201", " "), 400, "invalid_request"),
-        (msg("bad 4", "otp", "+15550000202", "x"), 400, "invalid_request"),
         (
-            otp_shared::wire::SendRequest { sim_slot: Some(5), ..msg("bad5", "otp", "+15550000203", "x") },
+            msg("bad1", "otp", "4155550123", "x"),
+            400,
+            "invalid_request",
+        ),
+        (msg("bad2", "otp", "+1abc", "x"), 400, "invalid_request"),
+        (
+            msg("bad3", "otp", "+15550000201", " "),
             400,
             "invalid_request",
         ),
         (
-            otp_shared::wire::SendRequest { expires_at: now() - 1, ..msg("bad6", "otp", "+15550000204", "x") },
+            msg("bad 4", "otp", "+15550000202", "x"),
+            400,
+            "invalid_request",
+        ),
+        (
+            otp_shared::wire::SendRequest {
+                sim_slot: Some(5),
+                ..msg("bad5", "otp", "+15550000203", "x")
+            },
+            400,
+            "invalid_request",
+        ),
+        (
+            otp_shared::wire::SendRequest {
+                expires_at: now() - 1,
+                ..msg("bad6", "otp", "+15550000204", "x")
+            },
             422,
             "already_expired",
         ),
     ];
     for (m, status, code) in cases {
         let (got, body) = gw.send(&m).await;
-        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{}: {body}", m.id);
-        assert!(!body.to_string().contains("555000"), "error echoes the number: {body}");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{}: {body}",
+            m.id
+        );
+        assert!(
+            !body.to_string().contains("555000"),
+            "error echoes the number: {body}"
+        );
     }
-    let (got, body) = gw.signed("POST", wire::PATH_SEND, Some(br#"{"id":"x"}"#)).await;
-    assert_eq!((got, body["error"]["code"].as_str()), (400, Some("invalid_request")));
+    let (got, body) = gw
+        .signed("POST", wire::PATH_SEND, Some(br#"{"id":"x"}"#))
+        .await;
+    assert_eq!(
+        (got, body["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
     let (got, body) = gw.raw("DELETE", wire::PATH_SEND, &[], vec![]).await;
-    assert_eq!((got, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(
+        (got, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
     let (got, _) = gw.raw("GET", "/nope", &[], vec![]).await;
     assert_eq!(got, 404);
     assert_eq!(gw.health().await.queue_depth, 0);
@@ -176,15 +346,32 @@ async fn invalid_requests_get_clear_errors_and_are_not_queued() {
 async fn otp_goes_before_direct_before_notification() {
     let gw = Gateway::start("");
     gw.control("sleep", "0.8");
-    assert_eq!(gw.send(&msg("first", "notification", "+15550000300", "first")).await.0, 202);
+    assert_eq!(
+        gw.send(&msg("first", "notification", "+15550000300", "first"))
+            .await
+            .0,
+        202
+    );
     wait_for(10, "first send started", || async { gw.calls().len() == 1 }).await;
     // all three queue while the first send is running
-    for (id, kind, to) in [("n", "notification", "+15550000301"), ("d", "direct", "+15550000302"), ("o", "otp", "+15550000303")] {
+    for (id, kind, to) in [
+        ("n", "notification", "+15550000301"),
+        ("d", "direct", "+15550000302"),
+        ("o", "otp", "+15550000303"),
+    ] {
         assert_eq!(gw.send(&msg(id, kind, to, id)).await.0, 202);
     }
     gw.clear_control("sleep");
     wait_for(30, "all four sent", || async { gw.sent().len() == 4 }).await;
-    assert_eq!(numbers(&gw.sent()), ["+15550000300", "+15550000303", "+15550000302", "+15550000301"]);
+    assert_eq!(
+        numbers(&gw.sent()),
+        [
+            "+15550000300",
+            "+15550000303",
+            "+15550000302",
+            "+15550000301"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -193,13 +380,27 @@ async fn an_expired_otp_is_never_sent() {
     // Busy longer than the short one lives; it keeps over a second of life on arrival, so the
     // gateway takes it (it could go out in time) and then expires it unsent.
     gw.control("sleep", "3");
-    assert_eq!(gw.send(&msg("busy", "otp", "+15550000400", "busy")).await.0, 202);
+    assert_eq!(
+        gw.send(&msg("busy", "otp", "+15550000400", "busy")).await.0,
+        202
+    );
     wait_for(10, "first send started", || async { gw.calls().len() == 1 }).await;
-    let short = otp_shared::wire::SendRequest { expires_at: now() + 2, ..msg("short", "otp", "+15550000401", "code 333333") };
+    let short = otp_shared::wire::SendRequest {
+        expires_at: now() + 2,
+        ..msg("short", "otp", "+15550000401", "code 333333")
+    };
     assert_eq!(gw.send(&short).await.0, 202);
-    wait_for(30, "short expired", || async { gw.status("short").await.unwrap().state == MessageState::Expired }).await;
+    wait_for(30, "short expired", || async {
+        gw.status("short").await.unwrap().state == MessageState::Expired
+    })
+    .await;
     gw.clear_control("sleep");
-    assert_eq!(gw.send(&msg("later", "otp", "+15550000402", "later")).await.0, 202);
+    assert_eq!(
+        gw.send(&msg("later", "otp", "+15550000402", "later"))
+            .await
+            .0,
+        202
+    );
     wait_for(30, "later sent", || async { gw.sent().len() == 2 }).await;
     assert_eq!(numbers(&gw.calls()), ["+15550000400", "+15550000402"]);
     let st = gw.status("short").await.unwrap();
@@ -209,14 +410,24 @@ async fn an_expired_otp_is_never_sent() {
 #[tokio::test]
 async fn a_phone_that_cannot_send_before_expiry_refuses_and_queues_nothing() {
     let gw = Gateway::start("[pacing]\nper_sim_limit = 1\nwindow_secs = 3600\n");
-    let otp = |id: &str, to: &str| otp_shared::wire::SendRequest { expires_at: now() + 120, ..msg(id, "otp", to, "code 123456") };
+    let otp = |id: &str, to: &str| otp_shared::wire::SendRequest {
+        expires_at: now() + 120,
+        ..msg(id, "otp", to, "code 123456")
+    };
     assert_eq!(gw.send(&otp("a", "+15550000500")).await.0, 202);
     // One send per hour: a second OTP would wait an hour and expire first.
     let (code, body) = gw.send(&otp("b", "+15550000501")).await;
-    assert_eq!((code, body["error"]["code"].as_str()), (503, Some("no_capacity")), "{body}");
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (503, Some("no_capacity")),
+        "{body}"
+    );
     assert!(gw.status("b").await.is_none());
     // A message that may wait for the window to roll is still taken.
-    let later = otp_shared::wire::SendRequest { expires_at: now() + 7200, ..msg("c", "direct", "+15550000502", "hello") };
+    let later = otp_shared::wire::SendRequest {
+        expires_at: now() + 7200,
+        ..msg("c", "direct", "+15550000502", "hello")
+    };
     assert_eq!(gw.send(&later).await.0, 202);
     wait_for(10, "a sent", || async { gw.sent().len() == 1 }).await;
     assert_eq!(numbers(&gw.sent()), ["+15550000500"]);
@@ -226,7 +437,15 @@ async fn a_phone_that_cannot_send_before_expiry_refuses_and_queues_nothing() {
 #[tokio::test]
 async fn health_is_unsigned_and_minimal() {
     let gw = Gateway::start("[pacing]\nper_sim_limit = 7\n");
-    let text = gw.client.get(format!("{}/health", gw.base)).send().await.unwrap().text().await.unwrap();
+    let text = gw
+        .client
+        .get(format!("{}/health", gw.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["status"], "ok");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));

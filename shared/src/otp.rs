@@ -57,9 +57,14 @@ pub fn generate<R: RngCore>(ct: CodeType, rng: &mut R) -> String {
     match ct {
         CodeType::Words { count } => {
             let list = words::words();
-            (0..count).map(|_| list[below(rng, list.len() as u32) as usize]).collect::<Vec<_>>().join(" ")
+            (0..count)
+                .map(|_| list[below(rng, list.len() as u32) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
         }
-        CodeType::Digits { len } => (0..len).map(|_| char::from(b'0' + below(rng, 10) as u8)).collect(),
+        CodeType::Digits { len } => (0..len)
+            .map(|_| char::from(b'0' + below(rng, 10) as u8))
+            .collect(),
     }
 }
 
@@ -70,10 +75,21 @@ pub fn normalize(ct: CodeType, input: &str) -> String {
         // Lower-case first: some capitals (Turkish İ) lower-case to a letter plus a combining dot,
         // which must not split a word; the dot itself is dropped so "FİSH" reads as "fish".
         CodeType::Words { .. } => {
-            let lower: String = input.to_lowercase().chars().filter(|&c| c != '\u{307}').collect();
-            lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+            let lower: String = input
+                .to_lowercase()
+                .chars()
+                .filter(|&c| c != '\u{307}')
+                .collect();
+            lower
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
         }
-        CodeType::Digits { .. } => input.chars().filter(|c| !c.is_whitespace() && *c != '-').collect(),
+        CodeType::Digits { .. } => input
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect(),
     }
 }
 
@@ -82,15 +98,24 @@ type HmacSha256 = Hmac<Sha256>;
 /// Hex HMAC-SHA256 of the normalised code, bound to the verification id so a stored hash is
 /// worthless for any other verification.
 pub fn code_hmac(server_secret: &str, verification_id: &str, normalized: &str) -> String {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(server_secret.as_bytes()).expect("any key length");
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(server_secret.as_bytes()).expect("any key length");
     mac.update(verification_id.as_bytes());
     mac.update(&[0]);
     mac.update(normalized.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
-pub fn hmac_matches(server_secret: &str, verification_id: &str, normalized: &str, stored_hex: &str) -> bool {
-    code_hmac(server_secret, verification_id, normalized).as_bytes().ct_eq(stored_hex.as_bytes()).into()
+pub fn hmac_matches(
+    server_secret: &str,
+    verification_id: &str,
+    normalized: &str,
+    stored_hex: &str,
+) -> bool {
+    code_hmac(server_secret, verification_id, normalized)
+        .as_bytes()
+        .ct_eq(stored_hex.as_bytes())
+        .into()
 }
 
 /// How many codes the configuration can produce.
@@ -154,9 +179,14 @@ mod tests {
         let mut r = Counter(1);
         let mut counts = [0u32; 10];
         for _ in 0..10_000 {
-            counts[(generate(CodeType::Digits { len: 4 }, &mut r).as_bytes()[0] - b'0') as usize] += 1;
+            counts
+                [(generate(CodeType::Digits { len: 4 }, &mut r).as_bytes()[0] - b'0') as usize] +=
+                1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -166,7 +196,10 @@ mod tests {
         assert_eq!(normalize(w, "forest-river,"), "forest river");
         assert_eq!(normalize(w, "FİSH"), "fish");
         assert_eq!(normalize(w, &normalize(w, "jjj İ")), normalize(w, "jjj İ"));
-        assert_eq!(normalize(CodeType::Digits { len: 6 }, " 123-456 "), "123456");
+        assert_eq!(
+            normalize(CodeType::Digits { len: 6 }, " 123-456 "),
+            "123456"
+        );
     }
 
     #[test]

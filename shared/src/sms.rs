@@ -84,7 +84,12 @@ pub fn analyze(text: &str) -> SmsInfo {
         }
         parts
     };
-    SmsInfo { encoding, units, segments, chars }
+    SmsInfo {
+        encoding,
+        units,
+        segments,
+        chars,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +99,13 @@ pub enum MessageError {
     #[error("the message contains control characters (only line breaks are allowed)")]
     InvalidChars,
     #[error("the message is {segments} SMS parts long; at most {max} parts are allowed ({per_part} {unit} per part in {encoding})")]
-    TooLong { segments: usize, max: usize, per_part: usize, unit: &'static str, encoding: Encoding },
+    TooLong {
+        segments: usize,
+        max: usize,
+        per_part: usize,
+        unit: &'static str,
+        encoding: Encoding,
+    },
 }
 
 impl MessageError {
@@ -111,13 +122,26 @@ pub fn validate_message(text: &str, max_segments: usize) -> Result<SmsInfo, Mess
     if text.trim().is_empty() {
         return Err(MessageError::Required);
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
         return Err(MessageError::InvalidChars);
     }
     let info = analyze(text);
     if info.segments > max_segments {
-        let unit = if info.encoding == Encoding::Gsm7 { "characters" } else { "UTF-16 units" };
-        return Err(MessageError::TooLong { segments: info.segments, max: max_segments, per_part: info.encoding.part_limit(), unit, encoding: info.encoding });
+        let unit = if info.encoding == Encoding::Gsm7 {
+            "characters"
+        } else {
+            "UTF-16 units"
+        };
+        return Err(MessageError::TooLong {
+            segments: info.segments,
+            max: max_segments,
+            per_part: info.encoding.part_limit(),
+            unit,
+            encoding: info.encoding,
+        });
     }
     Ok(info)
 }
@@ -132,7 +156,10 @@ mod tests {
         assert_eq!(analyze(&"a".repeat(161)).segments, 2);
         assert_eq!(analyze(&"a".repeat(306)).segments, 2);
         assert_eq!(analyze(&"a".repeat(307)).segments, 3);
-        assert_eq!(analyze("Here's what you asked for, forest, Have a nice day.").encoding, Encoding::Gsm7);
+        assert_eq!(
+            analyze("Here's what you asked for, forest, Have a nice day.").encoding,
+            Encoding::Gsm7
+        );
     }
 
     #[test]
@@ -157,8 +184,14 @@ mod tests {
 
     #[test]
     fn validation_errors_have_codes() {
-        assert_eq!(validate_message(" ", 3).unwrap_err().code(), "message_required");
-        assert_eq!(validate_message("hi\x07", 3).unwrap_err().code(), "message_invalid_chars");
+        assert_eq!(
+            validate_message(" ", 3).unwrap_err().code(),
+            "message_required"
+        );
+        assert_eq!(
+            validate_message("hi\x07", 3).unwrap_err().code(),
+            "message_invalid_chars"
+        );
         assert!(validate_message("line one\nline two\r\n", 1).is_ok());
         let e = validate_message(&"a".repeat(1000), 3).unwrap_err();
         assert_eq!(e.code(), "message_too_long");

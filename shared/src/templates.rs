@@ -15,18 +15,52 @@ struct Locale {
 const LOCALES: &[Locale] = &[
     Locale {
         tag: "en",
-        leads: &["Here's what you asked for", "Here you go", "As requested", "Here is your code", "Your code, as promised", "Hello! Your code is"],
-        closings: &["Have a nice day.", "It expires in {minutes} minutes.", "Please keep it to yourself.", "Enjoy your day.", "Valid for {minutes} minutes.", "Thanks for using {app}."],
+        leads: &[
+            "Here's what you asked for",
+            "Here you go",
+            "As requested",
+            "Here is your code",
+            "Your code, as promised",
+            "Hello! Your code is",
+        ],
+        closings: &[
+            "Have a nice day.",
+            "It expires in {minutes} minutes.",
+            "Please keep it to yourself.",
+            "Enjoy your day.",
+            "Valid for {minutes} minutes.",
+            "Thanks for using {app}.",
+        ],
     },
     Locale {
         tag: "es",
-        leads: &["Aquí tienes lo que pediste", "Como pediste", "Tu código es", "Hola, tu código es"],
-        closings: &["Que tengas un buen día.", "Vence en {minutes} minutos.", "No lo compartas con nadie.", "Gracias por usar {app}."],
+        leads: &[
+            "Aquí tienes lo que pediste",
+            "Como pediste",
+            "Tu código es",
+            "Hola, tu código es",
+        ],
+        closings: &[
+            "Que tengas un buen día.",
+            "Vence en {minutes} minutos.",
+            "No lo compartas con nadie.",
+            "Gracias por usar {app}.",
+        ],
     },
     Locale {
         tag: "fr",
-        leads: &["Voici ce que vous avez demandé", "Voici votre code", "Comme demandé", "Bonjour, votre code est"],
-        closings: &["Bonne journée.", "Il expire dans {minutes} minutes.", "Ne le partagez avec personne.", "Merci d'utiliser {app}."],
+        leads: &[
+            "Voici ce que vous avez demandé",
+            "Voici votre code",
+            "Comme demandé",
+            "Bonjour, votre code est",
+        ],
+        closings: &[
+            "Bonne journée.",
+            "Il expire dans {minutes} minutes.",
+            "Ne le partagez avec personne.",
+            "Merci d'utiliser {app}.",
+        ],
     },
 ];
 
@@ -58,13 +92,28 @@ fn pick<'a, R: RngCore>(rng: &mut R, items: &'a [&'a str]) -> &'a str {
 }
 
 fn fill(text: &str, code: &str, minutes: u32, app: &str) -> String {
-    text.replace("{minutes}", &minutes.to_string()).replace("{app}", app).replace("{code}", code)
+    text.replace("{minutes}", &minutes.to_string())
+        .replace("{app}", app)
+        .replace("{code}", code)
 }
 
 /// A built-in sentence in `locale` (primary subtag: "es-MX" -> "es"; unknown -> "en").
-pub fn render<R: RngCore>(locale: &str, code: &str, minutes: u32, app: &str, rng: &mut R) -> String {
-    let primary = locale.split(['-', '_']).next().unwrap_or("en").to_ascii_lowercase();
-    let l = LOCALES.iter().find(|l| l.tag == primary).unwrap_or(&LOCALES[0]);
+pub fn render<R: RngCore>(
+    locale: &str,
+    code: &str,
+    minutes: u32,
+    app: &str,
+    rng: &mut R,
+) -> String {
+    let primary = locale
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("en")
+        .to_ascii_lowercase();
+    let l = LOCALES
+        .iter()
+        .find(|l| l.tag == primary)
+        .unwrap_or(&LOCALES[0]);
     let lead = pick(rng, l.leads);
     let closing = pick(rng, l.closings);
     fill(&format!("{lead}, {code}, {closing}"), code, minutes, app)
@@ -82,14 +131,21 @@ pub fn validate_custom(template: &str) -> Result<(), TemplateError> {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         let after = &rest[start + 1..];
-        let end = after.find('}').ok_or_else(|| TemplateError::UnknownPlaceholder(after.chars().take(20).collect()))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| TemplateError::UnknownPlaceholder(after.chars().take(20).collect()))?;
         let name = &after[..end];
         if !matches!(name, "code" | "minutes" | "app") {
             return Err(TemplateError::UnknownPlaceholder(name.to_string()));
         }
         rest = &after[end + 1..];
     }
-    let longest = fill(template, "abcdefgh abcdefgh abcdefgh abcdefgh", 1440, "an app name of thirty chars xx");
+    let longest = fill(
+        template,
+        "abcdefgh abcdefgh abcdefgh abcdefgh",
+        1440,
+        "an app name of thirty chars xx",
+    );
     let parts = sms::analyze(&longest).segments;
     if parts > 2 {
         return Err(TemplateError::TooLong(parts));
@@ -97,7 +153,12 @@ pub fn validate_custom(template: &str) -> Result<(), TemplateError> {
     Ok(())
 }
 
-pub fn render_custom(template: &str, code: &str, minutes: u32, app: &str) -> Result<String, TemplateError> {
+pub fn render_custom(
+    template: &str,
+    code: &str,
+    minutes: u32,
+    app: &str,
+) -> Result<String, TemplateError> {
     validate_custom(template)?;
     Ok(fill(template, code, minutes, app))
 }
@@ -146,10 +207,25 @@ mod tests {
 
     #[test]
     fn custom_templates_are_checked() {
-        assert_eq!(render_custom("Code: {code} ({minutes} min) - {app}", "1234", 5, "Acme").unwrap(), "Code: 1234 (5 min) - Acme");
-        assert_eq!(validate_custom("no code here").unwrap_err(), TemplateError::CodePlaceholder);
-        assert_eq!(validate_custom("{code} {code}").unwrap_err(), TemplateError::CodePlaceholder);
-        assert_eq!(validate_custom("{code} {name}").unwrap_err(), TemplateError::UnknownPlaceholder("name".into()));
-        assert!(matches!(validate_custom(&format!("{{code}} {}", "x".repeat(300))).unwrap_err(), TemplateError::TooLong(3)));
+        assert_eq!(
+            render_custom("Code: {code} ({minutes} min) - {app}", "1234", 5, "Acme").unwrap(),
+            "Code: 1234 (5 min) - Acme"
+        );
+        assert_eq!(
+            validate_custom("no code here").unwrap_err(),
+            TemplateError::CodePlaceholder
+        );
+        assert_eq!(
+            validate_custom("{code} {code}").unwrap_err(),
+            TemplateError::CodePlaceholder
+        );
+        assert_eq!(
+            validate_custom("{code} {name}").unwrap_err(),
+            TemplateError::UnknownPlaceholder("name".into())
+        );
+        assert!(matches!(
+            validate_custom(&format!("{{code}} {}", "x".repeat(300))).unwrap_err(),
+            TemplateError::TooLong(3)
+        ));
     }
 }

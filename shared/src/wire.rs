@@ -82,7 +82,10 @@ impl Keys {
         if secret.len() < MIN_SECRET_LEN {
             return Err(WeakSecret);
         }
-        Ok(Keys { mac: derive(secret.as_bytes(), b"otp-sms/v1/mac"), enc: derive(secret.as_bytes(), b"otp-sms/v1/enc") })
+        Ok(Keys {
+            mac: derive(secret.as_bytes(), b"otp-sms/v1/mac"),
+            enc: derive(secret.as_bytes(), b"otp-sms/v1/enc"),
+        })
     }
 }
 
@@ -92,7 +95,13 @@ fn derive(secret: &[u8], label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn signing_string(method: &str, path: &str, timestamp: &str, nonce: &str, content_sha256: &str) -> String {
+fn signing_string(
+    method: &str,
+    path: &str,
+    timestamp: &str,
+    nonce: &str,
+    content_sha256: &str,
+) -> String {
     format!("{method}\n{path}\n{timestamp}\n{nonce}\n{content_sha256}")
 }
 
@@ -141,15 +150,29 @@ pub fn seal(
             let cipher = ChaCha20Poly1305::new(Key::from_slice(&keys.enc));
             let aad = aad(method, path, &ts);
             let ct = cipher
-                .encrypt(Nonce::from_slice(&aead_nonce), Payload { msg, aad: aad.as_bytes() })
+                .encrypt(
+                    Nonce::from_slice(&aead_nonce),
+                    Payload {
+                        msg,
+                        aad: aad.as_bytes(),
+                    },
+                )
                 .expect("chacha20poly1305 encryption cannot fail for in-memory sizes");
-            let env = Envelope { v: PROTOCOL_VERSION, n: b64url(&aead_nonce), c: b64url(&ct) };
+            let env = Envelope {
+                v: PROTOCOL_VERSION,
+                n: b64url(&aead_nonce),
+                c: b64url(&ct),
+            };
             serde_json::to_vec(&env).expect("envelope serialises")
         }
     };
     let nonce = b64url(&header_nonce);
     let content = hex::encode(Sha256::digest(&body));
-    let sig = hex::encode(mac_of(keys, &signing_string(method, path, &ts, &nonce, &content)).finalize().into_bytes());
+    let sig = hex::encode(
+        mac_of(keys, &signing_string(method, path, &ts, &nonce, &content))
+            .finalize()
+            .into_bytes(),
+    );
     SealedRequest {
         headers: vec![
             (HEADER_TIMESTAMP, ts),
@@ -172,7 +195,15 @@ pub fn seal_json<T: Serialize>(
     message: &T,
 ) -> SealedRequest {
     let plaintext = serde_json::to_vec(message).expect("wire messages serialise");
-    seal(keys, method, path, timestamp, header_nonce, aead_nonce, Some(&plaintext))
+    seal(
+        keys,
+        method,
+        path,
+        timestamp,
+        header_nonce,
+        aead_nonce,
+        Some(&plaintext),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -238,26 +269,42 @@ pub fn verify<'a, 'h>(
 ) -> Result<Verified<'a>, WireError> {
     let ts = header(HEADER_TIMESTAMP).ok_or(WireError::Unsigned)?.trim();
     let nonce = header(HEADER_NONCE).ok_or(WireError::Unsigned)?.trim();
-    let content = header(HEADER_CONTENT_SHA256).ok_or(WireError::Unsigned)?.trim();
+    let content = header(HEADER_CONTENT_SHA256)
+        .ok_or(WireError::Unsigned)?
+        .trim();
     let sig = header(HEADER_SIGNATURE).ok_or(WireError::Unsigned)?.trim();
     let nonce_ok = B64.decode(nonce).map(|b| b.len() == 16).unwrap_or(false);
     if ts.is_empty() || !nonce_ok || content.len() != 64 {
         return Err(WireError::Unsigned);
     }
-    let sig = sig.strip_prefix(SIGNATURE_PREFIX).ok_or(WireError::BadSignature)?;
+    let sig = sig
+        .strip_prefix(SIGNATURE_PREFIX)
+        .ok_or(WireError::BadSignature)?;
     let sig = hex::decode(sig).map_err(|_| WireError::BadSignature)?;
     mac_of(keys, &signing_string(method, path, ts, nonce, content))
         .verify_slice(&sig)
         .map_err(|_| WireError::BadSignature)?;
     let actual = hex::encode(Sha256::digest(body));
-    if !bool::from(actual.as_bytes().ct_eq(content.to_ascii_lowercase().as_bytes())) {
+    if !bool::from(
+        actual
+            .as_bytes()
+            .ct_eq(content.to_ascii_lowercase().as_bytes()),
+    ) {
         return Err(WireError::BadContentHash);
     }
     let timestamp: u64 = ts.parse().map_err(|_| WireError::StaleTimestamp)?;
     if timestamp.abs_diff(now) > window_secs {
         return Err(WireError::StaleTimestamp);
     }
-    Ok(Verified { keys, method, path, body, timestamp_text: ts.to_string(), timestamp, nonce: nonce.to_string() })
+    Ok(Verified {
+        keys,
+        method,
+        path,
+        body,
+        timestamp_text: ts.to_string(),
+        timestamp,
+        nonce: nonce.to_string(),
+    })
 }
 
 impl Verified<'_> {
@@ -266,7 +313,8 @@ impl Verified<'_> {
         if self.body.is_empty() {
             return Ok(None);
         }
-        let env: Envelope = serde_json::from_slice(self.body).map_err(|_| WireError::BadEnvelope)?;
+        let env: Envelope =
+            serde_json::from_slice(self.body).map_err(|_| WireError::BadEnvelope)?;
         if env.v != PROTOCOL_VERSION {
             return Err(WireError::BadEnvelope);
         }
@@ -278,7 +326,13 @@ impl Verified<'_> {
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.keys.enc));
         let aad = aad(self.method, self.path, &self.timestamp_text);
         cipher
-            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: aad.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ct,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map(Some)
             .map_err(|_| WireError::BadCiphertext)
     }
@@ -299,7 +353,10 @@ pub struct MemoryReplayGuard {
 
 impl MemoryReplayGuard {
     pub fn new(window_secs: u64) -> Self {
-        MemoryReplayGuard { window_secs, seen: HashMap::new() }
+        MemoryReplayGuard {
+            window_secs,
+            seen: HashMap::new(),
+        }
     }
 }
 
@@ -406,7 +463,10 @@ impl MessageState {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, MessageState::Sent | MessageState::Failed | MessageState::Expired)
+        matches!(
+            self,
+            MessageState::Sent | MessageState::Failed | MessageState::Expired
+        )
     }
 }
 
@@ -515,7 +575,12 @@ pub struct ErrorDetail {
 
 impl ErrorBody {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        ErrorBody { error: ErrorDetail { code: code.to_string(), message: message.into() } }
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: message.into(),
+            },
+        }
     }
 }
 
@@ -548,12 +613,31 @@ mod tests {
     }
 
     fn lookup<'a>(req: &'a SealedRequest) -> impl Fn(&str) -> Option<&'a str> + 'a {
-        move |name| req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        move |name| {
+            req.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
     }
 
-    fn open_at(req: &SealedRequest, method: &str, path: &str, now: u64) -> Result<Option<Vec<u8>>, WireError> {
+    fn open_at(
+        req: &SealedRequest,
+        method: &str,
+        path: &str,
+        now: u64,
+    ) -> Result<Option<Vec<u8>>, WireError> {
         let mut guard = MemoryReplayGuard::new(DEFAULT_WINDOW_SECS);
-        open(&keys(), method, path, lookup(req), &req.body, now, DEFAULT_WINDOW_SECS, &mut guard)
+        open(
+            &keys(),
+            method,
+            path,
+            lookup(req),
+            &req.body,
+            now,
+            DEFAULT_WINDOW_SECS,
+            &mut guard,
+        )
     }
 
     fn set_header(req: &mut SealedRequest, name: &str, value: String) {
@@ -578,9 +662,20 @@ mod tests {
 
     #[test]
     fn empty_body_round_trips_as_none() {
-        let req = seal(&keys(), "GET", "/v1/messages/msg_1", NOW, [1; 16], [2; 12], None);
+        let req = seal(
+            &keys(),
+            "GET",
+            "/v1/messages/msg_1",
+            NOW,
+            [1; 16],
+            [2; 12],
+            None,
+        );
         assert!(req.body.is_empty());
-        assert_eq!(open_at(&req, "GET", "/v1/messages/msg_1", NOW).unwrap(), None);
+        assert_eq!(
+            open_at(&req, "GET", "/v1/messages/msg_1", NOW).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -598,7 +693,10 @@ mod tests {
         mac.update(s.as_bytes());
         let expected = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(h(HEADER_SIGNATURE).unwrap(), expected);
-        assert_eq!(h(HEADER_CONTENT_SHA256).unwrap(), hex::encode(Sha256::digest(&req.body)));
+        assert_eq!(
+            h(HEADER_CONTENT_SHA256).unwrap(),
+            hex::encode(Sha256::digest(&req.body))
+        );
         assert_eq!(h(HEADER_NONCE).unwrap(), "BwcHBwcHBwcHBwcHBwcHBw");
     }
 
@@ -612,25 +710,51 @@ mod tests {
 
     #[test]
     fn each_missing_header_is_unsigned() {
-        for name in [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_CONTENT_SHA256, HEADER_SIGNATURE] {
+        for name in [
+            HEADER_TIMESTAMP,
+            HEADER_NONCE,
+            HEADER_CONTENT_SHA256,
+            HEADER_SIGNATURE,
+        ] {
             let mut req = sealed();
             req.headers.retain(|(k, _)| *k != name);
-            assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::Unsigned), "{name}");
+            assert_eq!(
+                open_at(&req, "POST", PATH_SEND, NOW),
+                Err(WireError::Unsigned),
+                "{name}"
+            );
         }
         let mut req = sealed();
         set_header(&mut req, HEADER_NONCE, "short".into());
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::Unsigned));
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::Unsigned)
+        );
     }
 
     #[test]
     fn tampered_signature_is_bad_signature() {
         let mut req = sealed();
         let sig = lookup(&req)(HEADER_SIGNATURE).unwrap().to_string();
-        let flipped = format!("{}{}", &sig[..sig.len() - 1], if sig.ends_with('0') { '1' } else { '0' });
+        let flipped = format!(
+            "{}{}",
+            &sig[..sig.len() - 1],
+            if sig.ends_with('0') { '1' } else { '0' }
+        );
         set_header(&mut req, HEADER_SIGNATURE, flipped);
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
-        set_header(&mut req, HEADER_SIGNATURE, sig.trim_start_matches("v1=").to_string());
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::BadSignature)
+        );
+        set_header(
+            &mut req,
+            HEADER_SIGNATURE,
+            sig.trim_start_matches("v1=").to_string(),
+        );
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::BadSignature)
+        );
     }
 
     #[test]
@@ -638,7 +762,16 @@ mod tests {
         let req = sealed();
         let other = Keys::from_secret("ffffffffffffffffffffffffffffffffffffffffffff").unwrap();
         let mut guard = MemoryReplayGuard::new(300);
-        let got = open(&other, "POST", PATH_SEND, lookup(&req), &req.body, NOW, 300, &mut guard);
+        let got = open(
+            &other,
+            "POST",
+            PATH_SEND,
+            lookup(&req),
+            &req.body,
+            NOW,
+            300,
+            &mut guard,
+        );
         assert_eq!(got, Err(WireError::BadSignature));
     }
 
@@ -646,13 +779,26 @@ mod tests {
     fn tampered_headers_are_bad_signature() {
         let mut req = sealed();
         set_header(&mut req, HEADER_TIMESTAMP, (NOW + 1).to_string());
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::BadSignature)
+        );
         let mut req = sealed();
         set_header(&mut req, HEADER_NONCE, b64url(&[8; 16]));
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::BadSignature)
+        );
         let mut req = sealed();
-        set_header(&mut req, HEADER_CONTENT_SHA256, hex::encode(Sha256::digest(b"other")));
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadSignature));
+        set_header(
+            &mut req,
+            HEADER_CONTENT_SHA256,
+            hex::encode(Sha256::digest(b"other")),
+        );
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::BadSignature)
+        );
     }
 
     #[test]
@@ -660,14 +806,23 @@ mod tests {
         let mut req = sealed();
         let last = req.body.len() - 3;
         req.body[last] ^= 1;
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadContentHash));
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW),
+            Err(WireError::BadContentHash)
+        );
     }
 
     #[test]
     fn wrong_route_is_bad_signature() {
         let req = sealed();
-        assert_eq!(open_at(&req, "POST", PATH_KILL_SWITCH, NOW), Err(WireError::BadSignature));
-        assert_eq!(open_at(&req, "PUT", PATH_SEND, NOW), Err(WireError::BadSignature));
+        assert_eq!(
+            open_at(&req, "POST", PATH_KILL_SWITCH, NOW),
+            Err(WireError::BadSignature)
+        );
+        assert_eq!(
+            open_at(&req, "PUT", PATH_SEND, NOW),
+            Err(WireError::BadSignature)
+        );
     }
 
     #[test]
@@ -675,8 +830,14 @@ mod tests {
         let req = sealed();
         assert!(open_at(&req, "POST", PATH_SEND, NOW + 300).is_ok());
         assert!(open_at(&req, "POST", PATH_SEND, NOW - 300).is_ok());
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW + 301), Err(WireError::StaleTimestamp));
-        assert_eq!(open_at(&req, "POST", PATH_SEND, NOW - 301), Err(WireError::StaleTimestamp));
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW + 301),
+            Err(WireError::StaleTimestamp)
+        );
+        assert_eq!(
+            open_at(&req, "POST", PATH_SEND, NOW - 301),
+            Err(WireError::StaleTimestamp)
+        );
     }
 
     #[test]
@@ -684,8 +845,27 @@ mod tests {
         let req = sealed();
         let mut guard = MemoryReplayGuard::new(300);
         let k = keys();
-        assert!(open(&k, "POST", PATH_SEND, lookup(&req), &req.body, NOW, 300, &mut guard).is_ok());
-        let again = open(&k, "POST", PATH_SEND, lookup(&req), &req.body, NOW + 1, 300, &mut guard);
+        assert!(open(
+            &k,
+            "POST",
+            PATH_SEND,
+            lookup(&req),
+            &req.body,
+            NOW,
+            300,
+            &mut guard
+        )
+        .is_ok());
+        let again = open(
+            &k,
+            "POST",
+            PATH_SEND,
+            lookup(&req),
+            &req.body,
+            NOW + 1,
+            300,
+            &mut guard,
+        );
         assert_eq!(again, Err(WireError::ReplayedNonce));
         // forgotten only after 2 x window
         assert!(!guard.remember(lookup(&req)(HEADER_NONCE).unwrap(), NOW, NOW + 600));
@@ -701,7 +881,12 @@ mod tests {
             let nonce = b64url(&[3; 16]);
             let content = hex::encode(Sha256::digest(&original.body));
             let sig = hex::encode(
-                mac_of(&k, &signing_string(method, path, &ts.to_string(), &nonce, &content)).finalize().into_bytes(),
+                mac_of(
+                    &k,
+                    &signing_string(method, path, &ts.to_string(), &nonce, &content),
+                )
+                .finalize()
+                .into_bytes(),
             );
             SealedRequest {
                 headers: vec![
@@ -714,23 +899,36 @@ mod tests {
             }
         };
         let moved = resign("POST", PATH_KILL_SWITCH, NOW);
-        assert_eq!(open_at(&moved, "POST", PATH_KILL_SWITCH, NOW), Err(WireError::BadCiphertext));
+        assert_eq!(
+            open_at(&moved, "POST", PATH_KILL_SWITCH, NOW),
+            Err(WireError::BadCiphertext)
+        );
         let later = resign("POST", PATH_SEND, NOW + 5);
-        assert_eq!(open_at(&later, "POST", PATH_SEND, NOW + 5), Err(WireError::BadCiphertext));
+        assert_eq!(
+            open_at(&later, "POST", PATH_SEND, NOW + 5),
+            Err(WireError::BadCiphertext)
+        );
     }
 
     #[test]
     fn malformed_envelopes_are_bad_envelope() {
         let k = keys();
-        for body in [&b"not json"[..], br#"{"v":2,"n":"AAAAAAAAAAAAAAAA","c":"AAAA"}"#, br#"{"v":1,"n":"AAAA","c":"AAAA"}"#] {
+        for body in [
+            &b"not json"[..],
+            br#"{"v":2,"n":"AAAAAAAAAAAAAAAA","c":"AAAA"}"#,
+            br#"{"v":1,"n":"AAAA","c":"AAAA"}"#,
+        ] {
             let plain = seal(&k, "POST", PATH_SEND, NOW, [4; 16], [0; 12], None);
             // re-sign with the odd body so only the envelope is wrong
             let content = hex::encode(Sha256::digest(body));
             let nonce = plain.headers[1].1.clone();
             let sig = hex::encode(
-                mac_of(&k, &signing_string("POST", PATH_SEND, &NOW.to_string(), &nonce, &content))
-                    .finalize()
-                    .into_bytes(),
+                mac_of(
+                    &k,
+                    &signing_string("POST", PATH_SEND, &NOW.to_string(), &nonce, &content),
+                )
+                .finalize()
+                .into_bytes(),
             );
             let req = SealedRequest {
                 headers: vec![
@@ -741,7 +939,10 @@ mod tests {
                 ],
                 body: body.to_vec(),
             };
-            assert_eq!(open_at(&req, "POST", PATH_SEND, NOW), Err(WireError::BadEnvelope));
+            assert_eq!(
+                open_at(&req, "POST", PATH_SEND, NOW),
+                Err(WireError::BadEnvelope)
+            );
         }
     }
 

@@ -10,14 +10,21 @@ const RAW: &str = include_str!("words/en.txt");
 
 /// Words never to send, checked by a test so a later edit of the list cannot bring them back.
 pub const BLOCKLIST: &[&str] = &[
-    "abuse", "addict", "alcohol", "angry", "attack", "awful", "blood", "bomb", "bullet", "cancer", "coffin", "corpse", "crime", "cruel", "dead", "death", "disease", "drug",
-    "drunk", "dumb", "enemy", "evil", "fat", "gun", "hate", "hell", "idiot", "insane", "jail", "kill", "knife", "murder", "naked", "poison", "prison", "rape", "riot", "sex",
-    "sick", "slave", "stupid", "suicide", "sword", "terror", "thief", "toxic", "ugly", "victim", "war", "weapon",
+    "abuse", "addict", "alcohol", "angry", "attack", "awful", "blood", "bomb", "bullet", "cancer",
+    "coffin", "corpse", "crime", "cruel", "dead", "death", "disease", "drug", "drunk", "dumb",
+    "enemy", "evil", "fat", "gun", "hate", "hell", "idiot", "insane", "jail", "kill", "knife",
+    "murder", "naked", "poison", "prison", "rape", "riot", "sex", "sick", "slave", "stupid",
+    "suicide", "sword", "terror", "thief", "toxic", "ugly", "victim", "war", "weapon",
 ];
 
 pub fn words() -> &'static [&'static str] {
     static WORDS: OnceLock<Vec<&'static str>> = OnceLock::new();
-    WORDS.get_or_init(|| RAW.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+    WORDS.get_or_init(|| {
+        RAW.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
 }
 
 pub fn contains(word: &str) -> bool {
@@ -34,9 +41,15 @@ mod tests {
         assert!(w.len() >= 2048, "{} words", w.len());
         assert!(w.windows(2).all(|p| p[0] < p[1]), "sorted and unique");
         for word in w {
-            assert!((3..=8).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()), "{word}");
+            assert!(
+                (3..=8).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()),
+                "{word}"
+            );
             assert!(!BLOCKLIST.contains(word), "{word} is blocked");
-            assert!(!(word.ends_with('s') && contains(&word[..word.len() - 1])), "{word} is a plural twin");
+            assert!(
+                !(word.ends_with('s') && contains(&word[..word.len() - 1])),
+                "{word} is a plural twin"
+            );
         }
     }
 }

@@ -69,10 +69,18 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: code.default_message().to_string(), details: None, retry_after_secs: None }
+        Self {
+            code,
+            message: code.default_message().to_string(),
+            details: None,
+            retry_after_secs: None,
+        }
     }
     pub fn msg(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { message: message.into(), ..Self::new(code) }
+        Self {
+            message: message.into(),
+            ..Self::new(code)
+        }
     }
     pub fn details(mut self, details: Value) -> Self {
         self.details = Some(details);
@@ -88,11 +96,15 @@ impl ApiError {
 
     /// The /v1 shape: `{success:false, error:{code, message, request_id, details?}}`.
     pub fn to_v1_response(&self, request_id: &str) -> ApiResponse {
-        let mut error = json!({"code": self.code.as_str(), "message": self.message, "request_id": request_id});
+        let mut error =
+            json!({"code": self.code.as_str(), "message": self.message, "request_id": request_id});
         if let Some(d) = &self.details {
             error["details"] = d.clone();
         }
-        self.with_retry(ApiResponse::json(self.status(), &json!({"success": false, "error": error})))
+        self.with_retry(ApiResponse::json(
+            self.status(),
+            &json!({"success": false, "error": error}),
+        ))
     }
 
     /// The seed's shape, where `error` stays a human string; the stable code rides beside it.
@@ -125,13 +137,20 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in ErrorCode::ALL {
             assert!(seen.insert(c.as_str()), "duplicate code {}", c.as_str());
-            assert!(c.status() >= 400, "{} has status {}", c.as_str(), c.status());
+            assert!(
+                c.status() >= 400,
+                "{} has status {}",
+                c.as_str(),
+                c.status()
+            );
         }
     }
 
     #[test]
     fn v1_envelope_carries_code_and_request_id() {
-        let r = ApiError::new(ErrorCode::RateLimited).retry_after(7).to_v1_response("req_1");
+        let r = ApiError::new(ErrorCode::RateLimited)
+            .retry_after(7)
+            .to_v1_response("req_1");
         assert_eq!(r.status, 429);
         assert_eq!(r.header("retry-after"), Some("7"));
         let v = r.json_value();
@@ -142,7 +161,9 @@ mod tests {
 
     #[test]
     fn seed_envelope_keeps_error_a_string() {
-        let v = ApiError::new(ErrorCode::PhoneInvalid).to_seed_response("req_2").json_value();
+        let v = ApiError::new(ErrorCode::PhoneInvalid)
+            .to_seed_response("req_2")
+            .json_value();
         assert_eq!(v["error"], "Invalid phone number format");
         assert_eq!(v["code"], "phone_invalid");
     }

@@ -21,7 +21,12 @@ impl ApiRequest {
             Some((p, q)) => (p.to_string(), q.to_string()),
             None => (path.to_string(), String::new()),
         };
-        Self { method: method.to_ascii_uppercase(), path, query, ..Self::default() }
+        Self {
+            method: method.to_ascii_uppercase(),
+            path,
+            query,
+            ..Self::default()
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -35,16 +40,24 @@ impl ApiRequest {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
     }
 
     /// A query parameter, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| percent_decode(v))
+        self.query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| percent_decode(v))
     }
 
     pub fn is_form(&self) -> bool {
-        self.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+        self.header("content-type")
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
     }
 }
 
@@ -53,7 +66,10 @@ pub fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'+', _) => out.push(b' '),
             (b'%', Some(b)) => {
@@ -89,11 +105,22 @@ pub struct ApiResponse {
 impl ApiResponse {
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-        Self { status, headers: vec![("content-type".into(), "application/json; charset=utf-8".into())], body }
+        Self {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body,
+        }
     }
 
     pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Self { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -103,7 +130,10 @@ impl ApiResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json_value(&self) -> serde_json::Value {
@@ -128,7 +158,14 @@ mod tests {
     #[test]
     fn parses_form_bodies() {
         let f = parse_form(b"To=%2B14155550123&Channel=sms&Code=");
-        assert_eq!(f, vec![("To".into(), "+14155550123".into()), ("Channel".into(), "sms".into()), ("Code".into(), "".into())]);
+        assert_eq!(
+            f,
+            vec![
+                ("To".into(), "+14155550123".into()),
+                ("Channel".into(), "sms".into()),
+                ("Code".into(), "".into())
+            ]
+        );
     }
 
     #[test]

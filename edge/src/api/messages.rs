@@ -34,14 +34,29 @@ pub fn message_json(m: &MessageRecord) -> serde_json::Value {
     })
 }
 
-pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    req: &ApiRequest,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let b: SendBody = body::json(req)?;
     let phone = body::phone(b.phone.as_deref())?;
     let sent = messages::send(app, tenant, &phone, b.text.as_deref().unwrap_or(""), ctx).await?;
     Ok(ok_json(202, message_json(&sent.message), ctx))
 }
 
-pub async fn get<P: Platform>(app: &App<P>, tenant: &Tenant, id: &str, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
-    let m = app.repo.get_message(app, id).await?.filter(|m| m.tenant_id == tenant.id).ok_or_else(|| ApiError::new(ErrorCode::MessageNotFound))?;
+pub async fn get<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    id: &str,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
+    let m = app
+        .repo
+        .get_message(app, id)
+        .await?
+        .filter(|m| m.tenant_id == tenant.id)
+        .ok_or_else(|| ApiError::new(ErrorCode::MessageNotFound))?;
     Ok(ok_json(200, message_json(&m), ctx))
 }

@@ -29,14 +29,91 @@ fn schema_obj(props: Value, required: &[&str]) -> Value {
 
 fn describe(method: &str, path: &str) -> Op {
     use ErrorCode::*;
-    let phone = json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"});
-    let otp_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, TooManySends, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress];
-    let verify_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, CodeRequired, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, VerificationNotFound, CodeIncorrect, VerificationExpired, TooManyAttempts, AlreadyVerified, StoreUnavailable, Conflict];
-    let resend_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, PhoneRequired, PhoneInvalid, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, TooManySends, QuotaExhausted, SendingDisabled, GatewayUnavailable, StoreUnavailable, IdempotencyKeyReused, IdempotencyInProgress, VerificationNotFound, VerificationExpired, TooManyAttempts, AlreadyVerified];
-    let twilio_errors: &'static [ErrorCode] = &[ValidationFailed, Unauthorized, Forbidden, VerificationNotFound, TooManyAttempts, QuotaExhausted, GatewayUnavailable];
-    let admin_errors: &'static [ErrorCode] = &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantNotFound, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge];
+    let phone =
+        json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"});
+    let otp_errors: &'static [ErrorCode] = &[
+        BadJson,
+        ValidationFailed,
+        PhoneRequired,
+        PhoneInvalid,
+        Unauthorized,
+        Forbidden,
+        TenantSuspended,
+        TenantExpired,
+        RateLimited,
+        TooManySends,
+        QuotaExhausted,
+        SendingDisabled,
+        GatewayUnavailable,
+        StoreUnavailable,
+        IdempotencyKeyReused,
+        IdempotencyInProgress,
+    ];
+    let verify_errors: &'static [ErrorCode] = &[
+        BadJson,
+        ValidationFailed,
+        PhoneRequired,
+        PhoneInvalid,
+        CodeRequired,
+        Unauthorized,
+        Forbidden,
+        TenantSuspended,
+        TenantExpired,
+        RateLimited,
+        VerificationNotFound,
+        CodeIncorrect,
+        VerificationExpired,
+        TooManyAttempts,
+        AlreadyVerified,
+        StoreUnavailable,
+        Conflict,
+    ];
+    let resend_errors: &'static [ErrorCode] = &[
+        BadJson,
+        ValidationFailed,
+        PhoneRequired,
+        PhoneInvalid,
+        Unauthorized,
+        Forbidden,
+        TenantSuspended,
+        TenantExpired,
+        RateLimited,
+        TooManySends,
+        QuotaExhausted,
+        SendingDisabled,
+        GatewayUnavailable,
+        StoreUnavailable,
+        IdempotencyKeyReused,
+        IdempotencyInProgress,
+        VerificationNotFound,
+        VerificationExpired,
+        TooManyAttempts,
+        AlreadyVerified,
+    ];
+    let twilio_errors: &'static [ErrorCode] = &[
+        ValidationFailed,
+        Unauthorized,
+        Forbidden,
+        VerificationNotFound,
+        TooManyAttempts,
+        QuotaExhausted,
+        GatewayUnavailable,
+    ];
+    let admin_errors: &'static [ErrorCode] = &[
+        BadJson,
+        ValidationFailed,
+        Unauthorized,
+        Forbidden,
+        TenantNotFound,
+        StoreUnavailable,
+        Conflict,
+        IdempotencyKeyReused,
+        IdempotencyInProgress,
+        PayloadTooLarge,
+    ];
     let sent = json!({"success": true, "request_id": "req_0123", "data": {"id": "ver_01jd9", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1"}}});
-    let seed_ok = |data: Value| json!({"success": true, "message": "OTP sent successfully", "data": data});
+    let seed_ok =
+        |data: Value| json!({"success": true, "message": "OTP sent successfully", "data": data});
     match (method, path) {
         ("GET", "/health") => Op { summary: "Liveness, version and configured components", auth: Auth::None, body: None, ok_status: "200", ok_example: json!({"status": "ok", "version": "0.1.0", "components": {"store": "firestore", "gateways": 1, "kill_switch": false}}), errors: &[] },
         ("GET", p) if p.starts_with("/dashboard") => Op { summary: "The operators' web dashboard (static; it signs in with an admin key)", auth: Auth::None, body: None, ok_status: "200", ok_example: Value::Null, errors: &[] },
@@ -128,7 +205,11 @@ fn admin_summary(method: &str, path: &str) -> &'static str {
 }
 
 fn error_response(codes: &[ErrorCode], status: u16) -> Value {
-    let names: Vec<&str> = codes.iter().filter(|c| c.status() == status).map(|c| c.as_str()).collect();
+    let names: Vec<&str> = codes
+        .iter()
+        .filter(|c| c.status() == status)
+        .map(|c| c.as_str())
+        .collect();
     json!({
         "description": format!("Error: {}", names.join(", ")),
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "example": {"success": false, "error": {"code": names[0], "message": "…", "request_id": "req_0123"}}}},
@@ -159,28 +240,72 @@ fn ok_schema(method: &str, path: &str) -> Value {
     let sent = object(
         json!({"id": text, "phone": text, "status": {"const": "pending"}, "expires_at": time, "expires_in": count, "sends": {"type": "integer", "minimum": 1},
                "delivery": object(json!({"message_id": text, "state": {"enum": ["queued", "unknown"]}, "gateway_id": text}), &["message_id", "state", "gateway_id"])}),
-        &["id", "phone", "status", "expires_at", "expires_in", "sends", "delivery"],
+        &[
+            "id",
+            "phone",
+            "status",
+            "expires_at",
+            "expires_in",
+            "sends",
+            "delivery",
+        ],
     );
     let message = object(
         json!({"id": text, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text,
                "state": {"enum": ["dispatching", "queued", "sending", "sent", "failed", "expired", "unknown"]},
                "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text, "attempts": count,
                "error": {"type": ["string", "null"]}, "created_at": time, "updated_at": time}),
-        &["id", "kind", "state", "encoding", "segments", "attempts", "created_at", "updated_at"],
+        &[
+            "id",
+            "kind",
+            "state",
+            "encoding",
+            "segments",
+            "attempts",
+            "created_at",
+            "updated_at",
+        ],
     );
     let seed = |data: Value| json!({"type": "object", "required": ["success", "message", "data"], "properties": {"success": {"const": true}, "message": text, "data": data}});
     match (method, path) {
-        ("GET", "/health") => object(json!({"status": {"const": "ok"}, "version": text, "components": {"type": "object"}}), &["status", "version", "components"]),
-        ("POST", "/internal/gateway/status") => object(json!({"success": {"const": true}, "data": object(json!({"id": text, "applied": {"type": "boolean"}}), &["id", "applied"])}), &["success", "data"]),
-        ("GET", "/openapi.json") => object(json!({"openapi": text, "paths": {"type": "object"}}), &["openapi", "paths"]),
+        ("GET", "/health") => object(
+            json!({"status": {"const": "ok"}, "version": text, "components": {"type": "object"}}),
+            &["status", "version", "components"],
+        ),
+        ("POST", "/internal/gateway/status") => object(
+            json!({"success": {"const": true}, "data": object(json!({"id": text, "applied": {"type": "boolean"}}), &["id", "applied"])}),
+            &["success", "data"],
+        ),
+        ("GET", "/openapi.json") => object(
+            json!({"openapi": text, "paths": {"type": "object"}}),
+            &["openapi", "paths"],
+        ),
         ("POST", "/v1/otp/send" | "/v1/otp/resend") => envelope(sent),
-        ("POST", "/v1/otp/verify") => envelope(object(json!({"id": text, "phone": text, "status": {"const": "approved"}, "verified_at": time}), &["id", "phone", "status", "verified_at"])),
+        ("POST", "/v1/otp/verify") => envelope(object(
+            json!({"id": text, "phone": text, "status": {"const": "approved"}, "verified_at": time}),
+            &["id", "phone", "status", "verified_at"],
+        )),
         ("POST", "/v1/messages") | ("GET", "/v1/messages/{id}") => envelope(message),
-        ("GET", "/v1/usage") => envelope(object(json!({"quota": {"type": "object"}, "code": object(json!({"guess_odds": {"type": "number", "minimum": 0, "maximum": 1}}), &["guess_odds"])}), &["quota", "code"])),
-        ("GET", "/v1/status") => envelope(object(json!({"status": {"enum": ["ok", "degraded", "down"]}, "store": {"type": "object"}, "gateways": {"type": "array"}}), &["status", "store", "gateways"])),
-        ("POST", "/api/send-otp") => seed(object(json!({"phone": text, "expiresIn": count}), &["phone", "expiresIn"])),
-        ("POST", "/api/resend-otp") => seed(object(json!({"phone": text, "expiresIn": count, "attemptCount": {"type": "integer", "minimum": 2}}), &["phone", "expiresIn", "attemptCount"])),
-        ("POST", "/api/verify-otp") => seed(object(json!({"phone": text, "verified": {"const": true}, "verifiedAt": time}), &["phone", "verified", "verifiedAt"])),
+        ("GET", "/v1/usage") => envelope(object(
+            json!({"quota": {"type": "object"}, "code": object(json!({"guess_odds": {"type": "number", "minimum": 0, "maximum": 1}}), &["guess_odds"])}),
+            &["quota", "code"],
+        )),
+        ("GET", "/v1/status") => envelope(object(
+            json!({"status": {"enum": ["ok", "degraded", "down"]}, "store": {"type": "object"}, "gateways": {"type": "array"}}),
+            &["status", "store", "gateways"],
+        )),
+        ("POST", "/api/send-otp") => seed(object(
+            json!({"phone": text, "expiresIn": count}),
+            &["phone", "expiresIn"],
+        )),
+        ("POST", "/api/resend-otp") => seed(object(
+            json!({"phone": text, "expiresIn": count, "attemptCount": {"type": "integer", "minimum": 2}}),
+            &["phone", "expiresIn", "attemptCount"],
+        )),
+        ("POST", "/api/verify-otp") => seed(object(
+            json!({"phone": text, "verified": {"const": true}, "verifiedAt": time}),
+            &["phone", "verified", "verifiedAt"],
+        )),
         ("POST", "/api/direct-message") => seed(json!({"type": "object"})),
         (_, p) if p.starts_with("/v2/") => object(
             json!({"sid": text, "status": {"enum": ["pending", "approved", "canceled", "max_attempts_reached", "deleted", "failed", "expired"]}, "valid": {"type": "boolean"}}),
@@ -198,7 +323,11 @@ pub fn spec() -> Value {
         let schema = ok_schema(method, path);
         let mut example = op.ok_example;
         // Every v1 answer carries its request id; the examples leave it out for brevity.
-        if schema["required"].as_array().is_some_and(|r| r.contains(&json!("request_id"))) && example.get("request_id").is_none() {
+        if schema["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("request_id")))
+            && example.get("request_id").is_none()
+        {
             example["request_id"] = json!("req_01jd9");
         }
         let mut o = json!({
@@ -219,12 +348,18 @@ pub fn spec() -> Value {
             o["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}]);
         }
         if let Some(schema) = op.body {
-            let media = if twilio { "application/x-www-form-urlencoded" } else { "application/json" };
+            let media = if twilio {
+                "application/x-www-form-urlencoded"
+            } else {
+                "application/json"
+            };
             o["requestBody"] = json!({"required": true, "content": {media: {"schema": schema}}});
         }
         match op.auth {
             Auth::None | Auth::Gateway => o["security"] = json!([]),
-            Auth::Tenant if twilio => o["security"] = json!([{"twilioBasic": []}, {"bearer": []}, {"apiKey": []}]),
+            Auth::Tenant if twilio => {
+                o["security"] = json!([{"twilioBasic": []}, {"bearer": []}, {"apiKey": []}])
+            }
             Auth::Tenant => o["security"] = json!([{"bearer": []}, {"apiKey": []}]),
             Auth::Admin => o["security"] = json!([{"bearer": []}]),
         }
@@ -235,11 +370,19 @@ pub fn spec() -> Value {
             o["parameters"] = Value::Array(params);
         }
         // Twilio routes answer with Twilio's statuses (see twilio::twilio_code), not ours.
-        let mut statuses: Vec<u16> = if twilio { vec![400, 401, 402, 403, 404, 409, 413, 422, 429, 503] } else { op.errors.iter().map(|c| c.status()).collect() };
+        let mut statuses: Vec<u16> = if twilio {
+            vec![400, 401, 402, 403, 404, 409, 413, 422, 429, 503]
+        } else {
+            op.errors.iter().map(|c| c.status()).collect()
+        };
         statuses.sort_unstable();
         statuses.dedup();
         for s in statuses {
-            o["responses"][s.to_string()] = if twilio { twilio_error_response(s) } else { error_response(op.errors, s) };
+            o["responses"][s.to_string()] = if twilio {
+                twilio_error_response(s)
+            } else {
+                error_response(op.errors, s)
+            };
         }
         paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_lowercase()] = o;
     }
@@ -289,26 +432,47 @@ mod tests {
         let mut count = 0;
         for (p, methods) in paths {
             for m in methods.as_object().unwrap().keys() {
-                assert!(ROUTES.contains(&(m.to_uppercase().as_str(), p.as_str())), "{m} {p} is not served");
+                assert!(
+                    ROUTES.contains(&(m.to_uppercase().as_str(), p.as_str())),
+                    "{m} {p} is not served"
+                );
                 count += 1;
             }
         }
         assert_eq!(count, ROUTES.len());
         for (m, p) in ROUTES {
-            assert!(!s["paths"][p][m.to_lowercase()]["summary"].as_str().unwrap().is_empty(), "{m} {p} has no summary");
+            assert!(
+                !s["paths"][p][m.to_lowercase()]["summary"]
+                    .as_str()
+                    .unwrap()
+                    .is_empty(),
+                "{m} {p} has no summary"
+            );
         }
     }
 
     #[test]
     fn twilio_routes_take_forms_and_basic_auth() {
         let s = spec();
-        for p in ["/v2/Services/{id}/Verifications", "/v2/Services/{id}/VerificationCheck"] {
+        for p in [
+            "/v2/Services/{id}/Verifications",
+            "/v2/Services/{id}/VerificationCheck",
+        ] {
             let op = &s["paths"][p]["post"];
-            assert!(op["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(), "{p}");
+            assert!(
+                op["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(),
+                "{p}"
+            );
             assert_eq!(op["security"][0], json!({"twilioBasic": []}), "{p}");
-            assert_eq!(op["responses"]["404"]["content"]["application/json"]["example"]["status"], 404, "{p}");
+            assert_eq!(
+                op["responses"]["404"]["content"]["application/json"]["example"]["status"], 404,
+                "{p}"
+            );
         }
-        assert_eq!(s["components"]["securitySchemes"]["twilioBasic"]["scheme"], "basic");
+        assert_eq!(
+            s["components"]["securitySchemes"]["twilioBasic"]["scheme"],
+            "basic"
+        );
     }
 
     #[test]
@@ -316,8 +480,17 @@ mod tests {
         let s = spec();
         let mut missing = Vec::new();
         for (m, p) in ROUTES {
-            let ok = s["paths"][p][m.to_lowercase()]["responses"].as_object().unwrap().iter().find(|(code, _)| code.starts_with('2')).unwrap().1.clone();
-            let Some(json_ok) = ok["content"].get("application/json") else { continue };
+            let ok = s["paths"][p][m.to_lowercase()]["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(code, _)| code.starts_with('2'))
+                .unwrap()
+                .1
+                .clone();
+            let Some(json_ok) = ok["content"].get("application/json") else {
+                continue;
+            };
             let schema = &json_ok["schema"];
             assert!(schema.is_object(), "{m} {p} has no success schema");
             // The documented example has every field the schema requires.
@@ -330,13 +503,20 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "examples lack required fields: {missing:#?}");
+        assert!(
+            missing.is_empty(),
+            "examples lack required fields: {missing:#?}"
+        );
     }
 
     #[test]
     fn creations_are_documented_as_201() {
         let s = spec();
-        for p in ["/v1/admin/tenants", "/v1/admin/keys", "/v2/Services/{id}/Verifications"] {
+        for p in [
+            "/v1/admin/tenants",
+            "/v1/admin/keys",
+            "/v2/Services/{id}/Verifications",
+        ] {
             assert!(s["paths"][p]["post"]["responses"]["201"].is_object(), "{p}");
             assert!(s["paths"][p]["post"]["responses"]["200"].is_null(), "{p}");
         }
@@ -345,7 +525,12 @@ mod tests {
     #[test]
     fn lists_every_error_code() {
         let s = spec();
-        let listed: Vec<&str> = s["components"]["schemas"]["ErrorCode"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let listed: Vec<&str> = s["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         for c in ErrorCode::ALL {
             assert!(listed.contains(&c.as_str()));
         }

@@ -47,31 +47,67 @@ pub fn sent_json(sent: &Sent, ctx: &Ctx) -> serde_json::Value {
     })
 }
 
-pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    req: &ApiRequest,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let b: SendBody = body::json(req)?;
     if let Some(ch) = b.channel.as_deref() {
         if ch != "sms" {
-            return Err(ApiError::msg(ErrorCode::ValidationFailed, "channel must be \"sms\""));
+            return Err(ApiError::msg(
+                ErrorCode::ValidationFailed,
+                "channel must be \"sms\"",
+            ));
         }
     }
     let phone = body::phone(b.phone.as_deref())?;
-    let sent = otp::send(app, tenant, &phone, &SendOptions { code_type: b.code_type, locale: b.locale }, ctx).await?;
+    let sent = otp::send(
+        app,
+        tenant,
+        &phone,
+        &SendOptions {
+            code_type: b.code_type,
+            locale: b.locale,
+        },
+        ctx,
+    )
+    .await?;
     Ok(ok_json(202, sent_json(&sent, ctx), ctx))
 }
 
-pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn resend<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    req: &ApiRequest,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let b: TargetBody = body::json(req)?;
     let phone = body::optional_phone(b.phone.as_deref())?;
     let sent = otp::resend(app, tenant, b.id.as_deref(), phone.as_ref(), ctx).await?;
     Ok(ok_json(202, sent_json(&sent, ctx), ctx))
 }
 
-pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn verify<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    req: &ApiRequest,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let b: TargetBody = body::json(req)?;
     let phone = body::optional_phone(b.phone.as_deref())?;
     let code = b.code.unwrap_or_default();
     match otp::verify(app, tenant, b.id.as_deref(), phone.as_ref(), &code, ctx).await? {
-        CheckResult::Approved(v) => Ok(ok_json(200, json!({"id": v.id, "phone": v.phone, "status": "approved", "verified_at": iso8601(v.verified_at)}), ctx)),
-        CheckResult::WrongCode { attempts_left } => Err(ApiError::msg(ErrorCode::CodeIncorrect, format!("The code is not correct; {attempts_left} attempts left")).details(json!({"attempts_left": attempts_left}))),
+        CheckResult::Approved(v) => Ok(ok_json(
+            200,
+            json!({"id": v.id, "phone": v.phone, "status": "approved", "verified_at": iso8601(v.verified_at)}),
+            ctx,
+        )),
+        CheckResult::WrongCode { attempts_left } => Err(ApiError::msg(
+            ErrorCode::CodeIncorrect,
+            format!("The code is not correct; {attempts_left} attempts left"),
+        )
+        .details(json!({"attempts_left": attempts_left}))),
     }
 }

@@ -96,12 +96,19 @@ pub enum Matched {
 }
 
 pub fn route(method: &str, path: &str) -> Matched {
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let segs: Vec<&str> = path.split('/').skip(1).collect();
     if let Some(r) = match_route(method, &segs) {
         return Matched::Route(r);
     }
-    let allowed: Vec<&'static str> = ["GET", "POST", "PATCH", "DELETE"].into_iter().filter(|other| match_route(other, &segs).is_some()).collect();
+    let allowed: Vec<&'static str> = ["GET", "POST", "PATCH", "DELETE"]
+        .into_iter()
+        .filter(|other| match_route(other, &segs).is_some())
+        .collect();
     if allowed.is_empty() {
         Matched::NotFound
     } else {
@@ -131,9 +138,15 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
         ("POST", ["v1", "admin", "tenants"]) => Route::AdminTenantCreate,
         ("GET", ["v1", "admin", "tenants"]) => Route::AdminTenantList,
         ("POST", ["v1", "admin", "tenants", "bulk"]) => Route::AdminTenantBulk,
-        ("GET", ["v1", "admin", "tenants", id]) if valid_id(id) => Route::AdminTenantGet(id.to_string()),
-        ("PATCH", ["v1", "admin", "tenants", id]) if valid_id(id) => Route::AdminTenantUpdate(id.to_string()),
-        ("DELETE", ["v1", "admin", "tenants", id]) if valid_id(id) => Route::AdminTenantDelete(id.to_string()),
+        ("GET", ["v1", "admin", "tenants", id]) if valid_id(id) => {
+            Route::AdminTenantGet(id.to_string())
+        }
+        ("PATCH", ["v1", "admin", "tenants", id]) if valid_id(id) => {
+            Route::AdminTenantUpdate(id.to_string())
+        }
+        ("DELETE", ["v1", "admin", "tenants", id]) if valid_id(id) => {
+            Route::AdminTenantDelete(id.to_string())
+        }
         ("POST", ["v1", "admin", "tenants", id, action]) if valid_id(id) => {
             let a = match *action {
                 "suspend" => TenantAction::Suspend,
@@ -152,8 +165,12 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
         ("POST", ["v1", "admin", "cron", "run"]) => Route::AdminCronRun,
         ("GET", ["v1", "admin", "analytics"]) => Route::AdminAnalytics,
         ("POST", ["v1", "admin", "keys"]) => Route::AdminKeyCreate,
-        ("POST", ["v2", "Services", sid, "Verifications"]) if valid_id(sid) => Route::TwilioVerification(sid.to_string()),
-        ("POST", ["v2", "Services", sid, "VerificationCheck"]) if valid_id(sid) => Route::TwilioCheck(sid.to_string()),
+        ("POST", ["v2", "Services", sid, "Verifications"]) if valid_id(sid) => {
+            Route::TwilioVerification(sid.to_string())
+        }
+        ("POST", ["v2", "Services", sid, "VerificationCheck"]) if valid_id(sid) => {
+            Route::TwilioCheck(sid.to_string())
+        }
         ("GET", ["v1", "admin", "gateways", "checks"]) => Route::AdminGatewayHistory,
         _ => return None,
     };
@@ -162,7 +179,10 @@ fn match_route(m: &str, segs: &[&str]) -> Option<Route> {
 
 /// Ids in paths are our own (`msg_...`, `t_...`): short, URL-safe; anything else cannot exist.
 fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -180,13 +200,21 @@ mod tests {
     #[test]
     fn wrong_method_is_told_apart_from_unknown_path() {
         assert!(matches!(route("GET", "/v1/otp/send"), Matched::WrongMethod(m) if m == ["POST"]));
-        assert!(matches!(route("TRACE", "/v1/admin/tenants/t_1"), Matched::WrongMethod(m) if m == ["GET", "PATCH", "DELETE"]));
+        assert!(
+            matches!(route("TRACE", "/v1/admin/tenants/t_1"), Matched::WrongMethod(m) if m == ["GET", "PATCH", "DELETE"])
+        );
         assert!(matches!(route("GET", "/v1/nothing"), Matched::NotFound));
-        assert!(matches!(route("GET", "/v1/messages/../../etc"), Matched::NotFound));
+        assert!(matches!(
+            route("GET", "/v1/messages/../../etc"),
+            Matched::NotFound
+        ));
     }
 
     #[test]
     fn trailing_slash_is_tolerated() {
-        assert!(matches!(route("POST", "/v1/otp/send/"), Matched::Route(Route::OtpSend)));
+        assert!(matches!(
+            route("POST", "/v1/otp/send/"),
+            Matched::Route(Route::OtpSend)
+        ));
     }
 }

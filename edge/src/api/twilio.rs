@@ -19,7 +19,10 @@ fn form(req: &ApiRequest) -> Vec<(String, String)> {
 }
 
 fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// Twilio's timestamp form, whole seconds (`2026-11-25T10:00:00Z`): its SDKs parse only that and
@@ -65,29 +68,64 @@ fn resource(v: &VerificationRecord, service_sid: &str) -> Value {
     })
 }
 
-pub async fn create_verification<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn create_verification<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    service_sid: &str,
+    req: &ApiRequest,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let f = form(req);
     let channel = field(&f, "Channel").unwrap_or("");
     if channel != "sms" {
-        return Err(ApiError::msg(ErrorCode::ValidationFailed, "Invalid parameter `Channel`: only sms is supported"));
+        return Err(ApiError::msg(
+            ErrorCode::ValidationFailed,
+            "Invalid parameter `Channel`: only sms is supported",
+        ));
     }
     if field(&f, "CustomCode").is_some() {
-        return Err(ApiError::msg(ErrorCode::ValidationFailed, "Invalid parameter `CustomCode`: codes are always generated"));
+        return Err(ApiError::msg(
+            ErrorCode::ValidationFailed,
+            "Invalid parameter `CustomCode`: codes are always generated",
+        ));
     }
     let phone = body::phone(field(&f, "To"))?;
-    let opts = SendOptions { code_type: None, locale: field(&f, "Locale").map(str::to_string) };
+    let opts = SendOptions {
+        code_type: None,
+        locale: field(&f, "Locale").map(str::to_string),
+    };
     // Twilio repeats the live code when a verification is started again for the same number.
     let sent = match otp::resend(app, tenant, None, Some(&phone), ctx).await {
         Ok(s) => s,
-        Err(e) if matches!(e.code, ErrorCode::VerificationNotFound | ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified | ErrorCode::TooManyAttempts) => otp::send(app, tenant, &phone, &opts, ctx).await?,
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::VerificationNotFound
+                    | ErrorCode::VerificationExpired
+                    | ErrorCode::AlreadyVerified
+                    | ErrorCode::TooManyAttempts
+            ) =>
+        {
+            otp::send(app, tenant, &phone, &opts, ctx).await?
+        }
         Err(e) => return Err(e),
     };
-    Ok(ApiResponse::json(201, &resource(&sent.verification, service_sid)))
+    Ok(ApiResponse::json(
+        201,
+        &resource(&sent.verification, service_sid),
+    ))
 }
 
-pub async fn check<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str, req: &ApiRequest, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn check<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    service_sid: &str,
+    req: &ApiRequest,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let f = form(req);
-    let code = field(&f, "Code").ok_or_else(|| ApiError::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
+    let code = field(&f, "Code")
+        .ok_or_else(|| ApiError::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
     let phone = body::optional_phone(field(&f, "To"))?;
     let id = field(&f, "VerificationSid");
     match otp::verify(app, tenant, id, phone.as_ref(), code, ctx).await {
@@ -97,7 +135,17 @@ pub async fn check<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str
             Ok(ApiResponse::json(200, &resource(&v, service_sid)))
         }
         // Twilio answers "not found" for a verification that is used up, expired or approved.
-        Err(e) if matches!(e.code, ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified) => Err(ApiError { code: ErrorCode::VerificationNotFound, ..e }),
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified
+            ) =>
+        {
+            Err(ApiError {
+                code: ErrorCode::VerificationNotFound,
+                ..e
+            })
+        }
         Err(e) => Err(e),
     }
 }
@@ -106,7 +154,9 @@ pub async fn check<P: Platform>(app: &App<P>, tenant: &Tenant, service_sid: &str
 fn twilio_code(e: &ApiError) -> (u32, u16) {
     use ErrorCode::*;
     match e.code {
-        BadJson | ValidationFailed | PhoneRequired | PhoneInvalid | CodeRequired | CodeTypeInvalid | TemplateInvalid | MessageRequired | MessageTooLong | MessageInvalidChars => (60200, 400),
+        BadJson | ValidationFailed | PhoneRequired | PhoneInvalid | CodeRequired
+        | CodeTypeInvalid | TemplateInvalid | MessageRequired | MessageTooLong
+        | MessageInvalidChars => (60200, 400),
         Unauthorized => (20003, 401),
         Forbidden | TenantSuspended | TenantExpired => (20003, 403),
         VerificationNotFound | NotFound | MessageNotFound | TenantNotFound => (20404, 404),
@@ -157,7 +207,22 @@ mod tests {
     #[test]
     fn resource_has_twilio_shape() {
         let v = resource(&record(VerificationStatus::Pending, 2), "VA1");
-        for key in ["sid", "service_sid", "account_sid", "to", "channel", "status", "valid", "date_created", "date_updated", "lookup", "amount", "payee", "send_code_attempts", "url"] {
+        for key in [
+            "sid",
+            "service_sid",
+            "account_sid",
+            "to",
+            "channel",
+            "status",
+            "valid",
+            "date_created",
+            "date_updated",
+            "lookup",
+            "amount",
+            "payee",
+            "send_code_attempts",
+            "url",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["sid"], "ver_1");
@@ -166,7 +231,10 @@ mod tests {
         assert_eq!(v["status"], "pending");
         assert_eq!(v["valid"], false);
         assert_eq!(v["send_code_attempts"].as_array().unwrap().len(), 2);
-        assert_eq!(v["url"], "https://verify.twilio.com/v2/Services/VA1/Verifications/ver_1");
+        assert_eq!(
+            v["url"],
+            "https://verify.twilio.com/v2/Services/VA1/Verifications/ver_1"
+        );
         // Whole seconds, as Twilio's SDKs parse them (%Y-%m-%dT%H:%M:%SZ).
         assert_eq!(v["date_created"], "2025-11-25T10:00:00Z");
     }
@@ -182,7 +250,10 @@ mod tests {
         ];
         for (status, name, valid) in cases {
             let v = resource(&record(status, 1), "VA1");
-            assert_eq!((v["status"].as_str().unwrap(), v["valid"].as_bool().unwrap()), (name, valid));
+            assert_eq!(
+                (v["status"].as_str().unwrap(), v["valid"].as_bool().unwrap()),
+                (name, valid)
+            );
         }
     }
 
@@ -192,7 +263,11 @@ mod tests {
         assert_eq!(field(&f, "To"), Some("+14155550123"));
         assert_eq!(field(&f, "Locale"), None);
         assert_eq!(field(&f, "Code"), Some("a b"));
-        assert_eq!(field(&f, "code"), None, "Twilio parameter names are case-sensitive");
+        assert_eq!(
+            field(&f, "code"),
+            None,
+            "Twilio parameter names are case-sensitive"
+        );
     }
 
     #[test]
@@ -202,10 +277,26 @@ mod tests {
         let v = r.json_value();
         assert_eq!(v["code"], 60202);
         assert_eq!(v["more_info"], "https://www.twilio.com/docs/errors/60202");
-        assert_eq!(error_response(&ApiError::new(ErrorCode::PhoneInvalid), "r").json_value()["code"], 60200);
-        assert_eq!(error_response(&ApiError::new(ErrorCode::VerificationNotFound), "r").status, 404);
+        assert_eq!(
+            error_response(&ApiError::new(ErrorCode::PhoneInvalid), "r").json_value()["code"],
+            60200
+        );
+        assert_eq!(
+            error_response(&ApiError::new(ErrorCode::VerificationNotFound), "r").status,
+            404
+        );
         let r = error_response(&ApiError::new(ErrorCode::TooManySends).retry_after(30), "r");
-        assert_eq!((r.status, r.json_value()["code"].as_u64(), r.header("retry-after")), (429, Some(60203), Some("30")));
-        assert_eq!(error_response(&ApiError::new(ErrorCode::Unauthorized), "r").json_value()["status"], 401);
+        assert_eq!(
+            (
+                r.status,
+                r.json_value()["code"].as_u64(),
+                r.header("retry-after")
+            ),
+            (429, Some(60203), Some("30"))
+        );
+        assert_eq!(
+            error_response(&ApiError::new(ErrorCode::Unauthorized), "r").json_value()["status"],
+            401
+        );
     }
 }

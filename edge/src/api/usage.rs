@@ -9,7 +9,11 @@ use crate::platform::{iso8601, Platform};
 use crate::service::model::Tenant;
 use crate::service::otp::code_type_of;
 
-pub async fn usage<P: Platform>(app: &App<P>, tenant: &Tenant, ctx: &Ctx) -> Result<ApiResponse, ApiError> {
+pub async fn usage<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    ctx: &Ctx,
+) -> Result<ApiResponse, ApiError> {
     let remaining = app.repo.quota_remaining(app, &tenant.id).await?;
     let counts = app.repo.event_totals(app, &tenant.id, ctx.now_ms).await?;
     let s = &tenant.settings;

@@ -9,14 +9,18 @@ pub struct ReqwestClient {
 
 impl Default for ReqwestClient {
     fn default() -> Self {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("reqwest client builds");
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("reqwest client builds");
         Self { client }
     }
 }
 
 impl HttpClient for ReqwestClient {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| TransportError::Other(e.to_string()))?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| TransportError::Other(e.to_string()))?;
         let mut r = self.client.request(method, &req.url).body(req.body);
         for (k, v) in &req.headers {
             r = r.header(k, v);
@@ -34,8 +38,26 @@ impl HttpClient for ReqwestClient {
             }
         })?;
         let status = resp.status().as_u16();
-        let headers = resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string())).collect();
-        let body = resp.bytes().await.map_err(|e| if e.is_timeout() { TransportError::Timeout } else { TransportError::Other(e.to_string()) })?.to_vec();
-        Ok(OutboundResponse { status, headers, body })
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    TransportError::Timeout
+                } else {
+                    TransportError::Other(e.to_string())
+                }
+            })?
+            .to_vec();
+        Ok(OutboundResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }

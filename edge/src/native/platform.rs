@@ -24,14 +24,22 @@ impl Platform for NativePlatform {
     }
 
     fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
     fn fill_random(&self, buf: &mut [u8]) {
         getrandom::getrandom(buf).expect("OS randomness");
     }
 
-    async fn rate_hit(&self, key: &str, rule: RateRule, _persist: bool) -> Result<RateDecision, String> {
+    async fn rate_hit(
+        &self,
+        key: &str,
+        rule: RateRule,
+        _persist: bool,
+    ) -> Result<RateDecision, String> {
         let now = self.now_ms();
         let mut tats = self.tats.lock().map_err(|e| e.to_string())?;
         let tat = tats.get(key).copied().unwrap_or(0);

@@ -66,17 +66,27 @@ pub fn counter_path(scope: &str, period: &str, shard: u32) -> String {
 /// The counter documents one batch of (tenant, field) events adds to, each with its fields and
 /// amounts: every tenant's and the service total's (`_all`) document for the hour, the day and the
 /// month, on one shard. Ordered, so a commit is built the same way every time.
-pub fn counter_increments(items: &[(String, String)], now_ms: i64, shard: u32) -> Vec<(String, Vec<(String, i64)>)> {
+pub fn counter_increments(
+    items: &[(String, String)],
+    now_ms: i64,
+    shard: u32,
+) -> Vec<(String, Vec<(String, i64)>)> {
     use std::collections::BTreeMap;
     let mut docs: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for (tenant, field) in items {
         for scope in [tenant.as_str(), "_all"] {
             for g in Granularity::ALL {
-                *docs.entry(counter_path(scope, &g.period(now_ms), shard)).or_default().entry(field.clone()).or_default() += 1;
+                *docs
+                    .entry(counter_path(scope, &g.period(now_ms), shard))
+                    .or_default()
+                    .entry(field.clone())
+                    .or_default() += 1;
             }
         }
     }
-    docs.into_iter().map(|(path, fields)| (path, fields.into_iter().collect())).collect()
+    docs.into_iter()
+        .map(|(path, fields)| (path, fields.into_iter().collect()))
+        .collect()
 }
 
 /// The periods covering `[from, to]` (dates or times), in order, or why not.
@@ -84,7 +94,11 @@ pub fn periods(g: Granularity, from: &str, to: &str) -> Result<Vec<String>, Stri
     let from_ms = parse_iso8601(from).ok_or("from must be an ISO 8601 date")?;
     let to_ms = parse_iso8601(to).ok_or("to must be an ISO 8601 date")?;
     // A bare date as `to` means the whole day.
-    let to_ms = if to.trim().len() == 10 { to_ms + 86_400_000 - 1 } else { to_ms };
+    let to_ms = if to.trim().len() == 10 {
+        to_ms + 86_400_000 - 1
+    } else {
+        to_ms
+    };
     if to_ms < from_ms {
         return Err("to is before from".into());
     }
@@ -96,9 +110,14 @@ pub fn periods(g: Granularity, from: &str, to: &str) -> Result<Vec<String>, Stri
             out.push(p);
         }
         if out.len() > g.max_periods() {
-            return Err(format!("at most {} periods per query at this granularity", g.max_periods()));
+            return Err(format!(
+                "at most {} periods per query at this granularity",
+                g.max_periods()
+            ));
         }
-        t += g.step_ms().min(3_600_000 * if g == Granularity::Hour { 1 } else { 24 });
+        t += g
+            .step_ms()
+            .min(3_600_000 * if g == Granularity::Hour { 1 } else { 24 });
     }
     let last = g.period(to_ms);
     if out.last() != Some(&last) {
@@ -109,8 +128,19 @@ pub fn periods(g: Granularity, from: &str, to: &str) -> Result<Vec<String>, Stri
 
 /// Field names for one request's outcome: latency bucket and, for errors, the error code.
 pub fn request_fields(latency_ms: i64, error_code: Option<&str>) -> Vec<String> {
-    let bucket = LATENCY_BUCKETS_MS.iter().find(|b| latency_ms <= **b).copied().unwrap_or(i64::MAX);
-    let mut f = vec!["requests".to_string(), if bucket == i64::MAX { "latency_le_inf".into() } else { format!("latency_le_{bucket}") }];
+    let bucket = LATENCY_BUCKETS_MS
+        .iter()
+        .find(|b| latency_ms <= **b)
+        .copied()
+        .unwrap_or(i64::MAX);
+    let mut f = vec![
+        "requests".to_string(),
+        if bucket == i64::MAX {
+            "latency_le_inf".into()
+        } else {
+            format!("latency_le_{bucket}")
+        },
+    ];
     if let Some(code) = error_code {
         f.push(format!("error_{code}"));
     }
@@ -123,7 +153,22 @@ fn n(m: &Map<String, Value>, k: &str) -> i64 {
 
 /// The q-quantile (0..1) of latency as the upper bound of the bucket that holds it.
 pub fn latency_percentile(m: &Map<String, Value>, q: f64) -> Option<i64> {
-    let counts: Vec<(i64, i64)> = LATENCY_BUCKETS_MS.iter().map(|b| (*b, n(m, &if *b == i64::MAX { "latency_le_inf".to_string() } else { format!("latency_le_{b}") }))).collect();
+    let counts: Vec<(i64, i64)> = LATENCY_BUCKETS_MS
+        .iter()
+        .map(|b| {
+            (
+                *b,
+                n(
+                    m,
+                    &if *b == i64::MAX {
+                        "latency_le_inf".to_string()
+                    } else {
+                        format!("latency_le_{b}")
+                    },
+                ),
+            )
+        })
+        .collect();
     let total: i64 = counts.iter().map(|(_, c)| c).sum();
     if total == 0 {
         return None;
@@ -145,9 +190,26 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
     let approved = n(m, "otp_approved");
     let delivered = n(m, "delivery_sent");
     let undelivered = n(m, "delivery_failed") + n(m, "delivery_expired");
-    let ratio = |a: i64, b: i64| if b > 0 { Some((a as f64 / b as f64 * 1000.0).round() / 1000.0) } else { None };
-    let errors: Map<String, Value> = m.iter().filter_map(|(k, v)| k.strip_prefix("error_").map(|c| (c.to_string(), v.clone()))).collect();
-    let lat = |q| latency_percentile(m, q).map(|b| if b == i64::MAX { json!("slower than 5000") } else { json!(b) });
+    let ratio = |a: i64, b: i64| {
+        if b > 0 {
+            Some((a as f64 / b as f64 * 1000.0).round() / 1000.0)
+        } else {
+            None
+        }
+    };
+    let errors: Map<String, Value> = m
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("error_").map(|c| (c.to_string(), v.clone())))
+        .collect();
+    let lat = |q| {
+        latency_percentile(m, q).map(|b| {
+            if b == i64::MAX {
+                json!("slower than 5000")
+            } else {
+                json!(b)
+            }
+        })
+    };
     json!({
         "period": period,
         "sends": sent + n(m, "otp_resent"),
@@ -168,25 +230,59 @@ mod tests {
     #[test]
     fn a_batch_of_events_is_one_write_per_counter_document() {
         let now = parse_iso8601("2026-11-25T10:30:00Z").unwrap();
-        let items: Vec<(String, String)> = [("t1", "otp_sent"), ("t1", "requests"), ("t1", "requests"), ("t2", "message_sent")]
-            .iter()
-            .map(|(t, f)| (t.to_string(), f.to_string()))
-            .collect();
+        let items: Vec<(String, String)> = [
+            ("t1", "otp_sent"),
+            ("t1", "requests"),
+            ("t1", "requests"),
+            ("t2", "message_sent"),
+        ]
+        .iter()
+        .map(|(t, f)| (t.to_string(), f.to_string()))
+        .collect();
         let docs = counter_increments(&items, now, 3);
         // t1, t2 and the total, each at three granularities.
         assert_eq!(docs.len(), 9);
-        let doc = |p: &str| docs.iter().find(|(path, _)| path == p).map(|(_, f)| f.clone()).unwrap();
-        assert_eq!(doc("counters/t1_D20261125_3"), vec![("otp_sent".to_string(), 1), ("requests".to_string(), 2)]);
-        assert_eq!(doc("counters/_all_H2026112510_3"), vec![("message_sent".to_string(), 1), ("otp_sent".to_string(), 1), ("requests".to_string(), 2)]);
-        assert_eq!(doc("counters/t2_M202611_3"), vec![("message_sent".to_string(), 1)]);
+        let doc = |p: &str| {
+            docs.iter()
+                .find(|(path, _)| path == p)
+                .map(|(_, f)| f.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            doc("counters/t1_D20261125_3"),
+            vec![("otp_sent".to_string(), 1), ("requests".to_string(), 2)]
+        );
+        assert_eq!(
+            doc("counters/_all_H2026112510_3"),
+            vec![
+                ("message_sent".to_string(), 1),
+                ("otp_sent".to_string(), 1),
+                ("requests".to_string(), 2)
+            ]
+        );
+        assert_eq!(
+            doc("counters/t2_M202611_3"),
+            vec![("message_sent".to_string(), 1)]
+        );
     }
 
     #[test]
     fn periods_cover_the_range() {
         assert_eq!(Granularity::Day.period(1_764_064_800_000), "D20251125");
-        assert_eq!(periods(Granularity::Day, "2026-01-30", "2026-02-02").unwrap(), vec!["D20260130", "D20260131", "D20260201", "D20260202"]);
-        assert_eq!(periods(Granularity::Month, "2026-01-30", "2026-03-01").unwrap(), vec!["M202601", "M202602", "M202603"]);
-        assert_eq!(periods(Granularity::Hour, "2026-01-30", "2026-01-30").unwrap().len(), 24);
+        assert_eq!(
+            periods(Granularity::Day, "2026-01-30", "2026-02-02").unwrap(),
+            vec!["D20260130", "D20260131", "D20260201", "D20260202"]
+        );
+        assert_eq!(
+            periods(Granularity::Month, "2026-01-30", "2026-03-01").unwrap(),
+            vec!["M202601", "M202602", "M202603"]
+        );
+        assert_eq!(
+            periods(Granularity::Hour, "2026-01-30", "2026-01-30")
+                .unwrap()
+                .len(),
+            24
+        );
         assert!(periods(Granularity::Hour, "2026-01-01", "2026-02-01").is_err());
         assert!(periods(Granularity::Day, "2026-02-01", "2026-01-01").is_err());
     }
@@ -194,7 +290,11 @@ mod tests {
     #[test]
     fn percentiles_come_from_buckets() {
         let mut m = Map::new();
-        for f in request_fields(10, None).into_iter().chain(request_fields(20, None)).chain(request_fields(400, Some("rate_limited"))) {
+        for f in request_fields(10, None)
+            .into_iter()
+            .chain(request_fields(20, None))
+            .chain(request_fields(400, Some("rate_limited")))
+        {
             let v = n(&m, &f) + 1;
             m.insert(f, json!(v));
         }

@@ -15,7 +15,9 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut tenants = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let Ok((page, next)) = app.repo.list_tenants(app, 200, cursor.as_deref()).await else { break };
+        let Ok((page, next)) = app.repo.list_tenants(app, 200, cursor.as_deref()).await else {
+            break;
+        };
         for t in &page {
             tenants += 1;
             notices += tenant_notices(app, t, ctx).await;
@@ -27,13 +29,20 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     }
     let expired = expire_verifications(app, ctx).await;
     // Notices and expirations counted in one go (the scheduled event has no request around it).
-    app.repo.count_all(app, &ctx.counts.take(), ctx.now_ms).await;
+    app.repo
+        .count_all(app, &ctx.counts.take(), ctx.now_ms)
+        .await;
     let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
     for g in &app.cfg.gateways {
         let probe = super::gateway::probe(&app.platform, g, 3000).await;
-        app.repo.record_gateway_check(app, &probe, ctx.now_ms).await.ok();
-        gateways.push(json!({"id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms}));
+        app.repo
+            .record_gateway_check(app, &probe, ctx.now_ms)
+            .await
+            .ok();
+        gateways.push(
+            json!({"id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms}),
+        );
     }
     json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways})
 }
@@ -68,11 +77,22 @@ async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usi
 async fn expire_verifications<P: Platform>(app: &App<P>, ctx: &Ctx) -> usize {
     let mut n = 0;
     for _ in 0..EXPIRE_PAGES {
-        let Ok(page) = app.repo.expired_pending_verifications(app, ctx.now_ms, EXPIRE_PAGE).await else { break };
+        let Ok(page) = app
+            .repo
+            .expired_pending_verifications(app, ctx.now_ms, EXPIRE_PAGE)
+            .await
+        else {
+            break;
+        };
         let full = page.len() == EXPIRE_PAGE;
         for (mut v, version) in page {
             v.status = VerificationStatus::Expired;
-            if app.repo.update_verification(app, &v, &version).await.is_ok() {
+            if app
+                .repo
+                .update_verification(app, &v, &version)
+                .await
+                .is_ok()
+            {
                 ctx.count(&v.tenant_id, "otp_expired");
                 n += 1;
             }
@@ -103,7 +123,11 @@ const RETENTION: [(&str, &str, i64); 5] = [
 async fn purge<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut out = serde_json::Map::new();
     for (collection, field, keep) in RETENTION {
-        let n = app.repo.purge_before(app, collection, field, ctx.now_ms - keep, 400).await.unwrap_or(0);
+        let n = app
+            .repo
+            .purge_before(app, collection, field, ctx.now_ms - keep, 400)
+            .await
+            .unwrap_or(0);
         out.insert(collection.to_string(), json!(n));
     }
     Value::Object(out)

@@ -19,9 +19,16 @@ pub enum Dispatch {
     Refused { reasons: Vec<String> },
 }
 
-pub async fn dispatch<P: Platform>(p: &P, gateways: &[GatewayConfig], timeout_ms: u32, msg: &SendRequest) -> Dispatch {
+pub async fn dispatch<P: Platform>(
+    p: &P,
+    gateways: &[GatewayConfig],
+    timeout_ms: u32,
+    msg: &SendRequest,
+) -> Dispatch {
     if gateways.is_empty() {
-        return Dispatch::Refused { reasons: vec!["no gateway is configured".into()] };
+        return Dispatch::Refused {
+            reasons: vec!["no gateway is configured".into()],
+        };
     }
     // Spread load: start at a random gateway, then go round.
     let mut r = [0u8; 1];
@@ -35,9 +42,19 @@ pub async fn dispatch<P: Platform>(p: &P, gateways: &[GatewayConfig], timeout_ms
             msg.sim_slot = g.sim_slot;
         }
         match send_one(p, g, timeout_ms, &msg).await {
-            Ok(accepted) => return Dispatch::Queued { gateway_id: g.id.clone(), duplicate: accepted.duplicate },
+            Ok(accepted) => {
+                return Dispatch::Queued {
+                    gateway_id: g.id.clone(),
+                    duplicate: accepted.duplicate,
+                }
+            }
             Err(Attempt::Definite(why)) => reasons.push(format!("{}: {why}", g.id)),
-            Err(Attempt::Ambiguous(why)) => return Dispatch::Unknown { gateway_id: g.id.clone(), reason: why },
+            Err(Attempt::Ambiguous(why)) => {
+                return Dispatch::Unknown {
+                    gateway_id: g.id.clone(),
+                    reason: why,
+                }
+            }
         }
     }
     Dispatch::Refused { reasons }
@@ -49,16 +66,34 @@ enum Attempt {
     Ambiguous(String),
 }
 
-async fn send_one<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32, msg: &SendRequest) -> Result<SendAccepted, Attempt> {
-    let keys = Keys::from_secret(&g.secret).map_err(|_| Attempt::Definite("gateway secret is too short".into()))?;
-    let req = signed_request(p, g, &keys, "POST", wire::PATH_SEND, Some(msg), &msg.request_id).timeout_ms(timeout_ms);
+async fn send_one<P: Platform>(
+    p: &P,
+    g: &GatewayConfig,
+    timeout_ms: u32,
+    msg: &SendRequest,
+) -> Result<SendAccepted, Attempt> {
+    let keys = Keys::from_secret(&g.secret)
+        .map_err(|_| Attempt::Definite("gateway secret is too short".into()))?;
+    let req = signed_request(
+        p,
+        g,
+        &keys,
+        "POST",
+        wire::PATH_SEND,
+        Some(msg),
+        &msg.request_id,
+    )
+    .timeout_ms(timeout_ms);
     match p.http().send(req).await {
         Err(TransportError::Connect(e)) => Err(Attempt::Definite(format!("unreachable ({e})"))),
         Err(e) => Err(Attempt::Ambiguous(e.to_string())),
-        Ok(resp) if resp.is_success() => serde_json::from_slice(&resp.body).map_err(|_| Attempt::Ambiguous("unreadable reply".into())),
+        Ok(resp) if resp.is_success() => serde_json::from_slice(&resp.body)
+            .map_err(|_| Attempt::Ambiguous("unreadable reply".into())),
         // 4xx/503 from our gateway mean it refused (bad signature, kill switch, full queue).
         Ok(resp) if resp.status < 500 || resp.status == 503 => {
-            let code = serde_json::from_slice::<wire::ErrorBody>(&resp.body).map(|b| b.error.code).unwrap_or_else(|_| format!("http {}", resp.status));
+            let code = serde_json::from_slice::<wire::ErrorBody>(&resp.body)
+                .map(|b| b.error.code)
+                .unwrap_or_else(|_| format!("http {}", resp.status));
             Err(Attempt::Definite(code))
         }
         Ok(resp) => Err(Attempt::Ambiguous(format!("http {}", resp.status))),
@@ -66,7 +101,15 @@ async fn send_one<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32, msg: &
 }
 
 /// A signed (and, with a body, encrypted) request to one gateway.
-pub fn signed_request<P: Platform, T: serde::Serialize>(p: &P, g: &GatewayConfig, keys: &Keys, method: &str, path: &str, body: Option<&T>, request_id: &str) -> OutboundRequest {
+pub fn signed_request<P: Platform, T: serde::Serialize>(
+    p: &P,
+    g: &GatewayConfig,
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    body: Option<&T>,
+    request_id: &str,
+) -> OutboundRequest {
     let mut header_nonce = [0u8; 16];
     let mut aead_nonce = [0u8; 12];
     p.fill_random(&mut header_nonce);
@@ -76,7 +119,8 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(p: &P, g: &GatewayConfig
         Some(b) => wire::seal_json(keys, method, path, ts, header_nonce, aead_nonce, b),
         None => wire::seal(keys, method, path, ts, header_nonce, aead_nonce, None),
     };
-    let mut req = OutboundRequest::new(method, format!("{}{}", g.url, path)).header(wire::HEADER_REQUEST_ID, request_id);
+    let mut req = OutboundRequest::new(method, format!("{}{}", g.url, path))
+        .header(wire::HEADER_REQUEST_ID, request_id);
     for (k, v) in sealed.headers {
         req = req.header(k, v);
     }
@@ -98,14 +142,38 @@ pub struct Probe {
 
 pub async fn probe<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32) -> Probe {
     let started = p.now_ms();
-    let result = p.http().send(OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH)).timeout_ms(timeout_ms)).await;
+    let result = p
+        .http()
+        .send(
+            OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH))
+                .timeout_ms(timeout_ms),
+        )
+        .await;
     let latency_ms = p.now_ms() - started;
     match result {
         Ok(r) if r.is_success() => {
             let health = serde_json::from_slice::<wire::Health>(&r.body).ok();
-            Probe { id: g.id.clone(), reachable: true, latency_ms, error: health.is_none().then(|| "unreadable health reply".into()), health }
+            Probe {
+                id: g.id.clone(),
+                reachable: true,
+                latency_ms,
+                error: health.is_none().then(|| "unreadable health reply".into()),
+                health,
+            }
         }
-        Ok(r) => Probe { id: g.id.clone(), reachable: false, latency_ms, health: None, error: Some(format!("http {}", r.status)) },
-        Err(e) => Probe { id: g.id.clone(), reachable: false, latency_ms, health: None, error: Some(e.to_string()) },
+        Ok(r) => Probe {
+            id: g.id.clone(),
+            reachable: false,
+            latency_ms,
+            health: None,
+            error: Some(format!("http {}", r.status)),
+        },
+        Err(e) => Probe {
+            id: g.id.clone(),
+            reachable: false,
+            latency_ms,
+            health: None,
+            error: Some(e.to_string()),
+        },
     }
 }

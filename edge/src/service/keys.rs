@@ -37,19 +37,32 @@ pub fn generate<P: Platform>(p: &P, role: Role) -> NewKey {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let mut raw = [0u8; 12];
     p.fill_random(&mut raw);
-    let prefix: String = raw.iter().map(|b| ALPHABET[(b & 31) as usize] as char).collect();
+    let prefix: String = raw
+        .iter()
+        .map(|b| ALPHABET[(b & 31) as usize] as char)
+        .collect();
     let mut secret = [0u8; 32];
     p.fill_random(&mut secret);
-    let plain = format!("otp_{}_{}_{}", role.tag(), prefix, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret));
+    let plain = format!(
+        "otp_{}_{}_{}",
+        role.tag(),
+        prefix,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
     let sha256 = sha256_hex(&plain);
-    NewKey { plain, prefix, sha256 }
+    NewKey {
+        plain,
+        prefix,
+        sha256,
+    }
 }
 
 /// The lookup prefix of a presented key, if it has our shape.
 pub fn prefix_of(key: &str) -> Option<&str> {
     let mut parts = key.splitn(4, '_');
     let (otp, tag, prefix, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    (otp == "otp" && matches!(tag, "sk" | "ak") && prefix.len() == 12 && secret.len() >= 40).then_some(prefix)
+    (otp == "otp" && matches!(tag, "sk" | "ak") && prefix.len() == 12 && secret.len() >= 40)
+        .then_some(prefix)
 }
 
 pub fn sha256_hex(data: &str) -> String {
@@ -58,7 +71,10 @@ pub fn sha256_hex(data: &str) -> String {
 
 /// Constant-time comparison of a presented key with a stored hash.
 pub fn matches(presented: &str, stored_sha256: &str) -> bool {
-    sha256_hex(presented).as_bytes().ct_eq(stored_sha256.as_bytes()).into()
+    sha256_hex(presented)
+        .as_bytes()
+        .ct_eq(stored_sha256.as_bytes())
+        .into()
 }
 
 /// The key from `Authorization: Bearer <key>` or the seed's `x-api-key`.
@@ -71,14 +87,25 @@ pub fn presented_key(authorization: Option<&str>, x_api_key: Option<&str>) -> Op
             }
             // Twilio SDKs send Basic AccountSid:AuthToken; the API key stands in for the token.
             if scheme.eq_ignore_ascii_case("basic") {
-                let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok().and_then(|d| String::from_utf8(d).ok());
-                if let Some(password) = decoded.as_deref().and_then(|t| t.split_once(':')).map(|(_, p)| p).filter(|p| !p.is_empty()) {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(token.trim())
+                    .ok()
+                    .and_then(|d| String::from_utf8(d).ok());
+                if let Some(password) = decoded
+                    .as_deref()
+                    .and_then(|t| t.split_once(':'))
+                    .map(|(_, p)| p)
+                    .filter(|p| !p.is_empty())
+                {
                     return Some(password.to_string());
                 }
             }
         }
     }
-    x_api_key.map(str::trim).filter(|k| !k.is_empty()).map(str::to_string)
+    x_api_key
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -103,14 +130,31 @@ mod tests {
 
     #[test]
     fn bearer_wins_over_x_api_key() {
-        assert_eq!(presented_key(Some("Bearer abc"), Some("def")).as_deref(), Some("abc"));
-        assert_eq!(presented_key(Some("Basic abc"), Some("def")).as_deref(), Some("def"));
+        assert_eq!(
+            presented_key(Some("Bearer abc"), Some("def")).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            presented_key(Some("Basic abc"), Some("def")).as_deref(),
+            Some("def")
+        );
         assert_eq!(presented_key(None, Some("  ")), None);
-        assert_eq!(presented_key(Some("Basic QUN4OnNlY3JldA=="), None).as_deref(), Some("secret"));
+        assert_eq!(
+            presented_key(Some("Basic QUN4OnNlY3JldA=="), None).as_deref(),
+            Some("secret")
+        );
     }
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
 pub fn url_encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -6,11 +6,11 @@ use otp_shared::wire::{MessageKind, SendRequest};
 use super::gateway::{self, Dispatch};
 use super::keys::sha256_hex;
 use super::model::{MessageRecord, Tenant};
-use otp_shared::sms::SmsInfo;
 use super::otp::ensure_sending_allowed;
 use crate::api::app::{App, Ctx};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::platform::{new_id, Platform};
+use otp_shared::sms::SmsInfo;
 
 /// Longest direct message accepted, in segments (a carrier joins them into one text).
 pub const MAX_SEGMENTS: usize = 6;
@@ -23,7 +23,14 @@ pub struct SentMessage {
 }
 
 /// The record of a message about to be handed to a gateway.
-pub fn dispatching(id: String, tenant: &Tenant, kind: MessageKind, phone: &Phone, info: &SmsInfo, ctx: &Ctx) -> MessageRecord {
+pub fn dispatching(
+    id: String,
+    tenant: &Tenant,
+    kind: MessageKind,
+    phone: &Phone,
+    info: &SmsInfo,
+    ctx: &Ctx,
+) -> MessageRecord {
     MessageRecord {
         id,
         tenant_id: tenant.id.clone(),
@@ -41,11 +48,24 @@ pub fn dispatching(id: String, tenant: &Tenant, kind: MessageKind, phone: &Phone
     }
 }
 
-pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, text: &str, ctx: &Ctx) -> Result<SentMessage, ApiError> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    phone: &Phone,
+    text: &str,
+    ctx: &Ctx,
+) -> Result<SentMessage, ApiError> {
     send_kind(app, tenant, phone, text, MessageKind::Direct, ctx).await
 }
 
-pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, text: &str, kind: MessageKind, ctx: &Ctx) -> Result<SentMessage, ApiError> {
+pub async fn send_kind<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    phone: &Phone,
+    text: &str,
+    kind: MessageKind,
+    ctx: &Ctx,
+) -> Result<SentMessage, ApiError> {
     let info = otp_shared::sms::validate_message(text, MAX_SEGMENTS).map_err(|e| {
         let code = match e.code() {
             "message_required" => ErrorCode::MessageRequired,
@@ -56,7 +76,12 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
     })?;
     ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
     if kind == MessageKind::Direct {
-        app.rate_check(&format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())), tenant.settings.limits.per_phone, false).await?;
+        app.rate_check(
+            &format!("phone:{}:{}", tenant.id, sha256_hex(phone.as_str())),
+            tenant.settings.limits.per_phone,
+            false,
+        )
+        .await?;
     }
     let p = &app.platform;
     let mut message = dispatching(new_id(p, "msg"), tenant, kind, phone, &info, ctx);
@@ -64,7 +89,13 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
     let (shard, version) = if kind == MessageKind::Notification {
         (None, app.repo.create_message(app, &message).await?)
     } else {
-        let (shard, times) = super::quota::debit(app, tenant, vec![super::repo::Repo::message_write(&message)], ctx).await?;
+        let (shard, times) = super::quota::debit(
+            app,
+            tenant,
+            vec![super::repo::Repo::message_write(&message)],
+            ctx,
+        )
+        .await?;
         (Some(shard), times.into_iter().next().unwrap_or_default())
     };
     let refund = || async {
@@ -99,7 +130,8 @@ pub async fn send_kind<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone
             message.error = Some(reasons.join("; "));
             app.repo.update_message(app, &message).await.ok();
             refund().await;
-            return Err(ApiError::new(ErrorCode::GatewayUnavailable).details(serde_json::json!({"reasons": message.error})));
+            return Err(ApiError::new(ErrorCode::GatewayUnavailable)
+                .details(serde_json::json!({"reasons": message.error})));
         }
     }
     app.repo.record_dispatched(app, &message, &version).await;

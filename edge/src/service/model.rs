@@ -65,9 +65,18 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         Self {
-            per_endpoint: RateRule { limit: 600, window_secs: 60 },
-            per_ip: RateRule { limit: 300, window_secs: 60 },
-            per_phone: RateRule { limit: 10, window_secs: 3600 },
+            per_endpoint: RateRule {
+                limit: 600,
+                window_secs: 60,
+            },
+            per_ip: RateRule {
+                limit: 300,
+                window_secs: 60,
+            },
+            per_phone: RateRule {
+                limit: 10,
+                window_secs: 3600,
+            },
         }
     }
 }
@@ -194,6 +203,12 @@ pub struct IdempotencyRecord {
 impl IdempotencyRecord {
     /// The claim a request writes before it runs.
     pub fn claim(fingerprint: &str, now: i64) -> Self {
-        IdempotencyRecord { request_sha256: fingerprint.into(), state: "in_progress".into(), status: 0, body: String::new(), created_at: now }
+        IdempotencyRecord {
+            request_sha256: fingerprint.into(),
+            state: "in_progress".into(),
+            status: 0,
+            body: String::new(),
+            created_at: now,
+        }
     }
 }

@@ -32,13 +32,32 @@ impl Notice {
     }
 
     fn text(self, t: &Tenant) -> String {
-        let until = if t.quota_expires_at > 0 { iso8601(t.quota_expires_at)[..10].to_string() } else { "no end date".into() };
+        let until = if t.quota_expires_at > 0 {
+            iso8601(t.quota_expires_at)[..10].to_string()
+        } else {
+            "no end date".into()
+        };
         match self {
-            Notice::Welcome => format!("Welcome to otp-sms, {}! Your plan has {} messages, valid until {}.", t.name, t.quota_total, until),
-            Notice::QuotaLow => format!("otp-sms: {} has used 80% of its {} messages.", t.name, t.quota_total),
-            Notice::QuotaExhausted => format!("otp-sms: {} has used all {} messages; sends are refused until renewal.", t.name, t.quota_total),
-            Notice::ExpirySoon => format!("otp-sms: the plan of {} ends on {}. Renew to keep sending.", t.name, until),
-            Notice::Expired => format!("otp-sms: the plan of {} ended on {}; sends are refused until renewal.", t.name, until),
+            Notice::Welcome => format!(
+                "Welcome to otp-sms, {}! Your plan has {} messages, valid until {}.",
+                t.name, t.quota_total, until
+            ),
+            Notice::QuotaLow => format!(
+                "otp-sms: {} has used 80% of its {} messages.",
+                t.name, t.quota_total
+            ),
+            Notice::QuotaExhausted => format!(
+                "otp-sms: {} has used all {} messages; sends are refused until renewal.",
+                t.name, t.quota_total
+            ),
+            Notice::ExpirySoon => format!(
+                "otp-sms: the plan of {} ends on {}. Renew to keep sending.",
+                t.name, until
+            ),
+            Notice::Expired => format!(
+                "otp-sms: the plan of {} ended on {}; sends are refused until renewal.",
+                t.name, until
+            ),
         }
     }
 }
@@ -50,14 +69,38 @@ fn period(t: &Tenant) -> String {
 
 /// Sends `notice` unless it was already sent this period. Returns whether it was sent now.
 pub async fn once<P: Platform>(app: &App<P>, t: &Tenant, notice: Notice, ctx: &Ctx) -> bool {
-    let Some(phone) = t.contact_phone.as_deref().and_then(|p| Phone::parse(p).ok()) else { return false };
-    let marker = format!("{}_{}_{}", t.id, notice.key(), if notice == Notice::Welcome { "0".into() } else { period(t) });
+    let Some(phone) = t
+        .contact_phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p).ok())
+    else {
+        return false;
+    };
+    let marker = format!(
+        "{}_{}_{}",
+        t.id,
+        notice.key(),
+        if notice == Notice::Welcome {
+            "0".into()
+        } else {
+            period(t)
+        }
+    );
     match app.repo.claim_notice(app, &marker, ctx.now_ms).await {
         Ok(true) => {}
         _ => return false,
     }
     // Boxed: sending can run out of quota, which sends a notice (async recursion needs a heap frame).
-    match Box::pin(super::messages::send_kind(app, t, &phone, &notice.text(t), MessageKind::Notification, ctx)).await {
+    match Box::pin(super::messages::send_kind(
+        app,
+        t,
+        &phone,
+        &notice.text(t),
+        MessageKind::Notification,
+        ctx,
+    ))
+    .await
+    {
         Ok(_) => true,
         Err(e) => {
             app.platform.log(&json!({"level": "warn", "msg": "notice not sent", "notice": notice.key(), "tenant": t.id, "error": e.code.as_str(), "request_id": ctx.request_id}).to_string());

@@ -39,34 +39,70 @@ pub enum Checked {
 pub fn code_type_of(tenant: &Tenant, kind: Option<CodeKind>) -> Result<CodeType, ApiError> {
     let s = &tenant.settings;
     let ct = match kind.unwrap_or(s.code_type) {
-        CodeKind::Words => CodeType::Words { count: s.word_count },
-        CodeKind::Digits => CodeType::Digits { len: s.digit_length },
+        CodeKind::Words => CodeType::Words {
+            count: s.word_count,
+        },
+        CodeKind::Digits => CodeType::Digits {
+            len: s.digit_length,
+        },
     };
-    ct.validate().map_err(|e| ApiError::msg(ErrorCode::CodeTypeInvalid, e.to_string()))?;
+    ct.validate()
+        .map_err(|e| ApiError::msg(ErrorCode::CodeTypeInvalid, e.to_string()))?;
     Ok(ct)
 }
 
 /// The per-phone send window (`max_sends` per `send_window_secs`), shared by send and resend.
-async fn count_send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone) -> Result<(), ApiError> {
+async fn count_send<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    phone: &Phone,
+) -> Result<(), ApiError> {
     let s = &tenant.settings;
     let key = format!("sends:{}:{}", tenant.id, sha256_hex(phone.as_str()));
-    app.rate_check(&key, RateRule { limit: s.max_sends, window_secs: s.send_window_secs }, true).await.map_err(|e| match e.code {
-        ErrorCode::RateLimited => ApiError::new(ErrorCode::TooManySends).retry_after(e.retry_after_secs.unwrap_or(1)),
+    app.rate_check(
+        &key,
+        RateRule {
+            limit: s.max_sends,
+            window_secs: s.send_window_secs,
+        },
+        true,
+    )
+    .await
+    .map_err(|e| match e.code {
+        ErrorCode::RateLimited => {
+            ApiError::new(ErrorCode::TooManySends).retry_after(e.retry_after_secs.unwrap_or(1))
+        }
         _ => e,
     })
 }
 
-pub fn ensure_sending_allowed<P: Platform>(app: &App<P>, tenant: &Tenant, global_switch: bool) -> Result<(), ApiError> {
+pub fn ensure_sending_allowed<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    global_switch: bool,
+) -> Result<(), ApiError> {
     if app.cfg.kill_switch || global_switch {
-        return Err(ApiError::msg(ErrorCode::SendingDisabled, "Sending is stopped by the service's kill switch"));
+        return Err(ApiError::msg(
+            ErrorCode::SendingDisabled,
+            "Sending is stopped by the service's kill switch",
+        ));
     }
     if tenant.kill_switch {
-        return Err(ApiError::msg(ErrorCode::SendingDisabled, "Sending is stopped for this account"));
+        return Err(ApiError::msg(
+            ErrorCode::SendingDisabled,
+            "Sending is stopped for this account",
+        ));
     }
     Ok(())
 }
 
-pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opts: &SendOptions, ctx: &Ctx) -> Result<Sent, ApiError> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    phone: &Phone,
+    opts: &SendOptions,
+    ctx: &Ctx,
+) -> Result<Sent, ApiError> {
     ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
     let code_type = code_type_of(tenant, opts.code_type)?;
     count_send(app, tenant, phone).await?;
@@ -81,7 +117,11 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
         id: id.clone(),
         tenant_id: tenant.id.clone(),
         phone: phone.as_str().to_string(),
-        code_hmac: rules::code_hmac(&app.cfg.otp_secret, &id, &rules::normalize(code_type, &code)),
+        code_hmac: rules::code_hmac(
+            &app.cfg.otp_secret,
+            &id,
+            &rules::normalize(code_type, &code),
+        ),
         code_kind: opts.code_type.unwrap_or(s.code_type),
         status: VerificationStatus::Pending,
         checks: 0,
@@ -99,7 +139,15 @@ pub async fn send<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &Phone, opt
 }
 
 /// [`deliver`], counting `event` when the message goes out.
-async fn deliver_counted<P: Platform>(app: &App<P>, tenant: &Tenant, v: VerificationRecord, code: &str, locale: &str, event: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
+async fn deliver_counted<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    v: VerificationRecord,
+    code: &str,
+    locale: &str,
+    event: &str,
+    ctx: &Ctx,
+) -> Result<Sent, ApiError> {
     let sent = deliver(app, tenant, v, code, locale, ctx).await?;
     ctx.count(&tenant.id, event);
     Ok(sent)
@@ -108,18 +156,35 @@ async fn deliver_counted<P: Platform>(app: &App<P>, tenant: &Tenant, v: Verifica
 /// Writes the verification and its message together with the quota unit they cost, then hands the
 /// SMS to a gateway. A refused dispatch cancels the verification, fails the message and refunds the
 /// unit, so nothing stays pending or charged that was never sent.
-async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: VerificationRecord, code: &str, locale: &str, ctx: &Ctx) -> Result<Sent, ApiError> {
+async fn deliver<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    mut v: VerificationRecord,
+    code: &str,
+    locale: &str,
+    ctx: &Ctx,
+) -> Result<Sent, ApiError> {
     let p = &app.platform;
     let text = render_text(app, tenant, code, locale)?;
     let info = otp_shared::sms::analyze(&text);
     let message_id = new_id(p, "msg");
     v.message_ids.push(message_id.clone());
     let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
-    let mut message = super::messages::dispatching(message_id.clone(), tenant, MessageKind::Otp, &phone, &info, ctx);
+    let mut message = super::messages::dispatching(
+        message_id.clone(),
+        tenant,
+        MessageKind::Otp,
+        &phone,
+        &info,
+        ctx,
+    );
     let writes = crate::service::repo::Repo::verification_writes(&v, &message, v.sends == 1);
     let (shard, times) = super::quota::debit(app, tenant, writes, ctx).await?;
     let mut times = times.into_iter();
-    let (version, message_version) = (times.next().unwrap_or_default(), times.next().unwrap_or_default());
+    let (version, message_version) = (
+        times.next().unwrap_or_default(),
+        times.next().unwrap_or_default(),
+    );
     let req = SendRequest {
         id: message_id.clone(),
         kind: MessageKind::Otp,
@@ -151,41 +216,92 @@ async fn deliver<P: Platform>(app: &App<P>, tenant: &Tenant, mut v: Verification
         app.repo.update_message(app, &message).await.ok();
         app.repo.update_verification(app, &v, &version).await.ok();
         app.repo.quota_refund(app, &tenant.id, shard).await.ok();
-        return Err(ApiError::new(ErrorCode::GatewayUnavailable).details(serde_json::json!({"reasons": message.error})));
+        return Err(ApiError::new(ErrorCode::GatewayUnavailable)
+            .details(serde_json::json!({"reasons": message.error})));
     }
-    app.repo.record_dispatched(app, &message, &message_version).await;
-    Ok(Sent { verification: v, message_id, delivery_state: state.into(), gateway_id })
+    app.repo
+        .record_dispatched(app, &message, &message_version)
+        .await;
+    Ok(Sent {
+        verification: v,
+        message_id,
+        delivery_state: state.into(),
+        gateway_id,
+    })
 }
 
-fn render_text<P: Platform>(app: &App<P>, tenant: &Tenant, code: &str, locale: &str) -> Result<String, ApiError> {
+fn render_text<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    code: &str,
+    locale: &str,
+) -> Result<String, ApiError> {
     let s = &tenant.settings;
     let minutes = (s.ttl_secs / 60).max(1);
     let app_name = s.app_name.as_deref().unwrap_or(&tenant.name);
     match &s.template {
-        Some(t) => otp_shared::templates::render_custom(t, code, minutes, app_name).map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string())),
-        None => Ok(otp_shared::templates::render(locale, code, minutes, app_name, &mut PlatformRng(&app.platform))),
+        Some(t) => otp_shared::templates::render_custom(t, code, minutes, app_name)
+            .map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string())),
+        None => Ok(otp_shared::templates::render(
+            locale,
+            code,
+            minutes,
+            app_name,
+            &mut PlatformRng(&app.platform),
+        )),
     }
 }
 
 /// Finds the verification a resend or verify names: by id, or the phone's live one.
-pub async fn find<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>, phone: Option<&Phone>) -> Result<(VerificationRecord, String), ApiError> {
+pub async fn find<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    id: Option<&str>,
+    phone: Option<&Phone>,
+) -> Result<(VerificationRecord, String), ApiError> {
     let not_found = || ApiError::new(ErrorCode::VerificationNotFound);
     let id = id.filter(|i| !i.is_empty());
     let vid = match (id, phone) {
         // Our ids are short and URL-safe; anything else names no verification.
-        (Some(id), _) if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => return Err(not_found()),
+        (Some(id), _)
+            if id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            return Err(not_found())
+        }
         (Some(id), _) => id.to_string(),
-        (None, Some(phone)) => app.repo.live_verification_id(app, &tenant.id, phone.as_str()).await?.ok_or_else(not_found)?,
-        (None, None) => return Err(ApiError::msg(ErrorCode::PhoneRequired, "Phone number or verification id is required")),
+        (None, Some(phone)) => app
+            .repo
+            .live_verification_id(app, &tenant.id, phone.as_str())
+            .await?
+            .ok_or_else(not_found)?,
+        (None, None) => {
+            return Err(ApiError::msg(
+                ErrorCode::PhoneRequired,
+                "Phone number or verification id is required",
+            ))
+        }
     };
-    let (v, version) = app.repo.get_verification(app, &vid).await?.ok_or_else(not_found)?;
+    let (v, version) = app
+        .repo
+        .get_verification(app, &vid)
+        .await?
+        .ok_or_else(not_found)?;
     if v.tenant_id != tenant.id || v.status == VerificationStatus::Canceled {
         return Err(not_found());
     }
     Ok((v, version))
 }
 
-pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>, phone: Option<&Phone>, ctx: &Ctx) -> Result<Sent, ApiError> {
+pub async fn resend<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    id: Option<&str>,
+    phone: Option<&Phone>,
+    ctx: &Ctx,
+) -> Result<Sent, ApiError> {
     ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
     let (mut v, _) = find(app, tenant, id, phone).await?;
     match v.status {
@@ -196,7 +312,8 @@ pub async fn resend<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
     }
     let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
     count_send(app, tenant, &phone).await?;
-    let code = sealing::open(&app.cfg.otp_secret, &v.id, &v.code_sealed).ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored code cannot be opened"))?;
+    let code = sealing::open(&app.cfg.otp_secret, &v.id, &v.code_sealed)
+        .ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored code cannot be opened"))?;
     v.sends += 1;
     let locale = tenant.settings.locale.clone();
     deliver_counted(app, tenant, v, &code, &locale, "otp_resent", ctx).await
@@ -209,7 +326,14 @@ pub enum CheckResult {
     WrongCode { attempts_left: u32 },
 }
 
-pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>, phone: Option<&Phone>, code: &str, ctx: &Ctx) -> Result<CheckResult, ApiError> {
+pub async fn verify<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    id: Option<&str>,
+    phone: Option<&Phone>,
+    code: &str,
+    ctx: &Ctx,
+) -> Result<CheckResult, ApiError> {
     if code.trim().is_empty() {
         return Err(ApiError::new(ErrorCode::CodeRequired));
     }
@@ -224,7 +348,12 @@ pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
         }
         if v.expires_at <= ctx.now_ms {
             v.status = VerificationStatus::Expired;
-            if app.repo.update_verification(app, &v, &version).await.is_ok() {
+            if app
+                .repo
+                .update_verification(app, &v, &version)
+                .await
+                .is_ok()
+            {
                 ctx.count(&tenant.id, "otp_expired");
             }
             return Err(ApiError::new(ErrorCode::VerificationExpired));
@@ -236,7 +365,12 @@ pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
             CodeKind::Words => CodeType::Words { count: 1 },
             CodeKind::Digits => CodeType::Digits { len: 6 },
         };
-        let matched = rules::hmac_matches(&app.cfg.otp_secret, &v.id, &rules::normalize(kind, code), &v.code_hmac);
+        let matched = rules::hmac_matches(
+            &app.cfg.otp_secret,
+            &v.id,
+            &rules::normalize(kind, code),
+            &v.code_hmac,
+        );
         v.checks += 1;
         if matched {
             v.status = VerificationStatus::Approved;
@@ -249,13 +383,25 @@ pub async fn verify<P: Platform>(app: &App<P>, tenant: &Tenant, id: Option<&str>
             Err(e) if e.code == ErrorCode::Conflict => continue,
             Err(e) => return Err(e),
         }
-        let event = if matched { "otp_approved" } else { "otp_failed" };
+        let event = if matched {
+            "otp_approved"
+        } else {
+            "otp_failed"
+        };
         ctx.count(&tenant.id, event);
         if matched {
-            app.repo.clear_live_verification(app, &tenant.id, &v.phone, &v.id).await.ok();
+            app.repo
+                .clear_live_verification(app, &tenant.id, &v.phone, &v.id)
+                .await
+                .ok();
             return Ok(CheckResult::Approved(v));
         }
-        return Ok(CheckResult::WrongCode { attempts_left: v.max_checks - v.checks });
+        return Ok(CheckResult::WrongCode {
+            attempts_left: v.max_checks - v.checks,
+        });
     }
-    Err(ApiError::msg(ErrorCode::Conflict, "Too many concurrent checks of this verification; retry"))
+    Err(ApiError::msg(
+        ErrorCode::Conflict,
+        "Too many concurrent checks of this verification; retry",
+    ))
 }

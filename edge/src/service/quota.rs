@@ -10,7 +10,12 @@ use crate::store::Write;
 
 /// Commits `with` together with one unit of quota. Returns the shard the unit came from (for a
 /// refund) and the update times of `with`.
-pub async fn debit<P: Platform>(app: &App<P>, tenant: &Tenant, with: Vec<Write>, ctx: &Ctx) -> Result<(u32, Vec<String>), ApiError> {
+pub async fn debit<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    with: Vec<Write>,
+    ctx: &Ctx,
+) -> Result<(u32, Vec<String>), ApiError> {
     match app.repo.quota_debit(app, &tenant.id, with).await {
         Err(e) if e.code == ErrorCode::QuotaExhausted => {
             notify::once(app, tenant, Notice::QuotaExhausted, ctx).await;

@@ -31,10 +31,24 @@ pub fn gcra(rule: RateRule, tat_ms: i64, now_ms: i64) -> (RateDecision, i64) {
     if allow_at > now_ms {
         let wait_ms = allow_at - now_ms;
         let retry = ((wait_ms + 999) / 1000) as u64;
-        return (RateDecision { allowed: false, remaining: 0, retry_after_secs: retry }, tat_ms);
+        return (
+            RateDecision {
+                allowed: false,
+                remaining: 0,
+                retry_after_secs: retry,
+            },
+            tat_ms,
+        );
     }
     let remaining = ((window - (new_tat - now_ms)) / interval.max(1)).max(0) as u32;
-    (RateDecision { allowed: true, remaining, retry_after_secs: 0 }, new_tat)
+    (
+        RateDecision {
+            allowed: true,
+            remaining,
+            retry_after_secs: 0,
+        },
+        new_tat,
+    )
 }
 
 #[cfg(test)]
@@ -43,7 +57,10 @@ mod tests {
 
     #[test]
     fn allows_a_burst_of_limit_then_refuses() {
-        let rule = RateRule { limit: 3, window_secs: 60 };
+        let rule = RateRule {
+            limit: 3,
+            window_secs: 60,
+        };
         let mut tat = 0;
         for i in 0..3 {
             let (d, t) = gcra(rule, tat, 1_000_000);
@@ -58,7 +75,10 @@ mod tests {
 
     #[test]
     fn recovers_one_request_per_interval() {
-        let rule = RateRule { limit: 2, window_secs: 10 };
+        let rule = RateRule {
+            limit: 2,
+            window_secs: 10,
+        };
         let (_, t) = gcra(rule, 0, 0);
         let (_, t) = gcra(rule, t, 0);
         assert!(!gcra(rule, t, 4_999).0.allowed);
@@ -67,7 +87,10 @@ mod tests {
 
     #[test]
     fn remaining_counts_down() {
-        let rule = RateRule { limit: 5, window_secs: 5 };
+        let rule = RateRule {
+            limit: 5,
+            window_secs: 5,
+        };
         let (d, _) = gcra(rule, 0, 10_000);
         assert_eq!(d.remaining, 4);
     }

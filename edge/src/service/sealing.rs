@@ -10,14 +10,23 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 fn key(server_secret: &str) -> Key {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(server_secret.as_bytes()).expect("hmac takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(server_secret.as_bytes())
+        .expect("hmac takes any key length");
     mac.update(b"otp-sms/v1/code-seal");
     Key::clone_from_slice(&mac.finalize().into_bytes())
 }
 
 pub fn seal(server_secret: &str, record_id: &str, nonce: [u8; 12], plain: &str) -> String {
     let cipher = ChaCha20Poly1305::new(&key(server_secret));
-    let ct = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: record_id.as_bytes() }).expect("encryption of a short text cannot fail");
+    let ct = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plain.as_bytes(),
+                aad: record_id.as_bytes(),
+            },
+        )
+        .expect("encryption of a short text cannot fail");
     let mut out = nonce.to_vec();
     out.extend(ct);
     B64.encode(out)
@@ -30,7 +39,15 @@ pub fn open(server_secret: &str, record_id: &str, sealed: &str) -> Option<String
     }
     let (nonce, ct) = raw.split_at(12);
     let cipher = ChaCha20Poly1305::new(&key(server_secret));
-    let plain = cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: record_id.as_bytes() }).ok()?;
+    let plain = cipher
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ct,
+                aad: record_id.as_bytes(),
+            },
+        )
+        .ok()?;
     String::from_utf8(plain).ok()
 }
 
@@ -42,7 +59,10 @@ mod tests {
     fn round_trips_and_binds_the_record() {
         let s = seal("server-secret-123456", "ver_1", [7; 12], "forest");
         assert!(!s.contains("forest"));
-        assert_eq!(open("server-secret-123456", "ver_1", &s).as_deref(), Some("forest"));
+        assert_eq!(
+            open("server-secret-123456", "ver_1", &s).as_deref(),
+            Some("forest")
+        );
         assert_eq!(open("server-secret-123456", "ver_2", &s), None);
         assert_eq!(open("other-secret-1234567", "ver_1", &s), None);
         assert_eq!(open("server-secret-123456", "ver_1", "AAAA"), None);

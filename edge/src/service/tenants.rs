@@ -23,7 +23,9 @@ pub struct TenantInput {
     pub settings: Option<serde_json::Value>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -50,7 +52,8 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), ApiError> {
         }
     }
     if let Some(t) = &s.template {
-        otp_shared::templates::validate_custom(t).map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string()))?;
+        otp_shared::templates::validate_custom(t)
+            .map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string()))?;
     }
     Ok(())
 }
@@ -60,20 +63,31 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
     if let Some(name) = &input.name {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(ApiError::msg(ErrorCode::ValidationFailed, "name must be 1 to 100 characters"));
+            return Err(ApiError::msg(
+                ErrorCode::ValidationFailed,
+                "name must be 1 to 100 characters",
+            ));
         }
         t.name = name.to_string();
     }
     if let Some(q) = input.quota {
         if !(0..=100_000_000).contains(&q) {
-            return Err(ApiError::msg(ErrorCode::ValidationFailed, "quota must be 0 to 100000000"));
+            return Err(ApiError::msg(
+                ErrorCode::ValidationFailed,
+                "quota must be 0 to 100000000",
+            ));
         }
         t.quota_total = q;
     }
     if let Some(exp) = &input.expires_at {
         t.quota_expires_at = match exp {
             None => 0,
-            Some(s) => parse_iso8601(s).ok_or_else(|| ApiError::msg(ErrorCode::ValidationFailed, "expires_at must be an ISO 8601 date such as 2027-01-31"))?,
+            Some(s) => parse_iso8601(s).ok_or_else(|| {
+                ApiError::msg(
+                    ErrorCode::ValidationFailed,
+                    "expires_at must be an ISO 8601 date such as 2027-01-31",
+                )
+            })?,
         };
     }
     if let Some(cp) = &input.contact_phone {
@@ -85,7 +99,8 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
     if let Some(patch) = &input.settings {
         let mut merged = serde_json::to_value(&t.settings).expect("settings serialise");
         merge(&mut merged, patch);
-        t.settings = serde_json::from_value(merged).map_err(|e| ApiError::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
+        t.settings = serde_json::from_value(merged)
+            .map_err(|e| ApiError::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
         validate_settings(&t.settings)?;
     }
     Ok(())
@@ -112,9 +127,16 @@ pub struct Created {
     pub key: NewKey,
 }
 
-pub async fn create<P: Platform>(app: &App<P>, input: &TenantInput, now: i64) -> Result<Created, ApiError> {
+pub async fn create<P: Platform>(
+    app: &App<P>,
+    input: &TenantInput,
+    now: i64,
+) -> Result<Created, ApiError> {
     if input.name.is_none() {
-        return Err(ApiError::msg(ErrorCode::ValidationFailed, "name is required"));
+        return Err(ApiError::msg(
+            ErrorCode::ValidationFailed,
+            "name is required",
+        ));
     }
     let mut t = Tenant {
         id: new_id(&app.platform, "t"),
@@ -130,24 +152,62 @@ pub async fn create<P: Platform>(app: &App<P>, input: &TenantInput, now: i64) ->
     };
     apply(&mut t, input)?;
     let key = keys::generate(&app.platform, Role::Tenant);
-    let record = ApiKeyRecord { prefix: key.prefix.clone(), key_sha256: key.sha256.clone(), role: Role::Tenant, tenant_id: t.id.clone(), status: KeyStatus::Active, expires_at: 0, created_at: now, label: "primary".into() };
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Tenant,
+        tenant_id: t.id.clone(),
+        status: KeyStatus::Active,
+        expires_at: 0,
+        created_at: now,
+        label: "primary".into(),
+    };
     app.repo.create_tenant(app, &t, &record).await?;
     Ok(Created { tenant: t, key })
 }
 
 /// An admin key of its own (admins can be told apart in the audit log by its prefix).
-pub async fn create_admin_key<P: Platform>(app: &App<P>, label: &str, now: i64) -> Result<NewKey, ApiError> {
+pub async fn create_admin_key<P: Platform>(
+    app: &App<P>,
+    label: &str,
+    now: i64,
+) -> Result<NewKey, ApiError> {
     let key = keys::generate(&app.platform, Role::Admin);
-    let record = ApiKeyRecord { prefix: key.prefix.clone(), key_sha256: key.sha256.clone(), role: Role::Admin, tenant_id: String::new(), status: KeyStatus::Active, expires_at: 0, created_at: now, label: label.to_string() };
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Admin,
+        tenant_id: String::new(),
+        status: KeyStatus::Active,
+        expires_at: 0,
+        created_at: now,
+        label: label.to_string(),
+    };
     app.repo.put_key(app, &record).await?;
     Ok(key)
 }
 
 /// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
-pub async fn rotate_key<P: Platform>(app: &App<P>, tenant: &Tenant, grace_secs: i64, now: i64) -> Result<(NewKey, i64), ApiError> {
+pub async fn rotate_key<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    grace_secs: i64,
+    now: i64,
+) -> Result<(NewKey, i64), ApiError> {
     let key = keys::generate(&app.platform, Role::Tenant);
-    let record = ApiKeyRecord { prefix: key.prefix.clone(), key_sha256: key.sha256.clone(), role: Role::Tenant, tenant_id: tenant.id.clone(), status: KeyStatus::Active, expires_at: 0, created_at: now, label: "rotated".into() };
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Tenant,
+        tenant_id: tenant.id.clone(),
+        status: KeyStatus::Active,
+        expires_at: 0,
+        created_at: now,
+        label: "rotated".into(),
+    };
     let old_until = now + grace_secs.max(0) * 1000;
-    app.repo.rotate_keys(app, &tenant.id, &record, old_until).await?;
+    app.repo
+        .rotate_keys(app, &tenant.id, &record, old_until)
+        .await?;
     Ok((key, old_until))
 }

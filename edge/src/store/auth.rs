@@ -26,7 +26,10 @@ fn default_token_uri() -> String {
 
 impl std::fmt::Debug for ServiceAccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccount").field("client_email", &self.client_email).field("token_uri", &self.token_uri).finish_non_exhaustive()
+        f.debug_struct("ServiceAccount")
+            .field("client_email", &self.client_email)
+            .field("token_uri", &self.token_uri)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,9 +59,21 @@ impl std::fmt::Display for AuthError {
 }
 
 /// Signs a service-account assertion (RS256).
-pub fn assertion(sa: &ServiceAccount, key: &EncodingKey, now_secs: i64) -> Result<String, AuthError> {
-    let claims = Claims { iss: sa.client_email.clone(), sub: sa.client_email.clone(), aud: sa.token_uri.clone(), scope: SCOPE.into(), iat: now_secs, exp: now_secs + 3600 };
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key).map_err(|e| AuthError::BadKey(e.to_string()))
+pub fn assertion(
+    sa: &ServiceAccount,
+    key: &EncodingKey,
+    now_secs: i64,
+) -> Result<String, AuthError> {
+    let claims = Claims {
+        iss: sa.client_email.clone(),
+        sub: sa.client_email.clone(),
+        aud: sa.token_uri.clone(),
+        scope: SCOPE.into(),
+        iat: now_secs,
+        exp: now_secs + 3600,
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key)
+        .map_err(|e| AuthError::BadKey(e.to_string()))
 }
 
 struct Cached {
@@ -76,33 +91,65 @@ pub struct TokenSource {
 impl TokenSource {
     /// Parses the service-account JSON and its PEM key once.
     pub fn from_json(json: &str) -> Result<Self, AuthError> {
-        let sa: ServiceAccount = serde_json::from_str(json).map_err(|e| AuthError::BadKey(e.to_string()))?;
-        let key = EncodingKey::from_rsa_pem(sa.private_key.as_bytes()).map_err(|e| AuthError::BadKey(e.to_string()))?;
-        Ok(Self { sa, key, cache: Mutex::new(None) })
+        let sa: ServiceAccount =
+            serde_json::from_str(json).map_err(|e| AuthError::BadKey(e.to_string()))?;
+        let key = EncodingKey::from_rsa_pem(sa.private_key.as_bytes())
+            .map_err(|e| AuthError::BadKey(e.to_string()))?;
+        Ok(Self {
+            sa,
+            key,
+            cache: Mutex::new(None),
+        })
     }
 
     /// A valid access token, from the cache or a fresh exchange.
     pub async fn token<H: HttpClient>(&self, http: &H, now_ms: i64) -> Result<String, AuthError> {
-        if let Some(c) = self.cache.lock().ok().and_then(|c| c.as_ref().filter(|c| c.refresh_at > now_ms).map(|c| c.token.clone())) {
+        if let Some(c) = self.cache.lock().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|c| c.refresh_at > now_ms)
+                .map(|c| c.token.clone())
+        }) {
             return Ok(c);
         }
         let jwt = assertion(&self.sa, &self.key, now_ms / 1000)?;
-        let body = format!("grant_type={}&assertion={}", "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", jwt);
-        let req = OutboundRequest::new("POST", self.sa.token_uri.clone()).header("content-type", "application/x-www-form-urlencoded").timeout_ms(10_000);
-        let req = OutboundRequest { body: body.into_bytes(), ..req };
-        let resp = http.send(req).await.map_err(|e| AuthError::Exchange(e.to_string()))?;
+        let body = format!(
+            "grant_type={}&assertion={}",
+            "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", jwt
+        );
+        let req = OutboundRequest::new("POST", self.sa.token_uri.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .timeout_ms(10_000);
+        let req = OutboundRequest {
+            body: body.into_bytes(),
+            ..req
+        };
+        let resp = http
+            .send(req)
+            .await
+            .map_err(|e| AuthError::Exchange(e.to_string()))?;
         if !resp.is_success() {
-            return Err(AuthError::Exchange(format!("http {}: {}", resp.status, String::from_utf8_lossy(&resp.body).chars().take(200).collect::<String>())));
+            return Err(AuthError::Exchange(format!(
+                "http {}: {}",
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            )));
         }
         #[derive(Deserialize)]
         struct TokenResponse {
             access_token: String,
             expires_in: i64,
         }
-        let t: TokenResponse = serde_json::from_slice(&resp.body).map_err(|e| AuthError::Exchange(e.to_string()))?;
+        let t: TokenResponse =
+            serde_json::from_slice(&resp.body).map_err(|e| AuthError::Exchange(e.to_string()))?;
         let refresh_at = now_ms + t.expires_in * 1000 - REFRESH_MARGIN_MS;
         if let Ok(mut c) = self.cache.lock() {
-            *c = Some(Cached { token: t.access_token.clone(), refresh_at });
+            *c = Some(Cached {
+                token: t.access_token.clone(),
+                refresh_at,
+            });
         }
         Ok(t.access_token)
     }

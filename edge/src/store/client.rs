@@ -62,7 +62,11 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(field: &str, op: &'static str, value: Value) -> Self {
-        Filter { field: field.to_string(), op, value }
+        Filter {
+            field: field.to_string(),
+            op,
+            value,
+        }
     }
 }
 
@@ -78,11 +82,15 @@ impl Write {
             Ok(Value::Object(o)) => fields_of(&o),
             _ => json!({}),
         };
-        Write { body: json!({"update": {"name": path, "fields": fields}}) }
+        Write {
+            body: json!({"update": {"name": path, "fields": fields}}),
+        }
     }
 
     pub fn delete(path: String) -> Self {
-        Write { body: json!({"delete": path}) }
+        Write {
+            body: json!({"delete": path}),
+        }
     }
 
     /// Adds `by` to an integer field, creating the document and field when missing.
@@ -93,7 +101,9 @@ impl Write {
     /// Several increments on one document in one write.
     pub fn increments(path: String, fields: &[(&str, i64)]) -> Self {
         let transforms: Vec<Value> = fields.iter().map(|(f, by)| json!({"fieldPath": field_path(f), "increment": {"integerValue": by.to_string()}})).collect();
-        Write { body: json!({"transform": {"document": path, "fieldTransforms": transforms}}) }
+        Write {
+            body: json!({"transform": {"document": path, "fieldTransforms": transforms}}),
+        }
     }
 
     pub fn precondition(mut self, p: Precondition) -> Self {
@@ -134,19 +144,42 @@ pub struct Firestore {
 
 impl Firestore {
     pub fn new(cfg: &Config) -> Self {
-        let root = format!("projects/{}/databases/(default)/documents", cfg.firestore_project);
+        let root = format!(
+            "projects/{}/databases/(default)/documents",
+            cfg.firestore_project
+        );
         let timeout_ms = cfg.store_timeout_ms;
         match (&cfg.firestore_emulator_host, &cfg.service_account_json) {
-            (Some(host), _) => Self { base: format!("http://{host}/v1"), root, auth: Auth::Emulator, broken: None, timeout_ms },
+            (Some(host), _) => Self {
+                base: format!("http://{host}/v1"),
+                root,
+                auth: Auth::Emulator,
+                broken: None,
+                timeout_ms,
+            },
             (None, Some(json)) => match TokenSource::from_json(json) {
-                Ok(ts) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::ServiceAccount(ts), broken: None, timeout_ms },
-                Err(e) => Self { base: "https://firestore.googleapis.com/v1".into(), root, auth: Auth::Emulator, broken: Some(e.to_string()), timeout_ms },
+                Ok(ts) => Self {
+                    base: "https://firestore.googleapis.com/v1".into(),
+                    root,
+                    auth: Auth::ServiceAccount(ts),
+                    broken: None,
+                    timeout_ms,
+                },
+                Err(e) => Self {
+                    base: "https://firestore.googleapis.com/v1".into(),
+                    root,
+                    auth: Auth::Emulator,
+                    broken: Some(e.to_string()),
+                    timeout_ms,
+                },
             },
             (None, None) => Self {
                 base: "https://firestore.googleapis.com/v1".into(),
                 root,
                 auth: Auth::Emulator,
-                broken: Some("neither FIRESTORE_EMULATOR_HOST nor GOOGLE_SERVICE_ACCOUNT_JSON is set".into()),
+                broken: Some(
+                    "neither FIRESTORE_EMULATOR_HOST nor GOOGLE_SERVICE_ACCOUNT_JSON is set".into(),
+                ),
                 timeout_ms,
             },
         }
@@ -156,25 +189,48 @@ impl Firestore {
         &self.root
     }
 
-    async fn call<H: HttpClient>(&self, http: &H, now_ms: i64, method: &str, url: String, body: Option<Value>) -> Result<Value, StoreError> {
+    async fn call<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        method: &str,
+        url: String,
+        body: Option<Value>,
+    ) -> Result<Value, StoreError> {
         if let Some(why) = &self.broken {
             return Err(StoreError::Auth(why.clone()));
         }
         let token = match &self.auth {
             Auth::Emulator => "owner".to_string(),
-            Auth::ServiceAccount(ts) => ts.token(http, now_ms).await.map_err(|e| StoreError::Auth(e.to_string()))?,
+            Auth::ServiceAccount(ts) => ts
+                .token(http, now_ms)
+                .await
+                .map_err(|e| StoreError::Auth(e.to_string()))?,
         };
-        let mut req = OutboundRequest::new(method, url).header("authorization", format!("Bearer {token}")).timeout_ms(self.timeout_ms);
+        let mut req = OutboundRequest::new(method, url)
+            .header("authorization", format!("Bearer {token}"))
+            .timeout_ms(self.timeout_ms);
         if let Some(b) = body {
             req = req.json_body(serde_json::to_vec(&b).expect("json"));
         }
-        let resp = http.send(req).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let resp = http
+            .send(req)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let parsed: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         if resp.is_success() {
             return Ok(parsed);
         }
-        let status = parsed["error"]["status"].as_str().unwrap_or_default().to_string();
-        let message = parsed["error"]["message"].as_str().unwrap_or_default().chars().take(300).collect::<String>();
+        let status = parsed["error"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let message = parsed["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect::<String>();
         Err(match (resp.status, status.as_str()) {
             (404, _) | (_, "NOT_FOUND") => StoreError::NotFound,
             (_, "ALREADY_EXISTS") => StoreError::AlreadyExists,
@@ -188,13 +244,36 @@ impl Firestore {
 
     fn doc_of<T: DeserializeOwned>(&self, d: &Value) -> Result<Doc<T>, StoreError> {
         let name = d["name"].as_str().unwrap_or_default();
-        let path = name.strip_prefix(&self.root).map(|p| p.trim_start_matches('/')).unwrap_or(name).to_string();
-        let value = serde_json::from_value(from_fields(&d["fields"])).map_err(|e| StoreError::Invalid(format!("{path}: {e}")))?;
-        Ok(Doc { path, value, update_time: d["updateTime"].as_str().unwrap_or_default().to_string() })
+        let path = name
+            .strip_prefix(&self.root)
+            .map(|p| p.trim_start_matches('/'))
+            .unwrap_or(name)
+            .to_string();
+        let value = serde_json::from_value(from_fields(&d["fields"]))
+            .map_err(|e| StoreError::Invalid(format!("{path}: {e}")))?;
+        Ok(Doc {
+            path,
+            value,
+            update_time: d["updateTime"].as_str().unwrap_or_default().to_string(),
+        })
     }
 
-    pub async fn get<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, path: &str) -> Result<Option<Doc<T>>, StoreError> {
-        match self.call(http, now_ms, "GET", format!("{}/{}/{}", self.base, self.root, path), None).await {
+    pub async fn get<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        path: &str,
+    ) -> Result<Option<Doc<T>>, StoreError> {
+        match self
+            .call(
+                http,
+                now_ms,
+                "GET",
+                format!("{}/{}/{}", self.base, self.root, path),
+                None,
+            )
+            .await
+        {
             Ok(d) => self.doc_of(&d).map(Some),
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -202,9 +281,22 @@ impl Firestore {
     }
 
     /// Several documents in one round trip, in the order asked (`None` where missing).
-    pub async fn batch_get<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, paths: &[String]) -> Result<Vec<Option<Doc<T>>>, StoreError> {
+    pub async fn batch_get<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        paths: &[String],
+    ) -> Result<Vec<Option<Doc<T>>>, StoreError> {
         let names: Vec<String> = paths.iter().map(|p| format!("{}/{p}", self.root)).collect();
-        let out = self.call(http, now_ms, "POST", format!("{}/{}:batchGet", self.base, self.root), Some(json!({"documents": names}))).await?;
+        let out = self
+            .call(
+                http,
+                now_ms,
+                "POST",
+                format!("{}/{}:batchGet", self.base, self.root),
+                Some(json!({"documents": names})),
+            )
+            .await?;
         let mut found = std::collections::HashMap::new();
         for item in out.as_array().into_iter().flatten() {
             if item.get("found").is_some() {
@@ -216,26 +308,71 @@ impl Firestore {
     }
 
     /// A page of a collection in document-id order, with the token for the next page.
-    pub async fn list<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, limit: usize, page_token: Option<&str>) -> Result<(Vec<Doc<T>>, Option<String>), StoreError> {
-        let mut url = format!("{}/{}/{}?pageSize={}", self.base, self.root, collection, limit);
+    pub async fn list<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        collection: &str,
+        limit: usize,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Doc<T>>, Option<String>), StoreError> {
+        let mut url = format!(
+            "{}/{}/{}?pageSize={}",
+            self.base, self.root, collection, limit
+        );
         if let Some(t) = page_token {
             url.push_str("&pageToken=");
             url.push_str(&crate::service::keys::url_encode(t));
         }
         let out = self.call(http, now_ms, "GET", url, None).await?;
-        let docs = out["documents"].as_array().into_iter().flatten().map(|d| self.doc_of(d)).collect::<Result<Vec<_>, _>>()?;
-        Ok((docs, out["nextPageToken"].as_str().filter(|t| !t.is_empty()).map(str::to_string)))
+        let docs = out["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| self.doc_of(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((
+            docs,
+            out["nextPageToken"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        ))
     }
 
     /// Documents of a top-level collection whose `field` equals `value`.
-    pub async fn query_eq<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, field: &str, value: Value, limit: usize) -> Result<Vec<Doc<T>>, StoreError> {
-        self.query(http, now_ms, collection, &[Filter::new(field, "EQUAL", value)], None, limit).await
+    pub async fn query_eq<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        collection: &str,
+        field: &str,
+        value: Value,
+        limit: usize,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
+        self.query(
+            http,
+            now_ms,
+            collection,
+            &[Filter::new(field, "EQUAL", value)],
+            None,
+            limit,
+        )
+        .await
     }
 
     /// Documents of a top-level collection matching every filter, in ascending `order_by` order.
     /// An equality and a range on different fields need a composite index in production
     /// (`firestore.indexes.json`); the emulator needs none.
-    pub async fn query<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, collection: &str, filters: &[Filter], order_by: Option<&str>, limit: usize) -> Result<Vec<Doc<T>>, StoreError> {
+    pub async fn query<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        collection: &str,
+        filters: &[Filter],
+        order_by: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
         let mut conditions: Vec<Value> = filters
             .iter()
             .map(|f| json!({"fieldFilter": {"field": {"fieldPath": field_path(&f.field)}, "op": f.op, "value": super::value::to_firestore(&f.value)}}))
@@ -247,48 +384,142 @@ impl Firestore {
             _ => sq["where"] = json!({"compositeFilter": {"op": "AND", "filters": conditions}}),
         }
         if let Some(f) = order_by {
-            sq["orderBy"] = json!([{"field": {"fieldPath": field_path(f)}, "direction": "ASCENDING"}]);
+            sq["orderBy"] =
+                json!([{"field": {"fieldPath": field_path(f)}, "direction": "ASCENDING"}]);
         }
         let q = json!({"structuredQuery": sq});
-        let out = self.call(http, now_ms, "POST", format!("{}/{}:runQuery", self.base, self.root), Some(q)).await?;
-        out.as_array().into_iter().flatten().filter(|r| r.get("document").is_some()).map(|r| self.doc_of(&r["document"])).collect()
+        let out = self
+            .call(
+                http,
+                now_ms,
+                "POST",
+                format!("{}/{}:runQuery", self.base, self.root),
+                Some(q),
+            )
+            .await?;
+        out.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.get("document").is_some())
+            .map(|r| self.doc_of(&r["document"]))
+            .collect()
     }
 
     /// Applies all writes atomically; returns each write's update time.
-    pub async fn commit<H: HttpClient>(&self, http: &H, now_ms: i64, writes: Vec<Write>) -> Result<Vec<String>, StoreError> {
+    pub async fn commit<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        writes: Vec<Write>,
+    ) -> Result<Vec<String>, StoreError> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        self.commit_body(http, now_ms, json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()})).await
+        self.commit_body(
+            http,
+            now_ms,
+            json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()}),
+        )
+        .await
     }
 
     /// Starts a read-write transaction: reads made with [`Firestore::get_in`] lock their documents
     /// until [`Firestore::commit_in`] or [`Firestore::rollback`].
-    pub async fn begin_transaction<H: HttpClient>(&self, http: &H, now_ms: i64) -> Result<String, StoreError> {
-        let out = self.call(http, now_ms, "POST", format!("{}/{}:beginTransaction", self.base, self.root), Some(json!({"options": {"readWrite": {}}}))).await?;
-        out["transaction"].as_str().map(str::to_string).ok_or_else(|| StoreError::Invalid("no transaction id".into()))
+    pub async fn begin_transaction<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+    ) -> Result<String, StoreError> {
+        let out = self
+            .call(
+                http,
+                now_ms,
+                "POST",
+                format!("{}/{}:beginTransaction", self.base, self.root),
+                Some(json!({"options": {"readWrite": {}}})),
+            )
+            .await?;
+        out["transaction"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| StoreError::Invalid("no transaction id".into()))
     }
 
-    pub async fn get_in<T: DeserializeOwned, H: HttpClient>(&self, http: &H, now_ms: i64, transaction: &str, path: &str) -> Result<Option<Doc<T>>, StoreError> {
-        let body = json!({"documents": [format!("{}/{path}", self.root)], "transaction": transaction});
-        let out = self.call(http, now_ms, "POST", format!("{}/{}:batchGet", self.base, self.root), Some(body)).await?;
-        match out.as_array().and_then(|a| a.iter().find(|i| i.get("found").is_some())) {
+    pub async fn get_in<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        transaction: &str,
+        path: &str,
+    ) -> Result<Option<Doc<T>>, StoreError> {
+        let body =
+            json!({"documents": [format!("{}/{path}", self.root)], "transaction": transaction});
+        let out = self
+            .call(
+                http,
+                now_ms,
+                "POST",
+                format!("{}/{}:batchGet", self.base, self.root),
+                Some(body),
+            )
+            .await?;
+        match out
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i.get("found").is_some()))
+        {
             Some(item) => self.doc_of(&item["found"]).map(Some),
             None => Ok(None),
         }
     }
 
-    pub async fn commit_in<H: HttpClient>(&self, http: &H, now_ms: i64, transaction: &str, writes: Vec<Write>) -> Result<Vec<String>, StoreError> {
+    pub async fn commit_in<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        transaction: &str,
+        writes: Vec<Write>,
+    ) -> Result<Vec<String>, StoreError> {
         self.commit_body(http, now_ms, json!({"transaction": transaction, "writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()})).await
     }
 
-    pub async fn rollback<H: HttpClient>(&self, http: &H, now_ms: i64, transaction: &str) -> Result<(), StoreError> {
-        self.call(http, now_ms, "POST", format!("{}/{}:rollback", self.base, self.root), Some(json!({"transaction": transaction}))).await.map(|_| ())
+    pub async fn rollback<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        transaction: &str,
+    ) -> Result<(), StoreError> {
+        self.call(
+            http,
+            now_ms,
+            "POST",
+            format!("{}/{}:rollback", self.base, self.root),
+            Some(json!({"transaction": transaction})),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn commit_body<H: HttpClient>(&self, http: &H, now_ms: i64, body: Value) -> Result<Vec<String>, StoreError> {
-        let out = self.call(http, now_ms, "POST", format!("{}/{}:commit", self.base, self.root), Some(body)).await?;
-        Ok(out["writeResults"].as_array().into_iter().flatten().map(|r| r["updateTime"].as_str().unwrap_or_default().to_string()).collect())
+    async fn commit_body<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        body: Value,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .call(
+                http,
+                now_ms,
+                "POST",
+                format!("{}/{}:commit", self.base, self.root),
+                Some(body),
+            )
+            .await?;
+        Ok(out["writeResults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["updateTime"].as_str().unwrap_or_default().to_string())
+            .collect())
     }
 }
 
@@ -298,13 +529,20 @@ mod tests {
 
     #[test]
     fn writes_resolve_to_full_names_with_preconditions() {
-        let w = Write::set("tenants/t_1".into(), &json!({"n": 1})).precondition(Precondition::Exists(false));
+        let w = Write::set("tenants/t_1".into(), &json!({"n": 1}))
+            .precondition(Precondition::Exists(false));
         let b = w.resolved("projects/p/databases/(default)/documents");
-        assert_eq!(b["update"]["name"], "projects/p/databases/(default)/documents/tenants/t_1");
+        assert_eq!(
+            b["update"]["name"],
+            "projects/p/databases/(default)/documents/tenants/t_1"
+        );
         assert_eq!(b["update"]["fields"]["n"]["integerValue"], "1");
         assert_eq!(b["currentDocument"]["exists"], false);
         let t = Write::increment("c/x".into(), "otp_sent", 2).resolved("R");
         assert_eq!(t["transform"]["document"], "R/c/x");
-        assert_eq!(t["transform"]["fieldTransforms"][0]["increment"]["integerValue"], "2");
+        assert_eq!(
+            t["transform"]["fieldTransforms"][0]["increment"]["integerValue"],
+            "2"
+        );
     }
 }

@@ -13,27 +13,47 @@ pub fn to_firestore(v: &Value) -> Value {
             None => json!({"doubleValue": n.as_f64().unwrap_or(0.0)}),
         },
         Value::String(s) => json!({"stringValue": s}),
-        Value::Array(a) => json!({"arrayValue": {"values": a.iter().map(to_firestore).collect::<Vec<_>>()}}),
+        Value::Array(a) => {
+            json!({"arrayValue": {"values": a.iter().map(to_firestore).collect::<Vec<_>>()}})
+        }
         Value::Object(o) => json!({"mapValue": {"fields": fields_of(o)}}),
     }
 }
 
 /// The `fields` object of a document from a JSON object.
 pub fn fields_of(o: &Map<String, Value>) -> Value {
-    Value::Object(o.iter().map(|(k, v)| (k.clone(), to_firestore(v))).collect())
+    Value::Object(
+        o.iter()
+            .map(|(k, v)| (k.clone(), to_firestore(v)))
+            .collect(),
+    )
 }
 
 pub fn from_firestore(v: &Value) -> Value {
-    let Some(o) = v.as_object() else { return Value::Null };
-    let Some((kind, inner)) = o.iter().next() else { return Value::Null };
+    let Some(o) = v.as_object() else {
+        return Value::Null;
+    };
+    let Some((kind, inner)) = o.iter().next() else {
+        return Value::Null;
+    };
     match kind.as_str() {
         "nullValue" => Value::Null,
         "booleanValue" => inner.clone(),
-        "integerValue" => inner.as_str().and_then(|s| s.parse::<i64>().ok()).map(Value::from).unwrap_or_else(|| inner.clone()),
+        "integerValue" => inner
+            .as_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(Value::from)
+            .unwrap_or_else(|| inner.clone()),
         "doubleValue" => inner.clone(),
         "stringValue" | "timestampValue" | "referenceValue" | "bytesValue" => inner.clone(),
         "geoPointValue" => inner.clone(),
-        "arrayValue" => Value::Array(inner.get("values").and_then(Value::as_array).map(|a| a.iter().map(from_firestore).collect()).unwrap_or_default()),
+        "arrayValue" => Value::Array(
+            inner
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(from_firestore).collect())
+                .unwrap_or_default(),
+        ),
         "mapValue" => from_fields(inner.get("fields").unwrap_or(&Value::Null)),
         _ => Value::Null,
     }
@@ -42,14 +62,22 @@ pub fn from_firestore(v: &Value) -> Value {
 /// A document's `fields` back to a JSON object (missing fields -> `{}`).
 pub fn from_fields(fields: &Value) -> Value {
     match fields.as_object() {
-        Some(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), from_firestore(v))).collect()),
+        Some(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), from_firestore(v)))
+                .collect(),
+        ),
         None => Value::Object(Map::new()),
     }
 }
 
 /// A field path segment, quoted with backticks unless it is a plain identifier.
 pub fn field_path(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if plain {
         name.to_string()
     } else {

@@ -26,7 +26,18 @@ fn method(m: &str) -> Method {
 fn classify(e: worker::Error) -> TransportError {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
-    if ["refused", "connect", "dns", "no such host", "unreachable", "network connection lost"].iter().any(|k| lower.contains(k)) && !lower.contains("timed out") {
+    if [
+        "refused",
+        "connect",
+        "dns",
+        "no such host",
+        "unreachable",
+        "network connection lost",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
+        && !lower.contains("timed out")
+    {
         TransportError::Connect(text)
     } else {
         TransportError::Other(text)
@@ -37,18 +48,23 @@ impl HttpClient for FetchClient {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError> {
         let headers = Headers::new();
         for (k, v) in &req.headers {
-            headers.append(k, v).map_err(|e| TransportError::Other(e.to_string()))?;
+            headers
+                .append(k, v)
+                .map_err(|e| TransportError::Other(e.to_string()))?;
         }
         let mut init = RequestInit::new();
         init.with_method(method(&req.method)).with_headers(headers);
         if !req.body.is_empty() {
             init.with_body(Some(js_sys::Uint8Array::from(req.body.as_slice()).into()));
         }
-        let request = Request::new_with_init(&req.url, &init).map_err(|e| TransportError::Other(e.to_string()))?;
+        let request = Request::new_with_init(&req.url, &init)
+            .map_err(|e| TransportError::Other(e.to_string()))?;
         let controller = AbortController::default();
         let signal = controller.signal();
         let fetch = Fetch::Request(request);
-        let timeout = Delay::from(std::time::Duration::from_millis(req.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS) as u64));
+        let timeout = Delay::from(std::time::Duration::from_millis(
+            req.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS) as u64,
+        ));
         let send = fetch.send_with_signal(&signal);
         futures_util::pin_mut!(send);
         let mut resp = match select(send, timeout).await {
@@ -60,7 +76,14 @@ impl HttpClient for FetchClient {
         };
         let status = resp.status_code();
         let headers = resp.headers().entries().collect();
-        let body = resp.bytes().await.map_err(|e| TransportError::Other(e.to_string()))?;
-        Ok(OutboundResponse { status, headers, body })
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TransportError::Other(e.to_string()))?;
+        Ok(OutboundResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }

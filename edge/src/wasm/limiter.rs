@@ -33,7 +33,10 @@ pub struct Limiter {
 
 impl DurableObject for Limiter {
     fn new(state: State, _env: Env) -> Self {
-        Self { state, tats: RefCell::new(HashMap::new()) }
+        Self {
+            state,
+            tats: RefCell::new(HashMap::new()),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -42,7 +45,14 @@ impl DurableObject for Limiter {
         let known = self.tats.borrow().get(&hit.key).copied();
         let tat = match known {
             Some(t) => t,
-            None if hit.persist => self.state.storage().get::<i64>(&hit.key).await.ok().flatten().unwrap_or(0),
+            None if hit.persist => self
+                .state
+                .storage()
+                .get::<i64>(&hit.key)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0),
             None => 0,
         };
         let (decision, new_tat) = gcra(hit.rule, tat, now);

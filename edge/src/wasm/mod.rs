@@ -19,7 +19,10 @@ thread_local! {
 }
 
 fn lookup(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|s| s.to_string()))
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .or_else(|| env.secret(name).ok().map(|s| s.to_string()))
 }
 
 fn app(env: &Env) -> std::result::Result<Rc<App<WorkerPlatform>>, String> {
@@ -27,7 +30,13 @@ fn app(env: &Env) -> std::result::Result<Rc<App<WorkerPlatform>>, String> {
         return Ok(app);
     }
     let cfg = Config::from_lookup(|n| lookup(env, n)).map_err(|e| e.to_string())?;
-    let app = Rc::new(App::new(cfg, WorkerPlatform { env: env.clone(), http: fetch::FetchClient }));
+    let app = Rc::new(App::new(
+        cfg,
+        WorkerPlatform {
+            env: env.clone(),
+            http: fetch::FetchClient,
+        },
+    ));
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
     Ok(app)
 }
@@ -69,9 +78,17 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match app(&env) {
         Ok(app) => {
             let now = js_sys::Date::now() as i64;
-            let ctx = crate::api::app::Ctx::new(crate::platform::new_id(&app.platform, "cron"), now, "cron".into(), crate::api::app::Envelope::V1);
+            let ctx = crate::api::app::Ctx::new(
+                crate::platform::new_id(&app.platform, "cron"),
+                now,
+                "cron".into(),
+                crate::api::app::Envelope::V1,
+            );
             let summary = crate::service::cron::run(&app, &ctx).await;
-            worker::console_log!("{}", serde_json::json!({"request_id": ctx.request_id, "cron": summary}));
+            worker::console_log!(
+                "{}",
+                serde_json::json!({"request_id": ctx.request_id, "cron": summary})
+            );
         }
         Err(e) => worker::console_error!("configuration error: {e}"),
     }

@@ -28,14 +28,33 @@ impl Platform for WorkerPlatform {
         getrandom::getrandom(buf).expect("crypto.getRandomValues is available in workerd");
     }
 
-    async fn rate_hit(&self, key: &str, rule: RateRule, persist: bool) -> Result<RateDecision, String> {
-        let ns = self.env.durable_object("LIMITER").map_err(|e| e.to_string())?;
-        let stub = ns.get_by_name(&shard_name(key)).map_err(|e| e.to_string())?;
-        let body = serde_json::to_string(&Hit { key: key.to_string(), rule, persist }).map_err(|e| e.to_string())?;
+    async fn rate_hit(
+        &self,
+        key: &str,
+        rule: RateRule,
+        persist: bool,
+    ) -> Result<RateDecision, String> {
+        let ns = self
+            .env
+            .durable_object("LIMITER")
+            .map_err(|e| e.to_string())?;
+        let stub = ns
+            .get_by_name(&shard_name(key))
+            .map_err(|e| e.to_string())?;
+        let body = serde_json::to_string(&Hit {
+            key: key.to_string(),
+            rule,
+            persist,
+        })
+        .map_err(|e| e.to_string())?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init("https://limiter/hit", &init).map_err(|e| e.to_string())?;
-        let mut resp = stub.fetch_with_request(req).await.map_err(|e| e.to_string())?;
+        let req =
+            Request::new_with_init("https://limiter/hit", &init).map_err(|e| e.to_string())?;
+        let mut resp = stub
+            .fetch_with_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
         resp.json::<RateDecision>().await.map_err(|e| e.to_string())
     }
 

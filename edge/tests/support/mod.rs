@@ -10,10 +10,15 @@ use std::time::{Duration, Instant};
 
 use otp_edge::config::Config;
 
-const EMULATOR: &str = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator";
+const EMULATOR: &str =
+    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The emulator's address, starting it on first use.
@@ -48,7 +53,9 @@ pub fn emulator() -> &'static str {
 /// The emulator answers `GET /` with 200 once it serves requests.
 fn answers(host: &str) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(host) else { return false };
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     if s.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
         return false;
@@ -70,6 +77,9 @@ pub fn config(project: &str) -> Config {
 }
 
 pub fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}-{n}")
 }

@@ -49,13 +49,17 @@ impl Gateway {
         std::fs::create_dir_all(&bin).unwrap();
         let fake = bin.join("termux-sms-send");
         std::fs::write(&fake, FAKE_SMS).unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let mut g = Gateway {
             dir,
             base: String::new(),
             child: None,
             config_extra: extra.to_string(),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
             keys: Keys::from_secret(SECRET).unwrap(),
         };
         g.spawn();
@@ -86,8 +90,16 @@ log = "phone_gateway=debug,info"
     fn spawn(&mut self) {
         let cfg = self.dir.path().join("gw.toml");
         std::fs::write(&cfg, self.config_text()).unwrap();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("gateway.log")).unwrap();
-        let path = format!("{}:{}", self.bin_dir().display(), std::env::var("PATH").unwrap_or_default());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("gateway.log"))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            self.bin_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut child = Command::new(env!("CARGO_BIN_EXE_phone-gateway"))
             .arg("--config")
             .arg(&cfg)
@@ -100,10 +112,13 @@ log = "phone_gateway=debug,info"
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("phone-gateway listening on ").unwrap_or_else(|| {
-            panic!("gateway did not start: {line:?}\n{}", self.log())
-        });
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("phone-gateway listening on ")
+            .unwrap_or_else(|| panic!("gateway did not start: {line:?}\n{}", self.log()));
         self.base = addr.to_string();
         self.child = Some(child);
     }
@@ -152,19 +167,35 @@ log = "phone_gateway=debug,info"
         self.raw(method, path, &sealed.headers, sealed.body).await
     }
 
-    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
-        let mut req = self.client.request(method.parse().unwrap(), format!("{}{}", self.base, path));
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path));
         for (k, v) in headers {
             req = req.header(*k, v);
         }
         let resp = req.body(body).send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn send(&self, msg: &SendRequest) -> (u16, Value) {
-        self.signed("POST", wire::PATH_SEND, Some(&serde_json::to_vec(msg).unwrap())).await
+        self.signed(
+            "POST",
+            wire::PATH_SEND,
+            Some(&serde_json::to_vec(msg).unwrap()),
+        )
+        .await
     }
 
     pub async fn status(&self, id: &str) -> Option<StatusReport> {
@@ -177,13 +208,22 @@ log = "phone_gateway=debug,info"
     }
 
     pub async fn health(&self) -> Health {
-        let text = self.client.get(format!("{}/health", self.base)).send().await.unwrap().text().await.unwrap();
+        let text = self
+            .client
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("health {text}: {e}"))
     }
 
     pub async fn kill_switch(&self, engaged: bool) -> (u16, Value) {
         let body = serde_json::json!({"engaged": engaged, "reason": "test"}).to_string();
-        self.signed("POST", wire::PATH_KILL_SWITCH, Some(body.as_bytes())).await
+        self.signed("POST", wire::PATH_KILL_SWITCH, Some(body.as_bytes()))
+            .await
     }
 }
 
@@ -212,20 +252,37 @@ fn read_calls(path: &Path) -> Vec<Call> {
             let mut fields: Vec<String> = r.split('\x1f').map(str::to_string).collect();
             fields.pop(); // trailing separator
             let at_ns = fields.remove(0).parse().unwrap();
-            Call { at_ns, args: fields }
+            Call {
+                at_ns,
+                args: fields,
+            }
         })
         .collect()
 }
 
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
-pub fn seal_now(keys: &Keys, method: &str, path: &str, plaintext: Option<&[u8]>) -> wire::SealedRequest {
+pub fn seal_now(
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    plaintext: Option<&[u8]>,
+) -> wire::SealedRequest {
     seal_at(keys, method, path, plaintext, now())
 }
 
-pub fn seal_at(keys: &Keys, method: &str, path: &str, plaintext: Option<&[u8]>, ts: u64) -> wire::SealedRequest {
+pub fn seal_at(
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    plaintext: Option<&[u8]>,
+    ts: u64,
+) -> wire::SealedRequest {
     let mut n16 = [0u8; 16];
     let mut n12 = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut n16);
