@@ -59,6 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds")
     p.add_argument("--max-error-rate", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=None, help="random seed for the phone numbers")
+    p.add_argument("--phones-file", default=None,
+                   help="verify: read the primed phones from this file instead of priming (see --prime-only)")
+    p.add_argument("--prime-only", action="store_true",
+                   help="verify: prime, write the phones to --phones-file, print the priming line and stop")
     a = p.parse_args(argv)
     if not a.key:
         p.error("--key (or BENCH_API_KEY) is required")
@@ -73,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--url must be http(s)://host:port")
     if a.mode == "verify" and a.phones <= 0:
         a.phones = a.clients * 64
+    if a.prime_only and not (a.mode == "verify" and a.phones_file):
+        p.error("--prime-only needs --mode verify and --phones-file")
     return a
 
 
@@ -199,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(a.seed)
     verify_phones = None
     primed = None
-    if a.mode == "verify":
+    if a.mode == "verify" and a.phones_file and not a.prime_only:
+        with open(a.phones_file) as f:
+            verify_phones = f.read().split()
+    elif a.mode == "verify":
         t = time.time()
         verify_phones, prime_status = asyncio.run(prime(a, rng))
         primed = {"phones": len(verify_phones), "seconds": round(time.time() - t, 2),
@@ -208,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"label": a.label, "mode": a.mode, "error": "priming failed", "prime": primed}))
             print(f"{a.label or a.mode}: priming sends failed: {primed['status']}", file=sys.stderr)
             return 1
+        if a.prime_only:
+            with open(a.phones_file, "w") as f:
+                f.write("\n".join(verify_phones))
+            print(json.dumps({"label": a.label, "mode": "prime", "prime": primed}), flush=True)
+            return 0
 
     shares = [a.clients // a.procs + (1 if i < a.clients % a.procs else 0) for i in range(a.procs)]
     warm_at = time.time() + 0.3 + 0.1 * a.procs

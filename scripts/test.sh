@@ -7,6 +7,10 @@ cd "$ROOT"
 
 bash scripts/setup.sh
 
+log "format and lints (cargo fmt --check; clippy --all-targets -D warnings)"
+cargo fmt --all --check || { echo "cargo fmt --all --check found unformatted code; run cargo fmt --all"; exit 1; }
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 log "native tests (cargo test --workspace)"
 cargo test --workspace --quiet 2>&1 | grep -Ev '^(running 0 tests|test result: ok. 0 passed.*)$|^$' || { echo "native tests failed"; exit 1; }
 

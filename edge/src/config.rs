@@ -1,5 +1,6 @@
 //! Configuration read from the worker's vars and secrets (or the process environment natively).
-//! Parsing lives here so a bad value fails loudly at start-up with the variable's name.
+//! Parsing lives here so a bad value fails at start-up with the variable's name. Error texts name
+//! variables, never their values: a secret must not reach a log or a caller through a parse error.
 
 use serde::Deserialize;
 
@@ -20,7 +21,7 @@ pub struct Config {
     pub firestore_project: String,
     pub firestore_emulator_host: Option<String>,
     pub service_account_json: Option<String>,
-    /// Key for the HMAC of stored OTP codes.
+    /// Input key material for the code HMAC and sealing keys (HKDF, see `service::secrets`).
     pub otp_secret: String,
     pub gateways: Vec<GatewayConfig>,
     pub gateway_timeout_ms: u32,
@@ -34,6 +35,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long one Firestore call may take before the store counts as unavailable.
     pub store_timeout_ms: u32,
+    /// How long an isolate trusts what it read about a key, its tenant and the stored kill switch.
+    pub auth_cache_ms: i64,
+    /// Analytics counters are summed in the isolate and committed at most this often.
+    pub counter_flush_ms: u64,
+    /// Failed key lookups one client address may cause per minute before it is refused unread.
+    pub auth_failures_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +51,10 @@ impl std::fmt::Display for ConfigError {
         f.write_str(&self.0)
     }
 }
+
+/// Shortest accepted server secret and bootstrap admin key (256 bits of base64 is 43 characters;
+/// 32 is the floor the docs have always asked for).
+pub const MIN_SECRET_CHARS: usize = 32;
 
 impl Config {
     /// `get` looks a name up among vars and secrets.
@@ -56,26 +67,41 @@ impl Config {
         let otp_secret = get("OTP_HMAC_SECRET").ok_or_else(|| {
             ConfigError("OTP_HMAC_SECRET is not set (wrangler secret put OTP_HMAC_SECRET)".into())
         })?;
-        if otp_secret.len() < 16 {
-            return Err(ConfigError(
-                "OTP_HMAC_SECRET must be at least 16 characters".into(),
-            ));
+        if otp_secret.chars().count() < MIN_SECRET_CHARS {
+            return Err(ConfigError(format!(
+                "OTP_HMAC_SECRET must be at least {MIN_SECRET_CHARS} characters"
+            )));
+        }
+        let bootstrap_admin_key = get("ADMIN_BOOTSTRAP_KEY");
+        if bootstrap_admin_key
+            .as_ref()
+            .is_some_and(|k| k.chars().count() < MIN_SECRET_CHARS)
+        {
+            return Err(ConfigError(format!(
+                "ADMIN_BOOTSTRAP_KEY must be at least {MIN_SECRET_CHARS} characters"
+            )));
         }
         let mut gateways: Vec<GatewayConfig> = match get("GATEWAYS") {
-            Some(raw) => serde_json::from_str(&raw).map_err(|e| {
-                ConfigError(format!("GATEWAYS is not a JSON list of {{id,url}}: {e}"))
+            Some(raw) => serde_json::from_str(&raw).map_err(|_| {
+                ConfigError("GATEWAYS is not a JSON list of {\"id\",\"url\"} objects".into())
             })?,
             None => Vec::new(),
         };
         let secrets: std::collections::HashMap<String, String> = match get("GATEWAY_SECRETS") {
-            Some(raw) => serde_json::from_str(&raw).map_err(|e| {
-                ConfigError(format!(
-                    "GATEWAY_SECRETS is not a JSON object of id -> secret: {e}"
-                ))
+            Some(raw) => serde_json::from_str(&raw).map_err(|_| {
+                ConfigError("GATEWAY_SECRETS is not a JSON object of gateway id -> secret".into())
             })?,
             None => Default::default(),
         };
+        let mut seen_ids = std::collections::HashSet::new();
+        let mut seen_secrets = std::collections::HashSet::new();
         for g in &mut gateways {
+            if !otp_shared::ids::is_plain_id(&g.id) || !seen_ids.insert(g.id.clone()) {
+                return Err(ConfigError(format!(
+                    "GATEWAYS: gateway id {:?} is empty, not plain, or listed twice",
+                    g.id
+                )));
+            }
             g.url = g.url.trim_end_matches('/').to_string();
             g.secret = secrets.get(&g.id).cloned().ok_or_else(|| {
                 ConfigError(format!(
@@ -83,12 +109,19 @@ impl Config {
                     g.id
                 ))
             })?;
+            // A shared secret would let one phone's reports pass as another's.
+            if !seen_secrets.insert(g.secret.clone()) {
+                return Err(ConfigError(format!(
+                    "GATEWAY_SECRETS: gateway {:?} has the same secret as another gateway",
+                    g.id
+                )));
+            }
         }
         let num = |name: &str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
                 Some(v) => v
                     .parse()
-                    .map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
+                    .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
                 None => Ok(default),
             }
         };
@@ -99,11 +132,15 @@ impl Config {
             otp_secret,
             gateways,
             gateway_timeout_ms: num("GATEWAY_TIMEOUT_MS", 5_000)? as u32,
-            bootstrap_admin_key: get("ADMIN_BOOTSTRAP_KEY"),
+            bootstrap_admin_key,
             kill_switch: matches!(get("KILL_SWITCH").as_deref(), Some("on" | "true" | "1")),
             quota_shards: num("QUOTA_SHARDS", 8)?.clamp(1, 64) as u32,
             max_body_bytes: num("MAX_BODY_BYTES", 16 * 1024)? as usize,
             store_timeout_ms: num("STORE_TIMEOUT_MS", 10_000)?.clamp(100, 60_000) as u32,
+            auth_cache_ms: num("AUTH_CACHE_MS", 2_000)?.min(60_000) as i64,
+            counter_flush_ms: num("COUNTER_FLUSH_MS", 1_000)?.min(60_000),
+            auth_failures_per_minute: num("AUTH_FAILURES_PER_MINUTE", 30)?.clamp(1, 1_000_000)
+                as u32,
         })
     }
 }
@@ -111,6 +148,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: std::collections::HashMap<String, String> = pairs
@@ -123,7 +162,7 @@ mod tests {
     #[test]
     fn reads_gateways_with_their_secrets() {
         let c = Config::from_lookup(env(&[
-            ("OTP_HMAC_SECRET", "0123456789abcdef0123"),
+            ("OTP_HMAC_SECRET", SECRET),
             ("GATEWAYS", r#"[{"id":"p1","url":"http://127.0.0.1:9/"}]"#),
             ("GATEWAY_SECRETS", r#"{"p1":"s3cret"}"#),
         ]))
@@ -136,7 +175,7 @@ mod tests {
     #[test]
     fn names_the_missing_secret() {
         let e = Config::from_lookup(env(&[
-            ("OTP_HMAC_SECRET", "0123456789abcdef0123"),
+            ("OTP_HMAC_SECRET", SECRET),
             ("GATEWAYS", r#"[{"id":"p1","url":"x"}]"#),
         ]))
         .unwrap_err();
@@ -146,12 +185,55 @@ mod tests {
     }
 
     #[test]
-    fn rejects_non_numeric_limits() {
+    fn short_secrets_are_refused() {
+        let e = Config::from_lookup(env(&[("OTP_HMAC_SECRET", "0123456789abcdef")])).unwrap_err();
+        assert!(e.0.contains("at least 32"), "{e}");
         let e = Config::from_lookup(env(&[
-            ("OTP_HMAC_SECRET", "0123456789abcdef0123"),
+            ("OTP_HMAC_SECRET", SECRET),
+            ("ADMIN_BOOTSTRAP_KEY", "admin"),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("ADMIN_BOOTSTRAP_KEY"), "{e}");
+    }
+
+    #[test]
+    fn two_gateways_may_not_share_a_secret() {
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            (
+                "GATEWAYS",
+                r#"[{"id":"p1","url":"x"},{"id":"p2","url":"y"}]"#,
+            ),
+            (
+                "GATEWAY_SECRETS",
+                r#"{"p1":"same-secret","p2":"same-secret"}"#,
+            ),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("p2") && e.0.contains("same secret"), "{e}");
+        assert!(
+            !e.0.contains("same-secret"),
+            "the secret itself is never in the text"
+        );
+    }
+
+    #[test]
+    fn parse_errors_never_echo_the_value() {
+        // A malformed secrets var must not put its content (a secret) into the error.
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            ("GATEWAY_SECRETS", r#"{"p1": "hunter2-very-secret" oops}"#),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.0.contains("GATEWAY_SECRETS") && !e.0.contains("hunter2"),
+            "{e}"
+        );
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
             ("QUOTA_SHARDS", "many"),
         ]))
         .unwrap_err();
-        assert!(e.0.contains("QUOTA_SHARDS"));
+        assert!(e.0.contains("QUOTA_SHARDS") && !e.0.contains("many"));
     }
 }

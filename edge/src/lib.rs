@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod net;
 pub mod platform;
 pub mod service;

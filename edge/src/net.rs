@@ -75,3 +75,16 @@ pub enum TransportError {
 pub trait HttpClient {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError>;
 }
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,8 +1,9 @@
 //! What the core needs from its host: outbound HTTP, time, randomness, rate-limit state and logs.
 //! `wasm::WorkerPlatform` provides them inside workerd; `native::NativePlatform` in tests and tools.
 
+use serde::{Deserialize, Serialize};
+
 use crate::net::HttpClient;
-use crate::service::ratelimit::{RateDecision, RateRule};
 
 #[allow(async_fn_in_trait)]
 pub trait Platform {
@@ -10,16 +11,107 @@ pub trait Platform {
     fn http(&self) -> &Self::Http;
     fn now_ms(&self) -> i64;
     fn fill_random(&self, buf: &mut [u8]);
-    /// Counts one request against `key` under `rule`. Errors only when the limiter is unreachable.
-    /// `persist` keeps the state across a restart of its holder (costs a durable write per hit).
-    async fn rate_hit(
-        &self,
-        key: &str,
-        rule: RateRule,
-        persist: bool,
-    ) -> Result<RateDecision, String>;
+    /// One call to the tenant's gate (a Durable Object per tenant on Workers; memory natively):
+    /// its rate limits, per-phone windows and quota lease, answered together. Errors only when
+    /// the gate cannot be reached.
+    async fn gate(&self, tenant_id: &str, ask: &GateAsk) -> Result<GateAnswer, String>;
+    /// Waits `ms` (the deferred counter flush spaces its commits with it).
+    async fn sleep(&self, ms: u64);
     /// One structured log line (JSON). Never pass secrets, codes or full phone numbers.
     fn log(&self, line: &str);
+}
+
+/// `limit` requests per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateRule {
+    /// Requests allowed per window (the burst size).
+    pub limit: u32,
+    pub window_secs: u32,
+}
+
+/// Which limit a hit counts against; the refusal names it so the caller picks its error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    Endpoint,
+    Ip,
+    /// OTP sends to one phone (`max_sends` per `send_window_secs`).
+    PhoneSends,
+    /// Direct messages to one phone.
+    PhoneMessages,
+    /// Failed authentications from one client address (checked before a key is looked up).
+    AuthFailures,
+}
+
+/// One request counted against one limit of the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    pub kind: LimitKind,
+    /// The key within the tenant (a route name, a client address, a phone's hash).
+    pub key: String,
+    pub rule: RateRule,
+    /// Kept in the gate's durable storage, so an eviction does not reset it (per-phone windows).
+    #[serde(default)]
+    pub persist: bool,
+}
+
+/// What the request wants from the tenant's quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum QuotaOp {
+    #[default]
+    None,
+    /// One unit, from the lease (refilled from the store's shards when empty).
+    Take,
+    /// Units that paid for nothing go back to the lease.
+    Refund { units: u32 },
+    /// Drop the lease (the balance was reset by an admin): later takes read the shards afresh.
+    Reset,
+    /// How many units the lease holds (they are no longer in the shards).
+    Peek,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GateAsk {
+    #[serde(default)]
+    pub hits: Vec<Hit>,
+    #[serde(default)]
+    pub quota: QuotaOp,
+    /// Only say whether the hits would pass; count nothing.
+    #[serde(default)]
+    pub peek: bool,
+    /// Give the hits back (a request counted them, then did nothing: a duplicate, a lost race).
+    #[serde(default)]
+    pub undo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub kind: LimitKind,
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum QuotaAnswer {
+    #[default]
+    None,
+    Granted,
+    Exhausted,
+    /// The shards could not be read or written; nothing was taken.
+    Unavailable {
+        why: String,
+    },
+    Leased {
+        units: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GateAnswer {
+    /// The first limit that refused; then nothing was counted or taken.
+    pub refused: Option<Refusal>,
+    pub quota: QuotaAnswer,
 }
 
 /// A `rand_core` RNG over the platform's randomness, for the shared code generators.

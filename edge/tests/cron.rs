@@ -4,22 +4,17 @@
 
 mod support;
 
-use otp_edge::api::app::{App, Ctx, Envelope};
 use otp_edge::native::{NativePlatform, ReqwestClient};
 use otp_edge::platform::Platform;
-use otp_edge::service::{cron, gateway::Probe};
+use otp_edge::service::app::{App, Ctx};
+use otp_edge::service::cron;
 use otp_edge::store::{Firestore, Write};
 use serde_json::{json, Value};
 
 const DAY_MS: i64 = 86_400_000;
 
 fn ctx(now_ms: i64) -> Ctx {
-    Ctx::new(
-        "req_cron_test".into(),
-        now_ms,
-        "127.0.0.1".into(),
-        Envelope::V1,
-    )
+    Ctx::new("req_cron_test".into(), now_ms, "127.0.0.1".into())
 }
 
 fn verification(id: &str, status: &str, expires_at: i64) -> Value {
@@ -36,7 +31,7 @@ async fn exists(db: &Firestore, path: &str) -> bool {
 }
 
 async fn status_of(app: &App<NativePlatform>, id: &str) -> String {
-    let (v, _) = app.repo.get_verification(app, id).await.unwrap().unwrap();
+    let (v, _) = app.repo().get_verification(id).await.unwrap().unwrap();
     serde_json::to_value(v.status)
         .unwrap()
         .as_str()
@@ -48,7 +43,8 @@ async fn status_of(app: &App<NativePlatform>, id: &str) -> String {
 async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention() {
     let cfg = support::config(&support::unique("cron"));
     let db = Firestore::new(&cfg);
-    let app = App::new(cfg, NativePlatform::default());
+    let platform = NativePlatform::new(&cfg);
+    let app = App::new(cfg, platform);
     let now = app.platform.now_ms();
     let docs = [
         (
@@ -80,15 +76,9 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         .collect();
     db.commit(app.platform.http(), now, writes).await.unwrap();
     for (ago, reachable) in [(8 * DAY_MS, true), (2_000, true), (1_000, false)] {
-        let probe = Probe {
-            id: "phone-1".into(),
-            reachable,
-            latency_ms: 5,
-            health: None,
-            error: None,
-        };
-        app.repo
-            .record_gateway_check(&app, &probe, now - ago)
+        let check = json!({"gateway_id": "phone-1", "reachable": reachable, "latency_ms": 5, "error": null, "at": now - ago});
+        app.repo()
+            .record_gateway_check(&check, "phone-1", now - ago)
             .await
             .unwrap();
     }
@@ -120,7 +110,7 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         "{report}"
     );
     // Newest first: the latest check (down) is what the dashboard shows as current.
-    let history = app.repo.gateway_history(&app, 10).await.unwrap();
+    let history = app.repo().gateway_history(10).await.unwrap();
     let ats: Vec<i64> = history.iter().map(|h| h["at"].as_i64().unwrap()).collect();
     assert_eq!(ats, vec![now - 1_000, now - 2_000], "{history:?}");
     assert_eq!(history[0]["reachable"], false);

@@ -254,7 +254,7 @@ async fn queries_batch_gets_and_pages() {
 #[tokio::test]
 async fn unreachable_store_is_unavailable_not_a_panic() {
     let cfg = otp_edge::config::Config::from_lookup(|k| match k {
-        "OTP_HMAC_SECRET" => Some("test-secret-0123456789".into()),
+        "OTP_HMAC_SECRET" => Some("test-secret-0123456789-abcdefghijklmnop".into()),
         "FIRESTORE_EMULATOR_HOST" => Some("127.0.0.1:9".into()),
         _ => None,
     })

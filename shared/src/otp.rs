@@ -97,22 +97,16 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Hex HMAC-SHA256 of the normalised code, bound to the verification id so a stored hash is
 /// worthless for any other verification.
-pub fn code_hmac(server_secret: &str, verification_id: &str, normalized: &str) -> String {
-    let mut mac =
-        <HmacSha256 as Mac>::new_from_slice(server_secret.as_bytes()).expect("any key length");
+pub fn code_hmac(key: &[u8], verification_id: &str, normalized: &str) -> String {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("any key length");
     mac.update(verification_id.as_bytes());
     mac.update(&[0]);
     mac.update(normalized.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
-pub fn hmac_matches(
-    server_secret: &str,
-    verification_id: &str,
-    normalized: &str,
-    stored_hex: &str,
-) -> bool {
-    code_hmac(server_secret, verification_id, normalized)
+pub fn hmac_matches(key: &[u8], verification_id: &str, normalized: &str, stored_hex: &str) -> bool {
+    code_hmac(key, verification_id, normalized)
         .as_bytes()
         .ct_eq(stored_hex.as_bytes())
         .into()
@@ -129,6 +123,19 @@ pub fn code_space(ct: CodeType) -> u64 {
 /// The chance that someone guessing gets one verification right within `max_checks` tries.
 pub fn guess_odds(ct: CodeType, max_checks: u32) -> f64 {
     (max_checks as f64 / code_space(ct) as f64).min(1.0)
+}
+
+/// The weakest settings accepted: Twilio Verify's weakest (4 digits, 5 checks), 1 in 2,000 per
+/// verification. One word (a list of ~2,700) therefore allows one check only.
+pub const MAX_GUESS_ODDS: f64 = 5e-4;
+
+/// The chance that someone guessing at one phone all day gets in at least once, when the phone
+/// takes at most `failed_per_day` wrong checks (across verifications) per day: each guess is
+/// against a fresh uniform code at best, so `1 - (1 - 1/space)^guesses`.
+pub fn daily_guess_odds(ct: CodeType, failed_per_day: u32) -> f64 {
+    let space = code_space(ct) as f64;
+    // -expm1(k * ln(1 - 1/N)) keeps precision when 1/N is tiny.
+    (-(failed_per_day as f64 * (-1.0 / space).ln_1p()).exp_m1()).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -204,10 +211,10 @@ mod tests {
 
     #[test]
     fn hmac_binds_the_verification() {
-        let h = code_hmac("secret-0123456789", "ver_1", "forest");
-        assert!(hmac_matches("secret-0123456789", "ver_1", "forest", &h));
-        assert!(!hmac_matches("secret-0123456789", "ver_2", "forest", &h));
-        assert!(!hmac_matches("secret-0123456789", "ver_1", "forests", &h));
+        let h = code_hmac(b"secret-0123456789", "ver_1", "forest");
+        assert!(hmac_matches(b"secret-0123456789", "ver_1", "forest", &h));
+        assert!(!hmac_matches(b"secret-0123456789", "ver_2", "forest", &h));
+        assert!(!hmac_matches(b"secret-0123456789", "ver_1", "forests", &h));
         assert!(!h.contains("forest"));
     }
 
@@ -217,5 +224,26 @@ mod tests {
         assert!((guess_odds(CodeType::Words { count: 2 }, 5) - 5.0 / (n * n)).abs() < 1e-15);
         assert_eq!(code_space(CodeType::Digits { len: 6 }), 1_000_000);
         assert_eq!(guess_odds(CodeType::Digits { len: 4 }, 20_000), 1.0);
+    }
+
+    #[test]
+    fn the_weakest_accepted_settings_are_twilios_weakest() {
+        // 4 digits with 5 checks sits exactly on the floor; one word needs a single check.
+        assert!(guess_odds(CodeType::Digits { len: 4 }, 5) <= MAX_GUESS_ODDS);
+        assert!(guess_odds(CodeType::Digits { len: 4 }, 6) > MAX_GUESS_ODDS);
+        assert!(guess_odds(CodeType::Words { count: 1 }, 1) <= MAX_GUESS_ODDS);
+        assert!(guess_odds(CodeType::Words { count: 1 }, 2) > MAX_GUESS_ODDS);
+        assert!(guess_odds(CodeType::Words { count: 2 }, 5) <= MAX_GUESS_ODDS);
+    }
+
+    #[test]
+    fn daily_odds_grow_with_the_guesses_a_phone_allows() {
+        let two_words = CodeType::Words { count: 2 };
+        let n = code_space(two_words) as f64;
+        let day = daily_guess_odds(two_words, 30);
+        // Close to 30/N for a large space, never above it.
+        assert!(day <= 30.0 / n && day > 29.9 / n, "{day}");
+        assert!(daily_guess_odds(two_words, 10) < day);
+        assert_eq!(daily_guess_odds(CodeType::Digits { len: 4 }, 0), 0.0);
     }
 }

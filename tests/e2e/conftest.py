@@ -2,6 +2,7 @@
 tests never share state."""
 
 import random
+import time
 import sqlite3
 import sys
 from pathlib import Path
@@ -49,6 +50,40 @@ def tenant_on(stack, name="Test tenant", quota=100, **body):
     return Client(stack.url, d["api_key"], tenant_id=d["id"])
 
 
+# How long an isolate trusts what it read about a key and its tenant (AUTH_CACHE_MS, 2 s): a
+# suspension, revocation or wipe is refused by every request once this has passed.
+KEY_CACHE_SECS = 2.0
+
+
+# Analytics counts are summed in the worker and committed at most once a second (COUNTER_FLUSH_MS).
+COUNTER_FLUSH_SECS = 1.0
+
+# Every test talks to the worker from 127.0.0.1, so the per-address limit on failed key lookups
+# would count the whole suite's deliberate failures together; it has a test of its own
+# (test_security.py) on a stack with a small limit.
+SUITE_WORKER_VARS = {"AUTH_FAILURES_PER_MINUTE": "100000"}
+
+
+def eventually(fetch, ok, what, timeout=None):
+    """Returns `fetch()` once `ok(value)` holds (analytics arrive within a flush interval)."""
+    deadline = time.time() + (timeout or COUNTER_FLUSH_SECS + 4)
+    while True:
+        value = fetch()
+        if ok(value):
+            return value
+        assert time.time() < deadline, f"{what}: last value {value}"
+        time.sleep(0.2)
+
+
+def within_key_cache(check, what):
+    """Asserts that `check()` becomes true once the key cache's lifetime has passed (it may be
+    true earlier: the isolate that made a change forgets its cache at once)."""
+    deadline = time.time() + KEY_CACHE_SECS + 1.5
+    while not check():
+        assert time.time() < deadline, f"{what} not seen within the key cache's {KEY_CACHE_SECS} s"
+        time.sleep(0.1)
+
+
 def send_otps(client, phones):
     """Sends a code to each phone (each must be accepted); returns the gateway that took each one."""
     used = []
@@ -66,7 +101,7 @@ def gateway_db(gateway):
 
 @pytest.fixture(scope="session")
 def stack():
-    s = Stack()
+    s = Stack(worker_vars=SUITE_WORKER_VARS)
     try:
         s.start()
     except Exception:

@@ -3,14 +3,14 @@ them before they expire, instead of waiting on the full one and expiring there."
 
 import pytest
 
-from conftest import send_otps, tenant_on
+from conftest import SUITE_WORKER_VARS, send_otps, tenant_on
 from tests.harness.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def pool():
     # phone-1 may send one SMS per hour, as a SIM at its Android limit would; phone-2 is free.
-    s = Stack(gateways=2, pacing={"phone-1": {"per_sim_limit": 1, "phone_limit": 1, "window_secs": 3600}}).start()
+    s = Stack(worker_vars=SUITE_WORKER_VARS, gateways=2, pacing={"phone-1": {"per_sim_limit": 1, "phone_limit": 1, "window_secs": 3600}}).start()
     yield s
     s.stop()
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import tenant_on
+from conftest import SUITE_WORKER_VARS, tenant_on
 from tests.harness.stack import Stack
 
 CODE_TEMPLATE = "Code [{code}]"
@@ -18,7 +18,7 @@ CODE_TEMPLATE = "Code [{code}]"
 @pytest.fixture(scope="module")
 def faulty():
     # A short store time-out, so a store that stops answering fails requests in seconds.
-    s = Stack(worker_vars={"STORE_TIMEOUT_MS": "3000"}).start()
+    s = Stack(worker_vars={**SUITE_WORKER_VARS, "STORE_TIMEOUT_MS": "3000"}).start()
     yield s
     s.stop()
 
@@ -105,7 +105,7 @@ def test_store_lost_after_the_phone_took_the_code_still_answers_202_and_a_retry_
 
 
 def test_brute_force_is_stopped_by_the_attempt_limit(faulty, new_phone):
-    t = tenant_on(faulty, name="faults", settings={"template": CODE_TEMPLATE, "max_checks": 5, "word_count": 1})
+    t = tenant_on(faulty, name="faults", settings={"template": CODE_TEMPLATE, "max_checks": 5})
     phone = new_phone()
     assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
     code = re.search(r"\[([^\]]+)\]", faulty.sms.wait_for(phone)).group(1)

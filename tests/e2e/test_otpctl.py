@@ -8,6 +8,8 @@ from pathlib import Path
 
 import requests
 
+from conftest import eventually
+
 from tests.harness.stack import ROOT
 
 
@@ -61,9 +63,12 @@ def test_cli_admin_keys_analytics_gateways_and_contact_phone(stack, new_phone):
     headers = {"Authorization": f"Bearer {t['api_key']}"}
     assert requests.post(stack.url + "/v1/otp/send", json={"phone": new_phone()}, headers=headers).status_code == 202
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    r = otpctl(stack, "analytics", "--granularity", "day", "--from", today, "--to", today, "--tenant", t["id"])
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["total"]["sends"] == 1, r.stdout
+    def analytics():
+        r = otpctl(stack, "analytics", "--granularity", "day", "--from", today, "--to", today, "--tenant", t["id"])
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    eventually(analytics, lambda a: a["total"]["sends"] == 1, "one send in today's analytics")
 
     # The scheduled job from the CLI, then its gateway check, newest first.
     assert json.loads(otpctl(stack, "cron").stdout)["gateways"][0]["reachable"] is True

@@ -22,6 +22,9 @@ def run(stack, header=None):
         cmd += ["--max-time", os.environ["SCHEMATHESIS_MAX_TIME"]]
     if header:
         cmd += ["-H", header]
+    # Operations whose valid examples would stop the whole suite's sending or lock its keys out
+    # (the global and the phones' kill switches, revocations, restores): tested on purpose elsewhere.
+    cmd += ["--exclude-path-regex", "/v1/admin/(kill-switch|gateways/.*/kill-switch|keys/.*/revoke|import)$"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600 + int(os.environ.get("SCHEMATHESIS_MAX_TIME", "0")))
 
 

@@ -7,6 +7,7 @@ runs never see each other's data. `python -m tests.harness.stack` runs it in the
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,34 @@ WRANGLER = ROOT / "node_modules/wrangler/bin/wrangler.js"
 RECORDER = """#!/usr/bin/env bash
 # Stand-in for Termux:API's termux-sms-send: records its argv as one JSON line.
 exec python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]), flush=True)' "$@" >> "$SMS_LOG"
+"""
+
+
+# `workerd serve` without wrangler's dev server in front: what production runs, minus Cloudflare.
+CAPNP = """using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .otp),
+    (name = "net", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "main")],
+);
+
+const otp :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+  ],
+  compatibilityDate = "2026-11-01",
+  globalOutbound = "net",
+  durableObjectNamespaces = [(className = "Gate", uniqueKey = "otp-sms-gate", enableSql = true)],
+  durableObjectStorage = (inMemory = void),
+  bindings = [
+{bindings}
+    (name = "GATE", durableObjectNamespace = "Gate"),
+  ],
+);
 """
 
 
@@ -89,9 +118,10 @@ class Sms:
 
 
 class Stack:
-    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None):
+    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
-        `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS)."""
+        `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
+        of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too)."""
         self.dir = Path(tempfile.mkdtemp(prefix="otp-stack-"))
         self.procs = []
         self.project = "otp-test-" + secrets.token_hex(4)
@@ -101,6 +131,9 @@ class Stack:
         self.pacing = pacing or {}
         self.worker_vars = worker_vars or {}
         self.sms = Sms(self.dir / "sms.log")
+        self.simulate = simulate
+        # False: do not wait for the worker to answer (a test of a worker that cannot start).
+        self.wait_worker = wait_worker
 
     def _spawn(self, name, args, env=None, cwd=None):
         log = open(self.dir / f"{name}.log", "wb")
@@ -130,35 +163,7 @@ class Stack:
         rec.chmod(0o755)
         self.worker_port = free_port()
         self.url = f"http://127.0.0.1:{self.worker_port}"
-        self.gateways = []
-        for i in range(self.gateway_count):
-            gid = f"phone-{i + 1}"
-            port = free_port()
-            secret = secrets.token_urlsafe(32)
-            gdir = self.dir / gid
-            gdir.mkdir()
-            pacing = dict(per_sim_limit=100000, phone_limit=100000, window_secs=60, min_delay_ms=0, jitter_ms=0)
-            pacing.update(self.pacing.get(gid, {}))
-            pacing_toml = "".join(f"{k} = {v}\n" for k, v in pacing.items())
-            (gdir / "gateway.toml").write_text(
-                f"""gateway_id = "{gid}"
-listen = "127.0.0.1:{port}"
-db = "{gdir}/queue.db"
-edge_url = "{self.url}"
-log = "info"
-[pacing]
-{pacing_toml}[kill_switch]
-file = "{gdir}/STOP"
-max_sends_per_minute = 100000
-max_consecutive_failures = 1000
-max_failure_ratio = 0.0
-[sender]
-backoff_base_ms = 200
-"""
-            )
-            env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret)
-            proc = self._spawn(gid, [str(gateway_binary()), "--config", str(gdir / "gateway.toml")], env=env)
-            self.gateways.append({"id": gid, "url": f"http://127.0.0.1:{port}", "secret": secret, "dir": gdir, "proc": proc})
+        self.gateways = [self.start_gateway(f"phone-{i + 1}", self.url) for i in range(self.gateway_count)]
 
         # 3. The worker in workerd under wrangler dev.
         vars_ = {
@@ -176,14 +181,82 @@ backoff_base_ms = 200
         # Single quotes: dotenv takes them literally, and no value here contains one.
         env_file.write_text("".join(f"{k}='{v}'\n" for k, v in vars_.items()))
         args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
-                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", "warn", "--test-scheduled"]
+                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
         worker = self._spawn("worker", args, env=env, cwd=ROOT)
 
         wait_http(f"http://{self.emulator}/", 60, emu, "firestore emulator")
         for g in self.gateways:
             wait_http(g["url"] + "/health", 30, g["proc"], g["id"])
-        wait_http(self.url + "/health", 90, worker, "wrangler dev")
+        if self.wait_worker:
+            wait_http(self.url + "/health", 90, worker, "wrangler dev")
+
+    def start_workerd(self, gateway):
+        """The built worker on plain `workerd serve` (its own port, `gateway` its only phone, which
+        must have been started with edge_url None: it is pointed here). Returns (url, session id)."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self._point_gateway(gateway, url)
+        vars_ = {
+            "FIRESTORE_PROJECT": self.project,
+            "FIRESTORE_EMULATOR_HOST": self.emulator,
+            "OTP_HMAC_SECRET": self.otp_secret,
+            "ADMIN_BOOTSTRAP_KEY": self.admin_key,
+            "GATEWAYS": json.dumps([{"id": gateway["id"], "url": gateway["url"]}]),
+            "GATEWAY_SECRETS": json.dumps({gateway["id"]: gateway["secret"]}),
+            **self.worker_vars,
+        }
+        bindings = "\n".join(f"    (name = \"{k}\", text = {json.dumps(v)})," for k, v in vars_.items())
+        # capnp embeds are read relative to the config file: put the build beside it.
+        for f in ("index.js", "index_bg.wasm"):
+            shutil.copy(ROOT / "build" / f, self.dir / f)
+        cfg = self.dir / "workerd.capnp"
+        cfg.write_text(CAPNP.replace("{port}", str(port)).replace("{bindings}", bindings))
+        p = self._spawn("workerd", [str(ROOT / "node_modules/.bin/workerd"), "serve", str(cfg), "--experimental"])
+        wait_http(url + "/health", 30, p, "workerd")
+        return url, p.pid
+
+    def _point_gateway(self, gateway, edge_url):
+        """Restarts a gateway that has no edge yet with `edge_url` (its queue is kept)."""
+        toml = gateway["dir"] / "gateway.toml"
+        toml.write_text(toml.read_text().replace("# edge_url: set by start_workerd", f'edge_url = "{edge_url}"'))
+        gateway["proc"].terminate()
+        gateway["proc"].wait(timeout=10)
+        gateway["proc"] = self._spawn(gateway["id"] + "-2", gateway["cmd"], env=gateway["env"])
+        wait_http(gateway["url"] + "/health", 30, gateway["proc"], gateway["id"])
+
+    def start_gateway(self, gid, edge_url):
+        """Starts one phone gateway that reports to `edge_url` (None: not yet; see start_workerd);
+        returns its id, URL, secret, dir."""
+        port = free_port()
+        secret = secrets.token_urlsafe(32)
+        gdir = self.dir / gid
+        gdir.mkdir()
+        pacing = dict(per_sim_limit=100000, phone_limit=100000, window_secs=60, min_delay_ms=0, jitter_ms=0)
+        pacing.update(self.pacing.get(gid, {}))
+        pacing_toml = "".join(f"{k} = {v}\n" for k, v in pacing.items())
+        (gdir / "gateway.toml").write_text(
+            f"""gateway_id = "{gid}"
+listen = "127.0.0.1:{port}"
+db = "{gdir}/queue.db"
+{f'edge_url = "{edge_url}"' if edge_url else "# edge_url: set by start_workerd"}
+log = "info"
+[pacing]
+{pacing_toml}[kill_switch]
+file = "{gdir}/STOP"
+max_sends_per_minute = 100000
+max_consecutive_failures = 1000
+max_failure_ratio = 0.0
+[sender]
+backoff_base_ms = 200
+"""
+        )
+        env = dict(os.environ, PATH=f"{self.dir / 'bin'}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret)
+        if self.simulate:
+            env["PHONE_GATEWAY_SIMULATE"] = "1"
+        cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]
+        proc = self._spawn(gid, cmd, env=env)
+        return {"id": gid, "url": f"http://127.0.0.1:{port}", "secret": secret, "dir": gdir, "proc": proc, "cmd": cmd, "env": env}
 
     def stop(self):
         for name, p in reversed(self.procs):

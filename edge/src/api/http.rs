@@ -13,6 +13,8 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// The client address as the platform reports it (`CF-Connecting-IP` on Workers).
     pub client_ip: Option<String>,
+    /// The platform stopped reading the body at the route's limit (`pipeline::body_limit`).
+    pub body_too_large: bool,
 }
 
 impl ApiRequest {

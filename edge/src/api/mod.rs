@@ -1,17 +1,14 @@
-//! HTTP-facing layer: request/response model, errors, routing and handlers.
+//! The HTTP layer: the route table, the pipeline that applies it, request bodies, the renderings
+//! of answers and errors, and the handlers (thin: input in, one service call, answer out).
 
-pub mod admin;
-pub mod app;
+pub mod auth;
 pub mod body;
-pub mod callback;
-pub mod dashboard;
-pub mod error;
+pub mod compat;
+pub mod handlers;
 pub mod http;
-pub mod messages;
+pub mod idempotency;
 pub mod openapi;
-pub mod otp;
-pub mod router;
-pub mod seed;
-pub mod status;
-pub mod twilio;
-pub mod usage;
+pub mod pipeline;
+pub mod render;
+pub mod routes;
+pub mod schemas;

@@ -1,19 +1,45 @@
 //! `Platform` for native runs (tests, tools): reqwest for HTTP, the system clock, the OS's
-//! randomness, and rate-limit state in memory (what the `Limiter` Durable Object holds on Workers).
+//! randomness, and tenant gates in memory running the same `service::gate` logic the Durable
+//! Objects run on Workers (including quota-lease refills from the store).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use futures_util::lock::Mutex as AsyncMutex;
 
 use super::http::ReqwestClient;
-use crate::platform::Platform;
-use crate::service::ratelimit::{gcra, RateDecision, RateRule};
+use crate::config::Config;
+use crate::platform::{GateAnswer, GateAsk, Platform};
+use crate::service::gate::TenantGate;
+use crate::service::repo::Repo;
+use crate::store::Firestore;
 
-#[derive(Default)]
 pub struct NativePlatform {
     pub http: ReqwestClient,
-    tats: Mutex<HashMap<String, i64>>,
+    db: Firestore,
+    shards: u32,
+    gates: Mutex<HashMap<String, Arc<AsyncMutex<TenantGate>>>>,
     /// Log lines, kept so tests can assert that nothing secret is logged.
     pub logs: Mutex<Vec<String>>,
+}
+
+impl NativePlatform {
+    pub fn new(cfg: &Config) -> Self {
+        Self {
+            http: ReqwestClient::default(),
+            db: Firestore::new(cfg),
+            shards: cfg.quota_shards,
+            gates: Mutex::new(HashMap::new()),
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Forgets every gate's memory, as an evicted Durable Object would.
+    pub fn evict_gates(&self) {
+        if let Ok(mut g) = self.gates.lock() {
+            g.clear();
+        }
+    }
 }
 
 impl Platform for NativePlatform {
@@ -34,18 +60,20 @@ impl Platform for NativePlatform {
         getrandom::getrandom(buf).expect("OS randomness");
     }
 
-    async fn rate_hit(
-        &self,
-        key: &str,
-        rule: RateRule,
-        _persist: bool,
-    ) -> Result<RateDecision, String> {
+    async fn gate(&self, name: &str, ask: &GateAsk) -> Result<GateAnswer, String> {
+        let gate = {
+            let mut gates = self.gates.lock().map_err(|e| e.to_string())?;
+            gates.entry(name.to_string()).or_default().clone()
+        };
+        let mut g = gate.lock().await;
+        let tenant_id = name.strip_prefix("t-").unwrap_or(name);
         let now = self.now_ms();
-        let mut tats = self.tats.lock().map_err(|e| e.to_string())?;
-        let tat = tats.get(key).copied().unwrap_or(0);
-        let (decision, new_tat) = gcra(rule, tat, now);
-        tats.insert(key.to_string(), new_tat);
-        Ok(decision)
+        let repo = Repo::new(&self.db, &self.http, now, self.shards);
+        Ok(g.serve(tenant_id, ask, now, &repo).await.answer)
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
     fn log(&self, line: &str) {

@@ -4,6 +4,8 @@
 //! the shards of each period: the write path never scans records, the read path reads at most
 //! (periods x 8) small documents.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use crate::platform::{iso8601, parse_iso8601};
@@ -63,30 +65,106 @@ pub fn counter_path(scope: &str, period: &str, shard: u32) -> String {
     format!("counters/{scope}_{period}_{shard}")
 }
 
+/// What analytics count. The names are the counter fields, stable: stored counters use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    OtpSent,
+    OtpResent,
+    OtpApproved,
+    OtpFailed,
+    OtpExpired,
+    MessageSent,
+    DeliverySent,
+    DeliveryFailed,
+    DeliveryExpired,
+}
+
+impl Event {
+    pub fn field(self) -> &'static str {
+        match self {
+            Event::OtpSent => "otp_sent",
+            Event::OtpResent => "otp_resent",
+            Event::OtpApproved => "otp_approved",
+            Event::OtpFailed => "otp_failed",
+            Event::OtpExpired => "otp_expired",
+            Event::MessageSent => "message_sent",
+            Event::DeliverySent => "delivery_sent",
+            Event::DeliveryFailed => "delivery_failed",
+            Event::DeliveryExpired => "delivery_expired",
+        }
+    }
+}
+
+/// Counts gathered in memory, per counter document (without its shard) and field: an isolate adds
+/// every request's events here and commits the sum at most once per flush interval.
+#[derive(Debug, Default)]
+pub struct CounterBuffer {
+    docs: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+impl CounterBuffer {
+    /// Adds one per (tenant, field) item, for the tenant and for the service total (`_all`), at
+    /// every granularity.
+    pub fn add(&mut self, items: &[(String, String)], now_ms: i64) {
+        let periods = Granularity::ALL.map(|g| g.period(now_ms));
+        for (tenant, field) in items {
+            for scope in [tenant.as_str(), "_all"] {
+                for p in &periods {
+                    *self
+                        .docs
+                        .entry(format!("{scope}_{p}"))
+                        .or_default()
+                        .entry(field.clone())
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Everything gathered, as (document path on `shard`, fields), and an empty buffer.
+    pub fn take(&mut self, shard: u32) -> Vec<(String, Vec<(String, i64)>)> {
+        std::mem::take(&mut self.docs)
+            .into_iter()
+            .map(|(base, fields)| {
+                (
+                    format!("counters/{base}_{shard}"),
+                    fields.into_iter().collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Puts back counts whose commit failed, so the next flush carries them.
+    pub fn restore(&mut self, docs: Vec<(String, Vec<(String, i64)>)>) {
+        for (path, fields) in docs {
+            let base = path.strip_prefix("counters/").unwrap_or(&path);
+            let base = base
+                .rsplit_once('_')
+                .map(|(b, _)| b)
+                .unwrap_or(base)
+                .to_string();
+            let entry = self.docs.entry(base).or_default();
+            for (f, n) in fields {
+                *entry.entry(f).or_default() += n;
+            }
+        }
+    }
+}
+
 /// The counter documents one batch of (tenant, field) events adds to, each with its fields and
-/// amounts: every tenant's and the service total's (`_all`) document for the hour, the day and the
-/// month, on one shard. Ordered, so a commit is built the same way every time.
+/// amounts, on one shard. Ordered, so a commit is built the same way every time.
 pub fn counter_increments(
     items: &[(String, String)],
     now_ms: i64,
     shard: u32,
 ) -> Vec<(String, Vec<(String, i64)>)> {
-    use std::collections::BTreeMap;
-    let mut docs: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for (tenant, field) in items {
-        for scope in [tenant.as_str(), "_all"] {
-            for g in Granularity::ALL {
-                *docs
-                    .entry(counter_path(scope, &g.period(now_ms), shard))
-                    .or_default()
-                    .entry(field.clone())
-                    .or_default() += 1;
-            }
-        }
-    }
-    docs.into_iter()
-        .map(|(path, fields)| (path, fields.into_iter().collect()))
-        .collect()
+    let mut b = CounterBuffer::default();
+    b.add(items, now_ms);
+    b.take(shard)
 }
 
 /// The periods covering `[from, to]` (dates or times), in order, or why not.
@@ -316,5 +394,22 @@ mod tests {
         assert_eq!(s["conversion_rate"], 0.75);
         assert_eq!(s["delivery"]["success_rate"], 0.75);
         assert_eq!(summarize("D2", &Map::new())["conversion_rate"], Value::Null);
+    }
+
+    #[test]
+    fn a_failed_flush_is_carried_by_the_next() {
+        let now = parse_iso8601("2026-11-25T10:30:00Z").unwrap();
+        let mut b = CounterBuffer::default();
+        b.add(&[("t1".into(), "otp_sent".into())], now);
+        let taken = b.take(5);
+        assert!(b.is_empty());
+        b.add(&[("t1".into(), "otp_sent".into())], now);
+        b.restore(taken);
+        let again = b.take(2);
+        let day = again
+            .iter()
+            .find(|(p, _)| p == "counters/t1_D20261125_2")
+            .unwrap();
+        assert_eq!(day.1, vec![("otp_sent".to_string(), 2)]);
     }
 }

@@ -3,9 +3,11 @@
 
 use serde_json::{json, Value};
 
+use super::analytics::Event;
+use super::app::{App, Ctx};
 use super::model::{Tenant, TenantStatus, VerificationStatus};
 use super::notify::{self, Notice};
-use crate::api::app::{App, Ctx};
+use super::repo;
 use crate::platform::Platform;
 
 const DAY_MS: i64 = 86_400_000;
@@ -15,7 +17,7 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut tenants = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let Ok((page, next)) = app.repo.list_tenants(app, 200, cursor.as_deref()).await else {
+        let Ok((page, next)) = app.repo().list_tenants(200, cursor.as_deref()).await else {
             break;
         };
         for t in &page {
@@ -29,15 +31,14 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     }
     let expired = expire_verifications(app, ctx).await;
     // Notices and expirations counted in one go (the scheduled event has no request around it).
-    app.repo
-        .count_all(app, &ctx.counts.take(), ctx.now_ms)
-        .await;
+    app.count(&ctx.take_events(), ctx.now_ms);
     let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
-    for g in &app.cfg.gateways {
+    for g in &app.gateways {
         let probe = super::gateway::probe(&app.platform, g, 3000).await;
-        app.repo
-            .record_gateway_check(app, &probe, ctx.now_ms)
+        let check = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": ctx.now_ms});
+        app.repo()
+            .record_gateway_check(&check, &probe.id, ctx.now_ms)
             .await
             .ok();
         gateways.push(
@@ -60,7 +61,7 @@ async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usi
         }
     }
     if t.quota_total > 0 {
-        if let Ok(remaining) = app.repo.quota_remaining(app, &t.id).await {
+        if let Ok(remaining) = app.quota_remaining(&t.id).await {
             if remaining == 0 {
                 sent += notify::once(app, t, Notice::QuotaExhausted, ctx).await as usize;
             } else if remaining * 5 <= t.quota_total {
@@ -78,22 +79,19 @@ async fn expire_verifications<P: Platform>(app: &App<P>, ctx: &Ctx) -> usize {
     let mut n = 0;
     for _ in 0..EXPIRE_PAGES {
         let Ok(page) = app
-            .repo
-            .expired_pending_verifications(app, ctx.now_ms, EXPIRE_PAGE)
+            .repo()
+            .expired_pending_verifications(ctx.now_ms, EXPIRE_PAGE)
             .await
         else {
             break;
         };
         let full = page.len() == EXPIRE_PAGE;
-        for (mut v, version) in page {
+        // Each verification guarded by the version read: one a check changed meanwhile stays.
+        for (slot, mut v, version) in page {
             v.status = VerificationStatus::Expired;
-            if app
-                .repo
-                .update_verification(app, &v, &version)
-                .await
-                .is_ok()
-            {
-                ctx.count(&v.tenant_id, "otp_expired");
+            let w = repo::verifications::update_write(&slot, &v, &version);
+            if app.repo().commit(vec![w]).await.is_ok() {
+                ctx.count(&v.tenant_id, Event::OtpExpired);
                 n += 1;
             }
         }
@@ -124,8 +122,8 @@ async fn purge<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut out = serde_json::Map::new();
     for (collection, field, keep) in RETENTION {
         let n = app
-            .repo
-            .purge_before(app, collection, field, ctx.now_ms - keep, 400)
+            .repo()
+            .purge_before(collection, field, ctx.now_ms - keep, 400)
             .await
             .unwrap_or(0);
         out.insert(collection.to_string(), json!(n));

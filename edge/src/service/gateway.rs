@@ -5,7 +5,9 @@
 
 use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
 
+use super::app::{App, Ctx, GatewayLink};
 use crate::config::GatewayConfig;
+use crate::error::{Error, ErrorCode};
 use crate::net::{HttpClient, OutboundRequest, TransportError};
 use crate::platform::Platform;
 
@@ -19,39 +21,35 @@ pub enum Dispatch {
     Refused { reasons: Vec<String> },
 }
 
-pub async fn dispatch<P: Platform>(
+/// Offers `msg` to each gateway of `order` in turn until one takes it or may have taken it.
+pub async fn hand_off<P: Platform>(
     p: &P,
-    gateways: &[GatewayConfig],
+    order: &[&GatewayLink],
     timeout_ms: u32,
     msg: &SendRequest,
 ) -> Dispatch {
-    if gateways.is_empty() {
+    if order.is_empty() {
         return Dispatch::Refused {
             reasons: vec!["no gateway is configured".into()],
         };
     }
-    // Spread load: start at a random gateway, then go round.
-    let mut r = [0u8; 1];
-    p.fill_random(&mut r);
-    let start = r[0] as usize % gateways.len();
     let mut reasons = Vec::new();
-    for i in 0..gateways.len() {
-        let g = &gateways[(start + i) % gateways.len()];
+    for g in order {
         let mut msg = msg.clone();
         if msg.sim_slot.is_none() {
-            msg.sim_slot = g.sim_slot;
+            msg.sim_slot = g.cfg.sim_slot;
         }
         match send_one(p, g, timeout_ms, &msg).await {
             Ok(accepted) => {
                 return Dispatch::Queued {
-                    gateway_id: g.id.clone(),
+                    gateway_id: g.cfg.id.clone(),
                     duplicate: accepted.duplicate,
                 }
             }
-            Err(Attempt::Definite(why)) => reasons.push(format!("{}: {why}", g.id)),
+            Err(Attempt::Definite(why)) => reasons.push(format!("{}: {why}", g.cfg.id)),
             Err(Attempt::Ambiguous(why)) => {
                 return Dispatch::Unknown {
-                    gateway_id: g.id.clone(),
+                    gateway_id: g.cfg.id.clone(),
                     reason: why,
                 }
             }
@@ -68,16 +66,18 @@ enum Attempt {
 
 async fn send_one<P: Platform>(
     p: &P,
-    g: &GatewayConfig,
+    g: &GatewayLink,
     timeout_ms: u32,
     msg: &SendRequest,
 ) -> Result<SendAccepted, Attempt> {
-    let keys = Keys::from_secret(&g.secret)
-        .map_err(|_| Attempt::Definite("gateway secret is too short".into()))?;
+    let keys = g
+        .keys
+        .as_ref()
+        .ok_or_else(|| Attempt::Definite("gateway secret is too short".into()))?;
     let req = signed_request(
         p,
-        g,
-        &keys,
+        &g.cfg,
+        keys,
         "POST",
         wire::PATH_SEND,
         Some(msg),
@@ -140,15 +140,15 @@ pub struct Probe {
     pub error: Option<String>,
 }
 
-pub async fn probe<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32) -> Probe {
+/// Asks one gateway how it is (signed, so it answers with its queue, capacity and kill switch).
+pub async fn probe<P: Platform>(p: &P, link: &GatewayLink, timeout_ms: u32) -> Probe {
+    let g = &link.cfg;
     let started = p.now_ms();
-    let result = p
-        .http()
-        .send(
-            OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH))
-                .timeout_ms(timeout_ms),
-        )
-        .await;
+    let req = match &link.keys {
+        Some(keys) => signed_request::<P, ()>(p, g, keys, "GET", wire::PATH_HEALTH, None, "probe"),
+        None => OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH)),
+    };
+    let result = p.http().send(req.timeout_ms(timeout_ms)).await;
     let latency_ms = p.now_ms() - started;
     match result {
         Ok(r) if r.is_success() => {
@@ -175,5 +175,76 @@ pub async fn probe<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32) -> Pr
             health: None,
             error: Some(e.to_string()),
         },
+    }
+}
+
+/// How long an isolate reuses its probes of the fleet for `/v1/status` (a tenant may call it
+/// often; the phones should not pay for that).
+const PROBE_CACHE_MS: i64 = 60_000;
+
+impl<P: Platform> App<P> {
+    /// Every gateway's probe, at most a minute old.
+    pub async fn gateway_probes(&self) -> Vec<Probe> {
+        let now = self.platform.now_ms();
+        if let Some((at, probes)) = self.probe_cache.lock().ok().and_then(|c| c.clone()) {
+            if now - at < PROBE_CACHE_MS {
+                return probes;
+            }
+        }
+        let mut probes = Vec::with_capacity(self.gateways.len());
+        for g in &self.gateways {
+            probes.push(probe(&self.platform, g, self.cfg.gateway_timeout_ms.min(3000)).await);
+        }
+        if let Ok(mut c) = self.probe_cache.lock() {
+            *c = Some((now, probes.clone()));
+        }
+        probes
+    }
+
+    /// Sets or clears one phone's own kill switch with the signed command it understands.
+    pub async fn set_gateway_kill_switch(
+        &self,
+        ctx: &Ctx,
+        gateway_id: &str,
+        engaged: bool,
+        reason: Option<String>,
+    ) -> Result<wire::KillSwitchState, Error> {
+        let link = self
+            .gateways
+            .iter()
+            .find(|g| g.cfg.id == gateway_id)
+            .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
+        let keys = link
+            .keys
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
+        let cmd = wire::KillSwitchCommand { engaged, reason };
+        let req = signed_request(
+            &self.platform,
+            &link.cfg,
+            keys,
+            "POST",
+            wire::PATH_KILL_SWITCH,
+            Some(&cmd),
+            &ctx.request_id,
+        )
+        .timeout_ms(self.cfg.gateway_timeout_ms);
+        let unavailable = |why: String| {
+            Error::msg(
+                ErrorCode::GatewayUnavailable,
+                "The phone did not confirm the command",
+            )
+            .cause(why)
+        };
+        let resp = self
+            .platform
+            .http()
+            .send(req)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !resp.is_success() {
+            return Err(unavailable(format!("http {}", resp.status)));
+        }
+        serde_json::from_slice(&resp.body).map_err(|e| unavailable(e.to_string()))
     }
 }

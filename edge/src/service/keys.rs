@@ -9,6 +9,8 @@ use subtle::ConstantTimeEq;
 
 use crate::platform::Platform;
 
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -34,7 +36,6 @@ pub struct NewKey {
 }
 
 pub fn generate<P: Platform>(p: &P, role: Role) -> NewKey {
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let mut raw = [0u8; 12];
     p.fill_random(&mut raw);
     let prefix: String = raw
@@ -61,51 +62,26 @@ pub fn generate<P: Platform>(p: &P, role: Role) -> NewKey {
 pub fn prefix_of(key: &str) -> Option<&str> {
     let mut parts = key.splitn(4, '_');
     let (otp, tag, prefix, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    (otp == "otp" && matches!(tag, "sk" | "ak") && prefix.len() == 12 && secret.len() >= 40)
-        .then_some(prefix)
+    let prefix_ok = prefix.len() == 12 && prefix.bytes().all(|b| ALPHABET.contains(&b));
+    let secret_ok = (40..=64).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (otp == "otp" && matches!(tag, "sk" | "ak") && prefix_ok && secret_ok).then_some(prefix)
 }
 
 pub fn sha256_hex(data: &str) -> String {
     hex::encode(Sha256::digest(data.as_bytes()))
 }
 
-/// Constant-time comparison of a presented key with a stored hash.
-pub fn matches(presented: &str, stored_sha256: &str) -> bool {
-    sha256_hex(presented)
-        .as_bytes()
-        .ct_eq(stored_sha256.as_bytes())
-        .into()
+/// Constant-time comparison of two hex hashes.
+pub fn hashes_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// The key from `Authorization: Bearer <key>` or the seed's `x-api-key`.
-pub fn presented_key(authorization: Option<&str>, x_api_key: Option<&str>) -> Option<String> {
-    if let Some(a) = authorization {
-        let mut it = a.splitn(2, ' ');
-        if let (Some(scheme), Some(token)) = (it.next(), it.next()) {
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
-                return Some(token.trim().to_string());
-            }
-            // Twilio SDKs send Basic AccountSid:AuthToken; the API key stands in for the token.
-            if scheme.eq_ignore_ascii_case("basic") {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(token.trim())
-                    .ok()
-                    .and_then(|d| String::from_utf8(d).ok());
-                if let Some(password) = decoded
-                    .as_deref()
-                    .and_then(|t| t.split_once(':'))
-                    .map(|(_, p)| p)
-                    .filter(|p| !p.is_empty())
-                {
-                    return Some(password.to_string());
-                }
-            }
-        }
-    }
-    x_api_key
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_string)
+/// Constant-time comparison of a presented key with a stored hash.
+pub fn matches(presented: &str, stored_sha256: &str) -> bool {
+    hashes_equal(&sha256_hex(presented), stored_sha256)
 }
 
 #[cfg(test)]
@@ -119,6 +95,19 @@ mod tests {
         assert_eq!(prefix_of("otp_sk_short_xxx"), None);
         assert_eq!(prefix_of("Bearer nonsense"), None);
         assert_eq!(prefix_of(&k.replace("_sk_", "_zz_")), None);
+        // Characters outside the alphabets are refused before any lookup.
+        assert_eq!(
+            prefix_of(&format!("otp_sk_abcdefghjkm/_{}", "x".repeat(43))),
+            None
+        );
+        assert_eq!(
+            prefix_of(&format!("otp_sk_ABCDEFGHJKMN_{}", "x".repeat(43))),
+            None
+        );
+        assert_eq!(
+            prefix_of(&format!("otp_sk_abcdefghjkmn_{}", "x%".repeat(21))),
+            None
+        );
     }
 
     #[test]
@@ -127,34 +116,4 @@ mod tests {
         assert!(matches("otp_sk_key", &h));
         assert!(!matches("otp_sk_kez", &h));
     }
-
-    #[test]
-    fn bearer_wins_over_x_api_key() {
-        assert_eq!(
-            presented_key(Some("Bearer abc"), Some("def")).as_deref(),
-            Some("abc")
-        );
-        assert_eq!(
-            presented_key(Some("Basic abc"), Some("def")).as_deref(),
-            Some("def")
-        );
-        assert_eq!(presented_key(None, Some("  ")), None);
-        assert_eq!(
-            presented_key(Some("Basic QUN4OnNlY3JldA=="), None).as_deref(),
-            Some("secret")
-        );
-    }
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-pub fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -1,15 +1,23 @@
-//! Business rules over the store and the gateways.
+//! Business rules over the store and the gateways. Nothing here knows about HTTP: services take
+//! and return domain types and `crate::error::Error`.
 
+pub mod admit;
 pub mod analytics;
+pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod cron;
+pub mod dispatch;
+pub mod gate;
 pub mod gateway;
 pub mod keys;
 pub mod messages;
 pub mod model;
 pub mod notify;
 pub mod otp;
-pub mod quota;
-pub mod ratelimit;
+pub mod phones;
 pub mod repo;
+pub mod reports;
 pub mod sealing;
+pub mod secrets;
 pub mod tenants;

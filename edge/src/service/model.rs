@@ -1,10 +1,10 @@
-//! Stored records. Times are unix milliseconds; nothing secret is kept in clear (keys as SHA-256,
-//! codes as HMAC).
+//! Stored records and their state machines. Times are unix milliseconds; nothing secret is kept in
+//! clear (keys as SHA-256, codes as HMAC and sealed).
 
 use serde::{Deserialize, Serialize};
 
 use super::keys::Role;
-use super::ratelimit::RateRule;
+use crate::platform::RateRule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -25,6 +25,9 @@ pub struct TenantSettings {
     pub max_checks: u32,
     pub max_sends: u32,
     pub send_window_secs: u32,
+    /// Wrong checks one phone may take across all its verifications, per hour and per day.
+    pub max_failed_checks_per_hour: u32,
+    pub max_failed_checks_per_day: u32,
     pub locale: String,
     /// A custom SMS template with `{code}` (and optionally `{minutes}`, `{app}`).
     pub template: Option<String>,
@@ -36,12 +39,15 @@ impl Default for TenantSettings {
     fn default() -> Self {
         Self {
             code_type: CodeKind::Words,
-            word_count: 1,
+            // Two words: 1 in ~1.5 million per verification with 5 checks (one word is ~11 bits).
+            word_count: 2,
             digit_length: 6,
             ttl_secs: 300,
             max_checks: 5,
             max_sends: 5,
             send_window_secs: 600,
+            max_failed_checks_per_hour: 10,
+            max_failed_checks_per_day: 30,
             locale: "en".into(),
             template: None,
             app_name: None,
@@ -54,7 +60,7 @@ impl Default for TenantSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimits {
-    /// Per key and endpoint.
+    /// Per endpoint (all of the tenant's keys together).
     pub per_endpoint: RateRule,
     /// Per client IP, across endpoints.
     pub per_ip: RateRule,
@@ -128,12 +134,19 @@ pub struct ApiKeyRecord {
     #[serde(default)]
     pub tenant_id: String,
     pub status: KeyStatus,
-    /// After rotation the old key keeps working until this time; 0 = no end.
+    /// The key stops working at this time (after a rotation's grace period, or an admin key's
+    /// chosen lifetime); 0 = no end.
     #[serde(default)]
     pub expires_at: i64,
     pub created_at: i64,
     #[serde(default)]
     pub label: String,
+}
+
+impl ApiKeyRecord {
+    pub fn live(&self, now_ms: i64) -> bool {
+        self.status == KeyStatus::Active && (self.expires_at == 0 || self.expires_at > now_ms)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,12 +157,80 @@ pub enum VerificationStatus {
     Expired,
     /// Too many wrong checks.
     Exhausted,
-    /// Replaced by a newer send, or its delivery failed.
+    /// Its delivery failed.
     Canceled,
 }
 
+impl VerificationStatus {
+    /// Approved, exhausted, expired and canceled never change again.
+    pub fn is_final(self) -> bool {
+        self != VerificationStatus::Pending
+    }
+}
+
+/// Wrong checks one phone took, across its verifications, in fixed windows that start at the first
+/// failure: an attacker who restarts a verification after using up its checks keeps his count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct FailureWindow {
+    pub hour_start: i64,
+    pub hour: u32,
+    pub day_start: i64,
+    pub day: u32,
+}
+
+impl FailureWindow {
+    const HOUR_MS: i64 = 3_600_000;
+    const DAY_MS: i64 = 86_400_000;
+
+    pub fn is_empty(&self) -> bool {
+        *self == FailureWindow::default()
+    }
+
+    /// The window as it stands at `now` (expired windows read as empty).
+    pub fn current(self, now: i64) -> Self {
+        let mut w = self;
+        if now - w.hour_start >= Self::HOUR_MS {
+            (w.hour_start, w.hour) = (0, 0);
+        }
+        if now - w.day_start >= Self::DAY_MS {
+            (w.day_start, w.day) = (0, 0);
+        }
+        w
+    }
+
+    /// Seconds until a wrong check is allowed again, if a cap is reached.
+    pub fn locked_for(self, now: i64, per_hour: u32, per_day: u32) -> Option<u64> {
+        let w = self.current(now);
+        let until = if w.day >= per_day {
+            w.day_start + Self::DAY_MS
+        } else if w.hour >= per_hour {
+            w.hour_start + Self::HOUR_MS
+        } else {
+            return None;
+        };
+        Some(((until - now).max(1000) / 1000) as u64)
+    }
+
+    pub fn record_failure(self, now: i64) -> Self {
+        let mut w = self.current(now);
+        if w.hour == 0 {
+            w.hour_start = now;
+        }
+        if w.day == 0 {
+            w.day_start = now;
+        }
+        w.hour += 1;
+        w.day += 1;
+        w
+    }
+}
+
+/// The live verification of one phone for one tenant, stored at `verifications/{slot}` (see
+/// `Secrets::verification_slot`): a send replaces it, so a lookup by phone or by id is one read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerificationRecord {
+    /// `ver_{slot}{6 random}`: the slot is in the id, so a lookup by id is one read too.
     pub id: String,
     pub tenant_id: String,
     pub phone: String,
@@ -168,6 +249,53 @@ pub struct VerificationRecord {
     /// The code sealed with the server key (AEAD, bound to the id) so a resend can repeat it; the
     /// clear code is never stored.
     pub code_sealed: String,
+    /// Kept across verifications of the phone: a send writes every other field and leaves this.
+    #[serde(default, skip_serializing_if = "FailureWindow::is_empty")]
+    pub phone_failures: FailureWindow,
+}
+
+/// Where a message is. States only move forward; `Unknown` (the hand-off's answer was lost) can
+/// become anything the phone reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Expired,
+    Unknown,
+}
+
+impl DeliveryState {
+    fn rank(self) -> u8 {
+        match self {
+            DeliveryState::Unknown => 0,
+            DeliveryState::Queued => 1,
+            DeliveryState::Sending => 2,
+            DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Expired => 3,
+        }
+    }
+
+    /// Whether a report of `next` may replace this state.
+    pub fn may_become(self, next: DeliveryState) -> bool {
+        next.rank() > self.rank()
+    }
+
+    pub fn is_final(self) -> bool {
+        self.rank() == 3
+    }
+
+    pub fn from_wire(s: otp_shared::wire::MessageState) -> Self {
+        use otp_shared::wire::MessageState as W;
+        match s {
+            W::Queued => DeliveryState::Queued,
+            W::Sending => DeliveryState::Sending,
+            W::Sent => DeliveryState::Sent,
+            W::Failed => DeliveryState::Failed,
+            W::Expired => DeliveryState::Expired,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,8 +308,7 @@ pub struct MessageRecord {
     pub encoding: String,
     pub segments: u32,
     pub gateway_id: String,
-    /// queued, sending, sent, failed, expired, unknown (the gateway did not answer in time).
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: u32,
     pub error: Option<String>,
     pub created_at: i64,
@@ -189,26 +316,82 @@ pub struct MessageRecord {
     pub request_id: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdempotencyState {
+    InProgress,
+    Done,
+}
+
 /// A stored response for an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     pub request_sha256: String,
-    /// in_progress or done.
-    pub state: String,
+    pub state: IdempotencyState,
     pub status: u16,
+    /// The answer, sealed (some carry a secret shown once, such as a new API key).
     pub body: String,
     pub created_at: i64,
 }
 
 impl IdempotencyRecord {
-    /// The claim a request writes before it runs.
+    /// The claim a request writes before (or with) its first change.
     pub fn claim(fingerprint: &str, now: i64) -> Self {
         IdempotencyRecord {
             request_sha256: fingerprint.into(),
-            state: "in_progress".into(),
+            state: IdempotencyState::InProgress,
             status: 0,
             body: String::new(),
             created_at: now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_states_only_move_forward() {
+        use DeliveryState::*;
+        assert!(Queued.may_become(Sent));
+        assert!(Unknown.may_become(Queued));
+        assert!(!Sent.may_become(Queued));
+        assert!(!Sent.may_become(Failed));
+        assert!(!Sending.may_become(Sending));
+    }
+
+    #[test]
+    fn failure_windows_lock_and_reopen() {
+        let t0 = 1_000_000_000_000;
+        let mut w = FailureWindow::default();
+        for i in 0..10 {
+            assert_eq!(w.locked_for(t0 + i, 10, 30), None);
+            w = w.record_failure(t0 + i);
+        }
+        let wait = w
+            .locked_for(t0 + 60_000, 10, 30)
+            .expect("locked after 10 in an hour");
+        assert!((3500..=3600).contains(&wait), "{wait}");
+        // An hour after the first failure the hourly window reopens; the daily count stays.
+        assert_eq!(w.locked_for(t0 + 3_600_000, 10, 30), None);
+        assert_eq!(w.current(t0 + 3_600_000).day, 10);
+        for h in 1..3 {
+            for i in 0..10 {
+                w = w.record_failure(t0 + h * 3_600_000 + i);
+            }
+        }
+        assert!(
+            w.locked_for(t0 + 3 * 3_600_000, 10, 30).unwrap() > 3600,
+            "the day cap holds"
+        );
+        assert_eq!(w.locked_for(t0 + 86_400_000, 10, 30), None);
+    }
+
+    #[test]
+    fn an_empty_window_is_not_written() {
+        let v = serde_json::to_value(FailureWindow::default()).unwrap();
+        assert_eq!(v["hour"], 0);
+        assert!(FailureWindow::default().is_empty());
     }
 }

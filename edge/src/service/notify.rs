@@ -7,8 +7,8 @@ use otp_shared::phone::Phone;
 use otp_shared::wire::MessageKind;
 use serde_json::json;
 
+use super::app::{App, Ctx};
 use super::model::Tenant;
-use crate::api::app::{App, Ctx};
 use crate::platform::{iso8601, Platform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,25 +86,19 @@ pub async fn once<P: Platform>(app: &App<P>, t: &Tenant, notice: Notice, ctx: &C
             period(t)
         }
     );
-    match app.repo.claim_notice(app, &marker, ctx.now_ms).await {
+    match app.repo().claim_notice(&marker, ctx.now_ms).await {
         Ok(true) => {}
         _ => return false,
     }
-    // Boxed: sending can run out of quota, which sends a notice (async recursion needs a heap frame).
-    match Box::pin(super::messages::send_kind(
-        app,
-        t,
-        &phone,
-        &notice.text(t),
-        MessageKind::Notification,
-        ctx,
-    ))
-    .await
+    // Notices spend no quota, so sending one can never lead to another.
+    match app
+        .send_message(ctx, t, &phone, &notice.text(t), MessageKind::Notification)
+        .await
     {
         Ok(_) => true,
         Err(e) => {
             app.platform.log(&json!({"level": "warn", "msg": "notice not sent", "notice": notice.key(), "tenant": t.id, "error": e.code.as_str(), "request_id": ctx.request_id}).to_string());
-            app.repo.release_notice(app, &marker).await.ok();
+            app.repo().release_notice(&marker).await.ok();
             false
         }
     }

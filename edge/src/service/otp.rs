@@ -1,19 +1,25 @@
 //! OTP verifications: send, resend, verify. The rules (code generation, normalisation, hashing,
-//! the state machine) are in `otp_shared::otp`; this module orders the I/O so that nothing is
-//! charged or half written when a step fails.
+//! odds) are in `otp_shared::otp`; this module orders the I/O.
+//!
+//! A tenant has one live verification per phone, in the document named by the phone's slot
+//! (`Secrets::verification_slot`); the verification id carries the slot, so finding it by phone or
+//! by id is one read. Every change to an existing verification (a check, a resend, an expiry) is a
+//! commit guarded by the version that was read: of two racing changes one loses and reads again,
+//! so an approved or exhausted verification stays final and `checks` never goes down.
 
 use otp_shared::otp::{self as rules, CodeType};
 use otp_shared::phone::Phone;
-use otp_shared::wire::{MessageKind, SendRequest};
+use otp_shared::wire::MessageKind;
 
-use super::gateway::{self, Dispatch};
-use super::keys::sha256_hex;
-use super::model::{CodeKind, Tenant, VerificationRecord, VerificationStatus};
-use super::ratelimit::RateRule;
+use super::analytics::Event;
+use super::app::{App, Ctx};
+use super::dispatch::{Outgoing, Undo};
+use super::model::{CodeKind, FailureWindow, Tenant, VerificationRecord, VerificationStatus};
+use super::repo;
 use super::sealing;
-use crate::api::app::{App, Ctx};
-use crate::api::error::{ApiError, ErrorCode};
-use crate::platform::{new_id, Platform, PlatformRng};
+use super::secrets::{base32, SLOT_CHARS};
+use crate::error::{Error, ErrorCode};
+use crate::platform::{Hit, LimitKind, Platform, PlatformRng, RateRule};
 
 /// Caller's choices for one send; `None` takes the tenant's setting.
 #[derive(Debug, Clone, Default)]
@@ -26,17 +32,25 @@ pub struct SendOptions {
 pub struct Sent {
     pub verification: VerificationRecord,
     pub message_id: String,
-    /// queued, unknown.
-    pub delivery_state: String,
+    /// queued or unknown.
+    pub delivery_state: super::model::DeliveryState,
     pub gateway_id: String,
 }
 
+/// The outcome of one check, as the API reports it.
 #[derive(Debug, Clone)]
-pub enum Checked {
+pub enum CheckResult {
     Approved(VerificationRecord),
+    WrongCode {
+        attempts_left: u32,
+        verification: VerificationRecord,
+    },
 }
 
-pub fn code_type_of(tenant: &Tenant, kind: Option<CodeKind>) -> Result<CodeType, ApiError> {
+/// How many times a guarded change is retried after losing a race before giving up.
+const RACE_RETRIES: usize = 6;
+
+pub fn code_type_of(tenant: &Tenant, kind: Option<CodeKind>) -> Result<CodeType, Error> {
     let s = &tenant.settings;
     let ct = match kind.unwrap_or(s.code_type) {
         CodeKind::Words => CodeType::Words {
@@ -47,361 +61,428 @@ pub fn code_type_of(tenant: &Tenant, kind: Option<CodeKind>) -> Result<CodeType,
         },
     };
     ct.validate()
-        .map_err(|e| ApiError::msg(ErrorCode::CodeTypeInvalid, e.to_string()))?;
+        .map_err(|e| Error::msg(ErrorCode::CodeTypeInvalid, e.to_string()))?;
+    // A per-send choice of code type must be as hard to guess as the settings allow.
+    let odds = rules::guess_odds(ct, s.max_checks);
+    if odds > rules::MAX_GUESS_ODDS {
+        return Err(Error::msg(
+            ErrorCode::CodeTooWeak,
+            format!(
+                "{ct:?} with {} checks can be guessed 1 time in {:.0}",
+                s.max_checks,
+                1.0 / odds
+            ),
+        ));
+    }
     Ok(ct)
 }
 
-/// The per-phone send window (`max_sends` per `send_window_secs`), shared by send and resend.
-async fn count_send<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    phone: &Phone,
-) -> Result<(), ApiError> {
-    let s = &tenant.settings;
-    let key = format!("sends:{}:{}", tenant.id, sha256_hex(phone.as_str()));
-    app.rate_check(
-        &key,
-        RateRule {
-            limit: s.max_sends,
-            window_secs: s.send_window_secs,
-        },
-        true,
-    )
-    .await
-    .map_err(|e| match e.code {
-        ErrorCode::RateLimited => {
-            ApiError::new(ErrorCode::TooManySends).retry_after(e.retry_after_secs.unwrap_or(1))
+/// The slot a verification id names (`ver_` + slot + 6 random characters).
+pub fn slot_of_id(id: &str) -> Option<&str> {
+    let rest = id.strip_prefix("ver_")?;
+    (rest.len() == SLOT_CHARS + 6 && otp_shared::ids::is_plain_id(rest))
+        .then(|| &rest[..SLOT_CHARS])
+}
+
+impl<P: Platform> App<P> {
+    pub(super) fn sending_allowed_for(&self, tenant: &Tenant, ctx: &Ctx) -> Result<(), Error> {
+        if self.cfg.kill_switch || ctx.global_switch() {
+            return Err(Error::msg(
+                ErrorCode::SendingDisabled,
+                "Sending is stopped by the service's kill switch",
+            ));
         }
-        _ => e,
-    })
-}
-
-pub fn ensure_sending_allowed<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    global_switch: bool,
-) -> Result<(), ApiError> {
-    if app.cfg.kill_switch || global_switch {
-        return Err(ApiError::msg(
-            ErrorCode::SendingDisabled,
-            "Sending is stopped by the service's kill switch",
-        ));
-    }
-    if tenant.kill_switch {
-        return Err(ApiError::msg(
-            ErrorCode::SendingDisabled,
-            "Sending is stopped for this account",
-        ));
-    }
-    Ok(())
-}
-
-pub async fn send<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    phone: &Phone,
-    opts: &SendOptions,
-    ctx: &Ctx,
-) -> Result<Sent, ApiError> {
-    ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
-    let code_type = code_type_of(tenant, opts.code_type)?;
-    count_send(app, tenant, phone).await?;
-
-    let p = &app.platform;
-    let code = rules::generate(code_type, &mut PlatformRng(p));
-    let id = new_id(p, "ver");
-    let mut nonce = [0u8; 12];
-    p.fill_random(&mut nonce);
-    let s = &tenant.settings;
-    let verification = VerificationRecord {
-        id: id.clone(),
-        tenant_id: tenant.id.clone(),
-        phone: phone.as_str().to_string(),
-        code_hmac: rules::code_hmac(
-            &app.cfg.otp_secret,
-            &id,
-            &rules::normalize(code_type, &code),
-        ),
-        code_kind: opts.code_type.unwrap_or(s.code_type),
-        status: VerificationStatus::Pending,
-        checks: 0,
-        max_checks: s.max_checks,
-        sends: 1,
-        created_at: ctx.now_ms,
-        expires_at: ctx.now_ms + s.ttl_secs as i64 * 1000,
-        verified_at: 0,
-        message_ids: Vec::new(),
-        request_id: ctx.request_id.clone(),
-        code_sealed: sealing::seal(&app.cfg.otp_secret, &id, nonce, &code),
-    };
-    let locale = opts.locale.clone().unwrap_or_else(|| s.locale.clone());
-    deliver_counted(app, tenant, verification, &code, &locale, "otp_sent", ctx).await
-}
-
-/// [`deliver`], counting `event` when the message goes out.
-async fn deliver_counted<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    v: VerificationRecord,
-    code: &str,
-    locale: &str,
-    event: &str,
-    ctx: &Ctx,
-) -> Result<Sent, ApiError> {
-    let sent = deliver(app, tenant, v, code, locale, ctx).await?;
-    ctx.count(&tenant.id, event);
-    Ok(sent)
-}
-
-/// Writes the verification and its message together with the quota unit they cost, then hands the
-/// SMS to a gateway. A refused dispatch cancels the verification, fails the message and refunds the
-/// unit, so nothing stays pending or charged that was never sent.
-async fn deliver<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    mut v: VerificationRecord,
-    code: &str,
-    locale: &str,
-    ctx: &Ctx,
-) -> Result<Sent, ApiError> {
-    let p = &app.platform;
-    let text = render_text(app, tenant, code, locale)?;
-    let info = otp_shared::sms::analyze(&text);
-    let message_id = new_id(p, "msg");
-    v.message_ids.push(message_id.clone());
-    let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
-    let mut message = super::messages::dispatching(
-        message_id.clone(),
-        tenant,
-        MessageKind::Otp,
-        &phone,
-        &info,
-        ctx,
-    );
-    let writes = crate::service::repo::Repo::verification_writes(&v, &message, v.sends == 1);
-    let (shard, times) = super::quota::debit(app, tenant, writes, ctx).await?;
-    let mut times = times.into_iter();
-    let (version, message_version) = (
-        times.next().unwrap_or_default(),
-        times.next().unwrap_or_default(),
-    );
-    let req = SendRequest {
-        id: message_id.clone(),
-        kind: MessageKind::Otp,
-        to: v.phone.clone(),
-        text,
-        expires_at: (v.expires_at / 1000) as u64,
-        sim_slot: None,
-        tenant_id: tenant.id.clone(),
-        request_id: ctx.request_id.clone(),
-    };
-    let outcome = gateway::dispatch(p, &app.cfg.gateways, app.cfg.gateway_timeout_ms, &req).await;
-    let (state, gateway_id) = match &outcome {
-        Dispatch::Queued { gateway_id, .. } => ("queued", gateway_id.clone()),
-        Dispatch::Unknown { gateway_id, .. } => ("unknown", gateway_id.clone()),
-        Dispatch::Refused { .. } => ("failed", String::new()),
-    };
-    message.state = state.into();
-    message.gateway_id = gateway_id.clone();
-    message.updated_at = p.now_ms();
-    if let Dispatch::Refused { reasons } = outcome {
-        message.error = Some(reasons.join("; "));
-        if v.sends == 1 {
-            v.status = VerificationStatus::Canceled;
-        } else {
-            // A failed resend leaves the earlier, delivered code usable.
-            v.sends -= 1;
-            v.message_ids.pop();
+        if tenant.kill_switch {
+            return Err(Error::msg(
+                ErrorCode::SendingDisabled,
+                "Sending is stopped for this account",
+            ));
         }
-        app.repo.update_message(app, &message).await.ok();
-        app.repo.update_verification(app, &v, &version).await.ok();
-        app.repo.quota_refund(app, &tenant.id, shard).await.ok();
-        return Err(ApiError::new(ErrorCode::GatewayUnavailable)
-            .details(serde_json::json!({"reasons": message.error})));
+        Ok(())
     }
-    app.repo
-        .record_dispatched(app, &message, &message_version)
-        .await;
-    Ok(Sent {
-        verification: v,
-        message_id,
-        delivery_state: state.into(),
-        gateway_id,
-    })
-}
 
-fn render_text<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    code: &str,
-    locale: &str,
-) -> Result<String, ApiError> {
-    let s = &tenant.settings;
-    let minutes = (s.ttl_secs / 60).max(1);
-    let app_name = s.app_name.as_deref().unwrap_or(&tenant.name);
-    match &s.template {
-        Some(t) => otp_shared::templates::render_custom(t, code, minutes, app_name)
-            .map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string())),
-        None => Ok(otp_shared::templates::render(
-            locale,
-            code,
-            minutes,
-            app_name,
-            &mut PlatformRng(&app.platform),
-        )),
-    }
-}
-
-/// Finds the verification a resend or verify names: by id, or the phone's live one.
-pub async fn find<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    id: Option<&str>,
-    phone: Option<&Phone>,
-) -> Result<(VerificationRecord, String), ApiError> {
-    let not_found = || ApiError::new(ErrorCode::VerificationNotFound);
-    let id = id.filter(|i| !i.is_empty());
-    let vid = match (id, phone) {
-        // Our ids are short and URL-safe; anything else names no verification.
-        (Some(id), _)
-            if id.len() > 64
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-        {
-            return Err(not_found())
+    /// The per-phone send window (`max_sends` per `send_window_secs`), shared by send and resend;
+    /// kept durably by the gate, so an eviction does not reset it.
+    fn send_window(&self, tenant: &Tenant, phone: &str) -> Hit {
+        let s = &tenant.settings;
+        Hit {
+            kind: LimitKind::PhoneSends,
+            key: self.secrets.phone_tag(phone),
+            rule: RateRule {
+                limit: s.max_sends,
+                window_secs: s.send_window_secs,
+            },
+            persist: true,
         }
-        (Some(id), _) => id.to_string(),
-        (None, Some(phone)) => app
-            .repo
-            .live_verification_id(app, &tenant.id, phone.as_str())
-            .await?
-            .ok_or_else(not_found)?,
-        (None, None) => {
-            return Err(ApiError::msg(
-                ErrorCode::PhoneRequired,
-                "Phone number or verification id is required",
-            ))
+    }
+
+    fn render_text(&self, tenant: &Tenant, code: &str, locale: &str) -> Result<String, Error> {
+        let s = &tenant.settings;
+        let minutes = (s.ttl_secs / 60).max(1);
+        let app_name = s.app_name.as_deref().unwrap_or(&tenant.name);
+        match &s.template {
+            Some(t) => otp_shared::templates::render_custom(t, code, minutes, app_name)
+                .map_err(|e| Error::msg(ErrorCode::TemplateInvalid, e.to_string())),
+            None => Ok(otp_shared::templates::render(
+                locale,
+                code,
+                minutes,
+                app_name,
+                &mut PlatformRng(&self.platform),
+            )),
         }
-    };
-    let (v, version) = app
-        .repo
-        .get_verification(app, &vid)
-        .await?
-        .ok_or_else(not_found)?;
-    if v.tenant_id != tenant.id || v.status == VerificationStatus::Canceled {
-        return Err(not_found());
     }
-    Ok((v, version))
-}
 
-pub async fn resend<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    id: Option<&str>,
-    phone: Option<&Phone>,
-    ctx: &Ctx,
-) -> Result<Sent, ApiError> {
-    ensure_sending_allowed(app, tenant, app.global_kill_switch(ctx).await?)?;
-    let (mut v, _) = find(app, tenant, id, phone).await?;
-    match v.status {
-        VerificationStatus::Pending if v.expires_at > ctx.now_ms => {}
-        VerificationStatus::Approved => return Err(ApiError::new(ErrorCode::AlreadyVerified)),
-        VerificationStatus::Exhausted => return Err(ApiError::new(ErrorCode::TooManyAttempts)),
-        _ => return Err(ApiError::new(ErrorCode::VerificationExpired)),
-    }
-    let phone = Phone::parse(&v.phone).map_err(|_| ApiError::new(ErrorCode::Internal))?;
-    count_send(app, tenant, &phone).await?;
-    let code = sealing::open(&app.cfg.otp_secret, &v.id, &v.code_sealed)
-        .ok_or_else(|| ApiError::msg(ErrorCode::Internal, "stored code cannot be opened"))?;
-    v.sends += 1;
-    let locale = tenant.settings.locale.clone();
-    deliver_counted(app, tenant, v, &code, &locale, "otp_resent", ctx).await
-}
-
-/// The outcome of one check, as the API reports it.
-#[derive(Debug, Clone)]
-pub enum CheckResult {
-    Approved(VerificationRecord),
-    WrongCode { attempts_left: u32 },
-}
-
-pub async fn verify<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    id: Option<&str>,
-    phone: Option<&Phone>,
-    code: &str,
-    ctx: &Ctx,
-) -> Result<CheckResult, ApiError> {
-    if code.trim().is_empty() {
-        return Err(ApiError::new(ErrorCode::CodeRequired));
-    }
-    // Optimistic concurrency: two checks racing on one verification both count.
-    for _ in 0..5 {
-        let (mut v, version) = find(app, tenant, id, phone).await?;
-        match v.status {
-            VerificationStatus::Pending => {}
-            VerificationStatus::Approved => return Err(ApiError::new(ErrorCode::AlreadyVerified)),
-            VerificationStatus::Exhausted => return Err(ApiError::new(ErrorCode::TooManyAttempts)),
-            _ => return Err(ApiError::new(ErrorCode::VerificationExpired)),
-        }
-        if v.expires_at <= ctx.now_ms {
-            v.status = VerificationStatus::Expired;
-            if app
-                .repo
-                .update_verification(app, &v, &version)
-                .await
-                .is_ok()
-            {
-                ctx.count(&tenant.id, "otp_expired");
+    pub async fn send_otp(
+        &self,
+        ctx: &Ctx,
+        tenant: &Tenant,
+        phone: &Phone,
+        opts: &SendOptions,
+    ) -> Result<Sent, Error> {
+        self.sending_allowed_for(tenant, ctx)?;
+        let code_type = code_type_of(tenant, opts.code_type)?;
+        let s = &tenant.settings;
+        let code = rules::generate(code_type, &mut PlatformRng(&self.platform));
+        let slot = self.secrets.verification_slot(&tenant.id, phone.as_str());
+        let mut tail = [0u8; 4];
+        self.platform.fill_random(&mut tail);
+        let id = format!("ver_{slot}{}", &base32(&tail)[..6]);
+        let mut nonce = [0u8; 12];
+        self.platform.fill_random(&mut nonce);
+        let locale = opts.locale.clone().unwrap_or_else(|| s.locale.clone());
+        let text = self.render_text(tenant, &code, &locale)?;
+        let expires_at = ctx.now_ms + s.ttl_secs as i64 * 1000;
+        let out = Outgoing {
+            tenant,
+            kind: MessageKind::Otp,
+            phone,
+            info: otp_shared::sms::analyze(&text),
+            text,
+            deadline_ms: expires_at,
+            hits: vec![self.send_window(tenant, phone.as_str())],
+        };
+        let prepared = self.charge(ctx, out).await?;
+        let v = VerificationRecord {
+            code_hmac: rules::code_hmac(
+                &self.secrets.code_hmac,
+                &id,
+                &rules::normalize(code_type, &code),
+            ),
+            code_sealed: sealing::seal(&self.secrets.seal, &id, nonce, &code),
+            id,
+            tenant_id: tenant.id.clone(),
+            phone: phone.as_str().to_string(),
+            code_kind: opts.code_type.unwrap_or(s.code_type),
+            status: VerificationStatus::Pending,
+            checks: 0,
+            max_checks: s.max_checks,
+            sends: 1,
+            created_at: ctx.now_ms,
+            expires_at,
+            verified_at: 0,
+            message_ids: vec![prepared.message_id().to_string()],
+            request_id: ctx.request_id.clone(),
+            phone_failures: FailureWindow::default(),
+        };
+        let start = repo::verifications::start_write(&slot, &v);
+        let recorded = match self.record(ctx, &prepared, Some(&start)).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.abandon(&prepared).await;
+                return Err(e);
             }
-            return Err(ApiError::new(ErrorCode::VerificationExpired));
-        }
-        if v.checks >= v.max_checks {
-            return Err(ApiError::new(ErrorCode::TooManyAttempts));
-        }
-        let kind = match v.code_kind {
-            CodeKind::Words => CodeType::Words { count: 1 },
-            CodeKind::Digits => CodeType::Digits { len: 6 },
         };
-        let matched = rules::hmac_matches(
-            &app.cfg.otp_secret,
-            &v.id,
-            &rules::normalize(kind, code),
-            &v.code_hmac,
-        );
-        v.checks += 1;
-        if matched {
-            v.status = VerificationStatus::Approved;
-            v.verified_at = ctx.now_ms;
-        } else if v.checks >= v.max_checks {
-            v.status = VerificationStatus::Exhausted;
-        }
-        match app.repo.update_verification(app, &v, &version).await {
-            Ok(_) => {}
-            Err(e) if e.code == ErrorCode::Conflict => continue,
-            Err(e) => return Err(e),
-        }
-        let event = if matched {
-            "otp_approved"
-        } else {
-            "otp_failed"
+        let canceled = {
+            let (slot, mut v) = (slot.clone(), v.clone());
+            v.status = VerificationStatus::Canceled;
+            Box::new(move |version: &str| repo::verifications::update_write(&slot, &v, version))
+                as Undo
         };
-        ctx.count(&tenant.id, event);
-        if matched {
-            app.repo
-                .clear_live_verification(app, &tenant.id, &v.phone, &v.id)
-                .await
-                .ok();
-            return Ok(CheckResult::Approved(v));
-        }
-        return Ok(CheckResult::WrongCode {
-            attempts_left: v.max_checks - v.checks,
-        });
+        let handed = self
+            .deliver(ctx, prepared, recorded, Some(canceled))
+            .await?;
+        ctx.count(&tenant.id, Event::OtpSent);
+        Ok(Sent {
+            verification: v,
+            message_id: handed.message.id,
+            delivery_state: handed.message.state,
+            gateway_id: handed.message.gateway_id,
+        })
     }
-    Err(ApiError::msg(
-        ErrorCode::Conflict,
-        "Too many concurrent checks of this verification; retry",
-    ))
+
+    /// Finds the verification a resend or check names: by id, by phone, or by both (which must
+    /// agree). Returns it with its slot and version.
+    pub async fn find_verification(
+        &self,
+        tenant: &Tenant,
+        id: Option<&str>,
+        phone: Option<&Phone>,
+    ) -> Result<(VerificationRecord, String, String), Error> {
+        let not_found = || Error::new(ErrorCode::VerificationNotFound);
+        let id = id.filter(|i| !i.is_empty());
+        let slot = match (id, phone) {
+            (Some(id), phone) => {
+                let slot = slot_of_id(id).ok_or_else(not_found)?.to_string();
+                if phone
+                    .is_some_and(|p| self.secrets.verification_slot(&tenant.id, p.as_str()) != slot)
+                {
+                    return Err(Error::msg(
+                        ErrorCode::ValidationFailed,
+                        "phone is not the number of this verification",
+                    ));
+                }
+                slot
+            }
+            (None, Some(phone)) => self.secrets.verification_slot(&tenant.id, phone.as_str()),
+            (None, None) => {
+                return Err(Error::msg(
+                    ErrorCode::PhoneRequired,
+                    "Phone number or verification id is required",
+                ))
+            }
+        };
+        let (v, version) = self
+            .repo()
+            .get_verification(&slot)
+            .await?
+            .ok_or_else(not_found)?;
+        if v.tenant_id != tenant.id
+            || id.is_some_and(|id| id != v.id)
+            || v.status == VerificationStatus::Canceled
+        {
+            return Err(not_found());
+        }
+        Ok((v, slot, version))
+    }
+
+    pub async fn resend_otp(
+        &self,
+        ctx: &Ctx,
+        tenant: &Tenant,
+        id: Option<&str>,
+        phone: Option<&Phone>,
+    ) -> Result<Sent, Error> {
+        self.sending_allowed_for(tenant, ctx)?;
+        let mut prepared = None;
+        for _ in 0..RACE_RETRIES {
+            let (mut v, slot, version) = self.find_verification(tenant, id, phone).await?;
+            match v.status {
+                VerificationStatus::Pending if v.expires_at > ctx.now_ms => {}
+                VerificationStatus::Approved => {
+                    return self.give_up(prepared, ErrorCode::AlreadyVerified).await
+                }
+                VerificationStatus::Exhausted => {
+                    return self.give_up(prepared, ErrorCode::TooManyAttempts).await
+                }
+                _ => return self.give_up(prepared, ErrorCode::VerificationExpired).await,
+            }
+            let Some(code) = sealing::open(&self.secrets.seal, &v.id, &v.code_sealed) else {
+                return self.give_up(prepared, ErrorCode::Internal).await;
+            };
+            let text = self.render_text(tenant, &code, &tenant.settings.locale)?;
+            let number = Phone::parse(&v.phone).map_err(|_| Error::new(ErrorCode::Internal))?;
+            let p = match prepared.take() {
+                Some(mut p) => {
+                    // A concurrent send may have replaced the verification: the text follows it.
+                    super::dispatch::Prepared::retext(&mut p, text, v.expires_at);
+                    p
+                }
+                None => {
+                    let out = Outgoing {
+                        tenant,
+                        kind: MessageKind::Otp,
+                        phone: &number,
+                        info: otp_shared::sms::analyze(&text),
+                        text,
+                        deadline_ms: v.expires_at,
+                        hits: vec![self.send_window(tenant, &v.phone)],
+                    };
+                    self.charge(ctx, out).await?
+                }
+            };
+            v.sends += 1;
+            v.message_ids.push(p.message_id().to_string());
+            let update = repo::verifications::update_write(&slot, &v, &version);
+            match self.record(ctx, &p, Some(&update)).await {
+                Ok(recorded) => {
+                    let undone = {
+                        let (slot, mut before) = (slot.clone(), v.clone());
+                        // A failed resend leaves the earlier, delivered code usable.
+                        before.sends -= 1;
+                        before.message_ids.pop();
+                        Box::new(move |version: &str| {
+                            repo::verifications::update_write(&slot, &before, version)
+                        }) as Undo
+                    };
+                    let handed = self.deliver(ctx, p, recorded, Some(undone)).await?;
+                    ctx.count(&tenant.id, Event::OtpResent);
+                    return Ok(Sent {
+                        verification: v,
+                        message_id: handed.message.id,
+                        delivery_state: handed.message.state,
+                        gateway_id: handed.message.gateway_id,
+                    });
+                }
+                Err(e) if e.is(ErrorCode::Conflict) => prepared = Some(p),
+                Err(e) => return self.give_up(Some(p), e.code).await.map_err(|_| e),
+            }
+        }
+        self.give_up(prepared, ErrorCode::Conflict).await
+    }
+
+    async fn give_up<T>(
+        &self,
+        prepared: Option<super::dispatch::Prepared>,
+        code: ErrorCode,
+    ) -> Result<T, Error> {
+        if let Some(p) = prepared {
+            self.abandon(&p).await;
+        }
+        Err(Error::new(code))
+    }
+
+    pub async fn verify_otp(
+        &self,
+        ctx: &Ctx,
+        tenant: &Tenant,
+        id: Option<&str>,
+        phone: Option<&Phone>,
+        code: &str,
+    ) -> Result<CheckResult, Error> {
+        if code.trim().is_empty() {
+            return Err(Error::new(ErrorCode::CodeRequired));
+        }
+        self.admit(ctx, tenant, Vec::new(), false).await?;
+        let s = &tenant.settings;
+        for _ in 0..RACE_RETRIES {
+            let (mut v, slot, version) = self.find_verification(tenant, id, phone).await?;
+            match v.status {
+                VerificationStatus::Pending => {}
+                VerificationStatus::Approved => return Err(Error::new(ErrorCode::AlreadyVerified)),
+                VerificationStatus::Exhausted => {
+                    return Err(Error::new(ErrorCode::TooManyAttempts))
+                }
+                _ => return Err(Error::new(ErrorCode::VerificationExpired)),
+            }
+            if v.expires_at <= ctx.now_ms {
+                v.status = VerificationStatus::Expired;
+                if self.commit_check(ctx, &slot, &v, &version).await.is_ok() {
+                    ctx.count(&tenant.id, Event::OtpExpired);
+                }
+                return Err(Error::new(ErrorCode::VerificationExpired));
+            }
+            if v.checks >= v.max_checks {
+                return Err(Error::new(ErrorCode::TooManyAttempts));
+            }
+            let locked = v.phone_failures.locked_for(
+                ctx.now_ms,
+                s.max_failed_checks_per_hour,
+                s.max_failed_checks_per_day,
+            );
+            if let Some(wait) = locked {
+                return Err(Error::new(ErrorCode::PhoneLocked).retry_after(wait));
+            }
+            let kind = match v.code_kind {
+                CodeKind::Words => CodeType::Words { count: 1 },
+                CodeKind::Digits => CodeType::Digits { len: 6 },
+            };
+            let matched = rules::hmac_matches(
+                &self.secrets.code_hmac,
+                &v.id,
+                &rules::normalize(kind, code),
+                &v.code_hmac,
+            );
+            v.checks += 1;
+            if matched {
+                v.status = VerificationStatus::Approved;
+                v.verified_at = ctx.now_ms;
+            } else {
+                v.phone_failures = v.phone_failures.record_failure(ctx.now_ms);
+                if v.checks >= v.max_checks {
+                    v.status = VerificationStatus::Exhausted;
+                }
+            }
+            match self.commit_check(ctx, &slot, &v, &version).await {
+                Ok(()) => {}
+                Err(e) if e.is(ErrorCode::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+            if matched {
+                ctx.count(&tenant.id, Event::OtpApproved);
+                return Ok(CheckResult::Approved(v));
+            }
+            ctx.count(&tenant.id, Event::OtpFailed);
+            return Ok(CheckResult::WrongCode {
+                attempts_left: v.max_checks - v.checks,
+                verification: v,
+            });
+        }
+        Err(Error::msg(
+            ErrorCode::Conflict,
+            "Too many concurrent checks of this verification; retry",
+        ))
+    }
+
+    /// A check's change, guarded by the version read, with the request's key claim.
+    async fn commit_check(
+        &self,
+        ctx: &Ctx,
+        slot: &str,
+        v: &VerificationRecord,
+        version: &str,
+    ) -> Result<(), Error> {
+        let mut writes = vec![repo::verifications::update_write(slot, v, version)];
+        writes.extend(ctx.claim_write());
+        match self.repo().commit(writes).await {
+            Ok(_) => {
+                ctx.claim_committed();
+                Ok(())
+            }
+            Err(
+                crate::store::StoreError::PreconditionFailed(_)
+                | crate::store::StoreError::AlreadyExists
+                | crate::store::StoreError::Aborted(_),
+            ) => Err(self.lost_race(ctx).await),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_slot() {
+        let slot = "abcdefghjkmnpqrstvwx";
+        let id = format!("ver_{slot}z9y8x7");
+        assert_eq!(slot_of_id(&id), Some(slot));
+        assert_eq!(slot_of_id("ver_short"), None);
+        assert_eq!(slot_of_id(&format!("msg_{slot}z9y8x7")), None);
+        assert_eq!(slot_of_id(&format!("ver_{slot}z9y8/7")), None);
+    }
+
+    #[test]
+    fn weak_code_choices_are_refused_with_the_odds() {
+        let mut t = Tenant {
+            id: "t_1".into(),
+            name: "T".into(),
+            status: Default::default(),
+            quota_total: 0,
+            quota_expires_at: 0,
+            contact_phone: None,
+            settings: Default::default(),
+            kill_switch: false,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(code_type_of(&t, None).is_ok());
+        t.settings.word_count = 1;
+        let e = code_type_of(&t, None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::CodeTooWeak);
+        assert!(e.message.contains("1 time in"), "{}", e.message);
+        t.settings.max_checks = 1;
+        assert!(code_type_of(&t, None).is_ok());
+    }
 }

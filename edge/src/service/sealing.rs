@@ -1,4 +1,4 @@
-//! Sealing short secrets (OTP codes) with a key derived from the server secret, so a resend can
+//! Sealing short secrets (OTP codes) with a key derived from the server secret (`Secrets::seal`), so a resend can
 //! repeat the code while storage holds no clear text. The record id is the associated data, so a
 //! sealed value cannot be moved to another record.
 
@@ -6,18 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
-fn key(server_secret: &str) -> Key {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(server_secret.as_bytes())
-        .expect("hmac takes any key length");
-    mac.update(b"otp-sms/v1/code-seal");
-    Key::clone_from_slice(&mac.finalize().into_bytes())
-}
-
-pub fn seal(server_secret: &str, record_id: &str, nonce: [u8; 12], plain: &str) -> String {
-    let cipher = ChaCha20Poly1305::new(&key(server_secret));
+pub fn seal(key: &[u8; 32], record_id: &str, nonce: [u8; 12], plain: &str) -> String {
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     let ct = cipher
         .encrypt(
             Nonce::from_slice(&nonce),
@@ -32,13 +23,13 @@ pub fn seal(server_secret: &str, record_id: &str, nonce: [u8; 12], plain: &str) 
     B64.encode(out)
 }
 
-pub fn open(server_secret: &str, record_id: &str, sealed: &str) -> Option<String> {
+pub fn open(key: &[u8; 32], record_id: &str, sealed: &str) -> Option<String> {
     let raw = B64.decode(sealed).ok()?;
     if raw.len() < 12 + 16 {
         return None;
     }
     let (nonce, ct) = raw.split_at(12);
-    let cipher = ChaCha20Poly1305::new(&key(server_secret));
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     let plain = cipher
         .decrypt(
             Nonce::from_slice(nonce),
@@ -57,14 +48,11 @@ mod tests {
 
     #[test]
     fn round_trips_and_binds_the_record() {
-        let s = seal("server-secret-123456", "ver_1", [7; 12], "forest");
+        let s = seal(&[1; 32], "ver_1", [7; 12], "forest");
         assert!(!s.contains("forest"));
-        assert_eq!(
-            open("server-secret-123456", "ver_1", &s).as_deref(),
-            Some("forest")
-        );
-        assert_eq!(open("server-secret-123456", "ver_2", &s), None);
-        assert_eq!(open("other-secret-1234567", "ver_1", &s), None);
-        assert_eq!(open("server-secret-123456", "ver_1", "AAAA"), None);
+        assert_eq!(open(&[1; 32], "ver_1", &s).as_deref(), Some("forest"));
+        assert_eq!(open(&[1; 32], "ver_2", &s), None);
+        assert_eq!(open(&[2; 32], "ver_1", &s), None);
+        assert_eq!(open(&[1; 32], "ver_1", "AAAA"), None);
     }
 }

@@ -1,12 +1,13 @@
 //! Tenant lifecycle: creation with its first key, settings changes, suspension, renewal and key
 //! rotation. Validation of settings lives here so the admin API and bulk operations share it.
 
+use otp_shared::otp::{guess_odds, CodeType, MAX_GUESS_ODDS};
 use serde::Deserialize;
 
+use super::app::App;
 use super::keys::{self, NewKey, Role};
 use super::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings, TenantStatus};
-use crate::api::app::App;
-use crate::api::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, parse_iso8601, Platform};
 
 /// Fields an admin may set on create or update; absent fields stay as they are.
@@ -29,8 +30,8 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
-pub fn validate_settings(s: &TenantSettings) -> Result<(), ApiError> {
-    let bad = |m: &str| Err(ApiError::msg(ErrorCode::ValidationFailed, m.to_string()));
+pub fn validate_settings(s: &TenantSettings) -> Result<(), Error> {
+    let bad = |m: &str| Err(Error::msg(ErrorCode::ValidationFailed, m.to_string()));
     if !(1..=4).contains(&s.word_count) {
         return bad("settings.word_count must be 1 to 4");
     }
@@ -39,6 +40,11 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), ApiError> {
     }
     if !(30..=86_400).contains(&s.ttl_secs) {
         return bad("settings.ttl_secs must be 30 to 86400");
+    }
+    if !(1..=1000).contains(&s.max_failed_checks_per_hour)
+        || !(s.max_failed_checks_per_hour..=10_000).contains(&s.max_failed_checks_per_day)
+    {
+        return bad("settings.max_failed_checks_per_hour must be 1 to 1000 and max_failed_checks_per_day at least that, up to 10000");
     }
     if !(1..=20).contains(&s.max_checks) {
         return bad("settings.max_checks must be 1 to 20");
@@ -51,19 +57,43 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), ApiError> {
             return bad("rate limits need limit >= 1 and window_secs 1 to 86400");
         }
     }
+    // Both code types can be asked for per send: neither may be easier to guess than the floor.
+    for ct in [
+        CodeType::Words {
+            count: s.word_count,
+        },
+        CodeType::Digits {
+            len: s.digit_length,
+        },
+    ] {
+        let odds = guess_odds(ct, s.max_checks);
+        if odds > MAX_GUESS_ODDS {
+            return Err(Error::msg(
+                ErrorCode::CodeTooWeak,
+                format!(
+                    "{ct:?} with {} checks can be guessed 1 time in {:.0} per verification; \
+                     the floor is 1 in {:.0} (fewer checks or a longer code)",
+                    s.max_checks,
+                    1.0 / odds,
+                    1.0 / MAX_GUESS_ODDS
+                ),
+            )
+            .details(serde_json::json!({"guess_odds": odds, "max_guess_odds": MAX_GUESS_ODDS})));
+        }
+    }
     if let Some(t) = &s.template {
         otp_shared::templates::validate_custom(t)
-            .map_err(|e| ApiError::msg(ErrorCode::TemplateInvalid, e.to_string()))?;
+            .map_err(|e| Error::msg(ErrorCode::TemplateInvalid, e.to_string()))?;
     }
     Ok(())
 }
 
 /// Applies `input` to `t` (a new or existing tenant).
-pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
+pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), Error> {
     if let Some(name) = &input.name {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(ApiError::msg(
+            return Err(Error::msg(
                 ErrorCode::ValidationFailed,
                 "name must be 1 to 100 characters",
             ));
@@ -72,7 +102,7 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
     }
     if let Some(q) = input.quota {
         if !(0..=100_000_000).contains(&q) {
-            return Err(ApiError::msg(
+            return Err(Error::msg(
                 ErrorCode::ValidationFailed,
                 "quota must be 0 to 100000000",
             ));
@@ -83,7 +113,7 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
         t.quota_expires_at = match exp {
             None => 0,
             Some(s) => parse_iso8601(s).ok_or_else(|| {
-                ApiError::msg(
+                Error::msg(
                     ErrorCode::ValidationFailed,
                     "expires_at must be an ISO 8601 date such as 2027-01-31",
                 )
@@ -93,14 +123,18 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), ApiError> {
     if let Some(cp) = &input.contact_phone {
         t.contact_phone = match cp {
             None => None,
-            Some(s) => Some(crate::api::body::phone(Some(s))?.as_str().to_string()),
+            Some(s) => Some(
+                super::phones::parse_required(Some(s), None)?
+                    .as_str()
+                    .to_string(),
+            ),
         };
     }
     if let Some(patch) = &input.settings {
         let mut merged = serde_json::to_value(&t.settings).expect("settings serialise");
         merge(&mut merged, patch);
         t.settings = serde_json::from_value(merged)
-            .map_err(|e| ApiError::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
+            .map_err(|e| Error::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
         validate_settings(&t.settings)?;
     }
     Ok(())
@@ -131,12 +165,9 @@ pub async fn create<P: Platform>(
     app: &App<P>,
     input: &TenantInput,
     now: i64,
-) -> Result<Created, ApiError> {
+) -> Result<Created, Error> {
     if input.name.is_none() {
-        return Err(ApiError::msg(
-            ErrorCode::ValidationFailed,
-            "name is required",
-        ));
+        return Err(Error::msg(ErrorCode::ValidationFailed, "name is required"));
     }
     let mut t = Tenant {
         id: new_id(&app.platform, "t"),
@@ -162,7 +193,7 @@ pub async fn create<P: Platform>(
         created_at: now,
         label: "primary".into(),
     };
-    app.repo.create_tenant(app, &t, &record).await?;
+    app.repo().create_tenant(&t, &record).await?;
     Ok(Created { tenant: t, key })
 }
 
@@ -170,8 +201,9 @@ pub async fn create<P: Platform>(
 pub async fn create_admin_key<P: Platform>(
     app: &App<P>,
     label: &str,
+    expires_at: i64,
     now: i64,
-) -> Result<NewKey, ApiError> {
+) -> Result<NewKey, Error> {
     let key = keys::generate(&app.platform, Role::Admin);
     let record = ApiKeyRecord {
         prefix: key.prefix.clone(),
@@ -179,11 +211,11 @@ pub async fn create_admin_key<P: Platform>(
         role: Role::Admin,
         tenant_id: String::new(),
         status: KeyStatus::Active,
-        expires_at: 0,
+        expires_at,
         created_at: now,
         label: label.to_string(),
     };
-    app.repo.put_key(app, &record).await?;
+    app.repo().put_key(&record).await?;
     Ok(key)
 }
 
@@ -193,7 +225,7 @@ pub async fn rotate_key<P: Platform>(
     tenant: &Tenant,
     grace_secs: i64,
     now: i64,
-) -> Result<(NewKey, i64), ApiError> {
+) -> Result<(NewKey, i64), Error> {
     let key = keys::generate(&app.platform, Role::Tenant);
     let record = ApiKeyRecord {
         prefix: key.prefix.clone(),
@@ -206,8 +238,50 @@ pub async fn rotate_key<P: Platform>(
         label: "rotated".into(),
     };
     let old_until = now + grace_secs.max(0) * 1000;
-    app.repo
-        .rotate_keys(app, &tenant.id, &record, old_until)
+    app.repo()
+        .rotate_keys(&tenant.id, &record, old_until)
         .await?;
     Ok((key, old_until))
+}
+
+/// Stops a key at once (any role). Every isolate refuses it within the key cache's lifetime.
+pub async fn revoke_key<P: Platform>(app: &App<P>, prefix: &str) -> Result<ApiKeyRecord, Error> {
+    let mut key = app
+        .repo()
+        .get_key(prefix)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::KeyNotFound))?;
+    key.status = KeyStatus::Revoked;
+    app.repo().update_key(&key).await?;
+    app.forget_cached_keys();
+    Ok(key)
+}
+
+impl<P: Platform> App<P> {
+    /// Units the tenant can still spend: what the shards hold plus what its gate has leased.
+    pub async fn quota_remaining(&self, tenant_id: &str) -> Result<i64, Error> {
+        let in_shards = self.repo().quota_in_shards(tenant_id).await?;
+        Ok(in_shards + self.leased_units(tenant_id).await?)
+    }
+
+    /// Adds `delta` to the balance. The gate hands its unspent lease back with it, so the next
+    /// take reads the shards afresh and nothing is lost or counted twice.
+    pub async fn quota_adjust(&self, tenant_id: &str, delta: i64) -> Result<(), Error> {
+        let unspent = self.reset_lease(tenant_id).await?;
+        if let Err(e) = self.repo().quota_adjust(tenant_id, delta + unspent).await {
+            // The balance is unchanged: the lease gets its units back.
+            if unspent > 0 {
+                self.refund(tenant_id, unspent as u32, Vec::new()).await;
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// A new period's balance (a renewal): the old period's lease is dropped, not carried over.
+    pub async fn quota_reset(&self, tenant_id: &str, total: i64) -> Result<(), Error> {
+        self.reset_lease(tenant_id).await?;
+        self.repo().quota_reset(tenant_id, total).await?;
+        Ok(())
+    }
 }

@@ -87,6 +87,18 @@ impl Write {
         }
     }
 
+    /// Writes the top-level fields of `value` and leaves the document's other fields as they are
+    /// (an update mask), creating the document when missing.
+    pub fn merge<T: Serialize + ?Sized>(path: String, value: &T) -> Self {
+        let (fields, mask): (Value, Vec<String>) = match serde_json::to_value(value) {
+            Ok(Value::Object(o)) => (fields_of(&o), o.keys().map(|k| field_path(k)).collect()),
+            _ => (json!({}), Vec::new()),
+        };
+        Write {
+            body: json!({"update": {"name": path, "fields": fields}, "updateMask": {"fieldPaths": mask}}),
+        }
+    }
+
     pub fn delete(path: String) -> Self {
         Write {
             body: json!({"delete": path}),
@@ -185,6 +197,17 @@ impl Firestore {
         }
     }
 
+    /// A client that answers every call with `Auth` (the configuration could not be read).
+    pub fn unconfigured() -> Self {
+        Self {
+            base: String::new(),
+            root: String::new(),
+            auth: Auth::Emulator,
+            broken: Some("the store is not configured".into()),
+            timeout_ms: 1_000,
+        }
+    }
+
     pub fn root(&self) -> &str {
         &self.root
     }
@@ -213,6 +236,7 @@ impl Firestore {
         if let Some(b) = body {
             req = req.json_body(serde_json::to_vec(&b).expect("json"));
         }
+        super::metrics::count(super::metrics::Op::of(method, &req.url));
         let resp = http
             .send(req)
             .await
@@ -322,7 +346,7 @@ impl Firestore {
         );
         if let Some(t) = page_token {
             url.push_str("&pageToken=");
-            url.push_str(&crate::service::keys::url_encode(t));
+            url.push_str(&crate::net::url_encode(t));
         }
         let out = self.call(http, now_ms, "GET", url, None).await?;
         let docs = out["documents"]

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod metrics;
 pub mod value;
 
 pub use client::{Doc, Filter, Firestore, Precondition, StoreError, Write};

@@ -1,24 +1,27 @@
-//! workers-rs glue: converts Workers requests to `ApiRequest`, runs the core, converts back.
-//! The `App` (config, parsed service-account key, cached access token) is built once per isolate.
+//! workers-rs glue: converts Workers requests to `ApiRequest`, runs the pipeline, converts back,
+//! and hands the work left for after the answer to `waitUntil`. The `App` (config, derived keys,
+//! parsed service-account key, caches) is built once per isolate.
 
 mod fetch;
-mod limiter;
+mod gate;
 mod platform;
 
 use std::rc::Rc;
 
+use futures_util::StreamExt;
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
-use crate::api::app::App;
 use crate::api::http::{ApiRequest, ApiResponse};
+use crate::api::pipeline;
 use crate::config::Config;
+use crate::service::app::{App, Ctx, Deferred};
 use platform::WorkerPlatform;
 
 thread_local! {
     static APP: std::cell::RefCell<Option<Rc<App<WorkerPlatform>>>> = const { std::cell::RefCell::new(None) };
 }
 
-fn lookup(env: &Env, name: &str) -> Option<String> {
+pub(crate) fn lookup(env: &Env, name: &str) -> Option<String> {
     env.var(name)
         .ok()
         .map(|v| v.to_string())
@@ -41,13 +44,32 @@ fn app(env: &Env) -> std::result::Result<Rc<App<WorkerPlatform>>, String> {
     Ok(app)
 }
 
-async fn to_api_request(mut req: Request) -> Result<ApiRequest> {
+/// Reads the body no further than `limit` (a declared or streamed excess is refused unread).
+async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<ApiRequest> {
     let url = req.url()?;
     let mut api = ApiRequest::new(&req.method().to_string(), url.path());
     api.query = url.query().unwrap_or_default().to_string();
     api.headers = req.headers().entries().collect();
     api.client_ip = req.headers().get("cf-connecting-ip")?;
-    api.body = req.bytes().await.unwrap_or_default();
+    let limit = pipeline::body_limit(app, &api.path);
+    let declared = api
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > limit) {
+        api.body_too_large = true;
+        return Ok(api);
+    }
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if api.body.len() + chunk.len() > limit {
+                api.body_too_large = true;
+                api.body.clear();
+                break;
+            }
+            api.body.extend_from_slice(&chunk);
+        }
+    }
     Ok(api)
 }
 
@@ -61,13 +83,22 @@ fn to_response(resp: ApiResponse) -> Result<Response> {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     match app(&env) {
-        Ok(app) => to_response(app.handle(to_api_request(req).await?).await),
+        Ok(app) => {
+            let api = to_api_request(req, &app).await?;
+            let handled = pipeline::handle(&app, api).await;
+            if !handled.deferred.is_empty() {
+                let later = app.clone();
+                ctx.wait_until(async move { later.run_deferred(handled.deferred).await });
+            }
+            to_response(handled.response)
+        }
         Err(config_error) => {
+            // The reason is for the operator's log only: it may name a secret's variable.
             worker::console_error!("configuration error: {config_error}");
-            let body = serde_json::json!({"success": false, "error": {"code": "internal", "message": format!("Service misconfigured: {config_error}"), "request_id": ""}});
-            to_response(ApiResponse::json(500, &body))
+            let body = serde_json::json!({"success": false, "error": {"code": "internal", "message": "The service is not configured correctly", "request_id": ""}});
+            to_response(ApiResponse::json(503, &body))
         }
     }
 }
@@ -78,13 +109,14 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match app(&env) {
         Ok(app) => {
             let now = js_sys::Date::now() as i64;
-            let ctx = crate::api::app::Ctx::new(
+            let ctx = Ctx::new(
                 crate::platform::new_id(&app.platform, "cron"),
                 now,
                 "cron".into(),
-                crate::api::app::Envelope::V1,
             );
             let summary = crate::service::cron::run(&app, &ctx).await;
+            app.run_deferred(ctx.take_deferred()).await;
+            app.run_deferred(vec![Deferred::FlushCounters]).await;
             worker::console_log!(
                 "{}",
                 serde_json::json!({"request_id": ctx.request_id, "cron": summary})

@@ -1,12 +1,11 @@
 //! `Platform` inside workerd: Fetch for HTTP, `Date.now`, `crypto.getRandomValues` (through
-//! getrandom), the `LIMITER` Durable Object for rate-limit state and `console.log` for logs.
+//! getrandom), the `GATE` Durable Objects, timers and `console.log`.
 
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Delay, Env, Method, Request, RequestInit};
 
 use super::fetch::FetchClient;
-use super::limiter::{shard_name, Hit};
-use crate::platform::Platform;
-use crate::service::ratelimit::{RateDecision, RateRule};
+use super::gate::Call;
+use crate::platform::{GateAnswer, GateAsk, Platform};
 
 pub struct WorkerPlatform {
     pub env: Env,
@@ -28,34 +27,26 @@ impl Platform for WorkerPlatform {
         getrandom::getrandom(buf).expect("crypto.getRandomValues is available in workerd");
     }
 
-    async fn rate_hit(
-        &self,
-        key: &str,
-        rule: RateRule,
-        persist: bool,
-    ) -> Result<RateDecision, String> {
-        let ns = self
-            .env
-            .durable_object("LIMITER")
-            .map_err(|e| e.to_string())?;
-        let stub = ns
-            .get_by_name(&shard_name(key))
-            .map_err(|e| e.to_string())?;
-        let body = serde_json::to_string(&Hit {
-            key: key.to_string(),
-            rule,
-            persist,
+    async fn gate(&self, name: &str, ask: &GateAsk) -> Result<GateAnswer, String> {
+        let ns = self.env.durable_object("GATE").map_err(|e| e.to_string())?;
+        let stub = ns.get_by_name(name).map_err(|e| e.to_string())?;
+        let body = serde_json::to_string(&Call {
+            gate: name.to_string(),
+            ask: ask.clone(),
         })
         .map_err(|e| e.to_string())?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
-        let req =
-            Request::new_with_init("https://limiter/hit", &init).map_err(|e| e.to_string())?;
+        let req = Request::new_with_init("https://gate/", &init).map_err(|e| e.to_string())?;
         let mut resp = stub
             .fetch_with_request(req)
             .await
             .map_err(|e| e.to_string())?;
-        resp.json::<RateDecision>().await.map_err(|e| e.to_string())
+        resp.json::<GateAnswer>().await.map_err(|e| e.to_string())
+    }
+
+    async fn sleep(&self, ms: u64) {
+        Delay::from(std::time::Duration::from_millis(ms)).await;
     }
 
     fn log(&self, line: &str) {

@@ -33,13 +33,15 @@ pub fn emulator() -> &'static str {
             "{EMULATOR} start --host=127.0.0.1 --port={port} >/dev/null 2>&1 & trap 'kill 0' EXIT; while kill -0 {} 2>/dev/null; do sleep 1; done",
             std::process::id()
         );
-        let _watcher: Child = Command::new("bash")
+        let mut watcher: Child = Command::new("bash")
             .args(["-c", &script])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .expect("the Firestore emulator (see scripts/setup.sh)");
+        // Reaped by a thread of its own: it outlives every test of the binary by design.
+        std::thread::spawn(move || watcher.wait());
         let host = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         while !answers(&host) {
@@ -68,7 +70,7 @@ pub fn config(project: &str) -> Config {
     let host = emulator().to_string();
     let project = project.to_string();
     Config::from_lookup(move |k| match k {
-        "OTP_HMAC_SECRET" => Some("test-secret-0123456789".into()),
+        "OTP_HMAC_SECRET" => Some("test-secret-0123456789-abcdefghijklmnop".into()),
         "FIRESTORE_EMULATOR_HOST" => Some(host.clone()),
         "FIRESTORE_PROJECT" => Some(project.clone()),
         _ => None,

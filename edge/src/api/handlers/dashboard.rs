@@ -1,18 +1,25 @@
 //! The operators' dashboard: three static files compiled into the worker. The page asks for an
 //! admin key and calls the admin API like any other client; serving it needs no key.
 
-use super::http::ApiResponse;
+use crate::api::http::ApiResponse;
 
-const INDEX: &str = include_str!("../../assets/dashboard/index.html");
-const SCRIPT: &str = include_str!("../../assets/dashboard/app.js");
-const STYLE: &str = include_str!("../../assets/dashboard/app.css");
+const INDEX: &str = include_str!("../../../assets/dashboard/index.html");
+const SCRIPT: &str = include_str!("../../../assets/dashboard/app.js");
+const STYLE: &str = include_str!("../../../assets/dashboard/app.css");
 
-pub fn asset(name: &str) -> ApiResponse {
-    let (content_type, body) = match name {
-        "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
-        "app.css" => ("text/css; charset=utf-8", STYLE),
-        _ => ("text/html; charset=utf-8", INDEX),
-    };
+pub fn page() -> ApiResponse {
+    asset("text/html; charset=utf-8", INDEX)
+}
+
+pub fn script() -> ApiResponse {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+pub fn style() -> ApiResponse {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+fn asset(content_type: &str, body: &'static str) -> ApiResponse {
     ApiResponse::raw(200, content_type, body)
         .with_header("content-security-policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
         .with_header("x-frame-options", "DENY")

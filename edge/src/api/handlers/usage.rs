@@ -1,25 +1,25 @@
-//! `GET /v1/usage`: the caller's quota, counts and the guessing odds of its code settings.
+//! `GET /v1/usage`: the caller's quota, today's counts and how guessable its codes are.
 
 use serde_json::json;
 
-use super::app::{ok_json, App, Ctx};
-use super::error::ApiError;
-use super::http::ApiResponse;
+use super::Call;
+use crate::api::http::ApiResponse;
+use crate::api::render::ok;
+use crate::error::Error;
 use crate::platform::{iso8601, Platform};
-use crate::service::model::Tenant;
+use crate::service::app::App;
 use crate::service::otp::code_type_of;
 
-pub async fn usage<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    ctx: &Ctx,
-) -> Result<ApiResponse, ApiError> {
-    let remaining = app.repo.quota_remaining(app, &tenant.id).await?;
-    let counts = app.repo.event_totals(app, &tenant.id, ctx.now_ms).await?;
+pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let tenant = c.tenant()?;
+    let remaining = app.quota_remaining(&tenant.id).await?;
+    let counts = app.repo().event_totals(&tenant.id, c.ctx.now_ms).await?;
     let s = &tenant.settings;
     let code_type = code_type_of(tenant, None)?;
     let odds = otp_shared::otp::guess_odds(code_type, s.max_checks);
-    Ok(ok_json(
+    let daily = otp_shared::otp::daily_guess_odds(code_type, s.max_failed_checks_per_day);
+    let one_in = |p: f64| format!("1 in {:.0}", 1.0 / p.max(f64::MIN_POSITIVE));
+    Ok(ok(
         200,
         json!({
             "tenant_id": tenant.id,
@@ -37,10 +37,14 @@ pub async fn usage<P: Platform>(
                 "space": otp_shared::otp::code_space(code_type),
                 "max_checks": s.max_checks,
                 "guess_odds": odds,
-                "guess_odds_text": format!("1 in {:.0}", 1.0 / odds.max(f64::MIN_POSITIVE)),
+                "guess_odds_text": one_in(odds),
+                "max_failed_checks_per_hour": s.max_failed_checks_per_hour,
+                "max_failed_checks_per_day": s.max_failed_checks_per_day,
+                "guess_odds_per_phone_per_day": daily,
+                "guess_odds_per_phone_per_day_text": one_in(daily),
             },
             "limits": {"ttl_secs": s.ttl_secs, "max_sends": s.max_sends, "send_window_secs": s.send_window_secs, "rate": s.limits},
         }),
-        ctx,
+        c.ctx,
     ))
 }

@@ -6,13 +6,15 @@
 
 use serde_json::{json, Value};
 
-use super::app::{App, Ctx};
-use super::body;
-use super::error::{ApiError, ErrorCode};
-use super::http::{parse_form, ApiRequest, ApiResponse};
+use crate::api::body;
+use crate::api::handlers::Call;
+use crate::api::http::{parse_form, ApiRequest, ApiResponse};
+use crate::api::render;
+use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
-use crate::service::model::{Tenant, VerificationRecord, VerificationStatus};
-use crate::service::otp::{self, CheckResult, SendOptions};
+use crate::service::app::App;
+use crate::service::model::{VerificationRecord, VerificationStatus};
+use crate::service::otp::{CheckResult, SendOptions};
 
 fn form(req: &ApiRequest) -> Vec<(String, String)> {
     parse_form(&req.body)
@@ -68,23 +70,17 @@ fn resource(v: &VerificationRecord, service_sid: &str) -> Value {
     })
 }
 
-pub async fn create_verification<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    service_sid: &str,
-    req: &ApiRequest,
-    ctx: &Ctx,
-) -> Result<ApiResponse, ApiError> {
-    let f = form(req);
-    let channel = field(&f, "Channel").unwrap_or("");
-    if channel != "sms" {
-        return Err(ApiError::msg(
+pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let (tenant, service_sid) = (c.tenant()?, c.param()?);
+    let f = form(c.req);
+    if field(&f, "Channel").unwrap_or("") != "sms" {
+        return Err(Error::msg(
             ErrorCode::ValidationFailed,
             "Invalid parameter `Channel`: only sms is supported",
         ));
     }
     if field(&f, "CustomCode").is_some() {
-        return Err(ApiError::msg(
+        return Err(Error::msg(
             ErrorCode::ValidationFailed,
             "Invalid parameter `CustomCode`: codes are always generated",
         ));
@@ -95,7 +91,7 @@ pub async fn create_verification<P: Platform>(
         locale: field(&f, "Locale").map(str::to_string),
     };
     // Twilio repeats the live code when a verification is started again for the same number.
-    let sent = match otp::resend(app, tenant, None, Some(&phone), ctx).await {
+    let sent = match app.resend_otp(c.ctx, tenant, None, Some(&phone)).await {
         Ok(s) => s,
         Err(e)
             if matches!(
@@ -106,7 +102,7 @@ pub async fn create_verification<P: Platform>(
                     | ErrorCode::TooManyAttempts
             ) =>
         {
-            otp::send(app, tenant, &phone, &opts, ctx).await?
+            app.send_otp(c.ctx, tenant, &phone, &opts).await?
         }
         Err(e) => return Err(e),
     };
@@ -116,24 +112,21 @@ pub async fn create_verification<P: Platform>(
     ))
 }
 
-pub async fn check<P: Platform>(
-    app: &App<P>,
-    tenant: &Tenant,
-    service_sid: &str,
-    req: &ApiRequest,
-    ctx: &Ctx,
-) -> Result<ApiResponse, ApiError> {
-    let f = form(req);
+pub async fn check<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let (tenant, service_sid) = (c.tenant()?, c.param()?);
+    let f = form(c.req);
     let code = field(&f, "Code")
-        .ok_or_else(|| ApiError::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
+        .ok_or_else(|| Error::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
     let phone = body::optional_phone(field(&f, "To"))?;
     let id = field(&f, "VerificationSid");
-    match otp::verify(app, tenant, id, phone.as_ref(), code, ctx).await {
-        Ok(CheckResult::Approved(v)) => Ok(ApiResponse::json(200, &resource(&v, service_sid))),
-        Ok(CheckResult::WrongCode { .. }) => {
-            let (v, _) = otp::find(app, tenant, id, phone.as_ref()).await?;
-            Ok(ApiResponse::json(200, &resource(&v, service_sid)))
-        }
+    match app
+        .verify_otp(c.ctx, tenant, id, phone.as_ref(), code)
+        .await
+    {
+        Ok(CheckResult::Approved(v))
+        | Ok(CheckResult::WrongCode {
+            verification: v, ..
+        }) => Ok(ApiResponse::json(200, &resource(&v, service_sid))),
         // Twilio answers "not found" for a verification that is used up, expired or approved.
         Err(e)
             if matches!(
@@ -141,17 +134,14 @@ pub async fn check<P: Platform>(
                 ErrorCode::VerificationExpired | ErrorCode::AlreadyVerified
             ) =>
         {
-            Err(ApiError {
-                code: ErrorCode::VerificationNotFound,
-                ..e
-            })
+            Err(e.recode(ErrorCode::VerificationNotFound))
         }
         Err(e) => Err(e),
     }
 }
 
 /// Twilio's error code and HTTP status for one of ours.
-fn twilio_code(e: &ApiError) -> (u32, u16) {
+fn twilio_code(e: &Error) -> (u32, u16) {
     use ErrorCode::*;
     match e.code {
         BadJson | ValidationFailed | PhoneRequired | PhoneInvalid | CodeRequired
@@ -159,17 +149,19 @@ fn twilio_code(e: &ApiError) -> (u32, u16) {
         | MessageInvalidChars => (60200, 400),
         Unauthorized => (20003, 401),
         Forbidden | TenantSuspended | TenantExpired => (20003, 403),
-        VerificationNotFound | NotFound | MessageNotFound | TenantNotFound => (20404, 404),
+        VerificationNotFound | NotFound | MessageNotFound | TenantNotFound | KeyNotFound
+        | GatewayNotFound => (20404, 404),
         TooManyAttempts => (60202, 429),
         TooManySends => (60203, 429),
+        PhoneLocked => (60202, 429),
         RateLimited => (20429, 429),
         QuotaExhausted => (20005, 402),
         SendingDisabled | GatewayUnavailable | StoreUnavailable => (20503, 503),
-        _ => (20500, e.status()),
+        _ => (20500, render::status(e.code)),
     }
 }
 
-pub fn error_response(e: &ApiError, request_id: &str) -> ApiResponse {
+pub fn error_response(e: &Error, request_id: &str) -> ApiResponse {
     let (code, status) = twilio_code(e);
     let body = json!({"code": code, "message": e.message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status, "otp_sms_code": e.code.as_str(), "request_id": request_id});
     let resp = ApiResponse::json(status, &body);
@@ -201,6 +193,7 @@ mod tests {
             message_ids: Vec::new(),
             request_id: "req_1".into(),
             code_sealed: String::new(),
+            phone_failures: Default::default(),
         }
     }
 
@@ -272,20 +265,20 @@ mod tests {
 
     #[test]
     fn errors_use_twilio_codes() {
-        let r = error_response(&ApiError::new(ErrorCode::TooManyAttempts), "req_1");
+        let r = error_response(&Error::new(ErrorCode::TooManyAttempts), "req_1");
         assert_eq!(r.status, 429);
         let v = r.json_value();
         assert_eq!(v["code"], 60202);
         assert_eq!(v["more_info"], "https://www.twilio.com/docs/errors/60202");
         assert_eq!(
-            error_response(&ApiError::new(ErrorCode::PhoneInvalid), "r").json_value()["code"],
+            error_response(&Error::new(ErrorCode::PhoneInvalid), "r").json_value()["code"],
             60200
         );
         assert_eq!(
-            error_response(&ApiError::new(ErrorCode::VerificationNotFound), "r").status,
+            error_response(&Error::new(ErrorCode::VerificationNotFound), "r").status,
             404
         );
-        let r = error_response(&ApiError::new(ErrorCode::TooManySends).retry_after(30), "r");
+        let r = error_response(&Error::new(ErrorCode::TooManySends).retry_after(30), "r");
         assert_eq!(
             (
                 r.status,
@@ -295,7 +288,7 @@ mod tests {
             (429, Some(60203), Some("30"))
         );
         assert_eq!(
-            error_response(&ApiError::new(ErrorCode::Unauthorized), "r").json_value()["status"],
+            error_response(&Error::new(ErrorCode::Unauthorized), "r").json_value()["status"],
             401
         );
     }

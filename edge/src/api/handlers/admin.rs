@@ -1,0 +1,647 @@
+//! `/v1/admin/*`: operators' routes. The pipeline has checked the admin key; every change writes
+//! an audit entry (and so does a backup export, which reads everything).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Call;
+use crate::api::body;
+use crate::api::http::{ApiRequest, ApiResponse};
+use crate::api::render::ok;
+use crate::error::{Error, ErrorCode};
+use crate::platform::{iso8601, Platform};
+use crate::service::app::App;
+use crate::service::model::{ApiKeyRecord, Tenant, TenantStatus};
+use crate::service::notify::{self, Notice};
+use crate::service::tenants::{self, TenantInput};
+
+pub fn tenant_json(t: &Tenant) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "status": t.status,
+        "quota": t.quota_total,
+        "expires_at": (t.quota_expires_at != 0).then(|| iso8601(t.quota_expires_at)),
+        "contact_phone": t.contact_phone,
+        "kill_switch": t.kill_switch,
+        "settings": t.settings,
+        "created_at": iso8601(t.created_at),
+        "updated_at": iso8601(t.updated_at),
+    })
+}
+
+/// A key as admins see it: never the key, never its hash.
+fn key_json(k: &ApiKeyRecord) -> Value {
+    json!({
+        "prefix": k.prefix,
+        "role": k.role,
+        "tenant_id": (!k.tenant_id.is_empty()).then_some(&k.tenant_id),
+        "label": k.label,
+        "status": k.status,
+        "expires_at": (k.expires_at != 0).then(|| iso8601(k.expires_at)),
+        "created_at": iso8601(k.created_at),
+    })
+}
+
+fn limit_param(req: &ApiRequest, default: usize, max: usize) -> usize {
+    req.query_param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(default)
+        .clamp(1, max)
+}
+
+async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Tenant, Error> {
+    app.repo()
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::TenantNotFound))
+}
+
+/// Saves a changed tenant; this isolate forgets what it cached about keys at once.
+async fn save<P: Platform>(app: &App<P>, t: &Tenant) -> Result<(), Error> {
+    app.repo().put_tenant(t).await?;
+    app.forget_cached_keys();
+    Ok(())
+}
+
+/// The request body for the audit log, without anything that could be a secret.
+fn redacted(req: &ApiRequest) -> Value {
+    let mut v: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("api_key");
+    }
+    v
+}
+
+pub async fn tenant_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let input: TenantInput = body::json(c.req)?;
+    let created = tenants::create(app, &input, c.ctx.now_ms).await?;
+    let t = &created.tenant;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "tenant.create",
+        &t.id,
+        json!({"name": t.name, "quota": t.quota_total}),
+    )
+    .await;
+    notify::once(app, t, Notice::Welcome, c.ctx).await;
+    let mut data = tenant_json(t);
+    data["api_key"] = json!(created.key.plain);
+    Ok(ok(201, data, c.ctx))
+}
+
+pub async fn tenant_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let limit = limit_param(c.req, 50, 500);
+    let (items, next) = app
+        .repo()
+        .list_tenants(limit, c.req.query_param("cursor").as_deref())
+        .await?;
+    let items: Vec<Value> = items.iter().map(tenant_json).collect();
+    Ok(ok(200, json!({"items": items, "next_cursor": next}), c.ctx))
+}
+
+pub async fn tenant_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let t = load(app, c.param()?).await?;
+    let mut data = tenant_json(&t);
+    data["quota_remaining"] = json!(app.quota_remaining(&t.id).await?);
+    let keys = app.repo().keys_of_tenant(&t.id).await?;
+    data["keys"] = json!(keys.iter().map(key_json).collect::<Vec<_>>());
+    Ok(ok(200, data, c.ctx))
+}
+
+async fn update<P: Platform>(
+    app: &App<P>,
+    id: &str,
+    input: &TenantInput,
+    now: i64,
+) -> Result<Tenant, Error> {
+    let mut t = load(app, id).await?;
+    let old_quota = t.quota_total;
+    tenants::apply(&mut t, input)?;
+    t.updated_at = now;
+    save(app, &t).await?;
+    if t.quota_total != old_quota {
+        app.quota_adjust(&t.id, t.quota_total - old_quota).await?;
+    }
+    Ok(t)
+}
+
+pub async fn tenant_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    let input: TenantInput = body::json(c.req)?;
+    let t = update(app, id, &input, c.ctx.now_ms).await?;
+    app.audit(c.ctx, c.actor()?, "tenant.update", id, redacted(c.req))
+        .await;
+    Ok(ok(200, tenant_json(&t), c.ctx))
+}
+
+pub async fn tenant_delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    load(app, id).await?;
+    app.repo().delete_tenant(id).await?;
+    app.forget_cached_keys();
+    app.audit(c.ctx, c.actor()?, "tenant.delete", id, Value::Null)
+        .await;
+    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+}
+
+pub async fn tenant_suspend<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    suspend: bool,
+) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    let mut t = load(app, id).await?;
+    t.status = if suspend {
+        TenantStatus::Suspended
+    } else {
+        TenantStatus::Active
+    };
+    t.updated_at = c.ctx.now_ms;
+    save(app, &t).await?;
+    let action = if suspend {
+        "tenant.suspend"
+    } else {
+        "tenant.resume"
+    };
+    app.audit(c.ctx, c.actor()?, action, id, Value::Null).await;
+    Ok(ok(200, tenant_json(&t), c.ctx))
+}
+
+pub async fn tenant_renew<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        quota: i64,
+        expires_at: Option<String>,
+    }
+    let id = c.param()?;
+    let mut t = load(app, id).await?;
+    let b: Body = body::json(c.req)?;
+    let input = TenantInput {
+        quota: Some(b.quota),
+        expires_at: Some(b.expires_at.clone()),
+        ..Default::default()
+    };
+    tenants::apply(&mut t, &input)?;
+    t.status = TenantStatus::Active;
+    t.updated_at = c.ctx.now_ms;
+    save(app, &t).await?;
+    // A renewal starts a new period: the balance is reset to the new quota.
+    app.quota_reset(&t.id, t.quota_total).await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "tenant.renew",
+        id,
+        json!({"quota": b.quota, "expires_at": b.expires_at}),
+    )
+    .await;
+    Ok(ok(200, tenant_json(&t), c.ctx))
+}
+
+pub async fn tenant_rotate_key<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[serde(default)]
+        grace_secs: Option<i64>,
+    }
+    let id = c.param()?;
+    let t = load(app, id).await?;
+    let b: Body = body::json(c.req)?;
+    let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
+    let (key, old_until) = tenants::rotate_key(app, &t, grace, c.ctx.now_ms).await?;
+    app.forget_cached_keys();
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "tenant.rotate_key",
+        id,
+        json!({"grace_secs": grace, "new_prefix": key.prefix}),
+    )
+    .await;
+    Ok(ok(
+        200,
+        json!({"id": id, "api_key": key.plain, "old_keys_valid_until": iso8601(old_until)}),
+        c.ctx,
+    ))
+}
+
+/// `{"items":[{"op":"create", ...fields}, {"op":"update","id":"t_..", ...fields}]}`: each item is
+/// validated and applied on its own; the answer lists a result per item, in order.
+pub async fn tenant_bulk<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        items: Vec<Value>,
+    }
+    let b: Body = body::json(c.req)?;
+    if b.items.is_empty() || b.items.len() > 100 {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "items must hold 1 to 100 entries",
+        ));
+    }
+    let actor = c.actor()?;
+    let mut results = Vec::new();
+    for (index, item) in b.items.into_iter().enumerate() {
+        let entry = match bulk_item(app, item, c).await {
+            Ok(v) => {
+                app.audit(
+                    c.ctx,
+                    actor,
+                    "tenant.bulk",
+                    v["id"].as_str().unwrap_or(""),
+                    json!({"index": index}),
+                )
+                .await;
+                json!({"index": index, "ok": true, "data": v})
+            }
+            Err(e) => {
+                json!({"index": index, "ok": false, "error": {"code": e.code.as_str(), "message": e.message}})
+            }
+        };
+        results.push(entry);
+    }
+    let failed = results.iter().filter(|r| r["ok"] == false).count();
+    Ok(ok(
+        200,
+        json!({"results": results, "succeeded": results.len() - failed, "failed": failed}),
+        c.ctx,
+    ))
+}
+
+async fn bulk_item<P: Platform>(
+    app: &App<P>,
+    mut item: Value,
+    c: &Call<'_>,
+) -> Result<Value, Error> {
+    let obj = item
+        .as_object_mut()
+        .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "each item must be an object"))?;
+    let op = obj
+        .remove("op")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let id = obj
+        .remove("id")
+        .and_then(|v| v.as_str().map(str::to_string));
+    let input: TenantInput = serde_json::from_value(item)
+        .map_err(|e| Error::msg(ErrorCode::ValidationFailed, e.to_string()))?;
+    match (op.as_str(), id) {
+        ("create", _) => {
+            let created = tenants::create(app, &input, c.ctx.now_ms).await?;
+            notify::once(app, &created.tenant, Notice::Welcome, c.ctx).await;
+            let mut v = tenant_json(&created.tenant);
+            v["api_key"] = json!(created.key.plain);
+            Ok(v)
+        }
+        ("update", Some(id)) => Ok(tenant_json(&update(app, &id, &input, c.ctx.now_ms).await?)),
+        ("update", None) => Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "update needs an id",
+        )),
+        _ => Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "op must be \"create\" or \"update\"",
+        )),
+    }
+}
+
+pub async fn kill_switch<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        engaged: bool,
+        #[serde(default)]
+        tenant_id: Option<String>,
+    }
+    let b: Body = body::json(c.req)?;
+    match &b.tenant_id {
+        Some(id) => {
+            let mut t = load(app, id).await?;
+            t.kill_switch = b.engaged;
+            t.updated_at = c.ctx.now_ms;
+            save(app, &t).await?;
+        }
+        None => {
+            app.repo().set_global_kill_switch(b.engaged).await?;
+            app.forget_cached_keys();
+        }
+    }
+    let scope = b.tenant_id.as_deref().unwrap_or("global");
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "kill_switch",
+        b.tenant_id.as_deref().unwrap_or("*"),
+        json!({"engaged": b.engaged}),
+    )
+    .await;
+    Ok(ok(
+        200,
+        json!({"engaged": b.engaged, "scope": scope}),
+        c.ctx,
+    ))
+}
+
+pub async fn gateway_kill_switch<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        engaged: bool,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let id = c.param()?;
+    let b: Body = body::json(c.req)?;
+    if b.reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "reason must be at most 200 characters",
+        ));
+    }
+    let state = app
+        .set_gateway_kill_switch(c.ctx, id, b.engaged, b.reason.clone())
+        .await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "gateway.kill_switch",
+        id,
+        json!({"engaged": b.engaged, "effective": state.engaged}),
+    )
+    .await;
+    Ok(ok(
+        200,
+        json!({"gateway_id": id, "engaged": state.engaged, "reason": state.reason}),
+        c.ctx,
+    ))
+}
+
+pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let limit = limit_param(c.req, 100, 1000);
+    let entries = app
+        .repo()
+        .list_audit(limit, c.req.query_param("tenant_id").as_deref())
+        .await?;
+    Ok(ok(200, json!({"items": entries}), c.ctx))
+}
+
+pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let tenant = c.req.query_param("tenant_id");
+    let scope = tenant.as_deref().unwrap_or("_all");
+    let totals = app.repo().event_totals(scope, c.ctx.now_ms).await?;
+    Ok(ok(
+        200,
+        json!({"tenant_id": tenant, "counts": totals}),
+        c.ctx,
+    ))
+}
+
+/// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
+pub async fn analytics<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    use crate::service::analytics::{periods, summarize, Granularity};
+    let req = c.req;
+    let g_text = req
+        .query_param("granularity")
+        .unwrap_or_else(|| "hour".into());
+    let g = Granularity::parse(&g_text).ok_or_else(|| {
+        Error::msg(
+            ErrorCode::ValidationFailed,
+            "granularity must be hour, day or month",
+        )
+    })?;
+    let today = iso8601(c.ctx.now_ms)[..10].to_string();
+    let from = req.query_param("from").unwrap_or_else(|| today.clone());
+    let to = req.query_param("to").unwrap_or(today);
+    let list = periods(g, &from, &to).map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))?;
+    let scope = req
+        .query_param("tenant_id")
+        .unwrap_or_else(|| "_all".into());
+    let totals = app.repo().counter_totals(&scope, &list).await?;
+    let mut sum = serde_json::Map::new();
+    for m in &totals {
+        for (k, v) in m {
+            let s = sum.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
+            sum.insert(k.clone(), json!(s));
+        }
+    }
+    let series: Vec<Value> = list
+        .iter()
+        .zip(&totals)
+        .map(|(p, m)| summarize(&p[1..], m))
+        .collect();
+    let data = json!({"scope": scope, "granularity": g_text, "from": from, "to": to, "total": summarize("total", &sum), "series": series});
+    Ok(ok(200, data, c.ctx))
+}
+
+/// Top-level collections a backup holds; each tenant's quota shards travel with the tenant.
+pub const BACKUP_COLLECTIONS: &[&str] = &[
+    "tenants",
+    "api_keys",
+    "verifications",
+    "messages",
+    "idempotency",
+    "counters",
+    "audit",
+    "config",
+    "notifications",
+    "gateway_checks",
+];
+
+pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let Some(collection) = c.req.query_param("collection") else {
+        return Ok(ok(200, json!({"collections": BACKUP_COLLECTIONS}), c.ctx));
+    };
+    if !BACKUP_COLLECTIONS.contains(&collection.as_str()) {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            format!("collection must be one of {BACKUP_COLLECTIONS:?}"),
+        ));
+    }
+    let limit = limit_param(c.req, 100, 300);
+    let cursor = c.req.query_param("cursor");
+    let (items, next) = app
+        .repo()
+        .export_page(&collection, limit, cursor.as_deref())
+        .await?;
+    // A backup reads everything: who took which page is worth knowing.
+    let details =
+        json!({"collection": collection, "documents": items.len(), "cursor": cursor.is_some()});
+    app.audit(c.ctx, c.actor()?, "export", &collection, details)
+        .await;
+    Ok(ok(200, json!({"items": items, "next_cursor": next}), c.ctx))
+}
+
+pub async fn import<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    struct Item {
+        path: String,
+        data: Value,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        items: Vec<Item>,
+    }
+    let b: Body = body::json(c.req)?;
+    if b.items.is_empty() || b.items.len() > 200 {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "items must hold 1 to 200 documents",
+        ));
+    }
+    for it in &b.items {
+        if !backup_path_ok(&it.path) || !it.data.is_object() {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                format!("not a restorable document: {}", it.path),
+            ));
+        }
+    }
+    let written = b.items.len();
+    app.repo()
+        .import_documents(b.items.into_iter().map(|i| (i.path, i.data)).collect())
+        .await?;
+    app.forget_cached_keys();
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "import",
+        "*",
+        json!({"documents": written}),
+    )
+    .await;
+    Ok(ok(200, json!({"written": written}), c.ctx))
+}
+
+/// `collection/id` for a backup collection, or `tenants/{id}/quota_shards/{n}`.
+pub fn backup_path_ok(path: &str) -> bool {
+    let segs: Vec<&str> = path.split('/').collect();
+    // Counter and audit ids are longer than other ids; the character set is the same.
+    let id_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 200
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+    };
+    match segs.as_slice() {
+        [c, id] => BACKUP_COLLECTIONS.contains(c) && id_ok(id),
+        ["tenants", id, "quota_shards", n] => id_ok(id) && n.parse::<u32>().is_ok(),
+        _ => false,
+    }
+}
+
+pub async fn cron_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let summary = crate::service::cron::run(app, c.ctx).await;
+    app.audit(c.ctx, c.actor()?, "cron.run", "*", summary.clone())
+        .await;
+    Ok(ok(200, summary, c.ctx))
+}
+
+pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        label: String,
+        #[serde(default)]
+        expires_in_days: Option<i64>,
+    }
+    let b: Body = body::json(c.req)?;
+    let label = b.label.trim();
+    if label.is_empty() || label.len() > 100 {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "label must be 1 to 100 characters",
+        ));
+    }
+    let expires_at = match b.expires_in_days {
+        None => 0,
+        Some(d) if (1..=3650).contains(&d) => c.ctx.now_ms + d * 86_400_000,
+        Some(_) => {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "expires_in_days must be 1 to 3650",
+            ))
+        }
+    };
+    let key = tenants::create_admin_key(app, label, expires_at, c.ctx.now_ms).await?;
+    let details =
+        json!({"label": label, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
+    app.audit(c.ctx, c.actor()?, "admin_key.create", &key.prefix, details)
+        .await;
+    let data = json!({"prefix": key.prefix, "label": label, "api_key": key.plain, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
+    Ok(ok(201, data, c.ctx))
+}
+
+pub async fn key_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let keys = app.repo().admin_keys().await?;
+    Ok(ok(
+        200,
+        json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()}),
+        c.ctx,
+    ))
+}
+
+pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let prefix = c.param()?;
+    let key = tenants::revoke_key(app, prefix).await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "key.revoke",
+        prefix,
+        json!({"role": key.role, "tenant_id": key.tenant_id}),
+    )
+    .await;
+    Ok(ok(200, key_json(&key), c.ctx))
+}
+
+pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let limit = limit_param(c.req, 100, 1000);
+    Ok(ok(
+        200,
+        json!({"items": app.repo().gateway_history(limit).await?}),
+        c.ctx,
+    ))
+}
+
+pub async fn gateways<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let probes = app.gateway_probes().await;
+    Ok(ok(200, json!({"items": probes}), c.ctx))
+}
+
+/// Prometheus text of what this isolate asked of the store.
+pub fn metrics() -> ApiResponse {
+    let mut out = String::from("# HELP otp_store_requests_total Store requests made by this isolate, by operation.\n# TYPE otp_store_requests_total counter\n");
+    for (op, n) in crate::store::metrics::snapshot() {
+        out.push_str(&format!(
+            "otp_store_requests_total{{op=\"{}\"}} {n}\n",
+            op.name()
+        ));
+    }
+    ApiResponse::raw(200, "text/plain; version=0.0.4; charset=utf-8", out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backup_path_ok;
+
+    #[test]
+    fn only_backup_paths_can_be_restored() {
+        assert!(backup_path_ok("tenants/t_1"));
+        assert!(backup_path_ok("tenants/t_1/quota_shards/3"));
+        assert!(!backup_path_ok("tenants/t_1/secret/3"));
+        assert!(!backup_path_ok("other/x"));
+        assert!(!backup_path_ok("tenants/../x"));
+    }
+}

@@ -1,0 +1,58 @@
+//! `/v1/messages`.
+
+use otp_shared::wire::MessageKind;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Call;
+use crate::api::body;
+use crate::api::http::ApiResponse;
+use crate::api::render::ok;
+use crate::error::{Error, ErrorCode};
+use crate::platform::{iso8601, Platform};
+use crate::service::app::App;
+use crate::service::model::MessageRecord;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    phone: Option<String>,
+    text: Option<String>,
+}
+
+pub fn message_json(m: &MessageRecord) -> Value {
+    json!({
+        "id": m.id,
+        "kind": m.kind,
+        "phone": m.phone_masked,
+        "state": m.state,
+        "encoding": m.encoding,
+        "segments": m.segments,
+        "gateway_id": m.gateway_id,
+        "attempts": m.attempts,
+        "error": m.error,
+        "created_at": iso8601(m.created_at),
+        "updated_at": iso8601(m.updated_at),
+    })
+}
+
+pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let b: SendBody = body::json(c.req)?;
+    let phone = body::phone(b.phone.as_deref())?;
+    let text = b.text.as_deref().unwrap_or("");
+    let m = app
+        .send_message(c.ctx, c.tenant()?, &phone, text, MessageKind::Direct)
+        .await?;
+    Ok(ok(202, message_json(&m), c.ctx))
+}
+
+pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let tenant = c.tenant()?;
+    let m = app
+        .repo()
+        .get_message(c.param()?)
+        .await?
+        .filter(|m| m.tenant_id == tenant.id)
+        .ok_or_else(|| Error::new(ErrorCode::MessageNotFound))?;
+    Ok(ok(200, message_json(&m), c.ctx))
+}

@@ -1,0 +1,103 @@
+//! Handlers: each reads its input, calls one service, and shapes the answer. `dispatch` is the
+//! only place a `Handler` of the route table meets its function, in an exhaustive match.
+
+pub mod admin;
+pub mod dashboard;
+pub mod messages;
+pub mod otp;
+pub mod reports;
+pub mod status;
+pub mod usage;
+
+use super::compat::{seed, twilio};
+use super::http::{ApiRequest, ApiResponse};
+use super::routes::Handler;
+use crate::error::{Error, ErrorCode};
+use crate::platform::Platform;
+use crate::service::app::{App, Ctx};
+use crate::service::model::Tenant;
+
+/// What a handler gets: the request, its context, the path parameter, and who called.
+pub struct Call<'a> {
+    pub req: &'a ApiRequest,
+    pub ctx: &'a Ctx,
+    pub param: Option<&'a str>,
+    pub tenant: Option<&'a Tenant>,
+    /// The admin key prefix, for the audit log.
+    pub actor: Option<&'a str>,
+}
+
+impl Call<'_> {
+    /// The authenticated tenant (the pipeline guarantees one on tenant routes).
+    pub fn tenant(&self) -> Result<&Tenant, Error> {
+        self.tenant
+            .ok_or_else(|| Error::new(ErrorCode::Internal).cause("tenant route without a tenant"))
+    }
+
+    pub fn actor(&self) -> Result<&str, Error> {
+        self.actor
+            .ok_or_else(|| Error::new(ErrorCode::Internal).cause("admin route without an admin"))
+    }
+
+    pub fn param(&self) -> Result<&str, Error> {
+        self.param
+            .ok_or_else(|| Error::new(ErrorCode::Internal).cause("route without its parameter"))
+    }
+}
+
+pub async fn dispatch<P: Platform>(
+    app: &App<P>,
+    h: Handler,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    use Handler::*;
+    match h {
+        Health => Ok(status::health(app)),
+        OpenApi => Ok(ApiResponse::raw(
+            200,
+            "application/json",
+            super::openapi::spec_json(),
+        )),
+        DashboardPage => Ok(dashboard::page()),
+        DashboardScript => Ok(dashboard::script()),
+        DashboardStyle => Ok(dashboard::style()),
+        Status => status::status(app, c).await,
+        OtpSend => otp::send(app, c).await,
+        OtpResend => otp::resend(app, c).await,
+        OtpVerify => otp::verify(app, c).await,
+        MessageSend => messages::send(app, c).await,
+        MessageGet => messages::get(app, c).await,
+        Usage => usage::usage(app, c).await,
+        SeedSendOtp => seed::send_otp(app, c).await,
+        SeedResendOtp => seed::resend_otp(app, c).await,
+        SeedVerifyOtp => seed::verify_otp(app, c).await,
+        SeedDirectMessage => seed::direct_message(app, c).await,
+        TwilioStart => twilio::start(app, c).await,
+        TwilioCheck => twilio::check(app, c).await,
+        GatewayReports => reports::receive(app, c).await,
+        AdminTenantCreate => admin::tenant_create(app, c).await,
+        AdminTenantList => admin::tenant_list(app, c).await,
+        AdminTenantBulk => admin::tenant_bulk(app, c).await,
+        AdminTenantGet => admin::tenant_get(app, c).await,
+        AdminTenantUpdate => admin::tenant_update(app, c).await,
+        AdminTenantDelete => admin::tenant_delete(app, c).await,
+        AdminTenantSuspend => admin::tenant_suspend(app, c, true).await,
+        AdminTenantResume => admin::tenant_suspend(app, c, false).await,
+        AdminTenantRenew => admin::tenant_renew(app, c).await,
+        AdminTenantRotateKey => admin::tenant_rotate_key(app, c).await,
+        AdminKillSwitch => admin::kill_switch(app, c).await,
+        AdminAudit => admin::audit_log(app, c).await,
+        AdminUsage => admin::usage(app, c).await,
+        AdminExport => admin::export(app, c).await,
+        AdminImport => admin::import(app, c).await,
+        AdminCronRun => admin::cron_run(app, c).await,
+        AdminAnalytics => admin::analytics(app, c).await,
+        AdminKeyCreate => admin::key_create(app, c).await,
+        AdminKeyList => admin::key_list(app, c).await,
+        AdminKeyRevoke => admin::key_revoke(app, c).await,
+        AdminGatewayChecks => admin::gateway_checks(app, c).await,
+        AdminGateways => admin::gateways(app, c).await,
+        AdminGatewayKillSwitch => admin::gateway_kill_switch(app, c).await,
+        AdminMetrics => Ok(admin::metrics()),
+    }
+}

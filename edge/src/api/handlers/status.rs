@@ -1,0 +1,50 @@
+//! `GET /health` (public, cheap, no store call) and `GET /v1/status` (a tenant's view: is the store
+//! up, can messages go out; the fleet's names and health stay with admins).
+
+use serde_json::json;
+
+use super::Call;
+use crate::api::http::ApiResponse;
+use crate::api::render::ok;
+use crate::error::Error;
+use crate::platform::Platform;
+use crate::service::app::App;
+
+pub fn health<P: Platform>(app: &App<P>) -> ApiResponse {
+    ApiResponse::json(
+        200,
+        &json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "components": {
+                "store": if app.cfg.firestore_emulator_host.is_some() { "firestore-emulator" } else { "firestore" },
+                "gateways": app.cfg.gateways.len(),
+                "kill_switch": app.cfg.kill_switch,
+            },
+        }),
+    )
+}
+
+pub async fn status<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let p = &app.platform;
+    let started = p.now_ms();
+    let store = app.repo().ping().await;
+    let store_ms = p.now_ms() - started;
+    let probes = app.gateway_probes().await;
+    let reachable = probes.iter().filter(|g| g.reachable).count();
+    let status = match (store.is_ok(), reachable) {
+        (true, n) if n == probes.len() => "ok",
+        (false, _) | (_, 0) => "down",
+        _ => "degraded",
+    };
+    let gateways: Vec<_> = probes
+        .iter()
+        .map(|g| json!({"reachable": g.reachable}))
+        .collect();
+    let data = json!({
+        "status": status,
+        "store": {"reachable": store.is_ok(), "latency_ms": store_ms},
+        "gateways": gateways,
+    });
+    Ok(ok(200, data, c.ctx))
+}

@@ -1,0 +1,307 @@
+//! One request in, one answer out (and the work left for after it). Everything the route table
+//! says of a route is applied here, once: the body limit, who may call, the tenant's endpoint and
+//! address limits, `Idempotency-Key`, the envelope, request ids, analytics and the log line.
+
+use serde_json::json;
+
+use super::handlers::{self, Call};
+use super::http::{ApiRequest, ApiResponse};
+use super::idempotency::{self, Prior};
+use super::render;
+use super::routes::{self, Auth, Envelope, Idempotency, Limits, Matched, Route};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::platform::{new_id, Hit, LimitKind, Platform};
+use crate::service::admit::tenant_gate;
+use crate::service::analytics::request_fields;
+use crate::service::app::{App, Ctx, Deferred};
+use crate::service::auth::{require_admin, require_tenant};
+use crate::service::model::Tenant;
+
+/// An answer and what must still happen after it is sent.
+pub struct Handled {
+    pub response: ApiResponse,
+    pub deferred: Vec<Deferred>,
+}
+
+/// Backups and bulk changes are large by nature; every other route keeps the small limit.
+pub const ADMIN_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest body a request to `path` may have (platforms stop reading there).
+pub fn body_limit<P: Platform>(app: &App<P>, path: &str) -> usize {
+    if path.starts_with("/v1/admin/") {
+        ADMIN_MAX_BODY_BYTES
+    } else {
+        app.cfg.max_body_bytes
+    }
+}
+
+/// Propagated request ids are echoed into logs and records: keep them short and plain.
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Handles `req` and runs what it left for later at once (native tools and tests).
+pub async fn handle_now<P: Platform>(app: &App<P>, req: ApiRequest) -> ApiResponse {
+    let h = handle(app, req).await;
+    app.run_deferred(h.deferred).await;
+    h.response
+}
+
+pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
+    let started = app.platform.now_ms();
+    let request_id = req
+        .header("x-request-id")
+        .filter(|v| valid_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| new_id(&app.platform, "req"));
+    let ctx = Ctx::new(
+        request_id.clone(),
+        started,
+        req.client_ip.clone().unwrap_or_else(|| "unknown".into()),
+    );
+    let matched = routes::find(&req.method, &req.path);
+    let (envelope, allow) = match &matched {
+        Matched::Route(r, _) => (r.envelope, None),
+        // Twilio's namespace: an unknown ServiceSid or path still answers in Twilio's shape.
+        _ if req.path.starts_with("/v2/") => (Envelope::Twilio, None),
+        Matched::WrongMethod(methods) => (Envelope::V1, Some(methods.join(", "))),
+        Matched::NotFound => (Envelope::V1, None),
+    };
+    let mut deferred = Vec::new();
+    let mut tenant_id = None;
+    let result = match matched {
+        Matched::Route(route, param) => {
+            run(
+                app,
+                &req,
+                &ctx,
+                route,
+                param.as_deref(),
+                &mut tenant_id,
+                &mut deferred,
+            )
+            .await
+        }
+        Matched::WrongMethod(_) => Err(Error::new(ErrorCode::MethodNotAllowed)),
+        Matched::NotFound => Err(Error::new(ErrorCode::NotFound)),
+    };
+    let error_code = result.as_ref().err().map(|e| e.code.as_str());
+    let mut events = ctx.take_events();
+    if let Some(t) = &tenant_id {
+        let latency = app.platform.now_ms() - started;
+        events.extend(
+            request_fields(latency, error_code)
+                .into_iter()
+                .map(|f| (t.clone(), f)),
+        );
+    }
+    app.count(&events, started);
+    if !events.is_empty() {
+        deferred.push(Deferred::FlushCounters);
+    }
+    let failure = result.as_ref().err().cloned();
+    let mut response = match result {
+        Ok(r) => r,
+        Err(e) => render::error(envelope, &e, &request_id),
+    };
+    response = response.with_header("x-request-id", request_id.clone());
+    if let Some(methods) = allow {
+        response = response.with_header("allow", methods);
+    }
+    deferred.extend(ctx.take_deferred());
+    log(app, &req, &response, &request_id, started, failure.as_ref());
+    Handled { response, deferred }
+}
+
+/// The route's steps, in order.
+async fn run<P: Platform>(
+    app: &App<P>,
+    req: &ApiRequest,
+    ctx: &Ctx,
+    route: &'static Route,
+    param: Option<&str>,
+    tenant_id: &mut Option<String>,
+    deferred: &mut Vec<Deferred>,
+) -> Result<ApiResponse, Error> {
+    if req.body_too_large || req.body.len() > body_limit(app, &req.path) {
+        return Err(Error::new(ErrorCode::PayloadTooLarge));
+    }
+    let (tenant, actor) = match route.auth {
+        Auth::Public | Auth::Gateway => (None, None),
+        Auth::Tenant | Auth::Admin => {
+            let presented = super::auth::presented_key(req)
+                .ok_or_else(|| Error::msg(ErrorCode::Unauthorized, "API key is required"))?;
+            let who = app.authenticate(&presented, ctx).await?;
+            ctx.set_global_switch(who.global_switch);
+            if route.auth == Auth::Admin {
+                (None, Some(require_admin(who.principal)?))
+            } else {
+                if let crate::service::auth::Principal::Tenant { tenant, .. } = &who.principal {
+                    *tenant_id = Some(tenant.id.clone());
+                }
+                (Some(require_tenant(who.principal, ctx.now_ms)?), None)
+            }
+        }
+    };
+    if let Some(t) = &tenant {
+        let hits = limit_hits(t, route, &ctx.client_ip);
+        match route.limits {
+            Limits::Pipeline => {
+                ctx.add_hits(hits);
+                app.admit(ctx, t, Vec::new(), false).await?;
+            }
+            Limits::Handler => ctx.add_hits(hits),
+            Limits::No => {}
+        }
+    }
+    let scope = match (&tenant, &actor) {
+        (Some(t), _) => t.id.clone(),
+        (None, Some(a)) => format!("admin-{a}"),
+        _ => String::new(),
+    };
+    let key = match route.idempotency {
+        Idempotency::No => None,
+        _ => idempotency::key_of(req, &scope)?,
+    };
+    let call = Call {
+        req,
+        ctx,
+        param,
+        tenant: tenant.as_ref(),
+        actor: actor.as_deref(),
+    };
+    let result = match (&key, route.idempotency) {
+        (Some(key), Idempotency::Claimed) => {
+            match idempotency::claim_now(app, key, ctx.now_ms).await? {
+                None => {
+                    ctx.set_claim(crate::service::app::Claim {
+                        committed: true,
+                        ..idempotency::claim(key, ctx.now_ms, None)
+                    });
+                    handlers::dispatch(app, route.handler, &call).await
+                }
+                Some(prior) => return resolved(prior),
+            }
+        }
+        (Some(key), _) => {
+            // A retry of a finished or running request is answered from its record before it
+            // counts against any limit; a new key's claim rides in the request's own commit.
+            let version = match idempotency::look(app, key, ctx.now_ms).await? {
+                None => None,
+                Some(Prior::TakeOver(v)) => Some(v),
+                Some(prior) => return resolved(prior),
+            };
+            ctx.set_claim(idempotency::claim(key, ctx.now_ms, version.as_deref()));
+            let first = handlers::dispatch(app, route.handler, &call).await;
+            match first {
+                // Another request holds the key: answer as its record says, or take it over.
+                Err(e)
+                    if e.is(ErrorCode::IdempotencyInProgress)
+                        && ctx.pending_claim_doc().is_some() =>
+                {
+                    match idempotency::prior(app, key, ctx.now_ms).await? {
+                        Prior::TakeOver(version) => {
+                            ctx.set_claim(idempotency::claim(key, ctx.now_ms, Some(&version)));
+                            handlers::dispatch(app, route.handler, &call).await
+                        }
+                        prior => return resolved(prior),
+                    }
+                }
+                other => other,
+            }
+        }
+        (None, _) => handlers::dispatch(app, route.handler, &call).await,
+    };
+    // Hits the handler never took to its gate (it failed first) still count.
+    if let Some(t) = &tenant {
+        let left = ctx.take_hits();
+        if !left.is_empty() {
+            deferred.push(Deferred::CountHits {
+                gate: tenant_gate(&t.id),
+                hits: left,
+            });
+        }
+    }
+    if let (Some(key), Some(claim)) = (&key, ctx.claim()) {
+        if claim.committed {
+            let answer = match &result {
+                Ok(r) => r.clone(),
+                Err(e) => render::error(route.envelope, e, &ctx.request_id),
+            };
+            deferred.push(idempotency::settle(
+                app,
+                key,
+                answer.status,
+                &answer.body,
+                ctx.now_ms,
+            ));
+        }
+    }
+    result
+}
+
+fn resolved(prior: Prior) -> Result<ApiResponse, Error> {
+    match prior {
+        Prior::Replay(r) => Ok(r),
+        Prior::Refuse(e) => Err(e),
+        Prior::TakeOver(_) => Err(Error::new(ErrorCode::IdempotencyInProgress).retry_after(1)),
+    }
+}
+
+/// The endpoint and client-address limits of a tenant route. One bucket per route, whatever its
+/// path parameter (a Twilio ServiceSid is the caller's choice).
+fn limit_hits(t: &Tenant, route: &Route, client_ip: &str) -> Vec<Hit> {
+    let l = &t.settings.limits;
+    vec![
+        Hit {
+            kind: LimitKind::Endpoint,
+            key: format!("{:?}", route.handler),
+            rule: l.per_endpoint,
+            persist: false,
+        },
+        Hit {
+            kind: LimitKind::Ip,
+            key: client_ip.to_string(),
+            rule: l.per_ip,
+            persist: false,
+        },
+    ]
+}
+
+/// One JSON line per request. Internal and unavailable errors carry their hidden cause here (and
+/// only here), with the request id to find it by.
+fn log<P: Platform>(
+    app: &App<P>,
+    req: &ApiRequest,
+    resp: &ApiResponse,
+    request_id: &str,
+    started: i64,
+    failure: Option<&Error>,
+) {
+    let mut line = json!({"request_id": request_id, "method": req.method, "path": req.path, "status": resp.status, "ms": app.platform.now_ms() - started});
+    if let Some(e) = failure {
+        line["error"] = json!(e.code.as_str());
+        if matches!(e.code.kind(), ErrorKind::Internal | ErrorKind::Unavailable) {
+            if let Some(cause) = &e.cause {
+                line["cause"] = json!(cause);
+            }
+        }
+    }
+    app.platform.log(&line.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_request_id;
+
+    #[test]
+    fn request_ids_are_short_and_plain() {
+        assert!(valid_request_id("req_01jd9-x.y:z"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("bad id!"));
+        assert!(!valid_request_id(&"x".repeat(129)));
+    }
+}

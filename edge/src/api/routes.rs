@@ -1,0 +1,589 @@
+//! THE route table: one entry per route, read by the router (`find`), the pipeline (auth,
+//! envelope, idempotency, limits), the handler dispatch (an exhaustive `match` on `Handler`, no
+//! fallback arm) and the OpenAPI generator. A route cannot exist in one of them and not the others.
+
+use serde_json::Value;
+
+use super::schemas as s;
+use crate::error::ErrorCode::{self, *};
+
+/// Who may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Public,
+    Tenant,
+    Admin,
+    /// Signed by a phone gateway with its own secret.
+    Gateway,
+}
+
+/// The shape of answers and errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Envelope {
+    /// `{success, data, request_id}` / `{success:false, error:{code, message, request_id}}`.
+    V1,
+    /// The seed system's aliases: `error` stays a human string, the code rides beside it.
+    Seed,
+    /// Twilio Verify's resources and error shape.
+    Twilio,
+    /// Static files and the spec.
+    Raw,
+}
+
+/// How an `Idempotency-Key` is honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    No,
+    /// The claim rides in the handler's first commit (sends and checks: no extra write).
+    InCommit,
+    /// The pipeline claims the key in a commit of its own before the handler runs (admin routes,
+    /// whose handlers make several writes).
+    Claimed,
+}
+
+/// Where the tenant's endpoint and address limits are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limits {
+    No,
+    /// By the pipeline, in a gate call of its own, before the handler.
+    Pipeline,
+    /// By the handler's own gate call (a send takes its quota unit in the same call).
+    Handler,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Health,
+    OpenApi,
+    DashboardPage,
+    DashboardScript,
+    DashboardStyle,
+    Status,
+    OtpSend,
+    OtpResend,
+    OtpVerify,
+    MessageSend,
+    MessageGet,
+    Usage,
+    SeedSendOtp,
+    SeedResendOtp,
+    SeedVerifyOtp,
+    SeedDirectMessage,
+    TwilioStart,
+    TwilioCheck,
+    GatewayReports,
+    AdminTenantCreate,
+    AdminTenantList,
+    AdminTenantBulk,
+    AdminTenantGet,
+    AdminTenantUpdate,
+    AdminTenantDelete,
+    AdminTenantSuspend,
+    AdminTenantResume,
+    AdminTenantRenew,
+    AdminTenantRotateKey,
+    AdminKillSwitch,
+    AdminAudit,
+    AdminUsage,
+    AdminExport,
+    AdminImport,
+    AdminCronRun,
+    AdminAnalytics,
+    AdminKeyCreate,
+    AdminKeyList,
+    AdminKeyRevoke,
+    AdminGatewayChecks,
+    AdminGateways,
+    AdminGatewayKillSwitch,
+    AdminMetrics,
+}
+
+/// What the OpenAPI document says of a route.
+pub struct Doc {
+    pub summary: &'static str,
+    pub body: Option<fn() -> Value>,
+    pub ok: u16,
+    pub ok_schema: fn() -> Value,
+    pub example: fn() -> Value,
+    pub errors: &'static [ErrorCode],
+}
+
+pub struct Route {
+    pub method: &'static str,
+    /// `{id}` marks the one path parameter a route may have.
+    pub path: &'static str,
+    pub auth: Auth,
+    pub envelope: Envelope,
+    pub idempotency: Idempotency,
+    pub limits: Limits,
+    pub handler: Handler,
+    pub doc: Doc,
+}
+
+const SEND_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    PhoneRequired,
+    PhoneInvalid,
+    CodeTypeInvalid,
+    CodeTooWeak,
+    Unauthorized,
+    Forbidden,
+    TenantSuspended,
+    TenantExpired,
+    RateLimited,
+    TooManySends,
+    QuotaExhausted,
+    SendingDisabled,
+    GatewayUnavailable,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+const RESEND_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    PhoneRequired,
+    PhoneInvalid,
+    Unauthorized,
+    Forbidden,
+    TenantSuspended,
+    TenantExpired,
+    RateLimited,
+    TooManySends,
+    QuotaExhausted,
+    SendingDisabled,
+    GatewayUnavailable,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    VerificationNotFound,
+    VerificationExpired,
+    TooManyAttempts,
+    AlreadyVerified,
+    PayloadTooLarge,
+];
+const VERIFY_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    PhoneRequired,
+    PhoneInvalid,
+    CodeRequired,
+    Unauthorized,
+    Forbidden,
+    TenantSuspended,
+    TenantExpired,
+    RateLimited,
+    VerificationNotFound,
+    CodeIncorrect,
+    VerificationExpired,
+    TooManyAttempts,
+    AlreadyVerified,
+    PhoneLocked,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+const MESSAGE_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    PhoneRequired,
+    PhoneInvalid,
+    MessageRequired,
+    MessageTooLong,
+    MessageInvalidChars,
+    Unauthorized,
+    Forbidden,
+    TenantSuspended,
+    TenantExpired,
+    RateLimited,
+    QuotaExhausted,
+    SendingDisabled,
+    GatewayUnavailable,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+const TENANT_READ_ERRORS: &[ErrorCode] = &[
+    Unauthorized,
+    Forbidden,
+    TenantSuspended,
+    TenantExpired,
+    RateLimited,
+    StoreUnavailable,
+];
+const TWILIO_ERRORS: &[ErrorCode] = &[
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    VerificationNotFound,
+    TooManyAttempts,
+    QuotaExhausted,
+    GatewayUnavailable,
+];
+const ADMIN_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
+    TenantNotFound,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+const ADMIN_SETTINGS_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    PhoneInvalid,
+    CodeTooWeak,
+    TemplateInvalid,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
+    TenantNotFound,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+const ADMIN_KEY_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
+    KeyNotFound,
+    StoreUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+const ADMIN_GATEWAY_ERRORS: &[ErrorCode] = &[
+    BadJson,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
+    GatewayNotFound,
+    GatewayUnavailable,
+    StoreUnavailable,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+];
+
+macro_rules! route {
+    ($m:literal $p:literal, $auth:ident, $env:ident, $idem:ident, $lim:ident, $h:ident,
+     $summary:literal, body: $body:expr, ok: $ok:literal $schema:path, example: $ex:path, errors: $errors:expr) => {
+        Route {
+            method: $m,
+            path: $p,
+            auth: Auth::$auth,
+            envelope: Envelope::$env,
+            idempotency: Idempotency::$idem,
+            limits: Limits::$lim,
+            handler: Handler::$h,
+            doc: Doc {
+                summary: $summary,
+                body: $body,
+                ok: $ok,
+                ok_schema: $schema,
+                example: $ex,
+                errors: $errors,
+            },
+        }
+    };
+}
+
+#[rustfmt::skip]
+pub static ROUTES: &[Route] = &[
+    route!("GET" "/health", Public, Raw, No, No, Health,
+        "Liveness, version and configured components",
+        body: None, ok: 200 s::health_ok, example: s::health_example, errors: &[]),
+    route!("GET" "/openapi.json", Public, Raw, No, No, OpenApi,
+        "This document",
+        body: None, ok: 200 s::openapi_ok, example: s::openapi_example, errors: &[]),
+    route!("GET" "/dashboard", Public, Raw, No, No, DashboardPage,
+        "The operators' web dashboard (static; it signs in with a key)",
+        body: None, ok: 200 s::static_ok, example: s::no_example, errors: &[]),
+    route!("GET" "/dashboard/app.js", Public, Raw, No, No, DashboardScript,
+        "The dashboard's script",
+        body: None, ok: 200 s::static_ok, example: s::no_example, errors: &[]),
+    route!("GET" "/dashboard/app.css", Public, Raw, No, No, DashboardStyle,
+        "The dashboard's style sheet",
+        body: None, ok: 200 s::static_ok, example: s::no_example, errors: &[]),
+    route!("GET" "/v1/status", Tenant, V1, No, Pipeline, Status,
+        "Store and gateway reachability (the gateway probe is cached for a minute)",
+        body: None, ok: 200 s::status_ok, example: s::status_example, errors: TENANT_READ_ERRORS),
+    route!("POST" "/v1/otp/send", Tenant, V1, InCommit, Handler, OtpSend,
+        "Send a one-time code by SMS",
+        body: Some(s::otp_send_body), ok: 202 s::sent_ok, example: s::sent_example, errors: SEND_ERRORS),
+    route!("POST" "/v1/otp/resend", Tenant, V1, InCommit, Handler, OtpResend,
+        "Send the live code again (counts against the phone's send limit)",
+        body: Some(s::otp_target_body), ok: 202 s::sent_ok, example: s::sent_example, errors: RESEND_ERRORS),
+    route!("POST" "/v1/otp/verify", Tenant, V1, InCommit, Handler, OtpVerify,
+        "Check a code, by phone or verification id (both must agree when both are given)",
+        body: Some(s::otp_verify_body), ok: 200 s::verified_ok, example: s::verified_example, errors: VERIFY_ERRORS),
+    route!("POST" "/v1/messages", Tenant, V1, InCommit, Handler, MessageSend,
+        "Send a direct SMS",
+        body: Some(s::message_body), ok: 202 s::message_ok, example: s::message_example, errors: MESSAGE_ERRORS),
+    route!("GET" "/v1/messages/{id}", Tenant, V1, No, Pipeline, MessageGet,
+        "Delivery status of one of the caller's messages",
+        body: None, ok: 200 s::message_ok, example: s::message_example, errors: &[Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, MessageNotFound]),
+    route!("GET" "/v1/usage", Tenant, V1, No, Pipeline, Usage,
+        "Quota, today's counts, and the guessing odds per verification and per phone per day",
+        body: None, ok: 200 s::usage_ok, example: s::usage_example, errors: TENANT_READ_ERRORS),
+    route!("POST" "/api/send-otp", Tenant, Seed, InCommit, Handler, SeedSendOtp,
+        "Seed alias of /v1/otp/send (x-api-key)",
+        body: Some(s::seed_phone_body), ok: 200 s::seed_sent_ok, example: s::seed_sent_example, errors: SEND_ERRORS),
+    route!("POST" "/api/resend-otp", Tenant, Seed, InCommit, Handler, SeedResendOtp,
+        "Seed alias of /v1/otp/resend",
+        body: Some(s::seed_phone_body), ok: 200 s::seed_resent_ok, example: s::seed_resent_example, errors: RESEND_ERRORS),
+    route!("POST" "/api/verify-otp", Tenant, Seed, InCommit, Handler, SeedVerifyOtp,
+        "Seed alias of /v1/otp/verify",
+        body: Some(s::seed_verify_body), ok: 200 s::seed_verified_ok, example: s::seed_verified_example, errors: VERIFY_ERRORS),
+    route!("POST" "/api/direct-message", Tenant, Seed, InCommit, Handler, SeedDirectMessage,
+        "Seed alias of /v1/messages",
+        body: Some(s::seed_message_body), ok: 200 s::seed_message_ok, example: s::seed_message_example, errors: MESSAGE_ERRORS),
+    route!("POST" "/v2/Services/{id}/Verifications", Tenant, Twilio, InCommit, Handler, TwilioStart,
+        "Twilio Verify compatible: start a verification (form: To, Channel=sms, Locale); HTTP Basic auth with the API key as password",
+        body: Some(s::twilio_start_body), ok: 201 s::twilio_ok, example: s::twilio_start_example, errors: TWILIO_ERRORS),
+    route!("POST" "/v2/Services/{id}/VerificationCheck", Tenant, Twilio, InCommit, Handler, TwilioCheck,
+        "Twilio Verify compatible: check a code (form: To or VerificationSid, Code)",
+        body: Some(s::twilio_check_body), ok: 200 s::twilio_ok, example: s::twilio_check_example, errors: TWILIO_ERRORS),
+    route!("POST" "/internal/gateway/status", Gateway, V1, No, No, GatewayReports,
+        "Delivery reports from a phone gateway (signed, encrypted; one report or a batch)",
+        body: None, ok: 200 s::reports_ok, example: s::reports_example, errors: &[Unauthorized, BadJson, ValidationFailed, StoreUnavailable, Conflict]),
+    route!("POST" "/v1/admin/tenants", Admin, V1, Claimed, No, AdminTenantCreate,
+        "Create a tenant; the answer holds its API key, shown once",
+        body: Some(s::tenant_body), ok: 201 s::admin_ok, example: s::tenant_created_example, errors: ADMIN_SETTINGS_ERRORS),
+    route!("GET" "/v1/admin/tenants", Admin, V1, No, No, AdminTenantList,
+        "List tenants (paged with cursor)",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/tenants/bulk", Admin, V1, Claimed, No, AdminTenantBulk,
+        "Create or update many tenants, with a result per item",
+        body: Some(s::bulk_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("GET" "/v1/admin/tenants/{id}", Admin, V1, No, No, AdminTenantGet,
+        "Get a tenant with its remaining quota and its keys (prefixes only)",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("PATCH" "/v1/admin/tenants/{id}", Admin, V1, No, No, AdminTenantUpdate,
+        "Update quota, expiry, contact phone or settings (JSON merge patch)",
+        body: Some(s::tenant_patch_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_SETTINGS_ERRORS),
+    route!("DELETE" "/v1/admin/tenants/{id}", Admin, V1, No, No, AdminTenantDelete,
+        "Delete a tenant and its keys",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/tenants/{id}/suspend", Admin, V1, Claimed, No, AdminTenantSuspend,
+        "Suspend a tenant (403 tenant_suspended on its calls, within the key cache's 2 s)",
+        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/tenants/{id}/resume", Admin, V1, Claimed, No, AdminTenantResume,
+        "Resume a suspended tenant",
+        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/tenants/{id}/renew", Admin, V1, Claimed, No, AdminTenantRenew,
+        "Start a new period: new quota and expiry",
+        body: Some(s::renew_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/tenants/{id}/rotate-key", Admin, V1, Claimed, No, AdminTenantRotateKey,
+        "Issue a new key; old keys work for a grace period",
+        body: Some(s::rotate_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/kill-switch", Admin, V1, Claimed, No, AdminKillSwitch,
+        "Stop or restart sending, globally or for one tenant",
+        body: Some(s::kill_switch_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("GET" "/v1/admin/audit", Admin, V1, No, No, AdminAudit,
+        "Audit log of admin actions, newest first",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("GET" "/v1/admin/usage", Admin, V1, No, No, AdminUsage,
+        "Today's counts, global or per tenant",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("GET" "/v1/admin/export", Admin, V1, No, No, AdminExport,
+        "Backup: list collections, or a page of one collection's documents (audited)",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/import", Admin, V1, Claimed, No, AdminImport,
+        "Restore: write up to 200 exported documents",
+        body: Some(s::import_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/cron/run", Admin, V1, Claimed, No, AdminCronRun,
+        "Run the scheduled job now: notices, expiring verifications, purges, gateway checks",
+        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("GET" "/v1/admin/analytics", Admin, V1, No, No, AdminAnalytics,
+        "Analytics by hour, day or month over a date range: sends, verifications, conversion and delivery rates, errors by code, latency percentiles",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/keys", Admin, V1, Claimed, No, AdminKeyCreate,
+        "Create another admin key (shown once), optionally ending after some days",
+        body: Some(s::admin_key_body), ok: 201 s::admin_ok, example: s::key_created_example, errors: ADMIN_KEY_ERRORS),
+    route!("GET" "/v1/admin/keys", Admin, V1, No, No, AdminKeyList,
+        "Admin keys (prefix, label, status, end time; never the key)",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_KEY_ERRORS),
+    route!("POST" "/v1/admin/keys/{id}/revoke", Admin, V1, Claimed, No, AdminKeyRevoke,
+        "Revoke a key by its prefix (admin or tenant); refused within the key cache's 2 s",
+        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_KEY_ERRORS),
+    route!("GET" "/v1/admin/gateways/checks", Admin, V1, No, No, AdminGatewayChecks,
+        "Gateway health-check history (up/down, latency), newest first",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("GET" "/v1/admin/gateways", Admin, V1, No, No, AdminGateways,
+        "Every phone now: reachable, latency, queue depth, pacing capacity, kill switch (signed probes, cached a minute)",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+    route!("POST" "/v1/admin/gateways/{id}/kill-switch", Admin, V1, Claimed, No, AdminGatewayKillSwitch,
+        "Set or clear a phone's own kill switch (a signed command to the gateway)",
+        body: Some(s::gateway_kill_switch_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_GATEWAY_ERRORS),
+    route!("GET" "/v1/admin/metrics", Admin, Raw, No, No, AdminMetrics,
+        "Prometheus text: store requests by operation made by this isolate",
+        body: None, ok: 200 s::metrics_ok, example: s::no_example, errors: ADMIN_ERRORS),
+];
+
+pub enum Matched {
+    Route(&'static Route, Option<String>),
+    /// The path exists but not with this method; the methods it has (for `Allow`).
+    WrongMethod(Vec<&'static str>),
+    NotFound,
+}
+
+/// The route for `method` and `path`, with the `{id}` parameter if it has one.
+pub fn find(method: &str, path: &str) -> Matched {
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let mut methods = Vec::new();
+    for r in ROUTES {
+        let Some(param) = match_path(r.path, path) else {
+            continue;
+        };
+        if r.method == method {
+            return Matched::Route(r, param);
+        }
+        if !methods.contains(&r.method) {
+            methods.push(r.method);
+        }
+    }
+    if methods.is_empty() {
+        Matched::NotFound
+    } else {
+        Matched::WrongMethod(methods)
+    }
+}
+
+/// `Some(param)` when `path` fits `template`; ids are plain (`otp_shared::ids::is_plain_id`), so
+/// a parameter can never spell another path.
+fn match_path(template: &str, path: &str) -> Option<Option<String>> {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    let mut param = None;
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(param),
+            (Some("{id}"), Some(seg)) if otp_shared::ids::is_plain_id(seg) => {
+                param = Some(seg.to_string())
+            }
+            (Some(a), Some(b)) if a == b => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_matches_itself_and_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} listed twice",
+                r.method,
+                r.path
+            );
+            let concrete = r.path.replace("{id}", "t_abc");
+            match find(r.method, &concrete) {
+                Matched::Route(found, _) => {
+                    assert_eq!(found.handler, r.handler, "{} {}", r.method, r.path)
+                }
+                _ => panic!("{} {} does not match", r.method, r.path),
+            }
+        }
+    }
+
+    #[test]
+    fn each_handler_serves_one_route() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(
+                seen.insert(format!("{:?}", r.handler)),
+                "{:?} serves two routes",
+                r.handler
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_method_is_told_apart_from_unknown_path() {
+        assert!(matches!(find("GET", "/v1/otp/send"), Matched::WrongMethod(m) if m == ["POST"]));
+        assert!(
+            matches!(find("TRACE", "/v1/admin/tenants/t_1"), Matched::WrongMethod(m) if m == ["GET", "PATCH", "DELETE"])
+        );
+        assert!(matches!(find("GET", "/v1/nothing"), Matched::NotFound));
+        assert!(matches!(
+            find("GET", "/v1/messages/../../etc"),
+            Matched::NotFound
+        ));
+        assert!(matches!(
+            find("GET", "/v1/messages/a%2fb"),
+            Matched::NotFound
+        ));
+    }
+
+    #[test]
+    fn trailing_slash_is_tolerated_and_params_are_captured() {
+        assert!(
+            matches!(find("POST", "/v1/otp/send/"), Matched::Route(r, None) if r.handler == Handler::OtpSend)
+        );
+        assert!(
+            matches!(find("GET", "/v1/messages/msg_1"), Matched::Route(r, Some(id)) if r.handler == Handler::MessageGet && id == "msg_1")
+        );
+    }
+
+    #[test]
+    fn tenant_routes_count_their_limits_and_sends_keep_idempotency_in_their_commit() {
+        for r in ROUTES {
+            if r.auth == Auth::Tenant {
+                assert_ne!(
+                    r.limits,
+                    Limits::No,
+                    "{} {} has no limits",
+                    r.method,
+                    r.path
+                );
+                if r.method == "POST" {
+                    assert_eq!(
+                        r.idempotency,
+                        Idempotency::InCommit,
+                        "{} {}",
+                        r.method,
+                        r.path
+                    );
+                    assert_eq!(r.limits, Limits::Handler, "{} {}", r.method, r.path);
+                }
+            }
+            if r.auth == Auth::Admin && r.method == "POST" {
+                assert_eq!(
+                    r.idempotency,
+                    Idempotency::Claimed,
+                    "{} {}",
+                    r.method,
+                    r.path
+                );
+            }
+        }
+    }
+}

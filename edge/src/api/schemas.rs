@@ -1,0 +1,320 @@
+//! JSON Schemas and examples that the route table's entries point to: request bodies, success
+//! answers (schemathesis checks answers against them) and their examples.
+
+use serde_json::{json, Value};
+
+fn text() -> Value {
+    json!({"type": "string"})
+}
+fn time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+fn count() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+fn phone() -> Value {
+    json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"})
+}
+
+/// A closed object: the body parsers refuse unknown fields, so the schema says so too.
+fn body(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+/// The v1 success envelope around `data`.
+fn envelope(data: Value) -> Value {
+    json!({"type": "object", "required": ["success", "data", "request_id"], "properties": {"success": {"const": true}, "data": data, "request_id": text()}})
+}
+
+fn seed(data: Value) -> Value {
+    json!({"type": "object", "required": ["success", "message", "data"], "properties": {"success": {"const": true}, "message": text(), "data": data}})
+}
+
+fn v1_example(data: Value) -> Value {
+    json!({"success": true, "request_id": "req_01jd9", "data": data})
+}
+
+// --- request bodies ------------------------------------------------------------------------
+
+pub fn otp_send_body() -> Value {
+    body(
+        json!({"phone": phone(), "channel": {"type": "string", "enum": ["sms"]}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "example": "en"}}),
+        &["phone"],
+    )
+}
+pub fn otp_target_body() -> Value {
+    body(json!({"phone": phone(), "id": text()}), &[])
+}
+pub fn otp_verify_body() -> Value {
+    body(
+        json!({"phone": phone(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river"}}),
+        &["code"],
+    )
+}
+pub fn message_body() -> Value {
+    body(
+        json!({"phone": phone(), "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}}),
+        &["phone", "text"],
+    )
+}
+pub fn seed_phone_body() -> Value {
+    body(json!({"phone": phone()}), &["phone"])
+}
+pub fn seed_verify_body() -> Value {
+    body(
+        json!({"phone": phone(), "otp": {"type": "string", "minLength": 1}}),
+        &["phone", "otp"],
+    )
+}
+pub fn seed_message_body() -> Value {
+    body(
+        json!({"phone": phone(), "message": {"type": "string", "minLength": 1}}),
+        &["phone", "message"],
+    )
+}
+pub fn twilio_start_body() -> Value {
+    json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "Channel": {"type": "string", "enum": ["sms"]}, "Locale": text()}, "required": ["To", "Channel"]})
+}
+pub fn twilio_check_body() -> Value {
+    json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": text(), "Code": {"type": "string", "minLength": 1}}, "required": ["Code"]})
+}
+pub fn tenant_body() -> Value {
+    body(
+        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": {"type": "object"}}),
+        &["name"],
+    )
+}
+pub fn tenant_patch_body() -> Value {
+    body(
+        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": {"type": "object"}}),
+        &[],
+    )
+}
+pub fn bulk_body() -> Value {
+    body(
+        json!({"items": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "object"}}}),
+        &["items"],
+    )
+}
+pub fn renew_body() -> Value {
+    body(
+        json!({"quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}}),
+        &["quota"],
+    )
+}
+pub fn rotate_body() -> Value {
+    body(
+        json!({"grace_secs": {"type": "integer", "minimum": 0}}),
+        &[],
+    )
+}
+pub fn kill_switch_body() -> Value {
+    body(
+        json!({"engaged": {"type": "boolean"}, "tenant_id": text()}),
+        &["engaged"],
+    )
+}
+pub fn gateway_kill_switch_body() -> Value {
+    body(
+        json!({"engaged": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 200}}),
+        &["engaged"],
+    )
+}
+pub fn admin_key_body() -> Value {
+    body(
+        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
+        &["label"],
+    )
+}
+pub fn import_body() -> Value {
+    body(
+        json!({"items": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "object"}}}),
+        &["items"],
+    )
+}
+pub fn empty_body() -> Value {
+    body(json!({}), &[])
+}
+
+// --- success answers -----------------------------------------------------------------------
+
+pub fn health_ok() -> Value {
+    object(
+        json!({"status": {"const": "ok"}, "version": text(), "components": {"type": "object"}}),
+        &["status", "version", "components"],
+    )
+}
+pub fn health_example() -> Value {
+    json!({"status": "ok", "version": "0.1.0", "components": {"store": "firestore", "gateways": 1, "kill_switch": false}})
+}
+pub fn openapi_ok() -> Value {
+    object(
+        json!({"openapi": text(), "paths": {"type": "object"}}),
+        &["openapi", "paths"],
+    )
+}
+pub fn openapi_example() -> Value {
+    json!({"openapi": "3.1.0", "paths": {}})
+}
+pub fn static_ok() -> Value {
+    json!({"type": "string"})
+}
+pub fn no_example() -> Value {
+    Value::Null
+}
+
+fn sent() -> Value {
+    object(
+        json!({"id": text(), "phone": text(), "status": {"const": "pending"}, "expires_at": time(), "expires_in": count(), "sends": {"type": "integer", "minimum": 1},
+               "delivery": object(json!({"message_id": text(), "state": {"enum": ["queued", "unknown"]}, "gateway_id": text()}), &["message_id", "state", "gateway_id"])}),
+        &[
+            "id",
+            "phone",
+            "status",
+            "expires_at",
+            "expires_in",
+            "sends",
+            "delivery",
+        ],
+    )
+}
+pub fn sent_ok() -> Value {
+    envelope(sent())
+}
+pub fn sent_example() -> Value {
+    v1_example(
+        json!({"id": "ver_0123456789abcdefghjkz9y8x7", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1"}}),
+    )
+}
+pub fn verified_ok() -> Value {
+    envelope(object(
+        json!({"id": text(), "phone": text(), "status": {"const": "approved"}, "verified_at": time()}),
+        &["id", "phone", "status", "verified_at"],
+    ))
+}
+pub fn verified_example() -> Value {
+    v1_example(
+        json!({"id": "ver_0123456789abcdefghjkz9y8x7", "phone": "+14155550123", "status": "approved", "verified_at": "2026-11-25T10:01:00.000Z"}),
+    )
+}
+fn message() -> Value {
+    object(
+        json!({"id": text(), "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text(),
+               "state": {"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]},
+               "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text(), "attempts": count(),
+               "error": {"type": ["string", "null"]}, "created_at": time(), "updated_at": time()}),
+        &[
+            "id",
+            "kind",
+            "state",
+            "encoding",
+            "segments",
+            "attempts",
+            "created_at",
+            "updated_at",
+        ],
+    )
+}
+pub fn message_ok() -> Value {
+    envelope(message())
+}
+pub fn message_example() -> Value {
+    v1_example(
+        json!({"id": "msg_01jd9", "kind": "direct", "phone": "+1415•••0123", "state": "queued", "encoding": "GSM-7", "segments": 1, "attempts": 0, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"}),
+    )
+}
+pub fn usage_ok() -> Value {
+    envelope(object(
+        json!({"quota": {"type": "object"}, "code": object(json!({"guess_odds": {"type": "number", "minimum": 0, "maximum": 1}, "guess_odds_per_phone_per_day": {"type": "number", "minimum": 0, "maximum": 1}}), &["guess_odds", "guess_odds_per_phone_per_day"])}),
+        &["quota", "code"],
+    ))
+}
+pub fn usage_example() -> Value {
+    v1_example(
+        json!({"quota": {"total": 1000, "used": 12, "remaining": 988, "expires_at": "2027-01-01T00:00:00.000Z"}, "code": {"guess_odds": 6.8e-7, "guess_odds_per_phone_per_day": 4.1e-6}}),
+    )
+}
+pub fn status_ok() -> Value {
+    envelope(object(
+        json!({"status": {"enum": ["ok", "degraded", "down"]}, "store": {"type": "object"}, "gateways": {"type": "array"}}),
+        &["status", "store", "gateways"],
+    ))
+}
+pub fn status_example() -> Value {
+    v1_example(
+        json!({"status": "ok", "store": {"reachable": true, "latency_ms": 4}, "gateways": [{"reachable": true}]}),
+    )
+}
+pub fn seed_sent_ok() -> Value {
+    seed(object(
+        json!({"phone": text(), "expiresIn": count()}),
+        &["phone", "expiresIn"],
+    ))
+}
+pub fn seed_sent_example() -> Value {
+    json!({"success": true, "message": "OTP sent successfully", "data": {"phone": "+14155550123", "expiresIn": 300}})
+}
+pub fn seed_resent_ok() -> Value {
+    seed(object(
+        json!({"phone": text(), "expiresIn": count(), "attemptCount": {"type": "integer", "minimum": 2}}),
+        &["phone", "expiresIn", "attemptCount"],
+    ))
+}
+pub fn seed_resent_example() -> Value {
+    json!({"success": true, "message": "OTP resent successfully", "data": {"phone": "+14155550123", "expiresIn": 290, "attemptCount": 2}})
+}
+pub fn seed_verified_ok() -> Value {
+    seed(object(
+        json!({"phone": text(), "verified": {"const": true}, "verifiedAt": time()}),
+        &["phone", "verified", "verifiedAt"],
+    ))
+}
+pub fn seed_verified_example() -> Value {
+    json!({"success": true, "message": "OTP verified successfully", "data": {"phone": "+14155550123", "verified": true, "verifiedAt": "2026-11-25T10:01:00.000Z"}})
+}
+pub fn seed_message_ok() -> Value {
+    seed(json!({"type": "object"}))
+}
+pub fn seed_message_example() -> Value {
+    json!({"success": true, "message": "Message sent successfully", "data": {}})
+}
+pub fn twilio_ok() -> Value {
+    object(
+        json!({"sid": text(), "status": {"enum": ["pending", "approved", "canceled", "max_attempts_reached", "deleted", "failed", "expired"]}, "valid": {"type": "boolean"}}),
+        &["sid", "status"],
+    )
+}
+pub fn twilio_start_example() -> Value {
+    json!({"sid": "ver_0123456789abcdefghjkz9y8x7", "service_sid": "VA123", "to": "+14155550123", "channel": "sms", "status": "pending", "valid": false})
+}
+pub fn twilio_check_example() -> Value {
+    json!({"sid": "ver_0123456789abcdefghjkz9y8x7", "status": "approved", "valid": true})
+}
+pub fn reports_ok() -> Value {
+    object(
+        json!({"success": {"const": true}, "data": object(json!({"applied": count(), "ignored": count()}), &["applied", "ignored"])}),
+        &["success", "data"],
+    )
+}
+pub fn reports_example() -> Value {
+    json!({"success": true, "data": {"applied": 2, "ignored": 0}})
+}
+pub fn admin_ok() -> Value {
+    envelope(json!({"type": ["object", "array"]}))
+}
+pub fn admin_example() -> Value {
+    v1_example(json!({}))
+}
+pub fn tenant_created_example() -> Value {
+    v1_example(json!({"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}))
+}
+pub fn key_created_example() -> Value {
+    v1_example(json!({"prefix": "abcdefghjkmn", "label": "ops", "api_key": "otp_ak_…"}))
+}
+pub fn metrics_ok() -> Value {
+    json!({"type": "string"})
+}

@@ -1,0 +1,320 @@
+//! The service's state, built once per isolate from the configuration: the store client, the keys
+//! derived from the secrets, the gateways with their derived keys, and two small in-memory caches
+//! (what a key and its tenant looked like a moment ago; analytics counts not yet committed).
+//! `Ctx` is what one request carries through the services. Neither knows about HTTP.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use super::analytics::{CounterBuffer, Event, SHARDS};
+use super::auth::AuthCache;
+use super::model::IdempotencyRecord;
+use super::repo::Repo;
+use super::secrets::Secrets;
+use crate::config::{Config, GatewayConfig};
+use crate::platform::{Hit, Platform};
+use crate::store::{Firestore, Write};
+use otp_shared::wire::Keys;
+
+/// A gateway and the keys derived from its secret (derived once: HMAC work per request adds up).
+pub struct GatewayLink {
+    pub cfg: GatewayConfig,
+    /// `None` when the configured secret is too short to use; such a gateway is never sent to.
+    pub keys: Option<Keys>,
+}
+
+pub struct App<P: Platform> {
+    pub cfg: Config,
+    pub secrets: Secrets,
+    pub platform: P,
+    pub db: Firestore,
+    pub gateways: Vec<GatewayLink>,
+    pub(crate) auth_cache: Mutex<AuthCache>,
+    /// The last probes of the fleet and when they were made (`App::gateway_probes`).
+    pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
+    counters: Mutex<CounterState>,
+}
+
+#[derive(Default)]
+struct CounterState {
+    buffer: CounterBuffer,
+    /// A deferred flush is already waiting for its turn.
+    scheduled: bool,
+    last_flush_ms: i64,
+}
+
+/// Work that must happen but not before the answer: the platform runs it after responding
+/// (`waitUntil` on Workers), natively right after.
+#[derive(Debug, Clone)]
+pub enum Deferred {
+    /// Record the answer of a request that had an `Idempotency-Key`.
+    FinishIdempotency {
+        doc_id: String,
+        record: IdempotencyRecord,
+    },
+    /// A request that changed nothing lets its key be used again.
+    ForgetIdempotency { doc_id: String },
+    /// Limit hits of a request that ended before its gate call (bad input still counts).
+    CountHits { gate: String, hits: Vec<Hit> },
+    /// Tell a tenant's contact phone (at most once per period; see `notify`).
+    Notice {
+        tenant: Box<super::model::Tenant>,
+        notice: super::notify::Notice,
+    },
+    /// Commit the isolate's analytics counts, at most once per flush interval.
+    FlushCounters,
+}
+
+impl<P: Platform> App<P> {
+    pub fn new(cfg: Config, platform: P) -> Self {
+        let secrets = Secrets::derive(&cfg.otp_secret, cfg.bootstrap_admin_key.as_deref());
+        let gateways = cfg
+            .gateways
+            .iter()
+            .map(|g| GatewayLink {
+                cfg: g.clone(),
+                keys: Keys::from_secret(&g.secret).ok(),
+            })
+            .collect();
+        Self {
+            db: Firestore::new(&cfg),
+            secrets,
+            gateways,
+            cfg,
+            platform,
+            auth_cache: Mutex::new(AuthCache::default()),
+            probe_cache: Mutex::new(None),
+            counters: Mutex::new(CounterState::default()),
+        }
+    }
+
+    /// The store, seen through the service's document layout.
+    pub fn repo(&self) -> Repo<'_, P::Http> {
+        Repo::new(
+            &self.db,
+            self.platform.http(),
+            self.platform.now_ms(),
+            self.cfg.quota_shards,
+        )
+    }
+
+    pub fn random_below(&self, n: u32) -> u32 {
+        let mut b = [0u8; 4];
+        self.platform.fill_random(&mut b);
+        u32::from_le_bytes(b) % n.max(1)
+    }
+
+    /// One structured warning with the request id (never secrets, codes or numbers).
+    pub fn warn(&self, ctx: &Ctx, event: &str, error: &str) {
+        self.platform.log(
+            &serde_json::json!({"level": "warn", "request_id": ctx.request_id, "event": event, "error": error})
+                .to_string(),
+        );
+    }
+
+    /// Adds a request's events to the isolate's counts.
+    pub fn count(&self, items: &[(String, String)], now_ms: i64) {
+        if items.is_empty() {
+            return;
+        }
+        if let Ok(mut c) = self.counters.lock() {
+            c.buffer.add(items, now_ms);
+        }
+    }
+
+    /// Runs what a request left for after its answer.
+    pub async fn run_deferred(&self, tasks: Vec<Deferred>) {
+        for task in tasks {
+            match task {
+                Deferred::FinishIdempotency { doc_id, record } => {
+                    if let Err(e) = self.repo().idempotency_finish(&doc_id, &record).await {
+                        self.log_deferred("idempotency_record_lost", &e.to_string());
+                    }
+                }
+                Deferred::ForgetIdempotency { doc_id } => {
+                    self.repo().idempotency_forget(&doc_id).await.ok();
+                }
+                Deferred::CountHits { gate, hits } => {
+                    let ask = crate::platform::GateAsk {
+                        hits,
+                        ..Default::default()
+                    };
+                    self.platform.gate(&gate, &ask).await.ok();
+                }
+                Deferred::Notice { tenant, notice } => {
+                    let ctx = Ctx::new(
+                        crate::platform::new_id(&self.platform, "notice"),
+                        self.platform.now_ms(),
+                        String::new(),
+                    );
+                    super::notify::once(self, &tenant, notice, &ctx).await;
+                    self.count(&ctx.take_events(), ctx.now_ms);
+                }
+                Deferred::FlushCounters => self.flush_counters().await,
+            }
+        }
+    }
+
+    fn log_deferred(&self, event: &str, error: &str) {
+        self.platform
+            .log(&serde_json::json!({"level": "warn", "event": event, "error": error}).to_string());
+    }
+
+    /// Commits the counts gathered so far, no sooner than one flush interval after the last
+    /// flush; callers that find a flush already waiting leave their counts to it. A failed commit
+    /// puts the counts back for the next flush.
+    pub async fn flush_counters(&self) {
+        let wait = {
+            let Ok(mut c) = self.counters.lock() else {
+                return;
+            };
+            if c.scheduled || c.buffer.is_empty() {
+                return;
+            }
+            c.scheduled = true;
+            let due = c.last_flush_ms + self.cfg.counter_flush_ms as i64;
+            (due - self.platform.now_ms()).max(0) as u64
+        };
+        if wait > 0 {
+            self.platform.sleep(wait).await;
+        }
+        let docs = {
+            let Ok(mut c) = self.counters.lock() else {
+                return;
+            };
+            c.scheduled = false;
+            c.last_flush_ms = self.platform.now_ms();
+            c.buffer.take(self.random_below(SHARDS))
+        };
+        if docs.is_empty() {
+            return;
+        }
+        let writes: Vec<Write> = docs
+            .iter()
+            .map(|(path, fields)| {
+                let f: Vec<(&str, i64)> = fields.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+                Write::increments(path.clone(), &f)
+            })
+            .collect();
+        if let Err(e) = self.repo().commit_chunked(writes).await {
+            self.log_deferred("counter_flush_failed", &e.to_string());
+            if let Ok(mut c) = self.counters.lock() {
+                c.buffer.restore(docs);
+            }
+        }
+    }
+}
+
+/// What one request carries through the services: its id and clock, the caller's address, the
+/// analytics events it caused, the idempotency claim its first commit must carry, and the limit
+/// hits its gate call must count.
+#[derive(Debug)]
+pub struct Ctx {
+    pub request_id: String,
+    pub now_ms: i64,
+    pub client_ip: String,
+    /// The stored global kill switch, as read with the caller's key.
+    global_switch: std::cell::Cell<bool>,
+    events: RefCell<Vec<(String, String)>>,
+    claim: RefCell<Option<Claim>>,
+    hits: RefCell<Vec<Hit>>,
+    deferred: RefCell<Vec<Deferred>>,
+}
+
+/// An `Idempotency-Key` claim that rides in the request's first commit.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub doc_id: String,
+    pub write: Write,
+    pub committed: bool,
+}
+
+impl Ctx {
+    pub fn new(request_id: String, now_ms: i64, client_ip: String) -> Ctx {
+        Ctx {
+            request_id,
+            now_ms,
+            client_ip,
+            global_switch: Default::default(),
+            events: Default::default(),
+            claim: Default::default(),
+            hits: Default::default(),
+            deferred: Default::default(),
+        }
+    }
+
+    pub fn set_global_switch(&self, on: bool) {
+        self.global_switch.set(on);
+    }
+
+    pub fn global_switch(&self) -> bool {
+        self.global_switch.get()
+    }
+
+    pub fn count(&self, tenant_id: &str, event: Event) {
+        self.count_field(tenant_id, event.field());
+    }
+
+    pub fn count_field(&self, tenant_id: &str, field: &str) {
+        self.events
+            .borrow_mut()
+            .push((tenant_id.to_string(), field.to_string()));
+    }
+
+    pub fn take_events(&self) -> Vec<(String, String)> {
+        self.events.take()
+    }
+
+    /// Makes the request's first commit carry `claim` (its write is guarded, so of two requests
+    /// with one key only one commits).
+    pub fn set_claim(&self, claim: Claim) {
+        self.claim.replace(Some(claim));
+    }
+
+    /// The claim's write, while no commit has carried it yet.
+    pub fn claim_write(&self) -> Option<Write> {
+        self.claim
+            .borrow()
+            .as_ref()
+            .filter(|c| !c.committed)
+            .map(|c| c.write.clone())
+    }
+
+    /// The claim's document id, while no commit has carried it yet.
+    pub fn pending_claim_doc(&self) -> Option<String> {
+        self.claim
+            .borrow()
+            .as_ref()
+            .filter(|c| !c.committed)
+            .map(|c| c.doc_id.clone())
+    }
+
+    /// The commit that carried the claim went through.
+    pub fn claim_committed(&self) {
+        if let Some(c) = self.claim.borrow_mut().as_mut() {
+            c.committed = true;
+        }
+    }
+
+    pub fn claim(&self) -> Option<Claim> {
+        self.claim.borrow().clone()
+    }
+
+    pub fn add_hits(&self, hits: Vec<Hit>) {
+        self.hits.borrow_mut().extend(hits);
+    }
+
+    /// The limit hits asked for so far; the first gate call takes them.
+    pub fn take_hits(&self) -> Vec<Hit> {
+        self.hits.take()
+    }
+
+    /// Leaves `task` for after the answer.
+    pub fn defer(&self, task: Deferred) {
+        self.deferred.borrow_mut().push(task);
+    }
+
+    pub fn take_deferred(&self) -> Vec<Deferred> {
+        self.deferred.take()
+    }
+}

@@ -1,0 +1,293 @@
+//! The one way a message leaves: charge → record → hand off → refund or correct.
+//!
+//! 1. The tenant's gate counts the request's limits and takes a unit of quota (notifications, the
+//!    service's own messages, take none).
+//! 2. One commit writes the message record (already naming the gateway tried first, state
+//!    `queued`), whatever the caller sends along (a verification), and the request's
+//!    `Idempotency-Key` claim.
+//! 3. The message goes to the first gateway; a refusal that is certain (no connection, kill switch,
+//!    full queue) moves it to the next. Only when the hand-off did not go as recorded is the
+//!    record written again: another gateway, an ambiguous answer (`unknown`), or nobody took it.
+//! 4. Nobody took it: the message is marked failed, the caller's `on_refused` write undoes its
+//!    part, the unit goes back to the lease, and the caller gets `gateway_unavailable`. Once a
+//!    phone may have the message, the answer is never an error: a write that fails then is logged,
+//!    because an error would make the client retry and send twice.
+
+use otp_shared::phone::Phone;
+use otp_shared::sms::SmsInfo;
+use otp_shared::wire::{MessageKind, SendRequest};
+
+use super::app::{App, Ctx, GatewayLink};
+use super::gateway::{hand_off, Dispatch};
+use super::model::{DeliveryState, MessageRecord, Tenant};
+use super::repo;
+use crate::error::{Error, ErrorCode};
+use crate::platform::{new_id, Hit, Platform};
+use crate::store::{StoreError, Write};
+
+/// A message to send.
+pub struct Outgoing<'a> {
+    pub tenant: &'a Tenant,
+    pub kind: MessageKind,
+    pub phone: &'a Phone,
+    pub text: String,
+    pub info: SmsInfo,
+    /// The phone drops the message after this (unix ms).
+    pub deadline_ms: i64,
+    /// Limit hits of this send besides the request's (a phone's window).
+    pub hits: Vec<Hit>,
+}
+
+/// Builds, from the version a companion was written at, the write that undoes it.
+pub type Undo = Box<dyn FnOnce(&str) -> Write>;
+
+/// What the caller commits together with the message, and how to undo it if nobody takes it.
+pub struct Companion {
+    pub write: Write,
+    pub on_refused: Undo,
+}
+
+pub struct Handed {
+    pub message: MessageRecord,
+}
+
+/// A message charged for and not yet recorded.
+pub struct Prepared {
+    message: MessageRecord,
+    request: SendRequest,
+    charged: bool,
+    /// The send's own limit hits (a phone's window), given back if nothing is sent.
+    hits: Vec<Hit>,
+}
+
+impl Prepared {
+    pub fn message_id(&self) -> &str {
+        &self.message.id
+    }
+
+    /// New text for a message not yet recorded (a resend that lost a race re-reads its code).
+    pub fn retext(&mut self, text: String, deadline_ms: i64) {
+        let info = otp_shared::sms::analyze(&text);
+        self.message.encoding = info.encoding.to_string();
+        self.message.segments = info.segments as u32;
+        self.request.text = text;
+        self.request.expires_at = (deadline_ms / 1000) as u64;
+    }
+}
+
+/// The versions `record` wrote: the companion's (empty without one) and the message's.
+pub struct Recorded {
+    pub companion_version: String,
+    message_version: String,
+}
+
+impl<P: Platform> App<P> {
+    /// Gateways in the order to try them: a random first one (spreads load), then round.
+    fn gateway_order(&self) -> Vec<&GatewayLink> {
+        let n = self.gateways.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let start = self.random_below(n as u32) as usize;
+        (0..n).map(|i| &self.gateways[(start + i) % n]).collect()
+    }
+
+    /// The whole flow for a caller whose companion (if any) cannot lose a race.
+    pub async fn dispatch(
+        &self,
+        ctx: &Ctx,
+        out: Outgoing<'_>,
+        companion: Option<Companion>,
+    ) -> Result<Handed, Error> {
+        let prepared = self.charge(ctx, out).await?;
+        let recorded = match self
+            .record(ctx, &prepared, companion.as_ref().map(|c| &c.write))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.abandon(&prepared).await;
+                return Err(e);
+            }
+        };
+        self.deliver(ctx, prepared, recorded, companion.map(|c| c.on_refused))
+            .await
+    }
+
+    /// Step 1: the gate (limits and, but for notifications, one unit of quota), and the record to
+    /// write, naming the gateway that will be tried first.
+    pub async fn charge(&self, ctx: &Ctx, out: Outgoing<'_>) -> Result<Prepared, Error> {
+        let tenant = out.tenant;
+        let charged = out.kind != MessageKind::Notification;
+        self.admit(ctx, tenant, out.hits.clone(), charged).await?;
+        let first = self
+            .gateway_order()
+            .first()
+            .map(|g| g.cfg.id.clone())
+            .unwrap_or_default();
+        let message = MessageRecord {
+            id: new_id(&self.platform, "msg"),
+            tenant_id: tenant.id.clone(),
+            kind: out.kind,
+            phone_masked: out.phone.masked(),
+            encoding: out.info.encoding.to_string(),
+            segments: out.info.segments as u32,
+            gateway_id: first,
+            state: DeliveryState::Queued,
+            attempts: 0,
+            error: None,
+            created_at: ctx.now_ms,
+            updated_at: ctx.now_ms,
+            request_id: ctx.request_id.clone(),
+        };
+        let request = SendRequest {
+            id: message.id.clone(),
+            kind: out.kind,
+            to: out.phone.as_str().to_string(),
+            text: out.text,
+            expires_at: (out.deadline_ms / 1000) as u64,
+            sim_slot: None,
+            tenant_id: tenant.id.clone(),
+            request_id: ctx.request_id.clone(),
+        };
+        Ok(Prepared {
+            message,
+            request,
+            charged,
+            hits: out.hits,
+        })
+    }
+
+    /// A prepared message that will not be sent: its unit goes back.
+    pub async fn abandon(&self, p: &Prepared) {
+        self.refund(&p.message.tenant_id, u32::from(p.charged), p.hits.clone())
+            .await;
+    }
+
+    /// Step 2: the message, the companion and the idempotency claim in one commit. A lost race
+    /// on the companion's guard is `conflict` (the caller may read again and retry); a key that
+    /// another request holds is `idempotency_in_progress`.
+    pub async fn record(
+        &self,
+        ctx: &Ctx,
+        p: &Prepared,
+        companion: Option<&Write>,
+    ) -> Result<Recorded, Error> {
+        let mut writes: Vec<Write> = companion.cloned().into_iter().collect();
+        writes.push(repo::messages::create_write(&p.message));
+        let claim = ctx.claim_write();
+        writes.extend(claim.clone());
+        match self.repo().commit(writes).await {
+            Ok(times) => {
+                ctx.claim_committed();
+                let mut t = times.into_iter();
+                let companion_version = if companion.is_some() {
+                    t.next().unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                Ok(Recorded {
+                    companion_version,
+                    message_version: t.next().unwrap_or_default(),
+                })
+            }
+            Err(
+                StoreError::AlreadyExists
+                | StoreError::PreconditionFailed(_)
+                | StoreError::Aborted(_),
+            ) => Err(self.lost_race(ctx).await),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Which guard of a failed commit lost: the request's key claim, or the caller's record.
+    pub async fn lost_race(&self, ctx: &Ctx) -> Error {
+        if let Some(doc) = ctx.pending_claim_doc() {
+            if let Ok(Some(_)) = self.repo().get_idempotency(&doc).await {
+                return Error::new(ErrorCode::IdempotencyInProgress);
+            }
+        }
+        Error::msg(ErrorCode::Conflict, "The record changed meanwhile")
+    }
+
+    /// Step 3: the hand-off, and the record corrected when it went otherwise than recorded.
+    pub async fn deliver(
+        &self,
+        ctx: &Ctx,
+        p: Prepared,
+        recorded: Recorded,
+        on_refused: Option<Undo>,
+    ) -> Result<Handed, Error> {
+        let Prepared {
+            mut message,
+            request,
+            charged,
+            hits,
+        } = p;
+        let order = self.gateway_order_from(&message.gateway_id);
+        let outcome = hand_off(
+            &self.platform,
+            &order,
+            self.cfg.gateway_timeout_ms,
+            &request,
+        )
+        .await;
+        message.updated_at = self.platform.now_ms();
+        let version = recorded.message_version;
+        match outcome {
+            Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
+            Dispatch::Queued { gateway_id, .. } => {
+                message.gateway_id = gateway_id;
+                self.correct(ctx, &message, &version, None).await;
+            }
+            Dispatch::Unknown { gateway_id, reason } => {
+                message.gateway_id = gateway_id;
+                message.state = DeliveryState::Unknown;
+                message.error = Some(reason);
+                self.correct(ctx, &message, &version, None).await;
+            }
+            Dispatch::Refused { reasons } => {
+                message.gateway_id = String::new();
+                message.state = DeliveryState::Failed;
+                message.error = Some(reasons.join("; "));
+                let undo = on_refused.map(|f| f(&recorded.companion_version));
+                self.correct(ctx, &message, &version, undo).await;
+                self.refund(&message.tenant_id, u32::from(charged), hits)
+                    .await;
+                return Err(Error::new(ErrorCode::GatewayUnavailable)
+                    .details(serde_json::json!({"reasons": message.error})));
+            }
+        }
+        Ok(Handed { message })
+    }
+
+    /// The gateways starting with the one recorded, then round.
+    fn gateway_order_from(&self, first: &str) -> Vec<&GatewayLink> {
+        let n = self.gateways.len();
+        let start = self
+            .gateways
+            .iter()
+            .position(|g| g.cfg.id == first)
+            .unwrap_or(0);
+        (0..n).map(|i| &self.gateways[(start + i) % n]).collect()
+    }
+
+    /// Writes the outcome of a hand-off that differs from the record, guarded so an earlier
+    /// delivery report wins; never fails the request (see the module header). The companion's
+    /// undo goes in the same commit, or alone after the message if its own guard lost.
+    async fn correct(&self, ctx: &Ctx, m: &MessageRecord, version: &str, undo: Option<Write>) {
+        let message = repo::messages::update_write(m, version);
+        let mut writes = vec![message.clone()];
+        writes.extend(undo.clone());
+        match self.repo().commit(writes).await {
+            Ok(_) => {}
+            Err(StoreError::PreconditionFailed(_)) if undo.is_some() => {
+                if let Err(e) = self.repo().commit(vec![message]).await {
+                    self.warn(ctx, "dispatch_state_not_recorded", &e.to_string());
+                }
+            }
+            Err(StoreError::PreconditionFailed(_)) => {}
+            Err(e) => self.warn(ctx, "dispatch_state_not_recorded", &e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `api_keys/{prefix}`: the public prefix names the record; only the key's SHA-256 is stored.
+
+use serde_json::json;
+
+use super::Repo;
+use crate::net::HttpClient;
+use crate::service::keys::Role;
+use crate::service::model::{ApiKeyRecord, KeyStatus};
+use crate::store::{Precondition, StoreError, Write};
+
+pub fn create_write(key: &ApiKeyRecord) -> Write {
+    Write::set(format!("api_keys/{}", key.prefix), key).precondition(Precondition::Exists(false))
+}
+
+impl<H: HttpClient> Repo<'_, H> {
+    pub async fn put_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.commit(vec![create_write(key)]).await.map(|_| ())
+    }
+
+    pub async fn get_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let path = format!("api_keys/{prefix}");
+        let doc = self
+            .db
+            .get::<ApiKeyRecord, _>(self.http, self.now, &path)
+            .await?;
+        Ok(doc.map(|d| d.value))
+    }
+
+    /// Replaces a key record that exists (revocation, a new end time).
+    pub async fn update_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let w = Write::set(format!("api_keys/{}", key.prefix), key)
+            .precondition(Precondition::Exists(true));
+        self.commit(vec![w]).await.map(|_| ())
+    }
+
+    pub async fn keys_of_tenant(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let docs = self
+            .db
+            .query_eq::<ApiKeyRecord, _>(
+                self.http,
+                self.now,
+                "api_keys",
+                "tenant_id",
+                json!(tenant_id),
+                500,
+            )
+            .await?;
+        Ok(docs.into_iter().map(|d| d.value).collect())
+    }
+
+    pub async fn admin_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let docs = self
+            .db
+            .query_eq::<ApiKeyRecord, _>(
+                self.http,
+                self.now,
+                "api_keys",
+                "role",
+                json!(Role::Admin),
+                500,
+            )
+            .await?;
+        Ok(docs.into_iter().map(|d| d.value).collect())
+    }
+
+    /// Adds `new` and gives every other live key of the tenant an end time, in one commit; each
+    /// old key is guarded by the version read, so a concurrent change is not overwritten.
+    pub async fn rotate_keys(
+        &self,
+        tenant_id: &str,
+        new: &ApiKeyRecord,
+        old_until: i64,
+    ) -> Result<(), StoreError> {
+        let old = self
+            .db
+            .query_eq::<ApiKeyRecord, _>(
+                self.http,
+                self.now,
+                "api_keys",
+                "tenant_id",
+                json!(tenant_id),
+                500,
+            )
+            .await?;
+        let mut writes = vec![create_write(new)];
+        for d in old {
+            let mut k = d.value;
+            if k.status == KeyStatus::Active && (k.expires_at == 0 || k.expires_at > old_until) {
+                k.expires_at = old_until;
+                writes.push(
+                    Write::set(format!("api_keys/{}", k.prefix), &k)
+                        .precondition(Precondition::UpdateTime(d.update_time)),
+                );
+            }
+        }
+        self.commit(writes).await.map(|_| ())
+    }
+}

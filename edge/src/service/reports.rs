@@ -1,0 +1,124 @@
+//! Delivery reports from a gateway, a batch at a time: one read of every message named and of the
+//! request's nonce, one commit of the nonce and every state that moves forward (each guarded by
+//! the version read, so a concurrent change makes the batch read again instead of being undone).
+//! Only the gateway that holds a message may report on it; a replayed request finds its nonce and
+//! changes nothing; a report that is no step forward writes nothing.
+
+use otp_shared::wire::{MessageState, StatusReport};
+
+use super::analytics::Event;
+use super::app::{App, Ctx};
+use super::keys::sha256_hex;
+use super::model::DeliveryState;
+use super::repo;
+use crate::error::{Error, ErrorCode};
+use crate::platform::Platform;
+use crate::store::StoreError;
+
+/// Most reports one request may carry (the gateway sends up to 16).
+pub const MAX_BATCH: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Reports that moved a message forward.
+    pub applied: usize,
+    /// Reports about unknown messages, another gateway's, or no step forward.
+    pub ignored: usize,
+}
+
+fn event_of(state: MessageState) -> Option<Event> {
+    match state {
+        MessageState::Sent => Some(Event::DeliverySent),
+        MessageState::Failed => Some(Event::DeliveryFailed),
+        MessageState::Expired => Some(Event::DeliveryExpired),
+        _ => None,
+    }
+}
+
+impl<P: Platform> App<P> {
+    /// Applies `reports` sent by `gateway_id` in a request signed with `nonce`. `Ok(None)`: the
+    /// request is a replay.
+    pub async fn apply_reports(
+        &self,
+        ctx: &Ctx,
+        gateway_id: &str,
+        nonce: &str,
+        reports: &[StatusReport],
+    ) -> Result<Option<Applied>, Error> {
+        if reports.len() > MAX_BATCH {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                format!("at most {MAX_BATCH} reports per request"),
+            ));
+        }
+        let mut ids: Vec<String> = reports.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let nonce_sha = sha256_hex(nonce);
+        for _ in 0..5 {
+            let (docs, replayed) = self
+                .repo()
+                .messages_with(&ids, &repo::upkeep::nonce_path(&nonce_sha))
+                .await?;
+            if replayed {
+                return Ok(None);
+            }
+            let mut messages: Vec<_> = docs
+                .into_iter()
+                .map(|d| d.map(|d| (d.value, d.update_time, false)))
+                .collect();
+            let mut events = Vec::new();
+            let mut applied = 0;
+            for r in reports {
+                let Ok(i) = ids.binary_search(&r.id) else {
+                    continue;
+                };
+                let Some((m, _, changed)) = messages[i].as_mut() else {
+                    continue;
+                };
+                let next = DeliveryState::from_wire(r.state);
+                if m.gateway_id != gateway_id || !m.state.may_become(next) {
+                    continue;
+                }
+                m.state = next;
+                m.attempts = r.attempts;
+                m.error = r.error.clone();
+                m.updated_at = r.at as i64 * 1000;
+                *changed = true;
+                applied += 1;
+                events.extend(event_of(r.state).map(|e| (m.tenant_id.clone(), e)));
+            }
+            let outcome = Applied {
+                applied,
+                ignored: reports.len() - applied,
+            };
+            if applied == 0 {
+                return Ok(Some(outcome));
+            }
+            let mut writes = vec![repo::upkeep::nonce_write(&nonce_sha, ctx.now_ms)];
+            for (m, version, _) in messages.iter().flatten().filter(|(_, _, changed)| *changed) {
+                writes.push(repo::messages::update_write(m, version));
+            }
+            match self.repo().commit(writes).await {
+                Ok(_) => {
+                    for (tenant, e) in events {
+                        ctx.count(&tenant, e);
+                    }
+                    return Ok(Some(outcome));
+                }
+                // The nonce was taken meanwhile (a replay racing the original) or a message moved:
+                // the next read tells which.
+                Err(
+                    StoreError::AlreadyExists
+                    | StoreError::PreconditionFailed(_)
+                    | StoreError::Aborted(_),
+                ) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::msg(
+            ErrorCode::Conflict,
+            "The messages kept changing; retry",
+        ))
+    }
+}
