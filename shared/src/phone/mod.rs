@@ -19,6 +19,12 @@ use std::fmt;
 pub use global_range::GlobalRange;
 pub use number_type::{sms_policy, NumberType};
 
+/// The `phonenumber` crate (feature `libphonenumber`, native only). It misreads a few valid
+/// numbers (Italian landlines, Russia's `+7 8..`: see `tests/phone_crosscheck`): use it for
+/// formatting, never to decide validity.
+#[cfg(all(feature = "libphonenumber", not(target_arch = "wasm32")))]
+pub use phonenumber as libphonenumber;
+
 use metadata::{LengthFit, RegionId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
