@@ -52,4 +52,25 @@ mod tests {
             );
         }
     }
+
+    /// A code must cost one GSM-7 septet per letter (so it never turns a text into UCS-2) and be
+    /// read back without doubt: plain ASCII letters have no look-alikes from other scripts, and no
+    /// two words differ only by a pair of letters that reads as another letter ("rn" / "m",
+    /// "vv" / "w").
+    #[test]
+    fn words_are_gsm7_and_free_of_confusables() {
+        use std::collections::HashMap;
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for word in words() {
+            assert!(
+                word.chars().all(|c| crate::sms::gsm_septets(c) == Some(1)),
+                "{word}"
+            );
+            assert!(word.is_ascii(), "{word}");
+            let skeleton = word.replace("rn", "m").replace("vv", "w");
+            if let Some(other) = seen.insert(skeleton, word) {
+                panic!("{word} reads like {other}");
+            }
+        }
+    }
 }
