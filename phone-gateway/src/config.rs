@@ -303,8 +303,8 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
         }
         _ => {}
     }
-    if cfg.gateway_id.trim().is_empty() {
-        return bad("gateway_id must not be empty");
+    if !otp_shared::ids::is_plain_id(&cfg.gateway_id) {
+        return bad("gateway_id must be 1-64 characters of A-Z a-z 0-9 _ -");
     }
     if cfg.sender.max_attempts == 0 {
         return bad("sender.max_attempts must be at least 1");
@@ -388,6 +388,11 @@ mod tests {
             Err(ConfigError::Invalid(_))
         ));
         assert!(load(None, env_of(&[("PHONE_GATEWAY_SECRET", SECRET)])).is_ok());
+        let bad_id = env_of(&[
+            ("PHONE_GATEWAY_SECRET", SECRET),
+            ("PHONE_GATEWAY_ID", "phone 1"),
+        ]);
+        assert!(matches!(load(None, bad_id), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use otp_shared::ids::is_plain_id;
+use otp_shared::phone::Phone;
 use otp_shared::wire::{
     self, Capacity, ErrorBody, Health, KillSwitchCommand, KillSwitchState, MessageState,
     SendAccepted, SendRequest, WireError, HEADER_REQUEST_ID, PATH_HEALTH, PATH_KILL_SWITCH,
@@ -89,17 +91,12 @@ fn error_response(e: &ApiError) -> Resp {
     json(e.status, &ErrorBody::new(e.code, e.message.clone()))
 }
 
-/// Accepts a caller's request id if it is short and plain, else makes one.
+/// Accepts a caller's request id if it is a plain id, else makes one.
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(HEADER_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 100
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
+        .filter(|v| is_plain_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| format!("gw_{:016x}", rand::thread_rng().gen::<u64>()))
 }
@@ -206,24 +203,27 @@ fn kill_switch_engaged() -> ApiError {
 
 /// Checks a SendRequest beyond its JSON shape. Messages never echo the number or text.
 fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
-    let id_ok = !r.id.is_empty()
-        && r.id.len() <= 128
-        && r.id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    if !id_ok {
-        return Err(ApiError::bad_request(
-            "id must be 1-128 characters of A-Z a-z 0-9 - _ . :",
-        ));
+    for (name, value) in [
+        ("id", &r.id),
+        ("tenant_id", &r.tenant_id),
+        ("request_id", &r.request_id),
+    ] {
+        if !is_plain_id(value) {
+            return Err(ApiError::bad_request(format!(
+                "{name} must be 1-64 characters of A-Z a-z 0-9 _ -"
+            )));
+        }
     }
-    let digits = r.to.strip_prefix('+').unwrap_or("");
-    if !(7..=15).contains(&digits.len())
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || digits.starts_with('0')
-    {
-        return Err(ApiError::bad_request(
-            "to must be an E.164 number (+ and 7-15 digits)",
-        ));
+    // The edge sends numbers in canonical E.164; anything else is refused, not reformatted, so the
+    // number sent is exactly the one the edge validated.
+    match Phone::parse(&r.to) {
+        Ok(p) if p.as_str() == r.to => {}
+        Ok(_) => {
+            return Err(ApiError::bad_request(
+                "to must be canonical E.164 (+ and digits only)",
+            ))
+        }
+        Err(e) => return Err(ApiError::bad_request(format!("to: {e}"))),
     }
     if r.text.trim().is_empty() || r.text.chars().count() > 1600 || r.text.contains('\0') {
         return Err(ApiError::bad_request("text must be 1-1600 characters"));

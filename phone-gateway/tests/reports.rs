@@ -105,7 +105,7 @@ async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     ));
     gw.control("sleep", "3");
     assert_eq!(
-        gw.send(&msg("rep1", "otp", "+15550001200", "report me"))
+        gw.send(&msg("rep1", "otp", "+15552001200", "report me"))
             .await
             .0,
         202
@@ -113,7 +113,7 @@ async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     wait_for(10, "first send running", || async { gw.calls().len() == 1 }).await;
     let short = otp_shared::wire::SendRequest {
         expires_at: now() + 2,
-        ..msg("rep2", "otp", "+15550001201", "expire me")
+        ..msg("rep2", "otp", "+15552001201", "expire me")
     };
     assert_eq!(gw.send(&short).await.0, 202);
 
@@ -154,7 +154,7 @@ async fn undelivered_reports_survive_a_restart() {
     drop(probe);
     let mut gw = Gateway::start(&format!("edge_url = \"http://127.0.0.1:{port}\"\n[reports]\nbackoff_base_ms = 50\nbackoff_max_ms = 100\n"));
     assert_eq!(
-        gw.send(&msg("rep3", "otp", "+15550001300", "later report"))
+        gw.send(&msg("rep3", "otp", "+15552001300", "later report"))
             .await
             .0,
         202

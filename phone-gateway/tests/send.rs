@@ -58,7 +58,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
 
     // unsigned: plain JSON, no headers
     expect(
-        gw.raw("POST", wire::PATH_SEND, &[], body_of("u1", "+15550000001"))
+        gw.raw("POST", wire::PATH_SEND, &[], body_of("u1", "+15552000001"))
             .await,
         "unsigned",
     );
@@ -68,7 +68,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         &gw.keys,
         "POST",
         wire::PATH_SEND,
-        Some(&body_of("t1", "+15550000002")),
+        Some(&body_of("t1", "+15552000002")),
     );
     let n = sealed.body.len() - 5;
     sealed.body[n] ^= 0x01;
@@ -83,7 +83,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         &gw.keys,
         "POST",
         wire::PATH_SEND,
-        Some(&body_of("t2", "+15550000003")),
+        Some(&body_of("t2", "+15552000003")),
     );
     for (k, v) in sealed.headers.iter_mut() {
         if *k == HEADER_SIGNATURE {
@@ -102,7 +102,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         &other,
         "POST",
         wire::PATH_SEND,
-        Some(&body_of("t3", "+15550000004")),
+        Some(&body_of("t3", "+15552000004")),
     );
     expect(
         gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
@@ -115,7 +115,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         &gw.keys,
         "POST",
         wire::PATH_KILL_SWITCH,
-        Some(&body_of("t4", "+15550000005")),
+        Some(&body_of("t4", "+15552000005")),
     );
     expect(
         gw.raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
@@ -129,7 +129,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
             &gw.keys,
             "POST",
             wire::PATH_SEND,
-            Some(&body_of("s1", "+15550000006")),
+            Some(&body_of("s1", "+15552000006")),
             ts,
         );
         expect(
@@ -143,7 +143,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         &gw.keys,
         "POST",
         wire::PATH_SEND,
-        Some(&body_of("s2", "+15550000007")),
+        Some(&body_of("s2", "+15552000007")),
         now() - 400,
     );
     for (k, v) in sealed.headers.iter_mut() {
@@ -162,7 +162,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         &gw.keys,
         "POST",
         wire::PATH_SEND,
-        Some(&body_of("r1", "+15550000008")),
+        Some(&body_of("r1", "+15552000008")),
     );
     let first = gw
         .raw(
@@ -226,7 +226,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
             .any(|c| c.args.contains(&"+15559999999".to_string()))
     })
     .await;
-    assert_eq!(numbers(&gw.calls()), ["+15550000008", "+15559999999"]);
+    assert_eq!(numbers(&gw.calls()), ["+15552000008", "+15559999999"]);
 }
 
 #[tokio::test]
@@ -234,8 +234,8 @@ async fn an_edge_clock_off_by_minutes_either_way_is_still_accepted() {
     let gw = Gateway::start("");
     // The edge's clock 4 minutes behind, then 4 minutes ahead of the phone's: inside the 300 s window.
     for (id, to, ts) in [
-        ("skew-behind", "+15550000601", now() - 240),
-        ("skew-ahead", "+15550000602", now() + 240),
+        ("skew-behind", "+15552000601", now() - 240),
+        ("skew-ahead", "+15552000602", now() + 240),
     ] {
         let body = serde_json::to_vec(&msg(id, "otp", to, "code 444444")).unwrap();
         let sealed = seal_at(&gw.keys, "POST", wire::PATH_SEND, Some(&body), ts);
@@ -245,19 +245,19 @@ async fn an_edge_clock_off_by_minutes_either_way_is_still_accepted() {
         assert_eq!(code, 202, "{id}: {reply}");
     }
     wait_for(30, "both sent", || async { gw.sent().len() == 2 }).await;
-    assert_eq!(numbers(&gw.sent()), ["+15550000601", "+15550000602"]);
+    assert_eq!(numbers(&gw.sent()), ["+15552000601", "+15552000602"]);
 }
 
 #[tokio::test]
 async fn the_same_id_twice_is_accepted_once_and_sent_once() {
     let gw = Gateway::start("");
-    let m = msg("dup1", "otp", "+15550000101", "code 222222");
+    let m = msg("dup1", "otp", "+15552000101", "code 222222");
     let (c1, b1) = gw.send(&m).await;
     let (c2, b2) = gw.send(&m).await;
     assert_eq!((c1, b1["duplicate"].as_bool()), (202, Some(false)));
     assert_eq!((c2, b2["duplicate"].as_bool()), (202, Some(true)), "{b2}");
     assert_eq!(
-        gw.send(&msg("after", "otp", "+15550000102", "x")).await.0,
+        gw.send(&msg("after", "otp", "+15552000102", "x")).await.0,
         202
     );
     wait_for(30, "both sent", || async { gw.sent().len() == 2 }).await;
@@ -271,7 +271,7 @@ async fn the_same_id_twice_is_accepted_once_and_sent_once() {
         (c3, b3["duplicate"].as_bool(), b3["state"].as_str()),
         (202, Some(true), Some("sent"))
     );
-    assert_eq!(numbers(&gw.calls()), ["+15550000101", "+15550000102"]);
+    assert_eq!(numbers(&gw.calls()), ["+15552000101", "+15552000102"]);
 }
 
 #[tokio::test]
@@ -284,20 +284,52 @@ async fn invalid_requests_get_clear_errors_and_are_not_queued() {
             "invalid_request",
         ),
         (msg("bad2", "otp", "+1abc", "x"), 400, "invalid_request"),
+        // shared phone rules: an unassigned country code, a North American exchange starting 0-1,
+        // and a formatted number (the gateway sends exactly what the edge validated, so only
+        // canonical E.164 is taken)
         (
-            msg("bad3", "otp", "+15550000201", " "),
+            msg("bad7", "otp", "+99912345678", "x"),
             400,
             "invalid_request",
         ),
         (
-            msg("bad 4", "otp", "+15550000202", "x"),
+            msg("bad8", "otp", "+15550000201", "x"),
+            400,
+            "invalid_request",
+        ),
+        (
+            msg("bad9", "otp", "+1 415 555 0123", "x"),
+            400,
+            "invalid_request",
+        ),
+        // shared plain-id rule for every id
+        (
+            otp_shared::wire::SendRequest {
+                tenant_id: "t.dotted".into(),
+                ..msg("bad10", "otp", "+15552000205", "x")
+            },
+            400,
+            "invalid_request",
+        ),
+        (
+            msg(&"x".repeat(65), "otp", "+15552000206", "x"),
+            400,
+            "invalid_request",
+        ),
+        (
+            msg("bad3", "otp", "+15552000201", " "),
+            400,
+            "invalid_request",
+        ),
+        (
+            msg("bad 4", "otp", "+15552000202", "x"),
             400,
             "invalid_request",
         ),
         (
             otp_shared::wire::SendRequest {
                 sim_slot: Some(5),
-                ..msg("bad5", "otp", "+15550000203", "x")
+                ..msg("bad5", "otp", "+15552000203", "x")
             },
             400,
             "invalid_request",
@@ -305,7 +337,7 @@ async fn invalid_requests_get_clear_errors_and_are_not_queued() {
         (
             otp_shared::wire::SendRequest {
                 expires_at: now() - 1,
-                ..msg("bad6", "otp", "+15550000204", "x")
+                ..msg("bad6", "otp", "+15552000204", "x")
             },
             422,
             "already_expired",
@@ -320,7 +352,7 @@ async fn invalid_requests_get_clear_errors_and_are_not_queued() {
             m.id
         );
         assert!(
-            !body.to_string().contains("555000"),
+            !body.to_string().contains("555200"),
             "error echoes the number: {body}"
         );
     }
@@ -347,7 +379,7 @@ async fn otp_goes_before_direct_before_notification() {
     let gw = Gateway::start("");
     gw.control("sleep", "0.8");
     assert_eq!(
-        gw.send(&msg("first", "notification", "+15550000300", "first"))
+        gw.send(&msg("first", "notification", "+15552000300", "first"))
             .await
             .0,
         202
@@ -355,9 +387,9 @@ async fn otp_goes_before_direct_before_notification() {
     wait_for(10, "first send started", || async { gw.calls().len() == 1 }).await;
     // all three queue while the first send is running
     for (id, kind, to) in [
-        ("n", "notification", "+15550000301"),
-        ("d", "direct", "+15550000302"),
-        ("o", "otp", "+15550000303"),
+        ("n", "notification", "+15552000301"),
+        ("d", "direct", "+15552000302"),
+        ("o", "otp", "+15552000303"),
     ] {
         assert_eq!(gw.send(&msg(id, kind, to, id)).await.0, 202);
     }
@@ -366,10 +398,10 @@ async fn otp_goes_before_direct_before_notification() {
     assert_eq!(
         numbers(&gw.sent()),
         [
-            "+15550000300",
-            "+15550000303",
-            "+15550000302",
-            "+15550000301"
+            "+15552000300",
+            "+15552000303",
+            "+15552000302",
+            "+15552000301"
         ]
     );
 }
@@ -381,13 +413,13 @@ async fn an_expired_otp_is_never_sent() {
     // gateway takes it (it could go out in time) and then expires it unsent.
     gw.control("sleep", "3");
     assert_eq!(
-        gw.send(&msg("busy", "otp", "+15550000400", "busy")).await.0,
+        gw.send(&msg("busy", "otp", "+15552000400", "busy")).await.0,
         202
     );
     wait_for(10, "first send started", || async { gw.calls().len() == 1 }).await;
     let short = otp_shared::wire::SendRequest {
         expires_at: now() + 2,
-        ..msg("short", "otp", "+15550000401", "code 333333")
+        ..msg("short", "otp", "+15552000401", "code 333333")
     };
     assert_eq!(gw.send(&short).await.0, 202);
     wait_for(30, "short expired", || async {
@@ -396,13 +428,13 @@ async fn an_expired_otp_is_never_sent() {
     .await;
     gw.clear_control("sleep");
     assert_eq!(
-        gw.send(&msg("later", "otp", "+15550000402", "later"))
+        gw.send(&msg("later", "otp", "+15552000402", "later"))
             .await
             .0,
         202
     );
     wait_for(30, "later sent", || async { gw.sent().len() == 2 }).await;
-    assert_eq!(numbers(&gw.calls()), ["+15550000400", "+15550000402"]);
+    assert_eq!(numbers(&gw.calls()), ["+15552000400", "+15552000402"]);
     let st = gw.status("short").await.unwrap();
     assert_eq!((st.attempts, st.error.as_deref()), (0, Some("expired")));
 }
@@ -414,9 +446,9 @@ async fn a_phone_that_cannot_send_before_expiry_refuses_and_queues_nothing() {
         expires_at: now() + 120,
         ..msg(id, "otp", to, "code 123456")
     };
-    assert_eq!(gw.send(&otp("a", "+15550000500")).await.0, 202);
+    assert_eq!(gw.send(&otp("a", "+15552000500")).await.0, 202);
     // One send per hour: a second OTP would wait an hour and expire first.
-    let (code, body) = gw.send(&otp("b", "+15550000501")).await;
+    let (code, body) = gw.send(&otp("b", "+15552000501")).await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),
         (503, Some("no_capacity")),
@@ -426,11 +458,11 @@ async fn a_phone_that_cannot_send_before_expiry_refuses_and_queues_nothing() {
     // A message that may wait for the window to roll is still taken.
     let later = otp_shared::wire::SendRequest {
         expires_at: now() + 7200,
-        ..msg("c", "direct", "+15550000502", "hello")
+        ..msg("c", "direct", "+15552000502", "hello")
     };
     assert_eq!(gw.send(&later).await.0, 202);
     wait_for(10, "a sent", || async { gw.sent().len() == 1 }).await;
-    assert_eq!(numbers(&gw.sent()), ["+15550000500"]);
+    assert_eq!(numbers(&gw.sent()), ["+15552000500"]);
     assert_eq!(gw.status("c").await.unwrap().state, MessageState::Queued);
 }
 
