@@ -39,7 +39,7 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    match rt.block_on(phone_gateway::app::run(cfg)) {
+    match rt.block_on(phone_gateway::run::run(cfg)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "gateway stopped");

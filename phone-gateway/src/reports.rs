@@ -100,7 +100,9 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                     let delay = backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, failures);
                     warn!(seq = item.seq, attempts = item.attempts + 1, error = %why, retry_in_ms = delay, "status report not accepted");
                     let (seq, next) = (item.seq, unix_ms() + delay as i64);
-                    let _ = app.store.call(move |s| s.outbox_failed(seq, next)).await;
+                    if let Err(e) = app.store.call(move |s| s.outbox_failed(seq, next)).await {
+                        warn!(error = %e, "cannot record the failed report attempt");
+                    }
                     // strict order: the same head report is retried before any later one
                     pause = Duration::from_millis(delay);
                     break;
