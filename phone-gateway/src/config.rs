@@ -30,6 +30,7 @@ pub struct Config {
     /// Default tracing filter (RUST_LOG wins when set).
     pub log: String,
     pub auth: AuthConfig,
+    pub server: ServerConfig,
     pub queue: QueueConfig,
     pub sender: SenderConfig,
     pub pacing: PacingConfig,
@@ -55,6 +56,18 @@ pub struct AuthConfig {
     /// Accepted clock skew either side, seconds. Nonces are kept 2 x this.
     pub window_secs: u64,
     pub max_body_bytes: usize,
+}
+
+/// Limits that keep a hostile client from tying the phone up (see README, "Connections").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// A connection must deliver a request's headers this soon (also closes idle keep-alives).
+    pub header_timeout_ms: u64,
+    /// A signed request's whole body must arrive this soon after its headers.
+    pub body_timeout_ms: u64,
+    /// Connections served at once; lowered at start-up to fit the open-file limit.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -143,6 +156,7 @@ impl Default for Config {
             edge_url: None,
             log: "info".into(),
             auth: AuthConfig::default(),
+            server: ServerConfig::default(),
             queue: QueueConfig::default(),
             sender: SenderConfig::default(),
             pacing: PacingConfig::default(),
@@ -157,6 +171,16 @@ impl Default for AuthConfig {
         AuthConfig {
             window_secs: otp_shared::wire::DEFAULT_WINDOW_SECS,
             max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            max_connections: 128,
         }
     }
 }
@@ -305,6 +329,12 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
     }
     if !otp_shared::ids::is_plain_id(&cfg.gateway_id) {
         return bad("gateway_id must be 1-64 characters of A-Z a-z 0-9 _ -");
+    }
+    let srv = &cfg.server;
+    if srv.header_timeout_ms == 0 || srv.body_timeout_ms == 0 || srv.max_connections == 0 {
+        return bad(
+            "server.header_timeout_ms, body_timeout_ms and max_connections must be positive",
+        );
     }
     if cfg.sender.max_attempts == 0 {
         return bad("sender.max_attempts must be at least 1");

@@ -243,7 +243,21 @@ impl WireError {
     }
 }
 
-/// A request whose signature, body hash and timestamp passed. Check the nonce, then [`Verified::open`].
+/// A request whose auth headers passed: present, signed over the declared body hash, timestamp in
+/// the window. The body is not read yet: check it with [`SignedHeaders::check_body`].
+#[derive(Debug)]
+pub struct SignedHeaders<'a> {
+    keys: &'a Keys,
+    method: &'a str,
+    path: &'a str,
+    timestamp_text: String,
+    content_sha256: String,
+    pub timestamp: u64,
+    /// The header nonce (base64url text); single use within 2 x window.
+    pub nonce: String,
+}
+
+/// A request whose signature, timestamp and body hash passed. Check the nonce, then [`Verified::open`].
 #[derive(Debug)]
 pub struct Verified<'a> {
     keys: &'a Keys,
@@ -256,17 +270,17 @@ pub struct Verified<'a> {
     pub nonce: String,
 }
 
-/// Stateless checks in the documented order: unsigned, bad_signature, bad_content_hash, stale_timestamp.
-/// `header` looks a header up by its canonical name (receivers should match case-insensitively).
-pub fn verify<'a, 'h>(
+/// The checks that need only the headers, in order: unsigned, bad_signature, stale_timestamp. A
+/// receiver runs them before it reads the body, so an unauthenticated sender cannot make it wait
+/// for (or buffer) one. `header` looks a header up by its canonical name (match case-insensitively).
+pub fn verify_headers<'a, 'h>(
     keys: &'a Keys,
     method: &'a str,
     path: &'a str,
     header: impl Fn(&str) -> Option<&'h str>,
-    body: &'a [u8],
     now: u64,
     window_secs: u64,
-) -> Result<Verified<'a>, WireError> {
+) -> Result<SignedHeaders<'a>, WireError> {
     let ts = header(HEADER_TIMESTAMP).ok_or(WireError::Unsigned)?.trim();
     let nonce = header(HEADER_NONCE).ok_or(WireError::Unsigned)?.trim();
     let content = header(HEADER_CONTENT_SHA256)
@@ -284,27 +298,51 @@ pub fn verify<'a, 'h>(
     mac_of(keys, &signing_string(method, path, ts, nonce, content))
         .verify_slice(&sig)
         .map_err(|_| WireError::BadSignature)?;
-    let actual = hex::encode(Sha256::digest(body));
-    if !bool::from(
-        actual
-            .as_bytes()
-            .ct_eq(content.to_ascii_lowercase().as_bytes()),
-    ) {
-        return Err(WireError::BadContentHash);
-    }
     let timestamp: u64 = ts.parse().map_err(|_| WireError::StaleTimestamp)?;
     if timestamp.abs_diff(now) > window_secs {
         return Err(WireError::StaleTimestamp);
     }
-    Ok(Verified {
+    Ok(SignedHeaders {
         keys,
         method,
         path,
-        body,
         timestamp_text: ts.to_string(),
+        content_sha256: content.to_ascii_lowercase(),
         timestamp,
         nonce: nonce.to_string(),
     })
+}
+
+impl<'a> SignedHeaders<'a> {
+    /// The last stateless check, once the body is read: bad_content_hash.
+    pub fn check_body(self, body: &'a [u8]) -> Result<Verified<'a>, WireError> {
+        let actual = hex::encode(Sha256::digest(body));
+        if !bool::from(actual.as_bytes().ct_eq(self.content_sha256.as_bytes())) {
+            return Err(WireError::BadContentHash);
+        }
+        Ok(Verified {
+            keys: self.keys,
+            method: self.method,
+            path: self.path,
+            body,
+            timestamp_text: self.timestamp_text,
+            timestamp: self.timestamp,
+            nonce: self.nonce,
+        })
+    }
+}
+
+/// [`verify_headers`] then [`SignedHeaders::check_body`], for a receiver that already has the body.
+pub fn verify<'a, 'h>(
+    keys: &'a Keys,
+    method: &'a str,
+    path: &'a str,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &'a [u8],
+    now: u64,
+    window_secs: u64,
+) -> Result<Verified<'a>, WireError> {
+    verify_headers(keys, method, path, header, now, window_secs)?.check_body(body)
 }
 
 impl Verified<'_> {
@@ -798,6 +836,30 @@ mod tests {
         assert_eq!(
             open_at(&req, "POST", PATH_SEND, NOW),
             Err(WireError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn headers_are_checked_before_and_without_the_body() {
+        let req = sealed();
+        let k = keys();
+        let signed = verify_headers(&k, "POST", PATH_SEND, lookup(&req), NOW, 300).unwrap();
+        assert_eq!(signed.nonce, lookup(&req)(HEADER_NONCE).unwrap());
+        assert_eq!(
+            signed.check_body(b"other").unwrap_err(),
+            WireError::BadContentHash
+        );
+        let signed = verify_headers(&k, "POST", PATH_SEND, lookup(&req), NOW, 300).unwrap();
+        assert!(signed
+            .check_body(&req.body)
+            .unwrap()
+            .open()
+            .unwrap()
+            .is_some());
+        // the window is a header check: a stale request is refused whatever its body
+        assert_eq!(
+            verify_headers(&k, "POST", PATH_SEND, lookup(&req), NOW + 301, 300).unwrap_err(),
+            WireError::StaleTimestamp
         );
     }
 

@@ -238,6 +238,32 @@ impl Store {
         Ok(())
     }
 
+    /// Undoes an attempt that never started (the program could not be spawned): back to the queue
+    /// for `next_ms`, the attempt uncounted and taken out of the attempt log.
+    pub fn not_started(
+        &mut self,
+        id: &str,
+        sim: Option<u8>,
+        at_ms: i64,
+        error: &str,
+        next_ms: i64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET state = 'queued', attempts = attempts - 1, last_error = ?2,
+                   next_attempt_ms = ?3, updated_at = ?4
+                 WHERE id = ?1 AND state = 'sending'",
+            )?
+            .execute(params![id, error, next_ms, now as i64])?;
+        self.conn
+            .prepare_cached(
+                "DELETE FROM send_log WHERE rowid = (SELECT rowid FROM send_log WHERE sim = ?1 AND at_ms = ?2 LIMIT 1)",
+            )?
+            .execute(params![sim_key(sim), at_ms])?;
+        Ok(())
+    }
+
     /// Marks every queued message whose TTL has passed as expired; returns how many.
     pub fn expire_due(&mut self, now: u64) -> Result<usize, StoreError> {
         let ids: Vec<String> = self
@@ -404,6 +430,21 @@ mod tests {
         s.mark_sent("a", NOW + 6).unwrap();
         let st = s.status("a", NOW).unwrap().unwrap();
         assert_eq!((st.state, st.attempts), (MessageState::Sent, 2));
+    }
+
+    #[test]
+    fn an_attempt_that_never_started_is_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_in(&dir);
+        s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
+        let t = (NOW as i64) * 1000;
+        assert_eq!(s.begin_send("a", None, t).unwrap(), 1);
+        s.not_started("a", None, t, "spawn_resources", t + 100, NOW)
+            .unwrap();
+        assert!(s.send_log_since(0).unwrap().is_empty());
+        let q = s.ready(t + 100, 10).unwrap();
+        assert_eq!((q[0].id.as_str(), q[0].attempts), ("a", 0));
+        assert_eq!(s.begin_send("a", None, t + 100).unwrap(), 1);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Gateway {
     pub base: String,
     pub child: Option<Child>,
     config_extra: String,
+    /// Open-file limit (soft and hard) for the gateway process, if set.
+    nofile: Option<u64>,
     pub client: reqwest::Client,
     pub keys: Keys,
 }
@@ -44,6 +46,11 @@ pub struct Gateway {
 impl Gateway {
     /// Starts a gateway whose config is the test defaults plus `extra` TOML (tables allowed after top keys).
     pub fn start(extra: &str) -> Gateway {
+        Self::start_limited(extra, None)
+    }
+
+    /// [`Gateway::start`] with the process's open-file limit set to `nofile`.
+    pub fn start_limited(extra: &str, nofile: Option<u64>) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -56,6 +63,7 @@ impl Gateway {
             base: String::new(),
             child: None,
             config_extra: extra.to_string(),
+            nofile,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .build()
@@ -100,7 +108,24 @@ log = "phone_gateway=debug,info"
             self.bin_dir().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_phone-gateway"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_phone-gateway"));
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only this child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd
             .arg("--config")
             .arg(&cfg)
             .env("PATH", path)
@@ -139,6 +164,33 @@ log = "phone_gateway=debug,info"
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Resident memory of the gateway process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// File descriptors the gateway process holds open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    /// host:port the gateway listens on.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
     }
 
     pub fn log(&self) -> String {

@@ -1,95 +1,24 @@
-//! HTTP endpoint (hyper 1, HTTP/1.1). Every route but /health is signed and checked with `otp_shared::wire`;
-//! the nonce is recorded in the same transaction as the action, so nothing is recorded unless all checks pass.
+//! The routes. Every one but `/health` is signed and checked with `otp_shared::wire` (see
+//! [`super::auth`]); the nonce is recorded in the same transaction as the action.
 
+use super::auth::authenticate;
+use super::reply::{json, ApiError, Resp};
 use crate::app::App;
 use crate::store::Enqueued;
 use crate::{unix_ms, unix_now};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{HeaderMap, Method, Request, StatusCode};
 use otp_shared::ids::is_plain_id;
 use otp_shared::phone::Phone;
 use otp_shared::wire::{
-    self, Capacity, ErrorBody, Health, KillSwitchCommand, KillSwitchState, MessageState,
-    SendAccepted, SendRequest, WireError, HEADER_REQUEST_ID, PATH_HEALTH, PATH_KILL_SWITCH,
-    PATH_MESSAGES_PREFIX, PATH_SEND,
+    Capacity, Health, KillSwitchCommand, KillSwitchState, MessageState, SendAccepted, SendRequest,
+    WireError, HEADER_REQUEST_ID, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
 };
 use rand::Rng;
-use serde::Serialize;
 use std::convert::Infallible;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
-
-pub type Resp = Response<Full<Bytes>>;
-
-pub async fn serve(app: Arc<App>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
-    loop {
-        let (stream, _peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => { warn!(error = %e, "accept failed"); continue; }
-            },
-            _ = stop.changed() => return,
-        };
-        let app = app.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(app.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
-}
-
-/// An error reply: `{"error":{"code":..,"message":..}}`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-    fn auth(e: WireError) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
-    }
-    fn internal(e: impl std::fmt::Display) -> Self {
-        warn!(error = %e, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    }
-    fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
-    }
-}
-
-fn json<T: Serialize>(status: StatusCode, body: &T) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(body).expect("serialise"),
-    )));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-fn error_response(e: &ApiError) -> Resp {
-    json(e.status, &ErrorBody::new(e.code, e.message.clone()))
-}
 
 /// Accepts a caller's request id if it is a plain id, else makes one.
 fn request_id(headers: &HeaderMap) -> String {
@@ -101,7 +30,7 @@ fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| format!("gw_{:016x}", rand::thread_rng().gen::<u64>()))
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
     let rid = request_id(req.headers());
     let span = tracing::info_span!("http", request_id = %rid, method = %req.method(), path = %req.uri().path());
     async move {
@@ -109,7 +38,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
             Ok(r) => r,
             Err(e) => {
                 info!(code = e.code, "refused");
-                error_response(&e)
+                e.response()
             }
         };
         if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -146,47 +75,6 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, ApiError>
             "no such route",
         )),
     }
-}
-
-/// A request that passed signature, hash, time and AEAD checks; its nonce is not yet recorded.
-struct Authed {
-    nonce: String,
-    timestamp: u64,
-    plaintext: Option<Vec<u8>>,
-}
-
-async fn authenticate(app: &App, req: Request<Incoming>) -> Result<Authed, ApiError> {
-    let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
-    let (parts, body) = req.into_parts();
-    let body = Limited::new(body, app.cfg.auth.max_body_bytes)
-        .collect()
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "body too large",
-            )
-        })?
-        .to_bytes();
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let verified = wire::verify(
-        &app.keys,
-        &method,
-        &path,
-        header,
-        &body,
-        unix_now(),
-        app.cfg.auth.window_secs,
-    )
-    .map_err(ApiError::auth)?;
-    let plaintext = verified.open().map_err(ApiError::auth)?;
-    Ok(Authed {
-        nonce: verified.nonce.clone(),
-        timestamp: verified.timestamp,
-        plaintext,
-    })
 }
 
 fn replayed() -> ApiError {
