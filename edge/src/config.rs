@@ -84,6 +84,15 @@ impl Config {
                 ))
             })?;
         }
+        // A secret shared by two phones would let one answer, or report, in the other's name.
+        for (i, a) in gateways.iter().enumerate() {
+            if let Some(b) = gateways[i + 1..].iter().find(|b| b.secret == a.secret) {
+                return Err(ConfigError(format!(
+                    "GATEWAY_SECRETS: gateways {:?} and {:?} have the same secret; give each its own",
+                    a.id, b.id
+                )));
+            }
+        }
         let num = |name: &str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
                 Some(v) => v
@@ -143,6 +152,24 @@ mod tests {
         assert!(e.0.contains("p1"), "{e}");
         let e = Config::from_lookup(env(&[])).unwrap_err();
         assert!(e.0.contains("OTP_HMAC_SECRET"));
+    }
+
+    #[test]
+    fn refuses_two_gateways_with_one_secret() {
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", "0123456789abcdef0123"),
+            (
+                "GATEWAYS",
+                r#"[{"id":"p1","url":"x"},{"id":"p2","url":"y"},{"id":"p3","url":"z"}]"#,
+            ),
+            (
+                "GATEWAY_SECRETS",
+                r#"{"p1":"s3cret-a","p2":"s3cret-b","p3":"s3cret-a"}"#,
+            ),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("\"p1\"") && e.0.contains("\"p3\""), "{e}");
+        assert!(!e.0.contains("s3cret"), "the error names the secret: {e}");
     }
 
     #[test]

@@ -44,16 +44,13 @@ fn signed_report(state: MessageState, nonce: u8) -> ApiRequest {
     let body = serde_json::to_vec(&report).unwrap();
     let sealed = wire::seal(
         &Keys::from_secret(SECRET).unwrap(),
-        "POST",
-        wire::PATH_STATUS_CALLBACK,
+        wire::Route::new("POST", wire::PATH_STATUS_CALLBACK, "phone-1"),
         now,
         [nonce; 16],
         [nonce; 12],
         Some(&body),
     );
-    let mut req = ApiRequest::new("POST", wire::PATH_STATUS_CALLBACK)
-        .with_header(wire::HEADER_GATEWAY, "phone-1")
-        .with_body(sealed.body);
+    let mut req = ApiRequest::new("POST", wire::PATH_STATUS_CALLBACK).with_body(sealed.body);
     for (k, v) in sealed.headers {
         req = req.with_header(k, &v);
     }

@@ -31,6 +31,7 @@ pub struct Config {
     pub log: String,
     pub auth: AuthConfig,
     pub server: ServerConfig,
+    pub tls: TlsConfig,
     pub queue: QueueConfig,
     pub sender: SenderConfig,
     pub pacing: PacingConfig,
@@ -68,6 +69,16 @@ pub struct ServerConfig {
     pub body_timeout_ms: u64,
     /// Connections served at once; lowered at start-up to fit the open-file limit.
     pub max_connections: usize,
+}
+
+/// TLS on the listener: both files, or neither (plain HTTP, e.g. behind cloudflared).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Relative paths are relative to the database directory.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -157,6 +168,7 @@ impl Default for Config {
             log: "info".into(),
             auth: AuthConfig::default(),
             server: ServerConfig::default(),
+            tls: TlsConfig::default(),
             queue: QueueConfig::default(),
             sender: SenderConfig::default(),
             pacing: PacingConfig::default(),
@@ -352,13 +364,26 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
             return bad("edge_url is not a valid URL");
         }
     }
-    if cfg.kill_switch.file.is_relative() {
-        let dir = cfg
-            .db
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        cfg.kill_switch.file = dir.join(&cfg.kill_switch.file);
+    if cfg.tls.cert_file.is_some() != cfg.tls.key_file.is_some() {
+        return bad("tls.cert_file and tls.key_file go together: set both or neither");
+    }
+    let dir = cfg
+        .db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    for path in [
+        Some(&mut cfg.kill_switch.file),
+        cfg.tls.cert_file.as_mut(),
+        cfg.tls.key_file.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if path.is_relative() {
+            *path = dir.join(&*path);
+        }
     }
     Ok(())
 }

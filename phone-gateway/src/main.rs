@@ -23,6 +23,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     if args.check {
+        if let Err(e) = phone_gateway::server::tls::acceptor(&cfg.tls) {
+            eprintln!("phone-gateway: {e}");
+            return std::process::ExitCode::from(2);
+        }
         println!("config ok");
         return std::process::ExitCode::SUCCESS;
     }

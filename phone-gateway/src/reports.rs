@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::{backoff_ms, unix_ms, unix_now};
-use otp_shared::wire::{self, Keys, HEADER_GATEWAY, HEADER_REQUEST_ID, PATH_STATUS_CALLBACK};
+use otp_shared::wire::{self, Keys, HEADER_REQUEST_ID, PATH_STATUS_CALLBACK};
 use rand::RngCore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,15 +22,20 @@ pub fn callback_target(edge_url: &str) -> Result<(reqwest::Url, String), String>
     Ok((url, path))
 }
 
-pub fn sign_report(keys: &Keys, path: &str, report_json: &[u8], now: u64) -> wire::SealedRequest {
+pub fn sign_report(
+    keys: &Keys,
+    gateway_id: &str,
+    path: &str,
+    report_json: &[u8],
+    now: u64,
+) -> wire::SealedRequest {
     let mut header_nonce = [0u8; 16];
     let mut aead_nonce = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut header_nonce);
     rand::thread_rng().fill_bytes(&mut aead_nonce);
     wire::seal(
         keys,
-        "POST",
-        path,
+        wire::Route::new("POST", path, gateway_id),
         now,
         header_nonce,
         aead_nonce,
@@ -68,10 +73,15 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Duration::ZERO
         };
         for item in items {
-            let sealed = sign_report(&app.keys, &path, item.report.as_bytes(), unix_now());
+            let sealed = sign_report(
+                &app.keys,
+                &app.cfg.gateway_id,
+                &path,
+                item.report.as_bytes(),
+                unix_now(),
+            );
             let mut req = client
                 .post(url.clone())
-                .header(HEADER_GATEWAY, &app.cfg.gateway_id)
                 .header(HEADER_REQUEST_ID, &item.request_id);
             for (k, v) in sealed.headers {
                 req = req.header(k, v);

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 pub async fn run(cfg: Config) -> Result<(), String> {
+    let tls = server::tls::acceptor(&cfg.tls)?;
     let app = Arc::new(App::open(cfg)?);
     let listener = tokio::net::TcpListener::bind(&app.cfg.listen)
         .await
@@ -21,15 +22,16 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .call(|s| Ok(s.depth()))
         .await
         .map_err(|e| e.to_string())?;
-    info!(%addr, queue_depth = depth, gateway_id = %app.cfg.gateway_id, reports = app.cfg.edge_url.is_some(), "phone-gateway started");
+    info!(%addr, tls = tls.is_some(), queue_depth = depth, gateway_id = %app.cfg.gateway_id, reports = app.cfg.edge_url.is_some(), "phone-gateway started");
     // A machine-readable line for supervisors and tests (port 0 picks a free port).
-    println!("phone-gateway listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("phone-gateway listening on {scheme}://{addr}");
     if let Err(e) = std::io::stdout().flush() {
         warn!(error = %e, "cannot write the listening line to stdout");
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server_task = tokio::spawn(server::serve(app.clone(), listener, stop_rx.clone()));
+    let server_task = tokio::spawn(server::serve(app.clone(), listener, tls, stop_rx.clone()));
     let sender_task = tokio::spawn(sender::run(app.clone(), stop_rx.clone()));
     let reports_task = tokio::spawn(reports::run(app.clone(), stop_rx.clone()));
     let cleanup_task = tokio::spawn(cleanup::run(app.clone(), stop_rx.clone()));

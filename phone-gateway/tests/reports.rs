@@ -41,10 +41,15 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
                             let body = body.collect().await.unwrap().to_bytes();
                             let header =
                                 |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
-                            let opened = wire::open(
-                                &keys,
+                            // the receiver knows the sender by its id, and checks it signed it
+                            let route = wire::Route::new(
                                 parts.method.as_str(),
                                 parts.uri.path(),
+                                GATEWAY_ID,
+                            );
+                            let opened = wire::open(
+                                &keys,
+                                route,
                                 header,
                                 &body,
                                 now(),
@@ -55,7 +60,7 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
                             s.requests += 1;
                             let status = if s.requests <= s.fail_first {
                                 503
-                            } else if header(wire::HEADER_GATEWAY) != Some("phone-test") {
+                            } else if header(wire::HEADER_GATEWAY) != Some(GATEWAY_ID) {
                                 s.rejected.push("missing gateway id".into());
                                 401
                             } else {

@@ -164,14 +164,7 @@ async fn forged_stale_replayed_and_unsigned_requests_are_rejected_and_nothing_is
         wire::PATH_SEND,
         Some(&body_of("r1", "+15552000008")),
     );
-    let first = gw
-        .raw(
-            "POST",
-            wire::PATH_SEND,
-            &sealed.headers,
-            sealed.body.clone(),
-        )
-        .await;
+    let first = gw.signed_raw("POST", wire::PATH_SEND, &sealed).await;
     assert_eq!(first.0, 202, "{}", first.1);
     expect(
         gw.raw(
@@ -239,9 +232,7 @@ async fn an_edge_clock_off_by_minutes_either_way_is_still_accepted() {
     ] {
         let body = serde_json::to_vec(&msg(id, "otp", to, "code 444444")).unwrap();
         let sealed = seal_at(&gw.keys, "POST", wire::PATH_SEND, Some(&body), ts);
-        let (code, reply) = gw
-            .raw("POST", wire::PATH_SEND, &sealed.headers, sealed.body)
-            .await;
+        let (code, reply) = gw.signed_raw("POST", wire::PATH_SEND, &sealed).await;
         assert_eq!(code, 202, "{id}: {reply}");
     }
     wait_for(30, "both sent", || async { gw.sent().len() == 2 }).await;
@@ -487,4 +478,82 @@ async fn health_is_unsigned_and_minimal() {
     assert_eq!(v["capacity"]["per_sim_window"], 7);
     assert_eq!(v["capacity"]["used"], 0);
     assert!(!text.contains(SECRET));
+}
+
+#[tokio::test]
+async fn every_answer_after_authentication_is_signed_and_spends_the_nonce() {
+    let gw = Gateway::start("");
+    // Refused after authentication (invalid): signed (checked by `signed_raw`) and the nonce is
+    // spent, so the same request again is a replay (401, unsigned), not a second signed refusal
+    // someone could pass off as the answer to a later request.
+    let bad = serde_json::to_vec(&msg("x", "otp", "+1abc", "x")).unwrap();
+    let sealed = seal_now(&gw.keys, "POST", wire::PATH_SEND, Some(&bad));
+    assert_eq!(gw.signed_raw("POST", wire::PATH_SEND, &sealed).await.0, 400);
+    let again = gw.signed_raw("POST", wire::PATH_SEND, &sealed).await;
+    assert_eq!(
+        (again.0, again.1["error"]["code"].as_str()),
+        (401, Some("replayed_nonce"))
+    );
+
+    // The same for a refusal by the kill switch.
+    assert_eq!(gw.kill_switch(true).await.0, 200);
+    let body = serde_json::to_vec(&msg("ks", "otp", "+15552000701", "x")).unwrap();
+    let sealed = seal_now(&gw.keys, "POST", wire::PATH_SEND, Some(&body));
+    let first = gw.signed_raw("POST", wire::PATH_SEND, &sealed).await;
+    assert_eq!(
+        (first.0, first.1["error"]["code"].as_str()),
+        (503, Some("kill_switch"))
+    );
+    assert_eq!(gw.signed_raw("POST", wire::PATH_SEND, &sealed).await.0, 401);
+
+    // A reply is bound to its request: the signature of one answer does not fit another's nonce.
+    let ok = sealed_send(&gw, "bound");
+    assert_eq!(gw.kill_switch(false).await.0, 200);
+    let (status, sig, reply) = gw
+        .exchange("POST", wire::PATH_SEND, &ok.headers, ok.body.clone())
+        .await;
+    assert_eq!(status, 202);
+    let other_nonce = seal_now(&gw.keys, "GET", "/x", None);
+    assert_eq!(
+        wire::verify_reply(
+            &gw.keys,
+            other_nonce.nonce(),
+            status,
+            sig.as_deref(),
+            &reply
+        ),
+        Err(wire::WireError::BadSignature)
+    );
+}
+
+fn sealed_send(gw: &Gateway, id: &str) -> wire::SealedRequest {
+    let body = serde_json::to_vec(&msg(id, "otp", "+15552000702", "x")).unwrap();
+    seal_now(&gw.keys, "POST", wire::PATH_SEND, Some(&body))
+}
+
+#[tokio::test]
+async fn a_request_for_another_gateway_is_refused() {
+    let gw = Gateway::start("");
+    let body = serde_json::to_vec(&msg("elsewhere", "otp", "+15552000801", "x")).unwrap();
+    // sealed for phone-other (another phone that happens to share this secret)
+    let route = wire::Route::new("POST", wire::PATH_SEND, "phone-other");
+    let sealed = seal_for(&gw.keys, route, Some(&body), now());
+    let (code, reply) = gw.signed_raw("POST", wire::PATH_SEND, &sealed).await;
+    assert_eq!(
+        (code, reply["error"]["code"].as_str()),
+        (401, Some("wrong_gateway"))
+    );
+    // relabelled for this gateway: the signature covers the id
+    let mut relabelled = sealed.clone();
+    for (k, v) in relabelled.headers.iter_mut() {
+        if *k == wire::HEADER_GATEWAY {
+            *v = GATEWAY_ID.to_string();
+        }
+    }
+    let (code, reply) = gw.signed_raw("POST", wire::PATH_SEND, &relabelled).await;
+    assert_eq!(
+        (code, reply["error"]["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
+    assert!(gw.status("elsewhere").await.is_none());
 }

@@ -25,6 +25,8 @@ pub const HEADER_CONTENT_SHA256: &str = "X-Otp-Content-Sha256";
 pub const HEADER_SIGNATURE: &str = "X-Otp-Signature";
 pub const HEADER_GATEWAY: &str = "X-Otp-Gateway";
 pub const HEADER_REQUEST_ID: &str = "X-Request-Id";
+/// On every gateway answer to an authenticated request: see [`sign_reply`].
+pub const HEADER_REPLY_SIGNATURE: &str = "X-Otp-Reply-Signature";
 pub const SIGNATURE_PREFIX: &str = "v1=";
 
 /// Default accepted clock skew, seconds either side.
@@ -95,18 +97,43 @@ fn derive(secret: &[u8], label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn signing_string(
-    method: &str,
-    path: &str,
-    timestamp: &str,
-    nonce: &str,
-    content_sha256: &str,
-) -> String {
-    format!("{method}\n{path}\n{timestamp}\n{nonce}\n{content_sha256}")
+/// What a request is and whom it is for: the parts that both its signature and its AEAD bind, so a
+/// request cannot be moved to another route, time, or gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The gateway the request is exchanged with: the target of an edge request, the sender of a
+    /// callback. Travels as `X-Otp-Gateway`.
+    pub gateway_id: &'a str,
 }
 
-fn aad(method: &str, path: &str, timestamp: &str) -> String {
-    format!("{method}\n{path}\n{timestamp}")
+impl<'a> Route<'a> {
+    pub fn new(method: &'a str, path: &'a str, gateway_id: &'a str) -> Self {
+        Route {
+            method,
+            path,
+            gateway_id,
+        }
+    }
+}
+
+fn signing_string(route: Route, timestamp: &str, nonce: &str, content_sha256: &str) -> String {
+    let Route {
+        method,
+        path,
+        gateway_id,
+    } = route;
+    format!("{method}\n{path}\n{timestamp}\n{nonce}\n{content_sha256}\n{gateway_id}")
+}
+
+fn aad(route: Route, timestamp: &str) -> String {
+    let Route {
+        method,
+        path,
+        gateway_id,
+    } = route;
+    format!("{method}\n{path}\n{timestamp}\n{gateway_id}")
 }
 
 fn mac_of(keys: &Keys, data: &str) -> HmacSha256 {
@@ -125,19 +152,30 @@ struct Envelope {
     c: String,
 }
 
-/// A request ready to send: the auth headers (add `X-Request-Id` / `X-Otp-Gateway` yourself) and the body.
+/// A request ready to send: the auth headers (with `X-Otp-Gateway`; add `X-Request-Id` yourself)
+/// and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedRequest {
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
 
+impl SealedRequest {
+    /// The header nonce: what the receiver's signed reply is bound to ([`verify_reply`]).
+    pub fn nonce(&self) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == HEADER_NONCE)
+            .map(|(_, v)| v.as_str())
+            .expect("seal always sets the nonce")
+    }
+}
+
 /// Signs (and, with a plaintext, encrypts) one request. `header_nonce` and `aead_nonce` must be fresh
 /// random bytes for every call; `timestamp` is unix seconds.
 pub fn seal(
     keys: &Keys,
-    method: &str,
-    path: &str,
+    route: Route,
     timestamp: u64,
     header_nonce: [u8; 16],
     aead_nonce: [u8; 12],
@@ -148,7 +186,7 @@ pub fn seal(
         None => Vec::new(),
         Some(msg) => {
             let cipher = ChaCha20Poly1305::new(Key::from_slice(&keys.enc));
-            let aad = aad(method, path, &ts);
+            let aad = aad(route, &ts);
             let ct = cipher
                 .encrypt(
                     Nonce::from_slice(&aead_nonce),
@@ -169,7 +207,7 @@ pub fn seal(
     let nonce = b64url(&header_nonce);
     let content = hex::encode(Sha256::digest(&body));
     let sig = hex::encode(
-        mac_of(keys, &signing_string(method, path, &ts, &nonce, &content))
+        mac_of(keys, &signing_string(route, &ts, &nonce, &content))
             .finalize()
             .into_bytes(),
     );
@@ -179,6 +217,7 @@ pub fn seal(
             (HEADER_NONCE, nonce),
             (HEADER_CONTENT_SHA256, content),
             (HEADER_SIGNATURE, format!("{SIGNATURE_PREFIX}{sig}")),
+            (HEADER_GATEWAY, route.gateway_id.to_string()),
         ],
         body,
     }
@@ -187,8 +226,7 @@ pub fn seal(
 /// [`seal`] for a JSON message.
 pub fn seal_json<T: Serialize>(
     keys: &Keys,
-    method: &str,
-    path: &str,
+    route: Route,
     timestamp: u64,
     header_nonce: [u8; 16],
     aead_nonce: [u8; 12],
@@ -197,13 +235,49 @@ pub fn seal_json<T: Serialize>(
     let plaintext = serde_json::to_vec(message).expect("wire messages serialise");
     seal(
         keys,
-        method,
-        path,
+        route,
         timestamp,
         header_nonce,
         aead_nonce,
         Some(&plaintext),
     )
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Signed replies
+
+/// `X-Otp-Reply-Signature` = `v1=` + hex HMAC-SHA256(mac_key, "reply\n{request_nonce}\n{status}\n{hex
+/// sha256(body)}"): binds a reply to the request it answers, so a party in the middle can neither
+/// forge an answer nor swap one (a refusal that would make the edge try another phone, say).
+pub fn sign_reply(keys: &Keys, request_nonce: &str, status: u16, body: &[u8]) -> String {
+    let sig = mac_of(keys, &reply_string(request_nonce, status, body))
+        .finalize()
+        .into_bytes();
+    format!("{SIGNATURE_PREFIX}{}", hex::encode(sig))
+}
+
+/// Checks a reply's `X-Otp-Reply-Signature` (`signature`: the header, if present) against the
+/// nonce of the request it answers. Missing: `unsigned`; wrong: `bad_signature`.
+pub fn verify_reply(
+    keys: &Keys,
+    request_nonce: &str,
+    status: u16,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), WireError> {
+    let sig = signature.ok_or(WireError::Unsigned)?.trim();
+    let sig = sig
+        .strip_prefix(SIGNATURE_PREFIX)
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(WireError::BadSignature)?;
+    mac_of(keys, &reply_string(request_nonce, status, body))
+        .verify_slice(&sig)
+        .map_err(|_| WireError::BadSignature)
+}
+
+fn reply_string(request_nonce: &str, status: u16, body: &[u8]) -> String {
+    let content = hex::encode(Sha256::digest(body));
+    format!("reply\n{request_nonce}\n{status}\n{content}")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -226,6 +300,8 @@ pub enum WireError {
     BadEnvelope,
     #[error("ciphertext does not decrypt for this route and time")]
     BadCiphertext,
+    #[error("request is for another gateway")]
+    WrongGateway,
 }
 
 impl WireError {
@@ -239,17 +315,18 @@ impl WireError {
             WireError::ReplayedNonce => "replayed_nonce",
             WireError::BadEnvelope => "bad_envelope",
             WireError::BadCiphertext => "bad_ciphertext",
+            WireError::WrongGateway => "wrong_gateway",
         }
     }
 }
 
-/// A request whose auth headers passed: present, signed over the declared body hash, timestamp in
-/// the window. The body is not read yet: check it with [`SignedHeaders::check_body`].
+/// A request whose auth headers passed: present, for this gateway, signed over the declared body
+/// hash, timestamp in the window. The body is not read yet: check it with
+/// [`SignedHeaders::check_body`].
 #[derive(Debug)]
 pub struct SignedHeaders<'a> {
     keys: &'a Keys,
-    method: &'a str,
-    path: &'a str,
+    route: Route<'a>,
     timestamp_text: String,
     content_sha256: String,
     pub timestamp: u64,
@@ -261,8 +338,7 @@ pub struct SignedHeaders<'a> {
 #[derive(Debug)]
 pub struct Verified<'a> {
     keys: &'a Keys,
-    method: &'a str,
-    path: &'a str,
+    route: Route<'a>,
     body: &'a [u8],
     timestamp_text: String,
     pub timestamp: u64,
@@ -270,13 +346,14 @@ pub struct Verified<'a> {
     pub nonce: String,
 }
 
-/// The checks that need only the headers, in order: unsigned, bad_signature, stale_timestamp. A
-/// receiver runs them before it reads the body, so an unauthenticated sender cannot make it wait
-/// for (or buffer) one. `header` looks a header up by its canonical name (match case-insensitively).
+/// The checks that need only the headers, in order: unsigned, wrong_gateway, bad_signature,
+/// stale_timestamp. A receiver runs them before it reads the body, so an unauthenticated sender
+/// cannot make it wait for (or buffer) one. `route.gateway_id` is the receiver's own id (gateway)
+/// or the sender's (edge, from `X-Otp-Gateway`). `header` looks a header up by its canonical name
+/// (match case-insensitively).
 pub fn verify_headers<'a, 'h>(
     keys: &'a Keys,
-    method: &'a str,
-    path: &'a str,
+    route: Route<'a>,
     header: impl Fn(&str) -> Option<&'h str>,
     now: u64,
     window_secs: u64,
@@ -287,15 +364,19 @@ pub fn verify_headers<'a, 'h>(
         .ok_or(WireError::Unsigned)?
         .trim();
     let sig = header(HEADER_SIGNATURE).ok_or(WireError::Unsigned)?.trim();
+    let gateway = header(HEADER_GATEWAY).ok_or(WireError::Unsigned)?.trim();
     let nonce_ok = B64.decode(nonce).map(|b| b.len() == 16).unwrap_or(false);
     if ts.is_empty() || !nonce_ok || content.len() != 64 {
         return Err(WireError::Unsigned);
+    }
+    if gateway != route.gateway_id {
+        return Err(WireError::WrongGateway);
     }
     let sig = sig
         .strip_prefix(SIGNATURE_PREFIX)
         .ok_or(WireError::BadSignature)?;
     let sig = hex::decode(sig).map_err(|_| WireError::BadSignature)?;
-    mac_of(keys, &signing_string(method, path, ts, nonce, content))
+    mac_of(keys, &signing_string(route, ts, nonce, content))
         .verify_slice(&sig)
         .map_err(|_| WireError::BadSignature)?;
     let timestamp: u64 = ts.parse().map_err(|_| WireError::StaleTimestamp)?;
@@ -304,8 +385,7 @@ pub fn verify_headers<'a, 'h>(
     }
     Ok(SignedHeaders {
         keys,
-        method,
-        path,
+        route,
         timestamp_text: ts.to_string(),
         content_sha256: content.to_ascii_lowercase(),
         timestamp,
@@ -322,8 +402,7 @@ impl<'a> SignedHeaders<'a> {
         }
         Ok(Verified {
             keys: self.keys,
-            method: self.method,
-            path: self.path,
+            route: self.route,
             body,
             timestamp_text: self.timestamp_text,
             timestamp: self.timestamp,
@@ -335,14 +414,13 @@ impl<'a> SignedHeaders<'a> {
 /// [`verify_headers`] then [`SignedHeaders::check_body`], for a receiver that already has the body.
 pub fn verify<'a, 'h>(
     keys: &'a Keys,
-    method: &'a str,
-    path: &'a str,
+    route: Route<'a>,
     header: impl Fn(&str) -> Option<&'h str>,
     body: &'a [u8],
     now: u64,
     window_secs: u64,
 ) -> Result<Verified<'a>, WireError> {
-    verify_headers(keys, method, path, header, now, window_secs)?.check_body(body)
+    verify_headers(keys, route, header, now, window_secs)?.check_body(body)
 }
 
 impl Verified<'_> {
@@ -362,7 +440,7 @@ impl Verified<'_> {
         }
         let ct = B64.decode(&env.c).map_err(|_| WireError::BadEnvelope)?;
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.keys.enc));
-        let aad = aad(self.method, self.path, &self.timestamp_text);
+        let aad = aad(self.route, &self.timestamp_text);
         cipher
             .decrypt(
                 Nonce::from_slice(&nonce),
@@ -411,18 +489,16 @@ impl ReplayGuard for MemoryReplayGuard {
 }
 
 /// Full check in the documented order (verify, replay, decrypt).
-#[allow(clippy::too_many_arguments)]
 pub fn open<'h>(
     keys: &Keys,
-    method: &str,
-    path: &str,
+    route: Route,
     header: impl Fn(&str) -> Option<&'h str>,
     body: &[u8],
     now: u64,
     window_secs: u64,
     replay: &mut dyn ReplayGuard,
 ) -> Result<Option<Vec<u8>>, WireError> {
-    let verified = verify(keys, method, path, header, body, now, window_secs)?;
+    let verified = verify(keys, route, header, body, now, window_secs)?;
     if !replay.remember(&verified.nonce, verified.timestamp, now) {
         return Err(WireError::ReplayedNonce);
     }
@@ -628,6 +704,11 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const NOW: u64 = 1_764_000_000;
+    const GW: &str = "phone-1";
+
+    fn route<'a>(method: &'a str, path: &'a str) -> Route<'a> {
+        Route::new(method, path, GW)
+    }
 
     fn keys() -> Keys {
         Keys::from_secret(SECRET).unwrap()
@@ -647,7 +728,14 @@ mod tests {
     }
 
     fn sealed() -> SealedRequest {
-        seal_json(&keys(), "POST", PATH_SEND, NOW, [7; 16], [9; 12], &sample())
+        seal_json(
+            &keys(),
+            route("POST", PATH_SEND),
+            NOW,
+            [7; 16],
+            [9; 12],
+            &sample(),
+        )
     }
 
     fn lookup<'a>(req: &'a SealedRequest) -> impl Fn(&str) -> Option<&'a str> + 'a {
@@ -668,8 +756,7 @@ mod tests {
         let mut guard = MemoryReplayGuard::new(DEFAULT_WINDOW_SECS);
         open(
             &keys(),
-            method,
-            path,
+            route(method, path),
             lookup(req),
             &req.body,
             now,
@@ -702,8 +789,7 @@ mod tests {
     fn empty_body_round_trips_as_none() {
         let req = seal(
             &keys(),
-            "GET",
-            "/v1/messages/msg_1",
+            route("GET", "/v1/messages/msg_1"),
             NOW,
             [1; 16],
             [2; 12],
@@ -723,7 +809,7 @@ mod tests {
         let mac_key = derive(SECRET.as_bytes(), b"otp-sms/v1/mac");
         let mut mac = <HmacSha256 as Mac>::new_from_slice(&mac_key).unwrap();
         let s = format!(
-            "POST\n/v1/send\n{}\n{}\n{}",
+            "POST\n/v1/send\n{}\n{}\n{}\nphone-1",
             h(HEADER_TIMESTAMP).unwrap(),
             h(HEADER_NONCE).unwrap(),
             h(HEADER_CONTENT_SHA256).unwrap()
@@ -753,6 +839,7 @@ mod tests {
             HEADER_NONCE,
             HEADER_CONTENT_SHA256,
             HEADER_SIGNATURE,
+            HEADER_GATEWAY,
         ] {
             let mut req = sealed();
             req.headers.retain(|(k, _)| *k != name);
@@ -802,8 +889,7 @@ mod tests {
         let mut guard = MemoryReplayGuard::new(300);
         let got = open(
             &other,
-            "POST",
-            PATH_SEND,
+            route("POST", PATH_SEND),
             lookup(&req),
             &req.body,
             NOW,
@@ -843,13 +929,13 @@ mod tests {
     fn headers_are_checked_before_and_without_the_body() {
         let req = sealed();
         let k = keys();
-        let signed = verify_headers(&k, "POST", PATH_SEND, lookup(&req), NOW, 300).unwrap();
+        let signed = verify_headers(&k, route("POST", PATH_SEND), lookup(&req), NOW, 300).unwrap();
         assert_eq!(signed.nonce, lookup(&req)(HEADER_NONCE).unwrap());
         assert_eq!(
             signed.check_body(b"other").unwrap_err(),
             WireError::BadContentHash
         );
-        let signed = verify_headers(&k, "POST", PATH_SEND, lookup(&req), NOW, 300).unwrap();
+        let signed = verify_headers(&k, route("POST", PATH_SEND), lookup(&req), NOW, 300).unwrap();
         assert!(signed
             .check_body(&req.body)
             .unwrap()
@@ -858,8 +944,95 @@ mod tests {
             .is_some());
         // the window is a header check: a stale request is refused whatever its body
         assert_eq!(
-            verify_headers(&k, "POST", PATH_SEND, lookup(&req), NOW + 301, 300).unwrap_err(),
+            verify_headers(&k, route("POST", PATH_SEND), lookup(&req), NOW + 301, 300).unwrap_err(),
             WireError::StaleTimestamp
+        );
+    }
+
+    #[test]
+    fn a_request_for_another_gateway_is_refused() {
+        let k = keys();
+        let req = sealed();
+        assert_eq!(lookup(&req)(HEADER_GATEWAY), Some(GW));
+        let mut guard = MemoryReplayGuard::new(300);
+        let for_phone_2 = Route::new("POST", PATH_SEND, "phone-2");
+        let got = open(
+            &k,
+            for_phone_2,
+            lookup(&req),
+            &req.body,
+            NOW,
+            300,
+            &mut guard,
+        );
+        assert_eq!(got, Err(WireError::WrongGateway));
+        // relabelled for phone-2: the signature covers the id
+        let mut relabelled = sealed();
+        set_header(&mut relabelled, HEADER_GATEWAY, "phone-2".into());
+        let got = open(
+            &k,
+            for_phone_2,
+            lookup(&relabelled),
+            &relabelled.body,
+            NOW,
+            300,
+            &mut guard,
+        );
+        assert_eq!(got, Err(WireError::BadSignature));
+        // re-signed for phone-2 with the same ciphertext: the AEAD covers the id too
+        let mut resigned = sealed();
+        let content = hex::encode(Sha256::digest(&resigned.body));
+        let nonce = lookup(&resigned)(HEADER_NONCE).unwrap().to_string();
+        let sig = mac_of(
+            &k,
+            &signing_string(for_phone_2, &NOW.to_string(), &nonce, &content),
+        )
+        .finalize()
+        .into_bytes();
+        set_header(
+            &mut resigned,
+            HEADER_SIGNATURE,
+            format!("v1={}", hex::encode(sig)),
+        );
+        set_header(&mut resigned, HEADER_GATEWAY, "phone-2".into());
+        let got = open(
+            &k,
+            for_phone_2,
+            lookup(&resigned),
+            &resigned.body,
+            NOW,
+            300,
+            &mut guard,
+        );
+        assert_eq!(got, Err(WireError::BadCiphertext));
+    }
+
+    #[test]
+    fn signed_replies_bind_the_request_nonce_status_and_body() {
+        let k = keys();
+        let body = br#"{"id":"msg_1","state":"queued"}"#;
+        let sig = sign_reply(&k, "nonce-a", 202, body);
+        assert_eq!(verify_reply(&k, "nonce-a", 202, Some(&sig), body), Ok(()));
+        // the documented formula
+        let mac_key = derive(SECRET.as_bytes(), b"otp-sms/v1/mac");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&mac_key).unwrap();
+        mac.update(
+            format!("reply\nnonce-a\n202\n{}", hex::encode(Sha256::digest(body))).as_bytes(),
+        );
+        assert_eq!(
+            sig,
+            format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+        );
+        let bad = Err(WireError::BadSignature);
+        assert_eq!(verify_reply(&k, "nonce-b", 202, Some(&sig), body), bad);
+        assert_eq!(verify_reply(&k, "nonce-a", 503, Some(&sig), body), bad);
+        assert_eq!(verify_reply(&k, "nonce-a", 202, Some(&sig), b"{}"), bad);
+        assert_eq!(verify_reply(&k, "nonce-a", 202, Some("v1=zz"), body), bad);
+        let other = Keys::from_secret("ffffffffffffffffffffffffffffffffffffffffffff").unwrap();
+        assert_eq!(verify_reply(&other, "nonce-a", 202, Some(&sig), body), bad);
+        assert_eq!(
+            verify_reply(&k, "nonce-a", 202, None, body),
+            Err(WireError::Unsigned)
         );
     }
 
@@ -909,8 +1082,7 @@ mod tests {
         let k = keys();
         assert!(open(
             &k,
-            "POST",
-            PATH_SEND,
+            route("POST", PATH_SEND),
             lookup(&req),
             &req.body,
             NOW,
@@ -920,8 +1092,7 @@ mod tests {
         .is_ok());
         let again = open(
             &k,
-            "POST",
-            PATH_SEND,
+            route("POST", PATH_SEND),
             lookup(&req),
             &req.body,
             NOW + 1,
@@ -945,7 +1116,7 @@ mod tests {
             let sig = hex::encode(
                 mac_of(
                     &k,
-                    &signing_string(method, path, &ts.to_string(), &nonce, &content),
+                    &signing_string(route(method, path), &ts.to_string(), &nonce, &content),
                 )
                 .finalize()
                 .into_bytes(),
@@ -956,6 +1127,7 @@ mod tests {
                     (HEADER_NONCE, nonce),
                     (HEADER_CONTENT_SHA256, content),
                     (HEADER_SIGNATURE, format!("v1={sig}")),
+                    (HEADER_GATEWAY, GW.to_string()),
                 ],
                 body: original.body.clone(),
             }
@@ -980,14 +1152,14 @@ mod tests {
             br#"{"v":2,"n":"AAAAAAAAAAAAAAAA","c":"AAAA"}"#,
             br#"{"v":1,"n":"AAAA","c":"AAAA"}"#,
         ] {
-            let plain = seal(&k, "POST", PATH_SEND, NOW, [4; 16], [0; 12], None);
+            let plain = seal(&k, route("POST", PATH_SEND), NOW, [4; 16], [0; 12], None);
             // re-sign with the odd body so only the envelope is wrong
             let content = hex::encode(Sha256::digest(body));
             let nonce = plain.headers[1].1.clone();
             let sig = hex::encode(
                 mac_of(
                     &k,
-                    &signing_string("POST", PATH_SEND, &NOW.to_string(), &nonce, &content),
+                    &signing_string(route("POST", PATH_SEND), &NOW.to_string(), &nonce, &content),
                 )
                 .finalize()
                 .into_bytes(),
@@ -998,6 +1170,7 @@ mod tests {
                     (HEADER_NONCE, nonce),
                     (HEADER_CONTENT_SHA256, content),
                     (HEADER_SIGNATURE, format!("v1={sig}")),
+                    (HEADER_GATEWAY, GW.to_string()),
                 ],
                 body: body.to_vec(),
             };
@@ -1018,6 +1191,7 @@ mod tests {
             (WireError::ReplayedNonce, "replayed_nonce"),
             (WireError::BadEnvelope, "bad_envelope"),
             (WireError::BadCiphertext, "bad_ciphertext"),
+            (WireError::WrongGateway, "wrong_gateway"),
         ];
         for (e, code) in all {
             assert_eq!(e.code(), code);

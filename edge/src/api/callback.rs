@@ -30,10 +30,10 @@ pub async fn gateway_status<P: Platform>(
         .ok_or_else(|| unauthorized("unknown gateway"))?;
     let keys = Keys::from_secret(&g.secret).map_err(|_| ApiError::new(ErrorCode::Internal))?;
     let now = (ctx.now_ms / 1000) as u64;
+    let route = wire::Route::new("POST", wire::PATH_STATUS_CALLBACK, &g.id);
     let verified = wire::verify(
         &keys,
-        "POST",
-        wire::PATH_STATUS_CALLBACK,
+        route,
         |h| req.header(h),
         &req.body,
         now,

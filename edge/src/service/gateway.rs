@@ -1,7 +1,8 @@
 //! Handing messages to the phone gateways. Requests are signed and encrypted (`otp_shared::wire`).
 //! A message goes to one gateway only: the edge fails over to the next gateway when the first
 //! certainly did not take it (no connection, kill switch, full queue) and never after an ambiguous
-//! outcome (a time-out may mean it was queued), so no message can be sent by two phones.
+//! outcome (a time-out may mean it was queued; so does any answer the gateway did not sign for this
+//! request), so no message can be sent by two phones.
 
 use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
 
@@ -74,7 +75,7 @@ async fn send_one<P: Platform>(
 ) -> Result<SendAccepted, Attempt> {
     let keys = Keys::from_secret(&g.secret)
         .map_err(|_| Attempt::Definite("gateway secret is too short".into()))?;
-    let req = signed_request(
+    let (req, nonce) = signed_request(
         p,
         g,
         &keys,
@@ -82,25 +83,41 @@ async fn send_one<P: Platform>(
         wire::PATH_SEND,
         Some(msg),
         &msg.request_id,
-    )
-    .timeout_ms(timeout_ms);
-    match p.http().send(req).await {
-        Err(TransportError::Connect(e)) => Err(Attempt::Definite(format!("unreachable ({e})"))),
-        Err(e) => Err(Attempt::Ambiguous(e.to_string())),
-        Ok(resp) if resp.is_success() => serde_json::from_slice(&resp.body)
+    );
+    let resp = match p.http().send(req.timeout_ms(timeout_ms)).await {
+        Err(TransportError::Connect(e)) => {
+            return Err(Attempt::Definite(format!("unreachable ({e})")))
+        }
+        Err(e) => return Err(Attempt::Ambiguous(e.to_string())),
+        Ok(resp) => resp,
+    };
+    // Only an answer the gateway signed for this very request says what happened to it. Anything
+    // else (a proxy's error page, a forged refusal, a 401 the gateway cannot sign) may hide a
+    // queued message, so it must not send the message to another phone.
+    let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
+    if let Err(e) = wire::verify_reply(&keys, &nonce, resp.status, signature, &resp.body) {
+        return Err(Attempt::Ambiguous(format!(
+            "http {} with a {} reply",
+            resp.status,
+            e.code()
+        )));
+    }
+    match resp.status {
+        200..=299 => serde_json::from_slice(&resp.body)
             .map_err(|_| Attempt::Ambiguous("unreadable reply".into())),
-        // 4xx/503 from our gateway mean it refused (bad signature, kill switch, full queue).
-        Ok(resp) if resp.status < 500 || resp.status == 503 => {
+        // A signed 4xx/503 is the gateway's own refusal (kill switch, full queue, invalid).
+        s if s < 500 || s == 503 => {
             let code = serde_json::from_slice::<wire::ErrorBody>(&resp.body)
                 .map(|b| b.error.code)
-                .unwrap_or_else(|_| format!("http {}", resp.status));
+                .unwrap_or_else(|_| format!("http {s}"));
             Err(Attempt::Definite(code))
         }
-        Ok(resp) => Err(Attempt::Ambiguous(format!("http {}", resp.status))),
+        s => Err(Attempt::Ambiguous(format!("http {s}"))),
     }
 }
 
-/// A signed (and, with a body, encrypted) request to one gateway.
+/// A signed (and, with a body, encrypted) request to one gateway, and its header nonce (what the
+/// gateway's signed reply is bound to).
 pub fn signed_request<P: Platform, T: serde::Serialize>(
     p: &P,
     g: &GatewayConfig,
@@ -109,16 +126,18 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(
     path: &str,
     body: Option<&T>,
     request_id: &str,
-) -> OutboundRequest {
+) -> (OutboundRequest, String) {
     let mut header_nonce = [0u8; 16];
     let mut aead_nonce = [0u8; 12];
     p.fill_random(&mut header_nonce);
     p.fill_random(&mut aead_nonce);
     let ts = (p.now_ms() / 1000) as u64;
+    let route = wire::Route::new(method, path, &g.id);
     let sealed = match body {
-        Some(b) => wire::seal_json(keys, method, path, ts, header_nonce, aead_nonce, b),
-        None => wire::seal(keys, method, path, ts, header_nonce, aead_nonce, None),
+        Some(b) => wire::seal_json(keys, route, ts, header_nonce, aead_nonce, b),
+        None => wire::seal(keys, route, ts, header_nonce, aead_nonce, None),
     };
+    let nonce = sealed.nonce().to_string();
     let mut req = OutboundRequest::new(method, format!("{}{}", g.url, path))
         .header(wire::HEADER_REQUEST_ID, request_id);
     for (k, v) in sealed.headers {
@@ -127,7 +146,7 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(
     if body.is_some() {
         req = req.json_body(sealed.body);
     }
-    req
+    (req, nonce)
 }
 
 /// Reachability of one gateway: its public `/health` and how long it took.

@@ -33,10 +33,10 @@ pub async fn authenticate(app: &App, req: Request<Incoming>) -> Result<Authed, A
     let (parts, body) = req.into_parts();
     let (method, path) = (parts.method.as_str(), parts.uri.path());
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let route = wire::Route::new(method, path, &app.cfg.gateway_id);
     let signed = wire::verify_headers(
         &app.keys,
-        method,
-        path,
+        route,
         header,
         unix_now(),
         app.cfg.auth.window_secs,

@@ -7,6 +7,8 @@ mod auth;
 mod connections;
 mod reply;
 mod routes;
+mod send;
+pub mod tls;
 
 use crate::app::App;
 use connections::{Connections, Ticket};
@@ -17,6 +19,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 /// How long a new connection may wait for a slot while every slot is busy with a request.
@@ -26,7 +29,12 @@ const EVICT_GRACE: Duration = Duration::from_millis(250);
 /// Read buffer per connection (hyper's minimum is 8 KiB): bounds the headers a client can send.
 const MAX_BUF: usize = 16 * 1024;
 
-pub async fn serve(app: Arc<App>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
     let max = connections::fit_to_file_limit(app.cfg.server.max_connections);
     if max < app.cfg.server.max_connections {
         warn!(
@@ -57,11 +65,24 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut stop: watch::Receiv
             },
             _ = stop.changed() => return,
         };
-        let (app, conns) = (app.clone(), conns.clone());
+        let (app, conns, tls) = (app.clone(), conns.clone(), tls.clone());
         tokio::spawn(async move {
-            match conns.admit(ADMIT_WAIT).await {
-                Some(ticket) => serve_connection(app, stream, ticket).await,
-                None => debug!("connection refused: every slot is busy"),
+            let Some(ticket) = conns.admit(ADMIT_WAIT).await else {
+                return debug!("connection refused: every slot is busy");
+            };
+            let Some(tls) = tls else {
+                return serve_connection(app, stream, ticket).await;
+            };
+            // The handshake holds a slot but is not busy: a stalling one is evicted like any
+            // idle connection, and it has the header deadline.
+            let deadline = Duration::from_millis(app.cfg.server.header_timeout_ms);
+            tokio::select! {
+                r = tokio::time::timeout(deadline, tls.accept(stream)) => match r {
+                    Ok(Ok(stream)) => serve_connection(app, stream, ticket).await,
+                    Ok(Err(e)) => debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => debug!("TLS handshake timed out"),
+                },
+                _ = ticket.evicted() => debug!("evicted during the TLS handshake"),
             }
         });
     }

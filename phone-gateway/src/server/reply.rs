@@ -1,14 +1,50 @@
-//! Replies: JSON bodies and the one error shape, `{"error":{"code":..,"message":..}}`.
+//! Replies: a status and a JSON body, the one error shape `{"error":{"code":..,"message":..}}`, and
+//! the reply signature that binds an answer to the authenticated request it answers.
 
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
-use otp_shared::wire::{ErrorBody, WireError};
+use otp_shared::wire::{self, ErrorBody, Keys, WireError, HEADER_REPLY_SIGNATURE};
 use serde::Serialize;
 use tracing::warn;
 
 pub type Resp = Response<Full<Bytes>>;
+
+/// An answer before it goes on the wire.
+pub struct Reply {
+    pub status: StatusCode,
+    body: Bytes,
+    signature: Option<String>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Reply {
+        Reply {
+            status,
+            body: Bytes::from(serde_json::to_vec(body).expect("serialise")),
+            signature: None,
+        }
+    }
+
+    /// Signs the answer to the request whose header nonce is `request_nonce`.
+    pub fn signed(mut self, keys: &Keys, request_nonce: &str) -> Reply {
+        let sig = wire::sign_reply(keys, request_nonce, self.status.as_u16(), &self.body);
+        self.signature = Some(sig);
+        self
+    }
+
+    pub fn into_response(self) -> Resp {
+        let mut resp = Response::new(Full::new(self.body));
+        *resp.status_mut() = self.status;
+        let headers = resp.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(sig) = self.signature.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            headers.insert(HEADER_REPLY_SIGNATURE, sig);
+        }
+        resp
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -43,20 +79,10 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
-    pub fn response(&self) -> Resp {
-        json(
+    pub fn reply(&self) -> Reply {
+        Reply::json(
             self.status,
             &ErrorBody::new(self.code, self.message.clone()),
         )
     }
-}
-
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(body).expect("serialise"),
-    )));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
 }

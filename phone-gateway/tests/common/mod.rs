@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SECRET: &str = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+/// The test gateway's id (its config's `gateway_id`).
+pub const GATEWAY_ID: &str = "phone-test";
 
 /// The stand-in for Termux's `termux-sms-send`. Appends each call's argv (fields split by 0x1f, calls by
 /// 0x1e, first field the time in ns) to calls.log; on success also to sent.log. Control files beside it:
@@ -81,7 +83,7 @@ impl Gateway {
     /// Base test config (fast pacing) deep-merged with the test's own TOML.
     fn config_text(&self) -> String {
         let base = format!(
-            r#"gateway_id = "phone-test"
+            r#"gateway_id = "{GATEWAY_ID}"
 secret = "{SECRET}"
 listen = "127.0.0.1:0"
 db = "{db}"
@@ -190,7 +192,8 @@ log = "phone_gateway=debug,info"
 
     /// host:port the gateway listens on.
     pub fn addr(&self) -> String {
-        self.base.trim_start_matches("http://").to_string()
+        let base = self.base.trim_start_matches("https://");
+        base.trim_start_matches("http://").to_string()
     }
 
     pub fn log(&self) -> String {
@@ -213,10 +216,34 @@ log = "phone_gateway=debug,info"
         read_calls(&self.bin_dir().join("sent.log"))
     }
 
-    /// Sends a signed request; returns status and JSON body.
+    /// Sends a signed request; returns status and JSON body. Checks the reply's signature as the
+    /// edge does: every answer but a 401 must be signed to the request's nonce, a 401 never.
     pub async fn signed(&self, method: &str, path: &str, plaintext: Option<&[u8]>) -> (u16, Value) {
         let sealed = seal_now(&self.keys, method, path, plaintext);
-        self.raw(method, path, &sealed.headers, sealed.body).await
+        self.signed_raw(method, path, &sealed).await
+    }
+
+    /// Sends an already sealed request, checking the reply's signature like [`Gateway::signed`].
+    pub async fn signed_raw(
+        &self,
+        method: &str,
+        path: &str,
+        sealed: &wire::SealedRequest,
+    ) -> (u16, Value) {
+        let (status, sig, body) = self
+            .exchange(method, path, &sealed.headers, sealed.body.clone())
+            .await;
+        let check = wire::verify_reply(&self.keys, sealed.nonce(), status, sig.as_deref(), &body);
+        if status == 401 {
+            assert_eq!(sig, None, "a 401 must not be signed");
+        } else {
+            assert_eq!(
+                check,
+                Ok(()),
+                "reply to {method} {path} ({status}) not signed"
+            );
+        }
+        (status, json_of(body))
     }
 
     pub async fn raw(
@@ -226,6 +253,18 @@ log = "phone_gateway=debug,info"
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> (u16, Value) {
+        let (status, _, body) = self.exchange(method, path, headers, body).await;
+        (status, json_of(body))
+    }
+
+    /// One HTTP exchange: status, reply signature header, body bytes.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Option<String>, Vec<u8>) {
         let mut req = self
             .client
             .request(method.parse().unwrap(), format!("{}{}", self.base, path));
@@ -234,11 +273,11 @@ log = "phone_gateway=debug,info"
         }
         let resp = req.body(body).send().await.unwrap();
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let sig = resp
+            .headers()
+            .get(wire::HEADER_REPLY_SIGNATURE)
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, sig, resp.bytes().await.unwrap().to_vec())
     }
 
     pub async fn send(&self, msg: &SendRequest) -> (u16, Value) {
@@ -283,6 +322,11 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+fn json_of(body: Vec<u8>) -> Value {
+    let text = String::from_utf8(body).unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
 fn merge(into: &mut toml::Table, from: toml::Table) {
@@ -335,11 +379,26 @@ pub fn seal_at(
     plaintext: Option<&[u8]>,
     ts: u64,
 ) -> wire::SealedRequest {
+    seal_for(
+        keys,
+        wire::Route::new(method, path, GATEWAY_ID),
+        plaintext,
+        ts,
+    )
+}
+
+/// Seals for any route, gateway id included.
+pub fn seal_for(
+    keys: &Keys,
+    route: wire::Route,
+    plaintext: Option<&[u8]>,
+    ts: u64,
+) -> wire::SealedRequest {
     let mut n16 = [0u8; 16];
     let mut n12 = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut n16);
     rand::thread_rng().fill_bytes(&mut n12);
-    wire::seal(keys, method, path, ts, n16, n12, plaintext)
+    wire::seal(keys, route, ts, n16, n12, plaintext)
 }
 
 pub fn msg(id: &str, kind: &str, to: &str, text: &str) -> SendRequest {
