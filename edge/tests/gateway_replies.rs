@@ -24,7 +24,13 @@ enum Answer {
     UnsignedRefusal,
     /// 202 signed to some other nonce (an answer replayed from another request).
     AcceptSignedForAnotherRequest,
+    /// The full health, signed.
+    SignedHealth,
+    /// The full health, unsigned (what anyone in the middle could make up).
+    UnsignedHealth,
 }
+
+const HEALTH: &str = r#"{"status":"ok","version":"0.1.0","queue_depth":2,"kill_switch":false,"kill_switch_reason":null,"last_send":"sent","capacity":{"per_sim_window":25,"used":3}}"#;
 
 struct Stand {
     url: String,
@@ -54,7 +60,14 @@ async fn stand_in(id: &'static str) -> Stand {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_secs();
-            let route = wire::Route::new("POST", wire::PATH_SEND, id);
+            let (method, path) = {
+                let mut line = head.lines().next().unwrap_or("").split(' ');
+                (
+                    line.next().unwrap_or("").to_string(),
+                    line.next().unwrap_or("").to_string(),
+                )
+            };
+            let route = wire::Route::new(&method, &path, id);
             let check = wire::verify(&keys, route, header, &body, now, 300)
                 .map(|_| ())
                 .map_err(|e| e.code().to_string());
@@ -69,9 +82,10 @@ async fn stand_in(id: &'static str) -> Stand {
                     503,
                     r#"{"error":{"code":"kill_switch","message":"stopped"}}"#,
                 ),
+                Answer::SignedHealth | Answer::UnsignedHealth => (200, HEALTH),
             };
             let signature = match *a.lock().unwrap() {
-                Answer::UnsignedRefusal => None,
+                Answer::UnsignedRefusal | Answer::UnsignedHealth => None,
                 Answer::AcceptSignedForAnotherRequest => Some(wire::sign_reply(
                     &keys,
                     "AAAAAAAAAAAAAAAAAAAAAA",
@@ -183,4 +197,25 @@ async fn an_unsigned_refusal_never_sends_the_message_to_a_second_phone() {
     assert!(matches!(got, Dispatch::Unknown { .. }), "{got:?}");
     let asked = a.checks.lock().unwrap().len() + b.checks.lock().unwrap().len();
     assert_eq!(asked, 1, "the message went to a second phone");
+}
+
+#[tokio::test]
+async fn the_probe_asks_for_the_signed_health_and_believes_only_a_signed_answer() {
+    let stand = stand_in("phone-1").await;
+    let g = gateway("phone-1", &stand.url);
+    let p = NativePlatform::default();
+    *stand.answer.lock().unwrap() = Answer::SignedHealth;
+    let probe = otp_edge::service::gateway::probe(&p, &g, 3_000).await;
+    assert!(probe.reachable, "{probe:?}");
+    let health = probe.health.expect("health");
+    assert_eq!((health.queue_depth, health.capacity.used), (2, 3));
+
+    *stand.answer.lock().unwrap() = Answer::UnsignedHealth;
+    let probe = otp_edge::service::gateway::probe(&p, &g, 3_000).await;
+    assert!(!probe.reachable && probe.health.is_none(), "{probe:?}");
+    assert!(probe.error.unwrap().contains("unsigned"));
+    // the probe's requests were signed GETs of /health for this gateway
+    let checks = stand.checks.lock().unwrap();
+    assert_eq!(checks.len(), 2);
+    assert!(checks.iter().all(|c| c.is_ok()), "{checks:?}");
 }

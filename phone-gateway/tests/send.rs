@@ -458,25 +458,37 @@ async fn a_phone_that_cannot_send_before_expiry_refuses_and_queues_nothing() {
 }
 
 #[tokio::test]
-async fn health_is_unsigned_and_minimal() {
+async fn bare_health_says_only_that_it_is_up_and_the_state_needs_a_signature() {
     let gw = Gateway::start("[pacing]\nper_sim_limit = 7\n");
-    let text = gw
-        .client
-        .get(format!("{}/health", gw.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    std::fs::write(gw.dir.path().join("STOP"), "").unwrap();
+    // Anyone: liveness and version, nothing about the queue, the switch or the files.
+    let text = gw.liveness().await;
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["status"], "ok");
-    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(v["queue_depth"], 0);
-    assert_eq!(v["kill_switch"], false);
-    assert_eq!(v["last_send"], "none");
-    assert_eq!(v["capacity"]["per_sim_window"], 7);
-    assert_eq!(v["capacity"]["used"], 0);
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+    // The edge: everything, signed; the kill switch's reason without a path.
+    let h = gw.health().await;
+    assert_eq!((h.status.as_str(), h.queue_depth), ("ok", 0));
+    assert_eq!(h.capacity.per_sim_window, 7);
+    assert_eq!(h.last_send, "none");
+    assert!(h.kill_switch);
+    let reason = h.kill_switch_reason.unwrap();
+    assert_eq!(reason, "file flag present");
+    assert!(!reason.contains(gw.dir.path().to_str().unwrap()));
+    // Signature headers that do not verify get nothing.
+    let forged = seal_for(
+        &Keys::from_secret("another-secret-another-secret-another-secret").unwrap(),
+        wire::Route::new("GET", wire::PATH_HEALTH, GATEWAY_ID),
+        None,
+        now(),
+    );
+    let (code, body) = gw.signed_raw("GET", wire::PATH_HEALTH, &forged).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
     assert!(!text.contains(SECRET));
 }
 

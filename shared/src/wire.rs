@@ -652,7 +652,14 @@ pub struct KillSwitchState {
     pub reason: Option<String>,
 }
 
-/// `GET /health` reply.
+/// Reply to a bare (unsigned) `GET /health`: that the gateway is up, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Liveness {
+    pub status: String,
+    pub version: String,
+}
+
+/// Reply to a signed `GET /health` (never file paths, numbers or texts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,

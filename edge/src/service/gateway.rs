@@ -8,7 +8,7 @@ use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
 
 use crate::config::GatewayConfig;
 use crate::net::{HttpClient, OutboundRequest, TransportError};
-use crate::platform::Platform;
+use crate::platform::{new_id, Platform};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dispatch {
@@ -149,7 +149,9 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(
     (req, nonce)
 }
 
-/// Reachability of one gateway: its public `/health` and how long it took.
+/// Reachability of one gateway: its signed `/health` (queue, capacity, kill switch) and how long
+/// it took. Reachable means the gateway itself answered: a reply that does not verify counts as
+/// not reachable, whatever answered it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Probe {
     pub id: String,
@@ -161,38 +163,42 @@ pub struct Probe {
 
 pub async fn probe<P: Platform>(p: &P, g: &GatewayConfig, timeout_ms: u32) -> Probe {
     let started = p.now_ms();
-    let result = p
-        .http()
-        .send(
-            OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH))
-                .timeout_ms(timeout_ms),
-        )
-        .await;
-    let latency_ms = p.now_ms() - started;
-    match result {
-        Ok(r) if r.is_success() => {
-            let health = serde_json::from_slice::<wire::Health>(&r.body).ok();
-            Probe {
-                id: g.id.clone(),
-                reachable: true,
-                latency_ms,
-                error: health.is_none().then(|| "unreadable health reply".into()),
-                health,
-            }
+    let mut probe = Probe {
+        id: g.id.clone(),
+        reachable: false,
+        latency_ms: 0,
+        health: None,
+        error: None,
+    };
+    let Ok(keys) = Keys::from_secret(&g.secret) else {
+        probe.error = Some("gateway secret is too short".into());
+        return probe;
+    };
+    let request_id = new_id(p, "probe");
+    let (req, nonce) =
+        signed_request::<P, ()>(p, g, &keys, "GET", wire::PATH_HEALTH, None, &request_id);
+    let result = p.http().send(req.timeout_ms(timeout_ms)).await;
+    probe.latency_ms = p.now_ms() - started;
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            probe.error = Some(e.to_string());
+            return probe;
         }
-        Ok(r) => Probe {
-            id: g.id.clone(),
-            reachable: false,
-            latency_ms,
-            health: None,
-            error: Some(format!("http {}", r.status)),
-        },
-        Err(e) => Probe {
-            id: g.id.clone(),
-            reachable: false,
-            latency_ms,
-            health: None,
-            error: Some(e.to_string()),
-        },
+    };
+    let signature = r.header(wire::HEADER_REPLY_SIGNATURE);
+    if let Err(e) = wire::verify_reply(&keys, &nonce, r.status, signature, &r.body) {
+        probe.error = Some(format!("http {} with a {} reply", r.status, e.code()));
+        return probe;
     }
+    probe.reachable = true;
+    if !r.is_success() {
+        probe.error = Some(format!("http {}", r.status));
+        return probe;
+    }
+    probe.health = serde_json::from_slice::<wire::Health>(&r.body).ok();
+    if probe.health.is_none() {
+        probe.error = Some("unreadable health reply".into());
+    }
+    probe
 }

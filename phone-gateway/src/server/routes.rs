@@ -1,4 +1,4 @@
-//! The routes. Every one but the bare `/health` is signed and checked with `otp_shared::wire` (see
+//! The routes. Every one but the bare `/health` (liveness only) is signed and checked with `otp_shared::wire` (see
 //! [`super::auth`]). Once a request is authenticated, its nonce is spent in the same transaction as
 //! whatever it does, whatever the answer, and the answer is signed to that nonce. Refusals before
 //! that point (401s: unsigned, forged, stale, replayed) are never signed: signing them would let
@@ -16,8 +16,8 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use otp_shared::ids::is_plain_id;
 use otp_shared::wire::{
-    Capacity, Health, KillSwitchCommand, KillSwitchState, WireError, HEADER_REQUEST_ID,
-    PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
+    Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, WireError, HEADER_REQUEST_ID,
+    HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
 };
 use rand::Rng;
 use std::convert::Infallible;
@@ -58,7 +58,17 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     match (method, path.as_str()) {
-        (Method::GET, PATH_HEALTH) => health(app).await,
+        // Bare: liveness for anyone. Signed: the full state, for the edge.
+        (Method::GET, PATH_HEALTH) if req.headers().contains_key(HEADER_SIGNATURE) => {
+            signed(app, req, health).await
+        }
+        (Method::GET, PATH_HEALTH) => Ok(Reply::json(
+            StatusCode::OK,
+            &Liveness {
+                status: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        )),
         (Method::POST, PATH_SEND) => signed(app, req, send).await,
         (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
         (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
@@ -189,12 +199,11 @@ async fn kill_switch(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     ))
 }
 
-async fn health(app: &Arc<App>) -> Result<Reply, ApiError> {
-    let depth = app
-        .store
-        .call(|s| Ok(s.depth()))
-        .await
-        .map_err(ApiError::internal)?;
+async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
+    }
+    let depth = with_fresh_nonce(&app, &authed, |s| Ok(s.depth())).await?;
     let (limit, used) = {
         let mut p = app.pacer.lock().unwrap();
         (p.limit(), p.used(unix_ms()))

@@ -298,17 +298,23 @@ log = "phone_gateway=debug,info"
         }
     }
 
+    /// The full health, as the edge sees it (signed request, signed reply).
     pub async fn health(&self) -> Health {
-        let text = self
+        let (code, body) = self.signed("GET", wire::PATH_HEALTH, None).await;
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("health {body}: {e}"))
+    }
+
+    /// What anyone gets from a bare `GET /health`: the raw text.
+    pub async fn liveness(&self) -> String {
+        let resp = self
             .client
-            .get(format!("{}/health", self.base))
+            .get(format!("{}{}", self.base, wire::PATH_HEALTH))
             .send()
             .await
-            .unwrap()
-            .text()
-            .await
             .unwrap();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("health {text}: {e}"))
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
     }
 
     pub async fn kill_switch(&self, engaged: bool) -> (u16, Value) {
