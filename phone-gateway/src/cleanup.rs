@@ -1,5 +1,6 @@
 //! Periodic deletion of what is no longer needed: finished messages past retention, nonces past
-//! twice the timestamp window, attempt-log rows the pacer no longer looks at.
+//! twice the timestamp window, attempt-log rows the pacer no longer looks at; then a WAL
+//! checkpoint, so a scrubbed text or number survives in no file longer than one interval.
 
 use crate::app::{send_log_keep_ms, App};
 use crate::{unix_ms, unix_now};
@@ -31,6 +32,10 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Ok(n) if n > 0 => info!(deleted = n, "cleaned up finished messages"),
             Ok(_) => {}
             Err(e) => warn!(error = %e, "cleanup failed"),
+        }
+        // Texts and numbers scrubbed since the last round may still sit in WAL frames.
+        if let Err(e) = app.store.checkpoint().await {
+            warn!(error = %e, "checkpoint failed");
         }
     }
 }

@@ -10,6 +10,7 @@ mod writer;
 
 pub use outbox::OutboxItem;
 pub use queue::{sim_key, Enqueued, Queued, ERR_SEND_UNCERTAIN};
+pub use schema::number_hash;
 pub use writer::StoreHandle;
 
 use crate::config::Synchronous;
@@ -47,8 +48,11 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Deleted and overwritten content (a sent message's text and number) is zeroed in the file,
+        // not left in free space for anyone who copies it.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL fsyncs the WAL on every commit, so an acknowledged message survives power loss, not only a
         // process crash (NORMAL would). Group commit keeps this cheap.
@@ -58,7 +62,7 @@ impl Store {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&conn)?;
+        schema::migrate(&mut conn)?;
         let mut store = Store {
             conn,
             depth: 0,
@@ -71,6 +75,18 @@ impl Store {
     /// Messages not yet finished (queued or sending).
     pub fn depth(&self) -> u64 {
         self.depth
+    }
+
+    /// Copies the WAL into the database and truncates it, so pages written before a message was
+    /// scrubbed (its text, its number) do not linger in the WAL. Outside any transaction.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::Commit("checkpoint could not finish".into()));
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The message queue: idempotent enqueue, send order, the 'sending' window, retries, expiry, crash
 //! recovery, and the attempt log the pacer is rebuilt from.
 
+use super::schema::{number_hash, FINISHED};
 use super::{Store, StoreError};
 use otp_shared::wire::{MessageKind, MessageState, SendRequest, StatusReport};
 use rusqlite::{params, OptionalExtension};
@@ -93,9 +94,9 @@ impl Store {
         }
         self.conn
             .prepare_cached(
-                "INSERT INTO messages(id, kind, priority, to_number, body, expires_at, sim_slot, tenant_id,
-                   request_id, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10)",
+                "INSERT INTO messages(id, kind, priority, to_number, to_sha256, body, expires_at, sim_slot,
+                   tenant_id, request_id, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10)",
             )?
             .execute(params![
                 req.id,
@@ -107,7 +108,8 @@ impl Store {
                 req.sim_slot,
                 req.tenant_id,
                 req.request_id,
-                now as i64
+                now as i64,
+                number_hash(&req.to),
             ])?;
         self.report(&req.id, &req.request_id, MessageState::Queued, 0, None, now)?;
         self.depth += 1;
@@ -199,7 +201,9 @@ impl Store {
         let (attempts, request_id): (u32, String) = self
             .conn
             .prepare_cached(
-                "UPDATE messages SET state = ?2, last_error = ?3, updated_at = ?4
+                // Finished: the text and the number are no longer needed; the hash stays.
+                "UPDATE messages SET state = ?2, last_error = ?3, updated_at = ?4, to_number = NULL,
+                   body = NULL
                  WHERE id = ?1 AND state IN ('queued','sending') RETURNING attempts, request_id",
             )?
             .query_row(params![id, state.as_str(), error, now as i64], |r| {
@@ -304,7 +308,7 @@ impl Store {
     /// Deletes finished messages last changed before `before` (unix s); returns how many.
     pub fn delete_finished(&mut self, before: u64) -> Result<usize, StoreError> {
         Ok(self.conn.execute(
-            "DELETE FROM messages WHERE state IN ('sent','failed','expired') AND updated_at < ?1",
+            &format!("DELETE FROM messages WHERE state IN {FINISHED} AND updated_at < ?1"),
             [before as i64],
         )?)
     }

@@ -18,10 +18,16 @@ type Deliver = Box<dyn FnOnce(Option<String>) + Send>;
 /// it succeeded, and how to answer once the transaction's fate is known.
 type Job = Box<dyn FnOnce(Option<&mut Store>) -> (bool, Deliver) + Send>;
 
+/// What the thread is asked to do: a job (run in a transaction), or a checkpoint (outside one).
+enum Work {
+    Job(Job),
+    Checkpoint(oneshot::Sender<Result<(), StoreError>>),
+}
+
 /// Async handle to the store thread. Cheap to clone.
 #[derive(Clone)]
 pub struct StoreHandle {
-    tx: mpsc::UnboundedSender<Job>,
+    tx: mpsc::UnboundedSender<Work>,
 }
 
 /// Most jobs folded into one transaction.
@@ -29,21 +35,34 @@ const MAX_BATCH: usize = 2048;
 
 impl StoreHandle {
     pub fn spawn(mut store: Store) -> StoreHandle {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Work>();
         std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
-                    let mut jobs = VecDeque::from([first]);
-                    while jobs.len() < MAX_BATCH {
+                let mut next = rx.blocking_recv();
+                while let Some(work) = next.take() {
+                    let mut jobs = VecDeque::new();
+                    let mut checkpoint = None;
+                    match work {
+                        Work::Job(j) => jobs.push_back(j),
+                        Work::Checkpoint(reply) => checkpoint = Some(reply),
+                    }
+                    // Gather what waits, up to a checkpoint (which must run between transactions).
+                    while checkpoint.is_none() && jobs.len() < MAX_BATCH {
                         match rx.try_recv() {
-                            Ok(j) => jobs.push_back(j),
+                            Ok(Work::Job(j)) => jobs.push_back(j),
+                            Ok(Work::Checkpoint(reply)) => checkpoint = Some(reply),
                             Err(_) => break,
                         }
                     }
                     while !jobs.is_empty() {
                         run_transaction(&mut store, &mut jobs);
                     }
+                    if let Some(reply) = checkpoint {
+                        // The caller may have gone away: nobody to tell.
+                        let _ignored = reply.send(store.checkpoint());
+                    }
+                    next = rx.blocking_recv();
                 }
             })
             .expect("spawn store thread");
@@ -72,7 +91,18 @@ impl StoreHandle {
             });
             (ok, deliver)
         });
-        self.tx.send(job).map_err(|_| StoreError::Closed)?;
+        self.tx
+            .send(Work::Job(job))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Checkpoints the WAL into the database and truncates it (see [`Store`]'s `checkpoint`).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Work::Checkpoint(tx))
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
