@@ -636,6 +636,18 @@ pub struct StatusReport {
     pub gateway_id: String,
 }
 
+/// Most reports in one status callback.
+pub const MAX_REPORTS_PER_BATCH: usize = 16;
+
+/// Body of the status callback (`POST {edge}/internal/gateway/status`): up to
+/// [`MAX_REPORTS_PER_BATCH`] reports, oldest first, all from the signing gateway. Only state
+/// changes after the hand-off are reported (sending, sent, failed, expired): the 202 of
+/// `POST /v1/send` already said queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusBatch {
+    pub reports: Vec<StatusReport>,
+}
+
 /// `POST /v1/kill-switch` plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KillSwitchCommand {
@@ -1222,6 +1234,12 @@ mod tests {
             serde_json::to_string(&report).unwrap(),
             r#"{"id":"msg_1","state":"sent","attempts":1,"error":null,"at":1764000000,"gateway_id":"phone-1"}"#
         );
+        let batch = serde_json::to_value(StatusBatch {
+            reports: vec![report.clone()],
+        })
+        .unwrap();
+        assert_eq!(batch["reports"][0]["state"], "sent");
+        assert_eq!(batch.as_object().unwrap().len(), 1);
         let debug = format!("{:?}", sample());
         assert!(!debug.contains("4155550123") && !debug.contains("123456"));
         assert!(MessageKind::Otp.priority() < MessageKind::Direct.priority());

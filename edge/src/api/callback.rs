@@ -1,6 +1,7 @@
-//! `POST /internal/gateway/status`: delivery reports signed by a gateway with its own secret.
+//! `POST /internal/gateway/status`: delivery reports signed by a gateway with its own secret,
+//! in batches (`StatusBatch`) of up to `wire::MAX_REPORTS_PER_BATCH`.
 
-use otp_shared::wire::{self, Keys, StatusReport};
+use otp_shared::wire::{self, Keys, StatusBatch, StatusReport};
 use serde_json::json;
 
 use super::app::{App, Ctx};
@@ -44,15 +45,34 @@ pub async fn gateway_status<P: Platform>(
         .open()
         .map_err(|e| unauthorized(e.code()))?
         .ok_or_else(|| ApiError::new(ErrorCode::BadJson))?;
-    let report: StatusReport = serde_json::from_slice(&plain)
-        .map_err(|e| ApiError::msg(ErrorCode::BadJson, e.to_string()))?;
+    let reports = parse_reports(&plain)?;
     let applied = app
         .repo
-        .apply_status_report(app, &report, gateway_id, &verified.nonce)
+        .apply_status_reports(app, &reports, gateway_id, &verified.nonce)
         .await?
         .ok_or_else(|| unauthorized("replayed_nonce"))?;
     Ok(ApiResponse::json(
         200,
-        &json!({"success": true, "data": {"id": report.id, "applied": applied}}),
+        &json!({"success": true, "data": {"received": reports.len(), "applied": applied}}),
     ))
+}
+
+/// A `StatusBatch` (what gateways send), or one bare `StatusReport` (older gateways).
+fn parse_reports(plain: &[u8]) -> Result<Vec<StatusReport>, ApiError> {
+    let bad = |e: serde_json::Error| ApiError::msg(ErrorCode::BadJson, e.to_string());
+    let value: serde_json::Value = serde_json::from_slice(plain).map_err(bad)?;
+    let reports = if value.get("reports").is_some() {
+        serde_json::from_value::<StatusBatch>(value)
+            .map_err(bad)?
+            .reports
+    } else {
+        vec![serde_json::from_value::<StatusReport>(value).map_err(bad)?]
+    };
+    if reports.is_empty() || reports.len() > wire::MAX_REPORTS_PER_BATCH {
+        return Err(ApiError::msg(
+            ErrorCode::BadJson,
+            format!("a batch holds 1 to {} reports", wire::MAX_REPORTS_PER_BATCH),
+        ));
+    }
+    Ok(reports)
 }

@@ -568,70 +568,87 @@ impl Repo {
             .map(|d| d.value))
     }
 
-    /// Records a gateway's delivery report. States only move forward (a late `queued` never
-    /// overwrites `sent`), and only the gateway that holds the message may report on it. The
-    /// request's nonce, the new state and its analytics event are one commit, after one read of the
-    /// message and the nonce together: a replayed report finds its nonce taken and changes nothing.
-    /// A report that changes nothing (unknown message, no step forward) writes nothing, so its nonce
-    /// is not kept; repeating it is harmless. `Ok(None)` means replayed.
-    pub async fn apply_status_report<P: Platform>(
+    /// Records a batch of a gateway's delivery reports (oldest first). States only move forward (a
+    /// late report never overwrites a later state), and only the gateway that holds a message may
+    /// report on it (reports on others' messages are skipped). One read of every message and the
+    /// request's nonce together, then one commit: the nonce (`exists=false`), each message that
+    /// moved forward (guarded by its `updateTime`) and the analytics events. When a guard fails
+    /// (the message moved meanwhile, or a replay raced this request), the whole batch is read and
+    /// applied again. A batch that changes nothing writes nothing, so its nonce is not kept;
+    /// repeating it is harmless. `Ok(None)`: replayed; `Ok(Some(n))`: n reports applied.
+    pub async fn apply_status_reports<P: Platform>(
         &self,
         app: &App<P>,
-        r: &StatusReport,
+        reports: &[StatusReport],
         gateway_id: &str,
         nonce: &str,
-    ) -> Result<Option<bool>, ApiError> {
+    ) -> Result<Option<usize>, ApiError> {
         let http = app.platform.http();
         let nonce_path = format!("nonces/{}", sha256_hex(nonce));
+        let mut ids: Vec<&str> = Vec::new();
+        for r in reports {
+            if !ids.contains(&r.id.as_str()) {
+                ids.push(&r.id);
+            }
+        }
+        let mut paths: Vec<String> = ids.iter().map(|id| format!("messages/{id}")).collect();
+        paths.push(nonce_path.clone());
         for _ in 0..5 {
-            let path = format!("messages/{}", r.id);
             let mut docs = self
                 .db
-                .batch_get::<Value, _>(
-                    http,
-                    app.platform.now_ms(),
-                    &[path.clone(), nonce_path.clone()],
-                )
-                .await?
-                .into_iter();
-            let (message, seen) = (docs.next().flatten(), docs.next().flatten());
-            if seen.is_some() {
+                .batch_get::<Value, _>(http, app.platform.now_ms(), &paths)
+                .await?;
+            if docs.pop().flatten().is_some() {
                 return Ok(None);
             }
-            let Some(doc) = message else {
-                return Ok(Some(false));
-            };
-            let mut m: MessageRecord = serde_json::from_value(doc.value)
-                .map_err(|e| ApiError::msg(ErrorCode::Internal, format!("message record: {e}")))?;
-            if m.gateway_id != gateway_id || !advances(&m.state, r.state) {
-                return Ok(Some(false));
-            }
-            m.state = r.state.as_str().to_string();
-            m.attempts = r.attempts;
-            m.error = r.error.clone();
-            m.updated_at = r.at as i64 * 1000;
             let now = app.platform.now_ms();
-            let mut writes = vec![
-                Write::set(nonce_path.clone(), &json!({"at": now}))
-                    .precondition(Precondition::Exists(false)),
-                Write::set(path, &m).precondition(Precondition::UpdateTime(doc.update_time)),
-            ];
-            let event = match r.state {
-                MessageState::Sent => Some("delivery_sent"),
-                MessageState::Failed => Some("delivery_failed"),
-                MessageState::Expired => Some("delivery_expired"),
-                _ => None,
-            };
-            if let Some(e) = event {
-                writes.extend(self.counter_writes(
-                    app,
-                    &[(m.tenant_id.clone(), e.to_string())],
-                    now,
-                ));
+            let mut writes = vec![Write::set(nonce_path.clone(), &json!({"at": now}))
+                .precondition(Precondition::Exists(false))];
+            let mut events = Vec::new();
+            let mut applied = 0;
+            for (id, doc) in ids.iter().zip(docs) {
+                let Some(doc) = doc else { continue };
+                let mut m: MessageRecord = serde_json::from_value(doc.value).map_err(|e| {
+                    ApiError::msg(ErrorCode::Internal, format!("message record: {e}"))
+                })?;
+                if m.gateway_id != gateway_id {
+                    continue;
+                }
+                let mut moved = false;
+                for r in reports.iter().filter(|r| r.id == *id) {
+                    if !advances(&m.state, r.state) {
+                        continue;
+                    }
+                    m.state = r.state.as_str().to_string();
+                    m.attempts = r.attempts;
+                    m.error = r.error.clone();
+                    m.updated_at = r.at as i64 * 1000;
+                    let event = match r.state {
+                        MessageState::Sent => Some("delivery_sent"),
+                        MessageState::Failed => Some("delivery_failed"),
+                        MessageState::Expired => Some("delivery_expired"),
+                        _ => None,
+                    };
+                    if let Some(e) = event {
+                        events.push((m.tenant_id.clone(), e.to_string()));
+                    }
+                    applied += 1;
+                    moved = true;
+                }
+                if moved {
+                    writes.push(
+                        Write::set(format!("messages/{id}"), &m)
+                            .precondition(Precondition::UpdateTime(doc.update_time)),
+                    );
+                }
             }
+            if applied == 0 {
+                return Ok(Some(0));
+            }
+            writes.extend(self.counter_writes(app, &events, now));
             match self.db.commit(http, now, writes).await {
-                Ok(_) => return Ok(Some(true)),
-                // The nonce was taken meanwhile (a replay racing the original) or the message moved:
+                Ok(_) => return Ok(Some(applied)),
+                // The nonce was taken meanwhile (a replay racing the original) or a message moved:
                 // the next read tells which.
                 Err(
                     StoreError::AlreadyExists

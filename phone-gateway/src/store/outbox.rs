@@ -60,19 +60,25 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn outbox_delivered(&mut self, seq: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
-            .execute([seq])?;
+    /// Removes reports the edge acknowledged.
+    pub fn outbox_delivered(&mut self, seqs: &[i64]) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+        for seq in seqs {
+            stmt.execute([seq])?;
+        }
         Ok(())
     }
 
-    pub fn outbox_failed(&mut self, seq: i64, next_ms: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE seq = ?1",
-            )?
-            .execute(params![seq, next_ms])?;
+    /// Counts a failed delivery of these reports, to be tried again from `next_ms`.
+    pub fn outbox_failed(&mut self, seqs: &[i64], next_ms: i64) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE seq = ?1",
+        )?;
+        for seq in seqs {
+            stmt.execute(params![seq, next_ms])?;
+        }
         Ok(())
     }
 }
@@ -92,22 +98,34 @@ mod tests {
     }
 
     #[test]
-    fn state_changes_are_written_in_order() {
+    fn state_changes_after_the_hand_off_are_written_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store_in(&dir);
         let mut short = req("short", MessageKind::Otp);
         short.expires_at = NOW + 10;
         s.enqueue(&short, NOW).unwrap();
-        s.enqueue(&req("long", MessageKind::Otp), NOW).unwrap();
-        s.expire_due(NOW + 10).unwrap();
-        let last = reports(&s).pop().unwrap();
-        assert_eq!(
-            (last.id.as_str(), last.state, last.gateway_id.as_str()),
-            ("short", MessageState::Expired, "phone-1")
+        s.enqueue(&req("sent", MessageKind::Otp), NOW).unwrap();
+        assert!(
+            reports(&s).is_empty(),
+            "queued is the hand-off's answer, not a report"
         );
+        s.begin_send("sent", None, (NOW as i64) * 1000).unwrap();
+        s.mark_sent("sent", NOW + 1).unwrap();
+        s.expire_due(NOW + 10).unwrap();
+        let got: Vec<(String, MessageState)> =
+            reports(&s).into_iter().map(|r| (r.id, r.state)).collect();
+        assert_eq!(
+            got,
+            [
+                ("sent".to_string(), MessageState::Sending),
+                ("sent".to_string(), MessageState::Sent),
+                ("short".to_string(), MessageState::Expired),
+            ]
+        );
+        assert!(reports(&s).iter().all(|r| r.gateway_id == "phone-1"));
         let head = s.outbox_head(100).unwrap();
-        s.outbox_delivered(head[0].seq).unwrap();
-        assert_eq!(s.outbox_head(100).unwrap().len(), head.len() - 1);
+        s.outbox_delivered(&[head[0].seq, head[1].seq]).unwrap();
+        assert_eq!(s.outbox_head(100).unwrap().len(), 1);
     }
 
     #[test]

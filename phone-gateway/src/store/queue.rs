@@ -111,7 +111,7 @@ impl Store {
                 now as i64,
                 number_hash(&req.to),
             ])?;
-        self.report(&req.id, &req.request_id, MessageState::Queued, 0, None, now)?;
+        // No report: the 202 of the hand-off already says queued.
         self.depth += 1;
         Ok(Enqueued::Accepted { depth: self.depth })
     }
@@ -178,16 +178,18 @@ impl Store {
         sim: Option<u8>,
         now_ms: i64,
     ) -> Result<u32, StoreError> {
-        let attempts: u32 = self
+        let (attempts, request_id): (u32, String) = self
             .conn
             .prepare_cached(
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, sim_used = ?2, updated_at = ?3
-                 WHERE id = ?1 AND state = 'queued' RETURNING attempts",
+                 WHERE id = ?1 AND state = 'queued' RETURNING attempts, request_id",
             )?
-            .query_row(params![id, sim, now_ms / 1000], |r| r.get(0))?;
+            .query_row(params![id, sim, now_ms / 1000], |r| Ok((r.get(0)?, r.get(1)?)))?;
         self.conn
             .prepare_cached("INSERT INTO send_log(sim, at_ms) VALUES (?1, ?2)")?
             .execute(params![sim_key(sim), now_ms])?;
+        let now = (now_ms / 1000) as u64;
+        self.report(id, &request_id, MessageState::Sending, attempts, None, now)?;
         Ok(attempts)
     }
 
