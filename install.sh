@@ -3,6 +3,7 @@
 #   packages -> build -> config with a fresh secret -> runit service (with wake lock) -> what to tell the edge.
 #
 # Usage: ./install.sh [--dry-run] [--gateway-id ID] [--edge-url URL] [--listen ADDR] [--no-service]
+#                     [--tunnel cloudflared|portmap] [--hostname HOST] [--tls-cert PEM --tls-key PEM]
 #
 # Run it from a clone of the repository inside Termux. Needs the Termux:API app (with SMS permission) for
 # termux-sms-send. Tools can be replaced for tests: PKG, SV, CARGO (commands), PREFIX, HOME, GATEWAY_HOME.
@@ -20,8 +21,12 @@ SERVICE=1
 GATEWAY_ID="phone-1"
 EDGE_URL=""
 LISTEN="127.0.0.1:8787"
+TUNNEL="cloudflared"
+PUBLIC_HOST=""
+TLS_CERT=""
+TLS_KEY=""
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,6 +35,10 @@ while [ $# -gt 0 ]; do
     --gateway-id) GATEWAY_ID="${2:?--gateway-id needs a value}"; shift ;;
     --edge-url) EDGE_URL="${2:?--edge-url needs a value}"; shift ;;
     --listen) LISTEN="${2:?--listen needs a value}"; shift ;;
+    --tunnel) TUNNEL="${2:?--tunnel needs cloudflared or portmap}"; shift ;;
+    --hostname) PUBLIC_HOST="${2:?--hostname needs a value}"; shift ;;
+    --tls-cert) TLS_CERT="${2:?--tls-cert needs a file}"; shift ;;
+    --tls-key) TLS_KEY="${2:?--tls-key needs a file}"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -39,11 +48,21 @@ done
 case "$GATEWAY_ID" in
   *[!A-Za-z0-9_-]*|"") echo "install.sh: --gateway-id must be letters, digits, - or _" >&2; exit 2 ;;
 esac
+case "$TUNNEL" in
+  cloudflared|portmap) ;;
+  *) echo "install.sh: --tunnel must be cloudflared or portmap" >&2; exit 2 ;;
+esac
+if { [ -n "$TLS_CERT" ] && [ -z "$TLS_KEY" ]; } || { [ -z "$TLS_CERT" ] && [ -n "$TLS_KEY" ]; }; then
+  echo "install.sh: --tls-cert and --tls-key go together" >&2; exit 2
+fi
 
 CONFIG="$GATEWAY_HOME/gateway.toml"
 SECRET_FILE="$GATEWAY_HOME/secret"
 SERVICE_DIR="$PREFIX/var/service/phone-gateway"
 BIN="$PREFIX/bin/phone-gateway"
+TLS_DIR="$GATEWAY_HOME/tls"
+PACKAGES=(rust termux-api sqlite termux-services)
+if [ "$TUNNEL" = cloudflared ]; then PACKAGES+=(cloudflared); fi
 
 # Runs a command, or only prints it with --dry-run.
 run() {
@@ -67,7 +86,7 @@ write_file() {
 }
 
 echo "== 1/5 packages"
-run "$PKG" install -y rust termux-api sqlite termux-services
+run "$PKG" install -y "${PACKAGES[@]}"
 
 echo "== 2/5 build (native, release; takes a while on a phone)"
 run "$CARGO" install --locked --path "$REPO/phone-gateway" --root "$PREFIX" --force
@@ -87,6 +106,17 @@ $SECRET
 EOF
 EDGE_LINE="# edge_url = \"https://your-worker.example.workers.dev\"   # delivery reports (optional)"
 if [ -n "$EDGE_URL" ]; then EDGE_LINE="edge_url = \"$EDGE_URL\""; fi
+TLS_LINES=""
+if [ -n "$TLS_CERT" ]; then
+  # the gateway's own TLS, for a raw-TCP tunnel (docs/deploy.md)
+  run mkdir -p "$TLS_DIR"
+  run cp "$TLS_CERT" "$TLS_DIR/cert.pem"
+  run cp "$TLS_KEY" "$TLS_DIR/key.pem"
+  run chmod 600 "$TLS_DIR/key.pem"
+  TLS_LINES="[tls]                  # the gateway's own TLS (raw-TCP tunnel)
+cert_file = \"$TLS_DIR/cert.pem\"
+key_file = \"$TLS_DIR/key.pem\""
+fi
 if [ -f "$CONFIG" ] && [ "$DRY_RUN" = 0 ]; then
   echo "keeping the existing $CONFIG"
 else
@@ -104,6 +134,8 @@ window_secs = 1800
 
 [kill_switch]
 file = "STOP"          # touch $GATEWAY_HOME/STOP to stop sending at once
+
+$TLS_LINES
 EOF
 fi
 run "$BIN" --config "$CONFIG" --check
@@ -129,15 +161,39 @@ else
 fi
 
 PORT="${LISTEN##*:}"
+if [ "$TUNNEL" = cloudflared ]; then
+  HOST="${PUBLIC_HOST:-<phone host name in your Cloudflare zone>}"
+  URL="https://$HOST"
+elif [ -n "$TLS_CERT" ]; then
+  URL="https://${PUBLIC_HOST:-<host name of the certificate>}:<public-port>"
+else
+  URL="http://${PUBLIC_HOST:-<your-portmap-host>}:<public-port>"
+fi
 cat <<EOF
 == 5/5 connect the edge
 
-On your computer, in the edge project (merge with any other gateways you have):
+On your computer, in the edge project (merge with any other gateways you have; each gateway needs
+its own secret, the edge refuses two with the same one):
   wrangler secret put GATEWAY_SECRETS
     value: {"$GATEWAY_ID":"$SECRET"}
   and list the gateway in the GATEWAYS var (wrangler.toml [vars]):
-    GATEWAYS = '[{"id":"$GATEWAY_ID","url":"http://<your-portmap-host>:<public-port>"}]'
+    GATEWAYS = '[{"id":"$GATEWAY_ID","url":"$URL"}]'
 
+EOF
+if [ "$TUNNEL" = cloudflared ]; then
+  cat <<EOF
+Expose the gateway with a Cloudflare Tunnel (recommended): cloudflared dials out to Cloudflare with
+the tunnel's credentials, so the phone opens no port, only Cloudflare can reach it, and the edge
+talks to it over Cloudflare's TLS with a valid certificate.
+  1. cloudflared tunnel login                    # once; pick the zone of $HOST
+  2. cloudflared tunnel create $GATEWAY_ID
+  3. cloudflared tunnel route dns $GATEWAY_ID $HOST
+  4. keep this running (e.g. as a second runit service):
+       cloudflared tunnel run --url http://127.0.0.1:$PORT $GATEWAY_ID
+  5. check from anywhere: curl $URL/health    ->  {"status":"ok",...}
+EOF
+else
+  cat <<EOF
 Expose the gateway with a portmap.io tunnel (the edge cannot reach the phone directly):
   1. On portmap.io create a configuration (type SSH or OpenVPN) and a TCP mapping rule
      <public-port> -> local port $PORT.
@@ -145,8 +201,18 @@ Expose the gateway with a portmap.io tunnel (the edge cannot reach the phone dir
        ssh -N -o ServerAliveInterval=30 -o ExitOnForwardFailure=yes -i ~/.ssh/portmap.pem \\
          <user>.<config>@<user>-<public-port>.portmap.io -R <public-port>:127.0.0.1:$PORT
      OpenVPN: import the .ovpn file in the OpenVPN app and set listen = "0.0.0.0:$PORT" in $CONFIG.
-  3. Check from anywhere: curl http://<your-portmap-host>:<public-port>/health
-Everything but /health is signed and encrypted with the secret, so the tunnel may be plain HTTP.
+  3. Check from anywhere: curl $URL/health
+EOF
+  if [ -n "$TLS_CERT" ]; then
+    echo "The gateway speaks TLS itself. Its certificate must be one the edge trusts: publicly trusted,"
+    echo "for the host name in GATEWAYS (e.g. a name of yours pointing at the tunnel)."
+  else
+    echo "WARNING: plain HTTP through the tunnel. Requests and replies are signed and the payloads"
+    echo "encrypted, but whoever runs the tunnel sees routes and timing. Prefer --tunnel cloudflared, or"
+    echo "give the gateway a certificate with --tls-cert/--tls-key."
+  fi
+fi
+cat <<EOF
 
 Stop sending at once: touch $GATEWAY_HOME/STOP   (remove it to resume)
 Logs: $PREFIX/var/log/sv/phone-gateway/current     Service: sv down|up phone-gateway

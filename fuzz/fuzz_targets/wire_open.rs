@@ -20,8 +20,16 @@ const SECRETS: [&str; 2] = [
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     "  q7Zr0aT2nW9xYk4cV1bN8mL3pS6dF5gH0jK2eR7tU9w  ",
 ];
-const HEADER_NAMES: [&str; 4] =
-    [wire::HEADER_TIMESTAMP, wire::HEADER_NONCE, wire::HEADER_CONTENT_SHA256, wire::HEADER_SIGNATURE];
+/// In the order `seal` writes them.
+const HEADER_NAMES: [&str; 5] = [
+    wire::HEADER_TIMESTAMP,
+    wire::HEADER_NONCE,
+    wire::HEADER_CONTENT_SHA256,
+    wire::HEADER_SIGNATURE,
+    wire::HEADER_GATEWAY,
+];
+/// The gateway every request is sealed for and every receiver is.
+const GATEWAY: &str = "phone-1";
 
 #[derive(Debug, Arbitrary)]
 enum Input {
@@ -49,7 +57,7 @@ enum Tamper {
     Header { which: u8, value: String },
     Drop { which: u8 },
     BodyByte { pos: u16, xor: u8 },
-    Receiver { method: Option<String>, path: Option<String> },
+    Receiver { method: Option<String>, path: Option<String>, gateway: Option<String> },
     OtherKey,
 }
 
@@ -86,7 +94,8 @@ fn open_once(
     window: u64,
 ) -> Result<Option<Vec<u8>>, WireError> {
     let mut guard = MemoryReplayGuard::new(window);
-    wire::open(keys, method, path, lookup(headers), body, now, window, &mut guard)
+    let route = wire::Route::new(method, path, GATEWAY);
+    wire::open(keys, route, lookup(headers), body, now, window, &mut guard)
 }
 
 /// The signing rule of docs/design.md, written again without otp_shared::wire.
@@ -99,12 +108,14 @@ fn sign_independently(secret: &str, method: &str, path: &str, ts: u64, nonce: &[
     let mac_key = hmac(secret.trim().as_bytes(), b"otp-sms/v1/mac");
     let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
     let content = hex::encode(Sha256::digest(body));
-    let sig = hex::encode(hmac(&mac_key, format!("{method}\n{path}\n{ts}\n{nonce}\n{content}").as_bytes()));
+    let signed = format!("{method}\n{path}\n{ts}\n{nonce}\n{content}\n{GATEWAY}");
+    let sig = hex::encode(hmac(&mac_key, signed.as_bytes()));
     vec![
         (wire::HEADER_TIMESTAMP.into(), ts.to_string()),
         (wire::HEADER_NONCE.into(), nonce),
         (wire::HEADER_CONTENT_SHA256.into(), content),
         (wire::HEADER_SIGNATURE.into(), format!("v1={sig}")),
+        (wire::HEADER_GATEWAY.into(), GATEWAY.into()),
     ]
 }
 
@@ -112,10 +123,13 @@ fuzz_target!(|input: Input| match input {
     Input::Raw { headers, body, method, path, now, window } => {
         let keys = Keys::from_secret(SECRETS[0]).unwrap();
         let headers: Vec<(String, String)> =
-            headers.into_iter().map(|(i, v)| (HEADER_NAMES[i as usize % 4].to_string(), v)).collect();
+            headers.into_iter().map(|(i, v)| (HEADER_NAMES[i as usize % 5].to_string(), v)).collect();
         let r = open_once(&keys, &method, &path, &headers, &body, now, window as u64);
-        // Without the key nothing can be forged, so only the unsigned/bad-signature refusals are possible.
-        assert!(matches!(r, Err(WireError::Unsigned | WireError::BadSignature)), "{r:?}");
+        // Without the key nothing can be forged, so only the refusals before the MAC are possible.
+        assert!(
+            matches!(r, Err(WireError::Unsigned | WireError::WrongGateway | WireError::BadSignature)),
+            "{r:?}"
+        );
     }
     Input::Sealed { req, tamper } => sealed(req, tamper),
     Input::Resigned { req, body } => {
@@ -136,27 +150,35 @@ fuzz_target!(|input: Input| match input {
 fn sealed(req: Req, tamper: Tamper) {
     let keys = req.keys();
     let (method, now, window) = (req.method(), req.now(), req.window as u64);
-    let sealed = wire::seal(&keys, method, &req.path, req.timestamp, req.header_nonce, req.aead_nonce, req.plaintext.as_deref());
+    let route = wire::Route::new(method, &req.path, GATEWAY);
+    let sealed = wire::seal(&keys, route, req.timestamp, req.header_nonce, req.aead_nonce, req.plaintext.as_deref());
     let mut headers = owned(&sealed.headers);
     let mut body = sealed.body.clone();
     let mut recv_method = method.to_string();
     let mut recv_path = req.path.clone();
+    let mut recv_gateway = GATEWAY.to_string();
     let mut recv_keys = keys.clone();
 
     // What the documented check order must answer for this tampering; None = must open.
     let expected: Option<WireError> = match tamper {
         Tamper::None => None,
         Tamper::Header { which, value } => {
-            let i = which as usize % 4;
+            let i = which as usize % 5;
             let old = headers[i].1.clone();
             headers[i].1 = value.clone();
             let (old_t, new_t) = (old.trim(), value.trim());
             // Hex is case-insensitive, so an upper-cased signature is the same signature.
             let same = old_t == new_t || (i == 3 && old_t.eq_ignore_ascii_case(new_t) && new_t.starts_with("v1="));
-            if same { None } else { Some(WireError::BadSignature) }
+            if same {
+                None
+            } else if i == 4 {
+                Some(WireError::WrongGateway)
+            } else {
+                Some(WireError::BadSignature)
+            }
         }
         Tamper::Drop { which } => {
-            headers.remove(which as usize % 4);
+            headers.remove(which as usize % 5);
             Some(WireError::Unsigned)
         }
         Tamper::BodyByte { pos, xor } => {
@@ -165,10 +187,15 @@ fn sealed(req: Req, tamper: Tamper) {
             } else {
                 let p = pos as usize % body.len();
                 body[p] ^= xor;
-                Some(WireError::BadContentHash)
+                // The window is a header check: it comes before the body's hash.
+                Some(if req.in_window() { WireError::BadContentHash } else { WireError::StaleTimestamp })
             }
         }
-        Tamper::Receiver { method: m, path: p } => {
+        Tamper::Receiver { gateway: Some(g), .. } if g.trim() != GATEWAY => {
+            recv_gateway = g;
+            Some(WireError::WrongGateway)
+        }
+        Tamper::Receiver { method: m, path: p, .. } => {
             if let Some(m) = m {
                 recv_method = m;
             }
@@ -190,11 +217,12 @@ fn sealed(req: Req, tamper: Tamper) {
     };
 
     let mut guard = MemoryReplayGuard::new(window);
-    let first = wire::open(&recv_keys, &recv_method, &recv_path, lookup(&headers), &body, now, window, &mut guard);
+    let recv_route = wire::Route::new(&recv_method, &recv_path, &recv_gateway);
+    let first = wire::open(&recv_keys, recv_route, lookup(&headers), &body, now, window, &mut guard);
     match expected {
         None if req.in_window() => {
             assert_eq!(first, Ok(req.plaintext.clone()), "round trip");
-            let again = wire::open(&recv_keys, &recv_method, &recv_path, lookup(&headers), &body, now, window, &mut guard);
+            let again = wire::open(&recv_keys, recv_route, lookup(&headers), &body, now, window, &mut guard);
             assert_eq!(again, Err(WireError::ReplayedNonce));
         }
         None => assert_eq!(first, Err(WireError::StaleTimestamp)),

@@ -8,7 +8,7 @@
 
 use otp_shared::wire::{MessageKind, SendRequest};
 use phone_gateway::config::Synchronous;
-use phone_gateway::store::{Enqueued, Store, StoreHandle};
+use phone_gateway::store::{Enqueued, Store, StoreHandle, StoreOptions};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -79,14 +79,13 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        &dir.path().join("bench.db"),
-        Synchronous::Full,
-        "bench",
-        true,
-        u64::MAX,
-    )
-    .unwrap();
+    let options = StoreOptions {
+        synchronous: Synchronous::Full,
+        gateway_id: "bench".into(),
+        reports: true,
+        max_depth: u64::MAX,
+    };
+    let store = Store::open(&dir.path().join("bench.db"), options).unwrap();
     let h = StoreHandle::spawn(store);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

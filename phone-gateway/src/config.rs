@@ -30,6 +30,8 @@ pub struct Config {
     /// Default tracing filter (RUST_LOG wins when set).
     pub log: String,
     pub auth: AuthConfig,
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
     pub queue: QueueConfig,
     pub sender: SenderConfig,
     pub pacing: PacingConfig,
@@ -55,6 +57,28 @@ pub struct AuthConfig {
     /// Accepted clock skew either side, seconds. Nonces are kept 2 x this.
     pub window_secs: u64,
     pub max_body_bytes: usize,
+}
+
+/// Limits that keep a hostile client from tying the phone up (see README, "Connections").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// A connection must deliver a request's headers this soon (also closes idle keep-alives).
+    pub header_timeout_ms: u64,
+    /// A signed request's whole body must arrive this soon after its headers.
+    pub body_timeout_ms: u64,
+    /// Connections served at once; lowered at start-up to fit the open-file limit.
+    pub max_connections: usize,
+}
+
+/// TLS on the listener: both files, or neither (plain HTTP, e.g. behind cloudflared).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Relative paths are relative to the database directory.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -143,6 +167,8 @@ impl Default for Config {
             edge_url: None,
             log: "info".into(),
             auth: AuthConfig::default(),
+            server: ServerConfig::default(),
+            tls: TlsConfig::default(),
             queue: QueueConfig::default(),
             sender: SenderConfig::default(),
             pacing: PacingConfig::default(),
@@ -157,6 +183,16 @@ impl Default for AuthConfig {
         AuthConfig {
             window_secs: otp_shared::wire::DEFAULT_WINDOW_SECS,
             max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            max_connections: 128,
         }
     }
 }
@@ -303,8 +339,14 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
         }
         _ => {}
     }
-    if cfg.gateway_id.trim().is_empty() {
-        return bad("gateway_id must not be empty");
+    if !otp_shared::ids::is_plain_id(&cfg.gateway_id) {
+        return bad("gateway_id must be 1-64 characters of A-Z a-z 0-9 _ -");
+    }
+    let srv = &cfg.server;
+    if srv.header_timeout_ms == 0 || srv.body_timeout_ms == 0 || srv.max_connections == 0 {
+        return bad(
+            "server.header_timeout_ms, body_timeout_ms and max_connections must be positive",
+        );
     }
     if cfg.sender.max_attempts == 0 {
         return bad("sender.max_attempts must be at least 1");
@@ -322,13 +364,26 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
             return bad("edge_url is not a valid URL");
         }
     }
-    if cfg.kill_switch.file.is_relative() {
-        let dir = cfg
-            .db
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        cfg.kill_switch.file = dir.join(&cfg.kill_switch.file);
+    if cfg.tls.cert_file.is_some() != cfg.tls.key_file.is_some() {
+        return bad("tls.cert_file and tls.key_file go together: set both or neither");
+    }
+    let dir = cfg
+        .db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    for path in [
+        Some(&mut cfg.kill_switch.file),
+        cfg.tls.cert_file.as_mut(),
+        cfg.tls.key_file.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if path.is_relative() {
+            *path = dir.join(&*path);
+        }
     }
     Ok(())
 }
@@ -388,6 +443,11 @@ mod tests {
             Err(ConfigError::Invalid(_))
         ));
         assert!(load(None, env_of(&[("PHONE_GATEWAY_SECRET", SECRET)])).is_ok());
+        let bad_id = env_of(&[
+            ("PHONE_GATEWAY_SECRET", SECRET),
+            ("PHONE_GATEWAY_ID", "phone 1"),
+        ]);
+        assert!(matches!(load(None, bad_id), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

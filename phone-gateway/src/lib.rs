@@ -2,10 +2,12 @@
 //! sender that runs `termux-sms-send`, with delivery reports to the edge and a kill switch.
 
 pub mod app;
+pub mod cleanup;
 pub mod config;
 pub mod kill_switch;
 pub mod pacing;
 pub mod reports;
+pub mod run;
 pub mod sender;
 pub mod server;
 pub mod store;

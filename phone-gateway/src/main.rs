@@ -23,6 +23,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     if args.check {
+        if let Err(e) = phone_gateway::server::tls::acceptor(&cfg.tls) {
+            eprintln!("phone-gateway: {e}");
+            return std::process::ExitCode::from(2);
+        }
         println!("config ok");
         return std::process::ExitCode::SUCCESS;
     }
@@ -39,7 +43,7 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    match rt.block_on(phone_gateway::app::run(cfg)) {
+    match rt.block_on(phone_gateway::run::run(cfg)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "gateway stopped");

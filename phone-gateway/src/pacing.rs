@@ -116,6 +116,18 @@ impl Pacer {
         self.next_allowed_ms = now_ms + (self.cfg.min_delay_ms + jitter_ms) as i64;
     }
 
+    /// Takes back an attempt recorded at `at_ms` that never started (the gap it imposed stays).
+    pub fn forget(&mut self, sim: Option<u8>, at_ms: i64) {
+        if let Some(q) = self.per_sim.get_mut(&sim_key(sim)) {
+            if let Some(i) = q.iter().rposition(|&t| t == at_ms) {
+                q.remove(i);
+            }
+        }
+        if let Some(i) = self.phone.iter().rposition(|&t| t == at_ms) {
+            self.phone.remove(i);
+        }
+    }
+
     /// An upper bound on the sends the limits allow from `now_ms` to `deadline_ms`, whatever was
     /// sent before: what a queue longer than this cannot get through in time.
     pub fn max_sends_between(&self, now_ms: i64, deadline_ms: i64) -> u64 {
@@ -272,6 +284,16 @@ mod tests {
         assert_eq!(p.eta(None, 2, 0, 5_000), None);
         // pinned to slot 1 behind one message: the one ahead takes slot 0
         assert_eq!(p.eta(Some(1), 1, 0, 5_000), Some(0));
+    }
+
+    #[test]
+    fn a_forgotten_attempt_frees_its_place_in_the_window() {
+        let mut p = Pacer::new(cfg(1, 1, 0), vec![], None);
+        p.record(None, 100, 0);
+        assert_eq!(p.pick(None, 200), Pick::WaitUntil(10_100));
+        p.forget(None, 100);
+        assert_eq!(p.pick(None, 200), Pick::Now(None));
+        assert_eq!(p.used(200), 0);
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! Delivery reports: drains the outbox in order, POSTing each signed StatusReport to
-//! `{edge_url}/internal/gateway/status` until the edge answers 2xx. Survives restarts (the outbox is in SQLite).
+//! Delivery reports: drains the outbox in order, up to `wire::MAX_REPORTS_PER_BATCH` reports per
+//! request, each batch one signed, encrypted `StatusBatch` POSTed to
+//! `{edge_url}/internal/gateway/status`, until the edge answers 2xx (then the whole batch is done).
+//! Survives restarts: the outbox is in SQLite.
 
 use crate::app::App;
+use crate::store::OutboxItem;
 use crate::{backoff_ms, unix_ms, unix_now};
-use otp_shared::wire::{self, Keys, HEADER_GATEWAY, HEADER_REQUEST_ID, PATH_STATUS_CALLBACK};
-use rand::RngCore;
+use otp_shared::wire::{
+    self, Keys, StatusBatch, StatusReport, HEADER_REQUEST_ID, MAX_REPORTS_PER_BATCH,
+    PATH_STATUS_CALLBACK,
+};
+use rand::{Rng, RngCore};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 /// The callback URL and the path that is signed (the edge sees the full path).
 pub fn callback_target(edge_url: &str) -> Result<(reqwest::Url, String), String> {
@@ -22,20 +28,20 @@ pub fn callback_target(edge_url: &str) -> Result<(reqwest::Url, String), String>
     Ok((url, path))
 }
 
-pub fn sign_report(keys: &Keys, path: &str, report_json: &[u8], now: u64) -> wire::SealedRequest {
+/// Seals one batch for the edge, from this gateway.
+pub fn seal_batch(
+    keys: &Keys,
+    gateway_id: &str,
+    path: &str,
+    batch: &StatusBatch,
+    now: u64,
+) -> wire::SealedRequest {
     let mut header_nonce = [0u8; 16];
     let mut aead_nonce = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut header_nonce);
     rand::thread_rng().fill_bytes(&mut aead_nonce);
-    wire::seal(
-        keys,
-        "POST",
-        path,
-        now,
-        header_nonce,
-        aead_nonce,
-        Some(report_json),
-    )
+    let route = wire::Route::new("POST", path, gateway_id);
+    wire::seal_json(keys, route, now, header_nonce, aead_nonce, batch)
 }
 
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -55,66 +61,91 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        let items = match app.store.call(|s| s.outbox_head(16)).await {
+        let items = match app
+            .store
+            .call(|s| s.outbox_head(MAX_REPORTS_PER_BATCH))
+            .await
+        {
             Ok(items) => items,
             Err(e) => {
                 warn!(error = %e, "outbox read failed");
                 Vec::new()
             }
         };
-        let mut pause = if items.is_empty() {
+        let pause = if items.is_empty() {
             Duration::from_secs(5)
         } else {
-            Duration::ZERO
-        };
-        for item in items {
-            let sealed = sign_report(&app.keys, &path, item.report.as_bytes(), unix_now());
-            let mut req = client
-                .post(url.clone())
-                .header(HEADER_GATEWAY, &app.cfg.gateway_id)
-                .header(HEADER_REQUEST_ID, &item.request_id);
-            for (k, v) in sealed.headers {
-                req = req.header(k, v);
-            }
-            let result = req
-                .header("content-type", "application/json")
-                .body(sealed.body)
-                .send()
-                .await;
-            match result {
-                Ok(resp) if resp.status().is_success() => {
+            let seqs: Vec<i64> = items.iter().map(|i| i.seq).collect();
+            match deliver(&app, &client, &url, &path, &items).await {
+                Ok(()) => {
                     failures = 0;
-                    debug!(seq = item.seq, "status report delivered");
-                    let seq = item.seq;
-                    if let Err(e) = app.store.call(move |s| s.outbox_delivered(seq)).await {
-                        warn!(error = %e, "cannot mark report delivered");
+                    debug!(reports = seqs.len(), "status reports delivered");
+                    if let Err(e) = app.store.call(move |s| s.outbox_delivered(&seqs)).await {
+                        warn!(error = %e, "cannot mark reports delivered");
                     }
+                    continue;
                 }
-                other => {
+                Err(why) => {
                     failures += 1;
-                    let why = match other {
-                        Ok(resp) => format!("status {}", resp.status()),
-                        Err(e) => e.without_url().to_string(),
-                    };
                     let cfg = &app.cfg.reports;
                     let delay = backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, failures);
-                    warn!(seq = item.seq, attempts = item.attempts + 1, error = %why, retry_in_ms = delay, "status report not accepted");
-                    let (seq, next) = (item.seq, unix_ms() + delay as i64);
-                    let _ = app.store.call(move |s| s.outbox_failed(seq, next)).await;
-                    // strict order: the same head report is retried before any later one
-                    pause = Duration::from_millis(delay);
-                    break;
+                    warn!(reports = seqs.len(), attempts = items[0].attempts + 1, error = %why, retry_in_ms = delay, "status reports not accepted");
+                    let next = unix_ms() + delay as i64;
+                    if let Err(e) = app.store.call(move |s| s.outbox_failed(&seqs, next)).await {
+                        warn!(error = %e, "cannot record the failed report attempt");
+                    }
+                    // strict order: the same head is retried before anything later
+                    Duration::from_millis(delay)
                 }
             }
-        }
-        if pause.is_zero() {
-            continue;
-        }
+        };
         tokio::select! {
             _ = app.wake_reports.notified(), if failures == 0 => {}
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// POSTs one batch; Ok once the edge answered 2xx.
+async fn deliver(
+    app: &App,
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    path: &str,
+    items: &[OutboxItem],
+) -> Result<(), String> {
+    let mut reports = Vec::with_capacity(items.len());
+    for item in items {
+        match serde_json::from_str::<StatusReport>(&item.report) {
+            Ok(r) => reports.push(r),
+            // Written by this program, so never expected; sending the rest beats blocking forever.
+            Err(e) => {
+                error!(seq = item.seq, error = %e, "unreadable report in the outbox; dropped")
+            }
+        }
+    }
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let batch = StatusBatch { reports };
+    let sealed = seal_batch(&app.keys, &app.cfg.gateway_id, path, &batch, unix_now());
+    // One report keeps its message's request id; a batch spans several, so it gets its own.
+    let request_id = match items {
+        [one] => one.request_id.clone(),
+        _ => format!("gwb_{:016x}", rand::thread_rng().gen::<u64>()),
+    };
+    let mut req = client
+        .post(url.clone())
+        .header(HEADER_REQUEST_ID, request_id)
+        .header("content-type", "application/json");
+    for (k, v) in sealed.headers {
+        req = req.header(k, v);
+    }
+    match req.body(sealed.body).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => Err(format!("status {}", resp.status())),
+        Err(e) => Err(e.without_url().to_string()),
     }
 }
 

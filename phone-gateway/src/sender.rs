@@ -24,6 +24,21 @@ pub enum Outcome {
     Failed(String),
     /// No answer in time: it may have sent.
     TimedOut,
+    /// The program could not be started for want of resources (file descriptors, processes,
+    /// memory). Nothing was sent, and nothing is wrong with the SIM: this must not count as a
+    /// failed attempt, or a client that ties up the phone's descriptors could trip the kill switch.
+    NotStarted(String),
+}
+
+/// What a failure to start the program means. Missing or not executable: a setup fault, a real
+/// failure (it trips the kill switch if it persists, which is what an operator needs). Out of
+/// resources: transient, possibly caused from outside, so the message just waits and retries.
+pub fn spawn_outcome(e: &std::io::Error) -> Outcome {
+    let resources = [libc::EMFILE, libc::ENFILE, libc::EAGAIN, libc::ENOMEM];
+    match e.raw_os_error() {
+        Some(code) if resources.contains(&code) => Outcome::NotStarted("spawn_resources".into()),
+        _ => Outcome::Failed("spawn_failed".into()),
+    }
 }
 
 /// The argv after the program name: `-n NUMBER [-s SLOT] TEXT`.
@@ -57,7 +72,7 @@ pub async fn exec(cfg: &SenderConfig, to: &str, sim: Option<u8>, text: &str) -> 
         Ok(c) => c,
         Err(e) => {
             error!(program = %cfg.program, error = %e, "cannot start the SMS program");
-            return Outcome::Failed("spawn_failed".into());
+            return spawn_outcome(&e);
         }
     };
     match tokio::time::timeout(
@@ -159,12 +174,23 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         .store
         .call(move |s| s.begin_send(&id, sim, now_ms))
         .await?;
-    app.kill.note_attempt(now_ms);
     info!(message_id = %msg.id, kind = msg.kind.as_str(), sim = ?sim, attempt = attempts, request_id = %msg.request_id, "sending");
 
     let outcome = exec(&app.cfg.sender, &msg.to, sim, &msg.text).await;
     let now = unix_now();
     let id = msg.id.clone();
+    if let Outcome::NotStarted(code) = outcome {
+        // Not an attempt: undone in the pacer, the attempt log and the count; not a failure.
+        app.pacer.lock().unwrap().forget(sim, now_ms);
+        let cfg = &app.cfg.sender;
+        let next = unix_ms() + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, 1) as i64;
+        app.store
+            .call(move |s| s.not_started(&id, sim, now_ms, &code, next, now))
+            .await?;
+        warn!(message_id = %msg.id, "the SMS program could not start (out of resources); will retry");
+        return Ok(None);
+    }
+    app.kill.note_attempt(now_ms);
     match outcome {
         Outcome::Sent => {
             app.store.call(move |s| s.mark_sent(&id, now)).await?;
@@ -182,8 +208,8 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         }
         failed => {
             let code = match failed {
-                Outcome::Failed(code) => code,
-                _ => "timeout".to_string(),
+                Outcome::Failed(code) | Outcome::NotStarted(code) => code,
+                Outcome::TimedOut | Outcome::Sent => "timeout".to_string(),
             };
             *app.last_send.lock().unwrap() = "failed";
             let cfg = &app.cfg.sender;
@@ -229,17 +255,35 @@ mod tests {
     #[test]
     fn argv_is_number_slot_text() {
         assert_eq!(
-            sms_args("+1555", None, "hi there"),
-            ["-n", "+1555", "hi there"]
+            sms_args("+1415", None, "hi there"),
+            ["-n", "+1415", "hi there"]
         );
         assert_eq!(
-            sms_args("+1555", Some(1), "hi"),
-            ["-n", "+1555", "-s", "1", "hi"]
+            sms_args("+1415", Some(1), "hi"),
+            ["-n", "+1415", "-s", "1", "hi"]
         );
         assert_eq!(
-            sms_args("+1555", None, "-s 2"),
-            ["-n", "+1555", "--", "-s 2"]
+            sms_args("+1415", None, "-s 2"),
+            ["-n", "+1415", "--", "-s 2"]
         );
+    }
+
+    #[test]
+    fn running_out_of_resources_is_not_a_send_failure() {
+        for code in [libc::EMFILE, libc::ENFILE, libc::EAGAIN, libc::ENOMEM] {
+            let e = std::io::Error::from_raw_os_error(code);
+            assert_eq!(
+                spawn_outcome(&e),
+                Outcome::NotStarted("spawn_resources".into())
+            );
+        }
+        for kind in [
+            std::io::ErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied,
+        ] {
+            let e = std::io::Error::from(kind);
+            assert_eq!(spawn_outcome(&e), Outcome::Failed("spawn_failed".into()));
+        }
     }
 
     #[tokio::test]

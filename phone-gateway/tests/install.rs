@@ -80,7 +80,7 @@ fn dry_run_prints_every_step_and_changes_nothing() {
     let pkg = env.path("stubs/pkg");
     assert!(
         out.contains(&format!(
-            "+ {} install -y rust termux-api sqlite termux-services",
+            "+ {} install -y rust termux-api sqlite termux-services cloudflared",
             pkg.display()
         )),
         "{out}"
@@ -96,7 +96,10 @@ fn dry_run_prints_every_step_and_changes_nothing() {
     );
     assert!(out.contains("wrangler secret put GATEWAY_SECRETS"), "{out}");
     assert!(out.contains("{\"phone-7\":"), "{out}");
-    assert!(out.contains("portmap.io"), "{out}");
+    // the recommended tunnel by default: Cloudflare's, with TLS
+    assert!(out.contains("cloudflared tunnel create phone-7"), "{out}");
+    assert!(out.contains("\"url\":\"https://"), "{out}");
+    assert!(!out.contains("http://<"), "{out}");
     assert_eq!(env.stub_calls(), "", "a stub ran during --dry-run");
     assert!(
         !env.path("home").exists() && !env.path("prefix").exists(),
@@ -122,7 +125,7 @@ fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
     let calls = env.stub_calls();
     let prefix = env.path("prefix");
     assert!(
-        calls.contains("pkg install -y rust termux-api sqlite termux-services"),
+        calls.contains("pkg install -y rust termux-api sqlite termux-services cloudflared"),
         "{calls}"
     );
     assert!(
@@ -182,11 +185,62 @@ fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
 }
 
 #[test]
+fn a_raw_tcp_tunnel_gets_the_gateways_own_tls_or_a_warning() {
+    let env = Env::new();
+    let cert = rcgen::generate_simple_self_signed(vec!["phone.example.test".into()]).unwrap();
+    let (cert_file, key_file) = (env.path("cert.pem"), env.path("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let (ok, out) = env.run(&[
+        "--tunnel",
+        "portmap",
+        "--hostname",
+        "phone.example.test",
+        "--tls-cert",
+        cert_file.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("config ok"),
+        "the binary refused the TLS config: {out}"
+    );
+    assert!(
+        out.contains("\"url\":\"https://phone.example.test:"),
+        "{out}"
+    );
+    assert!(!env.stub_calls().contains("cloudflared"));
+    let tls = env.path("home/.phone-gateway/tls");
+    let config = std::fs::read_to_string(env.path("home/.phone-gateway/gateway.toml")).unwrap();
+    assert!(config.contains(&format!("cert_file = \"{}/cert.pem\"", tls.display())));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(tls.join("key.pem"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // without a certificate: plain HTTP, said plainly
+    let (ok, out) = Env::new().run(&["--dry-run", "--tunnel", "portmap"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"url\":\"http://<your-portmap-host>"),
+        "{out}"
+    );
+    assert!(out.contains("WARNING: plain HTTP"), "{out}");
+    let (ok, out) = Env::new().run(&["--dry-run", "--tls-cert", "c.pem"]);
+    assert!(!ok && out.contains("go together"), "{out}");
+}
+
+#[test]
 fn unknown_options_are_refused() {
     let env = Env::new();
     let (ok, out) = env.run(&["--bogus"]);
     assert!(!ok);
     assert!(out.contains("unknown option --bogus"));
     let (ok, _) = env.run(&["--dry-run", "--gateway-id", "bad id!"]);
+    assert!(!ok);
+    let (ok, _) = env.run(&["--dry-run", "--tunnel", "ngrok"]);
     assert!(!ok);
 }

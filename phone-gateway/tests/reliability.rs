@@ -17,7 +17,7 @@ async fn pacing_holds_under_a_burst_and_everything_is_delivered_later() {
             .send(&msg(
                 &format!("b{i}"),
                 "otp",
-                &format!("+1555000050{i}"),
+                &format!("+1415200050{i}"),
                 "burst",
             ))
             .await;
@@ -44,7 +44,7 @@ async fn pacing_holds_under_a_burst_and_everything_is_delivered_later() {
     }
     let mut got = numbers(&gw.sent());
     got.sort();
-    let want: Vec<String> = (0..n).map(|i| format!("+1555000050{i}")).collect();
+    let want: Vec<String> = (0..n).map(|i| format!("+1415200050{i}")).collect();
     assert_eq!(got, want);
 }
 
@@ -53,7 +53,7 @@ async fn a_failing_termux_sms_send_is_retried_then_gives_up_at_the_limit() {
     let gw = Gateway::start("");
     gw.control("fail_count", "2");
     assert_eq!(
-        gw.send(&msg("flaky", "otp", "+15550000600", "retry me"))
+        gw.send(&msg("flaky", "otp", "+14152000600", "retry me"))
             .await
             .0,
         202
@@ -68,7 +68,7 @@ async fn a_failing_termux_sms_send_is_retried_then_gives_up_at_the_limit() {
 
     gw.control("fail_always", "");
     assert_eq!(
-        gw.send(&msg("broken", "otp", "+15550000601", "never"))
+        gw.send(&msg("broken", "otp", "+14152000601", "never"))
             .await
             .0,
         202
@@ -94,7 +94,7 @@ async fn kill_9_mid_queue_loses_no_acknowledged_message_and_sends_none_twice() {
     let ids: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(
-            gw.send(&msg(id, "otp", &format!("+1555000070{i}"), "crash test"))
+            gw.send(&msg(id, "otp", &format!("+1415200070{i}"), "crash test"))
                 .await
                 .0,
             202
@@ -131,7 +131,7 @@ async fn kill_9_mid_queue_loses_no_acknowledged_message_and_sends_none_twice() {
 
     let calls = numbers(&gw.calls());
     for i in 0..n {
-        let num = format!("+1555000070{i}");
+        let num = format!("+1415200070{i}");
         assert!(
             calls.iter().filter(|c| **c == num).count() <= 1,
             "{num} sent twice: {calls:?}"
@@ -168,7 +168,7 @@ async fn kill_switch_file_stops_sending_and_keeps_the_queue() {
             gw.send(&msg(
                 &format!("f{i}"),
                 "otp",
-                &format!("+1555000080{i}"),
+                &format!("+1415200080{i}"),
                 "stop test"
             ))
             .await
@@ -192,7 +192,7 @@ async fn kill_switch_file_stops_sending_and_keeps_the_queue() {
     })
     .await;
     // new sends are refused while stopped
-    let (code, body) = gw.send(&msg("f9", "otp", "+15550000809", "refused")).await;
+    let (code, body) = gw.send(&msg("f9", "otp", "+14152000809", "refused")).await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),
         (503, Some("kill_switch"))
@@ -226,7 +226,7 @@ async fn signed_kill_switch_command_stops_survives_restart_and_resumes() {
             gw.send(&msg(
                 &format!("c{i}"),
                 "otp",
-                &format!("+1555000090{i}"),
+                &format!("+1415200090{i}"),
                 "cmd test"
             ))
             .await
@@ -280,7 +280,7 @@ async fn consecutive_failures_trip_the_kill_switch_automatically() {
             gw.send(&msg(
                 &format!("a{i}"),
                 "otp",
-                &format!("+1555000100{i}"),
+                &format!("+1415200100{i}"),
                 "auto"
             ))
             .await
@@ -311,7 +311,7 @@ async fn send_rate_ceiling_trips_the_kill_switch() {
             gw.send(&msg(
                 &format!("r{i}"),
                 "otp",
-                &format!("+1555000110{i}"),
+                &format!("+1415200110{i}"),
                 "rate"
             ))
             .await

@@ -1,16 +1,19 @@
-//! Delivery reports reach a local HTTP receiver standing in for the edge, signed and encrypted per wire v1.
+//! Delivery reports reach a local HTTP receiver standing in for the edge, signed and encrypted per
+//! wire v1, in batches (`StatusBatch`), in order, each state change after the hand-off once.
 
 mod common;
 
 use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use otp_shared::wire::{self, Keys, MemoryReplayGuard, MessageState, StatusReport};
+use otp_shared::wire::{self, Keys, MemoryReplayGuard, MessageState, StatusBatch, StatusReport};
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 struct Received {
     reports: Vec<StatusReport>,
+    /// Reports per accepted request.
+    batches: Vec<usize>,
     rejected: Vec<String>,
     /// Answer 503 to this many requests first, to exercise the retry.
     fail_first: usize,
@@ -41,10 +44,15 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
                             let body = body.collect().await.unwrap().to_bytes();
                             let header =
                                 |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
-                            let opened = wire::open(
-                                &keys,
+                            // the receiver knows the sender by its id, and checks it signed it
+                            let route = wire::Route::new(
                                 parts.method.as_str(),
                                 parts.uri.path(),
+                                GATEWAY_ID,
+                            );
+                            let opened = wire::open(
+                                &keys,
+                                route,
                                 header,
                                 &body,
                                 now(),
@@ -55,13 +63,16 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
                             s.requests += 1;
                             let status = if s.requests <= s.fail_first {
                                 503
-                            } else if header(wire::HEADER_GATEWAY) != Some("phone-test") {
+                            } else if header(wire::HEADER_GATEWAY) != Some(GATEWAY_ID) {
                                 s.rejected.push("missing gateway id".into());
                                 401
                             } else {
                                 match opened {
                                     Ok(Some(plain)) => {
-                                        s.reports.push(serde_json::from_slice(&plain).unwrap());
+                                        let batch: StatusBatch =
+                                            serde_json::from_slice(&plain).unwrap();
+                                        s.batches.push(batch.reports.len());
+                                        s.reports.extend(batch.reports);
                                         200
                                     }
                                     Ok(None) => 400,
@@ -80,7 +91,8 @@ async fn start_receiver(bind: &str, fail_first: usize) -> (String, Arc<Mutex<Rec
                         }
                     },
                 );
-                let _ = hyper::server::conn::http1::Builder::new()
+                // a connection the gateway drops mid-way is its business
+                let _closed = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
             });
@@ -105,7 +117,7 @@ async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     ));
     gw.control("sleep", "3");
     assert_eq!(
-        gw.send(&msg("rep1", "otp", "+15550001200", "report me"))
+        gw.send(&msg("rep1", "otp", "+14152001200", "report me"))
             .await
             .0,
         202
@@ -113,19 +125,22 @@ async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
     wait_for(10, "first send running", || async { gw.calls().len() == 1 }).await;
     let short = otp_shared::wire::SendRequest {
         expires_at: now() + 2,
-        ..msg("rep2", "otp", "+15550001201", "expire me")
+        ..msg("rep2", "otp", "+14152001201", "expire me")
     };
     assert_eq!(gw.send(&short).await.0, 202);
 
-    wait_for(30, "queued, sent and expired reports", || async {
+    wait_for(30, "sending, sent and expired reports", || async {
         let r = received.lock().unwrap();
-        states_of(&r, "rep1") == [MessageState::Queued, MessageState::Sent]
-            && states_of(&r, "rep2") == [MessageState::Queued, MessageState::Expired]
+        states_of(&r, "rep1") == [MessageState::Sending, MessageState::Sent]
+            && states_of(&r, "rep2") == [MessageState::Expired]
     })
     .await;
     let r = received.lock().unwrap();
     assert!(r.rejected.is_empty(), "receiver rejected: {:?}", r.rejected);
-    assert!(r.requests >= 4 + 2, "the two 503s were retried");
+    assert!(
+        r.requests >= r.batches.len() + 2,
+        "the two 503s were retried"
+    );
     let sent = r
         .reports
         .iter()
@@ -139,11 +154,7 @@ async fn signed_status_reports_reach_the_edge_in_order_with_retries() {
         ),
         (1, "phone-test", None)
     );
-    assert_eq!(
-        r.reports.iter().filter(|x| x.id == "rep1").count(),
-        2,
-        "each report delivered once"
-    );
+    assert_eq!(r.reports.len(), 3, "each report delivered once");
 }
 
 #[tokio::test]
@@ -154,7 +165,7 @@ async fn undelivered_reports_survive_a_restart() {
     drop(probe);
     let mut gw = Gateway::start(&format!("edge_url = \"http://127.0.0.1:{port}\"\n[reports]\nbackoff_base_ms = 50\nbackoff_max_ms = 100\n"));
     assert_eq!(
-        gw.send(&msg("rep3", "otp", "+15550001300", "later report"))
+        gw.send(&msg("rep3", "otp", "+14152001300", "later report"))
             .await
             .0,
         202
@@ -169,7 +180,42 @@ async fn undelivered_reports_survive_a_restart() {
     let (_, received) = start_receiver(&format!("127.0.0.1:{port}"), 0).await;
     gw.restart();
     wait_for(30, "stored reports delivered", || async {
-        states_of(&received.lock().unwrap(), "rep3") == [MessageState::Queued, MessageState::Sent]
+        states_of(&received.lock().unwrap(), "rep3") == [MessageState::Sending, MessageState::Sent]
     })
     .await;
+}
+
+#[tokio::test]
+async fn reports_that_waited_go_out_together_in_one_request() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    // the edge is away while five messages are sent (ten reports pile up)
+    let gw = Gateway::start(&format!(
+        "edge_url = \"http://127.0.0.1:{port}\"\n[reports]\nbackoff_base_ms = 100\nbackoff_max_ms = 200\n"
+    ));
+    for i in 0..5 {
+        let id = format!("pile{i}");
+        let to = format!("+1415200130{i}");
+        assert_eq!(gw.send(&msg(&id, "otp", &to, "x")).await.0, 202);
+    }
+    wait_for(60, "all five sent", || async { gw.sent().len() == 5 }).await;
+    wait_for(10, "all five recorded", || async {
+        gw.status("pile4").await.unwrap().state == MessageState::Sent
+    })
+    .await;
+    let (_, received) = start_receiver(&format!("127.0.0.1:{port}"), 0).await;
+    wait_for(30, "the ten reports delivered", || async {
+        received.lock().unwrap().reports.len() == 10
+    })
+    .await;
+    let r = received.lock().unwrap();
+    assert_eq!(r.batches, [10], "one request for all ten");
+    for i in 0..5 {
+        let id = format!("pile{i}");
+        assert_eq!(
+            states_of(&r, &id),
+            [MessageState::Sending, MessageState::Sent]
+        );
+    }
 }

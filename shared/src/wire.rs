@@ -25,6 +25,8 @@ pub const HEADER_CONTENT_SHA256: &str = "X-Otp-Content-Sha256";
 pub const HEADER_SIGNATURE: &str = "X-Otp-Signature";
 pub const HEADER_GATEWAY: &str = "X-Otp-Gateway";
 pub const HEADER_REQUEST_ID: &str = "X-Request-Id";
+/// On every gateway answer to an authenticated request: see [`sign_reply`].
+pub const HEADER_REPLY_SIGNATURE: &str = "X-Otp-Reply-Signature";
 pub const SIGNATURE_PREFIX: &str = "v1=";
 
 /// Default accepted clock skew, seconds either side.
@@ -95,18 +97,43 @@ fn derive(secret: &[u8], label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn signing_string(
-    method: &str,
-    path: &str,
-    timestamp: &str,
-    nonce: &str,
-    content_sha256: &str,
-) -> String {
-    format!("{method}\n{path}\n{timestamp}\n{nonce}\n{content_sha256}")
+/// What a request is and whom it is for: the parts that both its signature and its AEAD bind, so a
+/// request cannot be moved to another route, time, or gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The gateway the request is exchanged with: the target of an edge request, the sender of a
+    /// callback. Travels as `X-Otp-Gateway`.
+    pub gateway_id: &'a str,
 }
 
-fn aad(method: &str, path: &str, timestamp: &str) -> String {
-    format!("{method}\n{path}\n{timestamp}")
+impl<'a> Route<'a> {
+    pub fn new(method: &'a str, path: &'a str, gateway_id: &'a str) -> Self {
+        Route {
+            method,
+            path,
+            gateway_id,
+        }
+    }
+}
+
+fn signing_string(route: Route, timestamp: &str, nonce: &str, content_sha256: &str) -> String {
+    let Route {
+        method,
+        path,
+        gateway_id,
+    } = route;
+    format!("{method}\n{path}\n{timestamp}\n{nonce}\n{content_sha256}\n{gateway_id}")
+}
+
+fn aad(route: Route, timestamp: &str) -> String {
+    let Route {
+        method,
+        path,
+        gateway_id,
+    } = route;
+    format!("{method}\n{path}\n{timestamp}\n{gateway_id}")
 }
 
 fn mac_of(keys: &Keys, data: &str) -> HmacSha256 {
@@ -125,19 +152,30 @@ struct Envelope {
     c: String,
 }
 
-/// A request ready to send: the auth headers (add `X-Request-Id` / `X-Otp-Gateway` yourself) and the body.
+/// A request ready to send: the auth headers (with `X-Otp-Gateway`; add `X-Request-Id` yourself)
+/// and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedRequest {
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
 
+impl SealedRequest {
+    /// The header nonce: what the receiver's signed reply is bound to ([`verify_reply`]).
+    pub fn nonce(&self) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == HEADER_NONCE)
+            .map(|(_, v)| v.as_str())
+            .expect("seal always sets the nonce")
+    }
+}
+
 /// Signs (and, with a plaintext, encrypts) one request. `header_nonce` and `aead_nonce` must be fresh
 /// random bytes for every call; `timestamp` is unix seconds.
 pub fn seal(
     keys: &Keys,
-    method: &str,
-    path: &str,
+    route: Route,
     timestamp: u64,
     header_nonce: [u8; 16],
     aead_nonce: [u8; 12],
@@ -148,7 +186,7 @@ pub fn seal(
         None => Vec::new(),
         Some(msg) => {
             let cipher = ChaCha20Poly1305::new(Key::from_slice(&keys.enc));
-            let aad = aad(method, path, &ts);
+            let aad = aad(route, &ts);
             let ct = cipher
                 .encrypt(
                     Nonce::from_slice(&aead_nonce),
@@ -169,7 +207,7 @@ pub fn seal(
     let nonce = b64url(&header_nonce);
     let content = hex::encode(Sha256::digest(&body));
     let sig = hex::encode(
-        mac_of(keys, &signing_string(method, path, &ts, &nonce, &content))
+        mac_of(keys, &signing_string(route, &ts, &nonce, &content))
             .finalize()
             .into_bytes(),
     );
@@ -179,6 +217,7 @@ pub fn seal(
             (HEADER_NONCE, nonce),
             (HEADER_CONTENT_SHA256, content),
             (HEADER_SIGNATURE, format!("{SIGNATURE_PREFIX}{sig}")),
+            (HEADER_GATEWAY, route.gateway_id.to_string()),
         ],
         body,
     }
@@ -187,8 +226,7 @@ pub fn seal(
 /// [`seal`] for a JSON message.
 pub fn seal_json<T: Serialize>(
     keys: &Keys,
-    method: &str,
-    path: &str,
+    route: Route,
     timestamp: u64,
     header_nonce: [u8; 16],
     aead_nonce: [u8; 12],
@@ -197,13 +235,49 @@ pub fn seal_json<T: Serialize>(
     let plaintext = serde_json::to_vec(message).expect("wire messages serialise");
     seal(
         keys,
-        method,
-        path,
+        route,
         timestamp,
         header_nonce,
         aead_nonce,
         Some(&plaintext),
     )
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Signed replies
+
+/// `X-Otp-Reply-Signature` = `v1=` + hex HMAC-SHA256(mac_key, "reply\n{request_nonce}\n{status}\n{hex
+/// sha256(body)}"): binds a reply to the request it answers, so a party in the middle can neither
+/// forge an answer nor swap one (a refusal that would make the edge try another phone, say).
+pub fn sign_reply(keys: &Keys, request_nonce: &str, status: u16, body: &[u8]) -> String {
+    let sig = mac_of(keys, &reply_string(request_nonce, status, body))
+        .finalize()
+        .into_bytes();
+    format!("{SIGNATURE_PREFIX}{}", hex::encode(sig))
+}
+
+/// Checks a reply's `X-Otp-Reply-Signature` (`signature`: the header, if present) against the
+/// nonce of the request it answers. Missing: `unsigned`; wrong: `bad_signature`.
+pub fn verify_reply(
+    keys: &Keys,
+    request_nonce: &str,
+    status: u16,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), WireError> {
+    let sig = signature.ok_or(WireError::Unsigned)?.trim();
+    let sig = sig
+        .strip_prefix(SIGNATURE_PREFIX)
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(WireError::BadSignature)?;
+    mac_of(keys, &reply_string(request_nonce, status, body))
+        .verify_slice(&sig)
+        .map_err(|_| WireError::BadSignature)
+}
+
+fn reply_string(request_nonce: &str, status: u16, body: &[u8]) -> String {
+    let content = hex::encode(Sha256::digest(body));
+    format!("reply\n{request_nonce}\n{status}\n{content}")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -226,6 +300,8 @@ pub enum WireError {
     BadEnvelope,
     #[error("ciphertext does not decrypt for this route and time")]
     BadCiphertext,
+    #[error("request is for another gateway")]
+    WrongGateway,
 }
 
 impl WireError {
@@ -239,16 +315,30 @@ impl WireError {
             WireError::ReplayedNonce => "replayed_nonce",
             WireError::BadEnvelope => "bad_envelope",
             WireError::BadCiphertext => "bad_ciphertext",
+            WireError::WrongGateway => "wrong_gateway",
         }
     }
 }
 
-/// A request whose signature, body hash and timestamp passed. Check the nonce, then [`Verified::open`].
+/// A request whose auth headers passed: present, for this gateway, signed over the declared body
+/// hash, timestamp in the window. The body is not read yet: check it with
+/// [`SignedHeaders::check_body`].
+#[derive(Debug)]
+pub struct SignedHeaders<'a> {
+    keys: &'a Keys,
+    route: Route<'a>,
+    timestamp_text: String,
+    content_sha256: String,
+    pub timestamp: u64,
+    /// The header nonce (base64url text); single use within 2 x window.
+    pub nonce: String,
+}
+
+/// A request whose signature, timestamp and body hash passed. Check the nonce, then [`Verified::open`].
 #[derive(Debug)]
 pub struct Verified<'a> {
     keys: &'a Keys,
-    method: &'a str,
-    path: &'a str,
+    route: Route<'a>,
     body: &'a [u8],
     timestamp_text: String,
     pub timestamp: u64,
@@ -256,55 +346,81 @@ pub struct Verified<'a> {
     pub nonce: String,
 }
 
-/// Stateless checks in the documented order: unsigned, bad_signature, bad_content_hash, stale_timestamp.
-/// `header` looks a header up by its canonical name (receivers should match case-insensitively).
-pub fn verify<'a, 'h>(
+/// The checks that need only the headers, in order: unsigned, wrong_gateway, bad_signature,
+/// stale_timestamp. A receiver runs them before it reads the body, so an unauthenticated sender
+/// cannot make it wait for (or buffer) one. `route.gateway_id` is the receiver's own id (gateway)
+/// or the sender's (edge, from `X-Otp-Gateway`). `header` looks a header up by its canonical name
+/// (match case-insensitively).
+pub fn verify_headers<'a, 'h>(
     keys: &'a Keys,
-    method: &'a str,
-    path: &'a str,
+    route: Route<'a>,
     header: impl Fn(&str) -> Option<&'h str>,
-    body: &'a [u8],
     now: u64,
     window_secs: u64,
-) -> Result<Verified<'a>, WireError> {
+) -> Result<SignedHeaders<'a>, WireError> {
     let ts = header(HEADER_TIMESTAMP).ok_or(WireError::Unsigned)?.trim();
     let nonce = header(HEADER_NONCE).ok_or(WireError::Unsigned)?.trim();
     let content = header(HEADER_CONTENT_SHA256)
         .ok_or(WireError::Unsigned)?
         .trim();
     let sig = header(HEADER_SIGNATURE).ok_or(WireError::Unsigned)?.trim();
+    let gateway = header(HEADER_GATEWAY).ok_or(WireError::Unsigned)?.trim();
     let nonce_ok = B64.decode(nonce).map(|b| b.len() == 16).unwrap_or(false);
     if ts.is_empty() || !nonce_ok || content.len() != 64 {
         return Err(WireError::Unsigned);
+    }
+    if gateway != route.gateway_id {
+        return Err(WireError::WrongGateway);
     }
     let sig = sig
         .strip_prefix(SIGNATURE_PREFIX)
         .ok_or(WireError::BadSignature)?;
     let sig = hex::decode(sig).map_err(|_| WireError::BadSignature)?;
-    mac_of(keys, &signing_string(method, path, ts, nonce, content))
+    mac_of(keys, &signing_string(route, ts, nonce, content))
         .verify_slice(&sig)
         .map_err(|_| WireError::BadSignature)?;
-    let actual = hex::encode(Sha256::digest(body));
-    if !bool::from(
-        actual
-            .as_bytes()
-            .ct_eq(content.to_ascii_lowercase().as_bytes()),
-    ) {
-        return Err(WireError::BadContentHash);
-    }
     let timestamp: u64 = ts.parse().map_err(|_| WireError::StaleTimestamp)?;
     if timestamp.abs_diff(now) > window_secs {
         return Err(WireError::StaleTimestamp);
     }
-    Ok(Verified {
+    Ok(SignedHeaders {
         keys,
-        method,
-        path,
-        body,
+        route,
         timestamp_text: ts.to_string(),
+        content_sha256: content.to_ascii_lowercase(),
         timestamp,
         nonce: nonce.to_string(),
     })
+}
+
+impl<'a> SignedHeaders<'a> {
+    /// The last stateless check, once the body is read: bad_content_hash.
+    pub fn check_body(self, body: &'a [u8]) -> Result<Verified<'a>, WireError> {
+        let actual = hex::encode(Sha256::digest(body));
+        if !bool::from(actual.as_bytes().ct_eq(self.content_sha256.as_bytes())) {
+            return Err(WireError::BadContentHash);
+        }
+        Ok(Verified {
+            keys: self.keys,
+            route: self.route,
+            body,
+            timestamp_text: self.timestamp_text,
+            timestamp: self.timestamp,
+            nonce: self.nonce,
+        })
+    }
+}
+
+/// [`verify_headers`] then [`SignedHeaders::check_body`], for a receiver that already has the body.
+pub fn verify<'a, 'h>(
+    keys: &'a Keys,
+    route: Route<'a>,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &'a [u8],
+    now: u64,
+    window_secs: u64,
+) -> Result<Verified<'a>, WireError> {
+    verify_headers(keys, route, header, now, window_secs)?.check_body(body)
 }
 
 impl Verified<'_> {
@@ -324,7 +440,7 @@ impl Verified<'_> {
         }
         let ct = B64.decode(&env.c).map_err(|_| WireError::BadEnvelope)?;
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.keys.enc));
-        let aad = aad(self.method, self.path, &self.timestamp_text);
+        let aad = aad(self.route, &self.timestamp_text);
         cipher
             .decrypt(
                 Nonce::from_slice(&nonce),
@@ -373,18 +489,16 @@ impl ReplayGuard for MemoryReplayGuard {
 }
 
 /// Full check in the documented order (verify, replay, decrypt).
-#[allow(clippy::too_many_arguments)]
 pub fn open<'h>(
     keys: &Keys,
-    method: &str,
-    path: &str,
+    route: Route,
     header: impl Fn(&str) -> Option<&'h str>,
     body: &[u8],
     now: u64,
     window_secs: u64,
     replay: &mut dyn ReplayGuard,
 ) -> Result<Option<Vec<u8>>, WireError> {
-    let verified = verify(keys, method, path, header, body, now, window_secs)?;
+    let verified = verify(keys, route, header, body, now, window_secs)?;
     if !replay.remember(&verified.nonce, verified.timestamp, now) {
         return Err(WireError::ReplayedNonce);
     }
@@ -522,6 +636,18 @@ pub struct StatusReport {
     pub gateway_id: String,
 }
 
+/// Most reports in one status callback.
+pub const MAX_REPORTS_PER_BATCH: usize = 16;
+
+/// Body of the status callback (`POST {edge}/internal/gateway/status`): up to
+/// [`MAX_REPORTS_PER_BATCH`] reports, oldest first, all from the signing gateway. Only state
+/// changes after the hand-off are reported (sending, sent, failed, expired): the 202 of
+/// `POST /v1/send` already said queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusBatch {
+    pub reports: Vec<StatusReport>,
+}
+
 /// `POST /v1/kill-switch` plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KillSwitchCommand {
@@ -538,7 +664,14 @@ pub struct KillSwitchState {
     pub reason: Option<String>,
 }
 
-/// `GET /health` reply.
+/// Reply to a bare (unsigned) `GET /health`: that the gateway is up, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Liveness {
+    pub status: String,
+    pub version: String,
+}
+
+/// Reply to a signed `GET /health` (never file paths, numbers or texts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
@@ -590,6 +723,11 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const NOW: u64 = 1_764_000_000;
+    const GW: &str = "phone-1";
+
+    fn route<'a>(method: &'a str, path: &'a str) -> Route<'a> {
+        Route::new(method, path, GW)
+    }
 
     fn keys() -> Keys {
         Keys::from_secret(SECRET).unwrap()
@@ -609,7 +747,14 @@ mod tests {
     }
 
     fn sealed() -> SealedRequest {
-        seal_json(&keys(), "POST", PATH_SEND, NOW, [7; 16], [9; 12], &sample())
+        seal_json(
+            &keys(),
+            route("POST", PATH_SEND),
+            NOW,
+            [7; 16],
+            [9; 12],
+            &sample(),
+        )
     }
 
     fn lookup<'a>(req: &'a SealedRequest) -> impl Fn(&str) -> Option<&'a str> + 'a {
@@ -630,8 +775,7 @@ mod tests {
         let mut guard = MemoryReplayGuard::new(DEFAULT_WINDOW_SECS);
         open(
             &keys(),
-            method,
-            path,
+            route(method, path),
             lookup(req),
             &req.body,
             now,
@@ -664,8 +808,7 @@ mod tests {
     fn empty_body_round_trips_as_none() {
         let req = seal(
             &keys(),
-            "GET",
-            "/v1/messages/msg_1",
+            route("GET", "/v1/messages/msg_1"),
             NOW,
             [1; 16],
             [2; 12],
@@ -685,7 +828,7 @@ mod tests {
         let mac_key = derive(SECRET.as_bytes(), b"otp-sms/v1/mac");
         let mut mac = <HmacSha256 as Mac>::new_from_slice(&mac_key).unwrap();
         let s = format!(
-            "POST\n/v1/send\n{}\n{}\n{}",
+            "POST\n/v1/send\n{}\n{}\n{}\nphone-1",
             h(HEADER_TIMESTAMP).unwrap(),
             h(HEADER_NONCE).unwrap(),
             h(HEADER_CONTENT_SHA256).unwrap()
@@ -715,6 +858,7 @@ mod tests {
             HEADER_NONCE,
             HEADER_CONTENT_SHA256,
             HEADER_SIGNATURE,
+            HEADER_GATEWAY,
         ] {
             let mut req = sealed();
             req.headers.retain(|(k, _)| *k != name);
@@ -764,8 +908,7 @@ mod tests {
         let mut guard = MemoryReplayGuard::new(300);
         let got = open(
             &other,
-            "POST",
-            PATH_SEND,
+            route("POST", PATH_SEND),
             lookup(&req),
             &req.body,
             NOW,
@@ -798,6 +941,117 @@ mod tests {
         assert_eq!(
             open_at(&req, "POST", PATH_SEND, NOW),
             Err(WireError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn headers_are_checked_before_and_without_the_body() {
+        let req = sealed();
+        let k = keys();
+        let signed = verify_headers(&k, route("POST", PATH_SEND), lookup(&req), NOW, 300).unwrap();
+        assert_eq!(signed.nonce, lookup(&req)(HEADER_NONCE).unwrap());
+        assert_eq!(
+            signed.check_body(b"other").unwrap_err(),
+            WireError::BadContentHash
+        );
+        let signed = verify_headers(&k, route("POST", PATH_SEND), lookup(&req), NOW, 300).unwrap();
+        assert!(signed
+            .check_body(&req.body)
+            .unwrap()
+            .open()
+            .unwrap()
+            .is_some());
+        // the window is a header check: a stale request is refused whatever its body
+        assert_eq!(
+            verify_headers(&k, route("POST", PATH_SEND), lookup(&req), NOW + 301, 300).unwrap_err(),
+            WireError::StaleTimestamp
+        );
+    }
+
+    #[test]
+    fn a_request_for_another_gateway_is_refused() {
+        let k = keys();
+        let req = sealed();
+        assert_eq!(lookup(&req)(HEADER_GATEWAY), Some(GW));
+        let mut guard = MemoryReplayGuard::new(300);
+        let for_phone_2 = Route::new("POST", PATH_SEND, "phone-2");
+        let got = open(
+            &k,
+            for_phone_2,
+            lookup(&req),
+            &req.body,
+            NOW,
+            300,
+            &mut guard,
+        );
+        assert_eq!(got, Err(WireError::WrongGateway));
+        // relabelled for phone-2: the signature covers the id
+        let mut relabelled = sealed();
+        set_header(&mut relabelled, HEADER_GATEWAY, "phone-2".into());
+        let got = open(
+            &k,
+            for_phone_2,
+            lookup(&relabelled),
+            &relabelled.body,
+            NOW,
+            300,
+            &mut guard,
+        );
+        assert_eq!(got, Err(WireError::BadSignature));
+        // re-signed for phone-2 with the same ciphertext: the AEAD covers the id too
+        let mut resigned = sealed();
+        let content = hex::encode(Sha256::digest(&resigned.body));
+        let nonce = lookup(&resigned)(HEADER_NONCE).unwrap().to_string();
+        let sig = mac_of(
+            &k,
+            &signing_string(for_phone_2, &NOW.to_string(), &nonce, &content),
+        )
+        .finalize()
+        .into_bytes();
+        set_header(
+            &mut resigned,
+            HEADER_SIGNATURE,
+            format!("v1={}", hex::encode(sig)),
+        );
+        set_header(&mut resigned, HEADER_GATEWAY, "phone-2".into());
+        let got = open(
+            &k,
+            for_phone_2,
+            lookup(&resigned),
+            &resigned.body,
+            NOW,
+            300,
+            &mut guard,
+        );
+        assert_eq!(got, Err(WireError::BadCiphertext));
+    }
+
+    #[test]
+    fn signed_replies_bind_the_request_nonce_status_and_body() {
+        let k = keys();
+        let body = br#"{"id":"msg_1","state":"queued"}"#;
+        let sig = sign_reply(&k, "nonce-a", 202, body);
+        assert_eq!(verify_reply(&k, "nonce-a", 202, Some(&sig), body), Ok(()));
+        // the documented formula
+        let mac_key = derive(SECRET.as_bytes(), b"otp-sms/v1/mac");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&mac_key).unwrap();
+        mac.update(
+            format!("reply\nnonce-a\n202\n{}", hex::encode(Sha256::digest(body))).as_bytes(),
+        );
+        assert_eq!(
+            sig,
+            format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+        );
+        let bad = Err(WireError::BadSignature);
+        assert_eq!(verify_reply(&k, "nonce-b", 202, Some(&sig), body), bad);
+        assert_eq!(verify_reply(&k, "nonce-a", 503, Some(&sig), body), bad);
+        assert_eq!(verify_reply(&k, "nonce-a", 202, Some(&sig), b"{}"), bad);
+        assert_eq!(verify_reply(&k, "nonce-a", 202, Some("v1=zz"), body), bad);
+        let other = Keys::from_secret("ffffffffffffffffffffffffffffffffffffffffffff").unwrap();
+        assert_eq!(verify_reply(&other, "nonce-a", 202, Some(&sig), body), bad);
+        assert_eq!(
+            verify_reply(&k, "nonce-a", 202, None, body),
+            Err(WireError::Unsigned)
         );
     }
 
@@ -847,8 +1101,7 @@ mod tests {
         let k = keys();
         assert!(open(
             &k,
-            "POST",
-            PATH_SEND,
+            route("POST", PATH_SEND),
             lookup(&req),
             &req.body,
             NOW,
@@ -858,8 +1111,7 @@ mod tests {
         .is_ok());
         let again = open(
             &k,
-            "POST",
-            PATH_SEND,
+            route("POST", PATH_SEND),
             lookup(&req),
             &req.body,
             NOW + 1,
@@ -883,7 +1135,7 @@ mod tests {
             let sig = hex::encode(
                 mac_of(
                     &k,
-                    &signing_string(method, path, &ts.to_string(), &nonce, &content),
+                    &signing_string(route(method, path), &ts.to_string(), &nonce, &content),
                 )
                 .finalize()
                 .into_bytes(),
@@ -894,6 +1146,7 @@ mod tests {
                     (HEADER_NONCE, nonce),
                     (HEADER_CONTENT_SHA256, content),
                     (HEADER_SIGNATURE, format!("v1={sig}")),
+                    (HEADER_GATEWAY, GW.to_string()),
                 ],
                 body: original.body.clone(),
             }
@@ -918,14 +1171,14 @@ mod tests {
             br#"{"v":2,"n":"AAAAAAAAAAAAAAAA","c":"AAAA"}"#,
             br#"{"v":1,"n":"AAAA","c":"AAAA"}"#,
         ] {
-            let plain = seal(&k, "POST", PATH_SEND, NOW, [4; 16], [0; 12], None);
+            let plain = seal(&k, route("POST", PATH_SEND), NOW, [4; 16], [0; 12], None);
             // re-sign with the odd body so only the envelope is wrong
             let content = hex::encode(Sha256::digest(body));
             let nonce = plain.headers[1].1.clone();
             let sig = hex::encode(
                 mac_of(
                     &k,
-                    &signing_string("POST", PATH_SEND, &NOW.to_string(), &nonce, &content),
+                    &signing_string(route("POST", PATH_SEND), &NOW.to_string(), &nonce, &content),
                 )
                 .finalize()
                 .into_bytes(),
@@ -936,6 +1189,7 @@ mod tests {
                     (HEADER_NONCE, nonce),
                     (HEADER_CONTENT_SHA256, content),
                     (HEADER_SIGNATURE, format!("v1={sig}")),
+                    (HEADER_GATEWAY, GW.to_string()),
                 ],
                 body: body.to_vec(),
             };
@@ -956,6 +1210,7 @@ mod tests {
             (WireError::ReplayedNonce, "replayed_nonce"),
             (WireError::BadEnvelope, "bad_envelope"),
             (WireError::BadCiphertext, "bad_ciphertext"),
+            (WireError::WrongGateway, "wrong_gateway"),
         ];
         for (e, code) in all {
             assert_eq!(e.code(), code);
@@ -979,6 +1234,12 @@ mod tests {
             serde_json::to_string(&report).unwrap(),
             r#"{"id":"msg_1","state":"sent","attempts":1,"error":null,"at":1764000000,"gateway_id":"phone-1"}"#
         );
+        let batch = serde_json::to_value(StatusBatch {
+            reports: vec![report.clone()],
+        })
+        .unwrap();
+        assert_eq!(batch["reports"][0]["state"], "sent");
+        assert_eq!(batch.as_object().unwrap().len(), 1);
         let debug = format!("{:?}", sample());
         assert!(!debug.contains("4155550123") && !debug.contains("123456"));
         assert!(MessageKind::Otp.priority() < MessageKind::Direct.priority());

@@ -35,14 +35,6 @@ pub fn body_limit<P: Platform>(app: &App<P>, path: &str) -> usize {
     }
 }
 
-/// Propagated request ids are echoed into logs and records: keep them short and plain.
-fn valid_request_id(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 128
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-}
-
 /// Handles `req` and runs what it left for later at once (native tools and tests).
 pub async fn handle_now<P: Platform>(app: &App<P>, req: ApiRequest) -> ApiResponse {
     let h = handle(app, req).await;
@@ -54,7 +46,7 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
     let started = app.platform.now_ms();
     let request_id = req
         .header("x-request-id")
-        .filter(|v| valid_request_id(v))
+        .filter(|v| otp_shared::ids::is_plain_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| new_id(&app.platform, "req"));
     let ctx = Ctx::new(
@@ -291,17 +283,4 @@ fn log<P: Platform>(
         }
     }
     app.platform.log(&line.to_string());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_request_id;
-
-    #[test]
-    fn request_ids_are_short_and_plain() {
-        assert!(valid_request_id("req_01jd9-x.y:z"));
-        assert!(!valid_request_id(""));
-        assert!(!valid_request_id("bad id!"));
-        assert!(!valid_request_id(&"x".repeat(129)));
-    }
 }

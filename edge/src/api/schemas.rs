@@ -296,12 +296,12 @@ pub fn twilio_check_example() -> Value {
 }
 pub fn reports_ok() -> Value {
     object(
-        json!({"success": {"const": true}, "data": object(json!({"applied": count(), "ignored": count()}), &["applied", "ignored"])}),
+        json!({"success": {"const": true}, "data": object(json!({"received": count(), "applied": count(), "ignored": count()}), &["received", "applied", "ignored"])}),
         &["success", "data"],
     )
 }
 pub fn reports_example() -> Value {
-    json!({"success": true, "data": {"applied": 2, "ignored": 0}})
+    json!({"success": true, "data": {"received": 2, "applied": 2, "ignored": 0}})
 }
 pub fn admin_ok() -> Value {
     envelope(json!({"type": ["object", "array"]}))

@@ -9,7 +9,7 @@ use super::app::{App, Ctx, GatewayLink};
 use crate::config::GatewayConfig;
 use crate::error::{Error, ErrorCode};
 use crate::net::{HttpClient, OutboundRequest, TransportError};
-use crate::platform::Platform;
+use crate::platform::{new_id, Platform};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dispatch {
@@ -74,7 +74,7 @@ async fn send_one<P: Platform>(
         .keys
         .as_ref()
         .ok_or_else(|| Attempt::Definite("gateway secret is too short".into()))?;
-    let req = signed_request(
+    let (req, nonce) = signed_request(
         p,
         &g.cfg,
         keys,
@@ -82,25 +82,41 @@ async fn send_one<P: Platform>(
         wire::PATH_SEND,
         Some(msg),
         &msg.request_id,
-    )
-    .timeout_ms(timeout_ms);
-    match p.http().send(req).await {
-        Err(TransportError::Connect(e)) => Err(Attempt::Definite(format!("unreachable ({e})"))),
-        Err(e) => Err(Attempt::Ambiguous(e.to_string())),
-        Ok(resp) if resp.is_success() => serde_json::from_slice(&resp.body)
+    );
+    let resp = match p.http().send(req.timeout_ms(timeout_ms)).await {
+        Err(TransportError::Connect(e)) => {
+            return Err(Attempt::Definite(format!("unreachable ({e})")))
+        }
+        Err(e) => return Err(Attempt::Ambiguous(e.to_string())),
+        Ok(resp) => resp,
+    };
+    // Only an answer the gateway signed for this very request says what happened to it. Anything
+    // else (a proxy's error page, a forged refusal, a 401 the gateway cannot sign) may hide a
+    // queued message, so it must not send the message to another phone.
+    let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
+    if let Err(e) = wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body) {
+        return Err(Attempt::Ambiguous(format!(
+            "http {} with a {} reply",
+            resp.status,
+            e.code()
+        )));
+    }
+    match resp.status {
+        200..=299 => serde_json::from_slice(&resp.body)
             .map_err(|_| Attempt::Ambiguous("unreadable reply".into())),
-        // 4xx/503 from our gateway mean it refused (bad signature, kill switch, full queue).
-        Ok(resp) if resp.status < 500 || resp.status == 503 => {
+        // A signed 4xx/503 is the gateway's own refusal (kill switch, full queue, invalid).
+        s if s < 500 || s == 503 => {
             let code = serde_json::from_slice::<wire::ErrorBody>(&resp.body)
                 .map(|b| b.error.code)
-                .unwrap_or_else(|_| format!("http {}", resp.status));
+                .unwrap_or_else(|_| format!("http {s}"));
             Err(Attempt::Definite(code))
         }
-        Ok(resp) => Err(Attempt::Ambiguous(format!("http {}", resp.status))),
+        s => Err(Attempt::Ambiguous(format!("http {s}"))),
     }
 }
 
-/// A signed (and, with a body, encrypted) request to one gateway.
+/// A signed (and, with a body, encrypted) request to one gateway, and its header nonce (what the
+/// gateway's signed reply is bound to).
 pub fn signed_request<P: Platform, T: serde::Serialize>(
     p: &P,
     g: &GatewayConfig,
@@ -109,16 +125,18 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(
     path: &str,
     body: Option<&T>,
     request_id: &str,
-) -> OutboundRequest {
+) -> (OutboundRequest, String) {
     let mut header_nonce = [0u8; 16];
     let mut aead_nonce = [0u8; 12];
     p.fill_random(&mut header_nonce);
     p.fill_random(&mut aead_nonce);
     let ts = (p.now_ms() / 1000) as u64;
+    let route = wire::Route::new(method, path, &g.id);
     let sealed = match body {
-        Some(b) => wire::seal_json(keys, method, path, ts, header_nonce, aead_nonce, b),
-        None => wire::seal(keys, method, path, ts, header_nonce, aead_nonce, None),
+        Some(b) => wire::seal_json(keys, route, ts, header_nonce, aead_nonce, b),
+        None => wire::seal(keys, route, ts, header_nonce, aead_nonce, None),
     };
+    let nonce = sealed.nonce().to_string();
     let mut req = OutboundRequest::new(method, format!("{}{}", g.url, path))
         .header(wire::HEADER_REQUEST_ID, request_id);
     for (k, v) in sealed.headers {
@@ -127,10 +145,12 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(
     if body.is_some() {
         req = req.json_body(sealed.body);
     }
-    req
+    (req, nonce)
 }
 
-/// Reachability of one gateway: its public `/health` and how long it took.
+/// Reachability of one gateway: its signed `/health` (queue, capacity, kill switch) and how long
+/// it took. Reachable means the gateway itself answered: a reply that does not verify counts as
+/// not reachable, whatever answered it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Probe {
     pub id: String,
@@ -140,42 +160,47 @@ pub struct Probe {
     pub error: Option<String>,
 }
 
-/// Asks one gateway how it is (signed, so it answers with its queue, capacity and kill switch).
 pub async fn probe<P: Platform>(p: &P, link: &GatewayLink, timeout_ms: u32) -> Probe {
     let g = &link.cfg;
     let started = p.now_ms();
-    let req = match &link.keys {
-        Some(keys) => signed_request::<P, ()>(p, g, keys, "GET", wire::PATH_HEALTH, None, "probe"),
-        None => OutboundRequest::new("GET", format!("{}{}", g.url, wire::PATH_HEALTH)),
+    let mut probe = Probe {
+        id: g.id.clone(),
+        reachable: false,
+        latency_ms: 0,
+        health: None,
+        error: None,
     };
+    let Some(keys) = &link.keys else {
+        probe.error = Some("gateway secret is too short".into());
+        return probe;
+    };
+    let request_id = new_id(p, "probe");
+    let (req, nonce) =
+        signed_request::<P, ()>(p, g, keys, "GET", wire::PATH_HEALTH, None, &request_id);
     let result = p.http().send(req.timeout_ms(timeout_ms)).await;
-    let latency_ms = p.now_ms() - started;
-    match result {
-        Ok(r) if r.is_success() => {
-            let health = serde_json::from_slice::<wire::Health>(&r.body).ok();
-            Probe {
-                id: g.id.clone(),
-                reachable: true,
-                latency_ms,
-                error: health.is_none().then(|| "unreadable health reply".into()),
-                health,
-            }
+    probe.latency_ms = p.now_ms() - started;
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            probe.error = Some(e.to_string());
+            return probe;
         }
-        Ok(r) => Probe {
-            id: g.id.clone(),
-            reachable: false,
-            latency_ms,
-            health: None,
-            error: Some(format!("http {}", r.status)),
-        },
-        Err(e) => Probe {
-            id: g.id.clone(),
-            reachable: false,
-            latency_ms,
-            health: None,
-            error: Some(e.to_string()),
-        },
+    };
+    let signature = r.header(wire::HEADER_REPLY_SIGNATURE);
+    if let Err(e) = wire::verify_reply(keys, &nonce, r.status, signature, &r.body) {
+        probe.error = Some(format!("http {} with a {} reply", r.status, e.code()));
+        return probe;
     }
+    probe.reachable = true;
+    if !r.is_success() {
+        probe.error = Some(format!("http {}", r.status));
+        return probe;
+    }
+    probe.health = serde_json::from_slice::<wire::Health>(&r.body).ok();
+    if probe.health.is_none() {
+        probe.error = Some("unreadable health reply".into());
+    }
+    probe
 }
 
 /// How long an isolate reuses its probes of the fleet for `/v1/status` (a tenant may call it
@@ -219,7 +244,7 @@ impl<P: Platform> App<P> {
             .as_ref()
             .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
         let cmd = wire::KillSwitchCommand { engaged, reason };
-        let req = signed_request(
+        let (req, nonce) = signed_request(
             &self.platform,
             &link.cfg,
             keys,
@@ -227,8 +252,7 @@ impl<P: Platform> App<P> {
             wire::PATH_KILL_SWITCH,
             Some(&cmd),
             &ctx.request_id,
-        )
-        .timeout_ms(self.cfg.gateway_timeout_ms);
+        );
         let unavailable = |why: String| {
             Error::msg(
                 ErrorCode::GatewayUnavailable,
@@ -239,9 +263,13 @@ impl<P: Platform> App<P> {
         let resp = self
             .platform
             .http()
-            .send(req)
+            .send(req.timeout_ms(self.cfg.gateway_timeout_ms))
             .await
             .map_err(|e| unavailable(e.to_string()))?;
+        // Only the phone's own signed answer says what its switch is now.
+        let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
+        wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body)
+            .map_err(|e| unavailable(e.code().to_string()))?;
         if !resp.is_success() {
             return Err(unavailable(format!("http {}", resp.status)));
         }

@@ -4,7 +4,7 @@
 //! Only the gateway that holds a message may report on it; a replayed request finds its nonce and
 //! changes nothing; a report that is no step forward writes nothing.
 
-use otp_shared::wire::{MessageState, StatusReport};
+use otp_shared::wire::{MessageState, StatusReport, MAX_REPORTS_PER_BATCH};
 
 use super::analytics::Event;
 use super::app::{App, Ctx};
@@ -14,9 +14,6 @@ use super::repo;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::store::StoreError;
-
-/// Most reports one request may carry (the gateway sends up to 16).
-pub const MAX_BATCH: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
@@ -45,11 +42,9 @@ impl<P: Platform> App<P> {
         nonce: &str,
         reports: &[StatusReport],
     ) -> Result<Option<Applied>, Error> {
-        if reports.len() > MAX_BATCH {
-            return Err(Error::msg(
-                ErrorCode::ValidationFailed,
-                format!("at most {MAX_BATCH} reports per request"),
-            ));
+        if reports.is_empty() || reports.len() > MAX_REPORTS_PER_BATCH {
+            let msg = format!("a request carries 1 to {MAX_REPORTS_PER_BATCH} reports");
+            return Err(Error::msg(ErrorCode::ValidationFailed, msg));
         }
         let mut ids: Vec<String> = reports.iter().map(|r| r.id.clone()).collect();
         ids.sort();

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SECRET: &str = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+/// The test gateway's id (its config's `gateway_id`).
+pub const GATEWAY_ID: &str = "phone-test";
 
 /// The stand-in for Termux's `termux-sms-send`. Appends each call's argv (fields split by 0x1f, calls by
 /// 0x1e, first field the time in ns) to calls.log; on success also to sent.log. Control files beside it:
@@ -37,6 +39,8 @@ pub struct Gateway {
     pub base: String,
     pub child: Option<Child>,
     config_extra: String,
+    /// Open-file limit (soft and hard) for the gateway process, if set.
+    nofile: Option<u64>,
     pub client: reqwest::Client,
     pub keys: Keys,
 }
@@ -44,6 +48,11 @@ pub struct Gateway {
 impl Gateway {
     /// Starts a gateway whose config is the test defaults plus `extra` TOML (tables allowed after top keys).
     pub fn start(extra: &str) -> Gateway {
+        Self::start_limited(extra, None)
+    }
+
+    /// [`Gateway::start`] with the process's open-file limit set to `nofile`.
+    pub fn start_limited(extra: &str, nofile: Option<u64>) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -56,6 +65,7 @@ impl Gateway {
             base: String::new(),
             child: None,
             config_extra: extra.to_string(),
+            nofile,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .build()
@@ -73,7 +83,7 @@ impl Gateway {
     /// Base test config (fast pacing) deep-merged with the test's own TOML.
     fn config_text(&self) -> String {
         let base = format!(
-            r#"gateway_id = "phone-test"
+            r#"gateway_id = "{GATEWAY_ID}"
 secret = "{SECRET}"
 listen = "127.0.0.1:0"
 db = "{db}"
@@ -100,7 +110,24 @@ log = "phone_gateway=debug,info"
             self.bin_dir().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_phone-gateway"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_phone-gateway"));
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only this child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd
             .arg("--config")
             .arg(&cfg)
             .env("PATH", path)
@@ -141,6 +168,34 @@ log = "phone_gateway=debug,info"
         self.spawn();
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Resident memory of the gateway process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// File descriptors the gateway process holds open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    /// host:port the gateway listens on.
+    pub fn addr(&self) -> String {
+        let base = self.base.trim_start_matches("https://");
+        base.trim_start_matches("http://").to_string()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
     }
@@ -161,10 +216,34 @@ log = "phone_gateway=debug,info"
         read_calls(&self.bin_dir().join("sent.log"))
     }
 
-    /// Sends a signed request; returns status and JSON body.
+    /// Sends a signed request; returns status and JSON body. Checks the reply's signature as the
+    /// edge does: every answer but a 401 must be signed to the request's nonce, a 401 never.
     pub async fn signed(&self, method: &str, path: &str, plaintext: Option<&[u8]>) -> (u16, Value) {
         let sealed = seal_now(&self.keys, method, path, plaintext);
-        self.raw(method, path, &sealed.headers, sealed.body).await
+        self.signed_raw(method, path, &sealed).await
+    }
+
+    /// Sends an already sealed request, checking the reply's signature like [`Gateway::signed`].
+    pub async fn signed_raw(
+        &self,
+        method: &str,
+        path: &str,
+        sealed: &wire::SealedRequest,
+    ) -> (u16, Value) {
+        let (status, sig, body) = self
+            .exchange(method, path, &sealed.headers, sealed.body.clone())
+            .await;
+        let check = wire::verify_reply(&self.keys, sealed.nonce(), status, sig.as_deref(), &body);
+        if status == 401 {
+            assert_eq!(sig, None, "a 401 must not be signed");
+        } else {
+            assert_eq!(
+                check,
+                Ok(()),
+                "reply to {method} {path} ({status}) not signed"
+            );
+        }
+        (status, json_of(body))
     }
 
     pub async fn raw(
@@ -174,6 +253,18 @@ log = "phone_gateway=debug,info"
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> (u16, Value) {
+        let (status, _, body) = self.exchange(method, path, headers, body).await;
+        (status, json_of(body))
+    }
+
+    /// One HTTP exchange: status, reply signature header, body bytes.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Option<String>, Vec<u8>) {
         let mut req = self
             .client
             .request(method.parse().unwrap(), format!("{}{}", self.base, path));
@@ -182,11 +273,11 @@ log = "phone_gateway=debug,info"
         }
         let resp = req.body(body).send().await.unwrap();
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let sig = resp
+            .headers()
+            .get(wire::HEADER_REPLY_SIGNATURE)
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, sig, resp.bytes().await.unwrap().to_vec())
     }
 
     pub async fn send(&self, msg: &SendRequest) -> (u16, Value) {
@@ -207,17 +298,23 @@ log = "phone_gateway=debug,info"
         }
     }
 
+    /// The full health, as the edge sees it (signed request, signed reply).
     pub async fn health(&self) -> Health {
-        let text = self
+        let (code, body) = self.signed("GET", wire::PATH_HEALTH, None).await;
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("health {body}: {e}"))
+    }
+
+    /// What anyone gets from a bare `GET /health`: the raw text.
+    pub async fn liveness(&self) -> String {
+        let resp = self
             .client
-            .get(format!("{}/health", self.base))
+            .get(format!("{}{}", self.base, wire::PATH_HEALTH))
             .send()
             .await
-            .unwrap()
-            .text()
-            .await
             .unwrap();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("health {text}: {e}"))
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
     }
 
     pub async fn kill_switch(&self, engaged: bool) -> (u16, Value) {
@@ -231,6 +328,11 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+fn json_of(body: Vec<u8>) -> Value {
+    let text = String::from_utf8(body).unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
 fn merge(into: &mut toml::Table, from: toml::Table) {
@@ -283,11 +385,26 @@ pub fn seal_at(
     plaintext: Option<&[u8]>,
     ts: u64,
 ) -> wire::SealedRequest {
+    seal_for(
+        keys,
+        wire::Route::new(method, path, GATEWAY_ID),
+        plaintext,
+        ts,
+    )
+}
+
+/// Seals for any route, gateway id included.
+pub fn seal_for(
+    keys: &Keys,
+    route: wire::Route,
+    plaintext: Option<&[u8]>,
+    ts: u64,
+) -> wire::SealedRequest {
     let mut n16 = [0u8; 16];
     let mut n12 = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut n16);
     rand::thread_rng().fill_bytes(&mut n12);
-    wire::seal(keys, method, path, ts, n16, n12, plaintext)
+    wire::seal(keys, route, ts, n16, n12, plaintext)
 }
 
 pub fn msg(id: &str, kind: &str, to: &str, text: &str) -> SendRequest {

@@ -1,0 +1,227 @@
+//! The routes. Every one but the bare `/health` (liveness only) is signed and checked with `otp_shared::wire` (see
+//! [`super::auth`]). Once a request is authenticated, its nonce is spent in the same transaction as
+//! whatever it does, whatever the answer, and the answer is signed to that nonce. Refusals before
+//! that point (401s: unsigned, forged, stale, replayed) are never signed: signing them would let
+//! anyone who saw a request's nonce obtain a signed refusal for it and make the edge hand the
+//! message to a second phone.
+
+use super::auth::{authenticate, Authed};
+use super::reply::{ApiError, Reply, Resp};
+use super::send::send;
+use crate::app::App;
+use crate::store::{Store, StoreError};
+use crate::{unix_ms, unix_now};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use otp_shared::ids::is_plain_id;
+use otp_shared::wire::{
+    Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, WireError, HEADER_REQUEST_ID,
+    HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
+};
+use rand::Rng;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use tracing::{info, warn, Instrument};
+
+/// Accepts a caller's request id if it is a plain id, else makes one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(HEADER_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_plain_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("gw_{:016x}", rand::thread_rng().gen::<u64>()))
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let rid = request_id(req.headers());
+    let span = tracing::info_span!("http", request_id = %rid, method = %req.method(), path = %req.uri().path());
+    async move {
+        let reply = route(&app, req).await.unwrap_or_else(|e| {
+            info!(code = e.code, "refused");
+            e.reply()
+        });
+        let mut resp = reply.into_response();
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert(HEADER_REQUEST_ID, v);
+        }
+        info!(status = resp.status().as_u16(), "request");
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    match (method, path.as_str()) {
+        // Bare: liveness for anyone. Signed: the full state, for the edge.
+        (Method::GET, PATH_HEALTH) if req.headers().contains_key(HEADER_SIGNATURE) => {
+            signed(app, req, health).await
+        }
+        (Method::GET, PATH_HEALTH) => Ok(Reply::json(
+            StatusCode::OK,
+            &Liveness {
+                status: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        )),
+        (Method::POST, PATH_SEND) => signed(app, req, send).await,
+        (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
+        (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
+            let id = p[PATH_MESSAGES_PREFIX.len()..].to_string();
+            signed(app, req, |app, authed| status(app, authed, id)).await
+        }
+        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH) => Err(method_not_allowed()),
+        (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => Err(method_not_allowed()),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        )),
+    }
+}
+
+fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed",
+    )
+}
+
+/// Authenticates, runs `action`, and signs whatever it answers (success or refusal) to the
+/// request's nonce. The action must spend the nonce ([`with_fresh_nonce`]) before it answers
+/// anything but a replay.
+async fn signed<F, Fut>(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    action: F,
+) -> Result<Reply, ApiError>
+where
+    F: FnOnce(Arc<App>, Authed) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let authed = authenticate(app, req).await?;
+    let nonce = authed.nonce.clone();
+    let reply = match action(app.clone(), authed).await {
+        Ok(reply) => reply,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => return Err(e),
+        Err(e) => {
+            info!(code = e.code, "refused");
+            e.reply()
+        }
+    };
+    Ok(reply.signed(&app.keys, &nonce))
+}
+
+pub fn replayed() -> ApiError {
+    ApiError::auth(WireError::ReplayedNonce)
+}
+
+/// Spends the request's nonce and, if it was fresh, runs `f` in the same transaction.
+pub async fn with_fresh_nonce<T, F>(app: &App, authed: &Authed, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let (nonce, ts) = (authed.nonce.clone(), authed.timestamp);
+    app.store
+        .call(move |s| match s.remember_nonce(&nonce, ts)? {
+            true => f(s).map(Some),
+            false => Ok(None),
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(replayed)
+}
+
+/// Spends the nonce of a request that is refused: a replay of it gets a 401, not this answer.
+pub async fn refuse(app: &App, authed: &Authed, e: ApiError) -> Result<Reply, ApiError> {
+    with_fresh_nonce(app, authed, |_| Ok(())).await?;
+    Err(e)
+}
+
+async fn status(app: Arc<App>, authed: Authed, id: String) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
+    }
+    let report = with_fresh_nonce(&app, &authed, move |s| s.status(&id, unix_now())).await?;
+    match report {
+        Some(r) => Ok(Reply::json(StatusCode::OK, &r)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such message",
+        )),
+    }
+}
+
+async fn kill_switch(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    let cmd = authed
+        .plaintext
+        .as_deref()
+        .and_then(|p| serde_json::from_slice::<KillSwitchCommand>(p).ok());
+    let Some(cmd) = cmd else {
+        let e = ApiError::bad_request("body must be {\"engaged\":bool,\"reason\":string?}");
+        return refuse(&app, &authed, e).await;
+    };
+    let reason = cmd.engaged.then(|| {
+        let r = cmd.reason.clone().unwrap_or_default();
+        let r: String = r.chars().filter(|c| !c.is_control()).take(200).collect();
+        format!(
+            "command: {}",
+            if r.is_empty() { "no reason given" } else { &r }
+        )
+    });
+    let persisted = reason.clone();
+    with_fresh_nonce(&app, &authed, move |s| {
+        s.set_meta(crate::kill_switch::META_KEY, persisted.as_deref())
+    })
+    .await?;
+    app.kill.set(reason);
+    app.wake_sender.notify_one();
+    let effective = app.kill.engaged();
+    warn!(
+        engaged = cmd.engaged,
+        effective = effective.is_some(),
+        "kill switch command"
+    );
+    Ok(Reply::json(
+        StatusCode::OK,
+        &KillSwitchState {
+            engaged: effective.is_some(),
+            reason: effective,
+        },
+    ))
+}
+
+async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
+    }
+    let depth = with_fresh_nonce(&app, &authed, |s| Ok(s.depth())).await?;
+    let (limit, used) = {
+        let mut p = app.pacer.lock().unwrap();
+        (p.limit(), p.used(unix_ms()))
+    };
+    let kill = app.kill.engaged();
+    Ok(Reply::json(
+        StatusCode::OK,
+        &Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            queue_depth: depth,
+            kill_switch: kill.is_some(),
+            kill_switch_reason: kill,
+            last_send: app.last_send.lock().unwrap().to_string(),
+            capacity: Capacity {
+                per_sim_window: limit,
+                used,
+            },
+        },
+    ))
+}
