@@ -204,6 +204,13 @@ try {
   }, xss.id);
   // Errors by code carry human labels.
   out.error_labels = filtered.shown.errors;
+  // A tenant with no traffic: the page says so and what to do, instead of empty charts.
+  await rerender("analytics", () => page.getByLabel("Tenant", { exact: true }).selectOption(other.id));
+  out.empty_state = {
+    text: await page.textContent(".analytics p.empty"),
+    charts: await page.locator(".analytics .chart").count(),
+    errors: await page.textContent(".analytics .errors-block"),
+  };
 
   // ---- keyboard: the nav is reachable with Tab and opens a view with Enter --------------------
   await page.evaluate(() => document.activeElement && document.activeElement.blur());

@@ -145,6 +145,12 @@ def test_analytics_figures_equal_what_the_api_returns_for_the_same_range(console
     assert filtered["api_errors"] == {"phone_invalid": 1, "code_incorrect": 1}
 
 
+def test_a_range_without_traffic_says_what_to_do(console):
+    e = console["empty_state"]
+    assert e["charts"] == 0 and "POST /v1/otp/send" in e["text"], e
+    assert "No errors in this range." in e["errors"]
+
+
 def test_error_codes_have_human_labels(console):
     labels = {e["code"]: e["label"] for e in console["error_labels"]}
     assert labels == {"phone_invalid": "Phone number not valid", "code_incorrect": "Wrong code"}

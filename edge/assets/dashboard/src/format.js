@@ -8,6 +8,9 @@ const dateOnly = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeZone
 
 export const num = (n) => (n == null || Number.isNaN(Number(n)) ? "—" : integer.format(Number(n)));
 
+/** `3 checks`, `1 check`. */
+export const plural = (n, one, many = `${one}s`) => `${num(n)} ${Number(n) === 1 ? one : many}`;
+
 /** A ratio 0..1 (the API's rates) as a percentage; null (no denominator) as a dash. */
 export const pct = (r) => (r == null ? "—" : percent.format(Number(r)));
 

@@ -5,7 +5,7 @@
 import { api, postRouteExists, ApiError } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
-import { num, when } from "../format.js";
+import { num, when, plural } from "../format.js";
 
 const TIMELINE = 48;
 
@@ -42,7 +42,7 @@ export async function phonesView(root, params, nav, ui) {
   const intro = h("div", { class: "toolbar" },
     h("p", { class: "muted" }, status.error
       ? `Live state unavailable (${status.error.message}); showing recorded checks only.`
-      : `Live state probed just now; ${num(history.items.length)} recorded checks (the scheduled job checks every phone every 5 minutes).`),
+      : `Live state probed just now; ${plural(history.items.length, "recorded check")} (the scheduled job checks every phone every 5 minutes).`),
     run);
 
   const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], killRoute, nav, ui));
@@ -91,7 +91,8 @@ function timeline(checks) {
   const shown = checks.slice(0, TIMELINE).reverse();
   if (!shown.length) return null;
   const up = shown.filter((c) => c.reachable).length;
-  const text = `Last ${shown.length} checks, ${when(shown[0].at)} to ${when(shown.at(-1).at)}: ${up} reachable, ${shown.length - up} not reachable.`;
+  const span = shown.length === 1 ? `at ${when(shown[0].at)}` : `${when(shown[0].at)} to ${when(shown.at(-1).at)}`;
+  const text = `Last ${plural(shown.length, "check")}, ${span}: ${num(up)} reachable, ${num(shown.length - up)} not reachable.`;
   return h("figure", { class: "timeline" },
     h("figcaption", {}, text),
     h("div", { class: "strip", role: "img", "aria-label": text },
