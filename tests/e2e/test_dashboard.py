@@ -194,7 +194,7 @@ def test_phone_kill_switch_button_follows_the_route(console):
     assert calls == [{"path": f"/v1/admin/gateways/{gid}/kill-switch", "body": {"engaged": True, "reason": "SIM blocked by carrier"}, "auth": True}]
 
 
-def test_tenant_page_usage_settings_key_rotation_and_suspension(console, admin):
+def test_tenant_page_usage_settings_key_rotation_and_suspension(console):
     q = console["quota"]
     assert int(q["page"]["total"]) == q["api"]["total"] == 250
     assert int(q["page"]["remaining"]) == q["api"]["remaining"] == 246  # 3 codes + 1 message
