@@ -6,11 +6,17 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+# The dashboard's bundle (uPlot from npm and the page's modules) is compiled into the worker.
+bash scripts/build-dashboard.sh
+
 # Inputs: every source and asset file by name and content (so renames and deletions count; a file
-# deleted but still in the index is skipped, not an error), the manifests, the lock file and this
-# script (its flags shape the output).
+# deleted but still in the index is skipped, not an error), the manifests, the lock files, uPlot's
+# files and the scripts (their flags shape the output). The bundle in edge/assets/dashboard/dist/ is
+# ignored by git and follows from these.
 inputs_sha="$(
-  { printf '%s\n' Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml scripts/build-worker.sh
+  { printf '%s\n' Cargo.lock Cargo.toml edge/Cargo.toml shared/Cargo.toml scripts/build-worker.sh \
+      scripts/build-dashboard.sh package-lock.json node_modules/uplot/package.json \
+      node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css
     git ls-files -co --exclude-standard edge/src edge/assets shared/src; } |
     LC_ALL=C sort -u | while read -r f; do if [ -f "$f" ]; then sha256sum "$f"; fi; done | sha256sum | cut -d' ' -f1
 )"

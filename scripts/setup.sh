@@ -55,6 +55,9 @@ if [ "$(cat node_modules/.lock.sha 2>/dev/null)" != "$lock_sha" ]; then
   "$npm_cli" ci --no-audit --no-fund --loglevel=error
   echo "$lock_sha" >node_modules/.lock.sha
 fi
+# The dashboard bundle (esbuild + uPlot from node_modules): the edge crate compiles it in, so it must
+# exist before any cargo build of the edge, native ones included.
+bash scripts/build-dashboard.sh
 
 # 5. wasm-bindgen must match the wasm-bindgen crate in Cargo.lock exactly; worker-build runs it.
 if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then

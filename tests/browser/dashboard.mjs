@@ -1,64 +1,440 @@
-// Drives the dashboard in Debian's headless Chromium: sign in, create a tenant, find it in the
-// table, see the usage chart render. Screenshots go to tests/artifacts/. Exits non-zero on failure.
-// Usage: node tests/browser/dashboard.mjs <base url> <admin key> <tenant name>
+// Drives the console in Debian's headless Chromium (playwright-core, no browser download) and
+// reports what it saw as one JSON line; tests/e2e/test_dashboard.py asserts on it. What it does:
+// signs in with an admin key by keyboard; opens every view at 1280 px and at 390 px (screenshots
+// in tests/artifacts/); reads every analytics figure off the page and fetches the same range from
+// the API itself to compare; checks that charts drew points on their canvas; edits settings,
+// rotates a key, suspends and resumes; then signs in with a tenant key and tries the operators'
+// views. Routes the lead has not shipped yet are exercised against their contract with
+// page.route() stubs, after the real (absent) routes were checked to hide their panels.
+// Usage: node tests/browser/dashboard.mjs '<json config>' (see test_dashboard.py)
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [base, adminKey, tenantName] = process.argv.slice(2);
+const cfg = JSON.parse(process.argv[2]);
+const { base, adminKey, tenant, other, xss } = cfg;
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
 mkdirSync(artifacts, { recursive: true });
 
-// A fresh profile each run; without the background-networking flags Chromium keeps trying to reach
-// Google's hosts, which this machine's closed network refuses.
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const out = {
+  views: {}, screenshots: [], compare: [], charts: {}, dialogs: [], page_errors: [], csp: [], labels: {},
+  overflow: {}, actions: {}, tenant_view: {}, contract: {},
+};
+
+async function call(method, path, key, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await r.json().catch(() => null);
+  return { status: r.status, json, data: json && json.data, code: json && json.error && json.error.code };
+}
+
 const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "otp-chromium-")), {
   executablePath: "/usr/bin/chromium",
   headless: true,
-  viewport: { width: 1200, height: 900 },
+  viewport: DESKTOP,
+  locale: "en-US",
+  timezoneId: "Europe/Berlin", // not UTC, so a view that forgot the time zone would show it
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync"],
 });
+
+const page = await browser.newPage();
+page.on("pageerror", (e) => out.page_errors.push(String(e)));
+page.on("dialog", async (d) => { out.dialogs.push(d.message()); await d.dismiss(); });
+page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/i.test(m.text())) out.csp.push(m.text()); });
+let requests = [];
+page.on("request", (r) => { const u = new URL(r.url()); requests.push({ method: r.method(), path: u.pathname, auth: r.headers().authorization || "" }); });
+
+const viewSel = (name) => `.view[data-view="${name}"][data-ready="true"]:not([data-stale])`;
+/** Runs `action` (a click, a hash change) and waits for `name` to be rendered anew. */
+async function rerender(name, action) {
+  await page.evaluate(() => document.querySelectorAll(".view").forEach((v) => { v.dataset.stale = "1"; }));
+  await action();
+  await page.waitForSelector(viewSel(name), { timeout: 20000 });
+}
+const go = (hash, name) => rerender(name, () => page.evaluate((h) => { window.location.hash = h; }, hash));
+
+async function shot(name, width) {
+  const file = `dashboard-${name}-${width === PHONE.width ? "phone" : "desktop"}.png`;
+  // Charts are drawn one frame after the view; give them that frame.
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: join(artifacts, file), fullPage: true });
+  out.screenshots.push(file);
+}
+
+async function pageFacts(name) {
+  const f = await page.evaluate(() => {
+    const unlabeled = [...document.querySelectorAll("input, select, textarea")]
+      .filter((el) => el.type !== "hidden" && el.offsetParent !== null)
+      .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+      .map((el) => el.outerHTML.slice(0, 80));
+    const nameless = [...document.querySelectorAll("button, a[href]")]
+      .filter((el) => el.offsetParent !== null && !el.textContent.trim() && !el.getAttribute("aria-label")).length;
+    return { unlabeled, nameless, scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth };
+  });
+  out.labels[name] = { unlabeled: f.unlabeled, nameless: f.nameless };
+  return f;
+}
+
+// ---- analytics: what the page shows against what the API answers for the same query ----------
+async function readAnalytics(sel) {
+  return page.evaluate((sel) => {
+    const a = document.querySelector(sel);
+    const kpis = Object.fromEntries([...a.querySelectorAll(".kpi")].map((k) =>
+      [k.dataset.kpi, { value: JSON.parse(k.dataset.value), text: k.querySelector(".kpi-value").textContent }]));
+    const periods = [...a.querySelectorAll("details.periods tbody tr")].map((r) =>
+      ({ period: r.dataset.period, cells: [...r.querySelectorAll("td")].map((td) => td.textContent) }));
+    const errors = [...a.querySelectorAll("table.errors tbody tr")].map((r) =>
+      ({ code: r.dataset.code, label: r.cells[0].textContent, count: r.cells[2].textContent }));
+    return { query: { ...a.dataset }, kpis, periods, errors };
+  }, sel);
+}
+
+const digits = (s) => String(s).replace(/\D/g, "");
+const pctOf = (s) => Number(String(s).replace(/[^\d.]/g, ""));
+
+function compareAnalytics(shown, api) {
+  const bad = [];
+  const t = api.total;
+  const expect = {
+    sends: t.sends, approved: t.verifications.approved, failed: t.verifications.failed, expired: t.verifications.expired,
+    conversion: t.conversion_rate, delivery: t.delivery.success_rate, messages: t.messages, requests: t.requests,
+    p50: t.latency_ms.p50, p90: t.latency_ms.p90, p99: t.latency_ms.p99,
+  };
+  for (const [k, v] of Object.entries(expect)) {
+    const s = shown.kpis[k];
+    if (!s) { bad.push(`kpi ${k} missing`); continue; }
+    if (JSON.stringify(s.value) !== JSON.stringify(v ?? null)) bad.push(`kpi ${k}: page ${JSON.stringify(s.value)} api ${JSON.stringify(v)}`);
+    // And what a person reads: the formatted text says the same number.
+    if (["conversion", "delivery"].includes(k)) {
+      if (v == null ? s.text !== "—" : Math.abs(pctOf(s.text) - v * 100) > 0.051) bad.push(`kpi ${k} text ${s.text} for ${v}`);
+    } else if (typeof v === "number" && digits(s.text) !== String(v)) bad.push(`kpi ${k} text ${s.text} for ${v}`);
+  }
+  const periods = api.series.map((x) => x.period);
+  if (JSON.stringify(shown.periods.map((p) => p.period)) !== JSON.stringify(periods)) bad.push(`periods differ: ${shown.periods.length} vs ${periods.length}`);
+  api.series.forEach((x, i) => {
+    const row = shown.periods[i];
+    if (!row) return;
+    const want = [x.sends, x.verifications.approved, x.verifications.failed, x.verifications.expired].map(String);
+    const got = row.cells.slice(0, 4).map(digits);
+    if (JSON.stringify(got) !== JSON.stringify(want)) bad.push(`period ${x.period}: page ${got} api ${want}`);
+  });
+  const errs = Object.fromEntries(shown.errors.map((e) => [e.code, Number(digits(e.count))]));
+  if (JSON.stringify(Object.entries(errs).sort()) !== JSON.stringify(Object.entries(t.errors).sort())) {
+    bad.push(`errors: page ${JSON.stringify(errs)} api ${JSON.stringify(t.errors)}`);
+  }
+  return bad;
+}
+
+/** Reads the panel, fetches the API for the page's own query, compares; refreshes and retries
+ * twice when they differ (a delivery report may land between the two reads). */
+async function checkAnalytics(label, sel, viewName, key, fetchApi) {
+  let shown; let api; let bad = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    shown = await readAnalytics(sel);
+    const q = shown.query;
+    api = fetchApi ? await fetchApi(q) : (await call("GET", `${q.path}?${new URLSearchParams({
+      granularity: q.granularity, from: q.from, to: q.to, ...(q.scope && q.scope !== "_all" && q.path.includes("/admin/") ? { tenant_id: q.scope } : {}),
+    })}`, key)).data;
+    bad = compareAnalytics(shown, api);
+    if (!bad.length) break;
+    await rerender(viewName, () => page.click(`${sel} .controls button`));
+  }
+  out.compare.push({
+    label, query: shown.query, mismatches: bad, sends: api.total.sends, periods: api.series.length,
+    errors: shown.errors, api_errors: api.total.errors,
+  });
+  return { shown, api };
+}
+
+const SERIES_RGB = { volume: [47, 111, 237], rates: [15, 118, 110], latency: [47, 111, 237] };
+async function chartFacts(label) {
+  await page.waitForFunction(() => [...document.querySelectorAll(".chart")].every((c) => c.dataset.drawn === "true"), null, { timeout: 10000 });
+  const facts = await page.evaluate((rgbs) => [...document.querySelectorAll(".chart")].map((c) => {
+    const cv = c.querySelector("canvas");
+    const d = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
+    const [r0, g0, b0] = rgbs[c.dataset.chart] || [0, 0, 0];
+    let painted = 0; let series = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] === 0) continue;
+      painted++;
+      if (d[i + 3] > 200 && Math.abs(d[i] - r0) < 40 && Math.abs(d[i + 1] - g0) < 40 && Math.abs(d[i + 2] - b0) < 40) series++;
+    }
+    return { chart: c.dataset.chart, points: Number(c.dataset.points), width: cv.width, height: cv.height, painted, series_pixels: series };
+  }), SERIES_RGB);
+  out.charts[label] = facts;
+}
+
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
+  // ---- sign in as an operator, by keyboard --------------------------------------------------
   await page.goto(`${base}/dashboard`);
-  await page.fill("#admin-key", adminKey);
-  await page.click("#login-form button");
-  await page.waitForSelector("#app:not([hidden])");
-  await page.screenshot({ path: join(artifacts, "dashboard-signed-in.png"), fullPage: true });
+  for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement && document.activeElement.id === "key")); i++) {
+    await page.keyboard.press("Tab");
+  }
+  out.keyboard_sign_in = await page.evaluate(() => document.activeElement.id === "key");
+  await page.keyboard.type(adminKey);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(viewSel("analytics"), { timeout: 20000 });
+  out.views.analytics = true;
 
-  await page.fill("#new-name", tenantName);
-  await page.fill("#new-quota", "250");
-  await page.click("#create-form button");
-  await page.waitForSelector(`#tenants tbody tr:has-text("${tenantName}")`, { timeout: 15000 });
-  const key = await page.textContent("#new-key");
-  if (!key.includes("otp_sk_")) throw new Error(`no API key shown: ${key}`);
+  // Analytics, all tenants, by hour: figures and charts.
+  await checkAnalytics("all, 24h", ".analytics", "analytics", adminKey);
+  await chartFacts("analytics 24h");
+  await pageFacts("analytics");
+  await shot("analytics", DESKTOP.width);
+  // Every range, then the tenant filter.
+  for (const range of ["30d", "12m"]) {
+    await rerender("analytics", () => page.getByLabel("Range", { exact: true }).selectOption(range));
+    await checkAnalytics(`all, ${range}`, ".analytics", "analytics", adminKey);
+  }
+  await chartFacts("analytics 12m");
+  await rerender("analytics", () => page.getByLabel("Range", { exact: true }).selectOption("24h"));
+  await rerender("analytics", () => page.getByLabel("Tenant", { exact: true }).selectOption(tenant.id));
+  const filtered = await checkAnalytics("tenant filter, 24h", ".analytics", "analytics", adminKey);
+  out.filter_scope = filtered.shown.query.scope;
+  out.xss_option = await page.evaluate((id) => {
+    const o = [...document.querySelectorAll("option")].find((x) => x.value === id);
+    return o ? o.textContent : null;
+  }, xss.id);
+  // Errors by code carry human labels.
+  out.error_labels = filtered.shown.errors;
+  // A tenant with no traffic: the page says so and what to do, instead of empty charts.
+  await rerender("analytics", () => page.getByLabel("Tenant", { exact: true }).selectOption(other.id));
+  out.empty_state = {
+    text: await page.textContent(".analytics p.empty"),
+    charts: await page.locator(".analytics .chart").count(),
+    errors: await page.textContent(".analytics .errors-block"),
+  };
 
-  // The usage chart is an SVG with one bar per event counted today.
-  await page.waitForSelector("#usage-chart svg rect.bar", { timeout: 15000 });
-  const bars = await page.locator("#usage-chart svg rect.bar").count();
-  await page.screenshot({ path: join(artifacts, "dashboard-tenant-created.png"), fullPage: true });
+  // ---- keyboard: the nav is reachable with Tab and opens a view with Enter --------------------
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  let onPhones = false;
+  for (let i = 0; i < 25 && !onPhones; i++) {
+    await page.keyboard.press("Tab");
+    onPhones = await page.evaluate(() => document.activeElement.tagName === "A" && document.activeElement.textContent === "Phones");
+  }
+  out.keyboard_nav = onPhones;
+  if (onPhones) await rerender("phones", () => page.keyboard.press("Enter"));
+  else await go("#/phones", "phones");
 
-  // A row action: suspend the new tenant; its row then says so and offers Resume.
-  const row = page.locator(`#tenants tbody tr:has-text("${tenantName}")`);
-  await row.locator("button", { hasText: "Suspend" }).click();
-  await page.waitForSelector(`#tenants tbody tr:has-text("${tenantName}") button:has-text("Resume")`, { timeout: 15000 });
-  const status = (await row.locator("td").nth(2).textContent()).trim();
+  // ---- phones --------------------------------------------------------------------------------
+  out.views.phones = true;
+  const probe = await call("GET", `/v1/admin/gateways/${cfg.gateways[0]}/kill-switch`, adminKey);
+  out.kill_route = { status: probe.status, code: probe.code };
+  out.phones = await page.evaluate(() => [...document.querySelectorAll(".card.phone")].map((c) => ({
+    id: c.dataset.gateway,
+    facts: Object.fromEntries([...c.querySelectorAll("[data-fact]")].map((f) => [f.dataset.fact, f.querySelector("dd").textContent])),
+    marks: c.querySelectorAll(".strip .mark").length,
+    kill_form: !!c.querySelector("form.kill"),
+  })));
+  out.phones_api = (await call("GET", "/v1/admin/gateways", adminKey)).data.items.map((g) => ({
+    id: g.id, reachable: g.reachable, queue_depth: g.health && g.health.queue_depth, capacity: g.health && g.health.capacity,
+  }));
+  out.checks_api = (await call("GET", "/v1/admin/gateways/checks?limit=500", adminKey)).data.items.length;
+  await pageFacts("phones");
+  await shot("phones", DESKTOP.width);
 
-  // Gateway checks run from the page; the table shows each gateway's latest check.
-  await page.click("#run-cron");
-  await page.waitForSelector("#gateways tbody tr", { timeout: 20000 });
-  const gateways = await page.locator("#gateways tbody tr").count();
-  const reachable = (await page.locator("#gateways tbody tr td").nth(1).textContent()).trim();
+  // The kill-switch control against its contract: the route answers (405 to a GET, 200 to POST).
+  const killCalls = [];
+  await page.route((u) => /\/v1\/admin\/gateways\/[^/]+\/kill-switch$/.test(u.pathname), async (route) => {
+    const r = route.request();
+    if (r.method() === "GET") {
+      return route.fulfill({ status: 405, contentType: "application/json", headers: { allow: "POST" },
+        body: JSON.stringify({ success: false, error: { code: "method_not_allowed", message: "Method not allowed on this route", request_id: "req_stub" } }) });
+    }
+    const body = r.postDataJSON();
+    killCalls.push({ path: new URL(r.url()).pathname, body, auth: r.headers().authorization === `Bearer ${adminKey}` });
+    return route.fulfill({ status: 200, contentType: "application/json",
+      body: JSON.stringify({ success: true, request_id: "req_stub", data: { id: cfg.gateways[0], engaged: body.engaged, reason: body.reason } }) });
+  });
+  await go("#/tenants", "tenants");
+  await go("#/phones", "phones");
+  out.contract.kill_forms = await page.locator("form.kill").count();
+  const form = page.locator(`form.kill[data-kill="${cfg.gateways[0]}"]`);
+  await form.getByLabel("Reason (required)", { exact: true }).fill("SIM blocked by carrier");
+  await rerender("phones", () => form.getByRole("button", { name: "Engage kill switch" }).click());
+  out.contract.kill_calls = killCalls;
+  await page.unrouteAll({ behavior: "wait" });
 
-  // The audit log names what was just done.
-  await page.waitForSelector('#audit tbody tr:has-text("tenant.suspend")', { timeout: 15000 });
-  const audited = await page.locator('#audit tbody tr:has-text("tenant.create")').count();
-  await page.screenshot({ path: join(artifacts, "dashboard-actions.png"), fullPage: true });
-  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log(JSON.stringify({ ok: true, bars, key_shown: true, status, gateways, reachable, audited }));
+  // ---- tenants list -------------------------------------------------------------------------
+  await go("#/tenants", "tenants");
+  out.views.tenants = true;
+  out.xss_cell = await page.evaluate((id) => {
+    const row = document.querySelector(`#tenants tr[data-id="${id}"]`);
+    return row ? row.querySelector("td.name").textContent : null;
+  }, xss.id);
+  out.rows = await page.locator("#tenants tbody tr").count();
+  await pageFacts("tenants");
+  await shot("tenants", DESKTOP.width);
+
+  // ---- one tenant -----------------------------------------------------------------------------
+  await go(`#/tenants/${tenant.id}`, "tenant");
+  out.views.tenant = true;
+  const t = (await call("GET", `/v1/admin/tenants/${tenant.id}`, adminKey)).data;
+  out.quota = {
+    page: await page.evaluate(() => ({ ...document.querySelector(".quota").dataset, text: document.querySelector(".quota-text").textContent })),
+    api: { total: t.quota, remaining: t.quota_remaining },
+  };
+  await checkAnalytics("tenant page, 24h", "#tenant-analytics .analytics", "tenant", adminKey);
+  await chartFacts("tenant page");
+  const auditApi = (await call("GET", `/v1/admin/audit?tenant_id=${tenant.id}&limit=100`, adminKey)).data.items;
+  out.audit = {
+    page: await page.locator("table.audit tbody tr").count(),
+    api: auditApi.length,
+    labels: await page.evaluate(() => [...document.querySelectorAll("table.audit tbody tr")].map((r) => r.cells[1].textContent)),
+  };
+  const text = await page.evaluate(() => document.body.innerText);
+  out.contact = { masked_shown: text.includes(cfg.contactMasked), full_shown: text.includes(cfg.contactPhone) };
+  await pageFacts("tenant");
+  await shot("tenant", DESKTOP.width);
+
+  // Settings: only what changed is sent, as a merge patch.
+  const patchReq = page.waitForRequest((r) => r.method() === "PATCH");
+  await page.getByLabel("Code lifetime (s)", { exact: true }).fill("600");
+  await page.getByLabel("Words per code", { exact: true }).fill("3");
+  await rerender("tenant", () => page.getByRole("button", { name: "Save settings" }).click());
+  out.actions.patch_body = (await patchReq).postDataJSON();
+  out.actions.settings_after = (await call("GET", `/v1/admin/tenants/${tenant.id}`, adminKey)).data.settings;
+  out.actions.form_after = await page.getByLabel("Code lifetime (s)", { exact: true }).inputValue();
+
+  // Rotate the key: shown once, works at once; gone after the page is left.
+  await page.getByRole("button", { name: "Rotate key" }).click();
+  await page.waitForSelector(".key-box .key", { timeout: 15000 });
+  const newKey = (await page.textContent(".key-box .key")).trim();
+  out.actions.rotated_prefix = newKey.slice(0, 7);
+  out.actions.rotated_key_works = (await call("GET", "/v1/usage", newKey)).status;
+  await go("#/tenants", "tenants");
+  await go(`#/tenants/${tenant.id}`, "tenant");
+  out.actions.key_box_after_reload = await page.locator(".key-box").count();
+
+  // Suspend, then resume, from the page.
+  await rerender("tenant", () => page.click("#suspend-toggle"));
+  out.actions.suspended_page = await page.getAttribute(".tenant-head [data-status]", "data-status");
+  out.actions.suspended_api = (await call("GET", `/v1/admin/tenants/${tenant.id}`, adminKey)).data.status;
+  await rerender("tenant", () => page.click("#suspend-toggle"));
+  out.actions.resumed_api = (await call("GET", `/v1/admin/tenants/${tenant.id}`, adminKey)).data.status;
+
+  // The payload tenant's own page: its name is a heading's text.
+  await go(`#/tenants/${xss.id}`, "tenant");
+  out.xss_heading = await page.textContent("#tenant-name");
+
+  // ---- audit log ------------------------------------------------------------------------------
+  await go("#/audit", "audit");
+  out.views.audit = true;
+  out.audit_global = {
+    page: await page.locator("table.audit tbody tr").count(),
+    api: (await call("GET", "/v1/admin/audit?limit=200", adminKey)).data.items.length,
+    labels: await page.evaluate(() => [...new Set([...document.querySelectorAll("table.audit tbody tr")].map((r) => r.cells[1].textContent))]),
+  };
+  await pageFacts("audit");
+  await shot("audit", DESKTOP.width);
+  out.images = await page.evaluate(() => document.querySelectorAll("img").length);
+
+  // ---- every operator view at a phone's width ------------------------------------------------
+  await page.setViewportSize(PHONE);
+  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/audit", "audit"]]) {
+    await go(hash, name);
+    if (name === "analytics") await chartFacts("analytics phone");
+    const f = await pageFacts(`${name} phone`);
+    out.overflow[name] = f.scrollWidth - f.innerWidth;
+    await shot(name, PHONE.width);
+  }
+  await page.setViewportSize(DESKTOP);
+
+  // ---- a tenant's own view, with its own key -------------------------------------------------
+  await page.click("#logout");
+  await page.waitForSelector("#login:not([hidden])");
+  requests = [];
+  await page.fill("#key", tenant.key);
+  await page.click("#login-form button[type=submit]");
+  await page.waitForSelector(viewSel("me"), { timeout: 20000 });
+  out.views.me = true;
+  const usage = (await call("GET", "/v1/usage", tenant.key)).data;
+  out.tenant_view.quota = {
+    page: await page.evaluate(() => ({ ...document.querySelector(".quota").dataset })),
+    api: { total: usage.quota.total, remaining: usage.quota.remaining },
+  };
+  out.tenant_view.nav = await page.evaluate(() => [...document.querySelectorAll("#nav a")].map((a) => a.textContent));
+  out.tenant_view.routes = {
+    analytics: (await call("GET", "/v1/analytics?granularity=hour", tenant.key)).status,
+    messages: (await call("GET", "/v1/messages?limit=1", tenant.key)).status,
+  };
+  out.tenant_view.panels = {
+    analytics: await page.locator("#my-analytics-section").count(),
+    messages: await page.locator("#my-messages-section").count(),
+  };
+  await pageFacts("me");
+  await shot("my-account", DESKTOP.width);
+  await page.setViewportSize(PHONE);
+  await page.waitForTimeout(100);
+  out.overflow.me = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await shot("my-account", PHONE.width);
+  await page.setViewportSize(DESKTOP);
+
+  // The operators' views are out of reach: the page says so and asks the API nothing for them.
+  out.tenant_view.blocked = {};
+  for (const hash of ["#/analytics", "#/phones", "#/tenants", `#/tenants/${other.id}`, "#/audit"]) {
+    await page.evaluate((h) => { window.location.hash = h; }, hash);
+    await page.waitForSelector(".not-available h2", { timeout: 10000 });
+    out.tenant_view.blocked[hash] = await page.textContent(".not-available h2");
+  }
+  await go("#/me", "me");
+  const seen = await page.evaluate(() => document.body.innerText);
+  out.tenant_view.leaks = {
+    other_name: seen.includes(other.name),
+    other_id: seen.includes(other.id),
+    xss_name: seen.includes(xss.name),
+    gateway: cfg.gateways.some((g) => seen.includes(g)),
+  };
+  out.tenant_view.requests = requests.filter((r) => r.path.startsWith("/v1/"));
+
+  // The tenant routes the lead adds, against their contract (same shape as the admin analytics
+  // for the caller's tenant; messages newest first, masked).
+  let served = null;
+  const stubAuth = [];
+  await page.route((u) => u.pathname === "/v1/analytics", async (route) => {
+    const u = new URL(route.request().url());
+    stubAuth.push(route.request().headers().authorization === `Bearer ${tenant.key}`);
+    u.searchParams.set("tenant_id", tenant.id);
+    const r = await call("GET", `/v1/admin/analytics?${u.searchParams}`, adminKey);
+    served = r.data;
+    return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(r.json) });
+  });
+  const now = new Date().toISOString();
+  await page.route((u) => u.pathname === "/v1/messages" && u.searchParams.has("limit"), (route) => {
+    stubAuth.push(route.request().headers().authorization === `Bearer ${tenant.key}`);
+    return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ success: true, request_id: "req_stub", data: { items: [
+      { id: "msg_stub1", kind: "otp", phone: "+1415*****23", state: "sent", encoding: "GSM-7", segments: 1, gateway_id: cfg.gateways[0], attempts: 1, error: null, created_at: now, updated_at: now },
+      { id: "msg_stub2", kind: "direct", phone: "+1415*****77", state: "failed", encoding: "UCS-2", segments: 2, gateway_id: cfg.gateways[0], attempts: 3, error: "no_capacity", created_at: now, updated_at: now },
+    ] } }) });
+  });
+  await page.evaluate(() => { window.location.hash = "#/me?range=24h"; });
+  await page.waitForSelector(`${viewSel("me")} #my-analytics .analytics`, { timeout: 20000 });
+  await page.waitForSelector("#my-messages-section table");
+  const mine = await checkAnalytics("tenant's own (stubbed route)", "#my-analytics .analytics", "me", tenant.key, async () => served);
+  out.contract.tenant_analytics_scope = served && served.scope;
+  out.contract.tenant_sends = mine.shown.kpis.sends.value;
+  await chartFacts("tenant own");
+  out.contract.messages = await page.evaluate(() => [...document.querySelectorAll("#my-messages-section tbody tr")].map((r) => [...r.cells].map((c) => c.textContent)));
+  out.contract.stub_auth = stubAuth;
+  out.contract.messages_text_has_gateway = (await page.evaluate(() => document.querySelector("#my-messages-section").innerText)).includes(cfg.gateways[0]);
+  await pageFacts("me (stubbed)");
+  await shot("my-account-contract", DESKTOP.width);
+  await page.unrouteAll({ behavior: "wait" });
+
+  out.ok = true;
+} catch (e) {
+  out.ok = false;
+  out.error = String(e && e.stack ? e.stack : e);
+  await page.screenshot({ path: join(artifacts, "dashboard-failure.png"), fullPage: true }).catch(() => {});
 } finally {
   await browser.close();
 }
+console.log(JSON.stringify(out));
+process.exit(out.ok ? 0 : 1);

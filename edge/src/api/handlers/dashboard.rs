@@ -1,11 +1,14 @@
-//! The operators' dashboard: three static files compiled into the worker. The page asks for an
-//! admin key and calls the admin API like any other client; serving it needs no key.
+//! The operators' dashboard: static files compiled into the worker. The page asks for a key (an
+//! admin key for the console, a tenant key for that tenant's own view) and calls the API like any
+//! other client; serving it needs no key. `app.js` and `app.css` are esbuild's bundle of
+//! `assets/dashboard/src/` with uPlot (`scripts/build-dashboard.sh`, run by setup and the worker
+//! build); `index.html` is served as written.
 
 use crate::api::http::ApiResponse;
 
 const INDEX: &str = include_str!("../../../assets/dashboard/index.html");
-const SCRIPT: &str = include_str!("../../../assets/dashboard/app.js");
-const STYLE: &str = include_str!("../../../assets/dashboard/app.css");
+const SCRIPT: &str = include_str!("../../../assets/dashboard/dist/app.js");
+const STYLE: &str = include_str!("../../../assets/dashboard/dist/app.css");
 
 pub fn page() -> ApiResponse {
     asset("text/html; charset=utf-8", INDEX)

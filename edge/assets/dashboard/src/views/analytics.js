@@ -1,0 +1,177 @@
+// Analytics over time: a range picker, optionally a tenant filter, figures for the whole range,
+// three charts and the errors by code. Used by the operators' analytics page (all tenants or one),
+// a tenant's detail page (that tenant) and a tenant's own view (GET /v1/analytics).
+import { api, getOptional, qs } from "../api.js";
+import { h, field, table, empty, nextId } from "../dom.js";
+import { label } from "../labels.js";
+import { num, pct, ms, msValue, periodSeconds, periodLabel } from "../format.js";
+import { timeChart, COLORS } from "../charts.js";
+
+export const RANGES = {
+  "24h": "Last 24 hours, by hour",
+  "30d": "Last 30 days, by day",
+  "12m": "Last 12 months, by month",
+};
+
+const pad = (n) => String(n).padStart(2, "0");
+const isoDate = (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+const isoTime = (d) => `${isoDate(d)}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}Z`;
+
+/** The API query for a range ending now: granularity, from and to (UTC). */
+export function rangeQuery(range, now = new Date()) {
+  if (range === "30d") {
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - 29));
+    return { granularity: "day", from: isoDate(from), to: isoDate(now) };
+  }
+  if (range === "12m") {
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1));
+    return { granularity: "month", from: isoDate(from), to: isoDate(now) };
+  }
+  const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), now.getUTCHours() - 23));
+  return { granularity: "hour", from: isoTime(from), to: isoTime(now) };
+}
+
+/**
+ * Renders the panel into `root`. Answers false when the route is not there (404), so the caller
+ * can hide the panel.
+ * @param {HTMLElement} root
+ * @param {{path:string, range:string, tenantId?:string, tenants?:{id:string,name:string}[],
+ *          onChange?:(p:{range:string, tenant:string})=>void}} opts
+ */
+export async function renderAnalytics(root, opts) {
+  const range = RANGES[opts.range] ? opts.range : "24h";
+  const q = { ...rangeQuery(range), tenant_id: opts.tenantId || "" };
+  const data = await getOptional(`${opts.path}${qs(q)}`);
+  if (data == null) return false;
+
+  const controls = h("form", { class: "controls", onsubmit: (e) => e.preventDefault() });
+  const rangeSel = h("select", { name: "range", onchange: () => change() },
+    Object.entries(RANGES).map(([k, v]) => h("option", { value: k, selected: k === range }, v)));
+  controls.append(field("Range", rangeSel));
+  let tenantSel = null;
+  if (opts.tenants) {
+    tenantSel = h("select", { name: "tenant", onchange: () => change() },
+      h("option", { value: "" }, "All tenants"),
+      opts.tenants.map((t) => h("option", { value: t.id, selected: t.id === opts.tenantId }, `${t.name} (${t.id})`)));
+    controls.append(field("Tenant", tenantSel));
+  }
+  controls.append(h("button", { type: "button", class: "secondary", onclick: () => change(true) }, "Refresh"));
+  function change(force) {
+    const next = { range: rangeSel.value, tenant: tenantSel ? tenantSel.value : opts.tenantId || "" };
+    if (opts.onChange) opts.onChange(next, force);
+  }
+
+  const t = data.total;
+  const series = data.series || [];
+  const xs = series.map((s) => periodSeconds(s.period));
+  const panel = h("div", {
+    class: "analytics",
+    dataset: { granularity: q.granularity, from: q.from, to: q.to, scope: opts.tenantId || "_all", path: opts.path },
+  });
+  panel.append(
+    controls,
+    h("p", { class: "muted" }, `${RANGES[range]}: ${periodLabel(series[0]?.period || "")} to ${periodLabel(series.at(-1)?.period || "")} (UTC).`),
+    kpis(t),
+  );
+
+  const traffic = t.sends + t.verifications.approved + t.verifications.failed + t.verifications.expired + t.requests;
+  if (traffic === 0) {
+    panel.append(empty("No traffic in this range yet. Codes sent with POST /v1/otp/send show up here within seconds; pick a longer range to see older traffic."));
+  } else {
+    const volume = [
+      { label: "Sends", key: "sends", values: series.map((s) => s.sends), color: COLORS.sends, fill: true },
+      { label: "Approved", key: "approved", values: series.map((s) => s.verifications.approved), color: COLORS.approved },
+      { label: "Wrong codes", key: "failed", values: series.map((s) => s.verifications.failed), color: COLORS.failed },
+      { label: "Expired", key: "expired", values: series.map((s) => s.verifications.expired), color: COLORS.expired },
+    ];
+    const rates = [
+      { label: "Conversion", values: series.map((s) => (s.conversion_rate == null ? null : s.conversion_rate * 100)), color: COLORS.conversion },
+      { label: "Delivery success", values: series.map((s) => (s.delivery.success_rate == null ? null : s.delivery.success_rate * 100)), color: COLORS.delivery },
+    ];
+    const latency = ["p50", "p90", "p99"].map((p) => ({ label: p, values: series.map((s) => msValue(s.latency_ms[p])), color: COLORS[p] }));
+    panel.append(h("div", { class: "charts" },
+      timeChart("Codes over time", xs, volume, {
+        name: "volume", format: (v) => num(v), integer: true,
+        summary: `Sends ${num(t.sends)}, approved ${num(t.verifications.approved)}, wrong codes ${num(t.verifications.failed)}, expired ${num(t.verifications.expired)} in this range; figures per period are in the table below.`,
+      }),
+      timeChart("Conversion and delivery success (%)", xs, rates, {
+        name: "rates", format: (v) => `${num(v)}%`, max: 100,
+        summary: `Conversion ${pct(t.conversion_rate)}, delivery success ${pct(t.delivery.success_rate)} over the range.`,
+      }),
+      timeChart("Request latency (ms, bucket upper bound)", xs, latency, {
+        name: "latency", format: (v) => num(v),
+        summary: `Latency p50 ${ms(t.latency_ms.p50)}, p90 ${ms(t.latency_ms.p90)}, p99 ${ms(t.latency_ms.p99)}.`,
+      }),
+    ));
+  }
+  panel.append(errorsTable(t.errors), periodTable(series));
+  root.replaceChildren(panel);
+  return true;
+}
+
+function kpi(name, title, value, text, note) {
+  return h("div", { class: "kpi", dataset: { kpi: name, value: JSON.stringify(value ?? null) } },
+    h("span", { class: "kpi-title" }, title),
+    h("span", { class: "kpi-value" }, text),
+    note ? h("span", { class: "kpi-note" }, note) : null);
+}
+
+function kpis(t) {
+  return h("div", { class: "kpis", role: "group", "aria-label": "Figures for the whole range" },
+    kpi("sends", "Sends", t.sends, num(t.sends), `${num(t.verifications.resent)} resends`),
+    kpi("approved", "Approved", t.verifications.approved, num(t.verifications.approved)),
+    kpi("failed", "Wrong codes", t.verifications.failed, num(t.verifications.failed)),
+    kpi("expired", "Expired", t.verifications.expired, num(t.verifications.expired)),
+    kpi("conversion", "Conversion", t.conversion_rate, pct(t.conversion_rate), "approved / sent"),
+    kpi("delivery", "Delivery success", t.delivery.success_rate, pct(t.delivery.success_rate),
+      `${num(t.delivery.sent)} delivered, ${num(t.delivery.failed + t.delivery.expired)} not`),
+    kpi("messages", "Direct messages", t.messages, num(t.messages)),
+    kpi("requests", "API requests", t.requests, num(t.requests)),
+    kpi("p50", "Latency p50", t.latency_ms.p50, ms(t.latency_ms.p50)),
+    // The API reports p50, p90 and p99; p95 is not among its buckets' outputs.
+    kpi("p90", "Latency p90", t.latency_ms.p90, ms(t.latency_ms.p90), "p95 not reported by the API"),
+    kpi("p99", "Latency p99", t.latency_ms.p99, ms(t.latency_ms.p99)),
+  );
+}
+
+function errorsTable(errors) {
+  const rows = Object.entries(errors || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const id = nextId("errors");
+  const body = rows.length
+    ? table(["Error", "Code", "Count"], rows.map(([code, n]) =>
+      h("tr", { dataset: { code } }, h("td", {}, label("error", code)), h("td", {}, h("code", {}, code)), h("td", { class: "num" }, num(n)))),
+    { caption: "Errors by code", captionHidden: true, class: "errors" })
+    : empty("No errors in this range.");
+  return h("div", { class: "errors-block" }, h("h3", { id }, "Errors by code"), body);
+}
+
+function periodTable(series) {
+  const rows = series.map((s) => h("tr", { dataset: { period: s.period } },
+    h("th", { scope: "row" }, periodLabel(s.period)),
+    h("td", { class: "num" }, num(s.sends)),
+    h("td", { class: "num" }, num(s.verifications.approved)),
+    h("td", { class: "num" }, num(s.verifications.failed)),
+    h("td", { class: "num" }, num(s.verifications.expired)),
+    h("td", { class: "num" }, pct(s.conversion_rate)),
+    h("td", { class: "num" }, pct(s.delivery.success_rate)),
+    h("td", { class: "num" }, ms(s.latency_ms.p50)),
+    h("td", { class: "num" }, ms(s.latency_ms.p90)),
+    h("td", { class: "num" }, ms(s.latency_ms.p99))));
+  return h("details", { class: "periods" },
+    h("summary", {}, "Figures per period"),
+    table(["Period (UTC)", "Sends", "Approved", "Wrong codes", "Expired", "Conversion", "Delivery", "p50", "p90", "p99"], rows,
+      { caption: "Figures per period", captionHidden: true }));
+}
+
+/** The operators' analytics page: all tenants or one, with the tenant filter. */
+export async function analyticsView(root, params, nav) {
+  const list = await api("GET", "/v1/admin/tenants?limit=500");
+  const tenants = list.items.map((t) => ({ id: t.id, name: t.name }));
+  await renderAnalytics(root, {
+    path: "/v1/admin/analytics",
+    range: params.get("range") || "24h",
+    tenantId: params.get("tenant") || "",
+    tenants,
+    onChange: (p, force) => nav(`analytics${qs({ range: p.range, tenant: p.tenant })}`, force),
+  });
+}

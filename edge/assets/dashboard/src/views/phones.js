@@ -1,0 +1,143 @@
+// Phones: one card per gateway. Live state from GET /v1/admin/gateways (each phone's signed health:
+// reachability, queue depth, pacing window, kill switch; probed at most a minute ago), history from
+// GET /v1/admin/gateways/checks.
+// The kill-switch control calls POST /v1/admin/gateways/{id}/kill-switch and is shown only when
+// that route is deployed.
+import { api, postRouteExists, ApiError } from "../api.js";
+import { h, field, table, empty, section } from "../dom.js";
+import { label } from "../labels.js";
+import { num, when, plural } from "../format.js";
+
+const TIMELINE = 48;
+
+export async function phonesView(root, params, nav, ui) {
+  const [status, history] = await Promise.all([
+    api("GET", "/v1/admin/gateways").catch((e) => ({ error: e })),
+    api("GET", "/v1/admin/gateways/checks?limit=500"),
+  ]);
+  const live = new Map((status.items || []).map((g) => [g.id, g]));
+  const checks = new Map();
+  for (const c of history.items) {
+    if (!checks.has(c.gateway_id)) checks.set(c.gateway_id, []);
+    checks.get(c.gateway_id).push(c); // newest first
+  }
+  const ids = [...new Set([...live.keys(), ...checks.keys()])];
+  const killRoute = ids.length > 0 && (await postRouteExists(`/v1/admin/gateways/${encodeURIComponent(ids[0])}/kill-switch`));
+
+  const run = h("button", {
+    type: "button", id: "run-checks",
+    onclick: async () => {
+      run.disabled = true;
+      run.textContent = "Checking…";
+      try {
+        await api("POST", "/v1/admin/cron/run", {});
+        nav("phones", true);
+      } catch (e) {
+        ui.error(e);
+        run.disabled = false;
+        run.textContent = "Run checks now";
+      }
+    },
+  }, "Run checks now");
+
+  const intro = h("div", { class: "toolbar" },
+    h("p", { class: "muted" }, status.error
+      ? `Live state unavailable (${status.error.message}); showing recorded checks only.`
+      : `Live state probed within the last minute; ${plural(history.items.length, "recorded check")} (the scheduled job checks every phone every 5 minutes).`),
+    run);
+
+  const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], killRoute, nav, ui));
+  root.replaceChildren(section("Phones", intro,
+    cards.length
+      ? h("div", { class: "cards" }, cards)
+      : empty("No phones configured or checked yet. List the phones in GATEWAYS (see docs/deploy.md), then press \"Run checks now\".")));
+}
+
+function card(id, probe, checks, killRoute, nav, ui) {
+  const latest = checks[0];
+  const reachable = probe ? probe.reachable : latest ? latest.reachable : null;
+  const hl = probe && probe.health;
+  const facts = [
+    ["Reachable", reachable == null ? "not checked yet" : reachable ? "yes" : "no", "reachable"],
+    ["Latency", probe ? `${num(probe.latency_ms)} ms` : latest ? `${num(latest.latency_ms)} ms` : "—", "latency"],
+  ];
+  if (hl) {
+    const cap = hl.capacity || {};
+    const headroom = cap.per_sim_window != null ? Math.max(0, cap.per_sim_window - (cap.used || 0)) : null;
+    facts.push(
+      ["Queue depth", num(hl.queue_depth), "queue"],
+      ["Pacing window", cap.per_sim_window != null ? `${num(cap.used)} sent of ${num(cap.per_sim_window)} per SIM` : "—", "pacing"],
+      ["Headroom", headroom == null ? "—" : `${num(headroom)} more this window`, "headroom"],
+      ["Kill switch", hl.kill_switch ? `engaged${hl.kill_switch_reason ? `: ${hl.kill_switch_reason}` : ""}` : "off", "kill"],
+      ["Last send", hl.last_send === "none" ? "none yet" : label("state", hl.last_send), "last-send"],
+      ["Version", hl.version || "—", "version"],
+    );
+  } else if (probe && probe.error) {
+    facts.push(["Error", probe.error, "error"]);
+  }
+  const state = reachable == null ? "unknown" : reachable ? "up" : "down";
+  const el = h("article", { class: `card phone ${state}`, dataset: { gateway: id }, "aria-labelledby": `gw-${id}` },
+    h("header", { class: "card-head" },
+      h("h3", { id: `gw-${id}` }, id),
+      h("span", { class: `badge ${state}` }, reachable == null ? "Not checked" : reachable ? "Reachable" : "Not reachable")),
+    h("dl", { class: "facts" }, facts.map(([k, v, key]) => h("div", { dataset: { fact: key } }, h("dt", {}, k), h("dd", {}, v)))),
+    timeline(checks),
+    checks.length ? recent(checks) : empty("No recorded checks yet for this phone: press \"Run checks now\"."),
+    killRoute && hl ? killControl(id, hl, nav, ui) : null);
+  return el;
+}
+
+/** The last checks, oldest to newest, as a strip of marks; the text says the same for screen readers. */
+function timeline(checks) {
+  const shown = checks.slice(0, TIMELINE).reverse();
+  if (!shown.length) return null;
+  const up = shown.filter((c) => c.reachable).length;
+  const span = shown.length === 1 ? `at ${when(shown[0].at)}` : `${when(shown[0].at)} to ${when(shown.at(-1).at)}`;
+  const text = `Last ${plural(shown.length, "check")}, ${span}: ${num(up)} reachable, ${num(shown.length - up)} not reachable.`;
+  return h("figure", { class: "timeline" },
+    h("figcaption", {}, text),
+    h("div", { class: "strip", role: "img", "aria-label": text },
+      shown.map((c) => h("span", {
+        class: `mark ${c.reachable ? "up" : "down"}`,
+        title: `${when(c.at)}: ${c.reachable ? `reachable, ${c.latency_ms} ms` : `not reachable${c.error ? ` (${c.error})` : ""}`}`,
+      }))));
+}
+
+function recent(checks) {
+  return h("details", { class: "recent" },
+    h("summary", {}, "Latest checks"),
+    table(["When", "Result", "Latency", "Error"], checks.slice(0, 10).map((c) => h("tr", {},
+      h("td", {}, when(c.at)),
+      h("td", {}, c.reachable ? "reachable" : "not reachable"),
+      h("td", { class: "num" }, `${num(c.latency_ms)} ms`),
+      h("td", {}, c.error || "—"))), { caption: "Latest checks", captionHidden: true }));
+}
+
+/** Engage or clear this phone's kill switch (POST /v1/admin/gateways/{id}/kill-switch). */
+function killControl(id, health, nav, ui) {
+  const engaged = !!health.kill_switch;
+  const reason = h("input", { type: "text", maxlength: "200", placeholder: engaged ? "" : "e.g. SIM blocked by carrier", required: !engaged });
+  const msg = h("p", { class: "form-msg", role: "status" });
+  const btn = h("button", { type: "submit", class: engaged ? "secondary" : "danger" }, engaged ? "Clear kill switch" : "Engage kill switch");
+  const form = h("form", {
+    class: "kill",
+    dataset: { kill: id },
+    onsubmit: async (e) => {
+      e.preventDefault();
+      btn.disabled = true;
+      try {
+        await api("POST", `/v1/admin/gateways/${encodeURIComponent(id)}/kill-switch`, { engaged: !engaged, reason: reason.value.trim() });
+        nav("phones", true);
+      } catch (err) {
+        btn.disabled = false;
+        if (err instanceof ApiError && err.status === 404 && err.code === "not_found") {
+          form.replaceChildren(h("p", { class: "muted" }, "This deployment has no per-phone kill-switch route yet."));
+        } else {
+          msg.textContent = err.message;
+          ui.error(err);
+        }
+      }
+    },
+  }, field(engaged ? "Reason for clearing (optional)" : "Reason (required)", reason), btn, msg);
+  return form;
+}
