@@ -2,6 +2,7 @@
 //! and return domain types and `crate::error::Error`.
 
 pub mod admit;
+pub mod alerts;
 pub mod analytics;
 pub mod app;
 pub mod audit;
