@@ -30,7 +30,9 @@ log "worker: building (wasm32, release)"
 start=$(date +%s)
 # Debian's toolchain for this build only: /usr/bin first so worker-build's `cargo` and its rustc
 # are the 1.96 pair that can build std for wasm32.
-env PATH="/usr/bin:$TOOLS/bin:$NODE_BIN:$PATH" \
+# Build info for GET /health: the commit built and a digest of every input.
+env OTP_BUILD_COMMIT="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" OTP_BUILD_SOURCE="${inputs_sha:0:12}" \
+  PATH="/usr/bin:$TOOLS/bin:$NODE_BIN:$PATH" \
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_DIR="$WASM_TARGET_DIR" \
   RUSTFLAGS='--cfg getrandom_backend="wasm_js"' \

@@ -41,6 +41,36 @@ pub struct Config {
     pub counter_flush_ms: u64,
     /// Failed key lookups one client address may cause per minute before it is refused unread.
     pub auth_failures_per_minute: u32,
+    /// Tenant webhooks: delivery, retries and when a failing endpoint is disabled.
+    pub webhooks: WebhookConfig,
+}
+
+/// How tenant webhooks are delivered (`service::webhooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Waits before each retry after a failed attempt (seconds); the first attempt is at once.
+    /// Default: Standard Webhooks' schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (a day+).
+    pub retry_secs: Vec<u64>,
+    /// An endpoint whose attempts have all failed for this long is disabled.
+    pub disable_after_secs: u64,
+    /// One attempt's limit; a slow endpoint costs the deferred work this much at most.
+    pub timeout_ms: u32,
+    /// Plain `http://` endpoint URLs (development and tests); production wants `https://`.
+    pub allow_http: bool,
+    /// How long an isolate reuses what it read of a tenant's endpoints.
+    pub cache_ms: i64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            retry_secs: vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            disable_after_secs: 86_400,
+            timeout_ms: 10_000,
+            allow_http: false,
+            cache_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +171,26 @@ impl Config {
             counter_flush_ms: num("COUNTER_FLUSH_MS", 1_000)?.min(60_000),
             auth_failures_per_minute: num("AUTH_FAILURES_PER_MINUTE", 30)?.clamp(1, 1_000_000)
                 as u32,
+            webhooks: WebhookConfig {
+                retry_secs: match get("WEBHOOK_RETRY_SECS") {
+                    Some(v) => v
+                        .split(',')
+                        .map(|s| s.trim().parse::<u64>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .ok()
+                        .filter(|l| !l.is_empty() && l.len() <= 20)
+                        .ok_or_else(|| {
+                            ConfigError(
+                                "WEBHOOK_RETRY_SECS must be a comma-separated list of 1 to 20 whole numbers".into(),
+                            )
+                        })?,
+                    None => WebhookConfig::default().retry_secs,
+                },
+                disable_after_secs: num("WEBHOOK_DISABLE_AFTER_SECS", 86_400)?,
+                timeout_ms: num("WEBHOOK_TIMEOUT_MS", 10_000)?.clamp(100, 30_000) as u32,
+                allow_http: matches!(get("WEBHOOK_ALLOW_HTTP").as_deref(), Some("on" | "true" | "1")),
+                cache_ms: num("WEBHOOK_CACHE_MS", 10_000)?.min(300_000) as i64,
+            },
         })
     }
 }

@@ -40,6 +40,10 @@ pub const PATH_HEALTH: &str = "/health";
 pub const PATH_MESSAGES_PREFIX: &str = "/v1/messages/";
 /// Callback route on the edge, appended to the edge base URL.
 pub const PATH_STATUS_CALLBACK: &str = "/internal/gateway/status";
+/// Inbound SMS from a gateway to the edge, appended to the edge base URL.
+pub const PATH_INBOUND_CALLBACK: &str = "/internal/gateway/inbound";
+/// A gateway's own Prometheus metrics (signed GET, signed reply).
+pub const PATH_METRICS: &str = "/metrics";
 
 pub fn message_path(id: &str) -> String {
     format!("{PATH_MESSAGES_PREFIX}{id}")
@@ -646,6 +650,44 @@ pub const MAX_REPORTS_PER_BATCH: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusBatch {
     pub reports: Vec<StatusReport>,
+}
+
+/// Most inbound SMS in one callback.
+pub const MAX_INBOUND_PER_BATCH: usize = 16;
+
+/// One SMS the phone received, as the gateway forwards it. `seq` is the gateway's own durable
+/// sequence number: the edge makes it the record's id, so a repeat of it is recognised.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundSms {
+    pub seq: u64,
+    /// The sender as the phone shows it: usually E.164, possibly a short code or a name.
+    pub from: String,
+    pub text: String,
+    /// Unix seconds when the gateway first saw it.
+    pub received_at: u64,
+    /// The phone's own row id (`termux-sms-list` `_id`), for tracing.
+    #[serde(default)]
+    pub sms_id: i64,
+}
+
+/// Keeps the sender and text out of logs.
+impl std::fmt::Debug for InboundSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundSms")
+            .field("seq", &self.seq)
+            .field("from", &"<redacted>")
+            .field("text", &"<redacted>")
+            .field("received_at", &self.received_at)
+            .field("sms_id", &self.sms_id)
+            .finish()
+    }
+}
+
+/// Body of `POST {edge}/internal/gateway/inbound`: up to [`MAX_INBOUND_PER_BATCH`] messages,
+/// oldest first, signed and encrypted like every callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundBatch {
+    pub messages: Vec<InboundSms>,
 }
 
 /// `POST /v1/kill-switch` plaintext.

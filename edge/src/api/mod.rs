@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod compat;
+pub mod cors;
 pub mod handlers;
 pub mod http;
 pub mod idempotency;

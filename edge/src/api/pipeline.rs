@@ -54,7 +54,24 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         started,
         req.client_ip.clone().unwrap_or_else(|| "unknown".into()),
     );
+    if req.method == "OPTIONS" {
+        let response = super::cors::preflight(app, &req, &request_id)
+            .await
+            .with_header("x-request-id", request_id.clone());
+        log(app, &req, &response, &request_id, started, None);
+        return Handled {
+            response,
+            deferred: Vec::new(),
+        };
+    }
     let matched = routes::find(&req.method, &req.path);
+    // Requests by route and status, for the metrics (the static public files are not counted).
+    let counted = match &matched {
+        Matched::Route(r, _) if r.auth == Auth::Public && r.envelope == Envelope::Raw => None,
+        Matched::Route(r, _) => Some(format!("{:?}", r.handler)),
+        Matched::WrongMethod(_) => Some("WrongMethod".to_string()),
+        Matched::NotFound => Some("Unmatched".to_string()),
+    };
     let (envelope, allow) = match &matched {
         Matched::Route(r, _) => (r.envelope, None),
         // Twilio's namespace: an unknown ServiceSid or path still answers in Twilio's shape.
@@ -64,6 +81,7 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
     };
     let mut deferred = Vec::new();
     let mut tenant_id = None;
+    let mut cors_origin = None;
     let result = match matched {
         Matched::Route(route, param) => {
             run(
@@ -72,7 +90,7 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
                 &ctx,
                 route,
                 param.as_deref(),
-                &mut tenant_id,
+                (&mut tenant_id, &mut cors_origin),
                 &mut deferred,
             )
             .await
@@ -90,15 +108,24 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
                 .map(|f| (t.clone(), f)),
         );
     }
-    app.count(&events, started);
-    if !events.is_empty() {
-        deferred.push(Deferred::FlushCounters);
-    }
     let failure = result.as_ref().err().cloned();
     let mut response = match result {
         Ok(r) => r,
         Err(e) => render::error(envelope, &e, &request_id),
     };
+    if let Some(route) = counted {
+        events.push((
+            "_all".to_string(),
+            format!("http_{route}_{}", response.status),
+        ));
+    }
+    app.count(&events, started);
+    if !events.is_empty() {
+        deferred.push(Deferred::FlushCounters);
+    }
+    if let Some(origin) = &cors_origin {
+        response = super::cors::decorate(response, origin);
+    }
     response = response.with_header("x-request-id", request_id.clone());
     if let Some(methods) = allow {
         response = response.with_header("allow", methods);
@@ -115,26 +142,49 @@ async fn run<P: Platform>(
     ctx: &Ctx,
     route: &'static Route,
     param: Option<&str>,
-    tenant_id: &mut Option<String>,
+    (tenant_id, cors_origin): (&mut Option<String>, &mut Option<String>),
     deferred: &mut Vec<Deferred>,
 ) -> Result<ApiResponse, Error> {
     if req.body_too_large || req.body.len() > body_limit(app, &req.path) {
         return Err(Error::new(ErrorCode::PayloadTooLarge));
     }
+    let origin = super::cors::cross_origin(req);
     let (tenant, actor) = match route.auth {
-        Auth::Public | Auth::Gateway => (None, None),
+        Auth::Public => {
+            *cors_origin = origin.map(|_| "*".to_string());
+            (None, None)
+        }
+        Auth::Gateway => (None, None),
         Auth::Tenant | Auth::Admin => {
             let presented = super::auth::presented_key(req)
                 .ok_or_else(|| Error::msg(ErrorCode::Unauthorized, "API key is required"))?;
             let who = app.authenticate(&presented, ctx).await?;
             ctx.set_global_switch(who.global_switch);
             if route.auth == Auth::Admin {
+                // An admin key is never used from another site's page.
+                if origin.is_some() {
+                    return Err(Error::msg(
+                        ErrorCode::OriginNotAllowed,
+                        "Admin routes take no cross-origin calls",
+                    ));
+                }
                 (None, Some(require_admin(who.principal)?))
             } else {
                 if let crate::service::auth::Principal::Tenant { tenant, .. } = &who.principal {
                     *tenant_id = Some(tenant.id.clone());
                 }
-                (Some(require_tenant(who.principal, ctx.now_ms)?), None)
+                let t = require_tenant(who.principal, ctx.now_ms)?;
+                // A browser on another site only with an origin its tenant listed.
+                if let Some(o) = origin {
+                    if !crate::service::cors::tenant_allows(&t, o) {
+                        return Err(Error::msg(
+                            ErrorCode::OriginNotAllowed,
+                            format!("This key's tenant does not allow browser calls from {o}"),
+                        ));
+                    }
+                    *cors_origin = Some(o.to_string());
+                }
+                (Some(t), None)
             }
         }
     };

@@ -144,12 +144,12 @@ pub fn empty_body() -> Value {
 
 pub fn health_ok() -> Value {
     object(
-        json!({"status": {"const": "ok"}, "version": text(), "components": {"type": "object"}}),
-        &["status", "version", "components"],
+        json!({"status": {"const": "ok"}, "version": text(), "build": object(json!({"commit": text(), "source_sha256": text(), "target": text(), "profile": text()}), &["commit", "target"]), "components": {"type": "object"}}),
+        &["status", "version", "build", "components"],
     )
 }
 pub fn health_example() -> Value {
-    json!({"status": "ok", "version": "0.1.0", "components": {"store": "firestore", "gateways": 1, "kill_switch": false}})
+    json!({"status": "ok", "version": "0.1.0", "build": {"commit": "8275720662ab", "source_sha256": "3f1c0a9e5d2b", "target": "wasm32", "profile": "release"}, "components": {"store": "firestore", "gateways": 1, "kill_switch": false}})
 }
 pub fn openapi_ok() -> Value {
     object(
@@ -203,7 +203,7 @@ pub fn verified_example() -> Value {
 }
 fn message() -> Value {
     object(
-        json!({"id": text(), "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text(),
+        json!({"id": text(), "direction": {"const": "outbound"}, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text(),
                "state": {"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]},
                "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text(), "attempts": count(),
                "error": {"type": ["string", "null"]}, "created_at": time(), "updated_at": time()}),
@@ -317,4 +317,172 @@ pub fn key_created_example() -> Value {
 }
 pub fn metrics_ok() -> Value {
     json!({"type": "string"})
+}
+
+// --- webhooks, inbound SMS, opt-outs, alerts -------------------------------------------------
+
+fn event_types() -> Value {
+    let names: Vec<&str> = crate::service::webhooks::EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}})
+}
+fn nullable_time() -> Value {
+    json!({"type": ["string", "null"], "format": "date-time"})
+}
+fn webhook() -> Value {
+    object(
+        json!({"id": text(), "url": text(), "events": {"type": "array", "items": text()}, "description": text(), "enabled": {"type": "boolean"},
+               "failing_since": nullable_time(), "disabled_at": nullable_time(), "disabled_reason": {"type": ["string", "null"]},
+               "created_at": time(), "updated_at": time(), "secret": {"type": "string", "description": "whsec_…, only in the answer to POST"}}),
+        &["id", "url", "events", "enabled", "created_at"],
+    )
+}
+fn webhook_data_example() -> Value {
+    json!({"id": "whe_01jd9", "url": "https://hooks.example/otp", "events": ["message.sent", "sms.received"], "description": "", "enabled": true, "failing_since": null, "disabled_at": null, "disabled_reason": null, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"})
+}
+pub fn webhook_body() -> Value {
+    body(
+        json!({"url": {"type": "string", "minLength": 1, "maxLength": 2000, "example": "https://hooks.example/otp"}, "events": event_types(), "description": {"type": "string", "maxLength": 200}}),
+        &["url"],
+    )
+}
+pub fn webhook_patch_body() -> Value {
+    body(
+        json!({"url": {"type": "string", "minLength": 1, "maxLength": 2000}, "events": event_types(), "description": {"type": "string", "maxLength": 200}, "enabled": {"type": "boolean"}}),
+        &[],
+    )
+}
+pub fn webhook_ok() -> Value {
+    envelope(webhook())
+}
+pub fn webhook_example() -> Value {
+    v1_example(webhook_data_example())
+}
+pub fn webhook_created_example() -> Value {
+    let mut d = webhook_data_example();
+    d["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    v1_example(d)
+}
+pub fn webhook_list_ok() -> Value {
+    envelope(object(
+        json!({"items": {"type": "array", "items": webhook()}}),
+        &["items"],
+    ))
+}
+pub fn webhook_list_example() -> Value {
+    v1_example(json!({"items": [webhook_data_example()]}))
+}
+pub fn deliveries_ok() -> Value {
+    let attempt = object(
+        json!({"at": time(), "status": {"type": ["integer", "null"]}, "ms": count(), "error": {"type": ["string", "null"]}}),
+        &["at", "ms"],
+    );
+    let d = object(
+        json!({"event_id": text(), "type": text(), "subject": text(), "state": {"enum": ["pending", "delivered", "failed"]}, "attempts": count(),
+               "next_attempt_at": nullable_time(), "delivered_at": nullable_time(), "created_at": time(), "log": {"type": "array", "items": attempt}}),
+        &["event_id", "type", "state", "attempts", "created_at", "log"],
+    );
+    envelope(object(
+        json!({"items": {"type": "array", "items": d}}),
+        &["items"],
+    ))
+}
+pub fn deliveries_example() -> Value {
+    v1_example(
+        json!({"items": [{"event_id": "msg_01jd9-sent", "type": "message.sent", "subject": "msg_01jd9", "state": "delivered", "attempts": 2, "next_attempt_at": null, "delivered_at": "2026-11-25T10:00:06.000Z", "created_at": "2026-11-25T10:00:00.000Z",
+        "log": [{"at": "2026-11-25T10:00:00.100Z", "status": 500, "ms": 12, "error": "http 500"}, {"at": "2026-11-25T10:00:06.000Z", "status": 200, "ms": 9, "error": null}]}]}),
+    )
+}
+pub fn replay_body() -> Value {
+    body(
+        json!({"event_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}, "since": {"type": "string", "format": "date-time"}}),
+        &[],
+    )
+}
+pub fn replay_ok() -> Value {
+    envelope(object(json!({"replayed": count()}), &["replayed"]))
+}
+pub fn replay_example() -> Value {
+    v1_example(json!({"replayed": 3}))
+}
+fn inbound_message() -> Value {
+    object(
+        json!({"id": text(), "direction": {"const": "inbound"}, "phone": text(), "text": {"type": ["string", "null"]}, "gateway_id": text(),
+               "in_reply_to": {"type": ["string", "null"]}, "keyword": {"type": ["string", "null"], "enum": ["stop", "start", null]}, "received_at": time(), "created_at": time()}),
+        &["id", "direction", "phone", "received_at"],
+    )
+}
+pub fn message_list_ok() -> Value {
+    envelope(object(
+        json!({"items": {"type": "array", "items": {"anyOf": [message(), inbound_message()]}}}),
+        &["items"],
+    ))
+}
+pub fn message_list_example() -> Value {
+    v1_example(
+        json!({"items": [{"id": "inb_0123456789abcdefghjk", "direction": "inbound", "phone": "+14155550123", "text": "Running 5 minutes late", "gateway_id": "phone-1", "in_reply_to": "msg_01jd9", "keyword": null, "received_at": "2026-11-25T10:02:00.000Z", "created_at": "2026-11-25T10:02:01.000Z"}]}),
+    )
+}
+fn optout() -> Value {
+    object(
+        json!({"id": text(), "tenant_id": text(), "phone": text(), "source": {"enum": ["sms", "api", "admin"]}, "created_at": time()}),
+        &["id", "phone", "source", "created_at"],
+    )
+}
+fn optout_data_example() -> Value {
+    json!({"id": "t_01jd9_abcdefghjkmnpqrs", "tenant_id": "t_01jd9", "phone": "+14155550123", "source": "sms", "created_at": "2026-11-25T10:02:01.000Z"})
+}
+pub fn optout_body() -> Value {
+    body(json!({"phone": phone()}), &["phone"])
+}
+pub fn admin_optout_body() -> Value {
+    body(
+        json!({"phone": phone(), "tenant_id": text()}),
+        &["phone", "tenant_id"],
+    )
+}
+pub fn optout_ok() -> Value {
+    envelope(optout())
+}
+pub fn optout_example() -> Value {
+    v1_example(optout_data_example())
+}
+pub fn optout_list_ok() -> Value {
+    envelope(object(
+        json!({"items": {"type": "array", "items": optout()}}),
+        &["items"],
+    ))
+}
+pub fn optout_list_example() -> Value {
+    v1_example(json!({"items": [optout_data_example()]}))
+}
+pub fn inbound_ok() -> Value {
+    object(
+        json!({"success": {"const": true}, "data": object(json!({"received": count(), "accepted": count(), "duplicates": count(), "routed": count()}), &["received", "accepted", "duplicates", "routed"])}),
+        &["success", "data"],
+    )
+}
+pub fn inbound_example() -> Value {
+    json!({"success": true, "data": {"received": 2, "accepted": 2, "duplicates": 0, "routed": 1}})
+}
+pub fn alerts_body() -> Value {
+    body(
+        json!({"phone": {"type": ["string", "null"], "example": "+14155550123"}, "webhook_url": {"type": ["string", "null"], "example": "https://hooks.slack.com/services/T000/B000/XXXX"}}),
+        &[],
+    )
+}
+pub fn alerts_ok() -> Value {
+    envelope(object(
+        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "updated_at": nullable_time()}), &[]),
+               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": text(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
+        &["config", "incidents"],
+    ))
+}
+pub fn alerts_example() -> Value {
+    v1_example(
+        json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "updated_at": "2026-11-25T09:00:00.000Z"},
+        "incidents": [{"id": "phone_down_phone-1", "kind": "phone_down", "subject": "phone-1", "state": "cleared", "opened_at": "2026-11-25T09:10:00.000Z", "cleared_at": "2026-11-25T09:25:00.000Z", "raises": 3, "details": {}, "notified": ["webhook"]}]}),
+    )
 }

@@ -1,16 +1,31 @@
 //! Operator alerts: what an operator must hear about without looking (a phone down, a SIM at its
 //! limit, a fraud-guard block, the store unreachable...). Raised on an edge, not repeatedly: an
-//! alert is one incident per (kind, subject) until it is cleared.
+//! alert is one incident per (kind, subject) until it is cleared, and each incident is told once
+//! when it opens and once, with a summary, when it clears.
 //!
-//! The seam every part of the service calls. Today an alert is a structured log line and an audit
-//! entry; delivery (an operator phone, a Slack/Discord-compatible webhook, once per incident and a
-//! summary when it clears) is built behind these two functions.
+//! The seam every part of the service calls (`raise_alert`, `clear_alert`): a log line at once,
+//! and the rest after the answer (`Deferred::Alert`): the incident document `alerts/{kind}_{subject}`
+//! is opened with `exists=false` or closed guarded by the version read, so only the request that
+//! opens or closes it notifies. The channels are set once by an operator (`config/alerts`): a
+//! phone (an SMS through the same dispatch path as notices, kind `Notification`) and/or a webhook
+//! URL that takes Slack's and Discord's JSON (`text` and `content`). The store being unreachable
+//! cannot be recorded in the store: that incident is latched in a Durable Object instead and told
+//! through the webhook only.
 
+use std::collections::HashMap;
+
+use otp_shared::phone::Phone;
+use otp_shared::wire::MessageKind;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::app::{App, Ctx};
-use crate::platform::Platform;
+use super::app::{App, Ctx, Deferred};
+use super::model::{Tenant, TenantSettings, TenantStatus};
+use super::repo::alerts::{AlertConfig, Incident, IncidentState};
+use super::sealing;
+use crate::error::{Error, ErrorCode};
+use crate::net::{HttpClient, OutboundRequest};
+use crate::platform::{iso8601, GateAsk, Hit, LimitKind, Platform, RateRule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,32 +55,481 @@ impl AlertKind {
             AlertKind::CanaryMissed => "canary_missed",
         }
     }
+
+    /// What an operator reads first.
+    fn headline(self) -> &'static str {
+        match self {
+            AlertKind::PhoneDown => "phone not reachable",
+            AlertKind::KillSwitchTripped => "phone's kill switch engaged",
+            AlertKind::SimAtLimit => "SIM at its pacing limit",
+            AlertKind::SimResting => "SIM resting",
+            AlertKind::StoreUnreachable => "data store unreachable from the scheduled job",
+            AlertKind::FraudBlock => "fraud guard blocked traffic",
+            AlertKind::WebhookDisabled => "tenant webhook endpoint disabled",
+            AlertKind::StuckMessages => "messages stuck",
+            AlertKind::CanaryMissed => "canary SMS missed",
+        }
+    }
+}
+
+/// What an isolate knows without reading: the configuration (a minute) and the incidents it saw
+/// open or closed (five minutes), so a condition that holds for hours costs no store read per check.
+#[derive(Debug, Default)]
+pub struct LocalState {
+    config: Option<(i64, AlertConfig)>,
+    known: HashMap<String, (i64, bool)>,
+}
+
+const CONFIG_CACHE_MS: i64 = 60_000;
+const KNOWN_MS: i64 = 300_000;
+/// The incident of an unreachable store lives in this gate (a Durable Object), not in the store.
+const LATCH_GATE: &str = "ops-alerts";
+
+pub fn incident_id(kind: AlertKind, subject: &str) -> String {
+    let clean: String = subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    format!("{}_{clean}", kind.as_str())
+}
+
+/// The pseudo-tenant the operators' SMS alerts are sent for: no quota, its own gate.
+fn operators() -> Tenant {
+    Tenant {
+        id: "_ops".into(),
+        name: "otp-sms operators".into(),
+        status: TenantStatus::Active,
+        quota_total: 0,
+        quota_expires_at: 0,
+        contact_phone: None,
+        settings: TenantSettings::default(),
+        kill_switch: false,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// `+1415•••0123` style for display; the full number is kept sealed.
+pub fn config_json(c: &AlertConfig) -> Value {
+    json!({"phone": c.phone_masked, "webhook_url": c.webhook_url, "updated_at": (c.updated_at > 0).then(|| iso8601(c.updated_at))})
+}
+
+pub fn incident_json(i: &Incident) -> Value {
+    json!({
+        "id": i.id, "kind": i.kind, "subject": i.subject, "state": i.state,
+        "opened_at": iso8601(i.opened_at), "cleared_at": (i.cleared_at > 0).then(|| iso8601(i.cleared_at)),
+        "raises": i.raises, "details": i.details, "notified": i.notified,
+    })
+}
+
+/// What an operator sets (`PATCH /v1/admin/alerts`): absent fields stay, `null` removes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfigInput {
+    #[serde(default, deserialize_with = "double_option")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub webhook_url: Option<Option<String>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 impl<P: Platform> App<P> {
     /// An incident began (or goes on) for `subject` (a gateway id, a tenant, a prefix...).
     pub async fn raise_alert(&self, ctx: &Ctx, kind: AlertKind, subject: &str, details: Value) {
-        self.alert_record(ctx, "alert.raised", kind, subject, details)
-            .await;
+        self.alert_seen(ctx, true, kind, subject, details);
     }
 
-    /// The incident is over.
+    /// The incident is over (nothing happens if none is open).
     pub async fn clear_alert(&self, ctx: &Ctx, kind: AlertKind, subject: &str, details: Value) {
-        self.alert_record(ctx, "alert.cleared", kind, subject, details)
-            .await;
+        self.alert_seen(ctx, false, kind, subject, details);
     }
 
-    async fn alert_record(
+    fn alert_seen(&self, ctx: &Ctx, raised: bool, kind: AlertKind, subject: &str, details: Value) {
+        let id = incident_id(kind, subject);
+        let now = self.platform.now_ms();
+        let known = self
+            .alert_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.known.get(&id).copied())
+            .filter(|(at, _)| now - at < KNOWN_MS)
+            .map(|(_, open)| open);
+        if known == Some(raised) {
+            return;
+        }
+        if raised {
+            let line = json!({"level": "warn", "event": "alert.raised", "alert": kind.as_str(), "subject": subject, "request_id": ctx.request_id});
+            self.platform.log(&line.to_string());
+        }
+        ctx.defer(Deferred::Alert {
+            raised,
+            kind,
+            subject: subject.to_string(),
+            details,
+        });
+    }
+
+    fn remember_alert(&self, id: &str, open: bool) {
+        if let Ok(mut c) = self.alert_cache.lock() {
+            if c.known.len() > 10_000 {
+                c.known.clear();
+            }
+            c.known
+                .insert(id.to_string(), (self.platform.now_ms(), open));
+        }
+    }
+
+    /// After the answer: opens or closes the incident and tells the operators (once each).
+    pub async fn settle_alert(&self, raised: bool, kind: AlertKind, subject: &str, details: Value) {
+        let ctx = Ctx::new(
+            crate::platform::new_id(&self.platform, "alert"),
+            self.platform.now_ms(),
+            String::new(),
+        );
+        if kind == AlertKind::StoreUnreachable {
+            return self
+                .settle_store_alert(&ctx, raised, subject, details)
+                .await;
+        }
+        let id = incident_id(kind, subject);
+        let now = ctx.now_ms;
+        let found = match self.repo().get_incident(&id).await {
+            Ok(f) => f,
+            Err(e) => return self.warn(&ctx, "alert_not_recorded", &e.to_string()),
+        };
+        let open_now = found
+            .as_ref()
+            .is_some_and(|d| d.value.state == IncidentState::Open);
+        if raised == open_now {
+            // Already open: count the raise (best effort); already closed: nothing to do.
+            if let (true, Some(d)) = (raised, found) {
+                let mut i = d.value;
+                i.raises += 1;
+                i.details = details;
+                self.repo()
+                    .save_incident(&i, Some(&d.update_time))
+                    .await
+                    .ok();
+            }
+            self.remember_alert(&id, open_now);
+            return;
+        }
+        let (incident, version) = match found {
+            Some(d) => (Some(d.value), Some(d.update_time)),
+            None => (None, None),
+        };
+        let incident = if raised {
+            Incident {
+                id: id.clone(),
+                kind: kind.as_str().into(),
+                subject: subject.into(),
+                state: IncidentState::Open,
+                opened_at: now,
+                cleared_at: 0,
+                raises: 1,
+                details,
+                notified: Vec::new(),
+            }
+        } else {
+            let Some(mut i) = incident else { return };
+            i.state = IncidentState::Cleared;
+            i.cleared_at = now;
+            i
+        };
+        // Only the writer that opens (exists=false) or closes (its version) the incident tells.
+        if self
+            .repo()
+            .save_incident(&incident, version.as_deref())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        self.remember_alert(&id, raised);
+        let action = if raised {
+            "alert.raised"
+        } else {
+            "alert.cleared"
+        };
+        self.audit(
+            &ctx,
+            "system",
+            action,
+            &id,
+            json!({"alert": kind.as_str(), "subject": subject, "details": incident.details}),
+        )
+        .await;
+        let text = alert_text(kind, subject, &incident, raised);
+        let notified = self.notify_operators(&ctx, &text, &incident).await;
+        let mut recorded = incident;
+        recorded.notified = notified;
+        if let Ok(Some(d)) = self.repo().get_incident(&id).await {
+            if d.value.state == recorded.state {
+                self.repo()
+                    .save_incident(&recorded, Some(&d.update_time))
+                    .await
+                    .ok();
+            }
+        }
+    }
+
+    /// The store's own incident, latched in a Durable Object: the first raise while unlatched tells
+    /// (through the webhook: an SMS needs the store), a clear while latched tells and unlatches.
+    async fn settle_store_alert(&self, ctx: &Ctx, raised: bool, subject: &str, details: Value) {
+        let latch = Hit {
+            kind: LimitKind::Endpoint,
+            key: format!(
+                "alert:{}",
+                incident_id(AlertKind::StoreUnreachable, subject)
+            ),
+            rule: RateRule {
+                limit: 1,
+                window_secs: 7 * 86_400,
+            },
+            persist: true,
+        };
+        let ask = |peek, undo| GateAsk {
+            hits: vec![latch.clone()],
+            peek,
+            undo,
+            ..Default::default()
+        };
+        let latched =
+            |a: Result<crate::platform::GateAnswer, String>| a.map(|a| a.refused.is_some());
+        let now = ctx.now_ms;
+        let incident = Incident {
+            id: incident_id(AlertKind::StoreUnreachable, subject),
+            kind: AlertKind::StoreUnreachable.as_str().into(),
+            subject: subject.into(),
+            state: if raised {
+                IncidentState::Open
+            } else {
+                IncidentState::Cleared
+            },
+            opened_at: now,
+            cleared_at: if raised { 0 } else { now },
+            raises: 1,
+            details,
+            notified: Vec::new(),
+        };
+        if raised {
+            // Admitted: the latch was free, this is the incident's first raise.
+            if let Ok(false) = latched(self.platform.gate(LATCH_GATE, &ask(false, false)).await) {
+                let text = alert_text(AlertKind::StoreUnreachable, subject, &incident, true);
+                self.notify_operators(ctx, &text, &incident).await;
+            }
+        } else if let Ok(true) = latched(self.platform.gate(LATCH_GATE, &ask(true, false)).await) {
+            self.platform.gate(LATCH_GATE, &ask(false, true)).await.ok();
+            let text = alert_text(AlertKind::StoreUnreachable, subject, &incident, false);
+            self.notify_operators(ctx, &text, &incident).await;
+            self.audit(
+                ctx,
+                "system",
+                "alert.cleared",
+                &incident.id,
+                json!({"alert": "store_unreachable", "subject": subject}),
+            )
+            .await;
+        }
+    }
+
+    /// Sends `text` to every configured channel; returns the channels that took it.
+    async fn notify_operators(&self, ctx: &Ctx, text: &str, incident: &Incident) -> Vec<String> {
+        let Some(cfg) = self.alert_config().await else {
+            return Vec::new();
+        };
+        let mut done = Vec::new();
+        if let Some(url) = &cfg.webhook_url {
+            let body = json!({"text": text, "content": text, "alert": incident_json(incident)});
+            let req = OutboundRequest::new("POST", url.clone())
+                .json_body(body.to_string().into_bytes())
+                .timeout_ms(5_000);
+            match self.platform.http().send(req).await {
+                Ok(r) if r.is_success() => done.push("webhook".to_string()),
+                Ok(r) => self.warn(ctx, "alert_webhook_refused", &format!("http {}", r.status)),
+                Err(e) => self.warn(ctx, "alert_webhook_failed", &e.to_string()),
+            }
+        }
+        let phone = cfg
+            .phone_sealed
+            .as_deref()
+            .and_then(|s| sealing::open(&self.secrets.seal, "config/alerts", s))
+            .and_then(|p| Phone::parse(&p).ok());
+        if let (Some(phone), true) = (phone, incident.kind != AlertKind::StoreUnreachable.as_str())
+        {
+            let short: String = text.chars().take(300).collect();
+            match self
+                .send_message(ctx, &operators(), &phone, &short, MessageKind::Notification)
+                .await
+            {
+                Ok(_) => done.push("phone".to_string()),
+                Err(e) => self.warn(ctx, "alert_sms_failed", e.code.as_str()),
+            }
+        }
+        done
+    }
+
+    /// The channels, read at most once a minute; the last known ones when the store fails.
+    pub async fn alert_config(&self) -> Option<AlertConfig> {
+        let now = self.platform.now_ms();
+        let cached = self.alert_cache.lock().ok().and_then(|c| c.config.clone());
+        if let Some((at, c)) = &cached {
+            if now - at < CONFIG_CACHE_MS {
+                return Some(c.clone());
+            }
+        }
+        match self.repo().get_alert_config().await {
+            Ok(c) => {
+                let c = c.unwrap_or_default();
+                if let Ok(mut s) = self.alert_cache.lock() {
+                    s.config = Some((now, c.clone()));
+                }
+                Some(c)
+            }
+            Err(_) => cached.map(|(_, c)| c),
+        }
+    }
+
+    /// Sets the channels (`PATCH /v1/admin/alerts`).
+    pub async fn set_alert_config(
         &self,
-        ctx: &Ctx,
-        action: &str,
-        kind: AlertKind,
-        subject: &str,
-        details: Value,
-    ) {
-        let line = serde_json::json!({"level": "warn", "event": action, "alert": kind.as_str(), "subject": subject, "request_id": ctx.request_id});
-        self.platform.log(&line.to_string());
-        let details = serde_json::json!({"alert": kind.as_str(), "details": details});
-        self.audit(ctx, "system", action, subject, details).await;
+        input: &AlertConfigInput,
+        now: i64,
+    ) -> Result<AlertConfig, Error> {
+        let mut c = self.repo().get_alert_config().await?.unwrap_or_default();
+        if let Some(p) = &input.phone {
+            match p {
+                None => {
+                    c.phone_sealed = None;
+                    c.phone_masked = None;
+                }
+                Some(raw) => {
+                    let phone = super::phones::parse_required(Some(raw), None)?;
+                    let mut nonce = [0u8; 12];
+                    self.platform.fill_random(&mut nonce);
+                    c.phone_sealed = Some(sealing::seal(
+                        &self.secrets.seal,
+                        "config/alerts",
+                        nonce,
+                        phone.as_str(),
+                    ));
+                    c.phone_masked = Some(phone.masked());
+                }
+            }
+        }
+        if let Some(u) = &input.webhook_url {
+            c.webhook_url = match u {
+                None => None,
+                Some(url) => {
+                    super::webhooks::endpoints::check_url(
+                        url.trim(),
+                        self.cfg.webhooks.allow_http,
+                    )?;
+                    Some(url.trim().to_string())
+                }
+            };
+        }
+        c.updated_at = now;
+        self.repo().put_alert_config(&c).await?;
+        if let Ok(mut s) = self.alert_cache.lock() {
+            s.config = Some((now, c.clone()));
+        }
+        Ok(c)
+    }
+
+    /// Sends a test alert to the channels now; says which took it.
+    pub async fn test_alert(&self, ctx: &Ctx) -> Result<Vec<String>, Error> {
+        let cfg = self.alert_config().await.unwrap_or_default();
+        if cfg.webhook_url.is_none() && cfg.phone_sealed.is_none() {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "no alert channel is configured: set a phone or a webhook_url first",
+            ));
+        }
+        let incident = Incident {
+            id: "test".into(),
+            kind: "test".into(),
+            subject: "test".into(),
+            state: IncidentState::Cleared,
+            opened_at: ctx.now_ms,
+            cleared_at: ctx.now_ms,
+            raises: 1,
+            details: Value::Null,
+            notified: Vec::new(),
+        };
+        Ok(self
+            .notify_operators(ctx, "[otp-sms] test alert: this channel works.", &incident)
+            .await)
+    }
+}
+
+fn alert_text(kind: AlertKind, subject: &str, i: &Incident, raised: bool) -> String {
+    if raised {
+        let why = i
+            .details
+            .get("error")
+            .or_else(|| i.details.get("reason"))
+            .and_then(Value::as_str)
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        format!("[otp-sms] ALERT {}: {}{why}", subject, kind.headline())
+    } else {
+        let mins = ((i.cleared_at - i.opened_at) / 60_000).max(0);
+        format!(
+            "[otp-sms] CLEARED {}: {} is over after {mins} min (raised {} time{}).",
+            subject,
+            kind.headline(),
+            i.raises,
+            if i.raises == 1 { "" } else { "s" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_ids_are_plain_and_stable() {
+        let id = incident_id(AlertKind::PhoneDown, "phone-1");
+        assert_eq!(id, "phone_down_phone-1");
+        assert_eq!(
+            incident_id(AlertKind::FraudBlock, "t/../x"),
+            "fraud_block_t____x"
+        );
+    }
+
+    #[test]
+    fn texts_say_what_and_how_long() {
+        let mut i = Incident {
+            id: "x".into(),
+            kind: "phone_down".into(),
+            subject: "phone-1".into(),
+            state: IncidentState::Open,
+            opened_at: 0,
+            cleared_at: 0,
+            raises: 3,
+            details: json!({"error": "timed out"}),
+            notified: vec![],
+        };
+        assert_eq!(
+            alert_text(AlertKind::PhoneDown, "phone-1", &i, true),
+            "[otp-sms] ALERT phone-1: phone not reachable (timed out)"
+        );
+        i.cleared_at = 12 * 60_000;
+        assert!(alert_text(AlertKind::PhoneDown, "phone-1", &i, false)
+            .contains("after 12 min (raised 3 times)"));
     }
 }

@@ -108,7 +108,13 @@ impl CounterBuffer {
     pub fn add(&mut self, items: &[(String, String)], now_ms: i64) {
         let periods = Granularity::ALL.map(|g| g.period(now_ms));
         for (tenant, field) in items {
-            for scope in [tenant.as_str(), "_all"] {
+            // Service-wide items (`_all`, such as requests by route) are counted once.
+            let scopes: &[&str] = if tenant == "_all" {
+                &["_all"]
+            } else {
+                &[tenant.as_str(), "_all"]
+            };
+            for scope in scopes {
                 for p in &periods {
                     *self
                         .docs

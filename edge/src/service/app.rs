@@ -33,6 +33,12 @@ pub struct App<P: Platform> {
     /// The last probes of the fleet and when they were made (`App::gateway_probes`).
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
     counters: Mutex<CounterState>,
+    /// Every tenant's CORS origins together, for preflights (`service::cors`).
+    pub(crate) cors_union: Mutex<Option<(i64, Vec<String>)>>,
+    /// Tenants' enabled webhook endpoints (`service::webhooks`).
+    pub(crate) webhook_cache: Mutex<super::webhooks::TargetCache>,
+    /// The alert configuration and the incidents known open (`service::alerts`).
+    pub(crate) alert_cache: Mutex<super::alerts::LocalState>,
 }
 
 #[derive(Default)]
@@ -63,6 +69,15 @@ pub enum Deferred {
     },
     /// Commit the isolate's analytics counts, at most once per flush interval.
     FlushCounters,
+    /// First attempts of webhook deliveries a commit of the request created.
+    Webhooks { ids: Vec<String> },
+    /// An operator alert raised or cleared: the incident's record and its notifications.
+    Alert {
+        raised: bool,
+        kind: super::alerts::AlertKind,
+        subject: String,
+        details: serde_json::Value,
+    },
 }
 
 impl<P: Platform> App<P> {
@@ -85,6 +100,9 @@ impl<P: Platform> App<P> {
             auth_cache: Mutex::new(AuthCache::default()),
             probe_cache: Mutex::new(None),
             counters: Mutex::new(CounterState::default()),
+            cors_union: Mutex::new(None),
+            webhook_cache: Mutex::new(Default::default()),
+            alert_cache: Mutex::new(Default::default()),
         }
     }
 
@@ -151,6 +169,13 @@ impl<P: Platform> App<P> {
                     self.count(&ctx.take_events(), ctx.now_ms);
                 }
                 Deferred::FlushCounters => self.flush_counters().await,
+                Deferred::Webhooks { ids } => self.first_webhook_attempts(ids).await,
+                Deferred::Alert {
+                    raised,
+                    kind,
+                    subject,
+                    details,
+                } => self.settle_alert(raised, kind, &subject, details).await,
             }
         }
     }

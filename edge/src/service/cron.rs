@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::alerts::AlertKind;
 use super::analytics::Event;
 use super::app::{App, Ctx};
 use super::model::{Tenant, TenantStatus, VerificationStatus};
@@ -16,9 +17,14 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut notices = 0;
     let mut tenants = 0;
     let mut cursor: Option<String> = None;
+    let mut store_error = None;
     loop {
-        let Ok((page, next)) = app.repo().list_tenants(200, cursor.as_deref()).await else {
-            break;
+        let (page, next) = match app.repo().list_tenants(200, cursor.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => {
+                store_error = Some(e.to_string());
+                break;
+            }
         };
         for t in &page {
             tenants += 1;
@@ -29,6 +35,22 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
             None => break,
         }
     }
+    // The store's own incident: raised when this job cannot read it, cleared when it can again.
+    match &store_error {
+        Some(e) => {
+            app.raise_alert(
+                ctx,
+                AlertKind::StoreUnreachable,
+                "firestore",
+                json!({"error": e}),
+            )
+            .await
+        }
+        None => {
+            app.clear_alert(ctx, AlertKind::StoreUnreachable, "firestore", Value::Null)
+                .await
+        }
+    }
     let expired = expire_verifications(app, ctx).await;
     // Notices and expirations counted in one go (the scheduled event has no request around it).
     app.count(&ctx.take_events(), ctx.now_ms);
@@ -36,16 +58,67 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut gateways = Vec::new();
     for g in &app.gateways {
         let probe = super::gateway::probe(&app.platform, g, 3000).await;
-        let check = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": ctx.now_ms});
+        let mut check = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": ctx.now_ms});
+        // The phone's queue and pacing as it said them: the metrics read them from here.
+        if let Some(h) = &probe.health {
+            check["queue_depth"] = json!(h.queue_depth);
+            check["capacity"] = json!(h.capacity);
+            check["kill_switch"] = json!(h.kill_switch);
+        }
         app.repo()
             .record_gateway_check(&check, &probe.id, ctx.now_ms)
             .await
             .ok();
+        gateway_alerts(app, ctx, &probe).await;
         gateways.push(
             json!({"id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms}),
         );
     }
-    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways})
+    let webhooks = app.run_due_webhooks(ctx).await;
+    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways, "webhooks": webhooks, "store_error": store_error})
+}
+
+/// A phone down or back, its kill switch engaged or released: raised and cleared on each probe
+/// (an incident is told once when it opens and once when it clears).
+async fn gateway_alerts<P: Platform>(app: &App<P>, ctx: &Ctx, probe: &super::gateway::Probe) {
+    if probe.reachable {
+        app.clear_alert(
+            ctx,
+            AlertKind::PhoneDown,
+            &probe.id,
+            json!({"latency_ms": probe.latency_ms}),
+        )
+        .await;
+    } else {
+        app.raise_alert(
+            ctx,
+            AlertKind::PhoneDown,
+            &probe.id,
+            json!({"error": probe.error}),
+        )
+        .await;
+    }
+    if let Some(h) = &probe.health {
+        if h.kill_switch {
+            let reason = h.kill_switch_reason.clone().unwrap_or_default();
+            app.raise_alert(
+                ctx,
+                AlertKind::KillSwitchTripped,
+                &probe.id,
+                json!({"reason": reason}),
+            )
+            .await;
+        } else {
+            app.clear_alert(ctx, AlertKind::KillSwitchTripped, &probe.id, Value::Null)
+                .await;
+        }
+    }
+}
+
+/// Only the webhook part (the every-minute trigger): due retries go out without waiting for the
+/// full job.
+pub async fn run_webhooks_only<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    json!({"webhooks": app.run_due_webhooks(ctx).await})
 }
 
 async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usize {
@@ -89,9 +162,17 @@ async fn expire_verifications<P: Platform>(app: &App<P>, ctx: &Ctx) -> usize {
         // Each verification guarded by the version read: one a check changed meanwhile stays.
         for (slot, mut v, version) in page {
             v.status = VerificationStatus::Expired;
-            let w = repo::verifications::update_write(&slot, &v, &version);
-            if app.repo().commit(vec![w]).await.is_ok() {
+            let mut writes = vec![repo::verifications::update_write(&slot, &v, &version)];
+            let events: Vec<_> = super::webhooks::Event::for_verification(&v, ctx.now_ms)
+                .into_iter()
+                .collect();
+            let Ok((hooks, ids)) = app.webhook_writes_for(&v.tenant_id, &events).await else {
+                continue;
+            };
+            writes.extend(hooks);
+            if app.repo().commit(writes).await.is_ok() {
                 ctx.count(&v.tenant_id, Event::OtpExpired);
+                app.defer_webhooks(ctx, ids);
                 n += 1;
             }
         }
@@ -107,9 +188,14 @@ const EXPIRE_PAGES: usize = 5;
 
 /// How long records stay after they stop mattering: (collection, time field, retention). Audit
 /// entries, tenants and keys are kept; analytics live in counters, not in these records.
-const RETENTION: [(&str, &str, i64); 5] = [
+const RETENTION: [(&str, &str, i64); 9] = [
     ("verifications", "expires_at", 30 * DAY_MS),
     ("messages", "created_at", 30 * DAY_MS),
+    ("inbound", "created_at", 30 * DAY_MS),
+    ("webhook_deliveries", "created_at", 30 * DAY_MS),
+    // A reply is routed to the tenant that wrote within 7 days: older routes say nothing.
+    ("routes", "at", 7 * DAY_MS),
+    ("alerts", "opened_at", 90 * DAY_MS),
     // A retry a day later is a new request (Stripe keeps keys 24 hours too).
     ("idempotency", "created_at", DAY_MS),
     ("gateway_checks", "at", 7 * DAY_MS),

@@ -21,6 +21,8 @@ use super::app::{App, Ctx, GatewayLink};
 use super::gateway::{hand_off, Dispatch};
 use super::model::{DeliveryState, MessageRecord, Tenant};
 use super::repo;
+use super::repo::inbound::RouteRecord;
+use super::webhooks::{Event, Target};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, Hit, Platform};
 use crate::store::{StoreError, Write};
@@ -52,12 +54,17 @@ pub struct Handed {
 }
 
 /// A message charged for and not yet recorded.
+#[derive(Clone)]
 pub struct Prepared {
     message: MessageRecord,
     request: SendRequest,
     charged: bool,
     /// The send's own limit hits (a phone's window), given back if nothing is sent.
     hits: Vec<Hit>,
+    /// The tenant's webhook endpoints: the message's events ride in its commits.
+    hooks: Vec<Target>,
+    /// The recipient's keyed tag: where a reply through the phone is routed (`inbound`).
+    phone_tag: String,
 }
 
 impl Prepared {
@@ -119,7 +126,23 @@ impl<P: Platform> App<P> {
     pub async fn charge(&self, ctx: &Ctx, out: Outgoing<'_>) -> Result<Prepared, Error> {
         let tenant = out.tenant;
         let charged = out.kind != MessageKind::Notification;
-        self.admit(ctx, tenant, out.hits.clone(), charged).await?;
+        // The tenant's endpoints are read (or found in the isolate) while the gate answers.
+        let (admitted, targets) = futures_util::future::join(
+            self.admit(ctx, tenant, out.hits.clone(), charged),
+            self.webhook_targets(&tenant.id),
+        )
+        .await;
+        admitted?;
+        let hooks = match targets {
+            // The service's own notices are no tenant's events.
+            Ok(_) if !charged => Vec::new(),
+            Ok(t) => t,
+            Err(e) => {
+                self.refund(&tenant.id, u32::from(charged), out.hits.clone())
+                    .await;
+                return Err(e);
+            }
+        };
         let first = self
             .gateway_order()
             .first()
@@ -155,6 +178,8 @@ impl<P: Platform> App<P> {
             request,
             charged,
             hits: out.hits,
+            hooks,
+            phone_tag: self.secrets.phone_tag(out.phone.as_str()),
         })
     }
 
@@ -175,11 +200,15 @@ impl<P: Platform> App<P> {
     ) -> Result<Recorded, Error> {
         let mut writes: Vec<Write> = companion.cloned().into_iter().collect();
         writes.push(repo::messages::create_write(&p.message));
+        let (hooks, hook_ids) = self.message_event_writes(p, &p.message);
+        writes.extend(hooks);
+        writes.extend(self.route_write(p, &p.message.gateway_id));
         let claim = ctx.claim_write();
         writes.extend(claim.clone());
         match self.repo().commit(writes).await {
             Ok(times) => {
                 ctx.claim_committed();
+                self.defer_webhooks(ctx, hook_ids);
                 let mut t = times.into_iter();
                 let companion_version = if companion.is_some() {
                     t.next().unwrap_or_default()
@@ -218,11 +247,14 @@ impl<P: Platform> App<P> {
         recorded: Recorded,
         on_refused: Option<Undo>,
     ) -> Result<Handed, Error> {
+        // As recorded: what a correction compares the outcome with.
+        let hooks = p.clone();
         let Prepared {
             mut message,
             request,
             charged,
             hits,
+            ..
         } = p;
         let order = self.gateway_order_from(&message.gateway_id);
         let outcome = hand_off(
@@ -238,20 +270,20 @@ impl<P: Platform> App<P> {
             Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
             Dispatch::Queued { gateway_id, .. } => {
                 message.gateway_id = gateway_id;
-                self.correct(ctx, &message, &version, None).await;
+                self.correct(ctx, &hooks, &message, &version, None).await;
             }
             Dispatch::Unknown { gateway_id, reason } => {
                 message.gateway_id = gateway_id;
                 message.state = DeliveryState::Unknown;
                 message.error = Some(reason);
-                self.correct(ctx, &message, &version, None).await;
+                self.correct(ctx, &hooks, &message, &version, None).await;
             }
             Dispatch::Refused { reasons } => {
                 message.gateway_id = String::new();
                 message.state = DeliveryState::Failed;
                 message.error = Some(reasons.join("; "));
                 let undo = on_refused.map(|f| f(&recorded.companion_version));
-                self.correct(ctx, &message, &version, undo).await;
+                self.correct(ctx, &hooks, &message, &version, undo).await;
                 self.refund(&message.tenant_id, u32::from(charged), hits)
                     .await;
                 return Err(Error::new(ErrorCode::GatewayUnavailable)
@@ -274,20 +306,68 @@ impl<P: Platform> App<P> {
 
     /// Writes the outcome of a hand-off that differs from the record, guarded so an earlier
     /// delivery report wins; never fails the request (see the module header). The companion's
-    /// undo goes in the same commit, or alone after the message if its own guard lost.
-    async fn correct(&self, ctx: &Ctx, m: &MessageRecord, version: &str, undo: Option<Write>) {
+    /// undo goes in the same commit, or alone after the message if its own guard lost. The new
+    /// state's webhook event and the reply route of the phone that has it ride along.
+    async fn correct(
+        &self,
+        ctx: &Ctx,
+        p: &Prepared,
+        m: &MessageRecord,
+        version: &str,
+        undo: Option<Write>,
+    ) {
         let message = repo::messages::update_write(m, version);
+        let (hooks, hook_ids) = if m.state == p.message.state {
+            (Vec::new(), Vec::new())
+        } else {
+            self.message_event_writes(p, m)
+        };
+        let route = if m.gateway_id.is_empty() || m.gateway_id == p.message.gateway_id {
+            None
+        } else {
+            self.route_write(p, &m.gateway_id)
+        };
         let mut writes = vec![message.clone()];
+        writes.extend(hooks.clone());
+        writes.extend(route.clone());
         writes.extend(undo.clone());
-        match self.repo().commit(writes).await {
-            Ok(_) => {}
+        let result = match self.repo().commit(writes).await {
             Err(StoreError::PreconditionFailed(_)) if undo.is_some() => {
-                if let Err(e) = self.repo().commit(vec![message]).await {
-                    self.warn(ctx, "dispatch_state_not_recorded", &e.to_string());
-                }
+                let mut alone = vec![message];
+                alone.extend(hooks);
+                alone.extend(route);
+                self.repo().commit(alone).await
             }
+            other => other,
+        };
+        match result {
+            Ok(_) => self.defer_webhooks(ctx, hook_ids),
             Err(StoreError::PreconditionFailed(_)) => {}
             Err(e) => self.warn(ctx, "dispatch_state_not_recorded", &e.to_string()),
         }
+    }
+
+    /// The webhook deliveries of `m`'s state for the send's endpoints.
+    fn message_event_writes(&self, p: &Prepared, m: &MessageRecord) -> (Vec<Write>, Vec<String>) {
+        match Event::for_message(m, super::messages::message_json(m), self.platform.now_ms()) {
+            Some(e) if !p.hooks.is_empty() => self.webhook_writes(&p.hooks, &[e]),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// Where a reply from the recipient through `gateway_id` goes: this tenant (not for the
+    /// service's own notices).
+    fn route_write(&self, p: &Prepared, gateway_id: &str) -> Option<Write> {
+        (p.charged && !gateway_id.is_empty()).then(|| {
+            repo::inbound::route_write(
+                gateway_id,
+                &p.phone_tag,
+                &RouteRecord {
+                    tenant_id: p.message.tenant_id.clone(),
+                    message_id: p.message.id.clone(),
+                    at: p.message.created_at,
+                },
+            )
+        })
     }
 }

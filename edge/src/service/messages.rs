@@ -3,13 +3,32 @@
 
 use otp_shared::phone::Phone;
 use otp_shared::wire::MessageKind;
+use serde_json::{json, Value};
 
 use super::analytics::Event;
 use super::app::{App, Ctx};
 use super::dispatch::Outgoing;
 use super::model::{MessageRecord, Tenant};
 use crate::error::{Error, ErrorCode};
-use crate::platform::{Hit, LimitKind, Platform};
+use crate::platform::{iso8601, Hit, LimitKind, Platform};
+
+/// A message as its tenant sees it (the API's answer and its webhooks' `data`).
+pub fn message_json(m: &MessageRecord) -> Value {
+    json!({
+        "id": m.id,
+        "direction": "outbound",
+        "kind": m.kind,
+        "phone": m.phone_masked,
+        "state": m.state,
+        "encoding": m.encoding,
+        "segments": m.segments,
+        "gateway_id": m.gateway_id,
+        "attempts": m.attempts,
+        "error": m.error,
+        "created_at": iso8601(m.created_at),
+        "updated_at": iso8601(m.updated_at),
+    })
+}
 
 /// Longest direct message accepted, in segments (a carrier joins them into one text).
 pub const MAX_SEGMENTS: usize = 6;
@@ -36,6 +55,9 @@ impl<P: Platform> App<P> {
             Error::msg(code, e.to_string())
         })?;
         self.sending_allowed_for(tenant, ctx)?;
+        if kind == MessageKind::Direct {
+            self.check_optout(tenant, phone).await?;
+        }
         let hits = match kind {
             MessageKind::Direct => vec![Hit {
                 kind: LimitKind::PhoneMessages,

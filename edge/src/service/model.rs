@@ -33,6 +33,12 @@ pub struct TenantSettings {
     pub template: Option<String>,
     pub app_name: Option<String>,
     pub limits: RateLimits,
+    /// Browser origins (`https://shop.example`) allowed to call the API with this tenant's key;
+    /// none by default, so a key pasted into a web page is refused by browsers (`api::cors`).
+    pub cors_origins: Vec<String>,
+    /// Whether a number that replied STOP also stops getting codes. Off by default: a code the
+    /// person asked for is a transactional message carriers let through after an opt-out.
+    pub optout_blocks_otp: bool,
 }
 
 impl Default for TenantSettings {
@@ -52,6 +58,8 @@ impl Default for TenantSettings {
             template: None,
             app_name: None,
             limits: RateLimits::default(),
+            cors_origins: Vec::new(),
+            optout_blocks_otp: false,
         }
     }
 }

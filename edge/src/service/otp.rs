@@ -141,6 +141,9 @@ impl<P: Platform> App<P> {
         opts: &SendOptions,
     ) -> Result<Sent, Error> {
         self.sending_allowed_for(tenant, ctx)?;
+        if tenant.settings.optout_blocks_otp {
+            self.check_optout(tenant, phone).await?;
+        }
         let code_type = code_type_of(tenant, opts.code_type)?;
         let s = &tenant.settings;
         let code = rules::generate(code_type, &mut PlatformRng(&self.platform));
@@ -424,7 +427,8 @@ impl<P: Platform> App<P> {
         ))
     }
 
-    /// A check's change, guarded by the version read, with the request's key claim.
+    /// A check's change, guarded by the version read, with the request's key claim and, when it
+    /// makes the verification final, its webhook event.
     async fn commit_check(
         &self,
         ctx: &Ctx,
@@ -432,11 +436,17 @@ impl<P: Platform> App<P> {
         v: &VerificationRecord,
         version: &str,
     ) -> Result<(), Error> {
+        let events: Vec<_> = super::webhooks::Event::for_verification(v, ctx.now_ms)
+            .into_iter()
+            .collect();
+        let (hooks, hook_ids) = self.webhook_writes_for(&v.tenant_id, &events).await?;
         let mut writes = vec![repo::verifications::update_write(slot, v, version)];
+        writes.extend(hooks);
         writes.extend(ctx.claim_write());
         match self.repo().commit(writes).await {
             Ok(_) => {
                 ctx.claim_committed();
+                self.defer_webhooks(ctx, hook_ids);
                 Ok(())
             }
             Err(

@@ -11,6 +11,7 @@ use super::app::{App, Ctx};
 use super::keys::sha256_hex;
 use super::model::DeliveryState;
 use super::repo;
+use super::webhooks::Event as WebhookEvent;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::store::StoreError;
@@ -91,11 +92,25 @@ impl<P: Platform> App<P> {
                 return Ok(Some(outcome));
             }
             let mut writes = vec![repo::upkeep::nonce_write(&nonce_sha, ctx.now_ms)];
+            let mut by_tenant: std::collections::BTreeMap<String, Vec<WebhookEvent>> =
+                Default::default();
             for (m, version, _) in messages.iter().flatten().filter(|(_, _, changed)| *changed) {
                 writes.push(repo::messages::update_write(m, version));
+                let data = super::messages::message_json(m);
+                if let Some(e) = WebhookEvent::for_message(m, data, ctx.now_ms) {
+                    by_tenant.entry(m.tenant_id.clone()).or_default().push(e);
+                }
+            }
+            // Each final state's webhook deliveries ride in the same commit.
+            let mut hook_ids = Vec::new();
+            for (tenant, events) in &by_tenant {
+                let (w, ids) = self.webhook_writes_for(tenant, events).await?;
+                writes.extend(w);
+                hook_ids.extend(ids);
             }
             match self.repo().commit(writes).await {
                 Ok(_) => {
+                    self.defer_webhooks(ctx, hook_ids);
                     for (tenant, e) in events {
                         ctx.count(&tenant, e);
                     }

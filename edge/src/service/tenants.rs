@@ -81,6 +81,19 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), Error> {
             .details(serde_json::json!({"guess_odds": odds, "max_guess_odds": MAX_GUESS_ODDS})));
         }
     }
+    if s.cors_origins.len() > 20 {
+        return bad("settings.cors_origins holds at most 20 origins");
+    }
+    if let Some(o) = s
+        .cors_origins
+        .iter()
+        .find(|o| !crate::service::cors::is_origin(o))
+    {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            format!("settings.cors_origins: {o:?} is not an origin such as https://shop.example (scheme, host, optional port; lower case; no path)"),
+        ));
+    }
     if let Some(t) = &s.template {
         otp_shared::templates::validate_custom(t)
             .map_err(|e| Error::msg(ErrorCode::TemplateInvalid, e.to_string()))?;

@@ -397,6 +397,24 @@ impl Firestore {
         order_by: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Doc<T>>, StoreError> {
+        self.query_ordered(http, now_ms, collection, filters, order_by, false, limit)
+            .await
+    }
+
+    /// [`Firestore::query`] in ascending or (`descending`) descending `order_by` order: newest
+    /// first lists (a tenant's messages, an endpoint's deliveries). A descending order with an
+    /// equality filter needs its composite index in production (`firestore.indexes.json`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn query_ordered<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        collection: &str,
+        filters: &[Filter],
+        order_by: Option<&str>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
         let mut conditions: Vec<Value> = filters
             .iter()
             .map(|f| json!({"fieldFilter": {"field": {"fieldPath": field_path(&f.field)}, "op": f.op, "value": super::value::to_firestore(&f.value)}}))
@@ -408,8 +426,13 @@ impl Firestore {
             _ => sq["where"] = json!({"compositeFilter": {"op": "AND", "filters": conditions}}),
         }
         if let Some(f) = order_by {
+            let direction = if descending {
+                "DESCENDING"
+            } else {
+                "ASCENDING"
+            };
             sq["orderBy"] =
-                json!([{"field": {"fieldPath": field_path(f)}, "direction": "ASCENDING"}]);
+                json!([{"field": {"fieldPath": field_path(f)}, "direction": direction}]);
         }
         let q = json!({"structuredQuery": sq});
         let out = self

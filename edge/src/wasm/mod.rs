@@ -105,7 +105,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
 /// Cron Trigger: the same job as `POST /v1/admin/cron/run`.
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match app(&env) {
         Ok(app) => {
             let now = js_sys::Date::now() as i64;
@@ -114,7 +114,12 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                 now,
                 "cron".into(),
             );
-            let summary = crate::service::cron::run(&app, &ctx).await;
+            // The every-minute trigger only sends due webhook retries; the others run everything.
+            let summary = if event.cron().trim() == "* * * * *" {
+                crate::service::cron::run_webhooks_only(&app, &ctx).await
+            } else {
+                crate::service::cron::run(&app, &ctx).await
+            };
             app.run_deferred(ctx.take_deferred()).await;
             app.run_deferred(vec![Deferred::FlushCounters]).await;
             worker::console_log!(

@@ -61,6 +61,7 @@ async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Tenant, Error> {
 async fn save<P: Platform>(app: &App<P>, t: &Tenant) -> Result<(), Error> {
     app.repo().put_tenant(t).await?;
     app.forget_cached_keys();
+    app.forget_cors_union();
     Ok(())
 }
 
@@ -76,6 +77,7 @@ fn redacted(req: &ApiRequest) -> Value {
 pub async fn tenant_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: TenantInput = body::json(c.req)?;
     let created = tenants::create(app, &input, c.ctx.now_ms).await?;
+    app.forget_cors_union();
     let t = &created.tenant;
     app.audit(
         c.ctx,
@@ -456,6 +458,12 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "config",
     "notifications",
     "gateway_checks",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "inbound",
+    "optouts",
+    "routes",
+    "alerts",
 ];
 
 pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -618,18 +626,6 @@ pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<A
 pub async fn gateways<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let probes = app.gateway_probes().await;
     Ok(ok(200, json!({"items": probes}), c.ctx))
-}
-
-/// Prometheus text of what this isolate asked of the store.
-pub fn metrics() -> ApiResponse {
-    let mut out = String::from("# HELP otp_store_requests_total Store requests made by this isolate, by operation.\n# TYPE otp_store_requests_total counter\n");
-    for (op, n) in crate::store::metrics::snapshot() {
-        out.push_str(&format!(
-            "otp_store_requests_total{{op=\"{}\"}} {n}\n",
-            op.name()
-        ));
-    }
-    ApiResponse::raw(200, "text/plain; version=0.0.4; charset=utf-8", out)
 }
 
 #[cfg(test)]

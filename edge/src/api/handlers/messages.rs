@@ -2,16 +2,14 @@
 
 use otp_shared::wire::MessageKind;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
-use crate::platform::{iso8601, Platform};
+use crate::platform::Platform;
 use crate::service::app::App;
-use crate::service::model::MessageRecord;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,21 +18,7 @@ struct SendBody {
     text: Option<String>,
 }
 
-pub fn message_json(m: &MessageRecord) -> Value {
-    json!({
-        "id": m.id,
-        "kind": m.kind,
-        "phone": m.phone_masked,
-        "state": m.state,
-        "encoding": m.encoding,
-        "segments": m.segments,
-        "gateway_id": m.gateway_id,
-        "attempts": m.attempts,
-        "error": m.error,
-        "created_at": iso8601(m.created_at),
-        "updated_at": iso8601(m.updated_at),
-    })
-}
+pub use crate::service::messages::message_json;
 
 pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;

@@ -3,11 +3,14 @@
 
 pub mod admin;
 pub mod dashboard;
+pub mod inbound;
 pub mod messages;
+pub mod ops;
 pub mod otp;
 pub mod reports;
 pub mod status;
 pub mod usage;
+pub mod webhooks;
 
 use super::compat::{seed, twilio};
 use super::http::{ApiRequest, ApiResponse};
@@ -98,6 +101,26 @@ pub async fn dispatch<P: Platform>(
         AdminGatewayChecks => admin::gateway_checks(app, c).await,
         AdminGateways => admin::gateways(app, c).await,
         AdminGatewayKillSwitch => admin::gateway_kill_switch(app, c).await,
-        AdminMetrics => Ok(admin::metrics()),
+        AdminMetrics => ops::metrics(app).await,
+        MessageList => inbound::list(app, c).await,
+        WebhookCreate => webhooks::create(app, c).await,
+        WebhookList => webhooks::list(app, c).await,
+        WebhookGet => webhooks::get(app, c).await,
+        WebhookUpdate => webhooks::update(app, c).await,
+        WebhookDelete => webhooks::delete(app, c).await,
+        WebhookDeliveries => webhooks::deliveries(app, c).await,
+        WebhookReplay => webhooks::replay(app, c).await,
+        OptoutList => inbound::optout_list(app, c).await,
+        OptoutAdd => inbound::optout_add(app, c).await,
+        OptoutRemove => inbound::optout_remove(app, c).await,
+        GatewayInbound => inbound::receive(app, c).await,
+        AdminInbound => inbound::admin_list(app, c).await,
+        AdminOptoutList => inbound::admin_optout_list(app, c).await,
+        AdminOptoutAdd => inbound::admin_optout_add(app, c).await,
+        AdminOptoutRemove => inbound::admin_optout_remove(app, c).await,
+        AdminAlerts => ops::alerts(app, c).await,
+        AdminAlertsUpdate => ops::alerts_update(app, c).await,
+        AdminAlertsTest => ops::alerts_test(app, c).await,
+        AdminGatewayMetrics => ops::gateway_metrics(app, c).await,
     }
 }

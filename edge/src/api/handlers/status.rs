@@ -16,6 +16,13 @@ pub fn health<P: Platform>(app: &App<P>) -> ApiResponse {
         &json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
+            // Set by scripts/build-worker.sh: the commit built and a digest of every input.
+            "build": {
+                "commit": option_env!("OTP_BUILD_COMMIT").unwrap_or("dev"),
+                "source_sha256": option_env!("OTP_BUILD_SOURCE").unwrap_or("dev"),
+                "target": if cfg!(target_arch = "wasm32") { "wasm32" } else { "native" },
+                "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+            },
             "components": {
                 "store": if app.cfg.firestore_emulator_host.is_some() { "firestore-emulator" } else { "firestore" },
                 "gateways": app.cfg.gateways.len(),

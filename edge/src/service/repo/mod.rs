@@ -3,14 +3,17 @@
 //! the HTTP client it talks through, the time, and the number of quota shards. Methods return the
 //! store's own error, so services can tell a lost race (precondition) from an outage.
 
+pub mod alerts;
 pub mod counters;
 pub mod idempotency;
+pub mod inbound;
 pub mod keys;
 pub mod messages;
 pub mod quota;
 pub mod tenants;
 pub mod upkeep;
 pub mod verifications;
+pub mod webhooks;
 
 pub use quota::ShardState;
 

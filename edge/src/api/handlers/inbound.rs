@@ -1,0 +1,237 @@
+//! Inbound SMS: the gateways' callback (`POST /internal/gateway/inbound`, signed and encrypted
+//! like delivery reports), a tenant's replies (`GET /v1/messages?direction=inbound`), the opt-out
+//! list (`/v1/optouts`, `/v1/admin/optouts`) and the operators' view of unrouted SMS.
+
+use otp_shared::wire::{self, InboundBatch, MAX_INBOUND_PER_BATCH};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Call;
+use crate::api::body;
+use crate::api::http::ApiResponse;
+use crate::api::render::ok;
+use crate::error::{Error, ErrorCode};
+use crate::platform::Platform;
+use crate::service::app::App;
+use crate::service::keys::sha256_hex;
+use crate::service::messages::message_json;
+use crate::service::repo::upkeep;
+
+pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let req = c.req;
+    let unauthorized = |why: &str| {
+        Error::msg(
+            ErrorCode::Unauthorized,
+            format!("Gateway request refused: {why}"),
+        )
+    };
+    let gateway_id = req
+        .header(wire::HEADER_GATEWAY)
+        .ok_or_else(|| unauthorized("unsigned"))?;
+    let g = app
+        .gateways
+        .iter()
+        .find(|g| g.cfg.id == gateway_id)
+        .ok_or_else(|| unauthorized("unknown gateway"))?;
+    let keys = g
+        .keys
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
+    let now = (c.ctx.now_ms / 1000) as u64;
+    let route = wire::Route::new("POST", wire::PATH_INBOUND_CALLBACK, &g.cfg.id);
+    let verified = wire::verify(
+        keys,
+        route,
+        |h| req.header(h),
+        &req.body,
+        now,
+        wire::DEFAULT_WINDOW_SECS,
+    )
+    .map_err(|e| unauthorized(e.code()))?;
+    let plain = verified
+        .open()
+        .map_err(|e| unauthorized(e.code()))?
+        .ok_or_else(|| Error::new(ErrorCode::BadJson))?;
+    let batch: InboundBatch = serde_json::from_slice(&plain)
+        .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
+    if batch.messages.is_empty() || batch.messages.len() > MAX_INBOUND_PER_BATCH {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            format!("a request carries 1 to {MAX_INBOUND_PER_BATCH} messages"),
+        ));
+    }
+    // The nonce first: a replayed request is refused before anything is read.
+    let nonce = upkeep::nonce_write(&sha256_hex(&verified.nonce), c.ctx.now_ms);
+    match app.repo().commit(vec![nonce]).await {
+        Ok(_) => {}
+        Err(
+            crate::store::StoreError::AlreadyExists
+            | crate::store::StoreError::PreconditionFailed(_),
+        ) => return Err(unauthorized("replayed_nonce")),
+        Err(e) => return Err(e.into()),
+    }
+    let (mut accepted, mut duplicates, mut routed) = (0, 0, 0);
+    for sms in &batch.messages {
+        let r = app.receive_inbound(c.ctx, gateway_id, sms).await?;
+        if r.duplicate {
+            duplicates += 1;
+        } else {
+            accepted += 1;
+            routed += usize::from(r.tenant_id.is_some());
+        }
+    }
+    Ok(ApiResponse::json(
+        200,
+        &json!({"success": true, "data": {"received": batch.messages.len(), "accepted": accepted, "duplicates": duplicates, "routed": routed}}),
+    ))
+}
+
+fn limit_of(c: &Call<'_>, default: usize, max: usize) -> usize {
+    c.req
+        .query_param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(default)
+        .clamp(1, max)
+}
+
+/// `GET /v1/messages?limit=50&direction=outbound|inbound`: the caller's messages, newest first.
+pub async fn list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let tenant = c.tenant()?;
+    let limit = limit_of(c, 50, 200);
+    let items: Vec<_> = match c.req.query_param("direction").as_deref() {
+        None | Some("") | Some("outbound") => app
+            .repo()
+            .messages_of(&tenant.id, limit)
+            .await?
+            .iter()
+            .map(message_json)
+            .collect(),
+        Some("inbound") => app
+            .repo()
+            .inbound_of(Some(&tenant.id), limit)
+            .await?
+            .iter()
+            .map(|r| app.inbound_json(r))
+            .collect(),
+        Some(_) => {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "direction must be outbound or inbound",
+            ))
+        }
+    };
+    Ok(ok(200, json!({"items": items}), c.ctx))
+}
+
+/// `GET /v1/admin/inbound?tenant_id=…` (or, without it, SMS no tenant could be found for).
+pub async fn admin_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let tenant = c.req.query_param("tenant_id");
+    let items: Vec<_> = app
+        .repo()
+        .inbound_of(tenant.as_deref(), limit_of(c, 50, 200))
+        .await?
+        .iter()
+        .map(|r| app.inbound_json(r))
+        .collect();
+    Ok(ok(200, json!({"items": items}), c.ctx))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptoutBody {
+    phone: Option<String>,
+    tenant_id: Option<String>,
+}
+
+pub async fn optout_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let items = app
+        .list_optouts(&c.tenant()?.id, limit_of(c, 100, 500))
+        .await?;
+    Ok(ok(200, json!({"items": items}), c.ctx))
+}
+
+pub async fn optout_add<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let b: OptoutBody = body::json(c.req)?;
+    if b.tenant_id.is_some() {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "tenant_id is for admin keys",
+        ));
+    }
+    let phone = body::phone(b.phone.as_deref())?;
+    let tenant = c.tenant()?;
+    app.admit(c.ctx, tenant, Vec::new(), false).await?;
+    let o = app.add_optout(c.ctx, &tenant.id, &phone, "api").await?;
+    Ok(ok(201, o, c.ctx))
+}
+
+pub async fn optout_remove<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    app.remove_optout(&c.tenant()?.id, id).await?;
+    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+}
+
+async fn tenant_exists<P: Platform>(app: &App<P>, id: &str) -> Result<(), Error> {
+    app.repo()
+        .get_tenant(id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| Error::new(ErrorCode::TenantNotFound))
+}
+
+pub async fn admin_optout_list<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    let tenant = c
+        .req
+        .query_param("tenant_id")
+        .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
+    let items = app.list_optouts(&tenant, limit_of(c, 100, 500)).await?;
+    Ok(ok(200, json!({"items": items}), c.ctx))
+}
+
+pub async fn admin_optout_add<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    let b: OptoutBody = body::json(c.req)?;
+    let tenant = b
+        .tenant_id
+        .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
+    let phone = body::phone(b.phone.as_deref())?;
+    tenant_exists(app, &tenant).await?;
+    let o = app.add_optout(c.ctx, &tenant, &phone, "admin").await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "optout.add",
+        &tenant,
+        json!({"id": o["id"]}),
+    )
+    .await;
+    Ok(ok(201, o, c.ctx))
+}
+
+/// The id names its tenant (`{tenant}_{tag}`).
+pub async fn admin_optout_remove<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    let o = app
+        .repo()
+        .get_optout(id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::OptoutNotFound))?;
+    app.remove_optout(&o.tenant_id, id).await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "optout.remove",
+        &o.tenant_id,
+        json!({"id": id}),
+    )
+    .await;
+    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+}

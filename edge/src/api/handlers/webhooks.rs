@@ -1,0 +1,120 @@
+//! `/v1/webhooks`: a tenant's endpoints, their deliveries and replays.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Call;
+use crate::api::body;
+use crate::api::http::ApiResponse;
+use crate::api::render::ok;
+use crate::error::{Error, ErrorCode};
+use crate::platform::{parse_iso8601, Platform};
+use crate::service::app::App;
+use crate::service::repo::webhooks::DeliveryState;
+use crate::service::webhooks::deliver::delivery_json;
+use crate::service::webhooks::endpoints::{endpoint_json, EndpointInput};
+
+pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let input: EndpointInput = body::json(c.req)?;
+    if input.enabled.is_some() {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "a new endpoint is enabled; set enabled with PATCH",
+        ));
+    }
+    let (e, secret) = app.create_webhook(c.ctx, c.tenant()?, &input).await?;
+    let mut data = endpoint_json(&e);
+    data["secret"] = json!(secret);
+    Ok(ok(201, data, c.ctx))
+}
+
+pub async fn list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let items: Vec<_> = app
+        .repo()
+        .endpoints_of(&c.tenant()?.id)
+        .await?
+        .iter()
+        .map(|d| endpoint_json(&d.value))
+        .collect();
+    Ok(ok(200, json!({"items": items}), c.ctx))
+}
+
+pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let d = app.tenant_webhook(c.tenant()?, c.param()?).await?;
+    Ok(ok(200, endpoint_json(&d.value), c.ctx))
+}
+
+pub async fn update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let input: EndpointInput = body::json(c.req)?;
+    let e = app
+        .update_webhook(c.ctx, c.tenant()?, c.param()?, &input)
+        .await?;
+    Ok(ok(200, endpoint_json(&e), c.ctx))
+}
+
+pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    app.delete_webhook(c.tenant()?, id).await?;
+    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+}
+
+/// `?limit=50&state=pending|delivered|failed`, newest first.
+pub async fn deliveries<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let d = app.tenant_webhook(c.tenant()?, c.param()?).await?;
+    let limit = c
+        .req
+        .query_param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50usize)
+        .clamp(1, 200);
+    let state = match c.req.query_param("state").as_deref() {
+        None | Some("") => None,
+        Some("pending") => Some(DeliveryState::Pending),
+        Some("delivered") => Some(DeliveryState::Delivered),
+        Some("failed") => Some(DeliveryState::Failed),
+        Some(_) => {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "state must be pending, delivered or failed",
+            ))
+        }
+    };
+    let items: Vec<_> = app
+        .repo()
+        .deliveries_of(&d.value.id, state, None, limit)
+        .await?
+        .iter()
+        .map(|d| delivery_json(&d.value))
+        .collect();
+    Ok(ok(200, json!({"items": items}), c.ctx))
+}
+
+/// `{"event_ids": [...]}` or `{"since": "2026-11-25T10:00:00Z"}` (every failed delivery since).
+pub async fn replay<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        event_ids: Option<Vec<String>>,
+        since: Option<String>,
+    }
+    let b: Body = body::json(c.req)?;
+    let since = match &b.since {
+        Some(s) => Some(parse_iso8601(s).ok_or_else(|| {
+            Error::msg(
+                ErrorCode::ValidationFailed,
+                "since must be an ISO 8601 time",
+            )
+        })?),
+        None => None,
+    };
+    let n = app
+        .replay_webhooks(
+            c.ctx,
+            c.tenant()?,
+            c.param()?,
+            b.event_ids.as_deref(),
+            since,
+        )
+        .await?;
+    Ok(ok(200, json!({"replayed": n}), c.ctx))
+}

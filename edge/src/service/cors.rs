@@ -1,0 +1,118 @@
+//! Which browser origins may call the API (CORS). Each tenant lists its own origins
+//! (`settings.cors_origins`, none by default). A preflight carries no key, so it is answered from
+//! the union of every tenant's origins, read with one query and kept in the isolate for a minute:
+//! a browser on an origin nobody listed is refused without any store read once the isolate is
+//! warm. The request itself is then checked against its own tenant's list (`api::cors`).
+
+use serde_json::json;
+
+use super::app::App;
+use super::model::Tenant;
+use crate::platform::Platform;
+use crate::store::Filter;
+
+/// How long an isolate reuses the union of listed origins.
+pub const UNION_CACHE_MS: i64 = 60_000;
+
+/// `scheme://host[:port]` as browsers send it in `Origin`: http or https, a lower-case host of
+/// letters, digits, dots and dashes (or an IPv4 address), no path, no trailing slash.
+pub fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || s.len() > 200 {
+        return false;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with(['.', '-']);
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
+}
+
+/// Whether `origin` may call with `tenant`'s key.
+pub fn tenant_allows(tenant: &Tenant, origin: &str) -> bool {
+    tenant.settings.cors_origins.iter().any(|o| o == origin)
+}
+
+impl<P: Platform> App<P> {
+    /// Whether any tenant lists `origin` (for preflights, which carry no key). A store failure
+    /// answers from the last union read, or no.
+    pub async fn origin_listed(&self, origin: &str) -> bool {
+        let now = self.platform.now_ms();
+        let cached = self.cors_union.lock().ok().and_then(|c| c.clone());
+        if let Some((at, origins)) = &cached {
+            if now - at < UNION_CACHE_MS {
+                return origins.iter().any(|o| o == origin);
+            }
+        }
+        let filters = [Filter::new("settings.cors_origins", "NOT_EQUAL", json!([]))];
+        let read = self
+            .db
+            .query::<Tenant, _>(self.platform.http(), now, "tenants", &filters, None, 1000)
+            .await;
+        let origins: Vec<String> = match read {
+            Ok(docs) => {
+                let mut all: Vec<String> = docs
+                    .into_iter()
+                    .flat_map(|d| d.value.settings.cors_origins)
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+            Err(_) => return cached.is_some_and(|(_, o)| o.iter().any(|x| x == origin)),
+        };
+        let listed = origins.iter().any(|o| o == origin);
+        if let Ok(mut c) = self.cors_union.lock() {
+            *c = Some((now, origins));
+        }
+        listed
+    }
+
+    /// A tenant's origins changed in this isolate: the next preflight reads them again.
+    pub fn forget_cors_union(&self) {
+        if let Ok(mut c) = self.cors_union.lock() {
+            *c = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_origin;
+
+    #[test]
+    fn only_bare_origins_are_accepted() {
+        for ok in [
+            "https://shop.example",
+            "http://127.0.0.1:8787",
+            "https://a-b.example.co.uk:443",
+        ] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "shop.example",
+            "https://shop.example/",
+            "https://shop.example/path",
+            "ftp://shop.example",
+            "https://Shop.example",
+            "https://shop.example:",
+            "https://shop.example:99999x",
+            "https://",
+            "*",
+            "null",
+            "https://-x.example",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `config/alerts` (where operator alerts go: a sealed phone, a webhook URL) and `alerts/{kind}_{subject}`
+//! (one incident: open until cleared, then reopened by the next raise).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Repo;
+use crate::net::HttpClient;
+use crate::store::{Doc, Precondition, StoreError, Write};
+
+const CONFIG: &str = "config/alerts";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertConfig {
+    /// The operator phone, sealed (never stored in clear), and masked for display.
+    pub phone_sealed: Option<String>,
+    pub phone_masked: Option<String>,
+    /// Slack- or Discord-compatible incoming webhook.
+    pub webhook_url: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentState {
+    Open,
+    Cleared,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub kind: String,
+    pub subject: String,
+    pub state: IncidentState,
+    pub opened_at: i64,
+    #[serde(default)]
+    pub cleared_at: i64,
+    /// Raises seen while open (the summary says how many).
+    pub raises: u32,
+    #[serde(default)]
+    pub details: Value,
+    /// Channels that took the last notice (`webhook`, `phone`).
+    #[serde(default)]
+    pub notified: Vec<String>,
+}
+
+impl<H: HttpClient> Repo<'_, H> {
+    pub async fn get_alert_config(&self) -> Result<Option<AlertConfig>, StoreError> {
+        Ok(self
+            .db
+            .get::<AlertConfig, _>(self.http, self.now, CONFIG)
+            .await?
+            .map(|d| d.value))
+    }
+
+    pub async fn put_alert_config(&self, c: &AlertConfig) -> Result<(), StoreError> {
+        self.commit(vec![Write::set(CONFIG.into(), c)])
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn get_incident(&self, id: &str) -> Result<Option<Doc<Incident>>, StoreError> {
+        self.db
+            .get(self.http, self.now, &format!("alerts/{id}"))
+            .await
+    }
+
+    /// Writes an incident: a new one only if none exists, a known one only at the version read.
+    pub async fn save_incident(
+        &self,
+        i: &Incident,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let p = match version {
+            Some(v) => Precondition::UpdateTime(v.to_string()),
+            None => Precondition::Exists(false),
+        };
+        self.commit(vec![
+            Write::set(format!("alerts/{}", i.id), i).precondition(p)
+        ])
+        .await
+        .map(|_| ())
+    }
+
+    /// Incidents, the most recently opened first.
+    pub async fn list_incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        let docs = self
+            .db
+            .query_ordered::<Incident, _>(
+                self.http,
+                self.now,
+                "alerts",
+                &[],
+                Some("opened_at"),
+                true,
+                limit,
+            )
+            .await?;
+        Ok(docs.into_iter().map(|d| d.value).collect())
+    }
+}
