@@ -236,7 +236,12 @@ async fn a_batch_is_one_read_and_one_commit_and_skips_what_another_phone_holds()
     // Plus, the first time an isolate sees the tenant, one look-up of its webhook endpoints
     // (kept for WEBHOOK_CACHE_MS): the events of the new states ride in the same commit.
     assert_eq!(
-        (count(":batchGet"), count(":commit"), count(":runQuery"), urls.len()),
+        (
+            count(":batchGet"),
+            count(":commit"),
+            count(":runQuery"),
+            urls.len()
+        ),
         (1, 1, 1, 3),
         "{urls:?}"
     );

@@ -20,6 +20,8 @@ pub struct App {
     pub pacer: Mutex<Pacer>,
     pub wake_sender: Notify,
     pub wake_reports: Notify,
+    /// New received SMS were recorded: the forwarder goes at once.
+    pub wake_inbound: Notify,
     /// "sent", "failed" or "none".
     pub last_send: Mutex<&'static str>,
 }
@@ -70,6 +72,7 @@ impl App {
             pacer: Mutex::new(pacer),
             wake_sender: Notify::new(),
             wake_reports: Notify::new(),
+            wake_inbound: Notify::new(),
             last_send: Mutex::new("none"),
             cfg,
         })

@@ -20,11 +20,13 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let finished_before = now.saturating_sub(app.cfg.queue.retention_secs);
         let nonces_before = now.saturating_sub(2 * app.cfg.auth.window_secs);
         let log_before_ms = unix_ms() - send_log_keep_ms(&app.cfg);
+        let inbox_before = now.saturating_sub(app.cfg.inbound.retention_secs);
         let result = app
             .store
             .call(move |s| {
                 s.prune_nonces(nonces_before)?;
                 s.prune_send_log(log_before_ms)?;
+                s.inbox_prune(inbox_before)?;
                 s.delete_finished(finished_before)
             })
             .await;

@@ -37,6 +37,7 @@ pub struct Config {
     pub pacing: PacingConfig,
     pub kill_switch: KillSwitchConfig,
     pub reports: ReportsConfig,
+    pub inbound: InboundConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -148,6 +149,25 @@ pub struct KillSwitchConfig {
     pub failure_window: u32,
 }
 
+/// Received SMS: the inbox is read with `termux-sms-list` and new messages go to the edge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InboundConfig {
+    /// Off by default: it needs Termux:API's SMS read permission, and an `edge_url`.
+    pub enabled: bool,
+    /// `termux-sms-list` or a path to it; looked up on PATH.
+    pub program: String,
+    pub poll_secs: u64,
+    /// Messages asked for per call (`-l`); older pages follow (`-o`) while all are new.
+    pub page_size: u32,
+    pub max_pages: u32,
+    pub timeout_secs: u64,
+    /// On the very first start, forward what the inbox already holds (default: only what comes).
+    pub forward_existing: bool,
+    /// Forwarded SMS are forgotten after this long (their ids stay covered by the cursor).
+    pub retention_secs: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportsConfig {
@@ -174,6 +194,7 @@ impl Default for Config {
             pacing: PacingConfig::default(),
             kill_switch: KillSwitchConfig::default(),
             reports: ReportsConfig::default(),
+            inbound: InboundConfig::default(),
         }
     }
 }
@@ -244,6 +265,21 @@ impl Default for KillSwitchConfig {
             max_consecutive_failures: 5,
             max_failure_ratio: 0.5,
             failure_window: 20,
+        }
+    }
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        InboundConfig {
+            enabled: false,
+            program: "termux-sms-list".into(),
+            poll_secs: 10,
+            page_size: 50,
+            max_pages: 10,
+            timeout_secs: 30,
+            forward_existing: false,
+            retention_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -324,6 +360,12 @@ fn apply_env(cfg: &mut Config, env: impl Fn(&str) -> Option<String>) -> Result<(
     if let Some(v) = env("PHONE_GATEWAY_KILL_FILE") {
         cfg.kill_switch.file = v.into();
     }
+    if let Some(v) = env("PHONE_GATEWAY_INBOUND") {
+        cfg.inbound.enabled = flag("PHONE_GATEWAY_INBOUND", v)?;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_SMS_LIST_PROGRAM") {
+        cfg.inbound.program = v;
+    }
     if let Some(v) = env("PHONE_GATEWAY_WINDOW_SECS") {
         cfg.auth.window_secs = parse("PHONE_GATEWAY_WINDOW_SECS", v)?;
     }
@@ -363,6 +405,9 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
         if reqwest::Url::parse(url).is_err() {
             return bad("edge_url is not a valid URL");
         }
+    }
+    if cfg.inbound.enabled && (cfg.inbound.poll_secs == 0 || cfg.inbound.page_size == 0) {
+        return bad("inbound.poll_secs and inbound.page_size must be positive");
     }
     if cfg.tls.cert_file.is_some() != cfg.tls.key_file.is_some() {
         return bad("tls.cert_file and tls.key_file go together: set both or neither");

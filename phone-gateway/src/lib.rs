@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cleanup;
 pub mod config;
+pub mod inbound;
 pub mod kill_switch;
 pub mod pacing;
 pub mod reports;

@@ -61,7 +61,7 @@ COUNTER_FLUSH_SECS = 1.0
 # Every test talks to the worker from 127.0.0.1, so the per-address limit on failed key lookups
 # would count the whole suite's deliberate failures together; it has a test of its own
 # (test_security.py) on a stack with a small limit.
-SUITE_WORKER_VARS = {"AUTH_FAILURES_PER_MINUTE": "100000"}
+SUITE_WORKER_VARS = {"AUTH_FAILURES_PER_MINUTE": "100000", "WEBHOOK_ALLOW_HTTP": "1"}
 
 
 def eventually(fetch, ok, what, timeout=None):
@@ -145,3 +145,44 @@ def new_phone():
 @pytest.fixture(scope="session")
 def word_list():
     return set((ROOT / "shared/src/words/en.txt").read_text().split())
+
+
+# The stack of the integration stories (webhooks, inbound SMS, alerts, metrics): two phones that
+# read their inbox every second, webhook retries after 1, 1, 2 and 4 s, and an endpoint disabled
+# after 6 s of failures instead of a day, so back-off and disabling happen within a test.
+INTEG_WORKER_VARS = {**SUITE_WORKER_VARS, "WEBHOOK_RETRY_SECS": "1,1,2,4", "WEBHOOK_DISABLE_AFTER_SECS": "6", "WEBHOOK_CACHE_MS": "500"}
+
+
+@pytest.fixture(scope="session")
+def integ():
+    s = Stack(worker_vars=INTEG_WORKER_VARS, gateways=2, inbox_poll_secs=1)
+    try:
+        s.start()
+    except Exception:
+        for name in ("worker", "emulator", "phone-1"):
+            print(f"--- {name} log ---\n{s.logs(name)}", file=sys.stderr)
+        raise
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def receiver():
+    from receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def run_cron_until(admin, check, what, timeout=30):
+    """Runs the scheduled job (due webhook retries, checks, alerts) until `check()` holds."""
+    deadline = time.time() + timeout
+    while True:
+        assert admin.post("/v1/admin/cron/run").status_code == 200
+        time.sleep(0.3)
+        value = check()
+        if value:
+            return value
+        assert time.time() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.7)

@@ -28,6 +28,40 @@ RECORDER = """#!/usr/bin/env bash
 exec python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]), flush=True)' "$@" >> "$SMS_LOG"
 """
 
+LISTER = """#!/usr/bin/env python3
+# Stand-in for Termux:API's termux-sms-list: replays the inbox file $SMS_INBOX (a JSON array, as
+# Termux prints it) the way the real one answers -l LIMIT -o OFFSET -t TYPE (the newest LIMIT
+# after OFFSET, printed oldest first), and records each call in $SMS_INBOX.calls.
+import json, os, sys
+args = sys.argv[1:]
+opt = lambda k, d: args[args.index(k) + 1] if k in args else d
+limit, offset, kind = int(opt("-l", "10")), int(opt("-o", "0")), opt("-t", "inbox")
+path = os.environ["SMS_INBOX"]
+try:
+    with open(path) as f:
+        items = json.load(f)
+except FileNotFoundError:
+    items = []
+items = [m for m in items if kind == "all" or m.get("type", "inbox") == kind]
+page = sorted(items, key=lambda m: m["_id"], reverse=True)[offset:offset + limit]
+with open(path + ".calls", "a") as f:
+    f.write(json.dumps(args) + "\\n")
+print(json.dumps(list(reversed(page))))
+"""
+
+
+def receive_sms(gateway, number, body):
+    """Puts an SMS from `number` into `gateway`'s inbox, as the phone would; returns its row id."""
+    path = gateway["dir"] / "inbox.json"
+    items = json.loads(path.read_text()) if path.exists() else []
+    sms_id = max([m["_id"] for m in items], default=100) + 1
+    items.append({"threadid": 1, "type": "inbox", "read": False, "address": number, "number": number,
+                  "received": time.strftime("%Y-%m-%d %H:%M:%S"), "body": body, "_id": sms_id})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(items))
+    tmp.replace(path)
+    return sms_id
+
 
 # `workerd serve` without wrangler's dev server in front: what production runs, minus Cloudflare.
 CAPNP = """using Workerd = import "/workerd/workerd.capnp";
@@ -118,7 +152,7 @@ class Sms:
 
 
 class Stack:
-    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True):
+    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True, inbox_poll_secs=2):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too)."""
@@ -134,6 +168,8 @@ class Stack:
         self.simulate = simulate
         # False: do not wait for the worker to answer (a test of a worker that cannot start).
         self.wait_worker = wait_worker
+        # How often each phone reads its inbox (the termux-sms-list stand-in); 0 turns it off.
+        self.inbox_poll_secs = inbox_poll_secs
 
     def _spawn(self, name, args, env=None, cwd=None):
         log = open(self.dir / f"{name}.log", "wb")
@@ -161,6 +197,9 @@ class Stack:
         rec = bindir / "termux-sms-send"
         rec.write_text(RECORDER)
         rec.chmod(0o755)
+        lister = bindir / "termux-sms-list"
+        lister.write_text(LISTER)
+        lister.chmod(0o755)
         self.worker_port = free_port()
         self.url = f"http://127.0.0.1:{self.worker_port}"
         self.gateways = [self.start_gateway(f"phone-{i + 1}", self.url) for i in range(self.gateway_count)]
@@ -249,9 +288,14 @@ max_consecutive_failures = 1000
 max_failure_ratio = 0.0
 [sender]
 backoff_base_ms = 200
+[inbound]
+enabled = {"true" if self.inbox_poll_secs else "false"}
+poll_secs = {self.inbox_poll_secs or 1}
+forward_existing = true
 """
         )
-        env = dict(os.environ, PATH=f"{self.dir / 'bin'}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret)
+        env = dict(os.environ, PATH=f"{self.dir / 'bin'}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret,
+                   SMS_INBOX=str(gdir / "inbox.json"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
         cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]

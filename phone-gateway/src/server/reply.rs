@@ -16,6 +16,7 @@ pub struct Reply {
     pub status: StatusCode,
     body: Bytes,
     signature: Option<String>,
+    content_type: &'static str,
 }
 
 impl Reply {
@@ -24,6 +25,17 @@ impl Reply {
             status,
             body: Bytes::from(serde_json::to_vec(body).expect("serialise")),
             signature: None,
+            content_type: "application/json",
+        }
+    }
+
+    /// Prometheus' text format (`/metrics`).
+    pub fn prometheus(text: String) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: Bytes::from(text),
+            signature: None,
+            content_type: "text/plain; version=0.0.4",
         }
     }
 
@@ -38,7 +50,7 @@ impl Reply {
         let mut resp = Response::new(Full::new(self.body));
         *resp.status_mut() = self.status;
         let headers = resp.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         if let Some(sig) = self.signature.and_then(|s| HeaderValue::from_str(&s).ok()) {
             headers.insert(HEADER_REPLY_SIGNATURE, sig);
         }

@@ -17,7 +17,7 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use otp_shared::ids::is_plain_id;
 use otp_shared::wire::{
     Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, WireError, HEADER_REQUEST_ID,
-    HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_SEND,
+    HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_METRICS, PATH_SEND,
 };
 use rand::Rng;
 use std::convert::Infallible;
@@ -69,13 +69,14 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
                 version: env!("CARGO_PKG_VERSION").into(),
             },
         )),
+        (Method::GET, PATH_METRICS) => signed(app, req, metrics).await,
         (Method::POST, PATH_SEND) => signed(app, req, send).await,
         (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
         (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
             let id = p[PATH_MESSAGES_PREFIX.len()..].to_string();
             signed(app, req, |app, authed| status(app, authed, id)).await
         }
-        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH) => Err(method_not_allowed()),
+        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH | PATH_METRICS) => Err(method_not_allowed()),
         (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => Err(method_not_allowed()),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -224,4 +225,84 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             },
         },
     ))
+}
+
+/// `GET /metrics` (signed, like everything but bare `/health`): the phone's own figures in
+/// Prometheus' text format, never a number or a text.
+async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
+    }
+    let (depth, states, outbox, (inbox_pending, inbox_forwarded)) =
+        with_fresh_nonce(&app, &authed, |s| {
+            Ok((
+                s.depth(),
+                s.state_counts()?,
+                s.outbox_depth()?,
+                s.inbox_counts()?,
+            ))
+        })
+        .await?;
+    let (limit, used) = {
+        let mut p = app.pacer.lock().unwrap();
+        (p.limit(), p.used(unix_ms()))
+    };
+    let kill = app.kill.engaged().is_some();
+    let gw = &app.cfg.gateway_id;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, i64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in lines {
+            out.push_str(&format!("{name}{{gateway=\"{gw}\"{labels}}} {v}\n"));
+        }
+    };
+    metric(
+        "phone_gateway_queue_depth",
+        "gauge",
+        "Messages queued or being sent.",
+        vec![(String::new(), depth as i64)],
+    );
+    metric(
+        "phone_gateway_messages",
+        "gauge",
+        "Messages kept in the queue database by state (finished ones until retention).",
+        states
+            .into_iter()
+            .map(|(st, n)| (format!(",state=\"{st}\""), n))
+            .collect(),
+    );
+    metric(
+        "phone_gateway_pacing_limit",
+        "gauge",
+        "Sends allowed per SIM per pacing window.",
+        vec![(String::new(), limit as i64)],
+    );
+    metric(
+        "phone_gateway_pacing_used",
+        "gauge",
+        "Sends in the current pacing window.",
+        vec![(String::new(), used as i64)],
+    );
+    metric(
+        "phone_gateway_kill_switch",
+        "gauge",
+        "1 while sending is stopped.",
+        vec![(String::new(), i64::from(kill))],
+    );
+    metric(
+        "phone_gateway_report_outbox",
+        "gauge",
+        "Delivery reports waiting for the edge.",
+        vec![(String::new(), outbox)],
+    );
+    metric(
+        "phone_gateway_inbox",
+        "gauge",
+        "Received SMS waiting to be forwarded, and forwarded ones kept.",
+        vec![
+            (",state=\"pending\"".into(), inbox_pending),
+            (",state=\"forwarded\"".into(), inbox_forwarded),
+        ],
+    );
+    Ok(Reply::prometheus(out))
 }

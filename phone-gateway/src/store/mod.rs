@@ -2,12 +2,14 @@
 //! ([`outbox`]), seen nonces and settings such as the kill switch ([`meta`]). One thread owns the
 //! connection and commits in groups ([`writer`]).
 
+mod inbox;
 mod meta;
 mod outbox;
 mod queue;
 mod schema;
 mod writer;
 
+pub use inbox::{InboxItem, NewSms};
 pub use outbox::OutboxItem;
 pub use queue::{sim_key, Enqueued, Queued, ERR_SEND_UNCERTAIN};
 pub use schema::number_hash;

@@ -4,7 +4,8 @@ use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 /// Version 1: a finished message keeps neither its text nor its number, only the number's hash.
-const VERSION: i64 = 1;
+/// Version 2: the inbox of received SMS waiting to be forwarded (`inbox`).
+const VERSION: i64 = 2;
 
 const MESSAGES: &str = "
 CREATE TABLE IF NOT EXISTS messages(
@@ -47,6 +48,24 @@ CREATE INDEX IF NOT EXISTS send_log_at ON send_log(at_ms);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
+/// Received SMS: `seq` is what the edge knows one by (it never repeats), `sms_id` the phone's own
+/// row id; the sender and text are dropped once the edge has them (the sender's hash stays).
+const INBOX: &str = "
+CREATE TABLE IF NOT EXISTS inbox(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  sms_id INTEGER NOT NULL UNIQUE,
+  from_number TEXT,
+  from_sha256 TEXT NOT NULL,
+  body TEXT,
+  received_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  forwarded_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(state, seq);
+";
+
 /// The SQL the finished states are matched with.
 pub const FINISHED: &str = "('sent','failed','expired')";
 
@@ -65,15 +84,17 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         [],
         |r| r.get::<_, i64>(0).map(|n| n > 0),
     )?;
+    let rebuilt = had_messages && version < 1;
     let tx = conn.transaction()?;
-    if had_messages {
+    if rebuilt {
         from_v0(&tx)?;
     }
     tx.execute_batch(MESSAGES)?;
     tx.execute_batch(OTHERS)?;
+    tx.execute_batch(INBOX)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
-    if had_messages {
+    if rebuilt {
         // The old table's pages held texts and numbers: rewrite the file without them.
         conn.execute_batch("VACUUM")?;
     }

@@ -91,6 +91,10 @@ impl<P: Platform> App<P> {
             }
             held = still;
         }
+        // Still waiting for an earlier event: due now, for the scheduled job's next run.
+        for id in held {
+            self.release_lease(&id).await;
+        }
         self.count(&ctx.take_events(), ctx.now_ms);
         // Boxed: deferred work may itself leave work (an alert's notice), so this recurses.
         Box::pin(self.run_deferred(ctx.take_deferred())).await;
@@ -261,6 +265,21 @@ impl<P: Platform> App<P> {
         ctx.count_field(&d.tenant_id, &format!("webhook_{}", outcome_name(outcome)));
         self.endpoint_health(ctx, endpoint, ok).await;
         Ok(outcome)
+    }
+
+    /// Makes a pending delivery due at once (a first attempt held behind an earlier event gives
+    /// its lease back instead of waiting it out).
+    async fn release_lease(&self, id: &str) {
+        if let Ok(docs) = self.repo().get_deliveries(&[id.to_string()]).await {
+            for doc in docs
+                .into_iter()
+                .filter(|d| d.value.state == DeliveryState::Pending)
+            {
+                let mut d = doc.value;
+                d.next_at = self.platform.now_ms();
+                self.save_delivery(&d, &doc.update_time).await.ok();
+            }
+        }
     }
 
     /// Records a delivery; false when someone else recorded it first.

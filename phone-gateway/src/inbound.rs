@@ -1,0 +1,275 @@
+//! Received SMS: the poller reads the phone's inbox with Termux:API's `termux-sms-list` and records
+//! what is newer than its durable cursor (the highest phone row id seen); the forwarder sends the
+//! recorded ones, oldest first, up to `wire::MAX_INBOUND_PER_BATCH` per request, signed and
+//! encrypted like delivery reports, to `{edge_url}/internal/gateway/inbound`, and marks them
+//! forwarded (dropping sender and text) once the edge answered 2xx. The edge knows each one by
+//! this gateway's sequence number, so a repeat after a lost answer is recognised: exactly once.
+
+use crate::app::App;
+use crate::store::NewSms;
+use crate::{backoff_ms, unix_ms, unix_now};
+use otp_shared::wire::{
+    self, InboundBatch, InboundSms, HEADER_REQUEST_ID, MAX_INBOUND_PER_BATCH, PATH_INBOUND_CALLBACK,
+};
+use rand::{Rng, RngCore};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+/// One element of `termux-sms-list`'s JSON array.
+#[derive(Debug, Deserialize)]
+struct Listed {
+    #[serde(rename = "_id")]
+    id: i64,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    number: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+/// Parses `termux-sms-list` output: inbox messages only.
+pub fn parse_list(out: &[u8]) -> Result<Vec<NewSms>, String> {
+    let listed: Vec<Listed> = serde_json::from_slice(out)
+        .map_err(|e| format!("unreadable termux-sms-list output: {e}"))?;
+    Ok(listed
+        .into_iter()
+        .filter(|l| l.kind.as_deref().is_none_or(|k| k == "inbox"))
+        .map(|l| NewSms {
+            sms_id: l.id,
+            from: l.address.or(l.number).unwrap_or_default(),
+            body: l.body.unwrap_or_default(),
+        })
+        .collect())
+}
+
+async fn list_page(app: &App, limit: u32, offset: u32) -> Result<Vec<NewSms>, String> {
+    let cfg = &app.cfg.inbound;
+    let run = tokio::process::Command::new(&cfg.program)
+        .args([
+            "-l",
+            &limit.to_string(),
+            "-o",
+            &offset.to_string(),
+            "-t",
+            "inbox",
+        ])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), run)
+        .await
+        .map_err(|_| format!("{} timed out", cfg.program))?
+        .map_err(|e| format!("cannot run {}: {e}", cfg.program))?;
+    if !out.status.success() {
+        return Err(format!("{} exited with {}", cfg.program, out.status));
+    }
+    parse_list(&out.stdout)
+}
+
+/// One look at the inbox; returns how many new SMS were recorded.
+pub async fn poll_once(app: &App) -> Result<usize, String> {
+    let cursor = app
+        .store
+        .call(|s| s.inbox_cursor())
+        .await
+        .map_err(|e| e.to_string())?;
+    let cfg = &app.cfg.inbound;
+    let mut fresh: Vec<NewSms> = Vec::new();
+    let mut highest = cursor.unwrap_or(i64::MIN);
+    for page in 0..cfg.max_pages.max(1) {
+        let listed = list_page(app, cfg.page_size, page * cfg.page_size).await?;
+        let count = listed.len();
+        let mut older_seen = false;
+        for m in listed {
+            highest = highest.max(m.sms_id);
+            match cursor {
+                Some(c) if m.sms_id <= c => older_seen = true,
+                _ => fresh.push(m),
+            }
+        }
+        // The page reached what was seen before, or the inbox's end.
+        if older_seen
+            || count < cfg.page_size as usize
+            || (cursor.is_none() && !cfg.forward_existing)
+        {
+            break;
+        }
+    }
+    if cursor.is_none() && !cfg.forward_existing {
+        // First start: what the inbox held before the gateway is not forwarded (an empty inbox
+        // sets the cursor too, or its first message would pass for an old one).
+        highest = highest.max(0);
+        info!(
+            cursor = highest,
+            "inbox cursor set; earlier messages are not forwarded"
+        );
+        fresh.clear();
+    } else if highest == i64::MIN {
+        return Ok(0);
+    }
+    fresh.sort_by_key(|m| m.sms_id);
+    let now = unix_now();
+    let n = app
+        .store
+        .call(move |s| s.inbox_record(&fresh, highest, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if n > 0 {
+        info!(received = n, "new SMS in the inbox");
+        app.wake_inbound.notify_one();
+    }
+    Ok(n)
+}
+
+pub async fn poll(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    if !app.cfg.inbound.enabled || app.cfg.edge_url.is_none() {
+        return;
+    }
+    let every = Duration::from_secs(app.cfg.inbound.poll_secs.max(1));
+    loop {
+        if let Err(e) = poll_once(&app).await {
+            warn!(error = %e, "inbox not read");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+pub async fn forward(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let (true, Some(edge)) = (app.cfg.inbound.enabled, app.cfg.edge_url.clone()) else {
+        return;
+    };
+    let url = match reqwest::Url::parse(&format!(
+        "{}{}",
+        edge.trim_end_matches('/'),
+        PATH_INBOUND_CALLBACK
+    )) {
+        Ok(u) => u,
+        Err(e) => return warn!(error = %e, "inbound forwarding disabled: bad edge_url"),
+    };
+    let path = url.path().to_string();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(app.cfg.reports.timeout_secs))
+        .build()
+        .expect("http client");
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let items = app
+            .store
+            .call(|s| s.inbox_head(MAX_INBOUND_PER_BATCH))
+            .await
+            .unwrap_or_default();
+        let pause = if items.is_empty() {
+            Duration::from_secs(30)
+        } else {
+            let seqs: Vec<i64> = items.iter().map(|i| i.seq).collect();
+            let batch = InboundBatch {
+                messages: items
+                    .iter()
+                    .map(|i| InboundSms {
+                        seq: i.seq as u64,
+                        from: i.from.clone(),
+                        text: i.body.clone(),
+                        received_at: i.received_at as u64,
+                        sms_id: i.sms_id,
+                    })
+                    .collect(),
+            };
+            match send(&app, &client, &url, &path, &batch).await {
+                Ok(()) => {
+                    failures = 0;
+                    debug!(messages = seqs.len(), "inbound SMS forwarded");
+                    let now = unix_now();
+                    if let Err(e) = app.store.call(move |s| s.inbox_forwarded(&seqs, now)).await {
+                        warn!(error = %e, "cannot mark SMS forwarded");
+                    }
+                    continue;
+                }
+                Err(why) => {
+                    failures += 1;
+                    let cfg = &app.cfg.reports;
+                    let delay = backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, failures);
+                    warn!(messages = seqs.len(), error = %why, retry_in_ms = delay, "inbound SMS not accepted");
+                    let next = unix_ms() + delay as i64;
+                    app.store
+                        .call(move |s| s.inbox_failed(&seqs, next))
+                        .await
+                        .ok();
+                    Duration::from_millis(delay)
+                }
+            }
+        };
+        tokio::select! {
+            _ = app.wake_inbound.notified(), if failures == 0 => {}
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn send(
+    app: &App,
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    path: &str,
+    batch: &InboundBatch,
+) -> Result<(), String> {
+    let mut header_nonce = [0u8; 16];
+    let mut aead_nonce = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut header_nonce);
+    rand::thread_rng().fill_bytes(&mut aead_nonce);
+    let route = wire::Route::new("POST", path, &app.cfg.gateway_id);
+    let sealed = wire::seal_json(
+        &app.keys,
+        route,
+        unix_now(),
+        header_nonce,
+        aead_nonce,
+        batch,
+    );
+    let mut req = client
+        .post(url.clone())
+        .header(
+            HEADER_REQUEST_ID,
+            format!("gwi_{:016x}", rand::thread_rng().gen::<u64>()),
+        )
+        .header("content-type", "application/json");
+    for (k, v) in sealed.headers {
+        req = req.header(k, v);
+    }
+    match req.body(sealed.body).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => Err(format!("status {}", resp.status())),
+        Err(e) => Err(e.without_url().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_termux_sms_list_output() {
+        let out = br#"[{"threadid":3,"type":"inbox","read":false,"sender":"Ann","address":"+14155550123","number":"+14155550123","received":"2026-11-25 10:00:00","body":"STOP","_id":41},
+                      {"threadid":3,"type":"sent","read":true,"address":"+14155550123","number":"+14155550123","received":"2026-11-25 10:00:01","body":"hi","_id":42},
+                      {"threadid":4,"type":"inbox","number":"Vodafone","received":"2026-11-25 10:00:02","body":"Your bill","_id":43}]"#;
+        let got = parse_list(out).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].sms_id, got[0].from.as_str(), got[0].body.as_str()),
+            (41, "+14155550123", "STOP")
+        );
+        assert_eq!(got[1].from, "Vodafone");
+        assert!(parse_list(b"not json").is_err());
+    }
+}
