@@ -109,6 +109,7 @@ impl<P: Platform> App<P> {
         let record = InboundRecord {
             id: id.clone(),
             tenant_id: route.as_ref().map(|r| r.tenant_id.clone()),
+            routed: route.is_some(),
             gateway_id: gateway_id.to_string(),
             seq: sms.seq,
             phone_masked: masked.clone(),

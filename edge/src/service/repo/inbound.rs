@@ -18,6 +18,9 @@ pub struct InboundRecord {
     pub id: String,
     /// The tenant it was routed to; `None`: nobody wrote to this number through this phone lately.
     pub tenant_id: Option<String>,
+    /// Whether it has a tenant (what the operators' list of unrouted SMS queries).
+    #[serde(default)]
+    pub routed: bool,
     pub gateway_id: String,
     pub seq: u64,
     pub phone_masked: String,
@@ -147,11 +150,10 @@ impl<H: HttpClient> Repo<'_, H> {
                 self.http,
                 self.now,
                 "inbound",
-                &[crate::store::Filter::new(
-                    "tenant_id",
-                    "EQUAL",
-                    json!(tenant_id),
-                )],
+                &[match tenant_id {
+                    Some(t) => crate::store::Filter::new("tenant_id", "EQUAL", json!(t)),
+                    None => crate::store::Filter::new("routed", "EQUAL", json!(false)),
+                }],
                 Some("received_at"),
                 true,
                 limit,
