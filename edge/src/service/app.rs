@@ -33,8 +33,9 @@ pub struct App<P: Platform> {
     /// The last probes of the fleet and when they were made (`App::gateway_probes`).
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
     counters: Mutex<CounterState>,
-    /// Every tenant's CORS origins together, for preflights (`service::cors`).
-    pub(crate) cors_union: Mutex<Option<(i64, Vec<String>)>>,
+    /// Origins asked about by preflights: whether a tenant lists them, and when that was read
+    /// (`service::cors`).
+    pub(crate) cors_union: Mutex<std::collections::HashMap<String, (i64, bool)>>,
     /// Tenants' enabled webhook endpoints (`service::webhooks`).
     pub(crate) webhook_cache: Mutex<super::webhooks::TargetCache>,
     /// The alert configuration and the incidents known open (`service::alerts`).
@@ -100,7 +101,7 @@ impl<P: Platform> App<P> {
             auth_cache: Mutex::new(AuthCache::default()),
             probe_cache: Mutex::new(None),
             counters: Mutex::new(CounterState::default()),
-            cors_union: Mutex::new(None),
+            cors_union: Mutex::new(Default::default()),
             webhook_cache: Mutex::new(Default::default()),
             alert_cache: Mutex::new(Default::default()),
         }

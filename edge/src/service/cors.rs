@@ -1,8 +1,7 @@
 //! Which browser origins may call the API (CORS). Each tenant lists its own origins
-//! (`settings.cors_origins`, none by default). A preflight carries no key, so it is answered from
-//! the union of every tenant's origins, read with one query and kept in the isolate for a minute:
-//! a browser on an origin nobody listed is refused without any store read once the isolate is
-//! warm. The request itself is then checked against its own tenant's list (`api::cors`).
+//! (`settings.cors_origins`, none by default). A preflight carries no key, so it is answered by
+//! whether any tenant lists the origin: one query, its answer kept in the isolate for a minute, so
+//! a repeated preflight costs no store read. The request itself is then checked against its own tenant's list (`api::cors`).
 
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use super::model::Tenant;
 use crate::platform::Platform;
 use crate::store::Filter;
 
-/// How long an isolate reuses the union of listed origins.
+/// How long an isolate reuses what it learnt of an origin.
 pub const UNION_CACHE_MS: i64 = 60_000;
 
 /// `scheme://host[:port]` as browsers send it in `Origin`: http or https, a lower-case host of
@@ -44,44 +43,47 @@ pub fn tenant_allows(tenant: &Tenant, origin: &str) -> bool {
 }
 
 impl<P: Platform> App<P> {
-    /// Whether any tenant lists `origin` (for preflights, which carry no key). A store failure
-    /// answers from the last union read, or no.
+    /// Whether any tenant lists `origin` (for preflights, which carry no key): one query for the
+    /// origin, its answer kept in the isolate for a minute. A store failure answers from what was
+    /// known, or no.
     pub async fn origin_listed(&self, origin: &str) -> bool {
         let now = self.platform.now_ms();
-        let cached = self.cors_union.lock().ok().and_then(|c| c.clone());
-        if let Some((at, origins)) = &cached {
+        let known = self
+            .cors_union
+            .lock()
+            .ok()
+            .and_then(|c| c.get(origin).copied());
+        if let Some((at, listed)) = known {
             if now - at < UNION_CACHE_MS {
-                return origins.iter().any(|o| o == origin);
+                return listed;
             }
         }
-        let filters = [Filter::new("settings.cors_origins", "NOT_EQUAL", json!([]))];
-        let read = self
+        let filters = [Filter::new(
+            "settings.cors_origins",
+            "ARRAY_CONTAINS",
+            json!(origin),
+        )];
+        let listed = match self
             .db
-            .query::<Tenant, _>(self.platform.http(), now, "tenants", &filters, None, 1000)
-            .await;
-        let origins: Vec<String> = match read {
-            Ok(docs) => {
-                let mut all: Vec<String> = docs
-                    .into_iter()
-                    .flat_map(|d| d.value.settings.cors_origins)
-                    .collect();
-                all.sort();
-                all.dedup();
-                all
-            }
-            Err(_) => return cached.is_some_and(|(_, o)| o.iter().any(|x| x == origin)),
+            .query::<serde_json::Value, _>(self.platform.http(), now, "tenants", &filters, None, 1)
+            .await
+        {
+            Ok(docs) => !docs.is_empty(),
+            Err(_) => return known.is_some_and(|(_, l)| l),
         };
-        let listed = origins.iter().any(|o| o == origin);
         if let Ok(mut c) = self.cors_union.lock() {
-            *c = Some((now, origins));
+            if c.len() > 10_000 {
+                c.clear();
+            }
+            c.insert(origin.to_string(), (now, listed));
         }
         listed
     }
 
-    /// A tenant's origins changed in this isolate: the next preflight reads them again.
+    /// A tenant's origins changed in this isolate: the next preflight asks again.
     pub fn forget_cors_union(&self) {
         if let Ok(mut c) = self.cors_union.lock() {
-            *c = None;
+            c.clear();
         }
     }
 }

@@ -417,7 +417,8 @@ impl Firestore {
     ) -> Result<Vec<Doc<T>>, StoreError> {
         let mut conditions: Vec<Value> = filters
             .iter()
-            .map(|f| json!({"fieldFilter": {"field": {"fieldPath": field_path(&f.field)}, "op": f.op, "value": super::value::to_firestore(&f.value)}}))
+            // A dotted name is a path into maps (`settings.cors_origins`).
+            .map(|f| json!({"fieldFilter": {"field": {"fieldPath": f.field.split('.').map(field_path).collect::<Vec<_>>().join(".")}, "op": f.op, "value": super::value::to_firestore(&f.value)}}))
             .collect();
         let mut sq = json!({"from": [{"collectionId": collection}], "limit": limit});
         match conditions.len() {
