@@ -12,9 +12,12 @@ struct Cli {
     /// Base URL of the API.
     #[arg(long, env = "OTP_URL")]
     url: String,
-    /// An admin key.
+    /// An admin key (every command but those of a tenant's own: webhooks, messages).
     #[arg(long, env = "OTP_ADMIN_KEY", hide_env_values = true)]
-    key: String,
+    key: Option<String>,
+    /// A tenant's API key, for the tenant's own commands (webhooks, messages).
+    #[arg(long, env = "OTP_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -76,6 +79,114 @@ enum Cmd {
         #[arg(long = "in")]
         input: std::path::PathBuf,
     },
+    /// A tenant's webhook endpoints, their deliveries and replays (with OTP_API_KEY).
+    #[command(subcommand)]
+    Webhooks(Webhooks),
+    /// A tenant's messages, newest first (with OTP_API_KEY); --inbound for the replies it got.
+    Messages {
+        #[arg(long)]
+        inbound: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Inbound SMS of a tenant, or (without --tenant) those no tenant could be found for.
+    Inbound {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// A tenant's opt-out list: list, add, remove.
+    #[command(subcommand)]
+    Optouts(Optouts),
+    /// Operator alerts: where they go, the incidents, a test.
+    #[command(subcommand)]
+    Alerts(Alerts),
+    /// Prometheus metrics of the service, or of one phone (--gateway).
+    Metrics {
+        #[arg(long)]
+        gateway: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Webhooks {
+    List,
+    /// Register an endpoint; prints its signing secret (shown once).
+    Create {
+        #[arg(long)]
+        url: String,
+        /// Event types, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Get {
+        id: String,
+    },
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    Delete {
+        id: String,
+    },
+    /// Deliveries with every attempt, newest first.
+    Deliveries {
+        id: String,
+        #[arg(long, value_parser = ["pending", "delivered", "failed"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Send deliveries again: these event ids, or every failed one since a time.
+    Replay {
+        id: String,
+        #[arg(long = "event")]
+        events: Vec<String>,
+        #[arg(long, required_unless_present = "events")]
+        since: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Optouts {
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    Add {
+        #[arg(long)]
+        tenant: String,
+        phone: String,
+    },
+    /// Remove an entry by its id (as `list` shows it).
+    Remove { id: String },
+}
+
+#[derive(Subcommand)]
+enum Alerts {
+    /// The channels and the latest incidents.
+    Get,
+    /// Set the channels; --no-phone / --no-webhook remove one.
+    Set {
+        #[arg(long, conflicts_with = "no_phone")]
+        phone: Option<String>,
+        #[arg(long)]
+        no_phone: bool,
+        #[arg(long, conflicts_with = "no_webhook")]
+        webhook_url: Option<String>,
+        #[arg(long)]
+        no_webhook: bool,
+    },
+    /// Send a test alert to every channel.
+    Test,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +257,36 @@ struct Api {
 }
 
 impl Api {
+    /// The same deployment with another key.
+    fn with_key(&self, key: &str) -> Api {
+        Api {
+            url: self.url.clone(),
+            key: key.to_string(),
+            http: self.http.clone(),
+        }
+    }
+
+    /// A text answer (metrics), or the API's error.
+    fn text(&self, path: &str) -> Result<String, String> {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.url.trim_end_matches('/'), path))
+            .bearer_auth(&self.key)
+            .send()
+            .map_err(|e| format!("request failed: {e}"))?;
+        let ok = resp.status().is_success();
+        let body = resp.text().map_err(|e| format!("unreadable answer: {e}"))?;
+        if ok {
+            return Ok(body);
+        }
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        Err(format!(
+            "{}: {}",
+            v["error"]["code"].as_str().unwrap_or("error"),
+            v["error"]["message"].as_str().unwrap_or("")
+        ))
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self
@@ -188,11 +329,22 @@ fn enc(s: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<Value, String> {
-    let api = Api {
+    let base = Api {
         url: cli.url,
-        key: cli.key,
+        key: String::new(),
         http: reqwest::blocking::Client::new(),
     };
+    // A tenant's own commands take its API key; every other one an admin key.
+    if matches!(cli.cmd, Cmd::Webhooks(_) | Cmd::Messages { .. }) {
+        let key = cli
+            .api_key
+            .ok_or("this command needs a tenant key: --api-key or OTP_API_KEY")?;
+        return tenant_run(&base.with_key(&key), cli.cmd);
+    }
+    let key = cli
+        .key
+        .ok_or("this command needs an admin key: --key or OTP_ADMIN_KEY")?;
+    let api = base.with_key(&key);
     match cli.cmd {
         Cmd::Tenants(t) => match t {
             Tenants::List => {
@@ -327,6 +479,138 @@ fn run(cli: Cli) -> Result<Value, String> {
         ),
         Cmd::Export { out } => export(&api, &out),
         Cmd::Import { input } => import(&api, &input),
+        Cmd::Inbound { tenant } => api.call(
+            "GET",
+            &format!(
+                "/v1/admin/inbound{}",
+                tenant
+                    .map(|t| format!("?tenant_id={}", enc(&t)))
+                    .unwrap_or_default()
+            ),
+            None,
+        ),
+        Cmd::Optouts(o) => match o {
+            Optouts::List { tenant } => api.call(
+                "GET",
+                &format!("/v1/admin/optouts?tenant_id={}", enc(&tenant)),
+                None,
+            ),
+            Optouts::Add { tenant, phone } => api.call(
+                "POST",
+                "/v1/admin/optouts",
+                Some(json!({"tenant_id": tenant, "phone": phone})),
+            ),
+            Optouts::Remove { id } => {
+                api.call("DELETE", &format!("/v1/admin/optouts/{}", enc(&id)), None)
+            }
+        },
+        Cmd::Alerts(a) => match a {
+            Alerts::Get => api.call("GET", "/v1/admin/alerts", None),
+            Alerts::Set {
+                phone,
+                no_phone,
+                webhook_url,
+                no_webhook,
+            } => {
+                let mut body = json!({});
+                if no_phone {
+                    body["phone"] = Value::Null;
+                } else if let Some(p) = phone {
+                    body["phone"] = json!(p);
+                }
+                if no_webhook {
+                    body["webhook_url"] = Value::Null;
+                } else if let Some(u) = webhook_url {
+                    body["webhook_url"] = json!(u);
+                }
+                api.call("PATCH", "/v1/admin/alerts", Some(body))
+            }
+            Alerts::Test => api.call("POST", "/v1/admin/alerts/test", None),
+        },
+        Cmd::Metrics { gateway } => {
+            let path = match gateway {
+                Some(g) => format!("/v1/admin/gateways/{}/metrics", enc(&g)),
+                None => "/v1/admin/metrics".into(),
+            };
+            api.text(&path).map(Value::String)
+        }
+        Cmd::Webhooks(_) | Cmd::Messages { .. } => unreachable!("tenant commands run above"),
+    }
+}
+
+/// The commands run with a tenant's own key.
+fn tenant_run(api: &Api, cmd: Cmd) -> Result<Value, String> {
+    match cmd {
+        Cmd::Messages { inbound, limit } => api.call(
+            "GET",
+            &format!(
+                "/v1/messages?limit={limit}&direction={}",
+                if inbound { "inbound" } else { "outbound" }
+            ),
+            None,
+        ),
+        Cmd::Webhooks(w) => match w {
+            Webhooks::List => api.call("GET", "/v1/webhooks", None),
+            Webhooks::Create {
+                url,
+                events,
+                description,
+            } => {
+                let mut body = json!({"url": url});
+                if !events.is_empty() {
+                    body["events"] = json!(events);
+                }
+                if let Some(d) = description {
+                    body["description"] = json!(d);
+                }
+                api.call("POST", "/v1/webhooks", Some(body))
+            }
+            Webhooks::Get { id } => api.call("GET", &format!("/v1/webhooks/{}", enc(&id)), None),
+            Webhooks::Update {
+                id,
+                url,
+                events,
+                enable,
+                disable,
+            } => {
+                let mut body = json!({});
+                if let Some(u) = url {
+                    body["url"] = json!(u);
+                }
+                if !events.is_empty() {
+                    body["events"] = json!(events);
+                }
+                if enable || disable {
+                    body["enabled"] = json!(enable);
+                }
+                api.call("PATCH", &format!("/v1/webhooks/{}", enc(&id)), Some(body))
+            }
+            Webhooks::Delete { id } => {
+                api.call("DELETE", &format!("/v1/webhooks/{}", enc(&id)), None)
+            }
+            Webhooks::Deliveries { id, state, limit } => api.call(
+                "GET",
+                &format!(
+                    "/v1/webhooks/{}/deliveries?limit={limit}{}",
+                    enc(&id),
+                    state.map(|s| format!("&state={s}")).unwrap_or_default()
+                ),
+                None,
+            ),
+            Webhooks::Replay { id, events, since } => {
+                let body = if events.is_empty() {
+                    json!({"since": since})
+                } else {
+                    json!({"event_ids": events})
+                };
+                api.call(
+                    "POST",
+                    &format!("/v1/webhooks/{}/replay", enc(&id)),
+                    Some(body),
+                )
+            }
+        },
+        _ => Err("not a tenant command".into()),
     }
 }
 
@@ -399,6 +683,8 @@ fn import(api: &Api, input: &std::path::Path) -> Result<Value, String> {
 fn main() {
     let cli = Cli::parse();
     match run(cli) {
+        // Metrics are text: printed as they are.
+        Ok(Value::String(text)) => print!("{text}"),
         Ok(v) => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         Err(e) => {
             eprintln!("otpctl: {e}");
