@@ -47,6 +47,12 @@ const LABELS = {
     payload_too_large: "Body too large",
     conflict: "Changed concurrently",
     gateway_unavailable: "No phone could take the message",
+    webhook_not_found: "Webhook endpoint not found",
+    optout_not_found: "Not on the opt-out list",
+    webhook_url_invalid: "Webhook URL not valid",
+    webhook_disabled: "Webhook endpoint disabled",
+    recipient_opted_out: "Recipient opted out (STOP)",
+    origin_not_allowed: "Browser origin not allowed",
     store_unavailable: "Data store unavailable",
     internal: "Internal error",
     // The phones' own codes (delivery errors, gateway refusals).
@@ -69,6 +75,12 @@ const LABELS = {
     "gateway.kill_switch": "Phone kill switch changed",
     "admin_key.create": "Admin key created",
     "cron.run": "Scheduled job run",
+    "alert.raised": "Alert raised",
+    "alert.cleared": "Alert cleared",
+    "alerts.configure": "Alert channels changed",
+    "webhook.disabled": "Webhook endpoint disabled",
+    "optout.add": "Opt-out added",
+    "optout.remove": "Opt-out removed",
     import: "Backup restored",
   },
   state: {
@@ -82,9 +94,25 @@ const LABELS = {
     active: "Active",
     suspended: "Suspended",
     pending: "Pending",
+    delivered: "Delivered",
+    open: "Open",
+    cleared: "Cleared",
     approved: "Approved",
   },
   kind: { otp: "Code", direct: "Direct message", notification: "Notice" },
+  event_type: {
+    "message.queued": "Message queued", "message.sent": "Message sent", "message.failed": "Message failed",
+    "message.expired": "Message expired", "message.unknown": "Message state unknown",
+    "verification.approved": "Code approved", "verification.expired": "Code expired", "verification.max_attempts": "Too many wrong codes",
+    "sms.received": "Reply received", "optout.added": "Number opted out",
+  },
+  keyword: { stop: "Opted out (STOP)", start: "Opted in again (START)" },
+  source: { sms: "Reply (STOP)", api: "Tenant", admin: "Operator" },
+  alert: {
+    phone_down: "Phone not reachable", kill_switch_tripped: "Phone kill switch", sim_at_limit: "SIM at its limit",
+    sim_resting: "SIM resting", store_unreachable: "Store unreachable", fraud_block: "Fraud guard block",
+    webhook_disabled: "Webhook endpoint disabled", stuck_messages: "Messages stuck", canary_missed: "Canary missed",
+  },
 };
 
 /** The human name of `code` in table `kind`, or the code itself. */

@@ -10,12 +10,14 @@ import { tenantsView } from "./views/tenants.js";
 import { tenantView } from "./views/tenant.js";
 import { auditView } from "./views/audit.js";
 import { meView } from "./views/me.js";
+import { alertsView } from "./views/alerts.js";
 
 const ADMIN_NAV = [
   ["analytics", "Analytics"],
   ["phones", "Phones"],
   ["tenants", "Tenants"],
   ["audit", "Audit log"],
+  ["alerts", "Alerts"],
 ];
 const TENANT_NAV = [["me", "My account"]];
 
@@ -95,6 +97,7 @@ async function render() {
     else if (name === "tenants" && parts[1]) await tenantView(box, params, nav, ui, parts[1]);
     else if (name === "tenants") await tenantsView(box, params, nav, ui);
     else if (name === "audit") await auditView(box, params, nav, ui);
+    else if (name === "alerts") await alertsView(box, params, nav, ui);
     else if (name === "me") await meView(box, params, nav, ui);
   } catch (e) {
     if (seq !== renderSeq) return;

@@ -7,8 +7,9 @@ import { label } from "../labels.js";
 import { num, when, maskPhone, day } from "../format.js";
 import { renderAnalytics } from "./analytics.js";
 import { quotaBlock, eventsList } from "./tenant.js";
+import { webhooksSection, repliesSection, optoutsSection } from "./integrations.js";
 
-export async function meView(root, params, nav) {
+export async function meView(root, params, nav, ui) {
   const u = await api("GET", "/v1/usage");
   session.usage = u;
   const c = u.code || {};
@@ -43,7 +44,10 @@ export async function meView(root, params, nav) {
   ]);
   if (!hasAnalytics) analytics.remove();
   if (list == null) messages.remove();
-  else messages.replaceChildren(h("h2", { id: "my-messages-h" }, "Recent messages"), messagesTable(list.items || []));
+  else messages.replaceChildren(h("h2", { id: "my-messages-h" }, "Recent messages"), messagesTable((list.items || []).filter((m) => m.direction !== "inbound")));
+  const reload = () => nav(`me${qs({ range: params.get("range") })}`, true);
+  const [replies, hooks, optouts] = await Promise.all([repliesSection(), webhooksSection(reload, ui), optoutsSection(null, ui)]);
+  root.append(...[replies, hooks, optouts].filter(Boolean));
 }
 
 function fact(k, v) {

@@ -6,6 +6,7 @@ import { label } from "../labels.js";
 import { num, day, when, maskPhone } from "../format.js";
 import { renderAnalytics } from "./analytics.js";
 import { keyBox } from "./tenants.js";
+import { optoutsSection } from "./integrations.js";
 
 export async function tenantView(root, params, nav, ui, id) {
   let t;
@@ -45,6 +46,8 @@ export async function tenantView(root, params, nav, ui, id) {
     settingsSection(t, reload),
     h("section", { "aria-labelledby": "t-analytics" }, h("h2", { id: "t-analytics" }, "Analytics"), h("div", { id: "tenant-analytics" }, h("p", { class: "muted" }, "Loading…"))),
     auditSection(audit.items));
+  const optouts = await optoutsSection(id, ui);
+  if (optouts) root.querySelector("#tenant-analytics").closest("section").after(optouts);
 
   await renderAnalytics(root.querySelector("#tenant-analytics"), {
     path: "/v1/admin/analytics",
@@ -160,6 +163,10 @@ const SETTINGS = [
     ["settings.max_sends", "Sends per phone", { min: 1, max: 50 }, "per send window"],
     ["settings.send_window_secs", "Send window (s)", { min: 60, max: 86400 }],
     ["settings.app_name", "App name in SMS", { text: true, maxlength: 40 }, "optional"],
+    ["settings.optout_blocks_otp", "Opted-out numbers get no codes either", { bool: true }, "off: a code the person asked for still goes"],
+  ]],
+  ["Browser access", [
+    ["settings.cors_origins", "Allowed browser origins (CORS)", { list: true, maxlength: 2000 }, "comma-separated, e.g. https://shop.example; empty: no browser may use this tenant's key"],
   ]],
   ["Rate limits", [
     ["settings.limits.per_endpoint.limit", "Requests per endpoint", { min: 1, max: 1000000 }],
@@ -184,7 +191,11 @@ function settingsSection(t, reload) {
   const one = ([path, text, a, hint]) => {
     const current = getPath(t, path);
     let control;
-    if (a.options) {
+    if (a.bool) {
+      control = h("input", { type: "checkbox", name: path, checked: !!current });
+    } else if (a.list) {
+      control = h("input", { type: "text", name: path, maxlength: String(a.maxlength), value: (current || []).join(", ") });
+    } else if (a.options) {
       control = h("select", { name: path }, a.options.map(([v, l]) => h("option", { value: v, selected: v === current }, l)));
     } else if (a.text) {
       control = h("input", { type: "text", name: path, maxlength: String(a.maxlength), value: current ?? "" });
@@ -211,6 +222,15 @@ function settingsSection(t, reload) {
       if (clearContact.checked) patch.contact_phone = null;
       else if (contact.value.trim()) patch.contact_phone = contact.value.trim();
       for (const [path, control, current, a] of controls) {
+        if (a.bool) {
+          if (control.checked !== !!current) setPath(patch, path, control.checked);
+          continue;
+        }
+        if (a.list) {
+          const v = control.value.split(",").map((x) => x.trim()).filter(Boolean);
+          if (JSON.stringify(v) !== JSON.stringify(current || [])) setPath(patch, path, v);
+          continue;
+        }
         const v = a.options || a.text ? control.value.trim() : Number(control.value);
         if (a.text && v === "" && current == null) continue;
         if (v !== current) setPath(patch, path, a.text && v === "" ? null : v);
