@@ -320,6 +320,14 @@ try {
   await rerender("tenant", () => page.click("#suspend-toggle"));
   out.actions.resumed_api = (await call("GET", `/v1/admin/tenants/${tenant.id}`, adminKey)).data.status;
 
+  // Browser origins (CORS) and the opt-out list, on the operator's tenant page.
+  out.integrations = {};
+  await page.getByLabel("Allowed browser origins (CORS)").fill("https://shop.example, https://www.shop.example");
+  await rerender("tenant", () => page.getByRole("button", { name: "Save settings" }).click());
+  out.integrations.cors_api = (await call("GET", `/v1/admin/tenants/${tenant.id}`, adminKey)).data.settings.cors_origins;
+  out.integrations.cors_form = await page.getByLabel("Allowed browser origins (CORS)").inputValue();
+  out.integrations.admin_optouts_panel = await page.locator("#optout-list").count();
+
   // The payload tenant's own page: its name is a heading's text.
   await go(`#/tenants/${xss.id}`, "tenant");
   out.xss_heading = await page.textContent("#tenant-name");
@@ -336,9 +344,22 @@ try {
   await shot("audit", DESKTOP.width);
   out.images = await page.evaluate(() => document.querySelectorAll("img").length);
 
+  // ---- alerts: channels saved from the form, the incidents listed ----------------------------
+  await go("#/alerts", "alerts");
+  out.views.alerts = true;
+  await page.getByLabel("Webhook URL").fill("https://hooks.example/ops");
+  await rerender("alerts", () => page.getByRole("button", { name: "Save channels" }).click());
+  out.integrations.alerts_api = (await call("GET", "/v1/admin/alerts", adminKey)).data.config.webhook_url;
+  out.integrations.alerts_form = await page.getByLabel("Webhook URL").inputValue();
+  out.integrations.incidents_panel = await page.locator("table.incidents, .view p.empty").count();
+  await pageFacts("alerts");
+  await shot("alerts", DESKTOP.width);
+  // No alert of the other tests goes to that address.
+  await call("PATCH", "/v1/admin/alerts", adminKey, { webhook_url: null });
+
   // ---- every operator view at a phone's width ------------------------------------------------
   await page.setViewportSize(PHONE);
-  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/audit", "audit"]]) {
+  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/audit", "audit"], ["#/alerts", "alerts"]]) {
     await go(hash, name);
     if (name === "analytics") await chartFacts("analytics phone");
     const f = await pageFacts(`${name} phone`);
@@ -369,6 +390,28 @@ try {
     analytics: await page.locator("#my-analytics-section").count(),
     messages: await page.locator("#my-messages-section").count(),
   };
+  // Integrations with the tenant's own key: its replies, webhooks and opt-outs.
+  out.integrations.replies = await page.evaluate(() => [...document.querySelectorAll("#my-replies-section tbody tr")].map((r) => [...r.cells].map((c) => c.textContent)));
+  await page.getByLabel("URL", { exact: true }).fill("https://hooks.example/otp-events");
+  await page.getByRole("button", { name: "Register endpoint" }).click();
+  await page.waitForSelector("#webhook-secret .key-box .key", { timeout: 15000 });
+  out.integrations.secret = (await page.textContent("#webhook-secret .key-box .key")).trim();
+  await page.waitForSelector(".card.webhook");
+  out.integrations.hooks_api = (await call("GET", "/v1/webhooks", tenant.key)).data.items.map((x) => ({ url: x.url, enabled: x.enabled, events: x.events.length }));
+  await page.locator(".card.webhook").getByRole("button", { name: "Disable" }).click();
+  await page.waitForSelector('.card.webhook[data-state="disabled"]', { timeout: 15000 });
+  out.integrations.hook_enabled_after = (await call("GET", "/v1/webhooks", tenant.key)).data.items[0].enabled;
+  await page.locator(".card.webhook").getByRole("button", { name: "Show deliveries" }).click();
+  await page.waitForSelector(".card.webhook .deliveries p, .card.webhook .deliveries table", { timeout: 15000 });
+  await page.locator("#optout-form input[name=phone]").fill(cfg.optoutPhone);
+  await page.getByRole("button", { name: "Add to the opt-out list" }).click();
+  await page.waitForSelector("#optout-list tbody tr", { timeout: 15000 });
+  out.integrations.optouts_page = await page.evaluate(() => [...document.querySelectorAll("#optout-list tbody tr")].map((r) => [...r.cells].map((c) => c.textContent)));
+  out.integrations.optouts_api = (await call("GET", "/v1/optouts", tenant.key)).data.items.map((o) => o.phone);
+  await shot("my-integrations", DESKTOP.width);
+  await page.locator("#optout-list").getByRole("button", { name: /^Remove/ }).click();
+  await page.waitForSelector("#optout-list p.empty", { timeout: 15000 });
+  out.integrations.optouts_after = (await call("GET", "/v1/optouts", tenant.key)).data.items.length;
   await pageFacts("me");
   await shot("my-account", DESKTOP.width);
   await page.setViewportSize(PHONE);

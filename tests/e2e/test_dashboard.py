@@ -13,11 +13,11 @@ import pytest
 import requests
 
 from conftest import tenant_on
-from tests.harness.stack import NODE, ROOT
+from tests.harness.stack import NODE, ROOT, receive_sms
 
 CODE_TEMPLATE = "Code [{code}]"
 XSS_NAME = "<img src=x onerror=alert(1)>"
-VIEWS = ["analytics", "phones", "tenants", "tenant", "audit", "my-account"]
+VIEWS = ["analytics", "phones", "tenants", "tenant", "audit", "alerts", "my-account"]
 
 
 def masked(phone):
@@ -63,9 +63,18 @@ def prepare(stack, admin):
         assert a.post("/v1/otp/verify", json={"phone": p, "code": code}).status_code == 200
     assert a.post("/v1/otp/verify", json={"phone": phones[2], "code": "wrong"}).status_code == 422
     assert a.post("/v1/otp/send", json={"phone": "12"}).status_code == 400
-    r = a.post("/v1/messages", json={"phone": new_phone(), "text": "Your table is ready"})
+    reply_phone = new_phone()
+    r = a.post("/v1/messages", json={"phone": reply_phone, "text": "Your table is ready"})
     assert r.status_code == 202, r.text
     messages.append(r.json()["data"]["id"])
+    # Its recipient answers: the reply reaches the tenant through the phone that sent it.
+    gw = next(g for g in stack.gateways if g["id"] == r.json()["data"]["gateway_id"])
+    sms.wait_for(reply_phone)
+    receive_sms(gw, reply_phone, "On my way <b>now</b>")
+    deadline = time.time() + 20
+    while not a.get("/v1/messages?direction=inbound").json()["data"]["items"]:
+        assert time.time() < deadline, "the reply did not arrive"
+        time.sleep(0.3)
     r = xss.post("/v1/otp/send", json={"phone": new_phone()})
     assert r.status_code == 202, r.text
     settle(a, messages)
@@ -80,6 +89,7 @@ def prepare(stack, admin):
         "xss": {"id": xss.id, "name": XSS_NAME},
         "gateways": [g["id"] for g in stack.gateways],
         "contactPhone": contact, "contactMasked": masked(contact),
+        "replyMasked": masked(reply_phone), "optoutPhone": new_phone(),
     }
 
 
@@ -256,3 +266,24 @@ def test_keyboard_and_labels(console):
     assert console["keyboard_sign_in"] and console["keyboard_nav"]
     for view, facts in console["labels"].items():
         assert facts["unlabeled"] == [] and facts["nameless"] == 0, (view, facts)
+
+
+def test_integrations_panels_work_against_the_real_routes(console):
+    i = console["integrations"]
+    # The operator's tenant page: CORS origins saved as a list; the opt-out panel is there.
+    assert i["cors_api"] == ["https://shop.example", "https://www.shop.example"]
+    assert i["cors_form"] == "https://shop.example, https://www.shop.example"
+    assert i["admin_optouts_panel"] == 1
+    # Alert channels saved from the form.
+    assert i["alerts_api"] == i["alerts_form"] == "https://hooks.example/ops"
+    assert i["incidents_panel"] >= 1
+    # The tenant's replies: the sender masked, the text as text.
+    assert [r[1:3] for r in i["replies"]] == [[console["cfg"]["replyMasked"], "On my way <b>now</b>"]]
+    # A webhook registered from the page: its secret shown once; disabled from its card.
+    assert i["secret"].startswith("whsec_")
+    assert i["hooks_api"] == [{"url": "https://hooks.example/otp-events", "enabled": True, "events": 10}]
+    assert i["hook_enabled_after"] is False
+    # An opt-out added and removed from the page.
+    assert i["optouts_api"] == [console["cfg"]["optoutPhone"]]
+    assert len(i["optouts_page"]) == 1 and i["optouts_page"][0][0] == masked(console["cfg"]["optoutPhone"])
+    assert i["optouts_after"] == 0

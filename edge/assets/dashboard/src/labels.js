@@ -13,6 +13,11 @@ const LABELS = {
     delivery_failed: "Delivery failed",
     delivery_expired: "Expired before delivery",
     requests: "API requests",
+    inbound_received: "Replies received",
+    optout_added: "Numbers opted out",
+    webhook_delivered: "Webhooks delivered",
+    webhook_retry: "Webhook attempts to retry",
+    webhook_failed: "Webhooks failed",
   },
   error: {
     bad_json: "Body is not valid JSON",

@@ -5,7 +5,7 @@
 import { api, getOptional, qs } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
-import { when, maskPhone, plural } from "../format.js";
+import { when, maskPhone } from "../format.js";
 import { keyBox } from "./tenants.js";
 
 export const EVENT_TYPES = [
@@ -165,5 +165,5 @@ export async function optoutsSection(tenantId, ui) {
       }
     },
   }, field("Add a number", phone), h("button", { type: "submit", class: "secondary" }, "Add to the opt-out list"), msg);
-  return section("Opt-outs", h("p", { class: "muted" }, `Direct messages to these numbers are refused (recipient_opted_out). ${plural(first.items.length, "number")} listed.`), box, form);
+  return section("Opt-outs", h("p", { class: "muted" }, "Direct messages to these numbers are refused (recipient_opted_out)."), box, form);
 }
