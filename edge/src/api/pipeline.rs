@@ -54,7 +54,8 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         started,
         req.client_ip.clone().unwrap_or_else(|| "unknown".into()),
     );
-    if req.method == "OPTIONS" {
+    // A CORS preflight; any other OPTIONS is an unsupported method like elsewhere (405, Allow).
+    if req.method == "OPTIONS" && req.header("access-control-request-method").is_some() {
         let response = super::cors::preflight(app, &req, &request_id)
             .await
             .with_header("x-request-id", request_id.clone());
