@@ -127,7 +127,12 @@ async fn racing_attempters_post_and_record_a_delivery_once() {
         "{outcomes:?}"
     );
     assert_eq!(hits.load(Ordering::SeqCst), 1, "posted once");
-    let d = &app.repo().get_deliveries(&[id.clone()]).await.unwrap()[0].value;
+    let d = &app
+        .repo()
+        .get_deliveries(std::slice::from_ref(&id))
+        .await
+        .unwrap()[0]
+        .value;
     assert_eq!(
         (d.state, d.attempts, d.log.len()),
         (DeliveryState::Delivered, 1, 1)
