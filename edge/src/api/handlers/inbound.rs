@@ -172,6 +172,9 @@ pub async fn optout_remove<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
 }
 
 async fn tenant_exists<P: Platform>(app: &App<P>, id: &str) -> Result<(), Error> {
+    if !otp_shared::ids::is_plain_id(id) {
+        return Err(Error::new(ErrorCode::TenantNotFound));
+    }
     app.repo()
         .get_tenant(id)
         .await?
