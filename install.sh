@@ -135,6 +135,9 @@ window_secs = 1800
 [kill_switch]
 file = "STOP"          # touch $GATEWAY_HOME/STOP to stop sending at once
 
+[inbound]
+enabled = true         # forward received SMS (replies, STOP) to edge_url, read with termux-sms-list
+
 $TLS_LINES
 EOF
 fi
