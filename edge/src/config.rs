@@ -43,6 +43,9 @@ pub struct Config {
     pub auth_failures_per_minute: u32,
     /// Tenant webhooks: delivery, retries and when a failing endpoint is disabled.
     pub webhooks: WebhookConfig,
+    /// Where operator alerts go when the stored channels cannot be read (the store is down and
+    /// this isolate never read them): a Slack/Discord-compatible webhook.
+    pub alert_webhook_url: Option<String>,
 }
 
 /// How tenant webhooks are delivered (`service::webhooks`).
@@ -191,6 +194,7 @@ impl Config {
                 allow_http: matches!(get("WEBHOOK_ALLOW_HTTP").as_deref(), Some("on" | "true" | "1")),
                 cache_ms: num("WEBHOOK_CACHE_MS", 10_000)?.min(300_000) as i64,
             },
+            alert_webhook_url: get("ALERT_WEBHOOK_URL"),
         })
     }
 }

@@ -398,7 +398,13 @@ impl<P: Platform> App<P> {
                 }
                 Some(c)
             }
-            Err(_) => cached.map(|(_, c)| c),
+            // The store is down: what this isolate read last, or the configured fallback.
+            Err(_) => cached.map(|(_, c)| c).or_else(|| {
+                self.cfg.alert_webhook_url.clone().map(|u| AlertConfig {
+                    webhook_url: Some(u),
+                    ..Default::default()
+                })
+            }),
         }
     }
 
