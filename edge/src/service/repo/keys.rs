@@ -70,6 +70,7 @@ impl<H: HttpClient> Repo<'_, H> {
         tenant_id: &str,
         new: &ApiKeyRecord,
         old_until: i64,
+        with: Option<Write>,
     ) -> Result<(), StoreError> {
         let old = self
             .db
@@ -93,6 +94,7 @@ impl<H: HttpClient> Repo<'_, H> {
                 );
             }
         }
+        writes.extend(with);
         self.commit(writes).await.map(|_| ())
     }
 }
