@@ -8,7 +8,7 @@ use crate::store::Enqueued;
 use crate::{unix_ms, unix_now};
 use hyper::StatusCode;
 use otp_shared::ids::is_plain_id;
-use otp_shared::phone::Phone;
+use otp_shared::phone::{sms_policy, Phone};
 use otp_shared::wire::{MessageState, SendAccepted, SendRequest};
 use std::sync::Arc;
 use tracing::info;
@@ -110,7 +110,15 @@ fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
     // The edge sends numbers in canonical E.164; anything else is refused, not reformatted, so the
     // number sent is exactly the one the edge validated.
     match Phone::parse(&r.to) {
-        Ok(p) if p.as_str() == r.to => {}
+        // The edge's type rule too: no SMS to a fixed line, premium rate, pager... VoIP is the
+        // tenant's choice, made at the edge (which knows the tenant), so it passes here.
+        Ok(p) if p.as_str() == r.to => sms_policy(p.number_type(), true).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "phone_not_mobile",
+                format!("to: {e}"),
+            )
+        })?,
         Ok(_) => {
             return Err(ApiError::bad_request(
                 "to must be canonical E.164 (+ and digits only)",

@@ -119,6 +119,7 @@ pub(crate) mod testing {
             sim_slot: None,
             tenant_id: "t".into(),
             request_id: format!("req_{id}"),
+            share_weight: None,
         }
     }
 }
