@@ -112,6 +112,15 @@ mod tests {
     }
 
     #[test]
+    fn voip_numbers_need_the_tenants_consent() {
+        let voip = parse_required(Some("+445612345678"), None).unwrap();
+        assert_eq!(voip.number_type(), otp_shared::phone::NumberType::Voip);
+        let e = sms_allowed(&voip, false).unwrap_err();
+        assert_eq!(e.details.unwrap()["number_type"], "voip");
+        assert!(sms_allowed(&voip, true).is_ok());
+    }
+
+    #[test]
     fn known_countries() {
         assert!(is_known_country("FR"));
         assert!(is_known_country("au"));
