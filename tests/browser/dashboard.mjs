@@ -358,8 +358,9 @@ try {
   out.views.abuse = true;
   const readRanges = () => page.evaluate(() => [...document.querySelectorAll("#geo-form [data-range]")]
     .map((d) => ({ range: d.dataset.range, allowed: d.querySelector("input").checked })));
-  out.geo = { page: await readRanges(), api: (await call("GET", "/v1/admin/geo", adminKey)).data.ranges };
-  await page.getByLabel("Satellite phones (+870, +881)", { exact: true }).check();
+  const geoBefore = (await call("GET", "/v1/admin/geo", adminKey)).data;
+  out.geo = { page: await readRanges(), api: geoBefore.ranges, api_before: geoBefore.allowed_ranges };
+  await page.getByLabel("Satellite phones (+870, +881)", { exact: true }).setChecked(true);
   const [geoPut] = await Promise.all([
     page.waitForRequest((r) => r.method() === "PUT"),
     rerender("abuse", () => page.getByRole("button", { name: "Save geo permissions" }).click()),

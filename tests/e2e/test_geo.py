@@ -5,10 +5,20 @@ tenant or for everyone. A refusal is 403 `geo_blocked` and costs no quota. Also 
 import json
 import random
 
+import pytest
+import requests
+
 from conftest import eventually
 from test_otpctl import otpctl
 
 rng = random.Random()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def denied_for_everyone(stack):
+    """Every test here starts from the default: no range relaxed for everyone."""
+    r = requests.put(stack.url + "/v1/admin/geo", json={"allowed_ranges": []}, headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=30)
+    assert r.status_code == 200, r.text
 
 
 def satellite():
