@@ -190,11 +190,9 @@ impl<P: Platform> App<P> {
             deadline_ms: expires_at,
             hits: vec![self.send_window(tenant, phone.as_str())],
         };
-        let watched = self.watched_for(ctx, phone);
-        let end_user = ctx
-            .end_user()
-            .map(|_| watched[watched.len() - 1].key.clone());
-        self.guard_send(ctx, tenant, watched);
+        // The verification remembers its end user's key, so an approval credits them.
+        let end_user = ctx.end_user().map(|u| u.watched(&self.secrets).key);
+        self.guard_send(ctx, tenant, self.watched_for(ctx, phone));
         let prepared = self.charge(ctx, out).await?;
         let v = VerificationRecord {
             code_hmac: rules::code_hmac(
