@@ -115,3 +115,20 @@ def test_the_guard_can_be_turned_off_or_made_strict(make_tenant, admin):
     codes = [off.post("/v1/otp/send", json={"phone": p}).status_code for p in pumping_numbers("+33689", 25)]
     assert codes == [202] * 25, codes
     assert admin.get(f"/v1/admin/tenants/{off.id}/fraud").json()["data"]["blocks"] == []
+
+
+def test_twilios_device_ip_is_the_end_user(make_tenant, new_phone):
+    import requests
+
+    t = make_tenant(settings={"limits": {"per_ip": {"limit": 2, "window_secs": 60}, "per_endpoint": {"limit": 1000, "window_secs": 60}}})
+
+    def start(ip):
+        return requests.post(
+            f"{t.base}/v2/Services/VA00000000000000000000000000000000/Verifications",
+            data={"To": new_phone(), "Channel": "sms", "DeviceIp": ip},
+            auth=("AC00000000000000000000000000000000", t.key),
+            timeout=30,
+        )
+
+    assert [start("192.0.2.1").status_code for _ in range(3)] == [201, 201, 429]
+    assert start("192.0.2.2").status_code == 201
