@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cleanup;
 pub mod config;
+pub mod fair_share;
 pub mod kill_switch;
 pub mod pacing;
 pub mod reports;

@@ -26,7 +26,9 @@ impl<P: Platform> App<P> {
         let mut hits = ctx.take_hits();
         hits.extend(extra);
         let quota = if take { QuotaOp::Take } else { QuotaOp::None };
-        if hits.is_empty() && quota == QuotaOp::None {
+        // The fraud guard rides in the call that pays for the send.
+        let fraud = if take { ctx.take_fraud() } else { None };
+        if hits.is_empty() && quota == QuotaOp::None && fraud.is_none() {
             return Ok(());
         }
         let answer = self
@@ -36,6 +38,7 @@ impl<P: Platform> App<P> {
                 &GateAsk {
                     hits,
                     quota,
+                    fraud,
                     ..Default::default()
                 },
             )
@@ -43,6 +46,10 @@ impl<P: Platform> App<P> {
             .map_err(|e| Error::new(ErrorCode::StoreUnavailable).cause(format!("gate: {e}")))?;
         if let Some(r) = answer.refused {
             let e = match r.kind {
+                LimitKind::Fraud => {
+                    let verdict = answer.fraud.unwrap_or_default();
+                    self.fraud_refusal(ctx, tenant, verdict).await
+                }
                 LimitKind::PhoneSends => Error::new(ErrorCode::TooManySends),
                 LimitKind::PhoneMessages => {
                     Error::msg(ErrorCode::RateLimited, "Too many messages to this phone")

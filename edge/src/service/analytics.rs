@@ -77,6 +77,8 @@ pub enum Event {
     DeliverySent,
     DeliveryFailed,
     DeliveryExpired,
+    /// The fraud guard blocked a destination prefix or an end user.
+    FraudBlocked,
 }
 
 impl Event {
@@ -91,6 +93,7 @@ impl Event {
             Event::DeliverySent => "delivery_sent",
             Event::DeliveryFailed => "delivery_failed",
             Event::DeliveryExpired => "delivery_expired",
+            Event::FraudBlocked => "fraud_blocked",
         }
     }
 }

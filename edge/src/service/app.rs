@@ -32,6 +32,8 @@ pub struct App<P: Platform> {
     pub(crate) auth_cache: Mutex<AuthCache>,
     /// The last probes of the fleet and when they were made (`App::gateway_probes`).
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
+    /// The service-wide geo relaxations and when they were read (`App::global_geo`).
+    pub(crate) geo_cache: Mutex<Option<(i64, super::geo::GlobalGeo)>>,
     counters: Mutex<CounterState>,
 }
 
@@ -63,6 +65,11 @@ pub enum Deferred {
     },
     /// Commit the isolate's analytics counts, at most once per flush interval.
     FlushCounters,
+    /// Tell a tenant's gate something that needs no answer (an approval for the fraud guard).
+    GateNote {
+        gate: String,
+        ask: Box<crate::platform::GateAsk>,
+    },
 }
 
 impl<P: Platform> App<P> {
@@ -84,6 +91,7 @@ impl<P: Platform> App<P> {
             platform,
             auth_cache: Mutex::new(AuthCache::default()),
             probe_cache: Mutex::new(None),
+            geo_cache: Mutex::new(None),
             counters: Mutex::new(CounterState::default()),
         }
     }
@@ -151,6 +159,11 @@ impl<P: Platform> App<P> {
                     self.count(&ctx.take_events(), ctx.now_ms);
                 }
                 Deferred::FlushCounters => self.flush_counters().await,
+                Deferred::GateNote { gate, ask } => {
+                    if let Err(e) = self.platform.gate(&gate, &ask).await {
+                        self.log_deferred("gate_note_lost", &e);
+                    }
+                }
             }
         }
     }
@@ -219,6 +232,10 @@ pub struct Ctx {
     claim: RefCell<Option<Claim>>,
     hits: RefCell<Vec<Hit>>,
     deferred: RefCell<Vec<Deferred>>,
+    /// The end user's address, when the tenant passed it (`service::end_user`).
+    end_user: RefCell<Option<super::end_user::EndUser>>,
+    /// The fraud guard's part of the next gate call that takes quota.
+    fraud: RefCell<Option<crate::gate_fraud::FraudAsk>>,
 }
 
 /// An `Idempotency-Key` claim that rides in the request's first commit.
@@ -240,7 +257,33 @@ impl Ctx {
             claim: Default::default(),
             hits: Default::default(),
             deferred: Default::default(),
+            end_user: Default::default(),
+            fraud: Default::default(),
         }
+    }
+
+    /// The end user the tenant named: the per-address limit counts it instead of the caller's
+    /// address (the tenant's server), including the hits already asked for.
+    pub fn set_end_user(&self, user: super::end_user::EndUser) {
+        for h in self.hits.borrow_mut().iter_mut() {
+            if h.kind == crate::platform::LimitKind::Ip {
+                h.key = user.limit_key();
+            }
+        }
+        self.end_user.replace(Some(user));
+    }
+
+    pub fn end_user(&self) -> Option<super::end_user::EndUser> {
+        self.end_user.borrow().clone()
+    }
+
+    /// Makes the next gate call that takes quota carry `ask` (an OTP's destination and sender).
+    pub fn set_fraud(&self, ask: crate::gate_fraud::FraudAsk) {
+        self.fraud.replace(Some(ask));
+    }
+
+    pub fn take_fraud(&self) -> Option<crate::gate_fraud::FraudAsk> {
+        self.fraud.take()
     }
 
     pub fn set_global_switch(&self, on: bool) {

@@ -36,6 +36,9 @@ impl<P: Platform> App<P> {
             Error::msg(code, e.to_string())
         })?;
         self.sending_allowed_for(tenant, ctx)?;
+        if kind == MessageKind::Direct {
+            self.check_destination(tenant, phone).await?;
+        }
         let hits = match kind {
             MessageKind::Direct => vec![Hit {
                 kind: LimitKind::PhoneMessages,

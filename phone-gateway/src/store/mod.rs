@@ -2,6 +2,7 @@
 //! ([`outbox`]), seen nonces and settings such as the kill switch ([`meta`]). One thread owns the
 //! connection and commits in groups ([`writer`]).
 
+mod fair;
 mod meta;
 mod outbox;
 mod queue;
@@ -63,6 +64,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
+        conn.execute_batch(fair::INDEX)?;
         let mut store = Store {
             conn,
             depth: 0,
@@ -119,6 +121,7 @@ pub(crate) mod testing {
             sim_slot: None,
             tenant_id: "t".into(),
             request_id: format!("req_{id}"),
+            share_weight: None,
         }
     }
 }

@@ -9,6 +9,7 @@ import { phonesView } from "./views/phones.js";
 import { tenantsView } from "./views/tenants.js";
 import { tenantView } from "./views/tenant.js";
 import { auditView } from "./views/audit.js";
+import { abuseView } from "./views/abuse.js";
 import { meView } from "./views/me.js";
 
 const ADMIN_NAV = [
@@ -16,6 +17,7 @@ const ADMIN_NAV = [
   ["phones", "Phones"],
   ["tenants", "Tenants"],
   ["audit", "Audit log"],
+  ["abuse", "Abuse protection"],
 ];
 const TENANT_NAV = [["me", "My account"]];
 
@@ -95,6 +97,7 @@ async function render() {
     else if (name === "tenants" && parts[1]) await tenantView(box, params, nav, ui, parts[1]);
     else if (name === "tenants") await tenantsView(box, params, nav, ui);
     else if (name === "audit") await auditView(box, params, nav, ui);
+    else if (name === "abuse") await abuseView(box, params, nav, ui);
     else if (name === "me") await meView(box, params, nav, ui);
   } catch (e) {
     if (seq !== renderSeq) return;

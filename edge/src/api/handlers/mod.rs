@@ -1,6 +1,7 @@
 //! Handlers: each reads its input, calls one service, and shapes the answer. `dispatch` is the
 //! only place a `Handler` of the route table meets its function, in an exhaustive match.
 
+pub mod abuse;
 pub mod account;
 pub mod admin;
 pub mod analytics;
@@ -103,5 +104,9 @@ pub async fn dispatch<P: Platform>(
         AdminGateways => admin::gateways(app, c).await,
         AdminGatewayKillSwitch => admin::gateway_kill_switch(app, c).await,
         AdminMetrics => Ok(admin::metrics()),
+        AdminGeoGet => abuse::geo_get(app, c).await,
+        AdminGeoPut => abuse::geo_put(app, c).await,
+        AdminFraudGet => abuse::fraud_get(app, c).await,
+        AdminFraudLift => abuse::fraud_lift(app, c).await,
     }
 }

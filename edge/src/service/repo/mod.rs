@@ -4,6 +4,7 @@
 //! store's own error, so services can tell a lost race (precondition) from an outage.
 
 pub mod counters;
+pub mod geo;
 pub mod idempotency;
 pub mod keys;
 pub mod messages;
