@@ -27,7 +27,7 @@ enum Cmd {
     /// Tenants: list, create, get, update, suspend, resume, renew, rotate-key, delete.
     #[command(subcommand)]
     Tenants(Tenants),
-    /// Admin keys: create another one (shown once).
+    /// API keys: create another admin key (shown once), list admin keys, revoke any key.
     #[command(subcommand)]
     Keys(Keys),
     /// Analytics over a date range: sends, verifications, conversion and delivery rates, errors, latency.
@@ -43,11 +43,9 @@ enum Cmd {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Gateway health checks, newest first.
-    Gateways {
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-    },
+    /// Phones: live state, health-check history, and each phone's own kill switch.
+    #[command(subcommand)]
+    Gateways(Gateways),
     /// Run the scheduled job now (notices, expiry, retention, gateway checks).
     Cron,
     /// Usage counts, global or for one tenant.
@@ -69,6 +67,13 @@ enum Cmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Geo permissions: the service-wide relaxations of the high-risk range deny, or one
+    /// tenant's allowlist and relaxations.
+    #[command(subcommand)]
+    Geo(Geo),
+    /// The fraud guard: a tenant's level, its blocks (show), lifting them.
+    #[command(subcommand)]
+    Fraud(Fraud),
     /// Back up every collection to a JSON-lines file.
     Export {
         #[arg(long)]
@@ -190,10 +195,87 @@ enum Alerts {
 }
 
 #[derive(Subcommand)]
+enum Geo {
+    /// The high-risk ranges and which are relaxed for every tenant.
+    Show,
+    /// Relax these ranges for every tenant (comma separated; empty: deny them all again).
+    Set {
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        allowed_ranges: Vec<String>,
+    },
+    /// One tenant's geo permissions (each option replaces that list; `--countries ""` allows
+    /// every country again).
+    Tenant {
+        id: String,
+        /// ISO 3166 alpha-2 codes, comma separated.
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        countries: Option<Vec<String>>,
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        allowed_ranges: Option<Vec<String>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Fraud {
+    /// A tenant's level, blocks in force and busiest prefixes.
+    Show { tenant: String },
+    /// Set a tenant's level (off, standard, strict).
+    Level {
+        tenant: String,
+        #[arg(value_parser = ["off", "standard", "strict"])]
+        level: String,
+    },
+    /// Lift one block (`--key p:+33612`) or all of a tenant's.
+    Lift {
+        tenant: String,
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+/// A comma-separated list as given, without empty items (`--countries ""` is an empty list).
+fn list(items: Vec<String>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[derive(Subcommand)]
 enum Keys {
+    /// A new admin key, shown once.
     Create {
         #[arg(long, default_value = "otpctl")]
         label: String,
+        /// The key stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Admin keys: prefix, label, status, end time (never the key).
+    List,
+    /// Stop a key (admin or tenant) by its prefix, the part after `otp_sk_`/`otp_ak_`.
+    Revoke { prefix: String },
+}
+
+#[derive(Subcommand)]
+enum Gateways {
+    /// Every phone now: reachable, queue, pacing capacity, kill switch.
+    Status,
+    /// Health checks recorded by the scheduled job, newest first.
+    Checks {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Set or clear one phone's own kill switch (a signed command to the phone).
+    KillSwitch {
+        id: String,
+        #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
+        set: bool,
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -424,9 +506,20 @@ fn run(cli: Cli) -> Result<Value, String> {
             ),
             Tenants::Delete { id } => api.call("DELETE", &format!("/v1/admin/tenants/{id}"), None),
         },
-        Cmd::Keys(Keys::Create { label }) => {
-            api.call("POST", "/v1/admin/keys", Some(json!({"label": label})))
-        }
+        Cmd::Keys(Keys::Create {
+            label,
+            expires_in_days,
+        }) => api.call(
+            "POST",
+            "/v1/admin/keys",
+            Some(json!({"label": label, "expires_in_days": expires_in_days})),
+        ),
+        Cmd::Keys(Keys::List) => api.call("GET", "/v1/admin/keys", None),
+        Cmd::Keys(Keys::Revoke { prefix }) => api.call(
+            "POST",
+            &format!("/v1/admin/keys/{}/revoke", enc(&prefix)),
+            None,
+        ),
         Cmd::Analytics {
             granularity,
             from,
@@ -446,10 +539,21 @@ fn run(cli: Cli) -> Result<Value, String> {
                 None,
             )
         }
-        Cmd::Gateways { limit } => api.call(
+        Cmd::Gateways(Gateways::Status) => api.call("GET", "/v1/admin/gateways", None),
+        Cmd::Gateways(Gateways::Checks { limit }) => api.call(
             "GET",
             &format!("/v1/admin/gateways/checks?limit={limit}"),
             None,
+        ),
+        Cmd::Gateways(Gateways::KillSwitch {
+            id,
+            set,
+            clear: _,
+            reason,
+        }) => api.call(
+            "POST",
+            &format!("/v1/admin/gateways/{}/kill-switch", enc(&id)),
+            Some(json!({"engaged": set, "reason": reason})),
         ),
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
         Cmd::Usage { tenant } => api.call(
@@ -477,6 +581,53 @@ fn run(cli: Cli) -> Result<Value, String> {
             "/v1/admin/kill-switch",
             Some(json!({"engaged": state == "on", "tenant_id": tenant})),
         ),
+        Cmd::Geo(g) => match g {
+            Geo::Show => api.call("GET", "/v1/admin/geo", None),
+            Geo::Set { allowed_ranges } => api.call(
+                "PUT",
+                "/v1/admin/geo",
+                Some(json!({"allowed_ranges": list(allowed_ranges)})),
+            ),
+            Geo::Tenant {
+                id,
+                countries,
+                allowed_ranges,
+            } => {
+                let mut geo = json!({});
+                if let Some(c) = countries {
+                    geo["allowed_countries"] = json!(list(c));
+                }
+                if let Some(r) = allowed_ranges {
+                    geo["allowed_ranges"] = json!(list(r));
+                }
+                let t = api.call(
+                    "PATCH",
+                    &format!("/v1/admin/tenants/{}", enc(&id)),
+                    Some(json!({"settings": {"geo": geo}})),
+                )?;
+                Ok(json!({"id": t["id"], "geo": t["settings"]["geo"]}))
+            }
+        },
+        Cmd::Fraud(f) => match f {
+            Fraud::Show { tenant } => api.call(
+                "GET",
+                &format!("/v1/admin/tenants/{}/fraud", enc(&tenant)),
+                None,
+            ),
+            Fraud::Level { tenant, level } => {
+                let t = api.call(
+                    "PATCH",
+                    &format!("/v1/admin/tenants/{}", enc(&tenant)),
+                    Some(json!({"settings": {"fraud_guard": level}})),
+                )?;
+                Ok(json!({"id": t["id"], "fraud_guard": t["settings"]["fraud_guard"]}))
+            }
+            Fraud::Lift { tenant, key } => api.call(
+                "POST",
+                &format!("/v1/admin/tenants/{}/fraud/lift", enc(&tenant)),
+                Some(json!({"key": key})),
+            ),
+        },
         Cmd::Export { out } => export(&api, &out),
         Cmd::Import { input } => import(&api, &input),
         Cmd::Inbound { tenant } => api.call(
@@ -718,6 +869,48 @@ mod tests {
             "maybe"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn geo_lists_are_comma_separated_and_may_be_empty() {
+        let cli = Cli::try_parse_from([
+            "otpctl",
+            "--url",
+            "u",
+            "--key",
+            "k",
+            "geo",
+            "tenant",
+            "t_1",
+            "--countries",
+            "FR,US",
+        ])
+        .unwrap();
+        let Cmd::Geo(Geo::Tenant {
+            countries,
+            allowed_ranges,
+            ..
+        }) = cli.cmd
+        else {
+            panic!("geo tenant");
+        };
+        assert_eq!(list(countries.unwrap()), ["FR", "US"]);
+        assert!(allowed_ranges.is_none());
+        let cli = Cli::try_parse_from([
+            "otpctl",
+            "--url",
+            "u",
+            "--key",
+            "k",
+            "geo",
+            "set",
+            "--allowed-ranges",
+            "",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.cmd, Cmd::Geo(Geo::Set { allowed_ranges }) if list(allowed_ranges.clone()).is_empty())
+        );
     }
 
     #[test]

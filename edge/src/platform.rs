@@ -41,6 +41,8 @@ pub enum LimitKind {
     PhoneMessages,
     /// Failed authentications from one client address (checked before a key is looked up).
     AuthFailures,
+    /// The fraud guard holds the destination or the end user (`GateAnswer::fraud` says which).
+    Fraud,
 }
 
 /// One request counted against one limit of the tenant.
@@ -83,6 +85,9 @@ pub struct GateAsk {
     /// Give the hits back (a request counted them, then did nothing: a duplicate, a lost race).
     #[serde(default)]
     pub undo: bool,
+    /// The fraud guard's part: an OTP about to be sent, an approval, or an admin's look.
+    #[serde(default)]
+    pub fraud: Option<crate::gate_fraud::FraudAsk>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +117,8 @@ pub struct GateAnswer {
     /// The first limit that refused; then nothing was counted or taken.
     pub refused: Option<Refusal>,
     pub quota: QuotaAnswer,
+    #[serde(default)]
+    pub fraud: Option<crate::gate_fraud::FraudAnswer>,
 }
 
 /// A `rand_core` RNG over the platform's randomness, for the shared code generators.

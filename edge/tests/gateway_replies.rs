@@ -171,6 +171,7 @@ fn message() -> SendRequest {
         sim_slot: None,
         tenant_id: "t_1".into(),
         request_id: "req_1".into(),
+        share_weight: None,
     }
 }
 

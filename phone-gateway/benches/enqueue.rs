@@ -31,6 +31,7 @@ fn request(i: usize) -> SendRequest {
         sim_slot: None,
         tenant_id: "t_bench".into(),
         request_id: format!("req_{i:08}"),
+        share_weight: None,
     }
 }
 

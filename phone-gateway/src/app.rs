@@ -2,6 +2,7 @@
 //! crash), the pacer (rebuilt from the attempt log), and the kill switch (as persisted).
 
 use crate::config::Config;
+use crate::fair_share::FairShare;
 use crate::kill_switch::{self, KillSwitch};
 use crate::pacing::Pacer;
 use crate::store::{Store, StoreError, StoreHandle, StoreOptions};
@@ -18,6 +19,8 @@ pub struct App {
     pub store: StoreHandle,
     pub kill: KillSwitch,
     pub pacer: Mutex<Pacer>,
+    /// Each tenant's part of the pacing window (lock it before `pacer` when both are needed).
+    pub fair: Mutex<FairShare>,
     pub wake_sender: Notify,
     pub wake_reports: Notify,
     /// New received SMS were recorded: the forwarder goes at once.
@@ -59,6 +62,12 @@ impl App {
             .send_log_since(unix_ms() - send_log_keep_ms(&cfg))
             .map_err(|e| e.to_string())?;
         pacer.load(&log);
+        let mut fair = FairShare::new(&cfg.fair_share, &cfg.pacing, cfg.sender.sim_slots.len());
+        fair.load(
+            &store
+                .tenant_sends_since(unix_ms() - cfg.pacing.window_secs as i64 * 1000)
+                .map_err(|e| e.to_string())?,
+        );
         let persisted_kill = store
             .get_meta(kill_switch::META_KEY)
             .map_err(|e| e.to_string())?;
@@ -70,6 +79,7 @@ impl App {
             keys,
             store: StoreHandle::spawn(store),
             pacer: Mutex::new(pacer),
+            fair: Mutex::new(fair),
             wake_sender: Notify::new(),
             wake_reports: Notify::new(),
             wake_inbound: Notify::new(),

@@ -35,6 +35,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub sender: SenderConfig,
     pub pacing: PacingConfig,
+    pub fair_share: FairShareConfig,
     pub kill_switch: KillSwitchConfig,
     pub reports: ReportsConfig,
     pub inbound: InboundConfig,
@@ -134,6 +135,23 @@ pub struct PacingConfig {
     pub jitter_ms: u64,
 }
 
+/// How the pacing window is shared between tenants (see `fair_share`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FairShareConfig {
+    /// The most of the window one tenant may take, in percent (100 = no ceiling: a phone that
+    /// serves one tenant).
+    pub tenant_max_percent: u32,
+}
+
+impl Default for FairShareConfig {
+    fn default() -> Self {
+        FairShareConfig {
+            tenant_max_percent: 80,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KillSwitchConfig {
@@ -192,6 +210,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             sender: SenderConfig::default(),
             pacing: PacingConfig::default(),
+            fair_share: FairShareConfig::default(),
             kill_switch: KillSwitchConfig::default(),
             reports: ReportsConfig::default(),
             inbound: InboundConfig::default(),
@@ -395,6 +414,9 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
     }
     if cfg.pacing.per_sim_limit == 0 || cfg.pacing.window_secs == 0 {
         return bad("pacing.per_sim_limit and pacing.window_secs must be positive");
+    }
+    if !(1..=100).contains(&cfg.fair_share.tenant_max_percent) {
+        return bad("fair_share.tenant_max_percent must be 1 to 100");
     }
     if let Some(d) = cfg.sender.default_sim {
         if !cfg.sender.sim_slots.is_empty() && !cfg.sender.sim_slots.contains(&d) {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cleanup;
 pub mod config;
 pub mod inbound;
+pub mod fair_share;
 pub mod kill_switch;
 pub mod pacing;
 pub mod reports;

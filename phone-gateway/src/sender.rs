@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::config::SenderConfig;
 use crate::pacing::Pick;
-use crate::store::{StoreError, ERR_SEND_UNCERTAIN};
+use crate::store::{Queued, StoreError, ERR_SEND_UNCERTAIN};
 use crate::{backoff_ms, unix_ms, unix_now};
 use rand::Rng;
 use std::process::Stdio;
@@ -15,7 +15,6 @@ use tracing::{debug, error, info, warn};
 
 /// Longest sleep between two looks at the queue (the kill-switch file is polled at this rate too).
 const IDLE_POLL: Duration = Duration::from_millis(250);
-const CANDIDATES: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -132,7 +131,8 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         return Ok(Some(IDLE_POLL));
     }
     let now_ms = unix_ms();
-    let candidates = app.store.call(move |s| s.ready(now_ms, CANDIDATES)).await?;
+    // Each tenant's oldest ready message per class; the fair share orders them.
+    let candidates = app.store.call(move |s| s.ready_heads(now_ms)).await?;
     if candidates.is_empty() {
         let next = app.store.call(move |s| s.next_retry_ms(now_ms)).await?;
         return Ok(Some(until(next.unwrap_or(i64::MAX), now_ms)));
@@ -140,8 +140,25 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     let mut wait_until = i64::MAX;
     let mut chosen = None;
     {
+        let fair = app.fair.lock().unwrap();
+        let mut order: Vec<(u8, f64, i64, Queued)> = candidates
+            .into_iter()
+            .map(|(seq, q)| (q.kind.priority(), fair.level(&q.tenant_id, now_ms), seq, q))
+            .collect();
+        // OTPs first, then the tenant furthest below its share, then the oldest.
+        order.sort_by(|a, b| {
+            (a.0.cmp(&b.0))
+                .then(a.1.total_cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+        });
         let mut pacer = app.pacer.lock().unwrap();
-        for msg in candidates {
+        for (_, _, _, msg) in order {
+            let free = fair.free_at(&msg.tenant_id, now_ms);
+            if free > now_ms {
+                // At its ceiling: it waits for its own sends to leave the window.
+                wait_until = wait_until.min(free);
+                continue;
+            }
             match pacer.pick(msg.sim_slot, now_ms) {
                 Pick::Now(sim) => {
                     chosen = Some((msg, sim));
@@ -166,6 +183,7 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     // Into the pacer first: a capacity estimate made meanwhile then counts this message (as queued,
     // or as sent) at least once, never zero times.
     let jitter = rand::thread_rng().gen_range(0..=app.pacer.lock().unwrap().jitter_max());
+    app.fair.lock().unwrap().record(&msg.tenant_id, now_ms);
     app.pacer.lock().unwrap().record(sim, now_ms, jitter);
     // Durable 'sending' + attempt log before the program runs: after a crash this row is known to be
     // in doubt and is never sent again blindly.
@@ -181,6 +199,7 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     let id = msg.id.clone();
     if let Outcome::NotStarted(code) = outcome {
         // Not an attempt: undone in the pacer, the attempt log and the count; not a failure.
+        app.fair.lock().unwrap().forget(&msg.tenant_id, now_ms);
         app.pacer.lock().unwrap().forget(sim, now_ms);
         let cfg = &app.cfg.sender;
         let next = unix_ms() + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, 1) as i64;

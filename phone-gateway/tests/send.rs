@@ -293,6 +293,17 @@ async fn invalid_requests_get_clear_errors_and_are_not_queued() {
             400,
             "invalid_request",
         ),
+        // the edge's type rule: a London landline and a US premium-rate number get no SMS
+        (
+            msg("landline", "otp", "+442079460000", "x"),
+            422,
+            "phone_not_mobile",
+        ),
+        (
+            msg("premium", "direct", "+19005550123", "x"),
+            422,
+            "phone_not_mobile",
+        ),
         // shared plain-id rule for every id
         (
             otp_shared::wire::SendRequest {

@@ -601,6 +601,10 @@ pub struct SendRequest {
     pub sim_slot: Option<u8>,
     pub tenant_id: String,
     pub request_id: String,
+    /// The tenant's weight in the phone's fair share of its pacing window; absent = 1 (an equal
+    /// share). Gateways that predate it ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_weight: Option<u16>,
 }
 
 /// Keeps the number and text out of logs.
@@ -615,6 +619,7 @@ impl std::fmt::Debug for SendRequest {
             .field("sim_slot", &self.sim_slot)
             .field("tenant_id", &self.tenant_id)
             .field("request_id", &self.request_id)
+            .field("share_weight", &self.share_weight)
             .finish()
     }
 }
@@ -785,6 +790,7 @@ mod tests {
             sim_slot: None,
             tenant_id: "t_abc".into(),
             request_id: "req_1".into(),
+            share_weight: None,
         }
     }
 

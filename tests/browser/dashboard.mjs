@@ -21,7 +21,7 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const out = {
   views: {}, screenshots: [], compare: [], charts: {}, dialogs: [], page_errors: [], csp: [], labels: {},
-  overflow: {}, actions: {}, tenant_view: {}, contract: {},
+  overflow: {}, actions: {}, tenant_view: {}, contract: {}, fraud: {}, geo: {},
 };
 
 async function call(method, path, key, body) {
@@ -332,6 +332,60 @@ try {
   await go(`#/tenants/${xss.id}`, "tenant");
   out.xss_heading = await page.textContent("#tenant-name");
 
+  // ---- abuse protection: a tenant's fraud-guard block, shown and lifted from its page ----------
+  await go(`#/tenants/${cfg.pump.id}`, "tenant");
+  const guardApi = (await call("GET", `/v1/admin/tenants/${cfg.pump.id}/fraud`, adminKey)).data;
+  out.fraud = {
+    page: await page.evaluate(() => {
+      const s = document.querySelector("section.fraud");
+      return s && { level: s.dataset.level, blocks: [...s.querySelectorAll("table.blocks tbody tr")].map((r) => ({ key: r.dataset.key, text: r.cells[0].textContent })) };
+    }),
+    api: { level: guardApi.level, blocks: guardApi.blocks.map((b) => ({ key: b.key, watched: b.watched })) },
+  };
+  await pageFacts("tenant fraud");
+  await shot("tenant-fraud", DESKTOP.width);
+  if (guardApi.blocks.length) {
+    await rerender("tenant", () => page.getByRole("button", { name: `Lift the block on ${guardApi.blocks[0].watched}`, exact: true }).click());
+  }
+  out.fraud.api_after_lift = (await call("GET", `/v1/admin/tenants/${cfg.pump.id}/fraud`, adminKey)).data.blocks.length;
+  out.fraud.page_after_lift = await page.getAttribute("section.fraud", "data-blocks");
+  // Its abuse settings in the editor: a list and a select, sent as a merge patch.
+  await page.getByLabel("Allowed countries", { exact: true }).fill("fr, be");
+  await page.getByLabel("Fraud guard level", { exact: true }).selectOption("standard");
+  const [abusePatch] = await Promise.all([
+    page.waitForRequest((r) => r.method() === "PATCH"),
+    rerender("tenant", () => page.getByRole("button", { name: "Save settings" }).click()),
+  ]);
+  out.fraud.patch_body = abusePatch.postDataJSON();
+  const pumpAfter = (await call("GET", `/v1/admin/tenants/${cfg.pump.id}`, adminKey)).data.settings;
+  out.fraud.settings_after = { geo: pumpAfter.geo, fraud_guard: pumpAfter.fraud_guard };
+  out.fraud.form_after = await page.getByLabel("Allowed countries", { exact: true }).inputValue();
+
+  // ---- abuse protection, service-wide: the high-risk ranges ----------------------------------
+  await go("#/abuse", "abuse");
+  out.views.abuse = true;
+  const readRanges = () => page.evaluate(() => [...document.querySelectorAll("#geo-form [data-range]")]
+    .map((d) => ({ range: d.dataset.range, allowed: d.querySelector("input").checked })));
+  const geoBefore = (await call("GET", "/v1/admin/geo", adminKey)).data;
+  out.geo = { page: await readRanges(), api: geoBefore.ranges, api_before: geoBefore.allowed_ranges };
+  await page.getByLabel("Satellite phones (+870, +881)", { exact: true }).setChecked(true);
+  const [geoPut] = await Promise.all([
+    page.waitForRequest((r) => r.method() === "PUT"),
+    rerender("abuse", () => page.getByRole("button", { name: "Save geo permissions" }).click()),
+  ]);
+  out.geo.put_body = geoPut.postDataJSON();
+  out.geo.api_after = (await call("GET", "/v1/admin/geo", adminKey)).data.allowed_ranges;
+  out.geo.page_after = await readRanges();
+  await page.getByLabel("Satellite phones (+870, +881)", { exact: true }).uncheck();
+  await rerender("abuse", () => page.getByRole("button", { name: "Save geo permissions" }).click());
+  out.geo.api_restored = (await call("GET", "/v1/admin/geo", adminKey)).data.allowed_ranges;
+  out.geo.tenant_rows = await page.evaluate((id) => {
+    const r = document.querySelector(`table.abuse tr[data-id="${id}"]`);
+    return r && [...r.cells].map((c) => c.textContent);
+  }, cfg.pump.id);
+  await pageFacts("abuse");
+  await shot("abuse", DESKTOP.width);
+
   // ---- audit log ------------------------------------------------------------------------------
   await go("#/audit", "audit");
   out.views.audit = true;
@@ -359,7 +413,7 @@ try {
 
   // ---- every operator view at a phone's width ------------------------------------------------
   await page.setViewportSize(PHONE);
-  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/audit", "audit"], ["#/alerts", "alerts"]]) {
+  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/audit", "audit"], ["#/abuse", "abuse"], ["#/alerts", "alerts"]]) {
     await go(hash, name);
     if (name === "analytics") await chartFacts("analytics phone");
     const f = await pageFacts(`${name} phone`);
@@ -422,7 +476,7 @@ try {
 
   // The operators' views are out of reach: the page says so and asks the API nothing for them.
   out.tenant_view.blocked = {};
-  for (const hash of ["#/analytics", "#/phones", "#/tenants", `#/tenants/${other.id}`, "#/audit"]) {
+  for (const hash of ["#/analytics", "#/phones", "#/tenants", `#/tenants/${other.id}`, "#/audit", "#/abuse"]) {
     await page.evaluate((h) => { window.location.hash = h; }, hash);
     await page.waitForSelector(".not-available h2", { timeout: 10000 });
     out.tenant_view.blocked[hash] = await page.textContent(".not-available h2");

@@ -32,6 +32,9 @@ class Client:
     def get(self, path, headers=None):
         return self.s.get(self.base + path, headers=self._headers(headers), timeout=30)
 
+    def put(self, path, json=None):
+        return self.s.put(self.base + path, json=json, headers=self._headers(None), timeout=30)
+
     def patch(self, path, json=None):
         return self.s.patch(self.base + path, json=json, headers=self._headers(None), timeout=30)
 

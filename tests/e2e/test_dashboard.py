@@ -17,7 +17,7 @@ from tests.harness.stack import NODE, ROOT, receive_sms
 
 CODE_TEMPLATE = "Code [{code}]"
 XSS_NAME = "<img src=x onerror=alert(1)>"
-VIEWS = ["analytics", "phones", "tenants", "tenant", "audit", "alerts", "my-account"]
+VIEWS = ["analytics", "phones", "tenants", "tenant", "audit", "abuse", "alerts", "my-account"]
 
 
 def masked(phone):
@@ -77,6 +77,17 @@ def prepare(stack, admin):
         time.sleep(0.3)
     r = xss.post("/v1/otp/send", json={"phone": new_phone()})
     assert r.status_code == 202, r.text
+    # A tenant whose strict fraud guard paused a prefix: 8 codes to +33 6 77, the 9th refused.
+    pump = tenant_on(stack, name="Pump Co", quota=50, settings={"fraud_guard": "strict"})
+    pumped = []
+    for _ in range(9):
+        pr = pump.post("/v1/otp/send", json={"phone": f"+33677{rng.randint(0, 999999):06d}"})
+        if pr.status_code == 202:
+            pumped.append(pr.json()["data"]["delivery"]["message_id"])
+        else:
+            assert pr.json()["error"]["code"] == "fraud_suspected", pr.text
+    assert len(pumped) == 8
+    settle(pump, pumped)
     settle(a, messages)
     settle(xss, [r.json()["data"]["delivery"]["message_id"]])
     # Health checks recorded, so the phones have a timeline.
@@ -87,6 +98,7 @@ def prepare(stack, admin):
         "tenant": {"id": a.id, "key": a.key, "name": "Browser Co"},
         "other": {"id": other.id, "name": "Other Co"},
         "xss": {"id": xss.id, "name": XSS_NAME},
+        "pump": {"id": pump.id, "name": "Pump Co"},
         "gateways": [g["id"] for g in stack.gateways],
         "contactPhone": contact, "contactMasked": masked(contact),
         "replyMasked": masked(reply_phone), "optoutPhone": new_phone(),
@@ -219,6 +231,31 @@ def test_tenant_page_usage_settings_key_rotation_and_suspension(console):
     assert a["key_box_after_reload"] == 0  # shown once
     assert a["suspended_page"] == "suspended" and a["suspended_api"] == "suspended" and a["resumed_api"] == "active"
     assert console["audit_global"]["page"] == console["audit_global"]["api"]
+
+
+def test_a_fraud_guard_block_is_shown_and_lifted_from_the_tenant_page(console):
+    f = console["fraud"]
+    assert f["api"]["level"] == "strict" and [b["watched"] for b in f["api"]["blocks"]] == ["+33677"]
+    assert f["page"]["level"] == "strict"
+    assert [b["key"] for b in f["page"]["blocks"]] == [b["key"] for b in f["api"]["blocks"]]
+    assert "+33677" in f["page"]["blocks"][0]["text"]
+    assert f["api_after_lift"] == 0 and f["page_after_lift"] == "0"
+    assert f["patch_body"] == {"settings": {"geo": {"allowed_countries": ["FR", "BE"]}, "fraud_guard": "standard"}}
+    assert f["settings_after"] == {"geo": {"allowed_countries": ["FR", "BE"], "allowed_ranges": []}, "fraud_guard": "standard"}
+    assert f["form_after"] == "FR, BE"
+    assert {"Fraud guard paused a destination", "Fraud-guard block lifted", "Geo permissions changed"} <= set(console["audit_global"]["labels"])
+
+
+def test_service_wide_geo_permissions_are_viewed_and_changed(console):
+    g = console["geo"]
+    assert g["page"] == g["api"] and {r["range"] for r in g["page"]} >= {"satellite", "premium_rate", "freephone"}
+    before = g["api_before"]
+    assert "satellite" not in before
+    assert g["put_body"] == {"allowed_ranges": sorted(before + ["satellite"], key=[r["range"] for r in g["api"]].index)}
+    assert g["api_after"] == sorted(before + ["satellite"])
+    assert {"range": "satellite", "allowed": True} in g["page_after"]
+    assert g["api_restored"] == before
+    assert g["tenant_rows"] == ["Pump Co", "standard", "FR, BE", "none", "no", "1"]
 
 
 def test_phone_numbers_are_masked(console):

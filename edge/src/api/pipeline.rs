@@ -193,14 +193,21 @@ async fn run<P: Platform>(
         }
     };
     if let Some(t) = &tenant {
+        // The end user's address, when the tenant passes it: the per-address limit counts it
+        // instead of the tenant's server (a body field may name it later, for the same effect).
+        let end_user = req
+            .header("x-end-user-ip")
+            .map(crate::service::end_user::parse)
+            .transpose()?;
         let hits = limit_hits(t, route, &ctx.client_ip);
-        match route.limits {
-            Limits::Pipeline => {
-                ctx.add_hits(hits);
-                app.admit(ctx, t, Vec::new(), false).await?;
-            }
-            Limits::Handler => ctx.add_hits(hits),
-            Limits::No => {}
+        if route.limits != Limits::No {
+            ctx.add_hits(hits);
+        }
+        if let Some(user) = end_user {
+            ctx.set_end_user(user);
+        }
+        if route.limits == Limits::Pipeline {
+            app.admit(ctx, t, Vec::new(), false).await?;
         }
     }
     let scope = match (&tenant, &actor) {

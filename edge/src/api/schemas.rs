@@ -40,58 +40,112 @@ fn v1_example(data: Value) -> Value {
 
 // --- request bodies ------------------------------------------------------------------------
 
+fn country() -> Value {
+    json!({"type": "string", "description": "ISO 3166 alpha-2 country of a phone in national format", "example": "AU"})
+}
+fn end_user_ip() -> Value {
+    json!({"type": "string", "description": "The end user's IP address (as the X-End-User-IP header): the per-address limit and the fraud guard count it instead of the caller's", "example": "203.0.113.7"})
+}
+
 pub fn otp_send_body() -> Value {
     body(
-        json!({"phone": phone(), "channel": {"type": "string", "enum": ["sms"]}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "example": "en"}}),
+        json!({"phone": phone(), "country": country(), "channel": {"type": "string", "enum": ["sms"]}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "description": "Language of the text; default: the number's country's, else the tenant's", "example": "fr"}, "end_user_ip": end_user_ip()}),
         &["phone"],
     )
 }
 pub fn otp_target_body() -> Value {
-    body(json!({"phone": phone(), "id": text()}), &[])
+    body(
+        json!({"phone": phone(), "country": country(), "id": text(), "end_user_ip": end_user_ip()}),
+        &[],
+    )
 }
 pub fn otp_verify_body() -> Value {
     body(
-        json!({"phone": phone(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river"}}),
+        json!({"phone": phone(), "country": country(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river"}, "end_user_ip": end_user_ip()}),
         &["code"],
     )
 }
 pub fn message_body() -> Value {
     body(
-        json!({"phone": phone(), "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}}),
+        json!({"phone": phone(), "country": country(), "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}, "end_user_ip": end_user_ip()}),
         &["phone", "text"],
     )
 }
 pub fn seed_phone_body() -> Value {
-    body(json!({"phone": phone()}), &["phone"])
+    body(json!({"phone": phone(), "country": country()}), &["phone"])
 }
 pub fn seed_verify_body() -> Value {
     body(
-        json!({"phone": phone(), "otp": {"type": "string", "minLength": 1}}),
+        json!({"phone": phone(), "country": country(), "otp": {"type": "string", "minLength": 1}}),
         &["phone", "otp"],
     )
 }
 pub fn seed_message_body() -> Value {
     body(
-        json!({"phone": phone(), "message": {"type": "string", "minLength": 1}}),
+        json!({"phone": phone(), "country": country(), "message": {"type": "string", "minLength": 1}}),
         &["phone", "message"],
     )
 }
 pub fn twilio_start_body() -> Value {
-    json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "Channel": {"type": "string", "enum": ["sms"]}, "Locale": text()}, "required": ["To", "Channel"]})
+    json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "Channel": {"type": "string", "enum": ["sms"]}, "Locale": text(), "DeviceIp": {"type": "string", "example": "203.0.113.7"}}, "required": ["To", "Channel"]})
 }
 pub fn twilio_check_body() -> Value {
     json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": text(), "Code": {"type": "string", "minLength": 1}}, "required": ["Code"]})
 }
+fn risky_ranges() -> Value {
+    json!({"type": "array", "items": {"enum": ["satellite", "international_networks", "personal_telecommunications", "disaster_relief", "freephone", "shared_cost", "premium_rate"]}})
+}
+
+/// A tenant's settings (a JSON merge patch on update). The fields of abuse protection and OTP
+/// texts are spelt out; the code and limit settings are in the README.
+fn settings() -> Value {
+    json!({"type": "object", "properties": {
+        "allow_voip": {"type": "boolean", "description": "VoIP numbers get SMS too (default false)"},
+        "fraud_guard": {"enum": ["off", "standard", "strict"], "description": "Fraud guard level (default standard)"},
+        "share_weight": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Weight in each phone's fair share of its pacing window (default 1)"},
+        "geo": {"type": "object", "properties": {
+            "allowed_countries": {"type": "array", "items": {"type": "string", "example": "FR"}, "description": "ISO 3166 alpha-2 codes SMS may go to; empty: every country"},
+            "allowed_ranges": risky_ranges(),
+        }},
+        "locale": {"type": "string", "description": "Language for numbers whose country has no built-in one", "example": "en"},
+        "template": {"type": ["string", "null"], "description": "Custom text with {code}, {minutes}, {app}; refused unless its worst case fits one SMS"},
+        "webotp_host": {"type": ["string", "null"], "description": "Adds the WebOTP line @host #code", "example": "example.com"},
+        "app_hash": {"type": ["string", "null"], "description": "Android SMS Retriever app hash (11 characters)", "example": "FA+9qCX9VSu"},
+    }})
+}
+
 pub fn tenant_body() -> Value {
     body(
-        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": {"type": "object"}}),
+        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": settings()}),
         &["name"],
     )
 }
 pub fn tenant_patch_body() -> Value {
     body(
-        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": {"type": "object"}}),
+        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": settings()}),
         &[],
+    )
+}
+pub fn geo_body() -> Value {
+    body(
+        json!({"allowed_ranges": risky_ranges()}),
+        &["allowed_ranges"],
+    )
+}
+pub fn fraud_lift_body() -> Value {
+    body(
+        json!({"key": {"type": "string", "minLength": 1, "maxLength": 64, "description": "A block's key; absent: every block", "example": "p:+33612"}}),
+        &[],
+    )
+}
+pub fn geo_example() -> Value {
+    v1_example(
+        json!({"allowed_ranges": ["satellite"], "ranges": [{"range": "satellite", "allowed": true}, {"range": "premium_rate", "allowed": false}]}),
+    )
+}
+pub fn fraud_example() -> Value {
+    v1_example(
+        json!({"tenant_id": "t_01jd9", "level": "standard", "blocks": [{"key": "p:+33612", "watched": "+33612", "kind": "prefix", "level": "standard", "since": "2026-11-25T10:00:00.000Z", "until": "2026-11-25T11:00:00.000Z", "sends": 20, "approved": 0, "threshold": 20}], "busiest": []}),
     )
 }
 pub fn bulk_body() -> Value {

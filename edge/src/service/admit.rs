@@ -26,7 +26,9 @@ impl<P: Platform> App<P> {
         let mut hits = ctx.take_hits();
         hits.extend(extra);
         let quota = if take { QuotaOp::Take } else { QuotaOp::None };
-        if hits.is_empty() && quota == QuotaOp::None {
+        // The fraud guard rides in the call that pays for the send.
+        let fraud = if take { ctx.take_fraud() } else { None };
+        if hits.is_empty() && quota == QuotaOp::None && fraud.is_none() {
             return Ok(());
         }
         let answer = self
@@ -36,6 +38,7 @@ impl<P: Platform> App<P> {
                 &GateAsk {
                     hits,
                     quota,
+                    fraud,
                     ..Default::default()
                 },
             )
@@ -43,6 +46,10 @@ impl<P: Platform> App<P> {
             .map_err(|e| Error::new(ErrorCode::StoreUnavailable).cause(format!("gate: {e}")))?;
         if let Some(r) = answer.refused {
             let e = match r.kind {
+                LimitKind::Fraud => {
+                    let verdict = answer.fraud.unwrap_or_default();
+                    self.fraud_refusal(ctx, tenant, verdict).await
+                }
                 LimitKind::PhoneSends => Error::new(ErrorCode::TooManySends),
                 LimitKind::PhoneMessages => {
                     Error::msg(ErrorCode::RateLimited, "Too many messages to this phone")
@@ -93,25 +100,18 @@ impl<P: Platform> App<P> {
 
     /// Units the tenant's lease holds (taken from the shards, not yet spent).
     pub async fn leased_units(&self, tenant_id: &str) -> Result<i64, Error> {
-        let ask = GateAsk {
-            quota: QuotaOp::Peek,
-            ..Default::default()
-        };
-        let answer = self
-            .platform
-            .gate(&tenant_gate(tenant_id), &ask)
-            .await
-            .map_err(|e| Error::new(ErrorCode::StoreUnavailable).cause(e))?;
-        Ok(match answer.quota {
-            QuotaAnswer::Leased { units } => units,
-            _ => 0,
-        })
+        self.lease_op(tenant_id, QuotaOp::Peek).await
     }
 
     /// Drops the tenant's lease (an admin is changing its balance); returns the unspent units.
     pub async fn reset_lease(&self, tenant_id: &str) -> Result<i64, Error> {
+        self.lease_op(tenant_id, QuotaOp::Reset).await
+    }
+
+    /// A quota operation that answers with the lease's units.
+    async fn lease_op(&self, tenant_id: &str, quota: QuotaOp) -> Result<i64, Error> {
         let ask = GateAsk {
-            quota: QuotaOp::Reset,
+            quota,
             ..Default::default()
         };
         let answer = self

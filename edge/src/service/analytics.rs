@@ -77,6 +77,8 @@ pub enum Event {
     DeliverySent,
     DeliveryFailed,
     DeliveryExpired,
+    /// The fraud guard blocked a destination prefix or an end user.
+    FraudBlocked,
 }
 
 impl Event {
@@ -91,6 +93,7 @@ impl Event {
             Event::DeliverySent => "delivery_sent",
             Event::DeliveryFailed => "delivery_failed",
             Event::DeliveryExpired => "delivery_expired",
+            Event::FraudBlocked => "fraud_blocked",
         }
     }
 }
@@ -303,7 +306,7 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
         "delivery": {"sent": delivered, "failed": n(m, "delivery_failed"), "expired": n(m, "delivery_expired"), "success_rate": ratio(delivered, delivered + undelivered)},
         "requests": n(m, "requests"),
         "errors": errors,
-        "latency_ms": {"p50": lat(0.5), "p90": lat(0.9), "p99": lat(0.99)},
+        "latency_ms": {"p50": lat(0.5), "p90": lat(0.9), "p95": lat(0.95), "p99": lat(0.99)},
     })
 }
 

@@ -32,6 +32,8 @@ pub struct App<P: Platform> {
     pub(crate) auth_cache: Mutex<AuthCache>,
     /// The last probes of the fleet and when they were made (`App::gateway_probes`).
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
+    /// The service-wide geo relaxations and when they were read (`App::global_geo`).
+    pub(crate) geo_cache: Mutex<Option<(i64, super::geo::GlobalGeo)>>,
     counters: Mutex<CounterState>,
     /// Origins asked about by preflights: whether a tenant lists them, and when that was read
     /// (`service::cors`).
@@ -79,6 +81,11 @@ pub enum Deferred {
         subject: String,
         details: serde_json::Value,
     },
+    /// Tell a tenant's gate something that needs no answer (an approval for the fraud guard).
+    GateNote {
+        gate: String,
+        ask: Box<crate::platform::GateAsk>,
+    },
 }
 
 impl<P: Platform> App<P> {
@@ -100,6 +107,7 @@ impl<P: Platform> App<P> {
             platform,
             auth_cache: Mutex::new(AuthCache::default()),
             probe_cache: Mutex::new(None),
+            geo_cache: Mutex::new(None),
             counters: Mutex::new(CounterState::default()),
             cors_union: Mutex::new(Default::default()),
             webhook_cache: Mutex::new(Default::default()),
@@ -177,6 +185,11 @@ impl<P: Platform> App<P> {
                     subject,
                     details,
                 } => self.settle_alert(raised, kind, &subject, details).await,
+                Deferred::GateNote { gate, ask } => {
+                    if let Err(e) = self.platform.gate(&gate, &ask).await {
+                        self.log_deferred("gate_note_lost", &e);
+                    }
+                }
             }
         }
     }
@@ -245,6 +258,10 @@ pub struct Ctx {
     claim: RefCell<Option<Claim>>,
     hits: RefCell<Vec<Hit>>,
     deferred: RefCell<Vec<Deferred>>,
+    /// The end user's address, when the tenant passed it (`service::end_user`).
+    end_user: RefCell<Option<super::end_user::EndUser>>,
+    /// The fraud guard's part of the next gate call that takes quota.
+    fraud: RefCell<Option<crate::gate_fraud::FraudAsk>>,
 }
 
 /// An `Idempotency-Key` claim that rides in the request's first commit.
@@ -266,7 +283,33 @@ impl Ctx {
             claim: Default::default(),
             hits: Default::default(),
             deferred: Default::default(),
+            end_user: Default::default(),
+            fraud: Default::default(),
         }
+    }
+
+    /// The end user the tenant named: the per-address limit counts it instead of the caller's
+    /// address (the tenant's server), including the hits already asked for.
+    pub fn set_end_user(&self, user: super::end_user::EndUser) {
+        for h in self.hits.borrow_mut().iter_mut() {
+            if h.kind == crate::platform::LimitKind::Ip {
+                h.key = user.limit_key();
+            }
+        }
+        self.end_user.replace(Some(user));
+    }
+
+    pub fn end_user(&self) -> Option<super::end_user::EndUser> {
+        self.end_user.borrow().clone()
+    }
+
+    /// Makes the next gate call that takes quota carry `ask` (an OTP's destination and sender).
+    pub fn set_fraud(&self, ask: crate::gate_fraud::FraudAsk) {
+        self.fraud.replace(Some(ask));
+    }
+
+    pub fn take_fraud(&self) -> Option<crate::gate_fraud::FraudAsk> {
+        self.fraud.take()
     }
 
     pub fn set_global_switch(&self, on: bool) {

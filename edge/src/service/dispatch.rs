@@ -172,6 +172,7 @@ impl<P: Platform> App<P> {
             sim_slot: None,
             tenant_id: tenant.id.clone(),
             request_id: ctx.request_id.clone(),
+            share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
         };
         Ok(Prepared {
             message,

@@ -13,7 +13,9 @@
 
 use std::collections::HashMap;
 
+use super::fraud::FraudGuard;
 use super::repo::{Repo, ShardState};
+use crate::gate_fraud::{FraudAnswer, FraudAsk};
 use crate::net::HttpClient;
 use crate::platform::{
     GateAnswer, GateAsk, Hit, LimitKind, QuotaAnswer, QuotaOp, RateRule, Refusal,
@@ -51,6 +53,8 @@ pub struct TenantGate {
     shards: Vec<ShardState>,
     block: i64,
     last_refill_ms: i64,
+    /// Sends and approvals per destination prefix and end user (see `service::fraud`).
+    pub fraud: FraudGuard,
 }
 
 /// What a gate call decided, and the limit states its holder must keep durably.
@@ -58,6 +62,8 @@ pub struct TenantGate {
 pub struct Served {
     pub answer: GateAnswer,
     pub persist: Vec<(String, i64)>,
+    /// The fraud guard's blocks, when they changed (kept whole under one storage key).
+    pub fraud_blocks: Option<Vec<crate::gate_fraud::FraudBlock>>,
 }
 
 pub fn key_of(hit: &Hit) -> String {
@@ -67,6 +73,7 @@ pub fn key_of(hit: &Hit) -> String {
         LimitKind::PhoneSends => "sends",
         LimitKind::PhoneMessages => "msgs",
         LimitKind::AuthFailures => "authfail",
+        LimitKind::Fraud => "fraud",
     };
     format!("{kind}:{}", hit.key)
 }
@@ -149,6 +156,26 @@ impl TenantGate {
         now: i64,
         repo: &Repo<'_, H>,
     ) -> Served {
+        // The fraud guard first: a destination it holds is refused before any limit or quota
+        // counts it.
+        let send = match &ask.fraud {
+            Some(FraudAsk::Send { level, watched }) if !ask.undo && !ask.peek => {
+                if let Err(r) = self.fraud.check_send(*level, watched, now) {
+                    let refusal = Refusal {
+                        kind: LimitKind::Fraud,
+                        retry_after_secs: ((r.block.until_ms - now).max(1000) / 1000) as u64,
+                    };
+                    let fraud = FraudAnswer {
+                        blocked: Some(r.block),
+                        new_block: r.new,
+                        ..Default::default()
+                    };
+                    return self.refused(refusal, Some(fraud));
+                }
+                Some((*level, watched))
+            }
+            _ => None,
+        };
         let admitted = if ask.undo {
             Ok(self.give_back(&ask.hits, now))
         } else {
@@ -156,16 +183,7 @@ impl TenantGate {
         };
         let persist = match admitted {
             Ok(p) => p,
-            Err(refusal) => {
-                let answer = GateAnswer {
-                    refused: Some(refusal),
-                    quota: QuotaAnswer::None,
-                };
-                return Served {
-                    answer,
-                    persist: Vec::new(),
-                };
-            }
+            Err(refusal) => return self.refused(refusal, None),
         };
         let quota = match ask.quota {
             QuotaOp::None => QuotaAnswer::None,
@@ -181,12 +199,38 @@ impl TenantGate {
             }
             QuotaOp::Take => self.take(tenant_id, now, repo).await,
         };
+        // Only a send that goes (limits passed, quota granted) counts for the guard.
+        if let Some((level, watched)) = send {
+            if matches!(quota, QuotaAnswer::Granted | QuotaAnswer::None) {
+                self.fraud.record_send(level, watched, now);
+            }
+        }
+        let fraud = match &ask.fraud {
+            Some(other @ (FraudAsk::Approved { .. } | FraudAsk::List | FraudAsk::Lift { .. })) => {
+                Some(self.fraud.serve_admin(other, now))
+            }
+            _ => None,
+        };
         Served {
             answer: GateAnswer {
                 refused: None,
                 quota,
+                fraud,
             },
             persist,
+            fraud_blocks: self.fraud.take_changed(),
+        }
+    }
+
+    fn refused(&mut self, refusal: Refusal, fraud: Option<FraudAnswer>) -> Served {
+        Served {
+            answer: GateAnswer {
+                refused: Some(refusal),
+                quota: QuotaAnswer::None,
+                fraud,
+            },
+            persist: Vec::new(),
+            fraud_blocks: self.fraud.take_changed(),
         }
     }
 
@@ -345,6 +389,79 @@ mod tests {
         }
         g.admit(std::slice::from_ref(&h), 0, false).unwrap();
         assert!(g.admit(&[h], 0, true).is_err());
+    }
+
+    /// Serves `ask` with a store that is never reached (no quota op needs it here).
+    async fn serve(g: &mut TenantGate, ask: &GateAsk, now: i64) -> Served {
+        let db = crate::store::Firestore::unconfigured();
+        let http = crate::native::http::ReqwestClient::default();
+        let repo = Repo::new(&db, &http, now, 1);
+        g.serve("t_1", ask, now, &repo).await
+    }
+
+    #[tokio::test]
+    async fn a_fraud_block_refuses_before_any_limit_counts_and_only_sends_that_go_are_counted() {
+        use crate::gate_fraud::{FraudAsk, FraudLevel, Watched};
+        let mut g = TenantGate::default();
+        let send = |hits: Vec<Hit>| GateAsk {
+            hits,
+            fraud: Some(FraudAsk::Send {
+                level: FraudLevel::Standard,
+                watched: vec![Watched {
+                    key: "p:+33612".into(),
+                    label: "+33612".into(),
+                }],
+            }),
+            ..Default::default()
+        };
+        // A send refused by a limit is not a send for the guard.
+        let tight = hit(LimitKind::PhoneSends, "p1", 1);
+        assert!(serve(&mut g, &send(vec![tight.clone()]), 0)
+            .await
+            .answer
+            .refused
+            .is_none());
+        for i in 1..30 {
+            let refused = serve(&mut g, &send(vec![tight.clone()]), i)
+                .await
+                .answer
+                .refused;
+            assert_eq!(refused.unwrap().kind, LimitKind::PhoneSends);
+        }
+        // An endpoint limit that recovers no place within the test: 100 a day.
+        let ep = Hit {
+            rule: RateRule {
+                limit: 100,
+                window_secs: 86_400,
+            },
+            ..hit(LimitKind::Endpoint, "send", 100)
+        };
+        for i in 1..20 {
+            let a = serve(&mut g, &send(vec![ep.clone()]), 100 + i).await.answer;
+            assert!(a.refused.is_none(), "send {i}");
+        }
+        // The 21st send to the prefix starts a block, which the holder is asked to keep.
+        let s = serve(&mut g, &send(vec![ep.clone()]), 200).await;
+        assert_eq!(s.answer.refused.unwrap().kind, LimitKind::Fraud);
+        let verdict = s.answer.fraud.unwrap();
+        assert!(verdict.new_block);
+        assert_eq!(verdict.blocked.unwrap().sends, 20);
+        assert_eq!(s.fraud_blocks.unwrap().len(), 1);
+        // 19 sends counted against the endpoint limit, the refused one did not: 81 places left.
+        let left = (0..200)
+            .take_while(|_| g.admit(std::slice::from_ref(&ep), 300, false).is_ok())
+            .count();
+        assert_eq!(left, 81);
+        let list = serve(
+            &mut g,
+            &GateAsk {
+                fraud: Some(FraudAsk::List),
+                ..Default::default()
+            },
+            400,
+        )
+        .await;
+        assert_eq!(list.answer.fraud.unwrap().blocks.len(), 1);
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl<P: Platform> App<P> {
         })?;
         self.sending_allowed_for(tenant, ctx)?;
         if kind == MessageKind::Direct {
+            self.check_destination(tenant, phone).await?;
             self.check_optout(tenant, phone).await?;
         }
         let hits = match kind {

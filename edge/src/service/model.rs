@@ -32,6 +32,10 @@ pub struct TenantSettings {
     /// A custom SMS template with `{code}` (and optionally `{minutes}`, `{app}`).
     pub template: Option<String>,
     pub app_name: Option<String>,
+    /// The host of the WebOTP line (`@host #code`, the last line of OTP texts), if wanted.
+    pub webotp_host: Option<String>,
+    /// The Android app's SMS Retriever hash (11 characters), a line of OTP texts, if wanted.
+    pub app_hash: Option<String>,
     pub limits: RateLimits,
     /// Browser origins (`https://shop.example`) allowed to call the API with this tenant's key;
     /// none by default, so a key pasted into a web page is refused by browsers (`api::cors`).
@@ -39,6 +43,15 @@ pub struct TenantSettings {
     /// Whether a number that replied STOP also stops getting codes. Off by default: a code the
     /// person asked for is a transactional message carriers let through after an opt-out.
     pub optout_blocks_otp: bool,
+    /// VoIP numbers get SMS too (many receive them; they are also what bulk sign-up fraud uses).
+    pub allow_voip: bool,
+    /// Where SMS may go (`service::geo`).
+    pub geo: super::geo::GeoSettings,
+    /// How hard the fraud guard looks (`service::fraud`).
+    pub fraud_guard: crate::gate_fraud::FraudLevel,
+    /// This tenant's weight in each phone's fair share of its pacing window (1 to 100; an equal
+    /// share is 1).
+    pub share_weight: u16,
 }
 
 impl Default for TenantSettings {
@@ -57,9 +70,15 @@ impl Default for TenantSettings {
             locale: "en".into(),
             template: None,
             app_name: None,
+            webotp_host: None,
+            app_hash: None,
             limits: RateLimits::default(),
             cors_origins: Vec::new(),
             optout_blocks_otp: false,
+            allow_voip: false,
+            geo: Default::default(),
+            fraud_guard: Default::default(),
+            share_weight: 1,
         }
     }
 }
@@ -260,6 +279,11 @@ pub struct VerificationRecord {
     /// Kept across verifications of the phone: a send writes every other field and leaves this.
     #[serde(default, skip_serializing_if = "FailureWindow::is_empty")]
     pub phone_failures: FailureWindow,
+    /// The fraud guard's key of the end user it was sent for (a keyed hash, never the
+    /// address), so an approval credits them. Always written (a new send's merge must clear
+    /// the one before).
+    #[serde(default)]
+    pub end_user: Option<String>,
 }
 
 /// Where a message is. States only move forward; `Unknown` (the hand-off's answer was lost) can

@@ -9,6 +9,7 @@
 
 use otp_shared::otp::{self as rules, CodeType};
 use otp_shared::phone::Phone;
+use otp_shared::templates;
 use otp_shared::wire::MessageKind;
 
 use super::analytics::Event;
@@ -77,6 +78,27 @@ pub fn code_type_of(tenant: &Tenant, kind: Option<CodeKind>) -> Result<CodeType,
     Ok(ct)
 }
 
+/// The language of an OTP text: the request's `locale` when a built-in one, else the language of
+/// the number's country when it has a built-in one other than English, else the tenant's setting.
+pub fn text_locale(tenant: &Tenant, requested: Option<&str>, phone: &Phone) -> &'static str {
+    let built_in = |l: &str| {
+        let primary = l
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        templates::locales().find(|t| *t == primary)
+    };
+    if let Some(l) = requested.and_then(built_in) {
+        return l;
+    }
+    match phone.region().map(templates::locale_for_region) {
+        Some(l) if l != "en" => l,
+        _ => templates::resolve_locale(Some(&tenant.settings.locale), None),
+    }
+}
+
 /// The slot a verification id names (`ver_` + slot + 6 random characters).
 pub fn slot_of_id(id: &str) -> Option<&str> {
     let rest = id.strip_prefix("ver_")?;
@@ -116,18 +138,23 @@ impl<P: Platform> App<P> {
         }
     }
 
+    /// The text of an OTP: the tenant's template or a built-in sentence in `locale`, then the
+    /// tenant's app-hash and WebOTP lines; always one SMS.
     fn render_text(&self, tenant: &Tenant, code: &str, locale: &str) -> Result<String, Error> {
         let s = &tenant.settings;
-        let minutes = (s.ttl_secs / 60).max(1);
-        let app_name = s.app_name.as_deref().unwrap_or(&tenant.name);
+        let p = templates::TextParams {
+            code,
+            minutes: (s.ttl_secs / 60).max(1),
+            app: s.app_name.as_deref().unwrap_or(&tenant.name),
+            webotp_host: s.webotp_host.as_deref(),
+            app_hash: s.app_hash.as_deref(),
+        };
         match &s.template {
-            Some(t) => otp_shared::templates::render_custom(t, code, minutes, app_name)
+            Some(t) => templates::render_custom_with(t, &p)
                 .map_err(|e| Error::msg(ErrorCode::TemplateInvalid, e.to_string())),
-            None => Ok(otp_shared::templates::render(
+            None => Ok(templates::render_with(
                 locale,
-                code,
-                minutes,
-                app_name,
+                &p,
                 &mut PlatformRng(&self.platform),
             )),
         }
@@ -141,6 +168,7 @@ impl<P: Platform> App<P> {
         opts: &SendOptions,
     ) -> Result<Sent, Error> {
         self.sending_allowed_for(tenant, ctx)?;
+        self.check_destination(tenant, phone).await?;
         if tenant.settings.optout_blocks_otp {
             self.check_optout(tenant, phone).await?;
         }
@@ -153,8 +181,8 @@ impl<P: Platform> App<P> {
         let id = format!("ver_{slot}{}", &base32(&tail)[..6]);
         let mut nonce = [0u8; 12];
         self.platform.fill_random(&mut nonce);
-        let locale = opts.locale.clone().unwrap_or_else(|| s.locale.clone());
-        let text = self.render_text(tenant, &code, &locale)?;
+        let locale = text_locale(tenant, opts.locale.as_deref(), phone);
+        let text = self.render_text(tenant, &code, locale)?;
         let expires_at = ctx.now_ms + s.ttl_secs as i64 * 1000;
         let out = Outgoing {
             tenant,
@@ -165,6 +193,9 @@ impl<P: Platform> App<P> {
             deadline_ms: expires_at,
             hits: vec![self.send_window(tenant, phone.as_str())],
         };
+        // The verification remembers its end user's key, so an approval credits them.
+        let end_user = ctx.end_user().map(|u| u.watched(&self.secrets).key);
+        self.guard_send(ctx, tenant, self.watched_for(ctx, phone));
         let prepared = self.charge(ctx, out).await?;
         let v = VerificationRecord {
             code_hmac: rules::code_hmac(
@@ -187,6 +218,7 @@ impl<P: Platform> App<P> {
             message_ids: vec![prepared.message_id().to_string()],
             request_id: ctx.request_id.clone(),
             phone_failures: FailureWindow::default(),
+            end_user,
         };
         let start = repo::verifications::start_write(&slot, &v);
         let recorded = match self.record(ctx, &prepared, Some(&start)).await {
@@ -283,8 +315,12 @@ impl<P: Platform> App<P> {
             let Some(code) = sealing::open(&self.secrets.seal, &v.id, &v.code_sealed) else {
                 return self.give_up(prepared, ErrorCode::Internal).await;
             };
-            let text = self.render_text(tenant, &code, &tenant.settings.locale)?;
             let number = Phone::parse(&v.phone).map_err(|_| Error::new(ErrorCode::Internal))?;
+            if prepared.is_none() {
+                // The tenant's geo permissions may have narrowed since the first send.
+                self.check_destination(tenant, &number).await?;
+            }
+            let text = self.render_text(tenant, &code, text_locale(tenant, None, &number))?;
             let p = match prepared.take() {
                 Some(mut p) => {
                     // A concurrent send may have replaced the verification: the text follows it.
@@ -292,6 +328,7 @@ impl<P: Platform> App<P> {
                     p
                 }
                 None => {
+                    self.guard_send(ctx, tenant, self.watched_for(ctx, &number));
                     let out = Outgoing {
                         tenant,
                         kind: MessageKind::Otp,
@@ -413,6 +450,11 @@ impl<P: Platform> App<P> {
             }
             if matched {
                 ctx.count(&tenant.id, Event::OtpApproved);
+                if let Ok(number) = Phone::parse(&v.phone) {
+                    let mut keys = vec![super::fraud::prefix_of(&number).key];
+                    keys.extend(v.end_user.clone());
+                    self.guard_approved(ctx, tenant, keys);
+                }
                 return Ok(CheckResult::Approved(v));
             }
             ctx.count(&tenant.id, Event::OtpFailed);

@@ -52,6 +52,15 @@ impl Secrets {
         mac.update(phone.as_bytes());
         base32(&mac.finalize().into_bytes()[..10])
     }
+
+    /// A keyed hash of an end user's address (or IPv6 network), for the fraud guard and the
+    /// verification it was sent for: the address itself is never kept.
+    pub fn end_user_tag(&self, network: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.slot).expect("any key length");
+        mac.update(b"end-user-tag\0");
+        mac.update(network.as_bytes());
+        base32(&mac.finalize().into_bytes()[..10])
+    }
 }
 
 pub const SLOT_CHARS: usize = 20;

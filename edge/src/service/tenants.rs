@@ -4,11 +4,12 @@
 use otp_shared::otp::{guess_odds, CodeType, MAX_GUESS_ODDS};
 use serde::Deserialize;
 
-use super::app::App;
+use super::app::{App, Ctx};
 use super::keys::{self, NewKey, Role};
 use super::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings, TenantStatus};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, parse_iso8601, Platform};
+use crate::store::StoreError;
 
 /// Fields an admin may set on create or update; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -94,9 +95,58 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), Error> {
             format!("settings.cors_origins: {o:?} is not an origin such as https://shop.example (scheme, host, optional port; lower case; no path)"),
         ));
     }
-    if let Some(t) = &s.template {
-        otp_shared::templates::validate_custom(t)
-            .map_err(|e| Error::msg(ErrorCode::TemplateInvalid, e.to_string()))?;
+    if !(1..=100).contains(&s.share_weight) {
+        return bad("settings.share_weight must be 1 to 100");
+    }
+    Ok(())
+}
+
+/// The error for a refused template or extra line.
+fn template_error(e: otp_shared::templates::TemplateError) -> Error {
+    let code = match e.code() {
+        "webotp_host_invalid" => ErrorCode::WebOtpHostInvalid,
+        "app_hash_invalid" => ErrorCode::AppHashInvalid,
+        _ => ErrorCode::TemplateInvalid,
+    };
+    Error::msg(code, e.to_string())
+}
+
+/// The OTP text settings of `t`: the WebOTP host and app hash well formed, and a custom template
+/// that fits one SMS in the worst case of this tenant (the longest code of either type, its app
+/// name, its validity and its extra lines), or the reason with the figures.
+pub fn validate_texts(t: &Tenant) -> Result<(), Error> {
+    use otp_shared::templates::{validate_app_hash, validate_custom_with, validate_webotp_host};
+    let s = &t.settings;
+    s.webotp_host
+        .as_deref()
+        .map(validate_webotp_host)
+        .transpose()
+        .map_err(template_error)?;
+    s.app_hash
+        .as_deref()
+        .map(validate_app_hash)
+        .transpose()
+        .map_err(template_error)?;
+    let Some(template) = &s.template else {
+        return Ok(());
+    };
+    // A send may ask for either code type: the template must fit both.
+    for code_type in [
+        CodeType::Words {
+            count: s.word_count,
+        },
+        CodeType::Digits {
+            len: s.digit_length,
+        },
+    ] {
+        let limits = otp_shared::templates::TemplateLimits {
+            code_type,
+            app: Some(s.app_name.as_deref().unwrap_or(&t.name)),
+            minutes: Some((s.ttl_secs / 60).max(1)),
+            webotp_host: s.webotp_host.as_deref(),
+            app_hash: s.app_hash.as_deref(),
+        };
+        validate_custom_with(template, &limits).map_err(template_error)?;
     }
     Ok(())
 }
@@ -136,11 +186,12 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), Error> {
     if let Some(cp) = &input.contact_phone {
         t.contact_phone = match cp {
             None => None,
-            Some(s) => Some(
-                super::phones::parse_required(Some(s), None)?
-                    .as_str()
-                    .to_string(),
-            ),
+            Some(s) => {
+                // Notices go to it by SMS: it must be able to receive one.
+                let phone = super::phones::parse_required(Some(s), None)?;
+                super::phones::sms_allowed(&phone, false)?;
+                Some(phone.as_str().to_string())
+            }
         };
     }
     if let Some(patch) = &input.settings {
@@ -149,6 +200,11 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), Error> {
         t.settings = serde_json::from_value(merged)
             .map_err(|e| Error::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
         validate_settings(&t.settings)?;
+        t.settings.geo.normalize()?;
+    }
+    if input.settings.is_some() || input.name.is_some() {
+        // The tenant's name is the default app name a template is measured with.
+        validate_texts(t)?;
     }
     Ok(())
 }
@@ -233,8 +289,10 @@ pub async fn create_admin_key<P: Platform>(
 }
 
 /// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
+/// `ctx`'s `Idempotency-Key` claim, if any, rides in the same commit.
 pub async fn rotate_key<P: Platform>(
     app: &App<P>,
+    ctx: &Ctx,
     tenant: &Tenant,
     grace_secs: i64,
     now: i64,
@@ -251,9 +309,18 @@ pub async fn rotate_key<P: Platform>(
         label: "rotated".into(),
     };
     let old_until = now + grace_secs.max(0) * 1000;
-    app.repo()
-        .rotate_keys(&tenant.id, &record, old_until)
-        .await?;
+    match app
+        .repo()
+        .rotate_keys(&tenant.id, &record, old_until, ctx.claim_write())
+        .await
+    {
+        Ok(()) => ctx.claim_committed(),
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(app.lost_race(ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    app.forget_cached_keys();
     Ok((key, old_until))
 }
 

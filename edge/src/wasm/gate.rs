@@ -1,7 +1,7 @@
 //! The tenant gate's holder: one Durable Object per gate name (`t-{tenant}`, or `auth-{n}` for
 //! failed authentications). It keeps `service::gate::TenantGate` in memory, serves one call at a
 //! time (an async lock, held across a lease refill), loads and stores the limits that must survive
-//! an eviction (per-phone send windows), and reaches the store itself for quota refills.
+//! an eviction (per-phone send windows, the fraud guard's blocks), and reaches the store itself for quota refills.
 
 use futures_util::lock::Mutex as AsyncMutex;
 use serde::{Deserialize, Serialize};
@@ -9,10 +9,15 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 
 use super::fetch::FetchClient;
 use crate::config::Config;
+use crate::gate_fraud::FraudBlock;
 use crate::platform::GateAsk;
 use crate::service::gate::TenantGate;
 use crate::service::repo::Repo;
 use crate::store::Firestore;
+
+/// The fraud guard's blocks, kept whole under one key (a few at most; an eviction must not lift
+/// them). Its windows stay in memory.
+const FRAUD_BLOCKS_KEY: &str = "fraud:blocks";
 
 #[derive(Serialize, Deserialize)]
 pub struct Call {
@@ -47,6 +52,15 @@ impl DurableObject for Gate {
         let call: Call = req.json().await?;
         let mut gate = self.inner.lock().await;
         let storage = self.state.storage();
+        if !gate.fraud.loaded() {
+            let blocks = storage
+                .get::<Vec<FraudBlock>>(FRAUD_BLOCKS_KEY)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            gate.fraud.load(blocks);
+        }
         for key in gate.unknown_persisted(&call.ask) {
             if let Ok(Some(tat)) = storage.get::<i64>(&key).await {
                 gate.seed(key, tat);
@@ -69,6 +83,9 @@ impl DurableObject for Gate {
             .await;
         for (key, tat) in served.persist {
             storage.put(&key, tat).await?;
+        }
+        if let Some(blocks) = served.fraud_blocks {
+            storage.put(FRAUD_BLOCKS_KEY, blocks).await?;
         }
         Response::from_json(&served.answer)
     }

@@ -4,11 +4,12 @@ use super::auth::Authed;
 use super::reply::{ApiError, Reply};
 use super::routes::{refuse, with_fresh_nonce};
 use crate::app::App;
+use crate::fair_share::QueueShape;
 use crate::store::Enqueued;
 use crate::{unix_ms, unix_now};
 use hyper::StatusCode;
 use otp_shared::ids::is_plain_id;
-use otp_shared::phone::Phone;
+use otp_shared::phone::{sms_policy, Phone};
 use otp_shared::wire::{MessageState, SendAccepted, SendRequest};
 use std::sync::Arc;
 use tracing::info;
@@ -22,10 +23,14 @@ pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     let (id, kind, tenant) = (msg.id.clone(), msg.kind, msg.tenant_id.clone());
     // The bound is pacer arithmetic: worked out here, not on the store's serial thread.
     let (count_up_to, deadline_ms) = capacity_check(&app, &msg);
+    app.fair
+        .lock()
+        .unwrap()
+        .note_weight(&msg.tenant_id, msg.share_weight);
     let pacing = app.clone();
     let outcome = with_fresh_nonce(&app, &authed, move |s| {
-        s.enqueue_if(&msg, now, count_up_to, |ahead| {
-            fits_before(&pacing, &msg, ahead, deadline_ms)
+        s.enqueue_fair(&msg, now, count_up_to, |shape| {
+            fits_before(&pacing, &msg, shape, deadline_ms)
         })
     })
     .await?;
@@ -38,11 +43,11 @@ pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             ))
         }
         Enqueued::NoCapacity => {
-            info!(message_id = %id, kind = kind.as_str(), "refused: the pacing limits would hold it past its expiry");
+            info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, "refused: the pacing limits (or the tenant's share) would hold it past its expiry");
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_capacity",
-                "this phone cannot send it before it expires (pacing limits); try another gateway",
+                "this phone cannot send it before it expires (pacing limits, or this tenant's share of them); try another gateway",
             ));
         }
         Enqueued::Accepted { depth } => {
@@ -110,7 +115,15 @@ fn validate(app: &App, r: &SendRequest) -> Result<(), ApiError> {
     // The edge sends numbers in canonical E.164; anything else is refused, not reformatted, so the
     // number sent is exactly the one the edge validated.
     match Phone::parse(&r.to) {
-        Ok(p) if p.as_str() == r.to => {}
+        // The edge's type rule too: no SMS to a fixed line, premium rate, pager... VoIP is the
+        // tenant's choice, made at the edge (which knows the tenant), so it passes here.
+        Ok(p) if p.as_str() == r.to => sms_policy(p.number_type(), true).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "phone_not_mobile",
+                format!("to: {e}"),
+            )
+        })?,
         Ok(_) => {
             return Err(ApiError::bad_request(
                 "to must be canonical E.164 (+ and digits only)",
@@ -157,13 +170,29 @@ fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
     (count_up_to, deadline_ms)
 }
 
-/// Whether the pacer can send `msg` behind `ahead` queued messages by `deadline_ms`. Refusing lets
-/// the edge try another phone at once.
-fn fits_before(app: &App, msg: &SendRequest, ahead: u64, deadline_ms: i64) -> bool {
+/// Whether the pacer can send `msg` by `deadline_ms` behind what goes before it in the fair
+/// share's order (`shape`: what is queued), within its tenant's ceiling. Refusing lets the edge
+/// try another phone at once.
+fn fits_before(app: &App, msg: &SendRequest, shape: &QueueShape, deadline_ms: i64) -> bool {
+    let now = unix_ms();
     let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
-    app.pacer
-        .lock()
-        .unwrap()
-        .eta(requested, ahead, unix_ms(), deadline_ms)
-        .is_some()
+    let (ahead, own_turn) = {
+        let fair = app.fair.lock().unwrap();
+        let own = shape
+            .same
+            .iter()
+            .find(|(t, _)| *t == msg.tenant_id)
+            .map_or(0, |(_, n)| *n);
+        (
+            fair.ahead(&msg.tenant_id, shape, now),
+            fair.nth_free_at(&msg.tenant_id, own + 1, now),
+        )
+    };
+    own_turn <= deadline_ms
+        && app
+            .pacer
+            .lock()
+            .unwrap()
+            .eta(requested, ahead, now, deadline_ms)
+            .is_some()
 }

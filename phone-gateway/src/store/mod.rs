@@ -3,6 +3,7 @@
 //! connection and commits in groups ([`writer`]).
 
 mod inbox;
+mod fair;
 mod meta;
 mod outbox;
 mod queue;
@@ -65,6 +66,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
+        conn.execute_batch(fair::INDEX)?;
         let mut store = Store {
             conn,
             depth: 0,
@@ -121,6 +123,7 @@ pub(crate) mod testing {
             sim_slot: None,
             tenant_id: "t".into(),
             request_id: format!("req_{id}"),
+            share_weight: None,
         }
     }
 }

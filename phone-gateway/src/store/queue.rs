@@ -20,6 +20,7 @@ pub struct Queued {
     pub sim_slot: Option<u8>,
     pub attempts: u32,
     pub request_id: String,
+    pub tenant_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,24 @@ pub enum Enqueued {
     Full,
     /// The pacing limits would hold it past its expiry: better another phone, or a clear no.
     NoCapacity,
+}
+
+/// The columns a [`Queued`] is read from, in [`queued_row`]'s order.
+pub(super) const QUEUED_COLUMNS: &str =
+    "id, kind, to_number, body, expires_at, sim_slot, attempts, request_id, tenant_id";
+
+pub(super) fn queued_row(r: &rusqlite::Row) -> rusqlite::Result<Queued> {
+    Ok(Queued {
+        id: r.get(0)?,
+        kind: MessageKind::parse(&r.get::<_, String>(1)?).unwrap_or(MessageKind::Notification),
+        to: r.get(2)?,
+        text: r.get(3)?,
+        expires_at: r.get::<_, i64>(4)? as u64,
+        sim_slot: r.get(5)?,
+        attempts: r.get(6)?,
+        request_id: r.get(7)?,
+        tenant_id: r.get(8)?,
+    })
 }
 
 /// Sim key in the send log: the slot, or -1 for the phone's default SIM.
@@ -143,23 +162,11 @@ impl Store {
 
     /// Ready messages in send order: priority, then arrival.
     pub fn ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Queued>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, to_number, body, expires_at, sim_slot, attempts, request_id FROM messages
-             WHERE state = 'queued' AND next_attempt_ms <= ?1 ORDER BY priority, seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
-            Ok(Queued {
-                id: r.get(0)?,
-                kind: MessageKind::parse(&r.get::<_, String>(1)?)
-                    .unwrap_or(MessageKind::Notification),
-                to: r.get(2)?,
-                text: r.get(3)?,
-                expires_at: r.get::<_, i64>(4)? as u64,
-                sim_slot: r.get(5)?,
-                attempts: r.get(6)?,
-                request_id: r.get(7)?,
-            })
-        })?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {QUEUED_COLUMNS} FROM messages
+                 WHERE state = 'queued' AND next_attempt_ms <= ?1 ORDER BY priority, seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], queued_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

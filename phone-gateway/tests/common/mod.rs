@@ -417,6 +417,7 @@ pub fn msg(id: &str, kind: &str, to: &str, text: &str) -> SendRequest {
         sim_slot: None,
         tenant_id: "t_test".into(),
         request_id: format!("req_{id}"),
+        share_weight: None,
     }
 }
 

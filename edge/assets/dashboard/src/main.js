@@ -9,6 +9,7 @@ import { phonesView } from "./views/phones.js";
 import { tenantsView } from "./views/tenants.js";
 import { tenantView } from "./views/tenant.js";
 import { auditView } from "./views/audit.js";
+import { abuseView } from "./views/abuse.js";
 import { meView } from "./views/me.js";
 import { alertsView } from "./views/alerts.js";
 
@@ -18,6 +19,7 @@ const ADMIN_NAV = [
   ["tenants", "Tenants"],
   ["audit", "Audit log"],
   ["alerts", "Alerts"],
+  ["abuse", "Abuse protection"],
 ];
 const TENANT_NAV = [["me", "My account"]];
 
@@ -98,6 +100,7 @@ async function render() {
     else if (name === "tenants") await tenantsView(box, params, nav, ui);
     else if (name === "audit") await auditView(box, params, nav, ui);
     else if (name === "alerts") await alertsView(box, params, nav, ui);
+    else if (name === "abuse") await abuseView(box, params, nav, ui);
     else if (name === "me") await meView(box, params, nav, ui);
   } catch (e) {
     if (seq !== renderSeq) return;

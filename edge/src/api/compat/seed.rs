@@ -21,11 +21,14 @@ struct SeedBody {
     otp: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    /// An addition to the seed's contract: `phone` may then be national (ISO 3166 alpha-2).
+    #[serde(default)]
+    country: Option<String>,
 }
 
 pub async fn send_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
-    let phone = body::phone(b.phone.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let sent = app
         .send_otp(c.ctx, c.tenant()?, &phone, &SendOptions::default())
         .await?;
@@ -36,7 +39,7 @@ pub async fn send_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
 
 pub async fn resend_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
-    let phone = body::phone(b.phone.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let sent = app
         .resend_otp(c.ctx, c.tenant()?, None, Some(&phone))
         .await?;
@@ -47,7 +50,7 @@ pub async fn resend_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 
 pub async fn verify_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
-    let phone = body::phone(b.phone.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let code = b.otp.unwrap_or_default();
     if code.trim().is_empty() {
         return Err(Error::msg(ErrorCode::CodeRequired, "OTP is required"));
@@ -86,7 +89,7 @@ pub async fn verify_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 
 pub async fn direct_message<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
-    let phone = body::phone(b.phone.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.message.as_deref().unwrap_or("");
     let m = app
         .send_message(c.ctx, c.tenant()?, &phone, text, MessageKind::Direct)

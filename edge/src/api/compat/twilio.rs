@@ -85,7 +85,8 @@ pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
             "Invalid parameter `CustomCode`: codes are always generated",
         ));
     }
-    let phone = body::phone(field(&f, "To"))?;
+    body::end_user(c.ctx, field(&f, "DeviceIp"))?;
+    let phone = body::phone(field(&f, "To"), None)?;
     let opts = SendOptions {
         code_type: None,
         locale: field(&f, "Locale").map(str::to_string),
@@ -117,7 +118,7 @@ pub async fn check<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     let f = form(c.req);
     let code = field(&f, "Code")
         .ok_or_else(|| Error::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
-    let phone = body::optional_phone(field(&f, "To"))?;
+    let phone = body::optional_phone(field(&f, "To"), None)?;
     let id = field(&f, "VerificationSid");
     match app
         .verify_otp(c.ctx, tenant, id, phone.as_ref(), code)
@@ -144,9 +145,14 @@ pub async fn check<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
 fn twilio_code(e: &Error) -> (u32, u16) {
     use ErrorCode::*;
     match e.code {
-        BadJson | ValidationFailed | PhoneRequired | PhoneInvalid | CodeRequired
-        | CodeTypeInvalid | TemplateInvalid | MessageRequired | MessageTooLong
+        BadJson | ValidationFailed | PhoneRequired | PhoneInvalid | CountryInvalid
+        | CodeRequired | CodeTypeInvalid | TemplateInvalid | MessageRequired | MessageTooLong
         | MessageInvalidChars => (60200, 400),
+        // Twilio's "SMS is not supported by landline phone number".
+        PhoneNotMobile => (60205, 400),
+        // Geo permissions, and Fraud Guard's "delivery attempt blocked".
+        GeoBlocked => (60605, 403),
+        FraudSuspected => (60410, 403),
         Unauthorized => (20003, 401),
         Forbidden | TenantSuspended | TenantExpired => (20003, 403),
         VerificationNotFound | NotFound | MessageNotFound | TenantNotFound | KeyNotFound
@@ -194,6 +200,7 @@ mod tests {
             request_id: "req_1".into(),
             code_sealed: String::new(),
             phone_failures: Default::default(),
+            end_user: None,
         }
     }
 

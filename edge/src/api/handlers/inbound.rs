@@ -158,7 +158,7 @@ pub async fn optout_add<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
             "tenant_id is for admin keys",
         ));
     }
-    let phone = body::phone(b.phone.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), None)?;
     let tenant = c.tenant()?;
     app.admit(c.ctx, tenant, Vec::new(), false).await?;
     let o = app.add_optout(c.ctx, &tenant.id, &phone, "api").await?;
@@ -202,7 +202,7 @@ pub async fn admin_optout_add<P: Platform>(
     let tenant = b
         .tenant_id
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
-    let phone = body::phone(b.phone.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), None)?;
     tenant_exists(app, &tenant).await?;
     let o = app.add_optout(c.ctx, &tenant, &phone, "admin").await?;
     app.audit(

@@ -16,13 +16,18 @@ use crate::service::app::App;
 struct SendBody {
     phone: Option<String>,
     text: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    end_user_ip: Option<String>,
 }
 
 pub use crate::service::messages::message_json;
 
 pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
-    let phone = body::phone(b.phone.as_deref())?;
+    body::end_user(c.ctx, b.end_user_ip.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.text.as_deref().unwrap_or("");
     let m = app
         .send_message(c.ctx, c.tenant()?, &phone, text, MessageKind::Direct)

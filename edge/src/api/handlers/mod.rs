@@ -1,7 +1,10 @@
 //! Handlers: each reads its input, calls one service, and shapes the answer. `dispatch` is the
 //! only place a `Handler` of the route table meets its function, in an exhaustive match.
 
+pub mod abuse;
+pub mod account;
 pub mod admin;
+pub mod analytics;
 pub mod dashboard;
 pub mod inbound;
 pub mod messages;
@@ -71,6 +74,8 @@ pub async fn dispatch<P: Platform>(
         MessageSend => messages::send(app, c).await,
         MessageGet => messages::get(app, c).await,
         Usage => usage::usage(app, c).await,
+        TenantAnalytics => analytics::own(app, c).await,
+        TenantKeyRotate => account::rotate_key(app, c).await,
         SeedSendOtp => seed::send_otp(app, c).await,
         SeedResendOtp => seed::resend_otp(app, c).await,
         SeedVerifyOtp => seed::verify_otp(app, c).await,
@@ -122,5 +127,9 @@ pub async fn dispatch<P: Platform>(
         AdminAlertsUpdate => ops::alerts_update(app, c).await,
         AdminAlertsTest => ops::alerts_test(app, c).await,
         AdminGatewayMetrics => ops::gateway_metrics(app, c).await,
+        AdminGeoGet => abuse::geo_get(app, c).await,
+        AdminGeoPut => abuse::geo_put(app, c).await,
+        AdminFraudGet => abuse::fraud_get(app, c).await,
+        AdminFraudLift => abuse::fraud_lift(app, c).await,
     }
 }

@@ -23,6 +23,12 @@ struct SendBody {
     code_type: Option<CodeKind>,
     #[serde(default)]
     locale: Option<String>,
+    /// ISO 3166 alpha-2: `phone` may then be in that country's national format.
+    #[serde(default)]
+    country: Option<String>,
+    /// The end user's address (as `X-End-User-IP`).
+    #[serde(default)]
+    end_user_ip: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +40,10 @@ struct TargetBody {
     phone: Option<String>,
     #[serde(default)]
     code: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    end_user_ip: Option<String>,
 }
 
 pub fn sent_json(sent: &Sent, ctx: &Ctx) -> Value {
@@ -57,7 +67,8 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
             "channel must be \"sms\"",
         ));
     }
-    let phone = body::phone(b.phone.as_deref())?;
+    body::end_user(c.ctx, b.end_user_ip.as_deref())?;
+    let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let opts = SendOptions {
         code_type: b.code_type,
         locale: b.locale,
@@ -68,7 +79,8 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
 
 pub async fn resend<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: TargetBody = body::json(c.req)?;
-    let phone = body::optional_phone(b.phone.as_deref())?;
+    body::end_user(c.ctx, b.end_user_ip.as_deref())?;
+    let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
     let sent = app
         .resend_otp(c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref())
         .await?;
@@ -77,7 +89,8 @@ pub async fn resend<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
 
 pub async fn verify<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: TargetBody = body::json(c.req)?;
-    let phone = body::optional_phone(b.phone.as_deref())?;
+    body::end_user(c.ctx, b.end_user_ip.as_deref())?;
+    let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
     let code = b.code.unwrap_or_default();
     match app
         .verify_otp(c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref(), &code)

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod counters;
+pub mod geo;
 pub mod idempotency;
 pub mod inbound;
 pub mod keys;

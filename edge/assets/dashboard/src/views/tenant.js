@@ -19,9 +19,14 @@ export async function tenantView(root, params, nav, ui, id) {
     }
     throw e;
   }
-  const [today, audit] = await Promise.all([
+  const [today, audit, guard] = await Promise.all([
     api("GET", `/v1/admin/usage${qs({ tenant_id: id })}`),
     api("GET", `/v1/admin/audit${qs({ tenant_id: id, limit: 100 })}`),
+    // A deployment without the fraud guard's route: its panel is left out.
+    api("GET", `/v1/admin/tenants/${encodeURIComponent(id)}/fraud`).catch((e) => {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405) && e.code !== "tenant_not_found") return null;
+      throw e;
+    }),
   ]);
   const reload = () => nav(`tenants/${encodeURIComponent(id)}${qs({ range: params.get("range") })}`, true);
   const act = (path, body) => async () => {
@@ -43,6 +48,7 @@ export async function tenantView(root, params, nav, ui, id) {
   root.replaceChildren(head,
     usageSection(t, today),
     actionsSection(t, act, reload, nav, ui),
+    guard ? fraudSection(t, guard, reload, ui) : null,
     settingsSection(t, reload),
     h("section", { "aria-labelledby": "t-analytics" }, h("h2", { id: "t-analytics" }, "Analytics"), h("div", { id: "tenant-analytics" }, h("p", { class: "muted" }, "Loading…"))),
     auditSection(audit.items));
@@ -168,6 +174,19 @@ const SETTINGS = [
   ["Browser access", [
     ["settings.cors_origins", "Allowed browser origins (CORS)", { list: true, maxlength: 2000 }, "comma-separated, e.g. https://shop.example; empty: no browser may use this tenant's key"],
   ]],
+  ["OTP texts", [
+    ["settings.locale", "Language", { text: true, maxlength: 10 }, "for numbers whose country has no built-in language (en, es, fr, de, pt, hi)"],
+    ["settings.template", "Own template", { text: true, maxlength: 320 }, "optional: {code} once, {minutes}, {app}; refused unless it fits one SMS"],
+    ["settings.webotp_host", "WebOTP host", { text: true, maxlength: 64 }, "optional: adds “@host #code” as the last line"],
+    ["settings.app_hash", "Android app hash", { text: true, maxlength: 11 }, "optional: SMS Retriever, 11 characters"],
+  ]],
+  ["Abuse protection", [
+    ["settings.fraud_guard", "Fraud guard level", { options: [["off", "Off"], ["standard", "Standard"], ["strict", "Strict"]] }, "blocks a prefix sending far above its usual rate with few codes entered"],
+    ["settings.geo.allowed_countries", "Allowed countries", { list: true, upper: true, maxlength: 800 }, "ISO codes, comma separated; empty: every country"],
+    ["settings.geo.allowed_ranges", "Allowed high-risk ranges", { list: true, maxlength: 200 }, "satellite, international_networks, premium_rate, freephone…; empty: none"],
+    ["settings.allow_voip", "SMS to VoIP numbers", { bool: true }],
+    ["settings.share_weight", "Share of each phone", { min: 1, max: 100 }, "weight; 1 is an equal share"],
+  ]],
   ["Rate limits", [
     ["settings.limits.per_endpoint.limit", "Requests per endpoint", { min: 1, max: 1000000 }],
     ["settings.limits.per_endpoint.window_secs", "Endpoint window (s)", { min: 1, max: 86400 }],
@@ -192,7 +211,7 @@ function settingsSection(t, reload) {
     const current = getPath(t, path);
     let control;
     if (a.bool) {
-      control = h("input", { type: "checkbox", name: path, checked: !!current });
+      control = h("select", { name: path }, [["false", "No"], ["true", "Yes"]].map(([v, l]) => h("option", { value: v, selected: v === String(!!current) }, l)));
     } else if (a.list) {
       control = h("input", { type: "text", name: path, maxlength: String(a.maxlength), value: (current || []).join(", ") });
     } else if (a.options) {
@@ -223,12 +242,12 @@ function settingsSection(t, reload) {
       else if (contact.value.trim()) patch.contact_phone = contact.value.trim();
       for (const [path, control, current, a] of controls) {
         if (a.bool) {
-          if (control.checked !== !!current) setPath(patch, path, control.checked);
+          if ((control.value === "true") !== !!current) setPath(patch, path, control.value === "true");
           continue;
         }
         if (a.list) {
-          const v = control.value.split(",").map((x) => x.trim()).filter(Boolean);
-          if (JSON.stringify(v) !== JSON.stringify(current || [])) setPath(patch, path, v);
+          const items = control.value.split(",").map((x) => (a.upper ? x.trim().toUpperCase() : x.trim())).filter(Boolean);
+          if (JSON.stringify(items) !== JSON.stringify(current || [])) setPath(patch, path, items);
           continue;
         }
         const v = a.options || a.text ? control.value.trim() : Number(control.value);
@@ -256,6 +275,37 @@ function settingsSection(t, reload) {
   groups,
   h("div", { class: "form-actions" }, h("button", { type: "submit" }, "Save settings")), msg);
   return section("Settings", h("p", { class: "muted" }, "Only what you change is sent (a JSON merge patch)."), form);
+}
+
+/** The fraud guard's view of the tenant: blocks in force (each can be lifted) and the busiest
+ * destination prefixes and end users of the last hour. */
+function fraudSection(t, guard, reload, ui) {
+  const lift = (key) => async () => {
+    try {
+      await api("POST", `/v1/admin/tenants/${encodeURIComponent(t.id)}/fraud/lift`, key ? { key } : {});
+      reload();
+    } catch (err) { ui.error(err); }
+  };
+  const kind = (k) => (k === "end_user" ? "End user" : "Prefix");
+  const blocks = guard.blocks.map((b) => h("tr", { dataset: { key: b.key } },
+    h("td", {}, kind(b.kind), " ", h("code", {}, b.watched)),
+    h("td", {}, when(b.since)), h("td", {}, when(b.until)),
+    h("td", {}, `${num(b.sends)} sent, ${num(b.approved)} verified`),
+    h("td", {}, h("button", { type: "button", class: "secondary", onclick: lift(b.key), "aria-label": `Lift the block on ${b.watched}` }, "Lift"))));
+  const busiest = guard.busiest.map((w) => h("tr", { dataset: { key: w.key } },
+    h("td", {}, h("code", {}, w.watched)), h("td", {}, num(w.sends_last_hour)),
+    h("td", {}, num(w.approved_last_hour)), h("td", {}, num(w.baseline_per_hour))));
+  return h("section", { class: "fraud", "aria-labelledby": "t-fraud", dataset: { level: guard.level, blocks: String(guard.blocks.length) } },
+    h("h2", { id: "t-fraud" }, "Fraud guard"),
+    h("p", { class: "muted" }, `Level: ${label("level", guard.level)}. A destination prefix (or end user) whose sends jump far above its usual rate while few of its codes are entered is paused for a while; nothing is sent or charged meanwhile.`),
+    blocks.length
+      ? h("div", {}, table(["Paused", "Since", "Until", "That hour", ""], blocks, { caption: "Blocks in force", class: "blocks" }),
+        guard.blocks.length > 1 ? h("button", { type: "button", class: "secondary", onclick: lift(null) }, "Lift every block") : null)
+      : empty("Nothing is paused."),
+    h("h3", {}, "Busiest in the last hour"),
+    busiest.length
+      ? table(["Prefix or end user", "Sent", "Verified", "Usual per hour"], busiest, { caption: "Busiest prefixes", captionHidden: true, class: "busiest" })
+      : empty("No codes sent in the last hour."));
 }
 
 function auditSection(items) {

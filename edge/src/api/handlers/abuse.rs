@@ -1,0 +1,95 @@
+//! `/v1/admin/geo` and `/v1/admin/tenants/{id}/fraud*`: the service-wide geo relaxations, and a
+//! tenant's fraud-guard blocks (list, lift). A tenant's own geo permissions and guard level are
+//! tenant settings (`PATCH /v1/admin/tenants/{id}`).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Call;
+use crate::api::body;
+use crate::api::http::ApiResponse;
+use crate::api::render::ok;
+use crate::error::{Error, ErrorCode};
+use crate::platform::Platform;
+use crate::service::app::App;
+use crate::service::geo::{GlobalGeo, RiskyRange};
+
+fn geo_json(g: &GlobalGeo) -> serde_json::Value {
+    let ranges: Vec<_> = RiskyRange::ALL
+        .iter()
+        .map(|r| json!({"range": r.as_str(), "allowed": g.allowed_ranges.contains(r)}))
+        .collect();
+    json!({"allowed_ranges": g.allowed_ranges, "ranges": ranges})
+}
+
+pub async fn geo_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let g = app.repo().get_global_geo().await?;
+    Ok(ok(200, geo_json(&g), c.ctx))
+}
+
+pub async fn geo_put<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        allowed_ranges: Vec<RiskyRange>,
+    }
+    let b: Body = body::json(c.req)?;
+    let mut g = GlobalGeo {
+        allowed_ranges: b.allowed_ranges,
+    };
+    g.allowed_ranges.sort_by_key(|r| r.as_str());
+    g.allowed_ranges.dedup();
+    app.set_global_geo(&g).await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "geo.update",
+        "*",
+        json!({"allowed_ranges": g.allowed_ranges}),
+    )
+    .await;
+    Ok(ok(200, geo_json(&g), c.ctx))
+}
+
+async fn tenant<P: Platform>(
+    app: &App<P>,
+    id: &str,
+) -> Result<crate::service::model::Tenant, Error> {
+    app.repo()
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::TenantNotFound))
+}
+
+pub async fn fraud_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let t = tenant(app, c.param()?).await?;
+    Ok(ok(200, app.fraud_status(&t).await?, c.ctx))
+}
+
+pub async fn fraud_lift<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        /// A block's key (`p:+33612`, `ip:…`); absent lifts every block of the tenant.
+        #[serde(default)]
+        key: Option<String>,
+    }
+    let t = tenant(app, c.param()?).await?;
+    let b: Body = body::json(c.req)?;
+    if b.key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 64) {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "key must be a block's key, 1 to 64 characters",
+        ));
+    }
+    let lifted = app.fraud_lift(&t.id, b.key.clone()).await?;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "fraud.lift",
+        &t.id,
+        json!({"key": b.key, "lifted": lifted.len()}),
+    )
+    .await;
+    Ok(ok(200, json!({"tenant_id": t.id, "lifted": lifted}), c.ctx))
+}
