@@ -4,8 +4,8 @@
 pub mod app;
 pub mod cleanup;
 pub mod config;
-pub mod inbound;
 pub mod fair_share;
+pub mod inbound;
 pub mod kill_switch;
 pub mod pacing;
 pub mod reports;

@@ -2,8 +2,8 @@
 //! ([`outbox`]), seen nonces and settings such as the kill switch ([`meta`]). One thread owns the
 //! connection and commits in groups ([`writer`]).
 
-mod inbox;
 mod fair;
+mod inbox;
 mod meta;
 mod outbox;
 mod queue;
