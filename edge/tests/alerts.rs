@@ -107,3 +107,62 @@ async fn an_unreachable_store_is_told_once_through_the_fallback_webhook_and_its_
         .unwrap()
         .starts_with("[otp-sms] CLEARED firestore"));
 }
+
+#[tokio::test]
+async fn an_incident_is_told_when_it_opens_and_clears_and_a_fraud_block_each_time() {
+    let (url, got) = receiver().await;
+    let (host, project) = (support::emulator().to_string(), support::unique("alerts"));
+    let cfg = Config::from_lookup(move |k| match k {
+        "OTP_HMAC_SECRET" => Some("test-secret-0123456789-abcdefghijklmnop".into()),
+        "FIRESTORE_EMULATOR_HOST" => Some(host.clone()),
+        "FIRESTORE_PROJECT" => Some(project.clone()),
+        "WEBHOOK_ALLOW_HTTP" => Some("1".into()),
+        "ALERT_WEBHOOK_URL" => Some(url.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let app = App::new(cfg.clone(), NativePlatform::new(&cfg));
+    let kinds = |g: &Arc<Mutex<Vec<Value>>>| -> Vec<(String, bool)> {
+        g.lock()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["alert"]["kind"].as_str().unwrap_or("").to_string(),
+                    v["text"].as_str().unwrap_or("").contains("CLEARED"),
+                )
+            })
+            .collect()
+    };
+    for _ in 0..3 {
+        app.settle_alert(
+            true,
+            AlertKind::PhoneDown,
+            "phone-9",
+            serde_json::json!({"error": "timed out"}),
+        )
+        .await;
+    }
+    app.settle_alert(false, AlertKind::PhoneDown, "phone-9", Value::Null)
+        .await;
+    app.settle_alert(false, AlertKind::PhoneDown, "phone-9", Value::Null)
+        .await;
+    assert_eq!(
+        kinds(&got),
+        vec![("phone_down".into(), false), ("phone_down".into(), true)]
+    );
+    let summary = got.lock().unwrap()[1]["text"].as_str().unwrap().to_string();
+    assert!(summary.contains("raised 3 times"), "{summary}");
+    // Nobody clears a fraud-guard block (it lifts by itself): each one is told.
+    for _ in 0..2 {
+        app.settle_alert(true, AlertKind::FraudBlock, "t_1/+1415", Value::Null)
+            .await;
+    }
+    assert_eq!(
+        kinds(&got)
+            .iter()
+            .filter(|(k, _)| k == "fraud_block")
+            .count(),
+        2
+    );
+}

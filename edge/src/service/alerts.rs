@@ -56,6 +56,12 @@ impl AlertKind {
         }
     }
 
+    /// Kinds whose raiser tells each occurrence once and nobody clears (a fraud-guard block lifts
+    /// by itself): every raise is an incident of its own.
+    pub fn per_occurrence(self) -> bool {
+        matches!(self, AlertKind::FraudBlock)
+    }
+
     /// What an operator reads first.
     fn headline(self) -> &'static str {
         match self {
@@ -166,7 +172,7 @@ impl<P: Platform> App<P> {
             .and_then(|c| c.known.get(&id).copied())
             .filter(|(at, _)| now - at < KNOWN_MS)
             .map(|(_, open)| open);
-        if known == Some(raised) {
+        if known == Some(raised) && !kind.per_occurrence() {
             return;
         }
         if raised {
@@ -209,9 +215,11 @@ impl<P: Platform> App<P> {
             Ok(f) => f,
             Err(e) => return self.warn(&ctx, "alert_not_recorded", &e.to_string()),
         };
+        // An occurrence of a kind nobody clears replaces the last one (and is told).
         let open_now = found
             .as_ref()
-            .is_some_and(|d| d.value.state == IncidentState::Open);
+            .is_some_and(|d| d.value.state == IncidentState::Open)
+            && !(raised && kind.per_occurrence());
         if raised == open_now {
             // Already open: count the raise (best effort); already closed: nothing to do.
             if let (true, Some(d)) = (raised, found) {
@@ -392,7 +400,11 @@ impl<P: Platform> App<P> {
         }
         match self.repo().get_alert_config().await {
             Ok(c) => {
-                let c = c.unwrap_or_default();
+                // None stored yet: the configured fallback, if any.
+                let c = c.unwrap_or_else(|| AlertConfig {
+                    webhook_url: self.cfg.alert_webhook_url.clone(),
+                    ..Default::default()
+                });
                 if let Ok(mut s) = self.alert_cache.lock() {
                     s.config = Some((now, c.clone()));
                 }
