@@ -148,22 +148,43 @@ fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
         .lock()
         .unwrap()
         .max_sends_between(now, deadline_ms);
-    // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides.
-    let count_up_to = if bound > CAPACITY_CHECK_MAX {
+    // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides. With
+    // budgets or rests in play a SIM may be closed whatever the queue: always check then.
+    let count_up_to = if bound > CAPACITY_CHECK_MAX && !budgets_in_play(app) {
         0
     } else {
-        bound.max(1)
+        bound.clamp(1, CAPACITY_CHECK_MAX)
     };
     (count_up_to, deadline_ms)
 }
 
-/// Whether the pacer can send `msg` behind `ahead` queued messages by `deadline_ms`. Refusing lets
-/// the edge try another phone at once.
+/// Caps are configured, or a SIM rests: the capacity check cannot be skipped.
+fn budgets_in_play(app: &App) -> bool {
+    let b = &app.cfg.budget;
+    b.daily_limit > 0
+        || b.monthly_recipients > 0
+        || b.sims
+            .iter()
+            .any(|s| s.daily_limit.is_some() || s.monthly_recipients.is_some())
+        || app.budgets.lock().unwrap().any_resting(unix_ms())
+}
+
+/// Whether the pacer and the SIM budgets (daily caps, this recipient against the plan's cap,
+/// rests) can send `msg` behind `ahead` queued messages by `deadline_ms`. Refusing lets the edge
+/// try another phone at once.
 fn fits_before(app: &App, msg: &SendRequest, ahead: u64, deadline_ms: i64) -> bool {
     let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
-    app.pacer
-        .lock()
-        .unwrap()
-        .eta(requested, ahead, unix_ms(), deadline_ms)
-        .is_some()
+    let tag = crate::budget::recipient_tag(&app.recipient_key, &msg.to);
+    let pacer = app.pacer.lock().unwrap();
+    let budgets = app.budgets.lock().unwrap();
+    crate::budget::eta(
+        &pacer,
+        &budgets,
+        requested,
+        &tag,
+        ahead,
+        unix_ms(),
+        deadline_ms,
+    )
+    .is_some()
 }
