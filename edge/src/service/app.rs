@@ -32,6 +32,8 @@ pub struct App<P: Platform> {
     pub(crate) auth_cache: Mutex<AuthCache>,
     /// The last probes of the fleet and when they were made (`App::gateway_probes`).
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
+    /// Why each phone is routed last, as last read, and when (`fleet::standing`).
+    pub(crate) fleet_cache: Mutex<Option<(i64, super::fleet::standing::Standings)>>,
     counters: Mutex<CounterState>,
 }
 
@@ -63,6 +65,8 @@ pub enum Deferred {
     },
     /// Commit the isolate's analytics counts, at most once per flush interval.
     FlushCounters,
+    /// Give a failed OTP to another phone while its code is valid (`fleet::reroute`).
+    Reroute { message_id: String },
 }
 
 impl<P: Platform> App<P> {
@@ -84,6 +88,7 @@ impl<P: Platform> App<P> {
             platform,
             auth_cache: Mutex::new(AuthCache::default()),
             probe_cache: Mutex::new(None),
+            fleet_cache: Mutex::new(None),
             counters: Mutex::new(CounterState::default()),
         }
     }
@@ -151,6 +156,14 @@ impl<P: Platform> App<P> {
                     self.count(&ctx.take_events(), ctx.now_ms);
                 }
                 Deferred::FlushCounters => self.flush_counters().await,
+                Deferred::Reroute { message_id } => {
+                    let ctx = Ctx::new(
+                        crate::platform::new_id(&self.platform, "reroute"),
+                        self.platform.now_ms(),
+                        String::new(),
+                    );
+                    self.reroute(&ctx, &message_id).await;
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod cron;
 pub mod dispatch;
+pub mod fleet;
 pub mod gate;
 pub mod gateway;
 pub mod keys;

@@ -116,7 +116,12 @@ impl<P: Platform> App<P> {
         }
     }
 
-    fn render_text(&self, tenant: &Tenant, code: &str, locale: &str) -> Result<String, Error> {
+    pub(crate) fn render_text(
+        &self,
+        tenant: &Tenant,
+        code: &str,
+        locale: &str,
+    ) -> Result<String, Error> {
         let s = &tenant.settings;
         let minutes = (s.ttl_secs / 60).max(1);
         let app_name = s.app_name.as_deref().unwrap_or(&tenant.name);
@@ -161,6 +166,7 @@ impl<P: Platform> App<P> {
             text,
             deadline_ms: expires_at,
             hits: vec![self.send_window(tenant, phone.as_str())],
+            verification_id: Some(id.clone()),
         };
         let prepared = self.charge(ctx, out).await?;
         let v = VerificationRecord {
@@ -297,6 +303,7 @@ impl<P: Platform> App<P> {
                         text,
                         deadline_ms: v.expires_at,
                         hits: vec![self.send_window(tenant, &v.phone)],
+                        verification_id: Some(v.id.clone()),
                     };
                     self.charge(ctx, out).await?
                 }
