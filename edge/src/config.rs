@@ -56,7 +56,7 @@ pub struct FleetConfig {
     pub stuck_after_ms: i64,
     /// Canaries go round the fleet this often; 0 = never (`CANARY_INTERVAL_MIN`).
     pub canary_interval_ms: i64,
-    /// A canary not received within this is missed (`CANARY_TIMEOUT_MIN`).
+    /// A canary not received within this is missed (`CANARY_TIMEOUT_SECS`).
     pub canary_timeout_ms: i64,
     /// How long an isolate routes by the phones' standing it read (`FLEET_CACHE_MS`).
     pub cache_ms: i64,
@@ -175,7 +175,7 @@ impl Config {
                 stuck_after_ms: num("STUCK_AFTER_MS", 60_000)?.clamp(1_000, 86_400_000) as i64,
                 canary_interval_ms: num("CANARY_INTERVAL_MIN", 240)?.min(7 * 24 * 60) as i64
                     * 60_000,
-                canary_timeout_ms: num("CANARY_TIMEOUT_MIN", 10)?.clamp(1, 24 * 60) as i64 * 60_000,
+                canary_timeout_ms: num("CANARY_TIMEOUT_SECS", 600)?.clamp(5, 86_400) as i64 * 1000,
                 cache_ms: num("FLEET_CACHE_MS", 30_000)?.min(600_000) as i64,
             },
         })

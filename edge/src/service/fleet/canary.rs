@@ -3,7 +3,7 @@
 //! (`numbers`, by SIM slot) is a stop on a ring; each round, every stop texts the next one from
 //! its own SIM. Two phones text each other; one phone with two SIMs texts itself across them.
 //!
-//! A canary not received within `CANARY_TIMEOUT_MIN` is missed. The edge then asks the sending
+//! A canary not received within `CANARY_TIMEOUT_SECS` is missed. The edge then asks the sending
 //! phone about it: if the phone says it sent it, the receiver is degraded (`receive`), else the
 //! sender (`send`). A degraded phone is routed last and has a `canary_missed` alert until a later
 //! canary proves the same side again.
