@@ -45,7 +45,11 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
-    /// Run the scheduled job now (notices, expiry, retention, gateway checks).
+    /// Every phone now: battery, signal, storage, each SIM's budgets and rest, recent sends, why
+    /// it is routed last, a missed canary, open alerts.
+    Fleet,
+    /// Run the scheduled job now (notices, expiry, retention, gateway checks, and the fleet's
+    /// minute: stuck messages, canaries, phone standings, alerts).
     Cron,
     /// Usage counts, global or for one tenant.
     Usage {
@@ -299,6 +303,7 @@ fn run(cli: Cli) -> Result<Value, String> {
             &format!("/v1/admin/gateways/checks?limit={limit}"),
             None,
         ),
+        Cmd::Fleet => api.call("GET", "/v1/admin/gateways", None),
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
         Cmd::Usage { tenant } => api.call(
             "GET",
@@ -432,6 +437,8 @@ mod tests {
             "maybe"
         ])
         .is_err());
+        let fleet = Cli::try_parse_from(["otpctl", "--url", "u", "--key", "k", "fleet"]).unwrap();
+        assert!(matches!(fleet.cmd, Cmd::Fleet));
     }
 
     #[test]

@@ -74,3 +74,7 @@ def test_cli_admin_keys_analytics_gateways_and_contact_phone(stack, new_phone):
     assert json.loads(otpctl(stack, "cron").stdout)["gateways"][0]["reachable"] is True
     checks = json.loads(otpctl(stack, "gateways", "--limit", "5").stdout)["items"]
     assert checks and checks[0]["reachable"] is True
+    # The fleet now: each phone's health, SIMs and standing.
+    fleet = json.loads(otpctl(stack, "fleet").stdout)["items"]
+    assert fleet[0]["id"] == "phone-1" and fleet[0]["health"]["sims"] and fleet[0]["health"]["device"], fleet
+    assert fleet[0]["avoid"] == [] and fleet[0]["degraded"] is None
