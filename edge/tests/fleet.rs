@@ -225,6 +225,27 @@ async fn a_certain_failure_is_rerouted_as_a_new_message_that_avoids_the_phone_th
     );
 }
 
+#[tokio::test]
+async fn two_reroutes_of_one_failure_at_once_make_one_new_message() {
+    let app = app();
+    let (failed, slot) = failed_otp(&app, Some(FailureClass::NoService), 300_000).await;
+    let (c1, c2) = (ctx(&app), ctx(&app));
+    let (a, b) = tokio::join!(app.reroute(&c1, &failed), app.reroute(&c2, &failed));
+    let skipped = [&a, &b]
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Rerouted::Skipped("already rerouted")
+                    | Rerouted::Skipped("a later send superseded it")
+            )
+        })
+        .count();
+    assert_eq!(skipped, 1, "{a:?} {b:?}");
+    let v = get(&app, &format!("verifications/{slot}")).await;
+    assert_eq!(v["message_ids"].as_array().unwrap().len(), 2, "{v}");
+}
+
 fn signed_batch(reports: &[StatusReport]) -> ApiRequest {
     let plain = serde_json::to_vec(&wire::StatusBatch {
         reports: reports.to_vec(),

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import SUITE_WORKER_VARS, Client, tenant_on
+from conftest import SUITE_WORKER_VARS, Client, gateway_db, tenant_on
 from tests.harness.stack import Stack, wait_http
 
 GENERIC = "RESULT_ERROR_GENERIC_FAILURE"
@@ -185,6 +185,27 @@ def test_a_message_past_its_deadline_is_never_sent(fleet, new_phone):
     assert m["expires_at"] is not None
     assert fleet.sms.sent_to(late) == []
     assert not any(late in c for c in calls(fleet, "phone-1"))
+
+
+def test_a_direct_message_carries_its_ttl_to_the_phone(fleet, new_phone):
+    t = tenant_on(fleet, name="ttl")
+    before = time.time()
+    r = t.post("/v1/messages", json={"phone": new_phone(), "text": "Your table is ready", "ttl_secs": 120})
+    assert r.status_code == 202, r.text
+    m = r.json()["data"]
+    from datetime import datetime
+    expires = datetime.fromisoformat(m["expires_at"].replace("Z", "+00:00")).timestamp()
+    assert before + 119 <= expires <= time.time() + 121, m
+    g = phone(fleet, m["gateway_id"])
+    with gateway_db(g) as db:
+        (on_phone,) = db.execute("SELECT expires_at FROM messages WHERE id = ?", (m["id"],)).fetchone()
+    assert on_phone == int(expires), (on_phone, expires)
+    # A day by default; out of range is refused.
+    r = t.post("/v1/messages", json={"phone": new_phone(), "text": "hi"})
+    d = datetime.fromisoformat(r.json()["data"]["expires_at"].replace("Z", "+00:00")).timestamp()
+    assert abs(d - (time.time() + 86400)) < 60
+    r = t.post("/v1/messages", json={"phone": new_phone(), "text": "hi", "ttl_secs": 10})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "validation_failed", r.text
 
 
 def test_a_stuck_message_is_found_and_rerouted(fleet, new_phone):
