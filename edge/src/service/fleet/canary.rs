@@ -139,7 +139,7 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
             app.repo().commit(vec![w]).await.ok();
         }
     }
-    merge_stats(app, &from.gateway, ctx.now_ms, "last_sent_at").await;
+    merge_stats(app, &from.gateway, ctx.now_ms, Stat::Sent).await;
     json!({"from": from.gateway, "from_slot": from.slot, "to": to.gateway, "to_slot": to.slot,
            "state": record.state, "message_id": record.message_id})
 }
@@ -198,14 +198,22 @@ async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
             .commit(vec![repo::fleet::merge_write(&gateway, &fields)])
             .await
             .ok();
-        merge_stats(app, &c.from_gateway, ctx.now_ms, "last_missed_at").await;
+        merge_stats(app, &c.from_gateway, ctx.now_ms, Stat::Missed).await;
         out.push(json!({"canary": id, "degraded": gateway, "role": role, "reason": reason}));
     }
     out
 }
 
+/// Which of a phone's canary times to set.
+#[derive(Debug, Clone, Copy)]
+enum Stat {
+    Sent,
+    Received,
+    Missed,
+}
+
 /// Sets one of a phone's canary times, keeping the others.
-async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, field: &str) {
+async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, stat: Stat) {
     let mut stats = app
         .repo()
         .phone_records(&[gateway.to_string()])
@@ -214,10 +222,10 @@ async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, field: &
         .and_then(|r| r.into_iter().next().flatten())
         .map(|r| r.canary)
         .unwrap_or_default();
-    match field {
-        "last_sent_at" => stats.last_sent_at = at,
-        "last_received_at" => stats.last_received_at = at,
-        _ => stats.last_missed_at = at,
+    match stat {
+        Stat::Sent => stats.last_sent_at = at,
+        Stat::Received => stats.last_received_at = at,
+        Stat::Missed => stats.last_missed_at = at,
     }
     let fields = json!({"gateway_id": gateway, "canary": stats});
     app.repo()
@@ -256,7 +264,7 @@ impl<P: Platform> App<P> {
             }
             self.proven(&c.from_gateway, CanaryRole::Send).await;
             self.proven(&c.to_gateway, CanaryRole::Receive).await;
-            merge_stats(self, &c.to_gateway, ctx.now_ms, "last_received_at").await;
+            merge_stats(self, &c.to_gateway, ctx.now_ms, Stat::Received).await;
             return true;
         }
         true
