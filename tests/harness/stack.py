@@ -29,8 +29,10 @@ RECORDER = """#!/usr/bin/env bash
 # `fail_with` / `fail_with_slot_N` (Android's result, printed on stderr with exit status 1, as a
 # Termux:API build that waits for it would). Every call is first noted in $PHONE_DIR/calls.log.
 dir="${PHONE_DIR:-/nonexistent}"
+# How long to take is read before the call is noted: a test that sees the call may remove the fault.
+secs="$(cat "$dir/sleep" 2>/dev/null || true)"
 printf '%s\n' "$*" >> "$dir/calls.log" 2>/dev/null
-if [ -f "$dir/sleep" ]; then sleep "$(cat "$dir/sleep")"; fi
+if [ -n "$secs" ]; then sleep "$secs"; fi
 slot=""; prev=""
 for a in "$@"; do [ "$prev" = "-s" ] && slot="$a"; prev="$a"; done
 if [ -n "$slot" ] && [ -f "$dir/fail_with_slot_$slot" ]; then cat "$dir/fail_with_slot_$slot" >&2; exit 1; fi
