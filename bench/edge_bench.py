@@ -86,29 +86,31 @@ def cpu_seconds(session_id):
     return total / CLK_TCK
 
 
-def measured(url, mode, key, label, args, admin_key, session_id, extra=()):
-    """One measured run with its store operations and CPU per answered request."""
-    ops0, cpu0 = settled_ops(url, admin_key), cpu_seconds(session_id)
+def measured(url, mode, key, label, args, admin_key, session_id, phone_session, extra=()):
+    """One measured run with its store operations and CPU per answered request (the front's, and
+    the phone's, which the seed's stack does not have)."""
+    ops0, cpu0, phone0 = settled_ops(url, admin_key), cpu_seconds(session_id), cpu_seconds(phone_session)
     r = run_load(url, mode, key, label, args, ["--duration", str(args.duration), *extra])
     ops1 = settled_ops(url, admin_key)
-    cpu1 = cpu_seconds(session_id)
+    cpu1, phone1 = cpu_seconds(session_id), cpu_seconds(phone_session)
     n = max(1, r.get("requests", 0))
     delta = {k: ops1.get(k, 0) - ops0.get(k, 0) for k in ops1}
     r["store_ops_per_request"] = round(sum(delta.values()) / n, 2)
     r["store_ops"] = {k: v for k, v in delta.items() if v}
     r["cpu_ms_per_request"] = round((cpu1 - cpu0) * 1000 / n, 2)
+    r["phone_cpu_ms_per_request"] = round((phone1 - phone0) * 1000 / n, 2)
     return r
 
 
-def bench_front(url, admin_key, session_id, name, args, results):
+def bench_front(url, admin_key, session_id, phone_session, name, args, results):
     key = bench_tenant(url, admin_key)
     # Warm the JVM and the isolate with the same traffic, unmeasured.
     run_load(url, "send", key, f"{name}-warmup", args, ["--duration", str(args.warmup)])
-    results[f"{name} send"] = measured(url, "send", key, f"edge-{name}-send", args, admin_key, session_id)
+    results[f"{name} send"] = measured(url, "send", key, f"edge-{name}-send", args, admin_key, session_id, phone_session)
     phones = tempfile.NamedTemporaryFile(prefix="bench-phones-", delete=False).name
     run_load(url, "verify", key, f"{name}-prime", args, ["--phones", str(args.phones), "--phones-file", phones, "--prime-only"])
     results[f"{name} verify"] = measured(url, "verify", key, f"edge-{name}-verify", args, admin_key, session_id,
-                                         ["--phones-file", phones])
+                                         phone_session, ["--phones-file", phones])
     os.unlink(phones)
 
 
@@ -127,10 +129,9 @@ def row(name, r):
     if not r:
         return f"| {name} | (no result) | | | | |"
     lat = r.get("latency_ms", {})
-    ops = r.get("store_ops_per_request")
-    cpu = r.get("cpu_ms_per_request")
-    return (f"| {name} | {r.get('rps', 0):.1f} | {lat.get('p50', 0):.1f} | {lat.get('p99', 0):.1f} | "
-            f"{'' if ops is None else ops} | {'' if cpu is None else cpu} |")
+    cells = [r.get(k) for k in ("store_ops_per_request", "cpu_ms_per_request", "phone_cpu_ms_per_request")]
+    extra = " | ".join("" if c is None else str(c) for c in cells)
+    return f"| {name} | {r.get('rps', 0):.1f} | {lat.get('p50', 0):.1f} | {lat.get('p99', 0):.1f} | {extra} |"
 
 
 def main():
@@ -148,10 +149,11 @@ def main():
     try:
         if not args.skip_wrangler:
             wrangler = next(p for name, p in stack.procs if name == "worker")
-            bench_front(stack.url, stack.admin_key, wrangler.pid, "wrangler-dev", args, results)
+            phone = stack.gateways[0]["proc"].pid
+            bench_front(stack.url, stack.admin_key, wrangler.pid, phone, "wrangler-dev", args, results)
         g = stack.start_gateway("phone-direct", None)
         direct, session = stack.start_workerd(g)
-        bench_front(direct, stack.admin_key, session, "workerd", args, results)
+        bench_front(direct, stack.admin_key, session, g["proc"].pid, "workerd", args, results)
     finally:
         stack.stop()
     if args.baseline:
@@ -162,8 +164,8 @@ def main():
         for r in (json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")):
             results[f"seed baseline {r.get('mode')}"] = r
     print(f"\n== otp-sms edge vs. seed stack ({args.clients} clients, {args.duration:g} s each; same machine) ==")
-    print("| run | req/s | p50 ms | p99 ms | store ops / request | CPU ms / request |")
-    print("|---|---|---|---|---|---|")
+    print("| run | req/s | p50 ms | p99 ms | store ops / request | CPU ms / request | phone CPU ms / request |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(row(name, r))
     print("(store ops include the phone's delivery reports and the analytics flushes; CPU is every process of the"

@@ -23,7 +23,7 @@ bash scripts/build-worker.sh
 
 if [ "${BENCH:-1}" != 0 ]; then
   log "benchmarks, bounded (figures only; nothing is asserted on speed; BENCH=0 skips)"
-  "$VENV/bin/python" bench/edge_bench.py --duration 3 --warmup 1 --clients 16 --baseline
+  "$VENV/bin/python" bench/edge_bench.py --duration 3 --warmup 1 --clients 16 --phones 500 --baseline
   cargo bench -q -p phone-gateway --bench enqueue
 fi
 

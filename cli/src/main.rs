@@ -24,7 +24,7 @@ enum Cmd {
     /// Tenants: list, create, get, update, suspend, resume, renew, rotate-key, delete.
     #[command(subcommand)]
     Tenants(Tenants),
-    /// Admin keys: create another one (shown once).
+    /// API keys: create another admin key (shown once), list admin keys, revoke any key.
     #[command(subcommand)]
     Keys(Keys),
     /// Analytics over a date range: sends, verifications, conversion and delivery rates, errors, latency.
@@ -40,14 +40,9 @@ enum Cmd {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Gateway health checks, newest first.
-    Gateways {
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-    },
-    /// Every phone now: battery, signal, storage, each SIM's budgets and rest, recent sends, why
-    /// it is routed last, a missed canary, open alerts.
-    Fleet,
+    /// Phones: live state, health-check history, and each phone's own kill switch.
+    #[command(subcommand)]
+    Gateways(Gateways),
     /// Run the scheduled job now (notices, expiry, retention, gateway checks, and the fleet's
     /// minute: stuck messages, canaries, phone standings, alerts).
     Cron,
@@ -84,9 +79,39 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum Keys {
+    /// A new admin key, shown once.
     Create {
         #[arg(long, default_value = "otpctl")]
         label: String,
+        /// The key stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Admin keys: prefix, label, status, end time (never the key).
+    List,
+    /// Stop a key (admin or tenant) by its prefix, the part after `otp_sk_`/`otp_ak_`.
+    Revoke { prefix: String },
+}
+
+#[derive(Subcommand)]
+enum Gateways {
+    /// Every phone now: reachable, queue, pacing capacity, kill switch, battery, signal, storage,
+    /// each SIM's budgets and rest, recent sends, why it is routed last, a missed canary, open alerts.
+    Status,
+    /// Health checks recorded by the scheduled job, newest first.
+    Checks {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Set or clear one phone's own kill switch (a signed command to the phone).
+    KillSwitch {
+        id: String,
+        #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
+        set: bool,
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -276,9 +301,20 @@ fn run(cli: Cli) -> Result<Value, String> {
             ),
             Tenants::Delete { id } => api.call("DELETE", &format!("/v1/admin/tenants/{id}"), None),
         },
-        Cmd::Keys(Keys::Create { label }) => {
-            api.call("POST", "/v1/admin/keys", Some(json!({"label": label})))
-        }
+        Cmd::Keys(Keys::Create {
+            label,
+            expires_in_days,
+        }) => api.call(
+            "POST",
+            "/v1/admin/keys",
+            Some(json!({"label": label, "expires_in_days": expires_in_days})),
+        ),
+        Cmd::Keys(Keys::List) => api.call("GET", "/v1/admin/keys", None),
+        Cmd::Keys(Keys::Revoke { prefix }) => api.call(
+            "POST",
+            &format!("/v1/admin/keys/{}/revoke", enc(&prefix)),
+            None,
+        ),
         Cmd::Analytics {
             granularity,
             from,
@@ -298,12 +334,22 @@ fn run(cli: Cli) -> Result<Value, String> {
                 None,
             )
         }
-        Cmd::Gateways { limit } => api.call(
+        Cmd::Gateways(Gateways::Status) => api.call("GET", "/v1/admin/gateways", None),
+        Cmd::Gateways(Gateways::Checks { limit }) => api.call(
             "GET",
             &format!("/v1/admin/gateways/checks?limit={limit}"),
             None,
         ),
-        Cmd::Fleet => api.call("GET", "/v1/admin/gateways", None),
+        Cmd::Gateways(Gateways::KillSwitch {
+            id,
+            set,
+            clear: _,
+            reason,
+        }) => api.call(
+            "POST",
+            &format!("/v1/admin/gateways/{}/kill-switch", enc(&id)),
+            Some(json!({"engaged": set, "reason": reason})),
+        ),
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
         Cmd::Usage { tenant } => api.call(
             "GET",
@@ -437,8 +483,6 @@ mod tests {
             "maybe"
         ])
         .is_err());
-        let fleet = Cli::try_parse_from(["otpctl", "--url", "u", "--key", "k", "fleet"]).unwrap();
-        assert!(matches!(fleet.cmd, Cmd::Fleet));
     }
 
     #[test]

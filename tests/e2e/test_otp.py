@@ -340,3 +340,20 @@ def test_kill_switch_stops_sending(make_tenant, admin, new_phone):
     assert r.status_code == 503 and r.json()["error"]["code"] == "sending_disabled"
     assert admin.post("/v1/admin/kill-switch", json={"engaged": False, "tenant_id": t.id}).status_code == 200
     assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+
+
+def test_a_tenant_reads_its_own_analytics_and_rotates_its_own_key(make_tenant, new_phone, stack):
+    from conftest import Client, within_key_cache
+
+    t, other = make_tenant(), make_tenant()
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+    mine = eventually(lambda: t.get("/v1/analytics?granularity=day").json()["data"],
+                      lambda d: d["total"]["verifications"]["sent"] == 1, "the send in the tenant's analytics")
+    assert mine["scope"] == t.id and len(mine["series"]) == 1 and "p95" in mine["total"]["latency_ms"]
+    # Another tenant sees only its own figures.
+    assert other.get("/v1/analytics?granularity=day").json()["data"]["total"]["verifications"]["sent"] == 0
+    r = t.post("/v1/keys/rotate", json={"grace_secs": 0})
+    assert r.status_code == 200, r.text
+    fresh = Client(stack.url, r.json()["data"]["api_key"])
+    assert fresh.get("/v1/usage").status_code == 200
+    within_key_cache(lambda: t.get("/v1/usage").status_code == 401, "the old key ended")

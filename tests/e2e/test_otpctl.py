@@ -72,9 +72,35 @@ def test_cli_admin_keys_analytics_gateways_and_contact_phone(stack, new_phone):
 
     # The scheduled job from the CLI, then its gateway check, newest first.
     assert json.loads(otpctl(stack, "cron").stdout)["gateways"][0]["reachable"] is True
-    checks = json.loads(otpctl(stack, "gateways", "--limit", "5").stdout)["items"]
+    checks = json.loads(otpctl(stack, "gateways", "checks", "--limit", "5").stdout)["items"]
     assert checks and checks[0]["reachable"] is True
-    # The fleet now: each phone's health, SIMs and standing.
-    fleet = json.loads(otpctl(stack, "fleet").stdout)["items"]
+    # The phones now: each one's health, SIMs and standing.
+    fleet = json.loads(otpctl(stack, "gateways", "status").stdout)["items"]
     assert fleet[0]["id"] == "phone-1" and fleet[0]["health"]["sims"] and fleet[0]["health"]["device"], fleet
     assert fleet[0]["avoid"] == [] and fleet[0]["degraded"] is None
+
+
+def test_cli_stops_and_restarts_a_phone_and_revokes_keys(stack, new_phone):
+    t = json.loads(otpctl(stack, "tenants", "create", "--name", "Switch Co", "--quota", "10").stdout)
+    headers = {"Authorization": f"Bearer {t['api_key']}"}
+    gid = stack.gateways[0]["id"]
+    r = otpctl(stack, "gateways", "kill-switch", gid, "--set", "--reason", "SIM swap")
+    assert r.returncode == 0, r.stderr
+    try:
+        assert json.loads(r.stdout)["engaged"] is True
+        # The phone itself refuses, signed: nothing is sent or charged.
+        r = requests.post(stack.url + "/v1/otp/send", json={"phone": new_phone()}, headers=headers)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "gateway_unavailable", r.text
+        status = json.loads(otpctl(stack, "gateways", "status").stdout)["items"]
+        assert next(g for g in status if g["id"] == gid)["reachable"] is True
+    finally:
+        r = otpctl(stack, "gateways", "kill-switch", gid, "--clear")
+    assert r.returncode == 0 and json.loads(r.stdout)["engaged"] is False, r.stderr
+    assert requests.post(stack.url + "/v1/otp/send", json={"phone": new_phone()}, headers=headers).status_code == 202
+
+    key = json.loads(otpctl(stack, "keys", "create", "--label", "temp", "--expires-in-days", "2").stdout)
+    assert key["expires_at"]
+    listed = json.loads(otpctl(stack, "keys", "list").stdout)["items"]
+    assert any(k["prefix"] == key["prefix"] and k["expires_at"] == key["expires_at"] for k in listed)
+    assert json.loads(otpctl(stack, "keys", "revoke", key["prefix"]).stdout)["status"] == "revoked"
+    assert otpctl(stack, "keys", "revoke", "nosuchprefix").returncode == 1

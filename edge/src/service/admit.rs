@@ -93,25 +93,18 @@ impl<P: Platform> App<P> {
 
     /// Units the tenant's lease holds (taken from the shards, not yet spent).
     pub async fn leased_units(&self, tenant_id: &str) -> Result<i64, Error> {
-        let ask = GateAsk {
-            quota: QuotaOp::Peek,
-            ..Default::default()
-        };
-        let answer = self
-            .platform
-            .gate(&tenant_gate(tenant_id), &ask)
-            .await
-            .map_err(|e| Error::new(ErrorCode::StoreUnavailable).cause(e))?;
-        Ok(match answer.quota {
-            QuotaAnswer::Leased { units } => units,
-            _ => 0,
-        })
+        self.lease_op(tenant_id, QuotaOp::Peek).await
     }
 
     /// Drops the tenant's lease (an admin is changing its balance); returns the unspent units.
     pub async fn reset_lease(&self, tenant_id: &str) -> Result<i64, Error> {
+        self.lease_op(tenant_id, QuotaOp::Reset).await
+    }
+
+    /// A quota operation that answers with the lease's units.
+    async fn lease_op(&self, tenant_id: &str, quota: QuotaOp) -> Result<i64, Error> {
         let ask = GateAsk {
-            quota: QuotaOp::Reset,
+            quota,
             ..Default::default()
         };
         let answer = self

@@ -297,7 +297,7 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
         "delivery": {"sent": delivered, "failed": n(m, "delivery_failed"), "expired": n(m, "delivery_expired"), "success_rate": ratio(delivered, delivered + undelivered)},
         "requests": n(m, "requests"),
         "errors": errors,
-        "latency_ms": {"p50": lat(0.5), "p90": lat(0.9), "p99": lat(0.99)},
+        "latency_ms": {"p50": lat(0.5), "p90": lat(0.9), "p95": lat(0.95), "p99": lat(0.99)},
     })
 }
 

@@ -48,13 +48,36 @@ struct Cached {
     at: i64,
     /// `None`: the key is unknown, or not live (a repeated bad key costs no read either).
     found: Option<(ApiKeyRecord, Option<Tenant>, bool)>,
+    /// When one request started re-reading this expired entry (0: none is).
+    refreshing_since: i64,
 }
 
 const MAX_CACHED: usize = 5_000;
+/// While one request re-reads an expired entry, the others keep using it for at most this long,
+/// rather than all reading the same key at once the moment it expires.
+const REFRESH_GRACE_MS: i64 = 1_000;
+
+/// What the cache says about a presented key.
+enum Lookup {
+    Fresh(Box<Cached>),
+    /// Expired: this request re-reads it (the others go on with the old answer meanwhile).
+    Refresh,
+}
 
 impl AuthCache {
-    fn get(&self, sha: &str, now: i64, ttl: i64) -> Option<&Cached> {
-        self.entries.get(sha).filter(|c| now - c.at < ttl)
+    /// A usable entry, or the turn to re-read it (taken by one request at a time).
+    fn lookup(&mut self, sha: &str, now: i64, ttl: i64) -> Lookup {
+        let Some(c) = self.entries.get_mut(sha) else {
+            return Lookup::Refresh;
+        };
+        if now - c.at < ttl {
+            return Lookup::Fresh(Box::new(c.clone()));
+        }
+        if c.refreshing_since != 0 && now - c.refreshing_since < REFRESH_GRACE_MS {
+            return Lookup::Fresh(Box::new(c.clone()));
+        }
+        c.refreshing_since = now;
+        Lookup::Refresh
     }
 
     fn put(&mut self, sha: String, c: Cached, now: i64, ttl: i64) {
@@ -115,14 +138,13 @@ impl<P: Platform> App<P> {
         }
         let prefix = keys::prefix_of(presented).ok_or_else(unauthorized)?;
         let ttl = self.cfg.auth_cache_ms;
-        let cached = self
-            .auth_cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&sha, ctx.now_ms, ttl).cloned());
+        let cached = match self.auth_cache.lock() {
+            Ok(mut c) => c.lookup(&sha, ctx.now_ms, ttl),
+            Err(_) => Lookup::Refresh,
+        };
         let (found, looked_up) = match cached {
-            Some(c) => (c.found, false),
-            None => {
+            Lookup::Fresh(c) => (c.found, false),
+            Lookup::Refresh => {
                 let found = self.look_up(prefix, &sha, ctx).await?;
                 if let Ok(mut c) = self.auth_cache.lock() {
                     c.put(
@@ -130,6 +152,7 @@ impl<P: Platform> App<P> {
                         Cached {
                             at: ctx.now_ms,
                             found: found.clone(),
+                            refreshing_since: 0,
                         },
                         ctx.now_ms,
                         ttl,
@@ -242,5 +265,36 @@ pub fn require_admin(principal: Principal) -> Result<String, Error> {
             ErrorCode::Forbidden,
             "This route needs an admin key",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: i64) -> Cached {
+        Cached {
+            at,
+            found: None,
+            refreshing_since: 0,
+        }
+    }
+
+    #[test]
+    fn an_expired_entry_is_re_read_by_one_request_while_the_others_go_on() {
+        let mut cache = AuthCache::default();
+        cache.put("k".into(), entry(0), 0, 2_000);
+        assert!(matches!(cache.lookup("k", 1_999, 2_000), Lookup::Fresh(_)));
+        assert!(
+            matches!(cache.lookup("k", 2_000, 2_000), Lookup::Refresh),
+            "the first after expiry re-reads"
+        );
+        assert!(
+            matches!(cache.lookup("k", 2_100, 2_000), Lookup::Fresh(_)),
+            "the others use the old answer"
+        );
+        // A re-read that takes too long no longer holds the others back.
+        assert!(matches!(cache.lookup("k", 3_001, 2_000), Lookup::Refresh));
+        assert!(matches!(cache.lookup("unknown", 0, 2_000), Lookup::Refresh));
     }
 }

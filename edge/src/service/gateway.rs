@@ -73,7 +73,7 @@ async fn send_one<P: Platform>(
     let keys = g
         .keys
         .as_ref()
-        .ok_or_else(|| Attempt::Definite("gateway secret is too short".into()))?;
+        .ok_or_else(|| Attempt::Definite("gateway_secret_unusable".into()))?;
     let (req, nonce) = signed_request(
         p,
         &g.cfg,
@@ -83,11 +83,22 @@ async fn send_one<P: Platform>(
         Some(msg),
         &msg.request_id,
     );
+    // Reasons end up in a message's `error`, which its tenant reads: short codes only; the
+    // transport's own text (addresses, URLs) goes to the log.
+    let transport = |e: &TransportError| {
+        let line = serde_json::json!({"level": "warn", "event": "gateway_transport_error", "gateway": g.cfg.id, "request_id": msg.request_id, "error": e.to_string()});
+        p.log(&line.to_string());
+    };
     let resp = match p.http().send(req.timeout_ms(timeout_ms)).await {
-        Err(TransportError::Connect(e)) => {
-            return Err(Attempt::Definite(format!("unreachable ({e})")))
+        Err(e @ TransportError::Connect(_)) => {
+            transport(&e);
+            return Err(Attempt::Definite("unreachable".into()));
         }
-        Err(e) => return Err(Attempt::Ambiguous(e.to_string())),
+        Err(TransportError::Timeout) => return Err(Attempt::Ambiguous("timed_out".into())),
+        Err(e) => {
+            transport(&e);
+            return Err(Attempt::Ambiguous("transport_error".into()));
+        }
         Ok(resp) => resp,
     };
     // Only an answer the gateway signed for this very request says what happened to it. Anything
@@ -96,22 +107,24 @@ async fn send_one<P: Platform>(
     let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
     if let Err(e) = wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body) {
         return Err(Attempt::Ambiguous(format!(
-            "http {} with a {} reply",
+            "http_{}_{}_reply",
             resp.status,
             e.code()
         )));
     }
     match resp.status {
         200..=299 => serde_json::from_slice(&resp.body)
-            .map_err(|_| Attempt::Ambiguous("unreadable reply".into())),
+            .map_err(|_| Attempt::Ambiguous("unreadable_reply".into())),
         // A signed 4xx/503 is the gateway's own refusal (kill switch, full queue, invalid).
         s if s < 500 || s == 503 => {
             let code = serde_json::from_slice::<wire::ErrorBody>(&resp.body)
+                .ok()
                 .map(|b| b.error.code)
-                .unwrap_or_else(|_| format!("http {s}"));
+                .filter(|c| otp_shared::ids::is_plain_id(c))
+                .unwrap_or_else(|| format!("http_{s}"));
             Err(Attempt::Definite(code))
         }
-        s => Err(Attempt::Ambiguous(format!("http {s}"))),
+        s => Err(Attempt::Ambiguous(format!("http_{s}"))),
     }
 }
 

@@ -4,11 +4,12 @@
 use otp_shared::otp::{guess_odds, CodeType, MAX_GUESS_ODDS};
 use serde::Deserialize;
 
-use super::app::App;
+use super::app::{App, Ctx};
 use super::keys::{self, NewKey, Role};
 use super::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings, TenantStatus};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, parse_iso8601, Platform};
+use crate::store::StoreError;
 
 /// Fields an admin may set on create or update; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -220,8 +221,10 @@ pub async fn create_admin_key<P: Platform>(
 }
 
 /// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
+/// `ctx`'s `Idempotency-Key` claim, if any, rides in the same commit.
 pub async fn rotate_key<P: Platform>(
     app: &App<P>,
+    ctx: &Ctx,
     tenant: &Tenant,
     grace_secs: i64,
     now: i64,
@@ -238,9 +241,18 @@ pub async fn rotate_key<P: Platform>(
         label: "rotated".into(),
     };
     let old_until = now + grace_secs.max(0) * 1000;
-    app.repo()
-        .rotate_keys(&tenant.id, &record, old_until)
-        .await?;
+    match app
+        .repo()
+        .rotate_keys(&tenant.id, &record, old_until, ctx.claim_write())
+        .await
+    {
+        Ok(()) => ctx.claim_committed(),
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(app.lost_race(ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    app.forget_cached_keys();
     Ok((key, old_until))
 }
 

@@ -266,6 +266,18 @@ impl Firestore {
         })
     }
 
+    /// `POST {root}:{verb}`: the document-set operations (batchGet, commit, runQuery...).
+    async fn rpc<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        verb: &str,
+        body: Option<Value>,
+    ) -> Result<Value, StoreError> {
+        let url = format!("{}/{}:{verb}", self.base, self.root);
+        self.call(http, now_ms, "POST", url, body).await
+    }
+
     fn doc_of<T: DeserializeOwned>(&self, d: &Value) -> Result<Doc<T>, StoreError> {
         let name = d["name"].as_str().unwrap_or_default();
         let path = name
@@ -313,13 +325,7 @@ impl Firestore {
     ) -> Result<Vec<Option<Doc<T>>>, StoreError> {
         let names: Vec<String> = paths.iter().map(|p| format!("{}/{p}", self.root)).collect();
         let out = self
-            .call(
-                http,
-                now_ms,
-                "POST",
-                format!("{}/{}:batchGet", self.base, self.root),
-                Some(json!({"documents": names})),
-            )
+            .rpc(http, now_ms, "batchGet", Some(json!({"documents": names})))
             .await?;
         let mut found = std::collections::HashMap::new();
         for item in out.as_array().into_iter().flatten() {
@@ -412,15 +418,7 @@ impl Firestore {
                 json!([{"field": {"fieldPath": field_path(f)}, "direction": "ASCENDING"}]);
         }
         let q = json!({"structuredQuery": sq});
-        let out = self
-            .call(
-                http,
-                now_ms,
-                "POST",
-                format!("{}/{}:runQuery", self.base, self.root),
-                Some(q),
-            )
-            .await?;
+        let out = self.rpc(http, now_ms, "runQuery", Some(q)).await?;
         out.as_array()
             .into_iter()
             .flatten()
@@ -455,11 +453,10 @@ impl Firestore {
         now_ms: i64,
     ) -> Result<String, StoreError> {
         let out = self
-            .call(
+            .rpc(
                 http,
                 now_ms,
-                "POST",
-                format!("{}/{}:beginTransaction", self.base, self.root),
+                "beginTransaction",
                 Some(json!({"options": {"readWrite": {}}})),
             )
             .await?;
@@ -478,15 +475,7 @@ impl Firestore {
     ) -> Result<Option<Doc<T>>, StoreError> {
         let body =
             json!({"documents": [format!("{}/{path}", self.root)], "transaction": transaction});
-        let out = self
-            .call(
-                http,
-                now_ms,
-                "POST",
-                format!("{}/{}:batchGet", self.base, self.root),
-                Some(body),
-            )
-            .await?;
+        let out = self.rpc(http, now_ms, "batchGet", Some(body)).await?;
         match out
             .as_array()
             .and_then(|a| a.iter().find(|i| i.get("found").is_some()))
@@ -512,11 +501,10 @@ impl Firestore {
         now_ms: i64,
         transaction: &str,
     ) -> Result<(), StoreError> {
-        self.call(
+        self.rpc(
             http,
             now_ms,
-            "POST",
-            format!("{}/{}:rollback", self.base, self.root),
+            "rollback",
             Some(json!({"transaction": transaction})),
         )
         .await
@@ -529,15 +517,7 @@ impl Firestore {
         now_ms: i64,
         body: Value,
     ) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .call(
-                http,
-                now_ms,
-                "POST",
-                format!("{}/{}:commit", self.base, self.root),
-                Some(body),
-            )
-            .await?;
+        let out = self.rpc(http, now_ms, "commit", Some(body)).await?;
         Ok(out["writeResults"]
             .as_array()
             .into_iter()

@@ -215,8 +215,7 @@ pub async fn tenant_rotate_key<P: Platform>(
     let t = load(app, id).await?;
     let b: Body = body::json(c.req)?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
-    let (key, old_until) = tenants::rotate_key(app, &t, grace, c.ctx.now_ms).await?;
-    app.forget_cached_keys();
+    let (key, old_until) = tenants::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms).await?;
     app.audit(
         c.ctx,
         c.actor()?,
@@ -409,39 +408,11 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
 
 /// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
 pub async fn analytics<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    use crate::service::analytics::{periods, summarize, Granularity};
-    let req = c.req;
-    let g_text = req
-        .query_param("granularity")
-        .unwrap_or_else(|| "hour".into());
-    let g = Granularity::parse(&g_text).ok_or_else(|| {
-        Error::msg(
-            ErrorCode::ValidationFailed,
-            "granularity must be hour, day or month",
-        )
-    })?;
-    let today = iso8601(c.ctx.now_ms)[..10].to_string();
-    let from = req.query_param("from").unwrap_or_else(|| today.clone());
-    let to = req.query_param("to").unwrap_or(today);
-    let list = periods(g, &from, &to).map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))?;
-    let scope = req
+    let scope = c
+        .req
         .query_param("tenant_id")
         .unwrap_or_else(|| "_all".into());
-    let totals = app.repo().counter_totals(&scope, &list).await?;
-    let mut sum = serde_json::Map::new();
-    for m in &totals {
-        for (k, v) in m {
-            let s = sum.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
-            sum.insert(k.clone(), json!(s));
-        }
-    }
-    let series: Vec<Value> = list
-        .iter()
-        .zip(&totals)
-        .map(|(p, m)| summarize(&p[1..], m))
-        .collect();
-    let data = json!({"scope": scope, "granularity": g_text, "from": from, "to": to, "total": summarize("total", &sum), "series": series});
-    Ok(ok(200, data, c.ctx))
+    super::analytics::report(app, c, &scope).await
 }
 
 /// Top-level collections a backup holds; each tenant's quota shards travel with the tenant.

@@ -1,7 +1,9 @@
 //! Handlers: each reads its input, calls one service, and shapes the answer. `dispatch` is the
 //! only place a `Handler` of the route table meets its function, in an exhaustive match.
 
+pub mod account;
 pub mod admin;
+pub mod analytics;
 pub mod dashboard;
 pub mod messages;
 pub mod otp;
@@ -68,6 +70,8 @@ pub async fn dispatch<P: Platform>(
         MessageSend => messages::send(app, c).await,
         MessageGet => messages::get(app, c).await,
         Usage => usage::usage(app, c).await,
+        TenantAnalytics => analytics::own(app, c).await,
+        TenantKeyRotate => account::rotate_key(app, c).await,
         SeedSendOtp => seed::send_otp(app, c).await,
         SeedResendOtp => seed::resend_otp(app, c).await,
         SeedVerifyOtp => seed::verify_otp(app, c).await,

@@ -1,12 +1,12 @@
 //! `api_keys/{prefix}`: the public prefix names the record; only the key's SHA-256 is stored.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::Repo;
 use crate::net::HttpClient;
 use crate::service::keys::Role;
 use crate::service::model::{ApiKeyRecord, KeyStatus};
-use crate::store::{Precondition, StoreError, Write};
+use crate::store::{Doc, Precondition, StoreError, Write};
 
 pub fn create_write(key: &ApiKeyRecord) -> Write {
     Write::set(format!("api_keys/{}", key.prefix), key).precondition(Precondition::Exists(false))
@@ -34,33 +34,23 @@ impl<H: HttpClient> Repo<'_, H> {
     }
 
     pub async fn keys_of_tenant(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let docs = self
-            .db
-            .query_eq::<ApiKeyRecord, _>(
-                self.http,
-                self.now,
-                "api_keys",
-                "tenant_id",
-                json!(tenant_id),
-                500,
-            )
-            .await?;
+        let docs = self.keys_where("tenant_id", json!(tenant_id)).await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
 
     pub async fn admin_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let docs = self
-            .db
-            .query_eq::<ApiKeyRecord, _>(
-                self.http,
-                self.now,
-                "api_keys",
-                "role",
-                json!(Role::Admin),
-                500,
-            )
-            .await?;
+        let docs = self.keys_where("role", json!(Role::Admin)).await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
+    }
+
+    async fn keys_where(
+        &self,
+        field: &str,
+        value: Value,
+    ) -> Result<Vec<Doc<ApiKeyRecord>>, StoreError> {
+        self.db
+            .query_eq(self.http, self.now, "api_keys", field, value, 500)
+            .await
     }
 
     /// Adds `new` and gives every other live key of the tenant an end time, in one commit; each
@@ -70,18 +60,9 @@ impl<H: HttpClient> Repo<'_, H> {
         tenant_id: &str,
         new: &ApiKeyRecord,
         old_until: i64,
+        with: Option<Write>,
     ) -> Result<(), StoreError> {
-        let old = self
-            .db
-            .query_eq::<ApiKeyRecord, _>(
-                self.http,
-                self.now,
-                "api_keys",
-                "tenant_id",
-                json!(tenant_id),
-                500,
-            )
-            .await?;
+        let old = self.keys_where("tenant_id", json!(tenant_id)).await?;
         let mut writes = vec![create_write(new)];
         for d in old {
             let mut k = d.value;
@@ -93,6 +74,7 @@ impl<H: HttpClient> Repo<'_, H> {
                 );
             }
         }
+        writes.extend(with);
         self.commit(writes).await.map(|_| ())
     }
 }
