@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::{cleanup, reports, sender, server};
+use crate::{cleanup, device, reports, sender, server};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let sender_task = tokio::spawn(sender::run(app.clone(), stop_rx.clone()));
     let reports_task = tokio::spawn(reports::run(app.clone(), stop_rx.clone()));
     let cleanup_task = tokio::spawn(cleanup::run(app.clone(), stop_rx.clone()));
+    let device_task = tokio::spawn(device::run(app.clone(), stop_rx.clone()));
 
     shutdown_signal().await;
     info!("shutting down: finishing the send in progress");
@@ -52,6 +53,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     }
     server_task.abort();
     cleanup_task.abort();
+    device_task.abort();
     Ok(())
 }
 

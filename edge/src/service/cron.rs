@@ -1,5 +1,7 @@
-//! The scheduled run (Cron Trigger, also `POST /v1/admin/cron/run`): expiry and quota notices,
-//! expiring stale verifications, deleting records past their retention, and a health check of every gateway kept as history.
+//! The scheduled run (Cron Triggers, also `POST /v1/admin/cron/run`): expiry and quota notices,
+//! expiring stale verifications, deleting records past their retention, and a health check of every
+//! gateway kept as history (every 5 minutes); the fleet's stuck messages, canaries, standings and
+//! alerts (every minute, `fleet::tick`).
 
 use serde_json::{json, Value};
 
@@ -12,7 +14,16 @@ use crate::platform::Platform;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Everything the scheduled job does: the upkeep (every 5 minutes) and the fleet's part (every
+/// minute; see `fleet::tick`). `POST /v1/admin/cron/run` runs this.
 pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    let mut summary = upkeep(app, ctx).await;
+    summary["fleet"] = super::fleet::tick(app, ctx).await;
+    summary
+}
+
+/// Notices, expiry, retention and the gateway health history (the 5-minute Cron Trigger).
+pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut notices = 0;
     let mut tenants = 0;
     let mut cursor: Option<String> = None;
@@ -107,7 +118,7 @@ const EXPIRE_PAGES: usize = 5;
 
 /// How long records stay after they stop mattering: (collection, time field, retention). Audit
 /// entries, tenants and keys are kept; analytics live in counters, not in these records.
-const RETENTION: [(&str, &str, i64); 5] = [
+const RETENTION: [(&str, &str, i64); 6] = [
     ("verifications", "expires_at", 30 * DAY_MS),
     ("messages", "created_at", 30 * DAY_MS),
     // A retry a day later is a new request (Stripe keeps keys 24 hours too).
@@ -115,6 +126,8 @@ const RETENTION: [(&str, &str, i64); 5] = [
     ("gateway_checks", "at", 7 * DAY_MS),
     // Delivery-report nonces only matter inside the signature window (minutes).
     ("nonces", "at", DAY_MS),
+    // Canaries matter until judged (minutes); a week of them shows a phone's record.
+    ("canaries", "sent_at", 7 * DAY_MS),
 ];
 
 /// Deletes records past their retention, at most a few hundred per collection and run.

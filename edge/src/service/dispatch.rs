@@ -36,6 +36,8 @@ pub struct Outgoing<'a> {
     pub deadline_ms: i64,
     /// Limit hits of this send besides the request's (a phone's window).
     pub hits: Vec<Hit>,
+    /// The verification an OTP delivers (so a failed delivery can be given to another phone).
+    pub verification_id: Option<String>,
 }
 
 /// Builds, from the version a companion was written at, the write that undoes it.
@@ -58,6 +60,8 @@ pub struct Prepared {
     charged: bool,
     /// The send's own limit hits (a phone's window), given back if nothing is sent.
     hits: Vec<Hit>,
+    /// The gateways to offer it to, in order (healthy phones first; `fleet::standing`).
+    order: Vec<String>,
 }
 
 impl Prepared {
@@ -82,16 +86,6 @@ pub struct Recorded {
 }
 
 impl<P: Platform> App<P> {
-    /// Gateways in the order to try them: a random first one (spreads load), then round.
-    fn gateway_order(&self) -> Vec<&GatewayLink> {
-        let n = self.gateways.len();
-        if n == 0 {
-            return Vec::new();
-        }
-        let start = self.random_below(n as u32) as usize;
-        (0..n).map(|i| &self.gateways[(start + i) % n]).collect()
-    }
-
     /// The whole flow for a caller whose companion (if any) cannot lose a race.
     pub async fn dispatch(
         &self,
@@ -120,11 +114,8 @@ impl<P: Platform> App<P> {
         let tenant = out.tenant;
         let charged = out.kind != MessageKind::Notification;
         self.admit(ctx, tenant, out.hits.clone(), charged).await?;
-        let first = self
-            .gateway_order()
-            .first()
-            .map(|g| g.cfg.id.clone())
-            .unwrap_or_default();
+        let order = self.gateway_order(&[]).await;
+        let first = order.first().cloned().unwrap_or_default();
         let message = MessageRecord {
             id: new_id(&self.platform, "msg"),
             tenant_id: tenant.id.clone(),
@@ -139,6 +130,13 @@ impl<P: Platform> App<P> {
             created_at: ctx.now_ms,
             updated_at: ctx.now_ms,
             request_id: ctx.request_id.clone(),
+            verification_id: out.verification_id,
+            deadline_ms: out.deadline_ms,
+            check_after: ctx.now_ms + self.cfg.fleet.stuck_after_ms,
+            failure_class: None,
+            reroute_of: None,
+            rerouted_to: None,
+            avoid_gateways: Vec::new(),
         };
         let request = SendRequest {
             id: message.id.clone(),
@@ -156,6 +154,7 @@ impl<P: Platform> App<P> {
             request,
             charged,
             hits: out.hits,
+            order,
         })
     }
 
@@ -224,8 +223,9 @@ impl<P: Platform> App<P> {
             request,
             charged,
             hits,
+            order,
         } = p;
-        let order = self.gateway_order_from(&message.gateway_id);
+        let order = self.links(&order);
         let outcome = hand_off(
             &self.platform,
             &order,
@@ -262,21 +262,23 @@ impl<P: Platform> App<P> {
         Ok(Handed { message })
     }
 
-    /// The gateways starting with the one recorded, then round.
-    fn gateway_order_from(&self, first: &str) -> Vec<&GatewayLink> {
-        let n = self.gateways.len();
-        let start = self
-            .gateways
-            .iter()
-            .position(|g| g.cfg.id == first)
-            .unwrap_or(0);
-        (0..n).map(|i| &self.gateways[(start + i) % n]).collect()
+    /// The configured gateways with these ids, in this order.
+    pub(crate) fn links(&self, ids: &[String]) -> Vec<&GatewayLink> {
+        ids.iter()
+            .filter_map(|id| self.gateways.iter().find(|g| &g.cfg.id == id))
+            .collect()
     }
 
     /// Writes the outcome of a hand-off that differs from the record, guarded so an earlier
     /// delivery report wins; never fails the request (see the module header). The companion's
     /// undo goes in the same commit, or alone after the message if its own guard lost.
-    async fn correct(&self, ctx: &Ctx, m: &MessageRecord, version: &str, undo: Option<Write>) {
+    pub(crate) async fn correct(
+        &self,
+        ctx: &Ctx,
+        m: &MessageRecord,
+        version: &str,
+        undo: Option<Write>,
+    ) {
         let message = repo::messages::update_write(m, version);
         let mut writes = vec![message.clone()];
         writes.extend(undo.clone());

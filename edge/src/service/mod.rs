@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cron;
 pub mod dispatch;
 pub mod end_user;
+pub mod fleet;
 pub mod fraud;
 pub mod gate;
 pub mod gateway;

@@ -7,11 +7,13 @@ mod meta;
 mod outbox;
 mod queue;
 mod schema;
+mod sims;
 mod writer;
 
 pub use outbox::OutboxItem;
 pub use queue::{sim_key, Enqueued, Queued, ERR_SEND_UNCERTAIN};
 pub use schema::number_hash;
+pub use sims::{StoredRest, StoredUsage};
 pub use writer::StoreHandle;
 
 use crate::config::Synchronous;

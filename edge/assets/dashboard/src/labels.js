@@ -76,6 +76,8 @@ const LABELS = {
     "gateway.kill_switch": "Phone kill switch changed",
     "admin_key.create": "Admin key created",
     "cron.run": "Scheduled job run",
+    "alert.raised": "Alert raised",
+    "alert.cleared": "Alert cleared",
     import: "Backup restored",
     "fraud.block": "Fraud guard paused a destination",
     "fraud.lift": "Fraud-guard block lifted",
@@ -107,6 +109,35 @@ const LABELS = {
     approved: "Approved",
   },
   kind: { otp: "Code", direct: "Direct message", notification: "Notice" },
+  // Why the edge offers a phone messages only after the others.
+  avoid: {
+    unreachable: "not reachable",
+    kill_switch: "kill switch engaged",
+    low_battery: "low battery, not charging",
+    no_signal: "no signal",
+    failing: "its last sends failed",
+    no_sim_available: "no SIM can send (budgets or rests)",
+    canary_missed: "a canary did not arrive",
+  },
+  // A failed send's class, as the phone tells it.
+  class: {
+    limit_exceeded: "Android's sending limit",
+    no_service: "no service",
+    generic_failure: "generic failures (out of credit?)",
+    not_permitted: "sending not permitted",
+    no_capacity: "no SIM could send it in time",
+    canceled: "taken back to reroute",
+    unknown: "unexplained failure",
+    uncertain: "may have been sent",
+  },
+  alert: {
+    phone_down: "Phone down",
+    kill_switch_tripped: "Kill switch tripped",
+    sim_at_limit: "SIM at its limit",
+    sim_resting: "SIM resting",
+    stuck_messages: "Stuck messages",
+    canary_missed: "Canary missed",
+  },
 };
 
 /** The human name of `code` in table `kind`, or the code itself. */

@@ -22,6 +22,9 @@ struct SendBody {
     country: Option<String>,
     #[serde(default)]
     end_user_ip: Option<String>,
+    /// Seconds the phone may still send it; after that it is `expired`, never sent late.
+    #[serde(default)]
+    ttl_secs: Option<u32>,
 }
 
 pub fn message_json(m: &MessageRecord) -> Value {
@@ -35,6 +38,10 @@ pub fn message_json(m: &MessageRecord) -> Value {
         "gateway_id": m.gateway_id,
         "attempts": m.attempts,
         "error": m.error,
+        "failure_class": m.failure_class,
+        "rerouted_to": m.rerouted_to,
+        "reroute_of": m.reroute_of,
+        "expires_at": (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
         "created_at": iso8601(m.created_at),
         "updated_at": iso8601(m.updated_at),
     })
@@ -46,7 +53,14 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.text.as_deref().unwrap_or("");
     let m = app
-        .send_message(c.ctx, c.tenant()?, &phone, text, MessageKind::Direct)
+        .send_message_within(
+            c.ctx,
+            c.tenant()?,
+            &phone,
+            text,
+            MessageKind::Direct,
+            b.ttl_secs,
+        )
         .await?;
     Ok(ok(202, message_json(&m), c.ctx))
 }

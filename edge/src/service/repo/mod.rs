@@ -3,7 +3,9 @@
 //! the HTTP client it talks through, the time, and the number of quota shards. Methods return the
 //! store's own error, so services can tell a lost race (precondition) from an outage.
 
+pub mod canaries;
 pub mod counters;
+pub mod fleet;
 pub mod geo;
 pub mod idempotency;
 pub mod keys;
