@@ -4,14 +4,17 @@
 #
 # Usage: ./install.sh [--dry-run] [--gateway-id ID] [--edge-url URL] [--listen ADDR] [--no-service]
 #                     [--tunnel cloudflared|portmap] [--hostname HOST] [--tls-cert PEM --tls-key PEM]
+#                     [--skip-api-check]
 #
 # Run it from a clone of the repository inside Termux. Needs the Termux:API app (with SMS permission) for
-# termux-sms-send. Tools can be replaced for tests: PKG, SV, CARGO (commands), PREFIX, HOME, GATEWAY_HOME.
+# termux-sms-send, from F-Droid or GitHub: its Google Play build can no longer send SMS, and install.sh
+# refuses it. Tools can be replaced for tests: PKG, SV, CARGO, PM (commands), PREFIX, HOME, GATEWAY_HOME.
 set -euo pipefail
 
 PKG="${PKG:-pkg}"
 SV="${SV:-sv}"
 CARGO="${CARGO:-cargo}"
+PM="${PM:-pm}"
 PREFIX="${PREFIX:-/data/data/com.termux/files/usr}"
 GATEWAY_HOME="${GATEWAY_HOME:-$HOME/.phone-gateway}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,8 +28,9 @@ TUNNEL="cloudflared"
 PUBLIC_HOST=""
 TLS_CERT=""
 TLS_KEY=""
+API_CHECK=1
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
     --hostname) PUBLIC_HOST="${2:?--hostname needs a value}"; shift ;;
     --tls-cert) TLS_CERT="${2:?--tls-cert needs a file}"; shift ;;
     --tls-key) TLS_KEY="${2:?--tls-key needs a file}"; shift ;;
+    --skip-api-check) API_CHECK=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -84,6 +89,55 @@ write_file() {
     echo "+ wrote $path"
   fi
 }
+
+# Where Termux:API comes from. Its Google Play build answers every termux-sms-send with "Sending SMS
+# is no longer permitted by Google" (Play's SMS policy), so a phone with it sends nothing. Termux
+# and its add-ons must share a signature, so the add-on comes from where Termux came from: Termux
+# says which build it is (TERMUX_APP__APK_RELEASE, older versions TERMUX_APK_RELEASE), and Android's
+# package manager says who installed the add-on (`pm list packages -i`).
+check_termux_api() {
+  local release="${TERMUX_APP__APK_RELEASE:-${TERMUX_APK_RELEASE:-}}"
+  local listed="" installer="" have_pm=0
+  if command -v "$PM" >/dev/null 2>&1; then
+    have_pm=1
+    listed="$("$PM" list packages -i com.termux.api 2>/dev/null | grep 'package:com.termux.api\b' || true)"
+    installer="$(printf '%s\n' "$listed" | sed -n 's/.*installer=\([^ ]*\).*/\1/p' | head -n 1)"
+  fi
+  if [ -z "$release" ] && [ -z "${TERMUX_VERSION:-}" ] && [ -z "$listed" ]; then
+    echo "not running in Termux: the Termux:API check is skipped"
+    return 0
+  fi
+  local play=""
+  if [ "$release" = GOOGLE_PLAY_STORE ] || [[ "${TERMUX_VERSION:-}" == googleplay* ]]; then
+    play="Termux is the Google Play build (${release:-version ${TERMUX_VERSION:-}}), so its Termux:API is too"
+  elif [ "$installer" = com.android.vending ]; then
+    play="Termux:API was installed from the Google Play Store"
+  fi
+  if [ -n "$play" ]; then
+    {
+      echo "install.sh: $play."
+      echo "The Google Play build of Termux:API can no longer send SMS (\"Sending SMS is no longer permitted by"
+      echo "Google\"): this phone would accept messages and send none. Install Termux and Termux:API from F-Droid"
+      echo "(https://f-droid.org/packages/com.termux.api/) or from GitHub (https://github.com/termux/termux-api/releases),"
+      echo "both from the same source, then run install.sh again. (--skip-api-check skips this check.)"
+    } >&2
+    exit 3
+  fi
+  if [ "$have_pm" = 1 ] && [ -z "$listed" ]; then
+    echo "install.sh: the Termux:API app (com.termux.api) is not installed: termux-sms-send would hang." >&2
+    echo "Install it from F-Droid or GitHub (the same source as Termux), allow it SMS, then run install.sh again." >&2
+    exit 3
+  fi
+  case "$release" in
+    F_DROID) echo "Termux:API: the F-Droid build (it can send SMS)" ;;
+    GITHUB) echo "Termux:API: the GitHub build (it can send SMS)" ;;
+    *) if [[ "$installer" == org.fdroid.* ]]; then echo "Termux:API: the F-Droid build (it can send SMS)"; return 0; fi
+       echo "WARNING: cannot tell where Termux:API comes from (Termux build '${release:-unknown}', installer '${installer:-unknown}'); it must be the F-Droid or GitHub build: the Google Play one cannot send SMS" ;;
+  esac
+}
+
+echo "== 0/5 Termux:API"
+if [ "$API_CHECK" = 1 ]; then check_termux_api; else echo "skipped (--skip-api-check)"; fi
 
 echo "== 1/5 packages"
 run "$PKG" install -y "${PACKAGES[@]}"
@@ -131,6 +185,17 @@ $EDGE_LINE
 [pacing]
 per_sim_limit = 25     # Android allows 30 per 30 min per app; stay below
 window_secs = 1800
+
+# SIM budgets (see phone-gateway/README.md): what the plan allows, so the phone refuses what it
+# cannot send (the edge then uses another phone) instead of being cut off by the carrier.
+[budget]
+# daily_limit = 200          # sends per calendar day (0 = no cap)
+# monthly_recipients = 250   # distinct recipients per plan period (0 = no cap)
+# plan_reset_day = 1         # the day of the month the plan renews
+# utc_offset_minutes = 0     # the plan's time zone
+# [[budget.sims]]            # one SIM's own plan, by slot
+# slot = 1
+# daily_limit = 100
 
 [kill_switch]
 file = "STOP"          # touch $GATEWAY_HOME/STOP to stop sending at once

@@ -160,7 +160,15 @@ def body_stream(a: argparse.Namespace, rng: random.Random, verify_phones: list[s
             yield json.dumps({**extra, a.phone_field: phone, a.code_field: a.wrong_code}).encode()
 
 
-def worker(args) -> tuple[list[float], dict, dict, float, float]:
+def machine_busy_secs() -> float:
+    """CPU time the whole machine has spent busy so far (every process, every core)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def worker(args) -> tuple[list[float], dict, dict, float, float, float]:
     """One driver process: its share of the clients, for warmup then the measured window."""
     a, clients, warm_at, start_at, end_at, seed, verify_phones = args
     rng = random.Random(seed)
@@ -169,8 +177,9 @@ def worker(args) -> tuple[list[float], dict, dict, float, float]:
     if a.warmup > 0:
         asyncio.run(drive(a, clients, warm_at, start_at, bodies, measure=False))
         cpu0 = time.process_time()
+    busy0 = machine_busy_secs()
     lat, st, err, finished = asyncio.run(drive(a, clients, start_at, end_at, bodies, measure=True))
-    return lat, dict(st), dict(err), time.process_time() - cpu0, finished
+    return lat, dict(st), dict(err), time.process_time() - cpu0, finished, machine_busy_secs() - busy0
 
 
 async def prime(a: argparse.Namespace, rng: random.Random) -> tuple[list[str], Counter]:
@@ -240,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     latencies = sorted(x for r in results for x in r[0])
     statuses: Counter = Counter()
     errors: Counter = Counter()
-    for _, st, err, _, _ in results:
+    for _, st, err, _, _, _ in results:
         statuses.update(st)
         errors.update(err)
     driver_cpu = sum(r[3] for r in results) / max(wall, 1e-9)
@@ -269,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         # means the driver, not the server, may be the ceiling.
         "driver_cpu": round(driver_cpu, 2),
         "loadavg_1m_before": round(load_before, 2),
+        # Every process on the machine (server, store, phone, driver, and anything else running):
+        # comparable between stacks measured alike on a quiet machine.
+        "machine_cpu_ms_per_request": round(max(r[5] for r in results) * 1000 / max(n, 1), 2),
     }
     if primed:
         out["prime"] = primed

@@ -46,7 +46,8 @@ enum Cmd {
     /// Phones: live state, health-check history, and each phone's own kill switch.
     #[command(subcommand)]
     Gateways(Gateways),
-    /// Run the scheduled job now (notices, expiry, retention, gateway checks).
+    /// Run the scheduled job now (notices, expiry, retention, gateway checks, and the fleet's
+    /// minute: stuck messages, canaries, phone standings, alerts).
     Cron,
     /// Usage counts, global or for one tenant.
     Usage {
@@ -260,7 +261,8 @@ enum Keys {
 
 #[derive(Subcommand)]
 enum Gateways {
-    /// Every phone now: reachable, queue, pacing capacity, kill switch.
+    /// Every phone now: reachable, queue, pacing capacity, kill switch, battery, signal, storage,
+    /// each SIM's budgets and rest, recent sends, why it is routed last, a missed canary, open alerts.
     Status,
     /// Health checks recorded by the scheduled job, newest first.
     Checks {

@@ -14,6 +14,10 @@ pub struct GatewayConfig {
     /// SIM slot to ask for, if the phone has several.
     #[serde(default)]
     pub sim_slot: Option<u8>,
+    /// The phone's own numbers, by SIM slot (`"0"`, `"1"`) or `"default"` for the phone's default
+    /// SIM: the canaries text them (E.164). Without two numbers in the fleet, no canaries.
+    #[serde(default)]
+    pub numbers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,11 +45,26 @@ pub struct Config {
     pub counter_flush_ms: u64,
     /// Failed key lookups one client address may cause per minute before it is refused unread.
     pub auth_failures_per_minute: u32,
+    /// The phone fleet's reliability settings (`service::fleet`).
+    pub fleet: FleetConfig,
     /// Tenant webhooks: delivery, retries and when a failing endpoint is disabled.
     pub webhooks: WebhookConfig,
     /// Where operator alerts go when the stored channels cannot be read (the store is down and
     /// this isolate never read them): a Slack/Discord-compatible webhook.
     pub alert_webhook_url: Option<String>,
+}
+
+/// How the scheduled job looks after the phones (`service::fleet`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// A message with no final state and no change for this long is asked about (`STUCK_AFTER_MS`).
+    pub stuck_after_ms: i64,
+    /// Canaries go round the fleet this often; 0 = never (`CANARY_INTERVAL_MIN`).
+    pub canary_interval_ms: i64,
+    /// A canary not received within this is missed (`CANARY_TIMEOUT_SECS`).
+    pub canary_timeout_ms: i64,
+    /// How long an isolate routes by the phones' standing it read (`FLEET_CACHE_MS`).
+    pub cache_ms: i64,
 }
 
 /// How tenant webhooks are delivered (`service::webhooks`).
@@ -142,6 +161,17 @@ impl Config {
                     g.id
                 ))
             })?;
+            for (sim, number) in &g.numbers {
+                let sim_ok = sim == "default" || sim.parse::<u8>().is_ok_and(|s| s <= 7);
+                let canonical =
+                    otp_shared::phone::Phone::parse(number).is_ok_and(|p| p.as_str() == number);
+                if !sim_ok || !canonical {
+                    return Err(ConfigError(format!(
+                        "GATEWAYS: gateway {:?} numbers need \"default\" or a slot 0-7 as keys and E.164 numbers",
+                        g.id
+                    )));
+                }
+            }
             // A shared secret would let one phone's reports pass as another's.
             if !seen_secrets.insert(g.secret.clone()) {
                 return Err(ConfigError(format!(
@@ -195,6 +225,13 @@ impl Config {
                 cache_ms: num("WEBHOOK_CACHE_MS", 10_000)?.min(300_000) as i64,
             },
             alert_webhook_url: get("ALERT_WEBHOOK_URL"),
+            fleet: FleetConfig {
+                stuck_after_ms: num("STUCK_AFTER_MS", 60_000)?.clamp(1_000, 86_400_000) as i64,
+                canary_interval_ms: num("CANARY_INTERVAL_MIN", 240)?.min(7 * 24 * 60) as i64
+                    * 60_000,
+                canary_timeout_ms: num("CANARY_TIMEOUT_SECS", 600)?.clamp(5, 86_400) as i64 * 1000,
+                cache_ms: num("FLEET_CACHE_MS", 30_000)?.min(600_000) as i64,
+            },
         })
     }
 }
@@ -224,6 +261,35 @@ mod tests {
         assert_eq!(c.gateways[0].url, "http://127.0.0.1:9");
         assert_eq!(c.gateways[0].secret, "s3cret");
         assert_eq!(c.quota_shards, 8);
+    }
+
+    #[test]
+    fn gateway_numbers_and_fleet_settings() {
+        let c = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            (
+                "GATEWAYS",
+                r#"[{"id":"p1","url":"x","numbers":{"0":"+14155550100","1":"+14155550101"}}]"#,
+            ),
+            ("GATEWAY_SECRETS", r#"{"p1":"s3cret"}"#),
+            ("STUCK_AFTER_MS", "5000"),
+            ("CANARY_INTERVAL_MIN", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(c.gateways[0].numbers["1"], "+14155550101");
+        assert_eq!(c.fleet.stuck_after_ms, 5000);
+        assert_eq!(c.fleet.canary_interval_ms, 0);
+        assert_eq!(c.fleet.canary_timeout_ms, 600_000);
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            (
+                "GATEWAYS",
+                r#"[{"id":"p1","url":"x","numbers":{"sim2":"+14155550100"}}]"#,
+            ),
+            ("GATEWAY_SECRETS", r#"{"p1":"s3cret"}"#),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("numbers"), "{e}");
     }
 
     #[test]

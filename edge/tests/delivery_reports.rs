@@ -53,6 +53,7 @@ fn report(id: &str, state: MessageState) -> StatusReport {
         error: None,
         at: now_s(),
         gateway_id: "phone-1".into(),
+        class: None,
     }
 }
 

@@ -146,6 +146,7 @@ fn gateway(id: &str, url: &str) -> GatewayLink {
         url: url.into(),
         secret: SECRET.into(),
         sim_slot: None,
+        numbers: Default::default(),
     };
     GatewayLink {
         keys: Keys::from_secret(&cfg.secret).ok(),

@@ -1,6 +1,7 @@
 //! The gateway's state, built once from the configuration: keys, the store (recovered after a
 //! crash), the pacer (rebuilt from the attempt log), and the kill switch (as persisted).
 
+use crate::budget::{self, Budgets};
 use crate::config::Config;
 use crate::fair_share::FairShare;
 use crate::kill_switch::{self, KillSwitch};
@@ -27,6 +28,41 @@ pub struct App {
     pub wake_inbound: Notify,
     /// "sent", "failed" or "none".
     pub last_send: Mutex<&'static str>,
+    /// The SIMs' daily and recipient caps and rests (lock after `pacer` when both are held).
+    pub budgets: Mutex<Budgets>,
+    /// Keys the recipient hashes of the budgets (`budget::recipient_tag`).
+    pub recipient_key: [u8; 32],
+    /// The phone's last battery, network and storage reading (`device.rs`).
+    pub device: Mutex<Option<otp_shared::wire::DeviceHealth>>,
+    /// How the last send attempts went (true = failed), newest last.
+    pub recent: Mutex<RecentOutcomes>,
+}
+
+/// The last attempts' outcomes, for the health the edge routes by.
+#[derive(Debug, Default)]
+pub struct RecentOutcomes {
+    outcomes: std::collections::VecDeque<bool>,
+    run: u32,
+}
+
+impl RecentOutcomes {
+    const KEEP: usize = 20;
+
+    pub fn note(&mut self, failed: bool) {
+        self.outcomes.push_back(failed);
+        if self.outcomes.len() > Self::KEEP {
+            self.outcomes.pop_front();
+        }
+        self.run = if failed { self.run + 1 } else { 0 };
+    }
+
+    pub fn summary(&self) -> otp_shared::wire::RecentSends {
+        otp_shared::wire::RecentSends {
+            attempts: self.outcomes.len() as u32,
+            failed: self.outcomes.iter().filter(|&&f| f).count() as u32,
+            consecutive_failures: self.run,
+        }
+    }
 }
 
 impl App {
@@ -68,6 +104,10 @@ impl App {
                 .tenant_sends_since(unix_ms() - cfg.pacing.window_secs as i64 * 1000)
                 .map_err(|e| e.to_string())?,
         );
+        let mut budgets = Budgets::new(&cfg.budget);
+        let (day, period) = budgets.horizon(unix_ms());
+        let usage = store.sim_usage(day, period).map_err(|e| e.to_string())?;
+        budgets.load(&usage, unix_ms());
         let persisted_kill = store
             .get_meta(kill_switch::META_KEY)
             .map_err(|e| e.to_string())?;
@@ -84,6 +124,10 @@ impl App {
             wake_reports: Notify::new(),
             wake_inbound: Notify::new(),
             last_send: Mutex::new("none"),
+            budgets: Mutex::new(budgets),
+            recipient_key: budget::recipient_key(cfg.secret.as_deref().unwrap_or_default()),
+            device: Mutex::new(None),
+            recent: Mutex::new(RecentOutcomes::default()),
             cfg,
         })
     }

@@ -21,12 +21,15 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let nonces_before = now.saturating_sub(2 * app.cfg.auth.window_secs);
         let log_before_ms = unix_ms() - send_log_keep_ms(&app.cfg);
         let inbox_before = now.saturating_sub(app.cfg.inbound.retention_secs);
+        // Budgets count only the current day and plan period.
+        let (day, period) = app.budgets.lock().unwrap().horizon(unix_ms());
         let result = app
             .store
             .call(move |s| {
                 s.prune_nonces(nonces_before)?;
                 s.prune_send_log(log_before_ms)?;
                 s.inbox_prune(inbox_before)?;
+                s.prune_sim_usage(day, period)?;
                 s.delete_finished(finished_before)
             })
             .await;

@@ -39,6 +39,10 @@ pub struct Config {
     pub kill_switch: KillSwitchConfig,
     pub reports: ReportsConfig,
     pub inbound: InboundConfig,
+    /// Per-SIM daily caps, distinct-recipient caps and rests (`budget.rs`).
+    pub budget: BudgetConfig,
+    /// Battery, network and storage readings (`device.rs`).
+    pub device: DeviceConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -167,6 +171,51 @@ pub struct KillSwitchConfig {
     pub failure_window: u32,
 }
 
+/// What a SIM may send beyond the pacing window: its plan's daily cap and distinct recipients per
+/// month, and how long it rests after a limit or a run of failures. `[budget]` holds the defaults
+/// for every SIM; `[[budget.sims]]` entries override them for one slot.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    /// Sends per calendar day (the plan's time zone); 0 = no cap.
+    pub daily_limit: u32,
+    /// Distinct recipients per plan period; 0 = no cap.
+    pub monthly_recipients: u32,
+    /// Day of the month (1-28) the plan period starts again.
+    pub plan_reset_day: u8,
+    /// The plan's time zone, as minutes east of UTC: when its days and months start.
+    pub utc_offset_minutes: i32,
+    /// A SIM that got LIMIT_EXCEEDED rests this long (Android's window is 30 minutes).
+    pub limit_rest_secs: u64,
+    /// Generic failures in a row on one SIM before it rests (0 = never).
+    pub generic_failures_to_rest: u32,
+    /// How long such a SIM rests (it is often out of credit: an operator must look).
+    pub generic_rest_secs: u64,
+    pub sims: Vec<SimBudget>,
+}
+
+/// One slot's own caps; unset fields take `[budget]`'s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimBudget {
+    pub slot: u8,
+    pub daily_limit: Option<u32>,
+    pub monthly_recipients: Option<u32>,
+    pub plan_reset_day: Option<u8>,
+}
+
+/// The Termux:API programs the gateway reads the phone's state with. An empty program name turns
+/// that reading off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    pub interval_secs: u64,
+    pub timeout_secs: u64,
+    pub battery_program: String,
+    pub telephony_program: String,
+    pub cellinfo_program: String,
+}
+
 /// Received SMS: the inbox is read with `termux-sms-list` and new messages go to the edge.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -214,6 +263,35 @@ impl Default for Config {
             kill_switch: KillSwitchConfig::default(),
             reports: ReportsConfig::default(),
             inbound: InboundConfig::default(),
+            budget: BudgetConfig::default(),
+            device: DeviceConfig::default(),
+        }
+    }
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        BudgetConfig {
+            daily_limit: 0,
+            monthly_recipients: 0,
+            plan_reset_day: 1,
+            utc_offset_minutes: 0,
+            limit_rest_secs: 1800,
+            generic_failures_to_rest: 3,
+            generic_rest_secs: 3600,
+            sims: Vec::new(),
+        }
+    }
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig {
+            interval_secs: 60,
+            timeout_secs: 15,
+            battery_program: "termux-battery-status".into(),
+            telephony_program: "termux-telephony-deviceinfo".into(),
+            cellinfo_program: "termux-telephony-cellinfo".into(),
         }
     }
 }
@@ -423,6 +501,10 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
             return bad("sender.default_sim must be one of sender.sim_slots");
         }
     }
+    validate_budget(cfg)?;
+    if cfg.device.interval_secs == 0 || cfg.device.timeout_secs == 0 {
+        return bad("device.interval_secs and device.timeout_secs must be positive");
+    }
     if let Some(url) = &cfg.edge_url {
         if reqwest::Url::parse(url).is_err() {
             return bad("edge_url is not a valid URL");
@@ -450,6 +532,36 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
     {
         if path.is_relative() {
             *path = dir.join(&*path);
+        }
+    }
+    Ok(())
+}
+
+fn validate_budget(cfg: &Config) -> Result<(), ConfigError> {
+    let bad = |m: String| Err(ConfigError::Invalid(m));
+    let b = &cfg.budget;
+    let days =
+        std::iter::once(b.plan_reset_day).chain(b.sims.iter().filter_map(|s| s.plan_reset_day));
+    for d in days {
+        if !(1..=28).contains(&d) {
+            // 29-31 do not exist every month; a plan that renews then renews on the 1st here.
+            return bad(format!("budget plan_reset_day {d} must be 1-28"));
+        }
+    }
+    if b.utc_offset_minutes.abs() > 14 * 60 {
+        return bad("budget.utc_offset_minutes must be within -840..840".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for s in &b.sims {
+        if !seen.insert(s.slot) {
+            return bad(format!("budget.sims lists slot {} twice", s.slot));
+        }
+        let slots = &cfg.sender.sim_slots;
+        if !slots.is_empty() && !slots.contains(&s.slot) {
+            return bad(format!(
+                "budget.sims slot {} is not one of sender.sim_slots",
+                s.slot
+            ));
         }
     }
     Ok(())
@@ -534,5 +646,32 @@ mod tests {
             ]),
         );
         assert!(matches!(err, Err(ConfigError::Env(..))));
+    }
+
+    #[test]
+    fn per_sim_budgets_override_the_defaults_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        let write = |text: &str| {
+            std::fs::write(&path, format!("secret = \"{SECRET}\"\n{text}")).unwrap();
+        };
+        write(
+            "[sender]\nsim_slots = [0, 1]\n[budget]\ndaily_limit = 100\n[[budget.sims]]\nslot = 1\ndaily_limit = 20\nmonthly_recipients = 99\nplan_reset_day = 15\n",
+        );
+        let cfg = load(Some(&path), env_of(&[])).unwrap();
+        assert_eq!(cfg.budget.daily_limit, 100);
+        assert_eq!(cfg.budget.sims[0].monthly_recipients, Some(99));
+        assert_eq!(cfg.budget.generic_failures_to_rest, 3);
+        for bad in [
+            "[budget]\nplan_reset_day = 31\n",
+            "[sender]\nsim_slots = [0]\n[[budget.sims]]\nslot = 1\n",
+            "[[budget.sims]]\nslot = 0\n[[budget.sims]]\nslot = 0\n",
+        ] {
+            write(bad);
+            assert!(
+                matches!(load(Some(&path), env_of(&[])), Err(ConfigError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -2,8 +2,11 @@
 //! sender that runs `termux-sms-send`, with delivery reports to the edge and a kill switch.
 
 pub mod app;
+pub mod budget;
+pub mod classify;
 pub mod cleanup;
 pub mod config;
+pub mod device;
 pub mod fair_share;
 pub mod inbound;
 pub mod kill_switch;

@@ -75,6 +75,17 @@ impl Pacer {
 
     /// Chooses a SIM for a message that asked for `requested` (None = any).
     pub fn pick(&mut self, requested: Option<u8>, now_ms: i64) -> Pick {
+        self.pick_with(requested, now_ms, |_| now_ms)
+    }
+
+    /// [`Pacer::pick`], where `budget(sim)` is the earliest time the SIM's own budgets allow
+    /// (`budget.rs`: daily and recipient caps, rests): a SIM out of budget is passed over.
+    pub fn pick_with(
+        &mut self,
+        requested: Option<u8>,
+        now_ms: i64,
+        budget: impl Fn(Option<u8>) -> i64,
+    ) -> Pick {
         self.prune(now_ms);
         let mut earliest = self.next_allowed_ms.max(now_ms);
         if self.cfg.phone_limit > 0 && self.phone.len() >= self.cfg.phone_limit as usize {
@@ -82,14 +93,15 @@ impl Pacer {
             earliest = earliest.max(t);
         }
         let fixed = requested.or(self.default_sim);
+        let free_at = |p: &Self, sim: Option<u8>| p.sim_free_at(sim, now_ms).max(budget(sim));
         let (sim, free_at) = match fixed {
-            Some(s) => (Some(s), self.sim_free_at(Some(s), now_ms)),
-            None if self.slots.is_empty() => (None, self.sim_free_at(None, now_ms)),
+            Some(s) => (Some(s), free_at(self, Some(s))),
+            None if self.slots.is_empty() => (None, free_at(self, None)),
             None => {
                 let n = self.slots.len();
                 let best = (0..n)
                     .map(|i| (self.rr + i) % n)
-                    .map(|i| (i, self.sim_free_at(Some(self.slots[i]), now_ms)))
+                    .map(|i| (i, free_at(self, Some(self.slots[i]))))
                     .min_by_key(|&(i, t)| (t, (i + n - self.rr) % n))
                     .expect("slots not empty");
                 if best.1 <= now_ms && earliest <= now_ms {
@@ -180,6 +192,14 @@ impl Pacer {
 
     pub fn limit(&self) -> u32 {
         self.cfg.per_sim_limit
+    }
+
+    /// Attempts in the current window on one SIM.
+    pub fn used_by(&mut self, sim: Option<u8>, now_ms: i64) -> u32 {
+        self.prune(now_ms);
+        self.per_sim
+            .get(&sim_key(sim))
+            .map_or(0, |q| q.len() as u32)
     }
 
     /// Attempts in the current window, all SIMs together.
@@ -294,6 +314,16 @@ mod tests {
         p.forget(None, 100);
         assert_eq!(p.pick(None, 200), Pick::Now(None));
         assert_eq!(p.used(200), 0);
+    }
+
+    #[test]
+    fn a_sim_out_of_budget_is_passed_over() {
+        let mut p = Pacer::new(cfg(10, 0, 0), vec![0, 1], None);
+        let budget = |sim: Option<u8>| if sim == Some(0) { 50_000 } else { 0 };
+        assert_eq!(p.pick_with(None, 0, budget), Pick::Now(Some(1)));
+        assert_eq!(p.pick_with(None, 0, budget), Pick::Now(Some(1)));
+        // a message pinned to the resting SIM waits for it
+        assert_eq!(p.pick_with(Some(0), 0, budget), Pick::WaitUntil(50_000));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::{cleanup, inbound, reports, sender, server};
+use crate::{cleanup, device, inbound, reports, sender, server};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let cleanup_task = tokio::spawn(cleanup::run(app.clone(), stop_rx.clone()));
     let inbox_task = tokio::spawn(inbound::poll(app.clone(), stop_rx.clone()));
     let forward_task = tokio::spawn(inbound::forward(app.clone(), stop_rx.clone()));
+    let device_task = tokio::spawn(device::run(app.clone(), stop_rx.clone()));
 
     shutdown_signal().await;
     info!("shutting down: finishing the send in progress");
@@ -56,6 +57,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     cleanup_task.abort();
     inbox_task.abort();
     forward_task.abort();
+    device_task.abort();
     Ok(())
 }
 

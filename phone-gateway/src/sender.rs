@@ -2,10 +2,13 @@
 //! retries failures with backoff, and records every outcome durably.
 
 use crate::app::App;
+use crate::budget::{recipient_tag, Counted};
+use crate::classify;
 use crate::config::SenderConfig;
 use crate::pacing::Pick;
 use crate::store::{Queued, StoreError, ERR_SEND_UNCERTAIN};
 use crate::{backoff_ms, unix_ms, unix_now};
+use otp_shared::wire::FailureClass;
 use rand::Rng;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -19,14 +22,27 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Sent,
-    /// The program said no: safe to retry. The text is a short code, never the program's output.
-    Failed(String),
+    /// The program said no, or could not run: the SMS did not leave. `code` is a short code,
+    /// never the program's output; `class` says what it means (`classify.rs`).
+    Failed {
+        code: String,
+        class: FailureClass,
+    },
     /// No answer in time: it may have sent.
     TimedOut,
     /// The program could not be started for want of resources (file descriptors, processes,
     /// memory). Nothing was sent, and nothing is wrong with the SIM: this must not count as a
     /// failed attempt, or a client that ties up the phone's descriptors could trip the kill switch.
     NotStarted(String),
+}
+
+impl Outcome {
+    fn failed(code: &str) -> Outcome {
+        Outcome::Failed {
+            code: code.into(),
+            class: FailureClass::Unknown,
+        }
+    }
 }
 
 /// What a failure to start the program means. Missing or not executable: a setup fault, a real
@@ -36,7 +52,7 @@ pub fn spawn_outcome(e: &std::io::Error) -> Outcome {
     let resources = [libc::EMFILE, libc::ENFILE, libc::EAGAIN, libc::ENOMEM];
     match e.raw_os_error() {
         Some(code) if resources.contains(&code) => Outcome::NotStarted("spawn_resources".into()),
-        _ => Outcome::Failed("spawn_failed".into()),
+        _ => Outcome::failed("spawn_failed"),
     }
 }
 
@@ -83,20 +99,22 @@ pub async fn exec(cfg: &SenderConfig, to: &str, sim: Option<u8>, text: &str) -> 
         Err(_) => Outcome::TimedOut,
         Ok(Err(e)) => {
             error!(error = %e, "waiting for the SMS program failed");
-            Outcome::Failed("wait_failed".into())
+            Outcome::failed("wait_failed")
         }
-        Ok(Ok(out)) if !out.status.success() => {
-            debug!(stderr = %String::from_utf8_lossy(&out.stderr).trim(), "SMS program failed");
-            Outcome::Failed(match out.status.code() {
-                Some(c) => format!("exit_status_{c}"),
-                None => "killed_by_signal".into(),
-            })
+        Ok(Ok(out)) => {
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            match classify::outcome(out.status.success(), out.status.code(), &stdout, &stderr) {
+                None => Outcome::Sent,
+                Some((code, class)) => {
+                    // Debug only: the program's output may quote the number.
+                    debug!(stderr = %stderr.trim(), %code, "SMS program failed");
+                    Outcome::Failed { code, class }
+                }
+            }
         }
-        Ok(Ok(out)) if !String::from_utf8_lossy(&out.stderr).trim().is_empty() => {
-            debug!(stderr = %String::from_utf8_lossy(&out.stderr).trim(), "SMS program wrote to stderr");
-            Outcome::Failed("stderr_output".into())
-        }
-        Ok(Ok(_)) => Outcome::Sent,
     }
 }
 
@@ -121,6 +139,18 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// A message must leave with enough of its life left for the edge to hand it to another phone
+/// should this one fail it: a wait that ends within this of its expiry, and is itself longer than
+/// this, fails the message now (`no_capacity`) rather than holding it to expire here.
+pub const REROUTE_MARGIN_MS: i64 = 30_000;
+
+/// Whether a message that could go no sooner than `at_ms` is better failed now.
+fn too_late(msg: &Queued, at_ms: i64, now_ms: i64) -> bool {
+    let expires_ms = msg.expires_at as i64 * 1000;
+    at_ms >= expires_ms
+        || (at_ms > expires_ms - REROUTE_MARGIN_MS && at_ms - now_ms > REROUTE_MARGIN_MS)
+}
+
 /// Does at most one send. Ok(None) = look again at once; Ok(Some(d)) = nothing to do for up to d.
 async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     let now = unix_now();
@@ -139,6 +169,7 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     }
     let mut wait_until = i64::MAX;
     let mut chosen = None;
+    let mut hopeless = Vec::new();
     {
         let fair = app.fair.lock().unwrap();
         let mut order: Vec<(u8, f64, i64, Queued)> = candidates
@@ -152,6 +183,7 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
                 .then(a.2.cmp(&b.2))
         });
         let mut pacer = app.pacer.lock().unwrap();
+        let budgets = app.budgets.lock().unwrap();
         for (_, _, _, msg) in order {
             let free = fair.free_at(&msg.tenant_id, now_ms);
             if free > now_ms {
@@ -159,16 +191,38 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
                 wait_until = wait_until.min(free);
                 continue;
             }
-            match pacer.pick(msg.sim_slot, now_ms) {
+            let tag = recipient_tag(&app.recipient_key, &msg.to);
+            let pick = pacer.pick_with(msg.sim_slot, now_ms, |sim| {
+                budgets.available_at(sim, Some(&tag), now_ms)
+            });
+            match pick {
                 Pick::Now(sim) => {
-                    chosen = Some((msg, sim));
+                    chosen = Some((msg, sim, tag));
                     break;
                 }
+                Pick::WaitUntil(t) if too_late(&msg, t, now_ms) => hopeless.push(msg.id),
                 Pick::WaitUntil(t) => wait_until = wait_until.min(t),
             }
         }
     }
-    let Some((msg, sim)) = chosen else {
+    if !hopeless.is_empty() {
+        // No SIM of this phone can send them in time (budgets, rests): say so while the edge can
+        // still give them to another phone.
+        for id in &hopeless {
+            warn!(message_id = %id, "no SIM can send it before its deadline (budgets or rests); failed as no_capacity");
+        }
+        app.store
+            .call(move |s| {
+                for id in &hopeless {
+                    s.mark_failed_as(id, "no_capacity", FailureClass::NoCapacity, now)?;
+                }
+                Ok(())
+            })
+            .await?;
+        app.wake_reports.notify_one();
+        return Ok(None);
+    }
+    let Some((msg, sim, tag)) = chosen else {
         return Ok(Some(until(wait_until, now_ms)));
     };
     if msg.expires_at <= unix_now() {
@@ -180,76 +234,173 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         return Ok(Some(IDLE_POLL));
     }
 
-    // Into the pacer first: a capacity estimate made meanwhile then counts this message (as queued,
-    // or as sent) at least once, never zero times.
+    // Into the pacer and the budgets first: a capacity estimate made meanwhile then counts this
+    // message (as queued, or as sent) at least once, never zero times.
     let jitter = rand::thread_rng().gen_range(0..=app.pacer.lock().unwrap().jitter_max());
     app.fair.lock().unwrap().record(&msg.tenant_id, now_ms);
     app.pacer.lock().unwrap().record(sim, now_ms, jitter);
-    // Durable 'sending' + attempt log before the program runs: after a crash this row is known to be
-    // in doubt and is never sent again blindly.
+    let counted = app.budgets.lock().unwrap().record(sim, &tag, now_ms);
+    // Durable 'sending' + attempt log + budget counts before the program runs: after a crash this
+    // row is known to be in doubt and is never sent again blindly.
     let id = msg.id.clone();
-    let attempts = app
+    let c = counted.clone();
+    let (attempts, new_recipient) = app
         .store
-        .call(move |s| s.begin_send(&id, sim, now_ms))
+        .call(move |s| {
+            let attempts = s.begin_send(&id, sim, now_ms)?;
+            let new = s.record_sim_send(c.sim, c.day, c.period, &c.recipient, now_ms)?;
+            Ok((attempts, new))
+        })
         .await?;
     info!(message_id = %msg.id, kind = msg.kind.as_str(), sim = ?sim, attempt = attempts, request_id = %msg.request_id, "sending");
 
     let outcome = exec(&app.cfg.sender, &msg.to, sim, &msg.text).await;
-    let now = unix_now();
-    let id = msg.id.clone();
     if let Outcome::NotStarted(code) = outcome {
-        // Not an attempt: undone in the pacer, the attempt log and the count; not a failure.
         app.fair.lock().unwrap().forget(&msg.tenant_id, now_ms);
-        app.pacer.lock().unwrap().forget(sim, now_ms);
-        let cfg = &app.cfg.sender;
-        let next = unix_ms() + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, 1) as i64;
-        app.store
-            .call(move |s| s.not_started(&id, sim, now_ms, &code, next, now))
-            .await?;
-        warn!(message_id = %msg.id, "the SMS program could not start (out of resources); will retry");
+        not_started(app, &msg, sim, now_ms, &counted, new_recipient, code).await?;
         return Ok(None);
     }
     app.kill.note_attempt(now_ms);
+    let sent = outcome == Outcome::Sent;
+    app.recent.lock().unwrap().note(!sent);
+    *app.last_send.lock().unwrap() = if sent { "sent" } else { "failed" };
+    let now = unix_now();
+    let id = msg.id.clone();
     match outcome {
         Outcome::Sent => {
-            app.store.call(move |s| s.mark_sent(&id, now)).await?;
+            let rest = app.budgets.lock().unwrap().after_success(sim, unix_ms());
+            app.store
+                .call(move |s| {
+                    s.mark_sent(&id, now)?;
+                    rest.iter().try_for_each(|r| s.set_sim_rest(r))
+                })
+                .await?;
             app.kill.note_success();
-            *app.last_send.lock().unwrap() = "sent";
             info!(message_id = %msg.id, attempt = attempts, "sent");
         }
         Outcome::TimedOut if !app.cfg.sender.retry_on_timeout => {
             app.store
                 .call(move |s| s.mark_failed(&id, ERR_SEND_UNCERTAIN, now))
                 .await?;
-            *app.last_send.lock().unwrap() = "failed";
             warn!(message_id = %msg.id, "SMS program timed out; it may have sent, so not retrying (send_uncertain)");
             note_failure(app).await?;
         }
-        failed => {
-            let code = match failed {
-                Outcome::Failed(code) | Outcome::NotStarted(code) => code,
-                Outcome::TimedOut | Outcome::Sent => "timeout".to_string(),
-            };
-            *app.last_send.lock().unwrap() = "failed";
-            let cfg = &app.cfg.sender;
-            if attempts < cfg.max_attempts && msg.expires_at > now {
-                let next = unix_ms()
-                    + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, attempts) as i64;
-                let c = code.clone();
-                app.store
-                    .call(move |s| s.retry_later(&id, &c, next, now))
-                    .await?;
-                warn!(message_id = %msg.id, attempt = attempts, error = %code, retry_in_ms = next - unix_ms(), "send failed; will retry");
-            } else {
-                let c = code.clone();
-                app.store.call(move |s| s.mark_failed(&id, &c, now)).await?;
-                warn!(message_id = %msg.id, attempt = attempts, error = %code, "send failed; giving up");
-            }
-            note_failure(app).await?;
+        Outcome::TimedOut => {
+            app.store.call(move |s| s.note_may_have_sent(&id)).await?;
+            failed(
+                app,
+                &msg,
+                sim,
+                &tag,
+                attempts,
+                "timeout".into(),
+                FailureClass::Uncertain,
+            )
+            .await?;
         }
+        Outcome::Failed { code, class } => {
+            failed(app, &msg, sim, &tag, attempts, code, class).await?;
+        }
+        Outcome::NotStarted(_) => unreachable!("handled above"),
     }
     app.wake_reports.notify_one();
     Ok(None)
+}
+
+/// Not an attempt: undone in the pacer, the budgets, the attempt log and the count; not a failure.
+async fn not_started(
+    app: &App,
+    msg: &Queued,
+    sim: Option<u8>,
+    at_ms: i64,
+    counted: &Counted,
+    new_recipient: bool,
+    code: String,
+) -> Result<(), StoreError> {
+    app.pacer.lock().unwrap().forget(sim, at_ms);
+    app.budgets.lock().unwrap().undo(counted, new_recipient);
+    let cfg = &app.cfg.sender;
+    let next = unix_ms() + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, 1) as i64;
+    let (id, c, now) = (msg.id.clone(), counted.clone(), unix_now());
+    app.store
+        .call(move |s| {
+            s.not_started(&id, sim, at_ms, &code, next, now)?;
+            s.undo_sim_send(c.sim, c.day, c.period, &c.recipient, at_ms)
+        })
+        .await?;
+    warn!(message_id = %msg.id, "the SMS program could not start (out of resources); will retry");
+    Ok(())
+}
+
+/// A failed attempt: the SIM's budgets learn of it (a limit or a run of generic failures rests
+/// the SIM), then the message is retried where a retry can help and this phone can still send it
+/// in time (on another SIM when this one rests), else failed with its class at once, so the edge
+/// can hand an OTP to another phone while it is valid.
+async fn failed(
+    app: &App,
+    msg: &Queued,
+    sim: Option<u8>,
+    tag: &str,
+    attempts: u32,
+    code: String,
+    class: FailureClass,
+) -> Result<(), StoreError> {
+    let now_ms = unix_ms();
+    let (rest, rested) = app
+        .budgets
+        .lock()
+        .unwrap()
+        .after_failure(sim, class, now_ms);
+    if rested {
+        warn!(sim = ?sim, class = class.as_str(), "the SIM rests; traffic moves to the phone's other SIMs");
+    }
+    let cfg = &app.cfg.sender;
+    let retry_at = match class {
+        _ if attempts >= cfg.max_attempts => None,
+        FailureClass::NotPermitted => None,
+        _ => {
+            // The earliest this phone could send it now (the resting SIM excluded), no sooner
+            // than the back-off; a limit on one SIM needs no back-off on another.
+            let backoff = match class {
+                FailureClass::LimitExceeded => 0,
+                _ => backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, attempts) as i64,
+            };
+            let mut pacer = app.pacer.lock().unwrap().clone();
+            let budgets = app.budgets.lock().unwrap();
+            let free = match pacer.pick_with(msg.sim_slot, now_ms, |s| {
+                budgets.available_at(s, Some(tag), now_ms)
+            }) {
+                Pick::Now(_) => now_ms,
+                Pick::WaitUntil(t) => t,
+            };
+            let at = free.max(now_ms + backoff);
+            (!too_late(msg, at, now_ms)).then_some(at)
+        }
+    };
+    let (id, now, c) = (msg.id.clone(), unix_now(), code.clone());
+    app.store
+        .call(move |s| {
+            match retry_at {
+                Some(next) => s.retry_later(&id, &c, next, now)?,
+                None => s.mark_failed_as(&id, &c, class, now)?,
+            }
+            rest.iter().try_for_each(|r| s.set_sim_rest(r))
+        })
+        .await?;
+    match retry_at {
+        Some(next) => {
+            warn!(message_id = %msg.id, attempt = attempts, error = %code, class = class.as_str(), retry_in_ms = next - now_ms, "send failed; will retry")
+        }
+        None => {
+            warn!(message_id = %msg.id, attempt = attempts, error = %code, class = class.as_str(), "send failed; giving up")
+        }
+    }
+    // A limit or a dead network is the SIM's or the network's state, handled by rests and by the
+    // edge's routing; the kill switch is for a phone that fails on its own.
+    if !matches!(class, FailureClass::LimitExceeded | FailureClass::NoService) {
+        note_failure(app).await?;
+    }
+    Ok(())
 }
 
 async fn note_failure(app: &App) -> Result<(), StoreError> {
@@ -301,7 +452,7 @@ mod tests {
             std::io::ErrorKind::PermissionDenied,
         ] {
             let e = std::io::Error::from(kind);
-            assert_eq!(spawn_outcome(&e), Outcome::Failed("spawn_failed".into()));
+            assert_eq!(spawn_outcome(&e), Outcome::failed("spawn_failed"));
         }
     }
 
@@ -315,11 +466,11 @@ mod tests {
         assert_eq!(exec(&cfg("true"), "+1", None, "x").await, Outcome::Sent);
         assert_eq!(
             exec(&cfg("false"), "+1", None, "x").await,
-            Outcome::Failed("exit_status_1".into())
+            Outcome::failed("exit_status_1")
         );
         assert_eq!(
             exec(&cfg("/nonexistent/sms"), "+1", None, "x").await,
-            Outcome::Failed("spawn_failed".into())
+            Outcome::failed("spawn_failed")
         );
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("noisy");
@@ -332,7 +483,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             exec(&cfg(script.to_str().unwrap()), "+1", None, "x").await,
-            Outcome::Failed("stderr_output".into())
+            Outcome::failed("stderr_output")
         );
     }
 }

@@ -46,19 +46,31 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> (bool, String) {
+        self.run_in(args, &[])
+    }
+
+    /// [`Env::run`] with more environment (what Termux sets, say).
+    fn run_in(&self, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../install.sh");
-        let out = Command::new("bash")
-            .arg(script)
+        let mut cmd = Command::new("bash");
+        cmd.arg(script)
             .args(args)
             .env("PKG", self.path("stubs/pkg"))
             .env("SV", self.path("stubs/sv"))
             .env("CARGO", self.path("stubs/cargo"))
+            // No `pm` unless a test writes one: off Termux there is none.
+            .env("PM", self.path("stubs/pm"))
             .env("PREFIX", self.path("prefix"))
             .env("HOME", self.path("home"))
             .env_remove("GATEWAY_HOME")
             .env_remove("PHONE_GATEWAY_SECRET")
-            .output()
-            .unwrap();
+            .env_remove("TERMUX_VERSION")
+            .env_remove("TERMUX_APK_RELEASE")
+            .env_remove("TERMUX_APP__APK_RELEASE");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -231,6 +243,64 @@ fn a_raw_tcp_tunnel_gets_the_gateways_own_tls_or_a_warning() {
     assert!(out.contains("WARNING: plain HTTP"), "{out}");
     let (ok, out) = Env::new().run(&["--dry-run", "--tls-cert", "c.pem"]);
     assert!(!ok && out.contains("go together"), "{out}");
+}
+
+/// A stand-in for Android's `pm` that lists Termux:API as installed by `installer` (None: not
+/// installed at all).
+fn fake_pm(env: &Env, installer: Option<&str>) {
+    let line = installer
+        .map(|i| format!("echo 'package:com.termux.api  installer={i}'"))
+        .unwrap_or_default();
+    let p = env.path("stubs/pm");
+    std::fs::write(&p, format!("#!/bin/sh\n{line}\n")).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn termux_api_from_the_play_store_is_refused_and_from_f_droid_or_github_accepted() {
+    let play = [("TERMUX_APP__APK_RELEASE", "GOOGLE_PLAY_STORE")];
+    let env = Env::new();
+    let (ok, out) = env.run_in(&["--dry-run"], &play);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("Google Play build") && out.contains("no longer permitted"),
+        "{out}"
+    );
+    assert!(out.contains("F-Droid") && out.contains("GitHub"), "{out}");
+    assert!(
+        !out.contains("== 1/5"),
+        "nothing installed after the refusal: {out}"
+    );
+    // An older Termux names its build in TERMUX_VERSION.
+    let (ok, _) = env.run_in(
+        &["--dry-run"],
+        &[("TERMUX_VERSION", "googleplay.2024.01.01")],
+    );
+    assert!(!ok);
+    // Android says who installed the add-on.
+    fake_pm(&env, Some("com.android.vending"));
+    let (ok, out) = env.run_in(&["--dry-run"], &[("TERMUX_VERSION", "0.118.1")]);
+    assert!(
+        !ok && out.contains("installed from the Google Play Store"),
+        "{out}"
+    );
+    fake_pm(&env, None);
+    let (ok, out) = env.run_in(&["--dry-run"], &[("TERMUX_APK_RELEASE", "F_DROID")]);
+    assert!(!ok && out.contains("not installed"), "{out}");
+    fake_pm(&env, Some("org.fdroid.fdroid"));
+    let (ok, out) = env.run_in(&["--dry-run"], &[("TERMUX_APK_RELEASE", "F_DROID")]);
+    assert!(
+        ok && out.contains("Termux:API: the F-Droid build (it can send SMS)"),
+        "{out}"
+    );
+    let (ok, out) = env.run_in(&["--dry-run"], &[("TERMUX_APP__APK_RELEASE", "GITHUB")]);
+    assert!(ok && out.contains("the GitHub build"), "{out}");
+    // The operator may insist.
+    let (ok, out) = env.run_in(&["--dry-run", "--skip-api-check"], &play);
+    assert!(ok && out.contains("skipped (--skip-api-check)"), "{out}");
+    // Off Termux (these tests, a CI machine) there is nothing to check.
+    let (ok, out) = Env::new().run(&["--dry-run"]);
+    assert!(ok && out.contains("not running in Termux"), "{out}");
 }
 
 #[test]

@@ -49,6 +49,14 @@ pub fn message_path(id: &str) -> String {
     format!("{PATH_MESSAGES_PREFIX}{id}")
 }
 
+/// Suffix of `POST /v1/messages/{id}/cancel` (signed, empty body): takes a message the phone has
+/// not started sending out of its queue, so the edge may hand it to another phone.
+pub const CANCEL_SUFFIX: &str = "/cancel";
+
+pub fn cancel_path(id: &str) -> String {
+    format!("{PATH_MESSAGES_PREFIX}{id}{CANCEL_SUFFIX}")
+}
+
 /// Unpadded base64url out; padded or unpadded accepted in.
 const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
@@ -643,6 +651,79 @@ pub struct StatusReport {
     /// Unix seconds of the state change.
     pub at: u64,
     pub gateway_id: String,
+    /// Why a `failed` message failed, as far as the phone can tell (absent from older gateways
+    /// and on every other state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClass>,
+}
+
+/// What a failed send means, classified from what `termux-sms-send` printed and how it ended.
+/// Every class but `uncertain` says the SMS certainly did not leave this phone, so the edge may
+/// give an OTP to another phone while it is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// Android's RESULT_ERROR_LIMIT_EXCEEDED: the SIM (or the app) hit a sending limit; it rests.
+    LimitExceeded,
+    /// No service, radio off or radio not available: the phone cannot reach the network.
+    NoService,
+    /// RESULT_ERROR_GENERIC_FAILURE: often a SIM out of credit; a run of them rests the SIM.
+    GenericFailure,
+    /// Sending is not permitted here (Termux:API's Google Play build, a missing SMS permission).
+    NotPermitted,
+    /// The SIM budgets and rests leave this phone no SIM that can send it before its deadline.
+    NoCapacity,
+    /// The edge took it back before it was sent (to hand it to another phone).
+    Canceled,
+    /// A failure the program's output does not explain.
+    Unknown,
+    /// It may have been sent (the program timed out, or the gateway stopped while it ran): never
+    /// send it again, anywhere.
+    Uncertain,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::LimitExceeded => "limit_exceeded",
+            FailureClass::NoService => "no_service",
+            FailureClass::GenericFailure => "generic_failure",
+            FailureClass::NotPermitted => "not_permitted",
+            FailureClass::NoCapacity => "no_capacity",
+            FailureClass::Canceled => "canceled",
+            FailureClass::Unknown => "unknown",
+            FailureClass::Uncertain => "uncertain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            FailureClass::LimitExceeded,
+            FailureClass::NoService,
+            FailureClass::GenericFailure,
+            FailureClass::NotPermitted,
+            FailureClass::NoCapacity,
+            FailureClass::Canceled,
+            FailureClass::Unknown,
+            FailureClass::Uncertain,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    /// The SMS certainly did not leave the phone.
+    pub fn certainly_unsent(self) -> bool {
+        self != FailureClass::Uncertain
+    }
+}
+
+/// Reply to `POST /v1/messages/{id}/cancel`: `canceled` when the message was still queued and is
+/// now failed (`canceled`), else its state, untouched (a send already started is never stopped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelResult {
+    pub id: String,
+    pub canceled: bool,
+    pub state: MessageState,
 }
 
 /// Most reports in one status callback.
@@ -730,6 +811,94 @@ pub struct Health {
     /// "sent", "failed" or "none".
     pub last_send: String,
     pub capacity: Capacity,
+    /// Battery, network and storage, from Termux:API (absent from older gateways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceHealth>,
+    /// Each SIM the gateway sends with, and what its budgets leave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sims: Vec<SimHealth>,
+    /// How the last send attempts went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_sends: Option<RecentSends>,
+}
+
+/// The phone itself, as Termux:API last reported it. `None`: not known (the program is missing
+/// or said nothing usable).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceHealth {
+    pub battery_percent: Option<u8>,
+    /// Plugged in (AC, USB or wireless).
+    pub charging: Option<bool>,
+    /// Data network type as Android names it (`lte`, `nr`, `umts`, `unknown`...).
+    pub network_type: Option<String>,
+    /// Signal level 0 (none) to 4 (great) of the registered cell.
+    pub signal_level: Option<u8>,
+    pub signal_dbm: Option<i32>,
+    /// The default SIM's state (`ready`, `absent`, `pin_required`...).
+    pub sim_state: Option<String>,
+    /// Free space where the queue lives, in MiB.
+    pub free_storage_mb: Option<u64>,
+    /// Unix seconds of the reading.
+    pub checked_at: u64,
+}
+
+/// One SIM's budgets: the pacing window, the day's cap, the plan's distinct recipients, and
+/// whether it rests (a limit or a run of failures).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimHealth {
+    /// The slot (`None`: the phone's default SIM).
+    pub slot: Option<u8>,
+    pub window_limit: u32,
+    pub window_used: u32,
+    /// Sends per calendar day (None: no cap).
+    pub daily_limit: Option<u32>,
+    pub daily_used: u32,
+    /// Unix seconds when the day's count starts again.
+    pub day_resets_at: u64,
+    /// Distinct recipients per plan period (None: no cap).
+    pub monthly_recipients_limit: Option<u32>,
+    pub monthly_recipients_used: u32,
+    /// Unix seconds when the plan period starts again.
+    pub plan_resets_at: u64,
+    /// Unix seconds until which the SIM rests, and why (a failure class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resting_until: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_reason: Option<FailureClass>,
+    /// Generic failures in a row on this SIM.
+    pub generic_failures: u32,
+}
+
+impl SimHealth {
+    /// No more sends today or no new recipient this period.
+    pub fn at_limit(&self) -> bool {
+        self.daily_limit.is_some_and(|l| self.daily_used >= l)
+            || self
+                .monthly_recipients_limit
+                .is_some_and(|l| self.monthly_recipients_used >= l)
+    }
+
+    /// `Some(name)`: the SIM is out of this budget ("daily" or "monthly_recipients").
+    pub fn limit_reached(&self) -> Option<&'static str> {
+        if self.daily_limit.is_some_and(|l| self.daily_used >= l) {
+            Some("daily")
+        } else if self
+            .monthly_recipients_limit
+            .is_some_and(|l| self.monthly_recipients_used >= l)
+        {
+            Some("monthly_recipients")
+        } else {
+            None
+        }
+    }
+}
+
+/// The last send attempts (at most 20): how many failed, and the current run of failures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentSends {
+    pub attempts: u32,
+    pub failed: u32,
+    pub consecutive_failures: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1277,6 +1446,7 @@ mod tests {
             error: None,
             at: NOW,
             gateway_id: "phone-1".into(),
+            class: None,
         };
         assert_eq!(
             serde_json::to_string(&report).unwrap(),
@@ -1294,5 +1464,62 @@ mod tests {
         assert!(MessageKind::Direct.priority() < MessageKind::Notification.priority());
         let ks: KillSwitchCommand = serde_json::from_str(r#"{"engaged":true}"#).unwrap();
         assert_eq!(ks.reason, None);
+    }
+
+    #[test]
+    fn a_failure_class_travels_with_a_failed_report_and_older_ones_still_parse() {
+        let failed = StatusReport {
+            id: "msg_1".into(),
+            state: MessageState::Failed,
+            attempts: 3,
+            error: Some("generic_failure".into()),
+            at: NOW,
+            gateway_id: "phone-1".into(),
+            class: Some(FailureClass::GenericFailure),
+        };
+        let v = serde_json::to_value(&failed).unwrap();
+        assert_eq!(v["class"], "generic_failure");
+        let old: StatusReport = serde_json::from_str(
+            r#"{"id":"m","state":"failed","attempts":1,"error":"exit_status_1","at":1,"gateway_id":"p"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.class, None);
+        for c in [
+            FailureClass::LimitExceeded,
+            FailureClass::NoService,
+            FailureClass::GenericFailure,
+            FailureClass::NotPermitted,
+            FailureClass::NoCapacity,
+            FailureClass::Canceled,
+            FailureClass::Unknown,
+            FailureClass::Uncertain,
+        ] {
+            assert_eq!(FailureClass::parse(c.as_str()), Some(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(c.certainly_unsent(), c != FailureClass::Uncertain);
+        }
+        // An older gateway's health (no device, SIMs or recent sends) still reads.
+        let h: Health = serde_json::from_str(
+            r#"{"status":"ok","version":"0.1.0","queue_depth":0,"kill_switch":false,"last_send":"none","capacity":{"per_sim_window":25,"used":0}}"#,
+        )
+        .unwrap();
+        assert!(h.device.is_none() && h.sims.is_empty() && h.recent_sends.is_none());
+        assert_eq!(cancel_path("msg_1"), "/v1/messages/msg_1/cancel");
+    }
+
+    #[test]
+    fn a_sim_at_a_budget_says_which() {
+        let mut sim = SimHealth {
+            daily_limit: Some(2),
+            daily_used: 1,
+            monthly_recipients_limit: Some(5),
+            monthly_recipients_used: 5,
+            ..Default::default()
+        };
+        assert_eq!(sim.limit_reached(), Some("monthly_recipients"));
+        sim.daily_used = 2;
+        assert_eq!(sim.limit_reached(), Some("daily"));
+        assert!(sim.at_limit());
+        assert!(!SimHealth::default().at_limit());
     }
 }

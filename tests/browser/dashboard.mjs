@@ -232,9 +232,11 @@ try {
     facts: Object.fromEntries([...c.querySelectorAll("[data-fact]")].map((f) => [f.dataset.fact, f.querySelector("dd").textContent])),
     marks: c.querySelectorAll(".strip .mark").length,
     kill_form: !!c.querySelector("form.kill"),
+    sims: [...c.querySelectorAll("li[data-sim]")].map((r) => Object.fromEntries([...r.querySelectorAll("[data-col]")].map((x) => [x.dataset.col, x.lastChild.textContent]))),
   })));
   out.phones_api = (await call("GET", "/v1/admin/gateways", adminKey)).data.items.map((g) => ({
     id: g.id, reachable: g.reachable, queue_depth: g.health && g.health.queue_depth, capacity: g.health && g.health.capacity,
+    device: g.health && g.health.device, sims: g.health && g.health.sims, recent: g.health && g.health.recent_sends, avoid: g.avoid,
   }));
   out.checks_api = (await call("GET", "/v1/admin/gateways/checks?limit=500", adminKey)).data.items.length;
   await pageFacts("phones");

@@ -204,6 +204,25 @@ def test_phones_show_reachability_queue_pacing_and_a_timeline(console):
         assert p["marks"] >= 1
 
 
+def test_phones_show_battery_signal_storage_sims_and_routing(console):
+    """Device health and SIM budgets on each card say what the phone's signed health says."""
+    api = {g["id"]: g for g in console["phones_api"]}
+    for p in console["phones"]:
+        g = api[p["id"]]
+        d = g["device"]
+        charging = "" if d["charging"] is None else (", charging" if d["charging"] else ", not charging")
+        assert p["facts"]["battery"] == f"{d['battery_percent']}%{charging}", p["facts"]
+        assert p["facts"]["signal"] == f"{d['signal_level']} of 4 ({d['network_type']})"
+        assert p["facts"]["storage"] == f"{d['free_storage_mb']:,} MiB"
+        assert p["facts"]["routing"] == ("normal" if not g["avoid"] else p["facts"]["routing"])
+        assert p["facts"]["recent"].endswith("failed") or p["facts"]["recent"] == "none yet" or "in a row" in p["facts"]["recent"]
+        assert len(p["sims"]) == len(g["sims"]) >= 1
+        for row, sim in zip(p["sims"], g["sims"]):
+            assert row["window"] == f"{sim['window_used']:,} of {sim['window_limit']:,}", row
+            assert row["today"] == f"{sim['daily_used']} (no cap)" if sim["daily_limit"] is None else row["today"] == f"{sim['daily_used']} of {sim['daily_limit']}"
+            assert row["state"] == "sending", row
+
+
 def test_phone_kill_switch_button_follows_the_route(console):
     route = console["kill_route"]
     deployed = not (route["status"] == 404 and route["code"] == "not_found")

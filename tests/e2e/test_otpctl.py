@@ -74,6 +74,10 @@ def test_cli_admin_keys_analytics_gateways_and_contact_phone(stack, new_phone):
     assert json.loads(otpctl(stack, "cron").stdout)["gateways"][0]["reachable"] is True
     checks = json.loads(otpctl(stack, "gateways", "checks", "--limit", "5").stdout)["items"]
     assert checks and checks[0]["reachable"] is True
+    # The phones now: each one's health, SIMs and standing.
+    fleet = json.loads(otpctl(stack, "gateways", "status").stdout)["items"]
+    assert fleet[0]["id"] == "phone-1" and fleet[0]["health"]["sims"] and fleet[0]["health"]["device"], fleet
+    assert fleet[0]["avoid"] == [] and fleet[0]["degraded"] is None
 
 
 def test_cli_stops_and_restarts_a_phone_and_revokes_keys(stack, new_phone):

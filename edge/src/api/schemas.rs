@@ -67,7 +67,9 @@ pub fn otp_verify_body() -> Value {
 }
 pub fn message_body() -> Value {
     body(
-        json!({"phone": phone(), "country": country(), "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}, "end_user_ip": end_user_ip()}),
+        json!({"phone": phone(), "country": country(), "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}, "end_user_ip": end_user_ip(),
+               "ttl_secs": {"type": "integer", "minimum": 60, "maximum": 259200, "default": 86400,
+                            "description": "Seconds the phone may still send it; after that it is expired, never sent late"}}),
         &["phone", "text"],
     )
 }
@@ -260,7 +262,12 @@ fn message() -> Value {
         json!({"id": text(), "direction": {"const": "outbound"}, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text(),
                "state": {"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]},
                "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text(), "attempts": count(),
-               "error": {"type": ["string", "null"]}, "created_at": time(), "updated_at": time()}),
+               "error": {"type": ["string", "null"]}, "created_at": time(), "updated_at": time(),
+               "failure_class": {"enum": ["limit_exceeded", "no_service", "generic_failure", "not_permitted", "no_capacity", "canceled", "unknown", "uncertain", null],
+                                 "description": "Why it failed, as the phone classified it; every class but uncertain means it was certainly not sent"},
+               "rerouted_to": {"type": ["string", "null"], "description": "The message that delivers this code again through another phone"},
+               "reroute_of": {"type": ["string", "null"], "description": "The failed message this one delivers again"},
+               "expires_at": {"type": ["string", "null"], "format": "date-time", "description": "The phone never sends it after this"}}),
         &[
             "id",
             "kind",

@@ -154,15 +154,24 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 impl<P: Platform> App<P> {
     /// An incident began (or goes on) for `subject` (a gateway id, a tenant, a prefix...).
     pub async fn raise_alert(&self, ctx: &Ctx, kind: AlertKind, subject: &str, details: Value) {
-        self.alert_seen(ctx, true, kind, subject, details);
+        self.alert_seen(ctx, true, kind, subject, details).await;
     }
 
-    /// The incident is over (nothing happens if none is open).
+    /// The incident is over (nothing is told if none is open).
     pub async fn clear_alert(&self, ctx: &Ctx, kind: AlertKind, subject: &str, details: Value) {
-        self.alert_seen(ctx, false, kind, subject, details);
+        self.alert_seen(ctx, false, kind, subject, details).await;
     }
 
-    fn alert_seen(&self, ctx: &Ctx, raised: bool, kind: AlertKind, subject: &str, details: Value) {
+    /// A log line and an audit entry at once (target: the subject) when this isolate did not
+    /// already know the incident in that state; its record and notices after the answer.
+    async fn alert_seen(
+        &self,
+        ctx: &Ctx,
+        raised: bool,
+        kind: AlertKind,
+        subject: &str,
+        details: Value,
+    ) {
         let id = incident_id(kind, subject);
         let now = self.platform.now_ms();
         let known = self
@@ -175,9 +184,19 @@ impl<P: Platform> App<P> {
         if known == Some(raised) && !kind.per_occurrence() {
             return;
         }
-        if raised {
-            let line = json!({"level": "warn", "event": "alert.raised", "alert": kind.as_str(), "subject": subject, "request_id": ctx.request_id});
+        // A clear is audited where this isolate saw the incident open; elsewhere only its record
+        // says so (a fresh isolate's first check would otherwise log a clear each run).
+        if raised || known == Some(true) {
+            let action = if raised {
+                "alert.raised"
+            } else {
+                "alert.cleared"
+            };
+            let line = json!({"level": "warn", "event": action, "alert": kind.as_str(), "subject": subject, "request_id": ctx.request_id});
             self.platform.log(&line.to_string());
+            let audit = json!({"alert": kind.as_str(), "details": details});
+            self.audit(ctx, "system", action, subject, audit).await;
+            self.remember_alert(&id, raised);
         }
         ctx.defer(Deferred::Alert {
             raised,
@@ -266,19 +285,6 @@ impl<P: Platform> App<P> {
             return;
         }
         self.remember_alert(&id, raised);
-        let action = if raised {
-            "alert.raised"
-        } else {
-            "alert.cleared"
-        };
-        self.audit(
-            &ctx,
-            "system",
-            action,
-            &id,
-            json!({"alert": kind.as_str(), "subject": subject, "details": incident.details}),
-        )
-        .await;
         let text = alert_text(kind, subject, &incident, raised);
         let notified = self.notify_operators(&ctx, &text, &incident).await;
         let mut recorded = incident;
@@ -342,14 +348,6 @@ impl<P: Platform> App<P> {
             self.platform.gate(LATCH_GATE, &ask(false, true)).await.ok();
             let text = alert_text(AlertKind::StoreUnreachable, subject, &incident, false);
             self.notify_operators(ctx, &text, &incident).await;
-            self.audit(
-                ctx,
-                "system",
-                "alert.cleared",
-                &incident.id,
-                json!({"alert": "store_unreachable", "subject": subject}),
-            )
-            .await;
         }
     }
 

@@ -34,6 +34,8 @@ pub struct App<P: Platform> {
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
     /// The service-wide geo relaxations and when they were read (`App::global_geo`).
     pub(crate) geo_cache: Mutex<Option<(i64, super::geo::GlobalGeo)>>,
+    /// Why each phone is routed last, as last read, and when (`fleet::standing`).
+    pub(crate) fleet_cache: Mutex<Option<(i64, super::fleet::standing::Standings)>>,
     counters: Mutex<CounterState>,
     /// Origins asked about by preflights: whether a tenant lists them, and when that was read
     /// (`service::cors`).
@@ -86,6 +88,8 @@ pub enum Deferred {
         gate: String,
         ask: Box<crate::platform::GateAsk>,
     },
+    /// Give a failed OTP to another phone while its code is valid (`fleet::reroute`).
+    Reroute { message_id: String },
 }
 
 impl<P: Platform> App<P> {
@@ -108,6 +112,7 @@ impl<P: Platform> App<P> {
             auth_cache: Mutex::new(AuthCache::default()),
             probe_cache: Mutex::new(None),
             geo_cache: Mutex::new(None),
+            fleet_cache: Mutex::new(None),
             counters: Mutex::new(CounterState::default()),
             cors_union: Mutex::new(Default::default()),
             webhook_cache: Mutex::new(Default::default()),
@@ -189,6 +194,14 @@ impl<P: Platform> App<P> {
                     if let Err(e) = self.platform.gate(&gate, &ask).await {
                         self.log_deferred("gate_note_lost", &e);
                     }
+                }
+                Deferred::Reroute { message_id } => {
+                    let ctx = Ctx::new(
+                        crate::platform::new_id(&self.platform, "reroute"),
+                        self.platform.now_ms(),
+                        String::new(),
+                    );
+                    self.reroute(&ctx, &message_id).await;
                 }
             }
         }

@@ -1,5 +1,7 @@
-//! The scheduled run (Cron Trigger, also `POST /v1/admin/cron/run`): expiry and quota notices,
-//! expiring stale verifications, deleting records past their retention, and a health check of every gateway kept as history.
+//! The scheduled run (Cron Triggers, also `POST /v1/admin/cron/run`): expiry and quota notices,
+//! expiring stale verifications, deleting records past their retention, and a health check of every
+//! gateway kept as history (every 5 minutes); the fleet's stuck messages, canaries, standings and
+//! alerts (every minute, `fleet::tick`).
 
 use serde_json::{json, Value};
 
@@ -13,7 +15,16 @@ use crate::platform::Platform;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Everything the scheduled job does: the upkeep (every 5 minutes) and the fleet's part (every
+/// minute; see `fleet::tick`). `POST /v1/admin/cron/run` runs this.
 pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    let mut summary = upkeep(app, ctx).await;
+    summary["fleet"] = super::fleet::tick(app, ctx).await;
+    summary
+}
+
+/// Notices, expiry, retention and the gateway health history (the 5-minute Cron Trigger).
+pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     let mut notices = 0;
     let mut tenants = 0;
     let mut cursor: Option<String> = None;
@@ -69,7 +80,6 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
             .record_gateway_check(&check, &probe.id, ctx.now_ms)
             .await
             .ok();
-        gateway_alerts(app, ctx, &probe).await;
         gateways.push(
             json!({"id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms}),
         );
@@ -78,47 +88,10 @@ pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways, "webhooks": webhooks, "store_error": store_error})
 }
 
-/// A phone down or back, its kill switch engaged or released: raised and cleared on each probe
-/// (an incident is told once when it opens and once when it clears).
-async fn gateway_alerts<P: Platform>(app: &App<P>, ctx: &Ctx, probe: &super::gateway::Probe) {
-    if probe.reachable {
-        app.clear_alert(
-            ctx,
-            AlertKind::PhoneDown,
-            &probe.id,
-            json!({"latency_ms": probe.latency_ms}),
-        )
-        .await;
-    } else {
-        app.raise_alert(
-            ctx,
-            AlertKind::PhoneDown,
-            &probe.id,
-            json!({"error": probe.error}),
-        )
-        .await;
-    }
-    if let Some(h) = &probe.health {
-        if h.kill_switch {
-            let reason = h.kill_switch_reason.clone().unwrap_or_default();
-            app.raise_alert(
-                ctx,
-                AlertKind::KillSwitchTripped,
-                &probe.id,
-                json!({"reason": reason}),
-            )
-            .await;
-        } else {
-            app.clear_alert(ctx, AlertKind::KillSwitchTripped, &probe.id, Value::Null)
-                .await;
-        }
-    }
-}
-
-/// Only the webhook part (the every-minute trigger): due retries go out without waiting for the
-/// full job.
-pub async fn run_webhooks_only<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
-    json!({"webhooks": app.run_due_webhooks(ctx).await})
+/// The every-minute trigger: the fleet's part and the due webhook retries.
+pub async fn every_minute<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    let fleet = super::fleet::tick(app, ctx).await;
+    json!({"fleet": fleet, "webhooks": app.run_due_webhooks(ctx).await})
 }
 
 async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usize {
@@ -188,7 +161,7 @@ const EXPIRE_PAGES: usize = 5;
 
 /// How long records stay after they stop mattering: (collection, time field, retention). Audit
 /// entries, tenants and keys are kept; analytics live in counters, not in these records.
-const RETENTION: [(&str, &str, i64); 9] = [
+const RETENTION: [(&str, &str, i64); 10] = [
     ("verifications", "expires_at", 30 * DAY_MS),
     ("messages", "created_at", 30 * DAY_MS),
     ("inbound", "created_at", 30 * DAY_MS),
@@ -201,6 +174,8 @@ const RETENTION: [(&str, &str, i64); 9] = [
     ("gateway_checks", "at", 7 * DAY_MS),
     // Delivery-report nonces only matter inside the signature window (minutes).
     ("nonces", "at", DAY_MS),
+    // Canaries matter until judged (minutes); a week of them shows a phone's record.
+    ("canaries", "sent_at", 7 * DAY_MS),
 ];
 
 /// Deletes records past their retention, at most a few hundred per collection and run.

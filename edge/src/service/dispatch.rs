@@ -38,6 +38,8 @@ pub struct Outgoing<'a> {
     pub deadline_ms: i64,
     /// Limit hits of this send besides the request's (a phone's window).
     pub hits: Vec<Hit>,
+    /// The verification an OTP delivers (so a failed delivery can be given to another phone).
+    pub verification_id: Option<String>,
 }
 
 /// Builds, from the version a companion was written at, the write that undoes it.
@@ -65,6 +67,8 @@ pub struct Prepared {
     hooks: Vec<Target>,
     /// The recipient's keyed tag: where a reply through the phone is routed (`inbound`).
     phone_tag: String,
+    /// The gateways to offer it to, in order (healthy phones first; `fleet::standing`).
+    order: Vec<String>,
 }
 
 impl Prepared {
@@ -89,16 +93,6 @@ pub struct Recorded {
 }
 
 impl<P: Platform> App<P> {
-    /// Gateways in the order to try them: a random first one (spreads load), then round.
-    fn gateway_order(&self) -> Vec<&GatewayLink> {
-        let n = self.gateways.len();
-        if n == 0 {
-            return Vec::new();
-        }
-        let start = self.random_below(n as u32) as usize;
-        (0..n).map(|i| &self.gateways[(start + i) % n]).collect()
-    }
-
     /// The whole flow for a caller whose companion (if any) cannot lose a race.
     pub async fn dispatch(
         &self,
@@ -143,11 +137,8 @@ impl<P: Platform> App<P> {
                 return Err(e);
             }
         };
-        let first = self
-            .gateway_order()
-            .first()
-            .map(|g| g.cfg.id.clone())
-            .unwrap_or_default();
+        let order = self.gateway_order(&[]).await;
+        let first = order.first().cloned().unwrap_or_default();
         let message = MessageRecord {
             id: new_id(&self.platform, "msg"),
             tenant_id: tenant.id.clone(),
@@ -162,6 +153,13 @@ impl<P: Platform> App<P> {
             created_at: ctx.now_ms,
             updated_at: ctx.now_ms,
             request_id: ctx.request_id.clone(),
+            verification_id: out.verification_id,
+            deadline_ms: out.deadline_ms,
+            check_after: ctx.now_ms + self.cfg.fleet.stuck_after_ms,
+            failure_class: None,
+            reroute_of: None,
+            rerouted_to: None,
+            avoid_gateways: Vec::new(),
         };
         let request = SendRequest {
             id: message.id.clone(),
@@ -181,6 +179,7 @@ impl<P: Platform> App<P> {
             hits: out.hits,
             hooks,
             phone_tag: self.secrets.phone_tag(out.phone.as_str()),
+            order,
         })
     }
 
@@ -255,9 +254,10 @@ impl<P: Platform> App<P> {
             request,
             charged,
             hits,
+            order,
             ..
         } = p;
-        let order = self.gateway_order_from(&message.gateway_id);
+        let order = self.links(&order);
         let outcome = hand_off(
             &self.platform,
             &order,
@@ -271,20 +271,23 @@ impl<P: Platform> App<P> {
             Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
             Dispatch::Queued { gateway_id, .. } => {
                 message.gateway_id = gateway_id;
-                self.correct(ctx, &hooks, &message, &version, None).await;
+                self.correct_with(ctx, Some(&hooks), &message, &version, None)
+                    .await;
             }
             Dispatch::Unknown { gateway_id, reason } => {
                 message.gateway_id = gateway_id;
                 message.state = DeliveryState::Unknown;
                 message.error = Some(reason);
-                self.correct(ctx, &hooks, &message, &version, None).await;
+                self.correct_with(ctx, Some(&hooks), &message, &version, None)
+                    .await;
             }
             Dispatch::Refused { reasons } => {
                 message.gateway_id = String::new();
                 message.state = DeliveryState::Failed;
                 message.error = Some(reasons.join("; "));
                 let undo = on_refused.map(|f| f(&recorded.companion_version));
-                self.correct(ctx, &hooks, &message, &version, undo).await;
+                self.correct_with(ctx, Some(&hooks), &message, &version, undo)
+                    .await;
                 self.refund(&message.tenant_id, u32::from(charged), hits)
                     .await;
                 return Err(Error::new(ErrorCode::GatewayUnavailable)
@@ -294,39 +297,46 @@ impl<P: Platform> App<P> {
         Ok(Handed { message })
     }
 
-    /// The gateways starting with the one recorded, then round.
-    fn gateway_order_from(&self, first: &str) -> Vec<&GatewayLink> {
-        let n = self.gateways.len();
-        let start = self
-            .gateways
-            .iter()
-            .position(|g| g.cfg.id == first)
-            .unwrap_or(0);
-        (0..n).map(|i| &self.gateways[(start + i) % n]).collect()
+    /// The configured gateways with these ids, in this order.
+    pub(crate) fn links(&self, ids: &[String]) -> Vec<&GatewayLink> {
+        ids.iter()
+            .filter_map(|id| self.gateways.iter().find(|g| &g.cfg.id == id))
+            .collect()
     }
 
     /// Writes the outcome of a hand-off that differs from the record, guarded so an earlier
     /// delivery report wins; never fails the request (see the module header). The companion's
-    /// undo goes in the same commit, or alone after the message if its own guard lost. The new
-    /// state's webhook event and the reply route of the phone that has it ride along.
-    async fn correct(
+    /// undo goes in the same commit, or alone after the message if its own guard lost.
+    pub(crate) async fn correct(
         &self,
         ctx: &Ctx,
-        p: &Prepared,
+        m: &MessageRecord,
+        version: &str,
+        undo: Option<Write>,
+    ) {
+        self.correct_with(ctx, None, m, version, undo).await
+    }
+
+    /// [`App::correct`] for a send of this request (`p`, as recorded): the new state's webhook
+    /// event and the reply route of the phone that has it ride along.
+    async fn correct_with(
+        &self,
+        ctx: &Ctx,
+        p: Option<&Prepared>,
         m: &MessageRecord,
         version: &str,
         undo: Option<Write>,
     ) {
         let message = repo::messages::update_write(m, version);
-        let (hooks, hook_ids) = if m.state == p.message.state {
-            (Vec::new(), Vec::new())
-        } else {
-            self.message_event_writes(p, m)
+        let (hooks, hook_ids) = match p {
+            Some(p) if m.state != p.message.state => self.message_event_writes(p, m),
+            _ => (Vec::new(), Vec::new()),
         };
-        let route = if m.gateway_id.is_empty() || m.gateway_id == p.message.gateway_id {
-            None
-        } else {
-            self.route_write(p, &m.gateway_id)
+        let route = match p {
+            Some(p) if !m.gateway_id.is_empty() && m.gateway_id != p.message.gateway_id => {
+                self.route_write(p, &m.gateway_id)
+            }
+            _ => None,
         };
         let mut writes = vec![message.clone()];
         writes.extend(hooks.clone());

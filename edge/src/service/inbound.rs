@@ -4,8 +4,8 @@
 //! sender and text sealed, fires `sms.received`, and an opt-out keyword alone (STOP, UNSUBSCRIBE,
 //! CANCEL, END, QUIT; START undoes it) edits that tenant's opt-out list.
 //!
-//! `App::receive_inbound` takes one SMS: the hook other checks (phones texting each other as
-//! canaries) can build on.
+//! `App::receive_inbound` takes one SMS; a canary of the fleet (phones texting each other) goes to
+//! `App::canary_received` and no further.
 
 use otp_shared::phone::Phone;
 use otp_shared::wire::InboundSms;
@@ -72,6 +72,15 @@ impl<P: Platform> App<P> {
         sms: &InboundSms,
     ) -> Result<Received, Error> {
         let id = inbound_id(gateway_id, sms.seq);
+        // The fleet's own canaries (phones texting each other) are no tenant's.
+        if self.canary_received(ctx, gateway_id, &sms.text).await {
+            return Ok(Received {
+                id,
+                tenant_id: None,
+                duplicate: false,
+                keyword: None,
+            });
+        }
         let phone = Phone::parse(sms.from.trim()).ok();
         let from = phone
             .as_ref()

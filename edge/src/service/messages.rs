@@ -25,6 +25,10 @@ pub fn message_json(m: &MessageRecord) -> Value {
         "gateway_id": m.gateway_id,
         "attempts": m.attempts,
         "error": m.error,
+        "failure_class": m.failure_class,
+        "rerouted_to": m.rerouted_to,
+        "reroute_of": m.reroute_of,
+        "expires_at": (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
         "created_at": iso8601(m.created_at),
         "updated_at": iso8601(m.updated_at),
     })
@@ -32,12 +36,15 @@ pub fn message_json(m: &MessageRecord) -> Value {
 
 /// Longest direct message accepted, in segments (a carrier joins them into one text).
 pub const MAX_SEGMENTS: usize = 6;
-/// A direct message the phone has not sent within a day is dropped rather than sent late.
-const DIRECT_TTL_MS: i64 = 24 * 3600 * 1000;
+/// A direct message the phone has not sent within its TTL (a day unless the caller says) is
+/// dropped, marked `expired`, rather than sent late.
+pub const DIRECT_TTL_SECS: u32 = 24 * 3600;
+/// The TTL a caller may choose for a direct message: a minute to three days.
+pub const DIRECT_TTL_RANGE: std::ops::RangeInclusive<u32> = 60..=3 * 24 * 3600;
 
 impl<P: Platform> App<P> {
     /// A tenant's direct message (`Direct`) or the service's notice to a tenant (`Notification`,
-    /// free of quota and of the per-phone limit).
+    /// free of quota and of the per-phone limit), with the default TTL.
     pub async fn send_message(
         &self,
         ctx: &Ctx,
@@ -46,6 +53,32 @@ impl<P: Platform> App<P> {
         text: &str,
         kind: MessageKind,
     ) -> Result<MessageRecord, Error> {
+        self.send_message_within(ctx, tenant, phone, text, kind, None)
+            .await
+    }
+
+    /// [`App::send_message`] with the caller's TTL (`ttl_secs`, within [`DIRECT_TTL_RANGE`]).
+    pub async fn send_message_within(
+        &self,
+        ctx: &Ctx,
+        tenant: &Tenant,
+        phone: &Phone,
+        text: &str,
+        kind: MessageKind,
+        ttl_secs: Option<u32>,
+    ) -> Result<MessageRecord, Error> {
+        let ttl = ttl_secs.unwrap_or(DIRECT_TTL_SECS);
+        if !DIRECT_TTL_RANGE.contains(&ttl) {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                format!(
+                    "ttl_secs must be {} to {} seconds",
+                    DIRECT_TTL_RANGE.start(),
+                    DIRECT_TTL_RANGE.end()
+                ),
+            ));
+        }
+        let ttl_ms = ttl as i64 * 1000;
         let info = otp_shared::sms::validate_message(text, MAX_SEGMENTS).map_err(|e| {
             let code = match e.code() {
                 "message_required" => ErrorCode::MessageRequired,
@@ -74,8 +107,9 @@ impl<P: Platform> App<P> {
             phone,
             text: text.to_string(),
             info,
-            deadline_ms: ctx.now_ms + DIRECT_TTL_MS,
+            deadline_ms: ctx.now_ms + ttl_ms,
             hits,
+            verification_id: None,
         };
         let handed = self.dispatch(ctx, out, None).await?;
         if kind == MessageKind::Direct {

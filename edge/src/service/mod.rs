@@ -11,6 +11,7 @@ pub mod cors;
 pub mod cron;
 pub mod dispatch;
 pub mod end_user;
+pub mod fleet;
 pub mod fraud;
 pub mod gate;
 pub mod gateway;

@@ -346,6 +346,28 @@ pub struct MessageRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub request_id: String,
+    /// The verification an OTP message delivers: a reroute finds the code through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_id: Option<String>,
+    /// The phone never sends it after this (unix ms; 0 on records from before it was kept).
+    #[serde(default)]
+    pub deadline_ms: i64,
+    /// When the scheduled job asks its phone about it if it has no final state by then
+    /// (`fleet::stuck`; unix ms, 0 = never).
+    #[serde(default)]
+    pub check_after: i64,
+    /// Why it failed, as the phone classified it (`wire::FailureClass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<otp_shared::wire::FailureClass>,
+    /// The failed message this one delivers again through another phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reroute_of: Option<String>,
+    /// The message that delivers this one again, once this one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerouted_to: Option<String>,
+    /// Phones that failed this code before: a reroute never goes back to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub avoid_gateways: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

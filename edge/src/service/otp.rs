@@ -140,7 +140,12 @@ impl<P: Platform> App<P> {
 
     /// The text of an OTP: the tenant's template or a built-in sentence in `locale`, then the
     /// tenant's app-hash and WebOTP lines; always one SMS.
-    fn render_text(&self, tenant: &Tenant, code: &str, locale: &str) -> Result<String, Error> {
+    pub(crate) fn render_text(
+        &self,
+        tenant: &Tenant,
+        code: &str,
+        locale: &str,
+    ) -> Result<String, Error> {
         let s = &tenant.settings;
         let p = templates::TextParams {
             code,
@@ -192,6 +197,7 @@ impl<P: Platform> App<P> {
             text,
             deadline_ms: expires_at,
             hits: vec![self.send_window(tenant, phone.as_str())],
+            verification_id: Some(id.clone()),
         };
         // The verification remembers its end user's key, so an approval credits them.
         let end_user = ctx.end_user().map(|u| u.watched(&self.secrets).key);
@@ -337,6 +343,7 @@ impl<P: Platform> App<P> {
                         text,
                         deadline_ms: v.expires_at,
                         hits: vec![self.send_window(tenant, &v.phone)],
+                        verification_id: Some(v.id.clone()),
                     };
                     self.charge(ctx, out).await?
                 }

@@ -79,6 +79,7 @@ impl<P: Platform> App<P> {
                 m.state = next;
                 m.attempts = r.attempts;
                 m.error = r.error.clone();
+                m.failure_class = r.class;
                 m.updated_at = r.at as i64 * 1000;
                 *changed = true;
                 applied += 1;
@@ -113,6 +114,15 @@ impl<P: Platform> App<P> {
                     self.defer_webhooks(ctx, hook_ids);
                     for (tenant, e) in events {
                         ctx.count(&tenant, e);
+                    }
+                    // An OTP the phone certainly did not send goes to another phone, after the
+                    // answer (the gateway is not kept waiting on a second hand-off).
+                    for (m, _, _) in messages.iter().flatten().filter(|(_, _, c)| *c) {
+                        if super::fleet::reroute::worth_trying(m) {
+                            ctx.defer(super::app::Deferred::Reroute {
+                                message_id: m.id.clone(),
+                            });
+                        }
                     }
                     return Ok(Some(outcome));
                 }

@@ -82,6 +82,9 @@ fn to_response(resp: ApiResponse) -> Result<Response> {
     Ok(out)
 }
 
+/// The Cron Trigger of the fleet's minute (wrangler.toml `[triggers] crons`).
+const FLEET_CRON: &str = "* * * * *";
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     match app(&env) {
@@ -103,7 +106,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
 }
 
-/// Cron Trigger: the same job as `POST /v1/admin/cron/run`.
+/// Cron Triggers: `* * * * *` runs the fleet's minute (stuck messages, canaries, phone standings
+/// and alerts), any other schedule the upkeep; `POST /v1/admin/cron/run` runs both.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match app(&env) {
@@ -114,11 +118,10 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                 now,
                 "cron".into(),
             );
-            // The every-minute trigger only sends due webhook retries; the others run everything.
-            let summary = if event.cron().trim() == "* * * * *" {
-                crate::service::cron::run_webhooks_only(&app, &ctx).await
+            let summary = if event.cron() == FLEET_CRON {
+                crate::service::cron::every_minute(&app, &ctx).await
             } else {
-                crate::service::cron::run(&app, &ctx).await
+                crate::service::cron::upkeep(&app, &ctx).await
             };
             app.run_deferred(ctx.take_deferred()).await;
             app.run_deferred(vec![Deferred::FlushCounters]).await;

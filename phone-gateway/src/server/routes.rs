@@ -16,8 +16,9 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use otp_shared::ids::is_plain_id;
 use otp_shared::wire::{
-    Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, WireError, HEADER_REQUEST_ID,
-    HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH, PATH_MESSAGES_PREFIX, PATH_METRICS, PATH_SEND,
+    CancelResult, Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, SimHealth,
+    WireError, CANCEL_SUFFIX, HEADER_REQUEST_ID, HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH,
+    PATH_MESSAGES_PREFIX, PATH_METRICS, PATH_SEND,
 };
 use rand::Rng;
 use std::convert::Infallible;
@@ -72,6 +73,10 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
         (Method::GET, PATH_METRICS) => signed(app, req, metrics).await,
         (Method::POST, PATH_SEND) => signed(app, req, send).await,
         (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
+        (Method::POST, p) if p.starts_with(PATH_MESSAGES_PREFIX) && p.ends_with(CANCEL_SUFFIX) => {
+            let id = p[PATH_MESSAGES_PREFIX.len()..p.len() - CANCEL_SUFFIX.len()].to_string();
+            signed(app, req, |app, authed| cancel(app, authed, id)).await
+        }
         (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
             let id = p[PATH_MESSAGES_PREFIX.len()..].to_string();
             signed(app, req, |app, authed| status(app, authed, id)).await
@@ -161,6 +166,37 @@ async fn status(app: Arc<App>, authed: Authed, id: String) -> Result<Reply, ApiE
     }
 }
 
+/// `POST /v1/messages/{id}/cancel`: the edge takes back a message this phone has not started
+/// (to give it to another phone). A send already running is never stopped.
+async fn cancel(app: Arc<App>, authed: Authed, id: String) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("cancel takes no body")).await;
+    }
+    let key = id.clone();
+    let result = with_fresh_nonce(&app, &authed, move |s| s.cancel(&key, unix_now())).await?;
+    match result {
+        Some((canceled, state)) => {
+            if canceled {
+                app.wake_reports.notify_one();
+            }
+            info!(message_id = %id, canceled, "cancel");
+            Ok(Reply::json(
+                StatusCode::OK,
+                &CancelResult {
+                    id,
+                    canceled,
+                    state,
+                },
+            ))
+        }
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such message",
+        )),
+    }
+}
+
 async fn kill_switch(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     let cmd = authed
         .plaintext
@@ -205,9 +241,23 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
     }
     let depth = with_fresh_nonce(&app, &authed, |s| Ok(s.depth())).await?;
-    let (limit, used) = {
+    let now_ms = unix_ms();
+    let (limit, used, sims) = {
         let mut p = app.pacer.lock().unwrap();
-        (p.limit(), p.used(unix_ms()))
+        let budgets = app.budgets.lock().unwrap();
+        let slots: Vec<Option<u8>> = match app.cfg.sender.sim_slots.as_slice() {
+            [] => vec![app.cfg.sender.default_sim],
+            slots => slots.iter().copied().map(Some).collect(),
+        };
+        let sims: Vec<SimHealth> = slots
+            .into_iter()
+            .map(|sim| SimHealth {
+                window_limit: p.limit(),
+                window_used: p.used_by(sim, now_ms),
+                ..budgets.health(sim, now_ms)
+            })
+            .collect();
+        (p.limit(), p.used(now_ms), sims)
     };
     let kill = app.kill.engaged();
     Ok(Reply::json(
@@ -223,6 +273,9 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
                 per_sim_window: limit,
                 used,
             },
+            device: app.device.lock().unwrap().clone(),
+            sims,
+            recent_sends: Some(app.recent.lock().unwrap().summary()),
         },
     ))
 }

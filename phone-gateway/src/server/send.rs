@@ -161,18 +161,31 @@ fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
         .lock()
         .unwrap()
         .max_sends_between(now, deadline_ms);
-    // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides.
-    let count_up_to = if bound > CAPACITY_CHECK_MAX {
+    // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides. With
+    // budgets or rests in play a SIM may be closed whatever the queue: always check then.
+    let count_up_to = if bound > CAPACITY_CHECK_MAX && !budgets_in_play(app) {
         0
     } else {
-        bound.max(1)
+        bound.clamp(1, CAPACITY_CHECK_MAX)
     };
     (count_up_to, deadline_ms)
 }
 
-/// Whether the pacer can send `msg` by `deadline_ms` behind what goes before it in the fair
-/// share's order (`shape`: what is queued), within its tenant's ceiling. Refusing lets the edge
-/// try another phone at once.
+/// Caps are configured, or a SIM rests: the capacity check cannot be skipped.
+fn budgets_in_play(app: &App) -> bool {
+    let b = &app.cfg.budget;
+    b.daily_limit > 0
+        || b.monthly_recipients > 0
+        || b.sims
+            .iter()
+            .any(|s| s.daily_limit.is_some() || s.monthly_recipients.is_some())
+        || app.budgets.lock().unwrap().any_resting(unix_ms())
+}
+
+/// Whether this phone can send `msg` by `deadline_ms`: behind what goes before it in the fair
+/// share's order (`shape`: what is queued), within its tenant's ceiling, and within the SIM budgets
+/// (daily caps, this recipient against the plan's cap, rests). Refusing lets the edge try another
+/// phone at once.
 fn fits_before(app: &App, msg: &SendRequest, shape: &QueueShape, deadline_ms: i64) -> bool {
     let now = unix_ms();
     let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
@@ -188,11 +201,11 @@ fn fits_before(app: &App, msg: &SendRequest, shape: &QueueShape, deadline_ms: i6
             fair.nth_free_at(&msg.tenant_id, own + 1, now),
         )
     };
-    own_turn <= deadline_ms
-        && app
-            .pacer
-            .lock()
-            .unwrap()
-            .eta(requested, ahead, now, deadline_ms)
-            .is_some()
+    if own_turn > deadline_ms {
+        return false;
+    }
+    let tag = crate::budget::recipient_tag(&app.recipient_key, &msg.to);
+    let pacer = app.pacer.lock().unwrap();
+    let budgets = app.budgets.lock().unwrap();
+    crate::budget::eta(&pacer, &budgets, requested, &tag, ahead, now, deadline_ms).is_some()
 }

@@ -8,12 +8,14 @@ mod meta;
 mod outbox;
 mod queue;
 mod schema;
+mod sims;
 mod writer;
 
 pub use inbox::{InboxItem, NewSms};
 pub use outbox::OutboxItem;
 pub use queue::{sim_key, Enqueued, Queued, ERR_SEND_UNCERTAIN};
 pub use schema::number_hash;
+pub use sims::{StoredRest, StoredUsage};
 pub use writer::StoreHandle;
 
 use crate::config::Synchronous;

@@ -2,7 +2,7 @@
 //! transaction as the change itself, and removed once the edge acknowledged it.
 
 use super::{Store, StoreError};
-use otp_shared::wire::{MessageState, StatusReport};
+use otp_shared::wire::{FailureClass, MessageState, StatusReport};
 use rusqlite::params;
 
 #[derive(Debug, Clone)]
@@ -14,33 +14,42 @@ pub struct OutboxItem {
 }
 
 impl Store {
-    /// Writes a report of this state change, when reports are on.
-    pub(super) fn report(
-        &mut self,
+    /// A report of a state change of message `id`, from this gateway.
+    pub(super) fn change(
+        &self,
         id: &str,
-        request_id: &str,
         state: MessageState,
         attempts: u32,
         error: Option<&str>,
+        class: Option<FailureClass>,
         now: u64,
-    ) -> Result<(), StoreError> {
-        if !self.opts.reports {
-            return Ok(());
-        }
-        let report = StatusReport {
+    ) -> StatusReport {
+        StatusReport {
             id: id.to_string(),
             state,
             attempts,
             error: error.map(str::to_string),
             at: now,
             gateway_id: self.opts.gateway_id.clone(),
-        };
+            class,
+        }
+    }
+
+    /// Writes a report of this state change, when reports are on.
+    pub(super) fn report(
+        &mut self,
+        request_id: &str,
+        report: StatusReport,
+    ) -> Result<(), StoreError> {
+        if !self.opts.reports {
+            return Ok(());
+        }
         let json = serde_json::to_string(&report).expect("report serialises");
         self.conn
             .prepare_cached(
                 "INSERT INTO outbox(message_id, request_id, report) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![id, request_id, json])?;
+            .execute(params![report.id, request_id, json])?;
         Ok(())
     }
 

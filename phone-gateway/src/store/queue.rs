@@ -3,7 +3,7 @@
 
 use super::schema::{number_hash, FINISHED};
 use super::{Store, StoreError};
-use otp_shared::wire::{MessageKind, MessageState, SendRequest, StatusReport};
+use otp_shared::wire::{FailureClass, MessageKind, MessageState, SendRequest, StatusReport};
 use rusqlite::{params, OptionalExtension};
 
 /// Error recorded when the gateway stopped while `termux-sms-send` was running: the SMS may have gone out.
@@ -139,7 +139,7 @@ impl Store {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT state, attempts, last_error, updated_at FROM messages WHERE id = ?1",
+                "SELECT state, attempts, last_error, updated_at, fail_class FROM messages WHERE id = ?1",
             )?
             .query_row([id], |r| {
                 Ok((
@@ -147,16 +147,18 @@ impl Store {
                     r.get::<_, u32>(1)?,
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?;
-        Ok(row.map(|(state, attempts, error, at)| StatusReport {
+        Ok(row.map(|(state, attempts, error, at, class)| StatusReport {
             id: id.to_string(),
             state: MessageState::parse(&state).unwrap_or(MessageState::Failed),
             attempts,
             error,
             at: if at > 0 { at as u64 } else { now },
             gateway_id: self.opts.gateway_id.clone(),
+            class: class.as_deref().and_then(FailureClass::parse),
         }))
     }
 
@@ -196,7 +198,8 @@ impl Store {
             .prepare_cached("INSERT INTO send_log(sim, at_ms) VALUES (?1, ?2)")?
             .execute(params![sim_key(sim), now_ms])?;
         let now = (now_ms / 1000) as u64;
-        self.report(id, &request_id, MessageState::Sending, attempts, None, now)?;
+        let change = self.change(id, MessageState::Sending, attempts, None, None, now);
+        self.report(&request_id, change)?;
         Ok(attempts)
     }
 
@@ -205,33 +208,89 @@ impl Store {
         id: &str,
         state: MessageState,
         error: Option<&str>,
+        class: Option<FailureClass>,
         now: u64,
     ) -> Result<(), StoreError> {
-        let (attempts, request_id): (u32, String) = self
+        let (attempts, request_id, class): (u32, String, Option<String>) = self
             .conn
             .prepare_cached(
-                // Finished: the text and the number are no longer needed; the hash stays.
+                // Finished: the text and the number are no longer needed; the hash stays. A
+                // failure after an attempt that may have sent (a retried time-out) is uncertain,
+                // whatever the last attempt said.
                 "UPDATE messages SET state = ?2, last_error = ?3, updated_at = ?4, to_number = NULL,
-                   body = NULL
-                 WHERE id = ?1 AND state IN ('queued','sending') RETURNING attempts, request_id",
+                   body = NULL,
+                   fail_class = CASE WHEN ?5 IS NOT NULL AND may_have_sent THEN 'uncertain' ELSE ?5 END
+                 WHERE id = ?1 AND state IN ('queued','sending') RETURNING attempts, request_id, fail_class",
             )?
-            .query_row(params![id, state.as_str(), error, now as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+            .query_row(
+                params![id, state.as_str(), error, now as i64, class.map(|c| c.as_str())],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
         self.depth = self.depth.saturating_sub(1);
-        self.report(id, &request_id, state, attempts, error, now)
+        let class = class.as_deref().and_then(FailureClass::parse);
+        let change = self.change(id, state, attempts, error, class, now);
+        self.report(&request_id, change)
     }
 
     pub fn mark_sent(&mut self, id: &str, now: u64) -> Result<(), StoreError> {
-        self.finish(id, MessageState::Sent, None, now)
+        self.finish(id, MessageState::Sent, None, None, now)
     }
 
+    /// Fails a message with a short error code; its class follows from the code
+    /// (`send_uncertain` is uncertain, anything else unexplained). See [`Store::mark_failed_as`].
     pub fn mark_failed(&mut self, id: &str, error: &str, now: u64) -> Result<(), StoreError> {
-        self.finish(id, MessageState::Failed, Some(error), now)
+        let class = if error == ERR_SEND_UNCERTAIN {
+            FailureClass::Uncertain
+        } else {
+            FailureClass::Unknown
+        };
+        self.mark_failed_as(id, error, class, now)
+    }
+
+    /// Fails a message with its error code and class (what the edge decides a reroute by).
+    pub fn mark_failed_as(
+        &mut self,
+        id: &str,
+        error: &str,
+        class: FailureClass,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.finish(id, MessageState::Failed, Some(error), Some(class), now)
     }
 
     pub fn mark_expired(&mut self, id: &str, now: u64) -> Result<(), StoreError> {
-        self.finish(id, MessageState::Expired, Some("expired"), now)
+        self.finish(id, MessageState::Expired, Some("expired"), None, now)
+    }
+
+    /// Remembers that an attempt of this message may have sent it (a time-out retried because
+    /// `sender.retry_on_timeout` allows it): if it fails in the end, it fails as uncertain.
+    pub fn note_may_have_sent(&mut self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE messages SET may_have_sent = 1 WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Takes a message out of the queue if no attempt is running: it fails as `canceled` (and is
+    /// reported so). `None`: unknown id; `Some((false, state))`: left as it was.
+    pub fn cancel(
+        &mut self,
+        id: &str,
+        now: u64,
+    ) -> Result<Option<(bool, MessageState)>, StoreError> {
+        let state: Option<String> = self
+            .conn
+            .prepare_cached("SELECT state FROM messages WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(state) = state.as_deref().and_then(MessageState::parse) else {
+            return Ok(None);
+        };
+        if state != MessageState::Queued {
+            return Ok(Some((false, state)));
+        }
+        self.mark_failed_as(id, "canceled", FailureClass::Canceled, now)?;
+        Ok(Some((true, MessageState::Failed)))
     }
 
     /// Puts a failed attempt back in the queue for a later retry.
@@ -458,6 +517,44 @@ mod tests {
         let q = s.ready(t + 100, 10).unwrap();
         assert_eq!((q[0].id.as_str(), q[0].attempts), ("a", 0));
         assert_eq!(s.begin_send("a", None, t + 100).unwrap(), 1);
+    }
+
+    #[test]
+    fn cancel_takes_only_a_message_not_yet_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_in(&dir);
+        s.enqueue(&req("q", MessageKind::Otp), NOW).unwrap();
+        s.enqueue(&req("busy", MessageKind::Otp), NOW).unwrap();
+        s.begin_send("busy", None, (NOW as i64) * 1000).unwrap();
+        assert_eq!(
+            s.cancel("q", NOW).unwrap(),
+            Some((true, MessageState::Failed))
+        );
+        let st = s.status("q", NOW).unwrap().unwrap();
+        assert_eq!(
+            (st.error.as_deref(), st.class),
+            (Some("canceled"), Some(FailureClass::Canceled))
+        );
+        assert_eq!(
+            s.cancel("busy", NOW).unwrap(),
+            Some((false, MessageState::Sending))
+        );
+        assert_eq!(s.cancel("nope", NOW).unwrap(), None);
+        assert_eq!(s.depth(), 1);
+    }
+
+    #[test]
+    fn a_failure_after_a_retried_time_out_is_uncertain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_in(&dir);
+        s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
+        s.note_may_have_sent("a").unwrap();
+        s.mark_failed_as("a", "generic_failure", FailureClass::GenericFailure, NOW)
+            .unwrap();
+        assert_eq!(
+            s.status("a", NOW).unwrap().unwrap().class,
+            Some(FailureClass::Uncertain)
+        );
     }
 
     #[test]

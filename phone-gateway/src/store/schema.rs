@@ -4,8 +4,10 @@ use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 /// Version 1: a finished message keeps neither its text nor its number, only the number's hash.
-/// Version 2: the inbox of received SMS waiting to be forwarded (`inbox`).
-const VERSION: i64 = 2;
+/// Version 2: SIM budgets (sends per day, recipients per plan period, rests) and a failed
+/// message's class.
+/// Version 3: the inbox of received SMS waiting to be forwarded (`inbox`).
+const VERSION: i64 = 3;
 
 const MESSAGES: &str = "
 CREATE TABLE IF NOT EXISTS messages(
@@ -26,7 +28,9 @@ CREATE TABLE IF NOT EXISTS messages(
   last_error TEXT,
   sim_used INTEGER,
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  fail_class TEXT,
+  may_have_sent INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages(state, priority, seq);
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages(state, expires_at);
@@ -48,7 +52,17 @@ CREATE INDEX IF NOT EXISTS send_log_at ON send_log(at_ms);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
-/// Received SMS: `seq` is what the edge knows one by (it never repeats), `sms_id` the phone's own
+/// SIM budgets (version 2). Recipients are keyed hashes (`budget::recipient_tag`), never numbers.
+const SIMS: &str = "
+CREATE TABLE IF NOT EXISTS sim_days(sim INTEGER NOT NULL, day INTEGER NOT NULL, sends INTEGER NOT NULL,
+  PRIMARY KEY(sim, day)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sim_recipients(sim INTEGER NOT NULL, period INTEGER NOT NULL,
+  recipient TEXT NOT NULL, first_ms INTEGER NOT NULL, PRIMARY KEY(sim, period, recipient)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sim_rests(sim INTEGER PRIMARY KEY, until_ms INTEGER NOT NULL,
+  reason TEXT, generic_run INTEGER NOT NULL DEFAULT 0);
+";
+
+/// Received SMS (version 3): `seq` is what the edge knows one by (it never repeats), `sms_id` the phone's own
 /// row id; the sender and text are dropped once the edge has them (the sender's hash stays).
 const INBOX: &str = "
 CREATE TABLE IF NOT EXISTS inbox(
@@ -88,9 +102,15 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     if rebuilt {
         from_v0(&tx)?;
+    } else if had_messages && version == 1 {
+        tx.execute_batch(
+            "ALTER TABLE messages ADD COLUMN fail_class TEXT;
+             ALTER TABLE messages ADD COLUMN may_have_sent INTEGER NOT NULL DEFAULT 0;",
+        )?;
     }
     tx.execute_batch(MESSAGES)?;
     tx.execute_batch(OTHERS)?;
+    tx.execute_batch(SIMS)?;
     tx.execute_batch(INBOX)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
@@ -198,6 +218,47 @@ mod tests {
             !found("+14155550001"),
             "the old number is still in the file"
         );
+    }
+
+    #[test]
+    fn a_version_1_database_gains_the_budget_tables_and_keeps_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let v1 = MESSAGES.replace(
+                ",\n  fail_class TEXT,\n  may_have_sent INTEGER NOT NULL DEFAULT 0",
+                "",
+            );
+            conn.execute_batch(&v1).unwrap();
+            conn.execute_batch(OTHERS).unwrap();
+            conn.execute_batch(
+                "INSERT INTO messages(id, kind, priority, to_number, to_sha256, body, expires_at,
+                   tenant_id, request_id, state, created_at, updated_at)
+                 VALUES ('q', 'otp', 0, '+14155550002', 'h', 'text', 9999999999, 't', 'r', 'queued', 1, 1);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path, options(true, 100)).unwrap();
+        assert_eq!(s.depth(), 1);
+        s.mark_failed_as(
+            "q",
+            "generic_failure",
+            otp_shared::wire::FailureClass::GenericFailure,
+            5,
+        )
+        .unwrap();
+        let st = s.status("q", 5).unwrap().unwrap();
+        assert_eq!(
+            st.class,
+            Some(otp_shared::wire::FailureClass::GenericFailure)
+        );
+        let n: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM sim_days", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -26,8 +26,36 @@ if [ -f "$d/fail_count" ]; then
   n=$(cat "$d/fail_count")
   if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$d/fail_count"; echo "fake: failing ($n left)" >&2; exit 1; fi
 fi
+# Android's result as a Termux:API build that waits for it would print it: `fail_with` for every
+# send, `fail_with_slot_N` for sends on SIM slot N (exit status 1, the text on stderr).
+slot=""; prev=""
+for a in "$@"; do [ "$prev" = "-s" ] && slot="$a"; prev="$a"; done
+if [ -n "$slot" ] && [ -f "$d/fail_with_slot_$slot" ]; then cat "$d/fail_with_slot_$slot" >&2; exit 1; fi
+if [ -f "$d/fail_with" ]; then cat "$d/fail_with" >&2; exit 1; fi
+# What Termux:API printed on stdout with exit status 0 (its Google Play build refuses that way).
+if [ -f "$d/stdout" ]; then cat "$d/stdout"; exit 0; fi
 rec "$d/sent.log" "$@"
 "#;
+
+/// Stand-ins for the Termux:API readings: each prints its control file (`battery.json`,
+/// `deviceinfo.json`, `cellinfo.json` beside it) or a healthy default.
+const FAKE_READINGS: &[(&str, &str, &str)] = &[
+    (
+        "termux-battery-status",
+        "battery.json",
+        r#"{"health":"GOOD","percentage":90,"plugged":"PLUGGED_AC","status":"CHARGING","temperature":25.0}"#,
+    ),
+    (
+        "termux-telephony-deviceinfo",
+        "deviceinfo.json",
+        r#"{"network_type":"lte","sim_state":"ready","data_state":"connected"}"#,
+    ),
+    (
+        "termux-telephony-cellinfo",
+        "cellinfo.json",
+        r#"[{"type":"lte","registered":true,"level":3,"dbm":-95}]"#,
+    ),
+];
 
 pub struct Call {
     pub at_ns: u128,
@@ -60,6 +88,18 @@ impl Gateway {
         std::fs::write(&fake, FAKE_SMS).unwrap();
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
+        for (program, control, default) in FAKE_READINGS {
+            let p = bin.join(program);
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/bash\nd=\"$(cd \"$(dirname \"$0\")\" && pwd)\"\nif [ -f \"$d/{control}\" ]; then cat \"$d/{control}\"; else echo '{default}'; fi\n"
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
         let mut g = Gateway {
             dir,
             base: String::new(),
@@ -317,6 +357,11 @@ log = "phone_gateway=debug,info"
         resp.text().await.unwrap()
     }
 
+    /// `POST /v1/messages/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> (u16, Value) {
+        self.signed("POST", &wire::cancel_path(id), None).await
+    }
+
     pub async fn kill_switch(&self, engaged: bool) -> (u16, Value) {
         let body = serde_json::json!({"engaged": engaged, "reason": "test"}).to_string();
         self.signed("POST", wire::PATH_KILL_SWITCH, Some(body.as_bytes()))
@@ -434,6 +479,19 @@ where
     }
 }
 
+/// The SIM slot (argv after -s) of each recorded call; None without `-s`.
+pub fn slots(calls: &[Call]) -> Vec<Option<u8>> {
+    calls
+        .iter()
+        .map(|c| {
+            c.args
+                .iter()
+                .position(|a| a == "-s")
+                .map(|i| c.args[i + 1].parse().unwrap())
+        })
+        .collect()
+}
+
 /// The numbers (argv after -n) of recorded calls.
 pub fn numbers(calls: &[Call]) -> Vec<String> {
     calls
@@ -464,4 +522,7 @@ backoff_max_ms = 400
 max_sends_per_minute = 1000
 max_consecutive_failures = 100
 max_failure_ratio = 0.0
+
+[device]
+interval_secs = 1
 "#;

@@ -135,10 +135,37 @@ const LABELS = {
   },
   keyword: { stop: "Opted out (STOP)", start: "Opted in again (START)" },
   source: { sms: "Reply (STOP)", api: "Tenant", admin: "Operator" },
+  // Why the edge offers a phone messages only after the others.
+  avoid: {
+    unreachable: "not reachable",
+    kill_switch: "kill switch engaged",
+    low_battery: "low battery, not charging",
+    no_signal: "no signal",
+    failing: "its last sends failed",
+    no_sim_available: "no SIM can send (budgets or rests)",
+    canary_missed: "a canary did not arrive",
+  },
+  // A failed send's class, as the phone tells it.
+  class: {
+    limit_exceeded: "Android's sending limit",
+    no_service: "no service",
+    generic_failure: "generic failures (out of credit?)",
+    not_permitted: "sending not permitted",
+    no_capacity: "no SIM could send it in time",
+    canceled: "taken back to reroute",
+    unknown: "unexplained failure",
+    uncertain: "may have been sent",
+  },
   alert: {
-    phone_down: "Phone not reachable", kill_switch_tripped: "Phone kill switch", sim_at_limit: "SIM at its limit",
-    sim_resting: "SIM resting", store_unreachable: "Store unreachable", fraud_block: "Fraud guard block",
-    webhook_disabled: "Webhook endpoint disabled", stuck_messages: "Messages stuck", canary_missed: "Canary missed",
+    phone_down: "Phone down",
+    kill_switch_tripped: "Kill switch tripped",
+    sim_at_limit: "SIM at its limit",
+    sim_resting: "SIM resting",
+    stuck_messages: "Stuck messages",
+    canary_missed: "Canary missed",
+    store_unreachable: "Store unreachable",
+    fraud_block: "Fraud guard block",
+    webhook_disabled: "Webhook endpoint disabled",
   },
 };
 

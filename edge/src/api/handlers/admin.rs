@@ -595,8 +595,7 @@ pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<A
 }
 
 pub async fn gateways<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let probes = app.gateway_probes().await;
-    Ok(ok(200, json!({"items": probes}), c.ctx))
+    Ok(ok(200, json!({"items": app.fleet_view().await}), c.ctx))
 }
 
 #[cfg(test)]

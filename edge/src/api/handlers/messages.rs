@@ -20,6 +20,9 @@ struct SendBody {
     country: Option<String>,
     #[serde(default)]
     end_user_ip: Option<String>,
+    /// Seconds the phone may still send it; after that it is `expired`, never sent late.
+    #[serde(default)]
+    ttl_secs: Option<u32>,
 }
 
 pub use crate::service::messages::message_json;
@@ -30,7 +33,14 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.text.as_deref().unwrap_or("");
     let m = app
-        .send_message(c.ctx, c.tenant()?, &phone, text, MessageKind::Direct)
+        .send_message_within(
+            c.ctx,
+            c.tenant()?,
+            &phone,
+            text,
+            MessageKind::Direct,
+            b.ttl_secs,
+        )
         .await?;
     Ok(ok(202, message_json(&m), c.ctx))
 }

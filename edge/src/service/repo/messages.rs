@@ -3,7 +3,8 @@
 use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::MessageRecord;
-use crate::store::{Doc, Precondition, StoreError, Write};
+use crate::store::{Doc, Filter, Precondition, StoreError, Write};
+use serde_json::json;
 
 fn path(id: &str) -> String {
     format!("messages/{id}")
@@ -25,6 +26,43 @@ impl<H: HttpClient> Repo<'_, H> {
             .get::<MessageRecord, _>(self.http, self.now, &path(id))
             .await?;
         Ok(doc.map(|d| d.value))
+    }
+
+    /// The message and its version.
+    pub async fn get_message_doc(
+        &self,
+        id: &str,
+    ) -> Result<Option<(MessageRecord, String)>, StoreError> {
+        let doc = self
+            .db
+            .get::<MessageRecord, _>(self.http, self.now, &path(id))
+            .await?;
+        Ok(doc.map(|d| (d.value, d.update_time)))
+    }
+
+    /// Messages without a final state whose next look is due (`check_after` passed), the most
+    /// overdue first, with their versions. Needs the (state, check_after) index.
+    pub async fn messages_to_check(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(MessageRecord, String)>, StoreError> {
+        let filters = [
+            Filter::new("state", "IN", json!(["queued", "sending", "unknown"])),
+            Filter::new("check_after", "LESS_THAN", json!(now)),
+        ];
+        let docs = self
+            .db
+            .query::<MessageRecord, _>(
+                self.http,
+                self.now,
+                "messages",
+                &filters,
+                Some("check_after"),
+                limit,
+            )
+            .await?;
+        Ok(docs.into_iter().map(|d| (d.value, d.update_time)).collect())
     }
 
     /// Several messages and one more document (a report's nonce) in one read, in the order asked.

@@ -4,7 +4,9 @@
 //! store's own error, so services can tell a lost race (precondition) from an outage.
 
 pub mod alerts;
+pub mod canaries;
 pub mod counters;
+pub mod fleet;
 pub mod geo;
 pub mod idempotency;
 pub mod inbound;

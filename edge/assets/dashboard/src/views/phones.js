@@ -1,12 +1,13 @@
 // Phones: one card per gateway. Live state from GET /v1/admin/gateways (each phone's signed health:
-// reachability, queue depth, pacing window, kill switch; probed at most a minute ago), history from
-// GET /v1/admin/gateways/checks.
+// reachability, queue depth, pacing window, kill switch, battery, signal, storage, each SIM's
+// budgets and rest, recent sends; probed at most a minute ago; and what the edge makes of it: why
+// it is routed last, a missed canary, open alerts), history from GET /v1/admin/gateways/checks.
 // The kill-switch control calls POST /v1/admin/gateways/{id}/kill-switch and is shown only when
 // that route is deployed.
 import { api, postRouteExists, ApiError } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
-import { num, when, plural } from "../format.js";
+import { num, when, day, plural } from "../format.js";
 
 const TIMELINE = 48;
 
@@ -43,7 +44,7 @@ export async function phonesView(root, params, nav, ui) {
   const intro = h("div", { class: "toolbar" },
     h("p", { class: "muted" }, status.error
       ? `Live state unavailable (${status.error.message}); showing recorded checks only.`
-      : `Live state probed within the last minute; ${plural(history.items.length, "recorded check")} (the scheduled job checks every phone every 5 minutes).`),
+      : `Live state probed within the last minute; ${plural(history.items.length, "recorded check")} (the scheduled job probes every phone every minute and keeps a check every 5 minutes).`),
     run);
 
   const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], killRoute, nav, ui));
@@ -72,8 +73,25 @@ function card(id, probe, checks, killRoute, nav, ui) {
       ["Last send", hl.last_send === "none" ? "none yet" : label("state", hl.last_send), "last-send"],
       ["Version", hl.version || "—", "version"],
     );
+    const d = hl.device;
+    if (d) {
+      facts.push(
+        ["Battery", d.battery_percent == null ? "unknown" : `${num(d.battery_percent)}%${d.charging == null ? "" : d.charging ? ", charging" : ", not charging"}`, "battery"],
+        ["Signal", d.signal_level == null ? "unknown" : `${num(d.signal_level)} of 4${d.network_type ? ` (${d.network_type})` : ""}`, "signal"],
+        ["Free storage", d.free_storage_mb == null ? "unknown" : `${num(d.free_storage_mb)} MiB`, "storage"],
+      );
+    }
+    const rs = hl.recent_sends;
+    if (rs) facts.push(["Recent sends", rs.attempts ? `${num(rs.failed)} of the last ${num(rs.attempts)} failed${rs.consecutive_failures ? `, ${num(rs.consecutive_failures)} in a row` : ""}` : "none yet", "recent"]);
   } else if (probe && probe.error) {
     facts.push(["Error", probe.error, "error"]);
+  }
+  if (probe && probe.avoid) {
+    facts.push(["Routing", probe.avoid.length ? `last resort: ${probe.avoid.map((r) => label("avoid", r)).join(", ")}` : "normal", "routing"]);
+  }
+  if (probe && probe.canary && probe.canary.last_sent_at) {
+    const c = probe.canary;
+    facts.push(["Canaries", `sent ${when(c.last_sent_at)}; ${c.last_received_at ? `received ${when(c.last_received_at)}` : "none received"}${c.last_missed_at ? `; missed ${when(c.last_missed_at)}` : ""}`, "canary"]);
   }
   const state = reachable == null ? "unknown" : reachable ? "up" : "down";
   const el = h("article", { class: `card phone ${state}`, dataset: { gateway: id }, "aria-labelledby": `gw-${id}` },
@@ -81,10 +99,44 @@ function card(id, probe, checks, killRoute, nav, ui) {
       h("h3", { id: `gw-${id}` }, id),
       h("span", { class: `badge ${state}` }, reachable == null ? "Not checked" : reachable ? "Reachable" : "Not reachable")),
     h("dl", { class: "facts" }, facts.map(([k, v, key]) => h("div", { dataset: { fact: key } }, h("dt", {}, k), h("dd", {}, v)))),
+    probe && probe.degraded ? h("p", { class: "warn", dataset: { degraded: probe.degraded.role } },
+      `Degraded since ${when(probe.degraded.since)}: ${probe.degraded.reason}.`) : null,
+    hl && hl.sims && hl.sims.length ? sims(id, hl.sims) : null,
+    probe && probe.alerts && probe.alerts.length ? alerts(probe.alerts) : null,
     timeline(checks),
     checks.length ? recent(checks) : empty("No recorded checks yet for this phone: press \"Run checks now\"."),
     killRoute && hl ? killControl(id, hl, nav, ui) : null);
   return el;
+}
+
+/** Each SIM's budgets: the pacing window, today's sends, the plan's recipients, and a rest. */
+function sims(id, list) {
+  const cap = (used, limit) => (limit == null ? `${num(used)} (no cap)` : `${num(used)} of ${num(limit)}`);
+  const now = Date.now() / 1000;
+  return h("ul", { class: "sims", "aria-label": `SIMs of ${id}` }, list.map((s) => {
+    const resting = s.resting_until && s.resting_until > now;
+    const state = resting
+      ? `resting until ${when(s.resting_until * 1000)} (${label("class", s.rest_reason)})`
+      : s.daily_limit != null && s.daily_used >= s.daily_limit ? "at its daily cap"
+        : s.monthly_recipients_limit != null && s.monthly_recipients_used >= s.monthly_recipients_limit ? "at its recipient cap"
+          : "sending";
+    const part = (col, name, value, cls) => h("span", { dataset: { col }, class: cls || null }, h("span", { class: "muted" }, `${name} `), value);
+    return h("li", { dataset: { sim: s.slot == null ? "default" : String(s.slot) } },
+      h("strong", {}, s.slot == null ? "Default SIM" : `SIM slot ${s.slot}`),
+      part("state", "", state, resting || state !== "sending" ? "warn" : null),
+      part("window", "window", `${num(s.window_used)} of ${num(s.window_limit)}`),
+      part("today", "today", cap(s.daily_used, s.daily_limit)),
+      part("recipients", "recipients this plan", cap(s.monthly_recipients_used, s.monthly_recipients_limit)),
+      part("renews", "plan renews", day(s.plan_resets_at * 1000)));
+  }));
+}
+
+/** The alerts open for this phone (`kind:subject`), in words. */
+function alerts(list) {
+  return h("ul", { class: "alerts", "aria-label": "Open alerts" }, list.map((a) => {
+    const [kind, subject] = a.split(/:(.*)/s);
+    return h("li", { dataset: { alert: kind } }, `${label("alert", kind)}: ${subject}`);
+  }));
 }
 
 /** The last checks, oldest to newest, as a strip of marks; the text says the same for screen readers. */

@@ -1,0 +1,314 @@
+//! Canaries: the phones text each other on a timer, and each text must arrive, proving sending
+//! and receiving end to end (a heartbeat proves neither). Every phone number in `GATEWAYS`
+//! (`numbers`, by SIM slot) is a stop on a ring; each round, every stop texts the next one from
+//! its own SIM. Two phones text each other; one phone with two SIMs texts itself across them.
+//!
+//! A canary not received within `CANARY_TIMEOUT_SECS` is missed. The edge then asks the sending
+//! phone about it: if the phone says it sent it, the receiver is degraded (`receive`), else the
+//! sender (`send`). A degraded phone is routed last and has a `canary_missed` alert until a later
+//! canary proves the same side again.
+//!
+//! The seam for inbound SMS: whatever receives a phone's texts calls
+//! [`App::canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
+//! canary of this fleet (recorded here; do not forward it to a tenant).
+
+use otp_shared::wire::{MessageKind, MessageState, SendRequest};
+use serde_json::{json, Value};
+
+use super::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
+use super::phone::{self, Asked};
+use crate::platform::{new_id, Platform};
+use crate::service::app::{App, Ctx};
+use crate::service::gateway::{hand_off, Dispatch};
+use crate::service::keys::sha256_hex;
+use crate::service::repo;
+use crate::service::secrets::base32;
+
+/// The words before the token in a canary's text.
+pub const PREFIX: &str = "otp-sms canary";
+/// The tenant id the fleet's own texts carry to the phones.
+pub const FLEET_TENANT: &str = "_fleet";
+
+/// One stop of the ring: a SIM of a phone, and its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    pub gateway: String,
+    pub slot: Option<u8>,
+    pub number: String,
+}
+
+/// The ring, in the order of `GATEWAYS` and then of the slots.
+pub fn ring<P: Platform>(app: &App<P>) -> Vec<Stop> {
+    app.gateways
+        .iter()
+        .flat_map(|g| {
+            g.cfg.numbers.iter().map(|(sim, number)| Stop {
+                gateway: g.cfg.id.clone(),
+                slot: sim.parse().ok(),
+                number: number.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The token of a canary text (`otp-sms canary TOKEN`), lower case, if it is one.
+pub fn token_of(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find(PREFIX)? + PREFIX.len();
+    let token: String = lower[at..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    (token.len() == 16).then_some(token)
+}
+
+/// The scheduled part: overdue canaries judged, then a new round if one is due.
+pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    let ring = ring(app);
+    let missed = judge_overdue(app, ctx).await;
+    let interval = app.cfg.fleet.canary_interval_ms;
+    if interval == 0 || ring.len() < 2 {
+        return json!({"missed": missed, "sent": [], "note": "no canaries: they need CANARY_INTERVAL_MIN > 0 and two numbers in GATEWAYS"});
+    }
+    let round = ctx.now_ms / interval;
+    let sent = match app.repo().claim_canary_round(round, ctx.now_ms).await {
+        Ok(true) => send_round(app, ctx, &ring).await,
+        _ => Vec::new(),
+    };
+    json!({"missed": missed, "sent": sent})
+}
+
+async fn send_round<P: Platform>(app: &App<P>, ctx: &Ctx, ring: &[Stop]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (i, from) in ring.iter().enumerate() {
+        let to = &ring[(i + 1) % ring.len()];
+        out.push(send_one(app, ctx, from, to).await);
+    }
+    out
+}
+
+async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) -> Value {
+    let mut raw = [0u8; 10];
+    app.platform.fill_random(&mut raw);
+    let token = base32(&raw);
+    let id = sha256_hex(&token);
+    let timeout = app.cfg.fleet.canary_timeout_ms;
+    let mut record = CanaryRecord {
+        message_id: new_id(&app.platform, "cny"),
+        from_gateway: from.gateway.clone(),
+        from_slot: from.slot,
+        to_gateway: to.gateway.clone(),
+        to_slot: to.slot,
+        state: CanaryState::Sent,
+        sent_at: ctx.now_ms,
+        expected_by: ctx.now_ms + timeout,
+        received_at: 0,
+        note: None,
+    };
+    let request = SendRequest {
+        id: record.message_id.clone(),
+        kind: MessageKind::Notification,
+        to: to.number.clone(),
+        text: format!("{PREFIX} {}", token.to_ascii_uppercase()),
+        expires_at: ((ctx.now_ms + timeout) / 1000) as u64,
+        sim_slot: from.slot,
+        tenant_id: FLEET_TENANT.into(),
+        request_id: ctx.request_id.clone(),
+        share_weight: None,
+    };
+    // Recorded first: a canary that arrives before the record exists would not be recognised.
+    if let Err(e) = app
+        .repo()
+        .commit(vec![repo::canaries::create_write(&id, &record)])
+        .await
+    {
+        return json!({"from": from.gateway, "to": to.gateway, "error": e.to_string()});
+    }
+    let links: Vec<_> = app
+        .gateways
+        .iter()
+        .filter(|g| g.cfg.id == from.gateway)
+        .collect();
+    let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
+    if let Dispatch::Refused { reasons } = &outcome {
+        // The phone would not take it: its health says why (kill switch, no SIM able to send).
+        record.state = CanaryState::Refused;
+        record.note = Some(reasons.join("; "));
+        if let Ok(Some((_, version))) = app.repo().get_canary(&id).await {
+            let w = repo::canaries::update_write(&id, &record, &version);
+            app.repo().commit(vec![w]).await.ok();
+        }
+    }
+    merge_stats(app, &from.gateway, ctx.now_ms, Stat::Sent).await;
+    json!({"from": from.gateway, "from_slot": from.slot, "to": to.gateway, "to_slot": to.slot,
+           "state": record.state, "message_id": record.message_id})
+}
+
+/// Canaries whose time is up: each is missed, and the phone the evidence points at is degraded.
+async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
+    let Ok(overdue) = app.repo().overdue_canaries(ctx.now_ms, 50).await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (id, mut c, version) in overdue {
+        let sender = app.gateways.iter().find(|g| g.cfg.id == c.from_gateway);
+        let said = match sender {
+            Some(l) => phone::ask(&app.platform, l, 3_000, &c.message_id, &ctx.request_id).await,
+            None => Asked::NotFound,
+        };
+        let (gateway, role, reason) = match &said {
+            Asked::Report(r) if r.state == MessageState::Sent => (
+                c.to_gateway.clone(),
+                CanaryRole::Receive,
+                format!("a canary {} sent did not arrive", c.from_gateway),
+            ),
+            Asked::Report(r) => (
+                c.from_gateway.clone(),
+                CanaryRole::Send,
+                format!(
+                    "its canary was not sent ({})",
+                    r.error.clone().unwrap_or_else(|| r.state.as_str().into())
+                ),
+            ),
+            Asked::NotFound => (
+                c.from_gateway.clone(),
+                CanaryRole::Send,
+                "its canary was lost".into(),
+            ),
+            Asked::Unreachable(e) => (
+                c.from_gateway.clone(),
+                CanaryRole::Send,
+                format!("did not answer about its canary ({e})"),
+            ),
+        };
+        c.state = CanaryState::Missed;
+        c.note = Some(reason.clone());
+        let w = repo::canaries::update_write(&id, &c, &version);
+        if app.repo().commit(vec![w]).await.is_err() {
+            continue; // received or judged meanwhile
+        }
+        let degraded = Degraded {
+            reason: reason.clone(),
+            role,
+            since: ctx.now_ms,
+            canary: id.clone(),
+        };
+        let fields = json!({"gateway_id": gateway, "degraded": degraded});
+        app.repo()
+            .commit(vec![repo::fleet::merge_write(&gateway, &fields)])
+            .await
+            .ok();
+        merge_stats(app, &c.from_gateway, ctx.now_ms, Stat::Missed).await;
+        out.push(json!({"canary": id, "degraded": gateway, "role": role, "reason": reason}));
+    }
+    out
+}
+
+/// Which of a phone's canary times to set.
+#[derive(Debug, Clone, Copy)]
+enum Stat {
+    Sent,
+    Received,
+    Missed,
+}
+
+/// Sets one of a phone's canary times, keeping the others.
+async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, stat: Stat) {
+    let mut stats = app
+        .repo()
+        .phone_records(&[gateway.to_string()])
+        .await
+        .ok()
+        .and_then(|r| r.into_iter().next().flatten())
+        .map(|r| r.canary)
+        .unwrap_or_default();
+    match stat {
+        Stat::Sent => stats.last_sent_at = at,
+        Stat::Received => stats.last_received_at = at,
+        Stat::Missed => stats.last_missed_at = at,
+    }
+    let fields = json!({"gateway_id": gateway, "canary": stats});
+    app.repo()
+        .commit(vec![repo::fleet::merge_write(gateway, &fields)])
+        .await
+        .ok();
+}
+
+impl<P: Platform> App<P> {
+    /// THE seam for inbound SMS: `text` arrived at phone `gateway_id`. Returns true when it is a
+    /// canary of this fleet (recorded as received, late if it was already counted missed; the
+    /// phones it proves lose a degradation of that side). Such a text is the fleet's own: do not
+    /// forward it to a tenant. Any other text returns false.
+    pub async fn canary_received(&self, ctx: &Ctx, gateway_id: &str, text: &str) -> bool {
+        let Some(token) = token_of(text) else {
+            return false;
+        };
+        let id = sha256_hex(&token);
+        for _ in 0..3 {
+            let Ok(Some((mut c, version))) = self.repo().get_canary(&id).await else {
+                return false;
+            };
+            if c.to_gateway != gateway_id {
+                self.warn(ctx, "canary_at_the_wrong_phone", gateway_id);
+                return true;
+            }
+            c.state = match c.state {
+                CanaryState::Sent | CanaryState::Refused => CanaryState::Received,
+                CanaryState::Missed => CanaryState::Late,
+                CanaryState::Received | CanaryState::Late => return true,
+            };
+            c.received_at = ctx.now_ms;
+            let w = repo::canaries::update_write(&id, &c, &version);
+            if self.repo().commit(vec![w]).await.is_err() {
+                continue;
+            }
+            self.proven(&c.from_gateway, CanaryRole::Send).await;
+            self.proven(&c.to_gateway, CanaryRole::Receive).await;
+            merge_stats(self, &c.to_gateway, ctx.now_ms, Stat::Received).await;
+            return true;
+        }
+        true
+    }
+
+    /// A canary proved `role` of `gateway`: a degradation of that side ends.
+    async fn proven(&self, gateway: &str, role: CanaryRole) {
+        let record: Option<PhoneRecord> = self
+            .repo()
+            .phone_records(&[gateway.to_string()])
+            .await
+            .ok()
+            .and_then(|r| r.into_iter().next().flatten());
+        if record
+            .and_then(|r| r.degraded)
+            .is_some_and(|d| d.role == role)
+        {
+            let fields = json!({"gateway_id": gateway, "degraded": null});
+            self.repo()
+                .commit(vec![repo::fleet::merge_write(gateway, &fields)])
+                .await
+                .ok();
+            // Routing in this isolate stops avoiding it at once.
+            if let Ok(mut c) = self.fleet_cache.lock() {
+                *c = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_found_in_canary_texts_only() {
+        let t = "otp-sms canary ABCDEFGHJKMNPQRS";
+        assert_eq!(token_of(t).as_deref(), Some("abcdefghjkmnpqrs"));
+        assert_eq!(
+            token_of("  OTP-SMS CANARY abcdefghjkmnpqrs\n").as_deref(),
+            Some("abcdefghjkmnpqrs")
+        );
+        assert_eq!(token_of("otp-sms canary short"), None);
+        assert_eq!(token_of("Your code is forest river"), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! Asking one phone about one message (`GET /v1/messages/{id}`) and taking one back
+//! (`POST /v1/messages/{id}/cancel`), signed like every request to a gateway. Only the phone's own
+//! signed answer counts: anything else is `Unreachable`, which never justifies a second send.
+
+use otp_shared::wire::{self, CancelResult, MessageState, StatusReport};
+
+use crate::net::HttpClient;
+use crate::platform::Platform;
+use crate::service::app::GatewayLink;
+use crate::service::gateway::signed_request;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    Report(StatusReport),
+    /// The phone says it has no such message.
+    NotFound,
+    /// No answer the phone signed: nothing can be concluded.
+    Unreachable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancel {
+    /// Out of its queue, never to be sent by it.
+    Done,
+    /// It was already past the queue (sending, or finished).
+    TooLate(MessageState),
+    NotFound,
+    Unreachable(String),
+}
+
+/// One signed exchange: the status and body of an answer the phone signed.
+async fn exchange<P: Platform>(
+    p: &P,
+    link: &GatewayLink,
+    timeout_ms: u32,
+    method: &str,
+    path: &str,
+    request_id: &str,
+) -> Result<(u16, Vec<u8>), String> {
+    let keys = link.keys.as_ref().ok_or("gateway secret is too short")?;
+    let (req, nonce) = signed_request::<P, ()>(p, &link.cfg, keys, method, path, None, request_id);
+    let resp = p
+        .http()
+        .send(req.timeout_ms(timeout_ms))
+        .await
+        .map_err(|e| e.to_string())?;
+    let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
+    wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body)
+        .map_err(|e| format!("http {} with a {} reply", resp.status, e.code()))?;
+    Ok((resp.status, resp.body))
+}
+
+pub async fn ask<P: Platform>(
+    p: &P,
+    link: &GatewayLink,
+    timeout_ms: u32,
+    id: &str,
+    request_id: &str,
+) -> Asked {
+    let path = wire::message_path(id);
+    match exchange(p, link, timeout_ms, "GET", &path, request_id).await {
+        Ok((200, body)) => serde_json::from_slice(&body)
+            .map(Asked::Report)
+            .unwrap_or_else(|_| Asked::Unreachable("unreadable status".into())),
+        Ok((404, _)) => Asked::NotFound,
+        Ok((s, _)) => Asked::Unreachable(format!("http {s}")),
+        Err(e) => Asked::Unreachable(e),
+    }
+}
+
+pub async fn cancel<P: Platform>(
+    p: &P,
+    link: &GatewayLink,
+    timeout_ms: u32,
+    id: &str,
+    request_id: &str,
+) -> Cancel {
+    let path = wire::cancel_path(id);
+    match exchange(p, link, timeout_ms, "POST", &path, request_id).await {
+        Ok((200, body)) => match serde_json::from_slice::<CancelResult>(&body) {
+            Ok(r) if r.canceled => Cancel::Done,
+            Ok(r) => Cancel::TooLate(r.state),
+            Err(_) => Cancel::Unreachable("unreadable answer".into()),
+        },
+        Ok((404, _)) => Cancel::NotFound,
+        Ok((s, _)) => Cancel::Unreachable(format!("http {s}")),
+        Err(e) => Cancel::Unreachable(e),
+    }
+}

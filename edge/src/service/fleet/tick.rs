@@ -1,0 +1,191 @@
+//! The fleet's part of the scheduled job, every minute: stuck messages, canaries, then a probe of
+//! every phone, whose health becomes its standing (`fleet/{id}`) and its alerts. Alerts are raised
+//! when they begin and cleared when they end (the record keeps the ones open), not every minute.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::model::PhoneRecord;
+use super::standing::{avoid_reasons, standing_of, Standings};
+use super::{canary, stuck};
+use crate::platform::Platform;
+use crate::service::alerts::AlertKind;
+use crate::service::app::{App, Ctx};
+use crate::service::gateway::{probe, Probe};
+use crate::service::repo;
+
+pub async fn tick<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+    let (stuck, stuck_by_gateway) = stuck::sweep(app, ctx).await;
+    let canaries = canary::run(app, ctx).await;
+    let phones = check_phones(app, ctx, &stuck_by_gateway).await;
+    json!({"stuck": stuck, "canaries": canaries, "phones": phones})
+}
+
+/// An alert as the phone record keeps it open: `kind:subject`.
+fn key(kind: AlertKind, subject: &str) -> String {
+    format!("{}:{subject}", kind.as_str())
+}
+
+fn kind_of(key: &str) -> Option<(AlertKind, &str)> {
+    let (kind, subject) = key.split_once(':')?;
+    let kind = serde_json::from_value(json!(kind)).ok()?;
+    Some((kind, subject))
+}
+
+/// The SIM an alert is about: `phone-1/sim0`, or `phone-1/default` for the default SIM.
+fn sim_subject(gateway: &str, slot: Option<u8>) -> String {
+    match slot {
+        Some(s) => format!("{gateway}/sim{s}"),
+        None => format!("{gateway}/default"),
+    }
+}
+
+/// The alerts this phone's state calls for, with their details.
+fn wanted(
+    id: &str,
+    p: &Probe,
+    prev: &PhoneRecord,
+    stuck: Option<&BTreeMap<&'static str, u32>>,
+    now_s: u64,
+) -> BTreeMap<String, (AlertKind, String, Value)> {
+    let mut out = BTreeMap::new();
+    let mut add = |kind: AlertKind, subject: String, details: Value| {
+        out.insert(key(kind, &subject), (kind, subject, details));
+    };
+    if !p.reachable {
+        add(AlertKind::PhoneDown, id.into(), json!({"error": p.error}));
+    }
+    match &p.health {
+        Some(h) => {
+            if h.kill_switch
+                && h.kill_switch_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("auto:"))
+            {
+                add(
+                    AlertKind::KillSwitchTripped,
+                    id.into(),
+                    json!({"reason": h.kill_switch_reason}),
+                );
+            }
+            for sim in &h.sims {
+                let subject = sim_subject(id, sim.slot);
+                if let Some(until) = sim.resting_until.filter(|u| *u > now_s) {
+                    // Three generic failures in a row: often a SIM out of credit.
+                    add(
+                        AlertKind::SimResting,
+                        subject.clone(),
+                        json!({"reason": sim.rest_reason, "until": until}),
+                    );
+                }
+                if let Some(budget) = sim.limit_reached() {
+                    let resets = if budget == "daily" {
+                        sim.day_resets_at
+                    } else {
+                        sim.plan_resets_at
+                    };
+                    add(
+                        AlertKind::SimAtLimit,
+                        subject,
+                        json!({"budget": budget, "resets_at": resets}),
+                    );
+                }
+            }
+        }
+        // Unknown now: what was open about its SIMs and switch stays open.
+        None => {
+            for k in &prev.alerts {
+                if let Some((kind, subject)) = kind_of(k) {
+                    if matches!(
+                        kind,
+                        AlertKind::SimResting
+                            | AlertKind::SimAtLimit
+                            | AlertKind::KillSwitchTripped
+                    ) {
+                        add(
+                            kind,
+                            subject.to_string(),
+                            json!({"still": "the phone did not answer"}),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(d) = &prev.degraded {
+        add(AlertKind::CanaryMissed, id.into(), json!(d));
+    }
+    if let Some(found) = stuck {
+        add(AlertKind::StuckMessages, id.into(), json!(found));
+    }
+    out
+}
+
+async fn check_phones<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    stuck: &BTreeMap<String, BTreeMap<&'static str, u32>>,
+) -> Vec<Value> {
+    let ids: Vec<String> = app.gateways.iter().map(|g| g.cfg.id.clone()).collect();
+    let Ok(records) = app.repo().phone_records(&ids).await else {
+        return vec![json!({"error": "the fleet records could not be read"})];
+    };
+    let now_s = (ctx.now_ms / 1000) as u64;
+    let mut standings = Standings::new();
+    let mut probes = Vec::new();
+    let mut out = Vec::new();
+    for (link, prev) in app.gateways.iter().zip(records) {
+        let id = &link.cfg.id;
+        let prev = prev.unwrap_or_default();
+        let p = probe(&app.platform, link, 3_000).await;
+        let avoid = avoid_reasons(p.reachable, p.health.as_ref(), now_s);
+        let wanted = wanted(id, &p, &prev, stuck.get(id), now_s);
+        let open: BTreeSet<&String> = prev.alerts.iter().collect();
+        for (k, (kind, subject, details)) in &wanted {
+            if !open.contains(k) {
+                app.raise_alert(ctx, *kind, subject, details.clone()).await;
+            }
+        }
+        for k in &prev.alerts {
+            if let (false, Some((kind, subject))) = (wanted.contains_key(k), kind_of(k)) {
+                app.clear_alert(ctx, kind, subject, json!({})).await;
+            }
+        }
+        let alerts: Vec<String> = wanted.keys().cloned().collect();
+        let fields = json!({"gateway_id": id, "checked_at": ctx.now_ms, "reachable": p.reachable,
+            "error": p.error, "health": p.health, "avoid": avoid, "alerts": alerts});
+        if let Err(e) = app
+            .repo()
+            .commit(vec![repo::fleet::merge_write(id, &fields)])
+            .await
+        {
+            app.warn(ctx, "fleet_record_not_written", &e.to_string());
+        }
+        let record = PhoneRecord {
+            avoid: avoid.clone(),
+            ..prev.clone()
+        };
+        standings.insert(id.clone(), standing_of(&record));
+        out.push(json!({"id": id, "reachable": p.reachable, "avoid": standing_of(&record), "alerts": alerts}));
+        probes.push(p);
+    }
+    app.remember_standings(standings);
+    if let Ok(mut c) = app.probe_cache.lock() {
+        *c = Some((app.platform.now_ms(), probes));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_keys_round_trip() {
+        let k = key(AlertKind::SimResting, "phone-1/sim0");
+        assert_eq!(k, "sim_resting:phone-1/sim0");
+        assert_eq!(kind_of(&k), Some((AlertKind::SimResting, "phone-1/sim0")));
+        assert_eq!(kind_of("nonsense"), None);
+    }
+}
