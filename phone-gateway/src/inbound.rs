@@ -6,12 +6,11 @@
 //! this gateway's sequence number, so a repeat after a lost answer is recognised: exactly once.
 
 use crate::app::App;
+use crate::callback;
 use crate::store::NewSms;
 use crate::{backoff_ms, unix_ms, unix_now};
-use otp_shared::wire::{
-    self, InboundBatch, InboundSms, HEADER_REQUEST_ID, MAX_INBOUND_PER_BATCH, PATH_INBOUND_CALLBACK,
-};
-use rand::{Rng, RngCore};
+use otp_shared::wire::{InboundBatch, InboundSms, MAX_INBOUND_PER_BATCH, PATH_INBOUND_CALLBACK};
+use rand::Rng;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,15 +145,10 @@ pub async fn forward(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let (true, Some(edge)) = (app.cfg.inbound.enabled, app.cfg.edge_url.clone()) else {
         return;
     };
-    let url = match reqwest::Url::parse(&format!(
-        "{}{}",
-        edge.trim_end_matches('/'),
-        PATH_INBOUND_CALLBACK
-    )) {
-        Ok(u) => u,
-        Err(e) => return warn!(error = %e, "inbound forwarding disabled: bad edge_url"),
+    let (url, path) = match callback::target(&edge, PATH_INBOUND_CALLBACK) {
+        Ok(t) => t,
+        Err(e) => return warn!(error = %e, "inbound forwarding disabled"),
     };
-    let path = url.path().to_string();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(app.cfg.reports.timeout_secs))
         .build()
@@ -185,7 +179,8 @@ pub async fn forward(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                     })
                     .collect(),
             };
-            match send(&app, &client, &url, &path, &batch).await {
+            let request_id = format!("gwi_{:016x}", rand::thread_rng().gen::<u64>());
+            match callback::post(&app, &client, (&url, &path), request_id, &batch).await {
                 Ok(()) => {
                     failures = 0;
                     debug!(messages = seqs.len(), "inbound SMS forwarded");
@@ -214,43 +209,6 @@ pub async fn forward(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {}
         }
-    }
-}
-
-async fn send(
-    app: &App,
-    client: &reqwest::Client,
-    url: &reqwest::Url,
-    path: &str,
-    batch: &InboundBatch,
-) -> Result<(), String> {
-    let mut header_nonce = [0u8; 16];
-    let mut aead_nonce = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut header_nonce);
-    rand::thread_rng().fill_bytes(&mut aead_nonce);
-    let route = wire::Route::new("POST", path, &app.cfg.gateway_id);
-    let sealed = wire::seal_json(
-        &app.keys,
-        route,
-        unix_now(),
-        header_nonce,
-        aead_nonce,
-        batch,
-    );
-    let mut req = client
-        .post(url.clone())
-        .header(
-            HEADER_REQUEST_ID,
-            format!("gwi_{:016x}", rand::thread_rng().gen::<u64>()),
-        )
-        .header("content-type", "application/json");
-    for (k, v) in sealed.headers {
-        req = req.header(k, v);
-    }
-    match req.body(sealed.body).send().await {
-        Ok(resp) if resp.status().is_success() => Ok(()),
-        Ok(resp) => Err(format!("status {}", resp.status())),
-        Err(e) => Err(e.without_url().to_string()),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod budget;
+pub mod callback;
 pub mod classify;
 pub mod cleanup;
 pub mod config;

@@ -4,51 +4,21 @@
 //! Survives restarts: the outbox is in SQLite.
 
 use crate::app::App;
+use crate::callback;
 use crate::store::OutboxItem;
-use crate::{backoff_ms, unix_ms, unix_now};
-use otp_shared::wire::{
-    self, Keys, StatusBatch, StatusReport, HEADER_REQUEST_ID, MAX_REPORTS_PER_BATCH,
-    PATH_STATUS_CALLBACK,
-};
-use rand::{Rng, RngCore};
+use crate::{backoff_ms, unix_ms};
+use otp_shared::wire::{StatusBatch, StatusReport, MAX_REPORTS_PER_BATCH, PATH_STATUS_CALLBACK};
+use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{debug, error, warn};
 
-/// The callback URL and the path that is signed (the edge sees the full path).
-pub fn callback_target(edge_url: &str) -> Result<(reqwest::Url, String), String> {
-    let url = reqwest::Url::parse(&format!(
-        "{}{}",
-        edge_url.trim_end_matches('/'),
-        PATH_STATUS_CALLBACK
-    ))
-    .map_err(|e| format!("bad edge_url: {e}"))?;
-    let path = url.path().to_string();
-    Ok((url, path))
-}
-
-/// Seals one batch for the edge, from this gateway.
-pub fn seal_batch(
-    keys: &Keys,
-    gateway_id: &str,
-    path: &str,
-    batch: &StatusBatch,
-    now: u64,
-) -> wire::SealedRequest {
-    let mut header_nonce = [0u8; 16];
-    let mut aead_nonce = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut header_nonce);
-    rand::thread_rng().fill_bytes(&mut aead_nonce);
-    let route = wire::Route::new("POST", path, gateway_id);
-    wire::seal_json(keys, route, now, header_nonce, aead_nonce, batch)
-}
-
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let Some(edge) = app.cfg.edge_url.clone() else {
         return;
     };
-    let (url, path) = match callback_target(&edge) {
+    let (url, path) = match callback::target(&edge, PATH_STATUS_CALLBACK) {
         Ok(t) => t,
         Err(e) => return warn!(error = %e, "delivery reports disabled"),
     };
@@ -129,41 +99,10 @@ async fn deliver(
         return Ok(());
     }
     let batch = StatusBatch { reports };
-    let sealed = seal_batch(&app.keys, &app.cfg.gateway_id, path, &batch, unix_now());
     // One report keeps its message's request id; a batch spans several, so it gets its own.
     let request_id = match items {
         [one] => one.request_id.clone(),
         _ => format!("gwb_{:016x}", rand::thread_rng().gen::<u64>()),
     };
-    let mut req = client
-        .post(url.clone())
-        .header(HEADER_REQUEST_ID, request_id)
-        .header("content-type", "application/json");
-    for (k, v) in sealed.headers {
-        req = req.header(k, v);
-    }
-    match req.body(sealed.body).send().await {
-        Ok(resp) if resp.status().is_success() => Ok(()),
-        Ok(resp) => Err(format!("status {}", resp.status())),
-        Err(e) => Err(e.without_url().to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn callback_path_keeps_the_edge_prefix() {
-        assert_eq!(
-            callback_target("http://127.0.0.1:9/").unwrap().1,
-            "/internal/gateway/status"
-        );
-        let (url, path) = callback_target("https://edge.example/api").unwrap();
-        assert_eq!(path, "/api/internal/gateway/status");
-        assert_eq!(
-            url.as_str(),
-            "https://edge.example/api/internal/gateway/status"
-        );
-    }
+    callback::post(app, client, (url, path), request_id, &batch).await
 }

@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::app::{App, Ctx};
+use super::keys::sha256_hex;
 use super::repo::inbound::{self as repo_in, InboundRecord, OptoutRecord};
+use super::repo::upkeep;
 use super::sealing;
 use super::secrets::base32;
 use super::webhooks::{Event, EventType};
@@ -63,6 +65,16 @@ pub struct Received {
 }
 
 impl<P: Platform> App<P> {
+    /// Records a gateway callback's nonce before anything it carries is read; false for a replay.
+    pub async fn claim_inbound_nonce(&self, ctx: &Ctx, nonce: &str) -> Result<bool, Error> {
+        let write = upkeep::nonce_write(&sha256_hex(nonce), ctx.now_ms);
+        match self.repo().commit(vec![write]).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Takes one SMS `gateway_id` received: stores it, routes it, applies an opt-out keyword and
     /// queues its webhooks, all in one commit.
     pub async fn receive_inbound(

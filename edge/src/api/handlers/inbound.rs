@@ -6,53 +6,18 @@ use otp_shared::wire::{self, InboundBatch, MAX_INBOUND_PER_BATCH};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Call;
+use super::{gateway_callback, Call};
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
-use crate::service::keys::sha256_hex;
 use crate::service::messages::message_json;
-use crate::service::repo::upkeep;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let req = c.req;
-    let unauthorized = |why: &str| {
-        Error::msg(
-            ErrorCode::Unauthorized,
-            format!("Gateway request refused: {why}"),
-        )
-    };
-    let gateway_id = req
-        .header(wire::HEADER_GATEWAY)
-        .ok_or_else(|| unauthorized("unsigned"))?;
-    let g = app
-        .gateways
-        .iter()
-        .find(|g| g.cfg.id == gateway_id)
-        .ok_or_else(|| unauthorized("unknown gateway"))?;
-    let keys = g
-        .keys
-        .as_ref()
-        .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
-    let now = (c.ctx.now_ms / 1000) as u64;
-    let route = wire::Route::new("POST", wire::PATH_INBOUND_CALLBACK, &g.cfg.id);
-    let verified = wire::verify(
-        keys,
-        route,
-        |h| req.header(h),
-        &req.body,
-        now,
-        wire::DEFAULT_WINDOW_SECS,
-    )
-    .map_err(|e| unauthorized(e.code()))?;
-    let plain = verified
-        .open()
-        .map_err(|e| unauthorized(e.code()))?
-        .ok_or_else(|| Error::new(ErrorCode::BadJson))?;
-    let batch: InboundBatch = serde_json::from_slice(&plain)
+    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK)?;
+    let batch: InboundBatch = serde_json::from_slice(&opened.plain)
         .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
     if batch.messages.is_empty() || batch.messages.len() > MAX_INBOUND_PER_BATCH {
         return Err(Error::msg(
@@ -60,19 +25,12 @@ pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
             format!("a request carries 1 to {MAX_INBOUND_PER_BATCH} messages"),
         ));
     }
-    // The nonce first: a replayed request is refused before anything is read.
-    let nonce = upkeep::nonce_write(&sha256_hex(&verified.nonce), c.ctx.now_ms);
-    match app.repo().commit(vec![nonce]).await {
-        Ok(_) => {}
-        Err(
-            crate::store::StoreError::AlreadyExists
-            | crate::store::StoreError::PreconditionFailed(_),
-        ) => return Err(unauthorized("replayed_nonce")),
-        Err(e) => return Err(e.into()),
+    if !app.claim_inbound_nonce(c.ctx, &opened.nonce).await? {
+        return Err(gateway_callback::unauthorized("replayed_nonce"));
     }
     let (mut accepted, mut duplicates, mut routed) = (0, 0, 0);
     for sms in &batch.messages {
-        let r = app.receive_inbound(c.ctx, gateway_id, sms).await?;
+        let r = app.receive_inbound(c.ctx, opened.gateway_id, sms).await?;
         if r.duplicate {
             duplicates += 1;
         } else {

@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod analytics;
 pub mod dashboard;
+pub mod gateway_callback;
 pub mod inbound;
 pub mod messages;
 pub mod ops;
