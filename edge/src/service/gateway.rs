@@ -286,6 +286,13 @@ impl<P: Platform> App<P> {
         if !resp.is_success() {
             return Err(unavailable(format!("http {}", resp.status)));
         }
-        serde_json::from_slice(&resp.body).map_err(|e| unavailable(e.to_string()))
+        let state: wire::KillSwitchState =
+            serde_json::from_slice(&resp.body).map_err(|e| unavailable(e.to_string()))?;
+        // The fleet view read next (the operator's console re-reads it at once) must show the
+        // switch as the phone now has it, not a probe taken before the command.
+        if let Ok(mut c) = self.probe_cache.lock() {
+            *c = None;
+        }
+        Ok(state)
     }
 }

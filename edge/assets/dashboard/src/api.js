@@ -40,29 +40,6 @@ export async function api(method, path, body) {
   return data.data;
 }
 
-/** Whether a POST-only route is deployed, asked without side effects: a GET on its path answers
- * 405 (or anything but 404 not_found) once the route exists, 404 not_found while it does not. */
-export async function postRouteExists(path) {
-  try {
-    const resp = await fetch(path, { method: "GET", cache: "no-store", headers: { Authorization: `Bearer ${session.key}` } });
-    if (resp.status !== 404) return true;
-    const body = await resp.json().catch(() => null);
-    return !!(body && body.error && body.error.code && body.error.code !== "not_found");
-  } catch {
-    return false;
-  }
-}
-
-/** GET that answers null when the route is not there (404 not_found / 405) instead of throwing. */
-export async function getOptional(path) {
-  try {
-    return await api("GET", path);
-  } catch (e) {
-    if ((e.status === 404 && e.code === "not_found") || e.status === 405) return null;
-    throw e;
-  }
-}
-
 /** A query string from an object, skipping empty values. */
 export function qs(params) {
   const u = new URLSearchParams();

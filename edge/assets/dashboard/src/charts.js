@@ -11,7 +11,7 @@ export const COLORS = {
   conversion: "#0f766e",
   delivery: "#b45309",
   p50: "#2f6fed",
-  p90: "#b45309",
+  p95: "#b45309",
   p99: "#b3261e",
 };
 

@@ -97,8 +97,6 @@ const LABELS = {
     "fraud.block": "Fraud guard paused a destination",
     "fraud.lift": "Fraud-guard block lifted",
     "geo.update": "Geo permissions changed",
-    "alert.raised": "Alert raised",
-    "alert.cleared": "Alert cleared",
   },
   level: { off: "off", standard: "standard", strict: "strict" },
   range: {

@@ -1,8 +1,7 @@
 // A tenant's integrations, in its own view: webhook endpoints (register, the secret shown once,
 // enable/disable, remove, deliveries with every attempt, replay), replies it received, and its
-// opt-out list. Each panel is left out when its route is not there. The opt-out panel is also on
-// an operator's tenant page (admin routes).
-import { api, getOptional, qs } from "../api.js";
+// opt-out list. The opt-out panel is also on an operator's tenant page (admin routes).
+import { api, qs } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
 import { when, maskPhone } from "../format.js";
@@ -13,10 +12,8 @@ export const EVENT_TYPES = [
   "verification.approved", "verification.expired", "verification.max_attempts", "sms.received", "optout.added",
 ];
 
-/** The webhooks panel; null when the route is not deployed. */
+/** The webhooks panel. */
 export async function webhooksSection(reload, ui) {
-  const list = await getOptional("/v1/webhooks");
-  if (list == null) return null;
   const out = h("div", { class: "action-out", id: "webhook-secret" });
   const url = h("input", { type: "url", name: "url", required: true, placeholder: "https://example.com/otp-events", maxlength: "2000" });
   const desc = h("input", { type: "text", name: "description", maxlength: "200" });
@@ -110,11 +107,9 @@ function deliveriesTable(e, items, redraw, ui) {
   }), { caption: `Deliveries to ${e.url}`, captionHidden: true, class: "deliveries" });
 }
 
-/** Replies the tenant received; null when the route is not deployed. Only inbound items count. */
+/** Replies the tenant received. */
 export async function repliesSection() {
-  const list = await getOptional("/v1/messages?limit=50&direction=inbound");
-  if (list == null) return null;
-  const items = (list.items || []).filter((m) => m.direction === "inbound");
+  const { items } = await api("GET", "/v1/messages?limit=50&direction=inbound");
   return h("section", { "aria-labelledby": "my-replies-h", id: "my-replies-section" },
     h("h2", { id: "my-replies-h" }, "Replies"),
     items.length
@@ -127,11 +122,9 @@ export async function repliesSection() {
 }
 
 /** An opt-out list with add and remove: the tenant's own (`tenantId` null) or, for an operator,
- * a tenant's. Null when the route is not deployed. */
+ * a tenant's. */
 export async function optoutsSection(tenantId, ui) {
   const base = tenantId ? "/v1/admin/optouts" : "/v1/optouts";
-  const first = await getOptional(tenantId ? `${base}${qs({ tenant_id: tenantId })}` : base);
-  if (first == null) return null;
   const box = h("div", { id: "optout-list" });
   const phone = h("input", { type: "tel", name: "phone", required: true, autocomplete: "off", placeholder: "+14155550123" });
   const msg = h("p", { class: "form-msg", role: "status" });
@@ -150,7 +143,7 @@ export async function optoutsSection(tenantId, ui) {
         }, "Remove")))), { caption: "Opted-out numbers", captionHidden: true, class: "optouts" })
       : empty("Nobody opted out. A reply of STOP, UNSUBSCRIBE, CANCEL, END or QUIT adds the number; START removes it."));
   }
-  await redraw(first.items);
+  await redraw();
   const form = h("form", {
     class: "inline-form", id: "optout-form",
     onsubmit: async (e) => {

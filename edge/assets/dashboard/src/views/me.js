@@ -1,7 +1,7 @@
-// A tenant's own view, signed in with its own key: its usage (GET /v1/usage), and its analytics
-// (GET /v1/analytics) and messages (GET /v1/messages) where the deployment has those routes; a
-// panel whose route is not there is left out. Nothing of other tenants or of the phones.
-import { api, getOptional, qs, session } from "../api.js";
+// A tenant's own view, signed in with its own key: its usage (GET /v1/usage), its analytics
+// (GET /v1/analytics), its recent messages (GET /v1/messages, masked, newest first) and its
+// integrations. Nothing of other tenants or of the phones (a message's gateway id is not shown).
+import { api, qs, session } from "../api.js";
 import { h, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
 import { num, when, maskPhone, day } from "../format.js";
@@ -34,20 +34,18 @@ export async function meView(root, params, nav, ui) {
     h("h2", { id: "my-messages-h" }, "Recent messages"), h("p", { class: "muted" }, "Loading…"));
   root.replaceChildren(usage, analytics, messages);
 
-  const [hasAnalytics, list] = await Promise.all([
+  const [, list] = await Promise.all([
     renderAnalytics(analyticsBox, {
       path: "/v1/analytics",
       range: params.get("range") || "24h",
       onChange: (p, force) => nav(`me${qs({ range: p.range })}`, force),
     }),
-    getOptional("/v1/messages?limit=50"),
+    api("GET", "/v1/messages?limit=50"), // outbound unless asked otherwise
   ]);
-  if (!hasAnalytics) analytics.remove();
-  if (list == null) messages.remove();
-  else messages.replaceChildren(h("h2", { id: "my-messages-h" }, "Recent messages"), messagesTable((list.items || []).filter((m) => m.direction !== "inbound")));
+  messages.replaceChildren(h("h2", { id: "my-messages-h" }, "Recent messages"), messagesTable(list.items));
   const reload = () => nav(`me${qs({ range: params.get("range") })}`, true);
   const [replies, hooks, optouts] = await Promise.all([repliesSection(), webhooksSection(reload, ui), optoutsSection(null, ui)]);
-  root.append(...[replies, hooks, optouts].filter(Boolean));
+  root.append(replies, hooks, optouts);
 }
 
 function fact(k, v) {

@@ -2,9 +2,9 @@
 // reachability, queue depth, pacing window, kill switch, battery, signal, storage, each SIM's
 // budgets and rest, recent sends; probed at most a minute ago; and what the edge makes of it: why
 // it is routed last, a missed canary, open alerts), history from GET /v1/admin/gateways/checks.
-// The kill-switch control calls POST /v1/admin/gateways/{id}/kill-switch and is shown only when
-// that route is deployed.
-import { api, postRouteExists, ApiError } from "../api.js";
+// Each reachable phone's card engages or clears its own kill switch (POST
+// /v1/admin/gateways/{id}/kill-switch, a signed command the phone confirms).
+import { api } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
 import { num, when, day, plural } from "../format.js";
@@ -23,7 +23,6 @@ export async function phonesView(root, params, nav, ui) {
     checks.get(c.gateway_id).push(c); // newest first
   }
   const ids = [...new Set([...live.keys(), ...checks.keys()])];
-  const killRoute = ids.length > 0 && (await postRouteExists(`/v1/admin/gateways/${encodeURIComponent(ids[0])}/kill-switch`));
 
   const run = h("button", {
     type: "button", id: "run-checks",
@@ -47,14 +46,14 @@ export async function phonesView(root, params, nav, ui) {
       : `Live state probed within the last minute; ${plural(history.items.length, "recorded check")} (the scheduled job probes every phone every minute and keeps a check every 5 minutes).`),
     run);
 
-  const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], killRoute, nav, ui));
+  const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], nav, ui));
   root.replaceChildren(section("Phones", intro,
     cards.length
       ? h("div", { class: "cards" }, cards)
       : empty("No phones configured or checked yet. List the phones in GATEWAYS (see docs/deploy.md), then press \"Run checks now\".")));
 }
 
-function card(id, probe, checks, killRoute, nav, ui) {
+function card(id, probe, checks, nav, ui) {
   const latest = checks[0];
   const reachable = probe ? probe.reachable : latest ? latest.reachable : null;
   const hl = probe && probe.health;
@@ -105,7 +104,7 @@ function card(id, probe, checks, killRoute, nav, ui) {
     probe && probe.alerts && probe.alerts.length ? alerts(probe.alerts) : null,
     timeline(checks),
     checks.length ? recent(checks) : empty("No recorded checks yet for this phone: press \"Run checks now\"."),
-    killRoute && hl ? killControl(id, hl, nav, ui) : null);
+    hl ? killControl(id, hl, nav, ui) : null);
   return el;
 }
 
@@ -182,12 +181,8 @@ function killControl(id, health, nav, ui) {
         nav("phones", true);
       } catch (err) {
         btn.disabled = false;
-        if (err instanceof ApiError && err.status === 404 && err.code === "not_found") {
-          form.replaceChildren(h("p", { class: "muted" }, "This deployment has no per-phone kill-switch route yet."));
-        } else {
-          msg.textContent = err.message;
-          ui.error(err);
-        }
+        msg.textContent = err.message;
+        ui.error(err);
       }
     },
   }, field(engaged ? "Reason for clearing (optional)" : "Reason (required)", reason), btn, msg);

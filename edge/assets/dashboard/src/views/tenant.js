@@ -22,11 +22,7 @@ export async function tenantView(root, params, nav, ui, id) {
   const [today, audit, guard] = await Promise.all([
     api("GET", `/v1/admin/usage${qs({ tenant_id: id })}`),
     api("GET", `/v1/admin/audit${qs({ tenant_id: id, limit: 100 })}`),
-    // A deployment without the fraud guard's route: its panel is left out.
-    api("GET", `/v1/admin/tenants/${encodeURIComponent(id)}/fraud`).catch((e) => {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 405) && e.code !== "tenant_not_found") return null;
-      throw e;
-    }),
+    api("GET", `/v1/admin/tenants/${encodeURIComponent(id)}/fraud`),
   ]);
   const reload = () => nav(`tenants/${encodeURIComponent(id)}${qs({ range: params.get("range") })}`, true);
   const act = (path, body) => async () => {
@@ -48,12 +44,11 @@ export async function tenantView(root, params, nav, ui, id) {
   root.replaceChildren(head,
     usageSection(t, today),
     actionsSection(t, act, reload, nav, ui),
-    guard ? fraudSection(t, guard, reload, ui) : null,
+    fraudSection(t, guard, reload, ui),
     settingsSection(t, reload),
     h("section", { "aria-labelledby": "t-analytics" }, h("h2", { id: "t-analytics" }, "Analytics"), h("div", { id: "tenant-analytics" }, h("p", { class: "muted" }, "Loading…"))),
     auditSection(audit.items));
-  const optouts = await optoutsSection(id, ui);
-  if (optouts) root.querySelector("#tenant-analytics").closest("section").after(optouts);
+  root.querySelector("#tenant-analytics").closest("section").after(await optoutsSection(id, ui));
 
   await renderAnalytics(root.querySelector("#tenant-analytics"), {
     path: "/v1/admin/analytics",
