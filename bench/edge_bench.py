@@ -7,6 +7,7 @@ reports are part of what a send costs. With --baseline it then runs the seed's o
 
 Store operations per request: the worker counts its Firestore requests (`GET /v1/admin/metrics`);
 the difference over a measured run, after the phone's reports and the counter flushes have settled,
+less the operations of the bench's own metrics polls (each poll's cost measured just before the run),
 divided by the requests answered. CPU per request: CPU time of the front's processes over the same
 span, divided likewise. Nothing is asserted: the figures are printed.
 
@@ -48,7 +49,11 @@ def run_load(url, mode, key, label, args, extra=()):
     return lines[-1] if lines else {}
 
 
+METRICS_CALLS = [0]
+
+
 def store_ops(url, admin_key):
+    METRICS_CALLS[0] += 1
     text = requests.get(url + "/v1/admin/metrics", headers={"Authorization": f"Bearer {admin_key}"}, timeout=10).text
     ops = {}
     for line in text.splitlines():
@@ -58,18 +63,32 @@ def store_ops(url, admin_key):
     return ops
 
 
-def settled_ops(url, admin_key, quiet=2.5, limit=90):
-    """The store-operation counts once they stop moving (the phone's reports and the counter flushes
-    of the run are in)."""
+def settled_ops(url, admin_key, cost, quiet=2.5, limit=30):
+    """The store-operation counts once nothing but the polls themselves moves them (the phone's reports
+    and the counter flushes of the run are in)."""
     last, since, deadline = store_ops(url, admin_key), time.time(), time.time() + limit
     while time.time() < deadline:
         time.sleep(0.5)
         now = store_ops(url, admin_key)
-        if now != last:
-            last, since = now, time.time()
+        moved = any(now.get(k, 0) - last.get(k, 0) != cost.get(k, 0) for k in set(now) | set(last))
+        last = now
+        if moved:
+            since = time.time()
         elif time.time() - since >= quiet:
             break
     return last
+
+
+def metrics_call_cost(url, admin_key, tries=4):
+    """The store operations one `/v1/admin/metrics` call makes itself (its reads are in the snapshot it
+    returns), taken as the smallest step between back-to-back calls, so the polling can be subtracted."""
+    prev, cost = store_ops(url, admin_key), None
+    for _ in range(tries):
+        now = store_ops(url, admin_key)
+        step = {k: now.get(k, 0) - prev.get(k, 0) for k in set(now) | set(prev)}
+        cost = step if cost is None else {k: min(cost.get(k, 0), step.get(k, 0)) for k in set(cost) | set(step)}
+        prev = now
+    return {k: v for k, v in cost.items() if v > 0}
 
 
 def cpu_seconds(session_id):
@@ -89,12 +108,17 @@ def cpu_seconds(session_id):
 def measured(url, mode, key, label, args, admin_key, session_id, phone_session, extra=()):
     """One measured run with its store operations and CPU per answered request (the front's, and
     the phone's, which the seed's stack does not have)."""
-    ops0, cpu0, phone0 = settled_ops(url, admin_key), cpu_seconds(session_id), cpu_seconds(phone_session)
+    cost = metrics_call_cost(url, admin_key)
+    ops0, cpu0, phone0 = settled_ops(url, admin_key, cost), cpu_seconds(session_id), cpu_seconds(phone_session)
+    calls0 = METRICS_CALLS[0]
     r = run_load(url, mode, key, label, args, ["--duration", str(args.duration), *extra])
-    ops1 = settled_ops(url, admin_key)
+    ops1 = settled_ops(url, admin_key, cost)
     cpu1, phone1 = cpu_seconds(session_id), cpu_seconds(phone_session)
     n = max(1, r.get("requests", 0))
-    delta = {k: ops1.get(k, 0) - ops0.get(k, 0) for k in ops1}
+    # Less the bench's own polling of the metrics between the two snapshots.
+    polls = METRICS_CALLS[0] - calls0
+    delta = {k: max(0, ops1.get(k, 0) - ops0.get(k, 0) - polls * cost.get(k, 0)) for k in ops1}
+    r["metrics_polls_subtracted"] = {"calls": polls, "ops_each": cost}
     r["store_ops_per_request"] = round(sum(delta.values()) / n, 2)
     r["store_ops"] = {k: v for k, v in delta.items() if v}
     r["cpu_ms_per_request"] = round((cpu1 - cpu0) * 1000 / n, 2)
