@@ -6,16 +6,16 @@
 //! this gateway's sequence number, so a repeat after a lost answer is recognised: exactly once.
 
 use crate::app::App;
-use crate::callback;
-use crate::store::NewSms;
-use crate::{backoff_ms, unix_ms, unix_now};
+use crate::callback::{self, Lane};
+use crate::store::{InboxItem, NewSms, Store};
+use crate::unix_now;
 use otp_shared::wire::{InboundBatch, InboundSms, MAX_INBOUND_PER_BATCH, PATH_INBOUND_CALLBACK};
 use rand::Rng;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 /// One element of `termux-sms-list`'s JSON array.
 #[derive(Debug, Deserialize)]
@@ -141,75 +141,39 @@ pub async fn poll(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-pub async fn forward(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+pub async fn forward(app: Arc<App>, stop: watch::Receiver<bool>) {
     let (true, Some(edge)) = (app.cfg.inbound.enabled, app.cfg.edge_url.clone()) else {
         return;
     };
-    let (url, path) = match callback::target(&edge, PATH_INBOUND_CALLBACK) {
-        Ok(t) => t,
-        Err(e) => return warn!(error = %e, "inbound forwarding disabled"),
+    let lane = Lane {
+        what: "inbound SMS",
+        callback_path: PATH_INBOUND_CALLBACK,
+        batch_size: MAX_INBOUND_PER_BATCH,
+        idle: Duration::from_secs(30),
+        wake: |app| &app.wake_inbound,
+        head: Store::inbox_head,
+        seq: |i| i.seq,
+        attempts: |i| i.attempts,
+        body: batch,
+        done: |s, seqs| s.inbox_forwarded(seqs, unix_now()),
+        failed: Store::inbox_failed,
     };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(app.cfg.reports.timeout_secs))
-        .build()
-        .expect("http client");
-    let mut failures = 0u32;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let items = app
-            .store
-            .call(|s| s.inbox_head(MAX_INBOUND_PER_BATCH))
-            .await
-            .unwrap_or_default();
-        let pause = if items.is_empty() {
-            Duration::from_secs(30)
-        } else {
-            let seqs: Vec<i64> = items.iter().map(|i| i.seq).collect();
-            let batch = InboundBatch {
-                messages: items
-                    .iter()
-                    .map(|i| InboundSms {
-                        seq: i.seq as u64,
-                        from: i.from.clone(),
-                        text: i.body.clone(),
-                        received_at: i.received_at as u64,
-                        sms_id: i.sms_id,
-                    })
-                    .collect(),
-            };
-            let request_id = format!("gwi_{:016x}", rand::thread_rng().gen::<u64>());
-            match callback::post(&app, &client, (&url, &path), request_id, &batch).await {
-                Ok(()) => {
-                    failures = 0;
-                    debug!(messages = seqs.len(), "inbound SMS forwarded");
-                    let now = unix_now();
-                    if let Err(e) = app.store.call(move |s| s.inbox_forwarded(&seqs, now)).await {
-                        warn!(error = %e, "cannot mark SMS forwarded");
-                    }
-                    continue;
-                }
-                Err(why) => {
-                    failures += 1;
-                    let cfg = &app.cfg.reports;
-                    let delay = backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, failures);
-                    warn!(messages = seqs.len(), error = %why, retry_in_ms = delay, "inbound SMS not accepted");
-                    let next = unix_ms() + delay as i64;
-                    app.store
-                        .call(move |s| s.inbox_failed(&seqs, next))
-                        .await
-                        .ok();
-                    Duration::from_millis(delay)
-                }
-            }
-        };
-        tokio::select! {
-            _ = app.wake_inbound.notified(), if failures == 0 => {}
-            _ = tokio::time::sleep(pause) => {}
-            _ = stop.changed() => {}
-        }
-    }
+    callback::drain(app, &edge, lane, stop).await
+}
+
+fn batch(items: &[InboxItem]) -> Option<(String, InboundBatch)> {
+    let messages = items
+        .iter()
+        .map(|i| InboundSms {
+            seq: i.seq as u64,
+            from: i.from.clone(),
+            text: i.body.clone(),
+            received_at: i.received_at as u64,
+            sms_id: i.sms_id,
+        })
+        .collect();
+    let request_id = format!("gwi_{:016x}", rand::thread_rng().gen::<u64>());
+    Some((request_id, InboundBatch { messages }))
 }
 
 #[cfg(test)]

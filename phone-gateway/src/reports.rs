@@ -4,87 +4,37 @@
 //! Survives restarts: the outbox is in SQLite.
 
 use crate::app::App;
-use crate::callback;
-use crate::store::OutboxItem;
-use crate::{backoff_ms, unix_ms};
+use crate::callback::{self, Lane};
+use crate::store::{OutboxItem, Store};
 use otp_shared::wire::{StatusBatch, StatusReport, MAX_REPORTS_PER_BATCH, PATH_STATUS_CALLBACK};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{debug, error, warn};
+use tracing::error;
 
-pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+pub async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
     let Some(edge) = app.cfg.edge_url.clone() else {
         return;
     };
-    let (url, path) = match callback::target(&edge, PATH_STATUS_CALLBACK) {
-        Ok(t) => t,
-        Err(e) => return warn!(error = %e, "delivery reports disabled"),
+    let lane = Lane {
+        what: "status reports",
+        callback_path: PATH_STATUS_CALLBACK,
+        batch_size: MAX_REPORTS_PER_BATCH,
+        idle: Duration::from_secs(5),
+        wake: |app| &app.wake_reports,
+        head: Store::outbox_head,
+        seq: |i| i.seq,
+        attempts: |i| i.attempts,
+        body: batch,
+        done: Store::outbox_delivered,
+        failed: Store::outbox_failed,
     };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(app.cfg.reports.timeout_secs))
-        .build()
-        .expect("http client");
-    let mut failures = 0u32;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let items = match app
-            .store
-            .call(|s| s.outbox_head(MAX_REPORTS_PER_BATCH))
-            .await
-        {
-            Ok(items) => items,
-            Err(e) => {
-                warn!(error = %e, "outbox read failed");
-                Vec::new()
-            }
-        };
-        let pause = if items.is_empty() {
-            Duration::from_secs(5)
-        } else {
-            let seqs: Vec<i64> = items.iter().map(|i| i.seq).collect();
-            match deliver(&app, &client, &url, &path, &items).await {
-                Ok(()) => {
-                    failures = 0;
-                    debug!(reports = seqs.len(), "status reports delivered");
-                    if let Err(e) = app.store.call(move |s| s.outbox_delivered(&seqs)).await {
-                        warn!(error = %e, "cannot mark reports delivered");
-                    }
-                    continue;
-                }
-                Err(why) => {
-                    failures += 1;
-                    let cfg = &app.cfg.reports;
-                    let delay = backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, failures);
-                    warn!(reports = seqs.len(), attempts = items[0].attempts + 1, error = %why, retry_in_ms = delay, "status reports not accepted");
-                    let next = unix_ms() + delay as i64;
-                    if let Err(e) = app.store.call(move |s| s.outbox_failed(&seqs, next)).await {
-                        warn!(error = %e, "cannot record the failed report attempt");
-                    }
-                    // strict order: the same head is retried before anything later
-                    Duration::from_millis(delay)
-                }
-            }
-        };
-        tokio::select! {
-            _ = app.wake_reports.notified(), if failures == 0 => {}
-            _ = tokio::time::sleep(pause) => {}
-            _ = stop.changed() => {}
-        }
-    }
+    callback::drain(app, &edge, lane, stop).await
 }
 
-/// POSTs one batch; Ok once the edge answered 2xx.
-async fn deliver(
-    app: &App,
-    client: &reqwest::Client,
-    url: &reqwest::Url,
-    path: &str,
-    items: &[OutboxItem],
-) -> Result<(), String> {
+/// One batch of the outbox's reports and its request id.
+fn batch(items: &[OutboxItem]) -> Option<(String, StatusBatch)> {
     let mut reports = Vec::with_capacity(items.len());
     for item in items {
         match serde_json::from_str::<StatusReport>(&item.report) {
@@ -96,13 +46,12 @@ async fn deliver(
         }
     }
     if reports.is_empty() {
-        return Ok(());
+        return None;
     }
-    let batch = StatusBatch { reports };
     // One report keeps its message's request id; a batch spans several, so it gets its own.
     let request_id = match items {
         [one] => one.request_id.clone(),
         _ => format!("gwb_{:016x}", rand::thread_rng().gen::<u64>()),
     };
-    callback::post(app, client, (url, path), request_id, &batch).await
+    Some((request_id, StatusBatch { reports }))
 }
