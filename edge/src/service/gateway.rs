@@ -161,6 +161,29 @@ pub fn signed_request<P: Platform, T: serde::Serialize>(
     (req, nonce)
 }
 
+/// One signed exchange with a phone: the status and body of an answer the phone signed for this
+/// request (anything else is an error, whatever answered).
+pub async fn signed_exchange<P: Platform, T: serde::Serialize>(
+    p: &P,
+    g: &GatewayConfig,
+    keys: &Keys,
+    timeout_ms: u32,
+    (method, path): (&str, &str),
+    body: Option<&T>,
+    request_id: &str,
+) -> Result<(u16, Vec<u8>), String> {
+    let (req, nonce) = signed_request(p, g, keys, method, path, body, request_id);
+    let resp = p
+        .http()
+        .send(req.timeout_ms(timeout_ms))
+        .await
+        .map_err(|e| e.to_string())?;
+    let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
+    wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body)
+        .map_err(|e| format!("http {} with a {} reply", resp.status, e.code()))?;
+    Ok((resp.status, resp.body))
+}
+
 /// Reachability of one gateway: its signed `/health` (queue, capacity, kill switch) and how long
 /// it took. Reachable means the gateway itself answered: a reply that does not verify counts as
 /// not reachable, whatever answered it.
@@ -239,14 +262,8 @@ impl<P: Platform> App<P> {
         probes
     }
 
-    /// Sets or clears one phone's own kill switch with the signed command it understands.
-    pub async fn set_gateway_kill_switch(
-        &self,
-        ctx: &Ctx,
-        gateway_id: &str,
-        engaged: bool,
-        reason: Option<String>,
-    ) -> Result<wire::KillSwitchState, Error> {
+    /// The configured phone `gateway_id` and its keys.
+    pub fn gateway_link(&self, gateway_id: &str) -> Result<(&GatewayLink, &Keys), Error> {
         let link = self
             .gateways
             .iter()
@@ -256,16 +273,19 @@ impl<P: Platform> App<P> {
             .keys
             .as_ref()
             .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
+        Ok((link, keys))
+    }
+
+    /// Sets or clears one phone's own kill switch with the signed command it understands.
+    pub async fn set_gateway_kill_switch(
+        &self,
+        ctx: &Ctx,
+        gateway_id: &str,
+        engaged: bool,
+        reason: Option<String>,
+    ) -> Result<wire::KillSwitchState, Error> {
+        let (link, keys) = self.gateway_link(gateway_id)?;
         let cmd = wire::KillSwitchCommand { engaged, reason };
-        let (req, nonce) = signed_request(
-            &self.platform,
-            &link.cfg,
-            keys,
-            "POST",
-            wire::PATH_KILL_SWITCH,
-            Some(&cmd),
-            &ctx.request_id,
-        );
         let unavailable = |why: String| {
             Error::msg(
                 ErrorCode::GatewayUnavailable,
@@ -273,21 +293,23 @@ impl<P: Platform> App<P> {
             )
             .cause(why)
         };
-        let resp = self
-            .platform
-            .http()
-            .send(req.timeout_ms(self.cfg.gateway_timeout_ms))
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
         // Only the phone's own signed answer says what its switch is now.
-        let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
-        wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body)
-            .map_err(|e| unavailable(e.code().to_string()))?;
-        if !resp.is_success() {
-            return Err(unavailable(format!("http {}", resp.status)));
+        let (status, body) = signed_exchange(
+            &self.platform,
+            &link.cfg,
+            keys,
+            self.cfg.gateway_timeout_ms,
+            ("POST", wire::PATH_KILL_SWITCH),
+            Some(&cmd),
+            &ctx.request_id,
+        )
+        .await
+        .map_err(unavailable)?;
+        if !(200..300).contains(&status) {
+            return Err(unavailable(format!("http {status}")));
         }
         let state: wire::KillSwitchState =
-            serde_json::from_slice(&resp.body).map_err(|e| unavailable(e.to_string()))?;
+            serde_json::from_slice(&body).map_err(|e| unavailable(e.to_string()))?;
         // The fleet view read next (the operator's console re-reads it at once) must show the
         // switch as the phone now has it, not a probe taken before the command.
         if let Ok(mut c) = self.probe_cache.lock() {

@@ -268,26 +268,8 @@ impl<P: Platform> App<P> {
         gateway_id: &str,
     ) -> Result<String, Error> {
         use crate::error::ErrorCode;
-        use crate::net::HttpClient;
         use otp_shared::wire;
-        let link = self
-            .gateways
-            .iter()
-            .find(|g| g.cfg.id == gateway_id)
-            .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
-        let keys = link
-            .keys
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
-        let (req, nonce) = super::gateway::signed_request::<P, ()>(
-            &self.platform,
-            &link.cfg,
-            keys,
-            "GET",
-            wire::PATH_METRICS,
-            None,
-            &ctx.request_id,
-        );
+        let (link, keys) = self.gateway_link(gateway_id)?;
         let unavailable = |why: String| {
             Error::msg(
                 ErrorCode::GatewayUnavailable,
@@ -295,19 +277,21 @@ impl<P: Platform> App<P> {
             )
             .cause(why)
         };
-        let resp = self
-            .platform
-            .http()
-            .send(req.timeout_ms(self.cfg.gateway_timeout_ms))
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
-        wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body)
-            .map_err(|e| unavailable(e.code().to_string()))?;
-        if !resp.is_success() {
-            return Err(unavailable(format!("http {}", resp.status)));
+        let (status, body) = super::gateway::signed_exchange::<P, ()>(
+            &self.platform,
+            &link.cfg,
+            keys,
+            self.cfg.gateway_timeout_ms,
+            ("GET", wire::PATH_METRICS),
+            None,
+            &ctx.request_id,
+        )
+        .await
+        .map_err(unavailable)?;
+        if !(200..300).contains(&status) {
+            return Err(unavailable(format!("http {status}")));
         }
-        String::from_utf8(resp.body).map_err(|e| unavailable(e.to_string()))
+        String::from_utf8(body).map_err(|e| unavailable(e.to_string()))
     }
 }
 

@@ -4,10 +4,9 @@
 
 use otp_shared::wire::{self, CancelResult, MessageState, StatusReport};
 
-use crate::net::HttpClient;
 use crate::platform::Platform;
 use crate::service::app::GatewayLink;
-use crate::service::gateway::signed_request;
+use crate::service::gateway::signed_exchange;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Asked {
@@ -38,16 +37,16 @@ async fn exchange<P: Platform>(
     request_id: &str,
 ) -> Result<(u16, Vec<u8>), String> {
     let keys = link.keys.as_ref().ok_or("gateway secret is too short")?;
-    let (req, nonce) = signed_request::<P, ()>(p, &link.cfg, keys, method, path, None, request_id);
-    let resp = p
-        .http()
-        .send(req.timeout_ms(timeout_ms))
-        .await
-        .map_err(|e| e.to_string())?;
-    let signature = resp.header(wire::HEADER_REPLY_SIGNATURE);
-    wire::verify_reply(keys, &nonce, resp.status, signature, &resp.body)
-        .map_err(|e| format!("http {} with a {} reply", resp.status, e.code()))?;
-    Ok((resp.status, resp.body))
+    signed_exchange::<P, ()>(
+        p,
+        &link.cfg,
+        keys,
+        timeout_ms,
+        (method, path),
+        None,
+        request_id,
+    )
+    .await
 }
 
 pub async fn ask<P: Platform>(
