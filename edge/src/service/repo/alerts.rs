@@ -86,18 +86,7 @@ impl<H: HttpClient> Repo<'_, H> {
 
     /// Incidents, the most recently opened first.
     pub async fn list_incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
-        let docs = self
-            .db
-            .query_ordered::<Incident, _>(
-                self.http,
-                self.now,
-                "alerts",
-                &[],
-                Some("opened_at"),
-                true,
-                limit,
-            )
-            .await?;
+        let docs = self.newest("alerts", &[], "opened_at", limit).await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
 }

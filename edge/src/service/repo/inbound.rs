@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::MessageRecord;
-use crate::store::{Doc, Precondition, StoreError, Write};
+use crate::store::{Filter, Precondition, StoreError, Write};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundRecord {
@@ -119,21 +119,9 @@ impl<H: HttpClient> Repo<'_, H> {
         tenant_id: &str,
         limit: usize,
     ) -> Result<Vec<OptoutRecord>, StoreError> {
+        let tenant = Filter::new("tenant_id", "EQUAL", json!(tenant_id));
         let docs = self
-            .db
-            .query_ordered::<OptoutRecord, _>(
-                self.http,
-                self.now,
-                "optouts",
-                &[crate::store::Filter::new(
-                    "tenant_id",
-                    "EQUAL",
-                    json!(tenant_id),
-                )],
-                Some("created_at"),
-                true,
-                limit,
-            )
+            .newest("optouts", &[tenant], "created_at", limit)
             .await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
@@ -144,20 +132,12 @@ impl<H: HttpClient> Repo<'_, H> {
         tenant_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<InboundRecord>, StoreError> {
-        let docs: Vec<Doc<InboundRecord>> = self
-            .db
-            .query_ordered(
-                self.http,
-                self.now,
-                "inbound",
-                &[match tenant_id {
-                    Some(t) => crate::store::Filter::new("tenant_id", "EQUAL", json!(t)),
-                    None => crate::store::Filter::new("routed", "EQUAL", json!(false)),
-                }],
-                Some("received_at"),
-                true,
-                limit,
-            )
+        let filter = match tenant_id {
+            Some(t) => Filter::new("tenant_id", "EQUAL", json!(t)),
+            None => Filter::new("routed", "EQUAL", json!(false)),
+        };
+        let docs = self
+            .newest("inbound", &[filter], "received_at", limit)
             .await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
@@ -168,21 +148,9 @@ impl<H: HttpClient> Repo<'_, H> {
         tenant_id: &str,
         limit: usize,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        let docs: Vec<Doc<MessageRecord>> = self
-            .db
-            .query_ordered(
-                self.http,
-                self.now,
-                "messages",
-                &[crate::store::Filter::new(
-                    "tenant_id",
-                    "EQUAL",
-                    json!(tenant_id),
-                )],
-                Some("created_at"),
-                true,
-                limit,
-            )
+        let tenant = Filter::new("tenant_id", "EQUAL", json!(tenant_id));
+        let docs = self
+            .newest("messages", &[tenant], "created_at", limit)
             .await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }

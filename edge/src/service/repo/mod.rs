@@ -21,7 +21,7 @@ pub mod webhooks;
 pub use quota::ShardState;
 
 use crate::net::HttpClient;
-use crate::store::{Firestore, StoreError, Write};
+use crate::store::{Doc, Filter, Firestore, StoreError, Write};
 
 pub struct Repo<'a, H: HttpClient> {
     db: &'a Firestore,
@@ -54,6 +54,28 @@ impl<'a, H: HttpClient> Repo<'a, H> {
             self.db.commit(self.http, self.now, chunk.to_vec()).await?;
         }
         Ok(())
+    }
+
+    /// Up to `limit` documents of `collection` matching `filters`, the highest `order_by` first
+    /// (a descending order with an equality filter needs its composite index in production).
+    pub async fn newest<T: serde::de::DeserializeOwned>(
+        &self,
+        collection: &str,
+        filters: &[Filter],
+        order_by: &str,
+        limit: usize,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
+        self.db
+            .query_ordered(
+                self.http,
+                self.now,
+                collection,
+                filters,
+                Some(order_by),
+                true,
+                limit,
+            )
+            .await
     }
 
     /// One cheap read, to tell whether the store answers.

@@ -202,16 +202,7 @@ impl<H: HttpClient> Repo<'_, H> {
         if let Some(t) = since {
             filters.push(Filter::new("created_at", "GREATER_THAN_OR_EQUAL", json!(t)));
         }
-        self.db
-            .query_ordered(
-                self.http,
-                self.now,
-                "webhook_deliveries",
-                &filters,
-                Some("created_at"),
-                true,
-                limit,
-            )
+        self.newest("webhook_deliveries", &filters, "created_at", limit)
             .await
     }
 
