@@ -119,14 +119,7 @@ async fn look_at<P: Platform>(
                         FailureClass::Canceled,
                         now,
                     );
-                    if !save(app, ctx, &m, version).await {
-                        return Found::Waiting;
-                    }
-                    if rerouted(app, ctx, &m).await {
-                        Found::Rerouted
-                    } else {
-                        Found::Failed
-                    }
+                    save_and_reroute(app, ctx, &m, version).await
                 }
                 _ => wait(app, ctx, &mut m, version).await,
             }
@@ -146,14 +139,7 @@ async fn look_at<P: Platform>(
                 FailureClass::Unknown,
                 now,
             );
-            if !save(app, ctx, &m, version).await {
-                return Found::Waiting;
-            }
-            if rerouted(app, ctx, &m).await {
-                Found::Rerouted
-            } else {
-                Found::Failed
-            }
+            save_and_reroute(app, ctx, &m, version).await
         }
         Asked::NotFound => {
             // It took it and no longer knows it (its data was lost): it may have gone out.
@@ -194,6 +180,24 @@ async fn wait<P: Platform>(app: &App<P>, ctx: &Ctx, m: &mut MessageRecord, versi
     m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
     save(app, ctx, m, version).await;
     Found::Waiting
+}
+
+/// Saves a message certainly not sent as failed, then sends its code again through another phone
+/// if it is still worth it.
+async fn save_and_reroute<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    m: &MessageRecord,
+    version: &str,
+) -> Found {
+    if !save(app, ctx, m, version).await {
+        return Found::Waiting;
+    }
+    if rerouted(app, ctx, m).await {
+        Found::Rerouted
+    } else {
+        Found::Failed
+    }
 }
 
 /// Writes the message guarded by the version read: a report that arrived meanwhile wins.
