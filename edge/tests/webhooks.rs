@@ -12,7 +12,7 @@ use otp_edge::config::Config;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
 use otp_edge::service::app::{App, Ctx};
-use otp_edge::service::model::{Tenant, TenantSettings, TenantStatus};
+use otp_edge::service::model::Tenant;
 use otp_edge::service::repo::webhooks::DeliveryState;
 use otp_edge::service::webhooks::deliver::Outcome;
 use otp_edge::service::webhooks::endpoints::EndpointInput;
@@ -63,16 +63,12 @@ async fn receiver(status: u16, delay_ms: u64) -> (String, Arc<AtomicUsize>) {
 
 fn tenant() -> Tenant {
     Tenant {
-        id: format!("t_{}", support::unique("wh").replace('-', "")),
-        name: "Hooks".into(),
-        status: TenantStatus::Active,
         quota_total: 10,
-        quota_expires_at: 0,
-        contact_phone: None,
-        settings: TenantSettings::default(),
-        kill_switch: false,
-        created_at: 0,
-        updated_at: 0,
+        ..Tenant::new(
+            format!("t_{}", support::unique("wh").replace('-', "")),
+            "Hooks".into(),
+            0,
+        )
     }
 }
 

@@ -102,9 +102,8 @@ def gateway_db(gateway):
     return sqlite3.connect(f"file:{gateway['dir']}/queue.db?mode=ro", uri=True)
 
 
-@pytest.fixture(scope="session")
-def stack():
-    s = Stack(worker_vars=SUITE_WORKER_VARS)
+def running(s):
+    """Starts stack `s` for a session fixture (printing its logs if it cannot start), stops it after."""
     try:
         s.start()
     except Exception:
@@ -113,6 +112,11 @@ def stack():
         raise
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    yield from running(Stack(worker_vars=SUITE_WORKER_VARS))
 
 
 @pytest.fixture(scope="session")
@@ -158,15 +162,7 @@ INTEG_WORKER_VARS = {**SUITE_WORKER_VARS, "WEBHOOK_RETRY_SECS": "1,1,2,4", "WEBH
 
 @pytest.fixture(scope="session")
 def integ():
-    s = Stack(worker_vars=INTEG_WORKER_VARS, gateways=2, inbox_poll_secs=1)
-    try:
-        s.start()
-    except Exception:
-        for name in ("worker", "emulator", "phone-1"):
-            print(f"--- {name} log ---\n{s.logs(name)}", file=sys.stderr)
-        raise
-    yield s
-    s.stop()
+    yield from running(Stack(worker_vars=INTEG_WORKER_VARS, gateways=2, inbox_poll_secs=1))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::app::{App, Ctx, Deferred};
-use super::model::{Tenant, TenantSettings, TenantStatus};
+use super::model::Tenant;
 use super::repo::alerts::{AlertConfig, Incident, IncidentState};
 use super::sealing;
 use crate::error::{Error, ErrorCode};
@@ -108,18 +108,7 @@ pub fn incident_id(kind: AlertKind, subject: &str) -> String {
 
 /// The pseudo-tenant the operators' SMS alerts are sent for: no quota, its own gate.
 fn operators() -> Tenant {
-    Tenant {
-        id: "_ops".into(),
-        name: "otp-sms operators".into(),
-        status: TenantStatus::Active,
-        quota_total: 0,
-        quota_expires_at: 0,
-        contact_phone: None,
-        settings: TenantSettings::default(),
-        kill_switch: false,
-        created_at: 0,
-        updated_at: 0,
-    }
+    Tenant::new("_ops".into(), "otp-sms operators".into(), 0)
 }
 
 /// `+1415•••0123` style for display; the full number is kept sealed.

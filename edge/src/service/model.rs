@@ -145,6 +145,24 @@ pub struct Tenant {
     pub updated_at: i64,
 }
 
+impl Tenant {
+    /// An active tenant with no quota, no contact and the default settings.
+    pub fn new(id: String, name: String, now: i64) -> Self {
+        Tenant {
+            id,
+            name,
+            status: TenantStatus::Active,
+            quota_total: 0,
+            quota_expires_at: 0,
+            contact_phone: None,
+            settings: TenantSettings::default(),
+            kill_switch: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::app::{App, Ctx};
 use super::keys::{self, NewKey, Role};
-use super::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings, TenantStatus};
+use super::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, parse_iso8601, Platform};
 use crate::store::StoreError;
@@ -238,18 +238,7 @@ pub async fn create<P: Platform>(
     if input.name.is_none() {
         return Err(Error::msg(ErrorCode::ValidationFailed, "name is required"));
     }
-    let mut t = Tenant {
-        id: new_id(&app.platform, "t"),
-        name: String::new(),
-        status: TenantStatus::Active,
-        quota_total: 0,
-        quota_expires_at: 0,
-        contact_phone: None,
-        settings: TenantSettings::default(),
-        kill_switch: false,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut t = Tenant::new(new_id(&app.platform, "t"), String::new(), now);
     apply(&mut t, input)?;
     let key = keys::generate(&app.platform, Role::Tenant);
     let record = ApiKeyRecord {
