@@ -112,10 +112,19 @@ const otp :Workerd.Worker = (
 """
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never the same twice in this process: a server started from an
+    earlier pick (the emulator's JVM takes seconds to bind) would otherwise lose it to a later one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_http(url, timeout, proc=None, what="service"):
