@@ -12,6 +12,7 @@ use otp_edge::native::{NativePlatform, ReqwestClient};
 use otp_edge::net::{HttpClient, OutboundRequest, OutboundResponse, TransportError};
 use otp_edge::platform::{GateAnswer, GateAsk, Platform};
 use otp_edge::service::app::App;
+use otp_edge::service::later;
 use otp_edge::store::{Firestore, Write};
 use otp_shared::wire::{self, Keys, MessageState, StatusBatch, StatusReport};
 use serde_json::{json, Value};
@@ -232,7 +233,7 @@ async fn a_batch_is_one_read_and_one_commit_and_skips_what_another_phone_holds()
     assert_eq!(data(&r), json!({"received": 6, "applied": 4, "ignored": 2}));
     // The request itself; the analytics flush comes after the answer.
     let urls = app.platform.http.urls.lock().unwrap().clone();
-    app.run_deferred(handled.deferred).await;
+    later::run(&app, handled.deferred).await;
     let count = |suffix: &str| urls.iter().filter(|u| u.ends_with(suffix)).count();
     // Plus, the first time an isolate sees the tenant, one look-up of its webhook endpoints
     // (kept for WEBHOOK_CACHE_MS): the events of the new states ride in the same commit.

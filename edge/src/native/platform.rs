@@ -10,8 +10,8 @@ use futures_util::lock::Mutex as AsyncMutex;
 use super::http::ReqwestClient;
 use crate::config::Config;
 use crate::platform::{GateAnswer, GateAsk, Platform};
-use crate::service::gate::TenantGate;
 use crate::service::repo::Repo;
+use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
 pub struct NativePlatform {

@@ -9,10 +9,10 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 
 use super::fetch::FetchClient;
 use crate::config::Config;
-use crate::gate_fraud::FraudBlock;
+use crate::platform::fraud::FraudBlock;
 use crate::platform::GateAsk;
-use crate::service::gate::TenantGate;
 use crate::service::repo::Repo;
+use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
 /// The fraud guard's blocks, kept whole under one key (a few at most; an eviction must not lift

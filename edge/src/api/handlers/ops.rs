@@ -10,8 +10,10 @@ use crate::api::render::ok;
 use crate::api::routes::ROUTES;
 use crate::error::Error;
 use crate::platform::Platform;
-use crate::service::alerts::{config_json, incident_json, AlertConfigInput};
 use crate::service::app::App;
+use crate::service::ops::audit;
+use crate::service::ops::metrics;
+use crate::service::ops::operators::{self, config_json, incident_json, AlertConfigInput};
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -35,15 +37,14 @@ pub async fn alerts<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
 /// `PATCH /v1/admin/alerts {"phone": "+1…"|null, "webhook_url": "https://hooks.slack.com/…"|null}`.
 pub async fn alerts_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: AlertConfigInput = body::json(c.req)?;
-    let cfg = app.set_alert_config(&input, c.ctx.now_ms).await?;
+    let cfg = operators::set_alert_config(app, &input, c.ctx.now_ms).await?;
     let details = json!({"phone": cfg.phone_masked, "webhook_url": cfg.webhook_url.as_deref().map(|u| u.split('?').next().unwrap_or(u).to_string())});
-    app.audit(c.ctx, c.actor()?, "alerts.configure", "*", details)
-        .await;
+    audit::audit(app, c.ctx, c.actor()?, "alerts.configure", "*", details).await;
     Ok(ok(200, json!({"config": config_json(&cfg)}), c.ctx))
 }
 
 pub async fn alerts_test<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let channels = app.test_alert(c.ctx).await?;
+    let channels = operators::test_alert(app, c.ctx).await?;
     Ok(ok(200, json!({"delivered_to": channels}), c.ctx))
 }
 
@@ -57,7 +58,7 @@ fn route_name(handler: &str) -> String {
 }
 
 pub async fn metrics<P: Platform>(app: &App<P>) -> Result<ApiResponse, Error> {
-    let text = app.prometheus(&route_name).await?;
+    let text = metrics::prometheus(app, &route_name).await?;
     Ok(ApiResponse::raw(200, PROMETHEUS, text))
 }
 
@@ -65,6 +66,6 @@ pub async fn gateway_metrics<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    let text = app.gateway_metrics(c.ctx, c.param()?).await?;
+    let text = metrics::gateway_metrics(app, c.ctx, c.param()?).await?;
     Ok(ApiResponse::raw(200, PROMETHEUS, text))
 }

@@ -18,11 +18,12 @@ use serde_json::{json, Value};
 use super::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
 use super::phone::{self, Asked};
 use crate::platform::{new_id, Platform};
-use crate::service::app::{App, Ctx};
-use crate::service::gateway::{hand_off, Dispatch};
-use crate::service::keys::sha256_hex;
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::repo;
 use crate::service::secrets::base32;
+use crate::service::tenants::keys::sha256_hex;
 
 /// The words before the token in a canary's text.
 pub const PREFIX: &str = "otp-sms canary";
@@ -235,64 +236,65 @@ async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, stat: St
         .ok();
 }
 
-impl<P: Platform> App<P> {
-    /// THE seam for inbound SMS: `text` arrived at phone `gateway_id`. Returns true when it is a
-    /// canary of this fleet (recorded as received, late if it was already counted missed; the
-    /// phones it proves lose a degradation of that side). Such a text is the fleet's own: do not
-    /// forward it to a tenant. Any other text returns false.
-    pub async fn canary_received(&self, ctx: &Ctx, gateway_id: &str, text: &str) -> bool {
-        let Some(token) = token_of(text) else {
+/// THE seam for inbound SMS: `text` arrived at phone `gateway_id`. Returns true when it is a
+/// canary of this fleet (recorded as received, late if it was already counted missed; the
+/// phones it proves lose a degradation of that side). Such a text is the fleet's own: do not
+/// forward it to a tenant. Any other text returns false.
+pub async fn canary_received<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    gateway_id: &str,
+    text: &str,
+) -> bool {
+    let Some(token) = token_of(text) else {
+        return false;
+    };
+    let id = sha256_hex(&token);
+    for _ in 0..3 {
+        let Ok(Some((mut c, version))) = app.repo().get_canary(&id).await else {
             return false;
         };
-        let id = sha256_hex(&token);
-        for _ in 0..3 {
-            let Ok(Some((mut c, version))) = self.repo().get_canary(&id).await else {
-                return false;
-            };
-            if c.to_gateway != gateway_id {
-                self.warn(ctx, "canary_at_the_wrong_phone", gateway_id);
-                return true;
-            }
-            c.state = match c.state {
-                CanaryState::Sent | CanaryState::Refused => CanaryState::Received,
-                CanaryState::Missed => CanaryState::Late,
-                CanaryState::Received | CanaryState::Late => return true,
-            };
-            c.received_at = ctx.now_ms;
-            let w = repo::canaries::update_write(&id, &c, &version);
-            if self.repo().commit(vec![w]).await.is_err() {
-                continue;
-            }
-            self.proven(&c.from_gateway, CanaryRole::Send).await;
-            self.proven(&c.to_gateway, CanaryRole::Receive).await;
-            merge_stats(self, &c.to_gateway, ctx.now_ms, Stat::Received).await;
+        if c.to_gateway != gateway_id {
+            app.warn(ctx, "canary_at_the_wrong_phone", gateway_id);
             return true;
         }
-        true
-    }
-
-    /// A canary proved `role` of `gateway`: a degradation of that side ends.
-    async fn proven(&self, gateway: &str, role: CanaryRole) {
-        let record: Option<PhoneRecord> = self
-            .repo()
-            .phone_records(&[gateway.to_string()])
-            .await
-            .ok()
-            .and_then(|r| r.into_iter().next().flatten());
-        if record
-            .and_then(|r| r.degraded)
-            .is_some_and(|d| d.role == role)
-        {
-            let fields = json!({"gateway_id": gateway, "degraded": null});
-            self.repo()
-                .commit(vec![repo::fleet::merge_write(gateway, &fields)])
-                .await
-                .ok();
-            // Routing in this isolate stops avoiding it at once.
-            if let Ok(mut c) = self.fleet_cache.lock() {
-                *c = None;
-            }
+        c.state = match c.state {
+            CanaryState::Sent | CanaryState::Refused => CanaryState::Received,
+            CanaryState::Missed => CanaryState::Late,
+            CanaryState::Received | CanaryState::Late => return true,
+        };
+        c.received_at = ctx.now_ms;
+        let w = repo::canaries::update_write(&id, &c, &version);
+        if app.repo().commit(vec![w]).await.is_err() {
+            continue;
         }
+        proven(app, &c.from_gateway, CanaryRole::Send).await;
+        proven(app, &c.to_gateway, CanaryRole::Receive).await;
+        merge_stats(app, &c.to_gateway, ctx.now_ms, Stat::Received).await;
+        return true;
+    }
+    true
+}
+
+/// A canary proved `role` of `gateway`: a degradation of that side ends.
+async fn proven<P: Platform>(app: &App<P>, gateway: &str, role: CanaryRole) {
+    let record: Option<PhoneRecord> = app
+        .repo()
+        .phone_records(&[gateway.to_string()])
+        .await
+        .ok()
+        .and_then(|r| r.into_iter().next().flatten());
+    if record
+        .and_then(|r| r.degraded)
+        .is_some_and(|d| d.role == role)
+    {
+        let fields = json!({"gateway_id": gateway, "degraded": null});
+        app.repo()
+            .commit(vec![repo::fleet::merge_write(gateway, &fields)])
+            .await
+            .ok();
+        // Routing in this isolate stops avoiding it at once.
+        app.fleet_cache.clear();
     }
 }
 

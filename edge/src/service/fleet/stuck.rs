@@ -19,9 +19,11 @@ use otp_shared::wire::{FailureClass, MessageKind, MessageState};
 use serde_json::{json, Value};
 
 use super::phone::{self, Asked, Cancel};
-use super::reroute::{Rerouted, MIN_VALIDITY_MS};
 use crate::platform::Platform;
-use crate::service::app::{App, Ctx};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::messaging::reroute;
+use crate::service::messaging::reroute::{Rerouted, MIN_VALIDITY_MS};
 use crate::service::model::{DeliveryState, MessageRecord};
 use crate::service::repo;
 
@@ -216,6 +218,9 @@ async fn save<P: Platform>(app: &App<P>, ctx: &Ctx, m: &MessageRecord, version: 
 }
 
 async fn rerouted<P: Platform>(app: &App<P>, ctx: &Ctx, m: &MessageRecord) -> bool {
-    super::reroute::worth_trying(m)
-        && matches!(app.reroute(ctx, &m.id).await, Rerouted::Handed { .. })
+    crate::service::messaging::reroute::worth_trying(m)
+        && matches!(
+            reroute::reroute(app, ctx, &m.id).await,
+            Rerouted::Handed { .. }
+        )
 }

@@ -10,9 +10,12 @@ use super::model::PhoneRecord;
 use super::standing::{avoid_reasons, standing_of, Standings};
 use super::{canary, stuck};
 use crate::platform::Platform;
-use crate::service::alerts::AlertKind;
-use crate::service::app::{App, Ctx};
-use crate::service::gateway::{probe, Probe};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::{probe, Probe};
+use crate::service::fleet::standing;
+use crate::service::ops::alerts;
+use crate::service::ops::alerts::AlertKind;
 use crate::service::repo;
 
 pub async fn tick<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
@@ -144,12 +147,12 @@ async fn check_phones<P: Platform>(
         let open: BTreeSet<&String> = prev.alerts.iter().collect();
         for (k, (kind, subject, details)) in &wanted {
             if !open.contains(k) {
-                app.raise_alert(ctx, *kind, subject, details.clone()).await;
+                alerts::raise_alert(app, ctx, *kind, subject, details.clone()).await;
             }
         }
         for k in &prev.alerts {
             if let (false, Some((kind, subject))) = (wanted.contains_key(k), kind_of(k)) {
-                app.clear_alert(ctx, kind, subject, json!({})).await;
+                alerts::clear_alert(app, ctx, kind, subject, json!({})).await;
             }
         }
         let alerts: Vec<String> = wanted.keys().cloned().collect();
@@ -170,10 +173,8 @@ async fn check_phones<P: Platform>(
         out.push(json!({"id": id, "reachable": p.reachable, "avoid": standing_of(&record), "alerts": alerts}));
         probes.push(p);
     }
-    app.remember_standings(standings);
-    if let Ok(mut c) = app.probe_cache.lock() {
-        *c = Some((app.platform.now_ms(), probes));
-    }
+    standing::remember_standings(app, standings);
+    app.probe_cache.put(app.platform.now_ms(), probes);
     out
 }
 

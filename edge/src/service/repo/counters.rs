@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::Repo;
 use crate::net::HttpClient;
-use crate::service::analytics::{counter_path, Granularity, SHARDS};
+use crate::service::ops::analytics::{counter_path, Granularity, SHARDS};
 use crate::store::StoreError;
 
 impl<H: HttpClient> Repo<'_, H> {

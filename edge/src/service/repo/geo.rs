@@ -2,7 +2,7 @@
 
 use super::Repo;
 use crate::net::HttpClient;
-use crate::service::geo::GlobalGeo;
+use crate::service::abuse::geo::GlobalGeo;
 use crate::store::{StoreError, Write};
 
 const GEO_CONFIG: &str = "config/geo";

@@ -1,0 +1,85 @@
+//! The configured phones as the API sees them: their probes (reused for a minute), a phone's link
+//! by id, and its kill switch command.
+
+use otp_shared::wire::{self, Keys};
+
+use super::gateway::{probe, signed_exchange, GatewayLink, Probe};
+use crate::error::{Error, ErrorCode};
+use crate::platform::Platform;
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+
+/// How long an isolate reuses its probes of the fleet for `/v1/status` (a tenant may call it
+/// often; the phones should not pay for that).
+const PROBE_CACHE_MS: i64 = 60_000;
+
+/// Every gateway's probe, at most a minute old.
+pub async fn gateway_probes<P: Platform>(app: &App<P>) -> Vec<Probe> {
+    let now = app.platform.now_ms();
+    if let Some(probes) = app.probe_cache.fresh(now, PROBE_CACHE_MS) {
+        return probes;
+    }
+    let mut probes = Vec::with_capacity(app.gateways.len());
+    for g in &app.gateways {
+        probes.push(probe(&app.platform, g, app.cfg.gateway_timeout_ms.min(3000)).await);
+    }
+    app.probe_cache.put(now, probes.clone());
+    probes
+}
+
+/// The configured phone `gateway_id` and its keys.
+pub fn gateway_link<'a, P: Platform>(
+    app: &'a App<P>,
+    gateway_id: &str,
+) -> Result<(&'a GatewayLink, &'a Keys), Error> {
+    let link = app
+        .gateways
+        .iter()
+        .find(|g| g.cfg.id == gateway_id)
+        .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
+    let keys = link
+        .keys
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
+    Ok((link, keys))
+}
+
+/// Sets or clears one phone's own kill switch with the signed command it understands.
+pub async fn set_gateway_kill_switch<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    gateway_id: &str,
+    engaged: bool,
+    reason: Option<String>,
+) -> Result<wire::KillSwitchState, Error> {
+    let (link, keys) = gateway_link(app, gateway_id)?;
+    let cmd = wire::KillSwitchCommand { engaged, reason };
+    let unavailable = |why: String| {
+        Error::msg(
+            ErrorCode::GatewayUnavailable,
+            "The phone did not confirm the command",
+        )
+        .cause(why)
+    };
+    // Only the phone's own signed answer says what its switch is now.
+    let (status, body) = signed_exchange(
+        &app.platform,
+        &link.cfg,
+        keys,
+        app.cfg.gateway_timeout_ms,
+        ("POST", wire::PATH_KILL_SWITCH),
+        Some(&cmd),
+        &ctx.request_id,
+    )
+    .await
+    .map_err(unavailable)?;
+    if !(200..300).contains(&status) {
+        return Err(unavailable(format!("http {status}")));
+    }
+    let state: wire::KillSwitchState =
+        serde_json::from_slice(&body).map_err(|e| unavailable(e.to_string()))?;
+    // The fleet view read next (the operator's console re-reads it at once) must show the
+    // switch as the phone now has it, not a probe taken before the command.
+    app.probe_cache.clear();
+    Ok(state)
+}

@@ -1,0 +1,22 @@
+//! What operations do after an answer.
+
+use super::incidents::AlertKind;
+use super::notices::Notice;
+use crate::service::model::Tenant;
+
+#[derive(Debug, Clone)]
+pub enum Later {
+    /// Tell a tenant's contact phone (at most once per period; see `notify`).
+    Notice { tenant: Box<Tenant>, notice: Notice },
+    /// Commit the isolate's analytics counts, at most once per flush interval (`usage`).
+    FlushCounters,
+    /// First attempts of webhook deliveries a commit of the request created.
+    Webhooks { ids: Vec<String> },
+    /// An operator alert raised or cleared: the incident's record and its notifications.
+    Alert {
+        raised: bool,
+        kind: AlertKind,
+        subject: String,
+        details: serde_json::Value,
+    },
+}

@@ -1,0 +1,329 @@
+//! `GET /v1/admin/metrics` in Prometheus' text format, from what the service already keeps: this
+//! month's aggregate counters (requests by route and status, sends by state, latency buckets,
+//! inbound SMS, webhook attempts), the last health check of every phone (queue depth, pacing
+//! headroom, kill switch) and the open alert incidents. Counters restart each month (Prometheus'
+//! `rate` takes a reset in its stride); the store requests are this isolate's own.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::platform::Platform;
+use crate::service::app::App;
+use crate::service::fleet::links;
+use crate::service::ops::analytics::{Granularity, LATENCY_BUCKETS_MS};
+
+/// Escapes a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn n(m: &Map<String, Value>, k: &str) -> i64 {
+    m.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The exposition text. `route_of` names a route (`POST /v1/otp/send`) from its counter name.
+pub fn render(
+    month: &Map<String, Value>,
+    checks: &[Value],
+    open_alerts: &BTreeMap<String, i64>,
+    route_of: &dyn Fn(&str) -> String,
+) -> String {
+    let mut out = String::new();
+    head(
+        &mut out,
+        "otp_http_requests_total",
+        "counter",
+        "Requests this month by route and status.",
+    );
+    let mut reqs: Vec<(String, String, i64)> = month
+        .iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix("http_")?;
+            let (route, status) = rest.rsplit_once('_')?;
+            Some((route_of(route), status.to_string(), v.as_i64().unwrap_or(0)))
+        })
+        .collect();
+    reqs.sort();
+    for (route, status, v) in reqs {
+        let _ = writeln!(
+            out,
+            "otp_http_requests_total{{route=\"{}\",status=\"{}\"}} {v}",
+            label(&route),
+            label(&status)
+        );
+    }
+    head(
+        &mut out,
+        "otp_request_latency_ms",
+        "histogram",
+        "Tenant request latency this month (analytics buckets).",
+    );
+    let mut cumulative = 0;
+    for b in LATENCY_BUCKETS_MS {
+        let (field, le) = if *b == i64::MAX {
+            ("latency_le_inf".to_string(), "+Inf".to_string())
+        } else {
+            (format!("latency_le_{b}"), b.to_string())
+        };
+        cumulative += n(month, &field);
+        let _ = writeln!(
+            out,
+            "otp_request_latency_ms_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    let _ = writeln!(out, "otp_request_latency_ms_count {cumulative}");
+    head(
+        &mut out,
+        "otp_sends_total",
+        "counter",
+        "SMS this month by state: accepted for sending, then as the phones reported them.",
+    );
+    for (state, v) in [
+        (
+            "accepted",
+            n(month, "otp_sent") + n(month, "otp_resent") + n(month, "message_sent"),
+        ),
+        ("sent", n(month, "delivery_sent")),
+        ("failed", n(month, "delivery_failed")),
+        ("expired", n(month, "delivery_expired")),
+    ] {
+        let _ = writeln!(out, "otp_sends_total{{state=\"{state}\"}} {v}");
+    }
+    head(
+        &mut out,
+        "otp_verifications_total",
+        "counter",
+        "Verification outcomes this month.",
+    );
+    for (o, f) in [
+        ("approved", "otp_approved"),
+        ("failed_check", "otp_failed"),
+        ("expired", "otp_expired"),
+    ] {
+        let _ = writeln!(
+            out,
+            "otp_verifications_total{{outcome=\"{o}\"}} {}",
+            n(month, f)
+        );
+    }
+    head(
+        &mut out,
+        "otp_inbound_sms_total",
+        "counter",
+        "SMS received and routed to a tenant this month.",
+    );
+    let _ = writeln!(
+        out,
+        "otp_inbound_sms_total {}",
+        n(month, "inbound_received")
+    );
+    head(
+        &mut out,
+        "otp_optouts_total",
+        "counter",
+        "Numbers added to opt-out lists by a STOP reply this month.",
+    );
+    let _ = writeln!(out, "otp_optouts_total {}", n(month, "optout_added"));
+    head(
+        &mut out,
+        "otp_webhook_attempts_total",
+        "counter",
+        "Webhook delivery attempts this month by result.",
+    );
+    for r in ["delivered", "retry", "failed"] {
+        let _ = writeln!(
+            out,
+            "otp_webhook_attempts_total{{result=\"{r}\"}} {}",
+            n(month, &format!("webhook_{r}"))
+        );
+    }
+    head(
+        &mut out,
+        "otp_gateway_up",
+        "gauge",
+        "Whether the phone answered its last signed health check.",
+    );
+    let mut gauges = String::new();
+    for c in checks {
+        let id = label(c["gateway_id"].as_str().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "otp_gateway_up{{gateway=\"{id}\"}} {}",
+            i64::from(c["reachable"] == true)
+        );
+        if let Some(q) = c["queue_depth"].as_i64() {
+            let _ = writeln!(gauges, "otp_gateway_queue_depth{{gateway=\"{id}\"}} {q}");
+        }
+        if let (Some(limit), Some(used)) = (
+            c["capacity"]["per_sim_window"].as_i64(),
+            c["capacity"]["used"].as_i64(),
+        ) {
+            let _ = writeln!(
+                gauges,
+                "otp_gateway_pacing_headroom{{gateway=\"{id}\"}} {}",
+                (limit - used).max(0)
+            );
+        }
+        if let Some(k) = c["kill_switch"].as_bool() {
+            let _ = writeln!(
+                gauges,
+                "otp_gateway_kill_switch{{gateway=\"{id}\"}} {}",
+                i64::from(k)
+            );
+        }
+        if let Some(at) = c["at"].as_i64() {
+            let _ = writeln!(
+                gauges,
+                "otp_gateway_checked_seconds{{gateway=\"{id}\"}} {}",
+                at / 1000
+            );
+        }
+    }
+    head(
+        &mut out,
+        "otp_gateway_queue_depth",
+        "gauge",
+        "Messages waiting on the phone at its last health check.",
+    );
+    head(
+        &mut out,
+        "otp_gateway_pacing_headroom",
+        "gauge",
+        "Sends the phone's pacing window still allowed at its last health check.",
+    );
+    head(
+        &mut out,
+        "otp_gateway_kill_switch",
+        "gauge",
+        "Whether the phone's own kill switch was engaged at its last health check.",
+    );
+    head(
+        &mut out,
+        "otp_gateway_checked_seconds",
+        "gauge",
+        "Unix time of the phone's last health check.",
+    );
+    out.push_str(&gauges);
+    head(
+        &mut out,
+        "otp_alerts_open",
+        "gauge",
+        "Open operator alert incidents by kind.",
+    );
+    for (kind, v) in open_alerts {
+        let _ = writeln!(out, "otp_alerts_open{{kind=\"{}\"}} {v}", label(kind));
+    }
+    head(
+        &mut out,
+        "otp_store_requests_total",
+        "counter",
+        "Store requests made by this isolate, by operation.",
+    );
+    for (op, v) in crate::store::metrics::snapshot() {
+        let _ = writeln!(out, "otp_store_requests_total{{op=\"{}\"}} {v}", op.name());
+    }
+    out
+}
+
+/// The metrics text (see the module header).
+pub async fn prometheus<P: Platform>(
+    app: &App<P>,
+    route_of: &dyn Fn(&str) -> String,
+) -> Result<String, Error> {
+    let now = app.platform.now_ms();
+    let month = Granularity::Month.period(now);
+    let totals = app.repo().counter_totals("_all", &[month]).await?;
+    let month = totals.into_iter().next().unwrap_or_default();
+    let history = app
+        .repo()
+        .gateway_history(app.gateways.len().max(1) * 4)
+        .await?;
+    let mut latest: BTreeMap<String, Value> = BTreeMap::new();
+    for c in history {
+        let id = c["gateway_id"].as_str().unwrap_or("").to_string();
+        latest.entry(id).or_insert(c);
+    }
+    let mut open: BTreeMap<String, i64> = BTreeMap::new();
+    for i in app.repo().list_incidents(200).await? {
+        if i.state == crate::service::repo::alerts::IncidentState::Open {
+            *open.entry(i.kind).or_default() += 1;
+        }
+    }
+    let checks: Vec<Value> = latest.into_values().collect();
+    Ok(render(&month, &checks, &open, route_of))
+}
+
+/// A phone's own metrics (`GET /metrics` on the gateway, signed both ways).
+pub async fn gateway_metrics<P: Platform>(
+    app: &App<P>,
+    ctx: &crate::service::ctx::Ctx,
+    gateway_id: &str,
+) -> Result<String, Error> {
+    use crate::error::ErrorCode;
+    use otp_shared::wire;
+    let (link, keys) = links::gateway_link(app, gateway_id)?;
+    let unavailable = |why: String| {
+        Error::msg(
+            ErrorCode::GatewayUnavailable,
+            "The phone did not answer with its metrics",
+        )
+        .cause(why)
+    };
+    let (status, body) = crate::service::fleet::gateway::signed_exchange::<P, ()>(
+        &app.platform,
+        &link.cfg,
+        keys,
+        app.cfg.gateway_timeout_ms,
+        ("GET", wire::PATH_METRICS),
+        None,
+        &ctx.request_id,
+    )
+    .await
+    .map_err(unavailable)?;
+    if !(200..300).contains(&status) {
+        return Err(unavailable(format!("http {status}")));
+    }
+    String::from_utf8(body).map_err(|e| unavailable(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_counters_histogram_and_gauges() {
+        let month: Map<String, Value> = serde_json::from_value(json!({
+            "http_OtpSend_202": 5, "http_OtpSend_429": 1, "latency_le_25": 3, "latency_le_100": 2,
+            "otp_sent": 4, "message_sent": 1, "delivery_sent": 3, "webhook_delivered": 7,
+        }))
+        .unwrap();
+        let checks = vec![
+            json!({"gateway_id": "phone-1", "reachable": true, "queue_depth": 2, "capacity": {"per_sim_window": 25, "used": 5}, "kill_switch": false, "at": 1_000_000}),
+        ];
+        let open = BTreeMap::from([("phone_down".to_string(), 1)]);
+        let text = render(&month, &checks, &open, &|r| format!("route {r}"));
+        for line in [
+            "otp_http_requests_total{route=\"route OtpSend\",status=\"202\"} 5",
+            "otp_request_latency_ms_bucket{le=\"25\"} 3",
+            "otp_request_latency_ms_bucket{le=\"100\"} 5",
+            "otp_request_latency_ms_bucket{le=\"+Inf\"} 5",
+            "otp_sends_total{state=\"accepted\"} 5",
+            "otp_gateway_queue_depth{gateway=\"phone-1\"} 2",
+            "otp_gateway_pacing_headroom{gateway=\"phone-1\"} 20",
+            "otp_webhook_attempts_total{result=\"delivered\"} 7",
+            "otp_alerts_open{kind=\"phone_down\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+}
