@@ -14,12 +14,12 @@ use otp_edge::platform::Platform;
 use otp_edge::service::app::App;
 use otp_edge::service::ctx::Ctx;
 use otp_edge::service::model::Tenant;
-use otp_edge::service::ops::webhooks;
 use otp_edge::service::ops::webhooks::deliver;
 use otp_edge::service::ops::webhooks::deliver::Outcome;
 use otp_edge::service::ops::webhooks::endpoints;
 use otp_edge::service::ops::webhooks::endpoints::EndpointInput;
-use otp_edge::service::ops::webhooks::{Event, EventType};
+use otp_edge::service::ops::webhooks::events::{Event, EventType};
+use otp_edge::service::ops::webhooks::targets;
 use otp_edge::service::repo::webhooks::DeliveryState;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +99,7 @@ async fn one_delivery(app: &App<NativePlatform>, url: &str) -> (Tenant, String, 
         ctx.now_ms,
         json!({"id": "msg_0123456789abcdefghjk"}),
     );
-    let (writes, ids) = webhooks::webhook_writes_for(app, &t.id, &[event])
+    let (writes, ids) = targets::webhook_writes_for(app, &t.id, &[event])
         .await
         .unwrap();
     assert_eq!(ids.len(), 1);

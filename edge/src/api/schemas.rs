@@ -383,7 +383,7 @@ pub fn metrics_ok() -> Value {
 // --- webhooks, inbound SMS, opt-outs, alerts -------------------------------------------------
 
 fn event_types() -> Value {
-    let names: Vec<&str> = crate::service::ops::webhooks::EventType::ALL
+    let names: Vec<&str> = crate::service::ops::webhooks::events::EventType::ALL
         .iter()
         .map(|t| t.as_str())
         .collect();

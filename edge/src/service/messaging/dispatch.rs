@@ -28,8 +28,8 @@ use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::fleet::standing;
 use crate::service::model::{DeliveryState, MessageRecord, Tenant};
-use crate::service::ops::webhooks;
-use crate::service::ops::webhooks::{Event, Target};
+use crate::service::ops::webhooks::events::{Event, Target};
+use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::repo::inbound::RouteRecord;
 use crate::service::tenants::admission;
@@ -147,7 +147,7 @@ pub async fn charge<P: Platform>(
             charged,
             out.fraud.clone(),
         ),
-        webhooks::webhook_targets(app, &tenant.id),
+        targets::webhook_targets(app, &tenant.id),
     )
     .await;
     admitted?;
@@ -236,7 +236,7 @@ pub async fn record<P: Platform>(
     match app.repo().commit(writes).await {
         Ok(times) => {
             ctx.claim_committed();
-            webhooks::defer_webhooks(ctx, hook_ids);
+            targets::defer_webhooks(ctx, hook_ids);
             let mut t = times.into_iter();
             let companion_version = if companion.is_some() {
                 t.next().unwrap_or_default()
@@ -368,7 +368,7 @@ async fn correct_with<P: Platform>(
         other => other,
     };
     match result {
-        Ok(_) => webhooks::defer_webhooks(ctx, hook_ids),
+        Ok(_) => targets::defer_webhooks(ctx, hook_ids),
         Err(StoreError::PreconditionFailed(_)) => {}
         Err(e) => app.warn(ctx, "dispatch_state_not_recorded", &e.to_string()),
     }
@@ -381,7 +381,7 @@ fn message_event_writes<P: Platform>(
     m: &MessageRecord,
 ) -> (Vec<Write>, Vec<String>) {
     match Event::for_message(m, message_json(m), app.platform.now_ms()) {
-        Some(e) if !p.hooks.is_empty() => webhooks::webhook_writes(app, &p.hooks, &[e]),
+        Some(e) if !p.hooks.is_empty() => targets::webhook_writes(app, &p.hooks, &[e]),
         _ => (Vec::new(), Vec::new()),
     }
 }

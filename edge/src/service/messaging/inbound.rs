@@ -18,8 +18,8 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::canary;
 use crate::service::messaging::optouts;
-use crate::service::ops::webhooks;
-use crate::service::ops::webhooks::{Event, EventType};
+use crate::service::ops::webhooks::events::{Event, EventType};
+use crate::service::ops::webhooks::targets;
 use crate::service::repo::inbound::{self as repo_in, InboundRecord, OptoutRecord};
 use crate::service::repo::upkeep;
 use crate::service::sealing;
@@ -194,7 +194,7 @@ pub async fn receive_inbound<P: Platform>(
         }
     }
     let (hooks, ids) = match &route {
-        Some(r) => webhooks::webhook_writes_for(app, &r.tenant_id, &events).await?,
+        Some(r) => targets::webhook_writes_for(app, &r.tenant_id, &events).await?,
         None => (Vec::new(), Vec::new()),
     };
     writes.extend(hooks);
@@ -210,7 +210,7 @@ pub async fn receive_inbound<P: Platform>(
         }
         Err(e) => return Err(e.into()),
     }
-    webhooks::defer_webhooks(ctx, ids);
+    targets::defer_webhooks(ctx, ids);
     if let Some(r) = &route {
         ctx.count_field(&r.tenant_id, "inbound_received");
         if kw == Some(Keyword::Stop) {

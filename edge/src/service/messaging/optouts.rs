@@ -11,8 +11,8 @@ use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::Tenant;
-use crate::service::ops::webhooks;
-use crate::service::ops::webhooks::{Event, EventType};
+use crate::service::ops::webhooks::events::{Event, EventType};
+use crate::service::ops::webhooks::targets;
 use crate::service::repo::inbound::{self as repo_in, OptoutRecord};
 use crate::service::sealing;
 use crate::store::Write;
@@ -82,13 +82,13 @@ pub async fn add_optout<P: Platform>(
         ctx.now_ms,
         optout_json(app, &o),
     );
-    let (hooks, ids) = webhooks::webhook_writes_for(app, tenant_id, &[event]).await?;
+    let (hooks, ids) = targets::webhook_writes_for(app, tenant_id, &[event]).await?;
     let mut writes = vec![repo_in::optout_write(&o)];
     writes.extend(hooks);
     writes.extend(ctx.claim_write());
     app.repo().commit(writes).await?;
     ctx.claim_committed();
-    webhooks::defer_webhooks(ctx, ids);
+    targets::defer_webhooks(ctx, ids);
     Ok(optout_json(app, &o))
 }
 

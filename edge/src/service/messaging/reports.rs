@@ -12,8 +12,8 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::DeliveryState;
 use crate::service::ops::analytics::Event;
-use crate::service::ops::webhooks;
-use crate::service::ops::webhooks::Event as WebhookEvent;
+use crate::service::ops::webhooks::events::Event as WebhookEvent;
+use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::tenants::keys::sha256_hex;
 use crate::store::StoreError;
@@ -106,13 +106,13 @@ pub async fn apply_reports<P: Platform>(
         // Each final state's webhook deliveries ride in the same commit.
         let mut hook_ids = Vec::new();
         for (tenant, events) in &by_tenant {
-            let (w, ids) = webhooks::webhook_writes_for(app, tenant, events).await?;
+            let (w, ids) = targets::webhook_writes_for(app, tenant, events).await?;
             writes.extend(w);
             hook_ids.extend(ids);
         }
         match app.repo().commit(writes).await {
             Ok(_) => {
-                webhooks::defer_webhooks(ctx, hook_ids);
+                targets::defer_webhooks(ctx, hook_ids);
                 for (tenant, e) in events {
                     ctx.count(&tenant, e);
                 }

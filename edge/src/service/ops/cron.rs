@@ -14,8 +14,8 @@ use crate::service::ops::alerts::AlertKind;
 use crate::service::ops::analytics::Event;
 use crate::service::ops::notify::{self, Notice};
 use crate::service::ops::usage;
-use crate::service::ops::webhooks;
 use crate::service::ops::webhooks::deliver;
+use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::tenants::quota;
 
@@ -150,17 +150,17 @@ async fn expire_verifications<P: Platform>(app: &App<P>, ctx: &Ctx) -> usize {
             v.status = VerificationStatus::Expired;
             let mut writes = vec![repo::verifications::update_write(&slot, &v, &version)];
             let events: Vec<_> =
-                crate::service::ops::webhooks::Event::for_verification(&v, ctx.now_ms)
+                crate::service::ops::webhooks::events::Event::for_verification(&v, ctx.now_ms)
                     .into_iter()
                     .collect();
-            let Ok((hooks, ids)) = webhooks::webhook_writes_for(app, &v.tenant_id, &events).await
+            let Ok((hooks, ids)) = targets::webhook_writes_for(app, &v.tenant_id, &events).await
             else {
                 continue;
             };
             writes.extend(hooks);
             if app.repo().commit(writes).await.is_ok() {
                 ctx.count(&v.tenant_id, Event::OtpExpired);
-                webhooks::defer_webhooks(ctx, ids);
+                targets::defer_webhooks(ctx, ids);
                 n += 1;
             }
         }

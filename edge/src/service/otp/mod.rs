@@ -25,7 +25,7 @@ use crate::service::model::{
     CodeKind, FailureWindow, Tenant, VerificationRecord, VerificationStatus,
 };
 use crate::service::ops::analytics::Event;
-use crate::service::ops::webhooks;
+use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::sealing;
 use crate::service::secrets::{base32, SLOT_CHARS};
@@ -474,17 +474,18 @@ async fn commit_check<P: Platform>(
     v: &VerificationRecord,
     version: &str,
 ) -> Result<(), Error> {
-    let events: Vec<_> = crate::service::ops::webhooks::Event::for_verification(v, ctx.now_ms)
-        .into_iter()
-        .collect();
-    let (hooks, hook_ids) = webhooks::webhook_writes_for(app, &v.tenant_id, &events).await?;
+    let events: Vec<_> =
+        crate::service::ops::webhooks::events::Event::for_verification(v, ctx.now_ms)
+            .into_iter()
+            .collect();
+    let (hooks, hook_ids) = targets::webhook_writes_for(app, &v.tenant_id, &events).await?;
     let mut writes = vec![repo::verifications::update_write(slot, v, version)];
     writes.extend(hooks);
     writes.extend(ctx.claim_write());
     match app.repo().commit(writes).await {
         Ok(_) => {
             ctx.claim_committed();
-            webhooks::defer_webhooks(ctx, hook_ids);
+            targets::defer_webhooks(ctx, hook_ids);
             Ok(())
         }
         Err(

@@ -26,10 +26,10 @@ use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::ops::audit;
 use crate::service::ops::usage;
-use crate::service::ops::webhooks;
 use crate::service::ops::webhooks::endpoints;
 use crate::service::ops::webhooks::events::EventType;
 use crate::service::ops::webhooks::sign;
+use crate::service::ops::webhooks::targets;
 use crate::service::repo::webhooks::{
     self as repo_wh, Attempt, DeliveryRecord, DeliveryState, EndpointRecord, LOG_KEPT,
 };
@@ -370,7 +370,7 @@ async fn endpoint_health<P: Platform>(app: &App<P>, ctx: &Ctx, doc: Doc<Endpoint
         .repo()
         .commit(vec![repo_wh::endpoint_update(&e, &doc.update_time)])
         .await;
-    webhooks::forget_webhook_targets(app, &e.tenant_id);
+    targets::forget_webhook_targets(app, &e.tenant_id);
     if saved.is_ok() && disabling {
         endpoint_disabled(app, ctx, &e).await;
     }
@@ -476,7 +476,7 @@ pub async fn replay_webhooks<P: Platform>(
         let mut d = doc.value;
         d.state = DeliveryState::Pending;
         // The attempt after the answer holds it first; the retry steps start again.
-        d.next_at = now + crate::service::ops::webhooks::FIRST_ATTEMPT_LEASE_MS;
+        d.next_at = now + targets::FIRST_ATTEMPT_LEASE_MS;
         d.attempts = 0;
         d.updated_at = now;
         writes.push(repo_wh::delivery_update(&d, &doc.update_time));
@@ -491,7 +491,7 @@ pub async fn replay_webhooks<P: Platform>(
         Err(e) => return Err(e.into()),
     }
     let n = ids.len();
-    webhooks::defer_webhooks(ctx, ids);
+    targets::defer_webhooks(ctx, ids);
     Ok(n)
 }
 

@@ -10,9 +10,9 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::messaging::dispatch;
 use crate::service::model::Tenant;
-use crate::service::ops::webhooks;
 use crate::service::ops::webhooks::events::EventType;
 use crate::service::ops::webhooks::sign;
+use crate::service::ops::webhooks::targets;
 use crate::service::repo::webhooks::{self as repo_wh, EndpointRecord};
 use crate::service::sealing;
 use crate::service::tenants::admission;
@@ -163,7 +163,7 @@ pub async fn create_webhook<P: Platform>(
         }
         Err(e) => return Err(e.into()),
     }
-    webhooks::forget_webhook_targets(app, &tenant.id);
+    targets::forget_webhook_targets(app, &tenant.id);
     Ok((e, secret))
 }
 
@@ -217,7 +217,7 @@ pub async fn update_webhook<P: Platform>(
     app.repo()
         .commit(vec![repo_wh::endpoint_update(&e, &doc.update_time)])
         .await?;
-    webhooks::forget_webhook_targets(app, &tenant.id);
+    targets::forget_webhook_targets(app, &tenant.id);
     Ok(e)
 }
 
@@ -233,7 +233,7 @@ pub async fn delete_webhook<P: Platform>(
             &doc.value.id,
         ))])
         .await?;
-    webhooks::forget_webhook_targets(app, &tenant.id);
+    targets::forget_webhook_targets(app, &tenant.id);
     Ok(())
 }
 

@@ -151,7 +151,7 @@ impl Event {
 }
 
 /// An enabled endpoint of a tenant and the event types it takes (an isolate keeps a tenant's
-/// for a moment: `webhooks::webhook_targets`).
+/// for a moment: `targets::webhook_targets`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub endpoint_id: String,
