@@ -269,6 +269,7 @@ class Stack:
         args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
                 "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
+        self._worker_cmd = (args, env)
         worker = self._spawn("worker", args, env=env, cwd=ROOT)
 
         wait_http(f"http://{self.emulator}/", 60, emu, "firestore emulator")
@@ -276,6 +277,23 @@ class Stack:
             wait_http(g["url"] + "/health", 30, g["proc"], g["id"])
         if self.wait_worker:
             wait_http(self.url + "/health", 90, worker, "wrangler dev")
+
+    def restart_worker(self):
+        """Stops the worker (wrangler dev and its workerd, the whole process group) and starts it
+        again on the same port with the same persisted state (`--persist-to`: Durable Object
+        storage and alarms): every isolate and Durable Object loses its memory, as in an eviction."""
+        name, p = next((n, p) for n, p in reversed(self.procs) if n.startswith("worker"))
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        self.procs.remove((name, p))
+        args, env = self._worker_cmd
+        self.restarts = getattr(self, "restarts", 0) + 1
+        worker = self._spawn(f"worker-{self.restarts + 1}", args, env=env, cwd=ROOT)
+        wait_http(self.url + "/health", 90, worker, "wrangler dev")
 
     def start_workerd(self, gateway):
         """The built worker on plain `workerd serve` (its own port, `gateway` its only phone, which

@@ -104,6 +104,9 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
     };
     let error_code = result.as_ref().err().map(|e| e.code.as_str());
     let mut events = ctx.take_events();
+    // A request that counted something (a send, a check) has its counts made durable before it is
+    // answered; the others' request statistics are handed over after the answer.
+    let counted_events = !events.is_empty();
     if let Some(t) = &tenant_id {
         let latency = app.platform.now_ms() - started;
         events.extend(
@@ -123,9 +126,10 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
             format!("http_{route}_{}", response.status),
         ));
     }
-    app.count(&events, started);
-    if !events.is_empty() {
-        deferred.push(Deferred::FlushCounters);
+    if counted_events {
+        app.tally_now(&events, started).await;
+    } else {
+        app.count(&events, started);
     }
     if let Some(origin) = &cors_origin {
         response = super::cors::decorate(response, origin);
@@ -135,6 +139,8 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         response = response.with_header("allow", methods);
     }
     deferred.extend(ctx.take_deferred());
+    // Last, so it also carries what the work before it counts.
+    deferred.push(Deferred::FlushCounters);
     log(app, &req, &response, &request_id, started, failure.as_ref());
     Handled { response, deferred }
 }

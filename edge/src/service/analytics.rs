@@ -99,7 +99,8 @@ impl Event {
 }
 
 /// Counts gathered in memory, per counter document (without its shard) and field: an isolate adds
-/// every request's events here and commits the sum at most once per flush interval.
+/// requests' events here and hands the sum to a tally Durable Object right after the answers
+/// (`App::flush_counters`), which commits it.
 #[derive(Debug, Default)]
 pub struct CounterBuffer {
     docs: BTreeMap<String, BTreeMap<String, i64>>,

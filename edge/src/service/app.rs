@@ -1,6 +1,7 @@
 //! The service's state, built once per isolate from the configuration: the store client, the keys
 //! derived from the secrets, the gateways with their derived keys, and two small in-memory caches
-//! (what a key and its tenant looked like a moment ago; analytics counts not yet committed).
+//! (what a key and its tenant looked like a moment ago; analytics counts not yet handed to their
+//! durable holder).
 //! `Ctx` is what one request carries through the services. Neither knows about HTTP.
 
 use std::cell::RefCell;
@@ -49,10 +50,12 @@ pub struct App<P: Platform> {
 #[derive(Default)]
 struct CounterState {
     buffer: CounterBuffer,
-    /// A deferred flush is already waiting for its turn.
-    scheduled: bool,
-    last_flush_ms: i64,
+    /// A flush is handing counts over: it takes whatever arrives meanwhile too.
+    flushing: bool,
 }
+
+/// Times a flush tries to hand counts over before it leaves them to the next one.
+const TALLY_TRIES: u32 = 3;
 
 /// Work that must happen but not before the answer: the platform runs it after responding
 /// (`waitUntil` on Workers), natively right after.
@@ -72,7 +75,7 @@ pub enum Deferred {
         tenant: Box<super::model::Tenant>,
         notice: super::notify::Notice,
     },
-    /// Commit the isolate's analytics counts, at most once per flush interval.
+    /// Hand the isolate's analytics counts to their durable holder (`Platform::tally`).
     FlushCounters,
     /// First attempts of webhook deliveries a commit of the request created.
     Webhooks { ids: Vec<String> },
@@ -212,47 +215,51 @@ impl<P: Platform> App<P> {
             .log(&serde_json::json!({"level": "warn", "event": event, "error": error}).to_string());
     }
 
-    /// Commits the counts gathered so far, no sooner than one flush interval after the last
-    /// flush; callers that find a flush already waiting leave their counts to it. A failed commit
-    /// puts the counts back for the next flush.
+    /// Hands the counts gathered so far to their durable holder (which adds them to the store
+    /// within `COUNTER_FLUSH_MS`). One flush at a time per isolate: a flush already running takes
+    /// what arrives meanwhile before it ends, so every count is handed over within the work left
+    /// after some request's answer (`waitUntil`), which an eviction waits for. Counts the holder
+    /// could not take stay for the next flush.
     pub async fn flush_counters(&self) {
-        let wait = {
+        let mut failures = 0;
+        loop {
+            let docs = {
+                let Ok(mut c) = self.counters.lock() else {
+                    return;
+                };
+                if c.flushing || c.buffer.is_empty() {
+                    return;
+                }
+                c.flushing = true;
+                c.buffer.take(self.random_below(SHARDS))
+            };
+            let handed = self.platform.tally(docs.clone()).await;
             let Ok(mut c) = self.counters.lock() else {
                 return;
             };
-            if c.scheduled || c.buffer.is_empty() {
-                return;
+            c.flushing = false;
+            if let Err(e) = handed {
+                c.buffer.restore(docs);
+                failures += 1;
+                if failures >= TALLY_TRIES {
+                    drop(c);
+                    self.log_deferred("counter_flush_failed", &e);
+                    return;
+                }
             }
-            c.scheduled = true;
-            let due = c.last_flush_ms + self.cfg.counter_flush_ms as i64;
-            (due - self.platform.now_ms()).max(0) as u64
-        };
-        if wait > 0 {
-            self.platform.sleep(wait).await;
         }
-        let docs = {
-            let Ok(mut c) = self.counters.lock() else {
-                return;
-            };
-            c.scheduled = false;
-            c.last_flush_ms = self.platform.now_ms();
-            c.buffer.take(self.random_below(SHARDS))
-        };
-        if docs.is_empty() {
+    }
+
+    /// Makes a request's counts durable before it is answered (those of sends and checks: a
+    /// crash right after the answer must not lose them). If the holder cannot take them now,
+    /// they wait in the isolate for the flush after the answer.
+    pub async fn tally_now(&self, items: &[(String, String)], now_ms: i64) {
+        if items.is_empty() {
             return;
         }
-        let writes: Vec<Write> = docs
-            .iter()
-            .map(|(path, fields)| {
-                let f: Vec<(&str, i64)> = fields.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-                Write::increments(path.clone(), &f)
-            })
-            .collect();
-        if let Err(e) = self.repo().commit_chunked(writes).await {
-            self.log_deferred("counter_flush_failed", &e.to_string());
-            if let Ok(mut c) = self.counters.lock() {
-                c.buffer.restore(docs);
-            }
+        let docs = super::analytics::counter_increments(items, now_ms, self.random_below(SHARDS));
+        if self.platform.tally(docs).await.is_err() {
+            self.count(items, now_ms);
         }
     }
 }

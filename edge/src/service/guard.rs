@@ -9,7 +9,7 @@ use super::admit::tenant_gate;
 use super::alerts::AlertKind;
 use super::analytics::Event;
 use super::app::{App, Ctx, Deferred};
-use super::fraud::prefix_of;
+use super::fraud::{destination, Scope};
 use super::model::Tenant;
 use crate::error::{Error, ErrorCode};
 use crate::gate_fraud::{FraudAnswer, FraudAsk, FraudBlock, FraudLevel, Watched};
@@ -19,7 +19,7 @@ fn block_json(b: &FraudBlock) -> serde_json::Value {
     json!({
         "key": b.key,
         "watched": b.label,
-        "kind": if b.key.starts_with("ip:") { "end_user" } else { "prefix" },
+        "kind": Scope::of(&b.key).name(),
         "level": b.level,
         "since": iso8601(b.since_ms),
         "until": iso8601(b.until_ms),
@@ -30,10 +30,10 @@ fn block_json(b: &FraudBlock) -> serde_json::Value {
 }
 
 impl<P: Platform> App<P> {
-    /// What the guard watches for an OTP to `phone`: its prefix and, when the tenant named one,
-    /// the end user.
+    /// What the guard watches for an OTP to `phone`: its prefix, carrier range and country and,
+    /// when the tenant named one, the end user.
     pub fn watched_for(&self, ctx: &Ctx, phone: &Phone) -> Vec<Watched> {
-        let mut w = vec![prefix_of(phone)];
+        let mut w = destination(phone);
         if let Some(user) = ctx.end_user() {
             w.push(user.watched(&self.secrets));
         }
@@ -80,10 +80,10 @@ impl<P: Platform> App<P> {
             self.raise_alert(ctx, AlertKind::FraudBlock, &subject, audit)
                 .await;
         }
-        let who = if block.key.starts_with("ip:") {
-            format!("this end user ({})", block.label)
-        } else {
-            format!("numbers starting {}", block.label)
+        let who = match Scope::of(&block.key) {
+            Scope::EndUser => format!("this end user ({})", block.label),
+            Scope::Country => format!("numbers in {}", block.label),
+            Scope::Range | Scope::Prefix => format!("numbers starting {}", block.label),
         };
         Error::msg(
             ErrorCode::FraudSuspected,

@@ -458,7 +458,10 @@ impl<P: Platform> App<P> {
             if matched {
                 ctx.count(&tenant.id, Event::OtpApproved);
                 if let Ok(number) = Phone::parse(&v.phone) {
-                    let mut keys = vec![super::fraud::prefix_of(&number).key];
+                    let mut keys: Vec<String> = super::fraud::destination(&number)
+                        .into_iter()
+                        .map(|w| w.key)
+                        .collect();
                     keys.extend(v.end_user.clone());
                     self.guard_approved(ctx, tenant, keys);
                 }
