@@ -1,0 +1,81 @@
+"""Deploying: which compiler builds the worker (scripts/build-worker.sh picks rustup's wasm32 target
+where it is installed, Debian's rustc-web otherwise), that the scripts stay portable, and that the
+deploy check (scripts/deploy-check.sh, run by scripts/test.sh) refuses a broken wrangler.toml.
+
+The rustup here is a stand-in script on PATH that answers `rustup target list --installed` (this
+machine's rustup cannot download the wasm32 target); everything after that answer is the real script."""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def plan(tmp_path, installed=None, env=None):
+    """`build-worker.sh --plan` with a fake rustup that lists `installed` (None: no rustup at all)."""
+    home = tmp_path / "home"
+    fake = tmp_path / "fakebin"
+    fake.mkdir(exist_ok=True)
+    (home / ".cargo/bin").mkdir(parents=True, exist_ok=True)
+    if installed is not None:
+        rustup = fake / "rustup"
+        # Many lines after the match: a reader that stops at the first match would kill the writer
+        # with SIGPIPE, which under pipefail hides the target.
+        lines = "\n".join(installed + [f"padding-target-{i}" for i in range(50000) if installed])
+        rustup.write_text(f"#!/bin/sh\nif [ \"$1 $2 $3\" = 'target list --installed' ]; then\nexec cat <<'EOF'\n{lines}\nEOF\nfi\nexit 1\n")
+        rustup.chmod(0o755)
+        # rustup's cargo shim sits beside it.
+        (fake / "cargo").write_text("#!/bin/sh\nexit 0\n")
+        (fake / "cargo").chmod(0o755)
+    # HOME elsewhere: lib.sh puts ~/.cargo/bin (the real rustup) on PATH.
+    e = {"HOME": str(home), "PATH": f"{fake}:/usr/bin:/bin", **(env or {})}
+    r = subprocess.run(["bash", str(ROOT / "scripts/build-worker.sh"), "--plan"], env=e, capture_output=True, text=True, timeout=30)
+    return r
+
+
+def fields(r):
+    assert r.returncode == 0, r.stderr
+    return dict(line.split(": ", 1) for line in r.stdout.splitlines())
+
+
+def test_rustup_target_is_used_where_installed(tmp_path):
+    p = fields(plan(tmp_path, ["x86_64-unknown-linux-gnu", "wasm32-unknown-unknown"]))
+    assert p["route"] == "rustup", p
+    # Stable flags only: no std from source, no nightly features on a stable compiler.
+    assert "build-std" not in p["command"] and "RUSTC_BOOTSTRAP" not in p["command"], p
+    assert "-u RUSTC" in p["command"], p
+    assert p["cargo"] == str(tmp_path / "fakebin/cargo"), p
+
+
+def test_debian_route_without_the_wasm32_target(tmp_path):
+    for installed in (["x86_64-unknown-linux-gnu"], None):
+        p = fields(plan(tmp_path, installed))
+        assert p["route"] == "debian", (installed, p)
+        assert "-Zbuild-std=std,panic_abort" in p["command"] and "RUSTC_BOOTSTRAP=1" in p["command"], p
+        assert p["cargo"] == "/usr/bin/cargo"
+
+
+def test_route_can_be_forced_and_a_wrong_value_is_refused(tmp_path):
+    p = fields(plan(tmp_path, ["wasm32-unknown-unknown"], {"OTP_SMS_WASM_ROUTE": "debian"}))
+    assert p["route"] == "debian"
+    p = fields(plan(tmp_path, None, {"OTP_SMS_WASM_ROUTE": "rustup"}))
+    assert p["route"] == "rustup"
+    r = plan(tmp_path, None, {"OTP_SMS_WASM_ROUTE": "nightly"})
+    assert r.returncode != 0 and "must be rustup or debian" in r.stderr, r
+
+
+# GNU-only spellings that break on macOS/BSD (use lib.sh's sha256 and file_size instead).
+GNU_ONLY = [r"\bstat -c\b", r"\bsha256sum\b(?! \"\$@\")", r"\breadlink -f\b", r"\bsed -i\b", r"\bdate -d\b", r"\bgrep -P\b", r"\bfind [^|]*-printf\b"]
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts").glob("*.sh")))
+def test_build_scripts_are_portable(script):
+    text = (ROOT / "scripts" / script).read_text()
+    if script == "lib.sh":
+        text = re.sub(r"^sha256\(\).*$", "", text, flags=re.M)
+    found = [pat for pat in GNU_ONLY if re.search(pat, text)]
+    assert not found, f"{script} uses GNU-only {found}"
