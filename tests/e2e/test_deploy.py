@@ -79,3 +79,43 @@ def test_build_scripts_are_portable(script):
         text = re.sub(r"^sha256\(\).*$", "", text, flags=re.M)
     found = [pat for pat in GNU_ONLY if re.search(pat, text)]
     assert not found, f"{script} uses GNU-only {found}"
+
+
+def deploy_check(tmp_name, edit=None):
+    """scripts/deploy-check.sh on wrangler.toml changed by `edit` (written beside the build, so
+    `main` still points at it)."""
+    text = (ROOT / "wrangler.toml").read_text().replace('main = "build/worker/shim.mjs"', 'main = "worker/shim.mjs"')
+    cfg = ROOT / "build" / tmp_name
+    cfg.write_text(edit(text) if edit else text)
+    try:
+        return subprocess.run(["bash", str(ROOT / "scripts/deploy-check.sh"), str(cfg)], capture_output=True, text=True, timeout=300)
+    finally:
+        cfg.unlink()
+
+
+@pytest.fixture(scope="module")
+def built():
+    if not (ROOT / "build/worker/shim.mjs").exists():
+        pytest.skip("the worker is not built (scripts/build-worker.sh)")
+
+
+def test_the_deploy_check_passes_the_real_config(built):
+    r = deploy_check("wrangler-ok.toml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "deploy check:" in r.stdout, r.stdout
+
+
+def test_the_deploy_check_refuses_a_migration_history_a_fresh_account_cannot_apply(built):
+    # The binding's class never created (its migration dropped), and a class deleted that never was.
+    def broken(text):
+        text = re.sub(r'\[\[migrations\]\]\ntag = "v2"\nnew_sqlite_classes = \["Gate"\]\ndeleted_classes = \["Limiter"\]\n', "", text)
+        return text + '\n[[migrations]]\ntag = "v9"\ndeleted_classes = ["Nope"]\n'
+    r = deploy_check("wrangler-broken.toml", broken)
+    assert r.returncode != 0
+    assert "Durable Object class Gate is bound but no migration creates it" in r.stderr, r.stderr
+    assert "deletes Nope, which no earlier migration created" in r.stderr, r.stderr
+
+
+def test_the_deploy_check_refuses_a_bad_cron(built):
+    r = deploy_check("wrangler-cron.toml", lambda t: t.replace('crons = ["*/5 * * * *"', 'crons = ["*/5 * * *"'))
+    assert r.returncode != 0 and "is not five fields" in r.stderr, r.stderr
