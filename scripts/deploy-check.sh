@@ -22,19 +22,19 @@ wrangler="$ROOT/node_modules/wrangler/bin/wrangler.js"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 log "deploy check: wrangler deploy --dry-run ($config, Node $("$node" --version))"
-if ! CI=1 NO_COLOR=1 "$node" "$wrangler" deploy --dry-run --outdir "$out/dist" --config "$config" >"$out/log" 2>&1; then
-  cat "$out/log" >&2
-  die "wrangler deploy --dry-run failed"
-fi
+rc=0
+CI=1 NO_COLOR=1 "$node" "$wrangler" deploy --dry-run --outdir "$out/dist" --config "$config" >"$out/log" 2>&1 || rc=$?
 
-# Everything else is read from wrangler's own output and the config, in Python (tomllib).
-"$VENV/bin/python" - "$config" "$out/log" "$out/dist" <<'EOF'
+# Everything else is read from wrangler's own output and the config, in Python (tomllib); a
+# failed dry run is reported with the rest.
+"$VENV/bin/python" - "$config" "$out/log" "$out/dist" "$rc" <<'EOF'
 import pathlib, re, sys, tomllib
 
-config_path, log_path, dist = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-log = log_path.read_text(errors="replace")
+config_path, log_path, dist, rc = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), int(sys.argv[4])
+# wrangler colours its output even under NO_COLOR: strip the escapes before reading it.
+log = re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text(errors="replace"))
 cfg = tomllib.loads(pathlib.Path(config_path).read_text())
-problems = []
+problems = [] if rc == 0 else [f"wrangler deploy --dry-run failed (exit status {rc})"]
 
 # Warnings known to be harmless here; anything else fails the check.
 HARMLESS = [
@@ -47,14 +47,17 @@ for b in blocks:
         if not any(re.search(h, b) for h in HARMLESS):
             problems.append("wrangler said: " + b.strip())
 
-# The bundle: what wrangler wrote, and which classes the entry module exports.
+# The bundle wrangler wrote, and which names its modules export (the classes a binding needs).
 files = [p for p in dist.rglob("*") if p.is_file()]
-if not files:
+if not files and rc == 0:
     problems.append(f"wrangler wrote nothing to {dist}")
-main_src = (pathlib.Path(config_path).parent / cfg["main"]).read_text()
-exported = set(re.findall(r"export\s+class\s+(\w+)", main_src))
-for m in re.finditer(r"export\s*\{([^}]*)\}", main_src):
-    exported |= {part.split(" as ")[-1].strip() for part in m.group(1).split(",") if part.strip()}
+exported = set()
+for f in files:
+    if f.suffix in (".js", ".mjs"):
+        src = f.read_text(errors="replace")
+        exported |= set(re.findall(r"export\s+class\s+(\w+)", src))
+        for m in re.finditer(r"export\s*\{([^}]*)\}", src):
+            exported |= {part.split(" as ")[-1].strip() for part in m.group(1).split(",") if part.strip()}
 
 # Durable Objects: replay the migration history as a fresh account would.
 live, seen_tags = set(), set()
@@ -79,11 +82,13 @@ for m in cfg.get("migrations", []):
 bound = {b["class_name"] for b in cfg.get("durable_objects", {}).get("bindings", []) if not b.get("script_name")}
 for c in sorted(bound - live):
     problems.append(f"Durable Object class {c} is bound but no migration creates it")
-for c in sorted(bound - exported):
-    problems.append(f"Durable Object class {c} is bound but {cfg['main']} does not export it")
-for b in cfg.get("durable_objects", {}).get("bindings", []):
-    if b["name"] not in log:
-        problems.append(f"binding {b['name']} is missing from wrangler's list of bindings")
+for c in sorted(bound - exported if rc == 0 else ()):
+    problems.append(f"Durable Object class {c} is bound but the bundle does not export it")
+names = [b["name"] for b in cfg.get("durable_objects", {}).get("bindings", [])]
+names += [b["binding"] for b in cfg.get("r2_buckets", [])]
+for n in names:
+    if rc == 0 and f"env.{n} " not in log:
+        problems.append(f"binding {n} is missing from wrangler's list of bindings")
 
 # Crons: the scheduled job must be there, each expression five fields.
 crons = cfg.get("triggers", {}).get("crons", [])
@@ -96,11 +101,12 @@ for c in crons:
 # Size: "Total Upload: 2686.25 KiB / gzip: 1065.10 KiB".
 m = re.search(r"Total Upload:\s*([\d.]+)\s*KiB\s*/\s*gzip:\s*([\d.]+)\s*KiB", log)
 if not m:
-    problems.append("wrangler printed no upload size")
+    if rc == 0:
+        problems.append("wrangler printed no upload size")
 else:
     raw, gz = float(m.group(1)), float(m.group(2))
-    print(f"deploy check: {raw:.0f} KiB, {gz:.0f} KiB gzipped; bindings: {', '.join(sorted(bound)) or 'none'} "
-          f"(migrations {', '.join(t for t in seen_tags if t)}); crons: {', '.join(crons)}")
+    print(f"deploy check: {raw:.0f} KiB, {gz:.0f} KiB gzipped; bindings: {', '.join(names) or 'none'} "
+          f"(migrations {', '.join(sorted(t for t in seen_tags if t))}); crons: {', '.join(crons)}")
     if gz > 10 * 1024:
         problems.append(f"the bundle is {gz:.0f} KiB gzipped, over the paid plan's 10 MiB")
     elif gz > 3 * 1024:

@@ -106,14 +106,22 @@ def test_the_deploy_check_passes_the_real_config(built):
 
 
 def test_the_deploy_check_refuses_a_migration_history_a_fresh_account_cannot_apply(built):
-    # The binding's class never created (its migration dropped), and a class deleted that never was.
-    def broken(text):
-        text = re.sub(r'\[\[migrations\]\]\ntag = "v2"\nnew_sqlite_classes = \["Gate"\]\ndeleted_classes = \["Limiter"\]\n', "", text)
-        return text + '\n[[migrations]]\ntag = "v9"\ndeleted_classes = ["Nope"]\n'
-    r = deploy_check("wrangler-broken.toml", broken)
+    # The binding's class never created (its migration dropped): wrangler's dry run says nothing.
+    r = deploy_check("wrangler-broken.toml", lambda t: re.sub(
+        r'\[\[migrations\]\]\ntag = "v2"\nnew_sqlite_classes = \["Gate"\]\ndeleted_classes = \["Limiter"\]\n', "", t))
     assert r.returncode != 0
     assert "Durable Object class Gate is bound but no migration creates it" in r.stderr, r.stderr
+    # A class deleted that never was (wrangler refuses it too; both are reported).
+    r = deploy_check("wrangler-broken2.toml", lambda t: t + '\n[[migrations]]\ntag = "v9"\ndeleted_classes = ["Nope"]\n')
+    assert r.returncode != 0
     assert "deletes Nope, which no earlier migration created" in r.stderr, r.stderr
+    assert "wrangler deploy --dry-run failed" in r.stderr
+
+
+def test_the_deploy_check_refuses_an_unknown_warning(built):
+    # A misspelt setting wrangler warns about and ignores: any warning not known to be harmless fails.
+    r = deploy_check("wrangler-warn.toml", lambda t: t.replace('compatibility_date', 'compatibility_flag = ["x"]\ncompatibility_date', 1))
+    assert r.returncode != 0 and "wrangler said:" in r.stderr and "compatibility_flag" in r.stderr, r.stdout + r.stderr
 
 
 def test_the_deploy_check_refuses_a_bad_cron(built):
