@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from conftest import SUITE_WORKER_VARS, Client, running, tenant_on
+from conftest import SUITE_WORKER_VARS, Client, eventually, running, tenant_on
 from tests.harness.google import SCOPE, AuthFront, TokenServer, service_account
 from tests.harness.stack import ROOT, Stack, free_port
 
@@ -41,12 +41,23 @@ def google():
             "STORE_TIMEOUT_MS": str(STORE_TIMEOUT_MS),
         },
         emulator_args=[f"--rules={ROOT / 'firestore.rules'}"],
+        log_level="log",  # the worker's own lines: the reason of a 503 is read from them
     )
     holder["stack"] = stack
     for s in running(stack):
+        # The emulator drops the first connections of a fresh project now and then: warm it.
+        root = f"http://{s.emulator}/v1/projects/{s.project}/databases/(default)/documents"
+        eventually(lambda: _ok(requests.get, root + "/tenants"), bool, "the emulator answers", timeout=30)
         yield {"stack": s, "tokens": tokens, "front": front, "sa": sa}
     front.stop()
     tokens.stop()
+
+
+def _ok(call, url):
+    try:
+        return call(url, headers={"Authorization": "Bearer owner"}, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def otp_flow(stack):
@@ -71,11 +82,17 @@ def test_the_whole_otp_flow_runs_on_one_issued_token(google):
     # Every store request carried a token this token server issued; none was refused.
     assert all(tok in tokens.issued and status != 401 for _, tok, _, _, status in seen), seen
     assert "owner" not in {tok for _, tok, _, _, _ in seen}
-    # One token across the whole flow (several worker requests): at most one exchange during it.
-    assert len({tok for _, tok, _, _, _ in seen}) == 1, seen
-    assert len([e for e in tokens.exchanges if e[0] >= start]) <= 1
+    # One token serves the worker's isolate across the whole flow (four worker requests and their
+    # deferred work); the tenant's Gate Durable Object, an object with its own memory, keeps one
+    # of its own for its quota-lease reads. No other exchange happened.
+    used = {}
+    for t, tok, _, _, _ in seen:
+        used.setdefault(tok, []).append(t)
+    main = max(used, key=lambda k: len(used[k]))
+    assert len(used) <= 2 and len([e for e in tokens.exchanges if e[0] >= start]) <= 2, used
+    assert len(used[main]) >= 10 and used[main][0] == seen[0][0] and used[main][-1] == seen[-1][0], used
     # The assertion the worker signed in wasm: PyJWT verified signature, aud and iss; its claims.
-    claims = tokens.issued[seen[0][1]]["claims"]
+    claims = tokens.issued[main]["claims"]
     assert claims["scope"] == SCOPE and claims["aud"] == tokens.uri
     assert claims["iss"] == claims["sub"] == google["sa"]["client_email"]
     assert claims["exp"] - claims["iat"] == 3600

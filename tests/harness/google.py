@@ -40,6 +40,21 @@ def service_account(token_uri, project="otp-sms-test"):
     return sa, public_pem
 
 
+def read_body(handler):
+    """The request body, sent with a length or chunked (workerd's fetch may do either)."""
+    if "chunked" in handler.headers.get("transfer-encoding", "").lower():
+        out = b""
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return out
+            out += handler.rfile.read(size)
+            handler.rfile.readline()
+    return handler.rfile.read(int(handler.headers.get("content-length") or 0))
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -70,7 +85,7 @@ class TokenServer:
                 pass
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+                body = read_body(self).decode()
                 if owner.mode == "hang":
                     owner._note("hang")
                     owner._release.wait(60)
@@ -149,18 +164,13 @@ class AuthFront:
                 pass
 
             def _handle(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = read_body(self)
                 auth = self.headers.get("authorization", "")
                 token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
                 info = owner.tokens.issued.get(token)
                 ok = info is not None and token not in owner.revoked and info["expires_at"] > time.time()
                 if ok:
-                    conn = http.client.HTTPConnection(owner.target(), timeout=30)
-                    headers = {"authorization": "Bearer owner", "content-type": self.headers.get("content-type", "application/json")}
-                    conn.request(self.command, self.path, body=body or None, headers=headers)
-                    resp = conn.getresponse()
-                    status, data = resp.status, resp.read()
-                    conn.close()
+                    status, data = owner._forward(self.command, self.path, body)
                 else:
                     status = 401
                     data = json.dumps({"error": {"code": 401, "status": "UNAUTHENTICATED",
@@ -178,6 +188,22 @@ class AuthFront:
         self._httpd = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
+
+    def _forward(self, method, path, body):
+        headers = {"authorization": "Bearer owner", "content-type": "application/json"}
+        # The emulator drops a connection unanswered now and then just after it starts (its log
+        # says it took it for HTTP/2): such a request was never handled, so it is sent again.
+        for attempt in range(3):
+            conn = http.client.HTTPConnection(self.target(), timeout=30)
+            try:
+                conn.request(method, path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except ConnectionError:
+                if attempt == 2:
+                    raise
+            finally:
+                conn.close()
 
     def stop(self):
         if self._httpd:

@@ -189,14 +189,16 @@ class Sms:
 
 class Stack:
     def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
-                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, emulator_args=()):
+                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, emulator_args=(), log_level=None):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
         `sender`: gateway id -> extra [sender] settings; `gateway_toml`: gateway id -> more TOML
         tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries);
-        `emulator_args`: more flags for the Firestore emulator (e.g. `--rules=FILE`)."""
+        `emulator_args`: more flags for the Firestore emulator (e.g. `--rules=FILE`); `log_level`:
+        wrangler dev's (`log` keeps the worker's own log lines; default warn, OTP_STACK_LOG_LEVEL)."""
         self.emulator_args = list(emulator_args)
+        self.log_level = log_level
         self.sender = sender or {}
         self.gateway_toml = gateway_toml or {}
         self.numbers = numbers or {}
@@ -269,7 +271,7 @@ class Stack:
         # Single quotes: dotenv takes them literally, and no value here contains one.
         env_file.write_text("".join(f"{k}='{v}'\n" for k, v in vars_.items()))
         args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
-                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
+                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", self.log_level or os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
         worker = self._spawn("worker", args, env=env, cwd=ROOT)
 
