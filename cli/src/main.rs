@@ -596,7 +596,9 @@ fn run(cli: Cli) -> Result<Value, String> {
         Cmd::Backups(b) => match b {
             Backups::List => api.call("GET", "/v1/admin/backups", None),
             Backups::Run => api.call("POST", "/v1/admin/backups/run", None),
-            Backups::Show { day } => api.call("GET", &format!("/v1/admin/backups/{}", enc(&day)), None),
+            Backups::Show { day } => {
+                api.call("GET", &format!("/v1/admin/backups/{}", enc(&day)), None)
+            }
             Backups::Restore { day } => restore_day(&api, &day),
         },
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
@@ -896,7 +898,10 @@ fn restore_day(api: &Api, day: &str) -> Result<Value, String> {
         restored += d["restored"].as_u64().unwrap_or(0);
         bar.set_position(restored);
         // Progress for scripts and logs too (the bar draws only on a terminal).
-        eprintln!("restored {key}: {restored}/{} documents", bar.length().unwrap_or(0));
+        eprintln!(
+            "restored {key}: {restored}/{} documents",
+            bar.length().unwrap_or(0)
+        );
     }
     bar.finish_and_clear();
     Ok(json!({"day": day, "parts": parts.len(), "restored": restored, "sha256": m["sha256"]}))

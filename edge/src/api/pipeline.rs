@@ -59,7 +59,14 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         let response = super::cors::preflight(app, &req, &request_id)
             .await
             .with_header("x-request-id", request_id.clone());
-        log(app, &req, &response, (&request_id, "Preflight", None), started, None);
+        log(
+            app,
+            &req,
+            &response,
+            (&request_id, "Preflight", None),
+            started,
+            None,
+        );
         return Handled {
             response,
             deferred: Vec::new(),

@@ -69,14 +69,21 @@ fn day_of(now_ms: i64) -> String {
 
 fn day_ok(day: &str) -> bool {
     day.len() == 10
-        && day
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+        && day.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
 }
 
 fn unavailable(why: String) -> Error {
-    Error::msg(ErrorCode::StoreUnavailable, "The backup bucket is unavailable").cause(why)
+    Error::msg(
+        ErrorCode::StoreUnavailable,
+        "The backup bucket is unavailable",
+    )
+    .cause(why)
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -124,7 +131,10 @@ pub fn expired_days(days: &[(String, bool)], keep: usize) -> Vec<String> {
 }
 
 impl<P: Platform> App<P> {
-    async fn blob_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+    async fn blob_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, Error> {
         match self.platform.blob_get(key).await.map_err(unavailable)? {
             Some(b) => serde_json::from_slice(&b)
                 .map(Some)
@@ -135,7 +145,10 @@ impl<P: Platform> App<P> {
 
     async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), Error> {
         let bytes = serde_json::to_vec(value).expect("json");
-        self.platform.blob_put(key, bytes).await.map_err(unavailable)
+        self.platform
+            .blob_put(key, bytes)
+            .await
+            .map_err(unavailable)
     }
 
     /// Continues (or starts) today's export for up to `pages` store pages. Returns a summary:
@@ -143,10 +156,16 @@ impl<P: Platform> App<P> {
     pub async fn backup_step(&self, ctx: &Ctx, pages: usize) -> Result<Value, Error> {
         let day = day_of(ctx.now_ms);
         let base = format!("{PREFIX}{day}/");
-        if let Some(m) = self.blob_json::<Manifest>(&format!("{base}manifest.json")).await? {
+        if let Some(m) = self
+            .blob_json::<Manifest>(&format!("{base}manifest.json"))
+            .await?
+        {
             return Ok(json!({"day": day, "done": true, "documents": m.documents}));
         }
-        let mut progress = match self.blob_json::<Progress>(&format!("{base}progress.json")).await? {
+        let mut progress = match self
+            .blob_json::<Progress>(&format!("{base}progress.json"))
+            .await?
+        {
             Some(p) => p,
             None => {
                 let skipped: Vec<&str> = SKIPPED.iter().map(|(c, _)| *c).collect();
@@ -243,16 +262,14 @@ impl<P: Platform> App<P> {
             .await
             .map_err(unavailable)?;
         let deleted = self.apply_retention().await?;
-        Ok(json!({"day": day, "done": true, "documents": documents, "sha256": manifest.sha256, "deleted_days": deleted}))
+        Ok(
+            json!({"day": day, "done": true, "documents": documents, "sha256": manifest.sha256, "deleted_days": deleted}),
+        )
     }
 
     /// Every day in the bucket and whether its export is complete.
     pub async fn backup_days(&self) -> Result<Vec<(String, bool)>, Error> {
-        let keys = self
-            .platform
-            .blob_list(PREFIX)
-            .await
-            .map_err(unavailable)?;
+        let keys = self.platform.blob_list(PREFIX).await.map_err(unavailable)?;
         let mut days: std::collections::BTreeMap<String, bool> = Default::default();
         for k in &keys {
             let rest = &k[PREFIX.len()..];
@@ -302,12 +319,16 @@ impl<P: Platform> App<P> {
     /// manifest (size and SHA-256). Returns how many documents it wrote.
     pub async fn restore_part(&self, day: &str, key: &str) -> Result<u64, Error> {
         let manifest = self.backup_manifest(day).await?;
-        let part = manifest.parts.iter().find(|p| p.key == key).ok_or_else(|| {
-            Error::msg(
-                ErrorCode::ValidationFailed,
-                format!("{key} is not a part of the {day} backup"),
-            )
-        })?;
+        let part = manifest
+            .parts
+            .iter()
+            .find(|p| p.key == key)
+            .ok_or_else(|| {
+                Error::msg(
+                    ErrorCode::ValidationFailed,
+                    format!("{key} is not a part of the {day} backup"),
+                )
+            })?;
         let gz = self
             .platform
             .blob_get(key)

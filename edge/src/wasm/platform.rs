@@ -55,7 +55,10 @@ impl Platform for WorkerPlatform {
 
     async fn blob_put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
         let b = self.bucket()?;
-        b.put(key, bytes).execute().await.map_err(|e| e.to_string())?;
+        b.put(key, bytes)
+            .execute()
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -91,10 +94,7 @@ impl Platform for WorkerPlatform {
     }
 
     async fn blob_delete(&self, key: &str) -> Result<(), String> {
-        self.bucket()?
-            .delete(key)
-            .await
-            .map_err(|e| e.to_string())
+        self.bucket()?.delete(key).await.map_err(|e| e.to_string())
     }
 }
 

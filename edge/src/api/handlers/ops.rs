@@ -80,8 +80,14 @@ pub async fn gateway_logs<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         .unwrap_or(50)
         .clamp(1, otp_shared::wire::LOG_LINES_MAX);
     let got = app.gateway_logs(c.ctx, id, lines).await?;
-    app.audit(c.ctx, c.actor()?, "gateway.logs", id, json!({"lines": got.len()}))
-        .await;
+    app.audit(
+        c.ctx,
+        c.actor()?,
+        "gateway.logs",
+        id,
+        json!({"lines": got.len()}),
+    )
+    .await;
     Ok(ok(200, json!({"gateway_id": id, "lines": got}), c.ctx))
 }
 
@@ -123,10 +129,7 @@ pub async fn backup_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 }
 
 /// `POST /v1/admin/backups/{day}/restore {"part"}`: one part written back.
-pub async fn backup_restore<P: Platform>(
-    app: &App<P>,
-    c: &Call<'_>,
-) -> Result<ApiResponse, Error> {
+pub async fn backup_restore<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -143,5 +146,9 @@ pub async fn backup_restore<P: Platform>(
         json!({"part": b.part, "documents": restored}),
     )
     .await;
-    Ok(ok(200, json!({"part": b.part, "restored": restored}), c.ctx))
+    Ok(ok(
+        200,
+        json!({"part": b.part, "restored": restored}),
+        c.ctx,
+    ))
 }
