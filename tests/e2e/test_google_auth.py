@@ -66,6 +66,7 @@ def otp_flow(stack):
     phone = "+14155550177"
     r = t.post("/v1/otp/send", json={"phone": phone})
     assert r.status_code == 202, r.text
+    t.send_request_id = r.headers["x-request-id"]
     text = stack.sms.wait_for(phone)
     code = re.search(r"\[(.+?)\]", text).group(1)
     r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
@@ -76,7 +77,13 @@ def otp_flow(stack):
 def test_the_whole_otp_flow_runs_on_one_issued_token(google):
     stack, tokens, front = google["stack"], google["tokens"], google["front"]
     start = time.time()
-    otp_flow(stack)
+    t = otp_flow(stack)
+    # The worker's log line for the send (kept by Workers Logs in production): request id, route,
+    # tenant, status and latency.
+    line = eventually(lambda: next((l for l in stack.logs("worker", tail=2000).splitlines() if t.send_request_id in l and '"status"' in l), None),
+                      bool, "the send's log line", timeout=10)
+    entry = json.loads(line[line.index("{"):])
+    assert entry["route"] == "OtpSend" and entry["tenant"] == t.id and entry["status"] == 202 and entry["ms"] >= 0, entry
     seen = front.seen_after(start)
     assert len(seen) >= 5, seen
     # Every store request carried a token this token server issued; none was refused.
