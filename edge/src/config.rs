@@ -324,6 +324,25 @@ mod tests {
     }
 
     #[test]
+    fn firestore_base_url_must_be_a_url() {
+        let c = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            ("FIRESTORE_BASE_URL", "http://127.0.0.1:9/v1/"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.firestore_base_url.as_deref(),
+            Some("http://127.0.0.1:9/v1")
+        );
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            ("FIRESTORE_BASE_URL", "firestore.googleapis.com"),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("FIRESTORE_BASE_URL"), "{e}");
+    }
+
+    #[test]
     fn names_the_missing_secret() {
         let e = Config::from_lookup(env(&[
             ("OTP_HMAC_SECRET", SECRET),

@@ -127,3 +127,18 @@ def test_the_deploy_check_refuses_an_unknown_warning(built):
 def test_the_deploy_check_refuses_a_bad_cron(built):
     r = deploy_check("wrangler-cron.toml", lambda t: t.replace('crons = ["*/5 * * * *"', 'crons = ["*/5 * * *"'))
     assert r.returncode != 0 and "is not five fields" in r.stderr, r.stderr
+
+
+def test_every_file_the_deploy_guide_names_exists_and_firebase_json_points_at_them():
+    import json
+    text = (ROOT / "docs/deploy.md").read_text()
+    named = set(re.findall(r"`((?:scripts/)?[\w.-]+\.(?:json|rules|toml|sh))`", text))
+    assert {"firebase.json", "firestore.rules", "firestore.indexes.json", "wrangler.toml", "install.sh"} <= named, named
+    missing = [f for f in named if f not in ("sa.json",) and not (ROOT / f).exists()]
+    assert not missing, missing
+    fb = json.loads((ROOT / "firebase.json").read_text())["firestore"]
+    assert (ROOT / fb["rules"]).exists() and (ROOT / fb["indexes"]).exists()
+    assert len(json.loads((ROOT / fb["indexes"]).read_text())["indexes"]) == 10
+    # Deny-all: the only rule allows nothing.
+    rules = (ROOT / fb["rules"]).read_text()
+    assert re.findall(r"allow [^;]+;", rules) == ["allow read, write: if false;"], rules
