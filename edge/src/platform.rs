@@ -23,7 +23,25 @@ pub trait Platform {
     async fn sleep(&self, ms: u64);
     /// One structured log line (JSON). Never pass secrets, codes or full phone numbers.
     fn log(&self, line: &str);
+    /// The backup bucket (R2 binding `BACKUPS` on Workers): put, get, list by prefix, delete.
+    /// Hosts without one answer `NO_BUCKET`.
+    async fn blob_put(&self, _key: &str, _bytes: Vec<u8>) -> Result<(), String> {
+        Err(NO_BUCKET.into())
+    }
+    async fn blob_get(&self, _key: &str) -> Result<Option<Vec<u8>>, String> {
+        Err(NO_BUCKET.into())
+    }
+    /// Every key under `prefix`, in key order.
+    async fn blob_list(&self, _prefix: &str) -> Result<Vec<String>, String> {
+        Err(NO_BUCKET.into())
+    }
+    async fn blob_delete(&self, _key: &str) -> Result<(), String> {
+        Err(NO_BUCKET.into())
+    }
 }
+
+/// What a host without a backup bucket answers.
+pub const NO_BUCKET: &str = "no backup bucket (R2 binding BACKUPS in wrangler.toml)";
 
 /// `limit` requests per `window_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

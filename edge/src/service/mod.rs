@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cors;
 pub mod cron;
 pub mod dispatch;

@@ -73,4 +73,56 @@ impl Platform for WorkerPlatform {
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
     }
+
+    async fn blob_put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let b = self.bucket()?;
+        b.put(key, bytes)
+            .execute()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn blob_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        let b = self.bucket()?;
+        let Some(obj) = b.get(key).execute().await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        match obj.body() {
+            Some(body) => body.bytes().await.map(Some).map_err(|e| e.to_string()),
+            None => Ok(Some(Vec::new())),
+        }
+    }
+
+    async fn blob_list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let b = self.bucket()?;
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = b.list().prefix(prefix.to_string());
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = list.execute().await.map_err(|e| e.to_string())?;
+            keys.extend(page.objects().iter().map(|o| o.key()));
+            match (page.truncated(), page.cursor()) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn blob_delete(&self, key: &str) -> Result<(), String> {
+        self.bucket()?.delete(key).await.map_err(|e| e.to_string())
+    }
+}
+
+impl WorkerPlatform {
+    fn bucket(&self) -> Result<worker::Bucket, String> {
+        self.env
+            .bucket("BACKUPS")
+            .map_err(|_| crate::platform::NO_BUCKET.to_string())
+    }
 }
