@@ -18,3 +18,28 @@ export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Portable stand-ins for GNU-only tools (macOS has shasum and BSD stat).
+sha256() { if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
+file_size() { wc -c <"$1" | tr -d ' '; }
+
+# Which compiler builds the worker for wasm32 (scripts/build-worker.sh and scripts/setup.sh):
+#   rustup  rustup's toolchain with its wasm32-unknown-unknown target (`rustup target add
+#           wasm32-unknown-unknown`): prebuilt std, stable flags only. Used wherever it is installed.
+#   debian  Debian's rustc-web (apt), whose std for wasm32 is built from source (-Zbuild-std under
+#           RUSTC_BOOTSTRAP=1): for machines whose rustup cannot download targets, like this one.
+# OTP_SMS_WASM_ROUTE=rustup|debian forces one.
+wasm_route() {
+  case "${OTP_SMS_WASM_ROUTE:-}" in
+    rustup | debian) echo "$OTP_SMS_WASM_ROUTE"; return ;;
+    "") ;;
+    *) die "OTP_SMS_WASM_ROUTE must be rustup or debian, not '$OTP_SMS_WASM_ROUTE'" ;;
+  esac
+  # grep reads every line (no -q): an early exit would make rustup die of SIGPIPE under pipefail.
+  if command -v rustup >/dev/null 2>&1 &&
+    rustup target list --installed 2>/dev/null | grep -x 'wasm32-unknown-unknown' >/dev/null; then
+    echo rustup
+  else
+    echo debian
+  fi
+}

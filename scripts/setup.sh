@@ -5,12 +5,23 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-# 1. Debian packages: a rustc/cargo whose target list has wasm32 (std built from source), lld 22.
-need_apt=()
+# 1. The wasm32 compiler (see wasm_route in lib.sh): rustup's wasm32 target where it is installed,
+#    else Debian's rustc/cargo whose target list has wasm32 (std built from source) and lld 22.
+route="$(wasm_route)"
+log "wasm32 compiler: $route route ($(if [ "$route" = rustup ]; then echo "rustup's wasm32-unknown-unknown target"; else echo "Debian's rustc-web; 'rustup target add wasm32-unknown-unknown' switches"; fi))"
 # chromium: the dashboard's browser test (driven by playwright-core, which never downloads a browser).
-for p in rustc-web cargo-web rust-web-src lld-22 chromium; do
-  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
-done
+wanted=(chromium)
+[ "$route" = debian ] && wanted=(rustc-web cargo-web rust-web-src lld-22 chromium)
+need_apt=()
+if command -v dpkg >/dev/null 2>&1; then
+  for p in "${wanted[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+  done
+elif [ "$route" = debian ]; then
+  die "no compiler for wasm32: run 'rustup target add wasm32-unknown-unknown' (the Debian route needs apt)"
+else
+  command -v chromium >/dev/null 2>&1 || log "note: no chromium on PATH; the dashboard's browser test needs one"
+fi
 if ((${#need_apt[@]})); then
   log "apt: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -18,10 +29,12 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # worker-build checks that a wasm32 std directory exists; with build-std an empty one is enough.
-sysroot="$(/usr/bin/rustc --print sysroot)"
-if [ ! -d "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib" ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO mkdir -p "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib"
+if [ "$route" = debian ]; then
+  sysroot="$(/usr/bin/rustc --print sysroot)"
+  if [ ! -d "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO mkdir -p "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib"
+  fi
 fi
 
 # 2. The Firestore emulator ships with this machine kind; say how to get it elsewhere.
@@ -38,7 +51,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 req_stamp="$VENV/.requirements.sha"
-req_sha="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+req_sha="$(sha256 tests/requirements.txt | cut -d' ' -f1)"
 if [ "$(cat "$req_stamp" 2>/dev/null)" != "$req_sha" ]; then
   log "python: installing tests/requirements.txt"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
@@ -47,7 +60,7 @@ fi
 
 # 4. npm tools, pinned by package-lock.json. npm itself comes from the system (Node 20's npm runs
 #    fine; the Node in the venv runs wrangler).
-lock_sha="$(sha256sum package-lock.json | cut -d' ' -f1)"
+lock_sha="$(sha256 package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.lock.sha 2>/dev/null)" != "$lock_sha" ]; then
   log "npm: installing wrangler, workerd, esbuild"
   npm_cli="$(command -v npm || true)"

@@ -20,6 +20,8 @@ bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 log "building phone-gateway and the worker"
 cargo build --quiet -p phone-gateway -p otpctl
 bash scripts/build-worker.sh
+# What `wrangler deploy` would upload, checked without an account (bundle, bindings, migrations, crons, size).
+bash scripts/deploy-check.sh
 
 if [ "${BENCH:-1}" != 0 ]; then
   log "benchmarks, bounded (figures only; nothing is asserted on speed; BENCH=0 skips)"

@@ -85,6 +85,9 @@ enum Cmd {
         #[arg(long = "in")]
         input: std::path::PathBuf,
     },
+    /// The scheduled backups in R2: list, take one now, show a manifest, restore a day.
+    #[command(subcommand)]
+    Backups(Backups),
     /// A tenant's webhook endpoints, their deliveries and replays (with OTP_API_KEY).
     #[command(subcommand)]
     Webhooks(Webhooks),
@@ -279,6 +282,24 @@ enum Gateways {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// The last lines of one phone's log (fetched signed from the phone; numbers masked).
+    Logs {
+        id: String,
+        #[arg(long, default_value_t = 50)]
+        lines: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum Backups {
+    /// The days in the backup bucket (R2), newest first, and whether each is complete.
+    List,
+    /// Take today's backup now (the scheduled job takes one a day by itself).
+    Run,
+    /// A day's manifest: documents per collection, parts and their SHA-256.
+    Show { day: String },
+    /// Write a day's backup back into the store, part by part, with progress.
+    Restore { day: String },
 }
 
 #[derive(Subcommand)]
@@ -557,6 +578,29 @@ fn run(cli: Cli) -> Result<Value, String> {
             &format!("/v1/admin/gateways/{}/kill-switch", enc(&id)),
             Some(json!({"engaged": set, "reason": reason})),
         ),
+        Cmd::Gateways(Gateways::Logs { id, lines }) => {
+            let d = api.call(
+                "GET",
+                &format!("/v1/admin/gateways/{}/logs?lines={lines}", enc(&id)),
+                None,
+            )?;
+            let text: String = d["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_str())
+                .map(|l| format!("{l}\n"))
+                .collect();
+            Ok(Value::String(text))
+        }
+        Cmd::Backups(b) => match b {
+            Backups::List => api.call("GET", "/v1/admin/backups", None),
+            Backups::Run => api.call("POST", "/v1/admin/backups/run", None),
+            Backups::Show { day } => {
+                api.call("GET", &format!("/v1/admin/backups/{}", enc(&day)), None)
+            }
+            Backups::Restore { day } => restore_day(&api, &day),
+        },
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
         Cmd::Usage { tenant } => api.call(
             "GET",
@@ -831,6 +875,36 @@ fn import(api: &Api, input: &std::path::Path) -> Result<Value, String> {
     }
     bar.finish_and_clear();
     Ok(json!({"imported": written}))
+}
+
+/// Restores a day's backup part by part (each checked against the manifest by the edge), with a
+/// progress bar over the documents.
+fn restore_day(api: &Api, day: &str) -> Result<Value, String> {
+    let m = api.call("GET", &format!("/v1/admin/backups/{}", enc(day)), None)?;
+    let parts: Vec<Value> = m["parts"].as_array().cloned().unwrap_or_default();
+    let bar = ProgressBar::new(m["documents"].as_u64().unwrap_or(0));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} documents, {msg}").expect("template"),
+    );
+    let mut restored = 0u64;
+    for (i, p) in parts.iter().enumerate() {
+        let key = p["key"].as_str().unwrap_or_default();
+        bar.set_message(format!("part {}/{}", i + 1, parts.len()));
+        let d = api.call(
+            "POST",
+            &format!("/v1/admin/backups/{}/restore", enc(day)),
+            Some(json!({"part": key})),
+        )?;
+        restored += d["restored"].as_u64().unwrap_or(0);
+        bar.set_position(restored);
+        // Progress for scripts and logs too (the bar draws only on a terminal).
+        eprintln!(
+            "restored {key}: {restored}/{} documents",
+            bar.length().unwrap_or(0)
+        );
+    }
+    bar.finish_and_clear();
+    Ok(json!({"day": day, "parts": parts.len(), "restored": restored, "sha256": m["sha256"]}))
 }
 
 fn main() {

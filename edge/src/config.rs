@@ -24,6 +24,10 @@ pub struct GatewayConfig {
 pub struct Config {
     pub firestore_project: String,
     pub firestore_emulator_host: Option<String>,
+    /// Where the Firestore REST API is (`FIRESTORE_BASE_URL`, e.g. `https://firestore.googleapis.com/v1`,
+    /// the default). Authentication stays the service account's: the tests point it at a local
+    /// front of the emulator that checks the issued tokens.
+    pub firestore_base_url: Option<String>,
     pub service_account_json: Option<String>,
     /// Input key material for the code HMAC and sealing keys (HKDF, see `service::secrets`).
     pub otp_secret: String,
@@ -49,6 +53,8 @@ pub struct Config {
     pub fleet: FleetConfig,
     /// Tenant webhooks: delivery, retries and when a failing endpoint is disabled.
     pub webhooks: WebhookConfig,
+    /// The scheduled backup to R2 (`service::ops::backup`).
+    pub backup: BackupConfig,
     /// Where operator alerts go when the stored channels cannot be read (the store is down and
     /// this isolate never read them): a Slack/Discord-compatible webhook.
     pub alert_webhook_url: Option<String>,
@@ -65,6 +71,16 @@ pub struct FleetConfig {
     pub canary_timeout_ms: i64,
     /// How long an isolate routes by the phones' standing it read (`FLEET_CACHE_MS`).
     pub cache_ms: i64,
+}
+
+/// The scheduled backup (`service::ops::backup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupConfig {
+    /// Complete days kept in the bucket (`BACKUP_KEEP_DAYS`, default 7); 0 turns backups off.
+    pub keep_days: u32,
+    /// Store pages (up to 300 documents each) one scheduled run exports (`BACKUP_PAGES_PER_RUN`,
+    /// default 20): each is a subrequest or more, and the free plan allows 50 per invocation.
+    pub pages_per_run: u32,
 }
 
 /// How tenant webhooks are delivered (`service::webhooks`).
@@ -191,6 +207,17 @@ impl Config {
         Ok(Config {
             firestore_project: get("FIRESTORE_PROJECT").unwrap_or_else(|| "otp-sms-local".into()),
             firestore_emulator_host: get("FIRESTORE_EMULATOR_HOST"),
+            firestore_base_url: match get("FIRESTORE_BASE_URL") {
+                Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                    Some(u.trim_end_matches('/').to_string())
+                }
+                Some(_) => {
+                    return Err(ConfigError(
+                        "FIRESTORE_BASE_URL must be an http(s) URL such as https://firestore.googleapis.com/v1".into(),
+                    ))
+                }
+                None => None,
+            },
             service_account_json: get("GOOGLE_SERVICE_ACCOUNT_JSON"),
             otp_secret,
             gateways,
@@ -225,6 +252,10 @@ impl Config {
                 cache_ms: num("WEBHOOK_CACHE_MS", 10_000)?.min(300_000) as i64,
             },
             alert_webhook_url: get("ALERT_WEBHOOK_URL"),
+            backup: BackupConfig {
+                keep_days: num("BACKUP_KEEP_DAYS", 7)?.min(366) as u32,
+                pages_per_run: num("BACKUP_PAGES_PER_RUN", 20)?.clamp(1, 500) as u32,
+            },
             fleet: FleetConfig {
                 stuck_after_ms: num("STUCK_AFTER_MS", 60_000)?.clamp(1_000, 86_400_000) as i64,
                 canary_interval_ms: num("CANARY_INTERVAL_MIN", 240)?.min(7 * 24 * 60) as i64
@@ -290,6 +321,25 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(e.0.contains("numbers"), "{e}");
+    }
+
+    #[test]
+    fn firestore_base_url_must_be_a_url() {
+        let c = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            ("FIRESTORE_BASE_URL", "http://127.0.0.1:9/v1/"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.firestore_base_url.as_deref(),
+            Some("http://127.0.0.1:9/v1")
+        );
+        let e = Config::from_lookup(env(&[
+            ("OTP_HMAC_SECRET", SECRET),
+            ("FIRESTORE_BASE_URL", "firestore.googleapis.com"),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("FIRESTORE_BASE_URL"), "{e}");
     }
 
     #[test]

@@ -76,6 +76,7 @@ error_codes! {
     TenantNotFound = ("tenant_not_found", NotFound, "No such tenant"),
     KeyNotFound = ("key_not_found", NotFound, "No such API key"),
     GatewayNotFound = ("gateway_not_found", NotFound, "No such gateway"),
+    BackupNotFound = ("backup_not_found", NotFound, "No complete backup for that day"),
     WebhookNotFound = ("webhook_not_found", NotFound, "No such webhook endpoint"),
     OptoutNotFound = ("optout_not_found", NotFound, "This number is not on the opt-out list"),
     WebhookUrlInvalid = ("webhook_url_invalid", Invalid, "The webhook URL is not valid"),

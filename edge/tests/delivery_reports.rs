@@ -184,6 +184,9 @@ impl Platform for Counting {
     async fn gate(&self, name: &str, ask: &GateAsk) -> Result<GateAnswer, String> {
         self.inner.gate(name, ask).await
     }
+    async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {
+        self.inner.tally(counts).await
+    }
     async fn sleep(&self, ms: u64) {
         self.inner.sleep(ms).await
     }

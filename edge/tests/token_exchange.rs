@@ -128,6 +128,12 @@ async fn signs_exchanges_and_caches_the_token() {
     // Within five minutes of expiry a fresh token is fetched.
     assert_eq!(ts.token(&http, now + 56 * 60_000).await.unwrap(), "token-2");
     assert_eq!(exchanges.load(Ordering::SeqCst), 2);
+    // A token the store refused is forgotten (an older one's refusal changes nothing).
+    ts.forget("token-1");
+    assert_eq!(ts.token(&http, now + 57 * 60_000).await.unwrap(), "token-2");
+    ts.forget("token-2");
+    assert_eq!(ts.token(&http, now + 57 * 60_000).await.unwrap(), "token-3");
+    assert_eq!(exchanges.load(Ordering::SeqCst), 3);
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -29,6 +29,10 @@ pub struct Config {
     pub edge_url: Option<String>,
     /// Default tracing filter (RUST_LOG wins when set).
     pub log: String,
+    /// The file the gateway's log lands in (it writes to stderr; runit's svlogd rotates it), whose
+    /// last lines the edge may fetch for support (signed `GET /logs`). Unset: Termux's
+    /// `$PREFIX/var/log/sv/phone-gateway/current`, where install.sh's log service writes it.
+    pub log_file: Option<PathBuf>,
     pub auth: AuthConfig,
     pub server: ServerConfig,
     pub tls: TlsConfig,
@@ -253,6 +257,7 @@ impl Default for Config {
             db: PathBuf::from("phone-gateway.db"),
             edge_url: None,
             log: "info".into(),
+            log_file: None,
             auth: AuthConfig::default(),
             server: ServerConfig::default(),
             tls: TlsConfig::default(),
@@ -447,6 +452,13 @@ fn apply_env(cfg: &mut Config, env: impl Fn(&str) -> Option<String>) -> Result<(
     }
     if let Some(v) = env("PHONE_GATEWAY_LOG") {
         cfg.log = v;
+    }
+    if let Some(v) = env("PHONE_GATEWAY_LOG_FILE") {
+        cfg.log_file = Some(v.into());
+    }
+    if cfg.log_file.is_none() {
+        cfg.log_file =
+            env("PREFIX").map(|p| PathBuf::from(p).join("var/log/sv/phone-gateway/current"));
     }
     if let Some(v) = env("PHONE_GATEWAY_SIMULATE") {
         cfg.sender.simulate = flag("PHONE_GATEWAY_SIMULATE", v)?;

@@ -44,6 +44,10 @@ pub const PATH_STATUS_CALLBACK: &str = "/internal/gateway/status";
 pub const PATH_INBOUND_CALLBACK: &str = "/internal/gateway/inbound";
 /// A gateway's own Prometheus metrics (signed GET, signed reply).
 pub const PATH_METRICS: &str = "/metrics";
+/// The last lines of the gateway's log, for support (signed, like everything but bare `/health`).
+pub const PATH_LOGS: &str = "/logs";
+/// How many lines `GET /logs` answers at most.
+pub const LOG_LINES_MAX: usize = 200;
 
 pub fn message_path(id: &str) -> String {
     format!("{PATH_MESSAGES_PREFIX}{id}")

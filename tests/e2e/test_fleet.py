@@ -265,7 +265,8 @@ def test_a_phone_on_low_battery_and_not_charging_gets_messages_only_when_the_oth
 def test_burst_of_100_otps_with_one_phone_failing_mid_burst(fleet, new_phone):
     """The figure: of 100 OTPs sent while phone-1 starts failing every send halfway, how many reach a
     user (an SMS to their number that verifies)."""
-    t = tenant_on(fleet, name="burst", quota=200, settings={"template": CODE_TEMPLATE})
+    # 100 codes into one area code in seconds is a pumping run to the fraud guard: not the subject here.
+    t = tenant_on(fleet, name="burst", quota=200, settings={"template": CODE_TEMPLATE, "fraud_guard": "off"})
     numbers = [new_phone() for _ in range(100)]
     cron(fleet)  # a fresh standing: both phones fine
     broken = phone(fleet, "phone-1")["dir"] / "fail_with"

@@ -1,5 +1,6 @@
 """The fraud guard, on by default: a simulated SMS-pumping run (hundreds of sends to one prefix, none
-verified) is blocked after a bounded number of SMS, with nothing charged for the refusals, an analytics
+verified) is blocked after a bounded number of SMS, and so is one spread over a country's
+sub-prefixes (its carrier range or country trips), with nothing charged for the refusals, an analytics
 event, an audit entry and a block an admin can list and lift; a normal flow (each code verified) across
 many prefixes is never blocked. The end user's address, when the tenant passes it, gets the per-address
 limit and the guard of its own. Both figures are printed (the test command runs pytest with -s)."""
@@ -58,6 +59,41 @@ def test_a_pumping_run_is_blocked_after_a_bounded_number_of_sms(make_tenant, adm
     assert r.returncode == 0 and len(json.loads(r.stdout)["lifted"]) == 1, r.stderr
     assert t.post("/v1/otp/send", json={"phone": pumping_numbers("+33612", 1)[0]}).status_code == 202
     assert admin.get(f"/v1/admin/tenants/{t.id}/fraud").json()["data"]["blocks"] == []
+
+
+def french_mobiles_anywhere(n):
+    """`n` valid French mobiles with every digit after the range random (06 and 07 ranges), so
+    hardly two share the guard's prefix."""
+    out = []
+    while len(out) < n:
+        if rng.random() < 0.5:
+            out.append(f"+336{rng.choice('01245678')}{rng.randint(0, 9_999_999):07d}")
+        else:
+            out.append(f"+337{rng.choice('3456789')}{rng.randint(0, 9_999_999):07d}")
+    return out
+
+
+def test_a_run_spread_over_a_countrys_sub_prefixes_is_stopped_within_50_texts(make_tenant, admin, sms):
+    t = make_tenant(quota=1000)
+    numbers = french_mobiles_anywhere(300)
+    sent, refused = 0, 0
+    for phone in numbers:
+        r = t.post("/v1/otp/send", json={"phone": phone})
+        if r.status_code == 202:
+            sent += 1
+        else:
+            err = r.json()["error"]
+            assert (r.status_code, err["code"]) == (403, "fraud_suspected"), r.text
+            assert err["details"]["kind"] in ("range", "country"), err
+            refused += 1
+    # What left the phone (the recording termux-sms-send), once everything accepted was sent.
+    ours = set(numbers)
+    texts = eventually(lambda: len([m for m in sms.all() if m["to"] in ours]), lambda n: n >= sent, "sent SMS", timeout=30)
+    print(f"\n[fraud guard] run spread over France's mobile sub-prefixes (standard level): {texts} texts sent, {refused} of 300 refused")
+    assert texts == sent and 0 < texts <= 50
+    assert t.get("/v1/usage").json()["data"]["quota"]["used"] == sent
+    kinds = {b["kind"] for b in admin.get(f"/v1/admin/tenants/{t.id}/fraud").json()["data"]["blocks"]}
+    assert kinds and kinds <= {"range", "country"}, kinds
 
 
 def test_normal_traffic_across_many_prefixes_is_never_blocked(make_tenant, sms, new_phone):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import Client, eventually, tenant_on
 
@@ -52,6 +53,33 @@ def test_metrics_count_requests_sends_latency_and_phones(integ, admin_i, new_pho
         assert m[("otp_gateway_pacing_headroom", frozenset({("gateway", gw)}))] > 0
     # A tenant key may not scrape.
     assert t.get("/v1/admin/metrics").status_code == 403
+
+
+def test_the_exposition_is_read_whole_by_the_stock_parser(integ, admin_i, new_phone):
+    """prometheus-client's own text parser reads every family with its type: each family's
+    samples sit under its own HELP and TYPE (the per-phone gauges once printed four headers
+    together, which the parser read as four empty gauges and four untyped families)."""
+    t = tenant_on(integ, name="Scrape Co")
+    assert t.post("/v1/otp/send", json={"phone": new_phone()}).status_code == 202
+    assert admin_i.post("/v1/admin/cron/run").status_code == 200
+    text = admin_i.get("/v1/admin/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    untyped = [n for n, f in families.items() if f.type == "unknown"]
+    assert not untyped, untyped
+    expected = {
+        "otp_http_requests": "counter", "otp_request_latency_ms": "histogram", "otp_sends": "counter",
+        "otp_verifications": "counter", "otp_webhook_attempts": "counter", "otp_gateway_up": "gauge",
+        "otp_gateway_queue_depth": "gauge", "otp_gateway_pacing_headroom": "gauge",
+        "otp_gateway_kill_switch": "gauge", "otp_gateway_checked_seconds": "gauge",
+        "otp_alerts_open": "gauge", "otp_store_requests": "counter",
+    }
+    for name, kind in expected.items():
+        assert families[name].type == kind, (name, families[name].type)
+    for gauge in ("otp_gateway_up", "otp_gateway_queue_depth", "otp_gateway_pacing_headroom", "otp_gateway_kill_switch", "otp_gateway_checked_seconds"):
+        assert {s.labels["gateway"] for s in families[gauge].samples} == {"phone-1", "phone-2"}, gauge
+    # Every sample line of the text was read into some family.
+    samples = sum(len(f.samples) for f in families.values())
+    assert samples == len([line for line in text.splitlines() if line and not line.startswith("#")])
 
 
 def test_a_phone_shows_its_own_metrics_only_to_a_signed_request(integ, admin_i):

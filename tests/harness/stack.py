@@ -189,12 +189,16 @@ class Sms:
 
 class Stack:
     def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
-                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2):
+                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, emulator_args=(), log_level=None):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
         `sender`: gateway id -> extra [sender] settings; `gateway_toml`: gateway id -> more TOML
-        tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries)."""
+        tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries);
+        `emulator_args`: more flags for the Firestore emulator (e.g. `--rules=FILE`); `log_level`:
+        wrangler dev's (`log` keeps the worker's own log lines; default warn, OTP_STACK_LOG_LEVEL)."""
+        self.emulator_args = list(emulator_args)
+        self.log_level = log_level
         self.sender = sender or {}
         self.gateway_toml = gateway_toml or {}
         self.numbers = numbers or {}
@@ -230,7 +234,7 @@ class Stack:
     def _start(self):
         # 1. Firestore emulator.
         self.emulator_port = free_port()
-        emu = self._spawn("emulator", [EMULATOR, "start", "--host=127.0.0.1", f"--port={self.emulator_port}"])
+        emu = self._spawn("emulator", [EMULATOR, "start", "--host=127.0.0.1", f"--port={self.emulator_port}", *self.emulator_args])
         self.emulator = f"127.0.0.1:{self.emulator_port}"
 
         # 2. Phone gateways (real binary, recording termux-sms-send first on PATH).
@@ -267,8 +271,9 @@ class Stack:
         # Single quotes: dotenv takes them literally, and no value here contains one.
         env_file.write_text("".join(f"{k}='{v}'\n" for k, v in vars_.items()))
         args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
-                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
+                "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", self.log_level or os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
+        self._worker_cmd = (args, env)
         worker = self._spawn("worker", args, env=env, cwd=ROOT)
 
         wait_http(f"http://{self.emulator}/", 60, emu, "firestore emulator")
@@ -276,6 +281,23 @@ class Stack:
             wait_http(g["url"] + "/health", 30, g["proc"], g["id"])
         if self.wait_worker:
             wait_http(self.url + "/health", 90, worker, "wrangler dev")
+
+    def restart_worker(self):
+        """Stops the worker (wrangler dev and its workerd, the whole process group) and starts it
+        again on the same port with the same persisted state (`--persist-to`: Durable Object
+        storage and alarms): every isolate and Durable Object loses its memory, as in an eviction."""
+        name, p = next((n, p) for n, p in reversed(self.procs) if n.startswith("worker"))
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        self.procs.remove((name, p))
+        args, env = self._worker_cmd
+        self.restarts = getattr(self, "restarts", 0) + 1
+        worker = self._spawn(f"worker-{self.restarts + 1}", args, env=env, cwd=ROOT)
+        wait_http(self.url + "/health", 90, worker, "wrangler dev")
 
     def start_workerd(self, gateway):
         """The built worker on plain `workerd serve` (its own port, `gateway` its only phone, which
@@ -346,7 +368,9 @@ interval_secs = 1
 """
         )
         env = dict(os.environ, PATH=f"{self.dir / 'bin'}:{os.environ['PATH']}", SMS_LOG=str(self.sms.log), PHONE_GATEWAY_SECRET=secret,
-                   PHONE_DIR=str(gdir), PHONE_GATEWAY_ID=gid, SMS_INBOX=str(gdir / "inbox.json"))
+                   PHONE_DIR=str(gdir), PHONE_GATEWAY_ID=gid, SMS_INBOX=str(gdir / "inbox.json"),
+                   # Its own log (stdout and stderr, captured by _spawn), served by its signed /logs.
+                   PHONE_GATEWAY_LOG_FILE=str(self.dir / f"{gid}.log"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
         cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]

@@ -1,7 +1,10 @@
 //! `Idempotency-Key`: a retry of a request gets the first answer back, and of two requests with
 //! one key only one runs. The key's claim is a guarded write: for sends and checks it rides in the
 //! request's own commit (`Idempotency::InCommit`, no extra write); admin routes claim it in a
-//! commit of their own first (`Idempotency::Claimed`). The answer is recorded after the response.
+//! commit of their own first (`Idempotency::Claimed`). The answer is recorded just after the
+//! response goes out, so a retry that finds the key still running waits briefly for that record
+//! (`SETTLE_WAIT_MS`) and replays it: a client that lost a 202 and retries at once gets the same
+//! 202, and 409 `idempotency_in_progress` means the first request is truly still running.
 
 use serde_json::Value;
 
@@ -20,6 +23,11 @@ use crate::store::StoreError;
 /// than any request lives (store and gateway time-outs included), so only a request that died
 /// mid-way (an evicted isolate, a lost write) is ever taken over.
 pub const LEASE_MS: i64 = 120_000;
+
+/// How long a retry waits for a running request's answer to be recorded: far longer than the
+/// record's write after the answer, well under a client's time-out. A request still running
+/// after that (a slow phone hand-off) is answered 409 with `Retry-After`.
+pub const SETTLE_WAIT_MS: u64 = 3_000;
 
 /// One request's key: where it is stored and what the request looked like.
 pub struct Key {
@@ -75,12 +83,25 @@ pub async fn prior<P: Platform>(app: &App<P>, key: &Key, now: i64) -> Result<Pri
     Ok(look(app, key, now).await?.unwrap_or_else(gone))
 }
 
-/// What the key's record says, or `None` when the key is new.
+/// What the key's record says, or `None` when the key is new. A record of this request still
+/// running is read again, backing off, until it is finished or `SETTLE_WAIT_MS` has passed.
 pub async fn look<P: Platform>(app: &App<P>, key: &Key, now: i64) -> Result<Option<Prior>, Error> {
-    let Some((rec, version)) = app.repo().get_idempotency(&key.doc_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(judge(app, key, rec, version, now)?))
+    let mut waited = 0;
+    let mut pause = 20;
+    loop {
+        let Some((rec, version)) = app.repo().get_idempotency(&key.doc_id).await? else {
+            return Ok(None);
+        };
+        let running = rec.state == IdempotencyState::InProgress
+            && rec.request_sha256 == key.fingerprint
+            && now - rec.created_at <= LEASE_MS;
+        if !running || waited >= SETTLE_WAIT_MS {
+            return Ok(Some(judge(app, key, rec, version, now)?));
+        }
+        app.platform.sleep(pause).await;
+        waited += pause;
+        pause = (pause * 2).min(250);
+    }
 }
 
 fn judge<P: Platform>(

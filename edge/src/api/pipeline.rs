@@ -64,13 +64,26 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         let response = super::cors::preflight(app, &req, &request_id)
             .await
             .with_header("x-request-id", request_id.clone());
-        log(app, &req, &response, &request_id, started, None);
+        log(
+            app,
+            &req,
+            &response,
+            (&request_id, "Preflight", None),
+            started,
+            None,
+        );
         return Handled {
             response,
             deferred: Vec::new(),
         };
     }
     let matched = routes::find(&req.method, &req.path);
+    // The route's name for the log line (the handler's, as in the metrics).
+    let route_name = match &matched {
+        Matched::Route(r, _) => format!("{:?}", r.handler),
+        Matched::WrongMethod(_) => "WrongMethod".to_string(),
+        Matched::NotFound => "Unmatched".to_string(),
+    };
     // Requests by route and status, for the metrics: the callers' routes (tenants', gateways'). An
     // operator's own requests and the static public files are not counted: a backup restored
     // stays exactly as it was taken.
@@ -109,6 +122,9 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
     };
     let error_code = result.as_ref().err().map(|e| e.code.as_str());
     let mut events = ctx.take_events();
+    // A request that counted something (a send, a check) has its counts made durable before it is
+    // answered; the others' request statistics are handed over after the answer.
+    let counted_events = !events.is_empty();
     if let Some(t) = &tenant_id {
         let latency = app.platform.now_ms() - started;
         events.extend(
@@ -128,9 +144,10 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
             format!("http_{route}_{}", response.status),
         ));
     }
-    usage::count(app, &events, started);
-    if !events.is_empty() {
-        deferred.push(crate::service::ops::later::Later::FlushCounters.into());
+    if counted_events {
+        usage::tally_now(app, &events, started).await;
+    } else {
+        usage::count(app, &events, started);
     }
     if let Some(origin) = &cors_origin {
         response = super::cors::decorate(response, origin);
@@ -140,7 +157,16 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         response = response.with_header("allow", methods);
     }
     deferred.extend(ctx.take_deferred());
-    log(app, &req, &response, &request_id, started, failure.as_ref());
+    // Last, so it also carries what the work before it counts.
+    deferred.push(crate::service::ops::later::Later::FlushCounters.into());
+    log(
+        app,
+        &req,
+        &response,
+        (&request_id, &route_name, tenant_id.as_deref()),
+        started,
+        failure.as_ref(),
+    );
     Handled { response, deferred }
 }
 
@@ -333,17 +359,20 @@ fn limit_hits(t: &Tenant, route: &Route, client_ip: &str) -> Vec<Hit> {
     ]
 }
 
-/// One JSON line per request. Internal and unavailable errors carry their hidden cause here (and
-/// only here), with the request id to find it by.
+/// One JSON line per request: request id, route (the handler's name), tenant (when a tenant key
+/// called), method, path, status and latency (`ms`, wall time; workerd's clock stands still while
+/// the worker computes, so it is time spent waiting on the store and the phones). Internal and
+/// unavailable errors carry their hidden cause here (and only here), with the request id to find
+/// it by. Workers Logs keeps these lines (`[observability]` in wrangler.toml).
 fn log<P: Platform>(
     app: &App<P>,
     req: &ApiRequest,
     resp: &ApiResponse,
-    request_id: &str,
+    (request_id, route, tenant): (&str, &str, Option<&str>),
     started: i64,
     failure: Option<&Error>,
 ) {
-    let mut line = json!({"request_id": request_id, "method": req.method, "path": req.path, "status": resp.status, "ms": app.platform.now_ms() - started});
+    let mut line = json!({"request_id": request_id, "route": route, "tenant": tenant, "method": req.method, "path": req.path, "status": resp.status, "ms": app.platform.now_ms() - started});
     if let Some(e) = failure {
         line["error"] = json!(e.code.as_str());
         if matches!(e.code.kind(), ErrorKind::Internal | ErrorKind::Unavailable) {

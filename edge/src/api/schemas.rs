@@ -192,6 +192,12 @@ pub fn import_body() -> Value {
         &["items"],
     )
 }
+pub fn backup_restore_body() -> Value {
+    body(
+        json!({"part": {"type": "string", "minLength": 1, "maxLength": 300}}),
+        &["part"],
+    )
+}
 pub fn empty_body() -> Value {
     body(json!({}), &[])
 }
@@ -378,6 +384,18 @@ pub fn key_created_example() -> Value {
 }
 pub fn metrics_ok() -> Value {
     json!({"type": "string"})
+}
+
+pub fn gateway_logs_ok() -> Value {
+    envelope(object(
+        json!({"gateway_id": text(), "lines": {"type": "array", "items": {"type": "string"}}}),
+        &["gateway_id", "lines"],
+    ))
+}
+pub fn gateway_logs_example() -> Value {
+    v1_example(
+        json!({"gateway_id": "phone-1", "lines": ["2026-12-06T16:00:00Z  INFO http{request_id=req_01jd9 method=POST path=/v1/send}: request status=202"]}),
+    )
 }
 
 // --- webhooks, inbound SMS, opt-outs, alerts -------------------------------------------------

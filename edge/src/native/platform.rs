@@ -1,8 +1,10 @@
 //! `Platform` for native runs (tests, tools): reqwest for HTTP, the system clock, the OS's
-//! randomness, and tenant gates in memory running the same `service::gate` logic the Durable
-//! Objects run on Workers (including quota-lease refills from the store).
+//! randomness, and tenant gates in memory running the same `service::tenants::gate` logic the Durable
+//! Objects run on Workers (including quota-lease refills from the store). Each gate's stored
+//! entries are kept apart from its memory, as a Durable Object's storage is, so `evict_gates`
+//! behaves like an eviction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures_util::lock::Mutex as AsyncMutex;
@@ -19,6 +21,8 @@ pub struct NativePlatform {
     db: Firestore,
     shards: u32,
     gates: Mutex<HashMap<String, Arc<AsyncMutex<TenantGate>>>>,
+    /// Each gate's storage (what a Durable Object keeps across an eviction).
+    stored: Mutex<HashMap<String, BTreeMap<String, serde_json::Value>>>,
     /// Log lines, kept so tests can assert that nothing secret is logged.
     pub logs: Mutex<Vec<String>>,
 }
@@ -30,15 +34,23 @@ impl NativePlatform {
             db: Firestore::new(cfg),
             shards: cfg.quota_shards,
             gates: Mutex::new(HashMap::new()),
+            stored: Mutex::new(HashMap::new()),
             logs: Mutex::new(Vec::new()),
         }
     }
 
-    /// Forgets every gate's memory, as an evicted Durable Object would.
+    /// Forgets every gate's memory, as an evicted Durable Object would (its storage stays).
     pub fn evict_gates(&self) {
         if let Ok(mut g) = self.gates.lock() {
             g.clear();
         }
+    }
+}
+
+impl NativePlatform {
+    fn stored_of(&self, gate: &str) -> Result<BTreeMap<String, serde_json::Value>, String> {
+        let stored = self.stored.lock().map_err(|e| e.to_string())?;
+        Ok(stored.get(gate).cloned().unwrap_or_default())
     }
 }
 
@@ -68,8 +80,24 @@ impl Platform for NativePlatform {
         let mut g = gate.lock().await;
         let tenant_id = name.strip_prefix("t-").unwrap_or(name);
         let now = self.now_ms();
+        if !g.restored() {
+            let entries = self.stored_of(name)?.into_iter().collect();
+            g.restore(entries, now);
+        }
         let repo = Repo::new(&self.db, &self.http, now, self.shards);
-        Ok(g.serve(tenant_id, ask, now, &repo).await.answer)
+        let served = g.serve(tenant_id, ask, now, &repo).await;
+        let mut stored = self.stored.lock().map_err(|e| e.to_string())?;
+        let entries = stored.entry(name.to_string()).or_default();
+        for k in served.changes.delete {
+            entries.remove(&k);
+        }
+        entries.extend(served.changes.put);
+        Ok(served.answer)
+    }
+
+    async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {
+        let repo = Repo::new(&self.db, &self.http, self.now_ms(), self.shards);
+        repo.add_counts(&counts).await.map_err(|e| e.to_string())
     }
 
     async fn sleep(&self, ms: u64) {

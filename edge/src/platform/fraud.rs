@@ -1,5 +1,5 @@
 //! The fraud guard's part of a tenant gate call (`GateAsk::fraud`, `GateAnswer::fraud`): what the
-//! caller asks and what the gate answers. The rules themselves are in `service::fraud`; these
+//! caller asks and what the gate answers. The rules themselves are in `service::abuse::fraud::rules`; these
 //! types sit in the base layer because the gate's protocol (`platform`) carries them.
 
 use serde::{Deserialize, Serialize};

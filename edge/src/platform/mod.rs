@@ -17,11 +17,33 @@ pub trait Platform {
     /// its rate limits, per-phone windows and quota lease, answered together. Errors only when
     /// the gate cannot be reached.
     async fn gate(&self, tenant_id: &str, ask: &GateAsk) -> Result<GateAnswer, String>;
-    /// Waits `ms` (the deferred counter flush spaces its commits with it).
+    /// Hands analytics counts (counter document path, fields and amounts) to a durable holder
+    /// that adds them to the store soon after (a tally Durable Object, which keeps them in its
+    /// storage and commits them on an alarm; natively, at once). `Ok` means they are durable.
+    async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String>;
+    /// Waits `ms` (a retry waiting for an idempotent answer to be recorded backs off with it).
     async fn sleep(&self, ms: u64);
     /// One structured log line (JSON). Never pass secrets, codes or full phone numbers.
     fn log(&self, line: &str);
+    /// The backup bucket (R2 binding `BACKUPS` on Workers): put, get, list by prefix, delete.
+    /// Hosts without one answer `NO_BUCKET`.
+    async fn blob_put(&self, _key: &str, _bytes: Vec<u8>) -> Result<(), String> {
+        Err(NO_BUCKET.into())
+    }
+    async fn blob_get(&self, _key: &str) -> Result<Option<Vec<u8>>, String> {
+        Err(NO_BUCKET.into())
+    }
+    /// Every key under `prefix`, in key order.
+    async fn blob_list(&self, _prefix: &str) -> Result<Vec<String>, String> {
+        Err(NO_BUCKET.into())
+    }
+    async fn blob_delete(&self, _key: &str) -> Result<(), String> {
+        Err(NO_BUCKET.into())
+    }
 }
+
+/// What a host without a backup bucket answers.
+pub const NO_BUCKET: &str = "no backup bucket (R2 binding BACKUPS in wrangler.toml)";
 
 /// `limit` requests per `window_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +76,8 @@ pub struct Hit {
     /// The key within the tenant (a route name, a client address, a phone's hash).
     pub key: String,
     pub rule: RateRule,
-    /// Kept in the gate's durable storage, so an eviction does not reset it (per-phone windows).
+    /// Unused: every limit's state is now kept in the gate's durable storage (an eviction resets
+    /// none). Still accepted on the wire, so a gate and a worker of different versions agree.
     #[serde(default)]
     pub persist: bool,
 }

@@ -36,7 +36,7 @@ pub struct App<P: Platform> {
     pub(crate) geo_cache: TtlCell<GlobalGeo>,
     /// Why each phone is routed last, as last read (`fleet::standing`).
     pub(crate) fleet_cache: TtlCell<Standings>,
-    /// Analytics counts not yet committed (`ops::usage`).
+    /// Analytics counts not yet handed to their durable holder (`ops::usage`).
     pub(crate) counters: Mutex<Counters>,
     /// Origins asked about by preflights: whether a tenant lists them (`ops::cors`).
     pub(crate) cors_union: TtlMap<bool>,

@@ -47,7 +47,7 @@ pub struct TenantSettings {
     pub allow_voip: bool,
     /// Where SMS may go (`service::geo`).
     pub geo: crate::service::abuse::geo::GeoSettings,
-    /// How hard the fraud guard looks (`service::fraud`).
+    /// How hard the fraud guard looks (`service::abuse::fraud`).
     pub fraud_guard: crate::platform::fraud::FraudLevel,
     /// This tenant's weight in each phone's fair share of its pacing window (1 to 100; an equal
     /// share is 1).

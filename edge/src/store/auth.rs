@@ -1,6 +1,8 @@
 //! Access tokens for Firestore. The emulator takes `Bearer owner`. In production a service
-//! account's RS256 assertion is exchanged at its token URI for a one-hour token, cached until five
-//! minutes before it expires: signing costs ~18 ms in wasm, so it must never be per request.
+//! account's RS256 assertion is exchanged at its token URI for a one-hour token, cached in the
+//! isolate until five minutes before it expires: signing costs several ms of CPU in wasm (README,
+//! "Google's token path"), so it must never be per request. A token the store refuses (401) is
+//! forgotten at once (`forget`).
 
 use std::sync::Mutex;
 
@@ -86,6 +88,7 @@ pub struct TokenSource {
     sa: ServiceAccount,
     key: EncodingKey,
     cache: Mutex<Option<Cached>>,
+    timeout_ms: u32,
 }
 
 impl TokenSource {
@@ -99,7 +102,23 @@ impl TokenSource {
             sa,
             key,
             cache: Mutex::new(None),
+            timeout_ms: 10_000,
         })
+    }
+
+    /// How long one exchange may take: an endpoint that never answers gives an error, not a hang.
+    pub fn timeout_ms(mut self, ms: u32) -> Self {
+        self.timeout_ms = ms;
+        self
+    }
+
+    /// Drops `token` from the cache (the store refused it), unless a newer one replaced it.
+    pub fn forget(&self, token: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            if c.as_ref().is_some_and(|c| c.token == token) {
+                *c = None;
+            }
+        }
     }
 
     /// A valid access token, from the cache or a fresh exchange.
@@ -118,7 +137,7 @@ impl TokenSource {
         );
         let req = OutboundRequest::new("POST", self.sa.token_uri.clone())
             .header("content-type", "application/x-www-form-urlencoded")
-            .timeout_ms(10_000);
+            .timeout_ms(self.timeout_ms);
         let req = OutboundRequest {
             body: body.into_bytes(),
             ..req
@@ -126,10 +145,11 @@ impl TokenSource {
         let resp = http
             .send(req)
             .await
-            .map_err(|e| AuthError::Exchange(e.to_string()))?;
+            .map_err(|e| AuthError::Exchange(format!("{} unreachable: {e}", self.sa.token_uri)))?;
         if !resp.is_success() {
             return Err(AuthError::Exchange(format!(
-                "http {}: {}",
+                "{} refused the assertion: http {}: {}",
+                self.sa.token_uri,
                 resp.status,
                 String::from_utf8_lossy(&resp.body)
                     .chars()

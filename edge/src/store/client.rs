@@ -161,6 +161,10 @@ impl Firestore {
             cfg.firestore_project
         );
         let timeout_ms = cfg.store_timeout_ms;
+        let base = cfg
+            .firestore_base_url
+            .clone()
+            .unwrap_or_else(|| "https://firestore.googleapis.com/v1".into());
         match (&cfg.firestore_emulator_host, &cfg.service_account_json) {
             (Some(host), _) => Self {
                 base: format!("http://{host}/v1"),
@@ -169,16 +173,17 @@ impl Firestore {
                 broken: None,
                 timeout_ms,
             },
+            // A token exchange may take no longer than a store call.
             (None, Some(json)) => match TokenSource::from_json(json) {
                 Ok(ts) => Self {
-                    base: "https://firestore.googleapis.com/v1".into(),
+                    base,
                     root,
-                    auth: Auth::ServiceAccount(ts),
+                    auth: Auth::ServiceAccount(ts.timeout_ms(timeout_ms)),
                     broken: None,
                     timeout_ms,
                 },
                 Err(e) => Self {
-                    base: "https://firestore.googleapis.com/v1".into(),
+                    base,
                     root,
                     auth: Auth::Emulator,
                     broken: Some(e.to_string()),
@@ -186,7 +191,7 @@ impl Firestore {
                 },
             },
             (None, None) => Self {
-                base: "https://firestore.googleapis.com/v1".into(),
+                base,
                 root,
                 auth: Auth::Emulator,
                 broken: Some(
@@ -223,24 +228,37 @@ impl Firestore {
         if let Some(why) = &self.broken {
             return Err(StoreError::Auth(why.clone()));
         }
-        let token = match &self.auth {
-            Auth::Emulator => "owner".to_string(),
-            Auth::ServiceAccount(ts) => ts
-                .token(http, now_ms)
+        let body = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        super::metrics::count(super::metrics::Op::of(method, &url));
+        // A token refused with 401 (revoked, its key disabled or rotated) is forgotten, and the
+        // call is made once more with a fresh one.
+        let mut retried = false;
+        let resp = loop {
+            let token = match &self.auth {
+                Auth::Emulator => "owner".to_string(),
+                Auth::ServiceAccount(ts) => ts
+                    .token(http, now_ms)
+                    .await
+                    .map_err(|e| StoreError::Auth(e.to_string()))?,
+            };
+            let mut req = OutboundRequest::new(method, url.clone())
+                .header("authorization", format!("Bearer {token}"))
+                .timeout_ms(self.timeout_ms);
+            if let Some(b) = &body {
+                req = req.json_body(b.clone());
+            }
+            let resp = http
+                .send(req)
                 .await
-                .map_err(|e| StoreError::Auth(e.to_string()))?,
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            match &self.auth {
+                Auth::ServiceAccount(ts) if resp.status == 401 && !retried => {
+                    ts.forget(&token);
+                    retried = true;
+                }
+                _ => break resp,
+            }
         };
-        let mut req = OutboundRequest::new(method, url)
-            .header("authorization", format!("Bearer {token}"))
-            .timeout_ms(self.timeout_ms);
-        if let Some(b) = body {
-            req = req.json_body(serde_json::to_vec(&b).expect("json"));
-        }
-        super::metrics::count(super::metrics::Op::of(method, &req.url));
-        let resp = http
-            .send(req)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let parsed: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         if resp.is_success() {
             return Ok(parsed);
@@ -368,6 +386,38 @@ impl Firestore {
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
         ))
+    }
+
+    /// The names of every top-level collection (`:listCollectionIds`), sorted.
+    pub async fn list_collection_ids<H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({"pageSize": 100});
+            if let Some(t) = &token {
+                body["pageToken"] = json!(t);
+            }
+            let out = self
+                .rpc(http, now_ms, "listCollectionIds", Some(body))
+                .await?;
+            ids.extend(
+                out["collectionIds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string)),
+            );
+            match out["nextPageToken"].as_str().filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        ids.sort();
+        Ok(ids)
     }
 
     /// Documents of a top-level collection whose `field` equals `value`.

@@ -1,23 +1,63 @@
 //! The tenant gate's holder: one Durable Object per gate name (`t-{tenant}`, or `auth-{n}` for
-//! failed authentications). It keeps `service::gate::TenantGate` in memory, serves one call at a
-//! time (an async lock, held across a lease refill), loads and stores the limits that must survive
-//! an eviction (per-phone send windows, the fraud guard's blocks), and reaches the store itself for quota refills.
+//! failed authentications). It keeps `service::tenants::gate::TenantGate` in memory, serves one call at a
+//! time (an async lock, held across a lease refill), reads everything it stored back when it
+//! starts (one `list`), writes what each call changed (one `put` of several keys) before it
+//! answers, and reaches the store itself for quota refills. Workers hold the answer until the
+//! write is durable, so nothing a decision counted is lost to an eviction.
+//!
+//! The same class holds the analytics tallies (`tally-{0..3}`, reached at `TALLY_URL`): a request's
+//! counts are added to the object's stored pending counts (durable once it answers), and an alarm
+//! adds them to the store's counter documents in one commit per `COUNTER_FLUSH_MS`. The batch
+//! being committed is kept under its own key until the commit succeeds, so a failure or an
+//! eviction mid-way loses nothing (a crash between the commit and its acknowledgement would count
+//! that batch twice, never lose it).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
 
 use futures_util::lock::Mutex as AsyncMutex;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::fetch::FetchClient;
 use crate::config::Config;
-use crate::platform::fraud::FraudBlock;
 use crate::platform::GateAsk;
 use crate::service::repo::Repo;
 use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
-/// The fraud guard's blocks, kept whole under one key (a few at most; an eviction must not lift
-/// them). Its windows stay in memory.
-const FRAUD_BLOCKS_KEY: &str = "fraud:blocks";
+/// Where a worker hands its counts to a tally object.
+pub const TALLY_URL: &str = "https://gate/tally";
+/// Tally objects share the counting (each commits at most once per flush interval).
+const TALLY_OBJECTS: u32 = 4;
+const TALLY_PENDING: &str = "tally:pending";
+const TALLY_FLUSHING: &str = "tally:flushing";
+/// A failed commit is tried again this much later.
+const TALLY_RETRY_MS: i64 = 5_000;
+
+/// The tally object for a random `pick`.
+pub fn tally_object(pick: u32) -> String {
+    format!("tally-{}", pick % TALLY_OBJECTS)
+}
+
+/// Counter document path -> field -> amount.
+type Counts = BTreeMap<String, BTreeMap<String, i64>>;
+
+fn merge(into: &mut Counts, docs: Vec<(String, Vec<(String, i64)>)>) {
+    for (path, fields) in docs {
+        let doc = into.entry(path).or_default();
+        for (f, n) in fields {
+            *doc.entry(f).or_default() += n;
+        }
+    }
+}
+
+fn unfold(c: &Counts) -> Vec<(String, Vec<(String, i64)>)> {
+    c.iter()
+        .map(|(p, f)| (p.clone(), f.iter().map(|(k, n)| (k.clone(), *n)).collect()))
+        .collect()
+}
 
 #[derive(Serialize, Deserialize)]
 pub struct Call {
@@ -33,40 +73,171 @@ pub struct Gate {
     /// work; quota takes answer `unavailable`).
     store: Option<(Firestore, u32)>,
     http: FetchClient,
+    /// A tally object's commit interval (`COUNTER_FLUSH_MS`).
+    flush_ms: i64,
+    /// A tally commit is under way (alarms of one object do not overlap, but be sure).
+    committing: Cell<bool>,
+}
+
+/// A stored value as JSON (values were written from JSON, or by serde in earlier versions).
+fn to_json(v: &JsValue) -> Option<serde_json::Value> {
+    let text = js_sys::JSON::stringify(v).ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn to_js(v: &serde_json::Value) -> Result<JsValue> {
+    Ok(js_sys::JSON::parse(&v.to_string())?)
+}
+
+impl Gate {
+    /// Everything this object stored, as (key, JSON value).
+    async fn stored(&self) -> Result<Vec<(String, serde_json::Value)>> {
+        let map = self.state.storage().list().await?;
+        let mut out = Vec::new();
+        for entry in map.entries() {
+            let pair = js_sys::Array::from(&entry?);
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), to_json(&pair.get(1))) {
+                out.push((k, v));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Gate {
+    /// The stored counts under `key`.
+    async fn counts(&self, key: &str) -> Result<Counts> {
+        let map = self.state.storage().get_multiple(vec![key]).await?;
+        Ok(to_json(&map.get(&JsValue::from_str(key)))
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default())
+    }
+
+    async fn put_counts(&self, key: &str, c: &Counts) -> Result<()> {
+        let v = serde_json::to_value(c).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.state.storage().put_raw(key, to_js(&v)?).await
+    }
+
+    /// Adds a worker's counts to the pending ones; durable when this returns.
+    async fn add_tally(&self, docs: Vec<(String, Vec<(String, i64)>)>) -> Result<()> {
+        let _one_at_a_time = self.inner.lock().await;
+        let mut pending = self.counts(TALLY_PENDING).await?;
+        merge(&mut pending, docs);
+        self.put_counts(TALLY_PENDING, &pending).await?;
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(self.flush_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// One tally commit at a time; an alarm that finds one under way comes back later.
+    async fn commit_tally(&self) -> Result<()> {
+        if self.committing.replace(true) {
+            return self.state.storage().set_alarm(self.flush_ms).await;
+        }
+        let done = self.commit_tally_batch().await;
+        self.committing.set(false);
+        done
+    }
+
+    /// Moves the pending counts to the batch being committed, commits it, then forgets it.
+    async fn commit_tally_batch(&self) -> Result<()> {
+        let storage = self.state.storage();
+        let batch = {
+            let _one_at_a_time = self.inner.lock().await;
+            let mut batch = self.counts(TALLY_FLUSHING).await?;
+            let pending = self.counts(TALLY_PENDING).await?;
+            merge(&mut batch, unfold(&pending));
+            if !pending.is_empty() {
+                self.put_counts(TALLY_FLUSHING, &batch).await?;
+                storage.delete(TALLY_PENDING).await?;
+            }
+            batch
+        };
+        let result = match (&self.store, batch.is_empty()) {
+            (_, true) => Ok(()),
+            (Some((db, shards)), false) => {
+                let now = js_sys::Date::now() as i64;
+                Repo::new(db, &self.http, now, *shards)
+                    .add_counts(&unfold(&batch))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            (None, false) => Err("the store is not configured".to_string()),
+        };
+        match result {
+            Ok(()) => {
+                if !batch.is_empty() {
+                    storage.delete(TALLY_FLUSHING).await?;
+                }
+            }
+            Err(e) => {
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({"level": "warn", "event": "tally_commit_failed", "error": e})
+                );
+                storage.set_alarm(TALLY_RETRY_MS).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        changes: crate::service::abuse::fraud::rules::StoreChanges,
+    ) -> Result<()> {
+        let storage = self.state.storage();
+        if !changes.put.is_empty() {
+            let entries = js_sys::Object::new();
+            for (k, v) in &changes.put {
+                js_sys::Reflect::set(&entries, &JsValue::from_str(k), &to_js(v)?)?;
+            }
+            storage.put_multiple_raw(entries).await?;
+        }
+        if !changes.delete.is_empty() {
+            storage.delete_multiple(changes.delete).await?;
+        }
+        Ok(())
+    }
 }
 
 impl DurableObject for Gate {
     fn new(state: State, env: Env) -> Self {
-        let store = Config::from_lookup(|n| super::lookup(&env, n))
-            .ok()
-            .map(|cfg| (Firestore::new(&cfg), cfg.quota_shards));
+        let cfg = Config::from_lookup(|n| super::lookup(&env, n)).ok();
+        let flush_ms = cfg.as_ref().map_or(1_000, |c| c.counter_flush_ms as i64);
+        let store = cfg.map(|cfg| (Firestore::new(&cfg), cfg.quota_shards));
         Self {
             state,
             inner: AsyncMutex::new(TenantGate::default()),
             store,
             http: FetchClient,
+            flush_ms,
+            committing: Cell::new(false),
         }
     }
 
+    async fn alarm(&self) -> Result<Response> {
+        self.commit_tally().await?;
+        Response::empty()
+    }
+
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if req.path() == "/tally" {
+            let docs: Vec<(String, Vec<(String, i64)>)> = req.json().await?;
+            self.add_tally(docs).await?;
+            return Response::empty();
+        }
         let call: Call = req.json().await?;
         let mut gate = self.inner.lock().await;
         let storage = self.state.storage();
-        if !gate.fraud.loaded() {
-            let blocks = storage
-                .get::<Vec<FraudBlock>>(FRAUD_BLOCKS_KEY)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            gate.fraud.load(blocks);
-        }
-        for key in gate.unknown_persisted(&call.ask) {
-            if let Ok(Some(tat)) = storage.get::<i64>(&key).await {
-                gate.seed(key, tat);
+        let now = js_sys::Date::now() as i64;
+        if !gate.restored() {
+            let stale = gate.restore(self.stored().await?, now);
+            if !stale.is_empty() {
+                storage.delete_multiple(stale).await?;
             }
         }
-        let now = js_sys::Date::now() as i64;
         let tenant_id = call.gate.strip_prefix("t-").unwrap_or(&call.gate);
         let broken = Firestore::unconfigured();
         let (db, shards) = match &self.store {
@@ -81,11 +252,10 @@ impl DurableObject for Gate {
                 &Repo::new(db, &self.http, now, shards),
             )
             .await;
-        for (key, tat) in served.persist {
-            storage.put(&key, tat).await?;
-        }
-        if let Some(blocks) = served.fraud_blocks {
-            storage.put(FRAUD_BLOCKS_KEY, blocks).await?;
+        if let Err(e) = self.write(served.changes).await {
+            // Memory must not run ahead of storage: start again from what was stored.
+            *gate = TenantGate::default();
+            return Err(e);
         }
         Response::from_json(&served.answer)
     }

@@ -45,11 +45,84 @@ impl Platform for WorkerPlatform {
         resp.json::<GateAnswer>().await.map_err(|e| e.to_string())
     }
 
+    async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {
+        let mut pick = [0u8; 1];
+        self.fill_random(&mut pick);
+        let name = super::gate::tally_object(pick[0] as u32);
+        let ns = self.env.durable_object("GATE").map_err(|e| e.to_string())?;
+        let stub = ns.get_by_name(&name).map_err(|e| e.to_string())?;
+        let body = serde_json::to_string(&counts).map_err(|e| e.to_string())?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let req =
+            Request::new_with_init(super::gate::TALLY_URL, &init).map_err(|e| e.to_string())?;
+        let resp = stub
+            .fetch_with_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        match resp.status_code() {
+            200..=299 => Ok(()),
+            s => Err(format!("tally answered {s}")),
+        }
+    }
+
     async fn sleep(&self, ms: u64) {
         Delay::from(std::time::Duration::from_millis(ms)).await;
     }
 
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
+    }
+
+    async fn blob_put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let b = self.bucket()?;
+        b.put(key, bytes)
+            .execute()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn blob_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        let b = self.bucket()?;
+        let Some(obj) = b.get(key).execute().await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        match obj.body() {
+            Some(body) => body.bytes().await.map(Some).map_err(|e| e.to_string()),
+            None => Ok(Some(Vec::new())),
+        }
+    }
+
+    async fn blob_list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let b = self.bucket()?;
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = b.list().prefix(prefix.to_string());
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = list.execute().await.map_err(|e| e.to_string())?;
+            keys.extend(page.objects().iter().map(|o| o.key()));
+            match (page.truncated(), page.cursor()) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn blob_delete(&self, key: &str) -> Result<(), String> {
+        self.bucket()?.delete(key).await.map_err(|e| e.to_string())
+    }
+}
+
+impl WorkerPlatform {
+    fn bucket(&self) -> Result<worker::Bucket, String> {
+        self.env
+            .bucket("BACKUPS")
+            .map_err(|_| crate::platform::NO_BUCKET.to_string())
     }
 }

@@ -17,8 +17,8 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use otp_shared::ids::is_plain_id;
 use otp_shared::wire::{
     CancelResult, Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, SimHealth,
-    WireError, CANCEL_SUFFIX, HEADER_REQUEST_ID, HEADER_SIGNATURE, PATH_HEALTH, PATH_KILL_SWITCH,
-    PATH_MESSAGES_PREFIX, PATH_METRICS, PATH_SEND,
+    WireError, CANCEL_SUFFIX, HEADER_REQUEST_ID, HEADER_SIGNATURE, LOG_LINES_MAX, PATH_HEALTH,
+    PATH_KILL_SWITCH, PATH_LOGS, PATH_MESSAGES_PREFIX, PATH_METRICS, PATH_SEND,
 };
 use rand::Rng;
 use std::convert::Infallible;
@@ -71,6 +71,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
             },
         )),
         (Method::GET, PATH_METRICS) => signed(app, req, metrics).await,
+        (Method::GET, PATH_LOGS) => signed(app, req, logs).await,
         (Method::POST, PATH_SEND) => signed(app, req, send).await,
         (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
         (Method::POST, p) if p.starts_with(PATH_MESSAGES_PREFIX) && p.ends_with(CANCEL_SUFFIX) => {
@@ -81,7 +82,9 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
             let id = p[PATH_MESSAGES_PREFIX.len()..].to_string();
             signed(app, req, |app, authed| status(app, authed, id)).await
         }
-        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH | PATH_METRICS) => Err(method_not_allowed()),
+        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH | PATH_METRICS | PATH_LOGS) => {
+            Err(method_not_allowed())
+        }
         (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => Err(method_not_allowed()),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -358,4 +361,99 @@ async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         ],
     );
     Ok(Reply::prometheus(out))
+}
+
+/// `GET /logs` (signed): the last lines of the gateway's log file, for support through the edge.
+/// Free-standing runs of seven or more digits are masked: a phone number must not leave the phone
+/// this way, even if a line ever carried one (ids and timestamps are left alone).
+async fn logs(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
+    }
+    with_fresh_nonce(&app, &authed, |_| Ok(())).await?;
+    let Some(path) = app.cfg.log_file.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_log_file",
+            "log_file is not set",
+        ));
+    };
+    let lines = tokio::task::spawn_blocking(move || tail(&path, LOG_LINES_MAX))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "no_log_file", e.to_string()))?;
+    Ok(Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({"lines": lines}),
+    ))
+}
+
+/// The last `n` lines of `path` (read from its last 64 KiB), numbers masked.
+fn tail(path: &std::path::Path, n: usize) -> std::io::Result<Vec<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(64 * 1024);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // cut in the middle
+    }
+    let from = lines.len().saturating_sub(n);
+    Ok(lines[from..].iter().map(|l| mask_numbers(l)).collect())
+}
+
+fn mask_numbers(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let word = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let free = !word(start.checked_sub(1).and_then(|p| chars.get(p))) && !word(chars.get(i));
+        if free && i - start >= 7 {
+            out.extend(std::iter::repeat_n('*', i - start));
+        } else {
+            out.extend(&chars[start..i]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines_and_masks_long_digit_runs() {
+        let dir = std::env::temp_dir().join(format!("gw-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("current");
+        let mut text = String::new();
+        for i in 0..300 {
+            text.push_str(&format!(
+                "line {i} to +14155550123 or 4155550123 id req_0123456789ab at 12:00:00.123456Z\n"
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        let lines = tail(&path, 5).unwrap();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(
+            lines[4],
+            "line 299 to +*********** or ********** id req_0123456789ab at 12:00:00.123456Z"
+        );
+        assert!(lines[0].starts_with("line 295 "));
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -443,6 +443,9 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "optouts",
     "routes",
     "alerts",
+    "fleet",
+    "canaries",
+    "nonces",
 ];
 
 pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

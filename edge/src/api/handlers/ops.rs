@@ -11,7 +11,9 @@ use crate::api::routes::ROUTES;
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::fleet::links;
 use crate::service::ops::audit;
+use crate::service::ops::backup;
 use crate::service::ops::metrics;
 use crate::service::ops::operators::{self, config_json, incident_json, AlertConfigInput};
 
@@ -68,4 +70,88 @@ pub async fn gateway_metrics<P: Platform>(
 ) -> Result<ApiResponse, Error> {
     let text = metrics::gateway_metrics(app, c.ctx, c.param()?).await?;
     Ok(ApiResponse::raw(200, PROMETHEUS, text))
+}
+
+/// `GET /v1/admin/gateways/{id}/logs?lines=N`: the last N (1-200, default 50) lines of a phone's
+/// log, fetched with a signed request. Audited: support reads what the phone did.
+pub async fn gateway_logs<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    let lines = c
+        .req
+        .query_param("lines")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(50)
+        .clamp(1, otp_shared::wire::LOG_LINES_MAX);
+    let got = links::gateway_logs(app, c.ctx, id, lines).await?;
+    audit::audit(
+        app,
+        c.ctx,
+        c.actor()?,
+        "gateway.logs",
+        id,
+        json!({"lines": got.len()}),
+    )
+    .await;
+    Ok(ok(200, json!({"gateway_id": id, "lines": got}), c.ctx))
+}
+
+/// `GET /v1/admin/backups`: the days in the backup bucket.
+pub async fn backup_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let days: Vec<_> = backup::backup_days(app)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|(day, complete)| json!({"day": day, "complete": complete}))
+        .collect();
+    Ok(ok(
+        200,
+        json!({"days": days, "keep_days": app.cfg.backup.keep_days}),
+        c.ctx,
+    ))
+}
+
+/// `POST /v1/admin/backups/run`: today's backup, to the end (bounded: a very large store is
+/// finished by the scheduled runs).
+pub async fn backup_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let mut summary = json!({});
+    for _ in 0..20 {
+        summary = backup::backup_step(app, c.ctx, 50).await?;
+        if summary["done"] == true {
+            break;
+        }
+    }
+    audit::audit(app, c.ctx, c.actor()?, "backup.run", "*", summary.clone()).await;
+    Ok(ok(200, summary, c.ctx))
+}
+
+/// `GET /v1/admin/backups/{day}`: a complete day's manifest.
+pub async fn backup_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let m = backup::backup_manifest(app, c.param()?).await?;
+    Ok(ok(200, serde_json::to_value(m).expect("json"), c.ctx))
+}
+
+/// `POST /v1/admin/backups/{day}/restore {"part"}`: one part written back.
+pub async fn backup_restore<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        part: String,
+    }
+    let b: Body = body::json(c.req)?;
+    let day = c.param()?;
+    let restored = backup::restore_part(app, day, &b.part).await?;
+    audit::audit(
+        app,
+        c.ctx,
+        c.actor()?,
+        "backup.restore",
+        day,
+        json!({"part": b.part, "documents": restored}),
+    )
+    .await;
+    Ok(ok(
+        200,
+        json!({"part": b.part, "restored": restored}),
+        c.ctx,
+    ))
 }

@@ -83,3 +83,44 @@ pub async fn set_gateway_kill_switch<P: Platform>(
     app.probe_cache.clear();
     Ok(state)
 }
+
+/// The last `lines` lines of a phone's log (its signed `GET /logs`, digit runs masked by the
+/// phone), for support.
+pub async fn gateway_logs<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    gateway_id: &str,
+    lines: usize,
+) -> Result<Vec<String>, Error> {
+    let (link, keys) = gateway_link(app, gateway_id)?;
+    let unavailable = |why: String| {
+        Error::msg(
+            ErrorCode::GatewayUnavailable,
+            "The phone did not answer with its log",
+        )
+        .cause(why)
+    };
+    let (status, body) = signed_exchange::<P, ()>(
+        &app.platform,
+        &link.cfg,
+        keys,
+        app.cfg.gateway_timeout_ms,
+        ("GET", wire::PATH_LOGS),
+        None,
+        &ctx.request_id,
+    )
+    .await
+    .map_err(unavailable)?;
+    let reply: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if !(200..300).contains(&status) {
+        let code = reply["error"]["code"].as_str().unwrap_or_default();
+        return Err(unavailable(format!("http {status} {code}")));
+    }
+    let all: Vec<String> = reply["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_string))
+        .collect();
+    Ok(all[all.len().saturating_sub(lines)..].to_vec())
+}

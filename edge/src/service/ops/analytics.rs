@@ -99,7 +99,8 @@ impl Event {
 }
 
 /// Counts gathered in memory, per counter document (without its shard) and field: an isolate adds
-/// every request's events here and commits the sum at most once per flush interval.
+/// requests' events here and hands the sum to a tally Durable Object right after the answers
+/// (`App::flush_counters`), which commits it.
 #[derive(Debug, Default)]
 pub struct CounterBuffer {
     docs: BTreeMap<String, BTreeMap<String, i64>>,
@@ -164,13 +165,12 @@ impl CounterBuffer {
     }
 }
 
-/// An isolate's counts not yet committed (`usage`): the buffer, whether a deferred flush is
-/// already waiting for its turn, and when the last flush ran.
+/// An isolate's counts not yet handed to their durable holder (`usage`): the buffer, and
+/// whether a flush is handing counts over (it takes whatever arrives meanwhile too).
 #[derive(Debug, Default)]
 pub struct Counters {
     pub buffer: CounterBuffer,
-    pub scheduled: bool,
-    pub last_flush_ms: i64,
+    pub flushing: bool,
 }
 
 /// The counter documents one batch of (tenant, field) events adds to, each with its fields and

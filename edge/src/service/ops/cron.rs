@@ -12,6 +12,7 @@ use crate::service::model::{Tenant, TenantStatus, VerificationStatus};
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::ops::analytics::Event;
+use crate::service::ops::backup;
 use crate::service::ops::notify::{self, Notice};
 use crate::service::ops::usage;
 use crate::service::ops::webhooks::deliver;
@@ -98,7 +99,16 @@ pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
         );
     }
     let webhooks = deliver::run_due_webhooks(app, ctx).await;
-    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways, "webhooks": webhooks, "store_error": store_error})
+    // Today's backup, a bounded step per run until the day's export is complete.
+    let backup = if app.cfg.backup.keep_days > 0 {
+        match backup::backup_step(app, ctx, app.cfg.backup.pages_per_run as usize).await {
+            Ok(v) => v,
+            Err(e) => json!({"error": e.to_string(), "cause": e.cause}),
+        }
+    } else {
+        json!("off")
+    };
+    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways, "webhooks": webhooks, "backup": backup, "store_error": store_error})
 }
 
 /// The every-minute trigger: the fleet's part and the due webhook retries.

@@ -8,7 +8,7 @@ use crate::service::model::Tenant;
 pub enum Later {
     /// Tell a tenant's contact phone (at most once per period; see `notify`).
     Notice { tenant: Box<Tenant>, notice: Notice },
-    /// Commit the isolate's analytics counts, at most once per flush interval (`usage`).
+    /// Hand the isolate's analytics counts to their durable holder (`Platform::tally`, `usage`).
     FlushCounters,
     /// First attempts of webhook deliveries a commit of the request created.
     Webhooks { ids: Vec<String> },

@@ -26,8 +26,74 @@ fn n(m: &Map<String, Value>, k: &str) -> i64 {
     m.get(k).and_then(Value::as_i64).unwrap_or(0)
 }
 
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// One metric family: its HELP and TYPE and its own samples, always written together, so the
+/// text is valid whatever order the samples were added in.
+pub struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: Vec<String>,
+}
+
+impl Family {
+    /// A sample of the family itself (`suffix` ""), or of one of its series (`_bucket`, `_count`).
+    pub fn sample(&mut self, suffix: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        let mut line = format!("{}{suffix}", self.name);
+        if !labels.is_empty() {
+            let inner: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+                .collect();
+            let _ = write!(line, "{{{}}}", inner.join(","));
+        }
+        let _ = write!(line, " {value}");
+        self.samples.push(line);
+    }
+}
+
+/// The families of one exposition, in the order they were first named.
+#[derive(Default)]
+pub struct Exposition {
+    families: Vec<Family>,
+}
+
+impl Exposition {
+    /// The family `name`, created with its type and help the first time it is named.
+    pub fn family(
+        &mut self,
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+    ) -> &mut Family {
+        let i = match self.families.iter().position(|f| f.name == name) {
+            Some(i) => i,
+            None => {
+                self.families.push(Family {
+                    name,
+                    kind,
+                    help,
+                    samples: Vec::new(),
+                });
+                self.families.len() - 1
+            }
+        };
+        &mut self.families[i]
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for f in &self.families {
+            let _ = writeln!(
+                out,
+                "# HELP {} {}\n# TYPE {} {}",
+                f.name, f.help, f.name, f.kind
+            );
+            for s in &f.samples {
+                let _ = writeln!(out, "{s}");
+            }
+        }
+        out
+    }
 }
 
 /// The exposition text. `route_of` names a route (`POST /v1/otp/send`) from its counter name.
@@ -37,14 +103,13 @@ pub fn render(
     open_alerts: &BTreeMap<String, i64>,
     route_of: &dyn Fn(&str) -> String,
 ) -> String {
-    let mut out = String::new();
-    head(
-        &mut out,
+    let mut x = Exposition::default();
+    let reqs = x.family(
         "otp_http_requests_total",
         "counter",
         "Requests this month by route and status.",
     );
-    let mut reqs: Vec<(String, String, i64)> = month
+    let mut rows: Vec<(String, String, i64)> = month
         .iter()
         .filter_map(|(k, v)| {
             let rest = k.strip_prefix("http_")?;
@@ -52,17 +117,11 @@ pub fn render(
             Some((route_of(route), status.to_string(), v.as_i64().unwrap_or(0)))
         })
         .collect();
-    reqs.sort();
-    for (route, status, v) in reqs {
-        let _ = writeln!(
-            out,
-            "otp_http_requests_total{{route=\"{}\",status=\"{}\"}} {v}",
-            label(&route),
-            label(&status)
-        );
+    rows.sort();
+    for (route, status, v) in rows {
+        reqs.sample("", &[("route", &route), ("status", &status)], v);
     }
-    head(
-        &mut out,
+    let latency = x.family(
         "otp_request_latency_ms",
         "histogram",
         "Tenant request latency this month (analytics buckets).",
@@ -75,14 +134,10 @@ pub fn render(
             (format!("latency_le_{b}"), b.to_string())
         };
         cumulative += n(month, &field);
-        let _ = writeln!(
-            out,
-            "otp_request_latency_ms_bucket{{le=\"{le}\"}} {cumulative}"
-        );
+        latency.sample("_bucket", &[("le", &le)], cumulative);
     }
-    let _ = writeln!(out, "otp_request_latency_ms_count {cumulative}");
-    head(
-        &mut out,
+    latency.sample("_count", &[], cumulative);
+    let sends = x.family(
         "otp_sends_total",
         "counter",
         "SMS this month by state: accepted for sending, then as the phones reported them.",
@@ -96,10 +151,9 @@ pub fn render(
         ("failed", n(month, "delivery_failed")),
         ("expired", n(month, "delivery_expired")),
     ] {
-        let _ = writeln!(out, "otp_sends_total{{state=\"{state}\"}} {v}");
+        sends.sample("", &[("state", state)], v);
     }
-    head(
-        &mut out,
+    let verifications = x.family(
         "otp_verifications_total",
         "counter",
         "Verification outcomes this month.",
@@ -109,129 +163,100 @@ pub fn render(
         ("failed_check", "otp_failed"),
         ("expired", "otp_expired"),
     ] {
-        let _ = writeln!(
-            out,
-            "otp_verifications_total{{outcome=\"{o}\"}} {}",
-            n(month, f)
-        );
+        verifications.sample("", &[("outcome", o)], n(month, f));
     }
-    head(
-        &mut out,
+    x.family(
         "otp_inbound_sms_total",
         "counter",
         "SMS received and routed to a tenant this month.",
-    );
-    let _ = writeln!(
-        out,
-        "otp_inbound_sms_total {}",
-        n(month, "inbound_received")
-    );
-    head(
-        &mut out,
+    )
+    .sample("", &[], n(month, "inbound_received"));
+    x.family(
         "otp_optouts_total",
         "counter",
         "Numbers added to opt-out lists by a STOP reply this month.",
-    );
-    let _ = writeln!(out, "otp_optouts_total {}", n(month, "optout_added"));
-    head(
-        &mut out,
+    )
+    .sample("", &[], n(month, "optout_added"));
+    let webhooks = x.family(
         "otp_webhook_attempts_total",
         "counter",
         "Webhook delivery attempts this month by result.",
     );
     for r in ["delivered", "retry", "failed"] {
-        let _ = writeln!(
-            out,
-            "otp_webhook_attempts_total{{result=\"{r}\"}} {}",
-            n(month, &format!("webhook_{r}"))
-        );
+        webhooks.sample("", &[("result", r)], n(month, &format!("webhook_{r}")));
     }
-    head(
-        &mut out,
-        "otp_gateway_up",
-        "gauge",
-        "Whether the phone answered its last signed health check.",
-    );
-    let mut gauges = String::new();
-    for c in checks {
-        let id = label(c["gateway_id"].as_str().unwrap_or(""));
-        let _ = writeln!(
-            out,
-            "otp_gateway_up{{gateway=\"{id}\"}} {}",
-            i64::from(c["reachable"] == true)
-        );
-        if let Some(q) = c["queue_depth"].as_i64() {
-            let _ = writeln!(gauges, "otp_gateway_queue_depth{{gateway=\"{id}\"}} {q}");
-        }
-        if let (Some(limit), Some(used)) = (
-            c["capacity"]["per_sim_window"].as_i64(),
-            c["capacity"]["used"].as_i64(),
-        ) {
-            let _ = writeln!(
-                gauges,
-                "otp_gateway_pacing_headroom{{gateway=\"{id}\"}} {}",
-                (limit - used).max(0)
-            );
-        }
-        if let Some(k) = c["kill_switch"].as_bool() {
-            let _ = writeln!(
-                gauges,
-                "otp_gateway_kill_switch{{gateway=\"{id}\"}} {}",
-                i64::from(k)
-            );
-        }
-        if let Some(at) = c["at"].as_i64() {
-            let _ = writeln!(
-                gauges,
-                "otp_gateway_checked_seconds{{gateway=\"{id}\"}} {}",
-                at / 1000
-            );
-        }
-    }
-    head(
-        &mut out,
-        "otp_gateway_queue_depth",
-        "gauge",
-        "Messages waiting on the phone at its last health check.",
-    );
-    head(
-        &mut out,
-        "otp_gateway_pacing_headroom",
-        "gauge",
-        "Sends the phone's pacing window still allowed at its last health check.",
-    );
-    head(
-        &mut out,
-        "otp_gateway_kill_switch",
-        "gauge",
-        "Whether the phone's own kill switch was engaged at its last health check.",
-    );
-    head(
-        &mut out,
-        "otp_gateway_checked_seconds",
-        "gauge",
-        "Unix time of the phone's last health check.",
-    );
-    out.push_str(&gauges);
-    head(
-        &mut out,
+    gateway_gauges(&mut x, checks);
+    let alerts = x.family(
         "otp_alerts_open",
         "gauge",
         "Open operator alert incidents by kind.",
     );
     for (kind, v) in open_alerts {
-        let _ = writeln!(out, "otp_alerts_open{{kind=\"{}\"}} {v}", label(kind));
+        alerts.sample("", &[("kind", kind)], v);
     }
-    head(
-        &mut out,
+    let store = x.family(
         "otp_store_requests_total",
         "counter",
         "Store requests made by this isolate, by operation.",
     );
     for (op, v) in crate::store::metrics::snapshot() {
-        let _ = writeln!(out, "otp_store_requests_total{{op=\"{}\"}} {v}", op.name());
+        store.sample("", &[("op", op.name())], v);
     }
-    out
+    x.render()
+}
+
+/// Each phone's gauges from its last health check.
+fn gateway_gauges(x: &mut Exposition, checks: &[Value]) {
+    // Named first, so every family is listed even before the first check.
+    x.family(
+        "otp_gateway_up",
+        "gauge",
+        "Whether the phone answered its last signed health check.",
+    );
+    x.family(
+        "otp_gateway_queue_depth",
+        "gauge",
+        "Messages waiting on the phone at its last health check.",
+    );
+    x.family(
+        "otp_gateway_pacing_headroom",
+        "gauge",
+        "Sends the phone's pacing window still allowed at its last health check.",
+    );
+    x.family(
+        "otp_gateway_kill_switch",
+        "gauge",
+        "Whether the phone's own kill switch was engaged at its last health check.",
+    );
+    x.family(
+        "otp_gateway_checked_seconds",
+        "gauge",
+        "Unix time of the phone's last health check.",
+    );
+    // Already named above: the kind and help given here are not used.
+    fn gauge<'a>(x: &'a mut Exposition, name: &'static str) -> &'a mut Family {
+        x.family(name, "gauge", "")
+    }
+    for c in checks {
+        let id = c["gateway_id"].as_str().unwrap_or("");
+        let l = [("gateway", id)];
+        gauge(x, "otp_gateway_up").sample("", &l, i64::from(c["reachable"] == true));
+        if let Some(q) = c["queue_depth"].as_i64() {
+            gauge(x, "otp_gateway_queue_depth").sample("", &l, q);
+        }
+        if let (Some(limit), Some(used)) = (
+            c["capacity"]["per_sim_window"].as_i64(),
+            c["capacity"]["used"].as_i64(),
+        ) {
+            gauge(x, "otp_gateway_pacing_headroom").sample("", &l, (limit - used).max(0));
+        }
+        if let Some(k) = c["kill_switch"].as_bool() {
+            gauge(x, "otp_gateway_kill_switch").sample("", &l, i64::from(k));
+        }
+        if let Some(at) = c["at"].as_i64() {
+            gauge(x, "otp_gateway_checked_seconds").sample("", &l, at / 1000);
+        }
+    }
 }
 
 /// The metrics text (see the module header).
@@ -325,5 +350,22 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+        // Every sample sits under its own family's TYPE line, and each family is typed once.
+        let mut current = String::new();
+        let mut typed = std::collections::BTreeSet::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                current = rest.split(' ').next().unwrap().to_string();
+                assert!(typed.insert(current.clone()), "{current} typed twice");
+            } else if !l.starts_with('#') {
+                let name = l.split(['{', ' ']).next().unwrap();
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|f| *f == current))
+                    .unwrap_or(name);
+                assert_eq!(family, current, "{l} outside its family");
+            }
+        }
+        assert!(typed.contains("otp_gateway_checked_seconds"));
     }
 }

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod analytics;
 pub mod audit;
+pub mod backup;
 pub mod cors;
 pub mod cron;
 pub mod incidents;

@@ -1,10 +1,10 @@
-//! The isolate's analytics counts: every request adds its events here, and they are committed
-//! at most once per flush interval (`analytics` says which documents and fields).
+//! The isolate's analytics counts: every request adds its events here, and they are handed to
+//! their durable holder (`Platform::tally`) after the answer, or before it for a request that
+//! counted a send or a check (`analytics` says which documents and fields).
 
-use super::analytics::SHARDS;
+use super::analytics::{counter_increments, SHARDS};
 use crate::platform::Platform;
 use crate::service::app::App;
-use crate::store::Write;
 
 /// Adds a request's events to the isolate's counts.
 pub fn count<P: Platform>(app: &App<P>, items: &[(String, String)], now_ms: i64) {
@@ -16,49 +16,56 @@ pub fn count<P: Platform>(app: &App<P>, items: &[(String, String)], now_ms: i64)
     }
 }
 
-/// Commits the counts gathered so far, no sooner than one flush interval after the last
-/// flush; callers that find a flush already waiting leave their counts to it. A failed commit
-/// puts the counts back for the next flush.
+/// Times a flush tries to hand counts over before it leaves them to the next one.
+const TALLY_TRIES: u32 = 3;
+
+/// Hands the counts gathered so far to their durable holder (which adds them to the store
+/// within `COUNTER_FLUSH_MS`). One flush at a time per isolate: a flush already running takes
+/// what arrives meanwhile before it ends, so every count is handed over within the work left
+/// after some request's answer (`waitUntil`), which an eviction waits for. Counts the holder
+/// could not take stay for the next flush.
 pub async fn flush_counters<P: Platform>(app: &App<P>) {
-    let wait = {
+    let mut failures = 0;
+    loop {
+        let docs = {
+            let Ok(mut c) = app.counters.lock() else {
+                return;
+            };
+            if c.flushing || c.buffer.is_empty() {
+                return;
+            }
+            c.flushing = true;
+            c.buffer.take(app.random_below(SHARDS))
+        };
+        let handed = app.platform.tally(docs.clone()).await;
         let Ok(mut c) = app.counters.lock() else {
             return;
         };
-        if c.scheduled || c.buffer.is_empty() {
-            return;
+        c.flushing = false;
+        if let Err(e) = handed {
+            c.buffer.restore(docs);
+            failures += 1;
+            if failures >= TALLY_TRIES {
+                drop(c);
+                app.platform.log(
+                    &serde_json::json!({"level": "warn", "event": "counter_flush_failed", "error": e})
+                        .to_string(),
+                );
+                return;
+            }
         }
-        c.scheduled = true;
-        let due = c.last_flush_ms + app.cfg.counter_flush_ms as i64;
-        (due - app.platform.now_ms()).max(0) as u64
-    };
-    if wait > 0 {
-        app.platform.sleep(wait).await;
     }
-    let docs = {
-        let Ok(mut c) = app.counters.lock() else {
-            return;
-        };
-        c.scheduled = false;
-        c.last_flush_ms = app.platform.now_ms();
-        c.buffer.take(app.random_below(SHARDS))
-    };
-    if docs.is_empty() {
+}
+
+/// Makes a request's counts durable before it is answered (those of sends and checks: a
+/// crash right after the answer must not lose them). If the holder cannot take them now,
+/// they wait in the isolate for the flush after the answer.
+pub async fn tally_now<P: Platform>(app: &App<P>, items: &[(String, String)], now_ms: i64) {
+    if items.is_empty() {
         return;
     }
-    let writes: Vec<Write> = docs
-        .iter()
-        .map(|(path, fields)| {
-            let f: Vec<(&str, i64)> = fields.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-            Write::increments(path.clone(), &f)
-        })
-        .collect();
-    if let Err(e) = app.repo().commit_chunked(writes).await {
-        app.platform.log(
-            &serde_json::json!({"level": "warn", "event": "counter_flush_failed", "error": e.to_string()})
-                .to_string(),
-        );
-        if let Ok(mut c) = app.counters.lock() {
-            c.buffer.restore(docs);
-        }
+    let docs = counter_increments(items, now_ms, app.random_below(SHARDS));
+    if app.platform.tally(docs).await.is_err() {
+        count(app, items, now_ms);
     }
 }

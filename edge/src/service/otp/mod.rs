@@ -447,7 +447,11 @@ pub async fn verify_otp<P: Platform>(
         if matched {
             ctx.count(&tenant.id, Event::OtpApproved);
             if let Ok(number) = Phone::parse(&v.phone) {
-                let mut keys = vec![crate::service::abuse::fraud::rules::prefix_of(&number).key];
+                let mut keys: Vec<String> =
+                    crate::service::abuse::fraud::rules::destination(&number)
+                        .into_iter()
+                        .map(|w| w.key)
+                        .collect();
                 keys.extend(v.end_user.clone());
                 fraud::guard_approved(ctx, tenant, keys);
             }

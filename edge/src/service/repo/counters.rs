@@ -1,13 +1,29 @@
-//! `counters/{scope}_{period}_{shard}`: analytics counts, written by `App::flush_counters`.
+//! `counters/{scope}_{period}_{shard}`: analytics counts, written by their durable holder
+//! (`Platform::tally`: a tally Durable Object on Workers) through `Repo::add_counts`.
 
 use serde_json::{json, Value};
 
 use super::Repo;
 use crate::net::HttpClient;
 use crate::service::ops::analytics::{counter_path, Granularity, SHARDS};
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
+
+/// Counts to add: (counter document path, [(field, amount)]).
+pub type CountDocs = Vec<(String, Vec<(String, i64)>)>;
 
 impl<H: HttpClient> Repo<'_, H> {
+    /// Adds `docs` to their counters (field increments: commits never conflict).
+    pub async fn add_counts(&self, docs: &CountDocs) -> Result<(), StoreError> {
+        let writes: Vec<Write> = docs
+            .iter()
+            .map(|(path, fields)| {
+                let f: Vec<(&str, i64)> = fields.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+                Write::increments(path.clone(), &f)
+            })
+            .collect();
+        self.commit_chunked(writes).await
+    }
+
     /// Each period's counters, summed over the shards.
     pub async fn counter_totals(
         &self,

@@ -144,6 +144,11 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok((items, next))
     }
 
+    /// Every top-level collection the database holds (the scheduled backup's list).
+    pub async fn collection_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.db.list_collection_ids(self.http, self.now).await
+    }
+
     /// Writes restored documents as they were (one atomic commit per call).
     pub async fn import_documents(&self, docs: Vec<(String, Value)>) -> Result<(), StoreError> {
         let writes = docs

@@ -8,17 +8,24 @@
 //! The lease: a take is served from units already moved out of the store's quota shards. When the
 //! lease is empty the gate takes a block from one shard in one commit guarded by the version it
 //! read, so the store's balance never goes below zero and the sum of leases never exceeds it.
-//! The lease lives in memory: if its holder is evicted, at most one block is never spent (the
-//! tenant loses it; it is never spent twice). Refunds go back to the lease.
+//! Refunds go back to the lease.
+//!
+//! What a decision depends on survives the holder's eviction: every call hands back the entries
+//! it changed (`Served::changes`: limit states, the lease, the fraud guard's windows and blocks),
+//! which the holder writes to its own storage before it answers, and a holder that starts reads
+//! them all back first (`TenantGate::restore`). So the lease is never lost (usage is exactly what
+//! was spent), a limit or a pumping run that paused across an eviction picks up where it was.
 
 use std::collections::HashMap;
+
+use serde_json::{json, Value};
 
 use crate::net::HttpClient;
 use crate::platform::fraud::{FraudAnswer, FraudAsk};
 use crate::platform::{
     GateAnswer, GateAsk, Hit, LimitKind, QuotaAnswer, QuotaOp, RateRule, Refusal,
 };
-use crate::service::abuse::fraud::rules::FraudGuard;
+use crate::service::abuse::fraud::rules::{FraudGuard, StoreChanges};
 use crate::service::repo::{Repo, ShardState};
 use crate::store::StoreError;
 
@@ -49,6 +56,9 @@ const MAX_BLOCK: i64 = 64;
 const BUSY_REFILL_MS: i64 = 2_000;
 /// Limit state is forgotten for keys whose window has passed once there are this many.
 const MAX_KEYS: usize = 10_000;
+/// Where the holder keeps the lease (limit states are under their `key_of`, the fraud guard's
+/// entries under `fraud:blocks` and `fw:`).
+pub const LEASE_KEY: &str = "quota:lease";
 
 #[derive(Debug, Default)]
 pub struct TenantGate {
@@ -58,17 +68,19 @@ pub struct TenantGate {
     shards: Vec<ShardState>,
     block: i64,
     last_refill_ms: i64,
-    /// Sends and approvals per destination prefix and end user (see `service::fraud`).
+    /// Sends and approvals per destination level and end user (see `abuse::fraud::rules`).
     pub fraud: FraudGuard,
+    /// The holder's stored entries were read back (or there were none).
+    restored: bool,
+    /// The lease changed since the holder last stored it.
+    lease_changed: bool,
 }
 
-/// What a gate call decided, and the limit states its holder must keep durably.
+/// What a gate call decided, and the entries its holder must write (or delete) before answering.
 #[derive(Debug)]
 pub struct Served {
     pub answer: GateAnswer,
-    pub persist: Vec<(String, i64)>,
-    /// The fraud guard's blocks, when they changed (kept whole under one storage key).
-    pub fraud_blocks: Option<Vec<crate::platform::fraud::FraudBlock>>,
+    pub changes: StoreChanges,
 }
 
 pub fn key_of(hit: &Hit) -> String {
@@ -84,35 +96,56 @@ pub fn key_of(hit: &Hit) -> String {
 }
 
 impl TenantGate {
-    /// Persisted keys of `ask` this holder has not seen since it started (to load first).
-    pub fn unknown_persisted(&self, ask: &GateAsk) -> Vec<String> {
-        ask.hits
-            .iter()
-            .filter(|h| h.persist)
-            .map(key_of)
-            .filter(|k| !self.tats.contains_key(k))
-            .collect()
+    /// Whether the holder has given back its stored entries since it started.
+    pub fn restored(&self) -> bool {
+        self.restored
     }
 
-    /// A limit state loaded from durable storage.
-    pub fn seed(&mut self, key: String, tat: i64) {
-        self.tats.entry(key).or_insert(tat);
+    /// Takes back what the holder stored, once after it starts. Returns the keys no longer worth
+    /// keeping (limit states whose window has passed), for the holder to delete.
+    pub fn restore(&mut self, entries: Vec<(String, Value)>, now: i64) -> Vec<String> {
+        let mut stale = Vec::new();
+        for (key, value) in entries {
+            if key == LEASE_KEY {
+                self.lease = value["units"].as_i64().unwrap_or(0).max(0);
+                continue;
+            }
+            if self.fraud.restore(&key, &value) {
+                continue;
+            }
+            match value.as_i64() {
+                Some(tat) if tat > now => {
+                    self.tats.entry(key).or_insert(tat);
+                }
+                _ => stale.push(key),
+            }
+        }
+        self.fraud.load(Vec::new());
+        self.restored = true;
+        stale
     }
 
-    /// The limits of `hits` at `now`, all counted or, at the first refusal, none.
-    fn admit(&mut self, hits: &[Hit], now: i64, peek: bool) -> Result<Vec<(String, i64)>, Refusal> {
-        let mut next: Vec<(String, i64, bool)> = Vec::with_capacity(hits.len());
+    /// The limits of `hits` at `now`, all counted or, at the first refusal, none. Every limit
+    /// state it changed goes to `out` (to store), and any it forgot (to delete).
+    fn admit(
+        &mut self,
+        hits: &[Hit],
+        now: i64,
+        peek: bool,
+        out: &mut StoreChanges,
+    ) -> Result<(), Refusal> {
+        let mut next: Vec<(String, i64)> = Vec::with_capacity(hits.len());
         for h in hits {
             let key = key_of(h);
             let tat = next
                 .iter()
                 .rev()
-                .find(|(k, _, _)| *k == key)
-                .map(|(_, t, _)| *t)
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| *t)
                 .or_else(|| self.tats.get(&key).copied())
                 .unwrap_or(0);
             match gcra(h.rule, tat, now) {
-                Ok(t) => next.push((key, t, h.persist)),
+                Ok(t) => next.push((key, t)),
                 Err(wait) => {
                     return Err(Refusal {
                         kind: h.kind,
@@ -122,24 +155,33 @@ impl TenantGate {
             }
         }
         if peek {
-            return Ok(Vec::new());
+            return Ok(());
         }
         if self.tats.len() > MAX_KEYS {
-            self.tats.retain(|_, t| *t > now);
+            self.tats.retain(|k, t| {
+                let keep = *t > now;
+                if !keep {
+                    out.delete.push(k.clone());
+                }
+                keep
+            });
         }
-        let mut persist = Vec::new();
-        for (key, tat, durable) in next {
-            if durable {
-                persist.push((key.clone(), tat));
-            }
+        // Several hits of one request may share a key: its last state is the one to store.
+        let mut stored: HashMap<String, i64> = HashMap::new();
+        for (key, tat) in next {
+            stored.insert(key.clone(), tat);
             self.tats.insert(key, tat);
         }
-        Ok(persist)
+        out.delete.retain(|k| !stored.contains_key(k));
+        let mut stored: Vec<(String, i64)> = stored.into_iter().collect();
+        stored.sort();
+        out.put
+            .extend(stored.into_iter().map(|(k, t)| (k, json!(t))));
+        Ok(())
     }
 
-    /// Un-counts `hits` (each key's state moves back one interval); returns the durable states.
-    fn give_back(&mut self, hits: &[Hit], now: i64) -> Vec<(String, i64)> {
-        let mut persist = Vec::new();
+    /// Un-counts `hits` (each key's state moves back one interval); the new states go to `out`.
+    fn give_back(&mut self, hits: &[Hit], now: i64, out: &mut StoreChanges) {
         for h in hits {
             let key = key_of(h);
             let Some(tat) = self.tats.get_mut(&key) else {
@@ -147,11 +189,8 @@ impl TenantGate {
             };
             let interval = h.rule.window_secs.max(1) as i64 * 1000 / h.rule.limit.max(1) as i64;
             *tat = (*tat - interval).max(now.min(*tat));
-            if h.persist {
-                persist.push((key, *tat));
-            }
+            out.put.push((key, json!(*tat)));
         }
-        persist
     }
 
     pub async fn serve<H: HttpClient>(
@@ -181,24 +220,27 @@ impl TenantGate {
             }
             _ => None,
         };
+        let mut changes = StoreChanges::default();
         let admitted = if ask.undo {
-            Ok(self.give_back(&ask.hits, now))
+            self.give_back(&ask.hits, now, &mut changes);
+            Ok(())
         } else {
-            self.admit(&ask.hits, now, ask.peek)
+            self.admit(&ask.hits, now, ask.peek, &mut changes)
         };
-        let persist = match admitted {
-            Ok(p) => p,
-            Err(refusal) => return self.refused(refusal, None),
-        };
+        if let Err(refusal) = admitted {
+            return self.refused(refusal, None);
+        }
         let quota = match ask.quota {
             QuotaOp::None => QuotaAnswer::None,
             QuotaOp::Peek => QuotaAnswer::Leased { units: self.lease },
             QuotaOp::Refund { units } => {
                 self.lease += units as i64;
+                self.lease_changed = true;
                 QuotaAnswer::Leased { units: self.lease }
             }
             QuotaOp::Reset => {
                 let dropped = std::mem::take(&mut self.lease);
+                self.lease_changed = true;
                 self.shards.clear();
                 QuotaAnswer::Leased { units: dropped }
             }
@@ -216,26 +258,39 @@ impl TenantGate {
             }
             _ => None,
         };
+        self.collect(&mut changes);
         Served {
             answer: GateAnswer {
                 refused: None,
                 quota,
                 fraud,
             },
-            persist,
-            fraud_blocks: self.fraud.take_changed(),
+            changes,
         }
     }
 
+    /// Adds the lease and the fraud guard's changes to what the holder must store.
+    fn collect(&mut self, changes: &mut StoreChanges) {
+        if std::mem::take(&mut self.lease_changed) {
+            changes
+                .put
+                .push((LEASE_KEY.to_string(), json!({"units": self.lease})));
+        }
+        let fraud = self.fraud.take_changes();
+        changes.put.extend(fraud.put);
+        changes.delete.extend(fraud.delete);
+    }
+
     fn refused(&mut self, refusal: Refusal, fraud: Option<FraudAnswer>) -> Served {
+        let mut changes = StoreChanges::default();
+        self.collect(&mut changes);
         Served {
             answer: GateAnswer {
                 refused: Some(refusal),
                 quota: QuotaAnswer::None,
                 fraud,
             },
-            persist: Vec::new(),
-            fraud_blocks: self.fraud.take_changed(),
+            changes,
         }
     }
 
@@ -247,12 +302,14 @@ impl TenantGate {
     ) -> QuotaAnswer {
         if self.lease > 0 {
             self.lease -= 1;
+            self.lease_changed = true;
             return QuotaAnswer::Granted;
         }
         match self.refill(tenant_id, now, repo).await {
             Ok(0) => QuotaAnswer::Exhausted,
             Ok(n) => {
                 self.lease += n - 1;
+                self.lease_changed = true;
                 QuotaAnswer::Granted
             }
             Err(e) => QuotaAnswer::Unavailable { why: e.to_string() },
@@ -311,6 +368,10 @@ impl TenantGate {
 mod tests {
     use super::*;
 
+    fn admit(g: &mut TenantGate, hits: &[Hit], now: i64, peek: bool) -> Result<(), Refusal> {
+        g.admit(hits, now, peek, &mut StoreChanges::default())
+    }
+
     #[test]
     fn allows_a_burst_of_limit_then_refuses() {
         let rule = RateRule {
@@ -353,36 +414,39 @@ mod tests {
         let mut g = TenantGate::default();
         let ep = hit(LimitKind::Endpoint, "send", 100);
         let phone = hit(LimitKind::PhoneSends, "p1", 1);
-        assert!(g.admit(&[ep.clone(), phone.clone()], 0, false).is_ok());
-        let refused = g.admit(&[ep.clone(), phone.clone()], 0, false).unwrap_err();
+        assert!(admit(&mut g, &[ep.clone(), phone.clone()], 0, false).is_ok());
+        let refused = admit(&mut g, &[ep.clone(), phone.clone()], 0, false).unwrap_err();
         assert_eq!(refused.kind, LimitKind::PhoneSends);
         // The endpoint bucket holds one hit, not two: 99 more go through.
         for _ in 0..99 {
-            g.admit(std::slice::from_ref(&ep), 0, false).unwrap();
+            admit(&mut g, std::slice::from_ref(&ep), 0, false).unwrap();
         }
-        assert!(g.admit(&[ep], 0, false).is_err());
+        assert!(admit(&mut g, &[ep], 0, false).is_err());
     }
 
     #[test]
-    fn only_durable_limits_are_handed_back_for_storage() {
+    fn every_limit_state_a_call_changes_is_handed_back_for_storage() {
         let mut g = TenantGate::default();
-        let p = g
-            .admit(
-                &[
-                    hit(LimitKind::Endpoint, "send", 10),
-                    hit(LimitKind::PhoneSends, "p1", 5),
-                ],
-                0,
-                false,
-            )
-            .unwrap();
-        assert_eq!(p.len(), 1);
-        assert_eq!(p[0].0, "sends:p1");
-        let ask = GateAsk {
-            hits: vec![hit(LimitKind::PhoneSends, "p2", 5)],
-            ..Default::default()
-        };
-        assert_eq!(g.unknown_persisted(&ask), vec!["sends:p2".to_string()]);
+        let mut out = StoreChanges::default();
+        g.admit(
+            &[
+                hit(LimitKind::Endpoint, "send", 10),
+                hit(LimitKind::PhoneSends, "p1", 5),
+                hit(LimitKind::Endpoint, "send", 10),
+            ],
+            0,
+            false,
+            &mut out,
+        )
+        .unwrap();
+        // Each key once, with its last state.
+        assert_eq!(
+            out.put,
+            vec![
+                ("ep:send".to_string(), json!(12_000)),
+                ("sends:p1".to_string(), json!(12_000))
+            ]
+        );
     }
 
     #[test]
@@ -390,10 +454,10 @@ mod tests {
         let mut g = TenantGate::default();
         let h = hit(LimitKind::AuthFailures, "1.2.3.4", 1);
         for _ in 0..3 {
-            g.admit(std::slice::from_ref(&h), 0, true).unwrap();
+            admit(&mut g, std::slice::from_ref(&h), 0, true).unwrap();
         }
-        g.admit(std::slice::from_ref(&h), 0, false).unwrap();
-        assert!(g.admit(&[h], 0, true).is_err());
+        admit(&mut g, std::slice::from_ref(&h), 0, false).unwrap();
+        assert!(admit(&mut g, &[h], 0, true).is_err());
     }
 
     /// Serves `ask` with a store that is never reached (no quota op needs it here).
@@ -451,10 +515,10 @@ mod tests {
         let verdict = s.answer.fraud.unwrap();
         assert!(verdict.new_block);
         assert_eq!(verdict.blocked.unwrap().sends, 20);
-        assert_eq!(s.fraud_blocks.unwrap().len(), 1);
+        assert!(s.changes.put.iter().any(|(k, _)| k == "fraud:blocks"));
         // 19 sends counted against the endpoint limit, the refused one did not: 81 places left.
         let left = (0..200)
-            .take_while(|_| g.admit(std::slice::from_ref(&ep), 300, false).is_ok())
+            .take_while(|_| admit(&mut g, std::slice::from_ref(&ep), 300, false).is_ok())
             .count();
         assert_eq!(left, 81);
         let list = serve(
@@ -473,12 +537,91 @@ mod tests {
     fn a_hit_given_back_frees_its_place() {
         let mut g = TenantGate::default();
         let h = hit(LimitKind::PhoneSends, "p1", 2);
-        g.admit(std::slice::from_ref(&h), 0, false).unwrap();
-        g.admit(std::slice::from_ref(&h), 0, false).unwrap();
-        assert!(g.admit(std::slice::from_ref(&h), 0, false).is_err());
-        let persisted = g.give_back(std::slice::from_ref(&h), 0);
-        assert_eq!(persisted.len(), 1, "a durable limit is written back");
-        assert!(g.admit(std::slice::from_ref(&h), 0, false).is_ok());
-        assert!(g.admit(&[h], 0, false).is_err());
+        admit(&mut g, std::slice::from_ref(&h), 0, false).unwrap();
+        admit(&mut g, std::slice::from_ref(&h), 0, false).unwrap();
+        assert!(admit(&mut g, std::slice::from_ref(&h), 0, false).is_err());
+        let mut out = StoreChanges::default();
+        g.give_back(std::slice::from_ref(&h), 0, &mut out);
+        assert_eq!(out.put.len(), 1, "the limit's state is written back");
+        assert!(admit(&mut g, std::slice::from_ref(&h), 0, false).is_ok());
+        assert!(admit(&mut g, &[h], 0, false).is_err());
+    }
+
+    /// The holder's storage, as a map the test keeps across "evictions".
+    fn store(stored: &mut std::collections::BTreeMap<String, Value>, c: StoreChanges) {
+        for k in c.delete {
+            stored.remove(&k);
+        }
+        stored.extend(c.put);
+    }
+
+    #[tokio::test]
+    async fn an_evicted_gate_starts_again_from_its_stored_limits_lease_and_windows() {
+        use crate::platform::fraud::{FraudAsk, FraudLevel, Watched};
+        let mut stored = std::collections::BTreeMap::new();
+        let mut g = TenantGate::default();
+        assert!(g.restore(Vec::new(), 0).is_empty());
+        // A lease of 5 units (as a refill would leave it), then two sends.
+        g.lease = 5;
+        let ep = Hit {
+            rule: RateRule {
+                limit: 3,
+                window_secs: 3600,
+            },
+            ..hit(LimitKind::Endpoint, "send", 3)
+        };
+        let send = GateAsk {
+            hits: vec![ep.clone()],
+            quota: QuotaOp::Take,
+            fraud: Some(FraudAsk::Send {
+                level: FraudLevel::Standard,
+                watched: vec![Watched {
+                    key: "p:+33612".into(),
+                    label: "+33612".into(),
+                }],
+            }),
+            ..Default::default()
+        };
+        for i in 0..2 {
+            let s = serve(&mut g, &send, 1000 + i).await;
+            assert_eq!(s.answer.quota, QuotaAnswer::Granted);
+            store(&mut stored, s.changes);
+        }
+        // Evicted: a new holder reads its storage back.
+        let mut g = TenantGate::default();
+        let stale = g.restore(stored.clone().into_iter().collect(), 2000);
+        assert!(stale.is_empty());
+        assert_eq!(g.lease, 3, "the lease is what was left, not lost");
+        let peek = serve(
+            &mut g,
+            &GateAsk {
+                quota: QuotaOp::Peek,
+                ..Default::default()
+            },
+            2000,
+        )
+        .await;
+        assert_eq!(peek.answer.quota, QuotaAnswer::Leased { units: 3 });
+        // The endpoint limit remembers its two hits: one more, then 429.
+        let s = serve(&mut g, &send, 2001).await;
+        assert!(s.answer.refused.is_none());
+        store(&mut stored, s.changes);
+        let s = serve(&mut g, &send, 2002).await;
+        assert_eq!(s.answer.refused.unwrap().kind, LimitKind::Endpoint);
+        // And the fraud guard's window its three sends.
+        let list = serve(
+            &mut g,
+            &GateAsk {
+                fraud: Some(FraudAsk::List),
+                ..Default::default()
+            },
+            2003,
+        )
+        .await;
+        assert_eq!(list.answer.fraud.unwrap().busiest[0].sends, 3);
+        // Limit states whose window passed are dropped at the next start.
+        let mut g = TenantGate::default();
+        let stale = g.restore(stored.into_iter().collect(), 10 * 3_600_000);
+        assert_eq!(stale, vec!["ep:send".to_string()]);
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::error::{Error, ErrorCode};
 use crate::platform::fraud::{FraudAnswer, FraudAsk, FraudBlock, FraudLevel, Watched};
 use crate::platform::{iso8601, GateAsk, Platform};
-use crate::service::abuse::fraud::rules::prefix_of;
+use crate::service::abuse::fraud::rules::{destination, Scope};
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::Tenant;
@@ -25,7 +25,7 @@ fn block_json(b: &FraudBlock) -> serde_json::Value {
     json!({
         "key": b.key,
         "watched": b.label,
-        "kind": if b.key.starts_with("ip:") { "end_user" } else { "prefix" },
+        "kind": Scope::of(&b.key).name(),
         "level": b.level,
         "since": iso8601(b.since_ms),
         "until": iso8601(b.until_ms),
@@ -35,10 +35,10 @@ fn block_json(b: &FraudBlock) -> serde_json::Value {
     })
 }
 
-/// What the guard watches for an OTP to `phone`: its prefix and, when the tenant named one,
-/// the end user.
+/// What the guard watches for an OTP to `phone`: its prefix, carrier range and country and,
+/// when the tenant named one, the end user.
 pub fn watched_for(secrets: &Secrets, ctx: &Ctx, phone: &Phone) -> Vec<Watched> {
-    let mut w = vec![prefix_of(phone)];
+    let mut w = destination(phone);
     if let Some(user) = ctx.end_user() {
         w.push(user.watched(secrets));
     }
@@ -86,10 +86,10 @@ pub async fn fraud_refusal<P: Platform>(
         let subject = format!("{}/{}", tenant.id, block.label);
         alerts::raise_alert(app, ctx, AlertKind::FraudBlock, &subject, audit).await;
     }
-    let who = if block.key.starts_with("ip:") {
-        format!("this end user ({})", block.label)
-    } else {
-        format!("numbers starting {}", block.label)
+    let who = match Scope::of(&block.key) {
+        Scope::EndUser => format!("this end user ({})", block.label),
+        Scope::Country => format!("numbers in {}", block.label),
+        Scope::Range | Scope::Prefix => format!("numbers starting {}", block.label),
     };
     Error::msg(
         ErrorCode::FraudSuspected,
