@@ -38,13 +38,24 @@ export function field(labelText, control, hint) {
   return h("div", { class: "field" }, h("label", { for: control.id }, labelText), control, hintEl);
 }
 
-/** A table that scrolls sideways inside its own box on a narrow screen instead of the page. */
+/** A table that scrolls sideways inside its own box on a narrow screen instead of the page; one
+ * with the class `stack` shows each row as a card of labelled lines there instead. */
 export function table(headers, rows, opts = {}) {
   const t = h("table", { class: opts.class || null },
     opts.caption ? h("caption", { class: opts.captionHidden ? "visually-hidden" : null }, opts.caption) : null,
     h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, rows));
+  labelCells(t);
   return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": opts.caption || "table" }, t);
+}
+
+/** Each body cell gets its column's heading as `data-label` (what a stacked row shows). */
+export function labelCells(t) {
+  const heads = [...t.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const tr of t.querySelectorAll("tbody tr")) {
+    [...tr.cells].forEach((c, i) => { if (heads[i]) c.dataset.label = heads[i]; });
+  }
+  return t;
 }
 
 export function empty(text) {
