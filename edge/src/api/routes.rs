@@ -593,7 +593,7 @@ pub static ROUTES: &[Route] = &[
         body: None, ok: 200 s::inbound_ok, example: s::inbound_example, errors: &[Unauthorized, BadJson, ValidationFailed, StoreUnavailable, Conflict]),
     route!("GET" "/v1/admin/messages", Admin, V1, No, No, AdminMessageList,
         "Every tenant's message log (or one tenant's: ?tenant_id=), newest first, each with its tenant_id; the filters and paging of GET /v1/messages",
-        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, StoreUnavailable]),
+        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, RateLimited, StoreUnavailable, PayloadTooLarge]),
     route!("GET" "/v1/admin/inbound", Admin, V1, No, No, AdminInbound,
         "Inbound SMS of one tenant (?tenant_id=), or without it those no tenant could be found for",
         body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: ADMIN_ERRORS),

@@ -237,7 +237,7 @@ fn next_bound(b: i64) -> i64 {
     if b < 10 {
         b + 1
     } else {
-        (b * 105).div_ceil(100)
+        (b * 105 + 99) / 100
     }
 }
 

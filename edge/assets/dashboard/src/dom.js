@@ -12,7 +12,8 @@ export function h(tag, props, ...children) {
   for (const [k, v] of Object.entries(props || {})) {
     if (v == null || v === false) continue;
     if (k === "class") el.className = v;
-    else if (k === "dataset") Object.assign(el.dataset, v);
+    // A null data value means "no attribute", not the text "null".
+    else if (k === "dataset") for (const [dk, dv] of Object.entries(v)) { if (dv != null) el.dataset[dk] = dv; }
     else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else if (k in el && typeof v !== "string") el[k] = v;
     else if (k === "value" || k === "checked" || k === "disabled" || k === "hidden") el[k] = v;

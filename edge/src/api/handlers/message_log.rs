@@ -31,7 +31,7 @@ fn parse(c: &Call<'_>, admin: bool) -> Result<Parsed, Error> {
     let q = &c.req.query;
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-        if !(COMMON.contains(&key) || admin && key == "tenant_id") {
+        if !(COMMON.contains(&key) || (admin && key == "tenant_id")) {
             return Err(bad(format!("unknown query parameter {key:?}")));
         }
     }
@@ -98,7 +98,7 @@ fn parse(c: &Call<'_>, admin: bool) -> Result<Parsed, Error> {
     }
     let phone = match param("phone") {
         None => None,
-        Some(p) => Some(body::phone(Some(&p), None)?),
+        Some(p) => Some(body::phone(Some(p.as_str()), None)?),
     };
     Ok(Parsed {
         log,
