@@ -665,7 +665,12 @@ try {
     }
     if (name === "messages") await page.waitForSelector('#all-messages[data-ready="true"]');
     if (["tenants", "abuse", "messages", "audit"].includes(name)) out.narrow[name] = await narrowFacts(".view");
-    if (name === "tenants" && readmeShots) await page.screenshot({ path: join(readmeShots, "console-tenants-390.png") });
+    if (name === "tenants" && readmeShots) {
+      // The list, not the form above it: each tenant a card of labelled lines.
+      await page.evaluate(() => document.querySelector("#tenants").closest("section").scrollIntoView());
+      await page.screenshot({ path: join(readmeShots, "console-tenants-390.png") });
+      await page.evaluate(() => window.scrollTo(0, 0));
+    }
     const f = await pageFacts(`${name} phone`);
     out.overflow[name] = f.scrollWidth - f.innerWidth;
     await shot(name, PHONE.width);

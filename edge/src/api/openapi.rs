@@ -134,6 +134,31 @@ pub fn spec_json() -> Vec<u8> {
     serde_json::to_vec(&spec()).expect("spec serialises")
 }
 
+/// The query parameters of the routes that take some beyond `limit` (the message logs).
+fn query_params(h: super::routes::Handler) -> Vec<Value> {
+    use super::routes::Handler::{AdminMessageList, MessageList};
+    let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    let text = json!({"type": "string"});
+    let mut out = match h {
+        MessageList | AdminMessageList => vec![
+            q("direction", "outbound messages (default) or inbound replies", json!({"enum": ["outbound", "inbound"]})),
+            q("phone", "only this number's messages (E.164; matched by its keyed tag, messages from before tags were kept are not found)", text.clone()),
+            q("id", "one outbound message by id (the other filters still apply)", text.clone()),
+            q("state", "outbound only", json!({"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]})),
+            q("kind", "outbound only", json!({"enum": ["otp", "direct", "notification"]})),
+            q("from", "created (received) at or after, ISO 8601", text.clone()),
+            q("to", "created (received) at or before, ISO 8601; a bare date is the whole day", text.clone()),
+            q("limit", "page size", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50})),
+            q("cursor", "next_cursor of the page before, unchanged", text.clone()),
+        ],
+        _ => Vec::new(),
+    };
+    if h == AdminMessageList {
+        out.push(q("tenant_id", "one tenant's log", text));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,29 +277,4 @@ mod tests {
             assert!(listed.contains(&c.as_str()));
         }
     }
-}
-
-/// The query parameters of the routes that take some beyond `limit` (the message logs).
-fn query_params(h: super::routes::Handler) -> Vec<Value> {
-    use super::routes::Handler::{AdminMessageList, MessageList};
-    let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
-    let text = json!({"type": "string"});
-    let mut out = match h {
-        MessageList | AdminMessageList => vec![
-            q("direction", "outbound messages (default) or inbound replies", json!({"enum": ["outbound", "inbound"]})),
-            q("phone", "only this number's messages (E.164; matched by its keyed tag, messages from before tags were kept are not found)", text.clone()),
-            q("id", "one outbound message by id (the other filters still apply)", text.clone()),
-            q("state", "outbound only", json!({"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]})),
-            q("kind", "outbound only", json!({"enum": ["otp", "direct", "notification"]})),
-            q("from", "created (received) at or after, ISO 8601", text.clone()),
-            q("to", "created (received) at or before, ISO 8601; a bare date is the whole day", text.clone()),
-            q("limit", "page size", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50})),
-            q("cursor", "next_cursor of the page before, unchanged", text.clone()),
-        ],
-        _ => Vec::new(),
-    };
-    if h == AdminMessageList {
-        out.push(q("tenant_id", "one tenant's log", text));
-    }
-    out
 }

@@ -298,7 +298,11 @@ pub fn latency_percentile(m: &Map<String, Value>, q: f64) -> Option<Latency> {
         .iter()
         .filter_map(|(k, v)| {
             let b = k.strip_prefix(FINE)?;
-            let bound = if b == "inf" { i64::MAX } else { b.parse().ok()? };
+            let bound = if b == "inf" {
+                i64::MAX
+            } else {
+                b.parse().ok()?
+            };
             Some((bound, v.as_i64().unwrap_or(0)))
         })
         .filter(|(_, c)| *c > 0)
@@ -507,8 +511,13 @@ mod tests {
         assert_eq!(latency_bucket(LATENCY_TOP_MS + 1), None);
         let mut slow = Map::new();
         slow.insert(format!("{FINE}inf"), json!(2));
-        assert_eq!(latency_percentile(&slow, 0.5), Some(Latency::Above(LATENCY_TOP_MS)));
-        let buckets = (1..=LATENCY_TOP_MS).filter_map(latency_bucket).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(
+            latency_percentile(&slow, 0.5),
+            Some(Latency::Above(LATENCY_TOP_MS))
+        );
+        let buckets = (1..=LATENCY_TOP_MS)
+            .filter_map(latency_bucket)
+            .collect::<std::collections::BTreeSet<_>>();
         assert!(buckets.len() < 200, "{}", buckets.len());
     }
 

@@ -201,8 +201,13 @@ fn log_matches(q: &LogQuery, m: &MessageRecord) -> bool {
     let state = serde_json::to_value(m.state).ok();
     eq(&q.tenant_id, &m.tenant_id)
         && eq(&q.kind, m.kind.as_str())
-        && eq(&q.state, state.as_ref().and_then(Value::as_str).unwrap_or(""))
-        && q.phone_tag.as_ref().is_none_or(|t| m.phone_tag.as_ref() == Some(t))
+        && eq(
+            &q.state,
+            state.as_ref().and_then(Value::as_str).unwrap_or(""),
+        )
+        && q.phone_tag
+            .as_ref()
+            .is_none_or(|t| m.phone_tag.as_ref() == Some(t))
         && q.from_ms.is_none_or(|f| m.created_at >= f)
         && q.to_ms.is_none_or(|t| m.created_at <= t)
 }

@@ -169,7 +169,10 @@ pub fn mask_numbers_in(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::String(s) => {
             let digits = s.len().saturating_sub(1);
-            if s.starts_with('+') && (8..=15).contains(&digits) && s[1..].bytes().all(|b| b.is_ascii_digit()) {
+            if s.starts_with('+')
+                && (8..=15).contains(&digits)
+                && s[1..].bytes().all(|b| b.is_ascii_digit())
+            {
                 *s = mask_number(s);
             }
         }

@@ -179,5 +179,8 @@ fn masks_all_but_the_ends() {
     assert_eq!(super::mask_number("+99912345678"), "+9991*****78");
     let mut v = serde_json::json!({"contact_phone": "+14155550123", "name": "Acme", "n": [ "+442079460958", "+12" ]});
     super::mask_numbers_in(&mut v);
-    assert_eq!(v, serde_json::json!({"contact_phone": "+1415*****23", "name": "Acme", "n": ["+44207*****58", "+12"]}));
+    assert_eq!(
+        v,
+        serde_json::json!({"contact_phone": "+1415*****23", "name": "Acme", "n": ["+44207*****58", "+12"]})
+    );
 }

@@ -19,7 +19,15 @@ use crate::service::repo::log::{Cursor, Log, LogQuery};
 const STATES: &[&str] = &["queued", "sending", "sent", "failed", "expired", "unknown"];
 const KINDS: &[&str] = &["otp", "direct", "notification"];
 const COMMON: &[&str] = &[
-    "direction", "phone", "id", "state", "kind", "from", "to", "limit", "cursor",
+    "direction",
+    "phone",
+    "id",
+    "state",
+    "kind",
+    "from",
+    "to",
+    "limit",
+    "cursor",
 ];
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -98,6 +106,10 @@ fn parse(c: &Call<'_>, admin: bool) -> Result<Parsed, Error> {
     }
     let phone = match param("phone") {
         None => None,
+        // An unencoded `+` arrives as a space (form encoding): `?phone=+1415…` means the number.
+        Some(p) if p.starts_with(' ') => {
+            Some(body::phone(Some(&format!("+{}", p.trim_start())), None)?)
+        }
         Some(p) => Some(body::phone(Some(p.as_str()), None)?),
     };
     Ok(Parsed {

@@ -131,8 +131,9 @@ impl<H: HttpClient> Repo<'_, H> {
             let id = d.path.rsplit('/').next().unwrap_or_default().to_string();
             let at_ms = d.value.get(time).and_then(Value::as_i64).unwrap_or(0);
             items.push(
-                serde_json::from_value(d.value)
-                    .map_err(|e| StoreError::Invalid(format!("{} record: {e}", log.collection())))?,
+                serde_json::from_value(d.value).map_err(|e| {
+                    StoreError::Invalid(format!("{} record: {e}", log.collection()))
+                })?,
             );
             last = Some(Cursor { at_ms, id });
         }
@@ -151,7 +152,13 @@ mod tests {
             id: "msg_01jd9abc".into(),
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        for bad in ["", "!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("-1.x"), &URL_SAFE_NO_PAD.encode("1.a/b")] {
+        for bad in [
+            "",
+            "!!",
+            "bm90LWEtY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("-1.x"),
+            &URL_SAFE_NO_PAD.encode("1.a/b"),
+        ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
     }

@@ -92,7 +92,9 @@ export function summary(e, names = new Map()) {
     case "tenant.create":
       return [d.name && `“${d.name}”`, d.quota != null && `quota ${num(d.quota)}`, d.contact_phone && `contact ${d.contact_phone.replace(/\*+/g, "•••")}`].filter(Boolean).join(", ") || "—";
     case "tenant.update":
-      return `Changed ${leaves(d).map(words).join(", ")}`;
+      return `Changed ${leaves(d).map((p) => words(p.replace(/^settings\./, "").replace(/\./g, " › "))).join(", ")}`;
+    case "fraud.block":
+      return `Paused ${String(d.key || d.watched || "").replace(/^[a-z]+:/, "")}${d.kind ? ` (${words(d.kind)})` : ""}: ${num(d.sends)} sent, ${num(d.approved)} verified`;
     case "cron.run": return cronSummary(d);
     case "gateway.kill_switch":
       return `${d.engaged ? "Engaged" : "Cleared"}${d.reason ? `: ${d.reason}` : ""}`;
