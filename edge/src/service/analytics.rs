@@ -218,7 +218,7 @@ pub const LATENCY_TOP_MS: i64 = 60_000;
 const FINE: &str = "latency_hist_le_";
 
 /// The fine histogram's bucket holding `latency_ms`: its upper bound, or `None` above
-/// [`LATENCY_TOP_MS`]. Every millisecond to 10 ms, then bounds about 5% apart (188 buckets),
+/// [`LATENCY_TOP_MS`]. Every millisecond to 10 ms, then bounds about 5% apart (176 buckets),
 /// so a percentile read from it is within about 5% of the true value. A period's counter
 /// document holds only the buckets that saw a request.
 pub fn latency_bucket(latency_ms: i64) -> Option<i64> {
