@@ -242,8 +242,15 @@ async function chartFacts(label) {
 async function hoverCharts(fraction) {
   const over = page.locator(".chart .u-over").first();
   const box = await over.boundingBox();
+  const periodsNow = () => page.evaluate(() => [...document.querySelectorAll(".chart .u-legend .u-series:first-child .u-value")].map((v) => v.textContent));
+  const before = JSON.stringify(await periodsNow());
   await page.mouse.move(box.x + box.width * fraction, box.y + box.height / 2);
-  await page.waitForTimeout(100); // the cursor moves on the next frame
+  // The cursor moves on the next frame: wait until every chart's legend shows a period, and a new
+  // one when another was shown before.
+  await page.waitForFunction((prev) => {
+    const now = [...document.querySelectorAll(".chart .u-legend .u-series:first-child .u-value")].map((v) => v.textContent);
+    return now.length > 0 && now.every((t) => t !== "—") && JSON.stringify(now) !== prev;
+  }, before, { timeout: 5000 });
   return page.evaluate(() => [...document.querySelectorAll(".chart")].map((c) => {
     const rows = c.querySelectorAll(".u-legend .u-series");
     return { chart: c.dataset.chart, period: rows[0]?.querySelector(".u-value")?.textContent, value: rows[1]?.querySelector(".u-value")?.textContent };
