@@ -31,7 +31,7 @@ export function auditTable(items, { names = new Map(), target = false, caption =
         ? h("a", { href: `#/tenants/${encodeURIComponent(e.target)}` }, names.get(e.target))
         : h("code", {}, tgt)) : null,
       h("td", {}, h("code", {}, e.actor)),
-      h("td", { class: "summary" }, text,
+      h("td", { class: "summary" }, h("span", { class: "summary-text" }, text),
         e.details == null || (typeof e.details === "object" && !Object.keys(e.details).length) ? null
           : h("details", { class: "raw" }, h("summary", {}, "Details"), h("pre", {}, JSON.stringify(e.details, null, 2)))));
     return tr;
