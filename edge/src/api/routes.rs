@@ -127,6 +127,7 @@ pub enum Handler {
     AdminGeoPut,
     AdminFraudGet,
     AdminFraudLift,
+    AdminMessageList,
 }
 
 /// What the OpenAPI document says of a route.
@@ -573,8 +574,8 @@ pub static ROUTES: &[Route] = &[
         "Prometheus text: requests by route and status, sends by state, latency histogram (this month's counters), each phone's queue depth and pacing headroom (its last health check), open alerts, this isolate's store requests",
         body: None, ok: 200 s::metrics_ok, example: s::no_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/messages", Tenant, V1, No, Pipeline, MessageList,
-        "The caller's messages, newest first: ?direction=outbound (default) or inbound (replies, with the sender and text), ?limit=50",
-        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, Unauthorized, Forbidden, OriginNotAllowed, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
+        "The caller's message log, newest first, searchable and paged: ?direction=outbound (default) or inbound (replies, with the sender and text), ?phone= (E.164), ?id=, ?state=, ?kind=, ?from=, ?to= (ISO 8601), ?limit= (1 to 200, default 50), ?cursor= (the next_cursor of the page before)",
+        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, OriginNotAllowed, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
     route!("POST" "/v1/webhooks", Tenant, V1, InCommit, Handler, WebhookCreate,
         "Register a webhook endpoint (URL, event types); the answer holds its Standard Webhooks signing secret, shown once",
         body: Some(s::webhook_body), ok: 201 s::webhook_ok, example: s::webhook_created_example, errors: WEBHOOK_ERRORS),
@@ -608,6 +609,9 @@ pub static ROUTES: &[Route] = &[
     route!("POST" "/internal/gateway/inbound", Gateway, V1, No, No, GatewayInbound,
         "SMS a phone received (signed, encrypted; up to 16 a request; each recorded once)",
         body: None, ok: 200 s::inbound_ok, example: s::inbound_example, errors: &[Unauthorized, BadJson, ValidationFailed, StoreUnavailable, Conflict]),
+    route!("GET" "/v1/admin/messages", Admin, V1, No, No, AdminMessageList,
+        "Every tenant's message log (or one tenant's: ?tenant_id=), newest first, each with its tenant_id; the filters and paging of GET /v1/messages",
+        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, RateLimited, StoreUnavailable, PayloadTooLarge]),
     route!("GET" "/v1/admin/inbound", Admin, V1, No, No, AdminInbound,
         "Inbound SMS of one tenant (?tenant_id=), or without it those no tenant could be found for",
         body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: ADMIN_ERRORS),

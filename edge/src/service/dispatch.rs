@@ -144,6 +144,7 @@ impl<P: Platform> App<P> {
             tenant_id: tenant.id.clone(),
             kind: out.kind,
             phone_masked: out.phone.masked(),
+            phone_tag: Some(self.secrets.phone_tag(out.phone.as_str())),
             encoding: out.info.encoding.to_string(),
             segments: out.info.segments as u32,
             gateway_id: first,

@@ -226,6 +226,8 @@ impl<P: Platform> App<P> {
             "id": r.id,
             "direction": "inbound",
             "phone": open("phone", &r.phone_sealed).unwrap_or_else(|| r.phone_masked.clone()),
+            // The one mask (`Phone::masked`), as on the message it answers.
+            "phone_masked": r.phone_masked,
             "text": open("text", &r.text_sealed),
             "gateway_id": r.gateway_id,
             "in_reply_to": r.in_reply_to,

@@ -28,6 +28,7 @@ impl<P: Platform> App<P> {
             "id": o.id,
             "tenant_id": o.tenant_id,
             "phone": sealing::open(&self.secrets.seal, &o.id, &o.phone_sealed).unwrap_or_else(|| o.phone_masked.clone()),
+            "phone_masked": o.phone_masked,
             "source": o.source,
             "created_at": iso8601(o.created_at),
         })

@@ -23,6 +23,7 @@ pub fn tenant_json(t: &Tenant) -> Value {
         "quota": t.quota_total,
         "expires_at": (t.quota_expires_at != 0).then(|| iso8601(t.quota_expires_at)),
         "contact_phone": t.contact_phone,
+        "contact_phone_masked": t.contact_phone.as_deref().map(otp_shared::phone::mask_number),
         "kill_switch": t.kill_switch,
         "settings": t.settings,
         "created_at": iso8601(t.created_at),
@@ -71,6 +72,7 @@ fn redacted(req: &ApiRequest) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("api_key");
     }
+    otp_shared::phone::mask_numbers_in(&mut v);
     v
 }
 
@@ -394,7 +396,10 @@ pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRes
         .repo()
         .list_audit(limit, c.req.query_param("tenant_id").as_deref())
         .await?;
-    Ok(ok(200, json!({"items": entries}), c.ctx))
+    // Bodies audited before numbers were masked at write time still show masked.
+    let mut items = json!(entries);
+    otp_shared::phone::mask_numbers_in(&mut items);
+    Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
 pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod dashboard;
 pub mod gateway_callback;
 pub mod inbound;
+pub mod message_log;
 pub mod messages;
 pub mod ops;
 pub mod otp;
@@ -108,7 +109,8 @@ pub async fn dispatch<P: Platform>(
         AdminGateways => admin::gateways(app, c).await,
         AdminGatewayKillSwitch => admin::gateway_kill_switch(app, c).await,
         AdminMetrics => ops::metrics(app).await,
-        MessageList => inbound::list(app, c).await,
+        MessageList => message_log::list(app, c).await,
+        AdminMessageList => message_log::admin_list(app, c).await,
         WebhookCreate => webhooks::create(app, c).await,
         WebhookList => webhooks::list(app, c).await,
         WebhookGet => webhooks::get(app, c).await,

@@ -146,6 +146,7 @@ impl<P: Platform> App<P> {
             tenant_id: tenant.id.clone(),
             kind: MessageKind::Otp,
             phone_masked: number.masked(),
+            phone_tag: Some(self.secrets.phone_tag(number.as_str())),
             encoding: info.encoding.to_string(),
             segments: info.segments as u32,
             gateway_id: first,

@@ -11,6 +11,7 @@ pub mod geo;
 pub mod idempotency;
 pub mod inbound;
 pub mod keys;
+pub mod log;
 pub mod messages;
 pub mod quota;
 pub mod tenants;

@@ -92,15 +92,17 @@ function card(id, probe, checks, nav, ui) {
     const c = probe.canary;
     facts.push(["Canaries", `sent ${when(c.last_sent_at)}; ${c.last_received_at ? `received ${when(c.last_received_at)}` : "none received"}${c.last_missed_at ? `; missed ${when(c.last_missed_at)}` : ""}`, "canary"]);
   }
-  const state = reachable == null ? "unknown" : reachable ? "up" : "down";
-  const el = h("article", { class: `card phone ${state}`, dataset: { gateway: id }, "aria-labelledby": `gw-${id}` },
+  // A phone that answers but whose kill switch is engaged sends nothing: it is not "up".
+  const killed = !!(hl && hl.kill_switch);
+  const state = reachable == null ? "unknown" : !reachable ? "down" : killed ? "stopped" : "up";
+  const el = h("article", { class: `card phone ${state}`, dataset: { gateway: id, state }, "aria-labelledby": `gw-${id}` },
     h("header", { class: "card-head" },
       h("h3", { id: `gw-${id}` }, id),
-      h("span", { class: `badge ${state}` }, reachable == null ? "Not checked" : reachable ? "Reachable" : "Not reachable")),
+      h("span", { class: `badge ${state}` }, BADGE[state])),
     h("dl", { class: "facts" }, facts.map(([k, v, key]) => h("div", { dataset: { fact: key } }, h("dt", {}, k), h("dd", {}, v)))),
     probe && probe.degraded ? h("p", { class: "warn", dataset: { degraded: probe.degraded.role } },
       `Degraded since ${when(probe.degraded.since)}: ${probe.degraded.reason}.`) : null,
-    hl && hl.sims && hl.sims.length ? sims(id, hl.sims) : null,
+    hl && hl.sims && hl.sims.length ? sims(id, hl.sims, killed) : null,
     probe && probe.alerts && probe.alerts.length ? alerts(probe.alerts) : null,
     timeline(checks),
     checks.length ? recent(checks) : empty("No recorded checks yet for this phone: press \"Run checks now\"."),
@@ -108,13 +110,21 @@ function card(id, probe, checks, nav, ui) {
   return el;
 }
 
-/** Each SIM's budgets: the pacing window, today's sends, the plan's recipients, and a rest. */
-function sims(id, list) {
+const BADGE = {
+  unknown: "Not checked",
+  down: "Not reachable",
+  stopped: "Kill switch on: not sending",
+  up: "Reachable",
+};
+
+/** Each SIM's budgets: the pacing window, today's sends, the plan's recipients, and a rest;
+ * none is "sending" while the phone's kill switch is engaged. */
+function sims(id, list, killed) {
   const cap = (used, limit) => (limit == null ? `${num(used)} (no cap)` : `${num(used)} of ${num(limit)}`);
   const now = Date.now() / 1000;
   return h("ul", { class: "sims", "aria-label": `SIMs of ${id}` }, list.map((s) => {
     const resting = s.resting_until && s.resting_until > now;
-    const state = resting
+    const state = killed ? "stopped by the kill switch" : resting
       ? `resting until ${when(s.resting_until * 1000)} (${label("class", s.rest_reason)})`
       : s.daily_limit != null && s.daily_used >= s.daily_limit ? "at its daily cap"
         : s.monthly_recipients_limit != null && s.monthly_recipients_used >= s.monthly_recipients_limit ? "at its recipient cap"
