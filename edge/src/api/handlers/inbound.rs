@@ -16,7 +16,7 @@ use crate::service::app::App;
 use crate::service::messages::message_json;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK)?;
+    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK).await?;
     let batch: InboundBatch = serde_json::from_slice(&opened.plain)
         .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
     if batch.messages.is_empty() || batch.messages.len() > MAX_INBOUND_PER_BATCH {
