@@ -583,8 +583,10 @@ fn run(cli: Cli) -> Result<Value, String> {
         }) => api.call(
             "POST",
             "/v1/admin/gateways/enrolments",
-            Some(json!({"gateway_id": id, "label": label, "ttl_secs": ttl_secs,
-                        "edge_url": api.url.trim_end_matches('/')})),
+            Some(
+                json!({"gateway_id": id, "label": label, "ttl_secs": ttl_secs,
+                        "edge_url": api.url.trim_end_matches('/')}),
+            ),
         ),
         Cmd::Gateways(Gateways::EnrolTokens) => {
             api.call("GET", "/v1/admin/gateways/enrolments", None)

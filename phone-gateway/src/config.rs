@@ -450,7 +450,11 @@ fn apply_env(cfg: &mut Config, env: impl Fn(&str) -> Option<String>) -> Result<(
         cfg.edge_url = if v.trim().is_empty() { None } else { Some(v) };
     }
     if let Some(v) = env("PHONE_GATEWAY_PUBLIC_URL") {
-        cfg.public_url = if v.trim().is_empty() { None } else { Some(v.trim().to_string()) };
+        cfg.public_url = if v.trim().is_empty() {
+            None
+        } else {
+            Some(v.trim().to_string())
+        };
     }
     if let Some(v) = env("PHONE_GATEWAY_LOG") {
         cfg.log = v;

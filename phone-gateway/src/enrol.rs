@@ -83,7 +83,8 @@ pub async fn enrol(args: &EnrolArgs) -> Result<String, String> {
     };
     let resp = client()
         .post(format!("{edge}{PATH_ENROL}"))
-        .json(&body)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).expect("serialises"))
         .send()
         .await
         .map_err(|e| format!("cannot reach the edge at {edge}: {}", e.without_url()))?;
@@ -166,9 +167,8 @@ fn with_top_level(toml_text: &str, set: &[(&str, String)]) -> String {
             in_table = true;
         }
         let key = t.split('=').next().unwrap_or("").trim();
-        let replaced = !in_table
-            && t.contains('=')
-            && (set.iter().any(|(k, _)| *k == key) || key == "secret");
+        let replaced =
+            !in_table && t.contains('=') && (set.iter().any(|(k, _)| *k == key) || key == "secret");
         if !replaced && !t.starts_with("# Written by `phone-gateway enrol`") {
             out.push_str(line);
             out.push('\n');
@@ -248,7 +248,10 @@ mod tests {
         let t: toml::Table = after.parse().unwrap();
         assert_eq!(t["gateway_id"].as_str(), Some("ph_1"));
         assert_eq!(t["secret_file"].as_str(), Some("/d/gateway.secret"));
-        assert!(t.get("secret").is_none(), "an inline secret would override the file");
+        assert!(
+            t.get("secret").is_none(),
+            "an inline secret would override the file"
+        );
         assert_eq!(t["listen"].as_str(), Some("127.0.0.1:1"));
         assert_eq!(t["pacing"]["gateway_id"].as_str(), Some("not top level"));
         assert!(after.contains("# a comment"));

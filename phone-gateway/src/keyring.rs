@@ -77,7 +77,14 @@ mod tests {
 
     fn signed_by(secret: &str) -> wire::SealedRequest {
         let k = Keys::from_secret(secret).unwrap();
-        wire::seal(&k, Route::new("GET", "/health", "p"), 100, [1; 16], [2; 12], None)
+        wire::seal(
+            &k,
+            Route::new("GET", "/health", "p"),
+            100,
+            [1; 16],
+            [2; 12],
+            None,
+        )
     }
 
     fn verifies(ring: &KeyRing, req: &wire::SealedRequest, now: u64) -> bool {
@@ -88,7 +95,15 @@ mod tests {
                 .map(|(_, v)| v.as_str())
         };
         ring.accepted(now).iter().any(|k| {
-            wire::verify(k, Route::new("GET", "/health", "p"), header, &req.body, 100, 300).is_ok()
+            wire::verify(
+                k,
+                Route::new("GET", "/health", "p"),
+                header,
+                &req.body,
+                100,
+                300,
+            )
+            .is_ok()
         })
     }
 

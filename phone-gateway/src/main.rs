@@ -112,17 +112,23 @@ fn subcommand(command: Command, config: Option<PathBuf>) -> std::process::ExitCo
                 numbers: numbers.into_iter().collect(),
                 force,
             };
-            rt.block_on(phone_gateway::enrol::enrol(&args))
-                .map(|id| format!("enrolled as {id}; config written to {}", args.config.display()))
+            rt.block_on(phone_gateway::enrol::enrol(&args)).map(|id| {
+                format!(
+                    "enrolled as {id}; config written to {}",
+                    args.config.display()
+                )
+            })
         }
         Command::Register { url } => {
             match phone_gateway::config::load(config.as_deref(), |k| std::env::var(k).ok()) {
-                Ok(cfg) => match otp_shared::wire::Keys::from_secret(cfg.secret.as_deref().unwrap_or("")) {
-                    Ok(keys) => rt
-                        .block_on(phone_gateway::enrol::register(&cfg, &keys, &url))
-                        .map(|()| format!("registered {url} for {}", cfg.gateway_id)),
-                    Err(e) => Err(e.to_string()),
-                },
+                Ok(cfg) => {
+                    match otp_shared::wire::Keys::from_secret(cfg.secret.as_deref().unwrap_or("")) {
+                        Ok(keys) => rt
+                            .block_on(phone_gateway::enrol::register(&cfg, &keys, &url))
+                            .map(|()| format!("registered {url} for {}", cfg.gateway_id)),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
                 Err(e) => Err(e.to_string()),
             }
         }

@@ -193,7 +193,8 @@ pub fn import_body() -> Value {
     )
 }
 pub fn enrol_body() -> Value {
-    let numbers = json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 8});
+    let numbers =
+        json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 8});
     body(
         json!({"token": {"type": "string", "minLength": 1, "maxLength": 200}, "url": {"type": "string", "maxLength": 300}, "numbers": numbers, "version": {"type": "string", "maxLength": 40}}),
         &["token"],

@@ -19,10 +19,20 @@ pub async fn change_key(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError
         .as_deref()
         .and_then(|p| serde_json::from_slice::<KeyChange>(p).ok());
     let Some(change) = change else {
-        return refuse(&app, &authed, ApiError::bad_request("body must be {\"secret\":string}")).await;
+        return refuse(
+            &app,
+            &authed,
+            ApiError::bad_request("body must be {\"secret\":string}"),
+        )
+        .await;
     };
     if otp_shared::wire::Keys::from_secret(&change.secret).is_err() {
-        return refuse(&app, &authed, ApiError::bad_request("the new secret is too short")).await;
+        return refuse(
+            &app,
+            &authed,
+            ApiError::bad_request("the new secret is too short"),
+        )
+        .await;
     }
     let Some(file) = app.cfg.secret_file.clone() else {
         let e = ApiError::new(

@@ -33,10 +33,7 @@ pub async fn register<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
 }
 
 /// `POST /v1/admin/gateways/enrolments`: a one-time token and the command a phone runs.
-pub async fn token_create<P: Platform>(
-    app: &App<P>,
-    c: &Call<'_>,
-) -> Result<ApiResponse, Error> {
+pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -91,7 +88,11 @@ pub async fn enrolled<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
 pub async fn retire<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
     app.retire_phone(c.ctx, c.actor()?, id).await?;
-    Ok(ok(200, json!({"gateway_id": id, "status": "retired"}), c.ctx))
+    Ok(ok(
+        200,
+        json!({"gateway_id": id, "status": "retired"}),
+        c.ctx,
+    ))
 }
 
 /// `POST /v1/admin/gateways/{id}/rotate-key`.

@@ -42,8 +42,16 @@ pub async fn open<'a, P: Platform>(
         .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
     let now = (c.ctx.now_ms / 1000) as u64;
     let route = wire::Route::new("POST", path, gateway_id);
-    let check =
-        |k| wire::verify(k, route, |h| req.header(h), &req.body, now, wire::DEFAULT_WINDOW_SECS);
+    let check = |k| {
+        wire::verify(
+            k,
+            route,
+            |h| req.header(h),
+            &req.body,
+            now,
+            wire::DEFAULT_WINDOW_SECS,
+        )
+    };
     // An enrolled phone being rotated may sign with its new key, or still with its old one.
     let mut verified = check(keys);
     for k in &g.also {

@@ -126,10 +126,7 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
         return json!({"from": from.gateway, "to": to.gateway, "error": e.to_string()});
     }
     let roster = app.roster().await;
-    let links: Vec<_> = roster
-        .iter()
-        .filter(|g| g.cfg.id == from.gateway)
-        .collect();
+    let links: Vec<_> = roster.iter().filter(|g| g.cfg.id == from.gateway).collect();
     let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
     if let Dispatch::Refused { reasons } = &outcome {
         // The phone would not take it: its health says why (kill switch, no SIM able to send).

@@ -293,7 +293,14 @@ impl<P: Platform> App<P> {
             .into_iter()
             .map(|d| {
                 let t = d.value;
-                let id = d.path.rsplit('/').next().unwrap_or("").chars().take(12).collect::<String>();
+                let id = d
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(12)
+                    .collect::<String>();
                 let state = match token_usable(&t, now_ms) {
                     Ok(()) => "open",
                     Err(ErrorCode::EnrolTokenUsed) => "used",
@@ -512,7 +519,8 @@ impl<P: Platform> App<P> {
             .commit(vec![repo::phone_update(&phone, &doc.update_time)])
             .await?;
         self.forget_roster();
-        self.audit(ctx, actor, "gateway.retire", id, Value::Null).await;
+        self.audit(ctx, actor, "gateway.retire", id, Value::Null)
+            .await;
         Ok(())
     }
 
@@ -649,12 +657,18 @@ mod tests {
         complete_rotation(&mut p, 1_000);
         assert_eq!(p.key_sealed, "new");
         assert_eq!(p.previous_key_sealed.as_deref(), Some("old"));
-        assert_eq!(p.previous_until, 1_000 + proto::KEY_GRACE_SECS as i64 * 1000);
+        assert_eq!(
+            p.previous_until,
+            1_000 + proto::KEY_GRACE_SECS as i64 * 1000
+        );
         assert!(p.pending_key_sealed.is_none());
         // nothing pending: nothing changes
         complete_rotation(&mut p, 2_000);
         assert_eq!(p.key_sealed, "new");
-        assert_eq!(p.previous_until, 1_000 + proto::KEY_GRACE_SECS as i64 * 1000);
+        assert_eq!(
+            p.previous_until,
+            1_000 + proto::KEY_GRACE_SECS as i64 * 1000
+        );
     }
 
     #[test]

@@ -79,7 +79,12 @@ impl<P: Platform> App<P> {
                 return s.clone();
             }
         }
-        let ids: Vec<String> = self.roster().await.iter().map(|g| g.cfg.id.clone()).collect();
+        let ids: Vec<String> = self
+            .roster()
+            .await
+            .iter()
+            .map(|g| g.cfg.id.clone())
+            .collect();
         let fresh = match self.repo().phone_records(&ids).await {
             Ok(records) => ids
                 .iter()
@@ -120,9 +125,9 @@ impl<P: Platform> App<P> {
                 let version = p.health.as_ref().map(|h| h.version.as_str());
                 v["version"] = json!(version);
                 v["latest_version"] = json!(latest);
-                v["update_available"] = json!(latest.zip(version).is_some_and(
-                    |(l, v)| otp_shared::enrol::is_older(v, l)
-                ));
+                v["update_available"] = json!(latest
+                    .zip(version)
+                    .is_some_and(|(l, v)| otp_shared::enrol::is_older(v, l)));
                 v
             })
             .collect()
