@@ -455,6 +455,18 @@ try {
   const sent = await call("POST", "/v1/otp/send", cfg.switchTenant.key, { phone: cfg.switchPhone });
   out.kill.send_after_clear = { status: sent.status, code: sent.code ?? null };
 
+  // "Add a phone": a one-time enrolment token, and the command to paste into Termux on the phone.
+  await page.getByRole("button", { name: "Add a phone" }).click();
+  const enrolBox = page.locator("#enrol-box");
+  await enrolBox.getByLabel("Label (optional)", { exact: true }).fill("browser phone");
+  const [enrolReq] = await Promise.all([
+    page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/v1/admin/gateways/enrolments"),
+    enrolBox.getByRole("button", { name: "Create enrolment command" }).click(),
+  ]);
+  await page.waitForSelector("[data-enrol-command]");
+  out.enrol = { body: enrolReq.postDataJSON(), command: await page.textContent("[data-enrol-command]") };
+  await shot("phones-enrol", DESKTOP.width);
+
   // ---- tenants list -------------------------------------------------------------------------
   await go("#/tenants", "tenants");
   out.views.tenants = true;

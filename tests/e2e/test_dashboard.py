@@ -521,3 +521,16 @@ def test_one_mask_for_a_number_everywhere(console):
     assert reply == console["cfg"]["replyMasked"] == masked(console["cfg"]["sentPhones"][-1])
     sent = [r["cells"][2] for r in console["tenant_view"]["messages"]["page"]]
     assert reply in sent, (reply, sent)
+def test_add_a_phone_shows_a_one_time_enrolment_command_and_each_phones_version(console, stack, admin):
+    """The Phones page's "Add a phone" asks for a token with the console's own origin as the edge
+    and shows the command to paste; each card shows the version its phone reports."""
+    e = console["enrol"]
+    assert e["body"]["edge_url"] == stack.url and e["body"]["label"] == "browser phone" and e["body"]["ttl_secs"] == 3600
+    m = re.fullmatch(r"curl -fsSL (\S+) \| bash -s -- --enrol (otp_et_[A-Za-z0-9_-]{43}) --edge (\S+)", e["command"])
+    assert m and m.group(3) == stack.url, e["command"]
+    tokens = admin.get("/v1/admin/gateways/enrolments").json()["data"]["items"]
+    sha = __import__("hashlib").sha256(m.group(2).encode()).hexdigest()[:12]
+    assert any(t["id"] == sha and t["state"] == "open" for t in tokens)
+    live = {g["id"]: g for g in admin.get("/v1/admin/gateways").json()["data"]["items"]}
+    for p in console["phones"]:
+        assert p["facts"]["version"] == live[p["id"]]["health"]["version"], p["facts"]

@@ -202,6 +202,28 @@ pub fn backup_restore_body() -> Value {
         &["part"],
     )
 }
+pub fn enrol_body() -> Value {
+    let numbers =
+        json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 8});
+    body(
+        json!({"token": {"type": "string", "minLength": 1, "maxLength": 200}, "url": {"type": "string", "maxLength": 300}, "numbers": numbers, "version": {"type": "string", "maxLength": 40}}),
+        &["token"],
+    )
+}
+pub fn enrol_token_body() -> Value {
+    body(
+        json!({"gateway_id": {"type": "string", "minLength": 1, "maxLength": 40}, "label": {"type": "string", "maxLength": 100}, "ttl_secs": {"type": "integer", "minimum": 60, "maximum": 604800}, "edge_url": {"type": "string", "maxLength": 300}}),
+        &[],
+    )
+}
+pub fn enrolled_example() -> Value {
+    v1_example(json!({"gateway_id": "ph_01jd9", "secret": "…"}))
+}
+pub fn enrol_token_example() -> Value {
+    v1_example(
+        json!({"token": "otp_et_…", "gateway_id": null, "label": "kitchen phone", "expires_at": "2026-12-06T17:00:00Z", "edge_url": "https://otp.example.com", "command": "curl -fsSL https://…/install.sh | bash -s -- --enrol otp_et_… --edge https://otp.example.com"}),
+    )
+}
 pub fn empty_body() -> Value {
     body(json!({}), &[])
 }

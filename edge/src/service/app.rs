@@ -18,10 +18,14 @@ use crate::store::{Firestore, Write};
 use otp_shared::wire::Keys;
 
 /// A gateway and the keys derived from its secret (derived once: HMAC work per request adds up).
+#[derive(Clone)]
 pub struct GatewayLink {
     pub cfg: GatewayConfig,
     /// `None` when the configured secret is too short to use; such a gateway is never sent to.
     pub keys: Option<Keys>,
+    /// Other keys its callbacks may be signed with: an enrolled phone's key being rotated to,
+    /// and its previous key during the grace period (`fleet::enrol`).
+    pub also: Vec<Keys>,
 }
 
 pub struct App<P: Platform> {
@@ -29,7 +33,11 @@ pub struct App<P: Platform> {
     pub secrets: Secrets,
     pub platform: P,
     pub db: Firestore,
-    pub gateways: Vec<GatewayLink>,
+    /// The phones of `GATEWAYS` / `GATEWAY_SECRETS`. Every phone, enrolled ones included:
+    /// `App::roster` (`fleet::roster`).
+    pub configured_gateways: Vec<GatewayLink>,
+    /// The phones read last (configured and enrolled) and when (`fleet::roster`).
+    pub(crate) roster_cache: Mutex<Option<(i64, super::fleet::roster::Roster)>>,
     pub(crate) auth_cache: Mutex<AuthCache>,
     /// The last probes of the fleet and when they were made (`App::gateway_probes`).
     pub(crate) probe_cache: Mutex<Option<(i64, Vec<super::gateway::Probe>)>>,
@@ -104,12 +112,14 @@ impl<P: Platform> App<P> {
             .map(|g| GatewayLink {
                 cfg: g.clone(),
                 keys: Keys::from_secret(&g.secret).ok(),
+                also: Vec::new(),
             })
             .collect();
         Self {
             db: Firestore::new(&cfg),
             secrets,
-            gateways,
+            configured_gateways: gateways,
+            roster_cache: Mutex::new(None),
             cfg,
             platform,
             auth_cache: Mutex::new(AuthCache::default()),

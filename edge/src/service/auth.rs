@@ -191,25 +191,7 @@ impl<P: Platform> App<P> {
         sha: &str,
         ctx: &Ctx,
     ) -> Result<Option<(ApiKeyRecord, Option<Tenant>, bool)>, Error> {
-        let (gate, hit) = failure_gate(&ctx.client_ip, self.cfg.auth_failures_per_minute);
-        let ask = GateAsk {
-            hits: vec![hit],
-            peek: true,
-            ..Default::default()
-        };
-        // An unreachable limiter lets the lookup go ahead (keys stay unguessable) but is logged.
-        match self.platform.gate(&gate, &ask).await {
-            Ok(answer) => {
-                if let Some(r) = answer.refused {
-                    return Err(Error::msg(
-                        ErrorCode::RateLimited,
-                        "Too many failed authentications from this address",
-                    )
-                    .retry_after(r.retry_after_secs));
-                }
-            }
-            Err(e) => self.warn(ctx, "auth_limiter_unreachable", &e),
-        }
+        self.check_auth_failures(ctx).await?;
         let Some(record) = self.repo().get_key(prefix).await? else {
             return Ok(None);
         };
@@ -223,6 +205,36 @@ impl<P: Platform> App<P> {
                 Ok(Some((record, tenant, switch)))
             }
         }
+    }
+
+    /// Refuses an address that failed too many authentications in the last minute (keys and
+    /// enrolment tokens count alike). An unreachable limiter lets the lookup go ahead (secrets
+    /// stay unguessable) but is logged.
+    pub(crate) async fn check_auth_failures(&self, ctx: &Ctx) -> Result<(), Error> {
+        let (gate, hit) = failure_gate(&ctx.client_ip, self.cfg.auth_failures_per_minute);
+        let ask = GateAsk {
+            hits: vec![hit],
+            peek: true,
+            ..Default::default()
+        };
+        match self.platform.gate(&gate, &ask).await {
+            Ok(answer) => {
+                if let Some(r) = answer.refused {
+                    return Err(Error::msg(
+                        ErrorCode::RateLimited,
+                        "Too many failed authentications from this address",
+                    )
+                    .retry_after(r.retry_after_secs));
+                }
+            }
+            Err(e) => self.warn(ctx, "auth_limiter_unreachable", &e),
+        }
+        Ok(())
+    }
+
+    /// Counts a failed authentication of the caller's address.
+    pub(crate) async fn note_auth_failure(&self, ctx: &Ctx) {
+        self.count_auth_failure(ctx).await
     }
 
     async fn count_auth_failure(&self, ctx: &Ctx) {

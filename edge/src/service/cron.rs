@@ -67,7 +67,7 @@ pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     app.count(&ctx.take_events(), ctx.now_ms);
     let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
-    for g in &app.gateways {
+    for g in app.roster().await.iter() {
         let probe = super::gateway::probe(&app.platform, g, 3000).await;
         let mut check = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": ctx.now_ms});
         // The phone's queue and pacing as it said them: the metrics read them from here.

@@ -258,7 +258,8 @@ impl<P: Platform> App<P> {
             order,
             ..
         } = p;
-        let order = self.links(&order);
+        let links = self.links(&order).await;
+        let order: Vec<&GatewayLink> = links.iter().collect();
         let outcome = hand_off(
             &self.platform,
             &order,
@@ -298,10 +299,11 @@ impl<P: Platform> App<P> {
         Ok(Handed { message })
     }
 
-    /// The configured gateways with these ids, in this order.
-    pub(crate) fn links(&self, ids: &[String]) -> Vec<&GatewayLink> {
+    /// The phones with these ids (configured or enrolled), in this order.
+    pub(crate) async fn links(&self, ids: &[String]) -> Vec<GatewayLink> {
+        let roster = self.roster().await;
         ids.iter()
-            .filter_map(|id| self.gateways.iter().find(|g| &g.cfg.id == id))
+            .filter_map(|id| roster.iter().find(|g| &g.cfg.id == id).cloned())
             .collect()
     }
 

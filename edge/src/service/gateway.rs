@@ -252,8 +252,9 @@ impl<P: Platform> App<P> {
                 return probes;
             }
         }
-        let mut probes = Vec::with_capacity(self.gateways.len());
-        for g in &self.gateways {
+        let roster = self.roster().await;
+        let mut probes = Vec::with_capacity(roster.len());
+        for g in roster.iter() {
             probes.push(probe(&self.platform, g, self.cfg.gateway_timeout_ms.min(3000)).await);
         }
         if let Ok(mut c) = self.probe_cache.lock() {
@@ -262,16 +263,15 @@ impl<P: Platform> App<P> {
         probes
     }
 
-    /// The configured phone `gateway_id` and its keys.
-    pub fn gateway_link(&self, gateway_id: &str) -> Result<(&GatewayLink, &Keys), Error> {
+    /// The phone `gateway_id` (configured or enrolled) and its keys.
+    pub async fn gateway_link(&self, gateway_id: &str) -> Result<(GatewayLink, Keys), Error> {
         let link = self
-            .gateways
-            .iter()
-            .find(|g| g.cfg.id == gateway_id)
+            .roster_link(gateway_id)
+            .await
             .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
         let keys = link
             .keys
-            .as_ref()
+            .clone()
             .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
         Ok((link, keys))
     }
@@ -284,7 +284,7 @@ impl<P: Platform> App<P> {
         gateway_id: &str,
         lines: usize,
     ) -> Result<Vec<String>, Error> {
-        let (link, keys) = self.gateway_link(gateway_id)?;
+        let (link, keys) = self.gateway_link(gateway_id).await?;
         let unavailable = |why: String| {
             Error::msg(
                 ErrorCode::GatewayUnavailable,
@@ -295,7 +295,7 @@ impl<P: Platform> App<P> {
         let (status, body) = signed_exchange::<P, ()>(
             &self.platform,
             &link.cfg,
-            keys,
+            &keys,
             self.cfg.gateway_timeout_ms,
             ("GET", wire::PATH_LOGS),
             None,
@@ -325,7 +325,8 @@ impl<P: Platform> App<P> {
         engaged: bool,
         reason: Option<String>,
     ) -> Result<wire::KillSwitchState, Error> {
-        let (link, keys) = self.gateway_link(gateway_id)?;
+        let (link, keys) = self.gateway_link(gateway_id).await?;
+        let keys = &keys;
         let cmd = wire::KillSwitchCommand { engaged, reason };
         let unavailable = |why: String| {
             Error::msg(

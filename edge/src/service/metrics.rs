@@ -267,7 +267,7 @@ impl<P: Platform> App<P> {
         let month = totals.into_iter().next().unwrap_or_default();
         let history = self
             .repo()
-            .gateway_history(self.gateways.len().max(1) * 4)
+            .gateway_history(self.roster().await.len().max(1) * 4)
             .await?;
         let mut latest: BTreeMap<String, Value> = BTreeMap::new();
         for c in history {
@@ -294,7 +294,8 @@ impl<P: Platform> App<P> {
     ) -> Result<String, Error> {
         use crate::error::ErrorCode;
         use otp_shared::wire;
-        let (link, keys) = self.gateway_link(gateway_id)?;
+        let (link, keys) = self.gateway_link(gateway_id).await?;
+        let keys = &keys;
         let unavailable = |why: String| {
             Error::msg(
                 ErrorCode::GatewayUnavailable,

@@ -443,6 +443,9 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "fleet",
     "canaries",
     "nonces",
+    // Enrolled phones (their keys sealed: a restore needs the same OTP_HMAC_SECRET). Enrolment
+    // tokens are not kept: they last an hour.
+    "enrolled_phones",
 ];
 
 pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

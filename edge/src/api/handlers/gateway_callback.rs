@@ -23,7 +23,7 @@ pub struct Opened<'a> {
     pub plain: Vec<u8>,
 }
 
-pub fn open<'a, P: Platform>(
+pub async fn open<'a, P: Platform>(
     app: &App<P>,
     c: &'a Call<'_>,
     path: &str,
@@ -33,24 +33,36 @@ pub fn open<'a, P: Platform>(
         .header(wire::HEADER_GATEWAY)
         .ok_or_else(|| unauthorized("unsigned"))?;
     let g = app
-        .gateways
-        .iter()
-        .find(|g| g.cfg.id == gateway_id)
+        .roster_link(gateway_id)
+        .await
         .ok_or_else(|| unauthorized("unknown gateway"))?;
     let keys = g
         .keys
         .as_ref()
         .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
     let now = (c.ctx.now_ms / 1000) as u64;
-    let verified = wire::verify(
-        keys,
-        wire::Route::new("POST", path, &g.cfg.id),
-        |h| req.header(h),
-        &req.body,
-        now,
-        wire::DEFAULT_WINDOW_SECS,
-    )
-    .map_err(|e| unauthorized(e.code()))?;
+    let route = wire::Route::new("POST", path, gateway_id);
+    let check = |k| {
+        wire::verify(
+            k,
+            route,
+            |h| req.header(h),
+            &req.body,
+            now,
+            wire::DEFAULT_WINDOW_SECS,
+        )
+    };
+    // An enrolled phone being rotated may sign with its new key, or still with its old one.
+    let mut verified = check(keys);
+    for k in &g.also {
+        if verified.is_ok() {
+            break;
+        }
+        if let Ok(v) = check(k) {
+            verified = Ok(v);
+        }
+    }
+    let verified = verified.map_err(|e| unauthorized(e.code()))?;
     let plain = verified
         .open()
         .map_err(|e| unauthorized(e.code()))?

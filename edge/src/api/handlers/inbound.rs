@@ -15,7 +15,7 @@ use crate::platform::Platform;
 use crate::service::app::App;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK)?;
+    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK).await?;
     let batch: InboundBatch = serde_json::from_slice(&opened.plain)
         .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
     if batch.messages.is_empty() || batch.messages.len() > MAX_INBOUND_PER_BATCH {

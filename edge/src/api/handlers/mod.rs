@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod analytics;
 pub mod dashboard;
+pub mod enrol;
 pub mod gateway_callback;
 pub mod inbound;
 pub mod message_log;
@@ -139,5 +140,12 @@ pub async fn dispatch<P: Platform>(
         AdminGeoPut => abuse::geo_put(app, c).await,
         AdminFraudGet => abuse::fraud_get(app, c).await,
         AdminFraudLift => abuse::fraud_lift(app, c).await,
+        GatewayEnrol => enrol::enrol(app, c).await,
+        GatewayRegister => enrol::register(app, c).await,
+        AdminEnrolTokenCreate => enrol::token_create(app, c).await,
+        AdminEnrolTokenList => enrol::token_list(app, c).await,
+        AdminEnrolledList => enrol::enrolled(app, c).await,
+        AdminGatewayRetire => enrol::retire(app, c).await,
+        AdminGatewayRotateKey => enrol::rotate_key(app, c).await,
     }
 }

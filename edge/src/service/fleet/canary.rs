@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
 use super::phone::{self, Asked};
 use crate::platform::{new_id, Platform};
-use crate::service::app::{App, Ctx};
+use crate::service::app::{App, Ctx, GatewayLink};
 use crate::service::gateway::{hand_off, Dispatch};
 use crate::service::keys::sha256_hex;
 use crate::service::repo;
@@ -37,9 +37,9 @@ pub struct Stop {
     pub number: String,
 }
 
-/// The ring, in the order of `GATEWAYS` and then of the slots.
-pub fn ring<P: Platform>(app: &App<P>) -> Vec<Stop> {
-    app.gateways
+/// The ring, in the order of `GATEWAYS` (then the enrolled phones) and then of the slots.
+pub fn ring(roster: &[GatewayLink]) -> Vec<Stop> {
+    roster
         .iter()
         .flat_map(|g| {
             g.cfg.numbers.iter().map(|(sim, number)| Stop {
@@ -65,7 +65,7 @@ pub fn token_of(text: &str) -> Option<String> {
 
 /// The scheduled part: overdue canaries judged, then a new round if one is due.
 pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
-    let ring = ring(app);
+    let ring = ring(&app.roster().await);
     let missed = judge_overdue(app, ctx).await;
     let interval = app.cfg.fleet.canary_interval_ms;
     if interval == 0 || ring.len() < 2 {
@@ -125,11 +125,8 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
     {
         return json!({"from": from.gateway, "to": to.gateway, "error": e.to_string()});
     }
-    let links: Vec<_> = app
-        .gateways
-        .iter()
-        .filter(|g| g.cfg.id == from.gateway)
-        .collect();
+    let roster = app.roster().await;
+    let links: Vec<_> = roster.iter().filter(|g| g.cfg.id == from.gateway).collect();
     let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
     if let Dispatch::Refused { reasons } = &outcome {
         // The phone would not take it: its health says why (kill switch, no SIM able to send).
@@ -152,7 +149,8 @@ async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
     };
     let mut out = Vec::new();
     for (id, mut c, version) in overdue {
-        let sender = app.gateways.iter().find(|g| g.cfg.id == c.from_gateway);
+        let sender = app.roster_link(&c.from_gateway).await;
+        let sender = sender.as_ref();
         let said = match sender {
             Some(l) => phone::ask(&app.platform, l, 3_000, &c.message_id, &ctx.request_id).await,
             None => Asked::NotFound,

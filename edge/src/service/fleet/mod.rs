@@ -5,9 +5,11 @@
 //! (SIM budgets, failure classes, device health) is in `phone-gateway`.
 
 pub mod canary;
+pub mod enrol;
 pub mod model;
 pub mod phone;
 pub mod reroute;
+pub mod roster;
 pub mod standing;
 pub mod stuck;
 pub mod tick;

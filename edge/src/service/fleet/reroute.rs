@@ -13,7 +13,7 @@ use otp_shared::wire::{MessageKind, SendRequest};
 use serde_json::json;
 
 use crate::platform::{new_id, Platform};
-use crate::service::app::{App, Ctx};
+use crate::service::app::{App, Ctx, GatewayLink};
 use crate::service::gateway::{hand_off, Dispatch};
 use crate::service::model::{DeliveryState, MessageRecord, VerificationStatus};
 use crate::service::{otp, repo, sealing};
@@ -186,7 +186,8 @@ impl<P: Platform> App<P> {
             request_id: next.request_id.clone(),
             share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
         };
-        let links = self.links(&order);
+        let links = self.links(&order).await;
+        let links: Vec<&GatewayLink> = links.iter().collect();
         let outcome = hand_off(
             &self.platform,
             &links,

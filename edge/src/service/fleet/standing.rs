@@ -79,7 +79,12 @@ impl<P: Platform> App<P> {
                 return s.clone();
             }
         }
-        let ids: Vec<String> = self.gateways.iter().map(|g| g.cfg.id.clone()).collect();
+        let ids: Vec<String> = self
+            .roster()
+            .await
+            .iter()
+            .map(|g| g.cfg.id.clone())
+            .collect();
         let fresh = match self.repo().phone_records(&ids).await {
             Ok(records) => ids
                 .iter()
@@ -99,6 +104,7 @@ impl<P: Platform> App<P> {
         let ids: Vec<String> = probes.iter().map(|p| p.id.clone()).collect();
         let records = self.repo().phone_records(&ids).await.unwrap_or_default();
         let now_s = (self.platform.now_ms() / 1000) as u64;
+        let latest = self.cfg.enrol.latest_gateway_version.as_deref();
         probes
             .iter()
             .enumerate()
@@ -114,6 +120,14 @@ impl<P: Platform> App<P> {
                 v["canary"] = json!(r.canary);
                 v["alerts"] = json!(r.alerts);
                 v["checked_at"] = json!(r.checked_at);
+                // The version the phone reports, and whether a newer release exists
+                // (`GATEWAY_LATEST_VERSION`).
+                let version = p.health.as_ref().map(|h| h.version.as_str());
+                v["version"] = json!(version);
+                v["latest_version"] = json!(latest);
+                v["update_available"] = json!(latest
+                    .zip(version)
+                    .is_some_and(|(l, v)| otp_shared::enrol::is_older(v, l)));
                 v
             })
             .collect()
@@ -129,7 +143,8 @@ impl<P: Platform> App<P> {
     /// phones in good standing (spreads load), round from there, then the others the same way.
     /// `exclude`: phones that must not get it at all (they failed it).
     pub async fn gateway_order(&self, exclude: &[String]) -> Vec<String> {
-        let n = self.gateways.len();
+        let roster = self.roster().await;
+        let n = roster.len();
         if n == 0 {
             return Vec::new();
         }
@@ -140,7 +155,7 @@ impl<P: Platform> App<P> {
         };
         let start = self.random_below(n as u32) as usize;
         let round: Vec<&String> = (0..n)
-            .map(|i| &self.gateways[(start + i) % n].cfg.id)
+            .map(|i| &roster[(start + i) % n].cfg.id)
             .filter(|id| !exclude.contains(id))
             .collect();
         let avoided = |id: &String| standings.get(id).is_some_and(|w| !w.is_empty());

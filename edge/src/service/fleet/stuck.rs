@@ -88,7 +88,8 @@ async fn look_at<P: Platform>(
     version: &str,
 ) -> Found {
     let timeout = app.cfg.gateway_timeout_ms.min(5_000);
-    let link = app.gateways.iter().find(|g| g.cfg.id == m.gateway_id);
+    let link = app.roster_link(&m.gateway_id).await;
+    let link = link.as_ref();
     let asked = match link {
         Some(l) => phone::ask(&app.platform, l, timeout, &m.id, &ctx.request_id).await,
         None => Asked::NotFound,

@@ -127,7 +127,8 @@ async fn check_phones<P: Platform>(
     ctx: &Ctx,
     stuck: &BTreeMap<String, BTreeMap<&'static str, u32>>,
 ) -> Vec<Value> {
-    let ids: Vec<String> = app.gateways.iter().map(|g| g.cfg.id.clone()).collect();
+    let roster = app.roster().await;
+    let ids: Vec<String> = roster.iter().map(|g| g.cfg.id.clone()).collect();
     let Ok(records) = app.repo().phone_records(&ids).await else {
         return vec![json!({"error": "the fleet records could not be read"})];
     };
@@ -135,7 +136,7 @@ async fn check_phones<P: Platform>(
     let mut standings = Standings::new();
     let mut probes = Vec::new();
     let mut out = Vec::new();
-    for (link, prev) in app.gateways.iter().zip(records) {
+    for (link, prev) in roster.iter().zip(records) {
         let id = &link.cfg.id;
         let prev = prev.unwrap_or_default();
         let p = probe(&app.platform, link, 3_000).await;

@@ -8,6 +8,7 @@ import { api } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
 import { num, when, day, plural } from "../format.js";
+import { enrolControl } from "./enrol.js";
 
 const TIMELINE = 48;
 
@@ -40,17 +41,18 @@ export async function phonesView(root, params, nav, ui) {
     },
   }, "Run checks now");
 
+  const enrol = enrolControl(ui);
   const intro = h("div", { class: "toolbar" },
     h("p", { class: "muted" }, status.error
       ? `Live state unavailable (${status.error.message}); showing recorded checks only.`
       : `Live state probed within the last minute; ${plural(history.items.length, "recorded check")} (the scheduled job probes every phone every minute and keeps a check every 5 minutes).`),
-    run);
+    run, enrol.button);
 
   const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], nav, ui));
-  root.replaceChildren(section("Phones", intro,
+  root.replaceChildren(section("Phones", intro, enrol.box,
     cards.length
       ? h("div", { class: "cards" }, cards)
-      : empty("No phones configured or checked yet. List the phones in GATEWAYS (see docs/deploy.md), then press \"Run checks now\".")));
+      : empty("No phones configured or checked yet. Press \"Add a phone\" (or list the phones in GATEWAYS, see docs/deploy.md), then \"Run checks now\".")));
 }
 
 function card(id, probe, checks, nav, ui) {
@@ -70,7 +72,7 @@ function card(id, probe, checks, nav, ui) {
       ["Headroom", headroom == null ? "—" : `${num(headroom)} more this window`, "headroom"],
       ["Kill switch", hl.kill_switch ? `engaged${hl.kill_switch_reason ? `: ${hl.kill_switch_reason}` : ""}` : "off", "kill"],
       ["Last send", hl.last_send === "none" ? "none yet" : label("state", hl.last_send), "last-send"],
-      ["Version", hl.version || "—", "version"],
+      ["Version", !hl.version ? "—" : probe.update_available ? `${hl.version} (${probe.latest_version} available)` : hl.version, "version"],
     );
     const d = hl.device;
     if (d) {
