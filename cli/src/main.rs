@@ -288,6 +288,25 @@ enum Gateways {
         #[arg(long, default_value_t = 50)]
         lines: usize,
     },
+    /// A one-time enrolment token (shown once) and the command a phone runs to join the fleet.
+    EnrolToken {
+        /// The id the phone gets (default: a generated one).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// How long the token works (60 s to 7 days; default 1 hour).
+        #[arg(long)]
+        ttl_secs: Option<u64>,
+    },
+    /// Enrolment tokens (by hash prefix): open, used or expired.
+    EnrolTokens,
+    /// Phones that enrolled themselves: URL, numbers, version, status (never a key).
+    Enrolled,
+    /// Take an enrolled phone out of the fleet for good; its keys are erased.
+    Retire { id: String },
+    /// Give an enrolled phone a new key (pushed to it signed; the old one works 10 more minutes).
+    RotateKey { id: String },
 }
 
 #[derive(Subcommand)]
@@ -601,6 +620,32 @@ fn run(cli: Cli) -> Result<Value, String> {
             }
             Backups::Restore { day } => restore_day(&api, &day),
         },
+        Cmd::Gateways(Gateways::EnrolToken {
+            id,
+            label,
+            ttl_secs,
+        }) => api.call(
+            "POST",
+            "/v1/admin/gateways/enrolments",
+            Some(
+                json!({"gateway_id": id, "label": label, "ttl_secs": ttl_secs,
+                        "edge_url": api.url.trim_end_matches('/')}),
+            ),
+        ),
+        Cmd::Gateways(Gateways::EnrolTokens) => {
+            api.call("GET", "/v1/admin/gateways/enrolments", None)
+        }
+        Cmd::Gateways(Gateways::Enrolled) => api.call("GET", "/v1/admin/gateways/enrolled", None),
+        Cmd::Gateways(Gateways::Retire { id }) => api.call(
+            "POST",
+            &format!("/v1/admin/gateways/{}/retire", enc(&id)),
+            None,
+        ),
+        Cmd::Gateways(Gateways::RotateKey { id }) => api.call(
+            "POST",
+            &format!("/v1/admin/gateways/{}/rotate-key", enc(&id)),
+            None,
+        ),
         Cmd::Cron => api.call("POST", "/v1/admin/cron/run", None),
         Cmd::Usage { tenant } => api.call(
             "GET",

@@ -58,7 +58,28 @@ pub struct Config {
     /// Where operator alerts go when the stored channels cannot be read (the store is down and
     /// this isolate never read them): a Slack/Discord-compatible webhook.
     pub alert_webhook_url: Option<String>,
+    /// Phones that enrol themselves (`service::fleet::enrol`).
+    pub enrol: EnrolConfig,
 }
+
+/// Self-enrolled phones: how long an isolate trusts its list of them, what the console calls the
+/// newest gateway release, and the installer the enrolment command downloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolConfig {
+    /// How long an isolate reuses the enrolled phones it read (`ROSTER_CACHE_MS`); the isolate
+    /// that enrols, re-registers, retires or rotates forgets its copy at once.
+    pub roster_cache_ms: i64,
+    /// The newest phone-gateway release (`GATEWAY_LATEST_VERSION`, e.g. `0.3.0`): the console
+    /// marks phones that report an older one. Unset: no phone is marked.
+    pub latest_gateway_version: Option<String>,
+    /// The raw `install.sh` URL the console's enrolment command pipes to bash
+    /// (`INSTALL_SCRIPT_URL`).
+    pub install_script_url: String,
+}
+
+/// Where the enrolment command fetches the installer when `INSTALL_SCRIPT_URL` is not set.
+pub const DEFAULT_INSTALL_SCRIPT_URL: &str =
+    "https://raw.githubusercontent.com/otp-sms/otp-sms/main/install.sh";
 
 /// How the scheduled job looks after the phones (`service::fleet`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +283,12 @@ impl Config {
                     * 60_000,
                 canary_timeout_ms: num("CANARY_TIMEOUT_SECS", 600)?.clamp(5, 86_400) as i64 * 1000,
                 cache_ms: num("FLEET_CACHE_MS", 30_000)?.min(600_000) as i64,
+            },
+            enrol: EnrolConfig {
+                roster_cache_ms: num("ROSTER_CACHE_MS", 10_000)?.min(600_000) as i64,
+                latest_gateway_version: get("GATEWAY_LATEST_VERSION"),
+                install_script_url: get("INSTALL_SCRIPT_URL")
+                    .unwrap_or_else(|| DEFAULT_INSTALL_SCRIPT_URL.to_string()),
             },
         })
     }

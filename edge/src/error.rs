@@ -96,6 +96,11 @@ error_codes! {
     Conflict = ("conflict", Conflict, "The resource changed or already exists"),
     GatewayUnavailable = ("gateway_unavailable", Unavailable, "No SMS gateway could take the message; nothing was sent or charged"),
     StoreUnavailable = ("store_unavailable", Unavailable, "The data store is unavailable; nothing was changed"),
+    EnrolTokenInvalid = ("enrol_token_invalid", Unauthenticated, "This enrolment token is not valid"),
+    EnrolTokenUsed = ("enrol_token_used", Gone, "This enrolment token was already used; ask the operator for a new one"),
+    EnrolTokenExpired = ("enrol_token_expired", Gone, "This enrolment token has expired; ask the operator for a new one"),
+    GatewayRetired = ("gateway_retired", Gone, "This phone was retired; enrol it again with a new token"),
+    GatewayConfigured = ("gateway_configured", Conflict, "This phone is configured by GATEWAYS and GATEWAY_SECRETS; change it there"),
     Internal = ("internal", Internal, "Internal error"),
 }
 

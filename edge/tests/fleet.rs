@@ -156,6 +156,7 @@ async fn failed_otp(
         tenant_id: tenant,
         kind: MessageKind::Otp,
         phone_masked: "+1415•••0123".into(),
+        phone_tag: None,
         encoding: "GSM-7".into(),
         segments: 1,
         gateway_id: "phone-1".into(),

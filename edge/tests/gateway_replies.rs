@@ -151,6 +151,7 @@ fn gateway(id: &str, url: &str) -> GatewayLink {
     GatewayLink {
         keys: Keys::from_secret(&cfg.secret).ok(),
         cfg,
+        also: Vec::new(),
     }
 }
 

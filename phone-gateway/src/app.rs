@@ -4,11 +4,11 @@
 use crate::budget::{self, Budgets};
 use crate::config::Config;
 use crate::fair_share::FairShare;
+use crate::keyring::KeyRing;
 use crate::kill_switch::{self, KillSwitch};
 use crate::pacing::Pacer;
 use crate::store::{Store, StoreError, StoreHandle, StoreOptions};
 use crate::{unix_ms, unix_now};
-use otp_shared::wire::Keys;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 use tracing::warn;
@@ -16,7 +16,8 @@ use tracing::warn;
 /// State shared by the tasks.
 pub struct App {
     pub cfg: Config,
-    pub keys: Keys,
+    /// The current key, and the previous one after a key change (`keyring`).
+    pub keys: KeyRing,
     pub store: StoreHandle,
     pub kill: KillSwitch,
     pub pacer: Mutex<Pacer>,
@@ -69,8 +70,8 @@ impl App {
     /// Opens the database and restores what a restart must not forget. Messages that were being
     /// sent when the gateway stopped are failed as `send_uncertain`, never resent.
     pub fn open(cfg: Config) -> Result<App, String> {
-        let keys = Keys::from_secret(cfg.secret.as_deref().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
+        let keys =
+            KeyRing::new(cfg.secret.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
         if let Some(dir) = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

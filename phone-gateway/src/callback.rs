@@ -143,7 +143,13 @@ pub async fn post<T: Serialize>(
     request_id: String,
     body: &T,
 ) -> Result<(), String> {
-    let sealed = seal(&app.keys, &app.cfg.gateway_id, path, body, unix_now());
+    let sealed = seal(
+        &app.keys.current(),
+        &app.cfg.gateway_id,
+        path,
+        body,
+        unix_now(),
+    );
     let mut req = client
         .post(url.clone())
         .header(HEADER_REQUEST_ID, request_id)

@@ -27,6 +27,9 @@ pub struct Config {
     pub db: PathBuf,
     /// Base URL of the edge; status reports go to `{edge_url}/internal/gateway/status`. Unset = disabled.
     pub edge_url: Option<String>,
+    /// This phone's public URL (its tunnel). Set on an enrolled phone, the gateway registers it
+    /// with the edge at start-up (`enrol.rs`), so a new tunnel URL needs no redeploy.
+    pub public_url: Option<String>,
     /// Default tracing filter (RUST_LOG wins when set).
     pub log: String,
     /// The file the gateway's log lands in (it writes to stderr; runit's svlogd rotates it), whose
@@ -256,6 +259,7 @@ impl Default for Config {
             listen: "127.0.0.1:8787".into(),
             db: PathBuf::from("phone-gateway.db"),
             edge_url: None,
+            public_url: None,
             log: "info".into(),
             log_file: None,
             auth: AuthConfig::default(),
@@ -450,6 +454,13 @@ fn apply_env(cfg: &mut Config, env: impl Fn(&str) -> Option<String>) -> Result<(
     if let Some(v) = env("PHONE_GATEWAY_EDGE_URL") {
         cfg.edge_url = if v.trim().is_empty() { None } else { Some(v) };
     }
+    if let Some(v) = env("PHONE_GATEWAY_PUBLIC_URL") {
+        cfg.public_url = if v.trim().is_empty() {
+            None
+        } else {
+            Some(v.trim().to_string())
+        };
+    }
     if let Some(v) = env("PHONE_GATEWAY_LOG") {
         cfg.log = v;
     }
@@ -492,6 +503,13 @@ fn validate(cfg: &mut Config) -> Result<(), ConfigError> {
     }
     if !otp_shared::ids::is_plain_id(&cfg.gateway_id) {
         return bad("gateway_id must be 1-64 characters of A-Z a-z 0-9 _ -");
+    }
+    if cfg
+        .public_url
+        .as_deref()
+        .is_some_and(|u| !otp_shared::enrol::url_ok(u))
+    {
+        return bad("public_url must be an http(s) URL without spaces or credentials");
     }
     let srv = &cfg.server;
     if srv.header_timeout_ms == 0 || srv.body_timeout_ms == 0 || srv.max_connections == 0 {

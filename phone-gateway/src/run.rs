@@ -38,6 +38,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let inbox_task = tokio::spawn(inbound::poll(app.clone(), stop_rx.clone()));
     let forward_task = tokio::spawn(inbound::forward(app.clone(), stop_rx.clone()));
     let device_task = tokio::spawn(device::run(app.clone(), stop_rx.clone()));
+    let register_task = tokio::spawn(crate::enrol::register_at_start(app.clone()));
 
     shutdown_signal().await;
     info!("shutting down: finishing the send in progress");
@@ -58,6 +59,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     inbox_task.abort();
     forward_task.abort();
     device_task.abort();
+    register_task.abort();
     Ok(())
 }
 

@@ -18,12 +18,16 @@ const { base, adminKey, tenant, other, xss } = cfg;
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
 mkdirSync(artifacts, { recursive: true });
 
-const DESKTOP = { width: 1280, height: 900 };
+const DESKTOP = { width: 1440, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const out = {
   views: {}, screenshots: [], compare: [], charts: {}, dialogs: [], page_errors: [], csp: [], labels: {},
-  overflow: {}, actions: {}, tenant_view: {}, kill: {}, fraud: {}, geo: {},
+  overflow: {}, actions: {}, tenant_view: {}, kill: {}, fraud: {}, geo: {}, not_found: [], narrow: {}, hover: {},
+  open_period: {}, webhooks_layout: {}, log: {},
 };
+// README screenshots (viewport only, small): docs/screenshots/ when asked for.
+const readmeShots = process.env.CONSOLE_README_SHOTS ? new URL("../../docs/screenshots/", import.meta.url).pathname : null;
+if (readmeShots) mkdirSync(readmeShots, { recursive: true });
 
 async function call(method, path, key, body) {
   const r = await fetch(base + path, {
@@ -48,6 +52,7 @@ const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir()
 const page = await browser.newPage();
 page.on("pageerror", (e) => out.page_errors.push(String(e)));
 page.on("dialog", async (d) => { out.dialogs.push(d.message()); await d.dismiss(); });
+page.on("response", (r) => { if (r.status() === 404) out.not_found.push(new URL(r.url()).pathname); });
 page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/i.test(m.text())) out.csp.push(m.text()); });
 let requests = [];
 page.on("request", (r) => { const u = new URL(r.url()); requests.push({ method: r.method(), path: u.pathname, auth: r.headers().authorization || "" }); });
@@ -100,11 +105,12 @@ async function readAnalytics(sel) {
 const digits = (s) => String(s).replace(/\D/g, "");
 const pctOf = (s) => Number(String(s).replace(/[^\d.]/g, ""));
 
-/** A latency cell or KPI as a person reads it: `≤ 40 ms` for 40, `> 5,000 ms` for the last
- * bucket, a dash for none. */
+/** A latency cell or KPI as a person reads it: `19.5 ms` for 19.5 (a percentile read from the
+ * edge's fine histogram), `> 60,000 ms` above its top, a dash for none. */
 function latencyTextOk(text, v) {
   if (v == null) return text === "—";
-  return digits(text) === (typeof v === "number" ? String(v) : digits(v));
+  if (typeof v === "number") return /^[\d,.]+ ms$/.test(text) && Number(text.replace(/[^\d.]/g, "")) === v;
+  return text.startsWith(">") && digits(text) === digits(v);
 }
 
 /** Every figure of the page against the API's answer; `skip`: figures left out (KPI names). */
@@ -114,7 +120,7 @@ function compareAnalytics(shown, api, skip = []) {
   const expect = {
     sends: t.sends, approved: t.verifications.approved, failed: t.verifications.failed, expired: t.verifications.expired,
     conversion: t.conversion_rate, delivery: t.delivery.success_rate, messages: t.messages, requests: t.requests,
-    p50: t.latency_ms.p50, p95: t.latency_ms.p95, p99: t.latency_ms.p99,
+    p50: t.latency_ms.p50, p90: t.latency_ms.p90, p95: t.latency_ms.p95, p99: t.latency_ms.p99,
   };
   for (const [k, v] of Object.entries(expect)) {
     if (skip.includes(k)) continue;
@@ -124,7 +130,7 @@ function compareAnalytics(shown, api, skip = []) {
     // And what a person reads: the formatted text says the same number.
     if (["conversion", "delivery"].includes(k)) {
       if (v == null ? s.text !== "—" : Math.abs(pctOf(s.text) - v * 100) > 0.051) bad.push(`kpi ${k} text ${s.text} for ${v}`);
-    } else if (["p50", "p95", "p99"].includes(k)) {
+    } else if (["p50", "p90", "p95", "p99"].includes(k)) {
       if (!latencyTextOk(s.text, v)) bad.push(`kpi ${k} text ${s.text} for ${v}`);
     } else if (typeof v === "number" && digits(s.text) !== String(v)) bad.push(`kpi ${k} text ${s.text} for ${v}`);
   }
@@ -136,9 +142,9 @@ function compareAnalytics(shown, api, skip = []) {
     const want = [x.sends, x.verifications.approved, x.verifications.failed, x.verifications.expired].map(String);
     const got = row.cells.slice(0, 4).map(digits);
     if (JSON.stringify(got) !== JSON.stringify(want)) bad.push(`period ${x.period}: page ${got} api ${want}`);
-    // The latency columns (after conversion and delivery): p50, p95, p99.
+    // The latency columns (after conversion and delivery): p50, p90, p95, p99.
     if (!skip.includes("p95")) {
-      ["p50", "p95", "p99"].forEach((p, j) => {
+      ["p50", "p90", "p95", "p99"].forEach((p, j) => {
         if (!latencyTextOk(row.cells[6 + j], x.latency_ms[p])) bad.push(`period ${x.period} ${p}: page ${row.cells[6 + j]} api ${x.latency_ms[p]}`);
       });
     }
@@ -193,7 +199,7 @@ async function myAnalyticsAndMessages(served) {
   });
   const again = (await call("GET", `/v1/analytics?${new URLSearchParams({ granularity: q.granularity, from: q.from, to: q.to })}`, tenant.key)).data;
   out.compare.push({
-    label: "tenant's own, fetched again", query: q, mismatches: compareAnalytics(shown, again, ["requests", "p50", "p95", "p99"]),
+    label: "tenant's own, fetched again", query: q, mismatches: compareAnalytics(shown, again, ["requests", "p50", "p90", "p95", "p99"]),
     sends: again.total.sends, periods: again.series.length, errors: shown.errors, api_errors: again.total.errors,
     requests: { page: shown.kpis.requests.value, api: again.total.requests },
   });
@@ -230,6 +236,94 @@ async function chartFacts(label) {
   out.charts[label] = facts;
 }
 
+
+/** Hovers the first chart at `fraction` of its plot width; answers each chart's hover text for the
+ * period (the x row of its legend) and the first series' value. */
+async function hoverCharts(fraction) {
+  const over = page.locator(".chart .u-over").first();
+  const box = await over.boundingBox();
+  const periodsNow = () => page.evaluate(() => [...document.querySelectorAll(".chart .u-legend .u-series:first-child .u-value")].map((v) => v.textContent));
+  const before = JSON.stringify(await periodsNow());
+  await page.mouse.move(box.x + box.width * fraction, box.y + box.height / 2);
+  // The cursor moves on the next frame: wait until every chart's legend shows a period, and a new
+  // one when another was shown before.
+  await page.waitForFunction((prev) => {
+    const now = [...document.querySelectorAll(".chart .u-legend .u-series:first-child .u-value")].map((v) => v.textContent);
+    return now.length > 0 && now.every((t) => t !== "—") && JSON.stringify(now) !== prev;
+  }, before, { timeout: 5000 });
+  return page.evaluate(() => [...document.querySelectorAll(".chart")].map((c) => {
+    const rows = c.querySelectorAll(".u-legend .u-series");
+    return { chart: c.dataset.chart, period: rows[0]?.querySelector(".u-value")?.textContent, value: rows[1]?.querySelector(".u-value")?.textContent };
+  }));
+}
+
+/** The open period's mark: each chart's data-open, the band's pixels at its right end, the table. */
+async function openPeriodFacts() {
+  return page.evaluate((fill) => {
+    const [r, g, b] = fill;
+    return {
+      charts: [...document.querySelectorAll(".chart")].map((c) => {
+        const cv = c.querySelector("canvas");
+        const d = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
+        let right = 0; let left = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i] !== r || d[i + 1] !== g || d[i + 2] !== b || d[i + 3] !== 255) continue;
+          const x = (i / 4) % cv.width;
+          if (x > cv.width * 0.8) right++; else left++;
+        }
+        return { chart: c.dataset.chart, open: c.dataset.open || null, band_right: right, band_left: left };
+      }),
+      last_row: (() => {
+        const rows = document.querySelectorAll("details.periods tbody tr");
+        const last = rows[rows.length - 1];
+        return last ? { open: last.dataset.open || null, text: last.querySelector("th").textContent } : null;
+      })(),
+      others_open: [...document.querySelectorAll("details.periods tbody tr[data-open]")].length,
+      note: document.querySelector(".analytics .open-note")?.textContent || null,
+    };
+  }, [232, 235, 241]);
+}
+
+/** At a narrow width: ids (code in cells) on one line and not cut, no word of a name split across
+ * lines, in the tables under `sel`. */
+async function narrowFacts(sel) {
+  return page.evaluate((sel) => {
+    const out = { ids: 0, ids_multiline: [], ids_truncated: [], names: 0, names_split: [] };
+    const lines = (r) => new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top))).size;
+    for (const code of document.querySelectorAll(`${sel} td code`)) {
+      if (code.offsetParent === null) continue;
+      out.ids++;
+      const r = document.createRange();
+      r.selectNodeContents(code);
+      if (lines(r) > 1) out.ids_multiline.push(code.textContent);
+      if (code.clientWidth > 0 && code.scrollWidth > code.clientWidth + 1) out.ids_truncated.push(code.textContent);
+    }
+    for (const cell of document.querySelectorAll(`${sel} td.name`)) {
+      if (cell.offsetParent === null) continue;
+      out.names++;
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (const m of node.textContent.matchAll(/\S+/g)) {
+          const r = document.createRange();
+          r.setStart(node, m.index);
+          r.setEnd(node, m.index + m[0].length);
+          if (lines(r) > 1) out.names_split.push(m[0]);
+        }
+      }
+    }
+    return out;
+  }, sel);
+}
+
+/** Every nav link: inside the viewport and the element actually under its centre. */
+async function navFacts() {
+  return page.evaluate(() => [...document.querySelectorAll("#nav a")].map((a) => {
+    const r = a.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return { text: a.textContent, left: r.left, right: r.right, inside: r.left >= 0 && r.right <= window.innerWidth && r.width > 0, on_top: !!hit && (hit === a || a.contains(hit)) };
+  }));
+}
+
 try {
   // ---- sign in as an operator, by keyboard --------------------------------------------------
   await page.goto(`${base}/dashboard`);
@@ -243,16 +337,27 @@ try {
   out.views.analytics = true;
 
   // Analytics, all tenants, by hour: figures and charts.
-  await checkAnalytics("all, 24h", ".analytics", "analytics", adminKey);
+  const day = await checkAnalytics("all, 24h", ".analytics", "analytics", adminKey);
+  out.latency_kpis = Object.fromEntries(["p50", "p90", "p95", "p99"].map((p) => [p, day.shown.kpis[p] && day.shown.kpis[p].value]));
   await chartFacts("analytics 24h");
   await pageFacts("analytics");
   await shot("analytics", DESKTOP.width);
   // Every range, then the tenant filter.
+  out.hover.hourly = await hoverCharts(0.5);
   for (const range of ["30d", "12m"]) {
     await rerender("analytics", () => page.getByLabel("Range", { exact: true }).selectOption(range));
     await checkAnalytics(`all, ${range}`, ".analytics", "analytics", adminKey);
+    await chartFacts(`analytics ${range}`);
+    // One cursor for the three charts; a day's or a month's hover has no time of day; the last
+    // period is still running and says so.
+    out.hover[range] = { middle: await hoverCharts(0.5), last: await hoverCharts(0.985) };
+    out.open_period[range] = await openPeriodFacts();
+    if (range === "12m" && readmeShots) {
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(readmeShots, "console-analytics-1440.png") });
+    }
   }
-  await chartFacts("analytics 12m");
+  await page.mouse.move(0, 0);
   await rerender("analytics", () => page.getByLabel("Range", { exact: true }).selectOption("24h"));
   await rerender("analytics", () => page.getByLabel("Tenant", { exact: true }).selectOption(tenant.id));
   const filtered = await checkAnalytics("tenant filter, 24h", ".analytics", "analytics", adminKey);
@@ -322,6 +427,17 @@ try {
     button: (await kill().locator("button[type=submit]").textContent()).trim(),
     api: await killApi(),
   };
+  // The card of a phone that answers with its kill switch engaged: not the green "Reachable", and
+  // none of its SIMs "sending".
+  const cardFacts = () => page.evaluate((id) => {
+    const c = document.querySelector(`.card.phone[data-gateway="${id}"]`);
+    return {
+      state: c.dataset.state, badge: c.querySelector(".card-head .badge").textContent,
+      badge_class: c.querySelector(".card-head .badge").className,
+      sims: [...c.querySelectorAll('li[data-sim] [data-col="state"]')].map((x) => x.lastChild.textContent),
+    };
+  }, gid);
+  out.kill.engaged_card = await cardFacts();
   const refused = await call("POST", "/v1/otp/send", cfg.switchTenant.key, { phone: cfg.switchPhone });
   out.kill.send_while_engaged = { status: refused.status, code: refused.code ?? null };
   await shot("phones-kill-switch", DESKTOP.width);
@@ -330,6 +446,7 @@ try {
     rerender("phones", () => kill().getByRole("button", { name: "Clear kill switch" }).click()),
   ]);
   out.kill.clear_body = clearReq.postDataJSON();
+  out.kill.cleared_card = await cardFacts();
   out.kill.cleared = {
     card: await killFact(),
     button: (await kill().locator("button[type=submit]").textContent()).trim(),
@@ -337,6 +454,18 @@ try {
   };
   const sent = await call("POST", "/v1/otp/send", cfg.switchTenant.key, { phone: cfg.switchPhone });
   out.kill.send_after_clear = { status: sent.status, code: sent.code ?? null };
+
+  // "Add a phone": a one-time enrolment token, and the command to paste into Termux on the phone.
+  await page.getByRole("button", { name: "Add a phone" }).click();
+  const enrolBox = page.locator("#enrol-box");
+  await enrolBox.getByLabel("Label (optional)", { exact: true }).fill("browser phone");
+  const [enrolReq] = await Promise.all([
+    page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/v1/admin/gateways/enrolments"),
+    enrolBox.getByRole("button", { name: "Create enrolment command" }).click(),
+  ]);
+  await page.waitForSelector("[data-enrol-command]");
+  out.enrol = { body: enrolReq.postDataJSON(), command: await page.textContent("[data-enrol-command]") };
+  await shot("phones-enrol", DESKTOP.width);
 
   // ---- tenants list -------------------------------------------------------------------------
   await go("#/tenants", "tenants");
@@ -367,6 +496,12 @@ try {
   };
   const text = await page.evaluate(() => document.body.innerText);
   out.contact = { masked_shown: text.includes(cfg.contactMasked), full_shown: text.includes(cfg.contactPhone) };
+  out.events_order = await page.evaluate(() => [...document.querySelectorAll(".events [data-event]")].map((d) => d.dataset.event));
+  await page.waitForSelector('#tenant-messages[data-ready="true"]');
+  out.log.tenant_page = {
+    page: await page.evaluate(() => [...document.querySelectorAll("#tenant-messages tbody tr")].map((r) => r.dataset.id)),
+    api: (await call("GET", `/v1/admin/messages?tenant_id=${tenant.id}&limit=25`, adminKey)).data.items.map((m) => m.id),
+  };
   await pageFacts("tenant");
   await shot("tenant", DESKTOP.width);
 
@@ -440,6 +575,10 @@ try {
   // ---- abuse protection, service-wide: the high-risk ranges ----------------------------------
   await go("#/abuse", "abuse");
   out.views.abuse = true;
+  out.abuse_text = await page.evaluate(() => {
+    const v = document.querySelector(".view");
+    return { text_nodes: [...v.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent), has_null: /\bnull\b/.test(v.innerText) };
+  });
   const readRanges = () => page.evaluate(() => [...document.querySelectorAll("#geo-form [data-range]")]
     .map((d) => ({ range: d.dataset.range, allowed: d.querySelector("input").checked })));
   const geoBefore = (await call("GET", "/v1/admin/geo", adminKey)).data;
@@ -470,8 +609,56 @@ try {
     api: (await call("GET", "/v1/admin/audit?limit=200", adminKey)).data.items.length,
     labels: await page.evaluate(() => [...new Set([...document.querySelectorAll("table.audit tbody tr")].map((r) => r.cells[1].textContent))]),
   };
+  out.audit_rows = await page.evaluate(() => [...document.querySelectorAll("table.audit tbody tr")].map((r) => ({
+    action: r.dataset.action, label: r.querySelector("td.action").textContent,
+    summary: r.querySelector("td.summary").firstChild?.textContent ?? "", raw: !!r.querySelector("td.summary details"),
+  })));
+  const visibleActions = () => page.evaluate(() => [...document.querySelectorAll("table.audit tbody tr")].filter((r) => !r.hidden).map((r) => r.dataset.action));
+  await page.getByLabel("Action", { exact: true }).selectOption("cron.run");
+  out.audit_filter = { cron: await visibleActions() };
+  await page.getByLabel("Action", { exact: true }).selectOption("");
+  await page.getByLabel("Search", { exact: true }).fill(cfg.pump.name);
+  out.audit_filter.search = await page.evaluate(() => [...document.querySelectorAll("table.audit tbody tr")].filter((r) => !r.hidden).map((r) => r.querySelector("td.target").textContent));
+  out.audit_filter.count = await page.textContent(".audit-log .count");
+  await page.getByLabel("Search", { exact: true }).fill("");
   await pageFacts("audit");
   await shot("audit", DESKTOP.width);
+
+  // ---- the operators' message log: every tenant's, searched and paged ----------------------
+  await go("#/messages", "messages");
+  out.views.messages = true;
+  await page.waitForSelector('#all-messages[data-ready="true"]');
+  const readLog = () => page.evaluate(() => [...document.querySelectorAll("#all-messages tbody tr")].map((r) => ({ id: r.dataset.id, cells: [...r.cells].map((c) => c.textContent) })));
+  const logSearch = async (action) => {
+    await action();
+    await page.waitForSelector('#all-messages[data-ready="true"]');
+  };
+  await logSearch(async () => {
+    await page.getByLabel("Per page", { exact: true }).selectOption("10");
+    await page.locator("#all-messages").getByRole("button", { name: "Search" }).click();
+  });
+  const first = (await call("GET", "/v1/admin/messages?limit=10", adminKey)).data;
+  out.log.page1 = { page: (await readLog()).map((r) => r.id), api: first.items.map((m) => m.id) };
+  await logSearch(() => page.locator("#all-messages").getByRole("button", { name: "Older →" }).click());
+  const second = (await call("GET", `/v1/admin/messages?limit=10&cursor=${first.next_cursor}`, adminKey)).data;
+  out.log.page2 = { page: (await readLog()).map((r) => r.id), api: second.items.map((m) => m.id), page_no: await page.getAttribute("#all-messages", "data-page") };
+  await logSearch(() => page.locator("#all-messages").getByRole("button", { name: "← Newer" }).click());
+  out.log.back = (await readLog()).map((r) => r.id);
+  // By number: the messages to one of the test's phones, with the tenant's name.
+  await logSearch(async () => {
+    await page.getByLabel("Phone number", { exact: true }).fill(cfg.sentPhones[0]);
+    await page.locator("#all-messages").getByRole("button", { name: "Search" }).click();
+  });
+  out.log.by_phone = { rows: await readLog(), api: (await call("GET", `/v1/admin/messages?phone=${encodeURIComponent(cfg.sentPhones[0])}`, adminKey)).data.items.map((m) => m.id) };
+  // A bad number: the API's error, shown in the form.
+  await logSearch(async () => {
+    await page.getByLabel("Phone number", { exact: true }).fill("12");
+    await page.locator("#all-messages").getByRole("button", { name: "Search" }).click();
+  });
+  out.log.bad_phone = await page.textContent("#all-messages [role=alert]");
+  await page.getByLabel("Phone number", { exact: true }).fill("");
+  await pageFacts("messages");
+  await shot("messages", DESKTOP.width);
   out.images = await page.evaluate(() => document.querySelectorAll("img").length);
 
   // ---- alerts: channels saved from the form, the incidents listed ----------------------------
@@ -489,9 +676,20 @@ try {
 
   // ---- every operator view at a phone's width ------------------------------------------------
   await page.setViewportSize(PHONE);
-  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/audit", "audit"], ["#/abuse", "abuse"], ["#/alerts", "alerts"]]) {
+  for (const [hash, name] of [["#/analytics", "analytics"], ["#/phones", "phones"], ["#/tenants", "tenants"], [`#/tenants/${tenant.id}`, "tenant"], ["#/messages", "messages"], ["#/audit", "audit"], ["#/abuse", "abuse"], ["#/alerts", "alerts"]]) {
     await go(hash, name);
-    if (name === "analytics") await chartFacts("analytics phone");
+    if (name === "analytics") {
+      await chartFacts("analytics phone");
+      out.nav_phone = await navFacts();
+    }
+    if (name === "messages") await page.waitForSelector('#all-messages[data-ready="true"]');
+    if (["tenants", "abuse", "messages", "audit"].includes(name)) out.narrow[name] = await narrowFacts(".view");
+    if (name === "tenants" && readmeShots) {
+      // The list, not the form above it: each tenant a card of labelled lines.
+      await page.evaluate(() => document.querySelector("#tenants").closest("section").scrollIntoView());
+      await page.screenshot({ path: join(readmeShots, "console-tenants-390.png") });
+      await page.evaluate(() => window.scrollTo(0, 0));
+    }
     const f = await pageFacts(`${name} phone`);
     out.overflow[name] = f.scrollWidth - f.innerWidth;
     await shot(name, PHONE.width);
@@ -517,19 +715,46 @@ try {
     api: { total: usage.quota.total, remaining: usage.quota.remaining },
   };
   out.tenant_view.nav = await page.evaluate(() => [...document.querySelectorAll("#nav a")].map((a) => a.textContent));
+  out.tenant_view.who = await page.textContent("#who");
   // Integrations with the tenant's own key: its replies, webhooks and opt-outs.
   out.integrations.replies = await page.evaluate(() => [...document.querySelectorAll("#my-replies-section tbody tr")].map((r) => [...r.cells].map((c) => c.textContent)));
   await page.getByLabel("URL", { exact: true }).fill("https://hooks.example/otp-events");
   await page.getByRole("button", { name: "Register endpoint" }).click();
   await page.waitForSelector("#webhook-secret .key-box .key", { timeout: 15000 });
   out.integrations.secret = (await page.textContent("#webhook-secret .key-box .key")).trim();
-  await page.waitForSelector(".card.webhook");
-  out.integrations.hooks_api = (await call("GET", "/v1/webhooks", tenant.key)).data.items.map((x) => ({ url: x.url, enabled: x.enabled, events: x.events.length }));
-  await page.locator(".card.webhook").getByRole("button", { name: "Disable" }).click();
-  await page.waitForSelector('.card.webhook[data-state="disabled"]', { timeout: 15000 });
-  out.integrations.hook_enabled_after = (await call("GET", "/v1/webhooks", tenant.key)).data.items[0].enabled;
-  await page.locator(".card.webhook").getByRole("button", { name: "Show deliveries" }).click();
-  await page.waitForSelector(".card.webhook .deliveries p, .card.webhook .deliveries table", { timeout: 15000 });
+  const hooks = async () => (await call("GET", "/v1/webhooks", tenant.key)).data.items;
+  const hookId = (await hooks()).find((x) => x.url === "https://hooks.example/otp-events").id;
+  const hookCard = page.locator(`.card.webhook[data-webhook="${hookId}"]`);
+  await hookCard.waitFor();
+  out.integrations.hooks_api = (await hooks()).map((x) => ({ url: x.url, enabled: x.enabled, events: x.events.length }));
+  await hookCard.getByRole("button", { name: "Disable" }).click();
+  await page.waitForSelector(`.card.webhook[data-webhook="${hookId}"][data-state="disabled"]`, { timeout: 15000 });
+  out.integrations.hook_enabled_after = (await hooks()).find((x) => x.id === hookId).enabled;
+  await hookCard.getByRole("button", { name: "Show deliveries" }).click();
+  await page.waitForSelector(`.card.webhook[data-webhook="${hookId}"] .deliveries p, .card.webhook[data-webhook="${hookId}"] .deliveries table`, { timeout: 15000 });
+  // The endpoint that got this tenant's events: its deliveries read at 1440 px in a full-width
+  // card, each date on one line, the last answer whole.
+  const busyCard = page.locator(`.card.webhook[data-webhook="${cfg.webhook.id}"]`);
+  await busyCard.getByRole("button", { name: "Show deliveries" }).click();
+  await page.waitForSelector(`.card.webhook[data-webhook="${cfg.webhook.id}"] .deliveries tbody tr`, { timeout: 15000 });
+  out.webhooks_layout = await page.evaluate((id) => {
+    const cellLines = (cell) => {
+      const r = document.createRange();
+      r.selectNodeContents(cell);
+      return new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top))).size;
+    };
+    const card = document.querySelector(`.card.webhook[data-webhook="${id}"]`);
+    const wrap = card.querySelector(".deliveries .table-wrap");
+    return {
+      card_width: card.getBoundingClientRect().width,
+      section_width: card.closest("section").getBoundingClientRect().width,
+      viewport: window.innerWidth,
+      rows: card.querySelectorAll(".deliveries tbody tr").length,
+      date_lines: [...card.querySelectorAll(".deliveries td.when")].map(cellLines),
+      answers: [...card.querySelectorAll(".deliveries td.answer")].map((c) => ({ text: c.textContent, whole: c.scrollWidth <= c.clientWidth + 1 })),
+      wrap_clipped: wrap.scrollWidth > wrap.clientWidth + 1,
+    };
+  }, cfg.webhook.id);
   await page.locator("#optout-form input[name=phone]").fill(cfg.optoutPhone);
   await page.getByRole("button", { name: "Add to the opt-out list" }).click();
   await page.waitForSelector("#optout-list tbody tr", { timeout: 15000 });

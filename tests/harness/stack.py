@@ -333,9 +333,13 @@ class Stack:
         gateway["proc"] = self._spawn(gateway["id"] + "-2", gateway["cmd"], env=gateway["env"])
         wait_http(gateway["url"] + "/health", 30, gateway["proc"], gateway["id"])
 
-    def start_gateway(self, gid, edge_url):
+    def start_gateway(self, gid, edge_url, enrol_token=None, enrol_args=()):
         """Starts one phone gateway that reports to `edge_url` (None: not yet; see start_workerd);
-        returns its id, URL, secret, dir."""
+        returns its id, URL, secret, dir. With `enrol_token` the phone has no id or secret of its
+        own: `phone-gateway enrol` gets them from the edge with the token (its URL and
+        `enrol_args` passed along) and writes them into its config; `gid` only names its
+        directory, and the returned `enrol` is that command's result (the phone is started only
+        if it succeeded)."""
         port = free_port()
         secret = secrets.token_urlsafe(32)
         gdir = self.dir / gid
@@ -374,8 +378,20 @@ interval_secs = 1
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
         cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]
+        url = f"http://127.0.0.1:{port}"
+        enrolled = None
+        if enrol_token is not None:
+            for k in ("PHONE_GATEWAY_SECRET", "PHONE_GATEWAY_ID"):
+                env.pop(k)
+            enrolled = subprocess.run(cmd + ["enrol", "--edge", self.url, "--token", enrol_token, "--url", url, *enrol_args],
+                                      env=env, capture_output=True, text=True, timeout=60)
+            if enrolled.returncode != 0:
+                return {"id": None, "url": url, "dir": gdir, "enrol": enrolled, "proc": None}
+            gid = enrolled.stdout.split("enrolled as ")[1].split(";")[0]
+            secret = None
+            env["PHONE_GATEWAY_ID"] = gid  # as the config now says; the SMS recorder names it
         proc = self._spawn(gid, cmd, env=env)
-        return {"id": gid, "url": f"http://127.0.0.1:{port}", "secret": secret, "dir": gdir, "proc": proc, "cmd": cmd, "env": env}
+        return {"id": gid, "url": url, "secret": secret, "dir": gdir, "proc": proc, "cmd": cmd, "env": env, "enrol": enrolled}
 
     def stop(self):
         for name, p in reversed(self.procs):

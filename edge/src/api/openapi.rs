@@ -59,6 +59,7 @@ pub fn spec() -> Value {
         if r.path.contains("{id}") {
             params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}));
         }
+        params.extend(query_params(r.handler));
         if let Some(body) = doc.body {
             let media = if twilio {
                 "application/x-www-form-urlencoded"
@@ -131,6 +132,31 @@ pub fn spec() -> Value {
 
 pub fn spec_json() -> Vec<u8> {
     serde_json::to_vec(&spec()).expect("spec serialises")
+}
+
+/// The query parameters of the routes that take some beyond `limit` (the message logs).
+fn query_params(h: super::routes::Handler) -> Vec<Value> {
+    use super::routes::Handler::{AdminMessageList, MessageList};
+    let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    let text = json!({"type": "string"});
+    let mut out = match h {
+        MessageList | AdminMessageList => vec![
+            q("direction", "outbound messages (default) or inbound replies", json!({"enum": ["outbound", "inbound"]})),
+            q("phone", "only this number's messages (E.164; matched by its keyed tag, messages from before tags were kept are not found)", text.clone()),
+            q("id", "one outbound message by id (the other filters still apply)", text.clone()),
+            q("state", "outbound only", json!({"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]})),
+            q("kind", "outbound only", json!({"enum": ["otp", "direct", "notification"]})),
+            q("from", "created (received) at or after, ISO 8601", text.clone()),
+            q("to", "created (received) at or before, ISO 8601; a bare date is the whole day", text.clone()),
+            q("limit", "page size", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50})),
+            q("cursor", "next_cursor of the page before, unchanged", text.clone()),
+        ],
+        _ => Vec::new(),
+    };
+    if h == AdminMessageList {
+        out.push(q("tenant_id", "one tenant's log", text));
+    }
+    out
 }
 
 #[cfg(test)]

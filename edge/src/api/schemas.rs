@@ -12,6 +12,10 @@ fn time() -> Value {
 fn count() -> Value {
     json!({"type": "integer", "minimum": 0})
 }
+/// A number as every answer masks it (`Phone::masked`: calling code and three digits, the last two).
+fn masked() -> Value {
+    json!({"type": "string", "description": "The number masked, one rule everywhere: calling code and three digits, then the last two", "example": "+1415*****23"})
+}
 fn phone() -> Value {
     json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"})
 }
@@ -198,6 +202,28 @@ pub fn backup_restore_body() -> Value {
         &["part"],
     )
 }
+pub fn enrol_body() -> Value {
+    let numbers =
+        json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 8});
+    body(
+        json!({"token": {"type": "string", "minLength": 1, "maxLength": 200}, "url": {"type": "string", "maxLength": 300}, "numbers": numbers, "version": {"type": "string", "maxLength": 40}}),
+        &["token"],
+    )
+}
+pub fn enrol_token_body() -> Value {
+    body(
+        json!({"gateway_id": {"type": "string", "minLength": 1, "maxLength": 40}, "label": {"type": "string", "maxLength": 100}, "ttl_secs": {"type": "integer", "minimum": 60, "maximum": 604800}, "edge_url": {"type": "string", "maxLength": 300}}),
+        &[],
+    )
+}
+pub fn enrolled_example() -> Value {
+    v1_example(json!({"gateway_id": "ph_01jd9", "secret": "…"}))
+}
+pub fn enrol_token_example() -> Value {
+    v1_example(
+        json!({"token": "otp_et_…", "gateway_id": null, "label": "kitchen phone", "expires_at": "2026-12-06T17:00:00Z", "edge_url": "https://otp.example.com", "command": "curl -fsSL https://…/install.sh | bash -s -- --enrol otp_et_… --edge https://otp.example.com"}),
+    )
+}
 pub fn empty_body() -> Value {
     body(json!({}), &[])
 }
@@ -265,7 +291,8 @@ pub fn verified_example() -> Value {
 }
 fn message() -> Value {
     object(
-        json!({"id": text(), "direction": {"const": "outbound"}, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": text(),
+        json!({"id": text(), "direction": {"const": "outbound"}, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": masked(),
+               "tenant_id": {"type": "string", "description": "In the operators' log (GET /v1/admin/messages) only"},
                "state": {"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]},
                "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text(), "attempts": count(),
                "error": {"type": ["string", "null"]}, "created_at": time(), "updated_at": time(),
@@ -488,25 +515,27 @@ pub fn replay_example() -> Value {
 }
 fn inbound_message() -> Value {
     object(
-        json!({"id": text(), "direction": {"const": "inbound"}, "phone": text(), "text": {"type": ["string", "null"]}, "gateway_id": text(),
+        json!({"id": text(), "direction": {"const": "inbound"}, "phone": text(), "phone_masked": masked(), "text": {"type": ["string", "null"]}, "gateway_id": text(),
+               "tenant_id": {"type": ["string", "null"], "description": "In the operators' log (GET /v1/admin/messages) only"},
                "in_reply_to": {"type": ["string", "null"]}, "keyword": {"type": ["string", "null"], "enum": ["stop", "start", null]}, "received_at": time(), "created_at": time()}),
         &["id", "direction", "phone", "received_at"],
     )
 }
 pub fn message_list_ok() -> Value {
     envelope(object(
-        json!({"items": {"type": "array", "items": {"anyOf": [message(), inbound_message()]}}}),
+        json!({"items": {"type": "array", "items": {"anyOf": [message(), inbound_message()]}},
+               "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next page; null on the last"}}),
         &["items"],
     ))
 }
 pub fn message_list_example() -> Value {
     v1_example(
-        json!({"items": [{"id": "inb_0123456789abcdefghjk", "direction": "inbound", "phone": "+14155550123", "text": "Running 5 minutes late", "gateway_id": "phone-1", "in_reply_to": "msg_01jd9", "keyword": null, "received_at": "2026-11-25T10:02:00.000Z", "created_at": "2026-11-25T10:02:01.000Z"}]}),
+        json!({"items": [{"id": "inb_0123456789abcdefghjk", "direction": "inbound", "phone": "+14155550123", "text": "Running 5 minutes late", "gateway_id": "phone-1", "in_reply_to": "msg_01jd9", "keyword": null, "received_at": "2026-11-25T10:02:00.000Z", "created_at": "2026-11-25T10:02:01.000Z", "phone_masked": "+1415*****23"}], "next_cursor": null}),
     )
 }
 fn optout() -> Value {
     object(
-        json!({"id": text(), "tenant_id": text(), "phone": text(), "source": {"enum": ["sms", "api", "admin"]}, "created_at": time()}),
+        json!({"id": text(), "tenant_id": text(), "phone": text(), "phone_masked": masked(), "source": {"enum": ["sms", "api", "admin"]}, "created_at": time()}),
         &["id", "phone", "source", "created_at"],
     )
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use super::abuse::geo::GlobalGeo;
 use super::cache::{TtlCell, TtlMap};
 use super::ctx::Ctx;
-use super::fleet::gateway::{GatewayLink, Probe};
+use super::fleet::gateway::{GatewayLink, Probe, Roster};
 use super::fleet::model::Standings;
 use super::ops::analytics::Counters;
 use super::ops::incidents::AlertCache;
@@ -27,7 +27,11 @@ pub struct App<P: Platform> {
     pub secrets: Secrets,
     pub platform: P,
     pub db: Firestore,
-    pub gateways: Vec<GatewayLink>,
+    /// The phones of `GATEWAYS` / `GATEWAY_SECRETS`. Every phone, enrolled ones included:
+    /// `fleet::roster::roster`.
+    pub configured_gateways: Vec<GatewayLink>,
+    /// The phones read last, configured and enrolled (`fleet::roster`).
+    pub(crate) roster_cache: TtlCell<Roster>,
     /// What presented keys resolved to a moment ago (`tenants::auth`).
     pub(crate) auth_cache: Mutex<AuthCache>,
     /// The last probes of the fleet (`fleet::links::gateway_probes`).
@@ -55,12 +59,14 @@ impl<P: Platform> App<P> {
             .map(|g| GatewayLink {
                 cfg: g.clone(),
                 keys: Keys::from_secret(&g.secret).ok(),
+                also: Vec::new(),
             })
             .collect();
         Self {
             db: Firestore::new(&cfg),
             secrets,
-            gateways,
+            configured_gateways: gateways,
+            roster_cache: TtlCell::default(),
             cfg,
             platform,
             auth_cache: Mutex::new(AuthCache::default()),

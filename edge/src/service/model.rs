@@ -355,6 +355,10 @@ pub struct MessageRecord {
     pub kind: otp_shared::wire::MessageKind,
     /// Masked: the full number lives only in the gateway's queue.
     pub phone_masked: String,
+    /// The number's keyed tag (`Secrets::phone_tag`), so the message log finds a number's
+    /// messages without storing it (absent on records from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_tag: Option<String>,
     pub encoding: String,
     pub segments: u32,
     pub gateway_id: String,

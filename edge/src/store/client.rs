@@ -471,6 +471,25 @@ impl Firestore {
         descending: bool,
         limit: usize,
     ) -> Result<Vec<Doc<T>>, StoreError> {
+        let order = order_by.map(|f| (f, descending));
+        self.query_page(http, now_ms, collection, filters, order, None, limit)
+            .await
+    }
+
+    /// One page of a query in `order` (field, descending), ties broken by document id in the
+    /// same direction, starting after the document `after` = (its `order` field's value, its id):
+    /// a cursor that stays right while documents are added (message logs).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn query_page<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        collection: &str,
+        filters: &[Filter],
+        order: Option<(&str, bool)>,
+        after: Option<(&Value, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
         let mut conditions: Vec<Value> = filters
             .iter()
             // A dotted name is a path into maps (`settings.cors_origins`).
@@ -482,7 +501,7 @@ impl Firestore {
             1 => sq["where"] = conditions.remove(0),
             _ => sq["where"] = json!({"compositeFilter": {"op": "AND", "filters": conditions}}),
         }
-        if let Some(f) = order_by {
+        if let Some((f, descending)) = order {
             let direction = if descending {
                 "DESCENDING"
             } else {
@@ -490,6 +509,14 @@ impl Firestore {
             };
             sq["orderBy"] =
                 json!([{"field": {"fieldPath": field_path(f)}, "direction": direction}]);
+            if let Some((value, id)) = after {
+                sq["orderBy"]
+                    .as_array_mut()
+                    .expect("an array")
+                    .push(json!({"field": {"fieldPath": "__name__"}, "direction": direction}));
+                let name = format!("{}/{collection}/{id}", self.root);
+                sq["startAt"] = json!({"values": [super::value::to_firestore(value), {"referenceValue": name}], "before": false});
+            }
         }
         let q = json!({"structuredQuery": sq});
         let out = self.rpc(http, now_ms, "runQuery", Some(q)).await?;

@@ -16,6 +16,8 @@ use std::time::Duration;
 /// A request that passed signature, time, body hash and AEAD checks; its nonce is not yet recorded
 /// (that happens in the same transaction as the action).
 pub struct Authed {
+    /// The key the request was signed with (the answer is signed with it too).
+    pub keys: otp_shared::wire::Keys,
     pub nonce: String,
     pub timestamp: u64,
     pub plaintext: Option<Vec<u8>>,
@@ -34,14 +36,21 @@ pub async fn authenticate(app: &App, req: Request<Incoming>) -> Result<Authed, A
     let (method, path) = (parts.method.as_str(), parts.uri.path());
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let route = wire::Route::new(method, path, &app.cfg.gateway_id);
-    let signed = wire::verify_headers(
-        &app.keys,
-        route,
-        header,
-        unix_now(),
-        app.cfg.auth.window_secs,
-    )
-    .map_err(ApiError::auth)?;
+    // The current key first; the previous one only during a key change's grace period.
+    let accepted = app.keys.accepted(unix_now());
+    let mut outcome = Err(wire::WireError::Unsigned);
+    for (i, keys) in accepted.iter().enumerate() {
+        let tried = wire::verify_headers(keys, route, header, unix_now(), app.cfg.auth.window_secs);
+        match tried {
+            Ok(s) => {
+                outcome = Ok((i, s));
+                break;
+            }
+            Err(e) if i == 0 => outcome = Err(e),
+            Err(_) => {}
+        }
+    }
+    let (used, signed) = outcome.map_err(ApiError::auth)?;
 
     let max = app.cfg.auth.max_body_bytes;
     let declared = header(CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
@@ -70,6 +79,7 @@ pub async fn authenticate(app: &App, req: Request<Incoming>) -> Result<Authed, A
     let verified = signed.check_body(&body).map_err(ApiError::auth)?;
     let plaintext = verified.open().map_err(ApiError::auth)?;
     Ok(Authed {
+        keys: accepted[used].clone(),
         nonce: verified.nonce,
         timestamp: verified.timestamp,
         plaintext,

@@ -5,6 +5,7 @@
 
 mod auth;
 mod connections;
+mod key;
 mod reply;
 mod routes;
 mod send;

@@ -14,6 +14,7 @@ use crate::{unix_ms, unix_now};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, StatusCode};
+use otp_shared::enrol::PATH_KEY;
 use otp_shared::ids::is_plain_id;
 use otp_shared::wire::{
     CancelResult, Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, SimHealth,
@@ -74,6 +75,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
         (Method::GET, PATH_LOGS) => signed(app, req, logs).await,
         (Method::POST, PATH_SEND) => signed(app, req, send).await,
         (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
+        (Method::POST, PATH_KEY) => signed(app, req, super::key::change_key).await,
         (Method::POST, p) if p.starts_with(PATH_MESSAGES_PREFIX) && p.ends_with(CANCEL_SUFFIX) => {
             let id = p[PATH_MESSAGES_PREFIX.len()..p.len() - CANCEL_SUFFIX.len()].to_string();
             signed(app, req, |app, authed| cancel(app, authed, id)).await
@@ -82,7 +84,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
             let id = p[PATH_MESSAGES_PREFIX.len()..].to_string();
             signed(app, req, |app, authed| status(app, authed, id)).await
         }
-        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH | PATH_METRICS | PATH_LOGS) => {
+        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH | PATH_METRICS | PATH_LOGS | PATH_KEY) => {
             Err(method_not_allowed())
         }
         (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => Err(method_not_allowed()),
@@ -116,6 +118,7 @@ where
 {
     let authed = authenticate(app, req).await?;
     let nonce = authed.nonce.clone();
+    let keys = authed.keys.clone();
     let reply = match action(app.clone(), authed).await {
         Ok(reply) => reply,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => return Err(e),
@@ -124,7 +127,7 @@ where
             e.reply()
         }
     };
-    Ok(reply.signed(&app.keys, &nonce))
+    Ok(reply.signed(&keys, &nonce))
 }
 
 pub fn replayed() -> ApiError {

@@ -131,7 +131,9 @@ impl Phone {
             )
     }
 
-    /// For logs: country code and last two digits only (`+1415*****23`).
+    /// THE mask of a number, everywhere (logs, stored records, every API answer, the console):
+    /// the calling code and three digits, then the last two (`+1415*****23`). One rule, so a reply
+    /// and the message it answers show the same text. See [`mask_number`] for raw strings.
     pub fn masked(&self) -> String {
         let s = &self.e164;
         let keep_front = 1 + self.country_code().to_string().len() + 3;
@@ -142,6 +144,41 @@ impl Phone {
             "*".repeat(s.len() - keep_front - 2),
             &s[s.len() - 2..]
         )
+    }
+}
+
+/// [`Phone::masked`] for a number kept as text (a contact phone, an audited body): the same mask
+/// when it parses; otherwise the first five and the last two characters around stars, so no
+/// stored text ever shows a whole number either.
+pub fn mask_number(raw: &str) -> String {
+    if let Ok(p) = Phone::parse(raw) {
+        return p.masked();
+    }
+    let chars: Vec<char> = raw.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let front: String = chars[..5].iter().collect();
+    let back: String = chars[chars.len() - 2..].iter().collect();
+    format!("{front}{}{back}", "*".repeat(chars.len() - 7))
+}
+
+/// Every string in `v` that is a phone number (E.164: `+` and 8 to 15 digits) masked with
+/// [`mask_number`]: audit details keep request bodies, which may carry numbers.
+pub fn mask_numbers_in(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            let digits = s.len().saturating_sub(1);
+            if s.starts_with('+')
+                && (8..=15).contains(&digits)
+                && s[1..].bytes().all(|b| b.is_ascii_digit())
+            {
+                *s = mask_number(s);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(mask_numbers_in),
+        serde_json::Value::Object(o) => o.values_mut().for_each(mask_numbers_in),
+        _ => {}
     }
 }
 

@@ -174,4 +174,13 @@ fn high_risk_ranges_are_told_apart() {
 fn masks_all_but_the_ends() {
     assert_eq!(parsed("+14155550123").masked(), "+1415*****23");
     assert_eq!(parsed("+442079460958").masked(), "+44207*****58");
+    // One rule for raw text too: a stored contact phone masks like a message's number.
+    assert_eq!(super::mask_number("+14155550123"), "+1415*****23");
+    assert_eq!(super::mask_number("+99912345678"), "+9991*****78");
+    let mut v = serde_json::json!({"contact_phone": "+14155550123", "name": "Acme", "n": [ "+442079460958", "+12" ]});
+    super::mask_numbers_in(&mut v);
+    assert_eq!(
+        v,
+        serde_json::json!({"contact_phone": "+1415*****23", "name": "Acme", "n": ["+44207*****58", "+12"]})
+    );
 }

@@ -14,14 +14,17 @@ export const plural = (n, one, many = `${one}s`) => `${num(n)} ${Number(n) === 1
 /** A ratio 0..1 (the API's rates) as a percentage; null (no denominator) as a dash. */
 export const pct = (r) => (r == null ? "—" : percent.format(Number(r)));
 
-/** A latency from the API: a bucket bound in ms, or the text for the last bucket. */
+const decimal = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
+
+/** A latency percentile from the API: milliseconds (a value read from a fine histogram), or
+ * "slower than 60000" when it lies above the histogram's top. */
 export function ms(v) {
   if (v == null) return "—";
   if (typeof v === "string") return v.startsWith("slower than") ? `> ${integer.format(Number(v.replace(/\D/g, "")))} ms` : v;
-  return `≤ ${integer.format(v)} ms`;
+  return `${decimal.format(v)} ms`;
 }
 
-/** A latency as a number for charts: the last bucket ("slower than 5000") plots at its bound. */
+/** A latency as a number for charts: "slower than N" plots at N. */
 export function msValue(v) {
   if (v == null) return null;
   if (typeof v === "number") return v;
@@ -42,15 +45,13 @@ export function day(t) {
   return Number.isNaN(d.getTime()) ? String(t) : dateOnly.format(d);
 }
 
-/** `+14155550123` -> `+1415•••0123`; the API's own mask (`+1415*****23`) -> `+1415•••23`. */
+/** A number as the API masks it (one rule, `Phone::masked` on the edge: `+1415*****23`), drawn
+ * with a bullet run: `+1415•••23`. The console never masks on its own, so a reply and the
+ * message it answers read the same; a whole number that reaches here is never shown. */
 export function maskPhone(p) {
   if (p == null || p === "") return "—";
   const s = String(p);
-  if (/[*•]/.test(s)) return s.replace(/[*•]+/g, "•••");
-  const digits = s.replace(/[^\d+]/g, "");
-  if (digits.length < 8) return "•••";
-  const front = digits.length >= 11 ? 5 : 3;
-  return `${digits.slice(0, front)}•••${digits.slice(-4)}`;
+  return /[*•]/.test(s) ? s.replace(/[*•]+/g, "•••") : "•••";
 }
 
 /** A period of the analytics series (`2026112510`, `20261125`, `202611`) as unix seconds (UTC). */
@@ -61,6 +62,17 @@ export function periodSeconds(p) {
   const d = s.length >= 8 ? +s.slice(6, 8) : 1;
   const hh = s.length >= 10 ? +s.slice(8, 10) : 0;
   return Date.UTC(y, m, d, hh) / 1000;
+}
+
+/** Whether `p` (a period of the series) is still running at `now`: its figures are partial. */
+export function periodOpen(p, now = Date.now()) {
+  const s = String(p);
+  const start = periodSeconds(s) * 1000;
+  const d = new Date(start);
+  const end = s.length >= 10 ? start + 3600e3
+    : s.length >= 8 ? start + 86400e3
+      : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return start <= now && now < end;
 }
 
 /** The same period as a short human text. */

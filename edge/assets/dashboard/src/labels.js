@@ -101,6 +101,8 @@ const LABELS = {
     "fraud.block": "Fraud guard paused a destination",
     "fraud.lift": "Fraud-guard block lifted",
     "geo.update": "Geo permissions changed",
+    export: "Backup exported",
+    "key.revoke": "API key revoked",
   },
   level: { off: "off", standard: "standard", strict: "strict" },
   range: {

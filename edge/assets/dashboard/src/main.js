@@ -12,11 +12,13 @@ import { auditView } from "./views/audit.js";
 import { abuseView } from "./views/abuse.js";
 import { meView } from "./views/me.js";
 import { alertsView } from "./views/alerts.js";
+import { messagesView } from "./views/messages.js";
 
 const ADMIN_NAV = [
   ["analytics", "Analytics"],
   ["phones", "Phones"],
   ["tenants", "Tenants"],
+  ["messages", "Messages"],
   ["audit", "Audit log"],
   ["alerts", "Alerts"],
   ["abuse", "Abuse protection"],
@@ -99,6 +101,7 @@ async function render() {
     else if (name === "tenants" && parts[1]) await tenantView(box, params, nav, ui, parts[1]);
     else if (name === "tenants") await tenantsView(box, params, nav, ui);
     else if (name === "audit") await auditView(box, params, nav, ui);
+    else if (name === "messages") await messagesView(box, params, nav, ui);
     else if (name === "alerts") await alertsView(box, params, nav, ui);
     else if (name === "abuse") await abuseView(box, params, nav, ui);
     else if (name === "me") await meView(box, params, nav, ui);
@@ -172,7 +175,7 @@ async function signIn(key) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#logout").hidden = false;
-  $("#who").textContent = session.role === "admin" ? "Operator" : `Tenant ${session.usage.tenant_id}`;
+  $("#who").textContent = session.role === "admin" ? "Operator" : session.usage.tenant_name || "Your account";
   document.body.dataset.role = session.role;
   buildNav();
   if (!window.location.hash || window.location.hash === "#/" || window.location.hash === "#") {

@@ -29,6 +29,7 @@ pub fn tenant_json(t: &Tenant) -> Value {
         "quota": t.quota_total,
         "expires_at": (t.quota_expires_at != 0).then(|| iso8601(t.quota_expires_at)),
         "contact_phone": t.contact_phone,
+        "contact_phone_masked": t.contact_phone.as_deref().map(otp_shared::phone::mask_number),
         "kill_switch": t.kill_switch,
         "settings": t.settings,
         "created_at": iso8601(t.created_at),
@@ -77,6 +78,7 @@ fn redacted(req: &ApiRequest) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("api_key");
     }
+    otp_shared::phone::mask_numbers_in(&mut v);
     v
 }
 
@@ -402,7 +404,10 @@ pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRes
         .repo()
         .list_audit(limit, c.req.query_param("tenant_id").as_deref())
         .await?;
-    Ok(ok(200, json!({"items": entries}), c.ctx))
+    // Bodies audited before numbers were masked at write time still show masked.
+    let mut items = json!(entries);
+    otp_shared::phone::mask_numbers_in(&mut items);
+    Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
 pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -446,6 +451,9 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "fleet",
     "canaries",
     "nonces",
+    // Enrolled phones (their keys sealed: a restore needs the same OTP_HMAC_SECRET). Enrolment
+    // tokens are not kept: they last an hour.
+    "enrolled_phones",
 ];
 
 pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

@@ -7,6 +7,7 @@ use super::Call;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::fleet::roster;
 
 pub fn unauthorized(why: &str) -> Error {
     Error::msg(
@@ -23,7 +24,7 @@ pub struct Opened<'a> {
     pub plain: Vec<u8>,
 }
 
-pub fn open<'a, P: Platform>(
+pub async fn open<'a, P: Platform>(
     app: &App<P>,
     c: &'a Call<'_>,
     path: &str,
@@ -32,25 +33,36 @@ pub fn open<'a, P: Platform>(
     let gateway_id = req
         .header(wire::HEADER_GATEWAY)
         .ok_or_else(|| unauthorized("unsigned"))?;
-    let g = app
-        .gateways
-        .iter()
-        .find(|g| g.cfg.id == gateway_id)
+    let g = roster::roster_link(app, gateway_id)
+        .await
         .ok_or_else(|| unauthorized("unknown gateway"))?;
     let keys = g
         .keys
         .as_ref()
         .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
     let now = (c.ctx.now_ms / 1000) as u64;
-    let verified = wire::verify(
-        keys,
-        wire::Route::new("POST", path, &g.cfg.id),
-        |h| req.header(h),
-        &req.body,
-        now,
-        wire::DEFAULT_WINDOW_SECS,
-    )
-    .map_err(|e| unauthorized(e.code()))?;
+    let route = wire::Route::new("POST", path, gateway_id);
+    let check = |k| {
+        wire::verify(
+            k,
+            route,
+            |h| req.header(h),
+            &req.body,
+            now,
+            wire::DEFAULT_WINDOW_SECS,
+        )
+    };
+    // An enrolled phone being rotated may sign with its new key, or still with its old one.
+    let mut verified = check(keys);
+    for k in &g.also {
+        if verified.is_ok() {
+            break;
+        }
+        if let Ok(v) = check(k) {
+            verified = Ok(v);
+        }
+    }
+    let verified = verified.map_err(|e| unauthorized(e.code()))?;
     let plain = verified
         .open()
         .map_err(|e| unauthorized(e.code()))?

@@ -14,13 +14,12 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::messaging::inbound;
-use crate::service::messaging::messages::message_json;
 use crate::service::messaging::optouts;
 use crate::service::ops::audit;
 use crate::service::tenants::admission;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK)?;
+    let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK).await?;
     let batch: InboundBatch = serde_json::from_slice(&opened.plain)
         .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
     if batch.messages.is_empty() || batch.messages.len() > MAX_INBOUND_PER_BATCH {
@@ -54,35 +53,6 @@ fn limit_of(c: &Call<'_>, default: usize, max: usize) -> usize {
         .and_then(|l| l.parse().ok())
         .unwrap_or(default)
         .clamp(1, max)
-}
-
-/// `GET /v1/messages?limit=50&direction=outbound|inbound`: the caller's messages, newest first.
-pub async fn list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let tenant = c.tenant()?;
-    let limit = limit_of(c, 50, 200);
-    let items: Vec<_> = match c.req.query_param("direction").as_deref() {
-        None | Some("") | Some("outbound") => app
-            .repo()
-            .messages_of(&tenant.id, limit)
-            .await?
-            .iter()
-            .map(message_json)
-            .collect(),
-        Some("inbound") => app
-            .repo()
-            .inbound_of(Some(&tenant.id), limit)
-            .await?
-            .iter()
-            .map(|r| inbound::inbound_json(app, r))
-            .collect(),
-        Some(_) => {
-            return Err(Error::msg(
-                ErrorCode::ValidationFailed,
-                "direction must be outbound or inbound",
-            ))
-        }
-    };
-    Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
 /// `GET /v1/admin/inbound?tenant_id=…` (or, without it, SMS no tenant could be found for).

@@ -6,8 +6,10 @@ pub mod account;
 pub mod admin;
 pub mod analytics;
 pub mod dashboard;
+pub mod enrol;
 pub mod gateway_callback;
 pub mod inbound;
+pub mod message_log;
 pub mod messages;
 pub mod ops;
 pub mod otp;
@@ -109,7 +111,8 @@ pub async fn dispatch<P: Platform>(
         AdminGateways => admin::gateways(app, c).await,
         AdminGatewayKillSwitch => admin::gateway_kill_switch(app, c).await,
         AdminMetrics => ops::metrics(app).await,
-        MessageList => inbound::list(app, c).await,
+        MessageList => message_log::list(app, c).await,
+        AdminMessageList => message_log::admin_list(app, c).await,
         WebhookCreate => webhooks::create(app, c).await,
         WebhookList => webhooks::list(app, c).await,
         WebhookGet => webhooks::get(app, c).await,
@@ -138,5 +141,12 @@ pub async fn dispatch<P: Platform>(
         AdminGeoPut => abuse::geo_put(app, c).await,
         AdminFraudGet => abuse::fraud_get(app, c).await,
         AdminFraudLift => abuse::fraud_lift(app, c).await,
+        GatewayEnrol => enrol::enrol(app, c).await,
+        GatewayRegister => enrol::register(app, c).await,
+        AdminEnrolTokenCreate => enrol::token_create(app, c).await,
+        AdminEnrolTokenList => enrol::token_list(app, c).await,
+        AdminEnrolledList => enrol::enrolled(app, c).await,
+        AdminGatewayRetire => enrol::retire(app, c).await,
+        AdminGatewayRotateKey => enrol::rotate_key(app, c).await,
     }
 }

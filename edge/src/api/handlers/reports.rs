@@ -12,7 +12,7 @@ use crate::service::app::App;
 use crate::service::messaging::reports;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let opened = gateway_callback::open(app, c, wire::PATH_STATUS_CALLBACK)?;
+    let opened = gateway_callback::open(app, c, wire::PATH_STATUS_CALLBACK).await?;
     let (gateway_id, plain) = (opened.gateway_id, &opened.plain);
     let reports = parse_reports(plain)?;
     let applied = reports::apply_reports(app, c.ctx, gateway_id, &opened.nonce, &reports)

@@ -24,6 +24,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
         200,
         json!({
             "tenant_id": tenant.id,
+            "tenant_name": tenant.name,
             "quota": {
                 "total": tenant.quota_total,
                 "used": tenant.quota_total - remaining,

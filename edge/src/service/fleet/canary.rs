@@ -9,18 +9,20 @@
 //! canary proves the same side again.
 //!
 //! The seam for inbound SMS: whatever receives a phone's texts calls
-//! [`App::canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
+//! [`canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
 //! canary of this fleet (recorded here; do not forward it to a tenant).
 
 use otp_shared::wire::{MessageKind, MessageState, SendRequest};
 use serde_json::{json, Value};
 
-use super::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
-use super::phone::{self, Asked};
 use crate::platform::{new_id, Platform};
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
+use crate::service::fleet::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
+use crate::service::fleet::phone::{self, Asked};
+use crate::service::fleet::roster;
 use crate::service::repo;
 use crate::service::secrets::base32;
 use crate::service::tenants::keys::sha256_hex;
@@ -38,9 +40,9 @@ pub struct Stop {
     pub number: String,
 }
 
-/// The ring, in the order of `GATEWAYS` and then of the slots.
-pub fn ring<P: Platform>(app: &App<P>) -> Vec<Stop> {
-    app.gateways
+/// The ring, in the order of `GATEWAYS` (then the enrolled phones) and then of the slots.
+pub fn ring(roster: &[GatewayLink]) -> Vec<Stop> {
+    roster
         .iter()
         .flat_map(|g| {
             g.cfg.numbers.iter().map(|(sim, number)| Stop {
@@ -66,7 +68,7 @@ pub fn token_of(text: &str) -> Option<String> {
 
 /// The scheduled part: overdue canaries judged, then a new round if one is due.
 pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
-    let ring = ring(app);
+    let ring = ring(&roster::roster(app).await);
     let missed = judge_overdue(app, ctx).await;
     let interval = app.cfg.fleet.canary_interval_ms;
     if interval == 0 || ring.len() < 2 {
@@ -126,11 +128,8 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
     {
         return json!({"from": from.gateway, "to": to.gateway, "error": e.to_string()});
     }
-    let links: Vec<_> = app
-        .gateways
-        .iter()
-        .filter(|g| g.cfg.id == from.gateway)
-        .collect();
+    let roster = roster::roster(app).await;
+    let links: Vec<_> = roster.iter().filter(|g| g.cfg.id == from.gateway).collect();
     let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
     if let Dispatch::Refused { reasons } = &outcome {
         // The phone would not take it: its health says why (kill switch, no SIM able to send).
@@ -153,7 +152,8 @@ async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
     };
     let mut out = Vec::new();
     for (id, mut c, version) in overdue {
-        let sender = app.gateways.iter().find(|g| g.cfg.id == c.from_gateway);
+        let sender = roster::roster_link(app, &c.from_gateway).await;
+        let sender = sender.as_ref();
         let said = match sender {
             Some(l) => phone::ask(&app.platform, l, 3_000, &c.message_id, &ctx.request_id).await,
             None => Asked::NotFound,

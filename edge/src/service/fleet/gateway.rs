@@ -10,11 +10,18 @@ use crate::net::{HttpClient, OutboundRequest, TransportError};
 use crate::platform::{new_id, Platform};
 
 /// A gateway and the keys derived from its secret (derived once: HMAC work per request adds up).
+#[derive(Clone)]
 pub struct GatewayLink {
     pub cfg: GatewayConfig,
     /// `None` when the configured secret is too short to use; such a gateway is never sent to.
     pub keys: Option<Keys>,
+    /// Other keys its callbacks may be signed with: an enrolled phone's key being rotated to,
+    /// and its previous key during the grace period (`fleet::enrol`).
+    pub also: Vec<Keys>,
 }
+
+/// Every phone the edge sends to, configured and enrolled (`fleet::roster`).
+pub type Roster = std::sync::Arc<Vec<GatewayLink>>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dispatch {

@@ -1,9 +1,10 @@
-//! The configured phones as the API sees them: their probes (reused for a minute), a phone's link
-//! by id, and its kill switch command.
+//! The phones as the API sees them (configured and enrolled, `roster`): their probes (reused for
+//! a minute), a phone's link by id, its kill switch command and its log.
 
 use otp_shared::wire::{self, Keys};
 
 use super::gateway::{probe, signed_exchange, GatewayLink, Probe};
+use super::roster;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
@@ -19,27 +20,26 @@ pub async fn gateway_probes<P: Platform>(app: &App<P>) -> Vec<Probe> {
     if let Some(probes) = app.probe_cache.fresh(now, PROBE_CACHE_MS) {
         return probes;
     }
-    let mut probes = Vec::with_capacity(app.gateways.len());
-    for g in &app.gateways {
+    let roster = roster::roster(app).await;
+    let mut probes = Vec::with_capacity(roster.len());
+    for g in roster.iter() {
         probes.push(probe(&app.platform, g, app.cfg.gateway_timeout_ms.min(3000)).await);
     }
     app.probe_cache.put(now, probes.clone());
     probes
 }
 
-/// The configured phone `gateway_id` and its keys.
-pub fn gateway_link<'a, P: Platform>(
-    app: &'a App<P>,
+/// The phone `gateway_id` (configured or enrolled) and its keys.
+pub async fn gateway_link<P: Platform>(
+    app: &App<P>,
     gateway_id: &str,
-) -> Result<(&'a GatewayLink, &'a Keys), Error> {
-    let link = app
-        .gateways
-        .iter()
-        .find(|g| g.cfg.id == gateway_id)
+) -> Result<(GatewayLink, Keys), Error> {
+    let link = roster::roster_link(app, gateway_id)
+        .await
         .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
     let keys = link
         .keys
-        .as_ref()
+        .clone()
         .ok_or_else(|| Error::new(ErrorCode::Internal).cause("gateway secret unusable"))?;
     Ok((link, keys))
 }
@@ -52,7 +52,8 @@ pub async fn set_gateway_kill_switch<P: Platform>(
     engaged: bool,
     reason: Option<String>,
 ) -> Result<wire::KillSwitchState, Error> {
-    let (link, keys) = gateway_link(app, gateway_id)?;
+    let (link, keys) = gateway_link(app, gateway_id).await?;
+    let keys = &keys;
     let cmd = wire::KillSwitchCommand { engaged, reason };
     let unavailable = |why: String| {
         Error::msg(
@@ -92,7 +93,7 @@ pub async fn gateway_logs<P: Platform>(
     gateway_id: &str,
     lines: usize,
 ) -> Result<Vec<String>, Error> {
-    let (link, keys) = gateway_link(app, gateway_id)?;
+    let (link, keys) = gateway_link(app, gateway_id).await?;
     let unavailable = |why: String| {
         Error::msg(
             ErrorCode::GatewayUnavailable,
@@ -103,7 +104,7 @@ pub async fn gateway_logs<P: Platform>(
     let (status, body) = signed_exchange::<P, ()>(
         &app.platform,
         &link.cfg,
-        keys,
+        &keys,
         app.cfg.gateway_timeout_ms,
         ("GET", wire::PATH_LOGS),
         None,

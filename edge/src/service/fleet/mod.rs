@@ -5,10 +5,12 @@
 //! (SIM budgets, failure classes, device health) is in `phone-gateway`.
 
 pub mod canary;
+pub mod enrol;
 pub mod gateway;
 pub mod links;
 pub mod model;
 pub mod phone;
+pub mod roster;
 pub mod standing;
 pub mod stuck;
 pub mod tick;

@@ -7,10 +7,11 @@
 use otp_shared::wire::Health;
 use serde_json::{json, Value};
 
-use super::model::PhoneRecord;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::links;
+use crate::service::fleet::model::PhoneRecord;
+use crate::service::fleet::roster;
 
 /// Below this, a phone that is not charging may die mid-queue.
 pub const LOW_BATTERY_PERCENT: u8 = 15;
@@ -76,7 +77,11 @@ pub async fn standings<P: Platform>(app: &App<P>) -> Standings {
             return s.clone();
         }
     }
-    let ids: Vec<String> = app.gateways.iter().map(|g| g.cfg.id.clone()).collect();
+    let ids: Vec<String> = roster::roster(app)
+        .await
+        .iter()
+        .map(|g| g.cfg.id.clone())
+        .collect();
     let fresh = match app.repo().phone_records(&ids).await {
         Ok(records) => ids
             .iter()
@@ -96,6 +101,7 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
     let ids: Vec<String> = probes.iter().map(|p| p.id.clone()).collect();
     let records = app.repo().phone_records(&ids).await.unwrap_or_default();
     let now_s = (app.platform.now_ms() / 1000) as u64;
+    let latest = app.cfg.enrol.latest_gateway_version.as_deref();
     probes
         .iter()
         .enumerate()
@@ -111,6 +117,14 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
             v["canary"] = json!(r.canary);
             v["alerts"] = json!(r.alerts);
             v["checked_at"] = json!(r.checked_at);
+            // The version the phone reports, and whether a newer release exists
+            // (`GATEWAY_LATEST_VERSION`).
+            let version = p.health.as_ref().map(|h| h.version.as_str());
+            v["version"] = json!(version);
+            v["latest_version"] = json!(latest);
+            v["update_available"] = json!(latest
+                .zip(version)
+                .is_some_and(|(l, v)| otp_shared::enrol::is_older(v, l)));
             v
         })
         .collect()
@@ -124,7 +138,8 @@ pub(crate) fn remember_standings<P: Platform>(app: &App<P>, s: Standings) {
 /// phones in good standing (spreads load), round from there, then the others the same way.
 /// `exclude`: phones that must not get it at all (they failed it).
 pub async fn gateway_order<P: Platform>(app: &App<P>, exclude: &[String]) -> Vec<String> {
-    let n = app.gateways.len();
+    let roster = roster::roster(app).await;
+    let n = roster.len();
     if n == 0 {
         return Vec::new();
     }
@@ -135,7 +150,7 @@ pub async fn gateway_order<P: Platform>(app: &App<P>, exclude: &[String]) -> Vec
     };
     let start = app.random_below(n as u32) as usize;
     let round: Vec<&String> = (0..n)
-        .map(|i| &app.gateways[(start + i) % n].cfg.id)
+        .map(|i| &roster[(start + i) % n].cfg.id)
         .filter(|id| !exclude.contains(id))
         .collect();
     let avoided = |id: &String| standings.get(id).is_some_and(|w| !w.is_empty());
@@ -233,9 +248,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(standing_of(&r), ["low_battery"]);
-        r.degraded = Some(super::super::model::Degraded {
+        r.degraded = Some(crate::service::fleet::model::Degraded {
             reason: "x".into(),
-            role: super::super::model::CanaryRole::Send,
+            role: crate::service::fleet::model::CanaryRole::Send,
             since: 1,
             canary: "c".into(),
         });

@@ -22,6 +22,7 @@ use super::phone::{self, Asked, Cancel};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::roster;
 use crate::service::messaging::reroute;
 use crate::service::messaging::reroute::{Rerouted, MIN_VALIDITY_MS};
 use crate::service::model::{DeliveryState, MessageRecord};
@@ -90,7 +91,8 @@ async fn look_at<P: Platform>(
     version: &str,
 ) -> Found {
     let timeout = app.cfg.gateway_timeout_ms.min(5_000);
-    let link = app.gateways.iter().find(|g| g.cfg.id == m.gateway_id);
+    let link = roster::roster_link(app, &m.gateway_id).await;
+    let link = link.as_ref();
     let asked = match link {
         Some(l) => phone::ask(&app.platform, l, timeout, &m.id, &ctx.request_id).await,
         None => Asked::NotFound,

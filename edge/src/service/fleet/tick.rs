@@ -13,6 +13,7 @@ use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::gateway::{probe, Probe};
+use crate::service::fleet::roster;
 use crate::service::fleet::standing;
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
@@ -130,7 +131,8 @@ async fn check_phones<P: Platform>(
     ctx: &Ctx,
     stuck: &BTreeMap<String, BTreeMap<&'static str, u32>>,
 ) -> Vec<Value> {
-    let ids: Vec<String> = app.gateways.iter().map(|g| g.cfg.id.clone()).collect();
+    let roster = roster::roster(app).await;
+    let ids: Vec<String> = roster.iter().map(|g| g.cfg.id.clone()).collect();
     let Ok(records) = app.repo().phone_records(&ids).await else {
         return vec![json!({"error": "the fleet records could not be read"})];
     };
@@ -138,7 +140,7 @@ async fn check_phones<P: Platform>(
     let mut standings = Standings::new();
     let mut probes = Vec::new();
     let mut out = Vec::new();
-    for (link, prev) in app.gateways.iter().zip(records) {
+    for (link, prev) in roster.iter().zip(records) {
         let id = &link.cfg.id;
         let prev = prev.unwrap_or_default();
         let p = probe(&app.platform, link, 3_000).await;

@@ -26,6 +26,7 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
+use crate::service::fleet::roster;
 use crate::service::fleet::standing;
 use crate::service::model::{DeliveryState, MessageRecord, Tenant};
 use crate::service::ops::webhooks::events::{Event, Target};
@@ -167,6 +168,7 @@ pub async fn charge<P: Platform>(
         tenant_id: tenant.id.clone(),
         kind: out.kind,
         phone_masked: out.phone.masked(),
+        phone_tag: Some(app.secrets.phone_tag(out.phone.as_str())),
         encoding: out.info.encoding.to_string(),
         segments: out.info.segments as u32,
         gateway_id: first,
@@ -283,7 +285,8 @@ pub async fn deliver<P: Platform>(
         order,
         ..
     } = p;
-    let order = links(app, &order);
+    let links = links(app, &order).await;
+    let order: Vec<&GatewayLink> = links.iter().collect();
     let outcome = hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await;
     message.updated_at = app.platform.now_ms();
     let version = recorded.message_version;
@@ -313,10 +316,11 @@ pub async fn deliver<P: Platform>(
     Ok(Handed { message })
 }
 
-/// The configured gateways with these ids, in this order.
-pub(crate) fn links<'a, P: Platform>(app: &'a App<P>, ids: &[String]) -> Vec<&'a GatewayLink> {
+/// The phones with these ids (configured or enrolled), in this order.
+pub(crate) async fn links<P: Platform>(app: &App<P>, ids: &[String]) -> Vec<GatewayLink> {
+    let roster = roster::roster(app).await;
     ids.iter()
-        .filter_map(|id| app.gateways.iter().find(|g| &g.cfg.id == id))
+        .filter_map(|id| roster.iter().find(|g| &g.cfg.id == id).cloned())
         .collect()
 }
 
@@ -333,7 +337,7 @@ pub(crate) async fn correct<P: Platform>(
     correct_with(app, ctx, None, m, version, undo).await
 }
 
-/// [`App::correct`] for a send of this request (`p`, as recorded): the new state's webhook
+/// [`correct`] for a send of this request (`p`, as recorded): the new state's webhook
 /// event and the reply route of the phone that has it ride along.
 async fn correct_with<P: Platform>(
     app: &App<P>,

@@ -4,8 +4,8 @@
 //! sender and text sealed, fires `sms.received`, and an opt-out keyword alone (STOP, UNSUBSCRIBE,
 //! CANCEL, END, QUIT; START undoes it) edits that tenant's opt-out list.
 //!
-//! `App::receive_inbound` takes one SMS; a canary of the fleet (phones texting each other) goes to
-//! `App::canary_received` and no further.
+//! `receive_inbound` takes one SMS; a canary of the fleet (phones texting each other) goes to
+//! `fleet::canary::canary_received` and no further.
 
 use otp_shared::phone::Phone;
 use otp_shared::wire::InboundSms;
@@ -233,6 +233,8 @@ pub fn inbound_json<P: Platform>(app: &App<P>, r: &InboundRecord) -> Value {
         "id": r.id,
         "direction": "inbound",
         "phone": open("phone", &r.phone_sealed).unwrap_or_else(|| r.phone_masked.clone()),
+        // The one mask (`Phone::masked`), as on the message it answers.
+        "phone_masked": r.phone_masked,
         "text": open("text", &r.text_sealed),
         "gateway_id": r.gateway_id,
         "in_reply_to": r.in_reply_to,

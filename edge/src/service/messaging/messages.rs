@@ -38,7 +38,7 @@ pub async fn send_message<P: Platform>(
     send_message_within(app, ctx, tenant, phone, text, kind, None).await
 }
 
-/// [`App::send_message`] with the caller's TTL (`ttl_secs`, within [`DIRECT_TTL_RANGE`]).
+/// [`send_message`] with the caller's TTL (`ttl_secs`, within [`DIRECT_TTL_RANGE`]).
 pub async fn send_message_within<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,

@@ -6,6 +6,7 @@
 pub mod dispatch;
 pub mod inbound;
 pub mod later;
+pub mod log;
 pub mod messages;
 pub mod optouts;
 pub mod reports;

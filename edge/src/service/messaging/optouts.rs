@@ -33,6 +33,7 @@ pub fn optout_json<P: Platform>(app: &App<P>, o: &OptoutRecord) -> Value {
         "id": o.id,
         "tenant_id": o.tenant_id,
         "phone": sealing::open(&app.secrets.seal, &o.id, &o.phone_sealed).unwrap_or_else(|| o.phone_masked.clone()),
+        "phone_masked": o.phone_masked,
         "source": o.source,
         "created_at": iso8601(o.created_at),
     })

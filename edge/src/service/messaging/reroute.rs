@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::platform::{new_id, Platform};
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
-use crate::service::fleet::gateway::{hand_off, Dispatch};
+use crate::service::fleet::gateway::{hand_off, Dispatch, GatewayLink};
 use crate::service::fleet::standing;
 use crate::service::messaging::dispatch;
 use crate::service::model::{DeliveryState, MessageRecord, VerificationStatus};
@@ -149,6 +149,7 @@ async fn reroute_once<P: Platform>(
         tenant_id: tenant.id.clone(),
         kind: MessageKind::Otp,
         phone_masked: number.masked(),
+        phone_tag: Some(app.secrets.phone_tag(number.as_str())),
         encoding: info.encoding.to_string(),
         segments: info.segments as u32,
         gateway_id: first,
@@ -188,7 +189,8 @@ async fn reroute_once<P: Platform>(
         request_id: next.request_id.clone(),
         share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
     };
-    let links = dispatch::links(app, &order);
+    let links = dispatch::links(app, &order).await;
+    let links: Vec<&GatewayLink> = links.iter().collect();
     let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
     next.updated_at = app.platform.now_ms();
     let result = match outcome {

@@ -100,7 +100,7 @@ impl Event {
 
 /// Counts gathered in memory, per counter document (without its shard) and field: an isolate adds
 /// requests' events here and hands the sum to a tally Durable Object right after the answers
-/// (`App::flush_counters`), which commits it.
+/// (`ops::usage::flush_counters`), which commits it.
 #[derive(Debug, Default)]
 pub struct CounterBuffer {
     docs: BTreeMap<String, BTreeMap<String, i64>>,
@@ -222,7 +222,48 @@ pub fn periods(g: Granularity, from: &str, to: &str) -> Result<Vec<String>, Stri
     Ok(out)
 }
 
-/// Field names for one request's outcome: latency bucket and, for errors, the error code.
+/// The fine latency histogram's top bound (ms): slower requests share one last bucket.
+pub const LATENCY_TOP_MS: i64 = 60_000;
+const FINE: &str = "latency_hist_le_";
+
+/// The fine histogram's bucket holding `latency_ms`: its upper bound, or `None` above
+/// [`LATENCY_TOP_MS`]. Every millisecond to 10 ms, then bounds about 5% apart (176 buckets),
+/// so a percentile read from it is within about 5% of the true value. A period's counter
+/// document holds only the buckets that saw a request.
+pub fn latency_bucket(latency_ms: i64) -> Option<i64> {
+    let ms = latency_ms.max(1);
+    if ms > LATENCY_TOP_MS {
+        return None;
+    }
+    let mut b = 1;
+    while b < ms {
+        b = next_bound(b);
+    }
+    Some(b)
+}
+
+fn next_bound(b: i64) -> i64 {
+    if b < 10 {
+        b + 1
+    } else {
+        (b * 105 + 99) / 100
+    }
+}
+
+/// The fine bound just below `b` (0 below the first).
+fn previous_bound(b: i64) -> i64 {
+    let mut prev = 0;
+    let mut x = 1;
+    while x < b {
+        prev = x;
+        x = next_bound(x);
+    }
+    prev
+}
+
+/// Field names for one request's outcome: its coarse bucket (the Prometheus histogram's), its
+/// fine bucket (the percentiles') and, for errors, the error code. All are fields of the same
+/// counter documents, so a request writes no more documents than before.
 pub fn request_fields(latency_ms: i64, error_code: Option<&str>) -> Vec<String> {
     let bucket = LATENCY_BUCKETS_MS
         .iter()
@@ -236,6 +277,10 @@ pub fn request_fields(latency_ms: i64, error_code: Option<&str>) -> Vec<String> 
         } else {
             format!("latency_le_{bucket}")
         },
+        match latency_bucket(latency_ms) {
+            Some(b) => format!("{FINE}{b}"),
+            None => format!("{FINE}inf"),
+        },
     ];
     if let Some(code) = error_code {
         f.push(format!("error_{code}"));
@@ -247,22 +292,62 @@ fn n(m: &Map<String, Value>, k: &str) -> i64 {
     m.get(k).and_then(Value::as_i64).unwrap_or(0)
 }
 
-/// The q-quantile (0..1) of latency as the upper bound of the bucket that holds it.
-pub fn latency_percentile(m: &Map<String, Value>, q: f64) -> Option<i64> {
+/// A latency percentile: milliseconds, or above the histogram's top.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Latency {
+    Ms(f64),
+    Above(i64),
+}
+
+/// The q-quantile (0..1) of request latency. From the fine histogram, interpolated inside the
+/// bucket that holds it (ranks spread evenly over the bucket); periods counted before it existed
+/// have only the coarse buckets and answer their upper bound.
+pub fn latency_percentile(m: &Map<String, Value>, q: f64) -> Option<Latency> {
+    let mut fine: Vec<(i64, i64)> = m
+        .iter()
+        .filter_map(|(k, v)| {
+            let b = k.strip_prefix(FINE)?;
+            let bound = if b == "inf" {
+                i64::MAX
+            } else {
+                b.parse().ok()?
+            };
+            Some((bound, v.as_i64().unwrap_or(0)))
+        })
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    if fine.is_empty() {
+        return coarse_percentile(m, q);
+    }
+    fine.sort_unstable();
+    let total: i64 = fine.iter().map(|(_, c)| c).sum();
+    let rank = (q * total as f64).max(f64::MIN_POSITIVE);
+    let mut seen = 0i64;
+    for (bound, c) in fine {
+        if (seen + c) as f64 >= rank {
+            if bound == i64::MAX {
+                return Some(Latency::Above(LATENCY_TOP_MS));
+            }
+            let lower = previous_bound(bound) as f64;
+            let within = (rank - seen as f64) / c as f64;
+            let v = lower + within * (bound as f64 - lower);
+            return Some(Latency::Ms((v * 10.0).round() / 10.0));
+        }
+        seen += c;
+    }
+    None
+}
+
+fn coarse_percentile(m: &Map<String, Value>, q: f64) -> Option<Latency> {
     let counts: Vec<(i64, i64)> = LATENCY_BUCKETS_MS
         .iter()
         .map(|b| {
-            (
-                *b,
-                n(
-                    m,
-                    &if *b == i64::MAX {
-                        "latency_le_inf".to_string()
-                    } else {
-                        format!("latency_le_{b}")
-                    },
-                ),
-            )
+            let field = if *b == i64::MAX {
+                "latency_le_inf".to_string()
+            } else {
+                format!("latency_le_{b}")
+            };
+            (*b, n(m, &field))
         })
         .collect();
     let total: i64 = counts.iter().map(|(_, c)| c).sum();
@@ -274,7 +359,11 @@ pub fn latency_percentile(m: &Map<String, Value>, q: f64) -> Option<i64> {
     for (bound, c) in counts {
         seen += c;
         if seen >= target {
-            return Some(bound);
+            return Some(if bound == i64::MAX {
+                Latency::Above(5000)
+            } else {
+                Latency::Ms(bound as f64)
+            });
         }
     }
     None
@@ -298,12 +387,9 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
         .filter_map(|(k, v)| k.strip_prefix("error_").map(|c| (c.to_string(), v.clone())))
         .collect();
     let lat = |q| {
-        latency_percentile(m, q).map(|b| {
-            if b == i64::MAX {
-                json!("slower than 5000")
-            } else {
-                json!(b)
-            }
+        latency_percentile(m, q).map(|l| match l {
+            Latency::Ms(v) => json!(v),
+            Latency::Above(top) => json!(format!("slower than {top}")),
         })
     };
     json!({
@@ -394,11 +480,54 @@ mod tests {
             let v = n(&m, &f) + 1;
             m.insert(f, json!(v));
         }
-        assert_eq!(latency_percentile(&m, 0.5), Some(25));
-        assert_eq!(latency_percentile(&m, 0.99), Some(500));
+        // Three requests: 10, 20 and 400 ms. The median falls in the 20 ms bucket, p99 in
+        // the bucket holding 400 (about 5% wide).
+        assert_eq!(latency_percentile(&m, 0.5), Some(Latency::Ms(19.5)));
+        let Some(Latency::Ms(p99)) = latency_percentile(&m, 0.99) else {
+            panic!("p99")
+        };
+        assert!((380.0..=400.0 * 1.05).contains(&p99), "{p99}");
+        // A period counted before the fine histogram answers its coarse bucket bound.
+        let mut old = Map::new();
+        old.insert("latency_le_250".into(), json!(3));
+        assert_eq!(latency_percentile(&old, 0.5), Some(Latency::Ms(250.0)));
         let s = summarize("D1", &m);
         assert_eq!(s["errors"]["rate_limited"], 1);
         assert_eq!(s["requests"], 3);
+    }
+
+    #[test]
+    fn fine_percentiles_follow_the_true_values_within_five_percent() {
+        // 1000 requests spread 1..=1000 ms: the true p50 is 500, p90 900, p95 950, p99 990.
+        let mut m = Map::new();
+        for ms in 1..=1000 {
+            for f in request_fields(ms, None) {
+                let v = n(&m, &f) + 1;
+                m.insert(f, json!(v));
+            }
+        }
+        for (q, truth) in [(0.5, 500.0), (0.9, 900.0), (0.95, 950.0), (0.99, 990.0)] {
+            let Some(Latency::Ms(v)) = latency_percentile(&m, q) else {
+                panic!("{q}")
+            };
+            assert!((v - truth).abs() / truth <= 0.05, "p{q}: {v} vs {truth}");
+        }
+        // Bounds: every ms to 10, about 5% apart after, none above the top.
+        assert_eq!(latency_bucket(0), Some(1));
+        assert_eq!(latency_bucket(7), Some(7));
+        let b = latency_bucket(1234).unwrap();
+        assert!((1234..=1234 * 105 / 100 + 1).contains(&b), "{b}");
+        assert_eq!(latency_bucket(LATENCY_TOP_MS + 1), None);
+        let mut slow = Map::new();
+        slow.insert(format!("{FINE}inf"), json!(2));
+        assert_eq!(
+            latency_percentile(&slow, 0.5),
+            Some(Latency::Above(LATENCY_TOP_MS))
+        );
+        let buckets = (1..=LATENCY_TOP_MS)
+            .filter_map(latency_bucket)
+            .collect::<std::collections::BTreeSet<_>>();
+        assert!(buckets.len() < 200, "{}", buckets.len());
     }
 
     #[test]

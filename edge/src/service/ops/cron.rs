@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::roster;
 use crate::service::model::{Tenant, TenantStatus, VerificationStatus};
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
@@ -81,7 +82,7 @@ pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
     usage::count(app, &ctx.take_events(), ctx.now_ms);
     let purged = purge(app, ctx).await;
     let mut gateways = Vec::new();
-    for g in &app.gateways {
+    for g in roster::roster(app).await.iter() {
         let probe = crate::service::fleet::gateway::probe(&app.platform, g, 3000).await;
         let mut check = json!({"gateway_id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms, "error": probe.error, "at": ctx.now_ms});
         // The phone's queue and pacing as it said them: the metrics read them from here.

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::links;
+use crate::service::fleet::roster;
 use crate::service::ops::analytics::{Granularity, LATENCY_BUCKETS_MS};
 
 /// Escapes a label value.
@@ -270,7 +271,7 @@ pub async fn prometheus<P: Platform>(
     let month = totals.into_iter().next().unwrap_or_default();
     let history = app
         .repo()
-        .gateway_history(app.gateways.len().max(1) * 4)
+        .gateway_history(roster::roster(app).await.len().max(1) * 4)
         .await?;
     let mut latest: BTreeMap<String, Value> = BTreeMap::new();
     for c in history {
@@ -295,7 +296,8 @@ pub async fn gateway_metrics<P: Platform>(
 ) -> Result<String, Error> {
     use crate::error::ErrorCode;
     use otp_shared::wire;
-    let (link, keys) = links::gateway_link(app, gateway_id)?;
+    let (link, keys) = links::gateway_link(app, gateway_id).await?;
+    let keys = &keys;
     let unavailable = |why: String| {
         Error::msg(
             ErrorCode::GatewayUnavailable,

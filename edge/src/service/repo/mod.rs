@@ -6,11 +6,13 @@
 pub mod alerts;
 pub mod canaries;
 pub mod counters;
+pub mod enrolment;
 pub mod fleet;
 pub mod geo;
 pub mod idempotency;
 pub mod inbound;
 pub mod keys;
+pub mod log;
 pub mod messages;
 pub mod quota;
 pub mod tenants;

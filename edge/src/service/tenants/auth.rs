@@ -138,25 +138,7 @@ async fn look_up<P: Platform>(
     sha: &str,
     ctx: &Ctx,
 ) -> Result<Option<(ApiKeyRecord, Option<Tenant>, bool)>, Error> {
-    let (gate, hit) = failure_gate(&ctx.client_ip, app.cfg.auth_failures_per_minute);
-    let ask = GateAsk {
-        hits: vec![hit],
-        peek: true,
-        ..Default::default()
-    };
-    // An unreachable limiter lets the lookup go ahead (keys stay unguessable) but is logged.
-    match app.platform.gate(&gate, &ask).await {
-        Ok(answer) => {
-            if let Some(r) = answer.refused {
-                return Err(Error::msg(
-                    ErrorCode::RateLimited,
-                    "Too many failed authentications from this address",
-                )
-                .retry_after(r.retry_after_secs));
-            }
-        }
-        Err(e) => app.warn(ctx, "auth_limiter_unreachable", &e),
-    }
+    check_auth_failures(app, ctx).await?;
     let Some(record) = app.repo().get_key(prefix).await? else {
         return Ok(None);
     };
@@ -170,6 +152,36 @@ async fn look_up<P: Platform>(
             Ok(Some((record, tenant, switch)))
         }
     }
+}
+
+/// Refuses an address that failed too many authentications in the last minute (keys and
+/// enrolment tokens count alike). An unreachable limiter lets the lookup go ahead (secrets
+/// stay unguessable) but is logged.
+pub(crate) async fn check_auth_failures<P: Platform>(app: &App<P>, ctx: &Ctx) -> Result<(), Error> {
+    let (gate, hit) = failure_gate(&ctx.client_ip, app.cfg.auth_failures_per_minute);
+    let ask = GateAsk {
+        hits: vec![hit],
+        peek: true,
+        ..Default::default()
+    };
+    match app.platform.gate(&gate, &ask).await {
+        Ok(answer) => {
+            if let Some(r) = answer.refused {
+                return Err(Error::msg(
+                    ErrorCode::RateLimited,
+                    "Too many failed authentications from this address",
+                )
+                .retry_after(r.retry_after_secs));
+            }
+        }
+        Err(e) => app.warn(ctx, "auth_limiter_unreachable", &e),
+    }
+    Ok(())
+}
+
+/// Counts a failed authentication of the caller's address.
+pub(crate) async fn note_auth_failure<P: Platform>(app: &App<P>, ctx: &Ctx) {
+    count_auth_failure(app, ctx).await
 }
 
 async fn count_auth_failure<P: Platform>(app: &App<P>, ctx: &Ctx) {

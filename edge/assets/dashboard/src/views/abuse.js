@@ -9,11 +9,13 @@ import { num } from "../format.js";
 
 export async function abuseView(root, params, nav, ui) {
   const [geo, tenants] = await Promise.all([api("GET", "/v1/admin/geo"), api("GET", "/v1/admin/tenants?limit=500")]);
-  root.replaceChildren(
+  // replaceChildren takes nodes and strings: a missing flash must not become the text "null".
+  root.replaceChildren(...[
     h("h2", { tabindex: "-1" }, "Abuse protection"),
     ui.takeFlash(),
     geoSection(geo, nav, ui),
-    tenantsSection(tenants.items));
+    tenantsSection(tenants.items),
+  ].filter(Boolean));
 }
 
 function geoSection(geo, nav, ui) {
@@ -57,6 +59,6 @@ function tenantsSection(items) {
   });
   return section("Tenants",
     rows.length
-      ? table(["Tenant", "Fraud guard", "Countries", "High-risk ranges", "VoIP", "Share weight"], rows, { caption: "Each tenant's abuse protection", captionHidden: true, class: "abuse" })
+      ? table(["Tenant", "Fraud guard", "Countries", "High-risk ranges", "VoIP", "Share weight"], rows, { caption: "Each tenant's abuse protection", captionHidden: true, class: "abuse stack" })
       : empty("No tenants yet."));
 }

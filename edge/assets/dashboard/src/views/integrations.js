@@ -45,7 +45,7 @@ export async function webhooksSection(reload, ui) {
   async function redraw() {
     const items = (await api("GET", "/v1/webhooks")).items;
     box.replaceChildren(items.length
-      ? h("div", { class: "cards" }, items.map((e) => endpointCard(e, redraw, ui)))
+      ? h("div", { class: "cards wide" }, items.map((e) => endpointCard(e, redraw, ui)))
       : empty("No endpoints yet. Register one to be told of each message's delivery, verifications, replies and opt-outs instead of polling."));
   }
   await redraw();
@@ -98,13 +98,13 @@ function deliveriesTable(e, items, redraw, ui) {
   return table(["When", "Event", "State", "Attempts", "Last answer", ""], items.map((d) => {
     const last = d.log[d.log.length - 1];
     return h("tr", { dataset: { event: d.event_id, state: d.state } },
-      h("td", {}, when(d.created_at)),
+      h("td", { class: "when" }, when(d.created_at)),
       h("td", {}, label("event_type", d.type)),
       h("td", {}, label("state", d.state)),
       h("td", { class: "num" }, String(d.attempts)),
-      h("td", {}, last ? (last.status ? `HTTP ${last.status}` : last.error || "—") : "—"),
+      h("td", { class: "answer" }, last ? (last.status ? `HTTP ${last.status}` : last.error || "—") : "—"),
       h("td", {}, d.state === "pending" ? "" : h("button", { type: "button", class: "secondary", onclick: replay(d.event_id), "aria-label": `Replay ${d.event_id}` }, "Replay")));
-  }), { caption: `Deliveries to ${e.url}`, captionHidden: true, class: "deliveries" });
+  }), { caption: `Deliveries to ${e.url}`, captionHidden: true, class: "deliveries stack" });
 }
 
 /** Replies the tenant received. */
@@ -114,8 +114,8 @@ export async function repliesSection() {
     h("h2", { id: "my-replies-h" }, "Replies"),
     items.length
       ? table(["When", "From", "Text", "Opt-out"], items.map((m) => h("tr", { dataset: { id: m.id } },
-        h("td", {}, when(m.received_at)),
-        h("td", { class: "phone" }, maskPhone(m.phone)),
+        h("td", { class: "when" }, when(m.received_at)),
+        h("td", { class: "phone" }, maskPhone(m.phone_masked)),
         h("td", { class: "text" }, m.text ?? "—"),
         h("td", {}, m.keyword ? label("keyword", m.keyword) : "—"))), { caption: "Replies", captionHidden: true, class: "replies" })
       : empty("No replies yet. When someone answers one of your messages, it shows here (and as an sms.received webhook)."));
@@ -132,11 +132,11 @@ export async function optoutsSection(tenantId, ui) {
     const list = items || (await api("GET", tenantId ? `${base}${qs({ tenant_id: tenantId })}` : base)).items;
     box.replaceChildren(list.length
       ? table(["Number", "Added by", "When", ""], list.map((o) => h("tr", { dataset: { id: o.id, source: o.source } },
-        h("td", { class: "phone" }, maskPhone(o.phone)),
+        h("td", { class: "phone" }, maskPhone(o.phone_masked)),
         h("td", {}, label("source", o.source)),
         h("td", {}, when(o.created_at)),
         h("td", {}, h("button", {
-          type: "button", class: "secondary", "aria-label": `Remove ${maskPhone(o.phone)}`,
+          type: "button", class: "secondary", "aria-label": `Remove ${maskPhone(o.phone_masked)}`,
           onclick: async () => {
             try { await api("DELETE", `${base}/${encodeURIComponent(o.id)}`); await redraw(); } catch (err) { ui.error(err); }
           },

@@ -1,10 +1,10 @@
 // A tenant's own view, signed in with its own key: its usage (GET /v1/usage), its analytics
-// (GET /v1/analytics), its recent messages (GET /v1/messages, masked, newest first) and its
+// (GET /v1/analytics), its message log (GET /v1/messages: searched, paged, masked) and its
 // integrations. Nothing of other tenants or of the phones (a message's gateway id is not shown).
 import { api, qs, session } from "../api.js";
-import { h, table, empty, section } from "../dom.js";
-import { label } from "../labels.js";
-import { num, when, maskPhone, day } from "../format.js";
+import { h, section } from "../dom.js";
+import { num, day } from "../format.js";
+import { messageLog } from "./messages.js";
 import { renderAnalytics } from "./analytics.js";
 import { quotaBlock, eventsList } from "./tenant.js";
 import { webhooksSection, repliesSection, optoutsSection } from "./integrations.js";
@@ -30,19 +30,18 @@ export async function meView(root, params, nav, ui) {
   const analyticsBox = h("div", { id: "my-analytics" });
   const analytics = h("section", { "aria-labelledby": "my-analytics-h", id: "my-analytics-section" },
     h("h2", { id: "my-analytics-h" }, "Analytics"), analyticsBox);
-  const messages = h("section", { "aria-labelledby": "my-messages-h", id: "my-messages-section" },
-    h("h2", { id: "my-messages-h" }, "Recent messages"), h("p", { class: "muted" }, "Loading…"));
+  const messages = messageLog({ path: "/v1/messages", id: "my-messages-section", title: "Messages",
+    intro: "Every message sent with your key, newest first, and the replies to them. Search by the whole number, a message id, a state or dates." });
   root.replaceChildren(usage, analytics, messages);
 
-  const [, list] = await Promise.all([
+  await Promise.all([
     renderAnalytics(analyticsBox, {
       path: "/v1/analytics",
       range: params.get("range") || "24h",
       onChange: (p, force) => nav(`me${qs({ range: p.range })}`, force),
     }),
-    api("GET", "/v1/messages?limit=50"), // outbound unless asked otherwise
+    messages.load(),
   ]);
-  messages.replaceChildren(h("h2", { id: "my-messages-h" }, "Recent messages"), messagesTable(list.items));
   const reload = () => nav(`me${qs({ range: params.get("range") })}`, true);
   const [replies, hooks, optouts] = await Promise.all([repliesSection(), webhooksSection(reload, ui), optoutsSection(null, ui)]);
   root.append(replies, hooks, optouts);
@@ -50,15 +49,4 @@ export async function meView(root, params, nav, ui) {
 
 function fact(k, v) {
   return h("div", {}, h("dt", {}, k), h("dd", {}, v));
-}
-
-function messagesTable(items) {
-  if (!items.length) return empty("No messages yet. Send a code with POST /v1/otp/send; it shows here with its delivery state.");
-  return table(["When", "Kind", "To", "State", "Segments", "Error"], items.map((m) => h("tr", { dataset: { id: m.id, state: m.state } },
-    h("td", {}, when(m.created_at)),
-    h("td", {}, label("kind", m.kind)),
-    h("td", { class: "phone" }, maskPhone(m.phone)),
-    h("td", {}, label("state", m.state)),
-    h("td", { class: "num" }, num(m.segments)),
-    h("td", {}, m.error ? label("error", m.error) : "—"))), { caption: "Recent messages", captionHidden: true, class: "messages" });
 }

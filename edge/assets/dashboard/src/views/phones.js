@@ -8,6 +8,7 @@ import { api } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
 import { num, when, day, plural } from "../format.js";
+import { enrolControl } from "./enrol.js";
 
 const TIMELINE = 48;
 
@@ -40,17 +41,18 @@ export async function phonesView(root, params, nav, ui) {
     },
   }, "Run checks now");
 
+  const enrol = enrolControl(ui);
   const intro = h("div", { class: "toolbar" },
     h("p", { class: "muted" }, status.error
       ? `Live state unavailable (${status.error.message}); showing recorded checks only.`
       : `Live state probed within the last minute; ${plural(history.items.length, "recorded check")} (the scheduled job probes every phone every minute and keeps a check every 5 minutes).`),
-    run);
+    run, enrol.button);
 
   const cards = ids.map((id) => card(id, live.get(id), checks.get(id) || [], nav, ui));
-  root.replaceChildren(section("Phones", intro,
+  root.replaceChildren(section("Phones", intro, enrol.box,
     cards.length
       ? h("div", { class: "cards" }, cards)
-      : empty("No phones configured or checked yet. List the phones in GATEWAYS (see docs/deploy.md), then press \"Run checks now\".")));
+      : empty("No phones configured or checked yet. Press \"Add a phone\" (or list the phones in GATEWAYS, see docs/deploy.md), then \"Run checks now\".")));
 }
 
 function card(id, probe, checks, nav, ui) {
@@ -70,7 +72,7 @@ function card(id, probe, checks, nav, ui) {
       ["Headroom", headroom == null ? "—" : `${num(headroom)} more this window`, "headroom"],
       ["Kill switch", hl.kill_switch ? `engaged${hl.kill_switch_reason ? `: ${hl.kill_switch_reason}` : ""}` : "off", "kill"],
       ["Last send", hl.last_send === "none" ? "none yet" : label("state", hl.last_send), "last-send"],
-      ["Version", hl.version || "—", "version"],
+      ["Version", !hl.version ? "—" : probe.update_available ? `${hl.version} (${probe.latest_version} available)` : hl.version, "version"],
     );
     const d = hl.device;
     if (d) {
@@ -92,15 +94,17 @@ function card(id, probe, checks, nav, ui) {
     const c = probe.canary;
     facts.push(["Canaries", `sent ${when(c.last_sent_at)}; ${c.last_received_at ? `received ${when(c.last_received_at)}` : "none received"}${c.last_missed_at ? `; missed ${when(c.last_missed_at)}` : ""}`, "canary"]);
   }
-  const state = reachable == null ? "unknown" : reachable ? "up" : "down";
-  const el = h("article", { class: `card phone ${state}`, dataset: { gateway: id }, "aria-labelledby": `gw-${id}` },
+  // A phone that answers but whose kill switch is engaged sends nothing: it is not "up".
+  const killed = !!(hl && hl.kill_switch);
+  const state = reachable == null ? "unknown" : !reachable ? "down" : killed ? "stopped" : "up";
+  const el = h("article", { class: `card phone ${state}`, dataset: { gateway: id, state }, "aria-labelledby": `gw-${id}` },
     h("header", { class: "card-head" },
       h("h3", { id: `gw-${id}` }, id),
-      h("span", { class: `badge ${state}` }, reachable == null ? "Not checked" : reachable ? "Reachable" : "Not reachable")),
+      h("span", { class: `badge ${state}` }, BADGE[state])),
     h("dl", { class: "facts" }, facts.map(([k, v, key]) => h("div", { dataset: { fact: key } }, h("dt", {}, k), h("dd", {}, v)))),
     probe && probe.degraded ? h("p", { class: "warn", dataset: { degraded: probe.degraded.role } },
       `Degraded since ${when(probe.degraded.since)}: ${probe.degraded.reason}.`) : null,
-    hl && hl.sims && hl.sims.length ? sims(id, hl.sims) : null,
+    hl && hl.sims && hl.sims.length ? sims(id, hl.sims, killed) : null,
     probe && probe.alerts && probe.alerts.length ? alerts(probe.alerts) : null,
     timeline(checks),
     checks.length ? recent(checks) : empty("No recorded checks yet for this phone: press \"Run checks now\"."),
@@ -108,13 +112,21 @@ function card(id, probe, checks, nav, ui) {
   return el;
 }
 
-/** Each SIM's budgets: the pacing window, today's sends, the plan's recipients, and a rest. */
-function sims(id, list) {
+const BADGE = {
+  unknown: "Not checked",
+  down: "Not reachable",
+  stopped: "Kill switch on: not sending",
+  up: "Reachable",
+};
+
+/** Each SIM's budgets: the pacing window, today's sends, the plan's recipients, and a rest;
+ * none is "sending" while the phone's kill switch is engaged. */
+function sims(id, list, killed) {
   const cap = (used, limit) => (limit == null ? `${num(used)} (no cap)` : `${num(used)} of ${num(limit)}`);
   const now = Date.now() / 1000;
   return h("ul", { class: "sims", "aria-label": `SIMs of ${id}` }, list.map((s) => {
     const resting = s.resting_until && s.resting_until > now;
-    const state = resting
+    const state = killed ? "stopped by the kill switch" : resting
       ? `resting until ${when(s.resting_until * 1000)} (${label("class", s.rest_reason)})`
       : s.daily_limit != null && s.daily_used >= s.daily_limit ? "at its daily cap"
         : s.monthly_recipients_limit != null && s.monthly_recipients_used >= s.monthly_recipients_limit ? "at its recipient cap"

@@ -7,6 +7,8 @@ import { num, day, when, maskPhone } from "../format.js";
 import { renderAnalytics } from "./analytics.js";
 import { keyBox } from "./tenants.js";
 import { optoutsSection } from "./integrations.js";
+import { auditTable } from "./audit.js";
+import { messageLog } from "./messages.js";
 
 export async function tenantView(root, params, nav, ui, id) {
   let t;
@@ -38,7 +40,7 @@ export async function tenantView(root, params, nav, ui, id) {
     h("p", { class: "muted" },
       h("code", {}, t.id), " · ", h("span", { class: `badge ${t.status}`, dataset: { status: t.status } }, label("state", t.status)),
       t.kill_switch ? h("span", { class: "badge down" }, "sending stopped by kill switch") : null,
-      ` · created ${day(t.created_at)} · contact ${maskPhone(t.contact_phone)}`),
+      ` · created ${day(t.created_at)} · contact ${maskPhone(t.contact_phone_masked)}`),
     ui.takeFlash());
 
   root.replaceChildren(head,
@@ -48,7 +50,9 @@ export async function tenantView(root, params, nav, ui, id) {
     settingsSection(t, reload),
     h("section", { "aria-labelledby": "t-analytics" }, h("h2", { id: "t-analytics" }, "Analytics"), h("div", { id: "tenant-analytics" }, h("p", { class: "muted" }, "Loading…"))),
     auditSection(audit.items));
-  root.querySelector("#tenant-analytics").closest("section").after(await optoutsSection(id, ui));
+  const log = messageLog({ path: "/v1/admin/messages", tenantId: id, id: "tenant-messages", title: "Messages" });
+  root.querySelector("#tenant-analytics").closest("section").after(log, await optoutsSection(id, ui));
+  await log.load();
 
   await renderAnalytics(root.querySelector("#tenant-analytics"), {
     path: "/v1/admin/analytics",
@@ -69,10 +73,18 @@ export function quotaBlock(total, remaining, expiresAt) {
     h("progress", { max: "100", value: String(Math.round(share * 100)), "aria-label": `${Math.round(share * 100)}% of the quota used` }));
 }
 
+// Today's counts in the order of a code's life, then messages, deliveries, replies, webhooks and
+// requests; anything else after them, by name.
+const EVENT_ORDER = ["otp_sent", "otp_resent", "otp_approved", "otp_failed", "otp_expired", "message_sent",
+  "delivery_sent", "delivery_failed", "delivery_expired", "fraud_blocked", "inbound_received", "optout_added",
+  "webhook_delivered", "webhook_retry", "webhook_failed", "requests"];
+const rank = (k) => (EVENT_ORDER.includes(k) ? EVENT_ORDER.indexOf(k) : EVENT_ORDER.length);
+
 export function eventsList(events) {
-  const shown = Object.entries(events || {}).filter(([k]) => !k.startsWith("latency_le_") && !k.startsWith("error_"));
+  const shown = Object.entries(events || {}).filter(([k]) => !k.startsWith("latency_") && !k.startsWith("error_") && !k.startsWith("http_"));
   if (!shown.length) return empty("No events today yet.");
-  return h("dl", { class: "facts events" }, shown.sort().map(([k, v]) =>
+  shown.sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  return h("dl", { class: "facts events" }, shown.map(([k, v]) =>
     h("div", { dataset: { event: k } }, h("dt", {}, label("event", k)), h("dd", {}, num(v)))));
 }
 
@@ -265,7 +277,7 @@ function settingsSection(t, reload) {
   },
   h("fieldset", { class: "grid-form" }, h("legend", {}, "Account"),
     field("Name", name), field("Quota (messages this period)", quota),
-    field(`Contact phone (now ${maskPhone(t.contact_phone)})`, contact),
+    field(`Contact phone (now ${maskPhone(t.contact_phone_masked)})`, contact),
     h("div", { class: "field check" }, h("label", {}, clearContact, " Remove the contact phone"))),
   groups,
   h("div", { class: "form-actions" }, h("button", { type: "submit" }, "Save settings")), msg);
@@ -304,22 +316,5 @@ function fraudSection(t, guard, reload, ui) {
 }
 
 function auditSection(items) {
-  const sorted = [...items].sort((a, b) => (b.at_ms || 0) - (a.at_ms || 0));
-  return section("Audit",
-    sorted.length
-      ? table(["When", "Action", "By", "Details"], sorted.map(auditRow), { caption: "Audit entries for this tenant", captionHidden: true, class: "audit" })
-      : empty("No audited actions for this tenant yet; changes made here are recorded."));
-}
-
-export function auditRow(e) {
-  return h("tr", { dataset: { action: e.action } },
-    h("td", {}, when(e.at_ms || e.at)),
-    h("td", {}, label("action", e.action)),
-    h("td", {}, h("code", {}, e.actor)),
-    h("td", { class: "details" }, e.details == null ? "—" : maskPhones(JSON.stringify(e.details))));
-}
-
-/** Any E.164 number inside a text (an audited request body) masked. */
-export function maskPhones(text) {
-  return String(text).replace(/\+\d{7,15}/g, (p) => maskPhone(p));
+  return section("Audit", auditTable(items, { caption: "Audit entries for this tenant" }));
 }

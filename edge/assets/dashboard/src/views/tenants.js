@@ -1,6 +1,6 @@
 // Tenants: the list with a filter, the create form (the new key is shown once), row actions.
 import { api } from "../api.js";
-import { h, field, empty, section } from "../dom.js";
+import { h, field, empty, section, labelCells } from "../dom.js";
 import { label } from "../labels.js";
 import { num, day, maskPhone } from "../format.js";
 
@@ -62,12 +62,12 @@ export async function tenantsView(root, params, nav, ui) {
     };
     return h("tr", { dataset: { id: t.id, search: `${t.name} ${t.id}`.toLowerCase() } },
       h("td", { class: "name" }, h("a", { href: `#/tenants/${encodeURIComponent(t.id)}` }, t.name)),
-      h("td", {}, h("code", {}, t.id)),
+      h("td", { class: "id" }, h("code", {}, t.id)),
       h("td", { dataset: { status: t.status } }, h("span", { class: `badge ${t.status}` }, label("state", t.status)),
         t.kill_switch ? h("span", { class: "badge down" }, "sending stopped") : null),
       h("td", { class: "num" }, num(t.quota)),
       h("td", {}, t.expires_at ? day(t.expires_at) : "no expiry"),
-      h("td", {}, maskPhone(t.contact_phone)),
+      h("td", { class: "phone" }, maskPhone(t.contact_phone_masked)),
       h("td", {}, t.status === "suspended"
         ? h("button", { type: "button", class: "secondary", onclick: () => act("resume") }, "Resume")
         : h("button", { type: "button", class: "secondary", onclick: () => act("suspend") }, "Suspend")));
@@ -79,9 +79,9 @@ export async function tenantsView(root, params, nav, ui) {
   });
 
   const tbl = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Tenants" },
-    h("table", { id: "tenants" },
+    labelCells(h("table", { id: "tenants", class: "stack" },
       h("thead", {}, h("tr", {}, ["Name", "Id", "Status", "Quota", "Expires", "Contact", ""].map((x) => h("th", { scope: "col" }, x)))),
-      tbody));
+      tbody)));
 
   root.replaceChildren(
     section("New tenant", createForm),
