@@ -6,6 +6,7 @@
 
 pub mod canary;
 pub mod model;
+pub mod outcomes;
 pub mod phone;
 pub mod reroute;
 pub mod standing;
