@@ -141,8 +141,9 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
 
 /// A message must leave with enough of its life left for the edge to hand it to another phone
 /// should this one fail it: a wait that ends within this of its expiry, and is itself longer than
-/// this, fails the message now (`no_capacity`) rather than holding it to expire here.
-pub const REROUTE_MARGIN_MS: i64 = 30_000;
+/// this, fails the message now (`no_capacity`) rather than holding it to expire here. One constant
+/// with the edge's least validity for a reroute (`otp_shared::otp`).
+pub use otp_shared::otp::REROUTE_MARGIN_MS;
 
 /// Whether a message that could go no sooner than `at_ms` is better failed now.
 fn too_late(msg: &Queued, at_ms: i64, now_ms: i64) -> bool {

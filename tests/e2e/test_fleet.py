@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from conftest import SUITE_WORKER_VARS, Client, gateway_db, tenant_on
-from tests.harness.stack import Stack, wait_http
+from conftest import SUITE_WORKER_VARS, Client, eventually, gateway_db, tenant_on
+from tests.harness.stack import Stack, receive_sms, wait_http
 
 GENERIC = "RESULT_ERROR_GENERIC_FAILURE"
 CODE_TEMPLATE = "Code [{code}]"
@@ -116,6 +116,27 @@ def test_generic_failures_send_the_otp_again_through_the_other_phone_within_its_
     sims = fleet_view(fleet)["phone-1"]["health"]["sims"]
     assert sum(s["generic_failures"] for s in sims) == 3, sims
 
+
+def test_a_stop_to_the_phone_that_delivered_a_rerouted_code_reaches_the_tenant(fleet, new_phone):
+    """A rerouted code takes the one send path: it writes the reply route of the phone that
+    delivers it, so the recipient's STOP to that phone reaches the code's tenant."""
+    t = tenant_on(fleet, name="reroute reply", settings={"template": CODE_TEMPLATE})
+    number = new_phone()
+    # No service (not a generic failure: no SIM rests, and the SIM counts above stay as they are).
+    with fault(fleet, "phone-1", "fail_with", "RESULT_ERROR_RADIO_OFF"):
+        with stopped(fleet, "phone-2"):
+            r = t.post("/v1/otp/send", json={"phone": number})
+        assert r.status_code == 202 and r.json()["data"]["delivery"]["gateway_id"] == "phone-1", r.text
+        fleet.sms.wait_for(number, timeout=30)
+    assert [m["gateway"] for m in fleet.sms.sent_to(number)] == ["phone-2"]
+    first = r.json()["data"]["delivery"]["message_id"]
+    again = wait_until(lambda: message(t, first)["rerouted_to"], "the failed message names its successor")
+    receive_sms(phone(fleet, "phone-2"), number, "STOP")
+    listed = eventually(lambda: t.get("/v1/optouts").json()["data"]["items"], lambda i: len(i) == 1,
+                        "the STOP on the tenant's opt-out list", timeout=30)
+    assert listed[0]["phone"] == number and listed[0]["source"] == "sms", listed
+    replies = t.get("/v1/messages?direction=inbound").json()["data"]["items"]
+    assert [(m["phone"], m["in_reply_to"], m["gateway_id"]) for m in replies] == [(number, again, "phone-2")], replies
 
 def test_no_second_send_when_the_first_phone_may_have_sent_it(fleet, new_phone):
     t = tenant_on(fleet, name="uncertain")
@@ -300,3 +321,4 @@ def test_burst_of_100_otps_with_one_phone_failing_mid_burst(fleet, new_phone):
           f"(phone-1 failing every send from the 50th on)")
     assert all(len(fleet.sms.sent_to(n)) == 1 for n in reached), "one SMS per user"
     assert accepted == 100 and len(reached) == 100 and verified == 100
+

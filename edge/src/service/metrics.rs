@@ -1,7 +1,8 @@
 //! `GET /v1/admin/metrics` in Prometheus' text format, from what the service already keeps: this
 //! month's aggregate counters (requests by route and status, sends by state, latency buckets,
 //! inbound SMS, webhook attempts), the last health check of every phone (queue depth, pacing
-//! headroom, kill switch) and the open alert incidents. Counters restart each month (Prometheus'
+//! headroom, kill switch), the open alert incidents, and the exactly-once check of the last day's
+//! messages with each phone's refused second sends (`fleet::outcomes`). Counters restart each month (Prometheus'
 //! `rate` takes a reset in its stride); the store requests are this isolate's own.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::analytics::{Granularity, LATENCY_BUCKETS_MS};
 use super::app::App;
+use super::fleet::outcomes::Outcomes;
 use crate::error::Error;
 use crate::platform::Platform;
 
@@ -258,7 +260,54 @@ fn gateway_gauges(x: &mut Exposition, checks: &[Value]) {
     }
 }
 
+/// The exactly-once families: accepted messages of the window by how they ended, the invariant's
+/// violations, and the second sends each phone refused (its duplicates).
+pub fn render_outcomes(o: &Outcomes, duplicates: &[(String, u64)]) -> String {
+    let mut x = Exposition::default();
+    let finals = x.family(
+        "otp_messages_final",
+        "gauge",
+        "Messages accepted in the last day by how they ended (a code once, through all its attempts): sent, failed, expired, pending.",
+    );
+    for outcome in ["sent", "failed", "expired", "pending"] {
+        let v = o.by_outcome.get(outcome).copied().unwrap_or(0);
+        finals.sample("", &[("outcome", outcome)], v);
+    }
+    let violations = x.family(
+        "otp_messages_invariant_violations",
+        "gauge",
+        "Messages accepted in the last day that broke exactly-once: sent twice, failed without a reason, never final.",
+    );
+    for kind in ["sent_twice", "failed_without_reason", "never_final"] {
+        let v = o.violations.get(kind).copied().unwrap_or(0);
+        violations.sample("", &[("kind", kind)], v);
+    }
+    let dups = x.family(
+        "otp_gateway_duplicate_sends_total",
+        "counter",
+        "Hand-offs of a message id a phone already had (a second send it refused), since the phone started.",
+    );
+    for (gateway, v) in duplicates {
+        dups.sample("", &[("gateway", gateway)], v);
+    }
+    x.render()
+}
+
+/// How far back the exactly-once check looks, and how many messages it reads at most.
+const OUTCOMES_WINDOW_MS: i64 = 24 * 3_600_000;
+const OUTCOMES_LIMIT: usize = 5_000;
+
 impl<P: Platform> App<P> {
+    /// The exactly-once check over the last day's messages (see `fleet::outcomes`).
+    pub async fn message_outcomes(&self) -> Result<Outcomes, Error> {
+        let now = self.platform.now_ms();
+        let messages = self
+            .repo()
+            .messages_since(now - OUTCOMES_WINDOW_MS, OUTCOMES_LIMIT)
+            .await?;
+        Ok(super::fleet::outcomes::check(&messages, now))
+    }
+
     /// The metrics text (see the module header).
     pub async fn prometheus(&self, route_of: &dyn Fn(&str) -> String) -> Result<String, Error> {
         let now = self.platform.now_ms();
@@ -281,7 +330,16 @@ impl<P: Platform> App<P> {
             }
         }
         let checks: Vec<Value> = latest.into_values().collect();
-        Ok(render(&month, &checks, &open, route_of))
+        let outcomes = self.message_outcomes().await?;
+        let duplicates: Vec<(String, u64)> = self
+            .gateway_probes()
+            .await
+            .into_iter()
+            .filter_map(|p| p.health.map(|h| (p.id, h.duplicates)))
+            .collect();
+        let mut text = render(&month, &checks, &open, route_of);
+        text.push_str(&render_outcomes(&outcomes, &duplicates));
+        Ok(text)
     }
 }
 

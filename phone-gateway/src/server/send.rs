@@ -15,6 +15,16 @@ use std::sync::Arc;
 use tracing::info;
 
 pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    take(app, authed, false).await
+}
+
+/// `POST /v1/send/held`: the same, but the message waits for the edge's release (the first half of
+/// a move from another phone; see `otp_shared::wire::PATH_SEND_HELD`).
+pub async fn send_held(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    take(app, authed, true).await
+}
+
+async fn take(app: Arc<App>, authed: Authed, held: bool) -> Result<Reply, ApiError> {
     let msg = match admissible(&app, authed.plaintext.as_deref()) {
         Ok(msg) => msg,
         Err(e) => return refuse(&app, &authed, e).await,
@@ -29,9 +39,13 @@ pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         .note_weight(&msg.tenant_id, msg.share_weight);
     let pacing = app.clone();
     let outcome = with_fresh_nonce(&app, &authed, move |s| {
-        s.enqueue_fair(&msg, now, count_up_to, |shape| {
+        let outcome = s.enqueue_fair(&msg, now, count_up_to, |shape| {
             fits_before(&pacing, &msg, shape, deadline_ms)
-        })
+        })?;
+        if held && matches!(outcome, Enqueued::Accepted { .. }) {
+            s.hold(&msg.id, now)?;
+        }
+        Ok(outcome)
     })
     .await?;
     let reply = match outcome {
@@ -67,7 +81,7 @@ pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             duplicate: true,
         },
     };
-    info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, "accepted");
+    info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, held, "accepted");
     Ok(Reply::json(StatusCode::ACCEPTED, &reply))
 }
 

@@ -7,6 +7,7 @@
 pub mod canary;
 pub mod enrol;
 pub mod model;
+pub mod outcomes;
 pub mod phone;
 pub mod reroute;
 pub mod roster;
