@@ -408,10 +408,7 @@ class Stack:
         """Restarts a gateway that has no edge yet with `edge_url` (its queue is kept)."""
         toml = gateway["dir"] / "gateway.toml"
         toml.write_text(toml.read_text().replace("# edge_url: set by start_workerd", f'edge_url = "{edge_url}"'))
-        gateway["proc"].terminate()
-        gateway["proc"].wait(timeout=10)
-        gateway["proc"] = self._spawn(gateway["id"] + "-2", gateway["cmd"], env=gateway["env"])
-        wait_http(gateway["url"] + "/health", 30, gateway["proc"], gateway["id"])
+        self.restart_gateway(gateway)
 
     def start_gateway(self, gid, edge_url):
         """Starts one phone gateway that reports to `edge_url` (None: not yet; see start_workerd);

@@ -298,8 +298,8 @@ async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         })
         .await?;
     let (limit, used) = {
-        let p = &mut app.capacity.lock().unwrap().pacer;
-        (p.limit(), p.used(unix_ms()))
+        let mut capacity = app.capacity.lock().unwrap();
+        (capacity.pacer.limit(), capacity.pacer.used(unix_ms()))
     };
     let kill = app.kill.engaged().is_some();
     let gw = &app.cfg.gateway_id;

@@ -309,7 +309,7 @@ fn natural_openings_set_the_code_apart_and_avoid_code_vocabulary() {
             assert!(after.starts_with(['.', ',', '!', '।']), "{o}");
         }
         for s in sentences(locale, TextStyle::Natural) {
-            let lower = s.to_lowercase();
+            let lower = s.replace("{code}", "").to_lowercase();
             for banned in ["code", "otp", "pin", "clave", "senha", "कोड"] {
                 assert!(!lower.contains(banned), "{}: {s}", locale.tag);
             }
