@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import SUITE_WORKER_VARS, code_in, settled, tenant_on
+from conftest import SUITE_WORKER_VARS, Client, code_in, eventually, settled, tenant_on
 from tests.harness.stack import Stack
 
 CODE_TEMPLATE = "Code [{code}]"
@@ -19,6 +19,9 @@ def faulty():
     # A short store time-out, so a store that stops answering fails requests in seconds.
     # Its own emulator: the tests freeze it (SIGSTOP), which must not stall other stacks.
     s = Stack(worker_vars={**SUITE_WORKER_VARS, "STORE_TIMEOUT_MS": "3000"}, own_emulator=True).start()
+    # A fresh emulator's JVM answers its first queries slowly: past the short time-out, until warm.
+    admin = Client(s.url, s.admin_key)
+    eventually(lambda: admin.get("/v1/admin/tenants").status_code, lambda c: c == 200, "the new emulator warm", timeout=60, every=0.5)
     yield s
     s.stop()
 
