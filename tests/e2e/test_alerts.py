@@ -3,7 +3,7 @@ operator phone), an incident told once when it opens and once, with a summary, w
 however often the scheduled job sees it: a phone down and back (the fleet's per-minute check raises
 and clears it; its other alerts go the same way)."""
 
-from conftest import eventually, run_cron_until
+from conftest import Client, eventually, run_cron_until
 
 
 def alerts_of(receiver, kind, subject):
