@@ -139,7 +139,8 @@ impl Capacity {
     pub fn refund(&mut self, charge: &Charge) {
         self.fair.forget(&charge.tenant, charge.at_ms);
         self.pacer.forget(charge.sim, charge.at_ms);
-        self.budgets.undo(&charge.counted, charge.counted.new_recipient);
+        self.budgets
+            .undo(&charge.counted, charge.counted.new_recipient);
     }
 
     /// The earliest this phone could send a message for `tag` on `requested` now (the pacer as

@@ -166,12 +166,13 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         let next = app.store.call(move |s| s.next_retry_ms(now_ms)).await?;
         return Ok(Some(until(next.unwrap_or(i64::MAX), now_ms)));
     }
-    let next = app.capacity.lock().unwrap().next(
-        candidates,
-        &app.recipient_key,
-        now_ms,
-        |msg, at_ms| too_late(msg, at_ms, now_ms),
-    );
+    let next =
+        app.capacity
+            .lock()
+            .unwrap()
+            .next(candidates, &app.recipient_key, now_ms, |msg, at_ms| {
+                too_late(msg, at_ms, now_ms)
+            });
     let (msg, sim, tag) = match next {
         Next::Send { msg, sim, tag } => (*msg, sim, tag),
         Next::WaitUntil(t) => return Ok(Some(until(t, now_ms))),
@@ -215,7 +216,11 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     app.kill.note_attempt(now_ms);
     let sent = outcome == Outcome::Sent;
     app.recent.lock().unwrap().note(!sent);
-    *app.last_send.lock().unwrap() = if sent { LastSend::Sent } else { LastSend::Failed };
+    *app.last_send.lock().unwrap() = if sent {
+        LastSend::Sent
+    } else {
+        LastSend::Failed
+    };
     let now = unix_now();
     let id = msg.id.clone();
     match outcome {

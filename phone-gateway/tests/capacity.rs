@@ -29,7 +29,11 @@ fn app(dir: &tempfile::TempDir) -> App {
 /// The next message the sender would send now, with its SIM and recipient tag.
 async fn pick(app: &App) -> Option<(phone_gateway::store::Queued, Option<u8>, String)> {
     let now_ms = unix_ms();
-    let heads = app.store.call(move |s| s.ready_heads(now_ms)).await.unwrap();
+    let heads = app
+        .store
+        .call(move |s| s.ready_heads(now_ms))
+        .await
+        .unwrap();
     let next = app
         .capacity
         .lock()
@@ -74,7 +78,11 @@ async fn a_cancel_that_wins_the_race_leaves_no_charge_behind() {
     assert_eq!(canceled, Some((true, MessageState::Failed)));
     let begun = sender::begin(&app, &m, sim, &tag, unix_ms()).await.unwrap();
     assert!(begun.is_none(), "a canceled message does not begin");
-    assert_eq!(charged(&app, "t_test"), (0, 0, 0, 0), "nothing stays charged");
+    assert_eq!(
+        charged(&app, "t_test"),
+        (0, 0, 0, 0),
+        "nothing stays charged"
+    );
     // The window it would have used is open: the next message goes at once, and is charged.
     let second = msg("m2", "otp", "+14155550102", "code two");
     app.store

@@ -473,7 +473,10 @@ mod tests {
             let mut s = store_in(&dir);
             s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
             s.enqueue(&req("b", MessageKind::Otp), NOW).unwrap();
-            assert_eq!(s.begin_send("a", None, (NOW as i64) * 1000).unwrap(), Some(1));
+            assert_eq!(
+                s.begin_send("a", None, (NOW as i64) * 1000).unwrap(),
+                Some(1)
+            );
         } // crash: 'a' left in 'sending'
         let mut s = store_in(&dir);
         assert_eq!(s.depth(), 2);

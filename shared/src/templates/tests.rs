@@ -176,7 +176,10 @@ fn the_language_is_kept_when_a_sentence_fits() {
         ..plain
     };
     let t = render_with("hi", &natural, &mut rng);
-    assert!(t.contains("नमस्ते") || t.contains("आपके") || t.contains("जैसा"), "{t}");
+    assert!(
+        t.contains("नमस्ते") || t.contains("आपके") || t.contains("जैसा"),
+        "{t}"
+    );
     for style in [None, Some(TextStyle::Standard)] {
         let p = TextParams {
             code: &words,
@@ -243,7 +246,10 @@ fn word_codes_read_naturally_by_default_and_digits_do_not() {
         ..plain
     };
     let t = render_with("en", &standard, &mut r);
-    assert!(split_natural(en, &t, "forest river", "Acme").is_none(), "{t}");
+    assert!(
+        split_natural(en, &t, "forest river", "Acme").is_none(),
+        "{t}"
+    );
     assert!(t.contains("code"), "{t}");
 }
 
@@ -278,8 +284,18 @@ fn natural_texts_vary_their_opening_and_closing() {
             openings.insert(o);
             closings.insert(c);
         }
-        assert_eq!(openings.len(), locale.natural.openings.len(), "{}", locale.tag);
-        assert_eq!(closings.len(), locale.natural.closings.len(), "{}", locale.tag);
+        assert_eq!(
+            openings.len(),
+            locale.natural.openings.len(),
+            "{}",
+            locale.tag
+        );
+        assert_eq!(
+            closings.len(),
+            locale.natural.closings.len(),
+            "{}",
+            locale.tag
+        );
     }
 }
 
@@ -298,7 +314,11 @@ fn natural_openings_set_the_code_apart_and_avoid_code_vocabulary() {
     };
     for locale in locales::LOCALES {
         let n = &locale.natural;
-        assert!(n.openings.len() >= 3 && n.closings.len() >= 3, "{}", locale.tag);
+        assert!(
+            n.openings.len() >= 3 && n.closings.len() >= 3,
+            "{}",
+            locale.tag
+        );
         for o in n.openings {
             assert_eq!(o.matches("{code}").count(), 1, "{o}");
             let (before, after) = o.split_once("{code}").unwrap();
