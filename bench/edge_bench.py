@@ -258,8 +258,8 @@ def main():
     for name, r in results.items():
         mode, run = name.rsplit(" ", 2)[-2:]
         print(row(name, r, results.get(f"seed baseline {mode} {run}")))
-    print("(vs seed: the edge's figure over the seed stack's for the same mode and run, so above 1x is more CPU but"
-          " more req/s; store ops include the phone's delivery reports and the analytics flushes; front CPU is every"
+    print("(vs seed: the edge's figure divided by the seed stack's for the same mode and run: for req/s higher is"
+          " better, for front CPU lower is better; store ops include the phone's delivery reports and the analytics flushes; front CPU is every"
           " process of the front: workerd, or wrangler's node and workerd, and the seed's node server; machine CPU is every process on the machine during the"
           " measured window (front, store emulator, phone, driver): the seed's stack has no phone and makes 2 store"
           " calls per send and 3 per wrong verify by design, see bench/README.md)")
