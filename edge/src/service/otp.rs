@@ -149,6 +149,7 @@ impl<P: Platform> App<P> {
         let s = &tenant.settings;
         let p = templates::TextParams {
             code,
+            style: s.text_style,
             minutes: (s.ttl_secs / 60).max(1),
             app: s.app_name.as_deref().unwrap_or(&tenant.name),
             webotp_host: s.webotp_host.as_deref(),

@@ -317,8 +317,9 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         with_fresh_nonce(&app, &authed, |s| Ok((s.depth(), s.duplicates()))).await?;
     let now_ms = unix_ms();
     let (limit, used, sims) = {
-        let mut p = app.pacer.lock().unwrap();
-        let budgets = app.budgets.lock().unwrap();
+        let mut guard = app.capacity.lock().unwrap();
+        let capacity = &mut *guard;
+        let (p, budgets) = (&mut capacity.pacer, &capacity.budgets);
         let slots: Vec<Option<u8>> = match app.cfg.sender.sim_slots.as_slice() {
             [] => vec![app.cfg.sender.default_sim],
             slots => slots.iter().copied().map(Some).collect(),
@@ -342,7 +343,7 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             queue_depth: depth,
             kill_switch: kill.is_some(),
             kill_switch_reason: kill,
-            last_send: app.last_send.lock().unwrap().to_string(),
+            last_send: app.last_send.lock().unwrap().as_str().to_string(),
             capacity: Capacity {
                 per_sim_window: limit,
                 used,
@@ -373,8 +374,8 @@ async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         })
         .await?;
     let (limit, used) = {
-        let mut p = app.pacer.lock().unwrap();
-        (p.limit(), p.used(unix_ms()))
+        let mut capacity = app.capacity.lock().unwrap();
+        (capacity.pacer.limit(), capacity.pacer.used(unix_ms()))
     };
     let kill = app.kill.engaged().is_some();
     let gw = &app.cfg.gateway_id;

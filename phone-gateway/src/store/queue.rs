@@ -200,21 +200,26 @@ impl Store {
         id: &str,
         sim: Option<u8>,
         now_ms: i64,
-    ) -> Result<u32, StoreError> {
-        let (attempts, request_id): (u32, String) = self
+    ) -> Result<Option<u32>, StoreError> {
+        // `None`: the row is no longer queued (canceled or expired since it was picked).
+        let Some((attempts, request_id)): Option<(u32, String)> = self
             .conn
             .prepare_cached(
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, sim_used = ?2, updated_at = ?3
                  WHERE id = ?1 AND state = 'queued' RETURNING attempts, request_id",
             )?
-            .query_row(params![id, sim, now_ms / 1000], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row(params![id, sim, now_ms / 1000], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+        else {
+            return Ok(None);
+        };
         self.conn
             .prepare_cached("INSERT INTO send_log(sim, at_ms) VALUES (?1, ?2)")?
             .execute(params![sim_key(sim), now_ms])?;
         let now = (now_ms / 1000) as u64;
         let change = self.change(id, MessageState::Sending, attempts, None, None, now);
         self.report(&request_id, change)?;
-        Ok(attempts)
+        Ok(Some(attempts))
     }
 
     fn finish(
@@ -561,7 +566,10 @@ mod tests {
             let mut s = store_in(&dir);
             s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
             s.enqueue(&req("b", MessageKind::Otp), NOW).unwrap();
-            assert_eq!(s.begin_send("a", None, (NOW as i64) * 1000).unwrap(), 1);
+            assert_eq!(
+                s.begin_send("a", None, (NOW as i64) * 1000).unwrap(),
+                Some(1)
+            );
         } // crash: 'a' left in 'sending'
         let mut s = store_in(&dir);
         assert_eq!(s.depth(), 2);
@@ -591,7 +599,7 @@ mod tests {
         assert_eq!(s.next_retry_ms(t).unwrap(), Some(t + 5000));
         let q = s.ready(t + 5000, 10).unwrap();
         assert_eq!(q[0].attempts, 1);
-        assert_eq!(s.begin_send("a", Some(1), t + 5000).unwrap(), 2);
+        assert_eq!(s.begin_send("a", Some(1), t + 5000).unwrap(), Some(2));
         s.mark_sent("a", NOW + 6).unwrap();
         let st = s.status("a", NOW).unwrap().unwrap();
         assert_eq!((st.state, st.attempts), (MessageState::Sent, 2));
@@ -603,13 +611,13 @@ mod tests {
         let mut s = store_in(&dir);
         s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
         let t = (NOW as i64) * 1000;
-        assert_eq!(s.begin_send("a", None, t).unwrap(), 1);
+        assert_eq!(s.begin_send("a", None, t).unwrap(), Some(1));
         s.not_started("a", None, t, "spawn_resources", t + 100, NOW)
             .unwrap();
         assert!(s.send_log_since(0).unwrap().is_empty());
         let q = s.ready(t + 100, 10).unwrap();
         assert_eq!((q[0].id.as_str(), q[0].attempts), ("a", 0));
-        assert_eq!(s.begin_send("a", None, t + 100).unwrap(), 1);
+        assert_eq!(s.begin_send("a", None, t + 100).unwrap(), Some(1));
     }
 
     #[test]
