@@ -9,9 +9,16 @@ Store operations per request: the worker counts its Firestore requests (`GET /v1
 the difference over a measured run, after the phone's reports and the counter flushes have settled,
 less the operations of the bench's own metrics polls (each poll's cost measured just before the run),
 divided by the requests answered. CPU per request: CPU time of the front's processes over the same
-span, divided likewise. Nothing is asserted: the figures are printed.
+span, divided likewise; the seed's front (its node process) is measured the same way by the driver,
+and the table prints each edge row's front CPU against the seed's for the same mode and run.
 
-Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--warmup 3] [--baseline]"""
+Fair by construction: every binary it runs is a release build (the phone gateway is built with
+`cargo build --release` when missing or stale; the worker is always built optimised), and it prints
+which ones ran; each front is warmed up (--warmup, long enough for the emulator's JIT), then measured
+--runs times in a row, so a second run shows whether the first was still warming. Nothing is
+asserted: the figures are printed.
+
+Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--warmup 15] [--runs 2] [--baseline]"""
 
 import argparse
 import json
@@ -26,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
-from tests.harness.stack import Stack  # noqa: E402
+from tests.harness.stack import EMULATOR, NODE, Stack, gateway_binary  # noqa: E402
 
 BENCH_PY = ROOT / "bench/.venv/bin/python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -35,6 +42,34 @@ def ensure_driver():
     if not BENCH_PY.exists():
         subprocess.run([sys.executable, "-m", "venv", str(ROOT / "bench/.venv")], check=True)
         subprocess.run([str(BENCH_PY), "-m", "pip", "install", "-q", "-r", str(ROOT / "bench/requirements.txt")], check=True)
+
+
+def ensure_gateway(profile):
+    """The phone gateway of `profile`, built (cargo builds only what changed) so the bench never runs
+    a stale or debug binary by accident."""
+    flag = ["--release"] if profile == "release" else []
+    subprocess.run(["cargo", "build", "--quiet", *flag, "-p", "phone-gateway"], check=True, cwd=ROOT)
+    return gateway_binary(profile)
+
+
+def binaries(gateway):
+    """What ran, for the report: each binary's path, build profile and version."""
+    def version(pkg):
+        try:
+            return json.loads((ROOT / "node_modules" / pkg / "package.json").read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            return "?"
+    wasm = ROOT / "build/index_bg.wasm"
+    stamp = (ROOT / "build/.inputs.sha").read_text().strip()[:12] if (ROOT / "build/.inputs.sha").exists() else "?"
+    node = subprocess.run([str(NODE), "--version"], capture_output=True, text=True).stdout.strip()
+    return [
+        ("phone gateway", f"{gateway} ({gateway.parent.name} profile, {gateway.stat().st_size // 1024} KiB, built "
+                          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(gateway.stat().st_mtime))} UTC; simulated SMS)"),
+        ("worker", f"{wasm} ({wasm.stat().st_size // 1024} KiB wasm, release + wasm-opt -O3, inputs {stamp})"),
+        ("workerd / wrangler", f"workerd {version('workerd')}, wrangler {version('wrangler')} (node {node})"),
+        ("seed stack", "bench/baseline/server.js (Node + Express + @google-cloud/firestore; `node` on PATH, or $NODE)"),
+        ("Firestore emulator", f"{EMULATOR} (one for the edge's fronts, one for the seed stack)"),
+    ]
 
 
 def run_load(url, mode, key, label, args, extra=()):
@@ -130,12 +165,15 @@ def bench_front(url, admin_key, session_id, phone_session, name, args, results):
     key = bench_tenant(url, admin_key)
     # Warm the JVM and the isolate with the same traffic, unmeasured.
     run_load(url, "send", key, f"{name}-warmup", args, ["--duration", str(args.warmup)])
-    results[f"{name} send"] = measured(url, "send", key, f"edge-{name}-send", args, admin_key, session_id, phone_session)
-    phones = tempfile.NamedTemporaryFile(prefix="bench-phones-", delete=False).name
-    run_load(url, "verify", key, f"{name}-prime", args, ["--phones", str(args.phones), "--phones-file", phones, "--prime-only"])
-    results[f"{name} verify"] = measured(url, "verify", key, f"edge-{name}-verify", args, admin_key, session_id,
-                                         phone_session, ["--phones-file", phones])
-    os.unlink(phones)
+    for run in range(1, args.runs + 1):
+        results[f"{name} send #{run}"] = measured(url, "send", key, f"edge-{name}-send-run{run}", args, admin_key,
+                                                  session_id, phone_session)
+    for run in range(1, args.runs + 1):
+        phones = tempfile.NamedTemporaryFile(prefix="bench-phones-", delete=False).name
+        run_load(url, "verify", key, f"{name}-prime", args, ["--phones", str(args.phones), "--phones-file", phones, "--prime-only"])
+        results[f"{name} verify #{run}"] = measured(url, "verify", key, f"edge-{name}-verify-run{run}", args, admin_key,
+                                                    session_id, phone_session, ["--phones-file", phones])
+        os.unlink(phones)
 
 
 def bench_tenant(url, admin_key):
@@ -152,21 +190,30 @@ def bench_tenant(url, admin_key):
     return r.json()["data"]["api_key"]
 
 
-def row(name, r):
+def row(name, r, seed):
+    """One table row; `seed`: the seed stack's result for the same mode and run (for the ratios)."""
     if not r:
-        return f"| {name} | (no result) | | | | |"
+        return f"| {name} | (no result) | | | | | | | | |"
     lat = r.get("latency_ms", {})
-    keys = ("store_ops_per_request", "cpu_ms_per_request", "phone_cpu_ms_per_request", "machine_cpu_ms_per_request")
-    cells = [r.get(k) for k in keys]
+    def ratio(key):
+        mine, theirs = r.get(key), (seed or {}).get(key)
+        return f"{mine / theirs:.2f}x" if mine and theirs and seed is not r else ""
+    cells = [r.get("store_ops_per_request"), r.get("cpu_ms_per_request"), ratio("cpu_ms_per_request"),
+             r.get("phone_cpu_ms_per_request"), r.get("machine_cpu_ms_per_request")]
     extra = " | ".join("" if c is None else str(c) for c in cells)
-    return f"| {name} | {r.get('rps', 0):.1f} | {lat.get('p50', 0):.1f} | {lat.get('p99', 0):.1f} | {extra} |"
+    return (f"| {name} | {r.get('rps', 0):.1f} | {ratio('rps')} | {lat.get('p50', 0):.1f} | {lat.get('p99', 0):.1f} "
+            f"| {extra} |")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--duration", type=float, default=10)
-    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--warmup", type=float, default=15,
+                    help="unmeasured seconds of send traffic per front first (the emulator's JIT settles in ~10 s)")
+    ap.add_argument("--runs", type=int, default=2, help="measured runs per mode, back to back (default 2)")
+    ap.add_argument("--gateway-profile", choices=["release", "debug"], default="release",
+                    help="the phone gateway build to run (release; debug only to compare)")
     ap.add_argument("--phones", type=int, default=2000, help="verify: phones primed with a live code")
     ap.add_argument("--baseline", action="store_true", help="also run the seed's Node + Express stack and print ratios")
     ap.add_argument("--skip-wrangler", action="store_true", help="measure workerd alone")
@@ -174,9 +221,12 @@ def main():
                     help="the phone's SQLite synchronous mode (full, its default: every commit fsynced)")
     args = ap.parse_args()
     ensure_driver()
+    gateway = ensure_gateway(args.gateway_profile)
     results = {}
     phone_toml = f'[queue]\nsynchronous = "{args.phone_sync}"\n'
-    stack = Stack(simulate=True, gateway_toml={g: phone_toml for g in ("phone-1", "phone-direct")}).start()
+    stack = Stack(simulate=True, gateway_profile=args.gateway_profile,
+                  gateway_toml={g: phone_toml for g in ("phone-1", "phone-direct")}).start()
+    ran = binaries(gateway)
     try:
         if not args.skip_wrangler:
             wrangler = next(p for name, p in stack.procs if name == "worker")
@@ -189,26 +239,39 @@ def main():
         stack.stop()
     if args.baseline:
         env = dict(os.environ, CLIENTS=str(args.clients), DURATION=str(int(args.duration)), WARMUP=str(int(args.warmup)),
-                   PHONES=str(args.phones))
+                   PHONES=str(args.phones), RUNS=str(args.runs))
         out = subprocess.run(["bash", str(ROOT / "bench/run-baseline.sh")], capture_output=True, text=True, env=env)
         sys.stdout.write(out.stdout)
         for r in (json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")):
-            results[f"seed baseline {r.get('mode')}"] = r
-    print(f"\n== otp-sms edge vs. seed stack ({args.clients} clients, {args.duration:g} s each; same machine) ==")
-    print("| run | req/s | p50 ms | p99 ms | store ops / request | front CPU ms / request | phone CPU ms / request | machine CPU ms / request |")
-    print("|---|---|---|---|---|---|---|---|")
+            run = r.get("label", "").rsplit("run", 1)[-1] or "1"
+            results[f"seed baseline {r.get('mode')} #{run}"] = r
+    print(f"\n== otp-sms edge vs. seed stack ({args.clients} clients, {args.duration:g} s each, {args.runs} measured "
+          f"run(s) per mode after {args.warmup:g} s of warm-up; same machine) ==")
+    print("binaries:")
+    for what, which in ran:
+        print(f"  {what}: {which}")
+    if args.gateway_profile != "release":
+        print("  WARNING: the phone gateway is a debug build: a smoke run, not figures to compare or publish")
+    print("| run | req/s | vs seed | p50 ms | p99 ms | store ops / request | front CPU ms / request | front CPU vs seed "
+          "| phone CPU ms / request | machine CPU ms / request |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(row(name, r))
-    print("(store ops include the phone's delivery reports and the analytics flushes; front CPU is every process of"
-          " the front: workerd, or wrangler's node and workerd; machine CPU is every process on the machine during the"
+        mode, run = name.rsplit(" ", 2)[-2:]
+        print(row(name, r, results.get(f"seed baseline {mode} {run}")))
+    print("(vs seed: the edge's figure divided by the seed stack's for the same mode and run: for req/s higher is"
+          " better, for front CPU lower is better; store ops include the phone's delivery reports and the analytics flushes; front CPU is every"
+          " process of the front: workerd, or wrangler's node and workerd, and the seed's node server; machine CPU is every process on the machine during the"
           " measured window (front, store emulator, phone, driver): the seed's stack has no phone and makes 2 store"
           " calls per send and 3 per wrong verify by design, see bench/README.md)")
     for mode in ("send", "verify"):
-        b = results.get(f"seed baseline {mode}", {}).get("rps")
-        for front in ("wrangler-dev", "workerd"):
-            e = results.get(f"{front} {mode}", {}).get("rps")
-            if b and e:
-                print(f"ratio {front} / seed ({mode}): {e / b:.2f}x")
+        for run in range(1, args.runs + 1):
+            seed = results.get(f"seed baseline {mode} #{run}", {})
+            for front in ("wrangler-dev", "workerd"):
+                edge = results.get(f"{front} {mode} #{run}", {})
+                if seed.get("rps") and edge.get("rps"):
+                    cpu = (f", front CPU {edge['cpu_ms_per_request'] / seed['cpu_ms_per_request']:.2f}x"
+                           if edge.get("cpu_ms_per_request") and seed.get("cpu_ms_per_request") else "")
+                    print(f"ratio {front} / seed ({mode}, run {run}): throughput {edge['rps'] / seed['rps']:.2f}x{cpu}")
     with open(ROOT / "bench/.last-edge-bench.json", "w") as f:
         json.dump(results, f, indent=1)
 

@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=None, help="random seed for the phone numbers")
     p.add_argument("--phones-file", default=None,
                    help="verify: read the primed phones from this file instead of priming (see --prime-only)")
+    p.add_argument("--front-session", type=int, default=None,
+                   help="session id of the server's processes: their CPU over the measured window, per request")
     p.add_argument("--prime-only", action="store_true",
                    help="verify: prime, write the phones to --phones-file, print the priming line and stop")
     a = p.parse_args(argv)
@@ -168,7 +170,26 @@ def machine_busy_secs() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def worker(args) -> tuple[list[float], dict, dict, float, float, float]:
+def session_cpu_secs(session_id: int | None) -> float:
+    """CPU time used so far by every process of a session (a server and its children)."""
+    if session_id is None:
+        return 0.0
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command name: [3] session id, [11] utime, [12] stime.
+        if int(fields[3]) == session_id:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def worker(args) -> tuple[list[float], dict, dict, float, float, float, float]:
     """One driver process: its share of the clients, for warmup then the measured window."""
     a, clients, warm_at, start_at, end_at, seed, verify_phones = args
     rng = random.Random(seed)
@@ -177,9 +198,10 @@ def worker(args) -> tuple[list[float], dict, dict, float, float, float]:
     if a.warmup > 0:
         asyncio.run(drive(a, clients, warm_at, start_at, bodies, measure=False))
         cpu0 = time.process_time()
-    busy0 = machine_busy_secs()
+    busy0, front0 = machine_busy_secs(), session_cpu_secs(a.front_session)
     lat, st, err, finished = asyncio.run(drive(a, clients, start_at, end_at, bodies, measure=True))
-    return lat, dict(st), dict(err), time.process_time() - cpu0, finished, machine_busy_secs() - busy0
+    return (lat, dict(st), dict(err), time.process_time() - cpu0, finished, machine_busy_secs() - busy0,
+            session_cpu_secs(a.front_session) - front0)
 
 
 async def prime(a: argparse.Namespace, rng: random.Random) -> tuple[list[str], Counter]:
@@ -249,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     latencies = sorted(x for r in results for x in r[0])
     statuses: Counter = Counter()
     errors: Counter = Counter()
-    for _, st, err, _, _, _ in results:
+    for _, st, err, _, _, _, _ in results:
         statuses.update(st)
         errors.update(err)
     driver_cpu = sum(r[3] for r in results) / max(wall, 1e-9)
@@ -282,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         # comparable between stacks measured alike on a quiet machine.
         "machine_cpu_ms_per_request": round(max(r[5] for r in results) * 1000 / max(n, 1), 2),
     }
+    if a.front_session is not None:
+        # The server's own processes (--front-session) over the measured window.
+        out["cpu_ms_per_request"] = round(max(r[6] for r in results) * 1000 / max(n, 1), 2)
     if primed:
         out["prime"] = primed
         out["checks_per_phone"] = round(n / max(1, len(verify_phones)), 2)

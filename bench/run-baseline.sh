@@ -3,7 +3,9 @@
 # driven by bench/load.py (send, then verify with a wrong code). Everything runs on 127.0.0.1 on free ports
 # and is stopped on exit (each started process is its own process group).
 #
-# Usage: bench/run-baseline.sh            (env: CLIENTS=32 DURATION=10 WARMUP=3 PHONES=2000)
+# Usage: bench/run-baseline.sh            (env: CLIENTS=32 DURATION=10 WARMUP=3 PHONES=2000 RUNS=1)
+# Each mode is warmed up once, then measured RUNS times (labels baseline-run1, baseline-run2, ...); the
+# server's CPU per request (node and its children) is in each JSON line as cpu_ms_per_request.
 # Output: the load.py lines (one JSON + one human line per mode); JSON also appended to bench/.run/results.jsonl
 set -euo pipefail
 
@@ -13,6 +15,7 @@ CLIENTS="${CLIENTS:-32}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
 PHONES="${PHONES:-2000}"
+RUNS="${RUNS:-1}"
 EMULATOR="${FIRESTORE_EMULATOR_BIN:-/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator}"
 NODE="${NODE:-node}"
 mkdir -p "$RUN"
@@ -73,6 +76,8 @@ wait_http "http://127.0.0.1:$FS_PORT/" 60 "Firestore emulator"
 API_PORT="$(free_port)"
 export FIRESTORE_EMULATOR_HOST="127.0.0.1:$FS_PORT" FIRESTORE_PROJECT="otp-bench"
 PORT="$API_PORT" start_group "$RUN/baseline.log" "$NODE" "$BENCH/baseline/server.js"
+# setsid made the server a session leader: its pid is the session the driver measures the CPU of.
+SERVER_SESSION="${PGIDS[-1]}"
 wait_http "http://127.0.0.1:$API_PORT/" 30 "baseline server" || { cat "$RUN/baseline.log" >&2; exit 1; }
 
 KEY="bench_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
@@ -81,13 +86,16 @@ KEY="bench_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 # --- load ---
 export BENCH_API_KEY="$KEY"
 URL="http://127.0.0.1:$API_PORT"
-echo "run-baseline: emulator :$FS_PORT, baseline :$API_PORT, $CLIENTS clients, ${DURATION}s per mode after ${WARMUP}s warm-up"
+echo "run-baseline: emulator :$FS_PORT, baseline :$API_PORT (node $("$NODE" --version)), $CLIENTS clients, ${DURATION}s per mode x $RUNS after ${WARMUP}s warm-up"
 status=0
 for mode in send verify; do
-  "$PY" "$BENCH/load.py" --url "$URL" --mode "$mode" --label baseline --clients "$CLIENTS" \
-    --duration "$DURATION" --warmup "$WARMUP" --phones "$PHONES" \
-    --send-path /api/send-otp --verify-path /api/verify-otp --code-field otp --auth x-api-key \
-    | tee -a "$RUN/results.jsonl.tmp" || status=1
+  for run in $(seq "$RUNS"); do
+    warm="$WARMUP"; [ "$run" = 1 ] || warm=0
+    "$PY" "$BENCH/load.py" --url "$URL" --mode "$mode" --label "baseline-run$run" --clients "$CLIENTS" \
+      --duration "$DURATION" --warmup "$warm" --phones "$PHONES" --front-session "$SERVER_SESSION" \
+      --send-path /api/send-otp --verify-path /api/verify-otp --code-field otp --auth x-api-key \
+      | tee -a "$RUN/results.jsonl.tmp" || status=1
+  done
 done
 grep '^{' "$RUN/results.jsonl.tmp" >> "$RUN/results.jsonl" || true
 rm -f "$RUN/results.jsonl.tmp"

@@ -24,8 +24,8 @@ bash scripts/build-worker.sh
 bash scripts/deploy-check.sh
 
 if [ "${BENCH:-1}" != 0 ]; then
-  log "benchmarks, bounded (figures only; nothing is asserted on speed; BENCH=0 skips)"
-  "$VENV/bin/python" bench/edge_bench.py --duration 3 --warmup 1 --clients 16 --phones 500 --baseline
+  log "benchmarks, bounded (a smoke run of the bench on the debug gateway just built: figures only, not comparable; BENCH=0 skips)"
+  "$VENV/bin/python" bench/edge_bench.py --duration 3 --warmup 1 --runs 1 --clients 16 --phones 500 --baseline --gateway-profile debug
   cargo bench -q -p phone-gateway --bench enqueue
 fi
 

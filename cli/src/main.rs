@@ -114,6 +114,10 @@ enum Cmd {
         #[arg(long)]
         gateway: Option<String>,
     },
+    /// The exactly-once check of the last day's messages: how they ended (sent, failed, expired,
+    /// pending), violations (sent twice, failed without a reason, never final) and the second
+    /// sends each phone refused. Exits 1 on any violation.
+    Invariants,
 }
 
 #[derive(Subcommand)]
@@ -776,8 +780,50 @@ fn run(cli: Cli) -> Result<Value, String> {
             };
             api.text(&path).map(Value::String)
         }
+        Cmd::Invariants => {
+            let v = invariants(&api.text("/v1/admin/metrics")?);
+            if v["ok"] == true {
+                Ok(v)
+            } else {
+                Err(format!("exactly-once is broken: {v}"))
+            }
+        }
         Cmd::Webhooks(_) | Cmd::Messages { .. } => unreachable!("tenant commands run above"),
     }
+}
+
+/// The exactly-once families of the metrics text, as JSON (see `otpctl invariants`).
+fn invariants(metrics: &str) -> Value {
+    let mut out = serde_json::json!({"final": {}, "violations": {}, "phone_duplicates": {}});
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<u64>() else {
+            continue;
+        };
+        let Some((name, labels)) = series.split_once('{') else {
+            continue;
+        };
+        let label = labels
+            .trim_end_matches('}')
+            .split_once("=\"")
+            .map(|(_, v)| v.trim_end_matches('"').to_string())
+            .unwrap_or_default();
+        let section = match name {
+            "otp_messages_final" => "final",
+            "otp_messages_invariant_violations" => "violations",
+            "otp_gateway_duplicate_sends_total" => "phone_duplicates",
+            _ => continue,
+        };
+        out[section][label] = value.into();
+    }
+    let broken: u64 = out["violations"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+    out["ok"] = (broken == 0 && out["final"].as_object().is_some_and(|m| !m.is_empty())).into();
+    out
 }
 
 /// The commands run with a tenant's own key.
@@ -968,6 +1014,20 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invariants_read_the_metrics() {
+        let text = "# TYPE otp_messages_final gauge\notp_messages_final{outcome=\"sent\"} 12\n\
+            otp_messages_final{outcome=\"failed\"} 1\n\
+            otp_messages_invariant_violations{kind=\"sent_twice\"} 0\n\
+            otp_gateway_duplicate_sends_total{gateway=\"phone-1\"} 2\n";
+        let v = invariants(text);
+        assert_eq!(v["final"]["sent"], 12);
+        assert_eq!(v["phone_duplicates"]["phone-1"], 2);
+        assert_eq!(v["ok"], true);
+        let broken = invariants(&text.replace("sent_twice\"} 0", "sent_twice\"} 1"));
+        assert_eq!(broken["ok"], false);
+    }
 
     #[test]
     fn parses_commands_and_env() {

@@ -71,6 +71,41 @@ pub enum TransportError {
     Other(String),
 }
 
+/// What a failed fetch says about the request. Only an error that names a connection that never
+/// opened (a name that does not resolve, a refusal spelled out) is certain not to have reached the
+/// phone; workerd reports most socket failures, a refused connection as much as one reset after
+/// the phone read the request, as "Network connection lost.", which is therefore ambiguous: the
+/// caller asks the phone before anyone else sends (see `service::gateway`).
+pub fn classify_fetch_error(text: &str) -> TransportError {
+    let lower = text.to_ascii_lowercase();
+    // Whole phrases: a bare "connect" would match "connection lost" / "connection reset".
+    let never_opened = [
+        "connection refused",
+        "econnrefused",
+        "dns lookup failed",
+        "dns resolution",
+        "no such host",
+        "name or service not known",
+        "failed to resolve",
+        "invalid url",
+    ];
+    let may_have_carried = [
+        "lost",
+        "reset",
+        "closed",
+        "timed out",
+        "broken pipe",
+        "aborted",
+    ];
+    if never_opened.iter().any(|k| lower.contains(k))
+        && !may_have_carried.iter().any(|k| lower.contains(k))
+    {
+        TransportError::Connect(text.to_string())
+    } else {
+        TransportError::Other(text.to_string())
+    }
+}
+
 #[allow(async_fn_in_trait)]
 pub trait HttpClient {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError>;
@@ -87,4 +122,35 @@ pub fn url_encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_connection_that_never_opened_is_certain() {
+        for lost in [
+            "Network connection lost.",
+            "TypeError: Network connection lost.",
+            "connection reset by peer",
+            "connection closed before message completed",
+            "The connection was refused, then lost",
+        ] {
+            assert!(
+                matches!(classify_fetch_error(lost), TransportError::Other(_)),
+                "{lost}"
+            );
+        }
+        for never in [
+            "connect ECONNREFUSED 127.0.0.1:9",
+            "DNS lookup failed",
+            "error: no such host phone.example",
+        ] {
+            assert!(
+                matches!(classify_fetch_error(never), TransportError::Connect(_)),
+                "{never}"
+            );
+        }
+    }
 }

@@ -36,16 +36,37 @@ const HEALTH: &str = r#"{"status":"ok","version":"0.1.0","queue_depth":2,"kill_s
 struct Stand {
     url: String,
     answer: Arc<Mutex<Answer>>,
-    /// The check of each request received, by the stand-in with its own id.
-    checks: Arc<Mutex<Vec<Result<(), String>>>>,
+    /// How a fence (`POST /v1/messages/{id}/fence`) is answered, signed: 200 (it has the message)
+    /// or 410 (fenced). None: as `answer` says.
+    fence: Arc<Mutex<Option<u16>>>,
+    /// The path and check of each request received, by the stand-in with its own id.
+    checks: Arc<Mutex<Vec<Checked>>>,
 }
+
+/// A request's path and whether it was signed for its target.
+type Checked = (String, Result<(), String>);
+
+impl Stand {
+    /// Hand-offs received (fences are not).
+    fn sends(&self) -> usize {
+        self.checks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == wire::PATH_SEND)
+            .count()
+    }
+}
+
+const STATUS: &str = r#"{"id":"msg_1","state":"queued","attempts":0,"error":null,"at":1764000000,"gateway_id":"phone-a"}"#;
 
 async fn stand_in(id: &'static str) -> Stand {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let answer = Arc::new(Mutex::new(Answer::SignedAccept));
+    let fence = Arc::new(Mutex::new(None));
     let checks = Arc::new(Mutex::new(Vec::new()));
-    let (a, c) = (answer.clone(), checks.clone());
+    let (a, c, f) = (answer.clone(), checks.clone(), fence.clone());
     tokio::spawn(async move {
         let keys = Keys::from_secret(SECRET).unwrap();
         loop {
@@ -72,8 +93,24 @@ async fn stand_in(id: &'static str) -> Stand {
             let check = wire::verify(&keys, route, header, &body, now, 300)
                 .map(|_| ())
                 .map_err(|e| e.code().to_string());
-            c.lock().unwrap().push(check);
+            c.lock().unwrap().push((path.clone(), check));
             let nonce = header(wire::HEADER_NONCE).unwrap_or("").to_string();
+            let fenced = *f.lock().unwrap();
+            if let (true, Some(status)) = (path.ends_with(wire::FENCE_SUFFIX), fenced) {
+                let reply = if status == 200 {
+                    STATUS
+                } else {
+                    r#"{"error":{"code":"fenced","message":"never had it"}}"#
+                };
+                let sig = wire::sign_reply(&keys, &nonce, status, reply.as_bytes());
+                let out = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{}: {sig}\r\n\r\n{reply}",
+                    reply.len(),
+                    wire::HEADER_REPLY_SIGNATURE
+                );
+                s.write_all(out.as_bytes()).await.unwrap();
+                continue;
+            }
             let (status, reply) = match *a.lock().unwrap() {
                 Answer::SignedAccept | Answer::AcceptSignedForAnotherRequest => (
                     202,
@@ -110,6 +147,7 @@ async fn stand_in(id: &'static str) -> Stand {
     Stand {
         url,
         answer,
+        fence,
         checks,
     }
 }
@@ -198,10 +236,12 @@ async fn only_an_answer_signed_for_the_request_decides_where_a_message_goes() {
         };
         assert_eq!(got, want, "{answer:?}");
     }
-    // every request named its target and was signed for it
+    // every request named its target and was signed for it; each ambiguous answer was followed
+    // by a fence to the same phone
+    assert_eq!(stand.sends(), cases.len());
     let checks = stand.checks.lock().unwrap();
-    assert_eq!(checks.len(), cases.len());
-    assert!(checks.iter().all(|c| c.is_ok()), "{checks:?}");
+    assert_eq!(checks.len(), cases.len() + 2, "{checks:?}");
+    assert!(checks.iter().all(|(_, c)| c.is_ok()), "{checks:?}");
 }
 
 #[tokio::test]
@@ -213,8 +253,38 @@ async fn an_unsigned_refusal_never_sends_the_message_to_a_second_phone() {
     let order: Vec<&GatewayLink> = gateways.iter().collect();
     let got = hand_off(&platform(), &order, 5_000, &message()).await;
     assert!(matches!(got, Dispatch::Unknown { .. }), "{got:?}");
-    let asked = a.checks.lock().unwrap().len() + b.checks.lock().unwrap().len();
-    assert_eq!(asked, 1, "the message went to a second phone");
+    assert_eq!(
+        a.sends() + b.sends(),
+        1,
+        "the message went to a second phone"
+    );
+}
+
+#[tokio::test]
+async fn after_an_ambiguous_answer_only_the_phone_s_signed_fence_decides() {
+    let (a, b) = (stand_in("phone-a").await, stand_in("phone-b").await);
+    let gateways = [gateway("phone-a", &a.url), gateway("phone-b", &b.url)];
+    let order: Vec<&GatewayLink> = gateways.iter().collect();
+    *a.answer.lock().unwrap() = Answer::UnsignedRefusal;
+    // phone-a has it: it stays there, and phone-b is never asked.
+    *a.fence.lock().unwrap() = Some(200);
+    let got = hand_off(&platform(), &order, 5_000, &message()).await;
+    assert_eq!(
+        got,
+        Dispatch::Queued {
+            gateway_id: "phone-a".into(),
+            duplicate: true
+        }
+    );
+    assert_eq!(b.sends(), 0);
+    // phone-a never had it and now never will: phone-b may have it.
+    *a.fence.lock().unwrap() = Some(410);
+    let got = hand_off(&platform(), &order, 5_000, &message()).await;
+    assert!(
+        matches!(&got, Dispatch::Queued { gateway_id, .. } if gateway_id == "phone-b"),
+        "{got:?}"
+    );
+    assert_eq!((a.sends(), b.sends()), (2, 1));
 }
 
 #[tokio::test]
@@ -235,5 +305,5 @@ async fn the_probe_asks_for_the_signed_health_and_believes_only_a_signed_answer(
     // the probe's requests were signed GETs of /health for this gateway
     let checks = stand.checks.lock().unwrap();
     assert_eq!(checks.len(), 2);
-    assert!(checks.iter().all(|c| c.is_ok()), "{checks:?}");
+    assert!(checks.iter().all(|(_, c)| c.is_ok()), "{checks:?}");
 }

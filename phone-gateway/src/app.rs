@@ -1,7 +1,9 @@
 //! The gateway's state, built once from the configuration: keys, the store (recovered after a
-//! crash), the pacer (rebuilt from the attempt log), and the kill switch (as persisted).
+//! crash), the capacity (pacer rebuilt from the attempt log, fair share and SIM budgets from the
+//! store), and the kill switch (as persisted).
 
 use crate::budget::{self, Budgets};
+use crate::capacity::Capacity;
 use crate::config::Config;
 use crate::fair_share::FairShare;
 use crate::keyring::KeyRing;
@@ -20,23 +22,38 @@ pub struct App {
     pub keys: KeyRing,
     pub store: StoreHandle,
     pub kill: KillSwitch,
-    pub pacer: Mutex<Pacer>,
-    /// Each tenant's part of the pacing window (lock it before `pacer` when both are needed).
-    pub fair: Mutex<FairShare>,
+    /// Pacing, each tenant's share of it and the SIMs' budgets, under one lock (`capacity.rs`).
+    pub capacity: Mutex<Capacity>,
     pub wake_sender: Notify,
     pub wake_reports: Notify,
     /// New received SMS were recorded: the forwarder goes at once.
     pub wake_inbound: Notify,
-    /// "sent", "failed" or "none".
-    pub last_send: Mutex<&'static str>,
-    /// The SIMs' daily and recipient caps and rests (lock after `pacer` when both are held).
-    pub budgets: Mutex<Budgets>,
+    pub last_send: Mutex<LastSend>,
     /// Keys the recipient hashes of the budgets (`budget::recipient_tag`).
     pub recipient_key: [u8; 32],
     /// The phone's last battery, network and storage reading (`device.rs`).
     pub device: Mutex<Option<otp_shared::wire::DeviceHealth>>,
     /// How the last send attempts went (true = failed), newest last.
     pub recent: Mutex<RecentOutcomes>,
+}
+
+/// How the phone's last send attempt went, for its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LastSend {
+    #[default]
+    None,
+    Sent,
+    Failed,
+}
+
+impl LastSend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastSend::None => "none",
+            LastSend::Sent => "sent",
+            LastSend::Failed => "failed",
+        }
+    }
 }
 
 /// The last attempts' outcomes, for the health the edge routes by.
@@ -119,13 +136,11 @@ impl App {
             kill: KillSwitch::new(&cfg.kill_switch, persisted_kill),
             keys,
             store: StoreHandle::spawn(store),
-            pacer: Mutex::new(pacer),
-            fair: Mutex::new(fair),
+            capacity: Mutex::new(Capacity::new(pacer, fair, budgets)),
             wake_sender: Notify::new(),
             wake_reports: Notify::new(),
             wake_inbound: Notify::new(),
-            last_send: Mutex::new("none"),
-            budgets: Mutex::new(budgets),
+            last_send: Mutex::new(LastSend::None),
             recipient_key: budget::recipient_key(cfg.secret.as_deref().unwrap_or_default()),
             device: Mutex::new(None),
             recent: Mutex::new(RecentOutcomes::default()),

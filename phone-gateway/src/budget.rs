@@ -126,6 +126,8 @@ pub struct Counted {
     pub day: i64,
     pub period: i64,
     pub recipient: String,
+    /// The recipient was new to the SIM's plan period when counted.
+    pub new_recipient: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -256,12 +258,13 @@ impl Budgets {
     pub fn record(&mut self, sim: Option<u8>, recipient: &str, now_ms: i64) -> Counted {
         let st = self.state(sim_key(sim), now_ms);
         st.day_sends += 1;
-        st.recipients.insert(recipient.to_string());
+        let new_recipient = st.recipients.insert(recipient.to_string());
         Counted {
             sim: sim_key(sim),
             day: st.day,
             period: st.period,
             recipient: recipient.to_string(),
+            new_recipient,
         }
     }
 

@@ -22,7 +22,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let log_before_ms = unix_ms() - send_log_keep_ms(&app.cfg);
         let inbox_before = now.saturating_sub(app.cfg.inbound.retention_secs);
         // Budgets count only the current day and plan period.
-        let (day, period) = app.budgets.lock().unwrap().horizon(unix_ms());
+        let (day, period) = app.capacity.lock().unwrap().budgets.horizon(unix_ms());
         let result = app
             .store
             .call(move |s| {

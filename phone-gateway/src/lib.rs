@@ -4,6 +4,7 @@
 pub mod app;
 pub mod budget;
 pub mod callback;
+pub mod capacity;
 pub mod classify;
 pub mod cleanup;
 pub mod config;

@@ -1,11 +1,10 @@
 //! Drains the queue: expires stale messages, respects the kill switch and pacing, runs `termux-sms-send`,
 //! retries failures with backoff, and records every outcome durably.
 
-use crate::app::App;
-use crate::budget::{recipient_tag, Counted};
+use crate::app::{App, LastSend};
+use crate::capacity::{Charge, Next};
 use crate::classify;
 use crate::config::SenderConfig;
-use crate::pacing::Pick;
 use crate::store::{Queued, StoreError, ERR_SEND_UNCERTAIN};
 use crate::{backoff_ms, unix_ms, unix_now};
 use otp_shared::wire::FailureClass;
@@ -141,8 +140,9 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
 
 /// A message must leave with enough of its life left for the edge to hand it to another phone
 /// should this one fail it: a wait that ends within this of its expiry, and is itself longer than
-/// this, fails the message now (`no_capacity`) rather than holding it to expire here.
-pub const REROUTE_MARGIN_MS: i64 = 30_000;
+/// this, fails the message now (`no_capacity`) rather than holding it to expire here. One constant
+/// with the edge's least validity for a reroute (`otp_shared::otp`).
+pub use otp_shared::otp::REROUTE_MARGIN_MS;
 
 /// Whether a message that could go no sooner than `at_ms` is better failed now.
 fn too_late(msg: &Queued, at_ms: i64, now_ms: i64) -> bool {
@@ -167,63 +167,33 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         let next = app.store.call(move |s| s.next_retry_ms(now_ms)).await?;
         return Ok(Some(until(next.unwrap_or(i64::MAX), now_ms)));
     }
-    let mut wait_until = i64::MAX;
-    let mut chosen = None;
-    let mut hopeless = Vec::new();
-    {
-        let fair = app.fair.lock().unwrap();
-        let mut order: Vec<(u8, f64, i64, Queued)> = candidates
-            .into_iter()
-            .map(|(seq, q)| (q.kind.priority(), fair.level(&q.tenant_id, now_ms), seq, q))
-            .collect();
-        // OTPs first, then the tenant furthest below its share, then the oldest.
-        order.sort_by(|a, b| {
-            (a.0.cmp(&b.0))
-                .then(a.1.total_cmp(&b.1))
-                .then(a.2.cmp(&b.2))
-        });
-        let mut pacer = app.pacer.lock().unwrap();
-        let budgets = app.budgets.lock().unwrap();
-        for (_, _, _, msg) in order {
-            let free = fair.free_at(&msg.tenant_id, now_ms);
-            if free > now_ms {
-                // At its ceiling: it waits for its own sends to leave the window.
-                wait_until = wait_until.min(free);
-                continue;
-            }
-            let tag = recipient_tag(&app.recipient_key, &msg.to);
-            let pick = pacer.pick_with(msg.sim_slot, now_ms, |sim| {
-                budgets.available_at(sim, Some(&tag), now_ms)
+    let next =
+        app.capacity
+            .lock()
+            .unwrap()
+            .next(candidates, &app.recipient_key, now_ms, |msg, at_ms| {
+                too_late(msg, at_ms, now_ms)
             });
-            match pick {
-                Pick::Now(sim) => {
-                    chosen = Some((msg, sim, tag));
-                    break;
-                }
-                Pick::WaitUntil(t) if too_late(&msg, t, now_ms) => hopeless.push(msg.id),
-                Pick::WaitUntil(t) => wait_until = wait_until.min(t),
+    let (msg, sim, tag) = match next {
+        Next::Send { msg, sim, tag } => (*msg, sim, tag),
+        Next::WaitUntil(t) => return Ok(Some(until(t, now_ms))),
+        Next::Hopeless(hopeless) => {
+            // No SIM of this phone can send them in time (budgets, rests): say so while the edge
+            // can still give them to another phone.
+            for id in &hopeless {
+                warn!(message_id = %id, "no SIM can send it before its deadline (budgets or rests); failed as no_capacity");
             }
+            app.store
+                .call(move |s| {
+                    for id in &hopeless {
+                        s.mark_failed_as(id, "no_capacity", FailureClass::NoCapacity, now)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            app.wake_reports.notify_one();
+            return Ok(None);
         }
-    }
-    if !hopeless.is_empty() {
-        // No SIM of this phone can send them in time (budgets, rests): say so while the edge can
-        // still give them to another phone.
-        for id in &hopeless {
-            warn!(message_id = %id, "no SIM can send it before its deadline (budgets or rests); failed as no_capacity");
-        }
-        app.store
-            .call(move |s| {
-                for id in &hopeless {
-                    s.mark_failed_as(id, "no_capacity", FailureClass::NoCapacity, now)?;
-                }
-                Ok(())
-            })
-            .await?;
-        app.wake_reports.notify_one();
-        return Ok(None);
-    }
-    let Some((msg, sim, tag)) = chosen else {
-        return Ok(Some(until(wait_until, now_ms)));
     };
     if msg.expires_at <= unix_now() {
         return Ok(None); // the next step's sweep expires it
@@ -233,42 +203,35 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
         app.set_kill(Some(reason)).await?;
         return Ok(Some(IDLE_POLL));
     }
-
-    // Into the pacer and the budgets first: a capacity estimate made meanwhile then counts this
-    // message (as queued, or as sent) at least once, never zero times.
-    let jitter = rand::thread_rng().gen_range(0..=app.pacer.lock().unwrap().jitter_max());
-    app.fair.lock().unwrap().record(&msg.tenant_id, now_ms);
-    app.pacer.lock().unwrap().record(sim, now_ms, jitter);
-    let counted = app.budgets.lock().unwrap().record(sim, &tag, now_ms);
-    // Durable 'sending' + attempt log + budget counts before the program runs: after a crash this
-    // row is known to be in doubt and is never sent again blindly.
-    let id = msg.id.clone();
-    let c = counted.clone();
-    let (attempts, new_recipient) = app
-        .store
-        .call(move |s| {
-            let attempts = s.begin_send(&id, sim, now_ms)?;
-            let new = s.record_sim_send(c.sim, c.day, c.period, &c.recipient, now_ms)?;
-            Ok((attempts, new))
-        })
-        .await?;
+    let Some(started) = begin(app, &msg, sim, &tag, now_ms).await? else {
+        return Ok(None);
+    };
+    let attempts = started.attempts;
     info!(message_id = %msg.id, kind = msg.kind.as_str(), sim = ?sim, attempt = attempts, request_id = %msg.request_id, "sending");
 
     let outcome = exec(&app.cfg.sender, &msg.to, sim, &msg.text).await;
     if let Outcome::NotStarted(code) = outcome {
-        app.fair.lock().unwrap().forget(&msg.tenant_id, now_ms);
-        not_started(app, &msg, sim, now_ms, &counted, new_recipient, code).await?;
+        not_started(app, &msg, &started, code).await?;
         return Ok(None);
     }
     app.kill.note_attempt(now_ms);
     let sent = outcome == Outcome::Sent;
     app.recent.lock().unwrap().note(!sent);
-    *app.last_send.lock().unwrap() = if sent { "sent" } else { "failed" };
+    *app.last_send.lock().unwrap() = if sent {
+        LastSend::Sent
+    } else {
+        LastSend::Failed
+    };
     let now = unix_now();
     let id = msg.id.clone();
     match outcome {
         Outcome::Sent => {
-            let rest = app.budgets.lock().unwrap().after_success(sim, unix_ms());
+            let rest = app
+                .capacity
+                .lock()
+                .unwrap()
+                .budgets
+                .after_success(sim, unix_ms());
             app.store
                 .call(move |s| {
                     s.mark_sent(&id, now)?;
@@ -307,25 +270,72 @@ async fn step(app: &App) -> Result<Option<Duration>, StoreError> {
     Ok(None)
 }
 
-/// Not an attempt: undone in the pacer, the budgets, the attempt log and the count; not a failure.
-async fn not_started(
+/// A send that began: charged to the capacity, durably `sending`, its budget counts stored.
+#[derive(Debug)]
+pub struct Started {
+    pub attempts: u32,
+    pub charge: Charge,
+}
+
+/// Begins sending `msg` on `sim`: charges the capacity, then marks the row `sending` with the
+/// attempt log and the budget counts, before the program runs (after a crash this row is known
+/// to be in doubt and is never sent again blindly). Charged first, so a capacity estimate made
+/// meanwhile counts this message (as queued, or as sent) at least once, never zero times.
+/// `None` when the row was no longer queued (a cancel won the race for it): nothing began, and
+/// the charge is given back.
+pub async fn begin(
     app: &App,
     msg: &Queued,
     sim: Option<u8>,
-    at_ms: i64,
-    counted: &Counted,
-    new_recipient: bool,
+    tag: &str,
+    now_ms: i64,
+) -> Result<Option<Started>, StoreError> {
+    let charge = {
+        let mut capacity = app.capacity.lock().unwrap();
+        let jitter = rand::thread_rng().gen_range(0..=capacity.pacer.jitter_max());
+        capacity.charge(&msg.tenant_id, sim, tag, now_ms, jitter)
+    };
+    let (id, c) = (msg.id.clone(), charge.counted.clone());
+    let begun = app
+        .store
+        .call(move |s| {
+            let Some(attempts) = s.begin_send(&id, sim, now_ms)? else {
+                return Ok(None);
+            };
+            s.record_sim_send(c.sim, c.day, c.period, &c.recipient, now_ms)?;
+            Ok(Some(attempts))
+        })
+        .await;
+    match begun {
+        Ok(Some(attempts)) => Ok(Some(Started { attempts, charge })),
+        Ok(None) => {
+            app.capacity.lock().unwrap().refund(&charge);
+            info!(message_id = %msg.id, "no longer queued when its send was to begin (canceled); not sent, nothing charged");
+            Ok(None)
+        }
+        Err(e) => {
+            app.capacity.lock().unwrap().refund(&charge);
+            Err(e)
+        }
+    }
+}
+
+/// Not an attempt: given back to the capacity, the attempt log and the budget counts; not a failure.
+async fn not_started(
+    app: &App,
+    msg: &Queued,
+    started: &Started,
     code: String,
 ) -> Result<(), StoreError> {
-    app.pacer.lock().unwrap().forget(sim, at_ms);
-    app.budgets.lock().unwrap().undo(counted, new_recipient);
+    app.capacity.lock().unwrap().refund(&started.charge);
     let cfg = &app.cfg.sender;
     let next = unix_ms() + backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, 1) as i64;
-    let (id, c, now) = (msg.id.clone(), counted.clone(), unix_now());
+    let (id, c, now) = (msg.id.clone(), started.charge.clone(), unix_now());
     app.store
         .call(move |s| {
-            s.not_started(&id, sim, at_ms, &code, next, now)?;
-            s.undo_sim_send(c.sim, c.day, c.period, &c.recipient, at_ms)
+            s.not_started(&id, c.sim, c.at_ms, &code, next, now)?;
+            let k = &c.counted;
+            s.undo_sim_send(k.sim, k.day, k.period, &k.recipient, c.at_ms)
         })
         .await?;
     warn!(message_id = %msg.id, "the SMS program could not start (out of resources); will retry");
@@ -347,9 +357,10 @@ async fn failed(
 ) -> Result<(), StoreError> {
     let now_ms = unix_ms();
     let (rest, rested) = app
-        .budgets
+        .capacity
         .lock()
         .unwrap()
+        .budgets
         .after_failure(sim, class, now_ms);
     if rested {
         warn!(sim = ?sim, class = class.as_str(), "the SIM rests; traffic moves to the phone's other SIMs");
@@ -365,14 +376,11 @@ async fn failed(
                 FailureClass::LimitExceeded => 0,
                 _ => backoff_ms(cfg.backoff_base_ms, cfg.backoff_max_ms, attempts) as i64,
             };
-            let mut pacer = app.pacer.lock().unwrap().clone();
-            let budgets = app.budgets.lock().unwrap();
-            let free = match pacer.pick_with(msg.sim_slot, now_ms, |s| {
-                budgets.available_at(s, Some(tag), now_ms)
-            }) {
-                Pick::Now(_) => now_ms,
-                Pick::WaitUntil(t) => t,
-            };
+            let free = app
+                .capacity
+                .lock()
+                .unwrap()
+                .earliest(msg.sim_slot, tag, now_ms);
             let at = free.max(now_ms + backoff);
             (!too_late(msg, at, now_ms)).then_some(at)
         }

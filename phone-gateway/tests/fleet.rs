@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use otp_shared::wire::{FailureClass, MessageState};
+use otp_shared::wire::{self, FailureClass, MessageState};
 
 const TWO_SIMS: &str = "[sender]\nsim_slots = [0, 1]\n";
 
@@ -248,6 +248,67 @@ async fn cancel_takes_back_a_message_not_yet_started_and_never_one_being_sent() 
     assert_eq!(st.class, Some(FailureClass::Canceled));
     assert_eq!(wait_final(&gw, "busy").await.state, MessageState::Sent);
     assert_eq!(numbers(&gw.calls()), [to(1)]);
+}
+
+#[tokio::test]
+async fn a_held_message_goes_only_once_released_and_a_fenced_id_never() {
+    let gw = Gateway::start("");
+    let held = msg("held", "otp", &to(1), "held");
+    let (code, body) = gw
+        .signed(
+            "POST",
+            wire::PATH_SEND_HELD,
+            Some(&serde_json::to_vec(&held).unwrap()),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let st = gw.status("held").await.unwrap();
+    assert_eq!(
+        (st.state, st.error.as_deref()),
+        (MessageState::Queued, Some(wire::ERR_HELD))
+    );
+    // Held: a message behind it goes, it does not.
+    assert_eq!(gw.send(&msg("after", "otp", &to(2), "after")).await.0, 202);
+    wait_final(&gw, "after").await;
+    assert_eq!(numbers(&gw.calls()), [to(2)]);
+    let (code, body) = gw.signed("POST", &wire::release_path("held"), None).await;
+    assert_eq!(
+        (code, body["released"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    assert_eq!(wait_final(&gw, "held").await.state, MessageState::Sent);
+    assert_eq!(numbers(&gw.calls()), [to(2), to(1)]);
+    assert_eq!(
+        gw.signed("POST", &wire::release_path("nope"), None).await.0,
+        404
+    );
+
+    // A fence: the phone's state of a message it has; an unknown id is fenced off for good.
+    let (code, body) = gw.signed("POST", &wire::fence_path("held"), None).await;
+    assert_eq!(
+        (code, body["state"].as_str()),
+        (200, Some("sent")),
+        "{body}"
+    );
+    let (code, body) = gw.signed("POST", &wire::fence_path("late"), None).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (410, Some("fenced")),
+        "{body}"
+    );
+    let (code, body) = gw.send(&msg("late", "otp", &to(3), "late")).await;
+    assert_eq!(
+        (code, body["duplicate"].as_bool(), body["state"].as_str()),
+        (202, Some(true), Some("failed")),
+        "{body}"
+    );
+    assert_eq!(gw.health().await.duplicates, 1);
+    assert_eq!(
+        numbers(&gw.calls()),
+        [to(2), to(1)],
+        "the fenced id never went"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,15 @@ use subtle::ConstantTimeEq;
 
 use crate::words;
 
+/// How much of a code's life must be left for it to be worth another phone. A phone fails a
+/// queued OTP it could not send before `expiry - REROUTE_MARGIN_MS` while at least this much is
+/// left (rather than holding it to expire), so the edge can still hand it on.
+pub const REROUTE_MARGIN_MS: i64 = 30_000;
+
+/// The least validity the edge gives another phone a code with: the phone's margin less the time
+/// its failure report may take to arrive (half the margin).
+pub const MIN_REROUTE_VALIDITY_MS: i64 = REROUTE_MARGIN_MS / 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum CodeType {

@@ -61,6 +61,35 @@ pub fn cancel_path(id: &str) -> String {
     format!("{PATH_MESSAGES_PREFIX}{id}{CANCEL_SUFFIX}")
 }
 
+/// `POST /v1/send/held` (signed, a [`SendRequest`] body): the phone takes the message like
+/// `/v1/send` but keeps it unsent until the edge releases it. The first half of moving a queued
+/// message from one phone to another: the edge takes it back from the first phone only once the
+/// second holds it, and releases it only once the first has given it up.
+pub const PATH_SEND_HELD: &str = "/v1/send/held";
+/// A held message not released within this many seconds is failed by its phone as `canceled`
+/// (`hold_lapsed`): never sent, so the edge may place it again.
+pub const HOLD_SECS: u64 = 60;
+
+/// The `error` a held message's status shows until it is released.
+pub const ERR_HELD: &str = "held";
+
+/// Suffix of `POST /v1/messages/{id}/release` (signed, empty body): a held message may go.
+pub const RELEASE_SUFFIX: &str = "/release";
+
+pub fn release_path(id: &str) -> String {
+    format!("{PATH_MESSAGES_PREFIX}{id}{RELEASE_SUFFIX}")
+}
+
+/// Suffix of `POST /v1/messages/{id}/fence` (signed, empty body): asked after a hand-off whose
+/// answer was lost. A message the phone has is reported (200, a [`StatusReport`]); an unknown id is
+/// fenced off (410 `fenced`): the phone records it as failed (`canceled`), so a copy of the request
+/// still on its way is refused as a duplicate, and the edge may give the message to another phone.
+pub const FENCE_SUFFIX: &str = "/fence";
+
+pub fn fence_path(id: &str) -> String {
+    format!("{PATH_MESSAGES_PREFIX}{id}{FENCE_SUFFIX}")
+}
+
 /// Unpadded base64url out; padded or unpadded accepted in.
 const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
@@ -730,6 +759,15 @@ pub struct CancelResult {
     pub state: MessageState,
 }
 
+/// Reply to `POST /v1/messages/{id}/release`: `released` when the held message may now be sent (or
+/// already was released), else its state (a hold that lapsed is `failed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseResult {
+    pub id: String,
+    pub released: bool,
+    pub state: MessageState,
+}
+
 /// Most reports in one status callback.
 pub const MAX_REPORTS_PER_BATCH: usize = 16;
 
@@ -824,6 +862,10 @@ pub struct Health {
     /// How the last send attempts went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent_sends: Option<RecentSends>,
+    /// Hand-offs of a message id this phone already had, since it started (each one a second
+    /// send the id stopped).
+    #[serde(default)]
+    pub duplicates: u64,
 }
 
 /// The phone itself, as Termux:API last reported it. `None`: not known (the program is missing

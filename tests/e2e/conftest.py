@@ -1,7 +1,9 @@
-"""Fixtures: one local stack per test session; each test makes its own tenant and phone numbers so
-tests never share state."""
+"""Fixtures: one Firestore emulator for the whole run (each stack under its own project id), one
+local stack per test session; each test makes its own tenant and phone numbers so tests never
+share state. Helpers shared by the modules live here (`code_in`, `eventually`, `settled`)."""
 
 import random
+import re
 import time
 import sqlite3
 import sys
@@ -11,7 +13,39 @@ import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.harness.stack import ROOT, Stack  # noqa: E402
+from tests.harness.stack import ROOT, Emulator, Stack, share_emulator  # noqa: E402
+
+WORDS = set((ROOT / "shared/src/words/en.txt").read_text().split())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_emulator():
+    """One emulator JVM for every stack of the run (a stack that freezes its store has its own)."""
+    emulator = Emulator().start()
+    share_emulator(emulator)
+    yield emulator
+    share_emulator(None)
+    emulator.stop()
+
+
+def code_in(text):
+    """The code in an OTP text: what a test template puts in brackets (`[{code}]`); else the
+    WebOTP line's code; else, in a natural text, the part set off by punctuation made only of list
+    words; else the first run of 4 to 10 digits."""
+    m = re.search(r"\[([^\]]+)\]", text)
+    if m:
+        return m.group(1)
+    m = re.search(r"^@\S+ #(\S+)$", text, re.M)
+    if m:
+        return m.group(1).replace("-", " ")
+    first = text.split("\n")[0]
+    for part in re.split(r"[.,:!?;।]", first):
+        words = part.split()
+        if words and all(w.lower() in WORDS for w in words):
+            return part.strip()
+    m = re.search(r"(?<!\d)(\d{4,10})(?!\d)", first)
+    assert m, f"no code in {text!r}"
+    return m.group(1)
 
 
 class Client:
@@ -67,15 +101,63 @@ COUNTER_FLUSH_SECS = 1.0
 SUITE_WORKER_VARS = {"AUTH_FAILURES_PER_MINUTE": "100000", "WEBHOOK_ALLOW_HTTP": "1"}
 
 
-def eventually(fetch, ok, what, timeout=None):
-    """Returns `fetch()` once `ok(value)` holds (analytics arrive within a flush interval)."""
+def eventually(fetch, ok=bool, what="the condition", timeout=None, every=0.2):
+    """Returns `fetch()` once `ok(value)` holds (by default: once it is truthy), polling every
+    `every` s for `timeout` s (default: a counter flush interval and some)."""
     deadline = time.time() + (timeout or COUNTER_FLUSH_SECS + 4)
     while True:
         value = fetch()
         if ok(value):
             return value
         assert time.time() < deadline, f"{what}: last value {value}"
-        time.sleep(0.2)
+        time.sleep(every)
+
+
+def settled(stack, phone, via=None):
+    """Waits until every text already queued for `phone` has gone out, so an "exactly once"
+    check counts what was sent instead of sleeping: a marker text to `phone` (from `via`, a
+    client, or a new tenant) is queued behind them and arrives last (a phone sends its queue in
+    order of priority and arrival, and a direct message waits behind codes). With several
+    phones, waits for a marker through each. Returns the texts before the markers."""
+    # A tenant of its own, allowed many texts to one number (the default is 10 an hour).
+    via = via or tenant_on(stack, name="marker", quota=100, settings={"limits": {"per_phone": {"limit": 1000, "window_secs": 3600}}})
+    seen = set()
+    for attempt in range(len(stack.gateways) * 8):
+        marker = f"marker {attempt} {random.getrandbits(32):08x}"
+        r = via.post("/v1/messages", json={"phone": phone, "text": marker})
+        assert r.status_code == 202, r.text
+        seen.add(r.json()["data"]["gateway_id"])
+        eventually(lambda: marker in stack.sms.texts_to(phone), what=f"the marker to {phone}", timeout=30, every=0.05)
+        if len(seen) == len(stack.gateways):
+            break
+    return [t for t in stack.sms.texts_to(phone) if not t.startswith("marker ")]
+
+
+def store_doc(stack, path):
+    """The URL of a document in `stack`'s project on the emulator (owner access)."""
+    return f"http://{stack.emulator}/v1/projects/{stack.project}/databases/(default)/documents/{path}"
+
+
+OWNER = {"Authorization": "Bearer owner"}
+
+
+def expire_now(stack, verification_id):
+    """Moves a verification's expiry to a second ago in the store, as if its validity had passed
+    (the shortest TTL is 30 s: a test does not sleep through it). Returns the stored record's
+    `created_at` and former `expires_at` (ms), so a test can still check the TTL it was given."""
+    # A verification lives in its phone's slot, which its id names: ver_ + 20 characters + 6.
+    url = store_doc(stack, "verifications/" + verification_id[len("ver_"):len("ver_") + 20])
+    fields = requests.get(url, headers=OWNER, timeout=10).json()["fields"]
+    was = {k: int(fields[k]["integerValue"]) for k in ("created_at", "expires_at")}
+    past = str(int(time.time() * 1000) - 1000)
+    r = requests.patch(url, params={"updateMask.fieldPaths": "expires_at"}, headers=OWNER,
+                       json={"fields": {"expires_at": {"integerValue": past}}}, timeout=10)
+    assert r.status_code == 200, r.text
+    return was
+
+
+def quota_remaining(client):
+    return client.get("/v1/usage").json()["data"]["quota"]["remaining"]
 
 
 def within_key_cache(check, what):
@@ -151,7 +233,7 @@ def new_phone():
 
 @pytest.fixture(scope="session")
 def word_list():
-    return set((ROOT / "shared/src/words/en.txt").read_text().split())
+    return WORDS
 
 
 # The stack of the integration stories (webhooks, inbound SMS, alerts, metrics): two phones that
@@ -163,6 +245,19 @@ INTEG_WORKER_VARS = {**SUITE_WORKER_VARS, "WEBHOOK_RETRY_SECS": "1,1,2,4", "WEBH
 @pytest.fixture(scope="session")
 def integ():
     yield from running(Stack(worker_vars=INTEG_WORKER_VARS, gateways=2, inbox_poll_secs=1))
+
+
+@pytest.fixture
+def admin_i(integ):
+    """An admin client of the integration stack."""
+    return Client(integ.url, integ.admin_key)
+
+
+@pytest.fixture(scope="session")
+def wiping():
+    """A stack for the tests that wipe their database (backup, wipe, restore): its own project, so
+    no other test's data goes with it."""
+    yield from running(Stack(worker_vars=SUITE_WORKER_VARS))
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,7 @@ operator phone), an incident told once when it opens and once, with a summary, w
 however often the scheduled job sees it: a phone down and back (the fleet's per-minute check raises
 and clears it; its other alerts go the same way)."""
 
-import pytest
-
 from conftest import Client, eventually, run_cron_until
-
-
-@pytest.fixture
-def admin_i(integ):
-    return Client(integ.url, integ.admin_key)
 
 
 def alerts_of(receiver, kind, subject):
@@ -28,14 +21,13 @@ def test_a_phone_down_is_told_once_and_its_return_with_a_summary(integ, receiver
     assert "test alert" in integ.sms.wait_for(operator)
 
     g = integ.gateways[1]
-    g["proc"].terminate()
-    g["proc"].wait(timeout=10)
+    integ.stop_gateway(g)
     try:
         run_cron_until(admin_i, lambda: alerts_of(receiver, "phone_down", g["id"]), "phone_down alert")
         for _ in range(2):
             admin_i.post("/v1/admin/cron/run")
     finally:
-        g["proc"] = integ._spawn(g["id"] + "-back", g["cmd"], env=g["env"])
+        integ.restart_gateway(g, wait=False)
     down = alerts_of(receiver, "phone_down", g["id"])
     assert len(down) == 1, "told once, however often the job sees it"
     assert down[0]["text"] == down[0]["content"] and down[0]["text"].startswith(f"[otp-sms] ALERT {g['id']}: phone not reachable")

@@ -7,17 +7,12 @@ limit and the guard of its own. Both figures are printed (the test command runs 
 
 import json
 import random
-import re
 
-from conftest import COUNTER_FLUSH_SECS, eventually
+from conftest import COUNTER_FLUSH_SECS, code_in, eventually
 from test_otpctl import otpctl
 
 rng = random.Random()
 CODE_TEMPLATE = "Your {app} code is [{code}]."
-
-
-def code_in(text):
-    return re.search(r"\[([^\]]+)\]", text).group(1)
 
 
 def pumping_numbers(prefix, n):

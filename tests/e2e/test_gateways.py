@@ -1,11 +1,9 @@
 """A pool of two phone gateways: failover when one is down or stopped by its kill switch, one phone
 per message, and nothing charged when no phone can take a message."""
 
-import time
-
 import pytest
 
-from conftest import SUITE_WORKER_VARS, Client, send_otps, tenant_on
+from conftest import SUITE_WORKER_VARS, Client, send_otps, settled, tenant_on
 from tests.harness.stack import Stack
 
 
@@ -22,8 +20,9 @@ def test_each_message_goes_through_exactly_one_phone(pool, new_phone):
     used = set(send_otps(t, phones))
     for p in phones:
         pool.sms.wait_for(p)
-    time.sleep(1)
-    assert all(len(pool.sms.texts_to(p)) == 1 for p in phones)
+    # Whatever either phone still had queued went out (a marker through each): still one text each.
+    assert len(settled(pool, phones[0])) == 1
+    assert all(len(pool.sms.texts_to(p)) == 1 for p in phones[1:])
     assert used <= {"phone-1", "phone-2"}
 
 
@@ -67,6 +66,11 @@ def test_unreachable_phone_is_skipped(pool, new_phone):
     g1 = pool.gateways[0]
     g1["proc"].terminate()
     g1["proc"].wait(timeout=10)
+    # Under workerd a refused connection reads like one lost after the phone read the request
+    # ("Network connection lost."): never a reason to send elsewhere. The phone's standing is: the
+    # scheduled job finds it unreachable, and routing offers it last.
+    admin = Client(pool.url, pool.admin_key)
+    assert admin.post("/v1/admin/cron/run").status_code == 200
     for _ in range(4):
         r = t.post("/v1/otp/send", json={"phone": new_phone()})
         assert r.status_code == 202, r.text
@@ -76,7 +80,6 @@ def test_unreachable_phone_is_skipped(pool, new_phone):
     assert d["status"] == "degraded" and sorted(g["reachable"] for g in d["gateways"]) == [False, True]
     assert all(set(g) == {"reachable"} for g in d["gateways"]), d
     # An admin sees each phone.
-    admin = Client(pool.url, pool.admin_key)
     fleet = admin.get("/v1/admin/gateways").json()["data"]["items"]
     assert {g["id"]: g["reachable"] for g in fleet} == {"phone-1": False, "phone-2": True}
     assert next(g for g in fleet if g["id"] == "phone-2")["health"]["queue_depth"] >= 0

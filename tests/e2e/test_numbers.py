@@ -85,13 +85,28 @@ def french_mobile():
     return f"+33612{rng.randint(0, 999999):06d}"
 
 
+# The natural style's closings (shared/src/templates/locales.rs).
+FRENCH_CLOSINGS = ("Bonne journée !", "Belle journée à vous.", "Au plaisir !", "Merci !", "Cordialement.")
+SPANISH_CLOSINGS = ("¡Que te vaya bien!", "Saludos.", "Un abrazo.", "¡Hasta pronto!", "Gracias.")
+
+
 def test_a_french_number_gets_the_french_text(make_tenant, sms):
+    # Word codes read as a natural message, in French.
     t = make_tenant(name="Fromagerie")
     phone = french_mobile()
     assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
     text = sms.wait_for(phone)
-    assert "votre code" in text.lower() or text.startswith("Code Fromagerie :"), text
+    assert text.endswith(FRENCH_CLOSINGS), text
     # The request's locale wins over the country's.
+    phone = french_mobile()
+    assert t.post("/v1/otp/send", json={"phone": phone, "locale": "es-MX"}).status_code == 202
+    assert sms.wait_for(phone).endswith(SPANISH_CLOSINGS)
+    # In the standard style too.
+    t = make_tenant(name="Fromagerie", settings={"text_style": "standard"})
+    phone = french_mobile()
+    assert t.post("/v1/otp/send", json={"phone": phone}).status_code == 202
+    text = sms.wait_for(phone)
+    assert "votre code" in text.lower() or text.startswith("Code Fromagerie :"), text
     phone = french_mobile()
     assert t.post("/v1/otp/send", json={"phone": phone, "locale": "es-MX"}).status_code == 202
     assert "clave" in sms.wait_for(phone).lower()

@@ -31,7 +31,8 @@ def test_cli_manages_tenants_and_reports_errors(stack):
     assert r.returncode == 1 and "tenant_not_found" in r.stderr
 
 
-def test_cli_backup_wipe_restore(stack, tmp_path):
+def test_cli_backup_wipe_restore(wiping, tmp_path):
+    stack = wiping  # its own project: the wipe takes no other test's data with it
     t = json.loads(otpctl(stack, "tenants", "create", "--name", "Backup Co", "--quota", "7").stdout)
     dump = tmp_path / "backup.jsonl"
     r = otpctl(stack, "export", "--out", str(dump))

@@ -2,12 +2,13 @@
 the base URL, verifies phones through otp-sms."""
 
 import datetime
-import re
 
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client as TwilioClient
+
+from conftest import code_in
 
 CODE_TEMPLATE = "Code [{code}]"
 
@@ -16,10 +17,6 @@ def twilio_for(stack, key, service_sid="VA00000000000000000000000000000000"):
     client = TwilioClient("AC00000000000000000000000000000000", key)
     client.verify.base_url = stack.url
     return client.verify.v2.services(service_sid)
-
-
-def code_in(text):
-    return re.search(r"\[([^\]]+)\]", text).group(1)
 
 
 def test_twilio_sdk_verifies_a_phone(make_tenant, sms, new_phone, stack):

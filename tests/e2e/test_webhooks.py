@@ -7,14 +7,7 @@ never holds up an answer."""
 import threading
 import time
 
-import pytest
-
-from conftest import Client, eventually, run_cron_until, tenant_on
-
-
-@pytest.fixture
-def admin_i(integ):
-    return Client(integ.url, integ.admin_key)
+from conftest import eventually, run_cron_until, tenant_on
 
 
 def register(t, receiver, path, events=None):

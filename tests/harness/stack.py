@@ -143,13 +143,72 @@ def wait_http(url, timeout, proc=None, what="service"):
     raise RuntimeError(f"{what} did not answer {url} within {timeout}s: {last}")
 
 
-def gateway_binary():
+def gateway_binary(profile=None):
+    """The phone-gateway binary of `profile` ("debug" or "release"; default $OTP_GATEWAY_PROFILE,
+    else debug if built, else release: what the test command builds). A named profile must exist:
+    a benchmark asks for "release" and is never handed a debug build."""
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    for profile in ("debug", "release"):
-        p = target / profile / "phone-gateway"
+    profile = profile or os.environ.get("OTP_GATEWAY_PROFILE")
+    for candidate in ([profile] if profile else ["debug", "release"]):
+        p = target / candidate / "phone-gateway"
         if p.exists():
             return p
-    raise RuntimeError("phone-gateway is not built: run `cargo build -p phone-gateway`")
+    flag = " --release" if profile == "release" else ""
+    raise RuntimeError(f"phone-gateway ({profile or 'any profile'}) is not built in {target}: run `cargo build{flag} -p phone-gateway`")
+
+
+class Emulator:
+    """One Firestore emulator JVM that many stacks share (a JVM costs seconds and hundreds of MB):
+    each stack writes under its own project id, and the emulator keeps projects apart, so stacks
+    never see each other's data. A test that freezes or wipes the emulator itself starts a stack
+    with `own_emulator=True`."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="otp-emulator-"))
+        self.proc = None
+        self.host = None
+
+    def start(self):
+        port = free_port()
+        self.log = open(self.dir / "emulator.log", "wb")
+        self.proc = subprocess.Popen([EMULATOR, "start", "--host=127.0.0.1", f"--port={port}"], stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.host = f"127.0.0.1:{port}"
+        try:
+            wait_http(f"http://{self.host}/", 60, self.proc, "firestore emulator")
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            _end_group(self.proc)
+        self.log.close()
+
+
+_shared_emulator = None
+
+
+def share_emulator(emulator):
+    """Stacks created from now on (without `own_emulator`) use `emulator` (None: each its own)."""
+    global _shared_emulator
+    _shared_emulator = emulator
+
+
+def _end_group(p, timeout=10):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
 
 
 class Sms:
@@ -189,16 +248,22 @@ class Sms:
 
 class Stack:
     def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
-                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, emulator_args=(), log_level=None):
+                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, emulator_args=(), log_level=None,
+                 own_emulator=False, gateway_profile=None):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
         `sender`: gateway id -> extra [sender] settings; `gateway_toml`: gateway id -> more TOML
         tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries);
-        `emulator_args`: more flags for the Firestore emulator (e.g. `--rules=FILE`); `log_level`:
-        wrangler dev's (`log` keeps the worker's own log lines; default warn, OTP_STACK_LOG_LEVEL)."""
+        `emulator_args`: more flags for the Firestore emulator (e.g. `--rules=FILE`; such a stack gets an
+        emulator of its own); `log_level`: wrangler dev's (`log` keeps the worker's own log lines; default
+        warn, OTP_STACK_LOG_LEVEL); `own_emulator`: start a Firestore emulator for this stack alone (named
+        "emulator" in `procs`) even when one is shared (`share_emulator`); `gateway_profile`: "release" or
+        "debug" (see `gateway_binary`)."""
         self.emulator_args = list(emulator_args)
         self.log_level = log_level
+        self.own_emulator = own_emulator or bool(self.emulator_args) or _shared_emulator is None
+        self.gateway_profile = gateway_profile
         self.sender = sender or {}
         self.gateway_toml = gateway_toml or {}
         self.numbers = numbers or {}
@@ -217,11 +282,44 @@ class Stack:
         # How often each phone reads its inbox (the termux-sms-list stand-in); 0 turns it off.
         self.inbox_poll_secs = inbox_poll_secs
 
-    def _spawn(self, name, args, env=None, cwd=None):
+    def spawn(self, name, args, env=None, cwd=None):
+        """Starts a process that `stop` ends, logging to `<dir>/<name>.log` (`logs(name)`)."""
         log = open(self.dir / f"{name}.log", "wb")
         p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
         self.procs.append((name, p))
         return p
+
+    # The name tests used before `spawn` was public.
+    _spawn = spawn
+
+    def gateway(self, gid):
+        """The gateway record (id, url, secret, dir, proc, cmd, env) of phone `gid`."""
+        return next(g for g in self.gateways if g["id"] == gid)
+
+    def stop_gateway(self, gateway):
+        """Stops a phone gateway (SIGTERM, as runit would); its queue stays on disk."""
+        gateway["proc"].terminate()
+        gateway["proc"].wait(timeout=10)
+
+    def restart_gateway(self, gateway, wait=True):
+        """Starts `gateway` again with its command and environment (after `stop_gateway`, or
+        stopping it first), keeping its queue and config; waits for its /health unless `wait` is False."""
+        if gateway["proc"].poll() is None:
+            self.stop_gateway(gateway)
+        gateway["starts"] = gateway.get("starts", 1) + 1
+        gateway["proc"] = self.spawn(f"{gateway['id']}-{gateway['starts']}", gateway["cmd"], env=gateway["env"])
+        if wait:
+            wait_http(gateway["url"] + "/health", 30, gateway["proc"], gateway["id"])
+        return gateway
+
+    def binaries(self):
+        """Which programs this stack runs, for benchmark reports."""
+        gateway = Path(self.gateways[0]["cmd"][0]) if self.gateways else None
+        return {
+            "phone-gateway": f"{gateway} ({gateway.parent.name})" if gateway else None,
+            "worker": f"{ROOT / 'build'} (wasm-pack --release; wrangler dev {WRANGLER.parent.parent.name})",
+            "firestore emulator": self.emulator,
+        }
 
     def start(self):
         try:
@@ -232,10 +330,15 @@ class Stack:
         return self
 
     def _start(self):
-        # 1. Firestore emulator.
-        self.emulator_port = free_port()
-        emu = self._spawn("emulator", [EMULATOR, "start", "--host=127.0.0.1", f"--port={self.emulator_port}", *self.emulator_args])
-        self.emulator = f"127.0.0.1:{self.emulator_port}"
+        # 1. Firestore emulator: the shared one (this stack's data under its own project id), or its own.
+        if self.own_emulator:
+            self.emulator_port = free_port()
+            emu = self.spawn("emulator", [EMULATOR, "start", "--host=127.0.0.1", f"--port={self.emulator_port}", *self.emulator_args])
+            self.emulator = f"127.0.0.1:{self.emulator_port}"
+        else:
+            emu = _shared_emulator.proc
+            self.emulator = _shared_emulator.host
+            self.emulator_port = int(self.emulator.rsplit(":", 1)[1])
 
         # 2. Phone gateways (real binary, recording termux-sms-send first on PATH).
         bindir = self.dir / "bin"
@@ -328,10 +431,7 @@ class Stack:
         """Restarts a gateway that has no edge yet with `edge_url` (its queue is kept)."""
         toml = gateway["dir"] / "gateway.toml"
         toml.write_text(toml.read_text().replace("# edge_url: set by start_workerd", f'edge_url = "{edge_url}"'))
-        gateway["proc"].terminate()
-        gateway["proc"].wait(timeout=10)
-        gateway["proc"] = self._spawn(gateway["id"] + "-2", gateway["cmd"], env=gateway["env"])
-        wait_http(gateway["url"] + "/health", 30, gateway["proc"], gateway["id"])
+        self.restart_gateway(gateway)
 
     def start_gateway(self, gid, edge_url, enrol_token=None, enrol_args=()):
         """Starts one phone gateway that reports to `edge_url` (None: not yet; see start_workerd);
@@ -377,7 +477,7 @@ interval_secs = 1
                    PHONE_GATEWAY_LOG_FILE=str(self.dir / f"{gid}.log"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
-        cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]
+        cmd = [str(gateway_binary(self.gateway_profile)), "--config", str(gdir / "gateway.toml")]
         url = f"http://127.0.0.1:{port}"
         enrolled = None
         if enrol_token is not None:

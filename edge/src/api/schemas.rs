@@ -114,6 +114,7 @@ fn settings() -> Value {
             "allowed_ranges": risky_ranges(),
         }},
         "locale": {"type": "string", "description": "Language for numbers whose country has no built-in one", "example": "en"},
+        "text_style": {"enum": ["natural", "standard", null], "description": "How built-in texts read: natural (a personal message around the code, random opening and closing) or standard (a code sentence with the app name and validity); null: natural for word codes, standard for digits"},
         "template": {"type": ["string", "null"], "description": "Custom text with {code}, {minutes}, {app}; refused unless its worst case fits one SMS"},
         "webotp_host": {"type": ["string", "null"], "description": "Adds the WebOTP line @host #code", "example": "example.com"},
         "app_hash": {"type": ["string", "null"], "description": "Android SMS Retriever app hash (11 characters)", "example": "FA+9qCX9VSu"},

@@ -29,6 +29,9 @@ pub struct TenantSettings {
     pub max_failed_checks_per_hour: u32,
     pub max_failed_checks_per_day: u32,
     pub locale: String,
+    /// How built-in texts read: `natural` (a personal-looking message) or `standard` (a code
+    /// sentence); none: natural for word codes, standard for digits. A `template` wins over both.
+    pub text_style: Option<otp_shared::templates::TextStyle>,
     /// A custom SMS template with `{code}` (and optionally `{minutes}`, `{app}`).
     pub template: Option<String>,
     pub app_name: Option<String>,
@@ -68,6 +71,7 @@ impl Default for TenantSettings {
             max_failed_checks_per_hour: 10,
             max_failed_checks_per_day: 30,
             locale: "en".into(),
+            text_style: None,
             template: None,
             app_name: None,
             webotp_host: None,

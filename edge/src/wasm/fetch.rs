@@ -21,27 +21,9 @@ fn method(m: &str) -> Method {
     }
 }
 
-/// workerd reports a refused or unresolvable peer in the error text; only those are certain
-/// not to have reached it.
+/// See [`crate::net::classify_fetch_error`].
 fn classify(e: worker::Error) -> TransportError {
-    let text = e.to_string();
-    let lower = text.to_ascii_lowercase();
-    if [
-        "refused",
-        "connect",
-        "dns",
-        "no such host",
-        "unreachable",
-        "network connection lost",
-    ]
-    .iter()
-    .any(|k| lower.contains(k))
-        && !lower.contains("timed out")
-    {
-        TransportError::Connect(text)
-    } else {
-        TransportError::Other(text)
-    }
+    crate::net::classify_fetch_error(&e.to_string())
 }
 
 impl HttpClient for FetchClient {

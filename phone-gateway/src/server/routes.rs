@@ -7,7 +7,7 @@
 
 use super::auth::{authenticate, Authed};
 use super::reply::{ApiError, Reply, Resp};
-use super::send::send;
+use super::send::{send, send_held};
 use crate::app::App;
 use crate::store::{Store, StoreError};
 use crate::{unix_ms, unix_now};
@@ -17,9 +17,10 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use otp_shared::enrol::PATH_KEY;
 use otp_shared::ids::is_plain_id;
 use otp_shared::wire::{
-    CancelResult, Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, SimHealth,
-    WireError, CANCEL_SUFFIX, HEADER_REQUEST_ID, HEADER_SIGNATURE, LOG_LINES_MAX, PATH_HEALTH,
-    PATH_KILL_SWITCH, PATH_LOGS, PATH_MESSAGES_PREFIX, PATH_METRICS, PATH_SEND,
+    CancelResult, Capacity, Health, KillSwitchCommand, KillSwitchState, Liveness, ReleaseResult,
+    SimHealth, WireError, CANCEL_SUFFIX, FENCE_SUFFIX, HEADER_REQUEST_ID, HEADER_SIGNATURE,
+    LOG_LINES_MAX, PATH_HEALTH, PATH_KILL_SWITCH, PATH_LOGS, PATH_MESSAGES_PREFIX, PATH_METRICS,
+    PATH_SEND, PATH_SEND_HELD, RELEASE_SUFFIX,
 };
 use rand::Rng;
 use std::convert::Infallible;
@@ -74,19 +75,30 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
         (Method::GET, PATH_METRICS) => signed(app, req, metrics).await,
         (Method::GET, PATH_LOGS) => signed(app, req, logs).await,
         (Method::POST, PATH_SEND) => signed(app, req, send).await,
+        (Method::POST, PATH_SEND_HELD) => signed(app, req, send_held).await,
         (Method::POST, PATH_KILL_SWITCH) => signed(app, req, kill_switch).await,
         (Method::POST, PATH_KEY) => signed(app, req, super::key::change_key).await,
         (Method::POST, p) if p.starts_with(PATH_MESSAGES_PREFIX) && p.ends_with(CANCEL_SUFFIX) => {
             let id = p[PATH_MESSAGES_PREFIX.len()..p.len() - CANCEL_SUFFIX.len()].to_string();
             signed(app, req, |app, authed| cancel(app, authed, id)).await
         }
+        (Method::POST, p) if p.starts_with(PATH_MESSAGES_PREFIX) && p.ends_with(RELEASE_SUFFIX) => {
+            let id = p[PATH_MESSAGES_PREFIX.len()..p.len() - RELEASE_SUFFIX.len()].to_string();
+            signed(app, req, |app, authed| release(app, authed, id)).await
+        }
+        (Method::POST, p) if p.starts_with(PATH_MESSAGES_PREFIX) && p.ends_with(FENCE_SUFFIX) => {
+            let id = p[PATH_MESSAGES_PREFIX.len()..p.len() - FENCE_SUFFIX.len()].to_string();
+            signed(app, req, |app, authed| fence(app, authed, id)).await
+        }
         (Method::GET, p) if p.starts_with(PATH_MESSAGES_PREFIX) => {
             let id = p[PATH_MESSAGES_PREFIX.len()..].to_string();
             signed(app, req, |app, authed| status(app, authed, id)).await
         }
-        (_, PATH_HEALTH | PATH_SEND | PATH_KILL_SWITCH | PATH_METRICS | PATH_LOGS | PATH_KEY) => {
-            Err(method_not_allowed())
-        }
+        (
+            _,
+            PATH_HEALTH | PATH_SEND | PATH_SEND_HELD | PATH_KILL_SWITCH | PATH_METRICS | PATH_LOGS
+            | PATH_KEY,
+        ) => Err(method_not_allowed()),
         (_, p) if p.starts_with(PATH_MESSAGES_PREFIX) => Err(method_not_allowed()),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -203,6 +215,61 @@ async fn cancel(app: Arc<App>, authed: Authed, id: String) -> Result<Reply, ApiE
     }
 }
 
+/// `POST /v1/messages/{id}/release`: a held message may go (the edge has taken it back from the
+/// phone that had it before).
+async fn release(app: Arc<App>, authed: Authed, id: String) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(
+            &app,
+            &authed,
+            ApiError::bad_request("release takes no body"),
+        )
+        .await;
+    }
+    let key = id.clone();
+    let result = with_fresh_nonce(&app, &authed, move |s| s.release(&key, unix_now())).await?;
+    let Some((released, state)) = result else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such message",
+        ));
+    };
+    app.wake_sender.notify_one();
+    app.wake_reports.notify_one();
+    info!(message_id = %id, released, "release");
+    Ok(Reply::json(
+        StatusCode::OK,
+        &ReleaseResult {
+            id,
+            released,
+            state,
+        },
+    ))
+}
+
+/// `POST /v1/messages/{id}/fence`: after a hand-off whose answer the edge lost, what this phone
+/// knows of the message, or (410 `fenced`) the certainty that it never will have it.
+async fn fence(app: Arc<App>, authed: Authed, id: String) -> Result<Reply, ApiError> {
+    if authed.plaintext.is_some() {
+        return refuse(&app, &authed, ApiError::bad_request("fence takes no body")).await;
+    }
+    if !is_plain_id(&id) {
+        return refuse(&app, &authed, ApiError::bad_request("not a message id")).await;
+    }
+    let key = id.clone();
+    let known = with_fresh_nonce(&app, &authed, move |s| s.fence(&key, unix_now())).await?;
+    info!(message_id = %id, known = known.is_some(), "fence");
+    match known {
+        Some(r) => Ok(Reply::json(StatusCode::OK, &r)),
+        None => Err(ApiError::new(
+            StatusCode::GONE,
+            "fenced",
+            "this phone never had it and now never will",
+        )),
+    }
+}
+
 async fn kill_switch(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     let cmd = authed
         .plaintext
@@ -246,11 +313,13 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     if authed.plaintext.is_some() {
         return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
     }
-    let depth = with_fresh_nonce(&app, &authed, |s| Ok(s.depth())).await?;
+    let (depth, duplicates) =
+        with_fresh_nonce(&app, &authed, |s| Ok((s.depth(), s.duplicates()))).await?;
     let now_ms = unix_ms();
     let (limit, used, sims) = {
-        let mut p = app.pacer.lock().unwrap();
-        let budgets = app.budgets.lock().unwrap();
+        let mut guard = app.capacity.lock().unwrap();
+        let capacity = &mut *guard;
+        let (p, budgets) = (&mut capacity.pacer, &capacity.budgets);
         let slots: Vec<Option<u8>> = match app.cfg.sender.sim_slots.as_slice() {
             [] => vec![app.cfg.sender.default_sim],
             slots => slots.iter().copied().map(Some).collect(),
@@ -274,7 +343,7 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             queue_depth: depth,
             kill_switch: kill.is_some(),
             kill_switch_reason: kill,
-            last_send: app.last_send.lock().unwrap().to_string(),
+            last_send: app.last_send.lock().unwrap().as_str().to_string(),
             capacity: Capacity {
                 per_sim_window: limit,
                 used,
@@ -282,6 +351,7 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             device: app.device.lock().unwrap().clone(),
             sims,
             recent_sends: Some(app.recent.lock().unwrap().summary()),
+            duplicates,
         },
     ))
 }
@@ -292,10 +362,11 @@ async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     if authed.plaintext.is_some() {
         return refuse(&app, &authed, ApiError::bad_request("GET takes no body")).await;
     }
-    let (depth, states, outbox, (inbox_pending, inbox_forwarded)) =
+    let (depth, duplicates, states, outbox, (inbox_pending, inbox_forwarded)) =
         with_fresh_nonce(&app, &authed, |s| {
             Ok((
                 s.depth(),
+                s.duplicates(),
                 s.state_counts()?,
                 s.outbox_depth()?,
                 s.inbox_counts()?,
@@ -303,8 +374,8 @@ async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         })
         .await?;
     let (limit, used) = {
-        let mut p = app.pacer.lock().unwrap();
-        (p.limit(), p.used(unix_ms()))
+        let mut capacity = app.capacity.lock().unwrap();
+        (capacity.pacer.limit(), capacity.pacer.used(unix_ms()))
     };
     let kill = app.kill.engaged().is_some();
     let gw = &app.cfg.gateway_id;
@@ -329,6 +400,12 @@ async fn metrics(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             .into_iter()
             .map(|(st, n)| (format!(",state=\"{st}\""), n))
             .collect(),
+    );
+    metric(
+        "phone_gateway_duplicate_sends_total",
+        "counter",
+        "Hand-offs of a message id this phone already had (each a second send refused), since it started.",
+        vec![(String::new(), duplicates as i64)],
     );
     metric(
         "phone_gateway_pacing_limit",

@@ -15,6 +15,16 @@ use std::sync::Arc;
 use tracing::info;
 
 pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    take(app, authed, false).await
+}
+
+/// `POST /v1/send/held`: the same, but the message waits for the edge's release (the first half of
+/// a move from another phone; see `otp_shared::wire::PATH_SEND_HELD`).
+pub async fn send_held(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
+    take(app, authed, true).await
+}
+
+async fn take(app: Arc<App>, authed: Authed, held: bool) -> Result<Reply, ApiError> {
     let msg = match admissible(&app, authed.plaintext.as_deref()) {
         Ok(msg) => msg,
         Err(e) => return refuse(&app, &authed, e).await,
@@ -23,15 +33,20 @@ pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
     let (id, kind, tenant) = (msg.id.clone(), msg.kind, msg.tenant_id.clone());
     // The bound is pacer arithmetic: worked out here, not on the store's serial thread.
     let (count_up_to, deadline_ms) = capacity_check(&app, &msg);
-    app.fair
+    app.capacity
         .lock()
         .unwrap()
+        .fair
         .note_weight(&msg.tenant_id, msg.share_weight);
     let pacing = app.clone();
     let outcome = with_fresh_nonce(&app, &authed, move |s| {
-        s.enqueue_fair(&msg, now, count_up_to, |shape| {
+        let outcome = s.enqueue_fair(&msg, now, count_up_to, |shape| {
             fits_before(&pacing, &msg, shape, deadline_ms)
-        })
+        })?;
+        if held && matches!(outcome, Enqueued::Accepted { .. }) {
+            s.hold(&msg.id, now)?;
+        }
+        Ok(outcome)
     })
     .await?;
     let reply = match outcome {
@@ -67,7 +82,7 @@ pub async fn send(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
             duplicate: true,
         },
     };
-    info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, "accepted");
+    info!(message_id = %id, kind = kind.as_str(), tenant_id = %tenant, duplicate = reply.duplicate, queue_depth = reply.queue_depth, held, "accepted");
     Ok(Reply::json(StatusCode::ACCEPTED, &reply))
 }
 
@@ -157,9 +172,10 @@ fn capacity_check(app: &App, msg: &SendRequest) -> (u64, i64) {
     let expires_ms = msg.expires_at as i64 * 1000;
     let deadline_ms = expires_ms - ((expires_ms - now) / 5).clamp(0, 60_000);
     let bound = app
-        .pacer
+        .capacity
         .lock()
         .unwrap()
+        .pacer
         .max_sends_between(now, deadline_ms);
     // With `bound` or more ahead it cannot fit; below that the pacer's simulation decides. With
     // budgets or rests in play a SIM may be closed whatever the queue: always check then.
@@ -179,7 +195,7 @@ fn budgets_in_play(app: &App) -> bool {
         || b.sims
             .iter()
             .any(|s| s.daily_limit.is_some() || s.monthly_recipients.is_some())
-        || app.budgets.lock().unwrap().any_resting(unix_ms())
+        || app.capacity.lock().unwrap().budgets.any_resting(unix_ms())
 }
 
 /// Whether this phone can send `msg` by `deadline_ms`: behind what goes before it in the fair
@@ -189,23 +205,26 @@ fn budgets_in_play(app: &App) -> bool {
 fn fits_before(app: &App, msg: &SendRequest, shape: &QueueShape, deadline_ms: i64) -> bool {
     let now = unix_ms();
     let requested = msg.sim_slot.or(app.cfg.sender.default_sim);
-    let (ahead, own_turn) = {
-        let fair = app.fair.lock().unwrap();
-        let own = shape
-            .same
-            .iter()
-            .find(|(t, _)| *t == msg.tenant_id)
-            .map_or(0, |(_, n)| *n);
-        (
-            fair.ahead(&msg.tenant_id, shape, now),
-            fair.nth_free_at(&msg.tenant_id, own + 1, now),
-        )
-    };
-    if own_turn > deadline_ms {
+    let tag = crate::budget::recipient_tag(&app.recipient_key, &msg.to);
+    let capacity = app.capacity.lock().unwrap();
+    let fair = &capacity.fair;
+    let own = shape
+        .same
+        .iter()
+        .find(|(t, _)| *t == msg.tenant_id)
+        .map_or(0, |(_, n)| *n);
+    if fair.nth_free_at(&msg.tenant_id, own + 1, now) > deadline_ms {
         return false;
     }
-    let tag = crate::budget::recipient_tag(&app.recipient_key, &msg.to);
-    let pacer = app.pacer.lock().unwrap();
-    let budgets = app.budgets.lock().unwrap();
-    crate::budget::eta(&pacer, &budgets, requested, &tag, ahead, now, deadline_ms).is_some()
+    let ahead = fair.ahead(&msg.tenant_id, shape, now);
+    crate::budget::eta(
+        &capacity.pacer,
+        &capacity.budgets,
+        requested,
+        &tag,
+        ahead,
+        now,
+        deadline_ms,
+    )
+    .is_some()
 }

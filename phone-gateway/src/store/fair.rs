@@ -40,9 +40,11 @@ impl Store {
     /// flood of one tenant cannot hide another's message behind it).
     /// Each comes with its arrival number (`seq`), the tie-breaker between equal shares.
     pub fn ready_heads(&self, now_ms: i64) -> Result<Vec<(i64, Queued)>, StoreError> {
+        let held = super::queue::HELD_MS;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {QUEUED_COLUMNS}, seq FROM messages
              WHERE state = 'queued' AND priority = ?1 AND tenant_id = ?2 AND next_attempt_ms <= ?3
+               AND next_attempt_ms < {held}
              ORDER BY seq LIMIT 1"
         ))?;
         let mut out = Vec::new();

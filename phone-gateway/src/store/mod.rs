@@ -13,7 +13,7 @@ mod writer;
 
 pub use inbox::{InboxItem, NewSms};
 pub use outbox::OutboxItem;
-pub use queue::{sim_key, Enqueued, Queued, ERR_SEND_UNCERTAIN};
+pub use queue::{sim_key, Enqueued, Queued, ERR_FENCED, ERR_HOLD_LAPSED, ERR_SEND_UNCERTAIN, HELD};
 pub use schema::number_hash;
 pub use sims::{StoredRest, StoredUsage};
 pub use writer::StoreHandle;
@@ -48,6 +48,8 @@ pub struct Store {
     conn: Connection,
     /// Unfinished messages (queued or sending), kept in memory so no enqueue has to count them.
     depth: u64,
+    /// Hand-offs of an id already known, since the store opened (each a second send refused).
+    duplicates: u64,
     opts: StoreOptions,
 }
 
@@ -72,6 +74,7 @@ impl Store {
         let mut store = Store {
             conn,
             depth: 0,
+            duplicates: 0,
             opts,
         };
         store.depth = store.count_unfinished()?;

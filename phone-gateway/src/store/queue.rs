@@ -3,11 +3,23 @@
 
 use super::schema::{number_hash, FINISHED};
 use super::{Store, StoreError};
-use otp_shared::wire::{FailureClass, MessageKind, MessageState, SendRequest, StatusReport};
+use otp_shared::wire::{
+    FailureClass, MessageKind, MessageState, SendRequest, StatusReport, HOLD_SECS,
+};
 use rusqlite::{params, OptionalExtension};
 
 /// Error recorded when the gateway stopped while `termux-sms-send` was running: the SMS may have gone out.
 pub const ERR_SEND_UNCERTAIN: &str = "send_uncertain";
+
+/// A held message (`POST /v1/send/held`) is queued with this `next_attempt_ms`, so the sender
+/// never picks it, and `last_error` [`HELD`] (what its status shows) until it is released; its
+/// hold lapses `HOLD_SECS` after `updated_at`. No column of its own: a queue of any version holds.
+pub(super) const HELD_MS: i64 = i64::MAX;
+pub const HELD: &str = otp_shared::wire::ERR_HELD;
+/// A hold not released in time: failed as `canceled`, certainly never sent.
+pub const ERR_HOLD_LAPSED: &str = "hold_lapsed";
+/// An id fenced off after a hand-off whose answer the edge lost (`POST /v1/messages/{id}/fence`).
+pub const ERR_FENCED: &str = "fenced";
 
 /// A queued message as the sender needs it. Holds the number and text: never log it whole.
 #[derive(Clone)]
@@ -92,6 +104,7 @@ impl Store {
             .optional()?;
         if let Some(state) = existing {
             let state = MessageState::parse(&state).unwrap_or(MessageState::Failed);
+            self.duplicates += 1;
             return Ok(Enqueued::Duplicate {
                 state,
                 depth: self.depth,
@@ -166,7 +179,8 @@ impl Store {
     pub fn ready(&self, now_ms: i64, limit: usize) -> Result<Vec<Queued>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {QUEUED_COLUMNS} FROM messages
-                 WHERE state = 'queued' AND next_attempt_ms <= ?1 ORDER BY priority, seq LIMIT ?2"
+                 WHERE state = 'queued' AND next_attempt_ms <= ?1 AND next_attempt_ms < {HELD_MS}
+                 ORDER BY priority, seq LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![now_ms, limit as i64], queued_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -186,21 +200,26 @@ impl Store {
         id: &str,
         sim: Option<u8>,
         now_ms: i64,
-    ) -> Result<u32, StoreError> {
-        let (attempts, request_id): (u32, String) = self
+    ) -> Result<Option<u32>, StoreError> {
+        // `None`: the row is no longer queued (canceled or expired since it was picked).
+        let Some((attempts, request_id)): Option<(u32, String)> = self
             .conn
             .prepare_cached(
                 "UPDATE messages SET state = 'sending', attempts = attempts + 1, sim_used = ?2, updated_at = ?3
                  WHERE id = ?1 AND state = 'queued' RETURNING attempts, request_id",
             )?
-            .query_row(params![id, sim, now_ms / 1000], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row(params![id, sim, now_ms / 1000], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+        else {
+            return Ok(None);
+        };
         self.conn
             .prepare_cached("INSERT INTO send_log(sim, at_ms) VALUES (?1, ?2)")?
             .execute(params![sim_key(sim), now_ms])?;
         let now = (now_ms / 1000) as u64;
         let change = self.change(id, MessageState::Sending, attempts, None, None, now);
         self.report(&request_id, change)?;
-        Ok(attempts)
+        Ok(Some(attempts))
     }
 
     fn finish(
@@ -336,7 +355,8 @@ impl Store {
         Ok(())
     }
 
-    /// Marks every queued message whose TTL has passed as expired; returns how many.
+    /// Marks every queued message whose TTL has passed as expired, and fails every hold that
+    /// lapsed; returns how many.
     pub fn expire_due(&mut self, now: u64) -> Result<usize, StoreError> {
         let ids: Vec<String> = self
             .conn
@@ -346,7 +366,85 @@ impl Store {
         for id in &ids {
             self.mark_expired(id, now)?;
         }
-        Ok(ids.len())
+        let lapsed: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM messages WHERE state = 'queued' AND next_attempt_ms = ?1 AND updated_at <= ?2",
+            )?
+            .query_map(params![HELD_MS, now as i64 - HOLD_SECS as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for id in &lapsed {
+            self.mark_failed_as(id, ERR_HOLD_LAPSED, FailureClass::Canceled, now)?;
+        }
+        Ok(ids.len() + lapsed.len())
+    }
+
+    /// Holds a message just queued: the sender leaves it until [`Store::release`].
+    pub fn hold(&mut self, id: &str, now: u64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET next_attempt_ms = ?2, last_error = ?3, updated_at = ?4
+                 WHERE id = ?1 AND state = 'queued'",
+            )?
+            .execute(params![id, HELD_MS, HELD, now as i64])?;
+        Ok(())
+    }
+
+    /// Lets a held message go. `None`: unknown id; `Some((released, state))`: `released` when it
+    /// may be (or already was) sent; a hold that lapsed, or a message canceled, is not.
+    pub fn release(
+        &mut self,
+        id: &str,
+        now: u64,
+    ) -> Result<Option<(bool, MessageState)>, StoreError> {
+        let row: Option<(String, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT state, next_attempt_ms, updated_at FROM messages WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((state, next, at)) = row else {
+            return Ok(None);
+        };
+        let state = MessageState::parse(&state).unwrap_or(MessageState::Failed);
+        if state == MessageState::Queued && next == HELD_MS {
+            if at + HOLD_SECS as i64 <= now as i64 {
+                self.mark_failed_as(id, ERR_HOLD_LAPSED, FailureClass::Canceled, now)?;
+                return Ok(Some((false, MessageState::Failed)));
+            }
+            self.conn
+                .prepare_cached(
+                    "UPDATE messages SET next_attempt_ms = 0, last_error = NULL, updated_at = ?2
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, now as i64])?;
+            return Ok(Some((true, MessageState::Queued)));
+        }
+        let released = !matches!(state, MessageState::Failed | MessageState::Expired);
+        Ok(Some((released, state)))
+    }
+
+    /// After a hand-off whose answer the edge lost: what this phone knows of `id`, or, if it has
+    /// never seen it, a finished record of it (failed, `canceled`, no number or text) so a late
+    /// copy of the request is a duplicate and never sent. `None`: fenced now.
+    pub fn fence(&mut self, id: &str, now: u64) -> Result<Option<StatusReport>, StoreError> {
+        if let Some(r) = self.status(id, now)? {
+            return Ok(Some(r));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages(id, kind, priority, to_number, to_sha256, body, expires_at,
+                   tenant_id, request_id, state, created_at, updated_at, last_error, fail_class)
+                 VALUES (?1, 'notification', 2, NULL, '', NULL, ?2, '', '', 'failed', ?2, ?2, ?3, 'canceled')",
+            )?
+            .execute(params![id, now as i64, ERR_FENCED])?;
+        Ok(None)
+    }
+
+    /// Hand-offs of an id already known since the store opened.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
     }
 
     /// After a crash: a message left in 'sending' may or may not have gone out. It is never sent again
@@ -468,7 +566,10 @@ mod tests {
             let mut s = store_in(&dir);
             s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
             s.enqueue(&req("b", MessageKind::Otp), NOW).unwrap();
-            assert_eq!(s.begin_send("a", None, (NOW as i64) * 1000).unwrap(), 1);
+            assert_eq!(
+                s.begin_send("a", None, (NOW as i64) * 1000).unwrap(),
+                Some(1)
+            );
         } // crash: 'a' left in 'sending'
         let mut s = store_in(&dir);
         assert_eq!(s.depth(), 2);
@@ -498,7 +599,7 @@ mod tests {
         assert_eq!(s.next_retry_ms(t).unwrap(), Some(t + 5000));
         let q = s.ready(t + 5000, 10).unwrap();
         assert_eq!(q[0].attempts, 1);
-        assert_eq!(s.begin_send("a", Some(1), t + 5000).unwrap(), 2);
+        assert_eq!(s.begin_send("a", Some(1), t + 5000).unwrap(), Some(2));
         s.mark_sent("a", NOW + 6).unwrap();
         let st = s.status("a", NOW).unwrap().unwrap();
         assert_eq!((st.state, st.attempts), (MessageState::Sent, 2));
@@ -510,13 +611,76 @@ mod tests {
         let mut s = store_in(&dir);
         s.enqueue(&req("a", MessageKind::Otp), NOW).unwrap();
         let t = (NOW as i64) * 1000;
-        assert_eq!(s.begin_send("a", None, t).unwrap(), 1);
+        assert_eq!(s.begin_send("a", None, t).unwrap(), Some(1));
         s.not_started("a", None, t, "spawn_resources", t + 100, NOW)
             .unwrap();
         assert!(s.send_log_since(0).unwrap().is_empty());
         let q = s.ready(t + 100, 10).unwrap();
         assert_eq!((q[0].id.as_str(), q[0].attempts), ("a", 0));
-        assert_eq!(s.begin_send("a", None, t + 100).unwrap(), 1);
+        assert_eq!(s.begin_send("a", None, t + 100).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn a_held_message_waits_for_its_release_and_lapses_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_in(&dir);
+        for id in ["kept", "lapsed"] {
+            assert!(matches!(
+                s.enqueue(&req(id, MessageKind::Otp), NOW).unwrap(),
+                Enqueued::Accepted { .. }
+            ));
+            s.hold(id, NOW).unwrap();
+        }
+        assert!(ready_ids(&s).is_empty(), "a held message is never sent");
+        assert_eq!(
+            s.status("kept", NOW).unwrap().unwrap().error.as_deref(),
+            Some(HELD)
+        );
+        assert_eq!(
+            s.release("kept", NOW + 1).unwrap(),
+            Some((true, MessageState::Queued))
+        );
+        assert_eq!(ready_ids(&s), ["kept"]);
+        // A release repeated (its answer was lost) says the same.
+        assert_eq!(
+            s.release("kept", NOW + 2).unwrap(),
+            Some((true, MessageState::Queued))
+        );
+        assert_eq!(s.expire_due(NOW + HOLD_SECS).unwrap(), 1);
+        let r = s.status("lapsed", NOW + HOLD_SECS).unwrap().unwrap();
+        assert_eq!(r.state, MessageState::Failed);
+        assert_eq!(r.class, Some(FailureClass::Canceled));
+        assert_eq!(
+            s.release("lapsed", NOW + HOLD_SECS).unwrap(),
+            Some((false, MessageState::Failed))
+        );
+        assert_eq!(s.release("nobody", NOW).unwrap(), None);
+    }
+
+    #[test]
+    fn a_fenced_id_is_never_queued_and_a_known_one_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_in(&dir);
+        s.enqueue(&req("known", MessageKind::Otp), NOW).unwrap();
+        let known = s.fence("known", NOW).unwrap().unwrap();
+        assert_eq!(known.state, MessageState::Queued);
+        assert_eq!(s.fence("late", NOW).unwrap(), None);
+        // The request that was on its way arrives after the fence: a duplicate, never sent.
+        assert!(matches!(
+            s.enqueue(&req("late", MessageKind::Otp), NOW).unwrap(),
+            Enqueued::Duplicate {
+                state: MessageState::Failed,
+                ..
+            }
+        ));
+        assert_eq!(s.duplicates(), 1);
+        assert_eq!(ready_ids(&s), ["known"]);
+        let fenced = s.status("late", NOW).unwrap().unwrap();
+        assert_eq!(
+            (fenced.state, fenced.class),
+            (MessageState::Failed, Some(FailureClass::Canceled))
+        );
+        assert_eq!(s.depth(), 1);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The built-in OTP sentences per language, and which language a country reads.
+//! The built-in OTP sentences per language (two styles: natural messages and standard code
+//! sentences), and which language a country reads.
 //!
-//! Every sentence must fit one SMS with the longest code (four of the longest words, or ten
+//! Every sentence (every natural opening with every closing) must fit one SMS with the longest code (four of the longest words, or ten
 //! digits), a 20-character app name and the longest validity ("1439 minutes"): the tests go over
 //! each one. Spanish, French, German and Portuguese are worded within the GSM-7 alphabet (so
 //! "clave" and "senha" rather than "código", whose ó would make the whole text UCS-2 and halve
@@ -8,10 +9,21 @@
 
 pub(super) struct Locale {
     pub tag: &'static str,
-    /// With `{code}`, `{app}` and `{duration}` ("5 minutes", "24 hours").
+    /// The standard style, with `{code}`, `{app}` and `{duration}` ("5 minutes", "24 hours").
     pub sentences: &'static [&'static str],
+    /// The natural style: an opening that carries `{code}` (set off by punctuation, so the code
+    /// reads as one unit) and a closing, picked independently.
+    pub natural: Natural,
     pub minute: Plural,
     pub hour: Plural,
+}
+
+/// The seed's "Smart OTP": the code woven into a short personal message, a random opening and a
+/// random closing, so texts do not read like bulk codes. No word of the service's vocabulary
+/// ("code", "OTP"), no validity: a message a friend could have sent.
+pub(super) struct Natural {
+    pub openings: &'static [&'static str],
+    pub closings: &'static [&'static str],
 }
 
 pub(super) struct Plural {
@@ -40,6 +52,24 @@ pub(super) const LOCALES: &[Locale] = &[
             "{app}: your code is {code}. Do not share it with anyone.",
             "Your {app} code: {code}",
         ],
+        natural: Natural {
+            openings: &[
+                "Here's what you asked for, {code},",
+                "Hi! As promised: {code}.",
+                "Hi there, here it is: {code}.",
+                "Hey, sending this over: {code}.",
+                "Good to hear from you. Here you go: {code}.",
+                "A note from {app}: {code}.",
+            ],
+            closings: &[
+                "Have a nice day.",
+                "Take care!",
+                "Enjoy your day.",
+                "All the best.",
+                "Thanks!",
+                "See you soon.",
+            ],
+        },
         minute: Plural {
             one: "minute",
             other: "minutes",
@@ -57,6 +87,22 @@ pub(super) const LOCALES: &[Locale] = &[
             "{app}: tu clave es {code}. No la compartas con nadie.",
             "Clave de {app}: {code}",
         ],
+        natural: Natural {
+            openings: &[
+                "Hola, esto es lo que pediste: {code}.",
+                "¡Hola! Como quedamos: {code}.",
+                "Buenas, te paso lo que pediste: {code}.",
+                "Lo prometido: {code}.",
+                "Un mensaje de {app}: {code}.",
+            ],
+            closings: &[
+                "¡Que te vaya bien!",
+                "Saludos.",
+                "Un abrazo.",
+                "¡Hasta pronto!",
+                "Gracias.",
+            ],
+        },
         minute: Plural {
             one: "minuto",
             other: "minutos",
@@ -74,6 +120,21 @@ pub(super) const LOCALES: &[Locale] = &[
             "{app} : votre code est {code}. Ne le partagez avec personne.",
             "Code {app} : {code}",
         ],
+        natural: Natural {
+            openings: &[
+                "Bonjour, voici ce que vous avez demandé : {code}.",
+                "Comme promis : {code}.",
+                "Bonjour ! Voici pour vous : {code}.",
+                "Petit message de {app} : {code}.",
+            ],
+            closings: &[
+                "Bonne journée !",
+                "Belle journée à vous.",
+                "Au plaisir !",
+                "Merci !",
+                "Cordialement.",
+            ],
+        },
         minute: Plural {
             one: "minute",
             other: "minutes",
@@ -91,6 +152,20 @@ pub(super) const LOCALES: &[Locale] = &[
             "{app}: Ihr Code lautet {code}. Geben Sie ihn nicht weiter.",
             "{app}-Code: {code}",
         ],
+        natural: Natural {
+            openings: &[
+                "Hallo, hier ist, worum Sie gebeten haben: {code}.",
+                "Wie versprochen: {code}.",
+                "Guten Tag! Hier bitte: {code}.",
+                "Eine kurze Nachricht von {app}: {code}.",
+            ],
+            closings: &[
+                "Einen schönen Tag noch!",
+                "Viele Grüße.",
+                "Alles Gute!",
+                "Danke und bis bald.",
+            ],
+        },
         minute: Plural {
             one: "Minute",
             other: "Minuten",
@@ -108,6 +183,20 @@ pub(super) const LOCALES: &[Locale] = &[
             "{app}: sua senha é {code}. Nunca a compartilhe.",
             "Senha {app}: {code}",
         ],
+        natural: Natural {
+            openings: &[
+                "Oi, aqui vai o que pediu: {code}.",
+                "Conforme combinado: {code}.",
+                "Oi! Segue o que pediu: {code}.",
+                "Recado de {app}: {code}.",
+            ],
+            closings: &[
+                "Tenha um bom dia!",
+                "Até logo!",
+                "Obrigado!",
+                "Tudo de bom!",
+            ],
+        },
         minute: Plural {
             one: "minuto",
             other: "minutos",
@@ -124,6 +213,14 @@ pub(super) const LOCALES: &[Locale] = &[
             "{app} का कोड {code} है।",
             "{app} कोड: {code}",
         ],
+        natural: Natural {
+            openings: &[
+                "नमस्ते! यह रहा: {code}।",
+                "आपके लिए: {code}।",
+                "जैसा कहा था: {code}।",
+            ],
+            closings: &["शुभ दिन!", "धन्यवाद!", "ध्यान रखें!"],
+        },
         minute: Plural {
             one: "मिनट",
             other: "मिनट",

@@ -2,8 +2,12 @@
 //! in the reader's language, or a tenant's own template with `{code}`, `{minutes}` and `{app}`;
 //! then, per tenant, the Android SMS Retriever hash and the WebOTP line (`@example.com #123456`).
 //!
-//! Built-in sentences are picked at random among those that fit one SMS with the actual code, app
-//! name and extra lines, falling back to English, then to the bare code; so a text never takes a
+//! Built-in sentences come in two styles ([`TextStyle`]): `natural`, the seed's personal-looking
+//! message ("Here's what you asked for, forest river, Have a nice day.": a random opening that
+//! carries the code and a random closing), the default for word codes; and `standard`, a plain code
+//! sentence with the app name and validity, the default for digits. They are picked at random
+//! among those that fit one SMS with the actual code, app name and extra lines, falling back to
+//! the language's other style, then to English, then to the bare code; so a text never takes a
 //! second SMS. A custom template is checked once, when set, against the worst case of the
 //! tenant's settings, and refused with the figures when it cannot fit.
 
@@ -24,10 +28,34 @@ pub const MAX_APP_NAME: usize = 20;
 /// The longest validity, in minutes (a day).
 pub const MAX_MINUTES: u32 = 1440;
 
+/// How a built-in text reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextStyle {
+    /// A short personal message around the code: random opening, random closing.
+    Natural,
+    /// "Acme: your code is forest river. Do not share it with anyone."
+    Standard,
+}
+
+impl TextStyle {
+    /// The style a code gets when its tenant chose none: natural for word codes (words read as a
+    /// message), standard for digits (a number in a chatty sentence reads like a bulk code anyway).
+    pub fn default_for(code: &str) -> TextStyle {
+        if code.bytes().any(|b| b.is_ascii_alphabetic()) {
+            TextStyle::Natural
+        } else {
+            TextStyle::Standard
+        }
+    }
+}
+
 /// Everything a text is made from.
 #[derive(Debug, Clone, Copy)]
 pub struct TextParams<'a> {
     pub code: &'a str,
+    /// The tenant's style; `None`: [`TextStyle::default_for`] the code.
+    pub style: Option<TextStyle>,
     pub minutes: u32,
     pub app: &'a str,
     /// Host for the WebOTP line (`@host #code`, the last line), if the tenant wants it.
@@ -94,22 +122,47 @@ pub fn render_with<R: RngCore>(locale: &str, p: &TextParams, rng: &mut R) -> Str
     let extras = extras::lines(p.code, p.webotp_host, p.app_hash);
     let chosen = locales::find(resolve_locale(Some(locale), None)).expect("resolved");
     let english = &locales::LOCALES[0];
+    let style = p.style.unwrap_or_else(|| TextStyle::default_for(p.code));
+    let styles = match style {
+        TextStyle::Natural => [TextStyle::Natural, TextStyle::Standard],
+        TextStyle::Standard => [TextStyle::Standard, TextStyle::Natural],
+    };
     for locale in [chosen, english] {
-        let fitting: Vec<String> = locale
-            .sentences
-            .iter()
-            .map(|s| fill(s, p.code, &locale.duration(p.minutes), &app) + &extras)
-            .filter(|t| fits_one_sms(t))
-            .collect();
-        if !fitting.is_empty() {
-            return fitting[(rng.next_u32() as usize) % fitting.len()].clone();
+        for style in styles {
+            let fitting: Vec<String> = sentences(locale, style)
+                .map(|s| fill(&s, p.code, &locale.duration(p.minutes), &app) + &extras)
+                .filter(|t| fits_one_sms(t))
+                .collect();
+            if !fitting.is_empty() {
+                return fitting[(rng.next_u32() as usize) % fitting.len()].clone();
+            }
         }
     }
     // Fits by construction: a code of at most 35 characters and the bounded extra lines.
     format!("{}{extras}", p.code)
 }
 
-/// [`render_with`] without extra lines.
+/// Every built-in sentence of `locale` in `style`, placeholders unfilled: for the natural style,
+/// each opening followed by each closing, so a random pick among them is a random pair.
+fn sentences(
+    locale: &'static locales::Locale,
+    style: TextStyle,
+) -> Box<dyn Iterator<Item = std::borrow::Cow<'static, str>>> {
+    use std::borrow::Cow;
+    match style {
+        TextStyle::Standard => Box::new(locale.sentences.iter().map(|s| Cow::Borrowed(*s))),
+        TextStyle::Natural => {
+            let n = &locale.natural;
+            Box::new(n.openings.iter().flat_map(move |o| {
+                n.closings
+                    .iter()
+                    .map(move |c| Cow::Owned(format!("{o} {c}")))
+            }))
+        }
+    }
+}
+
+/// [`render_with`] without extra lines, in the default style for the code.
 pub fn render<R: RngCore>(
     locale: &str,
     code: &str,
@@ -119,6 +172,7 @@ pub fn render<R: RngCore>(
 ) -> String {
     let p = TextParams {
         code,
+        style: None,
         minutes,
         app,
         webotp_host: None,
@@ -149,6 +203,7 @@ pub fn render_custom(
 ) -> Result<String, TemplateError> {
     let p = TextParams {
         code,
+        style: None,
         minutes,
         app,
         webotp_host: None,

@@ -25,6 +25,17 @@ fn longest_app() -> String {
     "W".repeat(MAX_APP_NAME)
 }
 
+const STYLES: [TextStyle; 2] = [TextStyle::Natural, TextStyle::Standard];
+
+/// Every built-in sentence of `locale`, both styles.
+fn all_sentences(locale: &'static locales::Locale) -> Vec<String> {
+    STYLES
+        .iter()
+        .flat_map(|s| sentences(locale, *s))
+        .map(|s| s.into_owned())
+        .collect()
+}
+
 #[test]
 fn the_longest_code_uses_the_longest_word_of_the_list() {
     let longest = words::words().iter().map(|w| w.len()).max().unwrap();
@@ -39,11 +50,11 @@ fn every_sentence_of_every_locale_fits_one_sms_with_the_longest_code() {
     let app = longest_app();
     for locale in locales::LOCALES {
         let durations: Vec<String> = (1..=MAX_MINUTES).map(|m| locale.duration(m)).collect();
-        for sentence in locale.sentences {
+        for sentence in all_sentences(locale) {
             for ct in [LONGEST_WORDS, LONGEST_DIGITS] {
                 let code = longest_code(ct);
                 for d in &durations {
-                    let text = fill(sentence, &code, d, &app);
+                    let text = fill(&sentence, &code, d, &app);
                     let info = sms::analyze(&text);
                     assert_eq!(info.segments, 1, "{}: {text} ({info:?})", locale.tag);
                     assert!(!text.contains('{'), "{text}");
@@ -57,8 +68,8 @@ fn every_sentence_of_every_locale_fits_one_sms_with_the_longest_code() {
 #[test]
 fn european_sentences_stay_in_gsm7_and_hindi_is_ucs2() {
     for locale in locales::LOCALES {
-        for sentence in locale.sentences {
-            let text = fill(sentence, "forest river", &locale.duration(5), "Acme");
+        for sentence in all_sentences(locale) {
+            let text = fill(&sentence, "forest river", &locale.duration(5), "Acme");
             let expected = if locale.tag == "hi" {
                 Encoding::Ucs2
             } else {
@@ -88,6 +99,7 @@ fn durations_read_naturally() {
 fn extras_params<'a>(code: &'a str, host: &'a str, hash: &'a str) -> TextParams<'a> {
     TextParams {
         code,
+        style: None,
         minutes: 10,
         app: "Acme",
         webotp_host: Some(host),
@@ -105,9 +117,16 @@ fn texts_with_extra_lines_are_still_one_sms() {
     for locale in locales() {
         for ct in [LONGEST_WORDS, LONGEST_DIGITS, CodeType::Digits { len: 4 }] {
             let code = longest_code(ct);
-            for host in ["example.com", longest_host.as_str()] {
+            for (host, style) in ["example.com", longest_host.as_str()]
+                .into_iter()
+                .flat_map(|h| STYLES.map(|s| (h, Some(s))))
+            {
                 for _ in 0..8 {
-                    let text = render_with(locale, &extras_params(&code, host, hash), &mut rng);
+                    let p = TextParams {
+                        style,
+                        ..extras_params(&code, host, hash)
+                    };
+                    let text = render_with(locale, &p, &mut rng);
                     assert_eq!(sms::analyze(&text).segments, 1, "{locale}: {text}");
                     let lines: Vec<&str> = text.lines().collect();
                     let webotp = format!("@{host} #{}", code.replace(' ', "-"));
@@ -146,29 +165,210 @@ fn the_language_is_kept_when_a_sentence_fits() {
     assert!(render_with("hi", &p, &mut rng).contains("कोड"));
     let plain = TextParams {
         code: &words,
+        style: Some(TextStyle::Standard),
         webotp_host: None,
         app_hash: None,
         ..p
     };
     assert!(render_with("hi", &plain, &mut rng).contains("कोड"));
-    let with_lines = render_with("hi", &TextParams { code: &words, ..p }, &mut rng);
-    assert!(with_lines.is_ascii(), "falls back to English: {with_lines}");
+    let natural = TextParams {
+        style: None,
+        ..plain
+    };
+    let t = render_with("hi", &natural, &mut rng);
+    assert!(
+        t.contains("नमस्ते") || t.contains("आपके") || t.contains("जैसा"),
+        "{t}"
+    );
+    for style in [None, Some(TextStyle::Standard)] {
+        let p = TextParams {
+            code: &words,
+            style,
+            ..p
+        };
+        let with_lines = render_with("hi", &p, &mut rng);
+        assert!(with_lines.is_ascii(), "falls back to English: {with_lines}");
+    }
 }
 
 #[test]
-fn built_in_texts_carry_code_app_and_validity() {
+fn standard_texts_carry_code_app_and_validity() {
     let mut r = Seq(0);
     for _ in 0..50 {
-        let t = render("en-US", "forest river", 5, "Acme", &mut r);
+        let t = render("en-US", "12345678", 5, "Acme", &mut r);
+        assert!(t.contains("12345678"), "{t}");
+        assert!(t.contains("Acme") || t.contains("5 minutes"), "{t}");
+        let p = TextParams {
+            style: Some(TextStyle::Standard),
+            minutes: 5,
+            webotp_host: None,
+            app_hash: None,
+            ..extras_params("forest river", "x.com", "FA+9qCX9VSu")
+        };
+        let t = render_with("en-US", &p, &mut r);
         assert!(t.contains("forest river"), "{t}");
         assert!(t.contains("Acme") || t.contains("5 minutes"), "{t}");
         assert!(!t.contains('{'), "{t}");
     }
-    let t = render("xx", "forest", 5, "Acme", &mut r);
+    let t = render("xx", "1234", 5, "Acme", &mut r);
     assert!(locales::LOCALES[0]
         .sentences
         .iter()
-        .any(|s| t == fill(s, "forest", "5 minutes", "Acme")));
+        .any(|s| t == fill(s, "1234", "5 minutes", "Acme")));
+}
+
+#[test]
+fn word_codes_read_naturally_by_default_and_digits_do_not() {
+    assert_eq!(TextStyle::default_for("forest river"), TextStyle::Natural);
+    assert_eq!(TextStyle::default_for("123456"), TextStyle::Standard);
+    let mut r = Seq(0);
+    let en = locales::find("en").unwrap();
+    for _ in 0..50 {
+        let t = render("en", "forest river", 10, "Acme", &mut r);
+        let (opening, closing) = split_natural(en, &t, "forest river", "Acme")
+            .unwrap_or_else(|| panic!("not a natural text: {t}"));
+        assert!(opening.contains("{code}") && !closing.is_empty());
+    }
+    // Asked for, a digit code reads naturally too, and a word code can have the standard style.
+    let p = TextParams {
+        style: Some(TextStyle::Natural),
+        ..extras_params("123456", "x.com", "FA+9qCX9VSu")
+    };
+    let plain = TextParams {
+        webotp_host: None,
+        app_hash: None,
+        ..p
+    };
+    assert!(split_natural(en, &render_with("en", &plain, &mut r), "123456", "Acme").is_some());
+    let standard = TextParams {
+        code: "forest river",
+        style: Some(TextStyle::Standard),
+        ..plain
+    };
+    let t = render_with("en", &standard, &mut r);
+    assert!(
+        split_natural(en, &t, "forest river", "Acme").is_none(),
+        "{t}"
+    );
+    assert!(t.contains("code"), "{t}");
+}
+
+/// The opening and closing a natural text was made of, if it is one.
+fn split_natural(
+    locale: &locales::Locale,
+    text: &str,
+    code: &str,
+    app: &str,
+) -> Option<(&'static str, &'static str)> {
+    let n = &locale.natural;
+    n.openings.iter().find_map(|o| {
+        n.closings
+            .iter()
+            .find(|c| fill(&format!("{o} {c}"), code, "", app) == text)
+            .map(|c| (*o, *c))
+    })
+}
+
+/// The opening and the closing are picked independently: every opening and every closing of every
+/// locale turns up, so texts vary as the seed's did.
+#[test]
+fn natural_texts_vary_their_opening_and_closing() {
+    use std::collections::HashSet;
+    let mut rng = Seq(0);
+    for locale in locales::LOCALES {
+        let (mut openings, mut closings) = (HashSet::new(), HashSet::new());
+        for _ in 0..500 {
+            let t = render(locale.tag, "forest river", 5, "Acme", &mut rng);
+            let (o, c) = split_natural(locale, &t, "forest river", "Acme")
+                .unwrap_or_else(|| panic!("{}: not natural: {t}", locale.tag));
+            openings.insert(o);
+            closings.insert(c);
+        }
+        assert_eq!(
+            openings.len(),
+            locale.natural.openings.len(),
+            "{}",
+            locale.tag
+        );
+        assert_eq!(
+            closings.len(),
+            locale.natural.closings.len(),
+            "{}",
+            locale.tag
+        );
+    }
+}
+
+/// A natural text reads as a message, not a code: no word of the service's vocabulary, no digits,
+/// and the code set off by punctuation (a comma, colon or sentence end on both sides), so a reader
+/// (and a test) finds it as one unit. In English no other part of the text is made only of list
+/// words, so the code is the one all-list-words part.
+#[test]
+fn natural_openings_set_the_code_apart_and_avoid_code_vocabulary() {
+    let is_list_part = |part: &str| {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        !words.is_empty()
+            && words
+                .iter()
+                .all(|w| words::contains(&w.to_ascii_lowercase()))
+    };
+    for locale in locales::LOCALES {
+        let n = &locale.natural;
+        assert!(
+            n.openings.len() >= 3 && n.closings.len() >= 3,
+            "{}",
+            locale.tag
+        );
+        for o in n.openings {
+            assert_eq!(o.matches("{code}").count(), 1, "{o}");
+            let (before, after) = o.split_once("{code}").unwrap();
+            assert!(
+                before.ends_with(": ") || before.ends_with(", ") || before.is_empty(),
+                "{o}"
+            );
+            assert!(after.starts_with(['.', ',', '!', '।']), "{o}");
+        }
+        for s in sentences(locale, TextStyle::Natural) {
+            let lower = s.replace("{code}", "").to_lowercase();
+            for banned in ["code", "otp", "pin", "clave", "senha", "कोड"] {
+                assert!(!lower.contains(banned), "{}: {s}", locale.tag);
+            }
+            assert!(!s.chars().any(|c| c.is_ascii_digit()), "{s}");
+            if locale.tag == "en" {
+                let text = fill(&s, "forest river", "", "Acme");
+                let parts: Vec<&str> = text
+                    .split(['.', ',', ':', '!', '?'])
+                    .filter(|p| is_list_part(p))
+                    .collect();
+                assert_eq!(parts, [" forest river"], "{text}");
+            }
+        }
+    }
+}
+
+/// The README's first paragraph quotes what the default sends: a text the default settings (two
+/// words, natural style, English) produce.
+#[test]
+fn the_readme_example_is_what_the_default_sends() {
+    let readme = include_str!("../../../README.md");
+    let example = readme
+        .split_once("such as *\"")
+        .and_then(|(_, rest)| rest.split_once("\"*"))
+        .map(|(quote, _)| quote)
+        .expect("the README's first paragraph quotes an example text");
+    let mut rng = Seq(0);
+    let code = example
+        .split(['.', ',', ':', '!'])
+        .find(|p| {
+            let w: Vec<&str> = p.split_whitespace().collect();
+            w.len() == 2 && w.iter().all(|w| words::contains(w))
+        })
+        .expect("a two-word code in the example")
+        .trim();
+    let sent: std::collections::HashSet<String> = (0..500)
+        .map(|_| render("en", code, 5, "Acme", &mut rng))
+        .collect();
+    assert!(sent.contains(example), "{example:?} is not among {sent:?}");
 }
 
 #[test]
@@ -269,6 +469,7 @@ fn a_template_that_cannot_fit_is_refused_with_the_figures() {
 fn rendering_refuses_a_custom_text_that_outgrew_one_sms() {
     let p = TextParams {
         code: "123456",
+        style: None,
         minutes: 5,
         app: "Ünïcødé Ltd ☃",
         webotp_host: None,

@@ -12,7 +12,7 @@
 //! [`canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
 //! canary of this fleet (recorded here; do not forward it to a tenant).
 
-use otp_shared::wire::{MessageKind, MessageState, SendRequest};
+use otp_shared::wire::{MessageKind, MessageState};
 use serde_json::{json, Value};
 
 use crate::platform::{new_id, Platform};
@@ -23,6 +23,8 @@ use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::fleet::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
 use crate::service::fleet::phone::{self, Asked};
 use crate::service::fleet::roster;
+use crate::service::messaging::dispatch::send_request;
+use crate::service::model::Tenant;
 use crate::service::repo;
 use crate::service::secrets::base32;
 use crate::service::tenants::keys::sha256_hex;
@@ -109,17 +111,19 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
         received_at: 0,
         note: None,
     };
-    let request = SendRequest {
-        id: record.message_id.clone(),
-        kind: MessageKind::Notification,
-        to: to.number.clone(),
-        text: format!("{PREFIX} {}", token.to_ascii_uppercase()),
-        expires_at: ((ctx.now_ms + timeout) / 1000) as u64,
-        sim_slot: from.slot,
-        tenant_id: FLEET_TENANT.into(),
-        request_id: ctx.request_id.clone(),
-        share_weight: None,
-    };
+    // The request every send path builds (`dispatch::send_request`), pinned to this SIM. A canary
+    // tests one phone and SIM, so it is offered to that phone only, and has no message record.
+    let fleet = Tenant::new(FLEET_TENANT.into(), FLEET_TENANT.into(), ctx.now_ms);
+    let mut request = send_request(
+        &record.message_id,
+        MessageKind::Notification,
+        &to.number,
+        format!("{PREFIX} {}", token.to_ascii_uppercase()),
+        ctx.now_ms + timeout,
+        &fleet,
+        &ctx.request_id,
+    );
+    request.sim_slot = from.slot;
     // Recorded first: a canary that arrives before the record exists would not be recognised.
     if let Err(e) = app
         .repo()

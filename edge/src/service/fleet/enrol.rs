@@ -22,16 +22,15 @@ use std::collections::BTreeMap;
 
 use otp_shared::enrol::{self as proto, EnrolRequest, Enrolled, KeyChange, Registration};
 use otp_shared::wire::{self, Keys};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::GatewayConfig;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, Platform};
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
-use crate::service::fleet::gateway::GatewayLink;
+use crate::service::fleet::enrolled::{aad, keys_of, link_of, open_secret};
+pub use crate::service::fleet::enrolled::{EnrolToken, EnrolledPhone, PhoneStatus};
 use crate::service::fleet::roster;
 use crate::service::ops::audit;
 use crate::service::repo::enrolment as repo;
@@ -43,69 +42,6 @@ use crate::store::StoreError;
 /// A token's lifetime unless the operator asks for another.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 3_600;
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3_600;
-
-/// A one-time enrolment token as stored (under its hash).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EnrolToken {
-    /// The id the phone will get (the operator's choice), or a generated one.
-    #[serde(default)]
-    pub gateway_id: Option<String>,
-    #[serde(default)]
-    pub label: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    #[serde(default)]
-    pub created_by: String,
-    #[serde(default)]
-    pub used_at: Option<i64>,
-    /// The phone it enrolled.
-    #[serde(default)]
-    pub enrolled: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhoneStatus {
-    #[default]
-    Active,
-    Retired,
-}
-
-/// A phone that enrolled itself. Its keys are stored sealed only.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EnrolledPhone {
-    pub id: String,
-    #[serde(default)]
-    pub label: String,
-    /// Empty until the phone registers one.
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub numbers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub status: PhoneStatus,
-    #[serde(default)]
-    pub key_sealed: String,
-    /// A rotation pushed but not yet confirmed.
-    #[serde(default)]
-    pub pending_key_sealed: Option<String>,
-    /// The key before the last rotation, accepted on callbacks until `previous_until` (ms).
-    #[serde(default)]
-    pub previous_key_sealed: Option<String>,
-    #[serde(default)]
-    pub previous_until: i64,
-    #[serde(default)]
-    pub version: String,
-    #[serde(default)]
-    pub enrolled_at: i64,
-    /// The signed timestamp (unix seconds) of the last registration accepted.
-    #[serde(default)]
-    pub registered_at: u64,
-    #[serde(default)]
-    pub key_rotated_at: Option<i64>,
-    #[serde(default)]
-    pub retired_at: Option<i64>,
-}
 
 pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
@@ -163,65 +99,10 @@ fn seal_secret<P: Platform>(app: &App<P>, id: &str, secret: &str) -> String {
     sealing::seal(&app.secrets.seal, &aad(id), nonce, secret)
 }
 
-fn open_secret<P: Platform>(app: &App<P>, id: &str, sealed: &str) -> Option<String> {
-    sealing::open(&app.secrets.seal, &aad(id), sealed)
-}
-
-fn aad(id: &str) -> String {
-    format!("enrolled_phones/{id}")
-}
-
 fn random_text<P: Platform>(p: &P) -> String {
     let mut b = [0u8; 32];
     p.fill_random(&mut b);
     wire::b64url(&b)
-}
-
-/// The keys of a phone that the edge accepts on its signed requests, current first: the pending
-/// key (the phone may have it), then the previous one while its grace lasts.
-pub struct PhoneKeys {
-    pub current: Option<Keys>,
-    pub pending: Option<Keys>,
-    pub previous: Option<Keys>,
-}
-
-fn keys_of<P: Platform>(app: &App<P>, p: &EnrolledPhone, now_ms: i64) -> PhoneKeys {
-    let open =
-        |s: &str| open_secret(app, &p.id, s).and_then(|secret| Keys::from_secret(&secret).ok());
-    PhoneKeys {
-        current: open(&p.key_sealed),
-        pending: p.pending_key_sealed.as_deref().and_then(open),
-        previous: p
-            .previous_key_sealed
-            .as_deref()
-            .filter(|_| p.previous_until > now_ms)
-            .and_then(open),
-    }
-}
-
-/// The link the edge sends to an enrolled phone through (None: retired, no URL yet, or its
-/// key cannot be opened).
-pub(crate) fn link_of<P: Platform>(
-    app: &App<P>,
-    p: &EnrolledPhone,
-    now_ms: i64,
-) -> Option<GatewayLink> {
-    if p.status != PhoneStatus::Active || p.url.is_empty() {
-        return None;
-    }
-    let keys = keys_of(app, p, now_ms);
-    let current = keys.current?;
-    Some(GatewayLink {
-        cfg: GatewayConfig {
-            id: p.id.clone(),
-            url: p.url.clone(),
-            secret: String::new(),
-            sim_slot: None,
-            numbers: p.numbers.clone(),
-        },
-        keys: Some(current),
-        also: keys.pending.into_iter().chain(keys.previous).collect(),
-    })
 }
 
 fn configured<P: Platform>(app: &App<P>, id: &str) -> bool {
@@ -450,7 +331,7 @@ pub async fn register_phone<'h, P: Platform>(
     if phone.status == PhoneStatus::Retired {
         return Err(Error::new(ErrorCode::GatewayRetired));
     }
-    let keys = keys_of(app, &phone, ctx.now_ms);
+    let keys = keys_of(&app.secrets, &phone, ctx.now_ms);
     let now_s = (ctx.now_ms / 1000) as u64;
     let route = wire::Route::new("POST", path, &id);
     let try_with = |k: &Option<Keys>| {
@@ -571,12 +452,12 @@ pub async fn rotate_phone_key<P: Platform>(
         )
         .cause(why)
     };
-    let link = link_of(app, &phone, ctx.now_ms)
+    let link = link_of(&app.secrets, &phone, ctx.now_ms)
         .ok_or_else(|| unavailable("the phone has no URL yet".into()))?;
     let new_secret = match phone
         .pending_key_sealed
         .as_deref()
-        .and_then(|s| open_secret(app, id, s))
+        .and_then(|s| open_secret(&app.secrets, id, s))
     {
         Some(s) => s,
         None => {

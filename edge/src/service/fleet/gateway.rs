@@ -1,7 +1,11 @@
 //! Handing messages to the phone gateways. Requests are signed and encrypted (`otp_shared::wire`).
 //! A message goes to one gateway only: the edge fails over to the next gateway when the first
-//! certainly did not take it (no connection, kill switch, full queue) and never after an ambiguous
-//! outcome (a time-out may mean it was queued), so no message can be sent by two phones.
+//! certainly did not take it (a connection that never opened, a signed refusal: kill switch, full
+//! queue) and never on a guess. After an outcome that may hide a hand-off (a time-out, a
+//! connection lost once it may have carried the request, an answer the phone did not sign), the
+//! edge asks that phone first with a signed fence (`POST /v1/messages/{id}/fence`): it has the
+//! message (it stays there), or it never had it and now never will (the next phone may have it);
+//! no signed answer leaves the message `unknown` there, for the stuck sweep to settle.
 
 use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
 
@@ -33,12 +37,36 @@ pub enum Dispatch {
     Refused { reasons: Vec<String> },
 }
 
+/// How long the fence after an ambiguous hand-off may take.
+const FENCE_TIMEOUT_MS: u32 = 3_000;
+
 /// Offers `msg` to each gateway of `order` in turn until one takes it or may have taken it.
 pub async fn hand_off<P: Platform>(
     p: &P,
     order: &[&GatewayLink],
     timeout_ms: u32,
     msg: &SendRequest,
+) -> Dispatch {
+    offer(p, order, timeout_ms, msg, wire::PATH_SEND).await
+}
+
+/// [`hand_off`], but the phone that takes it holds it unsent until it is released
+/// (`fleet::phone::release`) or the hold lapses: the first half of moving a queued message.
+pub async fn hand_off_held<P: Platform>(
+    p: &P,
+    order: &[&GatewayLink],
+    timeout_ms: u32,
+    msg: &SendRequest,
+) -> Dispatch {
+    offer(p, order, timeout_ms, msg, wire::PATH_SEND_HELD).await
+}
+
+async fn offer<P: Platform>(
+    p: &P,
+    order: &[&GatewayLink],
+    timeout_ms: u32,
+    msg: &SendRequest,
+    path: &str,
 ) -> Dispatch {
     if order.is_empty() {
         return Dispatch::Refused {
@@ -51,7 +79,7 @@ pub async fn hand_off<P: Platform>(
         if msg.sim_slot.is_none() {
             msg.sim_slot = g.cfg.sim_slot;
         }
-        match send_one(p, g, timeout_ms, &msg).await {
+        match send_one(p, g, timeout_ms, &msg, path).await {
             Ok(accepted) => {
                 return Dispatch::Queued {
                     gateway_id: g.cfg.id.clone(),
@@ -60,9 +88,33 @@ pub async fn hand_off<P: Platform>(
             }
             Err(Attempt::Definite(why)) => reasons.push(format!("{}: {why}", g.cfg.id)),
             Err(Attempt::Ambiguous(why)) => {
-                return Dispatch::Unknown {
-                    gateway_id: g.cfg.id.clone(),
-                    reason: why,
+                let fenced = fence(
+                    p,
+                    g,
+                    timeout_ms.min(FENCE_TIMEOUT_MS),
+                    &msg.id,
+                    &msg.request_id,
+                )
+                .await;
+                let line = serde_json::json!({"level": "warn", "event": "gateway_hand_off_ambiguous",
+                    "gateway": g.cfg.id, "request_id": msg.request_id, "message_id": msg.id,
+                    "reason": why, "fence": format!("{fenced:?}")});
+                p.log(&line.to_string());
+                match fenced {
+                    // It has it (or had it): it is that phone's, whatever happens next.
+                    Fenced::Known(_) => {
+                        return Dispatch::Queued {
+                            gateway_id: g.cfg.id.clone(),
+                            duplicate: true,
+                        }
+                    }
+                    Fenced::Never => reasons.push(format!("{}: {why}, fenced", g.cfg.id)),
+                    Fenced::Unanswered(_) => {
+                        return Dispatch::Unknown {
+                            gateway_id: g.cfg.id.clone(),
+                            reason: why,
+                        }
+                    }
                 }
             }
         }
@@ -76,25 +128,61 @@ enum Attempt {
     Ambiguous(String),
 }
 
+/// What a phone says of a message after a hand-off whose answer was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fenced {
+    /// It has (or had) it: its state.
+    Known(wire::StatusReport),
+    /// It never had it, and a late copy of the request will be refused.
+    Never,
+    /// No answer it signed: nothing can be concluded.
+    Unanswered(String),
+}
+
+/// Asks `g` about message `id` with a signed fence (fresh nonce, signed reply).
+pub async fn fence<P: Platform>(
+    p: &P,
+    g: &GatewayLink,
+    timeout_ms: u32,
+    id: &str,
+    request_id: &str,
+) -> Fenced {
+    let Some(keys) = &g.keys else {
+        return Fenced::Unanswered("gateway secret is too short".into());
+    };
+    let path = wire::fence_path(id);
+    match signed_exchange::<P, ()>(
+        p,
+        &g.cfg,
+        keys,
+        timeout_ms,
+        ("POST", &path),
+        None,
+        request_id,
+    )
+    .await
+    {
+        Ok((200, body)) => serde_json::from_slice(&body)
+            .map(Fenced::Known)
+            .unwrap_or_else(|_| Fenced::Unanswered("unreadable status".into())),
+        Ok((410, _)) => Fenced::Never,
+        Ok((s, _)) => Fenced::Unanswered(format!("http {s}")),
+        Err(e) => Fenced::Unanswered(e),
+    }
+}
+
 async fn send_one<P: Platform>(
     p: &P,
     g: &GatewayLink,
     timeout_ms: u32,
     msg: &SendRequest,
+    path: &str,
 ) -> Result<SendAccepted, Attempt> {
     let keys = g
         .keys
         .as_ref()
         .ok_or_else(|| Attempt::Definite("gateway_secret_unusable".into()))?;
-    let (req, nonce) = signed_request(
-        p,
-        &g.cfg,
-        keys,
-        "POST",
-        wire::PATH_SEND,
-        Some(msg),
-        &msg.request_id,
-    );
+    let (req, nonce) = signed_request(p, &g.cfg, keys, "POST", path, Some(msg), &msg.request_id);
     // Reasons end up in a message's `error`, which its tenant reads: short codes only; the
     // transport's own text (addresses, URLs) goes to the log.
     let transport = |e: &TransportError| {

@@ -6,9 +6,11 @@
 
 pub mod canary;
 pub mod enrol;
+pub mod enrolled;
 pub mod gateway;
 pub mod links;
 pub mod model;
+pub mod outcomes;
 pub mod phone;
 pub mod roster;
 pub mod standing;

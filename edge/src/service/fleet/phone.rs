@@ -1,8 +1,9 @@
-//! Asking one phone about one message (`GET /v1/messages/{id}`) and taking one back
-//! (`POST /v1/messages/{id}/cancel`), signed like every request to a gateway. Only the phone's own
+//! Asking one phone about one message (`GET /v1/messages/{id}`), taking one back
+//! (`POST /v1/messages/{id}/cancel`) and letting a held one go (`POST /v1/messages/{id}/release`),
+//! signed like every request to a gateway. Only the phone's own
 //! signed answer counts: anything else is `Unreachable`, which never justifies a second send.
 
-use otp_shared::wire::{self, CancelResult, MessageState, StatusReport};
+use otp_shared::wire::{self, CancelResult, MessageState, ReleaseResult, StatusReport};
 
 use crate::platform::Platform;
 use crate::service::fleet::gateway::signed_exchange;
@@ -23,6 +24,16 @@ pub enum Cancel {
     Done,
     /// It was already past the queue (sending, or finished).
     TooLate(MessageState),
+    NotFound,
+    Unreachable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// It may go (or already went).
+    Done,
+    /// Not released: the hold lapsed, or the message was canceled.
+    Refused(MessageState),
     NotFound,
     Unreachable(String),
 }
@@ -84,5 +95,25 @@ pub async fn cancel<P: Platform>(
         Ok((404, _)) => Cancel::NotFound,
         Ok((s, _)) => Cancel::Unreachable(format!("http {s}")),
         Err(e) => Cancel::Unreachable(e),
+    }
+}
+
+pub async fn release<P: Platform>(
+    p: &P,
+    link: &GatewayLink,
+    timeout_ms: u32,
+    id: &str,
+    request_id: &str,
+) -> Release {
+    let path = wire::release_path(id);
+    match exchange(p, link, timeout_ms, "POST", &path, request_id).await {
+        Ok((200, body)) => match serde_json::from_slice::<ReleaseResult>(&body) {
+            Ok(r) if r.released => Release::Done,
+            Ok(r) => Release::Refused(r.state),
+            Err(_) => Release::Unreachable("unreadable answer".into()),
+        },
+        Ok((404, _)) => Release::NotFound,
+        Ok((s, _)) => Release::Unreachable(format!("http {s}")),
+        Err(e) => Release::Unreachable(e),
     }
 }

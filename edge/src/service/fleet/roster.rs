@@ -9,7 +9,7 @@ use std::sync::Arc;
 pub use super::gateway::Roster;
 use crate::platform::Platform;
 use crate::service::app::App;
-use crate::service::fleet::enrol;
+use crate::service::fleet::enrolled;
 use crate::service::fleet::gateway::GatewayLink;
 
 /// A callback from an unknown phone re-reads the list at most this often.
@@ -36,7 +36,7 @@ async fn read_roster<P: Platform>(app: &App<P>, now: i64, cached: Option<(i64, R
                 phones
                     .iter()
                     .filter(|p| !app.configured_gateways.iter().any(|g| g.cfg.id == p.id))
-                    .filter_map(|p| enrol::link_of(app, p, now)),
+                    .filter_map(|p| enrolled::link_of(&app.secrets, p, now)),
             );
             Arc::new(links)
         }

@@ -184,6 +184,7 @@ mod tests {
             }),
             sims: vec![SimHealth::default()],
             recent_sends: Some(RecentSends::default()),
+            duplicates: 0,
         }
     }
 

@@ -4,29 +4,41 @@
 //! | the phone says | what the edge does |
 //! |---|---|
 //! | sent, failed, expired | records it (the report was lost); a failed OTP it certainly did not send is rerouted |
-//! | queued (an OTP still valid) | takes it back (`cancel`) and gives it to another phone; a direct message waits: the phone sends it or expires it by its deadline |
+//! | queued (an OTP still valid), another phone has two or more fewer waiting | moves it (below); otherwise it waits |
+//! | queued (anything else, or held for a move) | waits: the phone sends it, or fails it while it can still go elsewhere, or expires it by its deadline |
 //! | sending | waits: a send that started is never doubled |
-//! | no such message, after an ambiguous hand-off | it never got it: an OTP is rerouted, anything else failed (`not_on_phone`) |
+//! | no such message, after an ambiguous hand-off | asked with a fence, so it is certain: it never got it and never will; an OTP is rerouted, anything else failed (`not_on_phone`) |
 //! | no such message, after it took it | it lost it, maybe after sending: failed as uncertain |
 //! | nothing (unreachable) | waits until the deadline has passed, then fails it (`phone_unreachable`, uncertain: it may have gone) |
+//!
+//! A move never leaves a code nowhere: the other phone first takes a copy it holds unsent
+//! (`/v1/send/held`); only then is the message taken back from its phone (`cancel`); only once
+//! that is certain, and recorded, is the copy released. If the first phone has started it, or does
+//! not answer, the copy is canceled (or its hold lapses) and the message stays where it was. A
+//! release that is lost lets the hold lapse: the copy fails as `canceled`, certainly unsent, and is
+//! rerouted like any such failure.
 //!
 //! Each message waiting is looked at again later, each time twice as late. Every phone that had
 //! stuck messages gets a `stuck_messages` alert (see `tick`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use otp_shared::wire::{FailureClass, MessageKind, MessageState};
+use otp_shared::wire::{FailureClass, MessageKind, MessageState, ERR_HELD};
 use serde_json::{json, Value};
 
-use super::phone::{self, Asked, Cancel};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::GatewayLink;
+use crate::service::fleet::gateway::{fence, hand_off_held, probe, Dispatch, Fenced};
+use crate::service::fleet::phone::{self, Asked, Cancel, Release};
 use crate::service::fleet::roster;
+use crate::service::fleet::standing;
+use crate::service::messaging::dispatch;
 use crate::service::messaging::reroute;
 use crate::service::messaging::reroute::{Rerouted, MIN_VALIDITY_MS};
-use crate::service::model::{DeliveryState, MessageRecord};
-use crate::service::repo;
+use crate::service::model::{DeliveryState, MessageRecord, VerificationStatus};
+use crate::service::{otp, repo};
 
 /// Messages looked at per run.
 const BATCH: usize = 100;
@@ -45,6 +57,40 @@ pub enum Found {
     Failed,
     /// Still in the phone's hands, rightly: looked at again later.
     Waiting,
+}
+
+/// Each phone's queue depth, probed at most once per sweep and kept up to date with the moves.
+#[derive(Default)]
+struct Depths(HashMap<String, Option<u64>>);
+
+impl Depths {
+    async fn of<P: Platform>(&mut self, app: &App<P>, id: &str) -> Option<u64> {
+        if let Some(d) = self.0.get(id) {
+            return *d;
+        }
+        let depth = match roster::roster_link(app, id).await {
+            // A stopped phone sends nothing: as good as an endless queue.
+            Some(link) => probe(&app.platform, &link, 3_000).await.health.map(|h| {
+                if h.kill_switch {
+                    u64::MAX
+                } else {
+                    h.queue_depth
+                }
+            }),
+            None => None,
+        };
+        self.0.insert(id.to_string(), depth);
+        depth
+    }
+
+    fn moved(&mut self, from: &str, to: &str) {
+        if let Some(Some(d)) = self.0.get_mut(from) {
+            *d = d.saturating_sub(1);
+        }
+        if let Some(Some(d)) = self.0.get_mut(to) {
+            *d += 1;
+        }
+    }
 }
 
 impl Found {
@@ -69,9 +115,10 @@ pub async fn sweep<P: Platform>(
         Ok(d) => d,
         Err(e) => return (json!({"error": e.to_string()}), per_gateway),
     };
+    let mut depths = Depths::default();
     for (m, version) in due {
         let gateway = m.gateway_id.clone();
-        let found = look_at(app, ctx, m, &version).await;
+        let found = look_at(app, ctx, m, &version, &mut depths).await;
         *totals.entry(found.name()).or_default() += 1;
         if found != Found::Waiting {
             *per_gateway
@@ -89,11 +136,21 @@ async fn look_at<P: Platform>(
     ctx: &Ctx,
     mut m: MessageRecord,
     version: &str,
+    depths: &mut Depths,
 ) -> Found {
     let timeout = app.cfg.gateway_timeout_ms.min(5_000);
     let link = roster::roster_link(app, &m.gateway_id).await;
     let link = link.as_ref();
     let asked = match link {
+        // After an ambiguous hand-off only a fence makes "no such message" certain: a copy of the
+        // request may still be on its way.
+        Some(l) if m.state == DeliveryState::Unknown => {
+            match fence(&app.platform, l, timeout, &m.id, &ctx.request_id).await {
+                Fenced::Known(r) => Asked::Report(r),
+                Fenced::Never => Asked::NotFound,
+                Fenced::Unanswered(e) => Asked::Unreachable(e),
+            }
+        }
         Some(l) => phone::ask(&app.platform, l, timeout, &m.id, &ctx.request_id).await,
         None => Asked::NotFound,
     };
@@ -113,19 +170,17 @@ async fn look_at<P: Platform>(
             }
             Found::Repaired
         }
-        Asked::Report(r) if r.state == MessageState::Queued && is_live_otp(&m, now) => {
-            let Some(l) = link else { return Found::Waiting };
-            match phone::cancel(&app.platform, l, timeout, &m.id, &ctx.request_id).await {
-                Cancel::Done => {
-                    fail(
-                        &mut m,
-                        "stuck: taken back from its phone to reroute",
-                        FailureClass::Canceled,
-                        now,
-                    );
-                    save_and_reroute(app, ctx, &m, version).await
-                }
-                _ => wait(app, ctx, &mut m, version).await,
+        Asked::Report(r)
+            if r.state == MessageState::Queued
+                && r.error.as_deref() != Some(ERR_HELD)
+                && is_live_otp(&m, now) =>
+        {
+            if m.state == DeliveryState::Unknown {
+                m.state = DeliveryState::Queued;
+            }
+            match link {
+                Some(l) => move_elsewhere(app, ctx, m, version, l, depths).await,
+                None => wait(app, ctx, &mut m, version).await,
             }
         }
         Asked::Report(r) => {
@@ -184,6 +239,247 @@ async fn wait<P: Platform>(app: &App<P>, ctx: &Ctx, m: &mut MessageRecord, versi
     m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
     save(app, ctx, m, version).await;
     Found::Waiting
+}
+
+/// Moves a queued OTP to a phone with two or more fewer messages waiting, without ever leaving
+/// it nowhere (see the module header); otherwise it waits where it is.
+async fn move_elsewhere<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    mut m: MessageRecord,
+    version: &str,
+    from: &GatewayLink,
+    depths: &mut Depths,
+) -> Found {
+    let mut avoid = m.avoid_gateways.clone();
+    if !avoid.contains(&m.gateway_id) {
+        avoid.push(m.gateway_id.clone());
+    }
+    let Some(from_depth) = depths.of(app, &m.gateway_id).await else {
+        return wait(app, ctx, &mut m, version).await;
+    };
+    let mut sooner = Vec::new();
+    for id in standing::gateway_order(app, &avoid).await {
+        if depths
+            .of(app, &id)
+            .await
+            .is_some_and(|d| d.saturating_add(1) < from_depth)
+        {
+            sooner.push(id);
+        }
+    }
+    if sooner.is_empty() {
+        return wait(app, ctx, &mut m, version).await;
+    }
+    let again = match reroute::again(app, ctx, &m).await {
+        Ok(Ok(a)) => a,
+        _ => return wait(app, ctx, &mut m, version).await,
+    };
+    // The copy takes the one send path's first steps (`dispatch`, free of charge); the message is
+    // recorded as handed on in the same commit, before anything is asked: the report of the cancel
+    // below finds it handed on (`rerouted_to`) and does not reroute it a second time.
+    let prepared = match dispatch::prepare_again(
+        app,
+        ctx,
+        again.outgoing(),
+        sooner.clone(),
+        &m,
+        m.avoid_gateways.clone(),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(_) => return wait(app, ctx, &mut m, version).await,
+    };
+    let mut next = prepared.message().clone();
+    m.rerouted_to = Some(next.id.clone());
+    let age = (ctx.now_ms - m.created_at).max(0);
+    m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
+    if let Err(e) = dispatch::record_with(
+        app,
+        ctx,
+        &prepared,
+        vec![repo::messages::update_write(&m, version)],
+    )
+    .await
+    {
+        app.warn(ctx, "stuck_move_not_recorded", &e.to_string());
+        return Found::Waiting;
+    }
+    let timeout = app.cfg.gateway_timeout_ms.min(5_000);
+    let links = dispatch::links(app, &sooner).await;
+    let links: Vec<&GatewayLink> = links.iter().collect();
+    let held = hand_off_held(&app.platform, &links, timeout, prepared.request()).await;
+    let to = match held {
+        Dispatch::Queued { gateway_id, .. } => gateway_id,
+        Dispatch::Unknown { gateway_id, reason } => {
+            // A copy it may hold is never released: its hold lapses.
+            next.gateway_id = gateway_id;
+            abandon_move(app, ctx, &m.id, &next, &format!("not held: {reason}")).await;
+            return Found::Waiting;
+        }
+        Dispatch::Refused { reasons } => {
+            abandon_move(app, ctx, &m.id, &next, &reasons.join("; ")).await;
+            return Found::Waiting;
+        }
+    };
+    next.gateway_id = to.clone();
+    let to_link = roster::roster_link(app, &to).await;
+    match phone::cancel(&app.platform, from, timeout, &m.id, &ctx.request_id).await {
+        Cancel::Done => {}
+        other => {
+            // It started (or finished) there, or no certain answer: it stays there; the copy goes.
+            if let Some(l) = &to_link {
+                phone::cancel(&app.platform, l, timeout, &next.id, &ctx.request_id).await;
+            }
+            abandon_move(
+                app,
+                ctx,
+                &m.id,
+                &next,
+                &format!("kept by its phone: {other:?}"),
+            )
+            .await;
+            return Found::Waiting;
+        }
+    }
+    depths.moved(&m.gateway_id, &to);
+    let route = dispatch::route_write(&prepared, &to);
+    let wanted = hand_over(app, ctx, &m.id, &next, route).await;
+    let Some(l) = &to_link else {
+        return Found::Rerouted;
+    };
+    if !wanted {
+        phone::cancel(&app.platform, l, timeout, &next.id, &ctx.request_id).await;
+        return Found::Failed;
+    }
+    match phone::release(&app.platform, l, timeout, &next.id, &ctx.request_id).await {
+        Release::Done => {}
+        // Its hold lapses: the copy fails as `canceled`, certainly unsent, and is rerouted.
+        other => app.warn(ctx, "stuck_move_not_released", &format!("{other:?}")),
+    }
+    Found::Rerouted
+}
+
+/// After the first phone gave the message up: it is recorded failed (`canceled`, handed on) and
+/// the verification's code now travels as `next`. False: the code is no longer wanted (verified,
+/// expired, replaced), so the copy should not go.
+async fn hand_over<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    id: &str,
+    next: &MessageRecord,
+    route: Option<crate::store::Write>,
+) -> bool {
+    for _ in 0..4 {
+        let Ok(Some((mut m, m_version))) = app.repo().get_message_doc(id).await else {
+            continue;
+        };
+        let Ok(Some((mut n, n_version))) = app.repo().get_message_doc(&next.id).await else {
+            continue;
+        };
+        let Some(slot) = m
+            .verification_id
+            .as_deref()
+            .and_then(otp::slot_of_id)
+            .map(str::to_string)
+        else {
+            return false;
+        };
+        let Ok(Some((mut v, v_version))) = app.repo().get_verification(&slot).await else {
+            return false;
+        };
+        let wanted = Some(&v.id) == m.verification_id.as_ref()
+            && v.status == VerificationStatus::Pending
+            && v.message_ids.last() == Some(&m.id);
+        let mut writes = Vec::new();
+        if m.state.may_become(DeliveryState::Failed) {
+            fail(
+                &mut m,
+                "stuck: moved to another phone",
+                FailureClass::Canceled,
+                ctx.now_ms,
+            );
+            writes.push(repo::messages::update_write(&m, &m_version));
+        }
+        if wanted {
+            v.message_ids.push(next.id.clone());
+            writes.push(repo::verifications::update_write(&slot, &v, &v_version));
+            // The phone that holds the copy, and where a reply to it goes.
+            if n.gateway_id != next.gateway_id {
+                n.gateway_id = next.gateway_id.clone();
+                n.updated_at = ctx.now_ms;
+                writes.push(repo::messages::update_write(&n, &n_version));
+                writes.extend(route.clone());
+            }
+        } else if !n.state.is_final() {
+            n.gateway_id = next.gateway_id.clone();
+            fail(
+                &mut n,
+                "move abandoned: the code is no longer wanted",
+                FailureClass::Canceled,
+                ctx.now_ms,
+            );
+            writes.push(repo::messages::update_write(&n, &n_version));
+        }
+        if writes.is_empty() {
+            return wanted;
+        }
+        match app.repo().commit(writes).await {
+            Ok(_) => return wanted,
+            Err(e) => app.warn(ctx, "stuck_move_retry", &e.to_string()),
+        }
+    }
+    // The records kept changing: the copy's hold lapses and the usual reroute takes it from there.
+    false
+}
+
+/// A move that did not happen: the message is no longer handed on, and the copy is failed
+/// (`canceled`: it never went).
+async fn abandon_move<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    id: &str,
+    next: &MessageRecord,
+    why: &str,
+) {
+    for _ in 0..4 {
+        let Ok(Some((mut m, m_version))) = app.repo().get_message_doc(id).await else {
+            continue;
+        };
+        let Ok(Some((mut n, n_version))) = app.repo().get_message_doc(&next.id).await else {
+            continue;
+        };
+        let mut writes = Vec::new();
+        if m.rerouted_to.as_ref() == Some(&next.id) {
+            m.rerouted_to = None;
+            writes.push(repo::messages::update_write(&m, &m_version));
+        }
+        if !n.state.is_final() {
+            n.gateway_id = next.gateway_id.clone();
+            fail(
+                &mut n,
+                &format!("move abandoned: {why}"),
+                FailureClass::Canceled,
+                ctx.now_ms,
+            );
+            writes.push(repo::messages::update_write(&n, &n_version));
+        }
+        if writes.is_empty() {
+            return;
+        }
+        match app.repo().commit(writes).await {
+            Ok(_) => {
+                // Its phone did give it up after all (the cancel's answer was lost, its report came
+                // first): certainly unsent and handed to nobody, so it goes the usual way.
+                if crate::service::messaging::reroute::worth_trying(&m) {
+                    reroute::reroute(app, ctx, &m.id).await;
+                }
+                return;
+            }
+            Err(e) => app.warn(ctx, "stuck_move_undo_retry", &e.to_string()),
+        }
+    }
 }
 
 /// Saves a message certainly not sent as failed, then sends its code again through another phone

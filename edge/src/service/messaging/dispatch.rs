@@ -1,4 +1,7 @@
-//! The one way a message leaves: charge → record → hand off → refund or correct.
+//! The one way a message leaves: charge → record → hand off → refund or correct. A code given to
+//! another phone (`fleet::reroute`, the stuck sweep's moves) takes the same path without the
+//! charge ([`App::prepare_again`]): the same request to the phone (every tenant setting it carries,
+//! [`send_request`]), the same record, reply route and webhook events.
 //!
 //! 1. The tenant's gate counts the request's limits and takes a unit of quota (notifications, the
 //!    service's own messages, take none).
@@ -73,6 +76,8 @@ pub struct Prepared {
     message: MessageRecord,
     request: SendRequest,
     charged: bool,
+    /// The tenant's own message (not the service's notice): a reply to it is routed to them.
+    for_tenant: bool,
     /// The send's own limit hits (a phone's window), given back if nothing is sent.
     hits: Vec<Hit>,
     /// The tenant's webhook endpoints: the message's events ride in its commits.
@@ -86,6 +91,16 @@ pub struct Prepared {
 impl Prepared {
     pub fn message_id(&self) -> &str {
         &self.message.id
+    }
+
+    /// The record as it will be written.
+    pub fn message(&self) -> &MessageRecord {
+        &self.message
+    }
+
+    /// What the phone is sent.
+    pub fn request(&self) -> &SendRequest {
+        &self.request
     }
 
     /// New text for a message not yet recorded (a resend that lost a race re-reads its code).
@@ -162,6 +177,39 @@ pub async fn charge<P: Platform>(
         }
     };
     let order = standing::gateway_order(app, &[]).await;
+    Ok(prepared(app, ctx, out, hooks, order, charged))
+}
+
+/// Step 1 for another attempt at `of`'s code (a reroute, a move): nothing charged (the tenant
+/// paid for one delivered code), offered to `order`, never to the phones of `avoid`.
+pub async fn prepare_again<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    out: Outgoing<'_>,
+    order: Vec<String>,
+    of: &MessageRecord,
+    avoid: Vec<String>,
+) -> Result<Prepared, Error> {
+    let hooks = targets::webhook_targets(app, &out.tenant.id).await?;
+    let mut p = prepared(app, ctx, out, hooks, order, false);
+    p.for_tenant = true;
+    p.message.reroute_of = Some(of.id.clone());
+    p.message.avoid_gateways = avoid;
+    p.message.request_id = of.request_id.clone();
+    p.request.request_id = of.request_id.clone();
+    Ok(p)
+}
+
+/// The record to write and the request to send, naming the gateway that will be tried first.
+fn prepared<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    out: Outgoing<'_>,
+    hooks: Vec<Target>,
+    order: Vec<String>,
+    charged: bool,
+) -> Prepared {
+    let tenant = out.tenant;
     let first = order.first().cloned().unwrap_or_default();
     let message = MessageRecord {
         id: new_id(&app.platform, "msg"),
@@ -186,26 +234,25 @@ pub async fn charge<P: Platform>(
         rerouted_to: None,
         avoid_gateways: Vec::new(),
     };
-    let request = SendRequest {
-        id: message.id.clone(),
-        kind: out.kind,
-        to: out.phone.as_str().to_string(),
-        text: out.text,
-        expires_at: (out.deadline_ms / 1000) as u64,
-        sim_slot: None,
-        tenant_id: tenant.id.clone(),
-        request_id: ctx.request_id.clone(),
-        share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
-    };
-    Ok(Prepared {
+    let request = send_request(
+        &message.id,
+        out.kind,
+        out.phone.as_str(),
+        out.text,
+        out.deadline_ms,
+        tenant,
+        &ctx.request_id,
+    );
+    Prepared {
         message,
         request,
         charged,
+        for_tenant: charged,
         hits: out.hits,
         hooks,
         phone_tag: app.secrets.phone_tag(out.phone.as_str()),
         order,
-    })
+    }
 }
 
 /// A prepared message that will not be sent: its unit goes back.
@@ -228,33 +275,46 @@ pub async fn record<P: Platform>(
     p: &Prepared,
     companion: Option<&Write>,
 ) -> Result<Recorded, Error> {
-    let mut writes: Vec<Write> = companion.cloned().into_iter().collect();
+    let companions: Vec<Write> = companion.cloned().into_iter().collect();
+    match record_with(app, ctx, p, companions).await {
+        Ok(r) => Ok(r),
+        Err(
+            StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_),
+        ) => Err(lost_race(app, ctx).await),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`App::record`] with any number of companion writes (the first one's version is kept),
+/// and the store's own error (a caller that retries on a lost guard reads it).
+pub async fn record_with<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    p: &Prepared,
+    companions: Vec<Write>,
+) -> Result<Recorded, StoreError> {
+    let n = companions.len();
+    let mut writes = companions;
     writes.push(repo::messages::create_write(&p.message));
     let (hooks, hook_ids) = message_event_writes(app, p, &p.message);
     writes.extend(hooks);
     writes.extend(route_write(p, &p.message.gateway_id));
     let claim = ctx.claim_write();
     writes.extend(claim.clone());
-    match app.repo().commit(writes).await {
-        Ok(times) => {
-            ctx.claim_committed();
-            targets::defer_webhooks(ctx, hook_ids);
-            let mut t = times.into_iter();
-            let companion_version = if companion.is_some() {
-                t.next().unwrap_or_default()
-            } else {
-                String::new()
-            };
-            Ok(Recorded {
-                companion_version,
-                message_version: t.next().unwrap_or_default(),
-            })
-        }
-        Err(
-            StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_),
-        ) => Err(lost_race(app, ctx).await),
-        Err(e) => Err(e.into()),
-    }
+    let times = app.repo().commit(writes).await?;
+    ctx.claim_committed();
+    targets::defer_webhooks(ctx, hook_ids);
+    let mut t = times.into_iter();
+    let companion_version = if n > 0 {
+        t.next().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let mut t = t.skip(n.saturating_sub(1));
+    Ok(Recorded {
+        companion_version,
+        message_version: t.next().unwrap_or_default(),
+    })
 }
 
 /// Which guard of a failed commit lost: the request's key claim, or the caller's record.
@@ -275,6 +335,22 @@ pub async fn deliver<P: Platform>(
     recorded: Recorded,
     on_refused: Option<Undo>,
 ) -> Result<Handed, Error> {
+    match deliver_outcome(app, ctx, p, recorded, on_refused).await {
+        Ok(message) => Ok(Handed { message }),
+        Err(message) => Err(Error::new(ErrorCode::GatewayUnavailable)
+            .details(serde_json::json!({"reasons": message.error}))),
+    }
+}
+
+/// [`App::deliver`]'s work: the message as it went (`Err`: nobody took it, recorded failed
+/// with the phones' reasons, the charge given back).
+pub async fn deliver_outcome<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    p: Prepared,
+    recorded: Recorded,
+    on_refused: Option<Undo>,
+) -> Result<MessageRecord, MessageRecord> {
     // As recorded: what a correction compares the outcome with.
     let hooks = p.clone();
     let Prepared {
@@ -303,17 +379,18 @@ pub async fn deliver<P: Platform>(
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
         Dispatch::Refused { reasons } => {
+            // Nobody took it: certainly unsent.
             message.gateway_id = String::new();
             message.state = DeliveryState::Failed;
+            message.failure_class = Some(otp_shared::wire::FailureClass::NoCapacity);
             message.error = Some(reasons.join("; "));
             let undo = on_refused.map(|f| f(&recorded.companion_version));
             correct_with(app, ctx, Some(&hooks), &message, &version, undo).await;
             admission::refund(app, &message.tenant_id, u32::from(charged), hits).await;
-            return Err(Error::new(ErrorCode::GatewayUnavailable)
-                .details(serde_json::json!({"reasons": message.error})));
+            return Err(message);
         }
     }
-    Ok(Handed { message })
+    Ok(message)
 }
 
 /// The phones with these ids (configured or enrolled), in this order.
@@ -326,19 +403,9 @@ pub(crate) async fn links<P: Platform>(app: &App<P>, ids: &[String]) -> Vec<Gate
 
 /// Writes the outcome of a hand-off that differs from the record, guarded so an earlier
 /// delivery report wins; never fails the request (see the module header). The companion's
-/// undo goes in the same commit, or alone after the message if its own guard lost.
-pub(crate) async fn correct<P: Platform>(
-    app: &App<P>,
-    ctx: &Ctx,
-    m: &MessageRecord,
-    version: &str,
-    undo: Option<Write>,
-) {
-    correct_with(app, ctx, None, m, version, undo).await
-}
-
-/// [`correct`] for a send of this request (`p`, as recorded): the new state's webhook
-/// event and the reply route of the phone that has it ride along.
+/// undo goes in the same commit, or alone after the message if its own guard lost. For a send
+/// of this request (`p`, as recorded), the new state's webhook event and the reply route of the
+/// phone that has it ride along.
 async fn correct_with<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
@@ -392,8 +459,8 @@ fn message_event_writes<P: Platform>(
 
 /// Where a reply from the recipient through `gateway_id` goes: this tenant (not for the
 /// service's own notices).
-fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
-    (p.charged && !gateway_id.is_empty()).then(|| {
+pub(crate) fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
+    (p.for_tenant && !gateway_id.is_empty()).then(|| {
         repo::inbound::route_write(
             gateway_id,
             &p.phone_tag,
@@ -404,6 +471,30 @@ fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
             },
         )
     })
+}
+
+/// The request a phone is sent for a message: the one place a tenant's sending settings become
+/// fields of it, whichever path sends.
+pub(crate) fn send_request(
+    id: &str,
+    kind: MessageKind,
+    to: &str,
+    text: String,
+    deadline_ms: i64,
+    tenant: &Tenant,
+    request_id: &str,
+) -> SendRequest {
+    SendRequest {
+        id: id.to_string(),
+        kind,
+        to: to.to_string(),
+        text,
+        expires_at: (deadline_ms / 1000) as u64,
+        sim_slot: None,
+        tenant_id: tenant.id.clone(),
+        request_id: request_id.to_string(),
+        share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
+    }
 }
 
 pub fn sending_allowed_for<P: Platform>(

@@ -4,26 +4,32 @@
 //! phone attempt, each with its own delivery state: the failed one names its successor
 //! (`rerouted_to`), the new one its predecessor (`reroute_of`) and the phones not to try again.
 //!
-//! The failed message, the verification (the new message id appended) and the new message are
-//! one commit, each guarded: of two isolates rerouting the same failure, one wins and the other
-//! finds `rerouted_to` set. A reroute is free: the tenant paid for one delivered code.
+//! It takes the one send path (`dispatch`: `prepare_again` → `record_with` → `deliver_outcome`),
+//! free of charge (the tenant paid for one delivered code): the same request to the phone with
+//! every tenant setting, the new message's reply route (`routes/{gateway}_{tag}`, so a STOP to the
+//! phone that delivers it reaches the tenant) and webhook events. The failed message and the
+//! verification (the new message id appended) ride in the new message's commit, each guarded: of
+//! two isolates rerouting the same failure, one wins and the other finds `rerouted_to` set.
 
 use otp_shared::phone::Phone;
-use otp_shared::wire::{MessageKind, SendRequest};
+use otp_shared::wire::{FailureClass, MessageKind};
 use serde_json::json;
 
-use crate::platform::{new_id, Platform};
+use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
-use crate::service::fleet::gateway::{hand_off, Dispatch, GatewayLink};
 use crate::service::fleet::standing;
 use crate::service::messaging::dispatch;
-use crate::service::model::{DeliveryState, MessageRecord, VerificationStatus};
+use crate::service::messaging::dispatch::Outgoing;
+use crate::service::model::{
+    DeliveryState, MessageRecord, Tenant, VerificationRecord, VerificationStatus,
+};
 use crate::service::{otp, repo, sealing};
 use crate::store::StoreError;
 
-/// A code needs at least this much validity left to be worth sending again.
-pub const MIN_VALIDITY_MS: i64 = 30_000;
+/// A code needs at least this much validity left to be worth sending again: what is left of the
+/// phones' own margin (`otp_shared::otp`) once their failure report has arrived.
+pub const MIN_VALIDITY_MS: i64 = otp_shared::otp::MIN_REROUTE_VALIDITY_MS;
 /// Phones one code may fail on before the edge stops trying others.
 pub const MAX_PHONES_FAILED: usize = 3;
 
@@ -93,139 +99,149 @@ async fn reroute_once<P: Platform>(
     if failed.rerouted_to.is_some() {
         return Ok(Rerouted::Skipped("already rerouted"));
     }
+    // A phone that failed the code is not asked again; one that gave it back unsent (taken
+    // back, a hold that lapsed, an id fenced off) did not fail it.
     let mut avoid = failed.avoid_gateways.clone();
-    if !failed.gateway_id.is_empty() && !avoid.contains(&failed.gateway_id) {
+    if !failed.gateway_id.is_empty()
+        && failed.failure_class != Some(FailureClass::Canceled)
+        && !avoid.contains(&failed.gateway_id)
+    {
         avoid.push(failed.gateway_id.clone());
     }
     if avoid.len() >= MAX_PHONES_FAILED {
         return Ok(Rerouted::Skipped("failed on too many phones"));
     }
-    let Some(slot) = failed.verification_id.as_deref().and_then(otp::slot_of_id) else {
-        return Ok(Rerouted::Skipped("no verification"));
+    let again = match again(app, ctx, &failed).await? {
+        Ok(a) => a,
+        Err(r) => return Ok(r),
+    };
+    let order = standing::gateway_order(app, &avoid).await;
+    if order.is_empty() {
+        return Ok(Rerouted::Skipped("no other phone"));
+    }
+    // The one send path (`dispatch`), free of charge; the failed message and the verification
+    // ride in its record commit.
+    let prepared =
+        match dispatch::prepare_again(app, ctx, again.outgoing(), order, &failed, avoid).await {
+            Ok(p) => p,
+            Err(e) => return Ok(Rerouted::Failed(e.to_string())),
+        };
+    let Again {
+        mut v,
+        slot,
+        v_version,
+        ..
+    } = again;
+    failed.rerouted_to = Some(prepared.message_id().to_string());
+    v.message_ids.push(prepared.message_id().to_string());
+    let recorded = dispatch::record_with(
+        app,
+        ctx,
+        &prepared,
+        vec![
+            repo::messages::update_write(&failed, &failed_version),
+            repo::verifications::update_write(&slot, &v, &v_version),
+        ],
+    )
+    .await?;
+    Ok(
+        match dispatch::deliver_outcome(app, ctx, prepared, recorded, None).await {
+            Ok(next) => Rerouted::Handed {
+                message_id: next.id,
+                gateway_id: next.gateway_id,
+                state: next.state,
+            },
+            // Nobody took it: it is certainly unsent, and stays the verification's last message,
+            // so a later look (or the user's resend) can try again.
+            Err(next) => Rerouted::Failed(format!(
+                "no phone took it: {}",
+                next.error.unwrap_or_default()
+            )),
+        },
+    )
+}
+
+/// Everything a code needs to go again through another phone, read and checked: `Err` says
+/// why it should not (or cannot).
+pub(crate) async fn again<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    m: &MessageRecord,
+) -> Result<Result<Again, Rerouted>, StoreError> {
+    let Some(slot) = m.verification_id.as_deref().and_then(otp::slot_of_id) else {
+        return Ok(Err(Rerouted::Skipped("no verification")));
     };
     let slot = slot.to_string();
-    let Some((mut v, v_version)) = app.repo().get_verification(&slot).await? else {
-        return Ok(Rerouted::Skipped("verification gone"));
+    let Some((v, v_version)) = app.repo().get_verification(&slot).await? else {
+        return Ok(Err(Rerouted::Skipped("verification gone")));
     };
-    if Some(&v.id) != failed.verification_id.as_ref() || v.tenant_id != failed.tenant_id {
-        return Ok(Rerouted::Skipped("verification replaced"));
+    if Some(&v.id) != m.verification_id.as_ref() || v.tenant_id != m.tenant_id {
+        return Ok(Err(Rerouted::Skipped("verification replaced")));
     }
     if v.status != VerificationStatus::Pending {
-        return Ok(Rerouted::Skipped("verification no longer pending"));
+        return Ok(Err(Rerouted::Skipped("verification no longer pending")));
     }
     if v.expires_at - ctx.now_ms < MIN_VALIDITY_MS {
-        return Ok(Rerouted::Skipped("code expires too soon"));
+        return Ok(Err(Rerouted::Skipped("code expires too soon")));
     }
-    if v.message_ids.last() != Some(&failed.id) {
-        return Ok(Rerouted::Skipped("a later send superseded it"));
+    if v.message_ids.last() != Some(&m.id) {
+        return Ok(Err(Rerouted::Skipped("a later send superseded it")));
     }
     let Some(tenant) = app.repo().get_tenant(&v.tenant_id).await? else {
-        return Ok(Rerouted::Skipped("tenant gone"));
+        return Ok(Err(Rerouted::Skipped("tenant gone")));
     };
     let stopped = app.cfg.kill_switch || app.repo().global_kill_switch().await?;
     if stopped || tenant.kill_switch || tenant.status != crate::service::model::TenantStatus::Active
     {
-        return Ok(Rerouted::Skipped("sending is stopped"));
+        return Ok(Err(Rerouted::Skipped("sending is stopped")));
     }
-    let order = standing::gateway_order(app, &avoid).await;
-    let Some(first) = order.first().cloned() else {
-        return Ok(Rerouted::Skipped("no other phone"));
-    };
     let Some(code) = sealing::open(&app.secrets.seal, &v.id, &v.code_sealed) else {
-        return Ok(Rerouted::Failed("the code does not open".into()));
+        return Ok(Err(Rerouted::Failed("the code does not open".into())));
     };
     let Ok(number) = Phone::parse(&v.phone) else {
-        return Ok(Rerouted::Failed("the stored number does not parse".into()));
+        return Ok(Err(Rerouted::Failed(
+            "the stored number does not parse".into(),
+        )));
     };
     // The same language the first send chose by the number's country.
     let locale = crate::service::otp::text_locale(&tenant, None, &number);
     let Ok(text) = otp::render_text(app, &tenant, &code, locale) else {
-        return Ok(Rerouted::Failed("the text does not render".into()));
+        return Ok(Err(Rerouted::Failed("the text does not render".into())));
     };
-    let info = otp_shared::sms::analyze(&text);
-    let now = app.platform.now_ms();
-    let mut next = MessageRecord {
-        id: new_id(&app.platform, "msg"),
-        tenant_id: tenant.id.clone(),
-        kind: MessageKind::Otp,
-        phone_masked: number.masked(),
-        phone_tag: Some(app.secrets.phone_tag(number.as_str())),
-        encoding: info.encoding.to_string(),
-        segments: info.segments as u32,
-        gateway_id: first,
-        state: DeliveryState::Queued,
-        attempts: 0,
-        error: None,
-        created_at: now,
-        updated_at: now,
-        request_id: failed.request_id.clone(),
-        verification_id: Some(v.id.clone()),
-        deadline_ms: v.expires_at,
-        check_after: now + app.cfg.fleet.stuck_after_ms,
-        failure_class: None,
-        reroute_of: Some(failed.id.clone()),
-        rerouted_to: None,
-        avoid_gateways: avoid,
-    };
-    failed.rerouted_to = Some(next.id.clone());
-    v.message_ids.push(next.id.clone());
-    let times = app
-        .repo()
-        .commit(vec![
-            repo::messages::update_write(&failed, &failed_version),
-            repo::verifications::update_write(&slot, &v, &v_version),
-            repo::messages::create_write(&next),
-        ])
-        .await?;
-    let version = times.get(2).cloned().unwrap_or_default();
-    let request = SendRequest {
-        id: next.id.clone(),
-        kind: MessageKind::Otp,
-        to: number.as_str().to_string(),
+    Ok(Ok(Again {
+        v,
+        slot,
+        v_version,
+        tenant,
+        number,
         text,
-        expires_at: (v.expires_at / 1000) as u64,
-        sim_slot: None,
-        tenant_id: tenant.id.clone(),
-        request_id: next.request_id.clone(),
-        share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
-    };
-    let links = dispatch::links(app, &order).await;
-    let links: Vec<&GatewayLink> = links.iter().collect();
-    let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
-    next.updated_at = app.platform.now_ms();
-    let result = match outcome {
-        Dispatch::Queued { gateway_id, .. } => {
-            if gateway_id != next.gateway_id {
-                next.gateway_id = gateway_id;
-                dispatch::correct(app, ctx, &next, &version, None).await;
-            }
-            Rerouted::Handed {
-                message_id: next.id.clone(),
-                gateway_id: next.gateway_id.clone(),
-                state: DeliveryState::Queued,
-            }
+    }))
+}
+
+/// A code read back for another attempt (see [`App::again`]).
+pub(crate) struct Again {
+    pub v: VerificationRecord,
+    pub slot: String,
+    pub v_version: String,
+    pub tenant: Tenant,
+    pub number: Phone,
+    pub text: String,
+}
+
+impl Again {
+    /// The code as a message to send (its verification's deadline; no limit hits: the first
+    /// send counted them).
+    pub fn outgoing(&self) -> Outgoing<'_> {
+        Outgoing {
+            tenant: &self.tenant,
+            kind: MessageKind::Otp,
+            phone: &self.number,
+            text: self.text.clone(),
+            info: otp_shared::sms::analyze(&self.text),
+            deadline_ms: self.v.expires_at,
+            hits: Vec::new(),
+            verification_id: Some(self.v.id.clone()),
+            fraud: None,
         }
-        Dispatch::Unknown { gateway_id, reason } => {
-            next.gateway_id = gateway_id;
-            next.state = DeliveryState::Unknown;
-            next.error = Some(reason);
-            dispatch::correct(app, ctx, &next, &version, None).await;
-            Rerouted::Handed {
-                message_id: next.id.clone(),
-                gateway_id: next.gateway_id.clone(),
-                state: DeliveryState::Unknown,
-            }
-        }
-        Dispatch::Refused { reasons } => {
-            // Nobody took it: it is certainly unsent, and stays the verification's last
-            // message, so a later look (or the user's resend) can try again.
-            next.state = DeliveryState::Failed;
-            next.gateway_id = String::new();
-            next.failure_class = Some(otp_shared::wire::FailureClass::NoCapacity);
-            next.error = Some(reasons.join("; "));
-            dispatch::correct(app, ctx, &next, &version, None).await;
-            Rerouted::Failed(format!("no phone took it: {}", reasons.join("; ")))
-        }
-    };
-    Ok(result)
+    }
 }

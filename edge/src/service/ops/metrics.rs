@@ -1,7 +1,8 @@
 //! `GET /v1/admin/metrics` in Prometheus' text format, from what the service already keeps: this
 //! month's aggregate counters (requests by route and status, sends by state, latency buckets,
 //! inbound SMS, webhook attempts), the last health check of every phone (queue depth, pacing
-//! headroom, kill switch) and the open alert incidents. Counters restart each month (Prometheus'
+//! headroom, kill switch), the open alert incidents, and the exactly-once check of the last day's
+//! messages with each phone's refused second sends (`fleet::outcomes`). Counters restart each month (Prometheus'
 //! `rate` takes a reset in its stride); the store requests are this isolate's own.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::links;
+use crate::service::fleet::outcomes::Outcomes;
 use crate::service::fleet::roster;
 use crate::service::ops::analytics::{Granularity, LATENCY_BUCKETS_MS};
 
@@ -260,6 +262,53 @@ fn gateway_gauges(x: &mut Exposition, checks: &[Value]) {
     }
 }
 
+/// The exactly-once families: accepted messages of the window by how they ended, the invariant's
+/// violations, and the second sends each phone refused (its duplicates).
+pub fn render_outcomes(o: &Outcomes, duplicates: &[(String, u64)]) -> String {
+    let mut x = Exposition::default();
+    let finals = x.family(
+        "otp_messages_final",
+        "gauge",
+        "Messages accepted in the last day by how they ended (a code once, through all its attempts): sent, failed, expired, pending.",
+    );
+    for outcome in ["sent", "failed", "expired", "pending"] {
+        let v = o.by_outcome.get(outcome).copied().unwrap_or(0);
+        finals.sample("", &[("outcome", outcome)], v);
+    }
+    let violations = x.family(
+        "otp_messages_invariant_violations",
+        "gauge",
+        "Messages accepted in the last day that broke exactly-once: sent twice, failed without a reason, never final.",
+    );
+    for kind in ["sent_twice", "failed_without_reason", "never_final"] {
+        let v = o.violations.get(kind).copied().unwrap_or(0);
+        violations.sample("", &[("kind", kind)], v);
+    }
+    let dups = x.family(
+        "otp_gateway_duplicate_sends_total",
+        "counter",
+        "Hand-offs of a message id a phone already had (a second send it refused), since the phone started.",
+    );
+    for (gateway, v) in duplicates {
+        dups.sample("", &[("gateway", gateway)], v);
+    }
+    x.render()
+}
+
+/// How far back the exactly-once check looks, and how many messages it reads at most.
+const OUTCOMES_WINDOW_MS: i64 = 24 * 3_600_000;
+const OUTCOMES_LIMIT: usize = 5_000;
+
+/// The exactly-once check over the last day's messages (see `fleet::outcomes`).
+pub async fn message_outcomes<P: Platform>(app: &App<P>) -> Result<Outcomes, Error> {
+    let now = app.platform.now_ms();
+    let messages = app
+        .repo()
+        .messages_since(now - OUTCOMES_WINDOW_MS, OUTCOMES_LIMIT)
+        .await?;
+    Ok(crate::service::fleet::outcomes::check(&messages, now))
+}
+
 /// The metrics text (see the module header).
 pub async fn prometheus<P: Platform>(
     app: &App<P>,
@@ -285,7 +334,15 @@ pub async fn prometheus<P: Platform>(
         }
     }
     let checks: Vec<Value> = latest.into_values().collect();
-    Ok(render(&month, &checks, &open, route_of))
+    let outcomes = message_outcomes(app).await?;
+    let duplicates: Vec<(String, u64)> = links::gateway_probes(app)
+        .await
+        .into_iter()
+        .filter_map(|p| p.health.map(|h| (p.id, h.duplicates)))
+        .collect();
+    let mut text = render(&month, &checks, &open, route_of);
+    text.push_str(&render_outcomes(&outcomes, &duplicates));
+    Ok(text)
 }
 
 /// A phone's own metrics (`GET /metrics` on the gateway, signed both ways).

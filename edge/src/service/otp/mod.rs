@@ -141,6 +141,7 @@ pub(crate) fn render_text<P: Platform>(
     let s = &tenant.settings;
     let p = templates::TextParams {
         code,
+        style: s.text_style,
         minutes: (s.ttl_secs / 60).max(1),
         app: s.app_name.as_deref().unwrap_or(&tenant.name),
         webotp_host: s.webotp_host.as_deref(),

@@ -4,7 +4,7 @@
 
 use super::Repo;
 use crate::net::HttpClient;
-use crate::service::fleet::enrol::{EnrolToken, EnrolledPhone};
+use crate::service::fleet::enrolled::{EnrolToken, EnrolledPhone};
 use crate::store::{Doc, Precondition, StoreError, Write};
 
 pub fn token_path(token_sha256: &str) -> String {

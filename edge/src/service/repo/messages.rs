@@ -65,6 +65,31 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok(docs.into_iter().map(|d| (d.value, d.update_time)).collect())
     }
 
+    /// Messages created at or after `since` (unix ms), oldest first, at most `limit`.
+    pub async fn messages_since(
+        &self,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let filters = [Filter::new(
+            "created_at",
+            "GREATER_THAN_OR_EQUAL",
+            json!(since),
+        )];
+        let docs = self
+            .db
+            .query::<MessageRecord, _>(
+                self.http,
+                self.now,
+                "messages",
+                &filters,
+                Some("created_at"),
+                limit,
+            )
+            .await?;
+        Ok(docs.into_iter().map(|d| d.value).collect())
+    }
+
     /// Several messages and one more document (a report's nonce) in one read, in the order asked.
     pub async fn messages_with(
         &self,
