@@ -56,6 +56,11 @@ async fn read_roster<P: Platform>(app: &App<P>, now: i64, cached: Option<(i64, R
 
 /// The phone `id`, re-reading the list once if this isolate does not know it yet.
 pub async fn roster_link<P: Platform>(app: &App<P>, id: &str) -> Option<GatewayLink> {
+    // A configured phone is always in the list (first, and no enrolled phone takes its id):
+    // found without the store.
+    if let Some(l) = app.configured_gateways.iter().find(|g| g.cfg.id == id) {
+        return Some(l.clone());
+    }
     let roster = roster(app).await;
     if let Some(l) = roster.iter().find(|g| g.cfg.id == id) {
         return Some(l.clone());
