@@ -6,19 +6,19 @@
 
 use std::sync::Mutex;
 
-use super::abuse::geo::GlobalGeo;
-use super::cache::{TtlCell, TtlMap};
-use super::ctx::Ctx;
-use super::fleet::gateway::{GatewayLink, Probe, Roster};
-use super::fleet::model::Standings;
-use super::ops::analytics::Counters;
-use super::ops::incidents::AlertCache;
-use super::ops::webhooks::events::Target;
-use super::repo::Repo;
-use super::secrets::Secrets;
-use super::tenants::key_cache::AuthCache;
 use crate::config::Config;
 use crate::platform::Platform;
+use crate::service::abuse::geo::GlobalGeo;
+use crate::service::cache::{TtlCell, TtlMap};
+use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::{GatewayLink, Probe, Roster};
+use crate::service::fleet::model::Standings;
+use crate::service::ops::analytics::Counters;
+use crate::service::ops::incidents::AlertCache;
+use crate::service::ops::webhooks::events::Target;
+use crate::service::repo::view::Repo;
+use crate::service::secrets::Secrets;
+use crate::service::tenants::key_cache::AuthCache;
 use crate::store::Firestore;
 use otp_shared::wire::Keys;
 

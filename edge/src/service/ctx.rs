@@ -5,10 +5,10 @@
 
 use std::cell::RefCell;
 
-use super::abuse::end_user::EndUser;
-use super::model::IdempotencyRecord;
-use super::ops::analytics::Event;
 use crate::platform::Hit;
+use crate::service::abuse::end_user::EndUser;
+use crate::service::model::IdempotencyRecord;
+use crate::service::ops::analytics::Event;
 use crate::store::Write;
 
 /// Work that must happen but not before the answer: the platform runs it after responding

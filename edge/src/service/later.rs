@@ -1,12 +1,12 @@
 //! Runs the work requests left for after their answers (`ctx::Deferred`), each kind by the
 //! context that declared it. Above every context: nothing below names this module.
 
-use super::app::App;
-use super::ctx::Deferred;
-use super::messaging::{self, reroute};
-use super::ops::{self, notify, operators, usage, webhooks};
-use super::tenants;
 use crate::platform::{GateAsk, Platform};
+use crate::service::app::App;
+use crate::service::ctx::Deferred;
+use crate::service::messaging::{self, reroute};
+use crate::service::ops::{self, notify, operators, usage, webhooks};
+use crate::service::tenants;
 
 /// Runs `tasks` in order. Work that leaves work (a webhook's endpoint disabled raises an alert,
 /// whose record is written after) is run in turn.

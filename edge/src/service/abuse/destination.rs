@@ -3,9 +3,9 @@
 
 use otp_shared::phone::Phone;
 
-use super::geo::{check, GlobalGeo};
 use crate::error::Error;
 use crate::platform::Platform;
+use crate::service::abuse::geo::{check, GlobalGeo};
 use crate::service::app::App;
 use crate::service::model::Tenant;
 

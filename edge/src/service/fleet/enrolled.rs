@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use otp_shared::wire::Keys;
 use serde::{Deserialize, Serialize};
 
-use super::gateway::GatewayLink;
 use crate::config::GatewayConfig;
+use crate::service::fleet::gateway::GatewayLink;
 use crate::service::sealing;
 use crate::service::secrets::Secrets;
 

@@ -3,12 +3,12 @@
 
 use otp_shared::wire::{self, Keys};
 
-use super::gateway::{probe, signed_exchange, GatewayLink, Probe};
-use super::roster;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::{probe, signed_exchange, GatewayLink, Probe};
+use crate::service::fleet::roster;
 
 /// How long an isolate reuses its probes of the fleet for `/v1/status` (a tenant may call it
 /// often; the phones should not pay for that).

@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-pub use super::gateway::Roster;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::enrolled;
 use crate::service::fleet::gateway::GatewayLink;
+pub use crate::service::fleet::gateway::Roster;
 
 /// A callback from an unknown phone re-reads the list at most this often.
 const MISS_REFRESH_MS: i64 = 1_000;

@@ -18,7 +18,7 @@ pub const LOW_BATTERY_PERCENT: u8 = 15;
 /// Failed attempts in a row that make a phone "failing".
 pub const FAILING_RUN: u32 = 3;
 
-pub use super::model::Standings;
+pub use crate::service::fleet::model::Standings;
 
 /// Why a phone in this state (probed at `now_s`, unix seconds) should be offered messages last
 /// (none: it is fine, or unknown).

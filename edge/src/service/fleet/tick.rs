@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::model::PhoneRecord;
-use super::standing::{avoid_reasons, standing_of, Standings};
-use super::{canary, stuck};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::gateway::{probe, Probe};
+use crate::service::fleet::model::PhoneRecord;
 use crate::service::fleet::roster;
 use crate::service::fleet::standing;
+use crate::service::fleet::standing::{avoid_reasons, standing_of, Standings};
+use crate::service::fleet::{canary, stuck};
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::repo;

@@ -4,11 +4,11 @@
 use otp_shared::phone::Phone;
 use serde_json::{json, Value};
 
-use super::dispatch::message_json;
-use super::inbound;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::messaging::dispatch::message_json;
+use crate::service::messaging::inbound;
 use crate::service::model::MessageRecord;
 use crate::service::repo::inbound::InboundRecord;
 use crate::service::repo::log::{Log, LogQuery};

@@ -15,7 +15,7 @@ use crate::service::messaging::optouts;
 use crate::service::model::{MessageRecord, Tenant};
 use crate::service::ops::analytics::Event;
 
-pub use super::dispatch::message_json;
+pub use crate::service::messaging::dispatch::message_json;
 
 /// Longest direct message accepted, in segments (a carrier joins them into one text).
 pub const MAX_SEGMENTS: usize = 6;

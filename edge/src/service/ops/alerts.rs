@@ -9,13 +9,13 @@
 
 use serde_json::{json, Value};
 
-use super::incidents::KNOWN_MS;
-pub use super::incidents::{incident_id, AlertKind};
-use super::later::Later;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::ops::audit;
+use crate::service::ops::incidents::KNOWN_MS;
+pub use crate::service::ops::incidents::{incident_id, AlertKind};
+use crate::service::ops::later::Later;
 
 /// An incident began (or goes on) for `subject` (a gateway id, a tenant, a prefix...).
 pub async fn raise_alert<P: Platform>(

@@ -1,8 +1,8 @@
 //! What operations do after an answer.
 
-use super::incidents::AlertKind;
-use super::notices::Notice;
 use crate::service::model::Tenant;
+use crate::service::ops::incidents::AlertKind;
+use crate::service::ops::notices::Notice;
 
 #[derive(Debug, Clone)]
 pub enum Later {

@@ -7,12 +7,12 @@ use otp_shared::phone::Phone;
 use otp_shared::wire::MessageKind;
 use serde_json::json;
 
-pub use super::notices::Notice;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::messaging::messages;
 use crate::service::model::Tenant;
+pub use crate::service::ops::notices::Notice;
 
 /// The period a notice belongs to: a renewal (new quota or end date) starts a new one.
 fn period(t: &Tenant) -> String {

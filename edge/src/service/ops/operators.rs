@@ -11,8 +11,6 @@ use otp_shared::wire::MessageKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::alerts::remember_alert;
-use super::incidents::{incident_id, AlertKind, CONFIG_CACHE_MS, LATCH_GATE};
 use crate::error::{Error, ErrorCode};
 use crate::net::{HttpClient, OutboundRequest};
 use crate::platform::{iso8601, GateAsk, Hit, LimitKind, Platform, RateRule};
@@ -20,6 +18,8 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::messaging::messages;
 use crate::service::model::Tenant;
+use crate::service::ops::alerts::remember_alert;
+use crate::service::ops::incidents::{incident_id, AlertKind, CONFIG_CACHE_MS, LATCH_GATE};
 use crate::service::repo::alerts::{AlertConfig, Incident, IncidentState};
 use crate::service::sealing;
 

@@ -2,9 +2,9 @@
 //! their durable holder (`Platform::tally`) after the answer, or before it for a request that
 //! counted a send or a check (`analytics` says which documents and fields).
 
-use super::analytics::{counter_increments, SHARDS};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::ops::analytics::{counter_increments, SHARDS};
 
 /// Adds a request's events to the isolate's counts.
 pub fn count<P: Platform>(app: &App<P>, items: &[(String, String)], now_ms: i64) {

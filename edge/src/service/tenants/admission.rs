@@ -2,7 +2,6 @@
 //! pipeline asked for and the service's own, such as a phone's send window) and, for a send, takes
 //! a unit of quota. A refusal becomes the error a client expects for that limit.
 
-pub use super::gate::tenant_gate;
 use crate::error::{Error, ErrorCode};
 use crate::platform::fraud::FraudAsk;
 use crate::platform::{GateAsk, Hit, LimitKind, Platform, QuotaAnswer, QuotaOp};
@@ -11,6 +10,7 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::Tenant;
 use crate::service::ops::notices::Notice;
+pub use crate::service::tenants::gate::tenant_gate;
 
 /// Passes the tenant's gate with the request's pending hits plus `extra`. With `take`, one
 /// unit of quota is taken too (or the error says why not).

@@ -11,12 +11,12 @@
 
 use serde_json::json;
 
-use super::key_cache::{Cached, Lookup};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, GateAsk, Hit, LimitKind, Platform, RateRule};
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::{ApiKeyRecord, Tenant, TenantStatus};
+use crate::service::tenants::key_cache::{Cached, Lookup};
 use crate::service::tenants::keys::{self, Role};
 
 #[derive(Debug, Clone)]

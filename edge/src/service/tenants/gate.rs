@@ -26,7 +26,8 @@ use crate::platform::{
     GateAnswer, GateAsk, Hit, LimitKind, QuotaAnswer, QuotaOp, RateRule, Refusal,
 };
 use crate::service::abuse::fraud::rules::{FraudGuard, StoreChanges};
-use crate::service::repo::{Repo, ShardState};
+use crate::service::repo::quota::ShardState;
+use crate::service::repo::view::Repo;
 use crate::store::StoreError;
 
 /// The gate of a tenant (one Durable Object each).

@@ -1,11 +1,11 @@
 //! Which endpoints of a tenant take an event (read at most once per `WEBHOOK_CACHE_MS` per isolate),
 //! and the delivery documents that ride in the commit of the change they report.
 
-use super::events::{Event, Target};
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::ops::webhooks::events::{Event, Target};
 use crate::service::repo::webhooks::{self as repo_wh, DeliveryRecord, DeliveryState};
 use crate::service::sealing;
 use crate::store::Write;
