@@ -11,11 +11,23 @@ need_apt=()
 for p in rustc-web cargo-web rust-web-src lld-22 chromium; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
-if ((${#need_apt[@]})); then
-  log "apt: installing ${need_apt[*]}"
+# qemu-user runs the cross-built aarch64 gateway in its e2e test; runit gives the installer's test
+# the real runsvdir/runsv/sv that termux-services uses. Without their recommends: no binfmt
+# registration, no runit started by the machine's own init.
+need_bare=()
+for p in qemu-user runit; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_bare+=("$p")
+done
+if ((${#need_apt[@]} + ${#need_bare[@]})); then
+  log "apt: installing ${need_apt[*]} ${need_bare[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if ((${#need_apt[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  if ((${#need_bare[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_bare[@]}" >/dev/null
+  fi
 fi
 # worker-build checks that a wasm32 std directory exists; with build-std an empty one is enough.
 sysroot="$(/usr/bin/rustc --print sysroot)"

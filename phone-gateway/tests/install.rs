@@ -1,4 +1,6 @@
-//! install.sh with stub `pkg`, `sv` and `cargo` (the stub cargo installs the binary built for these tests).
+//! install.sh with stub `pkg`, `sv` and `cargo` (the stub cargo installs the binary built for these
+//! tests, through `--from-source`). The release path (download, checksum, real runit, updates) is
+//! tested end to end in tests/e2e/test_install.py.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +64,8 @@ impl Env {
             .env("PM", self.path("stubs/pm"))
             .env("PREFIX", self.path("prefix"))
             .env("HOME", self.path("home"))
+            // the stub `sv` starts nothing, so there is no gateway to wait for
+            .env("INSTALL_HEALTH_SECS", "0")
             .env_remove("GATEWAY_HOME")
             .env_remove("PHONE_GATEWAY_SECRET")
             .env_remove("TERMUX_VERSION")
@@ -87,9 +91,22 @@ impl Env {
 #[test]
 fn dry_run_prints_every_step_and_changes_nothing() {
     let env = Env::new();
+    // the default: the release's binary, no compiler
     let (ok, out) = env.run(&["--dry-run", "--gateway-id", "phone-7"]);
     assert!(ok, "{out}");
     let pkg = env.path("stubs/pkg");
+    assert!(
+        out.contains(&format!(
+            "+ {} install -y termux-api termux-services curl cloudflared",
+            pkg.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("/SHA256SUMS and phone-gateway-linux-"), "{out}");
+    assert!(!out.contains("install --locked --path"), "{out}");
+    // --from-source: today's build on the phone
+    let (ok, out) = env.run(&["--dry-run", "--from-source", "--gateway-id", "phone-7"]);
+    assert!(ok, "{out}");
     assert!(
         out.contains(&format!(
             "+ {} install -y rust termux-api sqlite termux-services cloudflared",
@@ -123,6 +140,7 @@ fn dry_run_prints_every_step_and_changes_nothing() {
 fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
     let env = Env::new();
     let (ok, out) = env.run(&[
+        "--from-source",
         "--gateway-id",
         "phone-9",
         "--edge-url",
@@ -187,7 +205,7 @@ fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
     assert_eq!(mode(&prefix.join("var/service/phone-gateway/run")), 0o755);
     assert!(prefix.join("var/service/phone-gateway/log/run").exists());
 
-    let (ok, out) = env.run(&["--gateway-id", "phone-9"]);
+    let (ok, out) = env.run(&["--from-source", "--gateway-id", "phone-9"]);
     assert!(ok, "{out}");
     assert_eq!(
         std::fs::read_to_string(home.join("secret")).unwrap().trim(),
@@ -204,6 +222,7 @@ fn a_raw_tcp_tunnel_gets_the_gateways_own_tls_or_a_warning() {
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
     std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
     let (ok, out) = env.run(&[
+        "--from-source",
         "--tunnel",
         "portmap",
         "--hostname",
@@ -268,7 +287,7 @@ fn termux_api_from_the_play_store_is_refused_and_from_f_droid_or_github_accepted
     );
     assert!(out.contains("F-Droid") && out.contains("GitHub"), "{out}");
     assert!(
-        !out.contains("== 1/5"),
+        !out.contains("== 1/6"),
         "nothing installed after the refusal: {out}"
     );
     // An older Termux names its build in TERMUX_VERSION.

@@ -152,6 +152,19 @@ def gateway_binary():
     raise RuntimeError("phone-gateway is not built: run `cargo build -p phone-gateway`")
 
 
+def gateway_dist(cpus, version=None, out=None):
+    """The static release binaries for `cpus` (aarch64, armv7, x86_64) from scripts/build-gateway.sh
+    (cached by their inputs; test.sh builds them first): the directory holding them, install.sh and
+    SHA256SUMS, as a release publishes them."""
+    args = ["bash", str(ROOT / "scripts/build-gateway.sh"), *cpus]
+    if version:
+        args += ["--version", version]
+    if out:
+        args += ["--out", str(out)]
+    done = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 class Sms:
     """What the recording termux-sms-send was asked to send."""
 
@@ -189,12 +202,20 @@ class Sms:
 
 class Stack:
     def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
-                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2):
+                 sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, gateway_cmd=None,
+                 external_gateways=None, worker_port=None):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
         `sender`: gateway id -> extra [sender] settings; `gateway_toml`: gateway id -> more TOML
-        tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries)."""
+        tables (e.g. [budget]); `numbers`: gateway id -> its SIMs' numbers for GATEWAYS (canaries);
+        `gateway_cmd`: gateway id -> the program to run instead of the native build (e.g. qemu-user
+        and a cross-built binary); `external_gateways`: phones started outside the stack (by
+        install.sh), as {"id", "url", "secret"}, listed in GATEWAYS too; `worker_port`: the worker's
+        port, when something must know the edge's URL before the stack starts."""
+        self.gateway_cmd = gateway_cmd or {}
+        self.external_gateways = external_gateways or []
+        self.chosen_worker_port = worker_port
         self.sender = sender or {}
         self.gateway_toml = gateway_toml or {}
         self.numbers = numbers or {}
@@ -246,7 +267,7 @@ class Stack:
             p = bindir / program
             p.write_text(f"#!/usr/bin/env bash\nif [ -f \"$PHONE_DIR/{control}\" ]; then cat \"$PHONE_DIR/{control}\"; else echo '{default}'; fi\n")
             p.chmod(0o755)
-        self.worker_port = free_port()
+        self.worker_port = self.chosen_worker_port or free_port()
         self.url = f"http://127.0.0.1:{self.worker_port}"
         self.gateways = [self.start_gateway(f"phone-{i + 1}", self.url) for i in range(self.gateway_count)]
 
@@ -257,8 +278,8 @@ class Stack:
             "OTP_HMAC_SECRET": self.otp_secret,
             "ADMIN_BOOTSTRAP_KEY": self.admin_key,
             "GATEWAYS": json.dumps([{"id": g["id"], "url": g["url"], **({"numbers": self.numbers[g["id"]]} if g["id"] in self.numbers else {})}
-                                    for g in self.gateways]),
-            "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways}),
+                                    for g in self.gateways + self.external_gateways]),
+            "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways + self.external_gateways}),
             "GATEWAY_TIMEOUT_MS": "5000",
             **self.worker_vars,
         }
@@ -349,7 +370,7 @@ interval_secs = 1
                    PHONE_DIR=str(gdir), PHONE_GATEWAY_ID=gid, SMS_INBOX=str(gdir / "inbox.json"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
-        cmd = [str(gateway_binary()), "--config", str(gdir / "gateway.toml")]
+        cmd = [*self.gateway_cmd.get(gid, [str(gateway_binary())]), "--config", str(gdir / "gateway.toml")]
         proc = self._spawn(gid, cmd, env=env)
         return {"id": gid, "url": f"http://127.0.0.1:{port}", "secret": secret, "dir": gdir, "proc": proc, "cmd": cmd, "env": env}
 
