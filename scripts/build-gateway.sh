@@ -84,7 +84,10 @@ for cpu in "${cpus[@]}"; do
   if [ ! -x "$cached" ]; then
     log "gateway: building $cpu ($t, profile $PROFILE, version $VERSION)"
     start=$(date +%s)
+    # link-self-contained=no: Debian ships no musl start files for rustc to add (rustup's targets do);
+    # Zig adds its own musl's.
     env PATH="/usr/bin:$CROSS/bin:$CROSS/zig-bin:$PATH" CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+      RUSTFLAGS="-C link-self-contained=no" \
       CARGO_TARGET_DIR="$CROSS_TARGET_DIR" ZIG_GLOBAL_CACHE_DIR="$CACHE/zig" PHONE_GATEWAY_VERSION="$VERSION" \
       "$CROSS/bin/cargo-zigbuild" zigbuild --quiet -p phone-gateway --bin phone-gateway --target "$t" \
       --profile "$PROFILE" "${profile_config[@]}" -Zbuild-std=std,panic_abort

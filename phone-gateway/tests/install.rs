@@ -102,7 +102,10 @@ fn dry_run_prints_every_step_and_changes_nothing() {
         )),
         "{out}"
     );
-    assert!(out.contains("/SHA256SUMS and phone-gateway-linux-"), "{out}");
+    assert!(
+        out.contains("/SHA256SUMS and phone-gateway-linux-"),
+        "{out}"
+    );
     assert!(!out.contains("install --locked --path"), "{out}");
     // --from-source: today's build on the phone
     let (ok, out) = env.run(&["--dry-run", "--from-source", "--gateway-id", "phone-7"]);
@@ -126,7 +129,12 @@ fn dry_run_prints_every_step_and_changes_nothing() {
     assert!(out.contains("wrangler secret put GATEWAY_SECRETS"), "{out}");
     assert!(out.contains("{\"phone-7\":"), "{out}");
     // the recommended tunnel by default: Cloudflare's, with TLS
-    assert!(out.contains("cloudflared tunnel create phone-7"), "{out}");
+    // ... run as a supervised service (a quick tunnel until a named tunnel's token is given)
+    assert!(
+        out.contains("exec cloudflared tunnel --no-autoupdate --url http://127.0.0.1:8787"),
+        "{out}"
+    );
+    assert!(out.contains("--tunnel-token"), "{out}");
     assert!(out.contains("\"url\":\"https://"), "{out}");
     assert!(!out.contains("http://<"), "{out}");
     assert_eq!(env.stub_calls(), "", "a stub ran during --dry-run");

@@ -23,7 +23,9 @@ async fn name_server(name: &'static str, ip: [u8; 4]) -> (SocketAddr, Arc<Mutex<
     tokio::spawn(async move {
         let mut buf = [0u8; 512];
         loop {
-            let Ok((n, from)) = sock.recv_from(&mut buf).await else { return };
+            let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
             let q = &buf[..n];
             // the question's name (labels from offset 12) and type
             let (mut i, mut labels) = (12, Vec::new());
@@ -84,7 +86,11 @@ async fn names_resolve_through_the_stub_resolver_and_roots_come_from_the_bundle(
     };
 
     let url = format!("https://edge.test:{port}/health");
-    let r = client(true).get(&url).send().await.expect("resolved and trusted");
+    let r = client(true)
+        .get(&url)
+        .send()
+        .await
+        .expect("resolved and trusted");
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("\"status\":\"ok\""));
     assert!(asked.lock().unwrap().iter().any(|n| n == "edge.test"));

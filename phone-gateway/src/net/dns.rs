@@ -300,9 +300,18 @@ mod tests {
     #[tokio::test]
     async fn ip_literals_and_localhost_need_no_server() {
         let r = StubResolver::new(vec![]);
-        assert_eq!(r.lookup("127.0.0.1").await.unwrap(), vec![IpAddr::from([127, 0, 0, 1])]);
-        assert_eq!(r.lookup("[::1]").await.unwrap(), vec![IpAddr::from(Ipv6Addr::LOCALHOST)]);
-        assert_eq!(r.lookup("localhost").await.unwrap(), vec![IpAddr::from([127, 0, 0, 1])]);
+        assert_eq!(
+            r.lookup("127.0.0.1").await.unwrap(),
+            vec![IpAddr::from([127, 0, 0, 1])]
+        );
+        assert_eq!(
+            r.lookup("[::1]").await.unwrap(),
+            vec![IpAddr::from(Ipv6Addr::LOCALHOST)]
+        );
+        assert_eq!(
+            r.lookup("localhost").await.unwrap(),
+            vec![IpAddr::from([127, 0, 0, 1])]
+        );
         assert!(r.lookup("edge.example.com").await.is_err());
     }
 }

@@ -32,7 +32,10 @@ pub fn client_builder_with(env: &dyn Fn(&str) -> Option<String>) -> reqwest::Cli
     let musl = cfg!(target_env = "musl");
     match name_servers(env, Path::new("/etc/resolv.conf").exists(), musl) {
         Ok(Some(servers)) => {
-            debug!(?servers, "names resolved by the gateway's own stub resolver");
+            debug!(
+                ?servers,
+                "names resolved by the gateway's own stub resolver"
+            );
             builder = builder.dns_resolver(Arc::new(dns::StubResolver::new(servers)));
         }
         Ok(None) => {}
@@ -101,7 +104,9 @@ pub fn name_servers(
     if ips.is_empty() {
         ips = dns::FALLBACK.to_vec();
     }
-    Ok(Some(ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect()))
+    Ok(Some(
+        ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -110,8 +115,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -121,7 +128,8 @@ mod tests {
         let prefix = dir.path().to_str().unwrap().to_string();
         let env = env_of(&[("PREFIX", prefix.clone())]);
         // no resolv.conf anywhere: the public fallback
-        let want: Vec<SocketAddr> = vec!["1.1.1.1:53".parse().unwrap(), "8.8.8.8:53".parse().unwrap()];
+        let want: Vec<SocketAddr> =
+            vec!["1.1.1.1:53".parse().unwrap(), "8.8.8.8:53".parse().unwrap()];
         assert_eq!(name_servers(&env, false, true).unwrap(), Some(want));
         // Termux's
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
@@ -140,7 +148,10 @@ mod tests {
         let env = env_of(&[("PHONE_GATEWAY_DNS", "127.0.0.1:5353, 10.0.0.1".into())]);
         assert_eq!(
             name_servers(&env, true, false).unwrap(),
-            Some(vec!["127.0.0.1:5353".parse().unwrap(), "10.0.0.1:53".parse().unwrap()])
+            Some(vec![
+                "127.0.0.1:5353".parse().unwrap(),
+                "10.0.0.1:53".parse().unwrap()
+            ])
         );
         let bad = env_of(&[("PHONE_GATEWAY_DNS", "resolver.example".into())]);
         assert!(name_servers(&bad, true, false).is_err());
@@ -158,7 +169,10 @@ mod tests {
             Some(dir.path().join("etc/tls/cert.pem"))
         );
         assert_eq!(
-            ca_bundle(&env_of(&[("PREFIX", prefix), ("SSL_CERT_FILE", "/x.pem".into())])),
+            ca_bundle(&env_of(&[
+                ("PREFIX", prefix),
+                ("SSL_CERT_FILE", "/x.pem".into())
+            ])),
             Some(PathBuf::from("/x.pem"))
         );
         // unreadable or not PEM: nothing added, no panic
