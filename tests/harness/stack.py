@@ -203,7 +203,7 @@ class Sms:
 class Stack:
     def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
                  sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, gateway_cmd=None,
-                 external_gateways=None, worker_port=None):
+                 external_gateways=None, worker_port=None, gateway_env=None):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
@@ -212,7 +212,9 @@ class Stack:
         `gateway_cmd`: gateway id -> the program to run instead of the native build (e.g. qemu-user
         and a cross-built binary); `external_gateways`: phones started outside the stack (by
         install.sh), as {"id", "url", "secret"}, listed in GATEWAYS too; `worker_port`: the worker's
-        port, when something must know the edge's URL before the stack starts."""
+        port, when something must know the edge's URL before the stack starts; `gateway_env`:
+        gateway id -> more environment for that phone (e.g. PHONE_GATEWAY_* overrides)."""
+        self.gateway_env = gateway_env or {}
         self.gateway_cmd = gateway_cmd or {}
         self.external_gateways = external_gateways or []
         self.chosen_worker_port = worker_port
@@ -370,6 +372,7 @@ interval_secs = 1
                    PHONE_DIR=str(gdir), PHONE_GATEWAY_ID=gid, SMS_INBOX=str(gdir / "inbox.json"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
+        env.update(self.gateway_env.get(gid, {}))
         cmd = [*self.gateway_cmd.get(gid, [str(gateway_binary())]), "--config", str(gdir / "gateway.toml")]
         proc = self._spawn(gid, cmd, env=env)
         return {"id": gid, "url": f"http://127.0.0.1:{port}", "secret": secret, "dir": gdir, "proc": proc, "cmd": cmd, "env": env}
