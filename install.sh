@@ -359,8 +359,12 @@ EOF
       write_log_service "$UPDATE_DIR" ;;
     off)
       if [ -d "$UPDATE_DIR" ]; then
-        run "$SV" down "$UPDATE_DIR" 2>/dev/null || true
-        run rm -rf "$UPDATE_DIR"
+        # stop it, then take the directory away from runsvdir in one rename (runsv may still be
+        # writing its supervise files while it exits)
+        run "$SV" force-stop "$UPDATE_DIR" >/dev/null 2>&1 || true
+        run "$SV" exit "$UPDATE_DIR" >/dev/null 2>&1 || true
+        run mv "$UPDATE_DIR" "$LOCK_ROOT/phone-gateway-update.removed.$$"
+        rm -rf "$LOCK_ROOT/phone-gateway-update.removed.$$" 2>/dev/null || true
       fi ;;
   esac
 
