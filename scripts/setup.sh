@@ -13,20 +13,32 @@ log "wasm32 compiler: $route route ($(if [ "$route" = rustup ]; then echo "rustu
 wanted=(chromium)
 [ "$route" = debian ] && wanted=(rustc-web cargo-web rust-web-src lld-22 chromium)
 need_apt=()
+# qemu-user runs the cross-built aarch64 gateway in its e2e test; runit gives the installer's test
+# the real runsvdir/runsv/sv that termux-services uses. Without their recommends: no binfmt
+# registration, no runit started by the machine's own init.
+need_bare=()
 if command -v dpkg >/dev/null 2>&1; then
   for p in "${wanted[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+  done
+  for p in qemu-user runit; do
+    dpkg -s "$p" >/dev/null 2>&1 || need_bare+=("$p")
   done
 elif [ "$route" = debian ]; then
   die "no compiler for wasm32: run 'rustup target add wasm32-unknown-unknown' (the Debian route needs apt)"
 else
   command -v chromium >/dev/null 2>&1 || log "note: no chromium on PATH; the dashboard's browser test needs one"
 fi
-if ((${#need_apt[@]})); then
-  log "apt: installing ${need_apt[*]}"
+if ((${#need_apt[@]} + ${#need_bare[@]})); then
+  log "apt: installing ${need_apt[*]} ${need_bare[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if ((${#need_apt[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  if ((${#need_bare[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_bare[@]}" >/dev/null
+  fi
 fi
 # worker-build checks that a wasm32 std directory exists; with build-std an empty one is enough.
 if [ "$route" = debian ]; then

@@ -25,6 +25,12 @@ cargo build --quiet -p phone-gateway -p otpctl
 bash scripts/build-worker.sh
 # What `wrangler deploy` would upload, checked without an account (bundle, bindings, migrations, crons, size).
 bash scripts/deploy-check.sh
+# The static binaries the install, update and qemu tests run (a cheap profile; cached by inputs):
+# aarch64 for qemu-user, x86_64 for the fake Termux, and x86_64 again with another version string
+# for the update test. armv7 and the release profile are left to the release workflow.
+log "static gateway binaries for the e2e tests (scripts/build-gateway.sh)"
+bash scripts/build-gateway.sh aarch64 x86_64 >/dev/null
+bash scripts/build-gateway.sh --version 0.1.0-next --out "$CACHE/gateway-next" x86_64 >/dev/null
 
 if [ "${BENCH:-1}" != 0 ]; then
   log "benchmarks, bounded (a smoke run of the bench on the debug gateway just built: figures only, not comparable; BENCH=0 skips)"

@@ -46,7 +46,7 @@ pub async fn drain<T, B>(
         Ok(t) => t,
         Err(e) => return warn!(error = %e, what = lane.what, "callbacks disabled"),
     };
-    let client = reqwest::Client::builder()
+    let client = crate::net::client_builder()
         .timeout(Duration::from_secs(app.cfg.reports.timeout_secs))
         .build()
         .expect("http client");

@@ -14,12 +14,20 @@ pub mod fair_share;
 pub mod inbound;
 pub mod keyring;
 pub mod kill_switch;
+pub mod net;
 pub mod pacing;
 pub mod reports;
 pub mod run;
 pub mod sender;
 pub mod server;
 pub mod store;
+
+/// The version this binary reports (`--version`, `GET /health`): set at build time by the release
+/// build (`PHONE_GATEWAY_VERSION`), else the crate's.
+pub const VERSION: &str = match option_env!("PHONE_GATEWAY_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {

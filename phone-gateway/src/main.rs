@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 /// Native SMS gateway for Termux (see docs/design.md).
 #[derive(Parser)]
-#[command(version)]
+#[command(version = phone_gateway::VERSION)]
 struct Args {
     /// TOML config file; PHONE_GATEWAY_* environment variables override it.
     #[arg(long, global = true)]

@@ -1,4 +1,6 @@
-//! install.sh with stub `pkg`, `sv` and `cargo` (the stub cargo installs the binary built for these tests).
+//! install.sh with stub `pkg`, `sv` and `cargo` (the stub cargo installs the binary built for these
+//! tests, through `--from-source`). The release path (download, checksum, real runit, updates) is
+//! tested end to end in tests/e2e/test_install.py.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +64,8 @@ impl Env {
             .env("PM", self.path("stubs/pm"))
             .env("PREFIX", self.path("prefix"))
             .env("HOME", self.path("home"))
+            // the stub `sv` starts nothing, so there is no gateway to wait for
+            .env("INSTALL_HEALTH_SECS", "0")
             .env_remove("GATEWAY_HOME")
             .env_remove("PHONE_GATEWAY_SECRET")
             .env_remove("TERMUX_VERSION")
@@ -87,9 +91,25 @@ impl Env {
 #[test]
 fn dry_run_prints_every_step_and_changes_nothing() {
     let env = Env::new();
+    // the default: the release's binary, no compiler
     let (ok, out) = env.run(&["--dry-run", "--gateway-id", "phone-7"]);
     assert!(ok, "{out}");
     let pkg = env.path("stubs/pkg");
+    assert!(
+        out.contains(&format!(
+            "+ {} install -y termux-api termux-services curl cloudflared",
+            pkg.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("/SHA256SUMS and phone-gateway-linux-"),
+        "{out}"
+    );
+    assert!(!out.contains("install --locked --path"), "{out}");
+    // --from-source: today's build on the phone
+    let (ok, out) = env.run(&["--dry-run", "--from-source", "--gateway-id", "phone-7"]);
+    assert!(ok, "{out}");
     assert!(
         out.contains(&format!(
             "+ {} install -y rust termux-api sqlite termux-services cloudflared",
@@ -109,7 +129,12 @@ fn dry_run_prints_every_step_and_changes_nothing() {
     assert!(out.contains("wrangler secret put GATEWAY_SECRETS"), "{out}");
     assert!(out.contains("{\"phone-7\":"), "{out}");
     // the recommended tunnel by default: Cloudflare's, with TLS
-    assert!(out.contains("cloudflared tunnel create phone-7"), "{out}");
+    // ... run as a supervised service (a quick tunnel until a named tunnel's token is given)
+    assert!(
+        out.contains("exec cloudflared tunnel --no-autoupdate --url http://127.0.0.1:8787"),
+        "{out}"
+    );
+    assert!(out.contains("--tunnel-token"), "{out}");
     assert!(out.contains("\"url\":\"https://"), "{out}");
     assert!(!out.contains("http://<"), "{out}");
     assert_eq!(env.stub_calls(), "", "a stub ran during --dry-run");
@@ -123,6 +148,7 @@ fn dry_run_prints_every_step_and_changes_nothing() {
 fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
     let env = Env::new();
     let (ok, out) = env.run(&[
+        "--from-source",
         "--gateway-id",
         "phone-9",
         "--edge-url",
@@ -187,7 +213,7 @@ fn install_writes_config_secret_and_service_and_keeps_the_secret_on_rerun() {
     assert_eq!(mode(&prefix.join("var/service/phone-gateway/run")), 0o755);
     assert!(prefix.join("var/service/phone-gateway/log/run").exists());
 
-    let (ok, out) = env.run(&["--gateway-id", "phone-9"]);
+    let (ok, out) = env.run(&["--from-source", "--gateway-id", "phone-9"]);
     assert!(ok, "{out}");
     assert_eq!(
         std::fs::read_to_string(home.join("secret")).unwrap().trim(),
@@ -204,6 +230,7 @@ fn a_raw_tcp_tunnel_gets_the_gateways_own_tls_or_a_warning() {
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
     std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
     let (ok, out) = env.run(&[
+        "--from-source",
         "--tunnel",
         "portmap",
         "--hostname",
@@ -268,7 +295,7 @@ fn termux_api_from_the_play_store_is_refused_and_from_f_droid_or_github_accepted
     );
     assert!(out.contains("F-Droid") && out.contains("GitHub"), "{out}");
     assert!(
-        !out.contains("== 1/5"),
+        !out.contains("== 1/6"),
         "nothing installed after the refusal: {out}"
     );
     // An older Termux names its build in TERMUX_VERSION.

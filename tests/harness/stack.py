@@ -211,6 +211,19 @@ def _end_group(p, timeout=10):
         p.wait()
 
 
+def gateway_dist(cpus, version=None, out=None):
+    """The static release binaries for `cpus` (aarch64, armv7, x86_64) from scripts/build-gateway.sh
+    (cached by their inputs; test.sh builds them first): the directory holding them, install.sh and
+    SHA256SUMS, as a release publishes them."""
+    args = ["bash", str(ROOT / "scripts/build-gateway.sh"), *cpus]
+    if version:
+        args += ["--version", version]
+    if out:
+        args += ["--out", str(out)]
+    done = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 class Sms:
     """What the recording termux-sms-send was asked to send."""
 
@@ -249,7 +262,8 @@ class Sms:
 class Stack:
     def __init__(self, gateways=1, keep_logs=True, pacing=None, worker_vars=None, simulate=False, wait_worker=True,
                  sender=None, gateway_toml=None, numbers=None, inbox_poll_secs=2, emulator_args=(), log_level=None,
-                 own_emulator=False, gateway_profile=None):
+                 own_emulator=False, gateway_profile=None, gateway_cmd=None, external_gateways=None, worker_port=None,
+                 gateway_env=None):
         """`pacing`: gateway id -> [pacing] settings that replace the fast defaults for that phone;
         `worker_vars`: extra worker vars (e.g. STORE_TIMEOUT_MS); `simulate`: the phones log instead
         of running termux-sms-send (benchmarks: the seed's own SMS step is a no-op too);
@@ -259,11 +273,20 @@ class Stack:
         emulator of its own); `log_level`: wrangler dev's (`log` keeps the worker's own log lines; default
         warn, OTP_STACK_LOG_LEVEL); `own_emulator`: start a Firestore emulator for this stack alone (named
         "emulator" in `procs`) even when one is shared (`share_emulator`); `gateway_profile`: "release" or
-        "debug" (see `gateway_binary`)."""
+        "debug" (see `gateway_binary`);
+        `gateway_cmd`: gateway id -> the program to run instead of the native build (e.g. qemu-user
+        and a cross-built binary); `external_gateways`: phones started outside the stack (by
+        install.sh), as {"id", "url", "secret"}, listed in GATEWAYS too; `worker_port`: the worker's
+        port, when something must know the edge's URL before the stack starts; `gateway_env`:
+        gateway id -> more environment for that phone (e.g. PHONE_GATEWAY_* overrides)."""
         self.emulator_args = list(emulator_args)
         self.log_level = log_level
         self.own_emulator = own_emulator or bool(self.emulator_args) or _shared_emulator is None
         self.gateway_profile = gateway_profile
+        self.gateway_env = gateway_env or {}
+        self.gateway_cmd = gateway_cmd or {}
+        self.external_gateways = external_gateways or []
+        self.chosen_worker_port = worker_port
         self.sender = sender or {}
         self.gateway_toml = gateway_toml or {}
         self.numbers = numbers or {}
@@ -353,7 +376,7 @@ class Stack:
             p = bindir / program
             p.write_text(f"#!/usr/bin/env bash\nif [ -f \"$PHONE_DIR/{control}\" ]; then cat \"$PHONE_DIR/{control}\"; else echo '{default}'; fi\n")
             p.chmod(0o755)
-        self.worker_port = free_port()
+        self.worker_port = self.chosen_worker_port or free_port()
         self.url = f"http://127.0.0.1:{self.worker_port}"
         self.gateways = [self.start_gateway(f"phone-{i + 1}", self.url) for i in range(self.gateway_count)]
 
@@ -364,8 +387,8 @@ class Stack:
             "OTP_HMAC_SECRET": self.otp_secret,
             "ADMIN_BOOTSTRAP_KEY": self.admin_key,
             "GATEWAYS": json.dumps([{"id": g["id"], "url": g["url"], **({"numbers": self.numbers[g["id"]]} if g["id"] in self.numbers else {})}
-                                    for g in self.gateways]),
-            "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways}),
+                                    for g in self.gateways + self.external_gateways]),
+            "GATEWAY_SECRETS": json.dumps({g["id"]: g["secret"] for g in self.gateways + self.external_gateways}),
             "GATEWAY_TIMEOUT_MS": "5000",
             **self.worker_vars,
         }
@@ -477,7 +500,8 @@ interval_secs = 1
                    PHONE_GATEWAY_LOG_FILE=str(self.dir / f"{gid}.log"))
         if self.simulate:
             env["PHONE_GATEWAY_SIMULATE"] = "1"
-        cmd = [str(gateway_binary(self.gateway_profile)), "--config", str(gdir / "gateway.toml")]
+        env.update(self.gateway_env.get(gid, {}))
+        cmd = [*self.gateway_cmd.get(gid, [str(gateway_binary(self.gateway_profile))]), "--config", str(gdir / "gateway.toml")]
         url = f"http://127.0.0.1:{port}"
         enrolled = None
         if enrol_token is not None:

@@ -69,7 +69,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
             StatusCode::OK,
             &Liveness {
                 status: "ok".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
+                version: crate::VERSION.into(),
             },
         )),
         (Method::GET, PATH_METRICS) => signed(app, req, metrics).await,
@@ -339,7 +339,7 @@ async fn health(app: Arc<App>, authed: Authed) -> Result<Reply, ApiError> {
         StatusCode::OK,
         &Health {
             status: "ok".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: crate::VERSION.into(),
             queue_depth: depth,
             kill_switch: kill.is_some(),
             kill_switch_reason: kill,
