@@ -93,3 +93,9 @@ if [ "$("$TOOLS/bin/worker-build" --version 2>/dev/null)" != "0.8.7" ]; then
   log "cargo: installing worker-build 0.8.7 (once)"
   cargo install -q worker-build --version 0.8.7 --root "$TOOLS"
 fi
+# 6. cargo-cycles: the module graph behind the "no import cycle inside edge/src/service" check
+#    (scripts/check-cycles.sh). syn-based: about 2 CPU-minutes to build, once.
+if [ "$("$TOOLS/bin/cargo-cycles" --version 2>/dev/null)" != "cargo-cycles 0.2.0" ]; then
+  log "cargo: installing cargo-cycles 0.2.0 (once)"
+  cargo install -q --locked cargo-cycles --version 0.2.0 --root "$TOOLS"
+fi

@@ -11,6 +11,9 @@ log "format and lints (cargo fmt --check; clippy --all-targets -D warnings)"
 cargo fmt --all --check || { echo "cargo fmt --all --check found unformatted code; run cargo fmt --all"; exit 1; }
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+log "no import cycle inside edge/src/service (cargo-cycles)"
+bash scripts/check-cycles.sh
+
 log "native tests (cargo test --workspace)"
 cargo test --workspace --quiet 2>&1 | grep -Ev '^(running 0 tests|test result: ok. 0 passed.*)$|^$' || { echo "native tests failed"; exit 1; }
 

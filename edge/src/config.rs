@@ -53,7 +53,7 @@ pub struct Config {
     pub fleet: FleetConfig,
     /// Tenant webhooks: delivery, retries and when a failing endpoint is disabled.
     pub webhooks: WebhookConfig,
-    /// The scheduled backup to R2 (`service::backup`).
+    /// The scheduled backup to R2 (`service::ops::backup`).
     pub backup: BackupConfig,
     /// Where operator alerts go when the stored channels cannot be read (the store is down and
     /// this isolate never read them): a Slack/Discord-compatible webhook.
@@ -94,7 +94,7 @@ pub struct FleetConfig {
     pub cache_ms: i64,
 }
 
-/// The scheduled backup (`service::backup`).
+/// The scheduled backup (`service::ops::backup`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupConfig {
     /// Complete days kept in the bucket (`BACKUP_KEEP_DAYS`, default 7); 0 turns backups off.

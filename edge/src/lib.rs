@@ -4,7 +4,6 @@
 pub mod api;
 pub mod config;
 pub mod error;
-pub mod gate_fraud;
 pub mod net;
 pub mod platform;
 pub mod service;

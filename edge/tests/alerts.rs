@@ -10,9 +10,12 @@ use std::sync::{Arc, Mutex};
 use otp_edge::config::Config;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
-use otp_edge::service::alerts::AlertKind;
-use otp_edge::service::app::{App, Ctx};
-use otp_edge::service::cron;
+use otp_edge::service::app::App;
+use otp_edge::service::ctx::Ctx;
+use otp_edge::service::later;
+use otp_edge::service::ops::alerts::AlertKind;
+use otp_edge::service::ops::cron;
+use otp_edge::service::ops::operators;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -85,7 +88,7 @@ async fn an_unreachable_store_is_told_once_through_the_fallback_webhook_and_its_
         let ctx = Ctx::new("req_cron".into(), app.platform.now_ms(), "cron".into());
         let summary = cron::run(&app, &ctx).await;
         assert!(summary["store_error"].is_string(), "{summary}");
-        app.run_deferred(ctx.take_deferred()).await;
+        later::run(&app, ctx.take_deferred()).await;
     }
     let told: Vec<Value> = got.lock().unwrap().clone();
     assert_eq!(told.len(), 1, "{told:?}");
@@ -97,8 +100,14 @@ async fn an_unreachable_store_is_told_once_through_the_fallback_webhook_and_its_
     assert_eq!(told[0]["text"], told[0]["content"]);
     // Cleared: told once with a summary; a second clear says nothing.
     for _ in 0..2 {
-        app.settle_alert(false, AlertKind::StoreUnreachable, "firestore", Value::Null)
-            .await;
+        operators::settle_alert(
+            &app,
+            false,
+            AlertKind::StoreUnreachable,
+            "firestore",
+            Value::Null,
+        )
+        .await;
     }
     let told: Vec<Value> = got.lock().unwrap().clone();
     assert_eq!(told.len(), 2, "{told:?}");
@@ -135,7 +144,8 @@ async fn an_incident_is_told_when_it_opens_and_clears_and_a_fraud_block_each_tim
             .collect()
     };
     for _ in 0..3 {
-        app.settle_alert(
+        operators::settle_alert(
+            &app,
             true,
             AlertKind::PhoneDown,
             "phone-9",
@@ -143,10 +153,8 @@ async fn an_incident_is_told_when_it_opens_and_clears_and_a_fraud_block_each_tim
         )
         .await;
     }
-    app.settle_alert(false, AlertKind::PhoneDown, "phone-9", Value::Null)
-        .await;
-    app.settle_alert(false, AlertKind::PhoneDown, "phone-9", Value::Null)
-        .await;
+    operators::settle_alert(&app, false, AlertKind::PhoneDown, "phone-9", Value::Null).await;
+    operators::settle_alert(&app, false, AlertKind::PhoneDown, "phone-9", Value::Null).await;
     assert_eq!(
         kinds(&got),
         vec![("phone_down".into(), false), ("phone_down".into(), true)]
@@ -155,8 +163,7 @@ async fn an_incident_is_told_when_it_opens_and_clears_and_a_fraud_block_each_tim
     assert!(summary.contains("raised 3 times"), "{summary}");
     // Nobody clears a fraud-guard block (it lifts by itself): each one is told.
     for _ in 0..2 {
-        app.settle_alert(true, AlertKind::FraudBlock, "t_1/+1415", Value::Null)
-            .await;
+        operators::settle_alert(&app, true, AlertKind::FraudBlock, "t_1/+1415", Value::Null).await;
     }
     assert_eq!(
         kinds(&got)

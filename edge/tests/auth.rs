@@ -7,7 +7,9 @@ use otp_edge::config::Config;
 use otp_edge::error::ErrorCode;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
-use otp_edge::service::app::{App, Ctx};
+use otp_edge::service::app::App;
+use otp_edge::service::ctx::Ctx;
+use otp_edge::service::tenants::auth;
 
 fn app(limit: u32) -> App<NativePlatform> {
     let (host, project) = (support::emulator().to_string(), support::unique("auth"));
@@ -35,7 +37,7 @@ async fn failed_lookups_are_limited_per_address_before_any_read() {
     let mut codes = Vec::new();
     for i in 0..6 {
         codes.push(
-            app.authenticate(&fake_key(i), &ctx("10.0.0.1"))
+            auth::authenticate(&app, &fake_key(i), &ctx("10.0.0.1"))
                 .await
                 .unwrap_err()
                 .code,
@@ -44,8 +46,7 @@ async fn failed_lookups_are_limited_per_address_before_any_read() {
     assert_eq!(&codes[..3], &[ErrorCode::Unauthorized; 3], "{codes:?}");
     assert_eq!(&codes[3..], &[ErrorCode::RateLimited; 3], "{codes:?}");
     // Another address is not affected.
-    let e = app
-        .authenticate(&fake_key(7), &ctx("10.0.0.2"))
+    let e = auth::authenticate(&app, &fake_key(7), &ctx("10.0.0.2"))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Unauthorized);
@@ -56,7 +57,9 @@ async fn a_repeated_bad_key_or_a_malformed_one_is_not_counted() {
     let app = app(2);
     let ctx = || Ctx::new("req_auth".into(), app.platform.now_ms(), "10.0.0.3".into());
     for _ in 0..5 {
-        let e = app.authenticate(&fake_key(1), &ctx()).await.unwrap_err();
+        let e = auth::authenticate(&app, &fake_key(1), &ctx())
+            .await
+            .unwrap_err();
         assert_eq!(
             e.code,
             ErrorCode::Unauthorized,
@@ -64,21 +67,20 @@ async fn a_repeated_bad_key_or_a_malformed_one_is_not_counted() {
         );
     }
     for _ in 0..5 {
-        let e = app
-            .authenticate("otp_sk_x/../_y", &ctx())
+        let e = auth::authenticate(&app, "otp_sk_x/../_y", &ctx())
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::Unauthorized);
     }
     assert_eq!(
-        app.authenticate(&fake_key(2), &ctx())
+        auth::authenticate(&app, &fake_key(2), &ctx())
             .await
             .unwrap_err()
             .code,
         ErrorCode::Unauthorized
     );
     assert_eq!(
-        app.authenticate(&fake_key(3), &ctx())
+        auth::authenticate(&app, &fake_key(3), &ctx())
             .await
             .unwrap_err()
             .code,

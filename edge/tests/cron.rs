@@ -6,8 +6,9 @@ mod support;
 
 use otp_edge::native::{NativePlatform, ReqwestClient};
 use otp_edge::platform::Platform;
-use otp_edge::service::app::{App, Ctx};
-use otp_edge::service::cron;
+use otp_edge::service::app::App;
+use otp_edge::service::ctx::Ctx;
+use otp_edge::service::ops::cron;
 use otp_edge::store::{Firestore, Write};
 use serde_json::{json, Value};
 

@@ -12,6 +12,8 @@ use otp_edge::native::{NativePlatform, ReqwestClient};
 use otp_edge::net::{HttpClient, OutboundRequest, OutboundResponse, TransportError};
 use otp_edge::platform::{GateAnswer, GateAsk, Platform};
 use otp_edge::service::app::App;
+use otp_edge::service::fleet::roster;
+use otp_edge::service::later;
 use otp_edge::store::{Firestore, Write};
 use otp_shared::wire::{self, Keys, MessageState, StatusBatch, StatusReport};
 use serde_json::{json, Value};
@@ -231,7 +233,7 @@ async fn a_batch_is_one_read_and_one_commit_and_skips_what_another_phone_holds()
     let body = serde_json::to_vec(&batch).unwrap();
     // A warm isolate: it has read the fleet's roster (configured plus enrolled phones, one list
     // read kept for ROSTER_CACHE_MS) before this batch, as it has after its first request.
-    app.roster().await;
+    roster::roster(&app).await;
     app.platform.http.urls.lock().unwrap().clear();
     let handled = handle(&app, signed_callback(&body, 7)).await;
     let r = handled.response;
@@ -239,7 +241,7 @@ async fn a_batch_is_one_read_and_one_commit_and_skips_what_another_phone_holds()
     assert_eq!(data(&r), json!({"received": 6, "applied": 4, "ignored": 2}));
     // The request itself; the analytics flush comes after the answer.
     let urls = app.platform.http.urls.lock().unwrap().clone();
-    app.run_deferred(handled.deferred).await;
+    later::run(&app, handled.deferred).await;
     let count = |suffix: &str| urls.iter().filter(|u| u.ends_with(suffix)).count();
     // Plus, the first time an isolate sees the tenant, one look-up of its webhook endpoints
     // (kept for WEBHOOK_CACHE_MS): the events of the new states ride in the same commit.

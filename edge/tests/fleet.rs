@@ -10,11 +10,16 @@ use otp_edge::api::pipeline::handle;
 use otp_edge::config::Config;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
-use otp_edge::service::app::{App, Ctx, Deferred};
-use otp_edge::service::fleet::{self, model::CanaryState, reroute::Rerouted};
-use otp_edge::service::keys::sha256_hex;
+use otp_edge::service::app::App;
+use otp_edge::service::ctx::{Ctx, Deferred};
+use otp_edge::service::fleet::canary;
+use otp_edge::service::fleet::standing;
+use otp_edge::service::fleet::{self, model::CanaryState};
+use otp_edge::service::messaging::reroute::Rerouted;
+use otp_edge::service::messaging::{later, reroute};
 use otp_edge::service::model::{DeliveryState, MessageRecord};
 use otp_edge::service::sealing;
+use otp_edge::service::tenants::keys::sha256_hex;
 use otp_edge::store::Write;
 use otp_shared::wire::{self, FailureClass, Keys, MessageKind, MessageState, StatusReport};
 use serde_json::{json, Value};
@@ -111,14 +116,20 @@ async fn routing_offers_the_phones_in_good_standing_first() {
     )
     .await;
     for _ in 0..10 {
-        assert_eq!(app.gateway_order(&[]).await, ["phone-2", "phone-1"]);
+        assert_eq!(
+            standing::gateway_order(&app, &[]).await,
+            ["phone-2", "phone-1"]
+        );
     }
-    assert_eq!(app.gateway_order(&["phone-2".into()]).await, ["phone-1"]);
+    assert_eq!(
+        standing::gateway_order(&app, &["phone-2".into()]).await,
+        ["phone-1"]
+    );
     // A missed canary is a reason too; with both in bad standing the order is random again.
     put(&app, "fleet/phone-2", &json!({"gateway_id": "phone-2", "avoid": [], "degraded": {"reason": "x", "role": "send", "since": 1, "canary": "c"}})).await;
     let mut firsts = std::collections::BTreeSet::new();
     for _ in 0..40 {
-        firsts.insert(app.gateway_order(&[]).await[0].clone());
+        firsts.insert(standing::gateway_order(&app, &[]).await[0].clone());
     }
     assert_eq!(firsts.len(), 2, "{firsts:?}");
 }
@@ -178,17 +189,17 @@ async fn a_reroute_never_follows_a_send_that_may_have_gone_nor_a_code_about_to_e
     let ctx = ctx(&app);
     let (uncertain, _) = failed_otp(&app, Some(FailureClass::Uncertain), 300_000).await;
     assert_eq!(
-        app.reroute(&ctx, &uncertain).await,
+        reroute::reroute(&app, &ctx, &uncertain).await,
         Rerouted::Skipped("it may have been sent")
     );
     let (unclassified, _) = failed_otp(&app, None, 300_000).await;
     assert_eq!(
-        app.reroute(&ctx, &unclassified).await,
+        reroute::reroute(&app, &ctx, &unclassified).await,
         Rerouted::Skipped("it may have been sent")
     );
     let (late, _) = failed_otp(&app, Some(FailureClass::GenericFailure), 10_000).await;
     assert_eq!(
-        app.reroute(&ctx, &late).await,
+        reroute::reroute(&app, &ctx, &late).await,
         Rerouted::Skipped("code expires too soon")
     );
     let m = get(&app, &format!("messages/{uncertain}")).await;
@@ -201,7 +212,7 @@ async fn a_certain_failure_is_rerouted_as_a_new_message_that_avoids_the_phone_th
     let ctx = ctx(&app);
     let (failed, slot) = failed_otp(&app, Some(FailureClass::GenericFailure), 300_000).await;
     // phone-2 is the only other phone, and it does not answer: the new message fails, recorded.
-    let outcome = app.reroute(&ctx, &failed).await;
+    let outcome = reroute::reroute(&app, &ctx, &failed).await;
     assert!(
         matches!(&outcome, Rerouted::Failed(why) if why.contains("phone-2")),
         "{outcome:?}"
@@ -221,7 +232,7 @@ async fn a_certain_failure_is_rerouted_as_a_new_message_that_avoids_the_phone_th
     assert_eq!(v["status"], "pending");
     // Once rerouted, never again from the same failure.
     assert_eq!(
-        app.reroute(&ctx, &failed).await,
+        reroute::reroute(&app, &ctx, &failed).await,
         Rerouted::Skipped("already rerouted")
     );
 }
@@ -231,7 +242,10 @@ async fn two_reroutes_of_one_failure_at_once_make_one_new_message() {
     let app = app();
     let (failed, slot) = failed_otp(&app, Some(FailureClass::NoService), 300_000).await;
     let (c1, c2) = (ctx(&app), ctx(&app));
-    let (a, b) = tokio::join!(app.reroute(&c1, &failed), app.reroute(&c2, &failed));
+    let (a, b) = tokio::join!(
+        reroute::reroute(&app, &c1, &failed),
+        reroute::reroute(&app, &c2, &failed)
+    );
     let skipped = [&a, &b]
         .iter()
         .filter(|r| {
@@ -312,7 +326,7 @@ async fn a_classified_failure_report_leaves_a_reroute_for_after_the_answer_and_a
         .deferred
         .iter()
         .filter_map(|d| match d {
-            Deferred::Reroute { message_id } => Some(message_id),
+            Deferred::Messaging(later::Later::Reroute { message_id }) => Some(message_id),
             _ => None,
         })
         .collect();
@@ -441,7 +455,7 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     // phone-1 did not even answer about its canary: the sending side is in doubt.
     let p1 = get(&app, "fleet/phone-1").await;
     assert_eq!(p1["degraded"]["role"], "send", "{p1}");
-    assert!(app.standings().await["phone-1"].contains(&"canary_missed".to_string()));
+    assert!(standing::standings(&app).await["phone-1"].contains(&"canary_missed".to_string()));
     assert!(audit_actions(&app)
         .await
         .iter()
@@ -449,19 +463,16 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
 
     // The inbound path hands over texts: a stranger's is not a canary...
     let ctx = ctx(&app);
+    assert!(!canary::canary_received(&app, &ctx, "phone-2", "Your code is forest river").await);
     assert!(
-        !app.canary_received(&ctx, "phone-2", "Your code is forest river")
-            .await
-    );
-    assert!(
-        !app.canary_received(&ctx, "phone-2", "otp-sms canary ZZZZZZZZZZZZZZZZ")
-            .await,
+        !canary::canary_received(&app, &ctx, "phone-2", "otp-sms canary ZZZZZZZZZZZZZZZZ").await,
         "unknown token"
     );
     // ...one at the wrong phone is the fleet's own but proves nothing...
     let later = seed_canary(&app, &token('b'), "phone-1", "phone-2", now + 600_000).await;
     assert!(
-        app.canary_received(
+        canary::canary_received(
+            &app,
             &ctx,
             "phone-1",
             &format!("otp-sms canary {}", token('b').to_uppercase())
@@ -474,7 +485,8 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     );
     // ...and phone-1's next canary arriving at phone-2 proves phone-1 sends again.
     assert!(
-        app.canary_received(
+        canary::canary_received(
+            &app,
             &ctx,
             "phone-2",
             &format!("otp-sms canary {}", token('b').to_uppercase())
@@ -484,16 +496,26 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     let c = get(&app, &format!("canaries/{later}")).await;
     assert_eq!(c["state"], "received");
     assert!(get(&app, "fleet/phone-1").await["degraded"].is_null());
-    assert!(!app.standings().await["phone-1"].contains(&"canary_missed".to_string()));
+    assert!(!standing::standings(&app).await["phone-1"].contains(&"canary_missed".to_string()));
     // Twice is once.
     assert!(
-        app.canary_received(&ctx, "phone-2", &format!("otp-sms canary {}", token('b')))
-            .await
+        canary::canary_received(
+            &app,
+            &ctx,
+            "phone-2",
+            &format!("otp-sms canary {}", token('b'))
+        )
+        .await
     );
     // The late one still counts as arrived, late.
     assert!(
-        app.canary_received(&ctx, "phone-2", &format!("otp-sms canary {}", token('a')))
-            .await
+        canary::canary_received(
+            &app,
+            &ctx,
+            "phone-2",
+            &format!("otp-sms canary {}", token('a'))
+        )
+        .await
     );
     assert_eq!(
         get(&app, &format!("canaries/{missed}")).await["state"],

@@ -6,8 +6,8 @@
 
 use otp_edge::config::GatewayConfig;
 use otp_edge::native::NativePlatform;
-use otp_edge::service::app::GatewayLink;
-use otp_edge::service::gateway::{hand_off, Dispatch};
+use otp_edge::service::fleet::gateway::GatewayLink;
+use otp_edge::service::fleet::gateway::{hand_off, Dispatch};
 use otp_shared::wire::{self, Keys, MessageKind, SendRequest};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -293,13 +293,13 @@ async fn the_probe_asks_for_the_signed_health_and_believes_only_a_signed_answer(
     let g = gateway("phone-1", &stand.url);
     let p = platform();
     *stand.answer.lock().unwrap() = Answer::SignedHealth;
-    let probe = otp_edge::service::gateway::probe(&p, &g, 3_000).await;
+    let probe = otp_edge::service::fleet::gateway::probe(&p, &g, 3_000).await;
     assert!(probe.reachable, "{probe:?}");
     let health = probe.health.expect("health");
     assert_eq!((health.queue_depth, health.capacity.used), (2, 3));
 
     *stand.answer.lock().unwrap() = Answer::UnsignedHealth;
-    let probe = otp_edge::service::gateway::probe(&p, &g, 3_000).await;
+    let probe = otp_edge::service::fleet::gateway::probe(&p, &g, 3_000).await;
     assert!(!probe.reachable && probe.health.is_none(), "{probe:?}");
     assert!(probe.error.unwrap().contains("unsigned"));
     // the probe's requests were signed GETs of /health for this gateway

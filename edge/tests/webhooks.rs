@@ -11,12 +11,16 @@ use std::sync::Arc;
 use otp_edge::config::Config;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
-use otp_edge::service::app::{App, Ctx};
+use otp_edge::service::app::App;
+use otp_edge::service::ctx::Ctx;
 use otp_edge::service::model::Tenant;
+use otp_edge::service::ops::webhooks::deliver;
+use otp_edge::service::ops::webhooks::deliver::Outcome;
+use otp_edge::service::ops::webhooks::endpoints;
+use otp_edge::service::ops::webhooks::endpoints::EndpointInput;
+use otp_edge::service::ops::webhooks::events::{Event, EventType};
+use otp_edge::service::ops::webhooks::targets;
 use otp_edge::service::repo::webhooks::DeliveryState;
-use otp_edge::service::webhooks::deliver::Outcome;
-use otp_edge::service::webhooks::endpoints::EndpointInput;
-use otp_edge::service::webhooks::{Event, EventType};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -85,7 +89,9 @@ async fn one_delivery(app: &App<NativePlatform>, url: &str) -> (Tenant, String, 
         events: Some(vec!["message.sent".into()]),
         ..Default::default()
     };
-    let (e, _secret) = app.create_webhook(&ctx, &t, &input).await.unwrap();
+    let (e, _secret) = endpoints::create_webhook(app, &ctx, &t, &input)
+        .await
+        .unwrap();
     let event = Event::new(
         EventType::MessageSent,
         &t.id,
@@ -93,7 +99,9 @@ async fn one_delivery(app: &App<NativePlatform>, url: &str) -> (Tenant, String, 
         ctx.now_ms,
         json!({"id": "msg_0123456789abcdefghjk"}),
     );
-    let (writes, ids) = app.webhook_writes_for(&t.id, &[event]).await.unwrap();
+    let (writes, ids) = targets::webhook_writes_for(app, &t.id, &[event])
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 1);
     app.repo().commit(writes).await.unwrap();
     (t, e.id, ids[0].clone())
@@ -106,8 +114,10 @@ async fn racing_attempters_post_and_record_a_delivery_once() {
     let (url, hits) = receiver(200, 200).await;
     let (_, _, id) = one_delivery(&app, &url).await;
     let ctx = Ctx::new("req_race".into(), app.platform.now_ms(), String::new());
-    let outcomes =
-        futures_util::future::join_all((0..4).map(|_| app.attempt_delivery(&ctx, &id, true))).await;
+    let outcomes = futures_util::future::join_all(
+        (0..4).map(|_| deliver::attempt_delivery(&app, &ctx, &id, true)),
+    )
+    .await;
     assert_eq!(
         outcomes
             .iter()
@@ -135,7 +145,7 @@ async fn racing_attempters_post_and_record_a_delivery_once() {
     );
     // Delivered: a later attempt changes nothing.
     assert_eq!(
-        app.attempt_delivery(&ctx, &id, true).await,
+        deliver::attempt_delivery(&app, &ctx, &id, true).await,
         Outcome::Skipped
     );
 }
@@ -147,18 +157,33 @@ async fn a_failing_endpoint_walks_the_retry_steps_then_is_disabled() {
     let (url, hits) = receiver(500, 0).await;
     let (t, endpoint, id) = one_delivery(&app, &url).await;
     let ctx = Ctx::new("req_fail".into(), app.platform.now_ms(), String::new());
-    assert_eq!(app.attempt_delivery(&ctx, &id, true).await, Outcome::Retry);
-    let e = app.tenant_webhook(&t, &endpoint).await.unwrap().value;
+    assert_eq!(
+        deliver::attempt_delivery(&app, &ctx, &id, true).await,
+        Outcome::Retry
+    );
+    let e = endpoints::tenant_webhook(&app, &t, &endpoint)
+        .await
+        .unwrap()
+        .value;
     assert!(
         e.failing_since > 0 && e.enabled,
         "the first failure marks it failing"
     );
     // The second failure is past WEBHOOK_DISABLE_AFTER_SECS (0): disabled.
-    assert_eq!(app.attempt_delivery(&ctx, &id, true).await, Outcome::Retry);
-    let e = app.tenant_webhook(&t, &endpoint).await.unwrap().value;
+    assert_eq!(
+        deliver::attempt_delivery(&app, &ctx, &id, true).await,
+        Outcome::Retry
+    );
+    let e = endpoints::tenant_webhook(&app, &t, &endpoint)
+        .await
+        .unwrap()
+        .value;
     assert!(!e.enabled && e.disabled_reason.is_some(), "{e:?}");
     // What is still pending fails without another post.
-    assert_eq!(app.attempt_delivery(&ctx, &id, true).await, Outcome::Failed);
+    assert_eq!(
+        deliver::attempt_delivery(&app, &ctx, &id, true).await,
+        Outcome::Failed
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     let d = &app.repo().get_deliveries(&[id]).await.unwrap()[0].value;
     assert_eq!(d.state, DeliveryState::Failed);

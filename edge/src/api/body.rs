@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::http::ApiRequest;
 use crate::error::{Error, ErrorCode};
-use crate::service::app::Ctx;
-use crate::service::phones;
+use crate::service::abuse::numbers;
+use crate::service::ctx::Ctx;
 
 /// Parses the body as a JSON object into `T`. An empty body is `{}`.
 pub fn json<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
@@ -35,19 +35,19 @@ pub fn json<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
 /// A required phone field, international or national with its `country` (ISO 3166 alpha-2):
 /// missing -> `phone_required`, malformed -> `phone_invalid`, unknown country -> `country_invalid`.
 pub fn phone(raw: Option<&str>, country: Option<&str>) -> Result<Phone, Error> {
-    phones::parse_required(raw, country)
+    numbers::parse_required(raw, country)
 }
 
 /// An optional phone field, validated when present.
 pub fn optional_phone(raw: Option<&str>, country: Option<&str>) -> Result<Option<Phone>, Error> {
-    phones::parse_optional(raw, country)
+    numbers::parse_optional(raw, country)
 }
 
 /// The end user's address from a body field (`end_user_ip`, Twilio's `DeviceIp`), when given: the
 /// per-address limit and the fraud guard count it from here on.
 pub fn end_user(ctx: &Ctx, raw: Option<&str>) -> Result<(), Error> {
     if let Some(ip) = raw.map(str::trim).filter(|s| !s.is_empty()) {
-        ctx.set_end_user(crate::service::end_user::parse(ip)?);
+        ctx.set_end_user(crate::service::abuse::end_user::parse(ip)?);
     }
     Ok(())
 }

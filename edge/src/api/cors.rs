@@ -10,6 +10,7 @@ use super::routes::{match_path, Auth, ROUTES};
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::ops::cors;
 
 const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id, x-api-key";
 const EXPOSE_HEADERS: &str = "x-request-id, idempotent-replayed, retry-after";
@@ -56,7 +57,7 @@ pub async fn preflight<P: Platform>(
     let allowed = match (&origin, auth) {
         (None, _) => None,
         (Some(_), Auth::Public) => Some("*".to_string()),
-        (Some(o), Auth::Tenant) if app.origin_listed(o).await => Some(o.clone()),
+        (Some(o), Auth::Tenant) if cors::origin_listed(app, o).await => Some(o.clone()),
         _ => None,
     };
     match allowed {

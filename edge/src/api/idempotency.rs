@@ -11,11 +11,12 @@ use serde_json::Value;
 use super::http::{ApiRequest, ApiResponse};
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
-use crate::service::app::{App, Claim, Deferred};
-use crate::service::keys::sha256_hex;
+use crate::service::app::App;
+use crate::service::ctx::{Claim, Deferred};
 use crate::service::model::{IdempotencyRecord, IdempotencyState};
 use crate::service::repo;
 use crate::service::sealing;
+use crate::service::tenants::keys::sha256_hex;
 use crate::store::StoreError;
 
 /// How long a claimed key may stay unfinished before a retry may run the request again: longer

@@ -11,11 +11,16 @@ use super::render;
 use super::routes::{self, Auth, Envelope, Idempotency, Limits, Matched, Route};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::platform::{new_id, Hit, LimitKind, Platform};
-use crate::service::admit::tenant_gate;
-use crate::service::analytics::request_fields;
-use crate::service::app::{App, Ctx, Deferred};
-use crate::service::auth::{require_admin, require_tenant};
+use crate::service::app::App;
+use crate::service::ctx::{Ctx, Deferred};
+use crate::service::later;
 use crate::service::model::Tenant;
+use crate::service::ops::analytics::request_fields;
+use crate::service::ops::usage;
+use crate::service::tenants::admission;
+use crate::service::tenants::admission::tenant_gate;
+use crate::service::tenants::auth;
+use crate::service::tenants::auth::{require_admin, require_tenant};
 
 /// An answer and what must still happen after it is sent.
 pub struct Handled {
@@ -38,7 +43,7 @@ pub fn body_limit<P: Platform>(app: &App<P>, path: &str) -> usize {
 /// Handles `req` and runs what it left for later at once (native tools and tests).
 pub async fn handle_now<P: Platform>(app: &App<P>, req: ApiRequest) -> ApiResponse {
     let h = handle(app, req).await;
-    app.run_deferred(h.deferred).await;
+    later::run(app, h.deferred).await;
     h.response
 }
 
@@ -140,9 +145,9 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
         ));
     }
     if counted_events {
-        app.tally_now(&events, started).await;
+        usage::tally_now(app, &events, started).await;
     } else {
-        app.count(&events, started);
+        usage::count(app, &events, started);
     }
     if let Some(origin) = &cors_origin {
         response = super::cors::decorate(response, origin);
@@ -153,7 +158,7 @@ pub async fn handle<P: Platform>(app: &App<P>, req: ApiRequest) -> Handled {
     }
     deferred.extend(ctx.take_deferred());
     // Last, so it also carries what the work before it counts.
-    deferred.push(Deferred::FlushCounters);
+    deferred.push(crate::service::ops::later::Later::FlushCounters.into());
     log(
         app,
         &req,
@@ -188,7 +193,7 @@ async fn run<P: Platform>(
         Auth::Tenant | Auth::Admin => {
             let presented = super::auth::presented_key(req)
                 .ok_or_else(|| Error::msg(ErrorCode::Unauthorized, "API key is required"))?;
-            let who = app.authenticate(&presented, ctx).await?;
+            let who = auth::authenticate(app, &presented, ctx).await?;
             ctx.set_global_switch(who.global_switch);
             if route.auth == Auth::Admin {
                 // An admin key is never used from another site's page.
@@ -200,13 +205,15 @@ async fn run<P: Platform>(
                 }
                 (None, Some(require_admin(who.principal)?))
             } else {
-                if let crate::service::auth::Principal::Tenant { tenant, .. } = &who.principal {
+                if let crate::service::tenants::auth::Principal::Tenant { tenant, .. } =
+                    &who.principal
+                {
                     *tenant_id = Some(tenant.id.clone());
                 }
                 let t = require_tenant(who.principal, ctx.now_ms)?;
                 // A browser on another site only with an origin its tenant listed.
                 if let Some(o) = origin {
-                    if !crate::service::cors::tenant_allows(&t, o) {
+                    if !crate::service::ops::cors::tenant_allows(&t, o) {
                         return Err(Error::msg(
                             ErrorCode::OriginNotAllowed,
                             format!("This key's tenant does not allow browser calls from {o}"),
@@ -223,7 +230,7 @@ async fn run<P: Platform>(
         // instead of the tenant's server (a body field may name it later, for the same effect).
         let end_user = req
             .header("x-end-user-ip")
-            .map(crate::service::end_user::parse)
+            .map(crate::service::abuse::end_user::parse)
             .transpose()?;
         let hits = limit_hits(t, route, &ctx.client_ip);
         if route.limits != Limits::No {
@@ -233,7 +240,7 @@ async fn run<P: Platform>(
             ctx.set_end_user(user);
         }
         if route.limits == Limits::Pipeline {
-            app.admit(ctx, t, Vec::new(), false).await?;
+            admission::admit(app, ctx, t, Vec::new(), false).await?;
         }
     }
     let scope = match (&tenant, &actor) {
@@ -256,7 +263,7 @@ async fn run<P: Platform>(
         (Some(key), Idempotency::Claimed) => {
             match idempotency::claim_now(app, key, ctx.now_ms).await? {
                 None => {
-                    ctx.set_claim(crate::service::app::Claim {
+                    ctx.set_claim(crate::service::ctx::Claim {
                         committed: true,
                         ..idempotency::claim(key, ctx.now_ms, None)
                     });
@@ -298,10 +305,12 @@ async fn run<P: Platform>(
     if let Some(t) = &tenant {
         let left = ctx.take_hits();
         if !left.is_empty() {
-            deferred.push(Deferred::CountHits {
-                gate: tenant_gate(&t.id),
-                hits: left,
-            });
+            deferred.push(Deferred::from(
+                crate::service::tenants::later::Later::CountHits {
+                    gate: tenant_gate(&t.id),
+                    hits: left,
+                },
+            ));
         }
     }
     if let (Some(key), Some(claim)) = (&key, ctx.claim()) {

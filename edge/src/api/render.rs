@@ -7,7 +7,7 @@ use super::compat::twilio;
 use super::http::ApiResponse;
 use super::routes::Envelope;
 use crate::error::{Error, ErrorCode, ErrorKind};
-use crate::service::app::Ctx;
+use crate::service::ctx::Ctx;
 
 pub fn status(code: ErrorCode) -> u16 {
     match code.kind() {

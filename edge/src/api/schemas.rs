@@ -429,7 +429,7 @@ pub fn gateway_logs_example() -> Value {
 // --- webhooks, inbound SMS, opt-outs, alerts -------------------------------------------------
 
 fn event_types() -> Value {
-    let names: Vec<&str> = crate::service::webhooks::EventType::ALL
+    let names: Vec<&str> = crate::service::ops::webhooks::events::EventType::ALL
         .iter()
         .map(|t| t.as_str())
         .collect();

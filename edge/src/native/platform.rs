@@ -1,5 +1,5 @@
 //! `Platform` for native runs (tests, tools): reqwest for HTTP, the system clock, the OS's
-//! randomness, and tenant gates in memory running the same `service::gate` logic the Durable
+//! randomness, and tenant gates in memory running the same `service::tenants::gate` logic the Durable
 //! Objects run on Workers (including quota-lease refills from the store). Each gate's stored
 //! entries are kept apart from its memory, as a Durable Object's storage is, so `evict_gates`
 //! behaves like an eviction.
@@ -12,8 +12,8 @@ use futures_util::lock::Mutex as AsyncMutex;
 use super::http::ReqwestClient;
 use crate::config::Config;
 use crate::platform::{GateAnswer, GateAsk, Platform};
-use crate::service::gate::TenantGate;
 use crate::service::repo::Repo;
+use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
 pub struct NativePlatform {

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::keys::Role;
 use crate::platform::RateRule;
+use crate::service::tenants::keys::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -49,9 +49,9 @@ pub struct TenantSettings {
     /// VoIP numbers get SMS too (many receive them; they are also what bulk sign-up fraud uses).
     pub allow_voip: bool,
     /// Where SMS may go (`service::geo`).
-    pub geo: super::geo::GeoSettings,
-    /// How hard the fraud guard looks (`service::fraud`).
-    pub fraud_guard: crate::gate_fraud::FraudLevel,
+    pub geo: crate::service::abuse::geo::GeoSettings,
+    /// How hard the fraud guard looks (`service::abuse::fraud`).
+    pub fraud_guard: crate::platform::fraud::FraudLevel,
     /// This tenant's weight in each phone's fair share of its pacing window (1 to 100; an equal
     /// share is 1).
     pub share_weight: u16,

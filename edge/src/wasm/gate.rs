@@ -1,5 +1,5 @@
 //! The tenant gate's holder: one Durable Object per gate name (`t-{tenant}`, or `auth-{n}` for
-//! failed authentications). It keeps `service::gate::TenantGate` in memory, serves one call at a
+//! failed authentications). It keeps `service::tenants::gate::TenantGate` in memory, serves one call at a
 //! time (an async lock, held across a lease refill), reads everything it stored back when it
 //! starts (one `list`), writes what each call changed (one `put` of several keys) before it
 //! answers, and reaches the store itself for quota refills. Workers hold the answer until the
@@ -23,8 +23,8 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::fetch::FetchClient;
 use crate::config::Config;
 use crate::platform::GateAsk;
-use crate::service::gate::TenantGate;
 use crate::service::repo::Repo;
+use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
 /// Where a worker hands its counts to a tally object.
@@ -183,7 +183,10 @@ impl Gate {
         Ok(())
     }
 
-    async fn write(&self, changes: crate::service::fraud::StoreChanges) -> Result<()> {
+    async fn write(
+        &self,
+        changes: crate::service::abuse::fraud::rules::StoreChanges,
+    ) -> Result<()> {
         let storage = self.state.storage();
         if !changes.put.is_empty() {
             let entries = js_sys::Object::new();

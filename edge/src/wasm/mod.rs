@@ -14,7 +14,9 @@ use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, Sc
 use crate::api::http::{ApiRequest, ApiResponse};
 use crate::api::pipeline;
 use crate::config::Config;
-use crate::service::app::{App, Ctx, Deferred};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::later;
 use platform::WorkerPlatform;
 
 thread_local! {
@@ -92,8 +94,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             let api = to_api_request(req, &app).await?;
             let handled = pipeline::handle(&app, api).await;
             if !handled.deferred.is_empty() {
-                let later = app.clone();
-                ctx.wait_until(async move { later.run_deferred(handled.deferred).await });
+                let app = app.clone();
+                ctx.wait_until(async move { later::run(&app, handled.deferred).await });
             }
             to_response(handled.response)
         }
@@ -119,12 +121,16 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                 "cron".into(),
             );
             let summary = if event.cron() == FLEET_CRON {
-                crate::service::cron::every_minute(&app, &ctx).await
+                crate::service::ops::cron::every_minute(&app, &ctx).await
             } else {
-                crate::service::cron::upkeep(&app, &ctx).await
+                crate::service::ops::cron::upkeep(&app, &ctx).await
             };
-            app.run_deferred(ctx.take_deferred()).await;
-            app.run_deferred(vec![Deferred::FlushCounters]).await;
+            later::run(&app, ctx.take_deferred()).await;
+            later::run(
+                &app,
+                vec![crate::service::ops::later::Later::FlushCounters.into()],
+            )
+            .await;
             worker::console_log!(
                 "{}",
                 serde_json::json!({"request_id": ctx.request_id, "cron": summary})

@@ -12,6 +12,8 @@ use crate::api::render::ok_seed;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::messaging::messages;
+use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions};
 
 #[derive(Deserialize)]
@@ -29,9 +31,7 @@ struct SeedBody {
 pub async fn send_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = app
-        .send_otp(c.ctx, c.tenant()?, &phone, &SendOptions::default())
-        .await?;
+    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &SendOptions::default()).await?;
     let v = &sent.verification;
     let data = json!({"phone": v.phone, "expiresIn": (v.expires_at - v.created_at) / 1000, "verificationId": v.id, "messageId": sent.message_id});
     Ok(ok_seed("OTP sent successfully", data, c.ctx))
@@ -40,9 +40,7 @@ pub async fn send_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
 pub async fn resend_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = app
-        .resend_otp(c.ctx, c.tenant()?, None, Some(&phone))
-        .await?;
+    let sent = otp::resend_otp(app, c.ctx, c.tenant()?, None, Some(&phone)).await?;
     let v = &sent.verification;
     let data = json!({"phone": v.phone, "expiresIn": ((v.expires_at - c.ctx.now_ms) / 1000).max(0), "attemptCount": v.sends});
     Ok(ok_seed("OTP resent successfully", data, c.ctx))
@@ -56,10 +54,7 @@ pub async fn verify_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         return Err(Error::msg(ErrorCode::CodeRequired, "OTP is required"));
     }
     let invalid = "Invalid or expired OTP";
-    match app
-        .verify_otp(c.ctx, c.tenant()?, None, Some(&phone), &code)
-        .await
-    {
+    match otp::verify_otp(app, c.ctx, c.tenant()?, None, Some(&phone), &code).await {
         Ok(CheckResult::Approved(v)) => {
             let data =
                 json!({"phone": v.phone, "verified": true, "verifiedAt": iso8601(v.verified_at)});
@@ -91,9 +86,8 @@ pub async fn direct_message<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<A
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.message.as_deref().unwrap_or("");
-    let m = app
-        .send_message(c.ctx, c.tenant()?, &phone, text, MessageKind::Direct)
-        .await?;
+    let m =
+        messages::send_message(app, c.ctx, c.tenant()?, &phone, text, MessageKind::Direct).await?;
     let data = json!({"phone": phone.as_str(), "messageId": m.id, "status": m.state});
     Ok(ok_seed("Message sent successfully", data, c.ctx))
 }

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
 use crate::service::model::{VerificationRecord, VerificationStatus};
+use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions};
 
 fn form(req: &ApiRequest) -> Vec<(String, String)> {
@@ -92,7 +93,7 @@ pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
         locale: field(&f, "Locale").map(str::to_string),
     };
     // Twilio repeats the live code when a verification is started again for the same number.
-    let sent = match app.resend_otp(c.ctx, tenant, None, Some(&phone)).await {
+    let sent = match otp::resend_otp(app, c.ctx, tenant, None, Some(&phone)).await {
         Ok(s) => s,
         Err(e)
             if matches!(
@@ -103,7 +104,7 @@ pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
                     | ErrorCode::TooManyAttempts
             ) =>
         {
-            app.send_otp(c.ctx, tenant, &phone, &opts).await?
+            otp::send_otp(app, c.ctx, tenant, &phone, &opts).await?
         }
         Err(e) => return Err(e),
     };
@@ -120,10 +121,7 @@ pub async fn check<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
         .ok_or_else(|| Error::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
     let phone = body::optional_phone(field(&f, "To"), None)?;
     let id = field(&f, "VerificationSid");
-    match app
-        .verify_otp(c.ctx, tenant, id, phone.as_ref(), code)
-        .await
-    {
+    match otp::verify_otp(app, c.ctx, tenant, id, phone.as_ref(), code).await {
         Ok(CheckResult::Approved(v))
         | Ok(CheckResult::WrongCode {
             verification: v, ..

@@ -11,8 +11,11 @@ use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
+use crate::service::abuse::destination;
+use crate::service::abuse::fraud;
+use crate::service::abuse::geo::{GlobalGeo, RiskyRange};
 use crate::service::app::App;
-use crate::service::geo::{GlobalGeo, RiskyRange};
+use crate::service::ops::audit;
 
 fn geo_json(g: &GlobalGeo) -> serde_json::Value {
     let ranges: Vec<_> = RiskyRange::ALL
@@ -39,8 +42,9 @@ pub async fn geo_put<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
     };
     g.allowed_ranges.sort_by_key(|r| r.as_str());
     g.allowed_ranges.dedup();
-    app.set_global_geo(&g).await?;
-    app.audit(
+    destination::set_global_geo(app, &g).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "geo.update",
@@ -63,7 +67,7 @@ async fn tenant<P: Platform>(
 
 pub async fn fraud_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let t = tenant(app, c.param()?).await?;
-    Ok(ok(200, app.fraud_status(&t).await?, c.ctx))
+    Ok(ok(200, fraud::fraud_status(app, &t).await?, c.ctx))
 }
 
 pub async fn fraud_lift<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -82,8 +86,9 @@ pub async fn fraud_lift<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
             "key must be a block's key, 1 to 64 characters",
         ));
     }
-    let lifted = app.fraud_lift(&t.id, b.key.clone()).await?;
-    app.audit(
+    let lifted = fraud::fraud_lift(app, &t.id, b.key.clone()).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "fraud.lift",

@@ -11,7 +11,9 @@ use crate::api::render::ok;
 use crate::error::Error;
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::tenants;
+use crate::service::ops::audit;
+use crate::service::tenants::admin;
+use crate::service::tenants::admission;
 
 pub async fn rotate_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     #[derive(Deserialize, Default)]
@@ -22,13 +24,12 @@ pub async fn rotate_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     }
     let tenant = c.tenant()?;
     let b: Body = body::json(c.req)?;
-    app.admit(c.ctx, tenant, Vec::new(), false).await?;
+    admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
-    let (key, old_until) = tenants::rotate_key(app, c.ctx, tenant, grace, c.ctx.now_ms).await?;
+    let (key, old_until) = admin::rotate_key(app, c.ctx, tenant, grace, c.ctx.now_ms).await?;
     let actor = format!("tenant:{}", tenant.id);
     let details = json!({"grace_secs": grace, "new_prefix": key.prefix});
-    app.audit(c.ctx, &actor, "tenant.rotate_key", &tenant.id, details)
-        .await;
+    audit::audit(app, c.ctx, &actor, "tenant.rotate_key", &tenant.id, details).await;
     Ok(ok(
         200,
         json!({"id": tenant.id, "api_key": key.plain, "old_keys_valid_until": iso8601(old_until)}),

@@ -11,9 +11,15 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::fleet::links;
+use crate::service::fleet::standing;
 use crate::service::model::{ApiKeyRecord, Tenant, TenantStatus};
-use crate::service::notify::{self, Notice};
-use crate::service::tenants::{self, TenantInput};
+use crate::service::ops::audit;
+use crate::service::ops::cors;
+use crate::service::ops::notify::{self, Notice};
+use crate::service::tenants::admin::{self, TenantInput};
+use crate::service::tenants::auth;
+use crate::service::tenants::quota;
 
 pub fn tenant_json(t: &Tenant) -> Value {
     json!({
@@ -61,8 +67,8 @@ async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Tenant, Error> {
 /// Saves a changed tenant; this isolate forgets what it cached about keys at once.
 async fn save<P: Platform>(app: &App<P>, t: &Tenant) -> Result<(), Error> {
     app.repo().put_tenant(t).await?;
-    app.forget_cached_keys();
-    app.forget_cors_union();
+    auth::forget_cached_keys(app);
+    cors::forget_cors_union(app);
     Ok(())
 }
 
@@ -78,10 +84,11 @@ fn redacted(req: &ApiRequest) -> Value {
 
 pub async fn tenant_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: TenantInput = body::json(c.req)?;
-    let created = tenants::create(app, &input, c.ctx.now_ms).await?;
-    app.forget_cors_union();
+    let created = admin::create(app, &input, c.ctx.now_ms).await?;
+    cors::forget_cors_union(app);
     let t = &created.tenant;
-    app.audit(
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "tenant.create",
@@ -108,7 +115,7 @@ pub async fn tenant_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
 pub async fn tenant_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let t = load(app, c.param()?).await?;
     let mut data = tenant_json(&t);
-    data["quota_remaining"] = json!(app.quota_remaining(&t.id).await?);
+    data["quota_remaining"] = json!(quota::quota_remaining(app, &t.id).await?);
     let keys = app.repo().keys_of_tenant(&t.id).await?;
     data["keys"] = json!(keys.iter().map(key_json).collect::<Vec<_>>());
     Ok(ok(200, data, c.ctx))
@@ -122,11 +129,11 @@ async fn update<P: Platform>(
 ) -> Result<Tenant, Error> {
     let mut t = load(app, id).await?;
     let old_quota = t.quota_total;
-    tenants::apply(&mut t, input)?;
+    admin::apply(&mut t, input)?;
     t.updated_at = now;
     save(app, &t).await?;
     if t.quota_total != old_quota {
-        app.quota_adjust(&t.id, t.quota_total - old_quota).await?;
+        quota::quota_adjust(app, &t.id, t.quota_total - old_quota).await?;
     }
     Ok(t)
 }
@@ -135,8 +142,7 @@ pub async fn tenant_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     let id = c.param()?;
     let input: TenantInput = body::json(c.req)?;
     let t = update(app, id, &input, c.ctx.now_ms).await?;
-    app.audit(c.ctx, c.actor()?, "tenant.update", id, redacted(c.req))
-        .await;
+    audit::audit(app, c.ctx, c.actor()?, "tenant.update", id, redacted(c.req)).await;
     Ok(ok(200, tenant_json(&t), c.ctx))
 }
 
@@ -144,9 +150,8 @@ pub async fn tenant_delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     let id = c.param()?;
     load(app, id).await?;
     app.repo().delete_tenant(id).await?;
-    app.forget_cached_keys();
-    app.audit(c.ctx, c.actor()?, "tenant.delete", id, Value::Null)
-        .await;
+    auth::forget_cached_keys(app);
+    audit::audit(app, c.ctx, c.actor()?, "tenant.delete", id, Value::Null).await;
     Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
 }
 
@@ -169,7 +174,7 @@ pub async fn tenant_suspend<P: Platform>(
     } else {
         "tenant.resume"
     };
-    app.audit(c.ctx, c.actor()?, action, id, Value::Null).await;
+    audit::audit(app, c.ctx, c.actor()?, action, id, Value::Null).await;
     Ok(ok(200, tenant_json(&t), c.ctx))
 }
 
@@ -188,13 +193,14 @@ pub async fn tenant_renew<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         expires_at: Some(b.expires_at.clone()),
         ..Default::default()
     };
-    tenants::apply(&mut t, &input)?;
+    admin::apply(&mut t, &input)?;
     t.status = TenantStatus::Active;
     t.updated_at = c.ctx.now_ms;
     save(app, &t).await?;
     // A renewal starts a new period: the balance is reset to the new quota.
-    app.quota_reset(&t.id, t.quota_total).await?;
-    app.audit(
+    quota::quota_reset(app, &t.id, t.quota_total).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "tenant.renew",
@@ -219,8 +225,9 @@ pub async fn tenant_rotate_key<P: Platform>(
     let t = load(app, id).await?;
     let b: Body = body::json(c.req)?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
-    let (key, old_until) = tenants::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms).await?;
-    app.audit(
+    let (key, old_until) = admin::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "tenant.rotate_key",
@@ -255,7 +262,8 @@ pub async fn tenant_bulk<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
     for (index, item) in b.items.into_iter().enumerate() {
         let entry = match bulk_item(app, item, c).await {
             Ok(v) => {
-                app.audit(
+                audit::audit(
+                    app,
                     c.ctx,
                     actor,
                     "tenant.bulk",
@@ -298,7 +306,7 @@ async fn bulk_item<P: Platform>(
         .map_err(|e| Error::msg(ErrorCode::ValidationFailed, e.to_string()))?;
     match (op.as_str(), id) {
         ("create", _) => {
-            let created = tenants::create(app, &input, c.ctx.now_ms).await?;
+            let created = admin::create(app, &input, c.ctx.now_ms).await?;
             notify::once(app, &created.tenant, Notice::Welcome, c.ctx).await;
             let mut v = tenant_json(&created.tenant);
             v["api_key"] = json!(created.key.plain);
@@ -334,11 +342,12 @@ pub async fn kill_switch<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
         }
         None => {
             app.repo().set_global_kill_switch(b.engaged).await?;
-            app.forget_cached_keys();
+            auth::forget_cached_keys(app);
         }
     }
     let scope = b.tenant_id.as_deref().unwrap_or("global");
-    app.audit(
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "kill_switch",
@@ -372,10 +381,9 @@ pub async fn gateway_kill_switch<P: Platform>(
             "reason must be at most 200 characters",
         ));
     }
-    let state = app
-        .set_gateway_kill_switch(c.ctx, id, b.engaged, b.reason.clone())
-        .await?;
-    app.audit(
+    let state = links::set_gateway_kill_switch(app, c.ctx, id, b.engaged, b.reason.clone()).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "gateway.kill_switch",
@@ -467,8 +475,7 @@ pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     // A backup reads everything: who took which page is worth knowing.
     let details =
         json!({"collection": collection, "documents": items.len(), "cursor": cursor.is_some()});
-    app.audit(c.ctx, c.actor()?, "export", &collection, details)
-        .await;
+    audit::audit(app, c.ctx, c.actor()?, "export", &collection, details).await;
     Ok(ok(200, json!({"items": items, "next_cursor": next}), c.ctx))
 }
 
@@ -502,8 +509,9 @@ pub async fn import<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     app.repo()
         .import_documents(b.items.into_iter().map(|i| (i.path, i.data)).collect())
         .await?;
-    app.forget_cached_keys();
-    app.audit(
+    auth::forget_cached_keys(app);
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "import",
@@ -532,9 +540,8 @@ pub fn backup_path_ok(path: &str) -> bool {
 }
 
 pub async fn cron_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let summary = crate::service::cron::run(app, c.ctx).await;
-    app.audit(c.ctx, c.actor()?, "cron.run", "*", summary.clone())
-        .await;
+    let summary = crate::service::ops::cron::run(app, c.ctx).await;
+    audit::audit(app, c.ctx, c.actor()?, "cron.run", "*", summary.clone()).await;
     Ok(ok(200, summary, c.ctx))
 }
 
@@ -564,11 +571,18 @@ pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
             ))
         }
     };
-    let key = tenants::create_admin_key(app, label, expires_at, c.ctx.now_ms).await?;
+    let key = admin::create_admin_key(app, label, expires_at, c.ctx.now_ms).await?;
     let details =
         json!({"label": label, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
-    app.audit(c.ctx, c.actor()?, "admin_key.create", &key.prefix, details)
-        .await;
+    audit::audit(
+        app,
+        c.ctx,
+        c.actor()?,
+        "admin_key.create",
+        &key.prefix,
+        details,
+    )
+    .await;
     let data = json!({"prefix": key.prefix, "label": label, "api_key": key.plain, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
     Ok(ok(201, data, c.ctx))
 }
@@ -584,8 +598,9 @@ pub async fn key_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
 
 pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let prefix = c.param()?;
-    let key = tenants::revoke_key(app, prefix).await?;
-    app.audit(
+    let key = admin::revoke_key(app, prefix).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "key.revoke",
@@ -606,7 +621,11 @@ pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<A
 }
 
 pub async fn gateways<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    Ok(ok(200, json!({"items": app.fleet_view().await}), c.ctx))
+    Ok(ok(
+        200,
+        json!({"items": standing::fleet_view(app).await}),
+        c.ctx,
+    ))
 }
 
 #[cfg(test)]

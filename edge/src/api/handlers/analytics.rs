@@ -8,8 +8,8 @@ use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
-use crate::service::analytics::{periods, summarize, Granularity};
 use crate::service::app::App;
+use crate::service::ops::analytics::{periods, summarize, Granularity};
 
 /// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD` for `scope` (default: today, by hour).
 pub async fn report<P: Platform>(

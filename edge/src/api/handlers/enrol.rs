@@ -12,19 +12,19 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::fleet::enrol;
 
 /// `POST /v1/gateways/enrol` (public): a token for the phone's id and secret.
 pub async fn enrol<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let req: EnrolRequest = body::json(c.req)?;
-    let enrolled = app.enrol(c.ctx, req).await?;
+    let enrolled = enrol::enrol(app, c.ctx, req).await?;
     Ok(ok(201, json!(enrolled), c.ctx))
 }
 
 /// `POST /internal/gateway/register`: a phone's new URL, signed with its own key.
 pub async fn register<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let phone = app
-        .register_phone(c.ctx, |h| c.req.header(h), &c.req.body, PATH_REGISTER)
-        .await?;
+    let phone =
+        enrol::register_phone(app, c.ctx, |h| c.req.header(h), &c.req.body, PATH_REGISTER).await?;
     Ok(ok(
         200,
         json!({"gateway_id": phone.id, "url": phone.url, "version": phone.version}),
@@ -58,9 +58,9 @@ pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         }
         None => format!("https://{}", c.req.header("host").unwrap_or("YOUR-WORKER")),
     };
-    let (token, t) = app
-        .create_enrol_token(c.ctx, c.actor()?, b.gateway_id, b.label, b.ttl_secs)
-        .await?;
+    let (token, t) =
+        enrol::create_enrol_token(app, c.ctx, c.actor()?, b.gateway_id, b.label, b.ttl_secs)
+            .await?;
     let command = format!(
         "curl -fsSL {} | bash -s -- --enrol {token} --edge {edge}",
         app.cfg.enrol.install_script_url
@@ -75,19 +75,23 @@ pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
 
 /// `GET /v1/admin/gateways/enrolments`: the tokens (by hash prefix) and their state.
 pub async fn token_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let items = app.list_enrol_tokens(c.ctx.now_ms).await?;
+    let items = enrol::list_enrol_tokens(app, c.ctx.now_ms).await?;
     Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
 /// `GET /v1/admin/gateways/enrolled`: the phones that enrolled themselves.
 pub async fn enrolled<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    Ok(ok(200, json!({"items": app.enrolled_view().await?}), c.ctx))
+    Ok(ok(
+        200,
+        json!({"items": enrol::enrolled_view(app).await?}),
+        c.ctx,
+    ))
 }
 
 /// `POST /v1/admin/gateways/{id}/retire`.
 pub async fn retire<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
-    app.retire_phone(c.ctx, c.actor()?, id).await?;
+    enrol::retire_phone(app, c.ctx, c.actor()?, id).await?;
     Ok(ok(
         200,
         json!({"gateway_id": id, "status": "retired"}),
@@ -98,6 +102,6 @@ pub async fn retire<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
 /// `POST /v1/admin/gateways/{id}/rotate-key`.
 pub async fn rotate_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
-    app.rotate_phone_key(c.ctx, c.actor()?, id).await?;
+    enrol::rotate_phone_key(app, c.ctx, c.actor()?, id).await?;
     Ok(ok(200, json!({"gateway_id": id, "rotated": true}), c.ctx))
 }

@@ -7,6 +7,7 @@ use super::Call;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::fleet::roster;
 
 pub fn unauthorized(why: &str) -> Error {
     Error::msg(
@@ -32,8 +33,7 @@ pub async fn open<'a, P: Platform>(
     let gateway_id = req
         .header(wire::HEADER_GATEWAY)
         .ok_or_else(|| unauthorized("unsigned"))?;
-    let g = app
-        .roster_link(gateway_id)
+    let g = roster::roster_link(app, gateway_id)
         .await
         .ok_or_else(|| unauthorized("unknown gateway"))?;
     let keys = g

@@ -13,6 +13,10 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::messaging::inbound;
+use crate::service::messaging::optouts;
+use crate::service::ops::audit;
+use crate::service::tenants::admission;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let opened = gateway_callback::open(app, c, wire::PATH_INBOUND_CALLBACK).await?;
@@ -24,12 +28,12 @@ pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
             format!("a request carries 1 to {MAX_INBOUND_PER_BATCH} messages"),
         ));
     }
-    if !app.claim_inbound_nonce(c.ctx, &opened.nonce).await? {
+    if !inbound::claim_inbound_nonce(app, c.ctx, &opened.nonce).await? {
         return Err(gateway_callback::unauthorized("replayed_nonce"));
     }
     let (mut accepted, mut duplicates, mut routed) = (0, 0, 0);
     for sms in &batch.messages {
-        let r = app.receive_inbound(c.ctx, opened.gateway_id, sms).await?;
+        let r = inbound::receive_inbound(app, c.ctx, opened.gateway_id, sms).await?;
         if r.duplicate {
             duplicates += 1;
         } else {
@@ -59,7 +63,7 @@ pub async fn admin_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         .inbound_of(tenant.as_deref(), limit_of(c, 50, 200))
         .await?
         .iter()
-        .map(|r| app.inbound_json(r))
+        .map(|r| inbound::inbound_json(app, r))
         .collect();
     Ok(ok(200, json!({"items": items}), c.ctx))
 }
@@ -72,9 +76,7 @@ struct OptoutBody {
 }
 
 pub async fn optout_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let items = app
-        .list_optouts(&c.tenant()?.id, limit_of(c, 100, 500))
-        .await?;
+    let items = optouts::list_optouts(app, &c.tenant()?.id, limit_of(c, 100, 500)).await?;
     Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
@@ -88,14 +90,14 @@ pub async fn optout_add<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     }
     let phone = body::phone(b.phone.as_deref(), None)?;
     let tenant = c.tenant()?;
-    app.admit(c.ctx, tenant, Vec::new(), false).await?;
-    let o = app.add_optout(c.ctx, &tenant.id, &phone, "api").await?;
+    admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
+    let o = optouts::add_optout(app, c.ctx, &tenant.id, &phone, "api").await?;
     Ok(ok(201, o, c.ctx))
 }
 
 pub async fn optout_remove<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
-    app.remove_optout(&c.tenant()?.id, id).await?;
+    optouts::remove_optout(app, &c.tenant()?.id, id).await?;
     Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
 }
 
@@ -118,7 +120,7 @@ pub async fn admin_optout_list<P: Platform>(
         .req
         .query_param("tenant_id")
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
-    let items = app.list_optouts(&tenant, limit_of(c, 100, 500)).await?;
+    let items = optouts::list_optouts(app, &tenant, limit_of(c, 100, 500)).await?;
     Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
@@ -132,8 +134,9 @@ pub async fn admin_optout_add<P: Platform>(
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
     let phone = body::phone(b.phone.as_deref(), None)?;
     tenant_exists(app, &tenant).await?;
-    let o = app.add_optout(c.ctx, &tenant, &phone, "admin").await?;
-    app.audit(
+    let o = optouts::add_optout(app, c.ctx, &tenant, &phone, "admin").await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "optout.add",
@@ -155,8 +158,9 @@ pub async fn admin_optout_remove<P: Platform>(
         .get_optout(id)
         .await?
         .ok_or_else(|| Error::new(ErrorCode::OptoutNotFound))?;
-    app.remove_optout(&o.tenant_id, id).await?;
-    app.audit(
+    optouts::remove_optout(app, &o.tenant_id, id).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "optout.remove",

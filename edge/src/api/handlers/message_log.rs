@@ -14,6 +14,7 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
+use crate::service::messaging::log;
 use crate::service::repo::log::{Cursor, Log, LogQuery};
 
 const STATES: &[&str] = &["queued", "sending", "sent", "failed", "expired", "unknown"];
@@ -143,16 +144,16 @@ async fn answer<P: Platform>(
     p: Parsed,
     admin: bool,
 ) -> Result<ApiResponse, Error> {
-    let page = app
-        .message_log(
-            p.log,
-            p.query,
-            p.phone.as_ref(),
-            p.id.as_deref(),
-            p.limit,
-            admin,
-        )
-        .await?;
+    let page = log::message_log(
+        app,
+        p.log,
+        p.query,
+        p.phone.as_ref(),
+        p.id.as_deref(),
+        p.limit,
+        admin,
+    )
+    .await?;
     Ok(ok(
         200,
         json!({"items": page.items, "next_cursor": page.next_cursor}),

@@ -10,6 +10,7 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::messaging::messages;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,23 +26,23 @@ struct SendBody {
     ttl_secs: Option<u32>,
 }
 
-pub use crate::service::messages::message_json;
+pub use crate::service::messaging::messages::message_json;
 
 pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.text.as_deref().unwrap_or("");
-    let m = app
-        .send_message_within(
-            c.ctx,
-            c.tenant()?,
-            &phone,
-            text,
-            MessageKind::Direct,
-            b.ttl_secs,
-        )
-        .await?;
+    let m = messages::send_message_within(
+        app,
+        c.ctx,
+        c.tenant()?,
+        &phone,
+        text,
+        MessageKind::Direct,
+        b.ttl_secs,
+    )
+    .await?;
     Ok(ok(202, message_json(&m), c.ctx))
 }
 

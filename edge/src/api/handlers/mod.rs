@@ -23,7 +23,8 @@ use super::http::{ApiRequest, ApiResponse};
 use super::routes::Handler;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
-use crate::service::app::{App, Ctx};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
 use crate::service::model::Tenant;
 
 /// What a handler gets: the request, its context, the path parameter, and who called.

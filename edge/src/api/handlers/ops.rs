@@ -10,8 +10,12 @@ use crate::api::render::ok;
 use crate::api::routes::ROUTES;
 use crate::error::Error;
 use crate::platform::Platform;
-use crate::service::alerts::{config_json, incident_json, AlertConfigInput};
 use crate::service::app::App;
+use crate::service::fleet::links;
+use crate::service::ops::audit;
+use crate::service::ops::backup;
+use crate::service::ops::metrics;
+use crate::service::ops::operators::{self, config_json, incident_json, AlertConfigInput};
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -35,15 +39,14 @@ pub async fn alerts<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
 /// `PATCH /v1/admin/alerts {"phone": "+1…"|null, "webhook_url": "https://hooks.slack.com/…"|null}`.
 pub async fn alerts_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: AlertConfigInput = body::json(c.req)?;
-    let cfg = app.set_alert_config(&input, c.ctx.now_ms).await?;
+    let cfg = operators::set_alert_config(app, &input, c.ctx.now_ms).await?;
     let details = json!({"phone": cfg.phone_masked, "webhook_url": cfg.webhook_url.as_deref().map(|u| u.split('?').next().unwrap_or(u).to_string())});
-    app.audit(c.ctx, c.actor()?, "alerts.configure", "*", details)
-        .await;
+    audit::audit(app, c.ctx, c.actor()?, "alerts.configure", "*", details).await;
     Ok(ok(200, json!({"config": config_json(&cfg)}), c.ctx))
 }
 
 pub async fn alerts_test<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let channels = app.test_alert(c.ctx).await?;
+    let channels = operators::test_alert(app, c.ctx).await?;
     Ok(ok(200, json!({"delivered_to": channels}), c.ctx))
 }
 
@@ -57,7 +60,7 @@ fn route_name(handler: &str) -> String {
 }
 
 pub async fn metrics<P: Platform>(app: &App<P>) -> Result<ApiResponse, Error> {
-    let text = app.prometheus(&route_name).await?;
+    let text = metrics::prometheus(app, &route_name).await?;
     Ok(ApiResponse::raw(200, PROMETHEUS, text))
 }
 
@@ -65,7 +68,7 @@ pub async fn gateway_metrics<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    let text = app.gateway_metrics(c.ctx, c.param()?).await?;
+    let text = metrics::gateway_metrics(app, c.ctx, c.param()?).await?;
     Ok(ApiResponse::raw(200, PROMETHEUS, text))
 }
 
@@ -79,8 +82,9 @@ pub async fn gateway_logs<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, otp_shared::wire::LOG_LINES_MAX);
-    let got = app.gateway_logs(c.ctx, id, lines).await?;
-    app.audit(
+    let got = links::gateway_logs(app, c.ctx, id, lines).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "gateway.logs",
@@ -93,8 +97,7 @@ pub async fn gateway_logs<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
 
 /// `GET /v1/admin/backups`: the days in the backup bucket.
 pub async fn backup_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let days: Vec<_> = app
-        .backup_days()
+    let days: Vec<_> = backup::backup_days(app)
         .await?
         .into_iter()
         .rev()
@@ -112,19 +115,18 @@ pub async fn backup_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
 pub async fn backup_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let mut summary = json!({});
     for _ in 0..20 {
-        summary = app.backup_step(c.ctx, 50).await?;
+        summary = backup::backup_step(app, c.ctx, 50).await?;
         if summary["done"] == true {
             break;
         }
     }
-    app.audit(c.ctx, c.actor()?, "backup.run", "*", summary.clone())
-        .await;
+    audit::audit(app, c.ctx, c.actor()?, "backup.run", "*", summary.clone()).await;
     Ok(ok(200, summary, c.ctx))
 }
 
 /// `GET /v1/admin/backups/{day}`: a complete day's manifest.
 pub async fn backup_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let m = app.backup_manifest(c.param()?).await?;
+    let m = backup::backup_manifest(app, c.param()?).await?;
     Ok(ok(200, serde_json::to_value(m).expect("json"), c.ctx))
 }
 
@@ -137,8 +139,9 @@ pub async fn backup_restore<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<A
     }
     let b: Body = body::json(c.req)?;
     let day = c.param()?;
-    let restored = app.restore_part(day, &b.part).await?;
-    app.audit(
+    let restored = backup::restore_part(app, day, &b.part).await?;
+    audit::audit(
+        app,
         c.ctx,
         c.actor()?,
         "backup.restore",

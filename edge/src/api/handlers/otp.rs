@@ -9,8 +9,10 @@ use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
-use crate::service::app::{App, Ctx};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
 use crate::service::model::CodeKind;
+use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions, Sent};
 
 #[derive(Deserialize)]
@@ -73,7 +75,7 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
         code_type: b.code_type,
         locale: b.locale,
     };
-    let sent = app.send_otp(c.ctx, c.tenant()?, &phone, &opts).await?;
+    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &opts).await?;
     Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
 }
 
@@ -81,9 +83,7 @@ pub async fn resend<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     let b: TargetBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = app
-        .resend_otp(c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref())
-        .await?;
+    let sent = otp::resend_otp(app, c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref()).await?;
     Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
 }
 
@@ -92,9 +92,15 @@ pub async fn verify<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
     let code = b.code.unwrap_or_default();
-    match app
-        .verify_otp(c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref(), &code)
-        .await?
+    match otp::verify_otp(
+        app,
+        c.ctx,
+        c.tenant()?,
+        b.id.as_deref(),
+        phone.as_ref(),
+        &code,
+    )
+    .await?
     {
         CheckResult::Approved(v) => Ok(ok(
             200,

@@ -9,13 +9,13 @@ use crate::api::http::ApiResponse;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::messaging::reports;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let opened = gateway_callback::open(app, c, wire::PATH_STATUS_CALLBACK).await?;
     let (gateway_id, plain) = (opened.gateway_id, &opened.plain);
     let reports = parse_reports(plain)?;
-    let applied = app
-        .apply_reports(c.ctx, gateway_id, &opened.nonce, &reports)
+    let applied = reports::apply_reports(app, c.ctx, gateway_id, &opened.nonce, &reports)
         .await?
         .ok_or_else(|| gateway_callback::unauthorized("replayed_nonce"))?;
     Ok(ApiResponse::json(

@@ -9,6 +9,7 @@ use crate::api::render::ok;
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::fleet::links;
 
 pub fn health<P: Platform>(app: &App<P>) -> ApiResponse {
     ApiResponse::json(
@@ -37,7 +38,7 @@ pub async fn status<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     let started = p.now_ms();
     let store = app.repo().ping().await;
     let store_ms = p.now_ms() - started;
-    let probes = app.gateway_probes().await;
+    let probes = links::gateway_probes(app).await;
     let reachable = probes.iter().filter(|g| g.reachable).count();
     let status = match (store.is_ok(), reachable) {
         (true, n) if n == probes.len() => "ok",

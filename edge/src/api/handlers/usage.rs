@@ -9,10 +9,11 @@ use crate::error::Error;
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
 use crate::service::otp::code_type_of;
+use crate::service::tenants::quota;
 
 pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let tenant = c.tenant()?;
-    let remaining = app.quota_remaining(&tenant.id).await?;
+    let remaining = quota::quota_remaining(app, &tenant.id).await?;
     let counts = app.repo().event_totals(&tenant.id, c.ctx.now_ms).await?;
     let s = &tenant.settings;
     let code_type = code_type_of(tenant, None)?;

@@ -10,9 +10,11 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
+use crate::service::ops::webhooks::deliver;
+use crate::service::ops::webhooks::deliver::delivery_json;
+use crate::service::ops::webhooks::endpoints;
+use crate::service::ops::webhooks::endpoints::{endpoint_json, EndpointInput};
 use crate::service::repo::webhooks::DeliveryState;
-use crate::service::webhooks::deliver::delivery_json;
-use crate::service::webhooks::endpoints::{endpoint_json, EndpointInput};
 
 pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: EndpointInput = body::json(c.req)?;
@@ -22,7 +24,7 @@ pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
             "a new endpoint is enabled; set enabled with PATCH",
         ));
     }
-    let (e, secret) = app.create_webhook(c.ctx, c.tenant()?, &input).await?;
+    let (e, secret) = endpoints::create_webhook(app, c.ctx, c.tenant()?, &input).await?;
     let mut data = endpoint_json(&e);
     data["secret"] = json!(secret);
     Ok(ok(201, data, c.ctx))
@@ -40,27 +42,25 @@ pub async fn list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
 }
 
 pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let d = app.tenant_webhook(c.tenant()?, c.param()?).await?;
+    let d = endpoints::tenant_webhook(app, c.tenant()?, c.param()?).await?;
     Ok(ok(200, endpoint_json(&d.value), c.ctx))
 }
 
 pub async fn update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: EndpointInput = body::json(c.req)?;
-    let e = app
-        .update_webhook(c.ctx, c.tenant()?, c.param()?, &input)
-        .await?;
+    let e = endpoints::update_webhook(app, c.ctx, c.tenant()?, c.param()?, &input).await?;
     Ok(ok(200, endpoint_json(&e), c.ctx))
 }
 
 pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
-    app.delete_webhook(c.tenant()?, id).await?;
+    endpoints::delete_webhook(app, c.tenant()?, id).await?;
     Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
 }
 
 /// `?limit=50&state=pending|delivered|failed`, newest first.
 pub async fn deliveries<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let d = app.tenant_webhook(c.tenant()?, c.param()?).await?;
+    let d = endpoints::tenant_webhook(app, c.tenant()?, c.param()?).await?;
     let limit = c
         .req
         .query_param("limit")
@@ -107,14 +107,14 @@ pub async fn replay<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
         })?),
         None => None,
     };
-    let n = app
-        .replay_webhooks(
-            c.ctx,
-            c.tenant()?,
-            c.param()?,
-            b.event_ids.as_deref(),
-            since,
-        )
-        .await?;
+    let n = deliver::replay_webhooks(
+        app,
+        c.ctx,
+        c.tenant()?,
+        c.param()?,
+        b.event_ids.as_deref(),
+        since,
+    )
+    .await?;
     Ok(ok(200, json!({"replayed": n}), c.ctx))
 }

@@ -9,22 +9,25 @@
 //! canary proves the same side again.
 //!
 //! The seam for inbound SMS: whatever receives a phone's texts calls
-//! [`App::canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
+//! [`canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
 //! canary of this fleet (recorded here; do not forward it to a tenant).
 
 use otp_shared::wire::{MessageKind, MessageState};
 use serde_json::{json, Value};
 
-use super::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
-use super::phone::{self, Asked};
 use crate::platform::{new_id, Platform};
-use crate::service::app::{App, Ctx, GatewayLink};
-use crate::service::dispatch::send_request;
-use crate::service::gateway::{hand_off, Dispatch};
-use crate::service::keys::sha256_hex;
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::GatewayLink;
+use crate::service::fleet::gateway::{hand_off, Dispatch};
+use crate::service::fleet::model::{CanaryRecord, CanaryRole, CanaryState, Degraded, PhoneRecord};
+use crate::service::fleet::phone::{self, Asked};
+use crate::service::fleet::roster;
+use crate::service::messaging::dispatch::send_request;
 use crate::service::model::Tenant;
 use crate::service::repo;
 use crate::service::secrets::base32;
+use crate::service::tenants::keys::sha256_hex;
 
 /// The words before the token in a canary's text.
 pub const PREFIX: &str = "otp-sms canary";
@@ -67,7 +70,7 @@ pub fn token_of(text: &str) -> Option<String> {
 
 /// The scheduled part: overdue canaries judged, then a new round if one is due.
 pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
-    let ring = ring(&app.roster().await);
+    let ring = ring(&roster::roster(app).await);
     let missed = judge_overdue(app, ctx).await;
     let interval = app.cfg.fleet.canary_interval_ms;
     if interval == 0 || ring.len() < 2 {
@@ -129,7 +132,7 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
     {
         return json!({"from": from.gateway, "to": to.gateway, "error": e.to_string()});
     }
-    let roster = app.roster().await;
+    let roster = roster::roster(app).await;
     let links: Vec<_> = roster.iter().filter(|g| g.cfg.id == from.gateway).collect();
     let outcome = hand_off(&app.platform, &links, app.cfg.gateway_timeout_ms, &request).await;
     if let Dispatch::Refused { reasons } = &outcome {
@@ -153,7 +156,7 @@ async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
     };
     let mut out = Vec::new();
     for (id, mut c, version) in overdue {
-        let sender = app.roster_link(&c.from_gateway).await;
+        let sender = roster::roster_link(app, &c.from_gateway).await;
         let sender = sender.as_ref();
         let said = match sender {
             Some(l) => phone::ask(&app.platform, l, 3_000, &c.message_id, &ctx.request_id).await,
@@ -237,64 +240,65 @@ async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, stat: St
         .ok();
 }
 
-impl<P: Platform> App<P> {
-    /// THE seam for inbound SMS: `text` arrived at phone `gateway_id`. Returns true when it is a
-    /// canary of this fleet (recorded as received, late if it was already counted missed; the
-    /// phones it proves lose a degradation of that side). Such a text is the fleet's own: do not
-    /// forward it to a tenant. Any other text returns false.
-    pub async fn canary_received(&self, ctx: &Ctx, gateway_id: &str, text: &str) -> bool {
-        let Some(token) = token_of(text) else {
+/// THE seam for inbound SMS: `text` arrived at phone `gateway_id`. Returns true when it is a
+/// canary of this fleet (recorded as received, late if it was already counted missed; the
+/// phones it proves lose a degradation of that side). Such a text is the fleet's own: do not
+/// forward it to a tenant. Any other text returns false.
+pub async fn canary_received<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    gateway_id: &str,
+    text: &str,
+) -> bool {
+    let Some(token) = token_of(text) else {
+        return false;
+    };
+    let id = sha256_hex(&token);
+    for _ in 0..3 {
+        let Ok(Some((mut c, version))) = app.repo().get_canary(&id).await else {
             return false;
         };
-        let id = sha256_hex(&token);
-        for _ in 0..3 {
-            let Ok(Some((mut c, version))) = self.repo().get_canary(&id).await else {
-                return false;
-            };
-            if c.to_gateway != gateway_id {
-                self.warn(ctx, "canary_at_the_wrong_phone", gateway_id);
-                return true;
-            }
-            c.state = match c.state {
-                CanaryState::Sent | CanaryState::Refused => CanaryState::Received,
-                CanaryState::Missed => CanaryState::Late,
-                CanaryState::Received | CanaryState::Late => return true,
-            };
-            c.received_at = ctx.now_ms;
-            let w = repo::canaries::update_write(&id, &c, &version);
-            if self.repo().commit(vec![w]).await.is_err() {
-                continue;
-            }
-            self.proven(&c.from_gateway, CanaryRole::Send).await;
-            self.proven(&c.to_gateway, CanaryRole::Receive).await;
-            merge_stats(self, &c.to_gateway, ctx.now_ms, Stat::Received).await;
+        if c.to_gateway != gateway_id {
+            app.warn(ctx, "canary_at_the_wrong_phone", gateway_id);
             return true;
         }
-        true
-    }
-
-    /// A canary proved `role` of `gateway`: a degradation of that side ends.
-    async fn proven(&self, gateway: &str, role: CanaryRole) {
-        let record: Option<PhoneRecord> = self
-            .repo()
-            .phone_records(&[gateway.to_string()])
-            .await
-            .ok()
-            .and_then(|r| r.into_iter().next().flatten());
-        if record
-            .and_then(|r| r.degraded)
-            .is_some_and(|d| d.role == role)
-        {
-            let fields = json!({"gateway_id": gateway, "degraded": null});
-            self.repo()
-                .commit(vec![repo::fleet::merge_write(gateway, &fields)])
-                .await
-                .ok();
-            // Routing in this isolate stops avoiding it at once.
-            if let Ok(mut c) = self.fleet_cache.lock() {
-                *c = None;
-            }
+        c.state = match c.state {
+            CanaryState::Sent | CanaryState::Refused => CanaryState::Received,
+            CanaryState::Missed => CanaryState::Late,
+            CanaryState::Received | CanaryState::Late => return true,
+        };
+        c.received_at = ctx.now_ms;
+        let w = repo::canaries::update_write(&id, &c, &version);
+        if app.repo().commit(vec![w]).await.is_err() {
+            continue;
         }
+        proven(app, &c.from_gateway, CanaryRole::Send).await;
+        proven(app, &c.to_gateway, CanaryRole::Receive).await;
+        merge_stats(app, &c.to_gateway, ctx.now_ms, Stat::Received).await;
+        return true;
+    }
+    true
+}
+
+/// A canary proved `role` of `gateway`: a degradation of that side ends.
+async fn proven<P: Platform>(app: &App<P>, gateway: &str, role: CanaryRole) {
+    let record: Option<PhoneRecord> = app
+        .repo()
+        .phone_records(&[gateway.to_string()])
+        .await
+        .ok()
+        .and_then(|r| r.into_iter().next().flatten());
+    if record
+        .and_then(|r| r.degraded)
+        .is_some_and(|d| d.role == role)
+    {
+        let fields = json!({"gateway_id": gateway, "degraded": null});
+        app.repo()
+            .commit(vec![repo::fleet::merge_write(gateway, &fields)])
+            .await
+            .ok();
+        // Routing in this isolate stops avoiding it at once.
+        app.fleet_cache.clear();
     }
 }
 

@@ -22,85 +22,26 @@ use std::collections::BTreeMap;
 
 use otp_shared::enrol::{self as proto, EnrolRequest, Enrolled, KeyChange, Registration};
 use otp_shared::wire::{self, Keys};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::GatewayConfig;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, Platform};
-use crate::service::app::{App, Ctx, GatewayLink};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::fleet::enrolled::{aad, keys_of, link_of, open_secret};
+pub use crate::service::fleet::enrolled::{EnrolToken, EnrolledPhone, PhoneStatus};
+use crate::service::fleet::roster;
+use crate::service::ops::audit;
 use crate::service::repo::enrolment as repo;
 use crate::service::repo::upkeep::nonce_write;
 use crate::service::sealing;
+use crate::service::tenants::auth;
 use crate::store::StoreError;
 
 /// A token's lifetime unless the operator asks for another.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 3_600;
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3_600;
-
-/// A one-time enrolment token as stored (under its hash).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EnrolToken {
-    /// The id the phone will get (the operator's choice), or a generated one.
-    #[serde(default)]
-    pub gateway_id: Option<String>,
-    #[serde(default)]
-    pub label: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    #[serde(default)]
-    pub created_by: String,
-    #[serde(default)]
-    pub used_at: Option<i64>,
-    /// The phone it enrolled.
-    #[serde(default)]
-    pub enrolled: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhoneStatus {
-    #[default]
-    Active,
-    Retired,
-}
-
-/// A phone that enrolled itself. Its keys are stored sealed only.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EnrolledPhone {
-    pub id: String,
-    #[serde(default)]
-    pub label: String,
-    /// Empty until the phone registers one.
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub numbers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub status: PhoneStatus,
-    #[serde(default)]
-    pub key_sealed: String,
-    /// A rotation pushed but not yet confirmed.
-    #[serde(default)]
-    pub pending_key_sealed: Option<String>,
-    /// The key before the last rotation, accepted on callbacks until `previous_until` (ms).
-    #[serde(default)]
-    pub previous_key_sealed: Option<String>,
-    #[serde(default)]
-    pub previous_until: i64,
-    #[serde(default)]
-    pub version: String,
-    #[serde(default)]
-    pub enrolled_at: i64,
-    /// The signed timestamp (unix seconds) of the last registration accepted.
-    #[serde(default)]
-    pub registered_at: u64,
-    #[serde(default)]
-    pub key_rotated_at: Option<i64>,
-    #[serde(default)]
-    pub retired_at: Option<i64>,
-}
 
 pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
@@ -158,457 +99,419 @@ fn seal_secret<P: Platform>(app: &App<P>, id: &str, secret: &str) -> String {
     sealing::seal(&app.secrets.seal, &aad(id), nonce, secret)
 }
 
-fn open_secret<P: Platform>(app: &App<P>, id: &str, sealed: &str) -> Option<String> {
-    sealing::open(&app.secrets.seal, &aad(id), sealed)
-}
-
-fn aad(id: &str) -> String {
-    format!("enrolled_phones/{id}")
-}
-
 fn random_text<P: Platform>(p: &P) -> String {
     let mut b = [0u8; 32];
     p.fill_random(&mut b);
     wire::b64url(&b)
 }
 
-/// The keys of a phone that the edge accepts on its signed requests, current first: the pending
-/// key (the phone may have it), then the previous one while its grace lasts.
-pub struct PhoneKeys {
-    pub current: Option<Keys>,
-    pub pending: Option<Keys>,
-    pub previous: Option<Keys>,
+fn configured<P: Platform>(app: &App<P>, id: &str) -> bool {
+    app.configured_gateways.iter().any(|g| g.cfg.id == id)
 }
 
-impl<P: Platform> App<P> {
-    fn keys_of(&self, p: &EnrolledPhone, now_ms: i64) -> PhoneKeys {
-        let open = |s: &str| {
-            open_secret(self, &p.id, s).and_then(|secret| Keys::from_secret(&secret).ok())
-        };
-        PhoneKeys {
-            current: open(&p.key_sealed),
-            pending: p.pending_key_sealed.as_deref().and_then(open),
-            previous: p
-                .previous_key_sealed
-                .as_deref()
-                .filter(|_| p.previous_until > now_ms)
-                .and_then(open),
-        }
+/// A new one-time token (returned once, stored hashed).
+pub async fn create_enrol_token<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    actor: &str,
+    gateway_id: Option<String>,
+    label: String,
+    ttl_secs: Option<u64>,
+) -> Result<(String, EnrolToken), Error> {
+    let ttl = ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
+    if !(60..=MAX_TOKEN_TTL_SECS).contains(&ttl) {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            format!("ttl_secs must be between 60 and {MAX_TOKEN_TTL_SECS}"),
+        ));
     }
-
-    /// The link the edge sends to an enrolled phone through (None: retired, no URL yet, or its
-    /// key cannot be opened).
-    pub(crate) fn link_of(&self, p: &EnrolledPhone, now_ms: i64) -> Option<GatewayLink> {
-        if p.status != PhoneStatus::Active || p.url.is_empty() {
-            return None;
-        }
-        let keys = self.keys_of(p, now_ms);
-        let current = keys.current?;
-        Some(GatewayLink {
-            cfg: GatewayConfig {
-                id: p.id.clone(),
-                url: p.url.clone(),
-                secret: String::new(),
-                sim_slot: None,
-                numbers: p.numbers.clone(),
-            },
-            keys: Some(current),
-            also: keys.pending.into_iter().chain(keys.previous).collect(),
-        })
+    if label.chars().count() > 100 {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "label must be at most 100 characters",
+        ));
     }
-
-    fn configured(&self, id: &str) -> bool {
-        self.configured_gateways.iter().any(|g| g.cfg.id == id)
-    }
-
-    /// A new one-time token (returned once, stored hashed).
-    pub async fn create_enrol_token(
-        &self,
-        ctx: &Ctx,
-        actor: &str,
-        gateway_id: Option<String>,
-        label: String,
-        ttl_secs: Option<u64>,
-    ) -> Result<(String, EnrolToken), Error> {
-        let ttl = ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
-        if !(60..=MAX_TOKEN_TTL_SECS).contains(&ttl) {
+    if let Some(id) = &gateway_id {
+        if !otp_shared::ids::is_plain_id(id) || id.len() > 40 {
             return Err(Error::msg(
                 ErrorCode::ValidationFailed,
-                format!("ttl_secs must be between 60 and {MAX_TOKEN_TTL_SECS}"),
+                "gateway_id must be 1-40 letters, digits, '_' or '-'",
             ));
         }
-        if label.chars().count() > 100 {
-            return Err(Error::msg(
-                ErrorCode::ValidationFailed,
-                "label must be at most 100 characters",
-            ));
-        }
-        if let Some(id) = &gateway_id {
-            if !otp_shared::ids::is_plain_id(id) || id.len() > 40 {
-                return Err(Error::msg(
-                    ErrorCode::ValidationFailed,
-                    "gateway_id must be 1-40 letters, digits, '_' or '-'",
-                ));
-            }
-            if self.configured(id) {
-                return Err(Error::new(ErrorCode::GatewayConfigured));
-            }
-            if let Some(d) = self.repo().get_enrolled(id).await? {
-                if d.value.status == PhoneStatus::Active {
-                    return Err(Error::msg(
-                        ErrorCode::Conflict,
-                        "A phone with this id is enrolled; retire it first",
-                    ));
-                }
-            }
-        }
-        let token = format!("{}{}", proto::TOKEN_PREFIX, random_text(&self.platform));
-        let record = EnrolToken {
-            gateway_id,
-            label,
-            created_at: ctx.now_ms,
-            expires_at: ctx.now_ms + ttl as i64 * 1000,
-            created_by: actor.to_string(),
-            used_at: None,
-            enrolled: None,
-        };
-        self.repo()
-            .commit(vec![repo::token_create(&token_sha256(&token), &record)])
-            .await?;
-        self.audit(
-            ctx,
-            actor,
-            "gateway.enrol_token",
-            &token_sha256(&token)[..12],
-            json!({"gateway_id": record.gateway_id, "expires_at": record.expires_at}),
-        )
-        .await;
-        Ok((token, record))
-    }
-
-    /// The tokens, each by the first 12 hex digits of its hash, with its state.
-    pub async fn list_enrol_tokens(&self, now_ms: i64) -> Result<Vec<Value>, Error> {
-        let docs = self.repo().enrol_tokens().await?;
-        Ok(docs
-            .into_iter()
-            .map(|d| {
-                let t = d.value;
-                let id = d
-                    .path
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take(12)
-                    .collect::<String>();
-                let state = match token_usable(&t, now_ms) {
-                    Ok(()) => "open",
-                    Err(ErrorCode::EnrolTokenUsed) => "used",
-                    Err(_) => "expired",
-                };
-                json!({"id": id, "state": state, "gateway_id": t.gateway_id, "label": t.label,
-                       "created_at": t.created_at, "expires_at": t.expires_at, "used_at": t.used_at,
-                       "enrolled": t.enrolled})
-            })
-            .collect())
-    }
-
-    /// A phone presents its token: one commit spends the token and creates the phone.
-    pub async fn enrol(&self, ctx: &Ctx, req: EnrolRequest) -> Result<Enrolled, Error> {
-        let url = match req.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-            Some(u) => url_checked(u)?,
-            None => String::new(),
-        };
-        numbers_ok(&req.numbers)?;
-        let sha = token_sha256(&req.token);
-        let invalid = || Error::new(ErrorCode::EnrolTokenInvalid);
-        if !req.token.trim().starts_with(proto::TOKEN_PREFIX) || req.token.len() > 200 {
-            self.note_auth_failure(ctx).await;
-            return Err(invalid());
-        }
-        // Guessing tokens costs a failed attempt from this address, like guessing keys.
-        self.check_auth_failures(ctx).await?;
-        let Some(doc) = self.repo().get_enrol_token(&sha).await? else {
-            self.note_auth_failure(ctx).await;
-            return Err(invalid());
-        };
-        let mut token = doc.value;
-        token_usable(&token, ctx.now_ms).map_err(Error::new)?;
-        let id = token
-            .gateway_id
-            .clone()
-            .unwrap_or_else(|| new_id(&self.platform, "ph"));
-        if self.configured(&id) {
+        if configured(app, id) {
             return Err(Error::new(ErrorCode::GatewayConfigured));
         }
-        let secret = random_text(&self.platform);
-        let phone = EnrolledPhone {
-            id: id.clone(),
-            label: token.label.clone(),
-            url,
-            numbers: req.numbers,
-            status: PhoneStatus::Active,
-            key_sealed: seal_secret(self, &id, &secret),
-            version: version_checked(&req.version),
-            enrolled_at: ctx.now_ms,
-            ..Default::default()
-        };
-        token.used_at = Some(ctx.now_ms);
-        token.enrolled = Some(id.clone());
-        let mut writes = vec![repo::token_update(&sha, &token, &doc.update_time)];
-        // A retired phone's id may be enrolled again (its record is replaced); an active one not.
-        match self.repo().get_enrolled(&id).await? {
-            None => writes.push(repo::phone_create(&phone)),
-            Some(d) if d.value.status == PhoneStatus::Retired => {
-                writes.push(repo::phone_update(&phone, &d.update_time))
-            }
-            Some(_) => {
+        if let Some(d) = app.repo().get_enrolled(id).await? {
+            if d.value.status == PhoneStatus::Active {
                 return Err(Error::msg(
                     ErrorCode::Conflict,
                     "A phone with this id is enrolled; retire it first",
-                ))
+                ));
             }
         }
-        match self.repo().commit(writes).await {
-            Ok(_) => {}
-            // Someone else spent the token (or took the id) between the read and the commit.
-            Err(StoreError::PreconditionFailed(_) | StoreError::AlreadyExists) => {
-                let now_used = self
-                    .repo()
-                    .get_enrol_token(&sha)
-                    .await?
-                    .is_some_and(|d| d.value.used_at.is_some());
-                return Err(if now_used {
-                    Error::new(ErrorCode::EnrolTokenUsed)
-                } else {
-                    Error::new(ErrorCode::Conflict)
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.forget_roster();
-        self.audit(
-            ctx,
-            "enrolment",
-            "gateway.enrol",
-            &id,
-            json!({"token": &sha[..12], "url": phone.url, "version": phone.version}),
-        )
-        .await;
-        Ok(Enrolled {
-            gateway_id: id,
-            secret,
-        })
     }
+    let token = format!("{}{}", proto::TOKEN_PREFIX, random_text(&app.platform));
+    let record = EnrolToken {
+        gateway_id,
+        label,
+        created_at: ctx.now_ms,
+        expires_at: ctx.now_ms + ttl as i64 * 1000,
+        created_by: actor.to_string(),
+        used_at: None,
+        enrolled: None,
+    };
+    app.repo()
+        .commit(vec![repo::token_create(&token_sha256(&token), &record)])
+        .await?;
+    audit::audit(
+        app,
+        ctx,
+        actor,
+        "gateway.enrol_token",
+        &token_sha256(&token)[..12],
+        json!({"gateway_id": record.gateway_id, "expires_at": record.expires_at}),
+    )
+    .await;
+    Ok((token, record))
+}
 
-    /// A phone's signed re-registration. `header` reads the request's headers; `body` is the
-    /// sealed body. Refused (nothing changed) unless signed by that phone's key.
-    pub async fn register_phone<'h>(
-        &self,
-        ctx: &Ctx,
-        header: impl Fn(&str) -> Option<&'h str>,
-        body: &[u8],
-        path: &str,
-    ) -> Result<EnrolledPhone, Error> {
-        let refused = |why: &str| {
-            Error::msg(
-                ErrorCode::Unauthorized,
-                format!("Gateway request refused: {why}"),
-            )
-        };
-        let id = header(wire::HEADER_GATEWAY)
-            .ok_or_else(|| refused("unsigned"))?
-            .to_string();
-        if !otp_shared::ids::is_plain_id(&id) {
-            return Err(refused("unknown gateway"));
+/// The tokens, each by the first 12 hex digits of its hash, with its state.
+pub async fn list_enrol_tokens<P: Platform>(
+    app: &App<P>,
+    now_ms: i64,
+) -> Result<Vec<Value>, Error> {
+    let docs = app.repo().enrol_tokens().await?;
+    Ok(docs
+        .into_iter()
+        .map(|d| {
+            let t = d.value;
+            let id = d
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(12)
+                .collect::<String>();
+            let state = match token_usable(&t, now_ms) {
+                Ok(()) => "open",
+                Err(ErrorCode::EnrolTokenUsed) => "used",
+                Err(_) => "expired",
+            };
+            json!({"id": id, "state": state, "gateway_id": t.gateway_id, "label": t.label,
+                   "created_at": t.created_at, "expires_at": t.expires_at, "used_at": t.used_at,
+                   "enrolled": t.enrolled})
+        })
+        .collect())
+}
+
+/// A phone presents its token: one commit spends the token and creates the phone.
+pub async fn enrol<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    req: EnrolRequest,
+) -> Result<Enrolled, Error> {
+    let url = match req.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(u) => url_checked(u)?,
+        None => String::new(),
+    };
+    numbers_ok(&req.numbers)?;
+    let sha = token_sha256(&req.token);
+    let invalid = || Error::new(ErrorCode::EnrolTokenInvalid);
+    if !req.token.trim().starts_with(proto::TOKEN_PREFIX) || req.token.len() > 200 {
+        auth::note_auth_failure(app, ctx).await;
+        return Err(invalid());
+    }
+    // Guessing tokens costs a failed attempt from this address, like guessing keys.
+    auth::check_auth_failures(app, ctx).await?;
+    let Some(doc) = app.repo().get_enrol_token(&sha).await? else {
+        auth::note_auth_failure(app, ctx).await;
+        return Err(invalid());
+    };
+    let mut token = doc.value;
+    token_usable(&token, ctx.now_ms).map_err(Error::new)?;
+    let id = token
+        .gateway_id
+        .clone()
+        .unwrap_or_else(|| new_id(&app.platform, "ph"));
+    if configured(app, &id) {
+        return Err(Error::new(ErrorCode::GatewayConfigured));
+    }
+    let secret = random_text(&app.platform);
+    let phone = EnrolledPhone {
+        id: id.clone(),
+        label: token.label.clone(),
+        url,
+        numbers: req.numbers,
+        status: PhoneStatus::Active,
+        key_sealed: seal_secret(app, &id, &secret),
+        version: version_checked(&req.version),
+        enrolled_at: ctx.now_ms,
+        ..Default::default()
+    };
+    token.used_at = Some(ctx.now_ms);
+    token.enrolled = Some(id.clone());
+    let mut writes = vec![repo::token_update(&sha, &token, &doc.update_time)];
+    // A retired phone's id may be enrolled again (its record is replaced); an active one not.
+    match app.repo().get_enrolled(&id).await? {
+        None => writes.push(repo::phone_create(&phone)),
+        Some(d) if d.value.status == PhoneStatus::Retired => {
+            writes.push(repo::phone_update(&phone, &d.update_time))
         }
-        if self.configured(&id) {
-            return Err(Error::new(ErrorCode::GatewayConfigured));
-        }
-        let doc = self
-            .repo()
-            .get_enrolled(&id)
-            .await?
-            .ok_or_else(|| refused("unknown gateway"))?;
-        let mut phone = doc.value;
-        if phone.status == PhoneStatus::Retired {
-            return Err(Error::new(ErrorCode::GatewayRetired));
-        }
-        let keys = self.keys_of(&phone, ctx.now_ms);
-        let now_s = (ctx.now_ms / 1000) as u64;
-        let route = wire::Route::new("POST", path, &id);
-        let try_with = |k: &Option<Keys>| {
-            k.as_ref().map(|k| {
-                wire::verify(k, route, &header, body, now_s, wire::DEFAULT_WINDOW_SECS)
-                    .and_then(|v| Ok((v.open()?, v.nonce, v.timestamp)))
-            })
-        };
-        let mut promoted = false;
-        let mut outcome = try_with(&keys.current);
-        if !matches!(outcome, Some(Ok(_))) {
-            if let Some(Ok(found)) = try_with(&keys.pending) {
-                promoted = true;
-                outcome = Some(Ok(found));
-            } else if let Some(Ok(found)) = try_with(&keys.previous) {
-                outcome = Some(Ok(found));
-            }
-        }
-        let (plain, nonce, ts) = match outcome {
-            Some(Ok(found)) => found,
-            Some(Err(e)) => return Err(refused(e.code())),
-            None => return Err(refused("gateway key unusable")),
-        };
-        let reg: Registration = serde_json::from_slice(plain.as_deref().unwrap_or(b""))
-            .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
-        let url = url_checked(&reg.url)?;
-        if let Some(n) = &reg.numbers {
-            numbers_ok(n)?;
-        }
-        if ts < phone.registered_at {
+        Some(_) => {
             return Err(Error::msg(
                 ErrorCode::Conflict,
-                "A newer registration of this phone was accepted already",
-            ));
+                "A phone with this id is enrolled; retire it first",
+            ))
         }
-        phone.url = url;
-        phone.registered_at = ts;
-        if !reg.version.is_empty() {
-            phone.version = version_checked(&reg.version);
-        }
-        if let Some(n) = reg.numbers {
-            phone.numbers = n;
-        }
-        if promoted {
-            complete_rotation(&mut phone, ctx.now_ms);
-        }
-        let writes = vec![
-            nonce_write(&hex::encode(Sha256::digest(nonce.as_bytes())), ctx.now_ms),
-            repo::phone_update(&phone, &doc.update_time),
-        ];
-        match self.repo().commit(writes).await {
-            Ok(_) => {}
-            Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
-                return Err(refused("replayed_nonce or a concurrent change; retry"))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.forget_roster();
-        Ok(phone)
     }
-
-    /// Takes a phone out of the fleet for good and erases its keys.
-    pub async fn retire_phone(&self, ctx: &Ctx, actor: &str, id: &str) -> Result<(), Error> {
-        if self.configured(id) {
-            return Err(Error::new(ErrorCode::GatewayConfigured));
+    match app.repo().commit(writes).await {
+        Ok(_) => {}
+        // Someone else spent the token (or took the id) between the read and the commit.
+        Err(StoreError::PreconditionFailed(_) | StoreError::AlreadyExists) => {
+            let now_used = app
+                .repo()
+                .get_enrol_token(&sha)
+                .await?
+                .is_some_and(|d| d.value.used_at.is_some());
+            return Err(if now_used {
+                Error::new(ErrorCode::EnrolTokenUsed)
+            } else {
+                Error::new(ErrorCode::Conflict)
+            });
         }
-        let doc = self
-            .repo()
-            .get_enrolled(id)
-            .await?
-            .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
-        let mut phone = doc.value;
-        if phone.status == PhoneStatus::Retired {
-            return Err(Error::new(ErrorCode::GatewayRetired));
-        }
-        phone.status = PhoneStatus::Retired;
-        phone.retired_at = Some(ctx.now_ms);
-        phone.key_sealed.clear();
-        phone.pending_key_sealed = None;
-        phone.previous_key_sealed = None;
-        self.repo()
-            .commit(vec![repo::phone_update(&phone, &doc.update_time)])
-            .await?;
-        self.forget_roster();
-        self.audit(ctx, actor, "gateway.retire", id, Value::Null)
-            .await;
-        Ok(())
+        Err(e) => return Err(e.into()),
     }
+    roster::forget_roster(app);
+    audit::audit(
+        app,
+        ctx,
+        "enrolment",
+        "gateway.enrol",
+        &id,
+        json!({"token": &sha[..12], "url": phone.url, "version": phone.version}),
+    )
+    .await;
+    Ok(Enrolled {
+        gateway_id: id,
+        secret,
+    })
+}
 
-    /// Gives a phone a new key (see the module header for the protocol). Safe to repeat after
-    /// an error: the same pending key is pushed again.
-    pub async fn rotate_phone_key(&self, ctx: &Ctx, actor: &str, id: &str) -> Result<(), Error> {
-        if self.configured(id) {
-            return Err(Error::new(ErrorCode::GatewayConfigured));
-        }
-        let doc = self
-            .repo()
-            .get_enrolled(id)
-            .await?
-            .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
-        let (mut phone, mut version) = (doc.value, doc.update_time);
-        if phone.status == PhoneStatus::Retired {
-            return Err(Error::new(ErrorCode::GatewayRetired));
-        }
-        let unavailable = |why: String| {
-            Error::msg(
-                ErrorCode::GatewayUnavailable,
-                "The phone did not confirm its new key; nothing changed on the edge, retry",
-            )
-            .cause(why)
-        };
-        let link = self
-            .link_of(&phone, ctx.now_ms)
-            .ok_or_else(|| unavailable("the phone has no URL yet".into()))?;
-        let new_secret = match phone
-            .pending_key_sealed
-            .as_deref()
-            .and_then(|s| open_secret(self, id, s))
-        {
-            Some(s) => s,
-            None => {
-                let secret = random_text(&self.platform);
-                phone.pending_key_sealed = Some(seal_secret(self, id, &secret));
-                let times = self
-                    .repo()
-                    .commit(vec![repo::phone_update(&phone, &version)])
-                    .await?;
-                version = times.into_iter().next().unwrap_or_default();
-                secret
-            }
-        };
-        let keys = link.keys.as_ref().expect("link_of gives keys");
-        let (status, _) = super::super::gateway::signed_exchange(
-            &self.platform,
-            &link.cfg,
-            keys,
-            self.cfg.gateway_timeout_ms,
-            ("POST", proto::PATH_KEY),
-            Some(&KeyChange { secret: new_secret }),
-            &ctx.request_id,
+/// A phone's signed re-registration. `header` reads the request's headers; `body` is the
+/// sealed body. Refused (nothing changed) unless signed by that phone's key.
+pub async fn register_phone<'h, P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+    path: &str,
+) -> Result<EnrolledPhone, Error> {
+    let refused = |why: &str| {
+        Error::msg(
+            ErrorCode::Unauthorized,
+            format!("Gateway request refused: {why}"),
         )
-        .await
-        .map_err(unavailable)?;
-        if !(200..300).contains(&status) {
-            return Err(unavailable(format!("http {status}")));
+    };
+    let id = header(wire::HEADER_GATEWAY)
+        .ok_or_else(|| refused("unsigned"))?
+        .to_string();
+    if !otp_shared::ids::is_plain_id(&id) {
+        return Err(refused("unknown gateway"));
+    }
+    if configured(app, &id) {
+        return Err(Error::new(ErrorCode::GatewayConfigured));
+    }
+    let doc = app
+        .repo()
+        .get_enrolled(&id)
+        .await?
+        .ok_or_else(|| refused("unknown gateway"))?;
+    let mut phone = doc.value;
+    if phone.status == PhoneStatus::Retired {
+        return Err(Error::new(ErrorCode::GatewayRetired));
+    }
+    let keys = keys_of(&app.secrets, &phone, ctx.now_ms);
+    let now_s = (ctx.now_ms / 1000) as u64;
+    let route = wire::Route::new("POST", path, &id);
+    let try_with = |k: &Option<Keys>| {
+        k.as_ref().map(|k| {
+            wire::verify(k, route, &header, body, now_s, wire::DEFAULT_WINDOW_SECS)
+                .and_then(|v| Ok((v.open()?, v.nonce, v.timestamp)))
+        })
+    };
+    let mut promoted = false;
+    let mut outcome = try_with(&keys.current);
+    if !matches!(outcome, Some(Ok(_))) {
+        if let Some(Ok(found)) = try_with(&keys.pending) {
+            promoted = true;
+            outcome = Some(Ok(found));
+        } else if let Some(Ok(found)) = try_with(&keys.previous) {
+            outcome = Some(Ok(found));
         }
+    }
+    let (plain, nonce, ts) = match outcome {
+        Some(Ok(found)) => found,
+        Some(Err(e)) => return Err(refused(e.code())),
+        None => return Err(refused("gateway key unusable")),
+    };
+    let reg: Registration = serde_json::from_slice(plain.as_deref().unwrap_or(b""))
+        .map_err(|e| Error::msg(ErrorCode::BadJson, e.to_string()))?;
+    let url = url_checked(&reg.url)?;
+    if let Some(n) = &reg.numbers {
+        numbers_ok(n)?;
+    }
+    if ts < phone.registered_at {
+        return Err(Error::msg(
+            ErrorCode::Conflict,
+            "A newer registration of this phone was accepted already",
+        ));
+    }
+    phone.url = url;
+    phone.registered_at = ts;
+    if !reg.version.is_empty() {
+        phone.version = version_checked(&reg.version);
+    }
+    if let Some(n) = reg.numbers {
+        phone.numbers = n;
+    }
+    if promoted {
         complete_rotation(&mut phone, ctx.now_ms);
-        self.repo()
-            .commit(vec![repo::phone_update(&phone, &version)])
-            .await?;
-        self.forget_roster();
-        self.audit(ctx, actor, "gateway.rotate_key", id, Value::Null)
-            .await;
-        Ok(())
     }
+    let writes = vec![
+        nonce_write(&hex::encode(Sha256::digest(nonce.as_bytes())), ctx.now_ms),
+        repo::phone_update(&phone, &doc.update_time),
+    ];
+    match app.repo().commit(writes).await {
+        Ok(_) => {}
+        Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
+            return Err(refused("replayed_nonce or a concurrent change; retry"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    roster::forget_roster(app);
+    Ok(phone)
+}
 
-    /// The enrolled phones for operators (never a key).
-    pub async fn enrolled_view(&self) -> Result<Vec<Value>, Error> {
-        let now = self.platform.now_ms();
-        Ok(self
-            .repo()
-            .enrolled_phones()
-            .await?
-            .into_iter()
-            .map(|p| {
-                json!({"id": p.id, "label": p.label, "url": p.url, "numbers": p.numbers,
-                       "status": p.status, "version": p.version, "enrolled_at": p.enrolled_at,
-                       "registered_at": p.registered_at, "key_rotated_at": p.key_rotated_at,
-                       "rotation_pending": p.pending_key_sealed.is_some(),
-                       "previous_key_valid": p.previous_key_sealed.is_some() && p.previous_until > now,
-                       "retired_at": p.retired_at})
-            })
-            .collect())
+/// Takes a phone out of the fleet for good and erases its keys.
+pub async fn retire_phone<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    actor: &str,
+    id: &str,
+) -> Result<(), Error> {
+    if configured(app, id) {
+        return Err(Error::new(ErrorCode::GatewayConfigured));
     }
+    let doc = app
+        .repo()
+        .get_enrolled(id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
+    let mut phone = doc.value;
+    if phone.status == PhoneStatus::Retired {
+        return Err(Error::new(ErrorCode::GatewayRetired));
+    }
+    phone.status = PhoneStatus::Retired;
+    phone.retired_at = Some(ctx.now_ms);
+    phone.key_sealed.clear();
+    phone.pending_key_sealed = None;
+    phone.previous_key_sealed = None;
+    app.repo()
+        .commit(vec![repo::phone_update(&phone, &doc.update_time)])
+        .await?;
+    roster::forget_roster(app);
+    audit::audit(app, ctx, actor, "gateway.retire", id, Value::Null).await;
+    Ok(())
+}
+
+/// Gives a phone a new key (see the module header for the protocol). Safe to repeat after
+/// an error: the same pending key is pushed again.
+pub async fn rotate_phone_key<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    actor: &str,
+    id: &str,
+) -> Result<(), Error> {
+    if configured(app, id) {
+        return Err(Error::new(ErrorCode::GatewayConfigured));
+    }
+    let doc = app
+        .repo()
+        .get_enrolled(id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
+    let (mut phone, mut version) = (doc.value, doc.update_time);
+    if phone.status == PhoneStatus::Retired {
+        return Err(Error::new(ErrorCode::GatewayRetired));
+    }
+    let unavailable = |why: String| {
+        Error::msg(
+            ErrorCode::GatewayUnavailable,
+            "The phone did not confirm its new key; nothing changed on the edge, retry",
+        )
+        .cause(why)
+    };
+    let link = link_of(&app.secrets, &phone, ctx.now_ms)
+        .ok_or_else(|| unavailable("the phone has no URL yet".into()))?;
+    let new_secret = match phone
+        .pending_key_sealed
+        .as_deref()
+        .and_then(|s| open_secret(&app.secrets, id, s))
+    {
+        Some(s) => s,
+        None => {
+            let secret = random_text(&app.platform);
+            phone.pending_key_sealed = Some(seal_secret(app, id, &secret));
+            let times = app
+                .repo()
+                .commit(vec![repo::phone_update(&phone, &version)])
+                .await?;
+            version = times.into_iter().next().unwrap_or_default();
+            secret
+        }
+    };
+    let keys = link.keys.as_ref().expect("link_of gives keys");
+    let (status, _) = crate::service::fleet::gateway::signed_exchange(
+        &app.platform,
+        &link.cfg,
+        keys,
+        app.cfg.gateway_timeout_ms,
+        ("POST", proto::PATH_KEY),
+        Some(&KeyChange { secret: new_secret }),
+        &ctx.request_id,
+    )
+    .await
+    .map_err(unavailable)?;
+    if !(200..300).contains(&status) {
+        return Err(unavailable(format!("http {status}")));
+    }
+    complete_rotation(&mut phone, ctx.now_ms);
+    app.repo()
+        .commit(vec![repo::phone_update(&phone, &version)])
+        .await?;
+    roster::forget_roster(app);
+    audit::audit(app, ctx, actor, "gateway.rotate_key", id, Value::Null).await;
+    Ok(())
+}
+
+/// The enrolled phones for operators (never a key).
+pub async fn enrolled_view<P: Platform>(app: &App<P>) -> Result<Vec<Value>, Error> {
+    let now = app.platform.now_ms();
+    Ok(app
+        .repo()
+        .enrolled_phones()
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({"id": p.id, "label": p.label, "url": p.url, "numbers": p.numbers,
+                   "status": p.status, "version": p.version, "enrolled_at": p.enrolled_at,
+                   "registered_at": p.registered_at, "key_rotated_at": p.key_rotated_at,
+                   "rotation_pending": p.pending_key_sealed.is_some(),
+                   "previous_key_valid": p.previous_key_sealed.is_some() && p.previous_until > now,
+                   "retired_at": p.retired_at})
+        })
+        .collect())
 }
 
 /// The pending key becomes current; the current one stays valid for the grace period.

@@ -83,3 +83,6 @@ pub struct CanaryRecord {
     #[serde(default)]
     pub note: Option<String>,
 }
+
+/// Gateway id -> why it is routed last (empty: it is not).
+pub type Standings = std::collections::HashMap<String, Vec<String>>;

@@ -6,8 +6,8 @@
 use otp_shared::wire::{self, CancelResult, MessageState, ReleaseResult, StatusReport};
 
 use crate::platform::Platform;
-use crate::service::app::GatewayLink;
-use crate::service::gateway::signed_exchange;
+use crate::service::fleet::gateway::signed_exchange;
+use crate::service::fleet::gateway::GatewayLink;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Asked {

@@ -4,22 +4,21 @@
 //! last resort rather than a refusal. The reasons come from the scheduled job's probes
 //! (`fleet/{id}` records), read at most once per `FLEET_CACHE_MS` per isolate.
 
-use std::collections::HashMap;
-
 use otp_shared::wire::Health;
 use serde_json::{json, Value};
 
-use super::model::PhoneRecord;
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::fleet::links;
+use crate::service::fleet::model::PhoneRecord;
+use crate::service::fleet::roster;
 
 /// Below this, a phone that is not charging may die mid-queue.
 pub const LOW_BATTERY_PERCENT: u8 = 15;
 /// Failed attempts in a row that make a phone "failing".
 pub const FAILING_RUN: u32 = 3;
 
-/// Gateway id -> why it is routed last (empty: it is not).
-pub type Standings = HashMap<String, Vec<String>>;
+pub use crate::service::fleet::model::Standings;
 
 /// Why a phone in this state (probed at `now_s`, unix seconds) should be offered messages last
 /// (none: it is fine, or unknown).
@@ -68,101 +67,95 @@ pub fn standing_of(r: &PhoneRecord) -> Vec<String> {
     why
 }
 
-impl<P: Platform> App<P> {
-    /// Every phone's reasons to be routed last, at most `FLEET_CACHE_MS` old. A store that does
-    /// not answer leaves the last known standings (or none): routing never waits on it twice.
-    pub async fn standings(&self) -> Standings {
-        let now = self.platform.now_ms();
-        let cached = self.fleet_cache.lock().ok().and_then(|c| c.clone());
-        if let Some((at, s)) = &cached {
-            if now - at < self.cfg.fleet.cache_ms {
-                return s.clone();
+/// Every phone's reasons to be routed last, at most `FLEET_CACHE_MS` old. A store that does
+/// not answer leaves the last known standings (or none): routing never waits on it twice.
+pub async fn standings<P: Platform>(app: &App<P>) -> Standings {
+    let now = app.platform.now_ms();
+    let cached = app.fleet_cache.last();
+    if let Some((at, s)) = &cached {
+        if now - at < app.cfg.fleet.cache_ms {
+            return s.clone();
+        }
+    }
+    let ids: Vec<String> = roster::roster(app)
+        .await
+        .iter()
+        .map(|g| g.cfg.id.clone())
+        .collect();
+    let fresh = match app.repo().phone_records(&ids).await {
+        Ok(records) => ids
+            .iter()
+            .zip(records)
+            .map(|(id, r)| (id.clone(), r.as_ref().map(standing_of).unwrap_or_default()))
+            .collect(),
+        Err(_) => cached.map(|(_, s)| s).unwrap_or_default(),
+    };
+    remember_standings(app, fresh.clone());
+    fresh
+}
+
+/// Every phone for the console: its live probe (health included), why it is routed last,
+/// a missed canary, its canary times and its open alerts.
+pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
+    let probes = links::gateway_probes(app).await;
+    let ids: Vec<String> = probes.iter().map(|p| p.id.clone()).collect();
+    let records = app.repo().phone_records(&ids).await.unwrap_or_default();
+    let now_s = (app.platform.now_ms() / 1000) as u64;
+    let latest = app.cfg.enrol.latest_gateway_version.as_deref();
+    probes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let r = records.get(i).cloned().flatten().unwrap_or_default();
+            let mut avoid = avoid_reasons(p.reachable, p.health.as_ref(), now_s);
+            if r.degraded.is_some() {
+                avoid.push("canary_missed".into());
             }
-        }
-        let ids: Vec<String> = self
-            .roster()
-            .await
-            .iter()
-            .map(|g| g.cfg.id.clone())
-            .collect();
-        let fresh = match self.repo().phone_records(&ids).await {
-            Ok(records) => ids
-                .iter()
-                .zip(records)
-                .map(|(id, r)| (id.clone(), r.as_ref().map(standing_of).unwrap_or_default()))
-                .collect(),
-            Err(_) => cached.map(|(_, s)| s).unwrap_or_default(),
-        };
-        self.remember_standings(fresh.clone());
-        fresh
-    }
+            let mut v = json!(p);
+            v["avoid"] = json!(avoid);
+            v["degraded"] = json!(r.degraded);
+            v["canary"] = json!(r.canary);
+            v["alerts"] = json!(r.alerts);
+            v["checked_at"] = json!(r.checked_at);
+            // The version the phone reports, and whether a newer release exists
+            // (`GATEWAY_LATEST_VERSION`).
+            let version = p.health.as_ref().map(|h| h.version.as_str());
+            v["version"] = json!(version);
+            v["latest_version"] = json!(latest);
+            v["update_available"] = json!(latest
+                .zip(version)
+                .is_some_and(|(l, v)| otp_shared::enrol::is_older(v, l)));
+            v
+        })
+        .collect()
+}
 
-    /// Every phone for the console: its live probe (health included), why it is routed last,
-    /// a missed canary, its canary times and its open alerts.
-    pub async fn fleet_view(&self) -> Vec<Value> {
-        let probes = self.gateway_probes().await;
-        let ids: Vec<String> = probes.iter().map(|p| p.id.clone()).collect();
-        let records = self.repo().phone_records(&ids).await.unwrap_or_default();
-        let now_s = (self.platform.now_ms() / 1000) as u64;
-        let latest = self.cfg.enrol.latest_gateway_version.as_deref();
-        probes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let r = records.get(i).cloned().flatten().unwrap_or_default();
-                let mut avoid = avoid_reasons(p.reachable, p.health.as_ref(), now_s);
-                if r.degraded.is_some() {
-                    avoid.push("canary_missed".into());
-                }
-                let mut v = json!(p);
-                v["avoid"] = json!(avoid);
-                v["degraded"] = json!(r.degraded);
-                v["canary"] = json!(r.canary);
-                v["alerts"] = json!(r.alerts);
-                v["checked_at"] = json!(r.checked_at);
-                // The version the phone reports, and whether a newer release exists
-                // (`GATEWAY_LATEST_VERSION`).
-                let version = p.health.as_ref().map(|h| h.version.as_str());
-                v["version"] = json!(version);
-                v["latest_version"] = json!(latest);
-                v["update_available"] = json!(latest
-                    .zip(version)
-                    .is_some_and(|(l, v)| otp_shared::enrol::is_older(v, l)));
-                v
-            })
-            .collect()
-    }
+pub(crate) fn remember_standings<P: Platform>(app: &App<P>, s: Standings) {
+    app.fleet_cache.put(app.platform.now_ms(), s);
+}
 
-    pub(crate) fn remember_standings(&self, s: Standings) {
-        if let Ok(mut c) = self.fleet_cache.lock() {
-            *c = Some((self.platform.now_ms(), s));
-        }
+/// The ids of the gateways to offer a message to, in order: a random first one among the
+/// phones in good standing (spreads load), round from there, then the others the same way.
+/// `exclude`: phones that must not get it at all (they failed it).
+pub async fn gateway_order<P: Platform>(app: &App<P>, exclude: &[String]) -> Vec<String> {
+    let roster = roster::roster(app).await;
+    let n = roster.len();
+    if n == 0 {
+        return Vec::new();
     }
-
-    /// The ids of the gateways to offer a message to, in order: a random first one among the
-    /// phones in good standing (spreads load), round from there, then the others the same way.
-    /// `exclude`: phones that must not get it at all (they failed it).
-    pub async fn gateway_order(&self, exclude: &[String]) -> Vec<String> {
-        let roster = self.roster().await;
-        let n = roster.len();
-        if n == 0 {
-            return Vec::new();
-        }
-        let standings = if n > 1 {
-            self.standings().await
-        } else {
-            Standings::new()
-        };
-        let start = self.random_below(n as u32) as usize;
-        let round: Vec<&String> = (0..n)
-            .map(|i| &roster[(start + i) % n].cfg.id)
-            .filter(|id| !exclude.contains(id))
-            .collect();
-        let avoided = |id: &String| standings.get(id).is_some_and(|w| !w.is_empty());
-        let (good, last): (Vec<&String>, Vec<&String>) =
-            round.into_iter().partition(|id| !avoided(id));
-        good.into_iter().chain(last).cloned().collect()
-    }
+    let standings = if n > 1 {
+        standings(app).await
+    } else {
+        Standings::new()
+    };
+    let start = app.random_below(n as u32) as usize;
+    let round: Vec<&String> = (0..n)
+        .map(|i| &roster[(start + i) % n].cfg.id)
+        .filter(|id| !exclude.contains(id))
+        .collect();
+    let avoided = |id: &String| standings.get(id).is_some_and(|w| !w.is_empty());
+    let (good, last): (Vec<&String>, Vec<&String>) = round.into_iter().partition(|id| !avoided(id));
+    good.into_iter().chain(last).cloned().collect()
 }
 
 #[cfg(test)]
@@ -256,9 +249,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(standing_of(&r), ["low_battery"]);
-        r.degraded = Some(super::super::model::Degraded {
+        r.degraded = Some(crate::service::fleet::model::Degraded {
             reason: "x".into(),
-            role: super::super::model::CanaryRole::Send,
+            role: crate::service::fleet::model::CanaryRole::Send,
             since: 1,
             canary: "c".into(),
         });

@@ -26,11 +26,17 @@ use std::collections::{BTreeMap, HashMap};
 use otp_shared::wire::{FailureClass, MessageKind, MessageState, ERR_HELD};
 use serde_json::{json, Value};
 
-use super::phone::{self, Asked, Cancel, Release};
-use super::reroute::{Rerouted, MIN_VALIDITY_MS};
 use crate::platform::Platform;
-use crate::service::app::{App, Ctx, GatewayLink};
-use crate::service::gateway::{fence, hand_off_held, probe, Dispatch, Fenced};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::GatewayLink;
+use crate::service::fleet::gateway::{fence, hand_off_held, probe, Dispatch, Fenced};
+use crate::service::fleet::phone::{self, Asked, Cancel, Release};
+use crate::service::fleet::roster;
+use crate::service::fleet::standing;
+use crate::service::messaging::dispatch;
+use crate::service::messaging::reroute;
+use crate::service::messaging::reroute::{Rerouted, MIN_VALIDITY_MS};
 use crate::service::model::{DeliveryState, MessageRecord, VerificationStatus};
 use crate::service::{otp, repo};
 
@@ -62,7 +68,7 @@ impl Depths {
         if let Some(d) = self.0.get(id) {
             return *d;
         }
-        let depth = match app.roster_link(id).await {
+        let depth = match roster::roster_link(app, id).await {
             // A stopped phone sends nothing: as good as an endless queue.
             Some(link) => probe(&app.platform, &link, 3_000).await.health.map(|h| {
                 if h.kill_switch {
@@ -133,7 +139,7 @@ async fn look_at<P: Platform>(
     depths: &mut Depths,
 ) -> Found {
     let timeout = app.cfg.gateway_timeout_ms.min(5_000);
-    let link = app.roster_link(&m.gateway_id).await;
+    let link = roster::roster_link(app, &m.gateway_id).await;
     let link = link.as_ref();
     let asked = match link {
         // After an ambiguous hand-off only a fence makes "no such message" certain: a copy of the
@@ -253,7 +259,7 @@ async fn move_elsewhere<P: Platform>(
         return wait(app, ctx, &mut m, version).await;
     };
     let mut sooner = Vec::new();
-    for id in app.gateway_order(&avoid).await {
+    for id in standing::gateway_order(app, &avoid).await {
         if depths
             .of(app, &id)
             .await
@@ -265,22 +271,22 @@ async fn move_elsewhere<P: Platform>(
     if sooner.is_empty() {
         return wait(app, ctx, &mut m, version).await;
     }
-    let again = match app.again(ctx, &m).await {
+    let again = match reroute::again(app, ctx, &m).await {
         Ok(Ok(a)) => a,
         _ => return wait(app, ctx, &mut m, version).await,
     };
     // The copy takes the one send path's first steps (`dispatch`, free of charge); the message is
     // recorded as handed on in the same commit, before anything is asked: the report of the cancel
     // below finds it handed on (`rerouted_to`) and does not reroute it a second time.
-    let prepared = match app
-        .prepare_again(
-            ctx,
-            again.outgoing(),
-            sooner.clone(),
-            &m,
-            m.avoid_gateways.clone(),
-        )
-        .await
+    let prepared = match dispatch::prepare_again(
+        app,
+        ctx,
+        again.outgoing(),
+        sooner.clone(),
+        &m,
+        m.avoid_gateways.clone(),
+    )
+    .await
     {
         Ok(p) => p,
         Err(_) => return wait(app, ctx, &mut m, version).await,
@@ -289,19 +295,19 @@ async fn move_elsewhere<P: Platform>(
     m.rerouted_to = Some(next.id.clone());
     let age = (ctx.now_ms - m.created_at).max(0);
     m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
-    if let Err(e) = app
-        .record_with(
-            ctx,
-            &prepared,
-            vec![repo::messages::update_write(&m, version)],
-        )
-        .await
+    if let Err(e) = dispatch::record_with(
+        app,
+        ctx,
+        &prepared,
+        vec![repo::messages::update_write(&m, version)],
+    )
+    .await
     {
         app.warn(ctx, "stuck_move_not_recorded", &e.to_string());
         return Found::Waiting;
     }
     let timeout = app.cfg.gateway_timeout_ms.min(5_000);
-    let links = app.links(&sooner).await;
+    let links = dispatch::links(app, &sooner).await;
     let links: Vec<&GatewayLink> = links.iter().collect();
     let held = hand_off_held(&app.platform, &links, timeout, prepared.request()).await;
     let to = match held {
@@ -318,7 +324,7 @@ async fn move_elsewhere<P: Platform>(
         }
     };
     next.gateway_id = to.clone();
-    let to_link = app.roster_link(&to).await;
+    let to_link = roster::roster_link(app, &to).await;
     match phone::cancel(&app.platform, from, timeout, &m.id, &ctx.request_id).await {
         Cancel::Done => {}
         other => {
@@ -338,7 +344,7 @@ async fn move_elsewhere<P: Platform>(
         }
     }
     depths.moved(&m.gateway_id, &to);
-    let route = app.route_write(&prepared, &to);
+    let route = dispatch::route_write(&prepared, &to);
     let wanted = hand_over(app, ctx, &m.id, &next, route).await;
     let Some(l) = &to_link else {
         return Found::Rerouted;
@@ -466,8 +472,8 @@ async fn abandon_move<P: Platform>(
             Ok(_) => {
                 // Its phone did give it up after all (the cancel's answer was lost, its report came
                 // first): certainly unsent and handed to nobody, so it goes the usual way.
-                if super::reroute::worth_trying(&m) {
-                    app.reroute(ctx, &m.id).await;
+                if crate::service::messaging::reroute::worth_trying(&m) {
+                    reroute::reroute(app, ctx, &m.id).await;
                 }
                 return;
             }
@@ -510,6 +516,9 @@ async fn save<P: Platform>(app: &App<P>, ctx: &Ctx, m: &MessageRecord, version: 
 }
 
 async fn rerouted<P: Platform>(app: &App<P>, ctx: &Ctx, m: &MessageRecord) -> bool {
-    super::reroute::worth_trying(m)
-        && matches!(app.reroute(ctx, &m.id).await, Rerouted::Handed { .. })
+    crate::service::messaging::reroute::worth_trying(m)
+        && matches!(
+            reroute::reroute(app, ctx, &m.id).await,
+            Rerouted::Handed { .. }
+        )
 }

@@ -6,13 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::model::PhoneRecord;
-use super::standing::{avoid_reasons, standing_of, Standings};
-use super::{canary, stuck};
 use crate::platform::Platform;
-use crate::service::alerts::AlertKind;
-use crate::service::app::{App, Ctx};
-use crate::service::gateway::{probe, Probe};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::fleet::gateway::{probe, Probe};
+use crate::service::fleet::model::PhoneRecord;
+use crate::service::fleet::roster;
+use crate::service::fleet::standing;
+use crate::service::fleet::standing::{avoid_reasons, standing_of, Standings};
+use crate::service::fleet::{canary, stuck};
+use crate::service::ops::alerts;
+use crate::service::ops::alerts::AlertKind;
 use crate::service::repo;
 
 pub async fn tick<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
@@ -127,7 +131,7 @@ async fn check_phones<P: Platform>(
     ctx: &Ctx,
     stuck: &BTreeMap<String, BTreeMap<&'static str, u32>>,
 ) -> Vec<Value> {
-    let roster = app.roster().await;
+    let roster = roster::roster(app).await;
     let ids: Vec<String> = roster.iter().map(|g| g.cfg.id.clone()).collect();
     let Ok(records) = app.repo().phone_records(&ids).await else {
         return vec![json!({"error": "the fleet records could not be read"})];
@@ -145,12 +149,12 @@ async fn check_phones<P: Platform>(
         let open: BTreeSet<&String> = prev.alerts.iter().collect();
         for (k, (kind, subject, details)) in &wanted {
             if !open.contains(k) {
-                app.raise_alert(ctx, *kind, subject, details.clone()).await;
+                alerts::raise_alert(app, ctx, *kind, subject, details.clone()).await;
             }
         }
         for k in &prev.alerts {
             if let (false, Some((kind, subject))) = (wanted.contains_key(k), kind_of(k)) {
-                app.clear_alert(ctx, kind, subject, json!({})).await;
+                alerts::clear_alert(app, ctx, kind, subject, json!({})).await;
             }
         }
         let alerts: Vec<String> = wanted.keys().cloned().collect();
@@ -171,10 +175,8 @@ async fn check_phones<P: Platform>(
         out.push(json!({"id": id, "reachable": p.reachable, "avoid": standing_of(&record), "alerts": alerts}));
         probes.push(p);
     }
-    app.remember_standings(standings);
-    if let Ok(mut c) = app.probe_cache.lock() {
-        *c = Some((app.platform.now_ms(), probes));
-    }
+    standing::remember_standings(app, standings);
+    app.probe_cache.put(app.platform.now_ms(), probes);
     out
 }
 

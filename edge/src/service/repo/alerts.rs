@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Repo;
 use crate::net::HttpClient;
+use crate::service::repo::view::Repo;
 use crate::store::{Doc, Precondition, StoreError, Write};
 
 const CONFIG: &str = "config/alerts";

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use super::Repo;
 use crate::net::HttpClient;
-use crate::service::analytics::{counter_path, Granularity, SHARDS};
+use crate::service::ops::analytics::{counter_path, Granularity, SHARDS};
+use crate::service::repo::view::Repo;
 use crate::store::{StoreError, Write};
 
 /// Counts to add: (counter document path, [(field, amount)]).

@@ -2,9 +2,9 @@
 //! stored), and `enrolled_phones/{gateway_id}`: the phones that enrolled themselves, their keys
 //! sealed (see `fleet::enrol`).
 
-use super::Repo;
 use crate::net::HttpClient;
-use crate::service::fleet::enrol::{EnrolToken, EnrolledPhone};
+use crate::service::fleet::enrolled::{EnrolToken, EnrolledPhone};
+use crate::service::repo::view::Repo;
 use crate::store::{Doc, Precondition, StoreError, Write};
 
 pub fn token_path(token_sha256: &str) -> String {

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::Repo;
 use crate::net::HttpClient;
 use crate::service::fleet::model::PhoneRecord;
+use crate::service::repo::view::Repo;
 use crate::store::{StoreError, Write};
 
 pub fn path(gateway_id: &str) -> String {

@@ -1,8 +1,8 @@
 //! `config/geo`: the service-wide relaxations of the high-risk range deny (see `service::geo`).
 
-use super::Repo;
 use crate::net::HttpClient;
-use crate::service::geo::GlobalGeo;
+use crate::service::abuse::geo::GlobalGeo;
+use crate::service::repo::view::Repo;
 use crate::store::{StoreError, Write};
 
 const GEO_CONFIG: &str = "config/geo";

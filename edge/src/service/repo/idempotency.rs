@@ -1,9 +1,9 @@
 //! `idempotency/{scope}_{sha256(key)}`: the claim of an `Idempotency-Key` and, once the request is
 //! done, its sealed answer.
 
-use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::IdempotencyRecord;
+use crate::service::repo::view::Repo;
 use crate::store::{Precondition, StoreError, Write};
 
 fn path(doc_id: &str) -> String {

@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::MessageRecord;
+use crate::service::repo::view::Repo;
 use crate::store::{Filter, Precondition, StoreError, Write};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,10 +2,10 @@
 
 use serde_json::{json, Value};
 
-use super::Repo;
 use crate::net::HttpClient;
-use crate::service::keys::Role;
 use crate::service::model::{ApiKeyRecord, KeyStatus};
+use crate::service::repo::view::Repo;
+use crate::service::tenants::keys::Role;
 use crate::store::{Doc, Precondition, StoreError, Write};
 
 pub fn create_write(key: &ApiKeyRecord) -> Write {

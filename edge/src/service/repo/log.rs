@@ -9,8 +9,8 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::Repo;
 use crate::net::HttpClient;
+use crate::service::repo::view::Repo;
 use crate::store::{Filter, StoreError};
 
 /// Which log: the collection and its time field.

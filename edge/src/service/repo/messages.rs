@@ -1,8 +1,8 @@
 //! `messages/{id}`: one record per SMS, its delivery state, the number masked.
 
-use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::MessageRecord;
+use crate::service::repo::view::Repo;
 use crate::store::{Doc, Filter, Precondition, StoreError, Write};
 use serde_json::json;
 

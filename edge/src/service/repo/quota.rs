@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::Repo;
 use crate::net::HttpClient;
+use crate::service::repo::view::Repo;
 use crate::store::{Precondition, StoreError, Write};
 
 /// One shard as last read or written.

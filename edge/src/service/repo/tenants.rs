@@ -2,9 +2,9 @@
 
 use serde_json::{json, Value};
 
-use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::{ApiKeyRecord, Tenant};
+use crate::service::repo::view::Repo;
 use crate::store::{Precondition, StoreError, Write};
 
 pub(super) const GLOBAL_CONFIG: &str = "config/global";
@@ -93,5 +93,15 @@ impl<H: HttpClient> Repo<'_, H> {
     pub async fn set_global_kill_switch(&self, engaged: bool) -> Result<(), StoreError> {
         let w = Write::set(GLOBAL_CONFIG.to_string(), &json!({"kill_switch": engaged}));
         self.commit(vec![w]).await.map(|_| ())
+    }
+}
+
+impl<H: HttpClient> Repo<'_, H> {
+    /// One cheap read, to tell whether the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .get::<serde_json::Value, _>(self.http, self.now, GLOBAL_CONFIG)
+            .await
+            .map(|_| ())
     }
 }

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::{Repo, COUNTDOWN_MS};
 use crate::net::HttpClient;
+use crate::service::repo::view::{Repo, COUNTDOWN_MS};
 use crate::store::{Filter, Precondition, StoreError, Write};
 
 /// The replay guard of a signed gateway request: created only once.

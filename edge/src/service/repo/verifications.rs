@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use super::Repo;
 use crate::net::HttpClient;
 use crate::service::model::VerificationRecord;
+use crate::service::repo::view::Repo;
 use crate::store::{Filter, Precondition, StoreError, Write};
 
 fn path(slot: &str) -> String {

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::Repo;
 use crate::net::HttpClient;
+use crate::service::repo::view::Repo;
 use crate::store::{Doc, Filter, Precondition, StoreError, Write};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,120 @@
+//! A tenant's opt-out list: numbers that replied STOP (or that the tenant or an operator added).
+//! Direct messages to them are refused with `recipient_opted_out`; codes still go unless the
+//! tenant's `optout_blocks_otp` is on (a code the person asked for is a transactional message
+//! carriers let through after an opt-out). The number is kept sealed, found by its keyed tag.
+
+use otp_shared::phone::Phone;
+use serde_json::{json, Value};
+
+use crate::error::{Error, ErrorCode};
+use crate::platform::{iso8601, Platform};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::model::Tenant;
+use crate::service::ops::webhooks::events::{Event, EventType};
+use crate::service::ops::webhooks::targets;
+use crate::service::repo::inbound::{self as repo_in, OptoutRecord};
+use crate::service::sealing;
+use crate::store::Write;
+
+pub(crate) fn seal_optout<P: Platform>(
+    app: &App<P>,
+    mut o: OptoutRecord,
+    phone: &str,
+) -> OptoutRecord {
+    let mut nonce = [0u8; 12];
+    app.platform.fill_random(&mut nonce);
+    o.phone_sealed = sealing::seal(&app.secrets.seal, &o.id, nonce, phone);
+    o
+}
+
+pub fn optout_json<P: Platform>(app: &App<P>, o: &OptoutRecord) -> Value {
+    json!({
+        "id": o.id,
+        "tenant_id": o.tenant_id,
+        "phone": sealing::open(&app.secrets.seal, &o.id, &o.phone_sealed).unwrap_or_else(|| o.phone_masked.clone()),
+        "phone_masked": o.phone_masked,
+        "source": o.source,
+        "created_at": iso8601(o.created_at),
+    })
+}
+
+/// Refuses a send to a number on the tenant's list (direct messages; codes only when the
+/// tenant asked for it).
+pub async fn check_optout<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    phone: &Phone,
+) -> Result<(), Error> {
+    let id = repo_in::optout_id(&tenant.id, &app.secrets.phone_tag(phone.as_str()));
+    if app.repo().get_optout(&id).await?.is_some() {
+        return Err(Error::new(ErrorCode::RecipientOptedOut));
+    }
+    Ok(())
+}
+
+/// Adds a number (`source`: api or admin); an existing entry stays as it is.
+pub async fn add_optout<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant_id: &str,
+    phone: &Phone,
+    source: &str,
+) -> Result<Value, Error> {
+    let tag = app.secrets.phone_tag(phone.as_str());
+    let id = repo_in::optout_id(tenant_id, &tag);
+    if let Some(o) = app.repo().get_optout(&id).await? {
+        return Ok(optout_json(app, &o));
+    }
+    let o = OptoutRecord {
+        id,
+        tenant_id: tenant_id.to_string(),
+        phone_masked: phone.masked(),
+        phone_sealed: String::new(),
+        phone_tag: tag,
+        source: source.into(),
+        created_at: ctx.now_ms,
+    };
+    let o = seal_optout(app, o, phone.as_str());
+    let event = Event::new(
+        EventType::OptoutAdded,
+        tenant_id,
+        &format!("opt_{}_{}", o.phone_tag, ctx.now_ms),
+        ctx.now_ms,
+        optout_json(app, &o),
+    );
+    let (hooks, ids) = targets::webhook_writes_for(app, tenant_id, &[event]).await?;
+    let mut writes = vec![repo_in::optout_write(&o)];
+    writes.extend(hooks);
+    writes.extend(ctx.claim_write());
+    app.repo().commit(writes).await?;
+    ctx.claim_committed();
+    targets::defer_webhooks(ctx, ids);
+    Ok(optout_json(app, &o))
+}
+
+/// Removes an entry of `tenant_id` by its id.
+pub async fn remove_optout<P: Platform>(
+    app: &App<P>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(), Error> {
+    match app.repo().get_optout(id).await? {
+        Some(o) if o.tenant_id == tenant_id => {
+            app.repo()
+                .commit(vec![Write::delete(repo_in::optout_path(id))])
+                .await?;
+            Ok(())
+        }
+        _ => Err(Error::new(ErrorCode::OptoutNotFound)),
+    }
+}
+
+pub async fn list_optouts<P: Platform>(
+    app: &App<P>,
+    tenant_id: &str,
+    limit: usize,
+) -> Result<Vec<Value>, Error> {
+    let list = app.repo().optouts_of(tenant_id, limit).await?;
+    Ok(list.iter().map(|o| optout_json(app, o)).collect())
+}

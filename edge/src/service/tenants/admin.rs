@@ -1,0 +1,330 @@
+//! Tenant lifecycle: creation with its first key, settings changes, suspension, renewal and key
+//! rotation. Validation of settings lives here so the admin API and bulk operations share it.
+
+use otp_shared::otp::{guess_odds, CodeType, MAX_GUESS_ODDS};
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorCode};
+use crate::platform::{new_id, parse_iso8601, Platform};
+use crate::service::app::App;
+use crate::service::ctx::Ctx;
+use crate::service::messaging::dispatch;
+use crate::service::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings};
+use crate::service::tenants::auth;
+use crate::service::tenants::keys::{self, NewKey, Role};
+use crate::store::StoreError;
+
+/// Fields an admin may set on create or update; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    pub name: Option<String>,
+    pub quota: Option<i64>,
+    /// ISO 8601 date or time; `null` clears.
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub contact_phone: Option<Option<String>>,
+    pub settings: Option<serde_json::Value>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+pub fn validate_settings(s: &TenantSettings) -> Result<(), Error> {
+    let bad = |m: &str| Err(Error::msg(ErrorCode::ValidationFailed, m.to_string()));
+    if !(1..=4).contains(&s.word_count) {
+        return bad("settings.word_count must be 1 to 4");
+    }
+    if !(4..=10).contains(&s.digit_length) {
+        return bad("settings.digit_length must be 4 to 10");
+    }
+    if !(30..=86_400).contains(&s.ttl_secs) {
+        return bad("settings.ttl_secs must be 30 to 86400");
+    }
+    if !(1..=1000).contains(&s.max_failed_checks_per_hour)
+        || !(s.max_failed_checks_per_hour..=10_000).contains(&s.max_failed_checks_per_day)
+    {
+        return bad("settings.max_failed_checks_per_hour must be 1 to 1000 and max_failed_checks_per_day at least that, up to 10000");
+    }
+    if !(1..=20).contains(&s.max_checks) {
+        return bad("settings.max_checks must be 1 to 20");
+    }
+    if !(1..=50).contains(&s.max_sends) || !(60..=86_400).contains(&s.send_window_secs) {
+        return bad("settings.max_sends must be 1 to 50 and settings.send_window_secs 60 to 86400");
+    }
+    for r in [s.limits.per_endpoint, s.limits.per_ip, s.limits.per_phone] {
+        if r.limit == 0 || r.window_secs == 0 || r.window_secs > 86_400 {
+            return bad("rate limits need limit >= 1 and window_secs 1 to 86400");
+        }
+    }
+    // Both code types can be asked for per send: neither may be easier to guess than the floor.
+    for ct in [
+        CodeType::Words {
+            count: s.word_count,
+        },
+        CodeType::Digits {
+            len: s.digit_length,
+        },
+    ] {
+        let odds = guess_odds(ct, s.max_checks);
+        if odds > MAX_GUESS_ODDS {
+            return Err(Error::msg(
+                ErrorCode::CodeTooWeak,
+                format!(
+                    "{ct:?} with {} checks can be guessed 1 time in {:.0} per verification; \
+                     the floor is 1 in {:.0} (fewer checks or a longer code)",
+                    s.max_checks,
+                    1.0 / odds,
+                    1.0 / MAX_GUESS_ODDS
+                ),
+            )
+            .details(serde_json::json!({"guess_odds": odds, "max_guess_odds": MAX_GUESS_ODDS})));
+        }
+    }
+    if s.cors_origins.len() > 20 {
+        return bad("settings.cors_origins holds at most 20 origins");
+    }
+    if let Some(o) = s
+        .cors_origins
+        .iter()
+        .find(|o| !crate::service::ops::cors::is_origin(o))
+    {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            format!("settings.cors_origins: {o:?} is not an origin such as https://shop.example (scheme, host, optional port; lower case; no path)"),
+        ));
+    }
+    if !(1..=100).contains(&s.share_weight) {
+        return bad("settings.share_weight must be 1 to 100");
+    }
+    Ok(())
+}
+
+/// The error for a refused template or extra line.
+fn template_error(e: otp_shared::templates::TemplateError) -> Error {
+    let code = match e.code() {
+        "webotp_host_invalid" => ErrorCode::WebOtpHostInvalid,
+        "app_hash_invalid" => ErrorCode::AppHashInvalid,
+        _ => ErrorCode::TemplateInvalid,
+    };
+    Error::msg(code, e.to_string())
+}
+
+/// The OTP text settings of `t`: the WebOTP host and app hash well formed, and a custom template
+/// that fits one SMS in the worst case of this tenant (the longest code of either type, its app
+/// name, its validity and its extra lines), or the reason with the figures.
+pub fn validate_texts(t: &Tenant) -> Result<(), Error> {
+    use otp_shared::templates::{validate_app_hash, validate_custom_with, validate_webotp_host};
+    let s = &t.settings;
+    s.webotp_host
+        .as_deref()
+        .map(validate_webotp_host)
+        .transpose()
+        .map_err(template_error)?;
+    s.app_hash
+        .as_deref()
+        .map(validate_app_hash)
+        .transpose()
+        .map_err(template_error)?;
+    let Some(template) = &s.template else {
+        return Ok(());
+    };
+    // A send may ask for either code type: the template must fit both.
+    for code_type in [
+        CodeType::Words {
+            count: s.word_count,
+        },
+        CodeType::Digits {
+            len: s.digit_length,
+        },
+    ] {
+        let limits = otp_shared::templates::TemplateLimits {
+            code_type,
+            app: Some(s.app_name.as_deref().unwrap_or(&t.name)),
+            minutes: Some((s.ttl_secs / 60).max(1)),
+            webotp_host: s.webotp_host.as_deref(),
+            app_hash: s.app_hash.as_deref(),
+        };
+        validate_custom_with(template, &limits).map_err(template_error)?;
+    }
+    Ok(())
+}
+
+/// Applies `input` to `t` (a new or existing tenant).
+pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), Error> {
+    if let Some(name) = &input.name {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "name must be 1 to 100 characters",
+            ));
+        }
+        t.name = name.to_string();
+    }
+    if let Some(q) = input.quota {
+        if !(0..=100_000_000).contains(&q) {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "quota must be 0 to 100000000",
+            ));
+        }
+        t.quota_total = q;
+    }
+    if let Some(exp) = &input.expires_at {
+        t.quota_expires_at = match exp {
+            None => 0,
+            Some(s) => parse_iso8601(s).ok_or_else(|| {
+                Error::msg(
+                    ErrorCode::ValidationFailed,
+                    "expires_at must be an ISO 8601 date such as 2027-01-31",
+                )
+            })?,
+        };
+    }
+    if let Some(cp) = &input.contact_phone {
+        t.contact_phone = match cp {
+            None => None,
+            Some(s) => {
+                // Notices go to it by SMS: it must be able to receive one.
+                let phone = crate::service::abuse::numbers::parse_required(Some(s), None)?;
+                crate::service::abuse::numbers::sms_allowed(&phone, false)?;
+                Some(phone.as_str().to_string())
+            }
+        };
+    }
+    if let Some(patch) = &input.settings {
+        let mut merged = serde_json::to_value(&t.settings).expect("settings serialise");
+        merge(&mut merged, patch);
+        t.settings = serde_json::from_value(merged)
+            .map_err(|e| Error::msg(ErrorCode::ValidationFailed, format!("settings: {e}")))?;
+        validate_settings(&t.settings)?;
+        t.settings.geo.normalize()?;
+    }
+    if input.settings.is_some() || input.name.is_some() {
+        // The tenant's name is the default app name a template is measured with.
+        validate_texts(t)?;
+    }
+    Ok(())
+}
+
+/// JSON merge patch (RFC 7396).
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+pub struct Created {
+    pub tenant: Tenant,
+    pub key: NewKey,
+}
+
+pub async fn create<P: Platform>(
+    app: &App<P>,
+    input: &TenantInput,
+    now: i64,
+) -> Result<Created, Error> {
+    if input.name.is_none() {
+        return Err(Error::msg(ErrorCode::ValidationFailed, "name is required"));
+    }
+    let mut t = Tenant::new(new_id(&app.platform, "t"), String::new(), now);
+    apply(&mut t, input)?;
+    let key = keys::generate(&app.platform, Role::Tenant);
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Tenant,
+        tenant_id: t.id.clone(),
+        status: KeyStatus::Active,
+        expires_at: 0,
+        created_at: now,
+        label: "primary".into(),
+    };
+    app.repo().create_tenant(&t, &record).await?;
+    Ok(Created { tenant: t, key })
+}
+
+/// An admin key of its own (admins can be told apart in the audit log by its prefix).
+pub async fn create_admin_key<P: Platform>(
+    app: &App<P>,
+    label: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<NewKey, Error> {
+    let key = keys::generate(&app.platform, Role::Admin);
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Admin,
+        tenant_id: String::new(),
+        status: KeyStatus::Active,
+        expires_at,
+        created_at: now,
+        label: label.to_string(),
+    };
+    app.repo().put_key(&record).await?;
+    Ok(key)
+}
+
+/// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
+/// `ctx`'s `Idempotency-Key` claim, if any, rides in the same commit.
+pub async fn rotate_key<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant: &Tenant,
+    grace_secs: i64,
+    now: i64,
+) -> Result<(NewKey, i64), Error> {
+    let key = keys::generate(&app.platform, Role::Tenant);
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Tenant,
+        tenant_id: tenant.id.clone(),
+        status: KeyStatus::Active,
+        expires_at: 0,
+        created_at: now,
+        label: "rotated".into(),
+    };
+    let old_until = now + grace_secs.max(0) * 1000;
+    match app
+        .repo()
+        .rotate_keys(&tenant.id, &record, old_until, ctx.claim_write())
+        .await
+    {
+        Ok(()) => ctx.claim_committed(),
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    auth::forget_cached_keys(app);
+    Ok((key, old_until))
+}
+
+/// Stops a key at once (any role). Every isolate refuses it within the key cache's lifetime.
+pub async fn revoke_key<P: Platform>(app: &App<P>, prefix: &str) -> Result<ApiKeyRecord, Error> {
+    let mut key = app
+        .repo()
+        .get_key(prefix)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::KeyNotFound))?;
+    key.status = KeyStatus::Revoked;
+    app.repo().update_key(&key).await?;
+    auth::forget_cached_keys(app);
+    Ok(key)
+}
