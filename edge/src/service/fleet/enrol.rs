@@ -393,13 +393,12 @@ pub async fn register_phone<'h, P: Platform>(
     Ok(phone)
 }
 
-/// Takes a phone out of the fleet for good and erases its keys.
-pub async fn retire_phone<P: Platform>(
+/// The enrolled phone `id` as stored, for an operator's change: a configured phone
+/// (`GATEWAYS`) or a retired one is refused.
+async fn active_enrolled<P: Platform>(
     app: &App<P>,
-    ctx: &Ctx,
-    actor: &str,
     id: &str,
-) -> Result<(), Error> {
+) -> Result<crate::store::Doc<EnrolledPhone>, Error> {
     if configured(app, id) {
         return Err(Error::new(ErrorCode::GatewayConfigured));
     }
@@ -408,10 +407,21 @@ pub async fn retire_phone<P: Platform>(
         .get_enrolled(id)
         .await?
         .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
-    let mut phone = doc.value;
-    if phone.status == PhoneStatus::Retired {
+    if doc.value.status == PhoneStatus::Retired {
         return Err(Error::new(ErrorCode::GatewayRetired));
     }
+    Ok(doc)
+}
+
+/// Takes a phone out of the fleet for good and erases its keys.
+pub async fn retire_phone<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    actor: &str,
+    id: &str,
+) -> Result<(), Error> {
+    let doc = active_enrolled(app, id).await?;
+    let mut phone = doc.value;
     phone.status = PhoneStatus::Retired;
     phone.retired_at = Some(ctx.now_ms);
     phone.key_sealed.clear();
@@ -433,18 +443,8 @@ pub async fn rotate_phone_key<P: Platform>(
     actor: &str,
     id: &str,
 ) -> Result<(), Error> {
-    if configured(app, id) {
-        return Err(Error::new(ErrorCode::GatewayConfigured));
-    }
-    let doc = app
-        .repo()
-        .get_enrolled(id)
-        .await?
-        .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
+    let doc = active_enrolled(app, id).await?;
     let (mut phone, mut version) = (doc.value, doc.update_time);
-    if phone.status == PhoneStatus::Retired {
-        return Err(Error::new(ErrorCode::GatewayRetired));
-    }
     let unavailable = |why: String| {
         Error::msg(
             ErrorCode::GatewayUnavailable,
