@@ -64,10 +64,10 @@ inputs_sha="$(
   {
     { printf '%s\n' Cargo.lock Cargo.toml phone-gateway/Cargo.toml shared/Cargo.toml scripts/build-gateway.sh
       git ls-files -co --exclude-standard phone-gateway/src shared/src; } |
-      LC_ALL=C sort -u | while read -r f; do if [ -f "$f" ]; then sha256sum "$f"; fi; done
+      LC_ALL=C sort -u | while read -r f; do if [ -f "$f" ]; then sha256 "$f"; fi; done
     /usr/bin/rustc --version
     echo "zig $ZIG_VERSION zigbuild $ZIGBUILD_VERSION profile $PROFILE version $VERSION"
-  } | sha256sum | cut -d' ' -f1
+  } | sha256 | cut -d' ' -f1
 )"
 DIST="$CACHE/gateway-dist"
 CROSS_TARGET_DIR="${OTP_SMS_CROSS_TARGET:-$CACHE/target-cross}"
@@ -93,12 +93,12 @@ for cpu in "${cpus[@]}"; do
       --profile "$PROFILE" "${profile_config[@]}" -Zbuild-std=std,panic_abort
     mkdir -p "$DIST"
     cp "$CROSS_TARGET_DIR/$t/$PROFILE/phone-gateway" "$cached.tmp" && mv "$cached.tmp" "$cached"
-    log "gateway: $cpu built in $(( $(date +%s) - start )) s: $(stat -c %s "$cached") bytes, $(gzip -9c "$cached" | wc -c) gzipped"
+    log "gateway: $cpu built in $(( $(date +%s) - start )) s: $(file_size "$cached") bytes, $(gzip -9c "$cached" | wc -c) gzipped"
   fi
   cp "$cached" "$OUT/$name.tmp" && mv "$OUT/$name.tmp" "$OUT/$name"
 done
 sed "s|^RELEASE_URL_DEFAULT=\"\"|RELEASE_URL_DEFAULT=\"$RELEASE_URL\"|" install.sh >"$OUT/install.sh"
 # SHA256SUMS covers what is in the set, the installer included (it keeps a verified copy for updates).
-(cd "$OUT" && sha256sum phone-gateway-linux-* install.sh >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+(cd "$OUT" && sha256 phone-gateway-linux-* install.sh >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
 log "gateway: release set in $OUT ($(cd "$OUT" && ls phone-gateway-linux-* | tr '\n' ' '))"
 echo "$OUT"

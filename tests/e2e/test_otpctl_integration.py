@@ -33,7 +33,7 @@ def test_cli_manages_webhooks_optouts_alerts_and_metrics(stack, new_phone):
     r = otpctl(stack, "webhooks", "replay", hook["id"], "--since", "2020-01-01T00:00:00Z", api_key=key)
     assert r.returncode == 1 and "webhook_disabled" in r.stderr
     assert json.loads(otpctl(stack, "webhooks", "delete", hook["id"], api_key=key).stdout)["deleted"] is True
-    assert json.loads(otpctl(stack, "messages", "--inbound", api_key=key).stdout) == {"items": []}
+    assert json.loads(otpctl(stack, "messages", "--inbound", api_key=key).stdout) == {"items": [], "next_cursor": None}
 
     phone = new_phone()
     added = json.loads(otpctl(stack, "optouts", "add", "--tenant", t["id"], phone).stdout)
