@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import SUITE_WORKER_VARS, running, tenant_on
+from conftest import SUITE_WORKER_VARS, eventually, running, tenant_on
 from tests.harness.stack import LISTER, READINGS, RECORDER, Stack, free_port, gateway_dist
 
 ASSET = "phone-gateway-linux-x86_64"
@@ -228,13 +228,8 @@ def send_otp_through(stack, phone_number):
     assert r.status_code == 202, r.text
     delivery = r.json()["data"]["delivery"]
     text = stack.sms.wait_for(phone_number, timeout=30)
-    deadline = time.time() + 30
-    while True:
-        m = t.get(f"/v1/messages/{delivery['message_id']}").json()["data"]
-        if m["state"] == "sent" or time.time() > deadline:
-            break
-        time.sleep(0.3)
-    assert m["state"] == "sent", m
+    eventually(lambda: t.get(f"/v1/messages/{delivery['message_id']}").json()["data"],
+               lambda m: m["state"] == "sent", "the delivery report", timeout=30, every=0.3)
     code = text[text.index("[") + 1:text.index("]")]
     r = t.post("/v1/otp/verify", json={"phone": phone_number, "code": code})
     assert r.status_code == 200 and r.json()["data"]["status"] == "approved", r.text

@@ -9,11 +9,10 @@ import shutil
 import socket
 import struct
 import threading
-import time
 
 import pytest
 
-from conftest import SUITE_WORKER_VARS, running, tenant_on
+from conftest import SUITE_WORKER_VARS, eventually, running, tenant_on
 from tests.harness.stack import Stack, free_port, gateway_dist
 
 QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
@@ -102,13 +101,8 @@ def test_the_aarch64_binary_is_static_and_carries_an_otp_under_qemu(arm_phone, n
     code = text[text.index("[") + 1:text.index("]")]
 
     # The phone's delivery report reached the edge: the message is "sent" there.
-    deadline = time.time() + 60
-    while True:
-        m = t.get(f"/v1/messages/{delivery['message_id']}").json()["data"]
-        if m["state"] == "sent" or time.time() > deadline:
-            break
-        time.sleep(0.3)
-    assert m["state"] == "sent", m
+    eventually(lambda: t.get(f"/v1/messages/{delivery['message_id']}").json()["data"],
+               lambda m: m["state"] == "sent", "the delivery report", timeout=60, every=0.3)
     assert "edge.test" in dns.asked, "the report did not go through the phone's own resolver"
 
     r = t.post("/v1/otp/verify", json={"phone": phone, "code": code})
