@@ -42,9 +42,14 @@ def test_metrics_count_requests_sends_latency_and_phones(integ, admin_i, new_pho
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
         return parse(r.text)
 
-    m = eventually(scrape, lambda m: m.get(("otp_http_requests_total", frozenset({("route", "POST /v1/otp/send"), ("status", "202")})), 0) >= 2, "requests by route", timeout=10)
-    assert m[("otp_http_requests_total", frozenset({("route", "POST /v1/otp/send"), ("status", "400")}))] >= 1
-    assert m[("otp_sends_total", frozenset({("state", "accepted")}))] >= 2
+    def requests_of(m, status):
+        return m.get(("otp_http_requests_total", frozenset({("route", "POST /v1/otp/send"), ("status", status)})), 0)
+
+    # Each counter reaches the scrape on its own flush, so wait until every one has landed.
+    m = eventually(scrape, lambda m: requests_of(m, "202") >= 2 and requests_of(m, "400") >= 1
+                   and m.get(("otp_sends_total", frozenset({("state", "accepted")})), 0) >= 2
+                   and m.get(("otp_request_latency_ms_bucket", frozenset({("le", "+Inf")})), 0) >= 3,
+                   "requests by route and status, sends, latency", timeout=10)
     buckets = sorted((float("inf") if dict(k[1])["le"] == "+Inf" else float(dict(k[1])["le"]), v) for k, v in m.items() if k[0] == "otp_request_latency_ms_bucket")
     assert buckets[-1][0] == float("inf") and buckets[-1][1] >= 3
     assert [v for _, v in buckets] == sorted(v for _, v in buckets), "cumulative"
