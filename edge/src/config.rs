@@ -47,6 +47,9 @@ pub struct Config {
     pub auth_cache_ms: i64,
     /// Analytics counters are summed in the isolate and committed at most this often.
     pub counter_flush_ms: u64,
+    /// `WRITE_HEAT=on`: count the store's writes per document (`store::heat`) for the scale
+    /// simulation; local runs only.
+    pub write_heat: bool,
     /// Failed key lookups one client address may cause per minute before it is refused unread.
     pub auth_failures_per_minute: u32,
     /// The phone fleet's reliability settings (`service::fleet`).
@@ -249,6 +252,7 @@ impl Config {
             max_body_bytes: num("MAX_BODY_BYTES", 16 * 1024)? as usize,
             store_timeout_ms: num("STORE_TIMEOUT_MS", 10_000)?.clamp(100, 60_000) as u32,
             auth_cache_ms: num("AUTH_CACHE_MS", 2_000)?.min(60_000) as i64,
+            write_heat: matches!(get("WRITE_HEAT").as_deref(), Some("on" | "true" | "1")),
             counter_flush_ms: num("COUNTER_FLUSH_MS", 1_000)?.min(60_000),
             auth_failures_per_minute: num("AUTH_FAILURES_PER_MINUTE", 30)?.clamp(1, 1_000_000)
                 as u32,
