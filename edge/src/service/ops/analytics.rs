@@ -11,6 +11,47 @@ use serde_json::{json, Map, Value};
 use crate::platform::{iso8601, parse_iso8601};
 
 pub const SHARDS: u32 = 8;
+/// The tally Durable Objects that commit the counters (`tally-{0..3}`). Each counter document has
+/// one writer: object k alone writes shards k, k + TALLY_OBJECTS, ..., one of them per commit in
+/// turn, and commits at most once per `COUNTER_FLUSH_MS`. So a document takes at most one write
+/// per SHARDS_PER_TALLY flush intervals (0.5/s at the 1 s default), however many isolates and
+/// sends there are; Firestore sustains about 1/s per document.
+pub const TALLY_OBJECTS: u32 = 4;
+pub const SHARDS_PER_TALLY: u32 = 2;
+const _: () = assert!(SHARDS == TALLY_OBJECTS * SHARDS_PER_TALLY);
+
+/// The tally object that owns counter shard `shard`.
+pub fn tally_object_of(shard: u32) -> u32 {
+    shard % TALLY_OBJECTS
+}
+
+/// The shard the `commit`-th commit of tally object `object` writes: its own shards in turn.
+pub fn tally_shard(object: u32, commit: u32) -> u32 {
+    object % TALLY_OBJECTS + TALLY_OBJECTS * (commit % SHARDS_PER_TALLY)
+}
+
+/// The shard of a counter document path (`counters/{scope}_{period}_{shard}`).
+pub fn shard_of(path: &str) -> Option<u32> {
+    path.rsplit_once('_')?.1.parse().ok()
+}
+
+/// The same counts, all moved to `shard` (documents that meet there are added together).
+pub fn reshard(
+    docs: &[(String, Vec<(String, i64)>)],
+    shard: u32,
+) -> Vec<(String, Vec<(String, i64)>)> {
+    let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (path, fields) in docs {
+        let base = path.rsplit_once('_').map_or(path.as_str(), |(b, _)| b);
+        let doc = out.entry(format!("{base}_{shard}")).or_default();
+        for (f, n) in fields {
+            *doc.entry(f.clone()).or_default() += n;
+        }
+    }
+    out.into_iter()
+        .map(|(p, f)| (p, f.into_iter().collect()))
+        .collect()
+}
 /// Request latency buckets (upper bounds, ms); the last catches everything slower.
 pub const LATENCY_BUCKETS_MS: &[i64] = &[25, 50, 100, 250, 500, 1000, 2500, 5000, i64::MAX];
 
@@ -408,6 +449,105 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_counter_shard_has_one_tally_object_which_writes_its_shards_in_turn() {
+        for shard in 0..SHARDS {
+            let owner = tally_object_of(shard);
+            let written: Vec<u32> = (0..SHARDS_PER_TALLY * 3)
+                .map(|c| tally_shard(owner, c))
+                .collect();
+            assert!(written.contains(&shard), "its owner writes shard {shard}");
+            for other in (0..TALLY_OBJECTS).filter(|o| *o != owner) {
+                assert!((0..16).all(|c| tally_shard(other, c) != shard));
+            }
+            // Consecutive commits of one object never write the same shard.
+            assert!(written.windows(2).all(|w| w[0] != w[1]));
+        }
+    }
+
+    #[test]
+    fn resharding_moves_every_count_and_adds_documents_that_meet() {
+        let docs = vec![
+            (
+                "counters/t_1_D20261206_1".to_string(),
+                vec![("otp_sent".to_string(), 2)],
+            ),
+            (
+                "counters/t_1_D20261206_5".to_string(),
+                vec![("otp_sent".to_string(), 3), ("otp_approved".to_string(), 1)],
+            ),
+            (
+                "counters/_all_D20261206_5".to_string(),
+                vec![("otp_sent".to_string(), 5)],
+            ),
+        ];
+        let moved = reshard(&docs, 5);
+        assert_eq!(
+            moved,
+            vec![
+                (
+                    "counters/_all_D20261206_5".to_string(),
+                    vec![("otp_sent".to_string(), 5)]
+                ),
+                (
+                    "counters/t_1_D20261206_5".to_string(),
+                    vec![("otp_approved".to_string(), 1), ("otp_sent".to_string(), 5)]
+                ),
+            ]
+        );
+        assert_eq!(shard_of("counters/t_1_D20261206_5"), Some(5));
+    }
+
+    /// N sends to one tenant, each counted on a random shard and handed to that shard's tally
+    /// object, which commits once per flush interval: no counter document of the tenant (or of
+    /// the service total) takes more than one write per SHARDS_PER_TALLY intervals, while every
+    /// count arrives.
+    #[test]
+    fn many_sends_to_one_tenant_write_each_counter_document_at_most_every_other_flush() {
+        let now = 1_765_000_000_000;
+        let intervals = 40u32;
+        let sends_per_interval = 50;
+        let mut pending: Vec<Vec<(String, Vec<(String, i64)>)>> =
+            vec![Vec::new(); TALLY_OBJECTS as usize];
+        let mut commits = vec![0u32; TALLY_OBJECTS as usize];
+        let mut writes: BTreeMap<String, u32> = BTreeMap::new();
+        let mut total_sent = 0i64;
+        let mut seed = 7u64;
+        for _ in 0..intervals {
+            for _ in 0..sends_per_interval {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let shard = ((seed >> 33) % SHARDS as u64) as u32;
+                let items = vec![("t_1".to_string(), "otp_sent".to_string())];
+                pending[tally_object_of(shard) as usize]
+                    .extend(counter_increments(&items, now, shard));
+            }
+            for object in 0..TALLY_OBJECTS {
+                let batch = std::mem::take(&mut pending[object as usize]);
+                if batch.is_empty() {
+                    continue;
+                }
+                let c = &mut commits[object as usize];
+                for (path, fields) in reshard(&batch, tally_shard(object, *c)) {
+                    *writes.entry(path.clone()).or_default() += 1;
+                    if path.starts_with("counters/t_1_D") {
+                        total_sent += fields.iter().map(|(_, n)| n).sum::<i64>();
+                    }
+                }
+                *c += 1;
+            }
+        }
+        assert_eq!(total_sent, (intervals * sends_per_interval) as i64);
+        let most = writes.values().max().copied().unwrap_or(0);
+        assert!(
+            most <= intervals.div_ceil(SHARDS_PER_TALLY),
+            "a document took {most} writes in {intervals} intervals"
+        );
+        // The service total (`_all`) and the tenant: 3 periods x 8 shards each.
+        assert_eq!(writes.len(), 2 * 3 * SHARDS as usize);
+    }
 
     #[test]
     fn a_batch_of_events_is_one_write_per_counter_document() {
