@@ -133,11 +133,27 @@ def report(docs, measured, model, c):
     for path, m, x, rule in rows[:10]:
         flag = " **over 1/s**" if x > hm.DOC_LIMIT else ""
         p(f"| `{path}` | {m:.3f} | {x:.2f}{flag} | {rule} |")
+    p("")
+    p("Hottest document of each collection at the modelled load (writes/s):")
+    p("| collection | document | measured/s | modelled/s | rule |")
+    p("|---|---|---|---|---|")
+    seen = set()
+    for path, m, x, rule in rows:
+        coll = hm.collection_of(path)
+        if coll not in seen:
+            seen.add(coll)
+            p(f"| `{coll}` | `{path}` | {m:.3f} | {x:.2f} | {rule} |")
     over = [r for r in rows if r[2] > hm.DOC_LIMIT]
     p(f"documents above {hm.DOC_LIMIT:g} write/s at the modelled load: {len(over)} of the kinds measured")
     p("")
     colls = hm.collection_rates(docs, measured, model, c)
     total = sum(x for _, x in colls.values())
+    check = hm.collection_rates(docs, measured, measured, c)
+    p("Model check (the model's own arithmetic at the measured load, against what was measured), writes/s:")
+    for coll in ("counters/{id}", "tenants/{id}/quota_shards/{id}"):
+        if coll in check:
+            p(f"- `{coll}`: measured {check[coll][0]:.2f}, modelled {check[coll][1]:.2f}")
+    p("")
     p("Per collection (writes/s):")
     p("| collection | measured/s | modelled/s |")
     p("|---|---|---|")
@@ -180,7 +196,7 @@ def main():
     if args.json:
         Path(args.json).write_text(json.dumps({"constants": c, "measured": {k: v for k, v in measured.items() if k != "tenant_ids"},
                                                "model": model, "top": rows[:10], "collections": colls,
-                                               "database_writes_per_sec": total, "ramp_minutes": minutes}, indent=1))
+                                               "database_writes_per_sec": total, "ramp_minutes": minutes, "documents": docs}, indent=1))
 
 
 if __name__ == "__main__":

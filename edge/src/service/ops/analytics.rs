@@ -508,8 +508,8 @@ mod tests {
         let now = 1_765_000_000_000;
         let intervals = 40u32;
         let sends_per_interval = 50;
-        let mut pending: Vec<Vec<(String, Vec<(String, i64)>)>> =
-            vec![Vec::new(); TALLY_OBJECTS as usize];
+        type Docs = Vec<(String, Vec<(String, i64)>)>;
+        let mut pending: Vec<Docs> = vec![Vec::new(); TALLY_OBJECTS as usize];
         let mut commits = vec![0u32; TALLY_OBJECTS as usize];
         let mut writes: BTreeMap<String, u32> = BTreeMap::new();
         let mut total_sent = 0i64;
