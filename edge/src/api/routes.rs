@@ -179,6 +179,7 @@ const SEND_ERRORS: &[ErrorCode] = &[
     QuotaExhausted,
     SendingDisabled,
     GatewayUnavailable,
+    ReverseUnavailable,
     StoreUnavailable,
     Conflict,
     IdempotencyKeyReused,
@@ -211,6 +212,7 @@ const RESEND_ERRORS: &[ErrorCode] = &[
     VerificationExpired,
     TooManyAttempts,
     AlreadyVerified,
+    ReverseNothingToSend,
     PayloadTooLarge,
 ];
 const VERIFY_ERRORS: &[ErrorCode] = &[
@@ -230,6 +232,7 @@ const VERIFY_ERRORS: &[ErrorCode] = &[
     VerificationExpired,
     TooManyAttempts,
     AlreadyVerified,
+    VerificationPending,
     PhoneLocked,
     StoreUnavailable,
     Conflict,
@@ -487,7 +490,7 @@ pub static ROUTES: &[Route] = &[
         "Send the live code again (counts against the phone's send limit)",
         body: Some(s::otp_target_body), ok: 202 s::sent_ok, example: s::sent_example, errors: RESEND_ERRORS),
     route!("POST" "/v1/otp/verify", Tenant, V1, InCommit, Handler, OtpVerify,
-        "Check a code, by phone or verification id (both must agree when both are given)",
+        "Check a code, by phone or verification id (both must agree when both are given); for a reverse verification, without a code: whether the user's SMS approved it",
         body: Some(s::otp_verify_body), ok: 200 s::verified_ok, example: s::verified_example, errors: VERIFY_ERRORS),
     route!("POST" "/v1/messages", Tenant, V1, InCommit, Handler, MessageSend,
         "Send a direct SMS",

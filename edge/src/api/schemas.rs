@@ -53,7 +53,7 @@ fn end_user_ip() -> Value {
 
 pub fn otp_send_body() -> Value {
     body(
-        json!({"phone": phone(), "country": country(), "channel": {"type": "string", "enum": ["sms"]}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "description": "Language of the text; default: the number's country's, else the tenant's", "example": "fr"}, "end_user_ip": end_user_ip()}),
+        json!({"phone": phone(), "country": country(), "channel": {"type": "string", "enum": ["sms", "reverse"], "description": "reverse: nothing is sent; the answer names a pool number and words the user texts to it from `phone`"}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "description": "Language of the text; default: the number's country's, else the tenant's", "example": "fr"}, "end_user_ip": end_user_ip()}),
         &["phone"],
     )
 }
@@ -65,8 +65,8 @@ pub fn otp_target_body() -> Value {
 }
 pub fn otp_verify_body() -> Value {
     body(
-        json!({"phone": phone(), "country": country(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river"}, "end_user_ip": end_user_ip()}),
-        &["code"],
+        json!({"phone": phone(), "country": country(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river", "description": "Required, except for a reverse verification (which takes none)"}, "end_user_ip": end_user_ip()}),
+        &[],
     )
 }
 pub fn message_body() -> Value {
@@ -272,7 +272,24 @@ fn sent() -> Value {
     )
 }
 pub fn sent_ok() -> Value {
-    envelope(sent())
+    envelope(json!({"oneOf": [sent(), reverse_started()]}))
+}
+/// `channel: reverse`: nothing sent; where the user texts which words.
+fn reverse_started() -> Value {
+    object(
+        json!({"id": text(), "phone": text(), "status": {"const": "pending"}, "channel": {"const": "reverse"}, "expires_at": time(), "expires_in": count(), "sends": {"const": 0},
+               "reverse": object(json!({"to": text(), "text": text(), "sms_uri": text()}), &["to", "text", "sms_uri"])}),
+        &[
+            "id",
+            "phone",
+            "status",
+            "channel",
+            "expires_at",
+            "expires_in",
+            "sends",
+            "reverse",
+        ],
+    )
 }
 pub fn sent_example() -> Value {
     v1_example(

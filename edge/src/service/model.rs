@@ -306,6 +306,17 @@ pub struct VerificationRecord {
     /// the one before).
     #[serde(default)]
     pub end_user: Option<String>,
+    /// A reverse verification (`channel: reverse`): the pool number the user texts. Always
+    /// written, null for a code sent by SMS (a new send's merge must clear the one before).
+    #[serde(default)]
+    pub reverse: Option<ReverseTarget>,
+}
+
+/// Where the user of a reverse verification texts its words: a phone of the pool and its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReverseTarget {
+    pub gateway_id: String,
+    pub number: String,
 }
 
 /// Where a message is. States only move forward; `Unknown` (the hand-off's answer was lost) can

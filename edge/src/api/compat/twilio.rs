@@ -199,6 +199,7 @@ mod tests {
             code_sealed: String::new(),
             phone_failures: Default::default(),
             end_user: None,
+            reverse: None,
         }
     }
 

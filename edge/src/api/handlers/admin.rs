@@ -447,6 +447,8 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "inbound",
     "optouts",
     "routes",
+    // Pointers of live reverse verifications (no secret: a keyed hash names each).
+    "reverse",
     "alerts",
     "fleet",
     "canaries",

@@ -13,6 +13,7 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::CodeKind;
 use crate::service::otp;
+use crate::service::otp::reverse;
 use crate::service::otp::{CheckResult, SendOptions, Sent};
 
 #[derive(Deserialize)]
@@ -61,16 +62,55 @@ pub fn sent_json(sent: &Sent, ctx: &Ctx) -> Value {
     })
 }
 
+/// A reverse verification's answer: where the user texts which words (shown here only).
+pub fn reverse_json(started: &reverse::Started, ctx: &Ctx) -> Value {
+    let v = &started.verification;
+    let to = v
+        .reverse
+        .as_ref()
+        .map(|r| r.number.as_str())
+        .unwrap_or_default();
+    json!({
+        "id": v.id,
+        "phone": v.phone,
+        "status": "pending",
+        "channel": "reverse",
+        "expires_at": iso8601(v.expires_at),
+        "expires_in": ((v.expires_at - ctx.now_ms) / 1000).max(0),
+        "sends": 0,
+        "reverse": {
+            "to": to,
+            "text": started.text,
+            // A tap on a phone opens its messages app with both filled in (RFC 5724).
+            "sms_uri": format!("sms:{to}?body={}", started.text.replace(' ', "%20")),
+        },
+    })
+}
+
 pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
-    if b.channel.as_deref().is_some_and(|ch| ch != "sms") {
-        return Err(Error::msg(
-            ErrorCode::ValidationFailed,
-            "channel must be \"sms\"",
-        ));
-    }
+    let reverse = match b.channel.as_deref() {
+        None | Some("sms") => false,
+        Some("reverse") => true,
+        Some(_) => {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "channel must be \"sms\" or \"reverse\"",
+            ))
+        }
+    };
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
+    if reverse {
+        if b.code_type.is_some_and(|k| k != CodeKind::Words) || b.locale.is_some() {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "a reverse verification takes no code_type (it is words) and no locale",
+            ));
+        }
+        let started = reverse::start(app, c.ctx, c.tenant()?, &phone).await?;
+        return Ok(ok(202, reverse_json(&started, c.ctx), c.ctx));
+    }
     let opts = SendOptions {
         code_type: b.code_type,
         locale: b.locale,

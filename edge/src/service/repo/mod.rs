@@ -15,6 +15,7 @@ pub mod keys;
 pub mod log;
 pub mod messages;
 pub mod quota;
+pub mod reverse;
 pub mod tenants;
 pub mod upkeep;
 pub mod verifications;
