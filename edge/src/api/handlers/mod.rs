@@ -107,6 +107,8 @@ pub async fn dispatch<P: Platform>(
         AdminKeyCreate => admin::key_create(app, c).await,
         AdminKeyList => admin::key_list(app, c).await,
         AdminKeyRevoke => admin::key_revoke(app, c).await,
+        AdminKeyRotate => admin::key_rotate(app, c).await,
+        AdminTenantKeyCreate => admin::tenant_key_create(app, c).await,
         AdminGatewayChecks => admin::gateway_checks(app, c).await,
         AdminGateways => admin::gateways(app, c).await,
         AdminGatewayKillSwitch => admin::gateway_kill_switch(app, c).await,
