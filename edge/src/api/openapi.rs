@@ -290,7 +290,10 @@ mod tests {
                 Auth::Admin => {
                     let roles = op["x-roles"].as_array().expect(r.path);
                     assert!(roles.contains(&json!("owner")), "{}", r.path);
-                    assert!(op["description"].as_str().unwrap().starts_with("Admin roles: "));
+                    assert!(op["description"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("Admin roles: "));
                 }
                 Auth::Tenant => assert_eq!(op["x-scopes"].as_array().map(Vec::len), Some(1)),
                 _ => assert!(op.get("x-roles").is_none() && op.get("x-scopes").is_none()),
@@ -300,7 +303,10 @@ mod tests {
             s["paths"]["/v1/admin/tenants"]["get"]["x-roles"],
             json!(["owner", "operator", "support", "billing"])
         );
-        assert_eq!(s["paths"]["/v1/otp/verify"]["post"]["x-scopes"], json!(["verify"]));
+        assert_eq!(
+            s["paths"]["/v1/otp/verify"]["post"]["x-scopes"],
+            json!(["verify"])
+        );
     }
 
     #[test]

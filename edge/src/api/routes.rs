@@ -853,7 +853,12 @@ mod tests {
         for r in ROUTES {
             match (r.auth, r.access) {
                 (Auth::Admin, Access::Admin(roles)) => {
-                    assert!(roles.contains(&Owner), "{} {}: the owner may do everything", r.method, r.path);
+                    assert!(
+                        roles.contains(&Owner),
+                        "{} {}: the owner may do everything",
+                        r.method,
+                        r.path
+                    );
                     // A read-only role never reaches a route that changes something.
                     if r.method != "GET" {
                         assert!(
@@ -884,22 +889,37 @@ mod tests {
             ("GET", "/v1/admin/export"),
             ("POST", "/v1/admin/backups/{id}/restore"),
         ] {
-            let r = ROUTES.iter().find(|r| r.method == m && r.path == p).unwrap();
+            let r = ROUTES
+                .iter()
+                .find(|r| r.method == m && r.path == p)
+                .unwrap();
             assert_eq!(r.access, Access::Admin(OWNER), "{m} {p}");
         }
     }
 
     #[test]
     fn each_route_group_has_its_own_limit_and_the_rest_share_per_endpoint() {
-        use crate::service::model::{RateLimits, RouteLimit};
         use crate::platform::RateRule;
-        let tight = RateRule { limit: 2, window_secs: 60 };
-        let l = RateLimits { verify: Some(tight), ..Default::default() };
+        use crate::service::model::{RateLimits, RouteLimit};
+        let tight = RateRule {
+            limit: 2,
+            window_secs: 60,
+        };
+        let l = RateLimits {
+            verify: Some(tight),
+            ..Default::default()
+        };
         assert_eq!(l.endpoint_rule(limit_group(Handler::OtpVerify)), tight);
         assert_eq!(l.endpoint_rule(limit_group(Handler::TwilioCheck)), tight);
-        assert_eq!(l.endpoint_rule(limit_group(Handler::OtpSend)), l.per_endpoint);
+        assert_eq!(
+            l.endpoint_rule(limit_group(Handler::OtpSend)),
+            l.per_endpoint
+        );
         assert_eq!(l.endpoint_rule(limit_group(Handler::Usage)), l.per_endpoint);
-        assert_eq!(limit_group(Handler::SeedDirectMessage), Some(RouteLimit::Messages));
+        assert_eq!(
+            limit_group(Handler::SeedDirectMessage),
+            Some(RouteLimit::Messages)
+        );
         assert_eq!(limit_group(Handler::MessageList), None);
     }
 

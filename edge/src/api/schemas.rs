@@ -414,7 +414,9 @@ pub fn tenant_created_example() -> Value {
     v1_example(json!({"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}))
 }
 pub fn key_created_example() -> Value {
-    v1_example(json!({"prefix": "abcdefghjkmn", "label": "ops", "role": "operator", "api_key": "otp_ak_…"}))
+    v1_example(
+        json!({"prefix": "abcdefghjkmn", "label": "ops", "role": "operator", "api_key": "otp_ak_…"}),
+    )
 }
 pub fn metrics_ok() -> Value {
     json!({"type": "string"})

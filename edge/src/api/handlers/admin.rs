@@ -46,7 +46,10 @@ fn key_json(k: &ApiKeyRecord) -> Value {
         Role::Tenant => {
             let all = Scope::ALL.to_vec();
             let s = if k.scopes.is_empty() { &all } else { &k.scopes };
-            ("tenant", Some(s.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
+            (
+                "tenant",
+                Some(s.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            )
         }
     };
     json!({
@@ -675,8 +678,9 @@ pub async fn tenant_key_create<P: Platform>(
     let label = key_label(&b.label)?;
     let scopes = match &b.scopes {
         None => Vec::new(),
-        Some(names) => keys::parse_scopes(names)
-            .map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))?,
+        Some(names) => {
+            keys::parse_scopes(names).map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))?
+        }
     };
     let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
     let t = load(app, id).await?;

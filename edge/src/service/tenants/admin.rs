@@ -233,7 +233,10 @@ fn check_limit_names(patch: &serde_json::Value) -> Result<(), Error> {
     match limits.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         Some(k) => Err(Error::msg(
             ErrorCode::ValidationFailed,
-            format!("settings.limits.{k} is not a limit; the limits are {}", KNOWN.join(", ")),
+            format!(
+                "settings.limits.{k} is not a limit; the limits are {}",
+                KNOWN.join(", ")
+            ),
         )),
         None => Ok(()),
     }

@@ -289,7 +289,9 @@ mod tests {
             tenant.status = TenantStatus::Suspended;
         }
         assert_eq!(
-            require_tenant(suspended, 1, Scope::Verify).unwrap_err().code,
+            require_tenant(suspended, 1, Scope::Verify)
+                .unwrap_err()
+                .code,
             ErrorCode::TenantSuspended
         );
     }
@@ -301,7 +303,10 @@ mod tests {
             role,
         };
         let ops = [AdminRole::Owner, AdminRole::Operator];
-        assert_eq!(require_admin(admin(AdminRole::Operator), &ops).unwrap(), "k");
+        assert_eq!(
+            require_admin(admin(AdminRole::Operator), &ops).unwrap(),
+            "k"
+        );
         let e = require_admin(admin(AdminRole::Billing), &ops).unwrap_err();
         assert_eq!(e.code, ErrorCode::KeyScope);
         assert!(e.message.contains("owner, operator") && e.message.contains("billing"));

@@ -95,9 +95,8 @@ pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, String> {
     }
     let mut out = Vec::new();
     for n in names {
-        let s = Scope::parse(n.trim()).ok_or_else(|| {
-            format!("scopes: {n:?} is not one of send, verify, read, manage")
-        })?;
+        let s = Scope::parse(n.trim())
+            .ok_or_else(|| format!("scopes: {n:?} is not one of send, verify, read, manage"))?;
         if !out.contains(&s) {
             out.push(s);
         }
@@ -218,7 +217,9 @@ mod tests {
             Ok(vec![])
         );
         assert!(parse_scopes(&names(&[])).is_err());
-        assert!(parse_scopes(&names(&["admin"])).unwrap_err().contains("\"admin\""));
+        assert!(parse_scopes(&names(&["admin"]))
+            .unwrap_err()
+            .contains("\"admin\""));
         assert!(allows(&[], Scope::Manage));
         assert!(allows(&[Scope::Send], Scope::Send));
         assert!(!allows(&[Scope::Send], Scope::Verify));
