@@ -76,7 +76,6 @@ pub fn spec() -> Value {
             Auth::Tenant => o["security"] = json!([{"bearer": []}, {"apiKey": []}]),
             Auth::Admin => o["security"] = json!([{"bearer": []}]),
         }
-        document_access(&mut o, r.access);
         if r.idempotency != super::routes::Idempotency::No {
             params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
         }
@@ -98,6 +97,7 @@ pub fn spec() -> Value {
                 error_response(doc.errors, s)
             };
         }
+        document_access(&mut o, r.access);
         paths.entry(r.path.to_string()).or_insert_with(|| json!({}))[r.method.to_lowercase()] = o;
     }
     json!({
@@ -145,6 +145,12 @@ fn document_access(o: &mut Value, access: Access) {
     };
     o["description"] = json!(format!("{line}: {}.", names.join(", ")));
     o[ext] = json!(names);
+    // A key without the role or scope is refused with `key_scope` (a Twilio route keeps its shape).
+    if let Some(d) = o["responses"]["403"]["description"].as_str() {
+        if d.starts_with("Error: ") && !d.contains("key_scope") {
+            o["responses"]["403"]["description"] = json!(format!("{d}, key_scope"));
+        }
+    }
 }
 
 pub fn spec_json() -> Vec<u8> {

@@ -90,6 +90,9 @@ pub enum Handler {
     Usage,
     TenantAnalytics,
     TenantKeyRotate,
+    TenantKeyCreate,
+    TenantKeyList,
+    TenantKeyRevoke,
     SeedSendOtp,
     SeedResendOtp,
     SeedVerifyOtp,
@@ -478,6 +481,13 @@ macro_rules! access {
     (Admin($roles:expr)) => {
         Access::Admin($roles)
     };
+    ($($other:tt)*) => {
+        compile_error!(concat!(
+            "a route declares who may call it: Admin(OWNER | OPERATE | SUPPORT | EVERY_ROLE) or ",
+            "Tenant(Send | Verify | Read | Manage); got: ",
+            stringify!($($other)*)
+        ))
+    };
 }
 
 macro_rules! route {
@@ -548,6 +558,15 @@ pub static ROUTES: &[Route] = &[
     route!("POST" "/v1/keys/rotate", Tenant(Manage), V1, InCommit, Handler, TenantKeyRotate,
         "Issue a new key for the caller's tenant (shown once); its old keys work for grace_secs (default a day)",
         body: Some(s::rotate_body), ok: 200 s::admin_ok, example: s::admin_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
+    route!("POST" "/v1/keys", Tenant(Manage), V1, InCommit, Handler, TenantKeyCreate,
+        "Another key for the caller's tenant (shown once), limited to scopes (send, verify, read, manage; default all), optionally ending after some days",
+        body: Some(s::tenant_key_body), ok: 201 s::admin_ok, example: s::tenant_key_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
+    route!("GET" "/v1/keys", Tenant(Read), V1, No, Pipeline, TenantKeyList,
+        "The caller's tenant's keys: prefix, label, scopes, status, end time (never the key)",
+        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: TENANT_READ_ERRORS),
+    route!("POST" "/v1/keys/{id}/revoke", Tenant(Manage), V1, InCommit, Handler, TenantKeyRevoke,
+        "Stop one of the caller's tenant's keys by its prefix, at once (refused everywhere within the key cache's 2 s)",
+        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, KeyNotFound, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
     route!("POST" "/api/send-otp", Tenant(Send), Seed, InCommit, Handler, SeedSendOtp,
         "Seed alias of /v1/otp/send (x-api-key)",
         body: Some(s::seed_phone_body), ok: 200 s::seed_sent_ok, example: s::seed_sent_example, errors: SEND_ERRORS),

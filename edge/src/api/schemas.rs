@@ -413,6 +413,11 @@ pub fn admin_example() -> Value {
 pub fn tenant_created_example() -> Value {
     v1_example(json!({"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}))
 }
+pub fn tenant_key_example() -> Value {
+    v1_example(
+        json!({"prefix": "abcdefghjkmn", "label": "signup backend", "role": "tenant", "scopes": ["send"], "status": "active", "api_key": "otp_sk_…", "expires_at": null, "created_at": "2026-12-01T10:00:00Z"}),
+    )
+}
 pub fn key_created_example() -> Value {
     v1_example(
         json!({"prefix": "abcdefghjkmn", "label": "ops", "role": "operator", "api_key": "otp_ak_…"}),

@@ -40,7 +40,7 @@ pub fn tenant_json(t: &Tenant) -> Value {
 
 /// A key as admins see it: never the key, never its hash. `role` is an admin key's role
 /// (owner, operator, support, billing) or `tenant`; a tenant key lists its scopes.
-fn key_json(k: &ApiKeyRecord) -> Value {
+pub fn key_json(k: &ApiKeyRecord) -> Value {
     let (role, scopes) = match k.role {
         Role::Admin => (k.admin_role().as_str(), None),
         Role::Tenant => {
@@ -560,7 +560,7 @@ pub async fn cron_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
 }
 
 /// `expires_in_days` (1 to 3650) as an end time; none: no end.
-fn end_time(days: Option<i64>, now: i64) -> Result<i64, Error> {
+pub fn end_time(days: Option<i64>, now: i64) -> Result<i64, Error> {
     match days {
         None => Ok(0),
         Some(d) if (1..=3650).contains(&d) => Ok(now + d * 86_400_000),
@@ -571,7 +571,7 @@ fn end_time(days: Option<i64>, now: i64) -> Result<i64, Error> {
     }
 }
 
-fn key_label(label: &str) -> Result<&str, Error> {
+pub fn key_label(label: &str) -> Result<&str, Error> {
     let label = label.trim();
     if label.is_empty() || label.len() > 100 {
         return Err(Error::msg(
@@ -658,6 +658,16 @@ pub async fn key_rotate<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     Ok(ok(201, data, c.ctx))
 }
 
+/// A key's scopes as asked (none: all), or the reason they are refused.
+pub fn scopes_input(names: Option<&[String]>) -> Result<Vec<Scope>, Error> {
+    match names {
+        None => Ok(Vec::new()),
+        Some(names) => {
+            keys::parse_scopes(names).map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))
+        }
+    }
+}
+
 /// `POST /v1/admin/tenants/{id}/keys {"label", "scopes"?, "expires_in_days"?}`: another key of
 /// the tenant, limited to its scopes.
 pub async fn tenant_key_create<P: Platform>(
@@ -676,16 +686,10 @@ pub async fn tenant_key_create<P: Platform>(
     let id = c.param()?;
     let b: Body = body::json(c.req)?;
     let label = key_label(&b.label)?;
-    let scopes = match &b.scopes {
-        None => Vec::new(),
-        Some(names) => {
-            keys::parse_scopes(names).map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))?
-        }
-    };
+    let scopes = scopes_input(b.scopes.as_deref())?;
     let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
     let t = load(app, id).await?;
-    let (key, record) =
-        admin::create_tenant_key(app, &t, label, scopes, expires_at, c.ctx.now_ms).await?;
+    let (key, record) = admin::create_tenant_key(app, c.ctx, &t, label, scopes, expires_at).await?;
     let mut data = key_json(&record);
     audit::audit(
         app,

@@ -315,15 +315,17 @@ pub async fn create_admin_key<P: Platform>(
     Ok(key)
 }
 
-/// Another key of a tenant, limited to `scopes` (none: all), beside its other keys.
+/// Another key of a tenant, limited to `scopes` (none: all), beside its other keys. `ctx`'s
+/// `Idempotency-Key` claim, if any, rides in the same commit.
 pub async fn create_tenant_key<P: Platform>(
     app: &App<P>,
+    ctx: &Ctx,
     tenant: &Tenant,
     label: &str,
     scopes: Vec<Scope>,
     expires_at: i64,
-    now: i64,
 ) -> Result<(NewKey, ApiKeyRecord), Error> {
+    let now = ctx.now_ms;
     let key = keys::generate(&app.platform, Role::Tenant);
     let record = ApiKeyRecord {
         prefix: key.prefix.clone(),
@@ -337,8 +339,45 @@ pub async fn create_tenant_key<P: Platform>(
         admin_role: None,
         scopes,
     };
-    app.repo().put_key(&record).await?;
+    let mut writes = vec![crate::service::repo::keys::create_write(&record)];
+    writes.extend(ctx.claim_write());
+    match app.repo().commit(writes).await {
+        Ok(_) => ctx.claim_committed(),
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => return Err(e.into()),
+    }
     Ok((key, record))
+}
+
+/// Stops one of `tenant`'s own keys at once (a tenant revoking its keys); another tenant's key, or
+/// an admin key, is not found. Guarded by the version read; the claim rides in the commit.
+pub async fn revoke_own_key<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant: &Tenant,
+    prefix: &str,
+) -> Result<ApiKeyRecord, Error> {
+    let Some((mut key, version)) = app.repo().get_key_versioned(prefix).await? else {
+        return Err(Error::new(ErrorCode::KeyNotFound));
+    };
+    if key.role != Role::Tenant || key.tenant_id != tenant.id {
+        return Err(Error::new(ErrorCode::KeyNotFound));
+    }
+    key.status = KeyStatus::Revoked;
+    let mut writes = vec![crate::store::Write::set(format!("api_keys/{prefix}"), &key)
+        .precondition(crate::store::Precondition::UpdateTime(version))];
+    writes.extend(ctx.claim_write());
+    match app.repo().commit(writes).await {
+        Ok(_) => ctx.claim_committed(),
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    auth::forget_cached_keys(app);
+    Ok(key)
 }
 
 /// A new admin key with the role and label of `prefix`'s; the old one works `grace_secs` more
