@@ -2,6 +2,8 @@
 of four roles checked against what each route declares, scoped tenant keys, and per-route rate
 limits of a tenant."""
 
+import json
+
 import requests
 
 from conftest import OWNER, Client, code_in, store_doc, within_key_cache
@@ -276,3 +278,64 @@ def test_per_route_limits_are_validated_and_nothing_is_half_written(admin, make_
     # null returns a route to per_endpoint.
     assert admin.patch(path, json={"settings": {"limits": {"verify": None}}}).status_code == 200
     assert "verify" not in admin.get(path).json()["data"]["settings"]["limits"]
+
+
+def test_a_tenant_makes_lists_and_revokes_its_own_scoped_keys(stack, make_tenant, admin):
+    t = make_tenant()
+    r = t.post("/v1/keys", json={"label": "signup backend", "scopes": ["send"], "expires_in_days": 30})
+    assert r.status_code == 201, r.text
+    d = r.json()["data"]
+    assert d["scopes"] == ["send"] and d["expires_at"] and d["api_key"].startswith("otp_sk_")
+    send = Client(stack.url, d["api_key"], tenant_id=t.id)
+    # A scoped key cannot make keys (not even one with fewer scopes), nor revoke any.
+    assert refused(send.post("/v1/keys", json={"label": "x", "scopes": ["send"]}))
+    assert refused(send.post(f"/v1/keys/{d['prefix']}/revoke", json={}))
+    assert refused(send.get("/v1/keys"))
+    listed = {k["prefix"]: k for k in t.get("/v1/keys").json()["data"]["items"]}
+    assert listed[d["prefix"]]["scopes"] == ["send"] and "api_key" not in listed[d["prefix"]]
+    assert t.post("/v1/keys", json={"label": "x", "scopes": ["everything"]}).json()["error"]["code"] == "validation_failed"
+    # Another tenant's key, or an admin key, is not this tenant's to revoke.
+    other = make_tenant()
+    assert t.post(f"/v1/keys/{other.key.split('_')[2]}/revoke", json={}).json()["error"]["code"] == "key_not_found"
+    assert other.get("/v1/usage").status_code == 200
+    # Its own: refused within the key cache, audited.
+    assert send.get("/v1/status").json()["error"]["code"] == "key_scope"
+    assert t.post(f"/v1/keys/{d['prefix']}/revoke", json={}).status_code == 200
+    within_key_cache(lambda: send.get("/v1/status").status_code == 401, "the revoked key refused")
+    actions = [e["action"] for e in admin.get(f"/v1/admin/audit?tenant_id={d['prefix']}").json()["data"]["items"]]
+    assert "key.revoke" in actions, actions
+
+
+def test_two_rotations_of_one_admin_key_make_one_new_key(admin, stack):
+    import concurrent.futures
+
+    _, prefix = admin_key(admin, stack, "support", label="raced")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: admin.post(f"/v1/admin/keys/{prefix}/rotate", json={}), range(4)))
+    codes = sorted(r.status_code for r in answers)
+    # One wins; the others lose the version guard (409) or find the key already ended (404).
+    assert codes.count(201) == 1 and set(codes) <= {201, 404, 409}, [r.text for r in answers]
+    raced = [k for k in admin.get("/v1/admin/keys").json()["data"]["items"] if k["label"] == "raced"]
+    assert len(raced) == 2 and sorted(k["role"] for k in raced) == ["support", "support"], raced
+
+
+def test_otpctl_makes_role_and_scoped_keys_and_rotates(stack, make_tenant):
+    from test_otpctl import otpctl
+
+    r = otpctl(stack, "keys", "create", "--label", "cli billing", "--role", "billing")
+    assert r.returncode == 0, r.stderr
+    billing = json.loads(r.stdout)
+    assert billing["role"] == "billing"
+    client = Client(stack.url, billing["api_key"])
+    assert client.get("/v1/admin/usage").status_code == 200 and refused(client.post("/v1/admin/cron/run", json={}))
+    r = otpctl(stack, "keys", "rotate", billing["prefix"], "--grace-secs", "60")
+    assert r.returncode == 0 and json.loads(r.stdout)["role"] == "billing", r.stderr
+    assert otpctl(stack, "keys", "create", "--label", "x", "--role", "root").returncode == 1
+    t = make_tenant()
+    r = otpctl(stack, "keys", "create-tenant-key", "--tenant", t.id, "--label", "cli verify", "--scopes", "verify,read")
+    assert r.returncode == 0, r.stderr
+    key = json.loads(r.stdout)
+    assert key["scopes"] == ["verify", "read"]
+    scoped_client = Client(stack.url, key["api_key"])
+    assert scoped_client.get("/v1/usage").status_code == 200
+    assert refused(scoped_client.post("/v1/otp/send", json={"phone": "+14155550100"}))
