@@ -204,6 +204,8 @@ async fn run<P: Platform>(
                         "Admin routes take no cross-origin calls",
                     ));
                 }
+                // The table pairs `Admin` with its roles and `Tenant` with its scope (the route
+                // macro); were it ever not so, the strictest applies.
                 let roles = match route.access {
                     Access::Admin(roles) => roles,
                     _ => routes::OWNER,
