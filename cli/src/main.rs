@@ -256,14 +256,34 @@ enum Keys {
     Create {
         #[arg(long, default_value = "otpctl")]
         label: String,
+        /// owner (default), operator, support or billing.
+        #[arg(long)]
+        role: Option<String>,
         /// The key stops working after this many days (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
-    /// Admin keys: prefix, label, status, end time (never the key).
+    /// Admin keys: prefix, label, role, status, end time (never the key).
     List,
     /// Stop a key (admin or tenant) by its prefix, the part after `otp_sk_`/`otp_ak_`.
     Revoke { prefix: String },
+    /// Replace an admin key by a new one of the same role (shown once).
+    Rotate {
+        prefix: String,
+        /// The old key works this many seconds more (default: it stops now).
+        #[arg(long)]
+        grace_secs: Option<u32>,
+    },
+    /// Another key for a tenant, limited to some scopes (shown once).
+    CreateTenantKey {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "otpctl")]
+        label: String,
+        /// Comma-separated: send, verify, read, manage (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -554,11 +574,26 @@ fn run(cli: Cli) -> Result<Value, String> {
         },
         Cmd::Keys(Keys::Create {
             label,
+            role,
             expires_in_days,
         }) => api.call(
             "POST",
             "/v1/admin/keys",
-            Some(json!({"label": label, "expires_in_days": expires_in_days})),
+            Some(json!({"label": label, "role": role, "expires_in_days": expires_in_days})),
+        ),
+        Cmd::Keys(Keys::Rotate { prefix, grace_secs }) => api.call(
+            "POST",
+            &format!("/v1/admin/keys/{}/rotate", enc(&prefix)),
+            Some(json!({"grace_secs": grace_secs})),
+        ),
+        Cmd::Keys(Keys::CreateTenantKey {
+            tenant,
+            label,
+            scopes,
+        }) => api.call(
+            "POST",
+            &format!("/v1/admin/tenants/{}/keys", enc(&tenant)),
+            Some(json!({"label": label, "scopes": scopes})),
         ),
         Cmd::Keys(Keys::List) => api.call("GET", "/v1/admin/keys", None),
         Cmd::Keys(Keys::Revoke { prefix }) => api.call(

@@ -63,6 +63,7 @@ error_codes! {
     CodeTooWeak = ("code_too_weak", Invalid, "These code settings are too easy to guess"),
     Unauthorized = ("unauthorized", Unauthenticated, "A valid API key is required"),
     Forbidden = ("forbidden", Forbidden, "This key may not use this route"),
+    KeyScope = ("key_scope", Forbidden, "This key's role or scopes do not allow this route"),
     TenantSuspended = ("tenant_suspended", Forbidden, "This account is suspended"),
     TenantExpired = ("tenant_expired", Forbidden, "This account's plan has expired"),
     GeoBlocked = ("geo_blocked", Forbidden, "SMS to this destination are not allowed for this account; nothing was sent or charged"),

@@ -187,7 +187,13 @@ pub fn gateway_kill_switch_body() -> Value {
 }
 pub fn admin_key_body() -> Value {
     body(
-        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
+        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "role": {"enum": ["owner", "operator", "support", "billing"], "default": "owner"}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
+        &["label"],
+    )
+}
+pub fn tenant_key_body() -> Value {
+    body(
+        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "scopes": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["send", "verify", "read", "manage"]}}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
         &["label"],
     )
 }
@@ -424,8 +430,15 @@ pub fn admin_example() -> Value {
 pub fn tenant_created_example() -> Value {
     v1_example(json!({"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}))
 }
+pub fn tenant_key_example() -> Value {
+    v1_example(
+        json!({"prefix": "abcdefghjkmn", "label": "signup backend", "role": "tenant", "scopes": ["send"], "status": "active", "api_key": "otp_sk_…", "expires_at": null, "created_at": "2026-12-01T10:00:00Z"}),
+    )
+}
 pub fn key_created_example() -> Value {
-    v1_example(json!({"prefix": "abcdefghjkmn", "label": "ops", "api_key": "otp_ak_…"}))
+    v1_example(
+        json!({"prefix": "abcdefghjkmn", "label": "ops", "role": "operator", "api_key": "otp_ak_…"}),
+    )
 }
 pub fn metrics_ok() -> Value {
     json!({"type": "string"})
