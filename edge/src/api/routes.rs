@@ -664,7 +664,7 @@ pub static ROUTES: &[Route] = &[
         "Operator alert channels (the phone masked) and the latest incidents, open or cleared",
         body: None, ok: 200 s::alerts_ok, example: s::alerts_example, errors: ALERT_ERRORS),
     route!("PATCH" "/v1/admin/alerts", Admin, V1, No, No, AdminAlertsUpdate,
-        "Set where alerts go: an operator phone and/or a Slack- or Discord-compatible webhook URL (null removes)",
+        "Set where alerts go: an operator phone, a Slack- or Discord-compatible webhook URL and/or email recipients (null removes)",
         body: Some(s::alerts_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ALERT_ERRORS),
     route!("POST" "/v1/admin/alerts/test", Admin, V1, Claimed, No, AdminAlertsTest,
         "Send a test alert to every configured channel",

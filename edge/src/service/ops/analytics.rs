@@ -218,7 +218,13 @@ impl CounterBuffer {
 
     /// Adds one to `field` of the (tenant and service total) documents of the periods of
     /// `granularities` holding `now_ms` only (end-user counts exist per day, week and month).
-    pub fn add_at(&mut self, tenant: &str, granularities: &[Granularity], field: &str, now_ms: i64) {
+    pub fn add_at(
+        &mut self,
+        tenant: &str,
+        granularities: &[Granularity],
+        field: &str,
+        now_ms: i64,
+    ) {
         for scope in [tenant, "_all"] {
             for g in granularities {
                 *self
@@ -554,7 +560,10 @@ mod tests {
         );
         assert_eq!(
             doc("counters/t2_M202611_3"),
-            vec![("heat_3_10".to_string(), 1), ("message_sent".to_string(), 1)]
+            vec![
+                ("heat_3_10".to_string(), 1),
+                ("message_sent".to_string(), 1)
+            ]
         );
     }
 
@@ -563,10 +572,16 @@ mod tests {
         let at = |s: &str| parse_iso8601(s).unwrap();
         // Week 53 of 2020 runs into 2021; 2026 starts on a Thursday (week 1).
         assert_eq!(Granularity::Week.period(at("2020-12-31")), "W2020W53");
-        assert_eq!(Granularity::Week.period(at("2021-01-03T23:59:59Z")), "W2020W53");
+        assert_eq!(
+            Granularity::Week.period(at("2021-01-03T23:59:59Z")),
+            "W2020W53"
+        );
         assert_eq!(Granularity::Week.period(at("2021-01-04")), "W2021W01");
         assert_eq!(Granularity::Week.period(at("2026-01-01")), "W2026W01");
-        assert_eq!(Granularity::Week.period(at("2026-11-29T23:00:00Z")), "W2026W48");
+        assert_eq!(
+            Granularity::Week.period(at("2026-11-29T23:00:00Z")),
+            "W2026W48"
+        );
         assert_eq!(Granularity::Week.period(at("2026-11-30")), "W2026W49");
         assert_eq!(
             periods(Granularity::Week, "2026-11-20", "2026-12-01").unwrap(),
@@ -592,10 +607,16 @@ mod tests {
         m.insert("users_active".into(), json!(4));
         m.insert("users_new".into(), json!(1));
         let one = end_users(&m, true);
-        assert_eq!((one["active"].as_i64(), one["returning"].as_i64()), (Some(4), Some(3)));
+        assert_eq!(
+            (one["active"].as_i64(), one["returning"].as_i64()),
+            (Some(4), Some(3))
+        );
         assert_eq!(one["returning_rate"], 0.75);
         let many = end_users(&m, false);
-        assert_eq!((many["new"].as_i64(), many["active"].clone()), (Some(1), Value::Null));
+        assert_eq!(
+            (many["new"].as_i64(), many["active"].clone()),
+            (Some(1), Value::Null)
+        );
         assert_eq!(end_users(&Map::new(), true)["returning_rate"], Value::Null);
     }
 

@@ -91,7 +91,9 @@ pub async fn seen<P: Platform>(app: &App<P>, tenant_id: &str, slot: &str, now: i
             Ok(()) => return,
             // Another isolate wrote the marker since the read: read again.
             Err(
-                StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_),
+                StoreError::AlreadyExists
+                | StoreError::PreconditionFailed(_)
+                | StoreError::Aborted(_),
             ) => continue,
             Err(e) => return warn(app, &e),
         }
@@ -120,10 +122,19 @@ mod tests {
         let (active, new, marker) = on_verified(None, now);
         assert_eq!(active, PERIODS.to_vec());
         assert!(new);
-        assert_eq!(marker, Some(Seen { first_ms: now, last_ms: now }));
+        assert_eq!(
+            marker,
+            Some(Seen {
+                first_ms: now,
+                last_ms: now
+            })
+        );
         let docs = increments("t1", &active, new, now, 2);
         let doc = |p: &str| docs.iter().find(|(d, _)| d == p).unwrap().1.clone();
-        let both = vec![("users_active".to_string(), 1), ("users_new".to_string(), 1)];
+        let both = vec![
+            ("users_active".to_string(), 1),
+            ("users_new".to_string(), 1),
+        ];
         assert_eq!(doc("counters/t1_D20261125_2"), both);
         assert_eq!(doc("counters/t1_W2026W48_2"), both);
         assert_eq!(doc("counters/_all_M202611_2"), both);
@@ -134,15 +145,27 @@ mod tests {
     #[test]
     fn a_returning_number_counts_once_per_period_and_never_as_new() {
         let first = at("2026-11-23T08:00:00Z"); // Monday, week 48
-        let seen = Seen { first_ms: first, last_ms: first };
+        let seen = Seen {
+            first_ms: first,
+            last_ms: first,
+        };
         // Same day: nothing changes, nothing is written.
-        assert_eq!(on_verified(Some(seen), first + 3_600_000), (vec![], false, None));
+        assert_eq!(
+            on_verified(Some(seen), first + 3_600_000),
+            (vec![], false, None)
+        );
         // Wednesday of the same week and month: active that day only.
         let wed = at("2026-11-25T09:00:00Z");
         let (active, new, marker) = on_verified(Some(seen), wed);
         assert_eq!(active, vec![Granularity::Day]);
         assert!(!new);
-        assert_eq!(marker.unwrap(), Seen { first_ms: first, last_ms: wed });
+        assert_eq!(
+            marker.unwrap(),
+            Seen {
+                first_ms: first,
+                last_ms: wed
+            }
+        );
         // Next Tuesday (week 49, December): a new day, week and month.
         let (active, _, _) = on_verified(Some(seen), at("2026-12-01T09:00:00Z"));
         assert_eq!(active, PERIODS.to_vec());
@@ -150,6 +173,16 @@ mod tests {
         let (active, _, _) = on_verified(Some(seen), at("2026-11-30T09:00:00Z"));
         assert_eq!(active, vec![Granularity::Day, Granularity::Week]);
         // An isolate whose clock is behind the marker changes nothing.
-        assert_eq!(on_verified(Some(Seen { first_ms: wed, last_ms: wed }), first).2, None);
+        assert_eq!(
+            on_verified(
+                Some(Seen {
+                    first_ms: wed,
+                    last_ms: wed
+                }),
+                first
+            )
+            .2,
+            None
+        );
     }
 }
