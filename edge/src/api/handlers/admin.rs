@@ -438,6 +438,9 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "messages",
     "idempotency",
     "counters",
+    // When each end user was first and last verified (keyed hashes only): without them a restore
+    // would count every returning number as new.
+    "end_users",
     "audit",
     "config",
     "notifications",
