@@ -421,7 +421,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     ))
 }
 
-/// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
+/// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
 pub async fn analytics<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let scope = c
         .req
