@@ -396,7 +396,7 @@ fn email_body(text: &str, i: &Incident) -> String {
     if !i.details.is_null() {
         b.push_str(&format!("Details: {}\n", i.details));
     }
-    b.push_str("\nIncidents: GET /v1/admin/alerts (otpctl alerts). You get this because your address is set in PATCH /v1/admin/alerts.\n");
+    b.push_str("\nIncidents: GET /v1/admin/alerts (otpctl alerts get). You get this because your address is set in PATCH /v1/admin/alerts.\n");
     b
 }
 
