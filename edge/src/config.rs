@@ -61,6 +61,9 @@ pub struct Config {
     /// Where operator alerts go when the stored channels cannot be read (the store is down and
     /// this isolate never read them): a Slack/Discord-compatible webhook.
     pub alert_webhook_url: Option<String>,
+    /// The sender of alert emails (`ALERT_EMAIL_FROM`, an address of a domain on the account's
+    /// Email Routing); they go through the `send_email` binding `ALERT_EMAIL`.
+    pub alert_email_from: String,
     /// Phones that enrol themselves (`service::fleet::enrol`).
     pub enrol: EnrolConfig,
 }
@@ -277,6 +280,8 @@ impl Config {
                 cache_ms: num("WEBHOOK_CACHE_MS", 10_000)?.min(300_000) as i64,
             },
             alert_webhook_url: get("ALERT_WEBHOOK_URL"),
+            alert_email_from: get("ALERT_EMAIL_FROM")
+                .unwrap_or_else(|| "otp-sms-alerts@localhost.localdomain".into()),
             backup: BackupConfig {
                 keep_days: num("BACKUP_KEEP_DAYS", 7)?.min(366) as u32,
                 pages_per_run: num("BACKUP_PAGES_PER_RUN", 20)?.clamp(1, 500) as u32,

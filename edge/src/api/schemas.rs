@@ -608,20 +608,21 @@ pub fn inbound_example() -> Value {
 }
 pub fn alerts_body() -> Value {
     body(
-        json!({"phone": {"type": ["string", "null"], "example": "+14155550123"}, "webhook_url": {"type": ["string", "null"], "example": "https://hooks.slack.com/services/T000/B000/XXXX"}}),
+        json!({"phone": {"type": ["string", "null"], "example": "+14155550123"}, "webhook_url": {"type": ["string", "null"], "example": "https://hooks.slack.com/services/T000/B000/XXXX"},
+               "emails": {"type": ["array", "null"], "maxItems": 5, "items": {"type": "string", "format": "email"}, "example": ["oncall@example.com"]}}),
         &[],
     )
 }
 pub fn alerts_ok() -> Value {
     envelope(object(
-        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "updated_at": nullable_time()}), &[]),
+        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "emails": {"type": "array", "items": text()}, "updated_at": nullable_time()}), &[]),
                "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": text(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
         &["config", "incidents"],
     ))
 }
 pub fn alerts_example() -> Value {
     v1_example(
-        json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "updated_at": "2026-11-25T09:00:00.000Z"},
+        json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "emails": ["oncall@example.com"], "updated_at": "2026-11-25T09:00:00.000Z"},
         "incidents": [{"id": "phone_down_phone-1", "kind": "phone_down", "subject": "phone-1", "state": "cleared", "opened_at": "2026-11-25T09:10:00.000Z", "cleared_at": "2026-11-25T09:25:00.000Z", "raises": 3, "details": {}, "notified": ["webhook"]}]}),
     )
 }

@@ -120,6 +120,16 @@ impl Platform for WorkerPlatform {
     async fn blob_delete(&self, key: &str) -> Result<(), String> {
         self.bucket()?.delete(key).await.map_err(|e| e.to_string())
     }
+
+    async fn send_email(&self, from: &str, to: &str, raw: &str) -> Result<(), String> {
+        let binding = self
+            .env
+            .send_email("ALERT_EMAIL")
+            .map_err(|_| crate::platform::NO_EMAIL.to_string())?;
+        let js_err = |e: js_sys::Error| String::from(e.message());
+        let msg = worker::EmailMessage::new(from, to, raw).map_err(js_err)?;
+        binding.send(&msg).await.map(|_| ()).map_err(js_err)
+    }
 }
 
 impl WorkerPlatform {

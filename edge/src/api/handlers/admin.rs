@@ -435,7 +435,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     ))
 }
 
-/// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
+/// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
 pub async fn analytics<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let scope = c
         .req
@@ -452,6 +452,9 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "messages",
     "idempotency",
     "counters",
+    // When each end user was first and last verified (keyed hashes only): without them a restore
+    // would count every returning number as new.
+    "end_users",
     "audit",
     "config",
     "notifications",

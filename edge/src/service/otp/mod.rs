@@ -456,6 +456,11 @@ pub async fn verify_otp<P: Platform>(
         }
         if matched {
             ctx.count(&tenant.id, Event::OtpApproved);
+            ctx.defer(crate::service::ops::later::Later::EndUserSeen {
+                tenant_id: tenant.id.clone(),
+                slot: slot.clone(),
+                at_ms: ctx.now_ms,
+            });
             if let Ok(number) = Phone::parse(&v.phone) {
                 let mut keys: Vec<String> =
                     crate::service::abuse::fraud::rules::destination(&number)

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod canaries;
 pub mod counters;
+pub mod end_users;
 pub mod enrolment;
 pub mod fleet;
 pub mod geo;
