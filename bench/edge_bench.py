@@ -18,7 +18,10 @@ which ones ran; each front is warmed up (--warmup, long enough for the emulator'
 --runs times in a row, so a second run shows whether the first was still warming. Nothing is
 asserted: the figures are printed.
 
-Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--warmup 15] [--runs 2] [--baseline]"""
+With --stages it then profiles one send and one verify window on workerd (a V8 CPU profile through
+workerd's inspector) and prints the front's CPU per request by pipeline stage (bench/stages.py).
+
+Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--warmup 15] [--runs 2] [--baseline] [--stages]"""
 
 import argparse
 import json

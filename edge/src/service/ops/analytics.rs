@@ -171,23 +171,6 @@ impl CounterBuffer {
 pub struct Counters {
     pub buffer: CounterBuffer,
     pub flushing: bool,
-    /// The counts of sends and checks on their way to a tally before their answers
-    /// (`usage::tally_now`): one hand-over carries every request that is waiting.
-    pub now: NowBatches,
-}
-
-/// A group commit of counts that must be durable before their requests are answered: requests
-/// add to the open batch and wait; one of them at a time (the leader) hands the open batch over,
-/// so concurrent requests of an isolate share one Durable Object call.
-#[derive(Debug, Default)]
-pub struct NowBatches {
-    pub buffer: CounterBuffer,
-    /// The batch being gathered (numbered from 1); `done`: every batch up to this one is handed
-    /// over (or, if the holder refused it, left to the flush after the answer).
-    pub open: u64,
-    pub done: u64,
-    pub leading: bool,
-    pub waiters: Vec<std::task::Waker>,
 }
 
 /// The counter documents one batch of (tenant, field) events adds to, each with its fields and
