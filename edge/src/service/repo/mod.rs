@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod canaries;
 pub mod counters;
 pub mod enrolment;
+pub mod fallback;
 pub mod fleet;
 pub mod geo;
 pub mod idempotency;
