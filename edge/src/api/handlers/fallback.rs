@@ -23,7 +23,15 @@ pub async fn put<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse,
     let cfg = config::build(app, input, c.ctx.now_ms)?;
     app.repo().put_fallback_config(&cfg).await?;
     let shown = config::config_json(Some(&cfg));
-    audit::audit(app, c.ctx, c.actor()?, "fallback.update", "*", shown.clone()).await;
+    audit::audit(
+        app,
+        c.ctx,
+        c.actor()?,
+        "fallback.update",
+        "*",
+        shown.clone(),
+    )
+    .await;
     Ok(ok(200, shown, c.ctx))
 }
 
@@ -33,10 +41,7 @@ pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     Ok(ok(200, config::config_json(None), c.ctx))
 }
 
-pub async fn twilio_status<P: Platform>(
-    app: &App<P>,
-    c: &Call<'_>,
-) -> Result<ApiResponse, Error> {
+pub async fn twilio_status<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     fallback::status_callback(
         app,
         c.ctx,

@@ -82,7 +82,9 @@ pub fn build<P: Platform>(
     now_ms: i64,
 ) -> Result<FallbackConfig, Error> {
     if input.provider != "twilio" {
-        return Err(bad("provider must be \"twilio\" (the only provider so far)"));
+        return Err(bad(
+            "provider must be \"twilio\" (the only provider so far)",
+        ));
     }
     if !twilio::is_sid(&input.account_sid, "AC") {
         return Err(bad("account_sid must be AC followed by 32 hex digits"));
@@ -137,7 +139,9 @@ pub fn build<P: Platform>(
             return Err(bad("status_callback_url must be this service's https:// address of /v1/providers/twilio/status (http:// only to 127.0.0.1 or localhost), without query"));
         }
         if !u.ends_with("/v1/providers/twilio/status") {
-            return Err(bad("status_callback_url must end with /v1/providers/twilio/status"));
+            return Err(bad(
+                "status_callback_url must end with /v1/providers/twilio/status",
+            ));
         }
         if input.auth_token.is_none() {
             return Err(bad("status callbacks are signed with the account's auth token: give auth_token with status_callback_url"));

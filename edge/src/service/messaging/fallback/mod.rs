@@ -88,7 +88,9 @@ async fn take_unit<P: Platform>(
             Err(e) => return Err(e),
         }
     }
-    Err(StoreError::Aborted("the fallback cap stayed contended".into()))
+    Err(StoreError::Aborted(
+        "the fallback cap stayed contended".into(),
+    ))
 }
 
 /// Gives back a unit taken for a message the provider certainly did not create.
@@ -135,7 +137,11 @@ pub async fn try_send<P: Platform>(
         }
     };
     let Some((user, password)) = config::credentials(app, &cfg) else {
-        app.warn(ctx, "fallback_secret_unreadable", "the sealed provider secret does not open (server secret changed?)");
+        app.warn(
+            ctx,
+            "fallback_secret_unreadable",
+            "the sealed provider secret does not open (server secret changed?)",
+        );
         return Outcome::NotUsed(Some("fallback: provider secret unreadable".into()));
     };
     let now = app.platform.now_ms();
@@ -144,9 +150,7 @@ pub async fn try_send<P: Platform>(
         Ok(true) => {}
         Ok(false) => {
             ctx.count_field(&m.tenant_id, "fallback_cap_reached");
-            return Outcome::NotUsed(Some(format!(
-                "fallback: monthly cap of {cap} reached"
-            )));
+            return Outcome::NotUsed(Some(format!("fallback: monthly cap of {cap} reached")));
         }
         Err(e) => {
             app.warn(ctx, "fallback_cap_unavailable", &e.to_string());
@@ -183,10 +187,14 @@ pub async fn try_send<P: Platform>(
         }
         Err(e) => {
             // It may have been created: never sent again, recorded as unknown, the unit kept.
-            take(m, DeliveryState::Unknown, ProviderLeg {
-                status: "unknown".into(),
-                ..Default::default()
-            });
+            take(
+                m,
+                DeliveryState::Unknown,
+                ProviderLeg {
+                    status: "unknown".into(),
+                    ..Default::default()
+                },
+            );
             m.error = Some(format!("provider: {e}"));
             ctx.count_field(&m.tenant_id, "fallback_sent");
             Outcome::Taken
@@ -199,13 +207,17 @@ pub async fn try_send<P: Platform>(
                     _ => DeliveryState::Queued,
                 };
                 let cost = r.price.as_deref().and_then(twilio::price_micros);
-                take(m, state, ProviderLeg {
-                    sid: Some(r.sid),
-                    status: r.status,
-                    price: r.price,
-                    price_unit: r.price_unit,
-                    error_code: r.error_code,
-                });
+                take(
+                    m,
+                    state,
+                    ProviderLeg {
+                        sid: Some(r.sid),
+                        status: r.status,
+                        price: r.price,
+                        price_unit: r.price_unit,
+                        error_code: r.error_code,
+                    },
+                );
                 if let Some(c) = cost {
                     add_cost(app, ctx, &m.tenant_id, &month, c).await;
                 }
@@ -215,11 +227,15 @@ pub async fn try_send<P: Platform>(
             Answer::Refused(e) => {
                 give_back(app, ctx, &m.tenant_id, &month).await;
                 let reason = twilio::error_reason(e.code);
-                take(m, DeliveryState::Failed, ProviderLeg {
-                    status: "failed".into(),
-                    error_code: Some(e.code),
-                    ..Default::default()
-                });
+                take(
+                    m,
+                    DeliveryState::Failed,
+                    ProviderLeg {
+                        status: "failed".into(),
+                        error_code: Some(e.code),
+                        ..Default::default()
+                    },
+                );
                 m.error = Some(format!("{reason}: {} (twilio {})", e.message, e.code));
                 if e.code == twilio::ERR_UNSUBSCRIBED {
                     if let Ok(phone) = Phone::parse(&req.to) {
@@ -303,13 +319,19 @@ pub async fn status_callback<P: Platform>(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<(), Error> {
-    let forbidden = || Error::msg(ErrorCode::Forbidden, "The status callback's X-Twilio-Signature is missing or wrong");
+    let forbidden = || {
+        Error::msg(
+            ErrorCode::Forbidden,
+            "The status callback's X-Twilio-Signature is missing or wrong",
+        )
+    };
     let cfg = app
         .repo()
         .get_fallback_config()
         .await?
         .ok_or_else(forbidden)?;
-    let (Some(base), Some(token)) = (&cfg.status_callback_url, config::auth_token(app, &cfg)) else {
+    let (Some(base), Some(token)) = (&cfg.status_callback_url, config::auth_token(app, &cfg))
+    else {
         return Err(forbidden());
     };
     let params = twilio::form_decode(body)
@@ -324,16 +346,25 @@ pub async fn status_callback<P: Platform>(
         .find_map(|p| p.strip_prefix("m="))
         .unwrap_or("");
     let (Some(sid), Some(status)) = (get("MessageSid"), get("MessageStatus")) else {
-        return Err(Error::msg(ErrorCode::ValidationFailed, "MessageSid and MessageStatus are required"));
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "MessageSid and MessageStatus are required",
+        ));
     };
     let progress = twilio::progress(status);
     let error_code = get("ErrorCode").and_then(|c| c.parse::<u32>().ok());
     for _ in 0..3 {
         let Some((mut m, version)) = app.repo().get_message_doc(id).await? else {
-            return Err(Error::msg(ErrorCode::NotFound, "No fallback message with this id and sid"));
+            return Err(Error::msg(
+                ErrorCode::NotFound,
+                "No fallback message with this id and sid",
+            ));
         };
         let Some(leg) = m.provider.clone().filter(|l| l.sid.as_deref() == Some(sid)) else {
-            return Err(Error::msg(ErrorCode::NotFound, "No fallback message with this id and sid"));
+            return Err(Error::msg(
+                ErrorCode::NotFound,
+                "No fallback message with this id and sid",
+            ));
         };
         let before = m.state;
         let mut leg = leg;
@@ -351,7 +382,9 @@ pub async fn status_callback<P: Platform>(
             if n == DeliveryState::Failed {
                 m.error = Some(format!(
                     "provider: {status}{}",
-                    error_code.map(|c| format!(" (twilio {c})")).unwrap_or_default()
+                    error_code
+                        .map(|c| format!(" (twilio {c})"))
+                        .unwrap_or_default()
                 ));
             }
         }
@@ -387,10 +420,13 @@ pub async fn status_callback<P: Platform>(
             Ok(_) => {
                 targets::defer_webhooks(ctx, ids);
                 if m.state != before {
-                    ctx.count_field(&m.tenant_id, match m.state {
-                        DeliveryState::Sent => "fallback_delivered",
-                        _ => "fallback_failed",
-                    });
+                    ctx.count_field(
+                        &m.tenant_id,
+                        match m.state {
+                            DeliveryState::Sent => "fallback_delivered",
+                            _ => "fallback_failed",
+                        },
+                    );
                 }
                 return Ok(());
             }
@@ -398,7 +434,10 @@ pub async fn status_callback<P: Platform>(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::msg(ErrorCode::Conflict, "The message changed meanwhile"))
+    Err(Error::msg(
+        ErrorCode::Conflict,
+        "The message changed meanwhile",
+    ))
 }
 
 async fn fetch<P: Platform>(

@@ -174,7 +174,10 @@ pub fn price_micros(price: &str) -> Option<i64> {
     let p = price.trim().trim_start_matches('-');
     let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
     if whole.is_empty() && frac.is_empty()
-        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+        || !whole
+            .chars()
+            .chain(frac.chars())
+            .all(|c| c.is_ascii_digit())
     {
         return None;
     }
@@ -291,10 +294,28 @@ mod tests {
             p("To", "+18005551212"),
         ];
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-        assert_eq!(signature("12345", url, &params), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
-        assert!(signature_valid("12345", url, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
-        assert!(!signature_valid("12346", url, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
-        assert!(!signature_valid("12345", url, &params[1..], "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        assert_eq!(
+            signature("12345", url, &params),
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        );
+        assert!(signature_valid(
+            "12345",
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!signature_valid(
+            "12346",
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!signature_valid(
+            "12345",
+            url,
+            &params[1..],
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
         assert!(!signature_valid("12345", url, &params, ""));
     }
 
@@ -325,9 +346,10 @@ mod tests {
             form_decode(body.as_bytes()).unwrap()[2],
             p("Body", "Code: a&b =c")
         );
-        assert!(r
-            .headers
-            .contains(&("authorization".into(), format!("Basic {}", B64.encode("AC0123:tok")))));
+        assert!(r.headers.contains(&(
+            "authorization".into(),
+            format!("Basic {}", B64.encode("AC0123:tok"))
+        )));
     }
 
     #[test]
@@ -339,10 +361,15 @@ mod tests {
         }
         let refused = br#"{"code":21211,"message":"The 'To' number 123 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}"#;
         match read_answer(400, refused) {
-            Answer::Refused(e) => assert_eq!((e.code, error_reason(e.code)), (21211, "invalid_number")),
+            Answer::Refused(e) => {
+                assert_eq!((e.code, error_reason(e.code)), (21211, "invalid_number"))
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(read_answer(503, b"busy"), Answer::Unexpected(503, _)));
+        assert!(matches!(
+            read_answer(503, b"busy"),
+            Answer::Unexpected(503, _)
+        ));
         assert_eq!(error_reason(21610), "opted_out");
         assert_eq!(error_reason(21408), "region_not_enabled");
     }
