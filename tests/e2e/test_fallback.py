@@ -291,5 +291,37 @@ def test_admin_config_bad_input_is_refused_whole(edge, provider):
         assert r.status_code == 400 and r.json()["error"]["code"] in ("validation_failed", "bad_json"), (body, r.text)
         assert r.json()["error"]["message"], r.text
     assert admin.get("/v1/admin/fallback").json()["data"] == before
-    r = admin.patch(f"/v1/admin/tenants/{opted_in(edge, 1).tenant_id}", json={"settings": {"fallback_monthly_cap": -1}})
-    assert r.status_code == 400, r.text
+    # The tenant's cap: a count of codes, 0 to 1,000,000; a refused one leaves it as it was.
+    tid = opted_in(edge, 1).id
+    for cap in (-1, 1_000_001, "ten"):
+        r = admin.patch(f"/v1/admin/tenants/{tid}", json={"settings": {"fallback_monthly_cap": cap}})
+        assert r.status_code == 400, r.text
+    assert admin.get(f"/v1/admin/tenants/{tid}").json()["data"]["settings"]["fallback_monthly_cap"] == 1
+
+
+
+def test_a_code_goes_through_the_provider_when_the_phone_is_down(edge, provider, new_phone):
+    """The phone's process is gone: once the minute's job found it unreachable, codes of an opted-in
+    tenant go straight to the provider (offered to a phone that does not answer, a code would end
+    `unknown`: it may have been sent, so it is never sent again anywhere)."""
+    admin = Client(edge.url, edge.admin_key)
+    t = opted_in(edge, 5)
+    g = edge.gateway("phone-1")
+    edge.stop_gateway(g)
+    try:
+        assert admin.post("/v1/admin/cron/run").status_code == 200
+        phone = new_phone()
+        r = t.post("/v1/otp/send", json={"phone": phone})
+        assert r.status_code == 202 and r.json()["data"]["delivery"]["channel"] == "provider:twilio", r.text
+        assert len(provider.to(phone)) == 1
+        # A tenant that did not opt in still tries the phone, as before.
+        other = tenant_on(edge, name="no fallback", quota=10)
+        r = other.post("/v1/otp/send", json={"phone": new_phone()})
+        assert r.json()["data"]["delivery"]["channel"] == "phone", r.text
+    finally:
+        edge.restart_gateway(g)
+        assert admin.post("/v1/admin/cron/run").status_code == 200
+    phone = new_phone()
+    r = t.post("/v1/otp/send", json={"phone": phone})
+    assert r.status_code == 202 and r.json()["data"]["delivery"]["channel"] == "phone", r.text
+    edge.sms.wait_for(phone)

@@ -376,9 +376,16 @@ pub async fn deliver_outcome<P: Platform>(
         fallback_cap,
         ..
     } = p;
-    let links = links(app, &order).await;
-    let order: Vec<&GatewayLink> = links.iter().collect();
-    let outcome = hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await;
+    let outcome = match fallback::unreachable_fleet(app, fallback_cap, &message, &order).await {
+        // Every phone was out of reach at the fleet's last probe: offering the code to them would
+        // only end `unknown` (a lost connection is ambiguous), never reaching the provider.
+        Some(reasons) => Dispatch::Refused { reasons },
+        None => {
+            let links = links(app, &order).await;
+            let order: Vec<&GatewayLink> = links.iter().collect();
+            hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await
+        }
+    };
     message.updated_at = app.platform.now_ms();
     let version = recorded.message_version;
     match outcome {

@@ -24,6 +24,7 @@ use crate::net::{HttpClient, TransportError};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::standing;
 use crate::service::messaging::dispatch::message_json;
 use crate::service::messaging::optouts;
 use crate::service::model::{DeliveryState, MessageRecord, ProviderLeg};
@@ -39,6 +40,36 @@ pub const CHANNEL: &str = "provider:twilio";
 
 /// Tries at taking a unit of the cap before giving up (each lost one means another code took one).
 const CAP_TRIES: u32 = 12;
+
+/// For a code that may use the fallback: when the fleet's last probe (the minute's job) reached
+/// none of the phones of `order`, the reasons to skip them; else none, and the phones are tried.
+/// Only "unreachable" counts: a phone that answers refuses for certain by itself (kill switch,
+/// no SIM able to send), while one that does not would leave the code `unknown` (a lost
+/// connection may have delivered it), and an unknown code is never sent again anywhere.
+pub async fn unreachable_fleet<P: Platform>(
+    app: &App<P>,
+    cap: u32,
+    m: &MessageRecord,
+    order: &[String],
+) -> Option<Vec<String>> {
+    if cap == 0 || m.kind != MessageKind::Otp || order.is_empty() {
+        return None;
+    }
+    let standings = standing::standings(app).await;
+    order
+        .iter()
+        .all(|id| {
+            standings
+                .get(id)
+                .is_some_and(|why| why.iter().any(|w| w == "unreachable"))
+        })
+        .then(|| {
+            order
+                .iter()
+                .map(|id| format!("{id}: unreachable at the last probe"))
+                .collect()
+        })
+}
 
 /// What the fallback did with a code no phone took.
 #[derive(Debug)]
