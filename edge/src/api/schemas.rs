@@ -260,7 +260,8 @@ pub fn no_example() -> Value {
 fn sent() -> Value {
     object(
         json!({"id": text(), "phone": text(), "status": {"const": "pending"}, "expires_at": time(), "expires_in": count(), "sends": {"type": "integer", "minimum": 1},
-               "delivery": object(json!({"message_id": text(), "state": {"enum": ["queued", "unknown"]}, "gateway_id": text()}), &["message_id", "state", "gateway_id"])}),
+               "delivery": object(json!({"message_id": text(), "state": {"enum": ["queued", "sent", "unknown"]}, "gateway_id": text(),
+                   "channel": {"enum": ["phone", "provider:twilio"], "description": "provider:twilio when no phone could take it and the tenant opted in to the paid fallback"}}), &["message_id", "state", "gateway_id"])}),
         &[
             "id",
             "phone",
@@ -302,6 +303,9 @@ fn message() -> Value {
                                  "description": "Why it failed, as the phone classified it; every class but uncertain means it was certainly not sent"},
                "rerouted_to": {"type": ["string", "null"], "description": "The message that delivers this code again through another phone"},
                "reroute_of": {"type": ["string", "null"], "description": "The failed message this one delivers again"},
+               "channel": {"enum": ["phone", "provider:twilio"], "description": "Which way it went: a phone, or the paid fallback (Twilio)"},
+               "provider": {"type": ["object", "null"], "description": "The paid fallback's side: the provider's sid, status, price (as it writes it, e.g. -0.00790), price_unit, error_code",
+                            "properties": {"sid": {"type": ["string", "null"]}, "status": text(), "price": {"type": ["string", "null"]}, "price_unit": {"type": ["string", "null"]}, "error_code": {"type": ["integer", "null"]}}},
                "expires_at": {"type": ["string", "null"], "format": "date-time", "description": "The phone never sends it after this"}}),
         &[
             "id",
