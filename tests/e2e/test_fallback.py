@@ -159,8 +159,12 @@ def opted_in(stack, cap, name="fallback"):
     return tenant_on(stack, name=name, quota=50, settings={"fallback_monthly_cap": cap, "fraud_guard": "off"})
 
 
-def test_a_code_goes_through_the_provider_when_no_phone_can_take_it(edge, provider, new_phone):
+def test_a_code_goes_through_the_provider_when_no_phone_can_take_it(edge, provider, receiver, new_phone):
     t = opted_in(edge, 5)
+    hook = f"/fallback-{secrets.token_hex(4)}"
+    r = t.post("/v1/webhooks", json={"url": receiver.url + hook, "events": ["message.sent", "message.failed"]})
+    assert r.status_code == 201, r.text
+    receiver.secrets[hook] = r.json()["data"]["secret"]
     phone = new_phone()
     with phones_down(edge):
         r = t.post("/v1/otp/send", json={"phone": phone})
@@ -180,6 +184,9 @@ def test_a_code_goes_through_the_provider_when_no_phone_can_take_it(edge, provid
                "both callbacks", timeout=15)
     assert all(code == 200 for s, _, code in provider.callbacks if s == sent["sid"]), provider.callbacks
     m = eventually(lambda: t.get(f"/v1/messages/{d['message_id']}").json()["data"], lambda m: m["provider"]["status"] == "delivered", "delivered", timeout=15)
+    # The tenant's webhook says which way it went and what it cost (signed: the receiver checks it).
+    [event] = eventually(lambda: receiver.got(hook, "message.sent"), what="the message.sent webhook", timeout=15)
+    assert event["data"]["channel"] == "provider:twilio" and event["data"]["provider"]["price"] == PRICE, event
     # The code it carried verifies as any other.
     r = t.post("/v1/otp/verify", json={"phone": phone, "code": code_in(sent["Body"])})
     assert r.status_code == 200 and r.json()["data"]["status"] == "approved", r.text

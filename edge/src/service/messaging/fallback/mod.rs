@@ -283,10 +283,11 @@ pub async fn try_send<P: Platform>(
                     reason,
                 }
             }
-            Answer::Unexpected(status, text) => {
-                // A 5xx or 429: Twilio created nothing; the code is refused as without it.
+            Answer::Unexpected(status, _) => {
+                // A 5xx or 429: Twilio created nothing; the code is refused as without it. Its
+                // body is not logged (it may echo the text, the code).
                 give_back(app, ctx, &m.tenant_id, &month).await;
-                app.warn(ctx, "fallback_provider_error", &format!("{status}: {text}"));
+                app.warn(ctx, "fallback_provider_error", &format!("HTTP {status}"));
                 Outcome::NotUsed(Some(format!("fallback: provider answered {status}")))
             }
         },
