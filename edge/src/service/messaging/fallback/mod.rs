@@ -40,6 +40,9 @@ pub const CHANNEL: &str = "provider:twilio";
 
 /// Tries at taking a unit of the cap before giving up (each lost one means another code took one).
 const CAP_TRIES: u32 = 12;
+/// Times (250 ms apart) a callback for a message whose provider answer is not written yet
+/// reads it again.
+const CALLBACK_WAITS: u32 = 8;
 
 /// For a code that may use the fallback: when the fleet's last probe (the minute's job) reached
 /// none of the phones of `order`, the reasons to skip them; else none, and the phones are tried.
@@ -385,7 +388,9 @@ pub async fn status_callback<P: Platform>(
     };
     let progress = twilio::progress(status);
     let error_code = get("ErrorCode").and_then(|c| c.parse::<u32>().ok());
-    for _ in 0..3 {
+    let mut unseen = 0;
+    let mut tries = 0;
+    while tries < 3 {
         let Some((mut m, version)) = app.repo().get_message_doc(id).await? else {
             return Err(Error::msg(
                 ErrorCode::NotFound,
@@ -393,6 +398,14 @@ pub async fn status_callback<P: Platform>(
             ));
         };
         let Some(leg) = m.provider.clone().filter(|l| l.sid.as_deref() == Some(sid)) else {
+            // The callback can outrun the send's own write of the provider's answer (Twilio
+            // does not retry it): a message this recent is read again for a little while.
+            if m.provider.is_none() && unseen < CALLBACK_WAITS && ctx.now_ms - m.created_at < 60_000
+            {
+                unseen += 1;
+                app.platform.sleep(250).await;
+                continue;
+            }
             return Err(Error::msg(
                 ErrorCode::NotFound,
                 "No fallback message with this id and sid",
@@ -462,7 +475,7 @@ pub async fn status_callback<P: Platform>(
                 }
                 return Ok(());
             }
-            Err(StoreError::PreconditionFailed(_)) => continue,
+            Err(StoreError::PreconditionFailed(_)) => tries += 1,
             Err(e) => return Err(e.into()),
         }
     }
