@@ -109,6 +109,7 @@ fn settings() -> Value {
         "allow_voip": {"type": "boolean", "description": "VoIP numbers get SMS too (default false)"},
         "fraud_guard": {"enum": ["off", "standard", "strict"], "description": "Fraud guard level (default standard)"},
         "share_weight": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Weight in each phone's fair share of its pacing window (default 1)"},
+        "fallback_monthly_cap": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "Codes a month that may go through the operator's paid SMS provider when no phone can deliver them (default 0: never)"},
         "geo": {"type": "object", "properties": {
             "allowed_countries": {"type": "array", "items": {"type": "string", "example": "FR"}, "description": "ISO 3166 alpha-2 codes SMS may go to; empty: every country"},
             "allowed_ranges": risky_ranges(),
@@ -265,7 +266,8 @@ pub fn no_example() -> Value {
 fn sent() -> Value {
     object(
         json!({"id": text(), "phone": text(), "status": {"const": "pending"}, "expires_at": time(), "expires_in": count(), "sends": {"type": "integer", "minimum": 1},
-               "delivery": object(json!({"message_id": text(), "state": {"enum": ["queued", "unknown"]}, "gateway_id": text()}), &["message_id", "state", "gateway_id"])}),
+               "delivery": object(json!({"message_id": text(), "state": {"enum": ["queued", "sent", "unknown"]}, "gateway_id": text(),
+                   "channel": {"enum": ["phone", "provider:twilio"], "description": "provider:twilio when no phone could take it and the tenant opted in to the paid fallback"}}), &["message_id", "state", "gateway_id"])}),
         &[
             "id",
             "phone",
@@ -324,6 +326,9 @@ fn message() -> Value {
                                  "description": "Why it failed, as the phone classified it; every class but uncertain means it was certainly not sent"},
                "rerouted_to": {"type": ["string", "null"], "description": "The message that delivers this code again through another phone"},
                "reroute_of": {"type": ["string", "null"], "description": "The failed message this one delivers again"},
+               "channel": {"enum": ["phone", "provider:twilio"], "description": "Which way it went: a phone, or the paid fallback (Twilio)"},
+               "provider": {"type": ["object", "null"], "description": "The paid fallback's side: the provider's sid, status, price (as it writes it, e.g. -0.00790), price_unit, error_code",
+                            "properties": {"sid": {"type": ["string", "null"]}, "status": text(), "price": {"type": ["string", "null"]}, "price_unit": {"type": ["string", "null"]}, "error_code": {"type": ["integer", "null"]}}},
                "expires_at": {"type": ["string", "null"], "format": "date-time", "description": "The phone never sends it after this"}}),
         &[
             "id",
@@ -625,4 +630,23 @@ pub fn alerts_example() -> Value {
         json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "emails": ["oncall@example.com"], "updated_at": "2026-11-25T09:00:00.000Z"},
         "incidents": [{"id": "phone_down_phone-1", "kind": "phone_down", "subject": "phone-1", "state": "cleared", "opened_at": "2026-11-25T09:10:00.000Z", "cleared_at": "2026-11-25T09:25:00.000Z", "raises": 3, "details": {}, "notified": ["webhook"]}]}),
     )
+}
+
+pub fn fallback_body() -> Value {
+    let sid = |p: &str| json!({"type": "string", "pattern": format!("^{p}[0-9a-fA-F]{{32}}$")});
+    json!({"type": "object", "additionalProperties": false, "required": ["provider", "account_sid"], "properties": {
+        "provider": {"enum": ["twilio"]},
+        "account_sid": sid("AC"),
+        "auth_token": {"type": "string", "minLength": 16, "maxLength": 128, "description": "The account's auth token (signs the status callbacks; needed with status_callback_url)"},
+        "api_key_sid": sid("SK"),
+        "api_key_secret": {"type": "string", "minLength": 16, "maxLength": 128},
+        "from": {"type": "string", "example": "+14155550100", "description": "E.164 number or alphanumeric sender id; or messaging_service_sid"},
+        "messaging_service_sid": sid("MG"),
+        "base_url": {"type": "string", "example": "https://api.twilio.com"},
+        "status_callback_url": {"type": "string", "example": "https://otp.example.com/v1/providers/twilio/status"},
+    }})
+}
+
+pub fn fallback_example() -> Value {
+    json!({"success": true, "data": {"configured": true, "provider": "twilio", "account_sid": "AC0123456789abcdef0123456789abcdef", "auth": "auth_token", "auth_token_set": true, "api_key_sid": null, "from": "+14155550100", "messaging_service_sid": null, "base_url": "https://api.twilio.com", "status_callback_url": "https://otp.example.com/v1/providers/twilio/status", "updated_at": "2026-12-06T19:00:00Z"}, "request_id": "req_01"})
 }

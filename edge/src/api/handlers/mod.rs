@@ -7,6 +7,7 @@ pub mod admin;
 pub mod analytics;
 pub mod dashboard;
 pub mod enrol;
+pub mod fallback;
 pub mod gateway_callback;
 pub mod inbound;
 pub mod message_log;
@@ -147,6 +148,10 @@ pub async fn dispatch<P: Platform>(
         AdminFraudGet => abuse::fraud_get(app, c).await,
         AdminFraudLift => abuse::fraud_lift(app, c).await,
         GatewayEnrol => enrol::enrol(app, c).await,
+        AdminFallbackGet => fallback::get(app, c).await,
+        AdminFallbackPut => fallback::put(app, c).await,
+        AdminFallbackDelete => fallback::delete(app, c).await,
+        ProviderTwilioStatus => fallback::twilio_status(app, c).await,
         GatewayRegister => enrol::register(app, c).await,
         AdminEnrolTokenCreate => enrol::token_create(app, c).await,
         AdminEnrolTokenList => enrol::token_list(app, c).await,

@@ -58,7 +58,7 @@ pub fn sent_json(sent: &Sent, ctx: &Ctx) -> Value {
         "expires_at": iso8601(v.expires_at),
         "expires_in": ((v.expires_at - ctx.now_ms) / 1000).max(0),
         "sends": v.sends,
-        "delivery": {"message_id": sent.message_id, "state": sent.delivery_state, "gateway_id": sent.gateway_id},
+        "delivery": {"message_id": sent.message_id, "state": sent.delivery_state, "gateway_id": sent.gateway_id, "channel": sent.channel},
     })
 }
 

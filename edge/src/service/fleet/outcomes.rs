@@ -125,6 +125,8 @@ mod tests {
             reroute_of: None,
             rerouted_to: None,
             avoid_gateways: Vec::new(),
+            channel: None,
+            provider: None,
         }
     }
 

@@ -31,6 +31,7 @@ use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::fleet::roster;
 use crate::service::fleet::standing;
+use crate::service::messaging::fallback;
 use crate::service::model::{DeliveryState, MessageRecord, Tenant};
 use crate::service::ops::webhooks::events::{Event, Target};
 use crate::service::ops::webhooks::targets;
@@ -86,6 +87,9 @@ pub struct Prepared {
     phone_tag: String,
     /// The gateways to offer it to, in order (healthy phones first; `fleet::standing`).
     order: Vec<String>,
+    /// The tenant's monthly cap on codes through the paid provider when no phone takes them
+    /// (`fallback`; 0: not opted in).
+    fallback_cap: u32,
 }
 
 impl Prepared {
@@ -233,6 +237,8 @@ fn prepared<P: Platform>(
         reroute_of: None,
         rerouted_to: None,
         avoid_gateways: Vec::new(),
+        channel: None,
+        provider: None,
     };
     let request = send_request(
         &message.id,
@@ -252,6 +258,7 @@ fn prepared<P: Platform>(
         hooks,
         phone_tag: app.secrets.phone_tag(out.phone.as_str()),
         order,
+        fallback_cap: tenant.settings.fallback_monthly_cap,
     }
 }
 
@@ -337,8 +344,15 @@ pub async fn deliver<P: Platform>(
 ) -> Result<Handed, Error> {
     match deliver_outcome(app, ctx, p, recorded, on_refused).await {
         Ok(message) => Ok(Handed { message }),
-        Err(message) => Err(Error::new(ErrorCode::GatewayUnavailable)
-            .details(serde_json::json!({"reasons": message.error}))),
+        Err(message) => match message.provider.as_ref().and_then(|l| l.error_code) {
+            Some(code) if message.channel.is_some() => Err(fallback::refusal_error(
+                code,
+                fallback::twilio::error_reason(code),
+                &message,
+            )),
+            _ => Err(Error::new(ErrorCode::GatewayUnavailable)
+                .details(serde_json::json!({"reasons": message.error}))),
+        },
     }
 }
 
@@ -359,11 +373,19 @@ pub async fn deliver_outcome<P: Platform>(
         charged,
         hits,
         order,
+        fallback_cap,
         ..
     } = p;
-    let links = links(app, &order).await;
-    let order: Vec<&GatewayLink> = links.iter().collect();
-    let outcome = hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await;
+    let outcome = match fallback::unreachable_fleet(app, fallback_cap, &message, &order).await {
+        // Every phone was out of reach at the fleet's last probe: offering the code to them would
+        // only end `unknown` (a lost connection is ambiguous), never reaching the provider.
+        Some(reasons) => Dispatch::Refused { reasons },
+        None => {
+            let links = links(app, &order).await;
+            let order: Vec<&GatewayLink> = links.iter().collect();
+            hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await
+        }
+    };
     message.updated_at = app.platform.now_ms();
     let version = recorded.message_version;
     match outcome {
@@ -378,7 +400,21 @@ pub async fn deliver_outcome<P: Platform>(
             message.error = Some(reason);
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
-        Dispatch::Refused { reasons } => {
+        Dispatch::Refused { mut reasons } => {
+            // No phone took it: the paid provider, for a tenant that opted in.
+            match fallback::try_send(app, ctx, fallback_cap, &mut message, &request).await {
+                fallback::Outcome::Taken => {
+                    correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
+                    return Ok(message);
+                }
+                fallback::Outcome::Refused { .. } => {
+                    let undo = on_refused.map(|f| f(&recorded.companion_version));
+                    correct_with(app, ctx, Some(&hooks), &message, &version, undo).await;
+                    admission::refund(app, &message.tenant_id, u32::from(charged), hits).await;
+                    return Err(message);
+                }
+                fallback::Outcome::NotUsed(why) => reasons.extend(why),
+            }
             // Nobody took it: certainly unsent.
             message.gateway_id = String::new();
             message.state = DeliveryState::Failed;
@@ -533,6 +569,14 @@ pub fn message_json(m: &MessageRecord) -> Value {
         "failure_class": m.failure_class,
         "rerouted_to": m.rerouted_to,
         "reroute_of": m.reroute_of,
+        "channel": m.channel.as_deref().unwrap_or("phone"),
+        "provider": m.provider.as_ref().map(|l| json!({
+            "sid": l.sid,
+            "status": l.status,
+            "price": l.price,
+            "price_unit": l.price_unit,
+            "error_code": l.error_code,
+        })),
         "expires_at": (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
         "created_at": iso8601(m.created_at),
         "updated_at": iso8601(m.updated_at),

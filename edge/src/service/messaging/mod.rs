@@ -4,6 +4,7 @@
 //! the numbers that said STOP.
 
 pub mod dispatch;
+pub mod fallback;
 pub mod inbound;
 pub mod later;
 pub mod log;

@@ -47,6 +47,8 @@ pub struct Sent {
     /// queued or unknown.
     pub delivery_state: crate::service::model::DeliveryState,
     pub gateway_id: String,
+    /// `phone`, or `provider:twilio` for the paid fallback.
+    pub channel: String,
 }
 
 /// The outcome of one check, as the API reports it.
@@ -241,6 +243,11 @@ pub async fn send_otp<P: Platform>(
         verification: v,
         message_id: handed.message.id,
         delivery_state: handed.message.state,
+        channel: handed
+            .message
+            .channel
+            .clone()
+            .unwrap_or_else(|| "phone".into()),
         gateway_id: handed.message.gateway_id,
     })
 }
@@ -366,6 +373,11 @@ pub async fn resend_otp<P: Platform>(
                     verification: v,
                     message_id: handed.message.id,
                     delivery_state: handed.message.state,
+                    channel: handed
+                        .message
+                        .channel
+                        .clone()
+                        .unwrap_or_else(|| "phone".into()),
                     gateway_id: handed.message.gateway_id,
                 });
             }
