@@ -173,6 +173,7 @@ async fn failed_otp(
         reroute_of: None,
         rerouted_to: None,
         avoid_gateways: Vec::new(),
+        conv: None,
     };
     put(
         app,

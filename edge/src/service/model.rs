@@ -394,6 +394,9 @@ pub struct MessageRecord {
     /// Phones that failed this code before: a reroute never goes back to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub avoid_gateways: Vec<String>,
+    /// What an OTP text counts under for conversion (country, prefix, template/locale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<crate::service::ops::conversion::ConvTags>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

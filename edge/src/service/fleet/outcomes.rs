@@ -125,6 +125,7 @@ mod tests {
             reroute_of: None,
             rerouted_to: None,
             avoid_gateways: Vec::new(),
+            conv: None,
         }
     }
 

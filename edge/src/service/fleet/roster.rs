@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::enrolled;
+use crate::service::ops::conversion;
 use crate::service::fleet::gateway::GatewayLink;
 pub use crate::service::fleet::gateway::Roster;
 
@@ -84,4 +85,11 @@ pub async fn roster_link<P: Platform>(app: &App<P>, id: &str) -> Option<GatewayL
 pub fn forget_roster<P: Platform>(app: &App<P>) {
     app.roster_cache.clear();
     app.probe_cache.clear();
+}
+
+/// The SIM gateway `id` sends through, as conversion and alerts name it (`phone-1/sim0`, or
+/// `phone-1/default` when no slot is pinned).
+pub async fn sim_of<P: Platform>(app: &App<P>, id: &str) -> String {
+    let slot = roster_link(app, id).await.and_then(|l| l.cfg.sim_slot);
+    conversion::sim_label(id, slot)
 }

@@ -64,6 +64,9 @@ pub fn standing_of(r: &PhoneRecord) -> Vec<String> {
     if r.degraded.is_some() {
         why.push("canary_missed".into());
     }
+    if r.low_conversion.is_some() {
+        why.push("low_conversion".into());
+    }
     why
 }
 
@@ -111,7 +114,11 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
             if r.degraded.is_some() {
                 avoid.push("canary_missed".into());
             }
+            if r.low_conversion.is_some() {
+                avoid.push("low_conversion".into());
+            }
             let mut v = json!(p);
+            v["low_conversion"] = json!(r.low_conversion);
             v["avoid"] = json!(avoid);
             v["degraded"] = json!(r.degraded);
             v["canary"] = json!(r.canary);
