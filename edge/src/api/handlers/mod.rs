@@ -5,6 +5,7 @@ pub mod abuse;
 pub mod account;
 pub mod admin;
 pub mod analytics;
+pub mod conversion;
 pub mod dashboard;
 pub mod enrol;
 pub mod gateway_callback;
@@ -79,6 +80,7 @@ pub async fn dispatch<P: Platform>(
         MessageGet => messages::get(app, c).await,
         Usage => usage::usage(app, c).await,
         TenantAnalytics => analytics::own(app, c).await,
+        TenantConversion => conversion::own(app, c).await,
         TenantKeyRotate => account::rotate_key(app, c).await,
         SeedSendOtp => seed::send_otp(app, c).await,
         SeedResendOtp => seed::resend_otp(app, c).await,
@@ -104,6 +106,7 @@ pub async fn dispatch<P: Platform>(
         AdminImport => admin::import(app, c).await,
         AdminCronRun => admin::cron_run(app, c).await,
         AdminAnalytics => admin::analytics(app, c).await,
+        AdminConversion => conversion::admin(app, c).await,
         AdminKeyCreate => admin::key_create(app, c).await,
         AdminKeyList => admin::key_list(app, c).await,
         AdminKeyRevoke => admin::key_revoke(app, c).await,

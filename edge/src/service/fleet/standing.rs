@@ -137,6 +137,28 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
         .collect()
 }
 
+/// Each phone's conversion standing: `low_conversion` (routed last, with the figures that
+/// showed it) or null.
+pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<Value> {
+    let ids: Vec<String> = roster::roster(app)
+        .await
+        .iter()
+        .map(|g| g.cfg.id.clone())
+        .collect();
+    let records = app.repo().phone_records(&ids).await.unwrap_or_default();
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let low = records
+                .get(i)
+                .cloned()
+                .flatten()
+                .and_then(|r| r.low_conversion);
+            json!({"id": id, "low_conversion": low})
+        })
+        .collect()
+}
+
 pub(crate) fn remember_standings<P: Platform>(app: &App<P>, s: Standings) {
     app.fleet_cache.put(app.platform.now_ms(), s);
 }

@@ -295,6 +295,23 @@ pub fn breakdown(m: &Map<String, Value>, dim: Dim) -> Vec<Row> {
     out
 }
 
+/// All texts together: every tenant's figures (the one dimension every text has) as one row.
+pub fn total(m: &Map<String, Value>) -> Row {
+    let head = format!("{PREFIX}{}__", Dim::Tenant.short());
+    let mut all = Map::new();
+    for (k, v) in m {
+        let Some((_, what)) = k.strip_prefix(&head).and_then(|r| r.rsplit_once("__")) else {
+            continue;
+        };
+        let f = format!("{head}all__{what}");
+        let n = all.get(&f).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
+        all.insert(f, Value::from(n));
+    }
+    let mut row = breakdown(&all, Dim::Tenant).pop().unwrap_or_default();
+    row.key = "total".into();
+    row
+}
+
 /// Sums counter maps (periods) into one.
 pub fn sum(maps: &[Map<String, Value>]) -> Map<String, Value> {
     let mut out = Map::new();
@@ -456,6 +473,10 @@ mod tests {
         assert_eq!(t.ttv_p50_s, Some(20.0));
         let p90 = t.ttv_p90_s.unwrap();
         assert!((45.0..=60.0).contains(&p90), "{p90}");
+        let all = total(&m);
+        assert_eq!((all.key.as_str(), all.sent, all.verified), ("total", 5, 2));
+        assert_eq!(all.ttv_p50_s, Some(20.0));
+        assert_eq!(total(&Map::new()).sent, 0);
         // Empty values are not counted.
         let blank = ConvTags::default();
         assert_eq!(

@@ -193,7 +193,8 @@ pub async fn send_otp<P: Platform>(
         deadline_ms: expires_at,
         hits: vec![send_window(app, tenant, phone.as_str())],
         verification_id: Some(id.clone()),
-        fraud: fraud::guard_send(tenant, fraud::watched_for(&app.secrets, ctx, phone)),
+        fraud: fraud::guard_send_for(app, tenant, fraud::watched_for(&app.secrets, ctx, phone))
+            .await,
     };
     // The verification remembers its end user's key, so an approval credits them.
     let end_user = ctx.end_user().map(|u| u.watched(&app.secrets).key);
@@ -338,10 +339,12 @@ pub async fn resend_otp<P: Platform>(
                     deadline_ms: v.expires_at,
                     hits: vec![send_window(app, tenant, &v.phone)],
                     verification_id: Some(v.id.clone()),
-                    fraud: fraud::guard_send(
+                    fraud: fraud::guard_send_for(
+                        app,
                         tenant,
                         fraud::watched_for(&app.secrets, ctx, &number),
-                    ),
+                    )
+                    .await,
                 };
                 let mut p = dispatch::charge(app, ctx, out).await?;
                 p.tag_conversion(converted::tags_for(tenant, &number, v.code_kind, locale));
