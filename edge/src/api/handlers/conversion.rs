@@ -52,9 +52,11 @@ async fn report<P: Platform>(
     let by = Dim::parse(&by_text)
         .filter(|d| dims.contains(d))
         .ok_or_else(|| bad(format!("by must be one of: {}", names())))?;
-    let g_text = req.query_param("granularity").unwrap_or_else(|| "day".into());
-    let g = Granularity::parse(&g_text)
-        .ok_or_else(|| bad("granularity must be hour, day or month"))?;
+    let g_text = req
+        .query_param("granularity")
+        .unwrap_or_else(|| "day".into());
+    let g =
+        Granularity::parse(&g_text).ok_or_else(|| bad("granularity must be hour, day or month"))?;
     let limit = match req.query_param("limit") {
         None => 100,
         Some(l) => l

@@ -88,11 +88,7 @@ pub fn next_states(
             }
             let low = v.low.then(|| LowConversion {
                 sim: sim.clone(),
-                since: r
-                    .low_conversion
-                    .as_ref()
-                    .map(|l| l.since)
-                    .unwrap_or(now_ms),
+                since: r.low_conversion.as_ref().map(|l| l.since).unwrap_or(now_ms),
                 sent: v.sent,
                 verified: v.verified,
                 conversion: v.conversion,
@@ -158,24 +154,57 @@ mod tests {
 
     #[test]
     fn a_sim_is_demoted_stays_demoted_and_recovers() {
-        let recs = vec![rec("a", PhoneRecord::default()), rec("b", PhoneRecord::default())];
+        let recs = vec![
+            rec("a", PhoneRecord::default()),
+            rec("b", PhoneRecord::default()),
+        ];
         let f = figs(&[("a", 25, 24), ("b", 22, 1)]);
         let next = next_states(&recs, &f, "H1", RULE, 2, 1_000);
         assert!(next[0].low.is_none());
         let low = next[1].low.clone().expect("b is low");
-        assert_eq!((low.sim.as_str(), low.since, low.sent, low.verified), ("b/default", 1_000, 22, 1));
+        assert_eq!(
+            (low.sim.as_str(), low.since, low.sent, low.verified),
+            ("b/default", 1_000, 22, 1)
+        );
         // A later minute keeps its start (one incident, one alert).
         let recs = vec![
             rec("a", PhoneRecord::default()),
-            rec("b", PhoneRecord { low_conversion: Some(low.clone()), ..Default::default() }),
+            rec(
+                "b",
+                PhoneRecord {
+                    low_conversion: Some(low.clone()),
+                    ..Default::default()
+                },
+            ),
         ];
-        let again = next_states(&recs, &figs(&[("a", 30, 29), ("b", 23, 1)]), "H1", RULE, 2, 61_000);
+        let again = next_states(
+            &recs,
+            &figs(&[("a", 30, 29), ("b", 23, 1)]),
+            "H1",
+            RULE,
+            2,
+            61_000,
+        );
         assert_eq!(again[1].low.as_ref().map(|l| l.since), Some(1_000));
         // Its codes are verified again: it recovers.
-        let back = next_states(&recs, &figs(&[("a", 30, 29), ("b", 40, 30)]), "H1", RULE, 2, 121_000);
+        let back = next_states(
+            &recs,
+            &figs(&[("a", 30, 29), ("b", 40, 30)]),
+            "H1",
+            RULE,
+            2,
+            121_000,
+        );
         assert!(back[1].low.is_none());
         // Its bad codes left the window (too few to judge): it gets traffic again.
-        let aged = next_states(&recs, &figs(&[("a", 30, 29), ("b", 3, 0)]), "H2", RULE, 2, 121_000);
+        let aged = next_states(
+            &recs,
+            &figs(&[("a", 30, 29), ("b", 3, 0)]),
+            "H2",
+            RULE,
+            2,
+            121_000,
+        );
         assert!(aged[1].low.is_none());
     }
 
@@ -203,16 +232,43 @@ mod tests {
         let base = next[1].base.clone().unwrap();
         assert_eq!((base.sent, base.verified), (22, 1));
         // Judged from the base on: 5 new codes are too few to demote it again.
-        let b = PhoneRecord { conversion_base: Some(base.clone()), ..Default::default() };
+        let b = PhoneRecord {
+            conversion_base: Some(base.clone()),
+            ..Default::default()
+        };
         let recs = vec![rec("a", PhoneRecord::default()), rec("b", b)];
-        let next = next_states(&recs, &figs(&[("a", 30, 29), ("b", 27, 1)]), "H1", RULE, 2, 4_000);
+        let next = next_states(
+            &recs,
+            &figs(&[("a", 30, 29), ("b", 27, 1)]),
+            "H1",
+            RULE,
+            2,
+            4_000,
+        );
         assert!(next[1].low.is_none());
         assert_eq!(next[1].base, Some(base.clone()));
         // 20 new codes, none verified: low again.
-        let next = next_states(&recs, &figs(&[("a", 30, 29), ("b", 42, 1)]), "H1", RULE, 2, 5_000);
-        assert_eq!(next[1].low.as_ref().map(|l| (l.sent, l.verified)), Some((20, 0)));
+        let next = next_states(
+            &recs,
+            &figs(&[("a", 30, 29), ("b", 42, 1)]),
+            "H1",
+            RULE,
+            2,
+            5_000,
+        );
+        assert_eq!(
+            next[1].low.as_ref().map(|l| (l.sent, l.verified)),
+            Some((20, 0))
+        );
         // Once the window moved on, the base is dropped.
-        let next = next_states(&recs, &figs(&[("a", 30, 29), ("b", 10, 1)]), "H2", RULE, 2, 5_000);
+        let next = next_states(
+            &recs,
+            &figs(&[("a", 30, 29), ("b", 10, 1)]),
+            "H2",
+            RULE,
+            2,
+            5_000,
+        );
         assert_eq!(next[1].base, None);
     }
 

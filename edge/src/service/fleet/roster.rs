@@ -9,9 +9,9 @@ use std::sync::Arc;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::enrolled;
-use crate::service::ops::conversion;
 use crate::service::fleet::gateway::GatewayLink;
 pub use crate::service::fleet::gateway::Roster;
+use crate::service::ops::conversion;
 
 /// A callback from an unknown phone re-reads the list at most this often.
 const MISS_REFRESH_MS: i64 = 1_000;

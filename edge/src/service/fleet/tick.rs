@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::converting;
 use crate::service::fleet::gateway::{probe, Probe};
 use crate::service::fleet::model::PhoneRecord;
-use crate::service::fleet::converting;
 use crate::service::fleet::roster;
 use crate::service::fleet::standing;
 use crate::service::fleet::standing::{avoid_reasons, standing_of, Standings};
@@ -141,7 +141,8 @@ async fn check_phones<P: Platform>(
         return vec![json!({"error": "the fleet records could not be read"})];
     };
     let now_s = (ctx.now_ms / 1000) as u64;
-    let mut records: Vec<PhoneRecord> = records.into_iter().map(Option::unwrap_or_default).collect();
+    let mut records: Vec<PhoneRecord> =
+        records.into_iter().map(Option::unwrap_or_default).collect();
     // Conversion against the peers (`converting`): all phones at once, before each is looked at.
     let mut labelled = Vec::new();
     for (link, r) in roster.iter().zip(&records) {

@@ -22,10 +22,10 @@ use crate::service::fleet::standing;
 use crate::service::messaging::converted;
 use crate::service::messaging::dispatch;
 use crate::service::messaging::dispatch::Outgoing;
-use crate::service::ops::conversion::Figure;
 use crate::service::model::{
     DeliveryState, MessageRecord, Tenant, VerificationRecord, VerificationStatus,
 };
+use crate::service::ops::conversion::Figure;
 use crate::service::{otp, repo, sealing};
 use crate::store::StoreError;
 
@@ -151,9 +151,9 @@ async fn reroute_once<P: Platform>(
             Ok(next) => {
                 converted::count(app, ctx, &next, Figure::Sent, None).await;
                 Rerouted::Handed {
-                message_id: next.id,
-                gateway_id: next.gateway_id,
-                state: next.state,
+                    message_id: next.id,
+                    gateway_id: next.gateway_id,
+                    state: next.state,
                 }
             }
             // Nobody took it: it is certainly unsent, and stays the verification's last message,

@@ -390,7 +390,9 @@ pub fn judge(figures: &[(String, i64, i64)], rule: DemotionRule) -> Vec<Verdict>
             let conversion = rate_of(*s, *v);
             let judged = peers && enough(*s);
             let low = judged
-                && med.is_some_and(|m| m > 0.0 && conversion.unwrap_or(0.0) < m * rule.below_fraction);
+                && med.is_some_and(|m| {
+                    m > 0.0 && conversion.unwrap_or(0.0) < m * rule.below_fraction
+                });
             Verdict {
                 key: key.clone(),
                 sent: *s,
@@ -418,7 +420,14 @@ mod tests {
 
     #[test]
     fn values_survive_the_field_encoding() {
-        for v in ["phone-1/default", "+1415555", "natural/en", "a_b", "Ünï", "x__y"] {
+        for v in [
+            "phone-1/default",
+            "+1415555",
+            "natural/en",
+            "a_b",
+            "Ünï",
+            "x__y",
+        ] {
             let e = enc(v);
             assert!(!e.contains("__"), "{e}");
             assert!(e
@@ -455,7 +464,12 @@ mod tests {
         let gw = breakdown(&m, Dim::Gateway);
         assert_eq!(gw.len(), 2);
         assert_eq!(
-            (gw[0].key.as_str(), gw[0].sent, gw[0].delivered, gw[0].verified),
+            (
+                gw[0].key.as_str(),
+                gw[0].sent,
+                gw[0].delivered,
+                gw[0].verified
+            ),
             ("phone-1", 4, 3, 2)
         );
         assert_eq!(gw[0].conversion, Some(0.5));
@@ -465,7 +479,9 @@ mod tests {
         let cc = breakdown(&m, Dim::Country);
         assert_eq!((cc[0].sent, cc[0].verified), (5, 2));
         // Prefixes carry counts only.
-        assert!(m.keys().all(|k| !k.starts_with("cv__px__") || !k.ends_with("__t20")));
+        assert!(m
+            .keys()
+            .all(|k| !k.starts_with("cv__px__") || !k.ends_with("__t20")));
         assert_eq!(breakdown(&m, Dim::Prefix)[0].ttv_p50_s, None);
         // Two approvals, 12 s (the 20 s bucket) and 50 s (the 60 s bucket): the median is the
         // top of the first, p90 inside the second.

@@ -17,8 +17,8 @@ use crate::service::model::Tenant;
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::ops::analytics::{Event, Granularity};
-use crate::service::ops::conversion::{breakdown, Dim};
 use crate::service::ops::audit;
+use crate::service::ops::conversion::{breakdown, Dim};
 use crate::service::secrets::Secrets;
 use crate::service::tenants::gate::tenant_gate;
 
@@ -95,7 +95,10 @@ pub async fn guard_send_for<P: Platform>(
         return guard_send(tenant, watched);
     }
     let now = app.platform.now_ms();
-    let suspects = match app.suspect_prefixes.fresh(&tenant.id, now, SUSPECT_CACHE_MS) {
+    let suspects = match app
+        .suspect_prefixes
+        .fresh(&tenant.id, now, SUSPECT_CACHE_MS)
+    {
         Some(s) => s,
         None => {
             let day = Granularity::Day.period(now);
