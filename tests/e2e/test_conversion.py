@@ -47,7 +47,7 @@ def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(poo
             break
         phone = new_phone()
         r = tenant.post("/v1/otp/send", json={"phone": phone})
-        assert r.status_code == 200, r.text
+        assert r.status_code == 202, r.text
         d = r.json()["data"]
         gw = d["delivery"]["gateway_id"]
         sent[gw] += 1
@@ -81,7 +81,7 @@ def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(poo
     # Traffic moves to the healthy SIM.
     for _ in range(8):
         r = tenant.post("/v1/otp/send", json={"phone": new_phone()})
-        assert r.status_code == 200 and r.json()["data"]["delivery"]["gateway_id"] == "phone-2", r.text
+        assert r.status_code == 202 and r.json()["data"]["delivery"]["gateway_id"] == "phone-2", r.text
 
     # The alert fired once, however many minutes the condition lasts.
     admin.post("/v1/admin/cron/run")
