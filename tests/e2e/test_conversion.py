@@ -6,6 +6,7 @@ job routes it last and raises one `low_conversion` alert naming its SIM and figu
 later code goes through phone-2. When phone-1's codes are verified after all, it recovers."""
 
 import json
+import time
 
 import pytest
 
@@ -57,6 +58,7 @@ def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(poo
         else:
             unverified.append(phone)
     assert min(sent.values()) >= MIN_CODES, sent
+    last_send = time.time()
 
     # Phone-1's texts arrived (its delivery reports say sent), none was verified.
     def gateways():
@@ -74,6 +76,8 @@ def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(poo
     assert low["sim"] == "phone-1/default" and low["sent"] == sent["phone-1"] and low["verified"] == 0, low
     assert low["pool_median"] == 0.5 and low["min_codes"] == MIN_CODES, low
     assert "low_conversion" not in next(p for p in run if p["id"] == "phone-2")["avoid"], run
+    print(f"\nconversion: {sent} codes sent; phone-1 routed last {time.time() - last_send:.2f} s after its last code "
+          f"(counters landed, then one scheduled run)")
     view, _ = by(admin, "/v1/admin/conversion?by=sim")
     assert {p["id"]: bool(p["low_conversion"]) for p in view["phones"]} == {"phone-1": True, "phone-2": False}, view
     assert view["rule"] == {"window_hours": 2, "min_codes": MIN_CODES, "below_fraction_of_pool_median": 0.5}, view
