@@ -142,7 +142,7 @@ async function conversionBlock(opts, q) {
   const title = admin ? "Conversion by SIM" : "Conversion by country";
   const low = new Set((data.phones || []).filter((p) => p.low_conversion).map((p) => p.low_conversion.sim));
   const rows = data.rows.map((r) => h("tr", { dataset: { key: r.key } },
-    h("th", { scope: "row" }, r.key, low.has(r.key) ? h("span", { class: "muted" }, " (routed last)") : null),
+    h("td", {}, h("code", {}, r.key), low.has(r.key) ? h("span", { class: "muted" }, " (routed last)") : null),
     h("td", { class: "num" }, num(r.sent)),
     h("td", { class: "num" }, num(r.delivered)),
     h("td", { class: "num" }, num(r.verified)),
@@ -151,7 +151,7 @@ async function conversionBlock(opts, q) {
     h("td", { class: "num" }, r.ttv_p90_s == null ? "—" : `${num(r.ttv_p90_s)} s`)));
   const body = rows.length
     ? table([admin ? "SIM" : "Country", "Sent", "Delivered", "Verified", "Conversion", "Time to verify, median", "p90"], rows,
-      { caption: title, captionHidden: true, class: "conversion" })
+      { caption: title, captionHidden: true, class: "conversion stack" })
     : empty("No codes in this range yet.");
   return h("div", { class: "conversion-block" }, h("h3", { id }, title), body);
 }
