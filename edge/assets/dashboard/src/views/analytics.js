@@ -122,11 +122,12 @@ export async function renderAnalytics(root, opts) {
       }),
     ));
   }
-  panel.append(await conversionBlock(opts, q), errorsTable(t.errors), periodTable(series, open));
+  // Conversion by SIM on the operators' analytics page only (the tenant pages stay as they were).
+  panel.append(opts.tenants ? await conversionBlock(opts, q) : null, errorsTable(t.errors), periodTable(series, open));
   root.replaceChildren(panel);
 }
 
-// Conversion by SIM (operators) or by country (a tenant's own view) over the same range: a bar per
+// Conversion by SIM (operators; by country for a tenant's own path) over the same range: a bar per
 // value (verified / sent), busiest first. A deployment without the route shows nothing.
 async function conversionBlock(opts, q) {
   const admin = opts.path.startsWith("/v1/admin/");
