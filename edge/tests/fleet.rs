@@ -175,6 +175,7 @@ async fn failed_otp(
         avoid_gateways: Vec::new(),
         channel: None,
         provider: None,
+        conv: None,
     };
     put(
         app,

@@ -432,6 +432,34 @@ pub fn admin_ok() -> Value {
 pub fn admin_example() -> Value {
     v1_example(json!({}))
 }
+fn conversion_row() -> Value {
+    let n = || json!({"type": "integer"});
+    let rate = || json!({"type": ["number", "null"]});
+    json!({"type": "object", "required": ["key", "sent", "delivered", "verified"], "properties": {
+        "key": text(), "sent": n(), "delivered": n(), "verified": n(),
+        "conversion": rate(), "delivery_rate": rate(), "ttv_p50_s": rate(), "ttv_p90_s": rate(),
+        "ttv_over_s": {"type": "integer"}}})
+}
+pub fn conversion_ok() -> Value {
+    envelope(
+        json!({"type": "object", "required": ["scope", "by", "total", "rows"], "properties": {
+        "scope": text(), "by": {"enum": ["tenant", "country", "prefix", "gateway", "sim", "template"]},
+        "granularity": text(), "from": text(), "to": text(), "more": {"type": "integer"},
+        "total": conversion_row(), "rows": {"type": "array", "items": conversion_row()},
+        "rule": {"type": "object"}, "phones": {"type": "array"}}}),
+    )
+}
+pub fn conversion_example() -> Value {
+    let row = |key: &str, sent: i64, dlv: i64, ver: i64| {
+        json!({"key": key, "sent": sent, "delivered": dlv, "verified": ver,
+        "conversion": (ver as f64 / sent as f64 * 1000.0).round() / 1000.0, "delivery_rate": (dlv as f64 / sent as f64 * 1000.0).round() / 1000.0,
+        "ttv_p50_s": 18.5, "ttv_p90_s": 52.0})
+    };
+    v1_example(
+        json!({"scope": "_all", "by": "sim", "granularity": "day", "from": "2026-12-06", "to": "2026-12-06",
+        "total": row("total", 140, 138, 96), "rows": [row("phone-1/default", 80, 79, 72), row("phone-2/sim1", 60, 59, 24)], "more": 0}),
+    )
+}
 pub fn tenant_created_example() -> Value {
     v1_example(json!({"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}))
 }

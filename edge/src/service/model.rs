@@ -482,6 +482,9 @@ pub struct MessageRecord {
     /// The provider's side of a fallback message: its id, status, price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderLeg>,
+    /// What an OTP text counts under for conversion (country, prefix, template/locale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<crate::service::ops::conversion::ConvTags>,
 }
 
 /// A message sent through the paid fallback, as the provider reported it.

@@ -5,6 +5,7 @@ pub mod abuse;
 pub mod account;
 pub mod admin;
 pub mod analytics;
+pub mod conversion;
 pub mod dashboard;
 pub mod enrol;
 pub mod fallback;
@@ -80,6 +81,7 @@ pub async fn dispatch<P: Platform>(
         MessageGet => messages::get(app, c).await,
         Usage => usage::usage(app, c).await,
         TenantAnalytics => analytics::own(app, c).await,
+        TenantConversion => conversion::own(app, c).await,
         TenantKeyRotate => account::rotate_key(app, c).await,
         TenantKeyCreate => account::create_key(app, c).await,
         TenantKeyList => account::list_keys(app, c).await,
@@ -108,6 +110,7 @@ pub async fn dispatch<P: Platform>(
         AdminImport => admin::import(app, c).await,
         AdminCronRun => admin::cron_run(app, c).await,
         AdminAnalytics => admin::analytics(app, c).await,
+        AdminConversion => conversion::admin(app, c).await,
         AdminKeyCreate => admin::key_create(app, c).await,
         AdminKeyList => admin::key_list(app, c).await,
         AdminKeyRevoke => admin::key_revoke(app, c).await,

@@ -127,6 +127,7 @@ mod tests {
             avoid_gateways: Vec::new(),
             channel: None,
             provider: None,
+            conv: None,
         }
     }
 

@@ -107,6 +107,11 @@ impl Prepared {
         &self.request
     }
 
+    /// What an OTP text counts under for conversion (`ops::conversion`).
+    pub fn tag_conversion(&mut self, tags: crate::service::ops::conversion::ConvTags) {
+        self.message.conv = Some(tags);
+    }
+
     /// New text for a message not yet recorded (a resend that lost a race re-reads its code).
     pub fn retext(&mut self, text: String, deadline_ms: i64) {
         let info = otp_shared::sms::analyze(&text);
@@ -199,6 +204,7 @@ pub async fn prepare_again<P: Platform>(
     p.for_tenant = true;
     p.message.reroute_of = Some(of.id.clone());
     p.message.avoid_gateways = avoid;
+    p.message.conv = of.conv.clone();
     p.message.request_id = of.request_id.clone();
     p.request.request_id = of.request_id.clone();
     Ok(p)
@@ -239,6 +245,7 @@ fn prepared<P: Platform>(
         avoid_gateways: Vec::new(),
         channel: None,
         provider: None,
+        conv: None,
     };
     let request = send_request(
         &message.id,

@@ -3,6 +3,7 @@
 //! `reports` takes delivery reports from the phones; `inbound` takes replies; `optouts` keeps
 //! the numbers that said STOP.
 
+pub mod converted;
 pub mod dispatch;
 pub mod fallback;
 pub mod inbound;

@@ -18,6 +18,8 @@ pub enum AlertKind {
     WebhookDisabled,
     StuckMessages,
     CanaryMissed,
+    /// A SIM's codes are verified far less than its peers' (`fleet::converting`).
+    LowConversion,
 }
 
 impl AlertKind {
@@ -32,6 +34,7 @@ impl AlertKind {
             AlertKind::WebhookDisabled => "webhook_disabled",
             AlertKind::StuckMessages => "stuck_messages",
             AlertKind::CanaryMissed => "canary_missed",
+            AlertKind::LowConversion => "low_conversion",
         }
     }
 
@@ -53,6 +56,7 @@ impl AlertKind {
             AlertKind::WebhookDisabled => "tenant webhook endpoint disabled",
             AlertKind::StuckMessages => "messages stuck",
             AlertKind::CanaryMissed => "canary SMS missed",
+            AlertKind::LowConversion => "SIM's codes are rarely verified (routed last)",
         }
     }
 }
