@@ -21,6 +21,46 @@ pub struct AlertConfig {
     pub updated_at: i64,
 }
 
+/// What an incident is about; its id is `{kind}_{subject}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    PhoneDown,
+    KillSwitchTripped,
+    SimAtLimit,
+    SimResting,
+    StoreUnreachable,
+    FraudBlock,
+    WebhookDisabled,
+    StuckMessages,
+    CanaryMissed,
+    /// `POST /v1/admin/alerts/test`: never stored, only told.
+    Test,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::PhoneDown => "phone_down",
+            AlertKind::KillSwitchTripped => "kill_switch_tripped",
+            AlertKind::SimAtLimit => "sim_at_limit",
+            AlertKind::SimResting => "sim_resting",
+            AlertKind::StoreUnreachable => "store_unreachable",
+            AlertKind::FraudBlock => "fraud_block",
+            AlertKind::WebhookDisabled => "webhook_disabled",
+            AlertKind::StuckMessages => "stuck_messages",
+            AlertKind::CanaryMissed => "canary_missed",
+            AlertKind::Test => "test",
+        }
+    }
+
+    /// Kinds whose raiser tells each occurrence once and nobody clears (a fraud-guard block lifts
+    /// by itself): every raise is an incident of its own.
+    pub fn per_occurrence(self) -> bool {
+        matches!(self, AlertKind::FraudBlock)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentState {
@@ -31,7 +71,7 @@ pub enum IncidentState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
-    pub kind: String,
+    pub kind: AlertKind,
     pub subject: String,
     pub state: IncidentState,
     pub opened_at: i64,
