@@ -455,7 +455,8 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     // phone-1 did not even answer about its canary: the sending side is in doubt.
     let p1 = get(&app, "fleet/phone-1").await;
     assert_eq!(p1["degraded"]["role"], "send", "{p1}");
-    assert!(standing::standings(&app).await["phone-1"].contains(&"canary_missed".to_string()));
+    assert!(standing::standings(&app).await["phone-1"]
+        .contains(&otp_edge::service::fleet::model::AvoidReason::CanaryMissed));
     assert!(audit_actions(&app)
         .await
         .iter()
@@ -496,7 +497,8 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     let c = get(&app, &format!("canaries/{later}")).await;
     assert_eq!(c["state"], "received");
     assert!(get(&app, "fleet/phone-1").await["degraded"].is_null());
-    assert!(!standing::standings(&app).await["phone-1"].contains(&"canary_missed".to_string()));
+    assert!(!standing::standings(&app).await["phone-1"]
+        .contains(&otp_edge::service::fleet::model::AvoidReason::CanaryMissed));
     // Twice is once.
     assert!(
         canary::canary_received(

@@ -136,11 +136,12 @@ pub fn spec_json() -> Vec<u8> {
 
 /// The query parameters of the routes that take some beyond `limit` (the message logs).
 fn query_params(h: super::routes::Handler) -> Vec<Value> {
-    use super::routes::Handler::{AdminMessageList, MessageList};
+    use super::routes::Handler::Plain;
+    use super::routes::Plain::{AdminMessageList, MessageList};
     let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
     let text = json!({"type": "string"});
     let mut out = match h {
-        MessageList | AdminMessageList => vec![
+        Plain(MessageList | AdminMessageList) => vec![
             q("direction", "outbound messages (default) or inbound replies", json!({"enum": ["outbound", "inbound"]})),
             q("phone", "only this number's messages (E.164; matched by its keyed tag, messages from before tags were kept are not found)", text.clone()),
             q("id", "one outbound message by id (the other filters still apply)", text.clone()),
@@ -153,7 +154,7 @@ fn query_params(h: super::routes::Handler) -> Vec<Value> {
         ],
         _ => Vec::new(),
     };
-    if h == AdminMessageList {
+    if h == Plain(AdminMessageList) {
         out.push(q("tenant_id", "one tenant's log", text));
     }
     out

@@ -51,28 +51,38 @@ pub enum Limits {
     Handler,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A route's handler. The handlers of `Idempotency::InCommit` routes are `Commit`: only they are
+/// handed the request's `FirstCommit` (`handlers::dispatch`), the one way to its idempotency claim,
+/// so such a route cannot be written without carrying the claim in its first commit. The route
+/// table's macro makes every `InCommit` route's handler a `Commit` one and every other a `Plain` one.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Handler {
+    Plain(Plain),
+    Commit(Commit),
+}
+
+/// The route's name in logs, metrics and limit keys: the handler's own.
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handler::Plain(h) => h.fmt(f),
+            Handler::Commit(h) => h.fmt(f),
+        }
+    }
+}
+
+/// Handlers of routes without a key claim in their own commit (`Idempotency::No` or `Claimed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plain {
     Health,
     OpenApi,
     DashboardPage,
     DashboardScript,
     DashboardStyle,
     Status,
-    OtpSend,
-    OtpResend,
-    OtpVerify,
-    MessageSend,
     MessageGet,
     Usage,
     TenantAnalytics,
-    TenantKeyRotate,
-    SeedSendOtp,
-    SeedResendOtp,
-    SeedVerifyOtp,
-    SeedDirectMessage,
-    TwilioStart,
-    TwilioCheck,
     GatewayReports,
     AdminTenantCreate,
     AdminTenantList,
@@ -99,15 +109,12 @@ pub enum Handler {
     AdminGatewayKillSwitch,
     AdminMetrics,
     MessageList,
-    WebhookCreate,
     WebhookList,
     WebhookGet,
     WebhookUpdate,
     WebhookDelete,
     WebhookDeliveries,
-    WebhookReplay,
     OptoutList,
-    OptoutAdd,
     OptoutRemove,
     GatewayInbound,
     AdminInbound,
@@ -135,6 +142,25 @@ pub enum Handler {
     AdminEnrolledList,
     AdminGatewayRetire,
     AdminGatewayRotateKey,
+}
+
+/// Handlers of `Idempotency::InCommit` routes: each takes the request's `FirstCommit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    OtpSend,
+    OtpResend,
+    OtpVerify,
+    MessageSend,
+    TenantKeyRotate,
+    SeedSendOtp,
+    SeedResendOtp,
+    SeedVerifyOtp,
+    SeedDirectMessage,
+    TwilioStart,
+    TwilioCheck,
+    WebhookCreate,
+    WebhookReplay,
+    OptoutAdd,
 }
 
 /// What the OpenAPI document says of a route.
@@ -438,7 +464,13 @@ const ALERT_ERRORS: &[ErrorCode] = &[
 ];
 
 macro_rules! route {
-    ($m:literal $p:literal, $auth:ident, $env:ident, $idem:ident, $lim:ident, $h:ident,
+    ($m:literal $p:literal, $auth:ident, $env:ident, InCommit, $lim:ident, $h:ident, $($doc:tt)*) => {
+        route!(@ $m $p, $auth, $env, InCommit, $lim, Handler::Commit(Commit::$h), $($doc)*)
+    };
+    ($m:literal $p:literal, $auth:ident, $env:ident, $idem:ident, $lim:ident, $h:ident, $($doc:tt)*) => {
+        route!(@ $m $p, $auth, $env, $idem, $lim, Handler::Plain(Plain::$h), $($doc)*)
+    };
+    (@ $m:literal $p:literal, $auth:ident, $env:ident, $idem:ident, $lim:ident, $h:expr,
      $summary:literal, body: $body:expr, ok: $ok:literal $schema:path, example: $ex:path, errors: $errors:expr) => {
         Route {
             method: $m,
@@ -447,7 +479,7 @@ macro_rules! route {
             envelope: Envelope::$env,
             idempotency: Idempotency::$idem,
             limits: Limits::$lim,
-            handler: Handler::$h,
+            handler: $h,
             doc: Doc {
                 summary: $summary,
                 body: $body,
@@ -816,11 +848,25 @@ mod tests {
     #[test]
     fn trailing_slash_is_tolerated_and_params_are_captured() {
         assert!(
-            matches!(find("POST", "/v1/otp/send/"), Matched::Route(r, None) if r.handler == Handler::OtpSend)
+            matches!(find("POST", "/v1/otp/send/"), Matched::Route(r, None) if r.handler == Handler::Commit(Commit::OtpSend))
         );
         assert!(
-            matches!(find("GET", "/v1/messages/msg_1"), Matched::Route(r, Some(id)) if r.handler == Handler::MessageGet && id == "msg_1")
+            matches!(find("GET", "/v1/messages/msg_1"), Matched::Route(r, Some(id)) if r.handler == Handler::Plain(Plain::MessageGet) && id == "msg_1")
         );
+    }
+
+    #[test]
+    fn in_commit_routes_and_only_those_get_the_first_commit() {
+        for r in ROUTES {
+            assert_eq!(
+                matches!(r.handler, Handler::Commit(_)),
+                r.idempotency == Idempotency::InCommit,
+                "{} {}",
+                r.method,
+                r.path
+            );
+        }
+        assert_eq!(format!("{:?}", Handler::Commit(Commit::OtpSend)), "OtpSend");
     }
 
     #[test]

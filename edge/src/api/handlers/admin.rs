@@ -225,7 +225,7 @@ pub async fn tenant_rotate_key<P: Platform>(
     let t = load(app, id).await?;
     let b: Body = body::json(c.req)?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
-    let (key, old_until) = admin::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms).await?;
+    let (key, old_until) = admin::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms, None).await?;
     audit::audit(
         app,
         c.ctx,

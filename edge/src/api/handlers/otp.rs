@@ -10,7 +10,7 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::model::CodeKind;
 use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions, Sent};
@@ -61,7 +61,11 @@ pub fn sent_json(sent: &Sent, ctx: &Ctx) -> Value {
     })
 }
 
-pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
     if b.channel.as_deref().is_some_and(|ch| ch != "sms") {
         return Err(Error::msg(
@@ -75,19 +79,35 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
         code_type: b.code_type,
         locale: b.locale,
     };
-    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &opts).await?;
+    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &opts, &first).await?;
     Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
 }
 
-pub async fn resend<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn resend<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: TargetBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = otp::resend_otp(app, c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref()).await?;
+    let sent = otp::resend_otp(
+        app,
+        c.ctx,
+        c.tenant()?,
+        b.id.as_deref(),
+        phone.as_ref(),
+        &first,
+    )
+    .await?;
     Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
 }
 
-pub async fn verify<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn verify<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: TargetBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
@@ -99,6 +119,7 @@ pub async fn verify<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
         b.id.as_deref(),
         phone.as_ref(),
         &code,
+        &first,
     )
     .await?
     {

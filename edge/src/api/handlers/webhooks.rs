@@ -10,13 +10,18 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::ops::webhooks::deliver;
 use crate::service::ops::webhooks::deliver::delivery_json;
 use crate::service::ops::webhooks::endpoints;
 use crate::service::ops::webhooks::endpoints::{endpoint_json, EndpointInput};
 use crate::service::repo::webhooks::DeliveryState;
 
-pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn create<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let input: EndpointInput = body::json(c.req)?;
     if input.enabled.is_some() {
         return Err(Error::msg(
@@ -24,7 +29,7 @@ pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
             "a new endpoint is enabled; set enabled with PATCH",
         ));
     }
-    let (e, secret) = endpoints::create_webhook(app, c.ctx, c.tenant()?, &input).await?;
+    let (e, secret) = endpoints::create_webhook(app, c.ctx, c.tenant()?, &input, &first).await?;
     let mut data = endpoint_json(&e);
     data["secret"] = json!(secret);
     Ok(ok(201, data, c.ctx))
@@ -90,7 +95,11 @@ pub async fn deliveries<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 }
 
 /// `{"event_ids": [...]}` or `{"since": "2026-11-25T10:00:00Z"}` (every failed delivery since).
-pub async fn replay<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn replay<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -114,6 +123,7 @@ pub async fn replay<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
         c.param()?,
         b.event_ids.as_deref(),
         since,
+        &first,
     )
     .await?;
     Ok(ok(200, json!({"replayed": n}), c.ctx))

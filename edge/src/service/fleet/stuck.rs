@@ -300,6 +300,7 @@ async fn move_elsewhere<P: Platform>(
         ctx,
         &prepared,
         vec![repo::messages::update_write(&m, version)],
+        None,
     )
     .await
     {

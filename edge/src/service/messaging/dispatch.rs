@@ -26,7 +26,7 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::fraud::FraudAsk;
 use crate::platform::{iso8601, new_id, Hit, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::fleet::roster;
@@ -125,9 +125,11 @@ pub async fn dispatch<P: Platform>(
     ctx: &Ctx,
     out: Outgoing<'_>,
     companion: Option<Companion>,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Handed, Error> {
     let prepared = charge(app, ctx, out).await?;
-    let recorded = match record(app, ctx, &prepared, companion.as_ref().map(|c| &c.write)).await {
+    let companion_write = companion.as_ref().map(|c| &c.write);
+    let recorded = match record(app, ctx, &prepared, companion_write, first).await {
         Ok(r) => r,
         Err(e) => {
             abandon(app, &prepared).await;
@@ -274,9 +276,10 @@ pub async fn record<P: Platform>(
     ctx: &Ctx,
     p: &Prepared,
     companion: Option<&Write>,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Recorded, Error> {
     let companions: Vec<Write> = companion.cloned().into_iter().collect();
-    match record_with(app, ctx, p, companions).await {
+    match record_with(app, ctx, p, companions, first).await {
         Ok(r) => Ok(r),
         Err(
             StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_),
@@ -292,6 +295,7 @@ pub async fn record_with<P: Platform>(
     ctx: &Ctx,
     p: &Prepared,
     companions: Vec<Write>,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Recorded, StoreError> {
     let n = companions.len();
     let mut writes = companions;
@@ -299,10 +303,11 @@ pub async fn record_with<P: Platform>(
     let (hooks, hook_ids) = message_event_writes(app, p, &p.message);
     writes.extend(hooks);
     writes.extend(route_write(p, &p.message.gateway_id));
-    let claim = ctx.claim_write();
-    writes.extend(claim.clone());
+    writes.extend(first.and_then(FirstCommit::claim_write));
     let times = app.repo().commit(writes).await?;
-    ctx.claim_committed();
+    if let Some(first) = first {
+        first.landed();
+    }
     targets::defer_webhooks(ctx, hook_ids);
     let mut t = times.into_iter();
     let companion_version = if n > 0 {

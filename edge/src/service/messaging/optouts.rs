@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::model::Tenant;
 use crate::service::ops::webhooks::events::{Event, EventType};
 use crate::service::ops::webhooks::targets;
@@ -60,6 +60,7 @@ pub async fn add_optout<P: Platform>(
     tenant_id: &str,
     phone: &Phone,
     source: &str,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Value, Error> {
     let tag = app.secrets.phone_tag(phone.as_str());
     let id = repo_in::optout_id(tenant_id, &tag);
@@ -86,9 +87,11 @@ pub async fn add_optout<P: Platform>(
     let (hooks, ids) = targets::webhook_writes_for(app, tenant_id, &[event]).await?;
     let mut writes = vec![repo_in::optout_write(&o)];
     writes.extend(hooks);
-    writes.extend(ctx.claim_write());
+    writes.extend(first.and_then(FirstCommit::claim_write));
     app.repo().commit(writes).await?;
-    ctx.claim_committed();
+    if let Some(first) = first {
+        first.landed();
+    }
     targets::defer_webhooks(ctx, ids);
     Ok(optout_json(app, &o))
 }

@@ -142,6 +142,7 @@ async fn reroute_once<P: Platform>(
             repo::messages::update_write(&failed, &failed_version),
             repo::verifications::update_write(&slot, &v, &v_version),
         ],
+        None,
     )
     .await?;
     Ok(

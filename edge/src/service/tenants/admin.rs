@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, parse_iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings};
 use crate::service::tenants::auth;
@@ -288,6 +288,7 @@ pub async fn rotate_key<P: Platform>(
     tenant: &Tenant,
     grace_secs: i64,
     now: i64,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<(NewKey, i64), Error> {
     let key = keys::generate(&app.platform, Role::Tenant);
     let record = ApiKeyRecord {
@@ -303,10 +304,19 @@ pub async fn rotate_key<P: Platform>(
     let old_until = now + grace_secs.max(0) * 1000;
     match app
         .repo()
-        .rotate_keys(&tenant.id, &record, old_until, ctx.claim_write())
+        .rotate_keys(
+            &tenant.id,
+            &record,
+            old_until,
+            first.and_then(FirstCommit::claim_write),
+        )
         .await
     {
-        Ok(()) => ctx.claim_committed(),
+        Ok(()) => {
+            if let Some(first) = first {
+                first.landed();
+            }
+        }
         Err(
             StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
         ) => return Err(dispatch::lost_race(app, ctx).await),

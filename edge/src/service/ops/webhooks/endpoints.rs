@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, new_id, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::model::Tenant;
 use crate::service::ops::webhooks::events::EventType;
@@ -113,6 +113,7 @@ pub async fn create_webhook<P: Platform>(
     ctx: &Ctx,
     tenant: &Tenant,
     input: &EndpointInput,
+    first: &FirstCommit<'_>,
 ) -> Result<(EndpointRecord, String), Error> {
     let url = input.url.as_deref().map(str::trim).unwrap_or("");
     if url.is_empty() {
@@ -155,9 +156,9 @@ pub async fn create_webhook<P: Platform>(
         disabled_reason: None,
     };
     let mut writes = vec![repo_wh::endpoint_create(&e)];
-    writes.extend(ctx.claim_write());
+    writes.extend(first.claim_write());
     match app.repo().commit(writes).await {
-        Ok(_) => ctx.claim_committed(),
+        Ok(_) => first.landed(),
         Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
             return Err(dispatch::lost_race(app, ctx).await)
         }
