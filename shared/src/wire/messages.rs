@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     Otp,
@@ -38,7 +38,7 @@ impl MessageKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageState {
     Queued,
@@ -142,7 +142,7 @@ pub struct StatusReport {
 /// What a failed send means, classified from what `termux-sms-send` printed and how it ended.
 /// Every class but `uncertain` says the SMS certainly did not leave this phone, so the edge may
 /// give an OTP to another phone while it is valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
     /// Android's RESULT_ERROR_LIMIT_EXCEEDED: the SIM (or the app) hit a sending limit; it rests.

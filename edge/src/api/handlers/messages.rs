@@ -26,7 +26,7 @@ struct SendBody {
     ttl_secs: Option<u32>,
 }
 
-pub use crate::service::messaging::messages::message_json;
+use crate::service::messaging::dispatch::MessageView;
 
 pub async fn send<P: Platform>(
     app: &App<P>,
@@ -39,7 +39,7 @@ pub async fn send<P: Platform>(
     let text = b.text.as_deref().unwrap_or("");
     let m =
         messages::send_direct(app, c.ctx, c.tenant()?, &phone, text, b.ttl_secs, &first).await?;
-    Ok(ok(202, message_json(&m), c.ctx))
+    Ok(ok(202, MessageView::of(&m), c.ctx))
 }
 
 pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -50,5 +50,5 @@ pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse,
         .await?
         .filter(|m| m.tenant_id == tenant.id)
         .ok_or_else(|| Error::new(ErrorCode::MessageNotFound))?;
-    Ok(ok(200, message_json(&m), c.ctx))
+    Ok(ok(200, MessageView::of(&m), c.ctx))
 }

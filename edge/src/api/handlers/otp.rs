@@ -1,19 +1,20 @@
 //! `/v1/otp/*`.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::views::{Approved, OtpSent, OtpVerified};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::{Ctx, FirstCommit};
+use crate::service::ctx::FirstCommit;
 use crate::service::model::CodeKind;
 use crate::service::otp;
-use crate::service::otp::{CheckResult, SendOptions, Sent};
+use crate::service::otp::{CheckResult, SendOptions};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,19 +49,6 @@ struct TargetBody {
     end_user_ip: Option<String>,
 }
 
-pub fn sent_json(sent: &Sent, ctx: &Ctx) -> Value {
-    let v = &sent.verification;
-    json!({
-        "id": v.id,
-        "phone": v.phone,
-        "status": "pending",
-        "expires_at": iso8601(v.expires_at),
-        "expires_in": ((v.expires_at - ctx.now_ms) / 1000).max(0),
-        "sends": v.sends,
-        "delivery": {"message_id": sent.message_id, "state": sent.delivery_state, "gateway_id": sent.gateway_id},
-    })
-}
-
 pub async fn send<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
@@ -80,7 +68,7 @@ pub async fn send<P: Platform>(
         locale: b.locale,
     };
     let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &opts, &first).await?;
-    Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
+    Ok(ok(202, OtpSent::of(&sent, c.ctx.now_ms), c.ctx))
 }
 
 pub async fn resend<P: Platform>(
@@ -100,7 +88,7 @@ pub async fn resend<P: Platform>(
         &first,
     )
     .await?;
-    Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
+    Ok(ok(202, OtpSent::of(&sent, c.ctx.now_ms), c.ctx))
 }
 
 pub async fn verify<P: Platform>(
@@ -123,11 +111,15 @@ pub async fn verify<P: Platform>(
     )
     .await?
     {
-        CheckResult::Approved(v) => Ok(ok(
-            200,
-            json!({"id": v.id, "phone": v.phone, "status": "approved", "verified_at": iso8601(v.verified_at)}),
-            c.ctx,
-        )),
+        CheckResult::Approved(v) => {
+            let verified = OtpVerified {
+                id: v.id,
+                phone: v.phone,
+                status: Approved::Approved,
+                verified_at: iso8601(v.verified_at),
+            };
+            Ok(ok(200, verified, c.ctx))
+        }
         CheckResult::WrongCode { attempts_left, .. } => Err(Error::msg(
             ErrorCode::CodeIncorrect,
             format!("The code is not correct; {attempts_left} attempts left"),

@@ -20,7 +20,8 @@ use otp_shared::phone::Phone;
 use otp_shared::sms::SmsInfo;
 use otp_shared::wire::{MessageKind, SendRequest};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode};
 use crate::platform::fraud::FraudAsk;
@@ -522,24 +523,72 @@ pub fn sending_allowed_for<P: Platform>(
     Ok(())
 }
 
+/// `outbound`: the direction of a message the service sent (the log's replies are `inbound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outbound {
+    Outbound,
+}
+
 /// A message as its tenant sees it (the API's answer and its webhooks' `data`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Message)]
+pub struct MessageView {
+    pub id: String,
+    pub direction: Outbound,
+    pub kind: otp_shared::wire::MessageKind,
+    /// The number masked, one rule everywhere: calling code and three digits, then the last two.
+    #[schema(example = "+1415*****23")]
+    pub phone: String,
+    pub state: DeliveryState,
+    /// `GSM-7` or `UCS-2`.
+    #[schema(example = "GSM-7")]
+    pub encoding: String,
+    #[schema(minimum = 1)]
+    pub segments: u32,
+    pub gateway_id: String,
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// Why it failed, as the phone classified it; every class but uncertain means it was
+    /// certainly not sent.
+    pub failure_class: Option<otp_shared::wire::FailureClass>,
+    /// The message that delivers this code again through another phone.
+    pub rerouted_to: Option<String>,
+    /// The failed message this one delivers again.
+    pub reroute_of: Option<String>,
+    /// The phone never sends it after this.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl MessageView {
+    pub fn of(m: &MessageRecord) -> MessageView {
+        MessageView {
+            id: m.id.clone(),
+            direction: Outbound::Outbound,
+            kind: m.kind,
+            phone: m.phone_masked.clone(),
+            state: m.state,
+            encoding: m.encoding.clone(),
+            segments: m.segments,
+            gateway_id: m.gateway_id.clone(),
+            attempts: m.attempts,
+            error: m.error.clone(),
+            failure_class: m.failure_class,
+            rerouted_to: m.rerouted_to.clone(),
+            reroute_of: m.reroute_of.clone(),
+            expires_at: (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
+            created_at: iso8601(m.created_at),
+            updated_at: iso8601(m.updated_at),
+        }
+    }
+}
+
+/// [`MessageView`] as JSON (webhooks' `data`, the log's items).
 pub fn message_json(m: &MessageRecord) -> Value {
-    json!({
-        "id": m.id,
-        "direction": "outbound",
-        "kind": m.kind,
-        "phone": m.phone_masked,
-        "state": m.state,
-        "encoding": m.encoding,
-        "segments": m.segments,
-        "gateway_id": m.gateway_id,
-        "attempts": m.attempts,
-        "error": m.error,
-        "failure_class": m.failure_class,
-        "rerouted_to": m.rerouted_to,
-        "reroute_of": m.reroute_of,
-        "expires_at": (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
-        "created_at": iso8601(m.created_at),
-        "updated_at": iso8601(m.updated_at),
-    })
+    serde_json::to_value(MessageView::of(m)).unwrap_or_default()
 }
