@@ -152,8 +152,8 @@ async fn failed_otp(
         "code_kind": "words", "status": "pending", "checks": 0, "max_checks": 5, "sends": 1, "created_at": now,
         "expires_at": now + expires_in_ms, "verified_at": 0, "message_ids": [msg_id], "request_id": "req_1", "code_sealed": sealed})).await;
     let m = MessageRecord {
-        id: msg_id.clone(),
-        tenant_id: tenant,
+        id: msg_id.clone().into(),
+        tenant_id: tenant.into(),
         kind: MessageKind::Otp,
         phone_masked: "+1415•••0123".into(),
         phone_tag: None,

@@ -2,6 +2,7 @@
 //! derives its schema from the same type (`schemas::named`), so a field cannot be answered
 //! without being documented, nor documented without being answered.
 
+use otp_shared::ids::{GatewayId, MessageId};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -31,11 +32,11 @@ pub enum Approved {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Delivery {
     #[schema(example = "msg_01jd9")]
-    pub message_id: String,
+    pub message_id: MessageId,
     /// `queued`, or `unknown` when the phone's answer was lost (it is asked again).
     pub state: DeliveryState,
     #[schema(example = "phone-1")]
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
 }
 
 /// `POST /v1/otp/send` and `/v1/otp/resend`: the verification now pending.

@@ -1,6 +1,7 @@
 //! Stored records and their state machines. Times are unix milliseconds; nothing secret is kept in
 //! clear (keys as SHA-256, codes as HMAC and sealed).
 
+use otp_shared::ids::{GatewayId, MessageId, TenantId};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::RateRule;
@@ -383,8 +384,8 @@ impl DeliveryState {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRecord {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: MessageId,
+    pub tenant_id: TenantId,
     pub kind: otp_shared::wire::MessageKind,
     /// Masked: the full number lives only in the gateway's queue.
     pub phone_masked: String,
@@ -394,7 +395,7 @@ pub struct MessageRecord {
     pub phone_tag: Option<String>,
     pub encoding: String,
     pub segments: u32,
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
     pub state: DeliveryState,
     pub attempts: u32,
     pub error: Option<String>,

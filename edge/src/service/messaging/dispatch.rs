@@ -196,7 +196,7 @@ pub async fn prepare_again<P: Platform>(
     let hooks = targets::webhook_targets(app, &out.tenant.id).await?;
     let mut p = prepared(app, ctx, out, hooks, order, false);
     p.for_tenant = true;
-    p.message.reroute_of = Some(of.id.clone());
+    p.message.reroute_of = Some(of.id.to_string());
     p.message.avoid_gateways = avoid;
     p.message.request_id = of.request_id.clone();
     p.request.request_id = of.request_id.clone();
@@ -215,14 +215,14 @@ fn prepared<P: Platform>(
     let tenant = out.tenant;
     let first = order.first().cloned().unwrap_or_default();
     let message = MessageRecord {
-        id: new_id(&app.platform, "msg"),
-        tenant_id: tenant.id.clone(),
+        id: new_id(&app.platform, "msg").into(),
+        tenant_id: tenant.id.as_str().into(),
         kind: out.kind,
         phone_masked: out.phone.masked(),
         phone_tag: Some(app.secrets.phone_tag(out.phone.as_str())),
         encoding: out.info.encoding.to_string(),
         segments: out.info.segments as u32,
-        gateway_id: first,
+        gateway_id: first.into(),
         state: DeliveryState::Queued,
         attempts: 0,
         error: None,
@@ -375,18 +375,18 @@ pub async fn deliver_outcome<P: Platform>(
     match outcome {
         Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
         Dispatch::Queued { gateway_id, .. } => {
-            message.gateway_id = gateway_id;
+            message.gateway_id = gateway_id.into();
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
         Dispatch::Unknown { gateway_id, reason } => {
-            message.gateway_id = gateway_id;
+            message.gateway_id = gateway_id.into();
             message.state = DeliveryState::Unknown;
             message.error = Some(reason);
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
         Dispatch::Refused { reasons } => {
             // Nobody took it: certainly unsent.
-            message.gateway_id = String::new();
+            message.gateway_id = Default::default();
             message.state = DeliveryState::Failed;
             message.failure_class = Some(otp_shared::wire::FailureClass::NoCapacity);
             message.error = Some(reasons.join("; "));
@@ -471,8 +471,8 @@ pub(crate) fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
             gateway_id,
             &p.phone_tag,
             &RouteRecord {
-                tenant_id: p.message.tenant_id.clone(),
-                message_id: p.message.id.clone(),
+                tenant_id: p.message.tenant_id.to_string(),
+                message_id: p.message.id.to_string(),
                 at: p.message.created_at,
             },
         )
@@ -534,7 +534,7 @@ pub enum Outbound {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = Message)]
 pub struct MessageView {
-    pub id: String,
+    pub id: otp_shared::ids::MessageId,
     pub direction: Outbound,
     pub kind: otp_shared::wire::MessageKind,
     /// The number masked, one rule everywhere: calling code and three digits, then the last two.
@@ -546,7 +546,7 @@ pub struct MessageView {
     pub encoding: String,
     #[schema(minimum = 1)]
     pub segments: u32,
-    pub gateway_id: String,
+    pub gateway_id: otp_shared::ids::GatewayId,
     pub attempts: u32,
     pub error: Option<String>,
     /// Why it failed, as the phone classified it; every class but uncertain means it was

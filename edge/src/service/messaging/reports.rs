@@ -100,7 +100,10 @@ pub async fn apply_reports<P: Platform>(
             writes.push(repo::messages::update_write(m, version));
             let data = crate::service::messaging::messages::message_json(m);
             if let Some(e) = WebhookEvent::for_message(m, data, ctx.now_ms) {
-                by_tenant.entry(m.tenant_id.clone()).or_default().push(e);
+                by_tenant
+                    .entry(m.tenant_id.to_string())
+                    .or_default()
+                    .push(e);
             }
         }
         // Each final state's webhook deliveries ride in the same commit.
@@ -121,7 +124,7 @@ pub async fn apply_reports<P: Platform>(
                 for (m, _, _) in messages.iter().flatten().filter(|(_, _, c)| *c) {
                     if crate::service::messaging::reroute::worth_trying(m) {
                         ctx.defer(crate::service::messaging::later::Later::Reroute {
-                            message_id: m.id.clone(),
+                            message_id: m.id.to_string(),
                         });
                     }
                 }

@@ -104,9 +104,9 @@ async fn reroute_once<P: Platform>(
     let mut avoid = failed.avoid_gateways.clone();
     if !failed.gateway_id.is_empty()
         && failed.failure_class != Some(FailureClass::Canceled)
-        && !avoid.contains(&failed.gateway_id)
+        && !avoid.iter().any(|g| *g == failed.gateway_id)
     {
-        avoid.push(failed.gateway_id.clone());
+        avoid.push(failed.gateway_id.to_string());
     }
     if avoid.len() >= MAX_PHONES_FAILED {
         return Ok(Rerouted::Skipped("failed on too many phones"));
@@ -148,8 +148,8 @@ async fn reroute_once<P: Platform>(
     Ok(
         match dispatch::deliver_outcome(app, ctx, prepared, recorded, None).await {
             Ok(next) => Rerouted::Handed {
-                message_id: next.id,
-                gateway_id: next.gateway_id,
+                message_id: next.id.into(),
+                gateway_id: next.gateway_id.into(),
                 state: next.state,
             },
             // Nobody took it: it is certainly unsent, and stays the verification's last message,
@@ -185,7 +185,7 @@ pub(crate) async fn again<P: Platform>(
     if v.expires_at - ctx.now_ms < MIN_VALIDITY_MS {
         return Ok(Err(Rerouted::Skipped("code expires too soon")));
     }
-    if v.message_ids.last() != Some(&m.id) {
+    if v.message_ids.last().is_none_or(|id| *id != m.id) {
         return Ok(Err(Rerouted::Skipped("a later send superseded it")));
     }
     let Some(tenant) = app.repo().get_tenant(&v.tenant_id).await? else {

@@ -41,10 +41,10 @@ pub struct SendOptions {
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub verification: VerificationRecord,
-    pub message_id: String,
+    pub message_id: otp_shared::ids::MessageId,
     /// queued or unknown.
     pub delivery_state: crate::service::model::DeliveryState,
-    pub gateway_id: String,
+    pub gateway_id: otp_shared::ids::GatewayId,
 }
 
 /// The outcome of one check, as the API reports it.
