@@ -113,50 +113,6 @@ id_type!(
     GatewayId
 );
 
-/// A point in time as unix milliseconds, as records keep it (`0`: never, or not set).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-#[schema(value_type = i64)]
-pub struct UnixMs(pub i64);
-
-impl UnixMs {
-    pub fn is_set(self) -> bool {
-        self.0 != 0
-    }
-    pub fn plus_ms(self, ms: i64) -> UnixMs {
-        UnixMs(self.0 + ms)
-    }
-    /// Whole seconds since the epoch.
-    pub fn secs(self) -> i64 {
-        self.0 / 1000
-    }
-}
-
-impl From<i64> for UnixMs {
-    fn from(ms: i64) -> Self {
-        UnixMs(ms)
-    }
-}
-
-impl From<UnixMs> for i64 {
-    fn from(t: UnixMs) -> i64 {
-        t.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +148,5 @@ mod tests {
         assert_eq!("msg_1", id);
         assert_eq!(String::from("msg_1"), id);
         assert_eq!(&*id, "msg_1");
-        assert_eq!(serde_json::to_string(&UnixMs(5)).unwrap(), "5");
     }
 }
