@@ -30,9 +30,11 @@ enum Cmd {
     /// API keys: create another admin key (shown once), list admin keys, revoke any key.
     #[command(subcommand)]
     Keys(Keys),
-    /// Analytics over a date range: sends, verifications, conversion and delivery rates, errors, latency.
+    /// Analytics over a date range: sends, verifications, conversion and delivery rates, errors,
+    /// latency; by day, week or month also end users (active, new, returning) and a weekday x hour
+    /// heatmap of sends.
     Analytics {
-        #[arg(long, value_parser = ["hour", "day", "month"], default_value = "day")]
+        #[arg(long, value_parser = ["hour", "day", "week", "month"], default_value = "day")]
         granularity: String,
         /// First date (or time), ISO 8601.
         #[arg(long)]
@@ -42,6 +44,9 @@ enum Cmd {
         to: String,
         #[arg(long)]
         tenant: Option<String>,
+        /// Print only the weekday x hour heatmap of sends (UTC) as a text table.
+        #[arg(long)]
+        heatmap: bool,
     },
     /// Phones: live state, health-check history, and each phone's own kill switch.
     #[command(subcommand)]
@@ -187,7 +192,7 @@ enum Optouts {
 enum Alerts {
     /// The channels and the latest incidents.
     Get,
-    /// Set the channels; --no-phone / --no-webhook remove one.
+    /// Set the channels; --no-phone / --no-webhook / --no-emails remove one.
     Set {
         #[arg(long, conflicts_with = "no_phone")]
         phone: Option<String>,
@@ -197,6 +202,11 @@ enum Alerts {
         webhook_url: Option<String>,
         #[arg(long)]
         no_webhook: bool,
+        /// Email recipients, comma separated (replaces the list).
+        #[arg(long, conflicts_with = "no_emails", value_delimiter = ',')]
+        emails: Option<Vec<String>>,
+        #[arg(long)]
+        no_emails: bool,
     },
     /// Send a test alert to every channel.
     Test,
@@ -256,14 +266,34 @@ enum Keys {
     Create {
         #[arg(long, default_value = "otpctl")]
         label: String,
+        /// owner (default), operator, support or billing.
+        #[arg(long)]
+        role: Option<String>,
         /// The key stops working after this many days (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
-    /// Admin keys: prefix, label, status, end time (never the key).
+    /// Admin keys: prefix, label, role, status, end time (never the key).
     List,
     /// Stop a key (admin or tenant) by its prefix, the part after `otp_sk_`/`otp_ak_`.
     Revoke { prefix: String },
+    /// Replace an admin key by a new one of the same role (shown once).
+    Rotate {
+        prefix: String,
+        /// The old key works this many seconds more (default: it stops now).
+        #[arg(long)]
+        grace_secs: Option<u32>,
+    },
+    /// Another key for a tenant, limited to some scopes (shown once).
+    CreateTenantKey {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "otpctl")]
+        label: String,
+        /// Comma-separated: send, verify, read, manage (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -554,11 +584,26 @@ fn run(cli: Cli) -> Result<Value, String> {
         },
         Cmd::Keys(Keys::Create {
             label,
+            role,
             expires_in_days,
         }) => api.call(
             "POST",
             "/v1/admin/keys",
-            Some(json!({"label": label, "expires_in_days": expires_in_days})),
+            Some(json!({"label": label, "role": role, "expires_in_days": expires_in_days})),
+        ),
+        Cmd::Keys(Keys::Rotate { prefix, grace_secs }) => api.call(
+            "POST",
+            &format!("/v1/admin/keys/{}/rotate", enc(&prefix)),
+            Some(json!({"grace_secs": grace_secs})),
+        ),
+        Cmd::Keys(Keys::CreateTenantKey {
+            tenant,
+            label,
+            scopes,
+        }) => api.call(
+            "POST",
+            &format!("/v1/admin/tenants/{}/keys", enc(&tenant)),
+            Some(json!({"label": label, "scopes": scopes})),
         ),
         Cmd::Keys(Keys::List) => api.call("GET", "/v1/admin/keys", None),
         Cmd::Keys(Keys::Revoke { prefix }) => api.call(
@@ -571,11 +616,12 @@ fn run(cli: Cli) -> Result<Value, String> {
             from,
             to,
             tenant,
+            heatmap,
         } => {
             let t = tenant
                 .map(|t| format!("&tenant_id={}", enc(&t)))
                 .unwrap_or_default();
-            api.call(
+            let d = api.call(
                 "GET",
                 &format!(
                     "/v1/admin/analytics?granularity={granularity}&from={}&to={}{t}",
@@ -583,7 +629,12 @@ fn run(cli: Cli) -> Result<Value, String> {
                     enc(&to)
                 ),
                 None,
-            )
+            )?;
+            if heatmap {
+                Ok(Value::String(heatmap_table(&d["total"]["heatmap"])))
+            } else {
+                Ok(d)
+            }
         }
         Cmd::Gateways(Gateways::Status) => api.call("GET", "/v1/admin/gateways", None),
         Cmd::Gateways(Gateways::Checks { limit }) => api.call(
@@ -757,6 +808,8 @@ fn run(cli: Cli) -> Result<Value, String> {
                 no_phone,
                 webhook_url,
                 no_webhook,
+                emails,
+                no_emails,
             } => {
                 let mut body = json!({});
                 if no_phone {
@@ -768,6 +821,11 @@ fn run(cli: Cli) -> Result<Value, String> {
                     body["webhook_url"] = Value::Null;
                 } else if let Some(u) = webhook_url {
                     body["webhook_url"] = json!(u);
+                }
+                if no_emails {
+                    body["emails"] = json!([]);
+                } else if let Some(e) = emails {
+                    body["emails"] = json!(e);
                 }
                 api.call("PATCH", "/v1/admin/alerts", Some(body))
             }
@@ -1009,6 +1067,26 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The heatmap (7 rows Monday..Sunday of 24 hourly counts, UTC) as a text table.
+fn heatmap_table(grid: &Value) -> String {
+    let mut out = String::from("UTC  ");
+    for h in 0..24 {
+        out.push_str(&format!("{h:>5}"));
+    }
+    out.push('\n');
+    for (day, row) in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        .iter()
+        .zip(grid.as_array().into_iter().flatten())
+    {
+        out.push_str(&format!("{day:<5}"));
+        for v in row.as_array().into_iter().flatten() {
+            out.push_str(&format!("{:>5}", v.as_i64().unwrap_or(0)));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

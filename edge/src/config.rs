@@ -47,6 +47,9 @@ pub struct Config {
     pub auth_cache_ms: i64,
     /// Analytics counters are summed in the isolate and committed at most this often.
     pub counter_flush_ms: u64,
+    /// `WRITE_HEAT=on`: count the store's writes per document (`store::heat`) for the scale
+    /// simulation; local runs only.
+    pub write_heat: bool,
     /// Failed key lookups one client address may cause per minute before it is refused unread.
     pub auth_failures_per_minute: u32,
     /// The phone fleet's reliability settings (`service::fleet`).
@@ -58,6 +61,9 @@ pub struct Config {
     /// Where operator alerts go when the stored channels cannot be read (the store is down and
     /// this isolate never read them): a Slack/Discord-compatible webhook.
     pub alert_webhook_url: Option<String>,
+    /// The sender of alert emails (`ALERT_EMAIL_FROM`, an address of a domain on the account's
+    /// Email Routing); they go through the `send_email` binding `ALERT_EMAIL`.
+    pub alert_email_from: String,
     /// Phones that enrol themselves (`service::fleet::enrol`).
     pub enrol: EnrolConfig,
 }
@@ -249,6 +255,7 @@ impl Config {
             max_body_bytes: num("MAX_BODY_BYTES", 16 * 1024)? as usize,
             store_timeout_ms: num("STORE_TIMEOUT_MS", 10_000)?.clamp(100, 60_000) as u32,
             auth_cache_ms: num("AUTH_CACHE_MS", 2_000)?.min(60_000) as i64,
+            write_heat: matches!(get("WRITE_HEAT").as_deref(), Some("on" | "true" | "1")),
             counter_flush_ms: num("COUNTER_FLUSH_MS", 1_000)?.min(60_000),
             auth_failures_per_minute: num("AUTH_FAILURES_PER_MINUTE", 30)?.clamp(1, 1_000_000)
                 as u32,
@@ -273,6 +280,8 @@ impl Config {
                 cache_ms: num("WEBHOOK_CACHE_MS", 10_000)?.min(300_000) as i64,
             },
             alert_webhook_url: get("ALERT_WEBHOOK_URL"),
+            alert_email_from: get("ALERT_EMAIL_FROM")
+                .unwrap_or_else(|| "otp-sms-alerts@localhost.localdomain".into()),
             backup: BackupConfig {
                 keep_days: num("BACKUP_KEEP_DAYS", 7)?.min(366) as u32,
                 pages_per_run: num("BACKUP_PAGES_PER_RUN", 20)?.clamp(1, 500) as u32,

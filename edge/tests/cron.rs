@@ -107,7 +107,7 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     }
     assert_eq!(
         report["purged"],
-        json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0}),
+        json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0, "reverse": 0}),
         "{report}"
     );
     // Newest first: the latest check (down) is what the dashboard shows as current.
@@ -121,6 +121,6 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     assert_eq!(again["verifications_expired"], 0);
     assert_eq!(
         again["purged"],
-        json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0})
+        json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0, "reverse": 0})
     );
 }

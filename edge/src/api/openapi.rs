@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::render::status;
-use super::routes::{Auth, Envelope, ROUTES};
+use super::routes::{Access, Auth, Envelope, ROUTES};
 use crate::error::ErrorCode;
 
 fn error_response(codes: &[ErrorCode], code_status: u16) -> Value {
@@ -97,6 +97,7 @@ pub fn spec() -> Value {
                 error_response(doc.errors, s)
             };
         }
+        document_access(&mut o, r.access);
         paths.entry(r.path.to_string()).or_insert_with(|| json!({}))[r.method.to_lowercase()] = o;
     }
     let mut doc = json!({
@@ -134,6 +135,28 @@ pub fn spec() -> Value {
         .expect("components.schemas is an object");
     schemas.extend(super::schemas::components());
     doc
+}
+
+/// Who may call an operation, from the route table: `x-roles` (the admin roles it accepts) or
+/// `x-scopes` (the tenant key scope it needs), and the same as the description's last line.
+fn document_access(o: &mut Value, access: Access) {
+    let (ext, names, line): (&str, Vec<&str>, &str) = match access {
+        Access::Open => return,
+        Access::Admin(roles) => (
+            "x-roles",
+            roles.iter().map(|r| r.as_str()).collect(),
+            "Admin roles",
+        ),
+        Access::Tenant(scope) => ("x-scopes", vec![scope.as_str()], "Key scope"),
+    };
+    o["description"] = json!(format!("{line}: {}.", names.join(", ")));
+    o[ext] = json!(names);
+    // A key without the role or scope is refused with `key_scope` (a Twilio route keeps its shape).
+    if let Some(d) = o["responses"]["403"]["description"].as_str() {
+        if d.starts_with("Error: ") && !d.contains("key_scope") {
+            o["responses"]["403"]["description"] = json!(format!("{d}, key_scope"));
+        }
+    }
 }
 
 pub fn spec_json() -> Vec<u8> {
@@ -269,6 +292,34 @@ mod tests {
             assert!(s["paths"][p]["post"]["responses"]["201"].is_object(), "{p}");
             assert!(s["paths"][p]["post"]["responses"]["200"].is_null(), "{p}");
         }
+    }
+
+    #[test]
+    fn every_admin_operation_lists_its_roles_and_every_tenant_one_its_scope() {
+        let s = spec();
+        for r in ROUTES {
+            let op = &s["paths"][r.path][r.method.to_lowercase()];
+            match r.auth {
+                Auth::Admin => {
+                    let roles = op["x-roles"].as_array().expect(r.path);
+                    assert!(roles.contains(&json!("owner")), "{}", r.path);
+                    assert!(op["description"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("Admin roles: "));
+                }
+                Auth::Tenant => assert_eq!(op["x-scopes"].as_array().map(Vec::len), Some(1)),
+                _ => assert!(op.get("x-roles").is_none() && op.get("x-scopes").is_none()),
+            }
+        }
+        assert_eq!(
+            s["paths"]["/v1/admin/tenants"]["get"]["x-roles"],
+            json!(["owner", "operator", "support", "billing"])
+        );
+        assert_eq!(
+            s["paths"]["/v1/otp/verify"]["post"]["x-scopes"],
+            json!(["verify"])
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::handlers::{self, Call};
 use super::http::{ApiRequest, ApiResponse};
 use super::idempotency::{self, Prior};
 use super::render;
-use super::routes::{self, Auth, Envelope, Idempotency, Limits, Matched, Route};
+use super::routes::{self, Access, Auth, Envelope, Idempotency, Limits, Matched, Route};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::platform::{new_id, Hit, LimitKind, Platform};
 use crate::service::app::App;
@@ -21,6 +21,7 @@ use crate::service::tenants::admission;
 use crate::service::tenants::admission::tenant_gate;
 use crate::service::tenants::auth;
 use crate::service::tenants::auth::{require_admin, require_tenant};
+use crate::service::tenants::keys::Scope;
 
 /// An answer and what must still happen after it is sent.
 pub struct Handled {
@@ -203,14 +204,24 @@ async fn run<P: Platform>(
                         "Admin routes take no cross-origin calls",
                     ));
                 }
-                (None, Some(require_admin(who.principal)?))
+                // The table pairs `Admin` with its roles and `Tenant` with its scope (the route
+                // macro); were it ever not so, the strictest applies.
+                let roles = match route.access {
+                    Access::Admin(roles) => roles,
+                    _ => routes::OWNER,
+                };
+                (None, Some(require_admin(who.principal, roles)?))
             } else {
                 if let crate::service::tenants::auth::Principal::Tenant { tenant, .. } =
                     &who.principal
                 {
                     *tenant_id = Some(tenant.id.clone());
                 }
-                let t = require_tenant(who.principal, ctx.now_ms)?;
+                let scope = match route.access {
+                    Access::Tenant(scope) => scope,
+                    _ => Scope::Manage,
+                };
+                let t = require_tenant(who.principal, ctx.now_ms, scope)?;
                 // A browser on another site only with an origin its tenant listed.
                 if let Some(o) = origin {
                     if !crate::service::ops::cors::tenant_allows(&t, o) {
@@ -340,14 +351,15 @@ fn resolved(prior: Prior) -> Result<ApiResponse, Error> {
 }
 
 /// The endpoint and client-address limits of a tenant route. One bucket per route, whatever its
-/// path parameter (a Twilio ServiceSid is the caller's choice).
+/// path parameter (a Twilio ServiceSid is the caller's choice); the sends', resends', checks' and
+/// direct messages' own limit when the tenant set one.
 fn limit_hits(t: &Tenant, route: &Route, client_ip: &str) -> Vec<Hit> {
     let l = &t.settings.limits;
     vec![
         Hit {
             kind: LimitKind::Endpoint,
             key: format!("{:?}", route.handler),
-            rule: l.per_endpoint,
+            rule: l.endpoint_rule(routes::limit_group(route.handler)),
             persist: false,
         },
         Hit {

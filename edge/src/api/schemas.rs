@@ -27,6 +27,7 @@ pub fn components() -> Map<String, Value> {
     let mut all = Vec::new();
     add::<TenantSettings>(&mut all);
     add::<views::OtpSent>(&mut all);
+    add::<views::ReverseStarted>(&mut all);
     add::<views::OtpVerified>(&mut all);
     add::<MessageView>(&mut all);
     add::<views::Usage>(&mut all);
@@ -90,7 +91,7 @@ fn end_user_ip() -> Value {
 
 pub fn otp_send_body() -> Value {
     body(
-        json!({"phone": phone(), "country": country(), "channel": {"type": "string", "enum": ["sms"]}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "description": "Language of the text; default: the number's country's, else the tenant's", "example": "fr"}, "end_user_ip": end_user_ip()}),
+        json!({"phone": phone(), "country": country(), "channel": {"type": "string", "enum": ["sms", "reverse"], "description": "reverse: nothing is sent; the answer names a pool number and words the user texts to it from `phone`"}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "description": "Language of the text; default: the number's country's, else the tenant's", "example": "fr"}, "end_user_ip": end_user_ip()}),
         &["phone"],
     )
 }
@@ -102,8 +103,8 @@ pub fn otp_target_body() -> Value {
 }
 pub fn otp_verify_body() -> Value {
     body(
-        json!({"phone": phone(), "country": country(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river"}, "end_user_ip": end_user_ip()}),
-        &["code"],
+        json!({"phone": phone(), "country": country(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river", "description": "Required, except for a reverse verification (which takes none)"}, "end_user_ip": end_user_ip()}),
+        &[],
     )
 }
 pub fn message_body() -> Value {
@@ -210,7 +211,13 @@ pub fn gateway_kill_switch_body() -> Value {
 }
 pub fn admin_key_body() -> Value {
     body(
-        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
+        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "role": {"enum": ["owner", "operator", "support", "billing"], "default": "owner"}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
+        &["label"],
+    )
+}
+pub fn tenant_key_body() -> Value {
+    body(
+        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "scopes": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["send", "verify", "read", "manage"]}}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
         &["label"],
     )
 }
@@ -280,7 +287,7 @@ pub fn no_example() -> Value {
 }
 
 pub fn sent_ok() -> Value {
-    envelope(named::<views::OtpSent>())
+    envelope(json!({"oneOf": [named::<views::OtpSent>(), named::<views::ReverseStarted>()]}))
 }
 pub fn sent_example() -> Value {
     v1_example(
@@ -423,8 +430,15 @@ pub fn tenant_created_example() -> Value {
     };
     v1_example(json!(t))
 }
+pub fn tenant_key_example() -> Value {
+    v1_example(
+        json!({"prefix": "abcdefghjkmn", "label": "signup backend", "role": "tenant", "scopes": ["send"], "status": "active", "api_key": "otp_sk_…", "expires_at": null, "created_at": "2026-12-01T10:00:00Z"}),
+    )
+}
 pub fn key_created_example() -> Value {
-    v1_example(json!({"prefix": "abcdefghjkmn", "label": "ops", "api_key": "otp_ak_…"}))
+    v1_example(
+        json!({"prefix": "abcdefghjkmn", "label": "ops", "role": "operator", "api_key": "otp_ak_…"}),
+    )
 }
 pub fn metrics_ok() -> Value {
     json!({"type": "string"})
@@ -594,20 +608,21 @@ pub fn inbound_example() -> Value {
 }
 pub fn alerts_body() -> Value {
     body(
-        json!({"phone": {"type": ["string", "null"], "example": "+14155550123"}, "webhook_url": {"type": ["string", "null"], "example": "https://hooks.slack.com/services/T000/B000/XXXX"}}),
+        json!({"phone": {"type": ["string", "null"], "example": "+14155550123"}, "webhook_url": {"type": ["string", "null"], "example": "https://hooks.slack.com/services/T000/B000/XXXX"},
+               "emails": {"type": ["array", "null"], "maxItems": 5, "items": {"type": "string", "format": "email"}, "example": ["oncall@example.com"]}}),
         &[],
     )
 }
 pub fn alerts_ok() -> Value {
     envelope(object(
-        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "updated_at": nullable_time()}), &[]),
+        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "emails": {"type": "array", "items": text()}, "updated_at": nullable_time()}), &[]),
                "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": text(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
         &["config", "incidents"],
     ))
 }
 pub fn alerts_example() -> Value {
     v1_example(
-        json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "updated_at": "2026-11-25T09:00:00.000Z"},
+        json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "emails": ["oncall@example.com"], "updated_at": "2026-11-25T09:00:00.000Z"},
         "incidents": [{"id": "phone_down_phone-1", "kind": "phone_down", "subject": "phone-1", "state": "cleared", "opened_at": "2026-11-25T09:10:00.000Z", "cleared_at": "2026-11-25T09:25:00.000Z", "raises": 3, "details": {}, "notified": ["webhook"]}]}),
     )
 }

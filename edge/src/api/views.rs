@@ -12,7 +12,7 @@ use crate::service::model::{
     ApiKeyRecord, CodeKind, DeliveryState, KeyStatus, Tenant, TenantSettings, TenantStatus,
 };
 use crate::service::otp::Sent;
-use crate::service::tenants::keys::Role;
+use crate::service::tenants::keys::{Role, Scope};
 
 /// `pending`: a code is out and not yet checked.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -72,6 +72,67 @@ impl OtpSent {
                 message_id: sent.message_id.clone(),
                 state: sent.delivery_state,
                 gateway_id: sent.gateway_id.clone(),
+            },
+        }
+    }
+}
+
+/// `reverse`: the user texts the code to the service instead.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReverseChannel {
+    Reverse,
+}
+
+/// Where the user of a reverse verification texts which words (shown here only).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReverseTarget {
+    /// The pool's number to text.
+    #[schema(example = "+14155550100")]
+    pub to: String,
+    #[schema(example = "forest river")]
+    pub text: String,
+    /// A tap on a phone opens its messages app with both filled in (RFC 5724).
+    #[schema(example = "sms:+14155550100?body=forest%20river")]
+    pub sms_uri: String,
+}
+
+/// `POST /v1/otp/send` with `channel: reverse`: nothing sent yet; the user texts the words.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReverseStarted {
+    pub id: String,
+    pub phone: String,
+    pub status: Pending,
+    pub channel: ReverseChannel,
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    pub expires_in: u64,
+    /// Always 0: the service sends nothing.
+    #[schema(minimum = 0, maximum = 0)]
+    pub sends: u32,
+    pub reverse: ReverseTarget,
+}
+
+impl ReverseStarted {
+    pub fn of(started: &crate::service::otp::reverse::Started, now_ms: i64) -> ReverseStarted {
+        let v = &started.verification;
+        let to = v
+            .reverse
+            .as_ref()
+            .map(|r| r.number.as_str())
+            .unwrap_or_default();
+        ReverseStarted {
+            id: v.id.clone(),
+            phone: v.phone.clone(),
+            status: Pending::Pending,
+            channel: ReverseChannel::Reverse,
+            expires_at: iso8601(v.expires_at),
+            expires_in: ((v.expires_at - now_ms) / 1000).max(0) as u64,
+            sends: 0,
+            reverse: ReverseTarget {
+                to: to.to_string(),
+                text: started.text.clone(),
+                sms_uri: format!("sms:{to}?body={}", started.text.replace(' ', "%20")),
             },
         }
     }
@@ -145,11 +206,16 @@ pub struct Usage {
     pub limits: LimitsView,
 }
 
-/// A tenant key as admins see it: never the key, never its hash.
+/// A key as admins see it: never the key, never its hash. `role` is an admin key's role
+/// (owner, operator, support, billing) or `tenant`; a tenant key lists its scopes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Key)]
 pub struct KeyView {
     pub prefix: String,
-    pub role: Role,
+    #[schema(example = "tenant")]
+    pub role: String,
+    /// A tenant key's scopes (every scope when it was made without a list); none for an admin key.
+    pub scopes: Option<Vec<String>>,
     pub tenant_id: Option<String>,
     pub label: String,
     pub status: KeyStatus,
@@ -161,9 +227,19 @@ pub struct KeyView {
 
 impl KeyView {
     pub fn of(k: &ApiKeyRecord) -> KeyView {
+        let (role, scopes) = match k.role {
+            Role::Admin => (k.admin_role().as_str(), None),
+            Role::Tenant => {
+                let all = Scope::ALL.to_vec();
+                let s = if k.scopes.is_empty() { &all } else { &k.scopes };
+                let names = s.iter().map(|s| s.as_str().to_string()).collect();
+                ("tenant", Some(names))
+            }
+        };
         KeyView {
             prefix: k.prefix.clone(),
-            role: k.role,
+            role: role.to_string(),
+            scopes,
             tenant_id: (!k.tenant_id.is_empty()).then(|| k.tenant_id.clone()),
             label: k.label.clone(),
             status: k.status,

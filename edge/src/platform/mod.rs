@@ -40,7 +40,15 @@ pub trait Platform {
     async fn blob_delete(&self, _key: &str) -> Result<(), String> {
         Err(NO_BUCKET.into())
     }
+    /// Sends one email (`raw`: the whole RFC 5322 message) through the `send_email` binding
+    /// `ALERT_EMAIL`. Hosts without one answer `NO_EMAIL`.
+    async fn send_email(&self, _from: &str, _to: &str, _raw: &str) -> Result<(), String> {
+        Err(NO_EMAIL.into())
+    }
 }
+
+/// What a host without an email binding answers.
+pub const NO_EMAIL: &str = "no email binding (send_email ALERT_EMAIL in wrangler.toml)";
 
 /// What a host without a backup bucket answers.
 pub const NO_BUCKET: &str = "no backup bucket (R2 binding BACKUPS in wrangler.toml)";

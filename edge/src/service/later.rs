@@ -42,6 +42,11 @@ pub async fn run<P: Platform>(app: &App<P>, tasks: Vec<Deferred>) {
                 notify::once(app, &tenant, notice, &ctx).await;
                 usage::count(app, &ctx.take_events(), ctx.now_ms);
             }
+            Deferred::Ops(ops::later::Later::EndUserSeen {
+                tenant_id,
+                slot,
+                at_ms,
+            }) => ops::end_users::seen(app, &tenant_id, &slot, at_ms).await,
             Deferred::Ops(ops::later::Later::FlushCounters) => usage::flush_counters(app).await,
             Deferred::Ops(ops::later::Later::Webhooks { ids }) => {
                 let ctx = app.own_ctx("whk");

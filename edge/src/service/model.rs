@@ -5,7 +5,7 @@ use otp_shared::ids::{GatewayId, MessageId, TenantId};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::RateRule;
-use crate::service::tenants::keys::Role;
+use crate::service::tenants::keys::{AdminRole, Role, Scope};
 
 /// The kind of code: words from the curated list, or digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -127,6 +127,58 @@ pub struct RateLimits {
     pub per_ip: RateRule,
     /// Per destination phone for direct messages (OTP sends have `max_sends`).
     pub per_phone: RateRule,
+    /// A route's own limit, instead of `per_endpoint`: code sends, resends, checks and direct
+    /// messages (each route of the group, and its seed and Twilio aliases, counted apart). None:
+    /// `per_endpoint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send: Option<RateRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend: Option<RateRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<RateRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<RateRule>,
+}
+
+/// The routes whose limit a tenant can set apart from `per_endpoint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteLimit {
+    Send,
+    Resend,
+    Verify,
+    Messages,
+}
+
+impl RateLimits {
+    /// The limit of one request to a route of `group` (none: a route with only `per_endpoint`).
+    pub fn endpoint_rule(&self, group: Option<RouteLimit>) -> RateRule {
+        let own = match group {
+            Some(RouteLimit::Send) => self.send,
+            Some(RouteLimit::Resend) => self.resend,
+            Some(RouteLimit::Verify) => self.verify,
+            Some(RouteLimit::Messages) => self.messages,
+            None => None,
+        };
+        own.unwrap_or(self.per_endpoint)
+    }
+
+    /// Every rule with its settings name, for validation.
+    pub fn named(&self) -> Vec<(&'static str, RateRule)> {
+        let mut v = vec![
+            ("per_endpoint", self.per_endpoint),
+            ("per_ip", self.per_ip),
+            ("per_phone", self.per_phone),
+        ];
+        for (n, r) in [
+            ("send", self.send),
+            ("resend", self.resend),
+            ("verify", self.verify),
+            ("messages", self.messages),
+        ] {
+            v.extend(r.map(|r| (n, r)));
+        }
+        v
+    }
 }
 
 impl Default for RateLimits {
@@ -144,6 +196,10 @@ impl Default for RateLimits {
                 limit: 10,
                 window_secs: 3600,
             },
+            send: None,
+            resend: None,
+            verify: None,
+            messages: None,
         }
     }
 }
@@ -220,9 +276,19 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     #[serde(default)]
     pub label: String,
+    /// An admin key's role; none (keys made before roles) is an owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_role: Option<AdminRole>,
+    /// A tenant key's scopes; none (every key made before scopes, a tenant's first key) is all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Scope>,
 }
 
 impl ApiKeyRecord {
+    pub fn admin_role(&self) -> AdminRole {
+        self.admin_role.unwrap_or_default()
+    }
+
     pub fn live(&self, now_ms: i64) -> bool {
         self.status == KeyStatus::Active && (self.expires_at == 0 || self.expires_at > now_ms)
     }
@@ -336,6 +402,17 @@ pub struct VerificationRecord {
     /// the one before).
     #[serde(default)]
     pub end_user: Option<String>,
+    /// A reverse verification (`channel: reverse`): the pool number the user texts. Always
+    /// written, null for a code sent by SMS (a new send's merge must clear the one before).
+    #[serde(default)]
+    pub reverse: Option<ReverseTarget>,
+}
+
+/// Where the user of a reverse verification texts its words: a phone of the pool and its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReverseTarget {
+    pub gateway_id: String,
+    pub number: String,
 }
 
 /// Where a message is. States only move forward; `Unknown` (the hand-off's answer was lost) can

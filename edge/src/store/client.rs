@@ -126,6 +126,14 @@ impl Write {
         self
     }
 
+    /// The document this write changes (relative path).
+    fn path(&self) -> &str {
+        ["/update/name", "/delete", "/transform/document"]
+            .iter()
+            .find_map(|p| self.body.pointer(p).and_then(Value::as_str))
+            .unwrap_or_default()
+    }
+
     /// The body with the relative path made a full resource name.
     fn resolved(&self, root: &str) -> Value {
         let mut b = self.body.clone();
@@ -161,6 +169,9 @@ impl Firestore {
             cfg.firestore_project
         );
         let timeout_ms = cfg.store_timeout_ms;
+        if cfg.write_heat {
+            super::heat::enable();
+        }
         let base = cfg
             .firestore_base_url
             .clone()
@@ -538,12 +549,15 @@ impl Firestore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        self.commit_body(
-            http,
-            now_ms,
-            json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()}),
-        )
-        .await
+        let times = self
+            .commit_body(
+                http,
+                now_ms,
+                json!({"writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()}),
+            )
+            .await?;
+        super::heat::record(writes.iter().map(Write::path));
+        Ok(times)
     }
 
     /// Starts a read-write transaction: reads made with [`Firestore::get_in`] lock their documents
@@ -593,7 +607,9 @@ impl Firestore {
         transaction: &str,
         writes: Vec<Write>,
     ) -> Result<Vec<String>, StoreError> {
-        self.commit_body(http, now_ms, json!({"transaction": transaction, "writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()})).await
+        let times = self.commit_body(http, now_ms, json!({"transaction": transaction, "writes": writes.iter().map(|w| w.resolved(&self.root)).collect::<Vec<_>>()})).await?;
+        super::heat::record(writes.iter().map(Write::path));
+        Ok(times)
     }
 
     pub async fn rollback<H: HttpClient>(
@@ -643,7 +659,11 @@ mod tests {
         );
         assert_eq!(b["update"]["fields"]["n"]["integerValue"], "1");
         assert_eq!(b["currentDocument"]["exists"], false);
-        let t = Write::increment("c/x".into(), "otp_sent", 2).resolved("R");
+        assert_eq!(w.path(), "tenants/t_1");
+        assert_eq!(Write::delete("a/b".into()).path(), "a/b");
+        let t = Write::increment("c/x".into(), "otp_sent", 2);
+        assert_eq!(t.path(), "c/x");
+        let t = t.resolved("R");
         assert_eq!(t["transform"]["document"], "R/c/x");
         assert_eq!(
             t["transform"]["fieldTransforms"][0]["increment"]["integerValue"],

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod heat;
 pub mod metrics;
 pub mod value;
 

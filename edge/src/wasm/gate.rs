@@ -7,7 +7,10 @@
 //!
 //! The same class holds the analytics tallies (`tally-{0..3}`, reached at `TALLY_URL`): a request's
 //! counts are added to the object's stored pending counts (durable once it answers), and an alarm
-//! adds them to the store's counter documents in one commit per `COUNTER_FLUSH_MS`. The batch
+//! adds them to the store's counter documents in one commit per `COUNTER_FLUSH_MS`. Object k
+//! receives the counts of shards k and k + 4 and writes each commit to one of them in turn
+//! (`analytics::tally_shard`), so each counter document has one writer, at most every other
+//! interval (Firestore sustains about one write per second per document). The batch
 //! being committed is kept under its own key until the commit succeeds, so a failure or an
 //! eviction mid-way loses nothing (a crash between the commit and its acknowledgement would count
 //! that batch twice, never lose it).
@@ -23,22 +26,21 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::fetch::FetchClient;
 use crate::config::Config;
 use crate::platform::GateAsk;
+use crate::service::ops::analytics;
 use crate::service::repo::Repo;
 use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
 /// Where a worker hands its counts to a tally object.
 pub const TALLY_URL: &str = "https://gate/tally";
-/// Tally objects share the counting (each commits at most once per flush interval).
-const TALLY_OBJECTS: u32 = 4;
 const TALLY_PENDING: &str = "tally:pending";
 const TALLY_FLUSHING: &str = "tally:flushing";
 /// A failed commit is tried again this much later.
 const TALLY_RETRY_MS: i64 = 5_000;
 
-/// The tally object for a random `pick`.
-pub fn tally_object(pick: u32) -> String {
-    format!("tally-{}", pick % TALLY_OBJECTS)
+/// The tally object that owns counter shard `shard`.
+pub fn tally_object(shard: u32) -> String {
+    format!("tally-{}", analytics::tally_object_of(shard))
 }
 
 /// Counter document path -> field -> amount.
@@ -77,6 +79,8 @@ pub struct Gate {
     flush_ms: i64,
     /// A tally commit is under way (alarms of one object do not overlap, but be sure).
     committing: Cell<bool>,
+    /// Tally commits made since this object started: which of its shards the next one writes.
+    commits: Cell<u32>,
 }
 
 /// A stored value as JSON (values were written from JSON, or by serde in earlier versions).
@@ -159,8 +163,18 @@ impl Gate {
             (_, true) => Ok(()),
             (Some((db, shards)), false) => {
                 let now = js_sys::Date::now() as i64;
+                let docs = unfold(&batch);
+                // The worker sends this object only its own shards' counts; which one it writes
+                // this time is its turn, so the two never take two writes in a row.
+                let object = docs
+                    .first()
+                    .and_then(|(p, _)| analytics::shard_of(p))
+                    .unwrap_or(0);
+                let turn = self.commits.get();
+                self.commits.set(turn.wrapping_add(1));
+                let docs = analytics::reshard(&docs, analytics::tally_shard(object, turn));
                 Repo::new(db, &self.http, now, *shards)
-                    .add_counts(&unfold(&batch))
+                    .add_counts(&docs)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -214,6 +228,7 @@ impl DurableObject for Gate {
             http: FetchClient,
             flush_ms,
             committing: Cell::new(false),
+            commits: Cell::new(0),
         }
     }
 

@@ -46,9 +46,12 @@ impl Platform for WorkerPlatform {
     }
 
     async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {
-        let mut pick = [0u8; 1];
-        self.fill_random(&mut pick);
-        let name = super::gate::tally_object(pick[0] as u32);
+        // Every document of a hand-over is on one shard (`CounterBuffer::take`): its owner takes it.
+        let shard = counts
+            .first()
+            .and_then(|(p, _)| crate::service::ops::analytics::shard_of(p))
+            .unwrap_or(0);
+        let name = super::gate::tally_object(shard);
         let ns = self.env.durable_object("GATE").map_err(|e| e.to_string())?;
         let stub = ns.get_by_name(&name).map_err(|e| e.to_string())?;
         let body = serde_json::to_string(&counts).map_err(|e| e.to_string())?;
@@ -116,6 +119,16 @@ impl Platform for WorkerPlatform {
 
     async fn blob_delete(&self, key: &str) -> Result<(), String> {
         self.bucket()?.delete(key).await.map_err(|e| e.to_string())
+    }
+
+    async fn send_email(&self, from: &str, to: &str, raw: &str) -> Result<(), String> {
+        let binding = self
+            .env
+            .send_email("ALERT_EMAIL")
+            .map_err(|_| crate::platform::NO_EMAIL.to_string())?;
+        let js_err = |e: js_sys::Error| String::from(e.message());
+        let msg = worker::EmailMessage::new(from, to, raw).map_err(js_err)?;
+        binding.send(&msg).await.map(|_| ()).map_err(js_err)
     }
 }
 

@@ -161,7 +161,7 @@ fn twilio_code(e: &Error) -> (u32, u16) {
         GeoBlocked => (60605, 403),
         FraudSuspected => (60410, 403),
         Unauthorized => (20003, 401),
-        Forbidden | TenantSuspended | TenantExpired => (20003, 403),
+        Forbidden | KeyScope | TenantSuspended | TenantExpired => (20003, 403),
         VerificationNotFound | NotFound | MessageNotFound | TenantNotFound | KeyNotFound
         | GatewayNotFound => (20404, 404),
         TooManyAttempts => (60202, 429),
@@ -208,6 +208,7 @@ mod tests {
             code_sealed: String::new(),
             phone_failures: Default::default(),
             end_user: None,
+            reverse: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! A tenant's own account: rotating its key (the old keys keep working for a grace period, so a
-//! deployment can roll over without downtime).
+//! deployment can roll over without downtime), and its scoped keys (made, listed, revoked).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +15,8 @@ use crate::service::ctx::FirstCommit;
 use crate::service::ops::audit;
 use crate::service::tenants::admin;
 use crate::service::tenants::admission;
+
+use super::admin::{end_time, key_json, key_label, scopes_input};
 
 pub async fn rotate_key<P: Platform>(
     app: &App<P>,
@@ -41,4 +43,71 @@ pub async fn rotate_key<P: Platform>(
         json!({"id": tenant.id, "api_key": key.plain, "old_keys_valid_until": iso8601(old_until)}),
         c.ctx,
     ))
+}
+
+/// `POST /v1/keys {"label", "scopes"?, "expires_in_days"?}`: another key of the caller's tenant,
+/// limited to some scopes (shown once).
+pub async fn create_key<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        label: String,
+        #[serde(default)]
+        scopes: Option<Vec<String>>,
+        #[serde(default)]
+        expires_in_days: Option<i64>,
+    }
+    let tenant = c.tenant()?;
+    let b: Body = body::json(c.req)?;
+    let label = key_label(&b.label)?;
+    let scopes = scopes_input(b.scopes.as_deref())?;
+    let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
+    admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
+    let (key, record) =
+        admin::create_tenant_key(app, c.ctx, tenant, label, scopes, expires_at, Some(&first))
+            .await?;
+    let mut data = key_json(&record);
+    let actor = format!("tenant:{}", tenant.id);
+    let details = json!({"prefix": key.prefix, "label": label, "scopes": data["scopes"]});
+    audit::audit(app, c.ctx, &actor, "tenant.key_create", &tenant.id, details).await;
+    data["api_key"] = json!(key.plain);
+    Ok(ok(201, data, c.ctx))
+}
+
+/// `GET /v1/keys`: the caller's tenant's keys (prefix, label, scopes, status, end time).
+pub async fn list_keys<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let tenant = c.tenant()?;
+    let keys = app.repo().keys_of_tenant(&tenant.id).await?;
+    Ok(ok(
+        200,
+        json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()}),
+        c.ctx,
+    ))
+}
+
+/// `POST /v1/keys/{prefix}/revoke`: stops one of the caller's tenant's keys at once.
+pub async fn revoke_key<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
+    let tenant = c.tenant()?;
+    let prefix = c.param()?;
+    let b: serde_json::Map<String, serde_json::Value> = body::json(c.req)?;
+    if !b.is_empty() {
+        return Err(Error::msg(
+            crate::error::ErrorCode::ValidationFailed,
+            "this route takes no fields",
+        ));
+    }
+    admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
+    let key = admin::revoke_own_key(app, c.ctx, tenant, prefix, &first).await?;
+    let actor = format!("tenant:{}", tenant.id);
+    let details = json!({"role": key.role, "tenant_id": key.tenant_id});
+    audit::audit(app, c.ctx, &actor, "key.revoke", prefix, details).await;
+    Ok(ok(200, key_json(&key), c.ctx))
 }

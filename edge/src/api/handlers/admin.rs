@@ -20,14 +20,15 @@ use crate::service::ops::cors;
 use crate::service::ops::notify::{self, Notice};
 use crate::service::tenants::admin::{self, TenantInput};
 use crate::service::tenants::auth;
+use crate::service::tenants::keys::{self, AdminRole, Scope};
 use crate::service::tenants::quota;
 
 pub fn tenant_json(t: &Tenant) -> Value {
     serde_json::to_value(TenantView::of(t)).unwrap_or_default()
 }
 
-/// A key as admins see it: never the key, never its hash.
-fn key_json(k: &ApiKeyRecord) -> Value {
+/// A key as admins see it: never the key, never its hash (`views::KeyView`).
+pub fn key_json(k: &ApiKeyRecord) -> Value {
     serde_json::to_value(KeyView::of(k)).unwrap_or_default()
 }
 
@@ -409,7 +410,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     ))
 }
 
-/// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
+/// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
 pub async fn analytics<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let scope = c
         .req
@@ -426,6 +427,9 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "messages",
     "idempotency",
     "counters",
+    // When each end user was first and last verified (keyed hashes only): without them a restore
+    // would count every returning number as new.
+    "end_users",
     "audit",
     "config",
     "notifications",
@@ -435,6 +439,8 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
     "inbound",
     "optouts",
     "routes",
+    // Pointers of live reverse verifications (no secret: a keyed hash names each).
+    "reverse",
     "alerts",
     "fleet",
     "canaries",
@@ -533,35 +539,55 @@ pub async fn cron_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
     Ok(ok(200, summary, c.ctx))
 }
 
-pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        label: String,
-        #[serde(default)]
-        expires_in_days: Option<i64>,
+/// `expires_in_days` (1 to 3650) as an end time; none: no end.
+pub fn end_time(days: Option<i64>, now: i64) -> Result<i64, Error> {
+    match days {
+        None => Ok(0),
+        Some(d) if (1..=3650).contains(&d) => Ok(now + d * 86_400_000),
+        Some(_) => Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "expires_in_days must be 1 to 3650",
+        )),
     }
-    let b: Body = body::json(c.req)?;
-    let label = b.label.trim();
+}
+
+pub fn key_label(label: &str) -> Result<&str, Error> {
+    let label = label.trim();
     if label.is_empty() || label.len() > 100 {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
             "label must be 1 to 100 characters",
         ));
     }
-    let expires_at = match b.expires_in_days {
-        None => 0,
-        Some(d) if (1..=3650).contains(&d) => c.ctx.now_ms + d * 86_400_000,
-        Some(_) => {
-            return Err(Error::msg(
+    Ok(label)
+}
+
+/// `POST /v1/admin/keys {"label", "role"?, "expires_in_days"?}`: an admin key of a role (owner
+/// when none is given, as every admin key was before roles).
+pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        label: String,
+        #[serde(default)]
+        role: Option<String>,
+        #[serde(default)]
+        expires_in_days: Option<i64>,
+    }
+    let b: Body = body::json(c.req)?;
+    let label = key_label(&b.label)?;
+    let role = match b.role.as_deref() {
+        None => AdminRole::Owner,
+        Some(r) => AdminRole::parse(r).ok_or_else(|| {
+            Error::msg(
                 ErrorCode::ValidationFailed,
-                "expires_in_days must be 1 to 3650",
-            ))
-        }
+                format!("role {r:?} is not one of owner, operator, support, billing"),
+            )
+        })?,
     };
-    let key = admin::create_admin_key(app, label, expires_at, c.ctx.now_ms).await?;
-    let details =
-        json!({"label": label, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
+    let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
+    let key = admin::create_admin_key(app, label, role, expires_at, c.ctx.now_ms).await?;
+    let details = json!({"label": label, "role": role, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
     audit::audit(
         app,
         c.ctx,
@@ -571,7 +597,91 @@ pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         details,
     )
     .await;
-    let data = json!({"prefix": key.prefix, "label": label, "api_key": key.plain, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
+    let data = json!({"prefix": key.prefix, "label": label, "role": role, "api_key": key.plain, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
+    Ok(ok(201, data, c.ctx))
+}
+
+/// `POST /v1/admin/keys/{prefix}/rotate {"grace_secs"?}`: a new admin key of the same role and
+/// label; the old one stops after the grace (none: now).
+pub async fn key_rotate<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[serde(default)]
+        grace_secs: Option<i64>,
+    }
+    let prefix = c.param()?;
+    let b: Body = body::json(c.req)?;
+    let grace = match b.grace_secs {
+        None => 0,
+        Some(g) if (0..=30 * 86_400).contains(&g) => g,
+        Some(_) => {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "grace_secs must be 0 to 2592000",
+            ))
+        }
+    };
+    let (key, record, old) =
+        admin::rotate_admin_key(app, c.ctx, prefix, grace, c.ctx.now_ms).await?;
+    let role = record.admin_role();
+    audit::audit(
+        app,
+        c.ctx,
+        c.actor()?,
+        "admin_key.rotate",
+        prefix,
+        json!({"new_prefix": key.prefix, "role": role, "grace_secs": grace}),
+    )
+    .await;
+    let data = json!({"prefix": key.prefix, "label": record.label, "role": role, "api_key": key.plain, "old_key_valid_until": iso8601(old.expires_at)});
+    Ok(ok(201, data, c.ctx))
+}
+
+/// A key's scopes as asked (none: all), or the reason they are refused.
+pub fn scopes_input(names: Option<&[String]>) -> Result<Vec<Scope>, Error> {
+    match names {
+        None => Ok(Vec::new()),
+        Some(names) => {
+            keys::parse_scopes(names).map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))
+        }
+    }
+}
+
+/// `POST /v1/admin/tenants/{id}/keys {"label", "scopes"?, "expires_in_days"?}`: another key of
+/// the tenant, limited to its scopes.
+pub async fn tenant_key_create<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+) -> Result<ApiResponse, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        label: String,
+        #[serde(default)]
+        scopes: Option<Vec<String>>,
+        #[serde(default)]
+        expires_in_days: Option<i64>,
+    }
+    let id = c.param()?;
+    let b: Body = body::json(c.req)?;
+    let label = key_label(&b.label)?;
+    let scopes = scopes_input(b.scopes.as_deref())?;
+    let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
+    let t = load(app, id).await?;
+    let (key, record) =
+        admin::create_tenant_key(app, c.ctx, &t, label, scopes, expires_at, None).await?;
+    let mut data = key_json(&record);
+    audit::audit(
+        app,
+        c.ctx,
+        c.actor()?,
+        "tenant.key_create",
+        id,
+        json!({"prefix": key.prefix, "label": label, "scopes": data["scopes"]}),
+    )
+    .await;
+    data["api_key"] = json!(key.plain);
     Ok(ok(201, data, c.ctx))
 }
 

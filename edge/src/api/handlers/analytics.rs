@@ -1,4 +1,4 @@
-//! Analytics over a date range, by hour, day or month: the service's (admins, any tenant) and a
+//! Analytics over a date range, by hour, day, ISO week or month: the service's (admins, any tenant) and a
 //! tenant's own (`GET /v1/analytics`, the same shape for the caller's tenant only).
 
 use serde_json::{json, Value};
@@ -9,9 +9,9 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ops::analytics::{periods, summarize, Granularity};
+use crate::service::ops::analytics::{end_users, heatmap, periods, summarize, Granularity};
 
-/// `?granularity=hour|day|month&from=YYYY-MM-DD&to=YYYY-MM-DD` for `scope` (default: today, by hour).
+/// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD` for `scope` (default: today, by hour).
 pub async fn report<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
@@ -24,7 +24,7 @@ pub async fn report<P: Platform>(
     let g = Granularity::parse(&g_text).ok_or_else(|| {
         Error::msg(
             ErrorCode::ValidationFailed,
-            "granularity must be hour, day or month",
+            "granularity must be hour, day, week or month",
         )
     })?;
     let today = iso8601(c.ctx.now_ms)[..10].to_string();
@@ -39,12 +39,25 @@ pub async fn report<P: Platform>(
             sum.insert(k.clone(), json!(s));
         }
     }
+    // End users are counted per day, week and month (not per hour).
+    let users = g != Granularity::Hour;
+    let with_users = |mut v: Value, m: &serde_json::Map<String, Value>, distinct: bool| {
+        if users {
+            v["end_users"] = end_users(m, distinct);
+        }
+        v
+    };
     let series: Vec<Value> = list
         .iter()
         .zip(&totals)
-        .map(|(p, m)| summarize(&p[1..], m))
+        .map(|(p, m)| with_users(summarize(&p[1..], m), m, true))
         .collect();
-    let data = json!({"scope": scope, "granularity": g_text, "from": from, "to": to, "total": summarize("total", &sum), "series": series});
+    let mut total = with_users(summarize("total", &sum), &sum, list.len() == 1);
+    if users {
+        // Sends by UTC weekday (rows Monday..Sunday) and hour (columns 0..23) over the range.
+        total["heatmap"] = json!(heatmap(&sum));
+    }
+    let data = json!({"scope": scope, "granularity": g_text, "from": from, "to": to, "total": total, "series": series});
     Ok(ok(200, data, c.ctx))
 }
 

@@ -40,7 +40,7 @@ pub async fn alerts<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
 pub async fn alerts_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: AlertConfigInput = body::json(c.req)?;
     let cfg = operators::set_alert_config(app, &input, c.ctx.now_ms).await?;
-    let details = json!({"phone": cfg.phone_masked, "webhook_url": cfg.webhook_url.as_deref().map(|u| u.split('?').next().unwrap_or(u).to_string())});
+    let details = json!({"phone": cfg.phone_masked, "webhook_url": cfg.webhook_url.as_deref().map(|u| u.split('?').next().unwrap_or(u).to_string()), "emails": cfg.emails});
     audit::audit(app, c.ctx, c.actor()?, "alerts.configure", "*", details).await;
     Ok(ok(200, json!({"config": config_json(&cfg)}), c.ctx))
 }

@@ -7,13 +7,14 @@ use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
-use crate::api::views::{Approved, OtpSent, OtpVerified};
+use crate::api::views::{Approved, OtpSent, OtpVerified, ReverseStarted};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
 use crate::service::ctx::FirstCommit;
 use crate::service::model::CodeKind;
 use crate::service::otp;
+use crate::service::otp::reverse;
 use crate::service::otp::{CheckResult, SendOptions};
 
 #[derive(Deserialize)]
@@ -55,14 +56,28 @@ pub async fn send<P: Platform>(
     first: FirstCommit<'_>,
 ) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
-    if b.channel.as_deref().is_some_and(|ch| ch != "sms") {
-        return Err(Error::msg(
-            ErrorCode::ValidationFailed,
-            "channel must be \"sms\"",
-        ));
-    }
+    let reverse = match b.channel.as_deref() {
+        None | Some("sms") => false,
+        Some("reverse") => true,
+        Some(_) => {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "channel must be \"sms\" or \"reverse\"",
+            ))
+        }
+    };
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
+    if reverse {
+        if b.code_type.is_some_and(|k| k != CodeKind::Words) || b.locale.is_some() {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                "a reverse verification takes no code_type (it is words) and no locale",
+            ));
+        }
+        let started = reverse::start(app, c.ctx, c.tenant()?, &phone, &first).await?;
+        return Ok(ok(202, ReverseStarted::of(&started, c.ctx.now_ms), c.ctx));
+    }
     let opts = SendOptions {
         code_type: b.code_type,
         locale: b.locale,

@@ -18,8 +18,10 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::canary;
 use crate::service::messaging::optouts;
+use crate::service::ops::analytics::Event as AnalyticsEvent;
 use crate::service::ops::webhooks::events::{Event, EventType};
 use crate::service::ops::webhooks::targets;
+use crate::service::otp::reverse;
 use crate::service::repo::inbound::{self as repo_in, InboundRecord, OptoutRecord};
 use crate::service::repo::upkeep;
 use crate::service::sealing;
@@ -31,6 +33,8 @@ use crate::store::StoreError;
 pub const ROUTE_DAYS: i64 = 7;
 /// Longest inbound text kept (a long SMS joined by the phone).
 const MAX_TEXT: usize = 1600;
+/// How many times an SMS that lost a race with another approving one is read again.
+const RACE_RETRIES: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
@@ -110,25 +114,66 @@ pub async fn receive_inbound<P: Platform>(
         .map(|p| app.secrets.phone_tag(p.as_str()))
         .unwrap_or_default();
     let route_path = (!tag.is_empty()).then(|| repo_in::route_path(gateway_id, &tag));
-    let (exists, route) = app
-        .repo()
-        .inbound_context(&id, route_path.as_deref())
-        .await?;
+    // Two SMS approving one reverse verification race on its version: the loser reads again
+    // (and finds it approved), so it is stored as a plain SMS.
+    for _ in 0..RACE_RETRIES {
+        if let Some(r) = receive_once(
+            app,
+            ctx,
+            gateway_id,
+            sms,
+            &id,
+            phone.as_ref(),
+            &from,
+            &tag,
+            route_path.as_deref(),
+        )
+        .await?
+        {
+            return Ok(r);
+        }
+    }
+    Err(Error::msg(
+        crate::error::ErrorCode::Conflict,
+        "Too many concurrent changes of this verification; retry",
+    ))
+}
+
+/// One try of `receive_inbound`; `None` when its commit lost a race with an approval.
+#[allow(clippy::too_many_arguments)]
+async fn receive_once<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    gateway_id: &str,
+    sms: &InboundSms,
+    id: &str,
+    phone: Option<&Phone>,
+    from: &str,
+    tag: &str,
+    route_path: Option<&str>,
+) -> Result<Option<Received>, Error> {
+    let id = id.to_string();
+    let (from, tag) = (from.to_string(), tag.to_string());
+    let (exists, route) = app.repo().inbound_context(&id, route_path).await?;
     if exists {
-        return Ok(Received {
+        return Ok(Some(Received {
             id,
             tenant_id: None,
             duplicate: true,
             keyword: None,
-        });
+        }));
+    }
+    let approval = match phone {
+        Some(p) => reverse::approval_for(app, ctx, gateway_id, p, &sms.text).await?,
+        None => None,
+    };
+    if let Some(a) = approval {
+        return approve(app, ctx, gateway_id, sms, id, phone, &from, &tag, a).await;
     }
     let route = route.filter(|r| r.at >= ctx.now_ms - ROUTE_DAYS * 86_400_000);
     let text: String = sms.text.chars().take(MAX_TEXT).collect();
     let kw = route.as_ref().and(keyword(&text));
-    let masked = phone
-        .as_ref()
-        .map(|p| p.masked())
-        .unwrap_or_else(|| from.clone());
+    let masked = phone.map(|p| p.masked()).unwrap_or_else(|| from.clone());
     let seal = |what: &str, plain: &str| {
         let mut nonce = [0u8; 12];
         app.platform.fill_random(&mut nonce);
@@ -201,12 +246,12 @@ pub async fn receive_inbound<P: Platform>(
     match app.repo().commit(writes).await {
         Ok(_) => {}
         Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
-            return Ok(Received {
+            return Ok(Some(Received {
                 id,
                 tenant_id: None,
                 duplicate: true,
                 keyword: None,
-            })
+            }))
         }
         Err(e) => return Err(e.into()),
     }
@@ -217,12 +262,64 @@ pub async fn receive_inbound<P: Platform>(
             ctx.count_field(&r.tenant_id, "optout_added");
         }
     }
-    Ok(Received {
+    Ok(Some(Received {
         id,
         tenant_id: record.tenant_id,
         duplicate: false,
         keyword: kw,
-    })
+    }))
+}
+
+/// Stores an SMS that approves a reverse verification, in the approval's commit: it belongs to
+/// the verification's tenant and answers the verification; its text (the words) is not kept,
+/// and it is no reply (no `sms.received`): the tenant hears `verification.approved`.
+#[allow(clippy::too_many_arguments)]
+async fn approve<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    gateway_id: &str,
+    sms: &InboundSms,
+    id: String,
+    phone: Option<&Phone>,
+    from: &str,
+    tag: &str,
+    a: reverse::Approval,
+) -> Result<Option<Received>, Error> {
+    let v = &a.verification;
+    let mut nonce = [0u8; 12];
+    app.platform.fill_random(&mut nonce);
+    let record = InboundRecord {
+        id: id.clone(),
+        tenant_id: Some(v.tenant_id.clone()),
+        routed: true,
+        gateway_id: gateway_id.to_string(),
+        seq: sms.seq,
+        phone_masked: phone.map(|p| p.masked()).unwrap_or_default(),
+        phone_sealed: sealing::seal(&app.secrets.seal, &format!("{id}/phone"), nonce, from),
+        phone_tag: tag.to_string(),
+        text_sealed: String::new(),
+        received_at: (sms.received_at as i64 * 1000).min(ctx.now_ms),
+        created_at: ctx.now_ms,
+        in_reply_to: Some(v.id.clone()),
+        keyword: None,
+    };
+    let mut writes = vec![repo_in::inbound_create(&record)];
+    writes.extend(a.writes);
+    match app.repo().commit(writes).await {
+        Ok(_) => {}
+        Err(
+            StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_),
+        ) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    targets::defer_webhooks(ctx, a.hook_ids);
+    ctx.count(&v.tenant_id, AnalyticsEvent::OtpApproved);
+    Ok(Some(Received {
+        id,
+        tenant_id: Some(v.tenant_id.clone()),
+        duplicate: false,
+        keyword: None,
+    }))
 }
 
 /// An inbound SMS as its tenant sees it: the sender and text unsealed.

@@ -3,6 +3,11 @@
 //! documents are sharded 8 ways so a busy tenant never hammers one document. Reading a range sums
 //! the shards of each period: the write path never scans records, the read path reads at most
 //! (periods x 8) small documents.
+//!
+//! Beside the event counts, the day, week and month documents carry two kinds of fields
+//! (`insights`): `heat_{weekday}_{hour}` (UTC), one per send, so a weekday x hour heatmap over any
+//! range is the sum of its documents; and `users_active` / `users_new`, added once per end user
+//! and period by `ops::end_users` (which keeps a first/last-seen marker per hashed number).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +16,47 @@ use serde_json::{json, Map, Value};
 use crate::platform::{iso8601, parse_iso8601};
 
 pub const SHARDS: u32 = 8;
+/// The tally Durable Objects that commit the counters (`tally-{0..3}`). Each counter document has
+/// one writer: object k alone writes shards k, k + TALLY_OBJECTS, ..., one of them per commit in
+/// turn, and commits at most once per `COUNTER_FLUSH_MS`. So a document takes at most one write
+/// per SHARDS_PER_TALLY flush intervals (0.5/s at the 1 s default), however many isolates and
+/// sends there are; Firestore sustains about 1/s per document.
+pub const TALLY_OBJECTS: u32 = 4;
+pub const SHARDS_PER_TALLY: u32 = 2;
+const _: () = assert!(SHARDS == TALLY_OBJECTS * SHARDS_PER_TALLY);
+
+/// The tally object that owns counter shard `shard`.
+pub fn tally_object_of(shard: u32) -> u32 {
+    shard % TALLY_OBJECTS
+}
+
+/// The shard the `commit`-th commit of tally object `object` writes: its own shards in turn.
+pub fn tally_shard(object: u32, commit: u32) -> u32 {
+    object % TALLY_OBJECTS + TALLY_OBJECTS * (commit % SHARDS_PER_TALLY)
+}
+
+/// The shard of a counter document path (`counters/{scope}_{period}_{shard}`).
+pub fn shard_of(path: &str) -> Option<u32> {
+    path.rsplit_once('_')?.1.parse().ok()
+}
+
+/// The same counts, all moved to `shard` (documents that meet there are added together).
+pub fn reshard(
+    docs: &[(String, Vec<(String, i64)>)],
+    shard: u32,
+) -> Vec<(String, Vec<(String, i64)>)> {
+    let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (path, fields) in docs {
+        let base = path.rsplit_once('_').map_or(path.as_str(), |(b, _)| b);
+        let doc = out.entry(format!("{base}_{shard}")).or_default();
+        for (f, n) in fields {
+            *doc.entry(f.clone()).or_default() += n;
+        }
+    }
+    out.into_iter()
+        .map(|(p, f)| (p, f.into_iter().collect()))
+        .collect()
+}
 /// Request latency buckets (upper bounds, ms); the last catches everything slower.
 pub const LATENCY_BUCKETS_MS: &[i64] = &[25, 50, 100, 250, 500, 1000, 2500, 5000, i64::MAX];
 
@@ -18,6 +64,8 @@ pub const LATENCY_BUCKETS_MS: &[i64] = &[25, 50, 100, 250, 500, 1000, 2500, 5000
 pub enum Granularity {
     Hour,
     Day,
+    /// ISO 8601 weeks (Monday to Sunday, UTC; week 1 holds the year's first Thursday).
+    Week,
     Month,
 }
 
@@ -26,19 +74,29 @@ impl Granularity {
         match s {
             "hour" => Some(Granularity::Hour),
             "day" => Some(Granularity::Day),
+            "week" => Some(Granularity::Week),
             "month" => Some(Granularity::Month),
             _ => None,
         }
     }
-    pub const ALL: [Granularity; 3] = [Granularity::Hour, Granularity::Day, Granularity::Month];
+    pub const ALL: [Granularity; 4] = [
+        Granularity::Hour,
+        Granularity::Day,
+        Granularity::Week,
+        Granularity::Month,
+    ];
 
-    /// `H2026112510`, `D20261125`, `M202611`.
+    /// `H2026112510`, `D20261125`, `W2026W48` (ISO week, basic format), `M202611`.
     pub fn period(self, ms: i64) -> String {
         let iso = iso8601(ms);
         let digits: String = iso.chars().filter(|c| c.is_ascii_digit()).collect();
         match self {
             Granularity::Hour => format!("H{}", &digits[..10]),
             Granularity::Day => format!("D{}", &digits[..8]),
+            Granularity::Week => {
+                let (y, w) = iso_week(ms);
+                format!("W{y:04}W{w:02}")
+            }
             Granularity::Month => format!("M{}", &digits[..6]),
         }
     }
@@ -47,6 +105,7 @@ impl Granularity {
         match self {
             Granularity::Hour => 3_600_000,
             Granularity::Day => 86_400_000,
+            Granularity::Week => 7 * 86_400_000,
             Granularity::Month => 28 * 86_400_000,
         }
     }
@@ -56,8 +115,71 @@ impl Granularity {
         match self {
             Granularity::Hour => 72,
             Granularity::Day => 62,
+            Granularity::Week => 53,
             Granularity::Month => 24,
         }
+    }
+}
+
+/// The ISO weekday of `ms` (UTC): 1 Monday .. 7 Sunday.
+pub fn iso_weekday(ms: i64) -> i64 {
+    // 1970-01-01 was a Thursday.
+    (ms.div_euclid(86_400_000) + 3).rem_euclid(7) + 1
+}
+
+/// The ISO 8601 (week-based year, week number) holding `ms` (UTC).
+pub fn iso_week(ms: i64) -> (i64, i64) {
+    let day = ms.div_euclid(86_400_000);
+    // The week's Thursday names its year; its day of that year names the week.
+    let thursday = day - (iso_weekday(ms) - 1) + 3;
+    let year: i64 = iso8601(thursday * 86_400_000)[..4].parse().unwrap_or(1970);
+    let jan1 = parse_iso8601(&format!("{year:04}-01-01")).unwrap_or(0) / 86_400_000;
+    (year, (thursday - jan1) / 7 + 1)
+}
+
+/// The heatmap field a send at `ms` adds to (UTC weekday 1..7, hour 0..23).
+pub fn heat_field(ms: i64) -> String {
+    let hour = ms.rem_euclid(86_400_000) / 3_600_000;
+    format!("heat_{}_{hour:02}", iso_weekday(ms))
+}
+
+/// Fields that are sends (to a phone): each also adds to the heatmap.
+fn is_send(field: &str) -> bool {
+    matches!(field, "otp_sent" | "otp_resent" | "message_sent")
+}
+
+/// The weekday x hour matrix (7 rows Monday..Sunday, 24 columns, UTC) summed from `heat_` fields.
+pub fn heatmap(m: &Map<String, Value>) -> Vec<Vec<i64>> {
+    let mut grid = vec![vec![0i64; 24]; 7];
+    for (k, v) in m {
+        let Some(rest) = k.strip_prefix("heat_") else {
+            continue;
+        };
+        let Some((d, h)) = rest.split_once('_') else {
+            continue;
+        };
+        if let (Ok(d), Ok(h)) = (d.parse::<usize>(), h.parse::<usize>()) {
+            if (1..=7).contains(&d) && h < 24 {
+                grid[d - 1][h] += v.as_i64().unwrap_or(0);
+            }
+        }
+    }
+    grid
+}
+
+/// End users (distinct verified numbers) in summed counters. `active` and `returning` are exact
+/// for one period; over several they are a sum of per-period figures (a number active in two
+/// days counts twice), so the caller leaves them out of a multi-period total. `new` adds up:
+/// a number is new once per tenant.
+pub fn end_users(m: &Map<String, Value>, distinct: bool) -> Value {
+    let active = n(m, "users_active");
+    let new = n(m, "users_new");
+    let returning = (active - new).max(0);
+    if distinct {
+        json!({"active": active, "new": new, "returning": returning,
+               "returning_rate": (active > 0).then(|| (returning as f64 / active as f64 * 1000.0).round() / 1000.0)})
+    } else {
+        json!({"active": null, "new": new, "returning": null, "returning_rate": null})
     }
 }
 
@@ -118,14 +240,14 @@ impl CounterBuffer {
             } else {
                 &[tenant.as_str(), "_all"]
             };
+            let heat = is_send(field).then(|| heat_field(now_ms));
             for scope in scopes {
-                for p in &periods {
-                    *self
-                        .docs
-                        .entry(format!("{scope}_{p}"))
-                        .or_default()
-                        .entry(field.clone())
-                        .or_default() += 1;
+                for (g, p) in Granularity::ALL.iter().zip(&periods) {
+                    let doc = self.docs.entry(format!("{scope}_{p}")).or_default();
+                    *doc.entry(field.clone()).or_default() += 1;
+                    if let (Some(h), false) = (&heat, *g == Granularity::Hour) {
+                        *doc.entry(h.clone()).or_default() += 1;
+                    }
                 }
             }
         }
@@ -133,6 +255,27 @@ impl CounterBuffer {
 
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty()
+    }
+
+    /// Adds one to `field` of the (tenant and service total) documents of the periods of
+    /// `granularities` holding `now_ms` only (end-user counts exist per day, week and month).
+    pub fn add_at(
+        &mut self,
+        tenant: &str,
+        granularities: &[Granularity],
+        field: &str,
+        now_ms: i64,
+    ) {
+        for scope in [tenant, "_all"] {
+            for g in granularities {
+                *self
+                    .docs
+                    .entry(format!("{scope}_{}", g.period(now_ms)))
+                    .or_default()
+                    .entry(field.to_string())
+                    .or_default() += 1;
+            }
+        }
     }
 
     /// Everything gathered, as (document path on `shard`, fields), and an empty buffer.
@@ -410,6 +553,105 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_counter_shard_has_one_tally_object_which_writes_its_shards_in_turn() {
+        for shard in 0..SHARDS {
+            let owner = tally_object_of(shard);
+            let written: Vec<u32> = (0..SHARDS_PER_TALLY * 3)
+                .map(|c| tally_shard(owner, c))
+                .collect();
+            assert!(written.contains(&shard), "its owner writes shard {shard}");
+            for other in (0..TALLY_OBJECTS).filter(|o| *o != owner) {
+                assert!((0..16).all(|c| tally_shard(other, c) != shard));
+            }
+            // Consecutive commits of one object never write the same shard.
+            assert!(written.windows(2).all(|w| w[0] != w[1]));
+        }
+    }
+
+    #[test]
+    fn resharding_moves_every_count_and_adds_documents_that_meet() {
+        let docs = vec![
+            (
+                "counters/t_1_D20261206_1".to_string(),
+                vec![("otp_sent".to_string(), 2)],
+            ),
+            (
+                "counters/t_1_D20261206_5".to_string(),
+                vec![("otp_sent".to_string(), 3), ("otp_approved".to_string(), 1)],
+            ),
+            (
+                "counters/_all_D20261206_5".to_string(),
+                vec![("otp_sent".to_string(), 5)],
+            ),
+        ];
+        let moved = reshard(&docs, 5);
+        assert_eq!(
+            moved,
+            vec![
+                (
+                    "counters/_all_D20261206_5".to_string(),
+                    vec![("otp_sent".to_string(), 5)]
+                ),
+                (
+                    "counters/t_1_D20261206_5".to_string(),
+                    vec![("otp_approved".to_string(), 1), ("otp_sent".to_string(), 5)]
+                ),
+            ]
+        );
+        assert_eq!(shard_of("counters/t_1_D20261206_5"), Some(5));
+    }
+
+    /// N sends to one tenant, each counted on a random shard and handed to that shard's tally
+    /// object, which commits once per flush interval: no counter document of the tenant (or of
+    /// the service total) takes more than one write per SHARDS_PER_TALLY intervals, while every
+    /// count arrives.
+    #[test]
+    fn many_sends_to_one_tenant_write_each_counter_document_at_most_every_other_flush() {
+        let now = 1_765_000_000_000;
+        let intervals = 40u32;
+        let sends_per_interval = 50;
+        type Docs = Vec<(String, Vec<(String, i64)>)>;
+        let mut pending: Vec<Docs> = vec![Vec::new(); TALLY_OBJECTS as usize];
+        let mut commits = vec![0u32; TALLY_OBJECTS as usize];
+        let mut writes: BTreeMap<String, u32> = BTreeMap::new();
+        let mut total_sent = 0i64;
+        let mut seed = 7u64;
+        for _ in 0..intervals {
+            for _ in 0..sends_per_interval {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let shard = ((seed >> 33) % SHARDS as u64) as u32;
+                let items = vec![("t_1".to_string(), "otp_sent".to_string())];
+                pending[tally_object_of(shard) as usize]
+                    .extend(counter_increments(&items, now, shard));
+            }
+            for object in 0..TALLY_OBJECTS {
+                let batch = std::mem::take(&mut pending[object as usize]);
+                if batch.is_empty() {
+                    continue;
+                }
+                let c = &mut commits[object as usize];
+                for (path, fields) in reshard(&batch, tally_shard(object, *c)) {
+                    *writes.entry(path.clone()).or_default() += 1;
+                    if path.starts_with("counters/t_1_D") {
+                        total_sent += fields.iter().map(|(_, n)| n).sum::<i64>();
+                    }
+                }
+                *c += 1;
+            }
+        }
+        assert_eq!(total_sent, (intervals * sends_per_interval) as i64);
+        let most = writes.values().max().copied().unwrap_or(0);
+        assert!(
+            most <= intervals.div_ceil(SHARDS_PER_TALLY),
+            "a document took {most} writes in {intervals} intervals"
+        );
+        // The service total (`_all`) and the tenant: 3 periods x 8 shards each.
+        assert_eq!(writes.len(), 2 * 3 * SHARDS as usize);
+    }
+
+    #[test]
     fn a_batch_of_events_is_one_write_per_counter_document() {
         let now = parse_iso8601("2026-11-25T10:30:00Z").unwrap();
         let items: Vec<(String, String)> = [
@@ -422,16 +664,30 @@ mod tests {
         .map(|(t, f)| (t.to_string(), f.to_string()))
         .collect();
         let docs = counter_increments(&items, now, 3);
-        // t1, t2 and the total, each at three granularities.
-        assert_eq!(docs.len(), 9);
+        // t1, t2 and the total, each at four granularities.
+        assert_eq!(docs.len(), 12);
         let doc = |p: &str| {
             docs.iter()
                 .find(|(path, _)| path == p)
                 .map(|(_, f)| f.clone())
                 .unwrap()
         };
+        // A send also lands in the heatmap cell of its weekday and hour (Wednesday, 10:00 UTC),
+        // in every document but the hour's.
         assert_eq!(
             doc("counters/t1_D20261125_3"),
+            vec![
+                ("heat_3_10".to_string(), 1),
+                ("otp_sent".to_string(), 1),
+                ("requests".to_string(), 2)
+            ]
+        );
+        assert_eq!(
+            doc("counters/t1_W2026W48_3"),
+            doc("counters/t1_D20261125_3")
+        );
+        assert_eq!(
+            doc("counters/t1_H2026112510_3"),
             vec![("otp_sent".to_string(), 1), ("requests".to_string(), 2)]
         );
         assert_eq!(
@@ -444,8 +700,64 @@ mod tests {
         );
         assert_eq!(
             doc("counters/t2_M202611_3"),
-            vec![("message_sent".to_string(), 1)]
+            vec![
+                ("heat_3_10".to_string(), 1),
+                ("message_sent".to_string(), 1)
+            ]
         );
+    }
+
+    #[test]
+    fn iso_weeks_and_the_heatmap() {
+        let at = |s: &str| parse_iso8601(s).unwrap();
+        // Week 53 of 2020 runs into 2021; 2026 starts on a Thursday (week 1).
+        assert_eq!(Granularity::Week.period(at("2020-12-31")), "W2020W53");
+        assert_eq!(
+            Granularity::Week.period(at("2021-01-03T23:59:59Z")),
+            "W2020W53"
+        );
+        assert_eq!(Granularity::Week.period(at("2021-01-04")), "W2021W01");
+        assert_eq!(Granularity::Week.period(at("2026-01-01")), "W2026W01");
+        assert_eq!(
+            Granularity::Week.period(at("2026-11-29T23:00:00Z")),
+            "W2026W48"
+        );
+        assert_eq!(Granularity::Week.period(at("2026-11-30")), "W2026W49");
+        assert_eq!(
+            periods(Granularity::Week, "2026-11-20", "2026-12-01").unwrap(),
+            vec!["W2026W47", "W2026W48", "W2026W49"]
+        );
+        assert!(periods(Granularity::Week, "2025-01-01", "2026-12-01").is_err());
+        assert_eq!(heat_field(at("2026-11-29T23:30:00Z")), "heat_7_23");
+        assert_eq!(heat_field(at("2026-11-30T00:00:00Z")), "heat_1_00");
+        let mut m = Map::new();
+        m.insert("heat_7_23".into(), json!(2));
+        m.insert("heat_1_00".into(), json!(5));
+        m.insert("heat_9_00".into(), json!(1)); // not a weekday: ignored
+        m.insert("otp_sent".into(), json!(7));
+        let grid = heatmap(&m);
+        assert_eq!((grid.len(), grid[0].len()), (7, 24));
+        assert_eq!((grid[6][23], grid[0][0]), (2, 5));
+        assert_eq!(grid.iter().flatten().sum::<i64>(), 7);
+    }
+
+    #[test]
+    fn end_user_figures_are_distinct_for_one_period_only() {
+        let mut m = Map::new();
+        m.insert("users_active".into(), json!(4));
+        m.insert("users_new".into(), json!(1));
+        let one = end_users(&m, true);
+        assert_eq!(
+            (one["active"].as_i64(), one["returning"].as_i64()),
+            (Some(4), Some(3))
+        );
+        assert_eq!(one["returning_rate"], 0.75);
+        let many = end_users(&m, false);
+        assert_eq!(
+            (many["new"].as_i64(), many["active"].clone()),
+            (Some(1), Value::Null)
+        );
+        assert_eq!(end_users(&Map::new(), true)["returning_rate"], Value::Null);
     }
 
     #[test]
@@ -557,6 +869,9 @@ mod tests {
             .iter()
             .find(|(p, _)| p == "counters/t1_D20261125_2")
             .unwrap();
-        assert_eq!(day.1, vec![("otp_sent".to_string(), 2)]);
+        assert_eq!(
+            day.1,
+            vec![("heat_3_10".to_string(), 2), ("otp_sent".to_string(), 2)]
+        );
     }
 }

@@ -187,7 +187,7 @@ const EXPIRE_PAGES: usize = 5;
 
 /// How long records stay after they stop mattering: (collection, time field, retention). Audit
 /// entries, tenants and keys are kept; analytics live in counters, not in these records.
-const RETENTION: [(&str, &str, i64); 10] = [
+const RETENTION: [(&str, &str, i64); 11] = [
     ("verifications", "expires_at", 30 * DAY_MS),
     ("messages", "created_at", 30 * DAY_MS),
     ("inbound", "created_at", 30 * DAY_MS),
@@ -202,6 +202,8 @@ const RETENTION: [(&str, &str, i64); 10] = [
     ("nonces", "at", DAY_MS),
     // Canaries matter until judged (minutes); a week of them shows a phone's record.
     ("canaries", "sent_at", 7 * DAY_MS),
+    // A reverse verification's pointer matters until the verification expires.
+    ("reverse", "expires_at", 0),
 ];
 
 /// Deletes records past their retention, at most a few hundred per collection and run.

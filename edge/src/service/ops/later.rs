@@ -10,6 +10,13 @@ pub enum Later {
     Notice { tenant: Box<Tenant>, notice: Notice },
     /// Hand the isolate's analytics counts to their durable holder (`Platform::tally`, `usage`).
     FlushCounters,
+    /// A tenant's end user verified: its first/last-seen marker and the end-user counts
+    /// (`end_users`). `slot` is the keyed hash naming the number, never the number.
+    EndUserSeen {
+        tenant_id: String,
+        slot: String,
+        at_ms: i64,
+    },
     /// First attempts of webhook deliveries a commit of the request created.
     Webhooks { ids: Vec<String> },
     /// An operator alert raised or cleared: the incident's record and its notifications.

@@ -205,6 +205,26 @@ pub fn render(
     for (op, v) in crate::store::metrics::snapshot() {
         store.sample("", &[("op", op.name())], v);
     }
+    // The scale simulation's write heat (`WRITE_HEAT=on`, local runs): listed only when on.
+    if crate::store::heat::enabled() {
+        let docs = crate::store::heat::snapshot();
+        let per_doc = x.family(
+            "otp_store_document_writes_total",
+            "counter",
+            "Writes this isolate committed, by document (WRITE_HEAT=on).",
+        );
+        for (path, v) in &docs {
+            per_doc.sample("", &[("path", path)], v);
+        }
+        let per_collection = x.family(
+            "otp_store_collection_writes_total",
+            "counter",
+            "Writes this isolate committed, by collection with ids as {id} (WRITE_HEAT=on).",
+        );
+        for (c, v) in crate::store::heat::by_collection(&docs) {
+            per_collection.sample("", &[("collection", &c)], v);
+        }
+    }
     x.render()
 }
 

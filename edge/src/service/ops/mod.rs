@@ -7,6 +7,8 @@ pub mod audit;
 pub mod backup;
 pub mod cors;
 pub mod cron;
+pub mod email;
+pub mod end_users;
 pub mod incidents;
 pub mod later;
 pub mod metrics;

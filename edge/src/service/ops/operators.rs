@@ -2,8 +2,8 @@
 //! `alerts/{kind}_{subject}` is opened with `exists=false` or closed guarded by the version read,
 //! so only the request that opens or closes it notifies. The channels are set once by an
 //! operator (`config/alerts`): a phone (an SMS through the same dispatch path as notices, kind
-//! `Notification`) and/or a webhook URL that takes Slack's and Discord's JSON (`text` and
-//! `content`). The store being unreachable cannot be recorded in the store: that incident is
+//! `Notification`), a webhook URL that takes Slack's and Discord's JSON (`text` and
+//! `content`) and/or email recipients (through Cloudflare's `send_email` binding, `ops::email`). The store being unreachable cannot be recorded in the store: that incident is
 //! latched in a Durable Object instead and told through the webhook only.
 
 use otp_shared::phone::Phone;
@@ -19,6 +19,7 @@ use crate::service::ctx::Ctx;
 use crate::service::messaging::messages;
 use crate::service::model::Tenant;
 use crate::service::ops::alerts::remember_alert;
+use crate::service::ops::email;
 use crate::service::ops::incidents::{incident_id, AlertKind, CONFIG_CACHE_MS, LATCH_GATE};
 use crate::service::repo::alerts::{AlertConfig, Incident, IncidentState};
 use crate::service::sealing;
@@ -30,7 +31,7 @@ fn operators() -> Tenant {
 
 /// `+1415•••0123` style for display; the full number is kept sealed.
 pub fn config_json(c: &AlertConfig) -> Value {
-    json!({"phone": c.phone_masked, "webhook_url": c.webhook_url, "updated_at": (c.updated_at > 0).then(|| iso8601(c.updated_at))})
+    json!({"phone": c.phone_masked, "webhook_url": c.webhook_url, "emails": c.emails, "updated_at": (c.updated_at > 0).then(|| iso8601(c.updated_at))})
 }
 
 pub fn incident_json(i: &Incident) -> Value {
@@ -49,12 +50,15 @@ pub struct AlertConfigInput {
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub webhook_url: Option<Option<String>>,
+    /// Email recipients: the whole list (`[]` or `null` removes every one).
+    #[serde(default, deserialize_with = "double_option")]
+    pub emails: Option<Option<Vec<String>>>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(
+fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// After the answer: opens or closes the incident and tells the operators (once each).
@@ -223,6 +227,23 @@ async fn notify_operators<P: Platform>(
             Err(e) => app.warn(ctx, "alert_webhook_failed", &e.to_string()),
         }
     }
+    if !cfg.emails.is_empty() {
+        let subject = text.lines().next().unwrap_or(text);
+        let body = email_body(text, incident);
+        let from = &app.cfg.alert_email_from;
+        let mut took = false;
+        for to in &cfg.emails {
+            let id = crate::platform::new_id(&app.platform, "alert");
+            let raw = email::message(from, to, subject, &body, &id, ctx.now_ms);
+            match app.platform.send_email(from, to, &raw).await {
+                Ok(()) => took = true,
+                Err(e) => app.warn(ctx, "alert_email_failed", &e),
+            }
+        }
+        if took {
+            done.push("email".to_string());
+        }
+    }
     let phone = cfg
         .phone_sealed
         .as_deref()
@@ -303,6 +324,10 @@ pub async fn set_alert_config<P: Platform>(
             }
         }
     }
+    if let Some(list) = &input.emails {
+        c.emails = email::check_recipients(list.as_deref().unwrap_or_default())
+            .map_err(|m| Error::msg(ErrorCode::ValidationFailed, m))?;
+    }
     if let Some(u) = &input.webhook_url {
         c.webhook_url = match u {
             None => None,
@@ -324,10 +349,10 @@ pub async fn set_alert_config<P: Platform>(
 /// Sends a test alert to the channels now; says which took it.
 pub async fn test_alert<P: Platform>(app: &App<P>, ctx: &Ctx) -> Result<Vec<String>, Error> {
     let cfg = alert_config(app).await.unwrap_or_default();
-    if cfg.webhook_url.is_none() && cfg.phone_sealed.is_none() {
+    if cfg.webhook_url.is_none() && cfg.phone_sealed.is_none() && cfg.emails.is_empty() {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
-            "no alert channel is configured: set a phone or a webhook_url first",
+            "no alert channel is configured: set a phone, a webhook_url or emails first",
         ));
     }
     let incident = Incident {
@@ -348,6 +373,31 @@ pub async fn test_alert<P: Platform>(app: &App<P>, ctx: &Ctx) -> Result<Vec<Stri
         &incident,
     )
     .await)
+}
+
+/// An alert email's body: the alert's line, then what the incident record holds.
+fn email_body(text: &str, i: &Incident) -> String {
+    let mut b = format!(
+        "{text}\n\nIncident: {}\nKind: {}\nSubject: {}\nState: {}\nOpened: {}\n",
+        i.id,
+        i.kind.as_str(),
+        i.subject,
+        if i.state == IncidentState::Open {
+            "open"
+        } else {
+            "cleared"
+        },
+        iso8601(i.opened_at)
+    );
+    if i.cleared_at > 0 {
+        b.push_str(&format!("Cleared: {}\n", iso8601(i.cleared_at)));
+    }
+    b.push_str(&format!("Raises: {}\n", i.raises));
+    if !i.details.is_null() {
+        b.push_str(&format!("Details: {}\n", i.details));
+    }
+    b.push_str("\nIncidents: GET /v1/admin/alerts (otpctl alerts get). You get this because your address is set in PATCH /v1/admin/alerts.\n");
+    b
 }
 
 fn alert_text(kind: AlertKind, subject: &str, i: &Incident, raised: bool) -> String {

@@ -31,6 +31,8 @@ use crate::service::sealing;
 use crate::service::secrets::{base32, SLOT_CHARS};
 use crate::service::tenants::admission;
 
+pub mod reverse;
+
 /// Caller's choices for one send; `None` takes the tenant's setting.
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
@@ -117,7 +119,7 @@ pub fn slot_of_id(id: &str) -> Option<&str> {
 
 /// The per-phone send window (`max_sends` per `send_window_secs`), shared by send and resend;
 /// kept durably by the gate, so an eviction does not reset it.
-fn send_window<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &str) -> Hit {
+pub(crate) fn send_window<P: Platform>(app: &App<P>, tenant: &Tenant, phone: &str) -> Hit {
     let s = &tenant.settings;
     Hit {
         kind: LimitKind::PhoneSends,
@@ -219,6 +221,7 @@ pub async fn send_otp<P: Platform>(
         request_id: ctx.request_id.clone(),
         phone_failures: FailureWindow::default(),
         end_user,
+        reverse: None,
     };
     let start = repo::verifications::start_write(&slot, &v);
     let recorded = match dispatch::record(app, ctx, &prepared, Some(&start), Some(first)).await {
@@ -299,6 +302,9 @@ pub async fn resend_otp<P: Platform>(
     let mut prepared = None;
     for _ in 0..RACE_RETRIES {
         let (mut v, slot, version) = find_verification(app, tenant, id, phone).await?;
+        if v.reverse.is_some() {
+            return give_up(app, prepared, ErrorCode::ReverseNothingToSend).await;
+        }
         match v.status {
             VerificationStatus::Pending if v.expires_at > ctx.now_ms => {}
             VerificationStatus::Approved => {
@@ -392,13 +398,16 @@ pub async fn verify_otp<P: Platform>(
     code: &str,
     first: &FirstCommit<'_>,
 ) -> Result<CheckResult, Error> {
-    if code.trim().is_empty() {
-        return Err(Error::new(ErrorCode::CodeRequired));
-    }
     admission::admit(app, ctx, tenant, Vec::new(), false).await?;
     let s = &tenant.settings;
     for _ in 0..RACE_RETRIES {
         let (mut v, slot, version) = find_verification(app, tenant, id, phone).await?;
+        if v.reverse.is_some() {
+            return reverse_status(app, ctx, &slot, v, &version, code, first).await;
+        }
+        if code.trim().is_empty() {
+            return Err(Error::new(ErrorCode::CodeRequired));
+        }
         match v.status {
             VerificationStatus::Pending => {}
             VerificationStatus::Approved => return Err(Error::new(ErrorCode::AlreadyVerified)),
@@ -453,6 +462,11 @@ pub async fn verify_otp<P: Platform>(
         }
         if matched {
             ctx.count(&tenant.id, Event::OtpApproved);
+            ctx.defer(crate::service::ops::later::Later::EndUserSeen {
+                tenant_id: tenant.id.clone(),
+                slot: slot.clone(),
+                at_ms: ctx.now_ms,
+            });
             if let Ok(number) = Phone::parse(&v.phone) {
                 let mut keys: Vec<String> =
                     crate::service::abuse::fraud::rules::destination(&number)
@@ -474,6 +488,49 @@ pub async fn verify_otp<P: Platform>(
         ErrorCode::Conflict,
         "Too many concurrent checks of this verification; retry",
     ))
+}
+
+/// `verify` of a reverse verification: the user's SMS approves it, so the call only reads the
+/// outcome (as often as asked). Approved answers as an approved code does; still waiting is
+/// `verification_pending`; a code is refused (the user texts the words, nobody types them).
+async fn reverse_status<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    slot: &str,
+    mut v: VerificationRecord,
+    version: &str,
+    code: &str,
+    first: &FirstCommit<'_>,
+) -> Result<CheckResult, Error> {
+    if !code.trim().is_empty() {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "a reverse verification is approved by the user's SMS: call verify without a code",
+        ));
+    }
+    match v.status {
+        VerificationStatus::Approved => Ok(CheckResult::Approved(v)),
+        VerificationStatus::Pending if v.expires_at > ctx.now_ms => {
+            let to = v.reverse.as_ref().map(|r| r.number.clone());
+            Err(
+                Error::new(ErrorCode::VerificationPending).details(serde_json::json!({
+                    "to": to,
+                    "expires_in": (v.expires_at - ctx.now_ms) / 1000,
+                })),
+            )
+        }
+        VerificationStatus::Pending => {
+            v.status = VerificationStatus::Expired;
+            if commit_check(app, ctx, slot, &v, version, first)
+                .await
+                .is_ok()
+            {
+                ctx.count(&v.tenant_id, Event::OtpExpired);
+            }
+            Err(Error::new(ErrorCode::VerificationExpired))
+        }
+        _ => Err(Error::new(ErrorCode::VerificationExpired)),
+    }
 }
 
 /// A check's change, guarded by the version read, with the request's key claim and, when it

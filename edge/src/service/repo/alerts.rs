@@ -18,6 +18,8 @@ pub struct AlertConfig {
     pub phone_masked: Option<String>,
     /// Slack- or Discord-compatible incoming webhook.
     pub webhook_url: Option<String>,
+    /// Email recipients (plain addresses, checked when set), through the `send_email` binding.
+    pub emails: Vec<String>,
     pub updated_at: i64,
 }
 
@@ -81,7 +83,7 @@ pub struct Incident {
     pub raises: u32,
     #[serde(default)]
     pub details: Value,
-    /// Channels that took the last notice (`webhook`, `phone`).
+    /// Channels that took the last notice (`webhook`, `phone`, `email`).
     #[serde(default)]
     pub notified: Vec<String>,
 }

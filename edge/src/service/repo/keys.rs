@@ -26,6 +26,36 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok(doc.map(|d| d.value))
     }
 
+    /// A key with the version it was read at.
+    pub async fn get_key_versioned(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKeyRecord, String)>, StoreError> {
+        let path = format!("api_keys/{prefix}");
+        let doc = self
+            .db
+            .get::<ApiKeyRecord, _>(self.http, self.now, &path)
+            .await?;
+        Ok(doc.map(|d| (d.value, d.update_time)))
+    }
+
+    /// Adds `new` and writes `old` (its new end time) guarded by `old_version`, in one commit.
+    pub async fn replace_key(
+        &self,
+        new: &ApiKeyRecord,
+        old: &ApiKeyRecord,
+        old_version: &str,
+        with: Option<Write>,
+    ) -> Result<(), StoreError> {
+        let mut writes = vec![
+            create_write(new),
+            Write::set(format!("api_keys/{}", old.prefix), old)
+                .precondition(Precondition::UpdateTime(old_version.to_string())),
+        ];
+        writes.extend(with);
+        self.commit(writes).await.map(|_| ())
+    }
+
     /// Replaces a key record that exists (revocation, a new end time).
     pub async fn update_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         let w = Write::set(format!("api_keys/{}", key.prefix), key)

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod canaries;
 pub mod counters;
+pub mod end_users;
 pub mod enrolment;
 pub mod fleet;
 pub mod geo;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod log;
 pub mod messages;
 pub mod quota;
+pub mod reverse;
 pub mod tenants;
 pub mod upkeep;
 pub mod verifications;

@@ -11,7 +11,7 @@ use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings};
 use crate::service::tenants::auth;
-use crate::service::tenants::keys::{self, NewKey, Role};
+use crate::service::tenants::keys::{self, AdminRole, NewKey, Role, Scope};
 use crate::store::StoreError;
 
 /// Fields an admin may set on create or update; absent fields stay as they are.
@@ -56,9 +56,12 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), Error> {
     if !(1..=50).contains(&s.max_sends) || !(60..=86_400).contains(&s.send_window_secs) {
         return bad("settings.max_sends must be 1 to 50 and settings.send_window_secs 60 to 86400");
     }
-    for r in [s.limits.per_endpoint, s.limits.per_ip, s.limits.per_phone] {
-        if r.limit == 0 || r.window_secs == 0 || r.window_secs > 86_400 {
-            return bad("rate limits need limit >= 1 and window_secs 1 to 86400");
+    for (name, r) in s.limits.named() {
+        if r.limit == 0 || r.limit > 1_000_000 || r.window_secs == 0 || r.window_secs > 86_400 {
+            return Err(Error::msg(
+                ErrorCode::ValidationFailed,
+                format!("settings.limits.{name}: rate limits need limit 1 to 1000000 and window_secs 1 to 86400"),
+            ));
         }
     }
     // Both code types can be asked for per send: neither may be easier to guess than the floor.
@@ -198,6 +201,7 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), Error> {
         };
     }
     if let Some(patch) = &input.settings {
+        check_limit_names(patch)?;
         let mut merged = serde_json::to_value(&t.settings).expect("settings serialise");
         merge(&mut merged, patch);
         t.settings = serde_json::from_value(merged)
@@ -210,6 +214,32 @@ pub fn apply(t: &mut Tenant, input: &TenantInput) -> Result<(), Error> {
         validate_texts(t)?;
     }
     Ok(())
+}
+
+/// The rate limits a patch names must exist: a misspelt route (`verfy`) is refused, not ignored.
+fn check_limit_names(patch: &serde_json::Value) -> Result<(), Error> {
+    const KNOWN: [&str; 7] = [
+        "per_endpoint",
+        "per_ip",
+        "per_phone",
+        "send",
+        "resend",
+        "verify",
+        "messages",
+    ];
+    let Some(limits) = patch.get("limits").and_then(|l| l.as_object()) else {
+        return Ok(());
+    };
+    match limits.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        Some(k) => Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            format!(
+                "settings.limits.{k} is not a limit; the limits are {}",
+                KNOWN.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// JSON merge patch (RFC 7396).
@@ -253,15 +283,18 @@ pub async fn create<P: Platform>(
         expires_at: 0,
         created_at: now,
         label: "primary".into(),
+        admin_role: None,
+        scopes: Vec::new(),
     };
     app.repo().create_tenant(&t, &record).await?;
     Ok(Created { tenant: t, key })
 }
 
-/// An admin key of its own (admins can be told apart in the audit log by its prefix).
+/// An admin key of its own with a role (admins can be told apart in the audit log by its prefix).
 pub async fn create_admin_key<P: Platform>(
     app: &App<P>,
     label: &str,
+    role: AdminRole,
     expires_at: i64,
     now: i64,
 ) -> Result<NewKey, Error> {
@@ -275,9 +308,135 @@ pub async fn create_admin_key<P: Platform>(
         expires_at,
         created_at: now,
         label: label.to_string(),
+        admin_role: Some(role),
+        scopes: Vec::new(),
     };
     app.repo().put_key(&record).await?;
     Ok(key)
+}
+
+/// Another key of a tenant, limited to `scopes` (none: all), beside its other keys. `ctx`'s
+/// `Idempotency-Key` claim, if any, rides in the same commit.
+pub async fn create_tenant_key<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant: &Tenant,
+    label: &str,
+    scopes: Vec<Scope>,
+    expires_at: i64,
+    first: Option<&FirstCommit<'_>>,
+) -> Result<(NewKey, ApiKeyRecord), Error> {
+    let now = ctx.now_ms;
+    let key = keys::generate(&app.platform, Role::Tenant);
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Tenant,
+        tenant_id: tenant.id.clone(),
+        status: KeyStatus::Active,
+        expires_at,
+        created_at: now,
+        label: label.to_string(),
+        admin_role: None,
+        scopes,
+    };
+    let mut writes = vec![crate::service::repo::keys::create_write(&record)];
+    writes.extend(first.and_then(FirstCommit::claim_write));
+    match app.repo().commit(writes).await {
+        Ok(_) => {
+            if let Some(first) = first {
+                first.landed();
+            }
+        }
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    Ok((key, record))
+}
+
+/// Stops one of `tenant`'s own keys at once (a tenant revoking its keys); another tenant's key, or
+/// an admin key, is not found. Guarded by the version read; the claim rides in the commit.
+pub async fn revoke_own_key<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant: &Tenant,
+    prefix: &str,
+    first: &FirstCommit<'_>,
+) -> Result<ApiKeyRecord, Error> {
+    let Some((mut key, version)) = app.repo().get_key_versioned(prefix).await? else {
+        return Err(Error::new(ErrorCode::KeyNotFound));
+    };
+    if key.role != Role::Tenant || key.tenant_id != tenant.id {
+        return Err(Error::new(ErrorCode::KeyNotFound));
+    }
+    key.status = KeyStatus::Revoked;
+    let mut writes = vec![crate::store::Write::set(format!("api_keys/{prefix}"), &key)
+        .precondition(crate::store::Precondition::UpdateTime(version))];
+    writes.extend(first.claim_write());
+    match app.repo().commit(writes).await {
+        Ok(_) => first.landed(),
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    auth::forget_cached_keys(app);
+    Ok(key)
+}
+
+/// A new admin key with the role and label of `prefix`'s; the old one works `grace_secs` more
+/// (0: stops now). One commit, the old key guarded by the version read: two rotations of the
+/// same key cannot both win.
+pub async fn rotate_admin_key<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    prefix: &str,
+    grace_secs: i64,
+    now: i64,
+) -> Result<(NewKey, ApiKeyRecord, ApiKeyRecord), Error> {
+    let Some((old, version)) = app.repo().get_key_versioned(prefix).await? else {
+        return Err(Error::new(ErrorCode::KeyNotFound));
+    };
+    if old.role != Role::Admin || !old.live(now) {
+        return Err(Error::msg(
+            ErrorCode::KeyNotFound,
+            "No live admin key has this prefix (tenant keys rotate with their tenant)",
+        ));
+    }
+    let key = keys::generate(&app.platform, Role::Admin);
+    let record = ApiKeyRecord {
+        prefix: key.prefix.clone(),
+        key_sha256: key.sha256.clone(),
+        role: Role::Admin,
+        tenant_id: String::new(),
+        status: KeyStatus::Active,
+        expires_at: old.expires_at,
+        created_at: now,
+        label: old.label.clone(),
+        admin_role: Some(old.admin_role()),
+        scopes: Vec::new(),
+    };
+    let mut ended = old;
+    let until = now + grace_secs.max(0) * 1000;
+    if ended.expires_at == 0 || ended.expires_at > until {
+        ended.expires_at = until;
+    }
+    match app
+        .repo()
+        // An admin route: its key's claim was committed by the pipeline (`Claimed`).
+        .replace_key(&record, &ended, &version, None)
+        .await
+    {
+        Ok(()) => {}
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => return Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => return Err(e.into()),
+    }
+    auth::forget_cached_keys(app);
+    Ok((key, record, ended))
 }
 
 /// A new key; the tenant's other live keys keep working for `grace_secs`, then stop.
@@ -300,6 +459,8 @@ pub async fn rotate_key<P: Platform>(
         expires_at: 0,
         created_at: now,
         label: "rotated".into(),
+        admin_role: None,
+        scopes: Vec::new(),
     };
     let old_until = now + grace_secs.max(0) * 1000;
     match app

@@ -17,16 +17,19 @@ use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::model::{ApiKeyRecord, Tenant, TenantStatus};
 use crate::service::tenants::key_cache::{Cached, Lookup};
-use crate::service::tenants::keys::{self, Role};
+use crate::service::tenants::keys::{self, AdminRole, Role, Scope};
 
 #[derive(Debug, Clone)]
 pub enum Principal {
     Tenant {
         tenant: Box<Tenant>,
         key_prefix: String,
+        /// None: every scope.
+        scopes: Vec<Scope>,
     },
     Admin {
         key_prefix: String,
+        role: AdminRole,
     },
 }
 
@@ -76,6 +79,7 @@ pub async fn authenticate<P: Platform>(
             let global_switch = false;
             let principal = Principal::Admin {
                 key_prefix: "bootstrap".into(),
+                role: AdminRole::Owner,
             };
             return Ok(Authenticated {
                 principal,
@@ -117,11 +121,13 @@ pub async fn authenticate<P: Platform>(
     };
     let principal = match (record.role, tenant) {
         (Role::Admin, _) => Principal::Admin {
+            role: record.admin_role(),
             key_prefix: record.prefix,
         },
         (Role::Tenant, Some(tenant)) => Principal::Tenant {
             tenant: Box::new(tenant),
             key_prefix: record.prefix,
+            scopes: record.scopes,
         },
         (Role::Tenant, None) => return Err(unauthorized()),
     };
@@ -195,16 +201,27 @@ async fn count_auth_failure<P: Platform>(app: &App<P>, ctx: &Ctx) {
     }
 }
 
-/// The tenant behind a principal, if it may use tenant routes now.
-pub fn require_tenant(principal: Principal, now_ms: i64) -> Result<Tenant, Error> {
+/// The tenant behind a principal, if it may use tenant routes now, with a key whose scopes hold
+/// `needed`.
+pub fn require_tenant(principal: Principal, now_ms: i64, needed: Scope) -> Result<Tenant, Error> {
     match principal {
-        Principal::Tenant { tenant, .. } => {
+        Principal::Tenant { tenant, scopes, .. } => {
             if tenant.status == TenantStatus::Suspended {
                 return Err(Error::new(ErrorCode::TenantSuspended));
             }
             if tenant.quota_expires_at != 0 && tenant.quota_expires_at <= now_ms {
                 return Err(Error::new(ErrorCode::TenantExpired)
                     .details(json!({"expired_at": iso8601(tenant.quota_expires_at)})));
+            }
+            if !keys::allows(&scopes, needed) {
+                return Err(scope_refused(
+                    format!(
+                        "This key's scopes ({}) do not include {}",
+                        names(scopes.iter().map(|s| s.as_str())),
+                        needed.as_str()
+                    ),
+                    json!({"required_scope": needed, "key_scopes": scopes}),
+                ));
             }
             Ok(*tenant)
         }
@@ -215,13 +232,87 @@ pub fn require_tenant(principal: Principal, now_ms: i64) -> Result<Tenant, Error
     }
 }
 
-/// The admin key prefix behind a principal (the audit log's actor).
-pub fn require_admin(principal: Principal) -> Result<String, Error> {
+/// The admin key prefix behind a principal (the audit log's actor), if its role is one of
+/// `roles`.
+pub fn require_admin(principal: Principal, roles: &[AdminRole]) -> Result<String, Error> {
     match principal {
-        Principal::Admin { key_prefix } => Ok(key_prefix),
+        Principal::Admin { key_prefix, role } if roles.contains(&role) => Ok(key_prefix),
+        Principal::Admin { role, .. } => Err(scope_refused(
+            format!(
+                "This route takes an admin key of role {}; this key's role is {}",
+                names(roles.iter().map(|r| r.as_str())),
+                role.as_str()
+            ),
+            json!({"required_roles": roles, "key_role": role}),
+        )),
         Principal::Tenant { .. } => Err(Error::msg(
             ErrorCode::Forbidden,
             "This route needs an admin key",
         )),
+    }
+}
+
+fn scope_refused(message: String, details: serde_json::Value) -> Error {
+    Error::msg(ErrorCode::KeyScope, message).details(details)
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = it.collect();
+    if v.is_empty() {
+        "all".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant_key(scopes: Vec<Scope>) -> Principal {
+        Principal::Tenant {
+            tenant: Box::new(Tenant::new("t_1".into(), "T".into(), 0)),
+            key_prefix: "p".into(),
+            scopes,
+        }
+    }
+
+    #[test]
+    fn scopes_are_checked_after_the_tenant_and_refused_with_their_own_code() {
+        assert!(require_tenant(tenant_key(vec![]), 1, Scope::Manage).is_ok());
+        assert!(require_tenant(tenant_key(vec![Scope::Verify]), 1, Scope::Verify).is_ok());
+        let e = require_tenant(tenant_key(vec![Scope::Send]), 1, Scope::Verify).unwrap_err();
+        assert_eq!(e.code, ErrorCode::KeyScope);
+        assert_eq!(e.details.unwrap()["required_scope"], "verify");
+        let mut suspended = tenant_key(vec![Scope::Send]);
+        if let Principal::Tenant { tenant, .. } = &mut suspended {
+            tenant.status = TenantStatus::Suspended;
+        }
+        assert_eq!(
+            require_tenant(suspended, 1, Scope::Verify)
+                .unwrap_err()
+                .code,
+            ErrorCode::TenantSuspended
+        );
+    }
+
+    #[test]
+    fn roles_are_checked_against_the_routes_list() {
+        let admin = |role| Principal::Admin {
+            key_prefix: "k".into(),
+            role,
+        };
+        let ops = [AdminRole::Owner, AdminRole::Operator];
+        assert_eq!(
+            require_admin(admin(AdminRole::Operator), &ops).unwrap(),
+            "k"
+        );
+        let e = require_admin(admin(AdminRole::Billing), &ops).unwrap_err();
+        assert_eq!(e.code, ErrorCode::KeyScope);
+        assert!(e.message.contains("owner, operator") && e.message.contains("billing"));
+        assert_eq!(
+            require_admin(tenant_key(vec![]), &ops).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
     }
 }

@@ -18,6 +18,101 @@ pub enum Role {
     Admin,
 }
 
+/// What an admin key may do. Keys made before roles existed, and the bootstrap key, are owners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// Everything, and alone: admin keys, backups and restores, deleting tenants.
+    #[default]
+    Owner,
+    /// Runs the service: tenants, phones, kill switches, alerts, opt-outs.
+    Operator,
+    /// Reads what helps answer a customer: tenants, logs, phones, alerts (changes nothing).
+    Support,
+    /// Reads tenants, usage, analytics and the audit log (changes nothing).
+    Billing,
+}
+
+impl AdminRole {
+    pub const ALL: [AdminRole; 4] = [
+        AdminRole::Owner,
+        AdminRole::Operator,
+        AdminRole::Support,
+        AdminRole::Billing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Owner => "owner",
+            AdminRole::Operator => "operator",
+            AdminRole::Support => "support",
+            AdminRole::Billing => "billing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AdminRole> {
+        AdminRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What a tenant key may do. A key without stored scopes (every key made before scopes existed,
+/// and a tenant's first key) has them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Send codes (and resend them) and direct messages.
+    Send,
+    /// Check codes.
+    Verify,
+    /// Read: status, usage, analytics, the message log, webhooks, opt-outs.
+    Read,
+    /// Change the account: webhooks, opt-outs, key rotation.
+    Manage,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Send, Scope::Verify, Scope::Read, Scope::Manage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Send => "send",
+            Scope::Verify => "verify",
+            Scope::Read => "read",
+            Scope::Manage => "manage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A key's scopes as given by a caller: known names, at least one, each once (sorted); the full
+/// set is stored as none (so a full key stays full when scopes are added later).
+pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, String> {
+    if names.is_empty() {
+        return Err("scopes must name at least one of send, verify, read, manage".into());
+    }
+    let mut out = Vec::new();
+    for n in names {
+        let s = Scope::parse(n.trim())
+            .ok_or_else(|| format!("scopes: {n:?} is not one of send, verify, read, manage"))?;
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.sort();
+    if out.len() == Scope::ALL.len() {
+        out.clear();
+    }
+    Ok(out)
+}
+
+/// Whether a key with `stored` scopes (none = all) may act with `needed`.
+pub fn allows(stored: &[Scope], needed: Scope) -> bool {
+    stored.is_empty() || stored.contains(&needed)
+}
+
 impl Role {
     fn tag(self) -> &'static str {
         match self {
@@ -108,6 +203,36 @@ mod tests {
             prefix_of(&format!("otp_sk_abcdefghjkmn_{}", "x%".repeat(21))),
             None
         );
+    }
+
+    #[test]
+    fn scopes_parse_strictly_and_the_full_set_is_stored_as_none() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_scopes(&names(&["verify", "send", "send"])),
+            Ok(vec![Scope::Send, Scope::Verify])
+        );
+        assert_eq!(
+            parse_scopes(&names(&["manage", "read", "verify", "send"])),
+            Ok(vec![])
+        );
+        assert!(parse_scopes(&names(&[])).is_err());
+        assert!(parse_scopes(&names(&["admin"]))
+            .unwrap_err()
+            .contains("\"admin\""));
+        assert!(allows(&[], Scope::Manage));
+        assert!(allows(&[Scope::Send], Scope::Send));
+        assert!(!allows(&[Scope::Send], Scope::Verify));
+    }
+
+    #[test]
+    fn roles_read_and_write_their_names() {
+        for r in AdminRole::ALL {
+            assert_eq!(AdminRole::parse(r.as_str()), Some(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        assert_eq!(AdminRole::parse("root"), None);
+        assert_eq!(AdminRole::default(), AdminRole::Owner);
     }
 
     #[test]

@@ -123,6 +123,7 @@ export async function renderAnalytics(root, opts) {
     ));
   }
   panel.append(errorsTable(t.errors), periodTable(series, open));
+  if (t.heatmap) panel.append(heatmapTable(t.heatmap));
   root.replaceChildren(panel);
 }
 
@@ -145,7 +146,25 @@ function kpis(t) {
     kpi("messages", "Direct messages", t.messages, num(t.messages)),
     kpi("requests", "API requests", t.requests, num(t.requests)),
     ...LATENCY.map(([p, name, note]) => kpi(p, `Latency, ${name.toLowerCase()}`, t.latency_ms[p], ms(t.latency_ms[p]), note)),
+    // End users (by day or month, not by hour): new numbers add up over a range; the distinct
+    // active and returning ones are per period (the table below).
+    t.end_users ? kpi("users_new", "New end users", t.end_users.new, num(t.end_users.new), "numbers verified for the first time") : null,
   );
+}
+
+const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/** Sends by UTC weekday and hour over the range (`total.heatmap`), shaded by count. */
+function heatmapTable(grid) {
+  const top = Math.max(1, ...grid.flat());
+  const rows = grid.map((row, d) => h("tr", { dataset: { weekday: WEEKDAYS[d] } },
+    h("th", { scope: "row" }, WEEKDAYS[d]),
+    // Four shades by share of the busiest cell (classes: the console's CSP allows no inline style).
+    row.map((n) => h("td", { class: `num heat-${n ? Math.min(4, 1 + Math.floor((4 * n) / (top + 1))) : 0}` }, num(n)))));
+  return h("details", { class: "heatmap" },
+    h("summary", {}, "Sends by weekday and hour (UTC)"),
+    table(["Day", ...Array.from({ length: 24 }, (_, i) => String(i))], rows,
+      { caption: "Sends by weekday and hour (UTC)", captionHidden: true }));
 }
 
 function errorsTable(errors) {
@@ -168,10 +187,12 @@ function periodTable(series, open) {
     h("td", { class: "num" }, num(s.verifications.expired)),
     h("td", { class: "num" }, pct(s.conversion_rate)),
     h("td", { class: "num" }, pct(s.delivery.success_rate)),
-    LATENCY.map(([p]) => h("td", { class: "num" }, ms(s.latency_ms[p])))));
+    LATENCY.map(([p]) => h("td", { class: "num" }, ms(s.latency_ms[p]))),
+    s.end_users ? [h("td", { class: "num" }, num(s.end_users.active)), h("td", { class: "num" }, num(s.end_users.returning))] : null));
+  const users = series.some((s) => s.end_users) ? ["Active end users", "Returning end users"] : [];
   return h("details", { class: "periods" },
     h("summary", {}, "Figures per period"),
-    table(["Period (UTC)", "Sends", "Approved", "Wrong codes", "Expired", "Conversion", "Delivery", ...LATENCY.map(([, name]) => `Latency, ${name.toLowerCase()}`)], rows,
+    table(["Period (UTC)", "Sends", "Approved", "Wrong codes", "Expired", "Conversion", "Delivery", ...LATENCY.map(([, name]) => `Latency, ${name.toLowerCase()}`), ...users], rows,
       { caption: "Figures per period", captionHidden: true }));
 }
 

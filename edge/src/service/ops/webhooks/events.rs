@@ -135,6 +135,7 @@ impl Event {
             "id": v.id,
             "phone": v.phone,
             "status": match v.status { VerificationStatus::Exhausted => "max_attempts", VerificationStatus::Approved => "approved", _ => "expired" },
+            "channel": if v.reverse.is_some() { "reverse" } else { "sms" },
             "checks": v.checks,
             "sends": v.sends,
             "created_at": iso8601(v.created_at),
