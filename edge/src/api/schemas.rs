@@ -33,6 +33,8 @@ pub fn components() -> Map<String, Value> {
     add::<views::Usage>(&mut all);
     add::<views::TenantView>(&mut all);
     add::<views::TenantPage>(&mut all);
+    add::<views::KeyView>(&mut all);
+    add::<views::KeyList>(&mut all);
     all.into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
@@ -429,6 +431,20 @@ pub fn tenant_created_example() -> Value {
         ..tenant_view_example()
     };
     v1_example(json!(t))
+}
+pub fn key_ok() -> Value {
+    envelope(named::<views::KeyView>())
+}
+pub fn key_list_ok() -> Value {
+    envelope(named::<views::KeyList>())
+}
+pub fn key_example() -> Value {
+    let mut k = tenant_key_example();
+    k["data"].as_object_mut().map(|d| d.remove("api_key"));
+    k
+}
+pub fn key_list_example() -> Value {
+    v1_example(json!({"items": [key_example()["data"]]}))
 }
 pub fn tenant_key_example() -> Value {
     v1_example(

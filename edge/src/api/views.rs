@@ -223,6 +223,16 @@ pub struct KeyView {
     pub expires_at: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Only in the answer that made it (and shown only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "otp_sk_…")]
+    pub api_key: Option<String>,
+}
+
+/// A list of keys.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeyList {
+    pub items: Vec<KeyView>,
 }
 
 impl KeyView {
@@ -245,6 +255,15 @@ impl KeyView {
             status: k.status,
             expires_at: (k.expires_at != 0).then(|| iso8601(k.expires_at)),
             created_at: iso8601(k.created_at),
+            api_key: None,
+        }
+    }
+
+    /// A key just made, with its secret (shown once).
+    pub fn made(k: &ApiKeyRecord, plain: &str) -> KeyView {
+        KeyView {
+            api_key: Some(plain.to_string()),
+            ..KeyView::of(k)
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::service::ops::audit;
 use crate::service::tenants::admin;
 use crate::service::tenants::admission;
 
-use super::admin::{end_time, key_json, key_label, scopes_input};
+use super::admin::{end_time, key_label, scopes_input};
+use crate::api::views::{KeyList, KeyView};
 
 pub async fn rotate_key<P: Platform>(
     app: &App<P>,
@@ -70,11 +71,10 @@ pub async fn create_key<P: Platform>(
     let (key, record) =
         admin::create_tenant_key(app, c.ctx, tenant, label, scopes, expires_at, Some(&first))
             .await?;
-    let mut data = key_json(&record);
+    let data = KeyView::made(&record, &key.plain);
     let actor = format!("tenant:{}", tenant.id);
-    let details = json!({"prefix": key.prefix, "label": label, "scopes": data["scopes"]});
+    let details = json!({"prefix": key.prefix, "label": label, "scopes": data.scopes});
     audit::audit(app, c.ctx, &actor, "tenant.key_create", &tenant.id, details).await;
-    data["api_key"] = json!(key.plain);
     Ok(ok(201, data, c.ctx))
 }
 
@@ -82,11 +82,8 @@ pub async fn create_key<P: Platform>(
 pub async fn list_keys<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let tenant = c.tenant()?;
     let keys = app.repo().keys_of_tenant(&tenant.id).await?;
-    Ok(ok(
-        200,
-        json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()}),
-        c.ctx,
-    ))
+    let items = keys.iter().map(KeyView::of).collect();
+    Ok(ok(200, KeyList { items }, c.ctx))
 }
 
 /// `POST /v1/keys/{prefix}/revoke`: stops one of the caller's tenant's keys at once.
@@ -109,5 +106,5 @@ pub async fn revoke_key<P: Platform>(
     let actor = format!("tenant:{}", tenant.id);
     let details = json!({"role": key.role, "tenant_id": key.tenant_id});
     audit::audit(app, c.ctx, &actor, "key.revoke", prefix, details).await;
-    Ok(ok(200, key_json(&key), c.ctx))
+    Ok(ok(200, KeyView::of(&key), c.ctx))
 }

@@ -8,7 +8,7 @@ use super::Call;
 use crate::api::body;
 use crate::api::http::{ApiRequest, ApiResponse};
 use crate::api::render::ok;
-use crate::api::views::{KeyView, TenantPage, TenantView};
+use crate::api::views::{KeyList, KeyView, TenantPage, TenantView};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
@@ -671,27 +671,23 @@ pub async fn tenant_key_create<P: Platform>(
     let t = load(app, id).await?;
     let (key, record) =
         admin::create_tenant_key(app, c.ctx, &t, label, scopes, expires_at, None).await?;
-    let mut data = key_json(&record);
+    let data = KeyView::made(&record, &key.plain);
     audit::audit(
         app,
         c.ctx,
         c.actor()?,
         "tenant.key_create",
         id,
-        json!({"prefix": key.prefix, "label": label, "scopes": data["scopes"]}),
+        json!({"prefix": key.prefix, "label": label, "scopes": data.scopes}),
     )
     .await;
-    data["api_key"] = json!(key.plain);
     Ok(ok(201, data, c.ctx))
 }
 
 pub async fn key_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let keys = app.repo().admin_keys().await?;
-    Ok(ok(
-        200,
-        json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()}),
-        c.ctx,
-    ))
+    let items = keys.iter().map(KeyView::of).collect();
+    Ok(ok(200, KeyList { items }, c.ctx))
 }
 
 pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -706,7 +702,7 @@ pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         json!({"role": key.role, "tenant_id": key.tenant_id}),
     )
     .await;
-    Ok(ok(200, key_json(&key), c.ctx))
+    Ok(ok(200, KeyView::of(&key), c.ctx))
 }
 
 pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
