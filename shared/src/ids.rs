@@ -113,6 +113,91 @@ id_type!(
     GatewayId
 );
 
+/// A point in time as unix milliseconds, as records keep it (`UnixMs(0)`: never, or not set).
+/// Plain `i64` on the wire and in the store. A time plus or minus a duration in ms is a time; two
+/// times apart are a duration (`i64`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+#[schema(value_type = i64)]
+pub struct UnixMs(pub i64);
+
+impl UnixMs {
+    /// Set (not the zero that stands for "never").
+    pub fn is_set(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl From<i64> for UnixMs {
+    fn from(ms: i64) -> Self {
+        UnixMs(ms)
+    }
+}
+
+impl From<UnixMs> for i64 {
+    fn from(t: UnixMs) -> i64 {
+        t.0
+    }
+}
+
+impl std::ops::Add<i64> for UnixMs {
+    type Output = UnixMs;
+    fn add(self, ms: i64) -> UnixMs {
+        UnixMs(self.0 + ms)
+    }
+}
+
+impl std::ops::Sub<i64> for UnixMs {
+    type Output = UnixMs;
+    fn sub(self, ms: i64) -> UnixMs {
+        UnixMs(self.0 - ms)
+    }
+}
+
+impl std::ops::Sub for UnixMs {
+    type Output = i64;
+    fn sub(self, other: UnixMs) -> i64 {
+        self.0 - other.0
+    }
+}
+
+impl PartialEq<i64> for UnixMs {
+    fn eq(&self, other: &i64) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialOrd<i64> for UnixMs {
+    fn partial_cmp(&self, other: &i64) -> Option<std::cmp::Ordering> {
+        self.0.partial_cmp(other)
+    }
+}
+
+impl PartialEq<UnixMs> for i64 {
+    fn eq(&self, other: &UnixMs) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialOrd<UnixMs> for i64 {
+    fn partial_cmp(&self, other: &UnixMs) -> Option<std::cmp::Ordering> {
+        self.partial_cmp(&other.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +233,9 @@ mod tests {
         assert_eq!("msg_1", id);
         assert_eq!(String::from("msg_1"), id);
         assert_eq!(&*id, "msg_1");
+        let t = UnixMs(1_000);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "1000");
+        assert_eq!((t + 500) - t, 500);
+        assert!(t < 2_000 && 500 < t && t == 1_000);
     }
 }

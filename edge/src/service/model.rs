@@ -1,7 +1,7 @@
 //! Stored records and their state machines. Times are unix milliseconds; nothing secret is kept in
 //! clear (keys as SHA-256, codes as HMAC and sealed).
 
-use otp_shared::ids::{GatewayId, MessageId, TenantId};
+use otp_shared::ids::{GatewayId, MessageId, TenantId, UnixMs};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::RateRule;
@@ -476,19 +476,19 @@ pub struct MessageRecord {
     pub state: DeliveryState,
     pub attempts: u32,
     pub error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
     pub request_id: String,
     /// The verification an OTP message delivers: a reroute finds the code through it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_id: Option<String>,
     /// The phone never sends it after this (unix ms; 0 on records from before it was kept).
     #[serde(default)]
-    pub deadline_ms: i64,
+    pub deadline_ms: UnixMs,
     /// When the scheduled job asks its phone about it if it has no final state by then
     /// (`fleet::stuck`; unix ms, 0 = never).
     #[serde(default)]
-    pub check_after: i64,
+    pub check_after: UnixMs,
     /// Why it failed, as the phone classified it (`wire::FailureClass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_class: Option<otp_shared::wire::FailureClass>,

@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use otp_shared::ids::UnixMs;
 use otp_shared::wire::{FailureClass, MessageKind, MessageState, ERR_HELD};
 use serde_json::{json, Value};
 
@@ -161,7 +162,7 @@ async fn look_at<P: Platform>(
             m.attempts = r.attempts;
             m.error = r.error;
             m.failure_class = r.class;
-            m.updated_at = now;
+            m.updated_at = now.into();
             if !save(app, ctx, &m, version).await {
                 return Found::Waiting;
             }
@@ -230,13 +231,13 @@ fn fail(m: &mut MessageRecord, why: &str, class: FailureClass, now: i64) {
     m.state = DeliveryState::Failed;
     m.error = Some(why.into());
     m.failure_class = Some(class);
-    m.updated_at = now;
+    m.updated_at = now.into();
 }
 
 /// Looks again later, each time twice as late (at least `STUCK_AFTER_MS`).
 async fn wait<P: Platform>(app: &App<P>, ctx: &Ctx, m: &mut MessageRecord, version: &str) -> Found {
-    let age = (ctx.now_ms - m.created_at).max(0);
-    m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
+    let age = (ctx.now_ms - m.created_at.0).max(0);
+    m.check_after = UnixMs(ctx.now_ms) + age.max(app.cfg.fleet.stuck_after_ms);
     save(app, ctx, m, version).await;
     Found::Waiting
 }
@@ -293,8 +294,8 @@ async fn move_elsewhere<P: Platform>(
     };
     let mut next = prepared.message().clone();
     m.rerouted_to = Some(next.id.to_string());
-    let age = (ctx.now_ms - m.created_at).max(0);
-    m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
+    let age = (ctx.now_ms - m.created_at.0).max(0);
+    m.check_after = UnixMs(ctx.now_ms) + age.max(app.cfg.fleet.stuck_after_ms);
     if let Err(e) = dispatch::record_with(
         app,
         ctx,
@@ -409,7 +410,7 @@ async fn hand_over<P: Platform>(
             // The phone that holds the copy, and where a reply to it goes.
             if n.gateway_id != next.gateway_id {
                 n.gateway_id = next.gateway_id.clone();
-                n.updated_at = ctx.now_ms;
+                n.updated_at = ctx.now_ms.into();
                 writes.push(repo::messages::update_write(&n, &n_version));
                 writes.extend(route.clone());
             }

@@ -16,6 +16,7 @@
 //!    phone may have the message, the answer is never an error: a write that fails then is logged,
 //!    because an error would make the client retry and send twice.
 
+use otp_shared::ids::UnixMs;
 use otp_shared::phone::Phone;
 use otp_shared::sms::SmsInfo;
 use otp_shared::wire::{MessageKind, SendRequest};
@@ -226,12 +227,12 @@ fn prepared<P: Platform>(
         state: DeliveryState::Queued,
         attempts: 0,
         error: None,
-        created_at: ctx.now_ms,
-        updated_at: ctx.now_ms,
+        created_at: ctx.now_ms.into(),
+        updated_at: ctx.now_ms.into(),
         request_id: ctx.request_id.clone(),
         verification_id: out.verification_id,
-        deadline_ms: out.deadline_ms,
-        check_after: ctx.now_ms + app.cfg.fleet.stuck_after_ms,
+        deadline_ms: out.deadline_ms.into(),
+        check_after: UnixMs(ctx.now_ms + app.cfg.fleet.stuck_after_ms),
         failure_class: None,
         reroute_of: None,
         rerouted_to: None,
@@ -370,7 +371,7 @@ pub async fn deliver_outcome<P: Platform>(
     let links = links(app, &order).await;
     let order: Vec<&GatewayLink> = links.iter().collect();
     let outcome = hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await;
-    message.updated_at = app.platform.now_ms();
+    message.updated_at = app.platform.now_ms().into();
     let version = recorded.message_version;
     match outcome {
         Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
@@ -473,7 +474,7 @@ pub(crate) fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
             &RouteRecord {
                 tenant_id: p.message.tenant_id.to_string(),
                 message_id: p.message.id.to_string(),
-                at: p.message.created_at,
+                at: p.message.created_at.0,
             },
         )
     })
@@ -581,9 +582,9 @@ impl MessageView {
             failure_class: m.failure_class,
             rerouted_to: m.rerouted_to.clone(),
             reroute_of: m.reroute_of.clone(),
-            expires_at: (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
-            created_at: iso8601(m.created_at),
-            updated_at: iso8601(m.updated_at),
+            expires_at: m.deadline_ms.is_set().then(|| iso8601(m.deadline_ms.0)),
+            created_at: iso8601(m.created_at.0),
+            updated_at: iso8601(m.updated_at.0),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Only the gateway that holds a message may report on it; a replayed request finds its nonce and
 //! changes nothing; a report that is no step forward writes nothing.
 
+use otp_shared::ids::UnixMs;
 use otp_shared::wire::{MessageState, StatusReport, MAX_REPORTS_PER_BATCH};
 
 use crate::error::{Error, ErrorCode};
@@ -81,7 +82,7 @@ pub async fn apply_reports<P: Platform>(
             m.attempts = r.attempts;
             m.error = r.error.clone();
             m.failure_class = r.class;
-            m.updated_at = r.at as i64 * 1000;
+            m.updated_at = UnixMs(r.at as i64 * 1000);
             *changed = true;
             applied += 1;
             events.extend(event_of(r.state).map(|e| (m.tenant_id.clone(), e)));
