@@ -18,7 +18,10 @@ which ones ran; each front is warmed up (--warmup, long enough for the emulator'
 --runs times in a row, so a second run shows whether the first was still warming. Nothing is
 asserted: the figures are printed.
 
-Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--warmup 15] [--runs 2] [--baseline]"""
+With --stages it then profiles one send and one verify window on workerd (a V8 CPU profile through
+workerd's inspector) and prints the front's CPU per request by pipeline stage (bench/stages.py).
+
+Usage: .venv/bin/python bench/edge_bench.py [--clients 32] [--duration 10] [--warmup 15] [--runs 2] [--baseline] [--stages]"""
 
 import argparse
 import json
@@ -33,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
-from tests.harness.stack import EMULATOR, NODE, Stack, gateway_binary  # noqa: E402
+from tests.harness.stack import EMULATOR, NODE, Stack, free_port, gateway_binary  # noqa: E402
+import stages  # noqa: E402  (bench/stages.py)
 
 BENCH_PY = ROOT / "bench/.venv/bin/python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -176,6 +180,53 @@ def bench_front(url, admin_key, session_id, phone_session, name, args, results):
         os.unlink(phones)
 
 
+def profiled(url, admin_key, session_id, inspector_port, args):
+    """--stages: one send and one verify window on workerd under a V8 CPU profile of its isolate;
+    prints where the front's CPU per request goes (bench/stages.py)."""
+    key = bench_tenant(url, admin_key)
+    names = stages.load_names(ROOT / "build/index_bg.names.json")
+    out = {}
+    for mode in ("send", "verify"):
+        extra = ["--duration", str(args.duration)]
+        if mode == "verify":
+            phones = tempfile.NamedTemporaryFile(prefix="bench-phones-", delete=False).name
+            run_load(url, "verify", key, "stages-prime", args, ["--phones", str(args.phones), "--phones-file", phones, "--prime-only"])
+            extra += ["--phones-file", phones]
+        else:
+            run_load(url, "send", key, "stages-warmup", args, ["--duration", "2"])
+        cpu0 = cpu_seconds(session_id)
+        prof, r = stages.profile_during(inspector_port, lambda: run_load(url, mode, key, f"stages-{mode}", args, extra))
+        cpu = cpu_seconds(session_id) - cpu0
+        # For Chrome DevTools' Performance panel (names: build/index_bg.names.json).
+        (ROOT / f"bench/.last-{mode}.cpuprofile").write_text(json.dumps(prof))
+        n = max(1, r.get("requests", 0))
+        p = stages.Profile(prof, names)
+        by_stage, by_code, leaves, idle = stages.classify(p)
+        sampled = sum(by_stage.values())
+        front_ms = cpu * 1000 / n
+        # The sampler's time deltas are wall time (on a loaded machine the thread also waits for a core), so
+        # the profile gives the shares and /proc the total: ms / request = share x front CPU per request.
+        lines = [f"\n== where the front's CPU goes: {mode} on workerd under a V8 CPU profile ({n} requests, "
+                 f"{r.get('rps', 0):.1f} req/s while profiled) ==",
+                 f"front CPU (workerd's processes, /proc) {front_ms:.2f} ms / request, shared out below by the profile's "
+                 f"busy samples ({sampled / 1000 / n:.2f} ms / request of sampler wall time; idle {idle / 1000 / n:.2f})"]
+        for title, counts, top in (("stage (innermost pipeline step on the stack)", by_stage, None),
+                                   ("code (the sampled leaf frame)", by_code, None),
+                                   ("top leaf functions", leaves, 12)):
+            rows = [f"| {title} | share | front CPU ms / request |", "|---|---|---|"]
+            for name, us in counts.most_common(top):
+                share = us / max(1, sampled)
+                rows.append(f"| {name[:110]} | {share * 100:.1f} % | {share * front_ms:.3f} |")
+            lines += [""] + rows
+        print("\n".join(lines))
+        out[mode] = {"requests": n, "front_cpu_ms": round(front_ms, 3),
+                     "stages_ms": {k: round(v * front_ms / max(1, sampled), 4) for k, v in by_stage.items()},
+                     "code_ms": {k: round(v * front_ms / max(1, sampled), 4) for k, v in by_code.items()}}
+        if mode == "verify":
+            os.unlink(phones)
+    return out
+
+
 def bench_tenant(url, admin_key):
     unlimited = {"limit": 10_000_000, "window_secs": 60}
     settings = {"limits": {"per_endpoint": unlimited, "per_ip": unlimited}, "max_sends": 50, "code_type": "digits",
@@ -217,6 +268,9 @@ def main():
     ap.add_argument("--phones", type=int, default=2000, help="verify: phones primed with a live code")
     ap.add_argument("--baseline", action="store_true", help="also run the seed's Node + Express stack and print ratios")
     ap.add_argument("--skip-wrangler", action="store_true", help="measure workerd alone")
+    ap.add_argument("--stages", action="store_true",
+                    help="after the measured runs, profile one send and one verify window on workerd (V8 CPU profile"
+                         " through its inspector) and print the front's CPU per request by pipeline stage")
     ap.add_argument("--phone-sync", choices=["full", "normal"], default="full",
                     help="the phone's SQLite synchronous mode (full, its default: every commit fsynced)")
     args = ap.parse_args()
@@ -233,8 +287,11 @@ def main():
             phone = stack.gateways[0]["proc"].pid
             bench_front(stack.url, stack.admin_key, wrangler.pid, phone, "wrangler-dev", args, results)
         g = stack.start_gateway("phone-direct", None)
-        direct, session = stack.start_workerd(g)
+        inspector = free_port() if args.stages else None
+        direct, session = stack.start_workerd(g, inspector_port=inspector)
         bench_front(direct, stack.admin_key, session, g["proc"].pid, "workerd", args, results)
+        if args.stages:
+            results["stages"] = profiled(direct, stack.admin_key, session, inspector, args)
     finally:
         stack.stop()
     if args.baseline:
@@ -256,6 +313,8 @@ def main():
           "| phone CPU ms / request | machine CPU ms / request |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
+        if name == "stages":
+            continue
         mode, run = name.rsplit(" ", 2)[-2:]
         print(row(name, r, results.get(f"seed baseline {mode} {run}")))
     print("(vs seed: the edge's figure divided by the seed stack's for the same mode and run: for req/s higher is"

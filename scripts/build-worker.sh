@@ -74,9 +74,15 @@ env "${build_env[@]}" OTP_BUILD_COMMIT="$(git rev-parse --short=12 HEAD 2>/dev/n
 wasm="build/index_bg.wasm"
 # Binaryen's optimizer (pinned in package-lock.json; worker-build would download its own): about 10 %
 # less CPU per send in workerd and a third less to load. The features are the ones the module uses.
-"$ROOT/node_modules/.bin/wasm-opt" -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-exception-handling \
-  "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+# -g keeps the functions' names through the optimiser; the shipped module then drops them (a third
+# of its size) and build/index_bg.names.json keeps them by function index, for the bench's CPU
+# profile (bench/stages.py): stripping renumbers nothing.
+features=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
+  --enable-reference-types --enable-multivalue --enable-exception-handling)
+"$ROOT/node_modules/.bin/wasm-opt" -O3 -g "${features[@]}" "$wasm" -o "$wasm.named"
+"$ROOT/node_modules/.bin/wasm-opt" --strip-debug "${features[@]}" "$wasm.named" -o "$wasm"
+python3 "$ROOT/scripts/wasm-names.py" "$wasm.named" >build/index_bg.names.json
+rm -f "$wasm.named"
 echo "$inputs_sha" >"$stamp"
 echo "$route" >build/.route
 log "worker: built ($route route) in $(( $(date +%s) - start )) s; $(file_size "$wasm") bytes wasm, $(gzip -9c "$wasm" | wc -c) gzipped"

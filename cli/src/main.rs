@@ -48,6 +48,26 @@ enum Cmd {
         #[arg(long)]
         heatmap: bool,
     },
+    /// Conversion (codes sent, delivered, verified; time to verify p50/p90) by SIM, phone,
+    /// country, prefix, template or tenant; by SIM or phone, each phone's conversion standing.
+    Conversion {
+        #[arg(long, value_parser = ["sim", "gateway", "country", "prefix", "template", "tenant"], default_value = "sim")]
+        by: String,
+        #[arg(long, value_parser = ["hour", "day", "month"], default_value = "day")]
+        granularity: String,
+        /// First date (or time), ISO 8601; default today.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last date (or time), ISO 8601; default today.
+        #[arg(long)]
+        to: Option<String>,
+        /// One tenant's figures instead of the service's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Most rows (1 to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Phones: live state, health-check history, and each phone's own kill switch.
     #[command(subcommand)]
     Gateways(Gateways),
@@ -635,6 +655,22 @@ fn run(cli: Cli) -> Result<Value, String> {
             } else {
                 Ok(d)
             }
+        }
+        Cmd::Conversion {
+            by,
+            granularity,
+            from,
+            to,
+            tenant,
+            limit,
+        } => {
+            let mut q = format!("by={by}&granularity={granularity}&limit={limit}");
+            for (k, v) in [("from", from), ("to", to), ("tenant_id", tenant)] {
+                if let Some(v) = v {
+                    q.push_str(&format!("&{k}={}", enc(&v)));
+                }
+            }
+            api.call("GET", &format!("/v1/admin/conversion?{q}"), None)
         }
         Cmd::Gateways(Gateways::Status) => api.call("GET", "/v1/admin/gateways", None),
         Cmd::Gateways(Gateways::Checks { limit }) => api.call(

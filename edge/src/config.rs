@@ -98,6 +98,15 @@ pub struct FleetConfig {
     pub canary_timeout_ms: i64,
     /// How long an isolate routes by the phones' standing it read (`FLEET_CACHE_MS`).
     pub cache_ms: i64,
+    /// The conversion window a SIM is judged over, in hours of counters: the current hour and the
+    /// ones before it (`CONVERSION_WINDOW_HOURS`, default 2, 1 to 24).
+    pub conversion_window_hours: u32,
+    /// Codes a SIM must have sent in the window before its conversion is judged
+    /// (`CONVERSION_MIN_CODES`, default 20).
+    pub conversion_min_codes: u32,
+    /// A judged SIM converting below this percentage of the pool's median is routed last
+    /// (`CONVERSION_BELOW_PERCENT`, default 50).
+    pub conversion_below_percent: u32,
 }
 
 /// The scheduled backup (`service::ops::backup`).
@@ -292,6 +301,10 @@ impl Config {
                     * 60_000,
                 canary_timeout_ms: num("CANARY_TIMEOUT_SECS", 600)?.clamp(5, 86_400) as i64 * 1000,
                 cache_ms: num("FLEET_CACHE_MS", 30_000)?.min(600_000) as i64,
+                conversion_window_hours: num("CONVERSION_WINDOW_HOURS", 2)?.clamp(1, 24) as u32,
+                conversion_min_codes: num("CONVERSION_MIN_CODES", 20)?.clamp(1, 100_000) as u32,
+                conversion_below_percent: num("CONVERSION_BELOW_PERCENT", 50)?.clamp(1, 100)
+                    as u32,
             },
             enrol: EnrolConfig {
                 roster_cache_ms: num("ROSTER_CACHE_MS", 10_000)?.min(600_000) as i64,

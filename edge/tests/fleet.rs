@@ -173,6 +173,9 @@ async fn failed_otp(
         reroute_of: None,
         rerouted_to: None,
         avoid_gateways: Vec::new(),
+        channel: None,
+        provider: None,
+        conv: None,
     };
     put(
         app,

@@ -425,9 +425,10 @@ class Stack:
         worker = self._spawn(f"worker-{self.restarts + 1}", args, env=env, cwd=ROOT)
         wait_http(self.url + "/health", 90, worker, "wrangler dev")
 
-    def start_workerd(self, gateway):
+    def start_workerd(self, gateway, inspector_port=None):
         """The built worker on plain `workerd serve` (its own port, `gateway` its only phone, which
-        must have been started with edge_url None: it is pointed here). Returns (url, session id)."""
+        must have been started with edge_url None: it is pointed here; `inspector_port`: workerd's
+        inspector listens there, for a CPU profile). Returns (url, session id)."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         self._point_gateway(gateway, url)
@@ -446,7 +447,8 @@ class Stack:
             shutil.copy(ROOT / "build" / f, self.dir / f)
         cfg = self.dir / "workerd.capnp"
         cfg.write_text(CAPNP.replace("{port}", str(port)).replace("{bindings}", bindings))
-        p = self._spawn("workerd", [str(ROOT / "node_modules/.bin/workerd"), "serve", str(cfg), "--experimental"])
+        inspector = [f"--inspector-addr=127.0.0.1:{inspector_port}"] if inspector_port else []
+        p = self._spawn("workerd", [str(ROOT / "node_modules/.bin/workerd"), "serve", str(cfg), "--experimental", *inspector])
         wait_http(url + "/health", 30, p, "workerd")
         return url, p.pid
 

@@ -425,6 +425,34 @@ pub fn admin_ok() -> Value {
 pub fn admin_example() -> Value {
     v1_example(json!({}))
 }
+fn conversion_row() -> Value {
+    let n = || json!({"type": "integer"});
+    let rate = || json!({"type": ["number", "null"]});
+    json!({"type": "object", "required": ["key", "sent", "delivered", "verified"], "properties": {
+        "key": text(), "sent": n(), "delivered": n(), "verified": n(),
+        "conversion": rate(), "delivery_rate": rate(), "ttv_p50_s": rate(), "ttv_p90_s": rate(),
+        "ttv_over_s": {"type": "integer"}}})
+}
+pub fn conversion_ok() -> Value {
+    envelope(
+        json!({"type": "object", "required": ["scope", "by", "total", "rows"], "properties": {
+        "scope": text(), "by": {"enum": ["tenant", "country", "prefix", "gateway", "sim", "template"]},
+        "granularity": text(), "from": text(), "to": text(), "more": {"type": "integer"},
+        "total": conversion_row(), "rows": {"type": "array", "items": conversion_row()},
+        "rule": {"type": "object"}, "phones": {"type": "array"}}}),
+    )
+}
+pub fn conversion_example() -> Value {
+    let row = |key: &str, sent: i64, dlv: i64, ver: i64| {
+        json!({"key": key, "sent": sent, "delivered": dlv, "verified": ver,
+        "conversion": (ver as f64 / sent as f64 * 1000.0).round() / 1000.0, "delivery_rate": (dlv as f64 / sent as f64 * 1000.0).round() / 1000.0,
+        "ttv_p50_s": 18.5, "ttv_p90_s": 52.0})
+    };
+    v1_example(
+        json!({"scope": "_all", "by": "sim", "granularity": "day", "from": "2026-12-06", "to": "2026-12-06",
+        "total": row("total", 140, 138, 96), "rows": [row("phone-1/default", 80, 79, 72), row("phone-2/sim1", 60, 59, 24)], "more": 0}),
+    )
+}
 pub fn tenant_created_example() -> Value {
     let t = views::TenantView {
         api_key: Some("otp_sk_…".into()),
@@ -641,4 +669,23 @@ pub fn alerts_example() -> Value {
         json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "emails": ["oncall@example.com"], "updated_at": "2026-11-25T09:00:00.000Z"},
         "incidents": [{"id": "phone_down_phone-1", "kind": "phone_down", "subject": "phone-1", "state": "cleared", "opened_at": "2026-11-25T09:10:00.000Z", "cleared_at": "2026-11-25T09:25:00.000Z", "raises": 3, "details": {}, "notified": ["webhook"]}]}),
     )
+}
+
+pub fn fallback_body() -> Value {
+    let sid = |p: &str| json!({"type": "string", "pattern": format!("^{p}[0-9a-fA-F]{{32}}$")});
+    json!({"type": "object", "additionalProperties": false, "required": ["provider", "account_sid"], "properties": {
+        "provider": {"enum": ["twilio"]},
+        "account_sid": sid("AC"),
+        "auth_token": {"type": "string", "minLength": 16, "maxLength": 128, "description": "The account's auth token (signs the status callbacks; needed with status_callback_url)"},
+        "api_key_sid": sid("SK"),
+        "api_key_secret": {"type": "string", "minLength": 16, "maxLength": 128},
+        "from": {"type": "string", "example": "+14155550100", "description": "E.164 number or alphanumeric sender id; or messaging_service_sid"},
+        "messaging_service_sid": sid("MG"),
+        "base_url": {"type": "string", "example": "https://api.twilio.com"},
+        "status_callback_url": {"type": "string", "example": "https://otp.example.com/v1/providers/twilio/status"},
+    }})
+}
+
+pub fn fallback_example() -> Value {
+    json!({"success": true, "data": {"configured": true, "provider": "twilio", "account_sid": "AC0123456789abcdef0123456789abcdef", "auth": "auth_token", "auth_token_set": true, "api_key_sid": null, "from": "+14155550100", "messaging_service_sid": null, "base_url": "https://api.twilio.com", "status_callback_url": "https://otp.example.com/v1/providers/twilio/status", "updated_at": "2026-12-06T19:00:00Z"}, "request_id": "req_01"})
 }

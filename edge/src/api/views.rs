@@ -37,6 +37,10 @@ pub struct Delivery {
     pub state: DeliveryState,
     #[schema(example = "phone-1")]
     pub gateway_id: GatewayId,
+    /// `phone`, or `provider:twilio` when no phone could take it and the tenant opted in to the
+    /// paid fallback.
+    #[schema(example = "phone")]
+    pub channel: String,
 }
 
 /// `POST /v1/otp/send` and `/v1/otp/resend`: the verification now pending.
@@ -72,6 +76,7 @@ impl OtpSent {
                 message_id: sent.message_id.clone(),
                 state: sent.delivery_state,
                 gateway_id: sent.gateway_id.clone(),
+                channel: sent.channel.clone(),
             },
         }
     }

@@ -25,6 +25,8 @@ pub struct NativePlatform {
     stored: Mutex<HashMap<String, BTreeMap<String, serde_json::Value>>>,
     /// Log lines, kept so tests can assert that nothing secret is logged.
     pub logs: Mutex<Vec<String>>,
+    /// Hand-overs of counts (`tally` calls), so tests can see how many a burst took.
+    pub tallies: std::sync::atomic::AtomicUsize,
 }
 
 impl NativePlatform {
@@ -36,6 +38,7 @@ impl NativePlatform {
             gates: Mutex::new(HashMap::new()),
             stored: Mutex::new(HashMap::new()),
             logs: Mutex::new(Vec::new()),
+            tallies: Default::default(),
         }
     }
 
@@ -96,6 +99,8 @@ impl Platform for NativePlatform {
     }
 
     async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {
+        self.tallies
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let repo = Repo::new(&self.db, &self.http, self.now_ms(), self.shards);
         repo.add_counts(&counts).await.map_err(|e| e.to_string())
     }

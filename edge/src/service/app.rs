@@ -48,6 +48,8 @@ pub struct App<P: Platform> {
     pub(crate) webhook_cache: TtlMap<Vec<Target>>,
     /// The alert configuration and the incidents known open (`ops::alerts`).
     pub(crate) alert_cache: AlertCache,
+    /// Each tenant's prefixes converting near zero today, as last read (`abuse::fraud`).
+    pub(crate) suspect_prefixes: TtlMap<Vec<String>>,
 }
 
 impl<P: Platform> App<P> {
@@ -77,6 +79,7 @@ impl<P: Platform> App<P> {
             cors_union: TtlMap::default(),
             webhook_cache: TtlMap::default(),
             alert_cache: AlertCache::default(),
+            suspect_prefixes: TtlMap::default(),
         }
     }
 

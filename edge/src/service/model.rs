@@ -85,6 +85,10 @@ pub struct TenantSettings {
     /// share is 1).
     #[schema(minimum = 1, maximum = 100)]
     pub share_weight: u16,
+    /// Codes a month that may go through the operator's paid SMS provider when no phone can
+    /// deliver them (`messaging::fallback`); 0 (the default): never, the code is refused.
+    #[schema(maximum = 1000000)]
+    pub fallback_monthly_cap: u32,
 }
 
 impl Default for TenantSettings {
@@ -113,6 +117,7 @@ impl Default for TenantSettings {
             geo: Default::default(),
             fraud_guard: Default::default(),
             share_weight: 1,
+            fallback_monthly_cap: 0,
         }
     }
 }
@@ -501,6 +506,34 @@ pub struct MessageRecord {
     /// Phones that failed this code before: a reroute never goes back to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub avoid_gateways: Vec<String>,
+    /// Which way it went: none for a phone, `provider:twilio` for the paid fallback
+    /// (`messaging::fallback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The provider's side of a fallback message: its id, status, price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderLeg>,
+    /// What an OTP text counts under for conversion (country, prefix, template/locale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<crate::service::ops::conversion::ConvTags>,
+}
+
+/// A message sent through the paid fallback, as the provider reported it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProviderLeg {
+    /// The provider's message id (Twilio's `SM...` sid); none when it refused the message.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// The provider's own status word (`queued`, `sent`, `delivered`, `undelivered`, ...).
+    pub status: String,
+    /// What it cost, as the provider writes it (Twilio: "-0.00750", a charge), and its unit.
+    #[serde(default)]
+    pub price: Option<String>,
+    #[serde(default)]
+    pub price_unit: Option<String>,
+    /// The provider's error code (Twilio's 21211, 21610, 30003, ...).
+    #[serde(default)]
+    pub error_code: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,7 +49,7 @@ impl HttpClient for FetchClient {
         ));
         let send = fetch.send_with_signal(&signal);
         futures_util::pin_mut!(send);
-        let mut resp = match select(send, timeout).await {
+        let resp = match select(send, timeout).await {
             Either::Left((r, _)) => r.map_err(classify)?,
             Either::Right(_) => {
                 controller.abort();
@@ -58,8 +58,7 @@ impl HttpClient for FetchClient {
         };
         let status = resp.status_code();
         let headers = resp.headers().entries().collect();
-        let body = resp
-            .bytes()
+        let body = body_bytes(resp)
             .await
             .map_err(|e| TransportError::Other(e.to_string()))?;
         Ok(OutboundResponse {
@@ -68,4 +67,14 @@ impl HttpClient for FetchClient {
             body,
         })
     }
+}
+
+/// A response's whole body in one `arrayBuffer()` call: workerd reads the stream natively.
+/// `worker::Response::bytes` reads a streamed body through a reader instead, a promise, a wake and
+/// a JS call per chunk, then `releaseLock`: the largest single CPU cost of a send in a V8 profile
+/// (bench/edge_bench.py --stages).
+pub(crate) async fn body_bytes(resp: worker::Response) -> worker::Result<Vec<u8>> {
+    let sys: worker::web_sys::Response = resp.into();
+    let buf = worker::wasm_bindgen_futures::JsFuture::from(sys.array_buffer()?).await?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }

@@ -238,12 +238,15 @@ impl DurableObject for Gate {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        // The body as text, parsed by serde_json: `Request::json` builds a JS object first and
+        // walks it through serde_wasm_bindgen, a JS call per field.
+        let body = req.text().await?;
         if req.path() == "/tally" {
-            let docs: Vec<(String, Vec<(String, i64)>)> = req.json().await?;
+            let docs: Vec<(String, Vec<(String, i64)>)> = serde_json::from_str(&body)?;
             self.add_tally(docs).await?;
             return Response::empty();
         }
-        let call: Call = req.json().await?;
+        let call: Call = serde_json::from_str(&body)?;
         let mut gate = self.inner.lock().await;
         let storage = self.state.storage();
         let now = js_sys::Date::now() as i64;

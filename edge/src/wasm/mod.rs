@@ -61,7 +61,11 @@ async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<A
         api.body_too_large = true;
         return Ok(api);
     }
-    if let Ok(mut stream) = req.stream() {
+    if declared.is_some() {
+        // Within the limit and framed by its length: one `arrayBuffer()` (a reader costs a
+        // promise and a wake per chunk).
+        api.body = req.bytes().await?;
+    } else if let Ok(mut stream) = req.stream() {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if api.body.len() + chunk.len() > limit {

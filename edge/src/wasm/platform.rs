@@ -38,11 +38,14 @@ impl Platform for WorkerPlatform {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         let req = Request::new_with_init("https://gate/", &init).map_err(|e| e.to_string())?;
-        let mut resp = stub
+        let resp = stub
             .fetch_with_request(req)
             .await
             .map_err(|e| e.to_string())?;
-        resp.json::<GateAnswer>().await.map_err(|e| e.to_string())
+        let body = super::fetch::body_bytes(resp)
+            .await
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice::<GateAnswer>(&body).map_err(|e| e.to_string())
     }
 
     async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {

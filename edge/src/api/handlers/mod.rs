@@ -5,8 +5,10 @@ pub mod abuse;
 pub mod account;
 pub mod admin;
 pub mod analytics;
+pub mod conversion;
 pub mod dashboard;
 pub mod enrol;
+pub mod fallback;
 pub mod gateway_callback;
 pub mod inbound;
 pub mod message_log;
@@ -82,6 +84,7 @@ async fn plain<P: Platform>(app: &App<P>, h: Plain, c: &Call<'_>) -> Result<ApiR
         MessageGet => messages::get(app, c).await,
         Usage => usage::usage(app, c).await,
         TenantAnalytics => analytics::own(app, c).await,
+        TenantConversion => conversion::own(app, c).await,
         TenantKeyList => account::list_keys(app, c).await,
         GatewayReports => reports::receive(app, c).await,
         AdminTenantCreate => admin::tenant_create(app, c).await,
@@ -101,6 +104,7 @@ async fn plain<P: Platform>(app: &App<P>, h: Plain, c: &Call<'_>) -> Result<ApiR
         AdminImport => admin::import(app, c).await,
         AdminCronRun => admin::cron_run(app, c).await,
         AdminAnalytics => admin::analytics(app, c).await,
+        AdminConversion => conversion::admin(app, c).await,
         AdminKeyCreate => admin::key_create(app, c).await,
         AdminKeyList => admin::key_list(app, c).await,
         AdminKeyRevoke => admin::key_revoke(app, c).await,
@@ -138,6 +142,10 @@ async fn plain<P: Platform>(app: &App<P>, h: Plain, c: &Call<'_>) -> Result<ApiR
         AdminFraudGet => abuse::fraud_get(app, c).await,
         AdminFraudLift => abuse::fraud_lift(app, c).await,
         GatewayEnrol => enrol::enrol(app, c).await,
+        AdminFallbackGet => fallback::get(app, c).await,
+        AdminFallbackPut => fallback::put(app, c).await,
+        AdminFallbackDelete => fallback::delete(app, c).await,
+        ProviderTwilioStatus => fallback::twilio_status(app, c).await,
         GatewayRegister => enrol::register(app, c).await,
         AdminEnrolTokenCreate => enrol::token_create(app, c).await,
         AdminEnrolTokenList => enrol::token_list(app, c).await,

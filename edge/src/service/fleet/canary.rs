@@ -288,6 +288,14 @@ async fn proven<P: Platform>(app: &App<P>, gateway: &str, role: CanaryRole) {
         .await
         .ok()
         .and_then(|r| r.into_iter().next().flatten());
+    // A SIM routed last for its conversion gets traffic again once its own text arrived.
+    if role == CanaryRole::Send && record.as_ref().is_some_and(|r| r.low_conversion.is_some()) {
+        let fields = json!({"gateway_id": gateway, "send_proven_at": app.platform.now_ms()});
+        app.repo()
+            .commit(vec![repo::fleet::merge_write(gateway, &fields)])
+            .await
+            .ok();
+    }
     if record
         .and_then(|r| r.degraded)
         .is_some_and(|d| d.role == role)

@@ -5,6 +5,7 @@
 //! (SIM budgets, failure classes, device health) is in `phone-gateway`.
 
 pub mod canary;
+pub mod converting;
 pub mod enrol;
 pub mod enrolled;
 pub mod gateway;

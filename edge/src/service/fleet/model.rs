@@ -22,6 +22,35 @@ pub struct PhoneRecord {
     /// The alerts raised for this phone and not cleared (`kind:subject`).
     pub alerts: Vec<String>,
     pub canary: CanaryStats,
+    /// Routed last because its codes are verified far less than its peers' (`fleet::converting`).
+    pub low_conversion: Option<LowConversion>,
+    /// The window's figures when a canary ended a demotion: the phone is judged on what came
+    /// after, while the window still holds what came before.
+    pub conversion_base: Option<ConversionBase>,
+    /// When a canary this phone sent last arrived (unix ms; 0 = never).
+    pub send_proven_at: i64,
+}
+
+/// A SIM demoted for its conversion, and the figures that showed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LowConversion {
+    /// `phone-1/default`, `phone-1/sim0`.
+    pub sim: String,
+    pub since: i64,
+    pub sent: i64,
+    pub verified: i64,
+    pub conversion: Option<f64>,
+    pub pool_median: Option<f64>,
+    pub window_hours: u32,
+    pub min_codes: u32,
+}
+
+/// A phone's figures in a window (named by its first hour) at some moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversionBase {
+    pub window_start: String,
+    pub sent: i64,
+    pub verified: i64,
 }
 
 /// A phone whose texts (or whose inbox) a canary could not prove.
@@ -96,6 +125,8 @@ pub enum AvoidReason {
     Failing,
     NoSimAvailable,
     CanaryMissed,
+    /// Its codes are verified far less than its peers' (`fleet::converting`).
+    LowConversion,
 }
 
 /// Gateway id -> why it is routed last (empty: it is not).

@@ -126,6 +126,9 @@ mod tests {
             reroute_of: None,
             rerouted_to: None,
             avoid_gateways: Vec::new(),
+            channel: None,
+            provider: None,
+            conv: None,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::service::app::App;
 use crate::service::fleet::enrolled;
 use crate::service::fleet::gateway::GatewayLink;
 pub use crate::service::fleet::gateway::Roster;
+use crate::service::ops::conversion;
 
 /// A callback from an unknown phone re-reads the list at most this often.
 const MISS_REFRESH_MS: i64 = 1_000;
@@ -84,4 +85,11 @@ pub async fn roster_link<P: Platform>(app: &App<P>, id: &str) -> Option<GatewayL
 pub fn forget_roster<P: Platform>(app: &App<P>) {
     app.roster_cache.clear();
     app.probe_cache.clear();
+}
+
+/// The SIM gateway `id` sends through, as conversion and alerts name it (`phone-1/sim0`, or
+/// `phone-1/default` when no slot is pinned).
+pub async fn sim_of<P: Platform>(app: &App<P>, id: &str) -> String {
+    let slot = roster_link(app, id).await.and_then(|l| l.cfg.sim_slot);
+    conversion::sim_label(id, slot)
 }

@@ -64,6 +64,9 @@ pub fn standing_of(r: &PhoneRecord) -> Vec<AvoidReason> {
     if r.degraded.is_some() {
         why.push(AvoidReason::CanaryMissed);
     }
+    if r.low_conversion.is_some() {
+        why.push(AvoidReason::LowConversion);
+    }
     why
 }
 
@@ -111,7 +114,11 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
             if r.degraded.is_some() {
                 avoid.push(AvoidReason::CanaryMissed);
             }
+            if r.low_conversion.is_some() {
+                avoid.push(AvoidReason::LowConversion);
+            }
             let mut v = json!(p);
+            v["low_conversion"] = json!(r.low_conversion);
             v["avoid"] = json!(avoid);
             v["degraded"] = json!(r.degraded);
             v["canary"] = json!(r.canary);
@@ -126,6 +133,28 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
                 .zip(version)
                 .is_some_and(|(l, v)| otp_shared::enrol::is_older(v, l)));
             v
+        })
+        .collect()
+}
+
+/// Each phone's conversion standing: `low_conversion` (routed last, with the figures that
+/// showed it) or null.
+pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<Value> {
+    let ids: Vec<String> = roster::roster(app)
+        .await
+        .iter()
+        .map(|g| g.cfg.id.clone())
+        .collect();
+    let records = app.repo().phone_records(&ids).await.unwrap_or_default();
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let low = records
+                .get(i)
+                .cloned()
+                .flatten()
+                .and_then(|r| r.low_conversion);
+            json!({"id": id, "low_conversion": low})
         })
         .collect()
 }

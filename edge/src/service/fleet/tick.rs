@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::converting;
 use crate::service::fleet::gateway::{probe, Probe};
 use crate::service::fleet::model::PhoneRecord;
 use crate::service::fleet::roster;
@@ -120,6 +121,9 @@ fn wanted(
     if let Some(d) = &prev.degraded {
         add(AlertKind::CanaryMissed, id.into(), json!(d));
     }
+    if let Some(low) = &prev.low_conversion {
+        add(AlertKind::LowConversion, low.sim.clone(), json!(low));
+    }
     if let Some(found) = stuck {
         add(AlertKind::StuckMessages, id.into(), json!(found));
     }
@@ -137,12 +141,26 @@ async fn check_phones<P: Platform>(
         return vec![json!({"error": "the fleet records could not be read"})];
     };
     let now_s = (ctx.now_ms / 1000) as u64;
+    let mut records: Vec<PhoneRecord> =
+        records.into_iter().map(Option::unwrap_or_default).collect();
+    // Conversion against the peers (`converting`): all phones at once, before each is looked at.
+    let mut labelled = Vec::new();
+    for (link, r) in roster.iter().zip(&records) {
+        let sim = roster::sim_of(app, &link.cfg.id).await;
+        labelled.push((link.cfg.id.clone(), sim, r.clone()));
+    }
+    let reviewed = converting::review(app, ctx.now_ms, &labelled).await;
+    if let Some(next) = &reviewed {
+        for (r, n) in records.iter_mut().zip(next) {
+            r.low_conversion = n.low.clone();
+            r.conversion_base = n.base.clone();
+        }
+    }
     let mut standings = Standings::new();
     let mut probes = Vec::new();
     let mut out = Vec::new();
     for (link, prev) in roster.iter().zip(records) {
         let id = &link.cfg.id;
-        let prev = prev.unwrap_or_default();
         let p = probe(&app.platform, link, 3_000).await;
         let avoid = avoid_reasons(p.reachable, p.health.as_ref(), now_s);
         let wanted = wanted(id, &p, &prev, stuck.get(id), now_s);
@@ -158,8 +176,12 @@ async fn check_phones<P: Platform>(
             }
         }
         let alerts: Vec<String> = wanted.keys().cloned().collect();
-        let fields = json!({"gateway_id": id, "checked_at": ctx.now_ms, "reachable": p.reachable,
+        let mut fields = json!({"gateway_id": id, "checked_at": ctx.now_ms, "reachable": p.reachable,
             "error": p.error, "health": p.health, "avoid": avoid, "alerts": alerts});
+        if reviewed.is_some() {
+            fields["low_conversion"] = json!(prev.low_conversion);
+            fields["conversion_base"] = json!(prev.conversion_base);
+        }
         if let Err(e) = app
             .repo()
             .commit(vec![repo::fleet::merge_write(id, &fields)])
@@ -172,7 +194,8 @@ async fn check_phones<P: Platform>(
             ..prev.clone()
         };
         standings.insert(id.clone(), standing_of(&record));
-        out.push(json!({"id": id, "reachable": p.reachable, "avoid": standing_of(&record), "alerts": alerts}));
+        out.push(json!({"id": id, "reachable": p.reachable, "avoid": standing_of(&record), "alerts": alerts,
+            "low_conversion": record.low_conversion}));
         probes.push(p);
     }
     standing::remember_standings(app, standings);

@@ -33,6 +33,7 @@ use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::fleet::roster;
 use crate::service::fleet::standing;
+use crate::service::messaging::fallback;
 use crate::service::model::{DeliveryState, MessageRecord, Tenant};
 use crate::service::ops::webhooks::events::{Event, Target};
 use crate::service::ops::webhooks::targets;
@@ -88,6 +89,9 @@ pub struct Prepared {
     phone_tag: String,
     /// The gateways to offer it to, in order (healthy phones first; `fleet::standing`).
     order: Vec<String>,
+    /// The tenant's monthly cap on codes through the paid provider when no phone takes them
+    /// (`fallback`; 0: not opted in).
+    fallback_cap: u32,
 }
 
 impl Prepared {
@@ -103,6 +107,11 @@ impl Prepared {
     /// What the phone is sent.
     pub fn request(&self) -> &SendRequest {
         &self.request
+    }
+
+    /// What an OTP text counts under for conversion (`ops::conversion`).
+    pub fn tag_conversion(&mut self, tags: crate::service::ops::conversion::ConvTags) {
+        self.message.conv = Some(tags);
     }
 
     /// New text for a message not yet recorded (a resend that lost a race re-reads its code).
@@ -199,6 +208,7 @@ pub async fn prepare_again<P: Platform>(
     p.for_tenant = true;
     p.message.reroute_of = Some(of.id.to_string());
     p.message.avoid_gateways = avoid;
+    p.message.conv = of.conv.clone();
     p.message.request_id = of.request_id.clone();
     p.request.request_id = of.request_id.clone();
     Ok(p)
@@ -237,6 +247,9 @@ fn prepared<P: Platform>(
         reroute_of: None,
         rerouted_to: None,
         avoid_gateways: Vec::new(),
+        channel: None,
+        provider: None,
+        conv: None,
     };
     let request = send_request(
         &message.id,
@@ -256,6 +269,7 @@ fn prepared<P: Platform>(
         hooks,
         phone_tag: app.secrets.phone_tag(out.phone.as_str()),
         order,
+        fallback_cap: tenant.settings.fallback_monthly_cap,
     }
 }
 
@@ -344,8 +358,15 @@ pub async fn deliver<P: Platform>(
 ) -> Result<Handed, Error> {
     match deliver_outcome(app, ctx, p, recorded, on_refused).await {
         Ok(message) => Ok(Handed { message }),
-        Err(message) => Err(Error::new(ErrorCode::GatewayUnavailable)
-            .details(serde_json::json!({"reasons": message.error}))),
+        Err(message) => match message.provider.as_ref().and_then(|l| l.error_code) {
+            Some(code) if message.channel.is_some() => Err(fallback::refusal_error(
+                code,
+                fallback::twilio::error_reason(code),
+                &message,
+            )),
+            _ => Err(Error::new(ErrorCode::GatewayUnavailable)
+                .details(serde_json::json!({"reasons": message.error}))),
+        },
     }
 }
 
@@ -366,11 +387,19 @@ pub async fn deliver_outcome<P: Platform>(
         charged,
         hits,
         order,
+        fallback_cap,
         ..
     } = p;
-    let links = links(app, &order).await;
-    let order: Vec<&GatewayLink> = links.iter().collect();
-    let outcome = hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await;
+    let outcome = match fallback::unreachable_fleet(app, fallback_cap, &message, &order).await {
+        // Every phone was out of reach at the fleet's last probe: offering the code to them would
+        // only end `unknown` (a lost connection is ambiguous), never reaching the provider.
+        Some(reasons) => Dispatch::Refused { reasons },
+        None => {
+            let links = links(app, &order).await;
+            let order: Vec<&GatewayLink> = links.iter().collect();
+            hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await
+        }
+    };
     message.updated_at = app.platform.now_ms().into();
     let version = recorded.message_version;
     match outcome {
@@ -385,7 +414,21 @@ pub async fn deliver_outcome<P: Platform>(
             message.error = Some(reason);
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
-        Dispatch::Refused { reasons } => {
+        Dispatch::Refused { mut reasons } => {
+            // No phone took it: the paid provider, for a tenant that opted in.
+            match fallback::try_send(app, ctx, fallback_cap, &mut message, &request).await {
+                fallback::Outcome::Taken => {
+                    correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
+                    return Ok(message);
+                }
+                fallback::Outcome::Refused { .. } => {
+                    let undo = on_refused.map(|f| f(&recorded.companion_version));
+                    correct_with(app, ctx, Some(&hooks), &message, &version, undo).await;
+                    admission::refund(app, &message.tenant_id, u32::from(charged), hits).await;
+                    return Err(message);
+                }
+                fallback::Outcome::NotUsed(why) => reasons.extend(why),
+            }
             // Nobody took it: certainly unsent.
             message.gateway_id = Default::default();
             message.state = DeliveryState::Failed;
@@ -557,6 +600,12 @@ pub struct MessageView {
     pub rerouted_to: Option<String>,
     /// The failed message this one delivers again.
     pub reroute_of: Option<String>,
+    /// Which way it went: a phone, or the paid fallback (`provider:twilio`).
+    #[schema(example = "phone")]
+    pub channel: String,
+    /// The paid fallback's side: the provider's sid, status, price (as it writes it, e.g.
+    /// -0.00790), price_unit, error_code.
+    pub provider: Option<crate::service::model::ProviderLeg>,
     /// The phone never sends it after this.
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
@@ -582,6 +631,8 @@ impl MessageView {
             failure_class: m.failure_class,
             rerouted_to: m.rerouted_to.clone(),
             reroute_of: m.reroute_of.clone(),
+            channel: m.channel.as_deref().unwrap_or("phone").to_string(),
+            provider: m.provider.clone(),
             expires_at: m.deadline_ms.is_set().then(|| iso8601(m.deadline_ms.0)),
             created_at: iso8601(m.created_at.0),
             updated_at: iso8601(m.updated_at.0),

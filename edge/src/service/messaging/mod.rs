@@ -3,7 +3,9 @@
 //! `reports` takes delivery reports from the phones; `inbound` takes replies; `optouts` keeps
 //! the numbers that said STOP.
 
+pub mod converted;
 pub mod dispatch;
+pub mod fallback;
 pub mod inbound;
 pub mod later;
 pub mod log;

@@ -11,8 +11,10 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::messaging::converted;
 use crate::service::model::DeliveryState;
 use crate::service::ops::analytics::Event;
+use crate::service::ops::conversion::Figure;
 use crate::service::ops::webhooks::events::Event as WebhookEvent;
 use crate::service::ops::webhooks::targets;
 use crate::service::repo;
@@ -119,6 +121,11 @@ pub async fn apply_reports<P: Platform>(
                 targets::defer_webhooks(ctx, hook_ids);
                 for (tenant, e) in events {
                     ctx.count(&tenant, e);
+                }
+                for (m, _, _) in messages.iter().flatten().filter(|(_, _, c)| *c) {
+                    if m.state == DeliveryState::Sent {
+                        converted::count(app, ctx, m, Figure::Delivered, None).await;
+                    }
                 }
                 // An OTP the phone certainly did not send goes to another phone, after the
                 // answer (the gateway is not kept waiting on a second hand-off).

@@ -19,11 +19,13 @@ use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::standing;
+use crate::service::messaging::converted;
 use crate::service::messaging::dispatch;
 use crate::service::messaging::dispatch::Outgoing;
 use crate::service::model::{
     DeliveryState, MessageRecord, Tenant, VerificationRecord, VerificationStatus,
 };
+use crate::service::ops::conversion::Figure;
 use crate::service::{otp, repo, sealing};
 use crate::store::StoreError;
 
@@ -147,11 +149,14 @@ async fn reroute_once<P: Platform>(
     .await?;
     Ok(
         match dispatch::deliver_outcome(app, ctx, prepared, recorded, None).await {
-            Ok(next) => Rerouted::Handed {
-                message_id: next.id.into(),
-                gateway_id: next.gateway_id.into(),
-                state: next.state,
-            },
+            Ok(next) => {
+                converted::count(app, ctx, &next, Figure::Sent, None).await;
+                Rerouted::Handed {
+                    message_id: next.id.into(),
+                    gateway_id: next.gateway_id.into(),
+                    state: next.state,
+                }
+            }
             // Nobody took it: it is certainly unsent, and stays the verification's last message,
             // so a later look (or the user's resend) can try again.
             Err(next) => Rerouted::Failed(format!(

@@ -540,6 +540,7 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
         "sends": sent + n(m, "otp_resent"),
         "verifications": {"sent": sent, "resent": n(m, "otp_resent"), "approved": approved, "failed": n(m, "otp_failed"), "expired": n(m, "otp_expired")},
         "messages": n(m, "message_sent"),
+        "fallback": {"sent": n(m, "fallback_sent"), "delivered": n(m, "fallback_delivered"), "failed": n(m, "fallback_failed"), "refused": n(m, "fallback_refused"), "cap_reached": n(m, "fallback_cap_reached")},
         "conversion_rate": ratio(approved, sent),
         "delivery": {"sent": delivered, "failed": n(m, "delivery_failed"), "expired": n(m, "delivery_expired"), "success_rate": ratio(delivered, delivered + undelivered)},
         "requests": n(m, "requests"),

@@ -19,6 +19,7 @@ impl AlertKind {
             AlertKind::WebhookDisabled => "tenant webhook endpoint disabled",
             AlertKind::StuckMessages => "messages stuck",
             AlertKind::CanaryMissed => "canary SMS missed",
+            AlertKind::LowConversion => "SIM's codes are rarely verified (routed last)",
             AlertKind::Test => "test alert",
         }
     }

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod audit;
 pub mod backup;
+pub mod conversion;
 pub mod cors;
 pub mod cron;
 pub mod email;

@@ -18,6 +18,7 @@ use crate::service::abuse::destination;
 use crate::service::abuse::fraud;
 use crate::service::app::App;
 use crate::service::ctx::{Ctx, FirstCommit};
+use crate::service::messaging::converted;
 use crate::service::messaging::dispatch;
 use crate::service::messaging::dispatch::{Outgoing, Undo};
 use crate::service::messaging::optouts;
@@ -25,6 +26,7 @@ use crate::service::model::{
     CodeKind, FailureWindow, Tenant, VerificationRecord, VerificationStatus,
 };
 use crate::service::ops::analytics::Event;
+use crate::service::ops::conversion::Figure;
 use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::sealing;
@@ -47,6 +49,8 @@ pub struct Sent {
     /// queued or unknown.
     pub delivery_state: crate::service::model::DeliveryState,
     pub gateway_id: otp_shared::ids::GatewayId,
+    /// `phone`, or `provider:twilio` for the paid fallback.
+    pub channel: String,
 }
 
 /// The outcome of one check, as the API reports it.
@@ -194,11 +198,14 @@ pub async fn send_otp<P: Platform>(
         deadline_ms: expires_at,
         hits: vec![send_window(app, tenant, phone.as_str())],
         verification_id: Some(id.clone()),
-        fraud: fraud::guard_send(tenant, fraud::watched_for(&app.secrets, ctx, phone)),
+        fraud: fraud::guard_send_for(app, tenant, fraud::watched_for(&app.secrets, ctx, phone))
+            .await,
     };
     // The verification remembers its end user's key, so an approval credits them.
     let end_user = ctx.end_user().map(|u| u.watched(&app.secrets).key);
-    let prepared = dispatch::charge(app, ctx, out).await?;
+    let mut prepared = dispatch::charge(app, ctx, out).await?;
+    let code_kind = opts.code_type.unwrap_or(s.code_type);
+    prepared.tag_conversion(converted::tags_for(tenant, phone, code_kind, locale));
     let v = VerificationRecord {
         code_hmac: rules::code_hmac(
             &app.secrets.code_hmac,
@@ -209,7 +216,7 @@ pub async fn send_otp<P: Platform>(
         id,
         tenant_id: tenant.id.clone(),
         phone: phone.as_str().to_string(),
-        code_kind: opts.code_type.unwrap_or(s.code_type),
+        code_kind,
         status: VerificationStatus::Pending,
         checks: 0,
         max_checks: s.max_checks,
@@ -238,10 +245,16 @@ pub async fn send_otp<P: Platform>(
     };
     let handed = dispatch::deliver(app, ctx, prepared, recorded, Some(canceled)).await?;
     ctx.count(&tenant.id, Event::OtpSent);
+    converted::count(app, ctx, &handed.message, Figure::Sent, None).await;
     Ok(Sent {
         verification: v,
         message_id: handed.message.id,
         delivery_state: handed.message.state,
+        channel: handed
+            .message
+            .channel
+            .clone()
+            .unwrap_or_else(|| "phone".into()),
         gateway_id: handed.message.gateway_id,
     })
 }
@@ -323,7 +336,8 @@ pub async fn resend_otp<P: Platform>(
             // The tenant's geo permissions may have narrowed since the first send.
             destination::check_destination(app, tenant, &number).await?;
         }
-        let text = render_text(app, tenant, &code, text_locale(tenant, None, &number))?;
+        let locale = text_locale(tenant, None, &number);
+        let text = render_text(app, tenant, &code, locale)?;
         let p = match prepared.take() {
             Some(mut p) => {
                 // A concurrent send may have replaced the verification: the text follows it.
@@ -340,12 +354,16 @@ pub async fn resend_otp<P: Platform>(
                     deadline_ms: v.expires_at,
                     hits: vec![send_window(app, tenant, &v.phone)],
                     verification_id: Some(v.id.clone()),
-                    fraud: fraud::guard_send(
+                    fraud: fraud::guard_send_for(
+                        app,
                         tenant,
                         fraud::watched_for(&app.secrets, ctx, &number),
-                    ),
+                    )
+                    .await,
                 };
-                dispatch::charge(app, ctx, out).await?
+                let mut p = dispatch::charge(app, ctx, out).await?;
+                p.tag_conversion(converted::tags_for(tenant, &number, v.code_kind, locale));
+                p
             }
         };
         v.sends += 1;
@@ -364,10 +382,16 @@ pub async fn resend_otp<P: Platform>(
                 };
                 let handed = dispatch::deliver(app, ctx, p, recorded, Some(undone)).await?;
                 ctx.count(&tenant.id, Event::OtpResent);
+                converted::count(app, ctx, &handed.message, Figure::Sent, None).await;
                 return Ok(Sent {
                     verification: v,
                     message_id: handed.message.id,
                     delivery_state: handed.message.state,
+                    channel: handed
+                        .message
+                        .channel
+                        .clone()
+                        .unwrap_or_else(|| "phone".into()),
                     gateway_id: handed.message.gateway_id,
                 });
             }
@@ -467,6 +491,7 @@ pub async fn verify_otp<P: Platform>(
                 slot: slot.clone(),
                 at_ms: ctx.now_ms,
             });
+            count_verified(app, ctx, &v).await;
             if let Ok(number) = Phone::parse(&v.phone) {
                 let mut keys: Vec<String> =
                     crate::service::abuse::fraud::rules::destination(&number)
@@ -530,6 +555,27 @@ async fn reverse_status<P: Platform>(
             Err(Error::new(ErrorCode::VerificationExpired))
         }
         _ => Err(Error::new(ErrorCode::VerificationExpired)),
+    }
+}
+
+/// Credits an approval to the text that carried the code last (its phone and SIM): one read of
+/// that message (two when the stuck sweep moved it). A store that does not answer loses this
+/// approval's conversion figure, never the approval.
+async fn count_verified<P: Platform>(app: &App<P>, ctx: &Ctx, v: &VerificationRecord) {
+    let Some(mut id) = v.message_ids.last().cloned() else {
+        return;
+    };
+    for _ in 0..2 {
+        let Ok(Some(m)) = app.repo().get_message(&id).await else {
+            return;
+        };
+        match m.rerouted_to.clone() {
+            Some(next) if m.state != crate::service::model::DeliveryState::Sent => id = next,
+            _ => {
+                let ttv = ctx.now_ms - v.created_at;
+                return converted::count(app, ctx, &m, Figure::Verified, Some(ttv)).await;
+            }
+        }
     }
 }
 

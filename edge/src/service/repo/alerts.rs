@@ -36,6 +36,8 @@ pub enum AlertKind {
     WebhookDisabled,
     StuckMessages,
     CanaryMissed,
+    /// A SIM's codes are verified far less than its peers' (`fleet::converting`).
+    LowConversion,
     /// `POST /v1/admin/alerts/test`: never stored, only told.
     Test,
 }
@@ -52,6 +54,7 @@ impl AlertKind {
             AlertKind::WebhookDisabled => "webhook_disabled",
             AlertKind::StuckMessages => "stuck_messages",
             AlertKind::CanaryMissed => "canary_missed",
+            AlertKind::LowConversion => "low_conversion",
             AlertKind::Test => "test",
         }
     }

@@ -8,6 +8,7 @@ pub mod canaries;
 pub mod counters;
 pub mod end_users;
 pub mod enrolment;
+pub mod fallback;
 pub mod fleet;
 pub mod geo;
 pub mod idempotency;

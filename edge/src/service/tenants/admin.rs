@@ -104,6 +104,9 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), Error> {
     if !(1..=100).contains(&s.share_weight) {
         return bad("settings.share_weight must be 1 to 100");
     }
+    if s.fallback_monthly_cap > 1_000_000 {
+        return bad("settings.fallback_monthly_cap must be 0 (off) to 1000000 codes a month");
+    }
     Ok(())
 }
 

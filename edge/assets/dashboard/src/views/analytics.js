@@ -122,9 +122,40 @@ export async function renderAnalytics(root, opts) {
       }),
     ));
   }
-  panel.append(errorsTable(t.errors), periodTable(series, open));
+  // Conversion by SIM on the operators' analytics page only (the tenant pages stay as they were).
+  panel.append(opts.tenants ? await conversionBlock(opts, q) : null, errorsTable(t.errors), periodTable(series, open));
   if (t.heatmap) panel.append(heatmapTable(t.heatmap));
   root.replaceChildren(panel);
+}
+
+// Conversion by SIM (operators; by country for a tenant's own path) over the same range: a bar per
+// value (verified / sent), busiest first. A deployment without the route shows nothing.
+async function conversionBlock(opts, q) {
+  const admin = opts.path.startsWith("/v1/admin/");
+  const by = admin ? "sim" : "country";
+  const path = admin ? "/v1/admin/conversion" : "/v1/analytics/conversion";
+  let data;
+  try {
+    data = await api("GET", `${path}${qs({ ...q, by, limit: 20 })}`);
+  } catch {
+    return null;
+  }
+  const id = nextId("conversion");
+  const title = admin ? "Conversion by SIM" : "Conversion by country";
+  const low = new Set((data.phones || []).filter((p) => p.low_conversion).map((p) => p.low_conversion.sim));
+  const rows = data.rows.map((r) => h("tr", { dataset: { key: r.key } },
+    h("td", {}, h("code", {}, r.key), low.has(r.key) ? h("span", { class: "muted" }, " (routed last)") : null),
+    h("td", { class: "num" }, num(r.sent)),
+    h("td", { class: "num" }, num(r.delivered)),
+    h("td", { class: "num" }, num(r.verified)),
+    h("td", {}, h("meter", { min: 0, max: 1, value: r.conversion ?? 0, "aria-label": `${r.key} conversion` }), ` ${pct(r.conversion)}`),
+    h("td", { class: "num" }, r.ttv_p50_s == null ? "—" : `${num(r.ttv_p50_s)} s`),
+    h("td", { class: "num" }, r.ttv_p90_s == null ? "—" : `${num(r.ttv_p90_s)} s`)));
+  const body = rows.length
+    ? table([admin ? "SIM" : "Country", "Sent", "Delivered", "Verified", "Conversion", "Time to verify, median", "p90"], rows,
+      { caption: title, captionHidden: true, class: "conversion stack" })
+    : empty("No codes in this range yet.");
+  return h("div", { class: "conversion-block" }, h("h3", { id }, title), body);
 }
 
 function kpi(name, title, value, text, note) {

@@ -16,8 +16,9 @@ use crate::service::ctx::Ctx;
 use crate::service::model::Tenant;
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
-use crate::service::ops::analytics::Event;
+use crate::service::ops::analytics::{Event, Granularity};
 use crate::service::ops::audit;
+use crate::service::ops::conversion::{breakdown, Dim};
 use crate::service::secrets::Secrets;
 use crate::service::tenants::gate::tenant_gate;
 
@@ -49,6 +50,70 @@ pub fn watched_for(secrets: &Secrets, ctx: &Ctx, phone: &Phone) -> Vec<Watched> 
 pub fn guard_send(tenant: &Tenant, watched: Vec<Watched>) -> Option<FraudAsk> {
     let level = tenant.settings.fraud_guard;
     (level != FraudLevel::Off).then_some(FraudAsk::Send { level, watched })
+}
+
+/// A prefix with at least this many of the tenant's codes sent today (UTC, from the conversion
+/// counters)...
+pub const SUSPECT_MIN_SENDS: i64 = 30;
+/// ...and under this percentage of them verified is suspect: sends to it are judged at `strict`.
+pub const SUSPECT_MAX_PERCENT: i64 = 5;
+/// How long an isolate keeps a tenant's suspect prefixes before reading its counters again.
+const SUSPECT_CACHE_MS: i64 = 60_000;
+
+/// The prefixes of one day's summed counters that convert near zero.
+pub fn suspect_prefixes(m: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    breakdown(m, Dim::Prefix)
+        .into_iter()
+        .filter(|r| r.sent >= SUSPECT_MIN_SENDS && r.verified * 100 < SUSPECT_MAX_PERCENT * r.sent)
+        .map(|r| r.key)
+        .collect()
+}
+
+/// Prefix conversion as a signal: a send to a suspect prefix is judged one level up (`standard`
+/// becomes `strict`: fewer unverified sends an hour before a block, a higher verified floor,
+/// longer blocks). The hourly rules catch a sudden run; this catches a slow one, spread over
+/// hours, that never converts.
+pub fn raised_level(level: FraudLevel, watched: &[Watched], suspects: &[String]) -> FraudLevel {
+    let suspect = watched
+        .iter()
+        .any(|w| Scope::of(&w.key) == Scope::Prefix && suspects.contains(&w.label));
+    match level {
+        FraudLevel::Standard if suspect => FraudLevel::Strict,
+        other => other,
+    }
+}
+
+/// [`guard_send`] with the prefix signal: the tenant's suspect prefixes, read from today's
+/// counters at most once a minute per isolate (a store that does not answer raises nothing).
+pub async fn guard_send_for<P: Platform>(
+    app: &App<P>,
+    tenant: &Tenant,
+    watched: Vec<Watched>,
+) -> Option<FraudAsk> {
+    let level = tenant.settings.fraud_guard;
+    if level != FraudLevel::Standard {
+        return guard_send(tenant, watched);
+    }
+    let now = app.platform.now_ms();
+    let suspects = match app
+        .suspect_prefixes
+        .fresh(&tenant.id, now, SUSPECT_CACHE_MS)
+    {
+        Some(s) => s,
+        None => {
+            let day = Granularity::Day.period(now);
+            let read = app.repo().counter_totals(&tenant.id, &[day]).await;
+            let s = read
+                .ok()
+                .and_then(|t| t.into_iter().next())
+                .map(|m| suspect_prefixes(&m))
+                .unwrap_or_default();
+            app.suspect_prefixes.put(&tenant.id, now, s.clone());
+            s
+        }
+    };
+    let level = raised_level(level, &watched, &suspects);
+    Some(FraudAsk::Send { level, watched })
 }
 
 /// Credits an approved verification to the keys its code was sent to, after the answer.
@@ -143,4 +208,50 @@ pub async fn fraud_lift<P: Platform>(
 ) -> Result<Vec<serde_json::Value>, Error> {
     let a = ask_guard(app, tenant_id, FraudAsk::Lift { key }).await?;
     Ok(a.blocks.iter().map(block_json).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ops::conversion::{fields, values, ConvTags, Figure};
+
+    #[test]
+    fn a_prefix_with_many_sends_and_almost_no_verifies_raises_the_level() {
+        let mut m = serde_json::Map::new();
+        let mut add = |prefix: &str, figure: Figure, times: usize| {
+            let tags = ConvTags {
+                prefix: prefix.into(),
+                ..Default::default()
+            };
+            for _ in 0..times {
+                for f in fields(&values("t1", &tags, "", ""), figure, None) {
+                    let n = m.get(&f).and_then(|v| v.as_i64()).unwrap_or(0) + 1;
+                    m.insert(f, json!(n));
+                }
+            }
+        };
+        // 40 sends, 1 verified (2.5%): suspect. 40 sends, 2 verified (5%): not. 29 sends,
+        // none verified: too few to say.
+        add("+1415555", Figure::Sent, 40);
+        add("+1415555", Figure::Verified, 1);
+        add("+33612", Figure::Sent, 40);
+        add("+33612", Figure::Verified, 2);
+        add("+4477", Figure::Sent, 29);
+        assert_eq!(suspect_prefixes(&m), ["+1415555"]);
+        let suspects = suspect_prefixes(&m);
+        let to = |n: &str| destination(&Phone::parse(n).unwrap());
+        assert_eq!(
+            raised_level(FraudLevel::Standard, &to("+14155550123"), &suspects),
+            FraudLevel::Strict
+        );
+        assert_eq!(
+            raised_level(FraudLevel::Standard, &to("+14155560123"), &suspects),
+            FraudLevel::Standard
+        );
+        // Off stays off; strict stays strict.
+        assert_eq!(
+            raised_level(FraudLevel::Off, &to("+14155550123"), &suspects),
+            FraudLevel::Off
+        );
+    }
 }
