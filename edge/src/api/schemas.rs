@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::views;
 use crate::service::messaging::dispatch::MessageView;
 use crate::service::model::TenantSettings;
+use crate::service::ops::webhooks::endpoints::{WebhookList, WebhookView};
 
 /// A `$ref` to `T`'s derived schema (listed by [`components`]).
 pub fn named<T: ToSchema>() -> Value {
@@ -35,6 +36,8 @@ pub fn components() -> Map<String, Value> {
     add::<views::TenantPage>(&mut all);
     add::<views::KeyView>(&mut all);
     add::<views::KeyList>(&mut all);
+    add::<WebhookView>(&mut all);
+    add::<WebhookList>(&mut all);
     all.into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
@@ -512,14 +515,6 @@ fn event_types() -> Value {
 fn nullable_time() -> Value {
     json!({"type": ["string", "null"], "format": "date-time"})
 }
-fn webhook() -> Value {
-    object(
-        json!({"id": text(), "url": text(), "events": {"type": "array", "items": text()}, "description": text(), "enabled": {"type": "boolean"},
-               "failing_since": nullable_time(), "disabled_at": nullable_time(), "disabled_reason": {"type": ["string", "null"]},
-               "created_at": time(), "updated_at": time(), "secret": {"type": "string", "description": "whsec_…, only in the answer to POST"}}),
-        &["id", "url", "events", "enabled", "created_at"],
-    )
-}
 fn webhook_data_example() -> Value {
     json!({"id": "whe_01jd9", "url": "https://hooks.example/otp", "events": ["message.sent", "sms.received"], "description": "", "enabled": true, "failing_since": null, "disabled_at": null, "disabled_reason": null, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"})
 }
@@ -536,7 +531,7 @@ pub fn webhook_patch_body() -> Value {
     )
 }
 pub fn webhook_ok() -> Value {
-    envelope(webhook())
+    envelope(named::<WebhookView>())
 }
 pub fn webhook_example() -> Value {
     v1_example(webhook_data_example())
@@ -547,10 +542,7 @@ pub fn webhook_created_example() -> Value {
     v1_example(d)
 }
 pub fn webhook_list_ok() -> Value {
-    envelope(object(
-        json!({"items": {"type": "array", "items": webhook()}}),
-        &["items"],
-    ))
+    envelope(named::<WebhookList>())
 }
 pub fn webhook_list_example() -> Value {
     v1_example(json!({"items": [webhook_data_example()]}))

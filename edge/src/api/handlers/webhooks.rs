@@ -14,7 +14,7 @@ use crate::service::ctx::FirstCommit;
 use crate::service::ops::webhooks::deliver;
 use crate::service::ops::webhooks::deliver::delivery_json;
 use crate::service::ops::webhooks::endpoints;
-use crate::service::ops::webhooks::endpoints::{endpoint_json, EndpointInput};
+use crate::service::ops::webhooks::endpoints::{EndpointInput, WebhookList, WebhookView};
 use crate::service::repo::webhooks::DeliveryState;
 
 pub async fn create<P: Platform>(
@@ -30,31 +30,33 @@ pub async fn create<P: Platform>(
         ));
     }
     let (e, secret) = endpoints::create_webhook(app, c.ctx, c.tenant()?, &input, &first).await?;
-    let mut data = endpoint_json(&e);
-    data["secret"] = json!(secret);
+    let data = WebhookView {
+        secret: Some(secret),
+        ..WebhookView::of(&e)
+    };
     Ok(ok(201, data, c.ctx))
 }
 
 pub async fn list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let items: Vec<_> = app
+    let items = app
         .repo()
         .endpoints_of(&c.tenant()?.id)
         .await?
         .iter()
-        .map(|d| endpoint_json(&d.value))
+        .map(|d| WebhookView::of(&d.value))
         .collect();
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    Ok(ok(200, WebhookList { items }, c.ctx))
 }
 
 pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let d = endpoints::tenant_webhook(app, c.tenant()?, c.param()?).await?;
-    Ok(ok(200, endpoint_json(&d.value), c.ctx))
+    Ok(ok(200, WebhookView::of(&d.value), c.ctx))
 }
 
 pub async fn update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: EndpointInput = body::json(c.req)?;
     let e = endpoints::update_webhook(app, c.ctx, c.tenant()?, c.param()?, &input).await?;
-    Ok(ok(200, endpoint_json(&e), c.ctx))
+    Ok(ok(200, WebhookView::of(&e), c.ctx))
 }
 
 pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
