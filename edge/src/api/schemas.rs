@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::views;
 use crate::service::messaging::dispatch::MessageView;
+use crate::service::messaging::optouts::OptoutView;
 use crate::service::model::TenantSettings;
 use crate::service::ops::webhooks::endpoints::{WebhookList, WebhookView};
 
@@ -38,6 +39,7 @@ pub fn components() -> Map<String, Value> {
     add::<views::KeyList>(&mut all);
     add::<WebhookView>(&mut all);
     add::<WebhookList>(&mut all);
+    add::<OptoutView>(&mut all);
     all.into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
@@ -601,10 +603,7 @@ pub fn message_list_example() -> Value {
     )
 }
 fn optout() -> Value {
-    object(
-        json!({"id": text(), "tenant_id": text(), "phone": text(), "phone_masked": masked(), "source": {"enum": ["sms", "api", "admin"]}, "created_at": time()}),
-        &["id", "phone", "source", "created_at"],
-    )
+    named::<OptoutView>()
 }
 fn optout_data_example() -> Value {
     json!({"id": "t_01jd9_abcdefghjkmnpqrs", "tenant_id": "t_01jd9", "phone": "+14155550123", "source": "sms", "created_at": "2026-11-25T10:02:01.000Z"})

@@ -17,6 +17,7 @@ use crate::service::ctx::FirstCommit;
 use crate::service::messaging::inbound;
 use crate::service::messaging::optouts;
 use crate::service::ops::audit;
+use crate::service::repo::inbound::OptoutSource;
 use crate::service::tenants::admission;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -96,7 +97,15 @@ pub async fn optout_add<P: Platform>(
     let phone = body::phone(b.phone.as_deref(), None)?;
     let tenant = c.tenant()?;
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
-    let o = optouts::add_optout(app, c.ctx, &tenant.id, &phone, "api", Some(&first)).await?;
+    let o = optouts::add_optout(
+        app,
+        c.ctx,
+        &tenant.id,
+        &phone,
+        OptoutSource::Api,
+        Some(&first),
+    )
+    .await?;
     Ok(ok(201, o, c.ctx))
 }
 
@@ -139,7 +148,7 @@ pub async fn admin_optout_add<P: Platform>(
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
     let phone = body::phone(b.phone.as_deref(), None)?;
     tenant_exists(app, &tenant).await?;
-    let o = optouts::add_optout(app, c.ctx, &tenant, &phone, "admin", None).await?;
+    let o = optouts::add_optout(app, c.ctx, &tenant, &phone, OptoutSource::Admin, None).await?;
     audit::audit(
         app,
         c.ctx,

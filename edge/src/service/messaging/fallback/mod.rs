@@ -35,6 +35,7 @@ use crate::service::ops::webhooks::events::Event;
 use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::repo::fallback::usage_write;
+use crate::service::repo::inbound::OptoutSource;
 use crate::store::{StoreError, Write};
 use twilio::{Answer, Progress};
 
@@ -275,9 +276,15 @@ pub async fn try_send<P: Platform>(
                 m.error = Some(format!("{reason}: {} (twilio {})", e.message, e.code));
                 if e.code == twilio::ERR_UNSUBSCRIBED {
                     if let Ok(phone) = Phone::parse(&req.to) {
-                        if let Err(err) =
-                            optouts::add_optout(app, ctx, &m.tenant_id, &phone, "provider", None)
-                                .await
+                        if let Err(err) = optouts::add_optout(
+                            app,
+                            ctx,
+                            &m.tenant_id,
+                            &phone,
+                            OptoutSource::Provider,
+                            None,
+                        )
+                        .await
                         {
                             app.warn(ctx, "fallback_optout_not_recorded", &err.to_string());
                         }
