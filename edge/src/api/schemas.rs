@@ -40,6 +40,7 @@ pub fn components() -> Map<String, Value> {
     add::<WebhookView>(&mut all);
     add::<WebhookList>(&mut all);
     add::<OptoutView>(&mut all);
+    add::<crate::service::repo::alerts::AlertKind>(&mut all);
     all.into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
@@ -651,7 +652,7 @@ pub fn alerts_body() -> Value {
 pub fn alerts_ok() -> Value {
     envelope(object(
         json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "emails": {"type": "array", "items": text()}, "updated_at": nullable_time()}), &[]),
-               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": text(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
+               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": named::<crate::service::repo::alerts::AlertKind>(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
         &["config", "incidents"],
     ))
 }

@@ -24,7 +24,7 @@ pub struct AlertConfig {
 }
 
 /// What an incident is about; its id is `{kind}_{subject}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     PhoneDown,
