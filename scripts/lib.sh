@@ -16,7 +16,9 @@ export WRANGLER_SEND_METRICS=false
 # Node 24 (for wrangler) is called by path, not put on PATH: its wheel ships a broken npm wrapper.
 export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step's line says how far into the whole command it starts (the phases' times, for the README).
+export OTP_T0="${OTP_T0:-$(date +%s)}"
+log() { printf '\033[1m==> [%4ss] %s\033[0m\n' "$(( $(date +%s) - OTP_T0 ))" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Portable stand-ins for GNU-only tools (macOS has shasum and BSD stat).

@@ -133,7 +133,7 @@ def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(poo
     ("by=sim", "by must be one of: country, prefix, template"),
     ("by=gateway", "by must be one of"),
     ("by=nonsense", "by must be one of"),
-    ("granularity=week", "granularity must be hour, day or month"),
+    ("granularity=year", "granularity must be hour, day, week or month"),
     ("limit=0", "limit must be 1 to 500"),
     ("limit=lots", "limit must be 1 to 500"),
     ("from=yesterday", "from must be an ISO 8601 date"),

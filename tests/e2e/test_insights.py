@@ -88,7 +88,10 @@ def test_weeks_end_users_new_vs_returning_and_the_heatmap(stack, admin, make_ten
 
     # Weeks: the range's ISO weeks in order, this one holding everything, the one before empty.
     frm = (today() - dt.timedelta(days=7)).isoformat()
-    w = admin.get(f"/v1/admin/analytics?granularity=week&from={frm}&to={today().isoformat()}&{q}").json()["data"]
+    # The week documents are committed by their own tally turns: wait until they hold everything.
+    w = eventually(lambda: admin.get(f"/v1/admin/analytics?granularity=week&from={frm}&to={today().isoformat()}&{q}").json()["data"],
+                   lambda w: w["total"]["sends"] == 4 and w["total"]["verifications"]["approved"] == 3
+                   and w["total"]["end_users"]["new"] == 2, "the week's counts")
     y, wk, _ = today().isocalendar()
     py, pwk, _ = (today() - dt.timedelta(days=7)).isocalendar()
     assert [s["period"] for s in w["series"]] == [f"{py}W{pwk:02d}", f"{y}W{wk:02d}"]

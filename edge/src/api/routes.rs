@@ -597,7 +597,7 @@ pub static ROUTES: &[Route] = &[
         "The caller's analytics by hour, day, ISO week or month over a date range (the admin analytics' shape)",
         body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: &[ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
     route!("GET" "/v1/analytics/conversion", Tenant(Read), V1, No, Pipeline, TenantConversion,
-        "The caller's conversion (codes sent, delivered, verified; time to verify p50/p90) by=country|prefix|template, by hour, day or month over a date range",
+        "The caller's conversion (codes sent, delivered, verified; time to verify p50/p90) by=country|prefix|template, by hour, day, ISO week or month over a date range",
         body: None, ok: 200 s::conversion_ok, example: s::conversion_example, errors: &[ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
     route!("POST" "/v1/keys/rotate", Tenant(Manage), V1, InCommit, Handler, TenantKeyRotate,
         "Issue a new key for the caller's tenant (shown once); its old keys work for grace_secs (default a day)",

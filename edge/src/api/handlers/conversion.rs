@@ -56,7 +56,7 @@ async fn report<P: Platform>(
         .query_param("granularity")
         .unwrap_or_else(|| "day".into());
     let g =
-        Granularity::parse(&g_text).ok_or_else(|| bad("granularity must be hour, day or month"))?;
+        Granularity::parse(&g_text).ok_or_else(|| bad("granularity must be hour, day, week or month"))?;
     let limit = match req.query_param("limit") {
         None => 100,
         Some(l) => l

@@ -81,7 +81,10 @@ const EVENT_ORDER = ["otp_sent", "otp_resent", "otp_approved", "otp_failed", "ot
 const rank = (k) => (EVENT_ORDER.includes(k) ? EVENT_ORDER.indexOf(k) : EVENT_ORDER.length);
 
 export function eventsList(events) {
-  const shown = Object.entries(events || {}).filter(([k]) => !k.startsWith("latency_") && !k.startsWith("error_") && !k.startsWith("http_"));
+  // Breakdowns kept in the same counter documents (latency buckets, errors, requests by route,
+  // conversion by dimension, the weekday x hour heatmap) have views of their own.
+  const hidden = ["latency_", "error_", "http_", "cv__", "heat_"];
+  const shown = Object.entries(events || {}).filter(([k]) => !hidden.some((p) => k.startsWith(p)));
   if (!shown.length) return empty("No events today yet.");
   shown.sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
   return h("dl", { class: "facts events" }, shown.map(([k, v]) =>
