@@ -403,6 +403,38 @@ mod tests {
         assert!(missing.is_empty(), "{missing:?}");
     }
 
+    /// Whether `schema` says what it is (a description on it or on what wraps its `$ref`).
+    fn described(schema: &Value) -> bool {
+        match schema {
+            Value::Object(m) => {
+                m.contains_key("description")
+                    || ["oneOf", "anyOf", "allOf"].iter().any(|k| {
+                        m.get(*k)
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| a.iter().any(described))
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn every_setting_says_what_it_does() {
+        let s = spec();
+        let mut bare = Vec::new();
+        for name in ["TenantSettings", "RateLimits", "GeoSettings"] {
+            let props = s["components"]["schemas"][name]["properties"]
+                .as_object()
+                .unwrap();
+            for (k, v) in props {
+                if !described(v) {
+                    bare.push(format!("{name}.{k}"));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "settings without a doc comment: {bare:?}");
+    }
+
     #[test]
     fn typed_answers_are_documented_field_by_field() {
         use crate::api::views::{CodeView, LimitsView, QuotaView, Usage};

@@ -137,10 +137,13 @@ pub struct RateLimits {
     /// `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send: Option<RateRule>,
+    /// Resends' own limit (`POST /v1/otp/resend` and its seed alias); none: `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resend: Option<RateRule>,
+    /// Checks' own limit (`POST /v1/otp/verify` and its aliases); none: `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<RateRule>,
+    /// Direct messages' own limit (`POST /v1/messages` and its seed alias); none: `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<RateRule>,
 }

@@ -55,8 +55,8 @@ async fn report<P: Platform>(
     let g_text = req
         .query_param("granularity")
         .unwrap_or_else(|| "day".into());
-    let g =
-        Granularity::parse(&g_text).ok_or_else(|| bad("granularity must be hour, day, week or month"))?;
+    let g = Granularity::parse(&g_text)
+        .ok_or_else(|| bad("granularity must be hour, day, week or month"))?;
     let limit = match req.query_param("limit") {
         None => 100,
         Some(l) => l
