@@ -31,7 +31,7 @@ fi
 
 # target -> the otp-shared source file and the API it fuzzes (skipped, with a message, until that exists).
 declare -A MODULE=(
-  [wire_open]="shared/src/wire.rs"
+  [wire_open]="shared/src/wire/open.rs"
   [phone_parse]="shared/src/phone/mod.rs"
   [code_normalize]="shared/src/otp.rs"
   [sms_segments]="shared/src/sms.rs"

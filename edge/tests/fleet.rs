@@ -152,8 +152,8 @@ async fn failed_otp(
         "code_kind": "words", "status": "pending", "checks": 0, "max_checks": 5, "sends": 1, "created_at": now,
         "expires_at": now + expires_in_ms, "verified_at": 0, "message_ids": [msg_id], "request_id": "req_1", "code_sealed": sealed})).await;
     let m = MessageRecord {
-        id: msg_id.clone(),
-        tenant_id: tenant,
+        id: msg_id.clone().into(),
+        tenant_id: tenant.into(),
         kind: MessageKind::Otp,
         phone_masked: "+1415•••0123".into(),
         phone_tag: None,
@@ -163,12 +163,12 @@ async fn failed_otp(
         state: DeliveryState::Failed,
         attempts: 3,
         error: Some("generic_failure".into()),
-        created_at: now,
-        updated_at: now,
+        created_at: now.into(),
+        updated_at: now.into(),
         request_id: "req_1".into(),
         verification_id: Some(vid),
-        deadline_ms: now + expires_in_ms,
-        check_after: 0,
+        deadline_ms: (now + expires_in_ms).into(),
+        check_after: Default::default(),
         failure_class: class,
         reroute_of: None,
         rerouted_to: None,
@@ -458,7 +458,8 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     // phone-1 did not even answer about its canary: the sending side is in doubt.
     let p1 = get(&app, "fleet/phone-1").await;
     assert_eq!(p1["degraded"]["role"], "send", "{p1}");
-    assert!(standing::standings(&app).await["phone-1"].contains(&"canary_missed".to_string()));
+    assert!(standing::standings(&app).await["phone-1"]
+        .contains(&otp_edge::service::fleet::model::AvoidReason::CanaryMissed));
     assert!(audit_actions(&app)
         .await
         .iter()
@@ -499,7 +500,8 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
     let c = get(&app, &format!("canaries/{later}")).await;
     assert_eq!(c["state"], "received");
     assert!(get(&app, "fleet/phone-1").await["degraded"].is_null());
-    assert!(!standing::standings(&app).await["phone-1"].contains(&"canary_missed".to_string()));
+    assert!(!standing::standings(&app).await["phone-1"]
+        .contains(&otp_edge::service::fleet::model::AvoidReason::CanaryMissed));
     // Twice is once.
     assert!(
         canary::canary_received(

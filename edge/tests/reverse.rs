@@ -9,7 +9,7 @@ use otp_edge::config::Config;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
 use otp_edge::service::app::App;
-use otp_edge::service::ctx::Ctx;
+use otp_edge::service::ctx::{Ctx, FirstCommit};
 use otp_edge::service::messaging::inbound;
 use otp_edge::service::model::{Tenant, VerificationStatus};
 use otp_edge::service::otp::reverse;
@@ -65,7 +65,8 @@ async fn two_texts_at_once_approve_once_and_the_other_is_kept_as_a_plain_sms() {
         0,
     );
     let user = Phone::parse("+14155550188").unwrap();
-    let started = reverse::start(&app, &ctx(&app, "req_start"), &tenant, &user)
+    let start = ctx(&app, "req_start");
+    let started = reverse::start(&app, &start, &tenant, &user, &FirstCommit::of(&start))
         .await
         .unwrap();
     // A US number is given the US phone of the pool.

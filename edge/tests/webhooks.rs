@@ -12,7 +12,7 @@ use otp_edge::config::Config;
 use otp_edge::native::NativePlatform;
 use otp_edge::platform::Platform;
 use otp_edge::service::app::App;
-use otp_edge::service::ctx::Ctx;
+use otp_edge::service::ctx::{Ctx, FirstCommit};
 use otp_edge::service::model::Tenant;
 use otp_edge::service::ops::webhooks::deliver;
 use otp_edge::service::ops::webhooks::deliver::Outcome;
@@ -89,7 +89,7 @@ async fn one_delivery(app: &App<NativePlatform>, url: &str) -> (Tenant, String, 
         events: Some(vec!["message.sent".into()]),
         ..Default::default()
     };
-    let (e, _secret) = endpoints::create_webhook(app, &ctx, &t, &input)
+    let (e, _secret) = endpoints::create_webhook(app, &ctx, &t, &input, &FirstCommit::of(&ctx))
         .await
         .unwrap();
     let event = Event::new(

@@ -13,3 +13,4 @@ pub mod pipeline;
 pub mod render;
 pub mod routes;
 pub mod schemas;
+pub mod views;

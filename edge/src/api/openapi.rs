@@ -100,7 +100,7 @@ pub fn spec() -> Value {
         document_access(&mut o, r.access);
         paths.entry(r.path.to_string()).or_insert_with(|| json!({}))[r.method.to_lowercase()] = o;
     }
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "otp-sms", "version": env!("CARGO_PKG_VERSION"), "description": "One-time codes and SMS through Android phone gateways. Errors have a stable `code`; the list is in components.schemas.ErrorCode."},
         "servers": [{"url": "/"}],
@@ -128,7 +128,13 @@ pub fn spec() -> Value {
                 },
             },
         },
-    })
+    });
+    // The schemas derived from the settings and answer types (`schemas::named` points at them).
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("components.schemas is an object");
+    schemas.extend(super::schemas::components());
+    doc
 }
 
 /// Who may call an operation, from the route table: `x-roles` (the admin roles it accepts) or
@@ -159,11 +165,12 @@ pub fn spec_json() -> Vec<u8> {
 
 /// The query parameters of the routes that take some beyond `limit` (the message logs).
 fn query_params(h: super::routes::Handler) -> Vec<Value> {
-    use super::routes::Handler::{AdminMessageList, MessageList};
+    use super::routes::Handler::Plain;
+    use super::routes::Plain::{AdminMessageList, MessageList};
     let q = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
     let text = json!({"type": "string"});
     let mut out = match h {
-        MessageList | AdminMessageList => vec![
+        Plain(MessageList | AdminMessageList) => vec![
             q("direction", "outbound messages (default) or inbound replies", json!({"enum": ["outbound", "inbound"]})),
             q("phone", "only this number's messages (E.164; matched by its keyed tag, messages from before tags were kept are not found)", text.clone()),
             q("id", "one outbound message by id (the other filters still apply)", text.clone()),
@@ -176,7 +183,7 @@ fn query_params(h: super::routes::Handler) -> Vec<Value> {
         ],
         _ => Vec::new(),
     };
-    if h == AdminMessageList {
+    if h == Plain(AdminMessageList) {
         out.push(q("tenant_id", "one tenant's log", text));
     }
     out
@@ -326,6 +333,178 @@ mod tests {
             .collect();
         for c in ErrorCode::ALL {
             assert!(listed.contains(&c.as_str()));
+        }
+    }
+
+    /// `schema` with its `$ref` (or a lone `oneOf`/`allOf` around one, as utoipa wraps a
+    /// described field) followed to the component it names.
+    fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.trim_start_matches("#/components/schemas/");
+            return resolve(doc, &doc["components"]["schemas"][name]);
+        }
+        for k in ["oneOf", "allOf"] {
+            if let Some([one]) = schema[k].as_array().map(Vec::as_slice) {
+                return resolve(doc, one);
+            }
+        }
+        schema
+    }
+
+    /// Every key of `value` (and of the objects in it) has a property in `schema`.
+    fn undocumented(doc: &Value, schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+        let Some(fields) = value.as_object() else {
+            return;
+        };
+        let schema = resolve(doc, schema);
+        for (k, v) in fields {
+            let p = format!("{path}.{k}");
+            match schema["properties"].get(k) {
+                Some(s) => undocumented(doc, s, v, &p, out),
+                None => out.push(p),
+            }
+        }
+    }
+
+    #[test]
+    fn lists_every_tenant_setting_from_the_settings_type() {
+        let s = spec();
+        // The expected fields come from the type itself: its default, serialised.
+        let settings =
+            serde_json::to_value(crate::service::model::TenantSettings::default()).unwrap();
+        assert!(settings.as_object().unwrap().len() >= 21);
+        let mut missing = Vec::new();
+        let documented = &s["components"]["schemas"]["TenantSettings"];
+        undocumented(&s, documented, &settings, "settings", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "settings not in the document: {missing:?}"
+        );
+        // Where settings are written and read, they are that schema.
+        for (p, m) in [
+            ("/v1/admin/tenants", "post"),
+            ("/v1/admin/tenants/{id}", "patch"),
+        ] {
+            let body = &s["paths"][p][m]["requestBody"]["content"]["application/json"]["schema"];
+            assert_eq!(
+                body["properties"]["settings"]["$ref"], "#/components/schemas/TenantSettings",
+                "{m} {p}"
+            );
+        }
+        let tenant = resolve(&s, &s["components"]["schemas"]["Tenant"]);
+        let mut missing = Vec::new();
+        undocumented(
+            &s,
+            &tenant["properties"]["settings"],
+            &settings,
+            "tenant.settings",
+            &mut missing,
+        );
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    /// Whether `schema` says what it is (a description on it or on what wraps its `$ref`).
+    fn described(schema: &Value) -> bool {
+        match schema {
+            Value::Object(m) => {
+                m.contains_key("description")
+                    || ["oneOf", "anyOf", "allOf"].iter().any(|k| {
+                        m.get(*k)
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| a.iter().any(described))
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn every_setting_says_what_it_does() {
+        let s = spec();
+        let mut bare = Vec::new();
+        for name in ["TenantSettings", "RateLimits", "GeoSettings"] {
+            let props = s["components"]["schemas"][name]["properties"]
+                .as_object()
+                .unwrap();
+            for (k, v) in props {
+                if !described(v) {
+                    bare.push(format!("{name}.{k}"));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "settings without a doc comment: {bare:?}");
+    }
+
+    #[test]
+    fn typed_answers_are_documented_field_by_field() {
+        use crate::api::views::{CodeView, LimitsView, QuotaView, Usage};
+        let s = spec();
+        let usage = Usage {
+            tenant_id: "t".into(),
+            tenant_name: "n".into(),
+            quota: QuotaView {
+                total: 1,
+                used: 0,
+                remaining: 1,
+                expires_at: None,
+            },
+            counts: json!({}),
+            code: CodeView {
+                code_type: crate::service::model::CodeKind::Words,
+                words: 2,
+                digits: 6,
+                space: 1,
+                max_checks: 5,
+                guess_odds: 0.5,
+                guess_odds_text: "1 in 2".into(),
+                max_failed_checks_per_hour: 1,
+                max_failed_checks_per_day: 1,
+                guess_odds_per_phone_per_day: 0.5,
+                guess_odds_per_phone_per_day_text: "1 in 2".into(),
+            },
+            limits: LimitsView {
+                ttl_secs: 1,
+                max_sends: 1,
+                send_window_secs: 1,
+                rate: Default::default(),
+            },
+        };
+        let data = &s["paths"]["/v1/usage"]["get"]["responses"]["200"]["content"]
+            ["application/json"]["schema"]["properties"]["data"];
+        let mut missing = Vec::new();
+        undocumented(&s, data, &json!(usage), "usage", &mut missing);
+        let tenant = &s["paths"]["/v1/admin/tenants"]["post"]["responses"]["201"]["content"]
+            ["application/json"]["example"];
+        let data = &s["paths"]["/v1/admin/tenants"]["post"]["responses"]["201"]["content"]
+            ["application/json"]["schema"]["properties"]["data"];
+        undocumented(&s, data, &tenant["data"], "tenant", &mut missing);
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                        out.push(r);
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let s = spec();
+        let mut all = Vec::new();
+        refs(&s, &mut all);
+        assert!(all.len() > 10);
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+            assert!(
+                s["components"]["schemas"][name].is_object(),
+                "{r} does not resolve"
+            );
         }
     }
 }

@@ -59,7 +59,8 @@ pub fn with_retry_after(resp: ApiResponse, e: &Error) -> ApiResponse {
 }
 
 /// The v1 success envelope.
-pub fn ok(status: u16, data: Value, ctx: &Ctx) -> ApiResponse {
+/// The v1 success envelope around `data` (a typed answer of `api::views`, or a JSON value).
+pub fn ok(status: u16, data: impl serde::Serialize, ctx: &Ctx) -> ApiResponse {
     ApiResponse::json(
         status,
         &json!({"success": true, "data": data, "request_id": ctx.request_id}),

@@ -74,32 +74,40 @@ pub enum Limits {
     Handler,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A route's handler. The handlers of `Idempotency::InCommit` routes are `Commit`: only they are
+/// handed the request's `FirstCommit` (`handlers::dispatch`), the one way to its idempotency claim,
+/// so such a route cannot be written without carrying the claim in its first commit. The route
+/// table's macro makes every `InCommit` route's handler a `Commit` one and every other a `Plain` one.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Handler {
+    Plain(Plain),
+    Commit(Commit),
+}
+
+/// The route's name in logs, metrics and limit keys: the handler's own.
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handler::Plain(h) => h.fmt(f),
+            Handler::Commit(h) => h.fmt(f),
+        }
+    }
+}
+
+/// Handlers of routes without a key claim in their own commit (`Idempotency::No` or `Claimed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plain {
     Health,
     OpenApi,
     DashboardPage,
     DashboardScript,
     DashboardStyle,
     Status,
-    OtpSend,
-    OtpResend,
-    OtpVerify,
-    MessageSend,
     MessageGet,
     Usage,
     TenantAnalytics,
     TenantConversion,
-    TenantKeyRotate,
-    TenantKeyCreate,
     TenantKeyList,
-    TenantKeyRevoke,
-    SeedSendOtp,
-    SeedResendOtp,
-    SeedVerifyOtp,
-    SeedDirectMessage,
-    TwilioStart,
-    TwilioCheck,
     GatewayReports,
     AdminTenantCreate,
     AdminTenantList,
@@ -129,15 +137,12 @@ pub enum Handler {
     AdminGatewayKillSwitch,
     AdminMetrics,
     MessageList,
-    WebhookCreate,
     WebhookList,
     WebhookGet,
     WebhookUpdate,
     WebhookDelete,
     WebhookDeliveries,
-    WebhookReplay,
     OptoutList,
-    OptoutAdd,
     OptoutRemove,
     GatewayInbound,
     AdminInbound,
@@ -169,6 +174,27 @@ pub enum Handler {
     AdminFallbackPut,
     AdminFallbackDelete,
     ProviderTwilioStatus,
+}
+
+/// Handlers of `Idempotency::InCommit` routes: each takes the request's `FirstCommit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    OtpSend,
+    OtpResend,
+    OtpVerify,
+    MessageSend,
+    TenantKeyRotate,
+    TenantKeyCreate,
+    TenantKeyRevoke,
+    SeedSendOtp,
+    SeedResendOtp,
+    SeedVerifyOtp,
+    SeedDirectMessage,
+    TwilioStart,
+    TwilioCheck,
+    WebhookCreate,
+    WebhookReplay,
+    OptoutAdd,
 }
 
 /// What the OpenAPI document says of a route.
@@ -500,7 +526,13 @@ macro_rules! access {
 }
 
 macro_rules! route {
-    ($m:literal $p:literal, $auth:ident $(($($acc:tt)+))?, $env:ident, $idem:ident, $lim:ident, $h:ident,
+    ($m:literal $p:literal, $auth:ident $(($($acc:tt)+))?, $env:ident, InCommit, $lim:ident, $h:ident, $($doc:tt)*) => {
+        route!(@ $m $p, $auth $(($($acc)+))?, $env, InCommit, $lim, Handler::Commit(Commit::$h), $($doc)*)
+    };
+    ($m:literal $p:literal, $auth:ident $(($($acc:tt)+))?, $env:ident, $idem:ident, $lim:ident, $h:ident, $($doc:tt)*) => {
+        route!(@ $m $p, $auth $(($($acc)+))?, $env, $idem, $lim, Handler::Plain(Plain::$h), $($doc)*)
+    };
+    (@ $m:literal $p:literal, $auth:ident $(($($acc:tt)+))?, $env:ident, $idem:ident, $lim:ident, $h:expr,
      $summary:literal, body: $body:expr, ok: $ok:literal $schema:path, example: $ex:path, errors: $errors:expr) => {
         Route {
             method: $m,
@@ -510,7 +542,7 @@ macro_rules! route {
             envelope: Envelope::$env,
             idempotency: Idempotency::$idem,
             limits: Limits::$lim,
-            handler: Handler::$h,
+            handler: $h,
             doc: Doc {
                 summary: $summary,
                 body: $body,
@@ -572,13 +604,13 @@ pub static ROUTES: &[Route] = &[
         body: Some(s::rotate_body), ok: 200 s::admin_ok, example: s::admin_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
     route!("POST" "/v1/keys", Tenant(Manage), V1, InCommit, Handler, TenantKeyCreate,
         "Another key for the caller's tenant (shown once), limited to scopes (send, verify, read, manage; default all), optionally ending after some days",
-        body: Some(s::tenant_key_body), ok: 201 s::admin_ok, example: s::tenant_key_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
+        body: Some(s::tenant_key_body), ok: 201 s::key_ok, example: s::tenant_key_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
     route!("GET" "/v1/keys", Tenant(Read), V1, No, Pipeline, TenantKeyList,
         "The caller's tenant's keys: prefix, label, scopes, status, end time (never the key)",
-        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: TENANT_READ_ERRORS),
+        body: None, ok: 200 s::key_list_ok, example: s::key_list_example, errors: TENANT_READ_ERRORS),
     route!("POST" "/v1/keys/{id}/revoke", Tenant(Manage), V1, InCommit, Handler, TenantKeyRevoke,
         "Stop one of the caller's tenant's keys by its prefix, at once (refused everywhere within the key cache's 2 s)",
-        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, KeyNotFound, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
+        body: Some(s::empty_body), ok: 200 s::key_ok, example: s::key_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, KeyNotFound, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
     route!("POST" "/api/send-otp", Tenant(Send), Seed, InCommit, Handler, SeedSendOtp,
         "Seed alias of /v1/otp/send (x-api-key)",
         body: Some(s::seed_phone_body), ok: 200 s::seed_sent_ok, example: s::seed_sent_example, errors: SEND_ERRORS),
@@ -602,31 +634,31 @@ pub static ROUTES: &[Route] = &[
         body: None, ok: 200 s::reports_ok, example: s::reports_example, errors: &[Unauthorized, BadJson, ValidationFailed, StoreUnavailable, Conflict]),
     route!("POST" "/v1/admin/tenants", Admin(OPERATE), V1, Claimed, No, AdminTenantCreate,
         "Create a tenant; the answer holds its API key, shown once",
-        body: Some(s::tenant_body), ok: 201 s::admin_ok, example: s::tenant_created_example, errors: ADMIN_SETTINGS_ERRORS),
+        body: Some(s::tenant_body), ok: 201 s::tenant_ok, example: s::tenant_created_example, errors: ADMIN_SETTINGS_ERRORS),
     route!("GET" "/v1/admin/tenants", Admin(EVERY_ROLE), V1, No, No, AdminTenantList,
         "List tenants (paged with cursor)",
-        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+        body: None, ok: 200 s::tenant_page_ok, example: s::tenant_page_example, errors: ADMIN_ERRORS),
     route!("POST" "/v1/admin/tenants/bulk", Admin(OPERATE), V1, Claimed, No, AdminTenantBulk,
         "Create or update many tenants, with a result per item",
         body: Some(s::bulk_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/admin/tenants/{id}", Admin(EVERY_ROLE), V1, No, No, AdminTenantGet,
         "Get a tenant with its remaining quota and its keys (prefixes only)",
-        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+        body: None, ok: 200 s::tenant_ok, example: s::tenant_example, errors: ADMIN_ERRORS),
     route!("PATCH" "/v1/admin/tenants/{id}", Admin(OPERATE), V1, No, No, AdminTenantUpdate,
         "Update quota, expiry, contact phone or settings (JSON merge patch)",
-        body: Some(s::tenant_patch_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_SETTINGS_ERRORS),
+        body: Some(s::tenant_patch_body), ok: 200 s::tenant_ok, example: s::tenant_example, errors: ADMIN_SETTINGS_ERRORS),
     route!("DELETE" "/v1/admin/tenants/{id}", Admin(OWNER), V1, No, No, AdminTenantDelete,
         "Delete a tenant and its keys",
         body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
     route!("POST" "/v1/admin/tenants/{id}/suspend", Admin(OPERATE), V1, Claimed, No, AdminTenantSuspend,
         "Suspend a tenant (403 tenant_suspended on its calls, within the key cache's 2 s)",
-        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+        body: Some(s::empty_body), ok: 200 s::tenant_ok, example: s::tenant_example, errors: ADMIN_ERRORS),
     route!("POST" "/v1/admin/tenants/{id}/resume", Admin(OPERATE), V1, Claimed, No, AdminTenantResume,
         "Resume a suspended tenant",
-        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+        body: Some(s::empty_body), ok: 200 s::tenant_ok, example: s::tenant_example, errors: ADMIN_ERRORS),
     route!("POST" "/v1/admin/tenants/{id}/renew", Admin(OPERATE), V1, Claimed, No, AdminTenantRenew,
         "Start a new period: new quota and expiry",
-        body: Some(s::renew_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+        body: Some(s::renew_body), ok: 200 s::tenant_ok, example: s::tenant_example, errors: ADMIN_ERRORS),
     route!("POST" "/v1/admin/tenants/{id}/rotate-key", Admin(OPERATE), V1, Claimed, No, AdminTenantRotateKey,
         "Issue a new key; old keys work for a grace period",
         body: Some(s::rotate_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
@@ -659,16 +691,16 @@ pub static ROUTES: &[Route] = &[
         body: Some(s::admin_key_body), ok: 201 s::admin_ok, example: s::key_created_example, errors: ADMIN_KEY_ERRORS),
     route!("GET" "/v1/admin/keys", Admin(OWNER), V1, No, No, AdminKeyList,
         "Admin keys (prefix, label, status, end time; never the key)",
-        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_KEY_ERRORS),
+        body: None, ok: 200 s::key_list_ok, example: s::key_list_example, errors: ADMIN_KEY_ERRORS),
     route!("POST" "/v1/admin/keys/{id}/revoke", Admin(OWNER), V1, Claimed, No, AdminKeyRevoke,
         "Revoke a key by its prefix (admin or tenant); refused within the key cache's 2 s",
-        body: Some(s::empty_body), ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_KEY_ERRORS),
+        body: Some(s::empty_body), ok: 200 s::key_ok, example: s::key_example, errors: ADMIN_KEY_ERRORS),
     route!("POST" "/v1/admin/keys/{id}/rotate", Admin(OWNER), V1, Claimed, No, AdminKeyRotate,
         "Replace an admin key by a new one of the same role and label (shown once); the old one works grace_secs more (default 0: it stops now)",
         body: Some(s::rotate_body), ok: 201 s::admin_ok, example: s::key_created_example, errors: ADMIN_KEY_ERRORS),
     route!("POST" "/v1/admin/tenants/{id}/keys", Admin(OPERATE), V1, Claimed, No, AdminTenantKeyCreate,
         "Another key for a tenant (shown once), limited to scopes (send, verify, read, manage; default all), optionally ending after some days",
-        body: Some(s::tenant_key_body), ok: 201 s::admin_ok, example: s::key_created_example, errors: ADMIN_ERRORS),
+        body: Some(s::tenant_key_body), ok: 201 s::key_ok, example: s::tenant_key_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/admin/gateways/checks", Admin(SUPPORT), V1, No, No, AdminGatewayChecks,
         "Gateway health-check history (up/down, latency), newest first",
         body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
@@ -810,7 +842,10 @@ pub static ROUTES: &[Route] = &[
 /// `per_endpoint`, if any: each route of the OTP and message groups, aliases included.
 pub fn limit_group(h: Handler) -> Option<crate::service::model::RouteLimit> {
     use crate::service::model::RouteLimit;
-    use Handler::*;
+    use Commit::*;
+    let Handler::Commit(h) = h else {
+        return None;
+    };
     match h {
         OtpSend | SeedSendOtp | TwilioStart => Some(RouteLimit::Send),
         OtpResend | SeedResendOtp => Some(RouteLimit::Resend),
@@ -873,6 +908,20 @@ pub(crate) fn match_path(template: &str, path: &str) -> Option<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_commit_routes_and_only_those_get_the_first_commit() {
+        for r in ROUTES {
+            assert_eq!(
+                matches!(r.handler, Handler::Commit(_)),
+                r.idempotency == Idempotency::InCommit,
+                "{} {}",
+                r.method,
+                r.path
+            );
+        }
+        assert_eq!(format!("{:?}", Handler::Commit(Commit::OtpSend)), "OtpSend");
+    }
 
     #[test]
     fn every_route_matches_itself_and_is_listed_once() {
@@ -955,18 +1004,27 @@ mod tests {
             verify: Some(tight),
             ..Default::default()
         };
-        assert_eq!(l.endpoint_rule(limit_group(Handler::OtpVerify)), tight);
-        assert_eq!(l.endpoint_rule(limit_group(Handler::TwilioCheck)), tight);
         assert_eq!(
-            l.endpoint_rule(limit_group(Handler::OtpSend)),
+            l.endpoint_rule(limit_group(Handler::Commit(Commit::OtpVerify))),
+            tight
+        );
+        assert_eq!(
+            l.endpoint_rule(limit_group(Handler::Commit(Commit::TwilioCheck))),
+            tight
+        );
+        assert_eq!(
+            l.endpoint_rule(limit_group(Handler::Commit(Commit::OtpSend))),
             l.per_endpoint
         );
-        assert_eq!(l.endpoint_rule(limit_group(Handler::Usage)), l.per_endpoint);
         assert_eq!(
-            limit_group(Handler::SeedDirectMessage),
+            l.endpoint_rule(limit_group(Handler::Plain(Plain::Usage))),
+            l.per_endpoint
+        );
+        assert_eq!(
+            limit_group(Handler::Commit(Commit::SeedDirectMessage)),
             Some(RouteLimit::Messages)
         );
-        assert_eq!(limit_group(Handler::MessageList), None);
+        assert_eq!(limit_group(Handler::Plain(Plain::MessageList)), None);
     }
 
     #[test]
@@ -1001,10 +1059,10 @@ mod tests {
     #[test]
     fn trailing_slash_is_tolerated_and_params_are_captured() {
         assert!(
-            matches!(find("POST", "/v1/otp/send/"), Matched::Route(r, None) if r.handler == Handler::OtpSend)
+            matches!(find("POST", "/v1/otp/send/"), Matched::Route(r, None) if r.handler == Handler::Commit(Commit::OtpSend))
         );
         assert!(
-            matches!(find("GET", "/v1/messages/msg_1"), Matched::Route(r, Some(id)) if r.handler == Handler::MessageGet && id == "msg_1")
+            matches!(find("GET", "/v1/messages/msg_1"), Matched::Route(r, Some(id)) if r.handler == Handler::Plain(Plain::MessageGet) && id == "msg_1")
         );
     }
 

@@ -1,7 +1,53 @@
 //! JSON Schemas and examples that the route table's entries point to: request bodies, success
-//! answers (schemathesis checks answers against them) and their examples.
+//! answers (schemathesis checks answers against them) and their examples. The settings and the
+//! typed answers (`api::views`) are derived from their Rust types (utoipa's `ToSchema`): `named`
+//! points at a type's schema, and `components` lists every such schema with the ones it uses.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
+
+use super::views;
+use crate::service::messaging::dispatch::MessageView;
+use crate::service::messaging::optouts::OptoutView;
+use crate::service::model::TenantSettings;
+use crate::service::ops::webhooks::endpoints::{WebhookList, WebhookView};
+
+/// A `$ref` to `T`'s derived schema (listed by [`components`]).
+pub fn named<T: ToSchema>() -> Value {
+    json!({"$ref": format!("#/components/schemas/{}", T::name())})
+}
+
+fn add<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
+    out.push((T::name().into_owned(), T::schema()));
+    T::schemas(out);
+}
+
+/// Every derived schema the document points to, with the schemas they use in turn.
+pub fn components() -> Map<String, Value> {
+    let mut all = Vec::new();
+    add::<TenantSettings>(&mut all);
+    add::<views::OtpSent>(&mut all);
+    add::<views::ReverseStarted>(&mut all);
+    add::<views::OtpVerified>(&mut all);
+    add::<MessageView>(&mut all);
+    add::<views::Usage>(&mut all);
+    add::<views::TenantView>(&mut all);
+    add::<views::TenantPage>(&mut all);
+    add::<views::KeyView>(&mut all);
+    add::<views::KeyList>(&mut all);
+    add::<WebhookView>(&mut all);
+    add::<WebhookList>(&mut all);
+    add::<OptoutView>(&mut all);
+    add::<crate::service::repo::alerts::AlertKind>(&mut all);
+    all.into_iter()
+        .map(|(name, schema)| {
+            let schema = serde_json::to_value(schema).expect("a schema serialises");
+            (name, schema)
+        })
+        .collect()
+}
 
 fn text() -> Value {
     json!({"type": "string"})
@@ -99,27 +145,12 @@ pub fn twilio_check_body() -> Value {
     json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": text(), "Code": {"type": "string", "minLength": 1}}, "required": ["Code"]})
 }
 fn risky_ranges() -> Value {
-    json!({"type": "array", "items": {"enum": ["satellite", "international_networks", "personal_telecommunications", "disaster_relief", "freephone", "shared_cost", "premium_rate"]}})
+    json!({"type": "array", "items": named::<crate::service::abuse::geo::RiskyRange>()})
 }
 
-/// A tenant's settings (a JSON merge patch on update). The fields of abuse protection and OTP
-/// texts are spelt out; the code and limit settings are in the README.
+/// A tenant's settings (a JSON merge patch on update): every field of [`TenantSettings`].
 fn settings() -> Value {
-    json!({"type": "object", "properties": {
-        "allow_voip": {"type": "boolean", "description": "VoIP numbers get SMS too (default false)"},
-        "fraud_guard": {"enum": ["off", "standard", "strict"], "description": "Fraud guard level (default standard)"},
-        "share_weight": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Weight in each phone's fair share of its pacing window (default 1)"},
-        "fallback_monthly_cap": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "Codes a month that may go through the operator's paid SMS provider when no phone can deliver them (default 0: never)"},
-        "geo": {"type": "object", "properties": {
-            "allowed_countries": {"type": "array", "items": {"type": "string", "example": "FR"}, "description": "ISO 3166 alpha-2 codes SMS may go to; empty: every country"},
-            "allowed_ranges": risky_ranges(),
-        }},
-        "locale": {"type": "string", "description": "Language for numbers whose country has no built-in one", "example": "en"},
-        "text_style": {"enum": ["natural", "standard", null], "description": "How built-in texts read: natural (a personal message around the code, random opening and closing) or standard (a code sentence with the app name and validity); null: natural for word codes, standard for digits"},
-        "template": {"type": ["string", "null"], "description": "Custom text with {code}, {minutes}, {app}; refused unless its worst case fits one SMS"},
-        "webotp_host": {"type": ["string", "null"], "description": "Adds the WebOTP line @host #code", "example": "example.com"},
-        "app_hash": {"type": ["string", "null"], "description": "Android SMS Retriever app hash (11 characters)", "example": "FA+9qCX9VSu"},
-    }})
+    named::<TenantSettings>()
 }
 
 pub fn tenant_body() -> Value {
@@ -263,41 +294,8 @@ pub fn no_example() -> Value {
     Value::Null
 }
 
-fn sent() -> Value {
-    object(
-        json!({"id": text(), "phone": text(), "status": {"const": "pending"}, "expires_at": time(), "expires_in": count(), "sends": {"type": "integer", "minimum": 1},
-               "delivery": object(json!({"message_id": text(), "state": {"enum": ["queued", "sent", "unknown"]}, "gateway_id": text(),
-                   "channel": {"enum": ["phone", "provider:twilio"], "description": "provider:twilio when no phone could take it and the tenant opted in to the paid fallback"}}), &["message_id", "state", "gateway_id"])}),
-        &[
-            "id",
-            "phone",
-            "status",
-            "expires_at",
-            "expires_in",
-            "sends",
-            "delivery",
-        ],
-    )
-}
 pub fn sent_ok() -> Value {
-    envelope(json!({"oneOf": [sent(), reverse_started()]}))
-}
-/// `channel: reverse`: nothing sent; where the user texts which words.
-fn reverse_started() -> Value {
-    object(
-        json!({"id": text(), "phone": text(), "status": {"const": "pending"}, "channel": {"const": "reverse"}, "expires_at": time(), "expires_in": count(), "sends": {"const": 0},
-               "reverse": object(json!({"to": text(), "text": text(), "sms_uri": text()}), &["to", "text", "sms_uri"])}),
-        &[
-            "id",
-            "phone",
-            "status",
-            "channel",
-            "expires_at",
-            "expires_in",
-            "sends",
-            "reverse",
-        ],
-    )
+    envelope(json!({"oneOf": [named::<views::OtpSent>(), named::<views::ReverseStarted>()]}))
 }
 pub fn sent_example() -> Value {
     v1_example(
@@ -305,10 +303,7 @@ pub fn sent_example() -> Value {
     )
 }
 pub fn verified_ok() -> Value {
-    envelope(object(
-        json!({"id": text(), "phone": text(), "status": {"const": "approved"}, "verified_at": time()}),
-        &["id", "phone", "status", "verified_at"],
-    ))
+    envelope(named::<views::OtpVerified>())
 }
 pub fn verified_example() -> Value {
     v1_example(
@@ -316,31 +311,7 @@ pub fn verified_example() -> Value {
     )
 }
 fn message() -> Value {
-    object(
-        json!({"id": text(), "direction": {"const": "outbound"}, "kind": {"enum": ["otp", "direct", "notification"]}, "phone": masked(),
-               "tenant_id": {"type": "string", "description": "In the operators' log (GET /v1/admin/messages) only"},
-               "state": {"enum": ["queued", "sending", "sent", "failed", "expired", "unknown"]},
-               "encoding": {"enum": ["GSM-7", "UCS-2"]}, "segments": {"type": "integer", "minimum": 1}, "gateway_id": text(), "attempts": count(),
-               "error": {"type": ["string", "null"]}, "created_at": time(), "updated_at": time(),
-               "failure_class": {"enum": ["limit_exceeded", "no_service", "generic_failure", "not_permitted", "no_capacity", "canceled", "unknown", "uncertain", null],
-                                 "description": "Why it failed, as the phone classified it; every class but uncertain means it was certainly not sent"},
-               "rerouted_to": {"type": ["string", "null"], "description": "The message that delivers this code again through another phone"},
-               "reroute_of": {"type": ["string", "null"], "description": "The failed message this one delivers again"},
-               "channel": {"enum": ["phone", "provider:twilio"], "description": "Which way it went: a phone, or the paid fallback (Twilio)"},
-               "provider": {"type": ["object", "null"], "description": "The paid fallback's side: the provider's sid, status, price (as it writes it, e.g. -0.00790), price_unit, error_code",
-                            "properties": {"sid": {"type": ["string", "null"]}, "status": text(), "price": {"type": ["string", "null"]}, "price_unit": {"type": ["string", "null"]}, "error_code": {"type": ["integer", "null"]}}},
-               "expires_at": {"type": ["string", "null"], "format": "date-time", "description": "The phone never sends it after this"}}),
-        &[
-            "id",
-            "kind",
-            "state",
-            "encoding",
-            "segments",
-            "attempts",
-            "created_at",
-            "updated_at",
-        ],
-    )
+    named::<MessageView>()
 }
 pub fn message_ok() -> Value {
     envelope(message())
@@ -351,10 +322,38 @@ pub fn message_example() -> Value {
     )
 }
 pub fn usage_ok() -> Value {
-    envelope(object(
-        json!({"quota": {"type": "object"}, "code": object(json!({"guess_odds": {"type": "number", "minimum": 0, "maximum": 1}, "guess_odds_per_phone_per_day": {"type": "number", "minimum": 0, "maximum": 1}}), &["guess_odds", "guess_odds_per_phone_per_day"])}),
-        &["quota", "code"],
-    ))
+    envelope(named::<views::Usage>())
+}
+pub fn tenant_ok() -> Value {
+    envelope(named::<views::TenantView>())
+}
+pub fn tenant_page_ok() -> Value {
+    envelope(named::<views::TenantPage>())
+}
+fn tenant_view_example() -> views::TenantView {
+    views::TenantView {
+        id: "t_01jd9".into(),
+        name: "Acme".into(),
+        status: crate::service::model::TenantStatus::Active,
+        quota: 1000,
+        expires_at: Some("2027-01-01T00:00:00.000Z".into()),
+        contact_phone: None,
+        contact_phone_masked: None,
+        kill_switch: false,
+        settings: TenantSettings::default(),
+        created_at: "2026-11-25T10:00:00.000Z".into(),
+        updated_at: "2026-11-25T10:00:00.000Z".into(),
+        api_key: None,
+        quota_remaining: None,
+        keys: None,
+    }
+}
+pub fn tenant_example() -> Value {
+    v1_example(json!(tenant_view_example()))
+}
+pub fn tenant_page_example() -> Value {
+    let t = tenant_example()["data"].clone();
+    v1_example(json!({"items": [t], "next_cursor": null}))
 }
 pub fn usage_example() -> Value {
     v1_example(
@@ -461,7 +460,25 @@ pub fn conversion_example() -> Value {
     )
 }
 pub fn tenant_created_example() -> Value {
-    v1_example(json!({"id": "t_01jd9", "name": "Acme", "quota": 1000, "api_key": "otp_sk_…"}))
+    let t = views::TenantView {
+        api_key: Some("otp_sk_…".into()),
+        ..tenant_view_example()
+    };
+    v1_example(json!(t))
+}
+pub fn key_ok() -> Value {
+    envelope(named::<views::KeyView>())
+}
+pub fn key_list_ok() -> Value {
+    envelope(named::<views::KeyList>())
+}
+pub fn key_example() -> Value {
+    let mut k = tenant_key_example();
+    k["data"].as_object_mut().map(|d| d.remove("api_key"));
+    k
+}
+pub fn key_list_example() -> Value {
+    v1_example(json!({"items": [key_example()["data"]]}))
 }
 pub fn tenant_key_example() -> Value {
     v1_example(
@@ -501,14 +518,6 @@ fn event_types() -> Value {
 fn nullable_time() -> Value {
     json!({"type": ["string", "null"], "format": "date-time"})
 }
-fn webhook() -> Value {
-    object(
-        json!({"id": text(), "url": text(), "events": {"type": "array", "items": text()}, "description": text(), "enabled": {"type": "boolean"},
-               "failing_since": nullable_time(), "disabled_at": nullable_time(), "disabled_reason": {"type": ["string", "null"]},
-               "created_at": time(), "updated_at": time(), "secret": {"type": "string", "description": "whsec_…, only in the answer to POST"}}),
-        &["id", "url", "events", "enabled", "created_at"],
-    )
-}
 fn webhook_data_example() -> Value {
     json!({"id": "whe_01jd9", "url": "https://hooks.example/otp", "events": ["message.sent", "sms.received"], "description": "", "enabled": true, "failing_since": null, "disabled_at": null, "disabled_reason": null, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"})
 }
@@ -525,7 +534,7 @@ pub fn webhook_patch_body() -> Value {
     )
 }
 pub fn webhook_ok() -> Value {
-    envelope(webhook())
+    envelope(named::<WebhookView>())
 }
 pub fn webhook_example() -> Value {
     v1_example(webhook_data_example())
@@ -536,10 +545,7 @@ pub fn webhook_created_example() -> Value {
     v1_example(d)
 }
 pub fn webhook_list_ok() -> Value {
-    envelope(object(
-        json!({"items": {"type": "array", "items": webhook()}}),
-        &["items"],
-    ))
+    envelope(named::<WebhookList>())
 }
 pub fn webhook_list_example() -> Value {
     v1_example(json!({"items": [webhook_data_example()]}))
@@ -598,10 +604,7 @@ pub fn message_list_example() -> Value {
     )
 }
 fn optout() -> Value {
-    object(
-        json!({"id": text(), "tenant_id": text(), "phone": text(), "phone_masked": masked(), "source": {"enum": ["sms", "api", "admin"]}, "created_at": time()}),
-        &["id", "phone", "source", "created_at"],
-    )
+    named::<OptoutView>()
 }
 fn optout_data_example() -> Value {
     json!({"id": "t_01jd9_abcdefghjkmnpqrs", "tenant_id": "t_01jd9", "phone": "+14155550123", "source": "sms", "created_at": "2026-11-25T10:02:01.000Z"})
@@ -649,7 +652,7 @@ pub fn alerts_body() -> Value {
 pub fn alerts_ok() -> Value {
     envelope(object(
         json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "emails": {"type": "array", "items": text()}, "updated_at": nullable_time()}), &[]),
-               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": text(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
+               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": named::<crate::service::repo::alerts::AlertKind>(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
         &["config", "incidents"],
     ))
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How hard the guard looks (a tenant setting). Off tracks nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FraudLevel {
     Off,

@@ -54,10 +54,12 @@ pub const NO_EMAIL: &str = "no email binding (send_email ALERT_EMAIL in wrangler
 pub const NO_BUCKET: &str = "no backup bucket (R2 binding BACKUPS in wrangler.toml)";
 
 /// `limit` requests per `window_secs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateRule {
     /// Requests allowed per window (the burst size).
+    #[schema(minimum = 1)]
     pub limit: u32,
+    #[schema(minimum = 1, maximum = 86400)]
     pub window_secs: u32,
 }
 

@@ -66,6 +66,34 @@ pub struct Ctx {
     end_user: RefCell<Option<EndUser>>,
 }
 
+/// The right to carry the request's `Idempotency-Key` claim in a commit, and the only way to its
+/// write. `api::handlers::dispatch` hands one to the handlers of `Idempotency::InCommit` routes
+/// (the route table's `Handler::Commit`), whose signatures take it: such a route cannot be written
+/// without it, and a service that commits for one takes it in turn (`Option` where the same
+/// service also serves callers without a claim: notices, reroutes, `Claimed` admin routes).
+/// Borrowed, not consumed: a commit that lost a race is retried with the same claim.
+#[derive(Debug)]
+pub struct FirstCommit<'a> {
+    ctx: &'a Ctx,
+}
+
+impl<'a> FirstCommit<'a> {
+    /// For `api::handlers::dispatch` only.
+    pub fn of(ctx: &'a Ctx) -> FirstCommit<'a> {
+        FirstCommit { ctx }
+    }
+
+    /// The claim's write, to add to the commit, while no commit has carried it yet.
+    pub fn claim_write(&self) -> Option<Write> {
+        self.ctx.claim_write()
+    }
+
+    /// The commit that carried [`FirstCommit::claim_write`] went through.
+    pub fn landed(&self) {
+        self.ctx.claim_committed()
+    }
+}
+
 /// An `Idempotency-Key` claim that rides in the request's first commit.
 #[derive(Debug, Clone)]
 pub struct Claim {
@@ -132,8 +160,8 @@ impl Ctx {
         self.claim.replace(Some(claim));
     }
 
-    /// The claim's write, while no commit has carried it yet.
-    pub fn claim_write(&self) -> Option<Write> {
+    /// The claim's write, while no commit has carried it yet (reached through [`FirstCommit`]).
+    fn claim_write(&self) -> Option<Write> {
         self.claim
             .borrow()
             .as_ref()
@@ -150,8 +178,8 @@ impl Ctx {
             .map(|c| c.doc_id.clone())
     }
 
-    /// The commit that carried the claim went through.
-    pub fn claim_committed(&self) {
+    /// The commit that carried the claim went through (told through [`FirstCommit`]).
+    fn claim_committed(&self) {
         if let Some(c) = self.claim.borrow_mut().as_mut() {
             c.committed = true;
         }

@@ -1,12 +1,14 @@
 //! Stored records and their state machines. Times are unix milliseconds; nothing secret is kept in
 //! clear (keys as SHA-256, codes as HMAC and sealed).
 
+use otp_shared::ids::{GatewayId, MessageId, TenantId, UnixMs};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::RateRule;
 use crate::service::tenants::keys::{AdminRole, Role, Scope};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The kind of code: words from the curated list, or digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CodeKind {
     #[default]
@@ -14,34 +16,61 @@ pub enum CodeKind {
     Digits,
 }
 
-/// Everything a tenant may tune. Defaults are the documented service defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything a tenant may tune (every field optional; a JSON merge patch on update). Defaults
+/// are the documented service defaults. The OpenAPI document's `TenantSettings` is derived from
+/// this type, so a new setting is documented by adding it here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TenantSettings {
+    /// The default kind of code (a send may ask for the other): `words` (default) or `digits`.
     pub code_type: CodeKind,
+    /// Words in a word code (default 2).
+    #[schema(minimum = 1, maximum = 4)]
     pub word_count: u8,
+    /// Digits in a digit code (default 6).
+    #[schema(minimum = 4, maximum = 10)]
     pub digit_length: u8,
+    /// How long a code is valid, seconds (default 300).
+    #[schema(minimum = 30, maximum = 86400)]
     pub ttl_secs: u32,
+    /// Checks one verification allows (default 5); with the code's length it must keep the
+    /// guessing odds under the floor (`code_too_weak`).
+    #[schema(minimum = 1, maximum = 20)]
     pub max_checks: u32,
+    /// Sends (first and resends) one phone may get per `send_window_secs` (default 5).
+    #[schema(minimum = 1, maximum = 50)]
     pub max_sends: u32,
+    /// The window of `max_sends`, seconds (default 600).
+    #[schema(minimum = 60, maximum = 86400)]
     pub send_window_secs: u32,
     /// Wrong checks one phone may take across all its verifications, per hour and per day.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_failed_checks_per_hour: u32,
+    /// At least `max_failed_checks_per_hour` (default 30).
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_failed_checks_per_day: u32,
+    /// Language for numbers whose country has no built-in one (default `en`).
+    #[schema(example = "en")]
     pub locale: String,
     /// How built-in texts read: `natural` (a personal-looking message) or `standard` (a code
     /// sentence); none: natural for word codes, standard for digits. A `template` wins over both.
     pub text_style: Option<otp_shared::templates::TextStyle>,
-    /// A custom SMS template with `{code}` (and optionally `{minutes}`, `{app}`).
+    /// A custom SMS template with `{code}` (and optionally `{minutes}`, `{app}`); refused unless
+    /// its worst case fits one SMS.
     pub template: Option<String>,
+    /// The app's name in standard texts and `{app}`.
     pub app_name: Option<String>,
     /// The host of the WebOTP line (`@host #code`, the last line of OTP texts), if wanted.
+    #[schema(example = "example.com")]
     pub webotp_host: Option<String>,
     /// The Android app's SMS Retriever hash (11 characters), a line of OTP texts, if wanted.
+    #[schema(example = "FA+9qCX9VSu")]
     pub app_hash: Option<String>,
+    /// Request limits per endpoint, per client address and per destination phone.
     pub limits: RateLimits,
     /// Browser origins (`https://shop.example`) allowed to call the API with this tenant's key;
     /// none by default, so a key pasted into a web page is refused by browsers (`api::cors`).
+    #[schema(max_items = 20, example = json!(["https://shop.example"]))]
     pub cors_origins: Vec<String>,
     /// Whether a number that replied STOP also stops getting codes. Off by default: a code the
     /// person asked for is a transactional message carriers let through after an opt-out.
@@ -54,9 +83,11 @@ pub struct TenantSettings {
     pub fraud_guard: crate::platform::fraud::FraudLevel,
     /// This tenant's weight in each phone's fair share of its pacing window (1 to 100; an equal
     /// share is 1).
+    #[schema(minimum = 1, maximum = 100)]
     pub share_weight: u16,
     /// Codes a month that may go through the operator's paid SMS provider when no phone can
     /// deliver them (`messaging::fallback`); 0 (the default): never, the code is refused.
+    #[schema(maximum = 1000000)]
     pub fallback_monthly_cap: u32,
 }
 
@@ -92,7 +123,7 @@ impl Default for TenantSettings {
 }
 
 /// Per-tenant request limits, each `limit` per `window_secs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RateLimits {
     /// Per endpoint (all of the tenant's keys together).
@@ -106,10 +137,13 @@ pub struct RateLimits {
     /// `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send: Option<RateRule>,
+    /// Resends' own limit (`POST /v1/otp/resend` and its seed alias); none: `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resend: Option<RateRule>,
+    /// Checks' own limit (`POST /v1/otp/verify` and its aliases); none: `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<RateRule>,
+    /// Direct messages' own limit (`POST /v1/messages` and its seed alias); none: `per_endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<RateRule>,
 }
@@ -178,7 +212,7 @@ impl Default for RateLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     #[default]
@@ -227,7 +261,7 @@ impl Tenant {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,
@@ -391,7 +425,7 @@ pub struct ReverseTarget {
 
 /// Where a message is. States only move forward; `Unknown` (the hand-off's answer was lost) can
 /// become anything the phone reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     Queued,
@@ -435,8 +469,8 @@ impl DeliveryState {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRecord {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: MessageId,
+    pub tenant_id: TenantId,
     pub kind: otp_shared::wire::MessageKind,
     /// Masked: the full number lives only in the gateway's queue.
     pub phone_masked: String,
@@ -446,23 +480,23 @@ pub struct MessageRecord {
     pub phone_tag: Option<String>,
     pub encoding: String,
     pub segments: u32,
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
     pub state: DeliveryState,
     pub attempts: u32,
     pub error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
     pub request_id: String,
     /// The verification an OTP message delivers: a reroute finds the code through it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_id: Option<String>,
     /// The phone never sends it after this (unix ms; 0 on records from before it was kept).
     #[serde(default)]
-    pub deadline_ms: i64,
+    pub deadline_ms: UnixMs,
     /// When the scheduled job asks its phone about it if it has no final state by then
     /// (`fleet::stuck`; unix ms, 0 = never).
     #[serde(default)]
-    pub check_after: i64,
+    pub check_after: UnixMs,
     /// Why it failed, as the phone classified it (`wire::FailureClass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_class: Option<otp_shared::wire::FailureClass>,
@@ -488,7 +522,7 @@ pub struct MessageRecord {
 }
 
 /// A message sent through the paid fallback, as the provider reported it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProviderLeg {
     /// The provider's message id (Twilio's `SM...` sid); none when it refused the message.
     #[serde(default)]

@@ -29,7 +29,9 @@ pub const MAX_APP_NAME: usize = 20;
 pub const MAX_MINUTES: u32 = 1440;
 
 /// How a built-in text reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TextStyle {
     /// A short personal message around the code: random opening, random closing.

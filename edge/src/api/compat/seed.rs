@@ -1,7 +1,6 @@
 //! The seed system's routes, kept for existing clients: same fields, same `{success, message,
 //! data}` envelope, `error` a string on failure (see `render::error`).
 
-use otp_shared::wire::MessageKind;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,6 +11,7 @@ use crate::api::render::ok_seed;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::messaging::messages;
 use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions};
@@ -28,25 +28,45 @@ struct SeedBody {
     country: Option<String>,
 }
 
-pub async fn send_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn send_otp<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &SendOptions::default()).await?;
+    let sent = otp::send_otp(
+        app,
+        c.ctx,
+        c.tenant()?,
+        &phone,
+        &SendOptions::default(),
+        &first,
+    )
+    .await?;
     let v = &sent.verification;
     let data = json!({"phone": v.phone, "expiresIn": (v.expires_at - v.created_at) / 1000, "verificationId": v.id, "messageId": sent.message_id});
     Ok(ok_seed("OTP sent successfully", data, c.ctx))
 }
 
-pub async fn resend_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn resend_otp<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = otp::resend_otp(app, c.ctx, c.tenant()?, None, Some(&phone)).await?;
+    let sent = otp::resend_otp(app, c.ctx, c.tenant()?, None, Some(&phone), &first).await?;
     let v = &sent.verification;
     let data = json!({"phone": v.phone, "expiresIn": ((v.expires_at - c.ctx.now_ms) / 1000).max(0), "attemptCount": v.sends});
     Ok(ok_seed("OTP resent successfully", data, c.ctx))
 }
 
-pub async fn verify_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn verify_otp<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let code = b.otp.unwrap_or_default();
@@ -54,7 +74,7 @@ pub async fn verify_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         return Err(Error::msg(ErrorCode::CodeRequired, "OTP is required"));
     }
     let invalid = "Invalid or expired OTP";
-    match otp::verify_otp(app, c.ctx, c.tenant()?, None, Some(&phone), &code).await {
+    match otp::verify_otp(app, c.ctx, c.tenant()?, None, Some(&phone), &code, &first).await {
         Ok(CheckResult::Approved(v)) => {
             let data =
                 json!({"phone": v.phone, "verified": true, "verifiedAt": iso8601(v.verified_at)});
@@ -82,12 +102,15 @@ pub async fn verify_otp<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     }
 }
 
-pub async fn direct_message<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn direct_message<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SeedBody = body::json(c.req)?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.message.as_deref().unwrap_or("");
-    let m =
-        messages::send_message(app, c.ctx, c.tenant()?, &phone, text, MessageKind::Direct).await?;
+    let m = messages::send_direct(app, c.ctx, c.tenant()?, &phone, text, None, &first).await?;
     let data = json!({"phone": phone.as_str(), "messageId": m.id, "status": m.state});
     Ok(ok_seed("Message sent successfully", data, c.ctx))
 }

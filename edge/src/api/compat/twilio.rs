@@ -13,6 +13,7 @@ use crate::api::render;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::model::{VerificationRecord, VerificationStatus};
 use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions};
@@ -71,7 +72,11 @@ fn resource(v: &VerificationRecord, service_sid: &str) -> Value {
     })
 }
 
-pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn start<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let (tenant, service_sid) = (c.tenant()?, c.param()?);
     let f = form(c.req);
     if field(&f, "Channel").unwrap_or("") != "sms" {
@@ -93,7 +98,7 @@ pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
         locale: field(&f, "Locale").map(str::to_string),
     };
     // Twilio repeats the live code when a verification is started again for the same number.
-    let sent = match otp::resend_otp(app, c.ctx, tenant, None, Some(&phone)).await {
+    let sent = match otp::resend_otp(app, c.ctx, tenant, None, Some(&phone), &first).await {
         Ok(s) => s,
         Err(e)
             if matches!(
@@ -104,7 +109,7 @@ pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
                     | ErrorCode::TooManyAttempts
             ) =>
         {
-            otp::send_otp(app, c.ctx, tenant, &phone, &opts).await?
+            otp::send_otp(app, c.ctx, tenant, &phone, &opts, &first).await?
         }
         Err(e) => return Err(e),
     };
@@ -114,14 +119,18 @@ pub async fn start<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     ))
 }
 
-pub async fn check<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn check<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let (tenant, service_sid) = (c.tenant()?, c.param()?);
     let f = form(c.req);
     let code = field(&f, "Code")
         .ok_or_else(|| Error::msg(ErrorCode::CodeRequired, "Missing required parameter Code"))?;
     let phone = body::optional_phone(field(&f, "To"), None)?;
     let id = field(&f, "VerificationSid");
-    match otp::verify_otp(app, c.ctx, tenant, id, phone.as_ref(), code).await {
+    match otp::verify_otp(app, c.ctx, tenant, id, phone.as_ref(), code, &first).await {
         Ok(CheckResult::Approved(v))
         | Ok(CheckResult::WrongCode {
             verification: v, ..

@@ -11,13 +11,19 @@ use crate::api::render::ok;
 use crate::error::Error;
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::ops::audit;
 use crate::service::tenants::admin;
 use crate::service::tenants::admission;
 
-use super::admin::{end_time, key_json, key_label, scopes_input};
+use super::admin::{end_time, key_label, scopes_input};
+use crate::api::views::{KeyList, KeyView};
 
-pub async fn rotate_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn rotate_key<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     #[derive(Deserialize, Default)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -28,7 +34,8 @@ pub async fn rotate_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     let b: Body = body::json(c.req)?;
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
-    let (key, old_until) = admin::rotate_key(app, c.ctx, tenant, grace, c.ctx.now_ms).await?;
+    let (key, old_until) =
+        admin::rotate_key(app, c.ctx, tenant, grace, c.ctx.now_ms, Some(&first)).await?;
     let actor = format!("tenant:{}", tenant.id);
     let details = json!({"grace_secs": grace, "new_prefix": key.prefix});
     audit::audit(app, c.ctx, &actor, "tenant.rotate_key", &tenant.id, details).await;
@@ -41,7 +48,11 @@ pub async fn rotate_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 
 /// `POST /v1/keys {"label", "scopes"?, "expires_in_days"?}`: another key of the caller's tenant,
 /// limited to some scopes (shown once).
-pub async fn create_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn create_key<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -58,12 +69,12 @@ pub async fn create_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
     let (key, record) =
-        admin::create_tenant_key(app, c.ctx, tenant, label, scopes, expires_at).await?;
-    let mut data = key_json(&record);
+        admin::create_tenant_key(app, c.ctx, tenant, label, scopes, expires_at, Some(&first))
+            .await?;
+    let data = KeyView::made(&record, &key.plain);
     let actor = format!("tenant:{}", tenant.id);
-    let details = json!({"prefix": key.prefix, "label": label, "scopes": data["scopes"]});
+    let details = json!({"prefix": key.prefix, "label": label, "scopes": data.scopes});
     audit::audit(app, c.ctx, &actor, "tenant.key_create", &tenant.id, details).await;
-    data["api_key"] = json!(key.plain);
     Ok(ok(201, data, c.ctx))
 }
 
@@ -71,15 +82,16 @@ pub async fn create_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 pub async fn list_keys<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let tenant = c.tenant()?;
     let keys = app.repo().keys_of_tenant(&tenant.id).await?;
-    Ok(ok(
-        200,
-        json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()}),
-        c.ctx,
-    ))
+    let items = keys.iter().map(KeyView::of).collect();
+    Ok(ok(200, KeyList { items }, c.ctx))
 }
 
 /// `POST /v1/keys/{prefix}/revoke`: stops one of the caller's tenant's keys at once.
-pub async fn revoke_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn revoke_key<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let tenant = c.tenant()?;
     let prefix = c.param()?;
     let b: serde_json::Map<String, serde_json::Value> = body::json(c.req)?;
@@ -90,9 +102,9 @@ pub async fn revoke_key<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         ));
     }
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
-    let key = admin::revoke_own_key(app, c.ctx, tenant, prefix).await?;
+    let key = admin::revoke_own_key(app, c.ctx, tenant, prefix, &first).await?;
     let actor = format!("tenant:{}", tenant.id);
     let details = json!({"role": key.role, "tenant_id": key.tenant_id});
     audit::audit(app, c.ctx, &actor, "key.revoke", prefix, details).await;
-    Ok(ok(200, key_json(&key), c.ctx))
+    Ok(ok(200, KeyView::of(&key), c.ctx))
 }

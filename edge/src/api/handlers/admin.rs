@@ -8,6 +8,7 @@ use super::Call;
 use crate::api::body;
 use crate::api::http::{ApiRequest, ApiResponse};
 use crate::api::render::ok;
+use crate::api::views::{KeyList, KeyView, TenantPage, TenantView};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
@@ -19,49 +20,16 @@ use crate::service::ops::cors;
 use crate::service::ops::notify::{self, Notice};
 use crate::service::tenants::admin::{self, TenantInput};
 use crate::service::tenants::auth;
-use crate::service::tenants::keys::{self, AdminRole, Role, Scope};
+use crate::service::tenants::keys::{self, AdminRole, Scope};
 use crate::service::tenants::quota;
 
 pub fn tenant_json(t: &Tenant) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "status": t.status,
-        "quota": t.quota_total,
-        "expires_at": (t.quota_expires_at != 0).then(|| iso8601(t.quota_expires_at)),
-        "contact_phone": t.contact_phone,
-        "contact_phone_masked": t.contact_phone.as_deref().map(otp_shared::phone::mask_number),
-        "kill_switch": t.kill_switch,
-        "settings": t.settings,
-        "created_at": iso8601(t.created_at),
-        "updated_at": iso8601(t.updated_at),
-    })
+    serde_json::to_value(TenantView::of(t)).unwrap_or_default()
 }
 
-/// A key as admins see it: never the key, never its hash. `role` is an admin key's role
-/// (owner, operator, support, billing) or `tenant`; a tenant key lists its scopes.
+/// A key as admins see it: never the key, never its hash (`views::KeyView`).
 pub fn key_json(k: &ApiKeyRecord) -> Value {
-    let (role, scopes) = match k.role {
-        Role::Admin => (k.admin_role().as_str(), None),
-        Role::Tenant => {
-            let all = Scope::ALL.to_vec();
-            let s = if k.scopes.is_empty() { &all } else { &k.scopes };
-            (
-                "tenant",
-                Some(s.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-            )
-        }
-    };
-    json!({
-        "prefix": k.prefix,
-        "role": role,
-        "scopes": scopes,
-        "tenant_id": (!k.tenant_id.is_empty()).then_some(&k.tenant_id),
-        "label": k.label,
-        "status": k.status,
-        "expires_at": (k.expires_at != 0).then(|| iso8601(k.expires_at)),
-        "created_at": iso8601(k.created_at),
-    })
+    serde_json::to_value(KeyView::of(k)).unwrap_or_default()
 }
 
 fn limit_param(req: &ApiRequest, default: usize, max: usize) -> usize {
@@ -111,8 +79,10 @@ pub async fn tenant_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     )
     .await;
     notify::once(app, t, Notice::Welcome, c.ctx).await;
-    let mut data = tenant_json(t);
-    data["api_key"] = json!(created.key.plain);
+    let data = TenantView {
+        api_key: Some(created.key.plain.clone()),
+        ..TenantView::of(t)
+    };
     Ok(ok(201, data, c.ctx))
 }
 
@@ -122,16 +92,21 @@ pub async fn tenant_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
         .repo()
         .list_tenants(limit, c.req.query_param("cursor").as_deref())
         .await?;
-    let items: Vec<Value> = items.iter().map(tenant_json).collect();
-    Ok(ok(200, json!({"items": items, "next_cursor": next}), c.ctx))
+    let page = TenantPage {
+        items: items.iter().map(TenantView::of).collect(),
+        next_cursor: next,
+    };
+    Ok(ok(200, page, c.ctx))
 }
 
 pub async fn tenant_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let t = load(app, c.param()?).await?;
-    let mut data = tenant_json(&t);
-    data["quota_remaining"] = json!(quota::quota_remaining(app, &t.id).await?);
     let keys = app.repo().keys_of_tenant(&t.id).await?;
-    data["keys"] = json!(keys.iter().map(key_json).collect::<Vec<_>>());
+    let data = TenantView {
+        quota_remaining: Some(quota::quota_remaining(app, &t.id).await?),
+        keys: Some(keys.iter().map(KeyView::of).collect()),
+        ..TenantView::of(&t)
+    };
     Ok(ok(200, data, c.ctx))
 }
 
@@ -157,7 +132,7 @@ pub async fn tenant_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     let input: TenantInput = body::json(c.req)?;
     let t = update(app, id, &input, c.ctx.now_ms).await?;
     audit::audit(app, c.ctx, c.actor()?, "tenant.update", id, redacted(c.req)).await;
-    Ok(ok(200, tenant_json(&t), c.ctx))
+    Ok(ok(200, TenantView::of(&t), c.ctx))
 }
 
 pub async fn tenant_delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -189,7 +164,7 @@ pub async fn tenant_suspend<P: Platform>(
         "tenant.resume"
     };
     audit::audit(app, c.ctx, c.actor()?, action, id, Value::Null).await;
-    Ok(ok(200, tenant_json(&t), c.ctx))
+    Ok(ok(200, TenantView::of(&t), c.ctx))
 }
 
 pub async fn tenant_renew<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -222,7 +197,7 @@ pub async fn tenant_renew<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         json!({"quota": b.quota, "expires_at": b.expires_at}),
     )
     .await;
-    Ok(ok(200, tenant_json(&t), c.ctx))
+    Ok(ok(200, TenantView::of(&t), c.ctx))
 }
 
 pub async fn tenant_rotate_key<P: Platform>(
@@ -239,7 +214,7 @@ pub async fn tenant_rotate_key<P: Platform>(
     let t = load(app, id).await?;
     let b: Body = body::json(c.req)?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
-    let (key, old_until) = admin::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms).await?;
+    let (key, old_until) = admin::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms, None).await?;
     audit::audit(
         app,
         c.ctx,
@@ -694,28 +669,25 @@ pub async fn tenant_key_create<P: Platform>(
     let scopes = scopes_input(b.scopes.as_deref())?;
     let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
     let t = load(app, id).await?;
-    let (key, record) = admin::create_tenant_key(app, c.ctx, &t, label, scopes, expires_at).await?;
-    let mut data = key_json(&record);
+    let (key, record) =
+        admin::create_tenant_key(app, c.ctx, &t, label, scopes, expires_at, None).await?;
+    let data = KeyView::made(&record, &key.plain);
     audit::audit(
         app,
         c.ctx,
         c.actor()?,
         "tenant.key_create",
         id,
-        json!({"prefix": key.prefix, "label": label, "scopes": data["scopes"]}),
+        json!({"prefix": key.prefix, "label": label, "scopes": data.scopes}),
     )
     .await;
-    data["api_key"] = json!(key.plain);
     Ok(ok(201, data, c.ctx))
 }
 
 pub async fn key_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let keys = app.repo().admin_keys().await?;
-    Ok(ok(
-        200,
-        json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()}),
-        c.ctx,
-    ))
+    let items = keys.iter().map(KeyView::of).collect();
+    Ok(ok(200, KeyList { items }, c.ctx))
 }
 
 pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -730,7 +702,7 @@ pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         json!({"role": key.role, "tenant_id": key.tenant_id}),
     )
     .await;
-    Ok(ok(200, key_json(&key), c.ctx))
+    Ok(ok(200, KeyView::of(&key), c.ctx))
 }
 
 pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

@@ -13,9 +13,11 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::messaging::inbound;
 use crate::service::messaging::optouts;
 use crate::service::ops::audit;
+use crate::service::repo::inbound::OptoutSource;
 use crate::service::tenants::admission;
 
 pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -80,7 +82,11 @@ pub async fn optout_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
     Ok(ok(200, json!({"items": items}), c.ctx))
 }
 
-pub async fn optout_add<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn optout_add<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: OptoutBody = body::json(c.req)?;
     if b.tenant_id.is_some() {
         return Err(Error::msg(
@@ -91,7 +97,15 @@ pub async fn optout_add<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     let phone = body::phone(b.phone.as_deref(), None)?;
     let tenant = c.tenant()?;
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
-    let o = optouts::add_optout(app, c.ctx, &tenant.id, &phone, "api").await?;
+    let o = optouts::add_optout(
+        app,
+        c.ctx,
+        &tenant.id,
+        &phone,
+        OptoutSource::Api,
+        Some(&first),
+    )
+    .await?;
     Ok(ok(201, o, c.ctx))
 }
 
@@ -134,7 +148,7 @@ pub async fn admin_optout_add<P: Platform>(
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
     let phone = body::phone(b.phone.as_deref(), None)?;
     tenant_exists(app, &tenant).await?;
-    let o = optouts::add_optout(app, c.ctx, &tenant, &phone, "admin").await?;
+    let o = optouts::add_optout(app, c.ctx, &tenant, &phone, OptoutSource::Admin, None).await?;
     audit::audit(
         app,
         c.ctx,

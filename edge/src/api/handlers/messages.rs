@@ -1,6 +1,5 @@
 //! `/v1/messages`.
 
-use otp_shared::wire::MessageKind;
 use serde::Deserialize;
 
 use super::Call;
@@ -10,6 +9,7 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::messaging::messages;
 
 #[derive(Deserialize)]
@@ -26,24 +26,20 @@ struct SendBody {
     ttl_secs: Option<u32>,
 }
 
-pub use crate::service::messaging::messages::message_json;
+use crate::service::messaging::dispatch::MessageView;
 
-pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.text.as_deref().unwrap_or("");
-    let m = messages::send_message_within(
-        app,
-        c.ctx,
-        c.tenant()?,
-        &phone,
-        text,
-        MessageKind::Direct,
-        b.ttl_secs,
-    )
-    .await?;
-    Ok(ok(202, message_json(&m), c.ctx))
+    let m =
+        messages::send_direct(app, c.ctx, c.tenant()?, &phone, text, b.ttl_secs, &first).await?;
+    Ok(ok(202, MessageView::of(&m), c.ctx))
 }
 
 pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -54,5 +50,5 @@ pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse,
         .await?
         .filter(|m| m.tenant_id == tenant.id)
         .ok_or_else(|| Error::new(ErrorCode::MessageNotFound))?;
-    Ok(ok(200, message_json(&m), c.ctx))
+    Ok(ok(200, MessageView::of(&m), c.ctx))
 }

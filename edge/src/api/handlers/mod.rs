@@ -22,11 +22,11 @@ pub mod webhooks;
 
 use super::compat::{seed, twilio};
 use super::http::{ApiRequest, ApiResponse};
-use super::routes::Handler;
+use super::routes::{Commit, Handler, Plain};
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::model::Tenant;
 
 /// What a handler gets: the request, its context, the path parameter, and who called.
@@ -62,7 +62,14 @@ pub async fn dispatch<P: Platform>(
     h: Handler,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    use Handler::*;
+    match h {
+        Handler::Plain(h) => plain(app, h, c).await,
+        Handler::Commit(h) => in_commit(app, h, c, FirstCommit::of(c.ctx)).await,
+    }
+}
+
+async fn plain<P: Platform>(app: &App<P>, h: Plain, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    use Plain::*;
     match h {
         Health => Ok(status::health(app)),
         OpenApi => Ok(ApiResponse::raw(
@@ -74,24 +81,11 @@ pub async fn dispatch<P: Platform>(
         DashboardScript => Ok(dashboard::script()),
         DashboardStyle => Ok(dashboard::style()),
         Status => status::status(app, c).await,
-        OtpSend => otp::send(app, c).await,
-        OtpResend => otp::resend(app, c).await,
-        OtpVerify => otp::verify(app, c).await,
-        MessageSend => messages::send(app, c).await,
         MessageGet => messages::get(app, c).await,
         Usage => usage::usage(app, c).await,
         TenantAnalytics => analytics::own(app, c).await,
         TenantConversion => conversion::own(app, c).await,
-        TenantKeyRotate => account::rotate_key(app, c).await,
-        TenantKeyCreate => account::create_key(app, c).await,
         TenantKeyList => account::list_keys(app, c).await,
-        TenantKeyRevoke => account::revoke_key(app, c).await,
-        SeedSendOtp => seed::send_otp(app, c).await,
-        SeedResendOtp => seed::resend_otp(app, c).await,
-        SeedVerifyOtp => seed::verify_otp(app, c).await,
-        SeedDirectMessage => seed::direct_message(app, c).await,
-        TwilioStart => twilio::start(app, c).await,
-        TwilioCheck => twilio::check(app, c).await,
         GatewayReports => reports::receive(app, c).await,
         AdminTenantCreate => admin::tenant_create(app, c).await,
         AdminTenantList => admin::tenant_list(app, c).await,
@@ -122,15 +116,12 @@ pub async fn dispatch<P: Platform>(
         AdminMetrics => ops::metrics(app).await,
         MessageList => message_log::list(app, c).await,
         AdminMessageList => message_log::admin_list(app, c).await,
-        WebhookCreate => webhooks::create(app, c).await,
         WebhookList => webhooks::list(app, c).await,
         WebhookGet => webhooks::get(app, c).await,
         WebhookUpdate => webhooks::update(app, c).await,
         WebhookDelete => webhooks::delete(app, c).await,
         WebhookDeliveries => webhooks::deliveries(app, c).await,
-        WebhookReplay => webhooks::replay(app, c).await,
         OptoutList => inbound::optout_list(app, c).await,
-        OptoutAdd => inbound::optout_add(app, c).await,
         OptoutRemove => inbound::optout_remove(app, c).await,
         GatewayInbound => inbound::receive(app, c).await,
         AdminInbound => inbound::admin_list(app, c).await,
@@ -161,5 +152,33 @@ pub async fn dispatch<P: Platform>(
         AdminEnrolledList => enrol::enrolled(app, c).await,
         AdminGatewayRetire => enrol::retire(app, c).await,
         AdminGatewayRotateKey => enrol::rotate_key(app, c).await,
+    }
+}
+
+/// The `InCommit` routes: each handler carries the request's claim in its first commit.
+async fn in_commit<P: Platform>(
+    app: &App<P>,
+    h: Commit,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
+    use Commit::*;
+    match h {
+        OtpSend => otp::send(app, c, first).await,
+        OtpResend => otp::resend(app, c, first).await,
+        OtpVerify => otp::verify(app, c, first).await,
+        MessageSend => messages::send(app, c, first).await,
+        TenantKeyRotate => account::rotate_key(app, c, first).await,
+        TenantKeyCreate => account::create_key(app, c, first).await,
+        TenantKeyRevoke => account::revoke_key(app, c, first).await,
+        SeedSendOtp => seed::send_otp(app, c, first).await,
+        SeedResendOtp => seed::resend_otp(app, c, first).await,
+        SeedVerifyOtp => seed::verify_otp(app, c, first).await,
+        SeedDirectMessage => seed::direct_message(app, c, first).await,
+        TwilioStart => twilio::start(app, c, first).await,
+        TwilioCheck => twilio::check(app, c, first).await,
+        WebhookCreate => webhooks::create(app, c, first).await,
+        WebhookReplay => webhooks::replay(app, c, first).await,
+        OptoutAdd => inbound::optout_add(app, c, first).await,
     }
 }

@@ -1,20 +1,21 @@
 //! `/v1/otp/*`.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::views::{Approved, OtpSent, OtpVerified, ReverseStarted};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::FirstCommit;
 use crate::service::model::CodeKind;
 use crate::service::otp;
 use crate::service::otp::reverse;
-use crate::service::otp::{CheckResult, SendOptions, Sent};
+use crate::service::otp::{CheckResult, SendOptions};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,45 +50,11 @@ struct TargetBody {
     end_user_ip: Option<String>,
 }
 
-pub fn sent_json(sent: &Sent, ctx: &Ctx) -> Value {
-    let v = &sent.verification;
-    json!({
-        "id": v.id,
-        "phone": v.phone,
-        "status": "pending",
-        "expires_at": iso8601(v.expires_at),
-        "expires_in": ((v.expires_at - ctx.now_ms) / 1000).max(0),
-        "sends": v.sends,
-        "delivery": {"message_id": sent.message_id, "state": sent.delivery_state, "gateway_id": sent.gateway_id, "channel": sent.channel},
-    })
-}
-
-/// A reverse verification's answer: where the user texts which words (shown here only).
-pub fn reverse_json(started: &reverse::Started, ctx: &Ctx) -> Value {
-    let v = &started.verification;
-    let to = v
-        .reverse
-        .as_ref()
-        .map(|r| r.number.as_str())
-        .unwrap_or_default();
-    json!({
-        "id": v.id,
-        "phone": v.phone,
-        "status": "pending",
-        "channel": "reverse",
-        "expires_at": iso8601(v.expires_at),
-        "expires_in": ((v.expires_at - ctx.now_ms) / 1000).max(0),
-        "sends": 0,
-        "reverse": {
-            "to": to,
-            "text": started.text,
-            // A tap on a phone opens its messages app with both filled in (RFC 5724).
-            "sms_uri": format!("sms:{to}?body={}", started.text.replace(' ', "%20")),
-        },
-    })
-}
-
-pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn send<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: SendBody = body::json(c.req)?;
     let reverse = match b.channel.as_deref() {
         None | Some("sms") => false,
@@ -108,26 +75,42 @@ pub async fn send<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse
                 "a reverse verification takes no code_type (it is words) and no locale",
             ));
         }
-        let started = reverse::start(app, c.ctx, c.tenant()?, &phone).await?;
-        return Ok(ok(202, reverse_json(&started, c.ctx), c.ctx));
+        let started = reverse::start(app, c.ctx, c.tenant()?, &phone, &first).await?;
+        return Ok(ok(202, ReverseStarted::of(&started, c.ctx.now_ms), c.ctx));
     }
     let opts = SendOptions {
         code_type: b.code_type,
         locale: b.locale,
     };
-    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &opts).await?;
-    Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
+    let sent = otp::send_otp(app, c.ctx, c.tenant()?, &phone, &opts, &first).await?;
+    Ok(ok(202, OtpSent::of(&sent, c.ctx.now_ms), c.ctx))
 }
 
-pub async fn resend<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn resend<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: TargetBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
-    let sent = otp::resend_otp(app, c.ctx, c.tenant()?, b.id.as_deref(), phone.as_ref()).await?;
-    Ok(ok(202, sent_json(&sent, c.ctx), c.ctx))
+    let sent = otp::resend_otp(
+        app,
+        c.ctx,
+        c.tenant()?,
+        b.id.as_deref(),
+        phone.as_ref(),
+        &first,
+    )
+    .await?;
+    Ok(ok(202, OtpSent::of(&sent, c.ctx.now_ms), c.ctx))
 }
 
-pub async fn verify<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn verify<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let b: TargetBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::optional_phone(b.phone.as_deref(), b.country.as_deref())?;
@@ -139,14 +122,19 @@ pub async fn verify<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
         b.id.as_deref(),
         phone.as_ref(),
         &code,
+        &first,
     )
     .await?
     {
-        CheckResult::Approved(v) => Ok(ok(
-            200,
-            json!({"id": v.id, "phone": v.phone, "status": "approved", "verified_at": iso8601(v.verified_at)}),
-            c.ctx,
-        )),
+        CheckResult::Approved(v) => {
+            let verified = OtpVerified {
+                id: v.id,
+                phone: v.phone,
+                status: Approved::Approved,
+                verified_at: iso8601(v.verified_at),
+            };
+            Ok(ok(200, verified, c.ctx))
+        }
         CheckResult::WrongCode { attempts_left, .. } => Err(Error::msg(
             ErrorCode::CodeIncorrect,
             format!("The code is not correct; {attempts_left} attempts left"),

@@ -10,13 +10,18 @@ use crate::api::render::ok;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
+use crate::service::ctx::FirstCommit;
 use crate::service::ops::webhooks::deliver;
 use crate::service::ops::webhooks::deliver::delivery_json;
 use crate::service::ops::webhooks::endpoints;
-use crate::service::ops::webhooks::endpoints::{endpoint_json, EndpointInput};
+use crate::service::ops::webhooks::endpoints::{EndpointInput, WebhookList, WebhookView};
 use crate::service::repo::webhooks::DeliveryState;
 
-pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn create<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     let input: EndpointInput = body::json(c.req)?;
     if input.enabled.is_some() {
         return Err(Error::msg(
@@ -24,32 +29,34 @@ pub async fn create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
             "a new endpoint is enabled; set enabled with PATCH",
         ));
     }
-    let (e, secret) = endpoints::create_webhook(app, c.ctx, c.tenant()?, &input).await?;
-    let mut data = endpoint_json(&e);
-    data["secret"] = json!(secret);
+    let (e, secret) = endpoints::create_webhook(app, c.ctx, c.tenant()?, &input, &first).await?;
+    let data = WebhookView {
+        secret: Some(secret),
+        ..WebhookView::of(&e)
+    };
     Ok(ok(201, data, c.ctx))
 }
 
 pub async fn list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let items: Vec<_> = app
+    let items = app
         .repo()
         .endpoints_of(&c.tenant()?.id)
         .await?
         .iter()
-        .map(|d| endpoint_json(&d.value))
+        .map(|d| WebhookView::of(&d.value))
         .collect();
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    Ok(ok(200, WebhookList { items }, c.ctx))
 }
 
 pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let d = endpoints::tenant_webhook(app, c.tenant()?, c.param()?).await?;
-    Ok(ok(200, endpoint_json(&d.value), c.ctx))
+    Ok(ok(200, WebhookView::of(&d.value), c.ctx))
 }
 
 pub async fn update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: EndpointInput = body::json(c.req)?;
     let e = endpoints::update_webhook(app, c.ctx, c.tenant()?, c.param()?, &input).await?;
-    Ok(ok(200, endpoint_json(&e), c.ctx))
+    Ok(ok(200, WebhookView::of(&e), c.ctx))
 }
 
 pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -90,7 +97,11 @@ pub async fn deliveries<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 }
 
 /// `{"event_ids": [...]}` or `{"since": "2026-11-25T10:00:00Z"}` (every failed delivery since).
-pub async fn replay<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+pub async fn replay<P: Platform>(
+    app: &App<P>,
+    c: &Call<'_>,
+    first: FirstCommit<'_>,
+) -> Result<ApiResponse, Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -114,6 +125,7 @@ pub async fn replay<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
         c.param()?,
         b.event_ids.as_deref(),
         since,
+        &first,
     )
     .await?;
     Ok(ok(200, json!({"replayed": n}), c.ctx))

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::error::{Error, ErrorCode};
 
 /// The high-risk ranges, as an admin names them to relax one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskyRange {
     /// +870 (Inmarsat), +881 (Iridium, Globalstar...).
@@ -83,10 +83,11 @@ impl RiskyRange {
 }
 
 /// A tenant's geo permissions (`settings.geo`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct GeoSettings {
     /// ISO 3166 alpha-2 codes SMS may go to; empty = every country.
+    #[schema(example = json!(["FR"]))]
     pub allowed_countries: Vec<String>,
     /// High-risk ranges this tenant may reach although the service denies them.
     pub allowed_ranges: Vec<RiskyRange>,

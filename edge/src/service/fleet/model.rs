@@ -16,7 +16,7 @@ pub struct PhoneRecord {
     pub error: Option<String>,
     pub health: Option<Health>,
     /// Why the edge offers messages to this phone only after the others (`standing::avoid_reasons`).
-    pub avoid: Vec<String>,
+    pub avoid: Vec<AvoidReason>,
     /// Set by a missed canary; cleared by one that proves the same side again.
     pub degraded: Option<Degraded>,
     /// The alerts raised for this phone and not cleared (`kind:subject`).
@@ -113,5 +113,21 @@ pub struct CanaryRecord {
     pub note: Option<String>,
 }
 
+/// Why a phone is offered messages only after the others (`standing::avoid_reasons`, plus a
+/// missed canary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AvoidReason {
+    Unreachable,
+    KillSwitch,
+    LowBattery,
+    NoSignal,
+    Failing,
+    NoSimAvailable,
+    CanaryMissed,
+    /// Its codes are verified far less than its peers' (`fleet::converting`).
+    LowConversion,
+}
+
 /// Gateway id -> why it is routed last (empty: it is not).
-pub type Standings = std::collections::HashMap<String, Vec<String>>;
+pub type Standings = std::collections::HashMap<String, Vec<AvoidReason>>;

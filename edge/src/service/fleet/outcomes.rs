@@ -100,6 +100,7 @@ pub fn check(messages: &[MessageRecord], now_ms: i64) -> Outcomes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use otp_shared::ids::UnixMs;
     use otp_shared::wire::{FailureClass, MessageKind};
 
     fn msg(id: &str, state: DeliveryState) -> MessageRecord {
@@ -115,12 +116,12 @@ mod tests {
             state,
             attempts: 1,
             error: None,
-            created_at: 0,
-            updated_at: 0,
+            created_at: UnixMs(0),
+            updated_at: UnixMs(0),
             request_id: "r".into(),
             verification_id: None,
-            deadline_ms: 300_000,
-            check_after: 0,
+            deadline_ms: UnixMs(300_000),
+            check_after: UnixMs(0),
             failure_class: None,
             reroute_of: None,
             rerouted_to: None,

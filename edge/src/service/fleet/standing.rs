@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::links;
-use crate::service::fleet::model::PhoneRecord;
+use crate::service::fleet::model::{AvoidReason, PhoneRecord};
 use crate::service::fleet::roster;
 
 /// Below this, a phone that is not charging may die mid-queue.
@@ -22,50 +22,50 @@ pub use crate::service::fleet::model::Standings;
 
 /// Why a phone in this state (probed at `now_s`, unix seconds) should be offered messages last
 /// (none: it is fine, or unknown).
-pub fn avoid_reasons(reachable: bool, health: Option<&Health>, now_s: u64) -> Vec<String> {
+pub fn avoid_reasons(reachable: bool, health: Option<&Health>, now_s: u64) -> Vec<AvoidReason> {
     if !reachable {
-        return vec!["unreachable".into()];
+        return vec![AvoidReason::Unreachable];
     }
     let Some(h) = health else {
         return Vec::new();
     };
     let mut why = Vec::new();
     if h.kill_switch {
-        why.push("kill_switch");
+        why.push(AvoidReason::KillSwitch);
     }
     if let Some(d) = &h.device {
         if d.battery_percent.is_some_and(|b| b <= LOW_BATTERY_PERCENT) && d.charging == Some(false)
         {
-            why.push("low_battery");
+            why.push(AvoidReason::LowBattery);
         }
         if d.signal_level == Some(0) {
-            why.push("no_signal");
+            why.push(AvoidReason::NoSignal);
         }
     }
     if h.recent_sends
         .as_ref()
         .is_some_and(|r| r.consecutive_failures >= FAILING_RUN)
     {
-        why.push("failing");
+        why.push(AvoidReason::Failing);
     }
     if !h.sims.is_empty()
         && h.sims
             .iter()
             .all(|s| s.at_limit() || s.resting_until.is_some_and(|until| until > now_s))
     {
-        why.push("no_sim_available");
+        why.push(AvoidReason::NoSimAvailable);
     }
-    why.into_iter().map(String::from).collect()
+    why
 }
 
 /// What routing makes of a stored record: its probe's reasons and a missed canary.
-pub fn standing_of(r: &PhoneRecord) -> Vec<String> {
+pub fn standing_of(r: &PhoneRecord) -> Vec<AvoidReason> {
     let mut why = r.avoid.clone();
     if r.degraded.is_some() {
-        why.push("canary_missed".into());
+        why.push(AvoidReason::CanaryMissed);
     }
     if r.low_conversion.is_some() {
-        why.push("low_conversion".into());
+        why.push(AvoidReason::LowConversion);
     }
     why
 }
@@ -112,10 +112,10 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
             let r = records.get(i).cloned().flatten().unwrap_or_default();
             let mut avoid = avoid_reasons(p.reachable, p.health.as_ref(), now_s);
             if r.degraded.is_some() {
-                avoid.push("canary_missed".into());
+                avoid.push(AvoidReason::CanaryMissed);
             }
             if r.low_conversion.is_some() {
-                avoid.push("low_conversion".into());
+                avoid.push(AvoidReason::LowConversion);
             }
             let mut v = json!(p);
             v["low_conversion"] = json!(r.low_conversion);
@@ -223,7 +223,7 @@ mod tests {
         assert!(avoid_reasons(true, None, 1_000).is_empty());
         assert_eq!(
             avoid_reasons(false, Some(&health()), 1_000),
-            ["unreachable"]
+            [AvoidReason::Unreachable]
         );
     }
 
@@ -231,7 +231,10 @@ mod tests {
     fn low_battery_counts_only_when_not_charging() {
         let mut h = health();
         h.device.as_mut().unwrap().battery_percent = Some(10);
-        assert_eq!(avoid_reasons(true, Some(&h), 1_000), ["low_battery"]);
+        assert_eq!(
+            avoid_reasons(true, Some(&h), 1_000),
+            [AvoidReason::LowBattery]
+        );
         h.device.as_mut().unwrap().charging = Some(true);
         assert!(avoid_reasons(true, Some(&h), 1_000).is_empty());
         h.device.as_mut().unwrap().charging = None;
@@ -264,26 +267,34 @@ mod tests {
         h.kill_switch = true;
         assert_eq!(
             avoid_reasons(true, Some(&h), 1_000),
-            ["kill_switch", "no_signal", "failing", "no_sim_available"]
+            [
+                AvoidReason::KillSwitch,
+                AvoidReason::NoSignal,
+                AvoidReason::Failing,
+                AvoidReason::NoSimAvailable
+            ]
         );
         // one SIM whose rest is over is enough
         h.sims[0].resting_until = Some(500);
-        assert!(!avoid_reasons(true, Some(&h), 1_000).contains(&"no_sim_available".to_string()));
+        assert!(!avoid_reasons(true, Some(&h), 1_000).contains(&AvoidReason::NoSimAvailable));
     }
 
     #[test]
     fn a_missed_canary_adds_to_the_stored_reasons() {
         let mut r = PhoneRecord {
-            avoid: vec!["low_battery".into()],
+            avoid: vec![AvoidReason::LowBattery],
             ..Default::default()
         };
-        assert_eq!(standing_of(&r), ["low_battery"]);
+        assert_eq!(standing_of(&r), [AvoidReason::LowBattery]);
         r.degraded = Some(crate::service::fleet::model::Degraded {
             reason: "x".into(),
             role: crate::service::fleet::model::CanaryRole::Send,
             since: 1,
             canary: "c".into(),
         });
-        assert_eq!(standing_of(&r), ["low_battery", "canary_missed"]);
+        assert_eq!(
+            standing_of(&r),
+            [AvoidReason::LowBattery, AvoidReason::CanaryMissed]
+        );
     }
 }

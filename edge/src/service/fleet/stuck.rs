@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use otp_shared::ids::UnixMs;
 use otp_shared::wire::{FailureClass, MessageKind, MessageState, ERR_HELD};
 use serde_json::{json, Value};
 
@@ -117,7 +118,7 @@ pub async fn sweep<P: Platform>(
     };
     let mut depths = Depths::default();
     for (m, version) in due {
-        let gateway = m.gateway_id.clone();
+        let gateway = m.gateway_id.to_string();
         let found = look_at(app, ctx, m, &version, &mut depths).await;
         *totals.entry(found.name()).or_default() += 1;
         if found != Found::Waiting {
@@ -161,7 +162,7 @@ async fn look_at<P: Platform>(
             m.attempts = r.attempts;
             m.error = r.error;
             m.failure_class = r.class;
-            m.updated_at = now;
+            m.updated_at = now.into();
             if !save(app, ctx, &m, version).await {
                 return Found::Waiting;
             }
@@ -230,13 +231,13 @@ fn fail(m: &mut MessageRecord, why: &str, class: FailureClass, now: i64) {
     m.state = DeliveryState::Failed;
     m.error = Some(why.into());
     m.failure_class = Some(class);
-    m.updated_at = now;
+    m.updated_at = now.into();
 }
 
 /// Looks again later, each time twice as late (at least `STUCK_AFTER_MS`).
 async fn wait<P: Platform>(app: &App<P>, ctx: &Ctx, m: &mut MessageRecord, version: &str) -> Found {
-    let age = (ctx.now_ms - m.created_at).max(0);
-    m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
+    let age = (ctx.now_ms - m.created_at.0).max(0);
+    m.check_after = UnixMs(ctx.now_ms) + age.max(app.cfg.fleet.stuck_after_ms);
     save(app, ctx, m, version).await;
     Found::Waiting
 }
@@ -252,8 +253,8 @@ async fn move_elsewhere<P: Platform>(
     depths: &mut Depths,
 ) -> Found {
     let mut avoid = m.avoid_gateways.clone();
-    if !avoid.contains(&m.gateway_id) {
-        avoid.push(m.gateway_id.clone());
+    if !avoid.iter().any(|g| *g == m.gateway_id) {
+        avoid.push(m.gateway_id.to_string());
     }
     let Some(from_depth) = depths.of(app, &m.gateway_id).await else {
         return wait(app, ctx, &mut m, version).await;
@@ -292,14 +293,15 @@ async fn move_elsewhere<P: Platform>(
         Err(_) => return wait(app, ctx, &mut m, version).await,
     };
     let mut next = prepared.message().clone();
-    m.rerouted_to = Some(next.id.clone());
-    let age = (ctx.now_ms - m.created_at).max(0);
-    m.check_after = ctx.now_ms + age.max(app.cfg.fleet.stuck_after_ms);
+    m.rerouted_to = Some(next.id.to_string());
+    let age = (ctx.now_ms - m.created_at.0).max(0);
+    m.check_after = UnixMs(ctx.now_ms) + age.max(app.cfg.fleet.stuck_after_ms);
     if let Err(e) = dispatch::record_with(
         app,
         ctx,
         &prepared,
         vec![repo::messages::update_write(&m, version)],
+        None,
     )
     .await
     {
@@ -314,7 +316,7 @@ async fn move_elsewhere<P: Platform>(
         Dispatch::Queued { gateway_id, .. } => gateway_id,
         Dispatch::Unknown { gateway_id, reason } => {
             // A copy it may hold is never released: its hold lapses.
-            next.gateway_id = gateway_id;
+            next.gateway_id = gateway_id.into();
             abandon_move(app, ctx, &m.id, &next, &format!("not held: {reason}")).await;
             return Found::Waiting;
         }
@@ -323,7 +325,7 @@ async fn move_elsewhere<P: Platform>(
             return Found::Waiting;
         }
     };
-    next.gateway_id = to.clone();
+    next.gateway_id = to.as_str().into();
     let to_link = roster::roster_link(app, &to).await;
     match phone::cancel(&app.platform, from, timeout, &m.id, &ctx.request_id).await {
         Cancel::Done => {}
@@ -391,7 +393,7 @@ async fn hand_over<P: Platform>(
         };
         let wanted = Some(&v.id) == m.verification_id.as_ref()
             && v.status == VerificationStatus::Pending
-            && v.message_ids.last() == Some(&m.id);
+            && v.message_ids.last().is_some_and(|id| *id == m.id);
         let mut writes = Vec::new();
         if m.state.may_become(DeliveryState::Failed) {
             fail(
@@ -403,12 +405,12 @@ async fn hand_over<P: Platform>(
             writes.push(repo::messages::update_write(&m, &m_version));
         }
         if wanted {
-            v.message_ids.push(next.id.clone());
+            v.message_ids.push(next.id.to_string());
             writes.push(repo::verifications::update_write(&slot, &v, &v_version));
             // The phone that holds the copy, and where a reply to it goes.
             if n.gateway_id != next.gateway_id {
                 n.gateway_id = next.gateway_id.clone();
-                n.updated_at = ctx.now_ms;
+                n.updated_at = ctx.now_ms.into();
                 writes.push(repo::messages::update_write(&n, &n_version));
                 writes.extend(route.clone());
             }
@@ -451,7 +453,7 @@ async fn abandon_move<P: Platform>(
             continue;
         };
         let mut writes = Vec::new();
-        if m.rerouted_to.as_ref() == Some(&next.id) {
+        if m.rerouted_to.as_ref().is_some_and(|id| *id == next.id) {
             m.rerouted_to = None;
             writes.push(repo::messages::update_write(&m, &m_version));
         }

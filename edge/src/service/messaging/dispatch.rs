@@ -16,17 +16,19 @@
 //!    phone may have the message, the answer is never an error: a write that fails then is logged,
 //!    because an error would make the client retry and send twice.
 
+use otp_shared::ids::UnixMs;
 use otp_shared::phone::Phone;
 use otp_shared::sms::SmsInfo;
 use otp_shared::wire::{MessageKind, SendRequest};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode};
 use crate::platform::fraud::FraudAsk;
 use crate::platform::{iso8601, new_id, Hit, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::fleet::gateway::GatewayLink;
 use crate::service::fleet::gateway::{hand_off, Dispatch};
 use crate::service::fleet::roster;
@@ -134,9 +136,11 @@ pub async fn dispatch<P: Platform>(
     ctx: &Ctx,
     out: Outgoing<'_>,
     companion: Option<Companion>,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Handed, Error> {
     let prepared = charge(app, ctx, out).await?;
-    let recorded = match record(app, ctx, &prepared, companion.as_ref().map(|c| &c.write)).await {
+    let companion_write = companion.as_ref().map(|c| &c.write);
+    let recorded = match record(app, ctx, &prepared, companion_write, first).await {
         Ok(r) => r,
         Err(e) => {
             abandon(app, &prepared).await;
@@ -202,7 +206,7 @@ pub async fn prepare_again<P: Platform>(
     let hooks = targets::webhook_targets(app, &out.tenant.id).await?;
     let mut p = prepared(app, ctx, out, hooks, order, false);
     p.for_tenant = true;
-    p.message.reroute_of = Some(of.id.clone());
+    p.message.reroute_of = Some(of.id.to_string());
     p.message.avoid_gateways = avoid;
     p.message.conv = of.conv.clone();
     p.message.request_id = of.request_id.clone();
@@ -222,23 +226,23 @@ fn prepared<P: Platform>(
     let tenant = out.tenant;
     let first = order.first().cloned().unwrap_or_default();
     let message = MessageRecord {
-        id: new_id(&app.platform, "msg"),
-        tenant_id: tenant.id.clone(),
+        id: new_id(&app.platform, "msg").into(),
+        tenant_id: tenant.id.as_str().into(),
         kind: out.kind,
         phone_masked: out.phone.masked(),
         phone_tag: Some(app.secrets.phone_tag(out.phone.as_str())),
         encoding: out.info.encoding.to_string(),
         segments: out.info.segments as u32,
-        gateway_id: first,
+        gateway_id: first.into(),
         state: DeliveryState::Queued,
         attempts: 0,
         error: None,
-        created_at: ctx.now_ms,
-        updated_at: ctx.now_ms,
+        created_at: ctx.now_ms.into(),
+        updated_at: ctx.now_ms.into(),
         request_id: ctx.request_id.clone(),
         verification_id: out.verification_id,
-        deadline_ms: out.deadline_ms,
-        check_after: ctx.now_ms + app.cfg.fleet.stuck_after_ms,
+        deadline_ms: out.deadline_ms.into(),
+        check_after: UnixMs(ctx.now_ms + app.cfg.fleet.stuck_after_ms),
         failure_class: None,
         reroute_of: None,
         rerouted_to: None,
@@ -288,9 +292,10 @@ pub async fn record<P: Platform>(
     ctx: &Ctx,
     p: &Prepared,
     companion: Option<&Write>,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Recorded, Error> {
     let companions: Vec<Write> = companion.cloned().into_iter().collect();
-    match record_with(app, ctx, p, companions).await {
+    match record_with(app, ctx, p, companions, first).await {
         Ok(r) => Ok(r),
         Err(
             StoreError::AlreadyExists | StoreError::PreconditionFailed(_) | StoreError::Aborted(_),
@@ -306,6 +311,7 @@ pub async fn record_with<P: Platform>(
     ctx: &Ctx,
     p: &Prepared,
     companions: Vec<Write>,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Recorded, StoreError> {
     let n = companions.len();
     let mut writes = companions;
@@ -313,10 +319,11 @@ pub async fn record_with<P: Platform>(
     let (hooks, hook_ids) = message_event_writes(app, p, &p.message);
     writes.extend(hooks);
     writes.extend(route_write(p, &p.message.gateway_id));
-    let claim = ctx.claim_write();
-    writes.extend(claim.clone());
+    writes.extend(first.and_then(FirstCommit::claim_write));
     let times = app.repo().commit(writes).await?;
-    ctx.claim_committed();
+    if let Some(first) = first {
+        first.landed();
+    }
     targets::defer_webhooks(ctx, hook_ids);
     let mut t = times.into_iter();
     let companion_version = if n > 0 {
@@ -393,16 +400,16 @@ pub async fn deliver_outcome<P: Platform>(
             hand_off(&app.platform, &order, app.cfg.gateway_timeout_ms, &request).await
         }
     };
-    message.updated_at = app.platform.now_ms();
+    message.updated_at = app.platform.now_ms().into();
     let version = recorded.message_version;
     match outcome {
         Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
         Dispatch::Queued { gateway_id, .. } => {
-            message.gateway_id = gateway_id;
+            message.gateway_id = gateway_id.into();
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
         Dispatch::Unknown { gateway_id, reason } => {
-            message.gateway_id = gateway_id;
+            message.gateway_id = gateway_id.into();
             message.state = DeliveryState::Unknown;
             message.error = Some(reason);
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
@@ -423,7 +430,7 @@ pub async fn deliver_outcome<P: Platform>(
                 fallback::Outcome::NotUsed(why) => reasons.extend(why),
             }
             // Nobody took it: certainly unsent.
-            message.gateway_id = String::new();
+            message.gateway_id = Default::default();
             message.state = DeliveryState::Failed;
             message.failure_class = Some(otp_shared::wire::FailureClass::NoCapacity);
             message.error = Some(reasons.join("; "));
@@ -508,9 +515,9 @@ pub(crate) fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
             gateway_id,
             &p.phone_tag,
             &RouteRecord {
-                tenant_id: p.message.tenant_id.clone(),
-                message_id: p.message.id.clone(),
-                at: p.message.created_at,
+                tenant_id: p.message.tenant_id.to_string(),
+                message_id: p.message.id.to_string(),
+                at: p.message.created_at.0,
             },
         )
     })
@@ -560,32 +567,80 @@ pub fn sending_allowed_for<P: Platform>(
     Ok(())
 }
 
+/// `outbound`: the direction of a message the service sent (the log's replies are `inbound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outbound {
+    Outbound,
+}
+
 /// A message as its tenant sees it (the API's answer and its webhooks' `data`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Message)]
+pub struct MessageView {
+    pub id: otp_shared::ids::MessageId,
+    pub direction: Outbound,
+    pub kind: otp_shared::wire::MessageKind,
+    /// The number masked, one rule everywhere: calling code and three digits, then the last two.
+    #[schema(example = "+1415*****23")]
+    pub phone: String,
+    pub state: DeliveryState,
+    /// `GSM-7` or `UCS-2`.
+    #[schema(example = "GSM-7")]
+    pub encoding: String,
+    #[schema(minimum = 1)]
+    pub segments: u32,
+    pub gateway_id: otp_shared::ids::GatewayId,
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// Why it failed, as the phone classified it; every class but uncertain means it was
+    /// certainly not sent.
+    pub failure_class: Option<otp_shared::wire::FailureClass>,
+    /// The message that delivers this code again through another phone.
+    pub rerouted_to: Option<String>,
+    /// The failed message this one delivers again.
+    pub reroute_of: Option<String>,
+    /// Which way it went: a phone, or the paid fallback (`provider:twilio`).
+    #[schema(example = "phone")]
+    pub channel: String,
+    /// The paid fallback's side: the provider's sid, status, price (as it writes it, e.g.
+    /// -0.00790), price_unit, error_code.
+    pub provider: Option<crate::service::model::ProviderLeg>,
+    /// The phone never sends it after this.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl MessageView {
+    pub fn of(m: &MessageRecord) -> MessageView {
+        MessageView {
+            id: m.id.clone(),
+            direction: Outbound::Outbound,
+            kind: m.kind,
+            phone: m.phone_masked.clone(),
+            state: m.state,
+            encoding: m.encoding.clone(),
+            segments: m.segments,
+            gateway_id: m.gateway_id.clone(),
+            attempts: m.attempts,
+            error: m.error.clone(),
+            failure_class: m.failure_class,
+            rerouted_to: m.rerouted_to.clone(),
+            reroute_of: m.reroute_of.clone(),
+            channel: m.channel.as_deref().unwrap_or("phone").to_string(),
+            provider: m.provider.clone(),
+            expires_at: m.deadline_ms.is_set().then(|| iso8601(m.deadline_ms.0)),
+            created_at: iso8601(m.created_at.0),
+            updated_at: iso8601(m.updated_at.0),
+        }
+    }
+}
+
+/// [`MessageView`] as JSON (webhooks' `data`, the log's items).
 pub fn message_json(m: &MessageRecord) -> Value {
-    json!({
-        "id": m.id,
-        "direction": "outbound",
-        "kind": m.kind,
-        "phone": m.phone_masked,
-        "state": m.state,
-        "encoding": m.encoding,
-        "segments": m.segments,
-        "gateway_id": m.gateway_id,
-        "attempts": m.attempts,
-        "error": m.error,
-        "failure_class": m.failure_class,
-        "rerouted_to": m.rerouted_to,
-        "reroute_of": m.reroute_of,
-        "channel": m.channel.as_deref().unwrap_or("phone"),
-        "provider": m.provider.as_ref().map(|l| json!({
-            "sid": l.sid,
-            "status": l.status,
-            "price": l.price,
-            "price_unit": l.price_unit,
-            "error_code": l.error_code,
-        })),
-        "expires_at": (m.deadline_ms > 0).then(|| iso8601(m.deadline_ms)),
-        "created_at": iso8601(m.created_at),
-        "updated_at": iso8601(m.updated_at),
-    })
+    serde_json::to_value(MessageView::of(m)).unwrap_or_default()
 }

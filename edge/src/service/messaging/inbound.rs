@@ -22,7 +22,7 @@ use crate::service::ops::analytics::Event as AnalyticsEvent;
 use crate::service::ops::webhooks::events::{Event, EventType};
 use crate::service::ops::webhooks::targets;
 use crate::service::otp::reverse;
-use crate::service::repo::inbound::{self as repo_in, InboundRecord, OptoutRecord};
+use crate::service::repo::inbound::{self as repo_in, InboundRecord, OptoutRecord, OptoutSource};
 use crate::service::repo::upkeep;
 use crate::service::sealing;
 use crate::service::secrets::base32;
@@ -219,7 +219,7 @@ async fn receive_once<P: Platform>(
                     phone_masked: masked.clone(),
                     phone_sealed: String::new(),
                     phone_tag: tag.clone(),
-                    source: "sms".into(),
+                    source: OptoutSource::Sms,
                     created_at: ctx.now_ms,
                 };
                 let o = optouts::seal_optout(app, o, &from);

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::{Hit, LimitKind, Platform};
 use crate::service::abuse::destination;
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::messaging::dispatch::Outgoing;
 use crate::service::messaging::optouts;
@@ -35,18 +35,32 @@ pub async fn send_message<P: Platform>(
     text: &str,
     kind: MessageKind,
 ) -> Result<MessageRecord, Error> {
-    send_message_within(app, ctx, tenant, phone, text, kind, None).await
+    send(app, ctx, tenant, phone, text, kind, (None, None)).await
 }
 
-/// [`send_message`] with the caller's TTL (`ttl_secs`, within [`DIRECT_TTL_RANGE`]).
-pub async fn send_message_within<P: Platform>(
+/// A tenant's direct message from its own request: the caller's TTL (`ttl_secs`, within
+/// [`DIRECT_TTL_RANGE`]), and the request's idempotency claim in the message's commit.
+pub async fn send_direct<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant: &Tenant,
+    phone: &Phone,
+    text: &str,
+    ttl_secs: Option<u32>,
+    first: &FirstCommit<'_>,
+) -> Result<MessageRecord, Error> {
+    let own = (ttl_secs, Some(first));
+    send(app, ctx, tenant, phone, text, MessageKind::Direct, own).await
+}
+
+async fn send<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
     tenant: &Tenant,
     phone: &Phone,
     text: &str,
     kind: MessageKind,
-    ttl_secs: Option<u32>,
+    (ttl_secs, first): (Option<u32>, Option<&FirstCommit<'_>>),
 ) -> Result<MessageRecord, Error> {
     let ttl = ttl_secs.unwrap_or(DIRECT_TTL_SECS);
     if !DIRECT_TTL_RANGE.contains(&ttl) {
@@ -93,7 +107,7 @@ pub async fn send_message_within<P: Platform>(
         verification_id: None,
         fraud: None,
     };
-    let handed = dispatch::dispatch(app, ctx, out, None).await?;
+    let handed = dispatch::dispatch(app, ctx, out, None, first).await?;
     if kind == MessageKind::Direct {
         ctx.count(&tenant.id, Event::MessageSent);
     }

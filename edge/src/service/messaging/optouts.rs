@@ -4,16 +4,17 @@
 //! carriers let through after an opt-out). The number is kept sealed, found by its keyed tag.
 
 use otp_shared::phone::Phone;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::model::Tenant;
 use crate::service::ops::webhooks::events::{Event, EventType};
 use crate::service::ops::webhooks::targets;
-use crate::service::repo::inbound::{self as repo_in, OptoutRecord};
+use crate::service::repo::inbound::{self as repo_in, OptoutRecord, OptoutSource};
 use crate::service::sealing;
 use crate::store::Write;
 
@@ -29,14 +30,37 @@ pub(crate) fn seal_optout<P: Platform>(
 }
 
 pub fn optout_json<P: Platform>(app: &App<P>, o: &OptoutRecord) -> Value {
-    json!({
-        "id": o.id,
-        "tenant_id": o.tenant_id,
-        "phone": sealing::open(&app.secrets.seal, &o.id, &o.phone_sealed).unwrap_or_else(|| o.phone_masked.clone()),
-        "phone_masked": o.phone_masked,
-        "source": o.source,
-        "created_at": iso8601(o.created_at),
-    })
+    serde_json::to_value(OptoutView::of(app, o)).unwrap_or_default()
+}
+
+/// A number on a tenant's opt-out list, as the tenant sees it (the number opened for it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Optout)]
+pub struct OptoutView {
+    pub id: String,
+    pub tenant_id: String,
+    /// E.164 (masked when it cannot be opened).
+    #[schema(example = "+14155550123")]
+    pub phone: String,
+    #[schema(example = "+1415*****23")]
+    pub phone_masked: String,
+    pub source: OptoutSource,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl OptoutView {
+    pub fn of<P: Platform>(app: &App<P>, o: &OptoutRecord) -> OptoutView {
+        OptoutView {
+            id: o.id.clone(),
+            tenant_id: o.tenant_id.clone(),
+            phone: sealing::open(&app.secrets.seal, &o.id, &o.phone_sealed)
+                .unwrap_or_else(|| o.phone_masked.clone()),
+            phone_masked: o.phone_masked.clone(),
+            source: o.source,
+            created_at: iso8601(o.created_at),
+        }
+    }
 }
 
 /// Refuses a send to a number on the tenant's list (direct messages; codes only when the
@@ -53,13 +77,14 @@ pub async fn check_optout<P: Platform>(
     Ok(())
 }
 
-/// Adds a number (`source`: api or admin); an existing entry stays as it is.
+/// Adds a number; an existing entry stays as it is.
 pub async fn add_optout<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
     tenant_id: &str,
     phone: &Phone,
-    source: &str,
+    source: OptoutSource,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<Value, Error> {
     let tag = app.secrets.phone_tag(phone.as_str());
     let id = repo_in::optout_id(tenant_id, &tag);
@@ -72,7 +97,7 @@ pub async fn add_optout<P: Platform>(
         phone_masked: phone.masked(),
         phone_sealed: String::new(),
         phone_tag: tag,
-        source: source.into(),
+        source,
         created_at: ctx.now_ms,
     };
     let o = seal_optout(app, o, phone.as_str());
@@ -86,9 +111,11 @@ pub async fn add_optout<P: Platform>(
     let (hooks, ids) = targets::webhook_writes_for(app, tenant_id, &[event]).await?;
     let mut writes = vec![repo_in::optout_write(&o)];
     writes.extend(hooks);
-    writes.extend(ctx.claim_write());
+    writes.extend(first.and_then(FirstCommit::claim_write));
     app.repo().commit(writes).await?;
-    ctx.claim_committed();
+    if let Some(first) = first {
+        first.landed();
+    }
     targets::defer_webhooks(ctx, ids);
     Ok(optout_json(app, &o))
 }

@@ -4,6 +4,7 @@
 //! Only the gateway that holds a message may report on it; a replayed request finds its nonce and
 //! changes nothing; a report that is no step forward writes nothing.
 
+use otp_shared::ids::UnixMs;
 use otp_shared::wire::{MessageState, StatusReport, MAX_REPORTS_PER_BATCH};
 
 use crate::error::{Error, ErrorCode};
@@ -83,7 +84,7 @@ pub async fn apply_reports<P: Platform>(
             m.attempts = r.attempts;
             m.error = r.error.clone();
             m.failure_class = r.class;
-            m.updated_at = r.at as i64 * 1000;
+            m.updated_at = UnixMs(r.at as i64 * 1000);
             *changed = true;
             applied += 1;
             events.extend(event_of(r.state).map(|e| (m.tenant_id.clone(), e)));
@@ -102,7 +103,10 @@ pub async fn apply_reports<P: Platform>(
             writes.push(repo::messages::update_write(m, version));
             let data = crate::service::messaging::messages::message_json(m);
             if let Some(e) = WebhookEvent::for_message(m, data, ctx.now_ms) {
-                by_tenant.entry(m.tenant_id.clone()).or_default().push(e);
+                by_tenant
+                    .entry(m.tenant_id.to_string())
+                    .or_default()
+                    .push(e);
             }
         }
         // Each final state's webhook deliveries ride in the same commit.
@@ -128,7 +132,7 @@ pub async fn apply_reports<P: Platform>(
                 for (m, _, _) in messages.iter().flatten().filter(|(_, _, c)| *c) {
                     if crate::service::messaging::reroute::worth_trying(m) {
                         ctx.defer(crate::service::messaging::later::Later::Reroute {
-                            message_id: m.id.clone(),
+                            message_id: m.id.to_string(),
                         });
                     }
                 }

@@ -106,9 +106,9 @@ async fn reroute_once<P: Platform>(
     let mut avoid = failed.avoid_gateways.clone();
     if !failed.gateway_id.is_empty()
         && failed.failure_class != Some(FailureClass::Canceled)
-        && !avoid.contains(&failed.gateway_id)
+        && !avoid.iter().any(|g| *g == failed.gateway_id)
     {
-        avoid.push(failed.gateway_id.clone());
+        avoid.push(failed.gateway_id.to_string());
     }
     if avoid.len() >= MAX_PHONES_FAILED {
         return Ok(Rerouted::Skipped("failed on too many phones"));
@@ -144,6 +144,7 @@ async fn reroute_once<P: Platform>(
             repo::messages::update_write(&failed, &failed_version),
             repo::verifications::update_write(&slot, &v, &v_version),
         ],
+        None,
     )
     .await?;
     Ok(
@@ -151,8 +152,8 @@ async fn reroute_once<P: Platform>(
             Ok(next) => {
                 converted::count(app, ctx, &next, Figure::Sent, None).await;
                 Rerouted::Handed {
-                    message_id: next.id,
-                    gateway_id: next.gateway_id,
+                    message_id: next.id.into(),
+                    gateway_id: next.gateway_id.into(),
                     state: next.state,
                 }
             }
@@ -189,7 +190,7 @@ pub(crate) async fn again<P: Platform>(
     if v.expires_at - ctx.now_ms < MIN_VALIDITY_MS {
         return Ok(Err(Rerouted::Skipped("code expires too soon")));
     }
-    if v.message_ids.last() != Some(&m.id) {
+    if v.message_ids.last().is_none_or(|id| *id != m.id) {
         return Ok(Err(Rerouted::Skipped("a later send superseded it")));
     }
     let Some(tenant) = app.repo().get_tenant(&v.tenant_id).await? else {

@@ -1,49 +1,12 @@
 //! Operator incidents: their kinds, ids, and what an isolate remembers of them (`alerts` raises
 //! and settles them).
 
-use serde::{Deserialize, Serialize};
-
 use crate::service::cache::{TtlCell, TtlMap};
 use crate::service::repo::alerts::AlertConfig;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    PhoneDown,
-    KillSwitchTripped,
-    SimAtLimit,
-    SimResting,
-    StoreUnreachable,
-    FraudBlock,
-    WebhookDisabled,
-    StuckMessages,
-    CanaryMissed,
-    /// A SIM's codes are verified far less than its peers' (`fleet::converting`).
-    LowConversion,
-}
+pub use crate::service::repo::alerts::AlertKind;
 
 impl AlertKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::PhoneDown => "phone_down",
-            AlertKind::KillSwitchTripped => "kill_switch_tripped",
-            AlertKind::SimAtLimit => "sim_at_limit",
-            AlertKind::SimResting => "sim_resting",
-            AlertKind::StoreUnreachable => "store_unreachable",
-            AlertKind::FraudBlock => "fraud_block",
-            AlertKind::WebhookDisabled => "webhook_disabled",
-            AlertKind::StuckMessages => "stuck_messages",
-            AlertKind::CanaryMissed => "canary_missed",
-            AlertKind::LowConversion => "low_conversion",
-        }
-    }
-
-    /// Kinds whose raiser tells each occurrence once and nobody clears (a fraud-guard block lifts
-    /// by itself): every raise is an incident of its own.
-    pub fn per_occurrence(self) -> bool {
-        matches!(self, AlertKind::FraudBlock)
-    }
-
     /// What an operator reads first.
     pub fn headline(self) -> &'static str {
         match self {
@@ -57,6 +20,7 @@ impl AlertKind {
             AlertKind::StuckMessages => "messages stuck",
             AlertKind::CanaryMissed => "canary SMS missed",
             AlertKind::LowConversion => "SIM's codes are rarely verified (routed last)",
+            AlertKind::Test => "test alert",
         }
     }
 }

@@ -350,7 +350,7 @@ pub async fn prometheus<P: Platform>(
     let mut open: BTreeMap<String, i64> = BTreeMap::new();
     for i in app.repo().list_incidents(200).await? {
         if i.state == crate::service::repo::alerts::IncidentState::Open {
-            *open.entry(i.kind).or_default() += 1;
+            *open.entry(i.kind.as_str().to_string()).or_default() += 1;
         }
     }
     let checks: Vec<Value> = latest.into_values().collect();

@@ -109,7 +109,7 @@ pub async fn settle_alert<P: Platform>(
     let incident = if raised {
         Incident {
             id: id.clone(),
-            kind: kind.as_str().into(),
+            kind,
             subject: subject.into(),
             state: IncidentState::Open,
             opened_at: now,
@@ -179,7 +179,7 @@ async fn settle_store_alert<P: Platform>(
     let now = ctx.now_ms;
     let incident = Incident {
         id: incident_id(AlertKind::StoreUnreachable, subject),
-        kind: AlertKind::StoreUnreachable.as_str().into(),
+        kind: AlertKind::StoreUnreachable,
         subject: subject.into(),
         state: if raised {
             IncidentState::Open
@@ -249,7 +249,7 @@ async fn notify_operators<P: Platform>(
         .as_deref()
         .and_then(|s| sealing::open(&app.secrets.seal, "config/alerts", s))
         .and_then(|p| Phone::parse(&p).ok());
-    if let (Some(phone), true) = (phone, incident.kind != AlertKind::StoreUnreachable.as_str()) {
+    if let (Some(phone), true) = (phone, incident.kind != AlertKind::StoreUnreachable) {
         let short: String = text.chars().take(300).collect();
         match messages::send_message(
             app,
@@ -357,7 +357,7 @@ pub async fn test_alert<P: Platform>(app: &App<P>, ctx: &Ctx) -> Result<Vec<Stri
     }
     let incident = Incident {
         id: "test".into(),
-        kind: "test".into(),
+        kind: AlertKind::Test,
         subject: "test".into(),
         state: IncidentState::Cleared,
         opened_at: ctx.now_ms,
@@ -380,7 +380,7 @@ fn email_body(text: &str, i: &Incident) -> String {
     let mut b = format!(
         "{text}\n\nIncident: {}\nKind: {}\nSubject: {}\nState: {}\nOpened: {}\n",
         i.id,
-        i.kind,
+        i.kind.as_str(),
         i.subject,
         if i.state == IncidentState::Open {
             "open"
@@ -440,7 +440,7 @@ mod tests {
     fn texts_say_what_and_how_long() {
         let mut i = Incident {
             id: "x".into(),
-            kind: "phone_down".into(),
+            kind: AlertKind::PhoneDown,
             subject: "phone-1".into(),
             state: IncidentState::Open,
             opened_at: 0,

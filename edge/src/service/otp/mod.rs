@@ -17,7 +17,7 @@ use crate::platform::{Hit, LimitKind, Platform, PlatformRng, RateRule};
 use crate::service::abuse::destination;
 use crate::service::abuse::fraud;
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::converted;
 use crate::service::messaging::dispatch;
 use crate::service::messaging::dispatch::{Outgoing, Undo};
@@ -45,10 +45,10 @@ pub struct SendOptions {
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub verification: VerificationRecord,
-    pub message_id: String,
+    pub message_id: otp_shared::ids::MessageId,
     /// queued or unknown.
     pub delivery_state: crate::service::model::DeliveryState,
-    pub gateway_id: String,
+    pub gateway_id: otp_shared::ids::GatewayId,
     /// `phone`, or `provider:twilio` for the paid fallback.
     pub channel: String,
 }
@@ -170,6 +170,7 @@ pub async fn send_otp<P: Platform>(
     tenant: &Tenant,
     phone: &Phone,
     opts: &SendOptions,
+    first: &FirstCommit<'_>,
 ) -> Result<Sent, Error> {
     dispatch::sending_allowed_for(app, tenant, ctx)?;
     destination::check_destination(app, tenant, phone).await?;
@@ -230,7 +231,7 @@ pub async fn send_otp<P: Platform>(
         reverse: None,
     };
     let start = repo::verifications::start_write(&slot, &v);
-    let recorded = match dispatch::record(app, ctx, &prepared, Some(&start)).await {
+    let recorded = match dispatch::record(app, ctx, &prepared, Some(&start), Some(first)).await {
         Ok(r) => r,
         Err(e) => {
             dispatch::abandon(app, &prepared).await;
@@ -308,6 +309,7 @@ pub async fn resend_otp<P: Platform>(
     tenant: &Tenant,
     id: Option<&str>,
     phone: Option<&Phone>,
+    first: &FirstCommit<'_>,
 ) -> Result<Sent, Error> {
     dispatch::sending_allowed_for(app, tenant, ctx)?;
     let mut prepared = None;
@@ -367,7 +369,7 @@ pub async fn resend_otp<P: Platform>(
         v.sends += 1;
         v.message_ids.push(p.message_id().to_string());
         let update = repo::verifications::update_write(&slot, &v, &version);
-        match dispatch::record(app, ctx, &p, Some(&update)).await {
+        match dispatch::record(app, ctx, &p, Some(&update), Some(first)).await {
             Ok(recorded) => {
                 let undone = {
                     let (slot, mut before) = (slot.clone(), v.clone());
@@ -418,13 +420,14 @@ pub async fn verify_otp<P: Platform>(
     id: Option<&str>,
     phone: Option<&Phone>,
     code: &str,
+    first: &FirstCommit<'_>,
 ) -> Result<CheckResult, Error> {
     admission::admit(app, ctx, tenant, Vec::new(), false).await?;
     let s = &tenant.settings;
     for _ in 0..RACE_RETRIES {
         let (mut v, slot, version) = find_verification(app, tenant, id, phone).await?;
         if v.reverse.is_some() {
-            return reverse_status(app, ctx, &slot, v, &version, code).await;
+            return reverse_status(app, ctx, &slot, v, &version, code, first).await;
         }
         if code.trim().is_empty() {
             return Err(Error::new(ErrorCode::CodeRequired));
@@ -437,7 +440,10 @@ pub async fn verify_otp<P: Platform>(
         }
         if v.expires_at <= ctx.now_ms {
             v.status = VerificationStatus::Expired;
-            if commit_check(app, ctx, &slot, &v, &version).await.is_ok() {
+            if commit_check(app, ctx, &slot, &v, &version, first)
+                .await
+                .is_ok()
+            {
                 ctx.count(&tenant.id, Event::OtpExpired);
             }
             return Err(Error::new(ErrorCode::VerificationExpired));
@@ -473,7 +479,7 @@ pub async fn verify_otp<P: Platform>(
                 v.status = VerificationStatus::Exhausted;
             }
         }
-        match commit_check(app, ctx, &slot, &v, &version).await {
+        match commit_check(app, ctx, &slot, &v, &version, first).await {
             Ok(()) => {}
             Err(e) if e.is(ErrorCode::Conflict) => continue,
             Err(e) => return Err(e),
@@ -519,6 +525,7 @@ async fn reverse_status<P: Platform>(
     mut v: VerificationRecord,
     version: &str,
     code: &str,
+    first: &FirstCommit<'_>,
 ) -> Result<CheckResult, Error> {
     if !code.trim().is_empty() {
         return Err(Error::msg(
@@ -539,7 +546,10 @@ async fn reverse_status<P: Platform>(
         }
         VerificationStatus::Pending => {
             v.status = VerificationStatus::Expired;
-            if commit_check(app, ctx, slot, &v, version).await.is_ok() {
+            if commit_check(app, ctx, slot, &v, version, first)
+                .await
+                .is_ok()
+            {
                 ctx.count(&v.tenant_id, Event::OtpExpired);
             }
             Err(Error::new(ErrorCode::VerificationExpired))
@@ -577,6 +587,7 @@ async fn commit_check<P: Platform>(
     slot: &str,
     v: &VerificationRecord,
     version: &str,
+    first: &FirstCommit<'_>,
 ) -> Result<(), Error> {
     let events: Vec<_> =
         crate::service::ops::webhooks::events::Event::for_verification(v, ctx.now_ms)
@@ -585,10 +596,10 @@ async fn commit_check<P: Platform>(
     let (hooks, hook_ids) = targets::webhook_writes_for(app, &v.tenant_id, &events).await?;
     let mut writes = vec![repo::verifications::update_write(slot, v, version)];
     writes.extend(hooks);
-    writes.extend(ctx.claim_write());
+    writes.extend(first.claim_write());
     match app.repo().commit(writes).await {
         Ok(_) => {
-            ctx.claim_committed();
+            first.landed();
             targets::defer_webhooks(ctx, hook_ids);
             Ok(())
         }

@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::{Platform, PlatformRng};
 use crate::service::abuse::destination;
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::fleet::{roster, standing};
 use crate::service::model::{
     CodeKind, FailureWindow, ReverseTarget, Tenant, VerificationRecord, VerificationStatus,
@@ -107,6 +107,7 @@ pub async fn start<P: Platform>(
     ctx: &Ctx,
     tenant: &Tenant,
     phone: &Phone,
+    first: &FirstCommit<'_>,
 ) -> Result<Started, Error> {
     destination::check_destination(app, tenant, phone).await?;
     let slot = app.secrets.verification_slot(&tenant.id, phone.as_str());
@@ -169,9 +170,9 @@ pub async fn start<P: Platform>(
         repo::verifications::start_write(&slot, &v),
         repo::reverse::create_write(&k, &pointer),
     ];
-    writes.extend(ctx.claim_write());
+    writes.extend(first.claim_write());
     app.repo().commit(writes).await?;
-    ctx.claim_committed();
+    first.landed();
     ctx.count(&tenant.id, Event::OtpSent);
     Ok(Started {
         verification: v,

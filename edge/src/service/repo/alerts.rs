@@ -23,6 +23,49 @@ pub struct AlertConfig {
     pub updated_at: i64,
 }
 
+/// What an incident is about; its id is `{kind}_{subject}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    PhoneDown,
+    KillSwitchTripped,
+    SimAtLimit,
+    SimResting,
+    StoreUnreachable,
+    FraudBlock,
+    WebhookDisabled,
+    StuckMessages,
+    CanaryMissed,
+    /// A SIM's codes are verified far less than its peers' (`fleet::converting`).
+    LowConversion,
+    /// `POST /v1/admin/alerts/test`: never stored, only told.
+    Test,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::PhoneDown => "phone_down",
+            AlertKind::KillSwitchTripped => "kill_switch_tripped",
+            AlertKind::SimAtLimit => "sim_at_limit",
+            AlertKind::SimResting => "sim_resting",
+            AlertKind::StoreUnreachable => "store_unreachable",
+            AlertKind::FraudBlock => "fraud_block",
+            AlertKind::WebhookDisabled => "webhook_disabled",
+            AlertKind::StuckMessages => "stuck_messages",
+            AlertKind::CanaryMissed => "canary_missed",
+            AlertKind::LowConversion => "low_conversion",
+            AlertKind::Test => "test",
+        }
+    }
+
+    /// Kinds whose raiser tells each occurrence once and nobody clears (a fraud-guard block lifts
+    /// by itself): every raise is an incident of its own.
+    pub fn per_occurrence(self) -> bool {
+        matches!(self, AlertKind::FraudBlock)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentState {
@@ -33,7 +76,7 @@ pub enum IncidentState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
-    pub kind: String,
+    pub kind: AlertKind,
     pub subject: String,
     pub state: IncidentState,
     pub opened_at: i64,

@@ -51,9 +51,22 @@ pub struct OptoutRecord {
     pub phone_masked: String,
     pub phone_sealed: String,
     pub phone_tag: String,
-    /// `sms` (the number replied STOP), `api` (the tenant) or `admin`.
-    pub source: String,
+    pub source: OptoutSource,
     pub created_at: i64,
+}
+
+/// Who put a number on a tenant's opt-out list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OptoutSource {
+    /// The number replied STOP.
+    Sms,
+    /// The tenant (`POST /v1/optouts`).
+    Api,
+    /// An operator (`POST /v1/admin/optouts`).
+    Admin,
+    /// The paid fallback's provider said the number unsubscribed.
+    Provider,
 }
 
 pub fn inbound_path(id: &str) -> String {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{new_id, parse_iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::model::{ApiKeyRecord, KeyStatus, Tenant, TenantSettings};
 use crate::service::tenants::auth;
@@ -327,6 +327,7 @@ pub async fn create_tenant_key<P: Platform>(
     label: &str,
     scopes: Vec<Scope>,
     expires_at: i64,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<(NewKey, ApiKeyRecord), Error> {
     let now = ctx.now_ms;
     let key = keys::generate(&app.platform, Role::Tenant);
@@ -343,9 +344,13 @@ pub async fn create_tenant_key<P: Platform>(
         scopes,
     };
     let mut writes = vec![crate::service::repo::keys::create_write(&record)];
-    writes.extend(ctx.claim_write());
+    writes.extend(first.and_then(FirstCommit::claim_write));
     match app.repo().commit(writes).await {
-        Ok(_) => ctx.claim_committed(),
+        Ok(_) => {
+            if let Some(first) = first {
+                first.landed();
+            }
+        }
         Err(
             StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
         ) => return Err(dispatch::lost_race(app, ctx).await),
@@ -361,6 +366,7 @@ pub async fn revoke_own_key<P: Platform>(
     ctx: &Ctx,
     tenant: &Tenant,
     prefix: &str,
+    first: &FirstCommit<'_>,
 ) -> Result<ApiKeyRecord, Error> {
     let Some((mut key, version)) = app.repo().get_key_versioned(prefix).await? else {
         return Err(Error::new(ErrorCode::KeyNotFound));
@@ -371,9 +377,9 @@ pub async fn revoke_own_key<P: Platform>(
     key.status = KeyStatus::Revoked;
     let mut writes = vec![crate::store::Write::set(format!("api_keys/{prefix}"), &key)
         .precondition(crate::store::Precondition::UpdateTime(version))];
-    writes.extend(ctx.claim_write());
+    writes.extend(first.claim_write());
     match app.repo().commit(writes).await {
-        Ok(_) => ctx.claim_committed(),
+        Ok(_) => first.landed(),
         Err(
             StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
         ) => return Err(dispatch::lost_race(app, ctx).await),
@@ -422,10 +428,11 @@ pub async fn rotate_admin_key<P: Platform>(
     }
     match app
         .repo()
-        .replace_key(&record, &ended, &version, ctx.claim_write())
+        // An admin route: its key's claim was committed by the pipeline (`Claimed`).
+        .replace_key(&record, &ended, &version, None)
         .await
     {
-        Ok(()) => ctx.claim_committed(),
+        Ok(()) => {}
         Err(
             StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
         ) => return Err(dispatch::lost_race(app, ctx).await),
@@ -443,6 +450,7 @@ pub async fn rotate_key<P: Platform>(
     tenant: &Tenant,
     grace_secs: i64,
     now: i64,
+    first: Option<&FirstCommit<'_>>,
 ) -> Result<(NewKey, i64), Error> {
     let key = keys::generate(&app.platform, Role::Tenant);
     let record = ApiKeyRecord {
@@ -460,10 +468,19 @@ pub async fn rotate_key<P: Platform>(
     let old_until = now + grace_secs.max(0) * 1000;
     match app
         .repo()
-        .rotate_keys(&tenant.id, &record, old_until, ctx.claim_write())
+        .rotate_keys(
+            &tenant.id,
+            &record,
+            old_until,
+            first.and_then(FirstCommit::claim_write),
+        )
         .await
     {
-        Ok(()) => ctx.claim_committed(),
+        Ok(()) => {
+            if let Some(first) = first {
+                first.landed();
+            }
+        }
         Err(
             StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
         ) => return Err(dispatch::lost_race(app, ctx).await),

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod twilio;
 
+use otp_shared::ids::UnixMs;
 use otp_shared::phone::Phone;
 use otp_shared::wire::{MessageKind, SendRequest};
 
@@ -24,6 +25,7 @@ use crate::net::{HttpClient, TransportError};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::model::AvoidReason;
 use crate::service::fleet::standing;
 use crate::service::messaging::dispatch::message_json;
 use crate::service::messaging::optouts;
@@ -33,6 +35,7 @@ use crate::service::ops::webhooks::events::Event;
 use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::repo::fallback::usage_write;
+use crate::service::repo::inbound::OptoutSource;
 use crate::store::{StoreError, Write};
 use twilio::{Answer, Progress};
 
@@ -64,7 +67,7 @@ pub async fn unreachable_fleet<P: Platform>(
         .all(|id| {
             standings
                 .get(id)
-                .is_some_and(|why| why.iter().any(|w| w == "unreachable"))
+                .is_some_and(|why| why.contains(&AvoidReason::Unreachable))
         })
         .then(|| {
             order
@@ -196,7 +199,7 @@ pub async fn try_send<P: Platform>(
         .status_callback_url
         .as_ref()
         .map(|u| format!("{u}?m={}", m.id));
-    let validity = ((m.deadline_ms - now) / 1000).clamp(1, 36_000) as u32;
+    let validity = ((m.deadline_ms.0 - now) / 1000).clamp(1, 36_000) as u32;
     let request = twilio::create_request(
         &twilio::Create {
             base_url: &cfg.base_url,
@@ -212,7 +215,7 @@ pub async fn try_send<P: Platform>(
         app.cfg.gateway_timeout_ms,
     );
     let answer = app.platform.http().send(request).await;
-    m.updated_at = app.platform.now_ms();
+    m.updated_at = app.platform.now_ms().into();
     match answer {
         Err(TransportError::Connect(e)) => {
             give_back(app, ctx, &m.tenant_id, &month).await;
@@ -273,8 +276,15 @@ pub async fn try_send<P: Platform>(
                 m.error = Some(format!("{reason}: {} (twilio {})", e.message, e.code));
                 if e.code == twilio::ERR_UNSUBSCRIBED {
                     if let Ok(phone) = Phone::parse(&req.to) {
-                        if let Err(err) =
-                            optouts::add_optout(app, ctx, &m.tenant_id, &phone, "provider").await
+                        if let Err(err) = optouts::add_optout(
+                            app,
+                            ctx,
+                            &m.tenant_id,
+                            &phone,
+                            OptoutSource::Provider,
+                            None,
+                        )
+                        .await
                         {
                             app.warn(ctx, "fallback_optout_not_recorded", &err.to_string());
                         }
@@ -300,12 +310,12 @@ pub async fn try_send<P: Platform>(
 /// `m` as the provider's: no phone, never looked at by the stuck sweep (the provider reports).
 fn take(m: &mut MessageRecord, state: DeliveryState, leg: ProviderLeg) {
     m.channel = Some(CHANNEL.to_string());
-    m.gateway_id = String::new();
+    m.gateway_id = Default::default();
     m.state = state;
     m.attempts = 1;
     m.failure_class = None;
     m.error = None;
-    m.check_after = i64::MAX;
+    m.check_after = UnixMs(i64::MAX);
     m.provider = Some(leg);
 }
 
@@ -400,7 +410,9 @@ pub async fn status_callback<P: Platform>(
         let Some(leg) = m.provider.clone().filter(|l| l.sid.as_deref() == Some(sid)) else {
             // The callback can outrun the send's own write of the provider's answer (Twilio
             // does not retry it): a message this recent is read again for a little while.
-            if m.provider.is_none() && unseen < CALLBACK_WAITS && ctx.now_ms - m.created_at < 60_000
+            if m.provider.is_none()
+                && unseen < CALLBACK_WAITS
+                && ctx.now_ms - m.created_at.0 < 60_000
             {
                 unseen += 1;
                 app.platform.sleep(250).await;
@@ -443,11 +455,11 @@ pub async fn status_callback<P: Platform>(
             }
         }
         m.provider = Some(leg);
-        m.updated_at = app.platform.now_ms();
+        m.updated_at = app.platform.now_ms().into();
         let mut writes = vec![repo::messages::update_write(&m, &version)];
         let mut ids = Vec::new();
         if m.state != before {
-            if let Some(e) = Event::for_message(&m, message_json(&m), m.updated_at) {
+            if let Some(e) = Event::for_message(&m, message_json(&m), m.updated_at.0) {
                 let hooks = targets::webhook_targets(app, &m.tenant_id).await?;
                 let (w, i) = targets::webhook_writes(app, &hooks, &[e]);
                 writes.extend(w);
@@ -456,7 +468,7 @@ pub async fn status_callback<P: Platform>(
         }
         if let Some(c) = cost {
             writes.push(Write::increment(
-                repo::fallback::usage_path(&m.tenant_id, &month(m.created_at)),
+                repo::fallback::usage_path(&m.tenant_id, &month(m.created_at.0)),
                 "cost_micros",
                 c,
             ));

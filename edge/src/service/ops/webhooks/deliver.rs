@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorCode};
 use crate::net::{HttpClient, OutboundRequest};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::messaging::messages;
 use crate::service::model::Tenant;
@@ -431,6 +431,7 @@ pub async fn replay_webhooks<P: Platform>(
     endpoint_id: &str,
     event_ids: Option<&[String]>,
     since: Option<i64>,
+    first: &FirstCommit<'_>,
 ) -> Result<usize, Error> {
     let endpoint = endpoints::tenant_webhook(app, tenant, endpoint_id).await?;
     if !endpoint.value.enabled {
@@ -482,9 +483,9 @@ pub async fn replay_webhooks<P: Platform>(
         writes.push(repo_wh::delivery_update(&d, &doc.update_time));
         ids.push(d.id);
     }
-    writes.extend(ctx.claim_write());
+    writes.extend(first.claim_write());
     match app.repo().commit(writes).await {
-        Ok(_) => ctx.claim_committed(),
+        Ok(_) => first.landed(),
         Err(
             StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
         ) => return Err(dispatch::lost_race(app, ctx).await),

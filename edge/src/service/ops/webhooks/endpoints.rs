@@ -1,13 +1,13 @@
 //! A tenant's endpoints: register (the signing secret is shown once, then kept sealed), list,
 //! change (URL, events, enabled), remove. Enabling a disabled endpoint starts it afresh.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, new_id, Platform};
 use crate::service::app::App;
-use crate::service::ctx::Ctx;
+use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::model::Tenant;
 use crate::service::ops::webhooks::events::EventType;
@@ -31,18 +31,59 @@ pub struct EndpointInput {
 }
 
 pub fn endpoint_json(e: &EndpointRecord) -> Value {
-    json!({
-        "id": e.id,
-        "url": e.url,
-        "events": e.events,
-        "description": e.description,
-        "enabled": e.enabled,
-        "failing_since": (e.failing_since > 0).then(|| iso8601(e.failing_since)),
-        "disabled_at": (e.disabled_at > 0).then(|| iso8601(e.disabled_at)),
-        "disabled_reason": e.disabled_reason,
-        "created_at": iso8601(e.created_at),
-        "updated_at": iso8601(e.updated_at),
-    })
+    serde_json::to_value(WebhookView::of(e)).unwrap_or_default()
+}
+
+/// A webhook endpoint as its tenant sees it (never its secret but in the answer that made it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Webhook)]
+pub struct WebhookView {
+    #[schema(example = "whe_01jd9")]
+    pub id: String,
+    #[schema(example = "https://hooks.example/otp")]
+    pub url: String,
+    /// Event types it receives (`message.sent`, ...).
+    pub events: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    /// Since when its attempts fail without a success.
+    #[schema(format = DateTime)]
+    pub failing_since: Option<String>,
+    #[schema(format = DateTime)]
+    pub disabled_at: Option<String>,
+    pub disabled_reason: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// `whsec_…`, only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookView {
+    pub fn of(e: &EndpointRecord) -> WebhookView {
+        WebhookView {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            events: e.events.clone(),
+            description: e.description.clone(),
+            enabled: e.enabled,
+            failing_since: (e.failing_since > 0).then(|| iso8601(e.failing_since)),
+            disabled_at: (e.disabled_at > 0).then(|| iso8601(e.disabled_at)),
+            disabled_reason: e.disabled_reason.clone(),
+            created_at: iso8601(e.created_at),
+            updated_at: iso8601(e.updated_at),
+            secret: None,
+        }
+    }
+}
+
+/// A tenant's webhook endpoints.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookList)]
+pub struct WebhookList {
+    pub items: Vec<WebhookView>,
 }
 
 /// An absolute `https://` URL (or `http://` where `WEBHOOK_ALLOW_HTTP` is on) without
@@ -113,6 +154,7 @@ pub async fn create_webhook<P: Platform>(
     ctx: &Ctx,
     tenant: &Tenant,
     input: &EndpointInput,
+    first: &FirstCommit<'_>,
 ) -> Result<(EndpointRecord, String), Error> {
     let url = input.url.as_deref().map(str::trim).unwrap_or("");
     if url.is_empty() {
@@ -155,9 +197,9 @@ pub async fn create_webhook<P: Platform>(
         disabled_reason: None,
     };
     let mut writes = vec![repo_wh::endpoint_create(&e)];
-    writes.extend(ctx.claim_write());
+    writes.extend(first.claim_write());
     match app.repo().commit(writes).await {
-        Ok(_) => ctx.claim_committed(),
+        Ok(_) => first.landed(),
         Err(StoreError::AlreadyExists | StoreError::PreconditionFailed(_)) => {
             return Err(dispatch::lost_race(app, ctx).await)
         }
