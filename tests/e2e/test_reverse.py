@@ -13,7 +13,8 @@ from conftest import INTEG_WORKER_VARS, Client, eventually, expire_now, tenant_o
 from tests.harness.stack import Stack, receive_sms
 
 # phone-1 has a US number, phone-2 a UK one: a user is given the pool number of their country.
-NUMBERS = {"phone-1": {"default": "+14155550101"}, "phone-2": {"default": "+447911123456"}}
+# phone-2 is a GB mobile (+44 7911 2…; +44 7911 1… and 7… are Guernsey's, region GG), as is uk_phone().
+NUMBERS = {"phone-1": {"default": "+14155550101"}, "phone-2": {"default": "+447911223456"}}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,8 @@ def admin_p(pool):
 
 
 def uk_phone():
-    # +44 7911 2xxxxx: a mobile range libphonenumber assigns in full (7911 3xxxxx to 6xxxxx and
-    # 9xxxxx are not assigned, so a wider random range failed most runs).
+    # +44 7911 2xxxxx: a GB mobile range libphonenumber assigns in full (7911 3xxxxx to 6xxxxx and
+    # 9xxxxx are not assigned; 1xxxxx and 7xxxxx are Guernsey's, another region than phone-2's).
     return f"+4479112{random.randint(0, 99999):05d}"
 
 
@@ -137,7 +138,7 @@ def test_each_phone_of_the_pool_approves_what_was_addressed_to_its_number(pool, 
     t = tenant_on(pool, name="Reverse pool")
     us, uk = new_phone(), uk_phone()
     a, b = start(t, us), start(t, uk)
-    assert (a["reverse"]["to"], b["reverse"]["to"]) == ("+14155550101", "+447911123456")
+    assert (a["reverse"]["to"], b["reverse"]["to"]) == ("+14155550101", "+447911223456")
     receive_sms(gateway(pool, a["reverse"]["to"]), us, a["reverse"]["text"])
     receive_sms(gateway(pool, b["reverse"]["to"]), uk, b["reverse"]["text"])
     for d in (a, b):
