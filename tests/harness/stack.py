@@ -93,6 +93,9 @@ const config :Workerd.Config = (
     (name = "net", network = (allow = ["public", "private", "local"])),
   ],
   sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "main")],
+  # `cloudflare:email` (the alert e-mails' EmailMessage) imports this internal module, which the
+  # platform (and miniflare under wrangler dev) provides; plain workerd takes miniflare's.
+  extensions = [(modules = [(name = "cloudflare-internal:email", esModule = embed "email.worker.js", internal = true)])],
 );
 
 const otp :Workerd.Worker = (
@@ -445,6 +448,7 @@ class Stack:
         # capnp embeds are read relative to the config file: put the build beside it.
         for f in ("index.js", "index_bg.wasm"):
             shutil.copy(ROOT / "build" / f, self.dir / f)
+        shutil.copy(ROOT / "node_modules/miniflare/dist/src/workers/email/email.worker.js", self.dir / "email.worker.js")
         cfg = self.dir / "workerd.capnp"
         cfg.write_text(CAPNP.replace("{port}", str(port)).replace("{bindings}", bindings))
         inspector = [f"--inspector-addr=127.0.0.1:{inspector_port}"] if inspector_port else []
