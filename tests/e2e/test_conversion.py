@@ -63,8 +63,11 @@ def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(poo
     # Phone-1's texts arrived (its delivery reports say sent), none was verified.
     def gateways():
         return by(admin, "/v1/admin/conversion?by=gateway")[1]
-    figures = eventually(gateways, lambda g: g.get("phone-1", {}).get("delivered") == sent["phone-1"]
-                         and g.get("phone-2", {}).get("verified") == sent["phone-2"], what="the delivery reports and approvals counted", timeout=30)
+    # Each figure is a field of a counter shard that its tally object commits in its own turn:
+    # wait until every figure checked below has landed.
+    figures = eventually(gateways, lambda g: all(g.get(gw, {}).get("sent") == sent[gw] for gw in sent)
+                         and g.get("phone-1", {}).get("delivered") == sent["phone-1"]
+                         and g.get("phone-2", {}).get("verified") == sent["phone-2"], what="the sends, delivery reports and approvals counted", timeout=30)
     assert figures["phone-1"]["sent"] == sent["phone-1"] and figures["phone-1"]["verified"] == 0, figures
     assert figures["phone-2"]["conversion"] == 1.0 and figures["phone-2"]["ttv_p50_s"] is not None, figures
 
