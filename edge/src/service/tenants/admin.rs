@@ -345,17 +345,8 @@ pub async fn create_tenant_key<P: Platform>(
     };
     let mut writes = vec![crate::service::repo::keys::create_write(&record)];
     writes.extend(first.and_then(FirstCommit::claim_write));
-    match app.repo().commit(writes).await {
-        Ok(_) => {
-            if let Some(first) = first {
-                first.landed();
-            }
-        }
-        Err(
-            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
-        ) => return Err(dispatch::lost_race(app, ctx).await),
-        Err(e) => return Err(e.into()),
-    }
+    let done = app.repo().commit(writes).await.map(|_| ());
+    settle_key_commit(app, ctx, done, first).await?;
     Ok((key, record))
 }
 
@@ -378,13 +369,8 @@ pub async fn revoke_own_key<P: Platform>(
     let mut writes = vec![crate::store::Write::set(format!("api_keys/{prefix}"), &key)
         .precondition(crate::store::Precondition::UpdateTime(version))];
     writes.extend(first.claim_write());
-    match app.repo().commit(writes).await {
-        Ok(_) => first.landed(),
-        Err(
-            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
-        ) => return Err(dispatch::lost_race(app, ctx).await),
-        Err(e) => return Err(e.into()),
-    }
+    let done = app.repo().commit(writes).await.map(|_| ());
+    settle_key_commit(app, ctx, done, Some(first)).await?;
     auth::forget_cached_keys(app);
     Ok(key)
 }
@@ -426,18 +412,12 @@ pub async fn rotate_admin_key<P: Platform>(
     if ended.expires_at == 0 || ended.expires_at > until {
         ended.expires_at = until;
     }
-    match app
+    // An admin route: its key's claim was committed by the pipeline (`Claimed`).
+    let done = app
         .repo()
-        // An admin route: its key's claim was committed by the pipeline (`Claimed`).
         .replace_key(&record, &ended, &version, None)
-        .await
-    {
-        Ok(()) => {}
-        Err(
-            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
-        ) => return Err(dispatch::lost_race(app, ctx).await),
-        Err(e) => return Err(e.into()),
-    }
+        .await;
+    settle_key_commit(app, ctx, done, None).await?;
     auth::forget_cached_keys(app);
     Ok((key, record, ended))
 }
@@ -466,26 +446,12 @@ pub async fn rotate_key<P: Platform>(
         scopes: Vec::new(),
     };
     let old_until = now + grace_secs.max(0) * 1000;
-    match app
+    let claim = first.and_then(FirstCommit::claim_write);
+    let done = app
         .repo()
-        .rotate_keys(
-            &tenant.id,
-            &record,
-            old_until,
-            first.and_then(FirstCommit::claim_write),
-        )
-        .await
-    {
-        Ok(()) => {
-            if let Some(first) = first {
-                first.landed();
-            }
-        }
-        Err(
-            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
-        ) => return Err(dispatch::lost_race(app, ctx).await),
-        Err(e) => return Err(e.into()),
-    }
+        .rotate_keys(&tenant.id, &record, old_until, claim)
+        .await;
+    settle_key_commit(app, ctx, done, first).await?;
     auth::forget_cached_keys(app);
     Ok((key, old_until))
 }
@@ -501,4 +467,26 @@ pub async fn revoke_key<P: Platform>(app: &App<P>, prefix: &str) -> Result<ApiKe
     app.repo().update_key(&key).await?;
     auth::forget_cached_keys(app);
     Ok(key)
+}
+
+/// The outcome of a key commit guarded by the version read: the request's claim lands with it,
+/// or the guard that lost the race is named (`dispatch::lost_race`).
+async fn settle_key_commit<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    done: Result<(), StoreError>,
+    first: Option<&FirstCommit<'_>>,
+) -> Result<(), Error> {
+    match done {
+        Ok(()) => {
+            if let Some(first) = first {
+                first.landed();
+            }
+            Ok(())
+        }
+        Err(
+            StoreError::PreconditionFailed(_) | StoreError::AlreadyExists | StoreError::Aborted(_),
+        ) => Err(dispatch::lost_race(app, ctx).await),
+        Err(e) => Err(e.into()),
+    }
 }
