@@ -16,7 +16,7 @@ use crate::service::ops::audit;
 use crate::service::tenants::admin;
 use crate::service::tenants::admission;
 
-use super::admin::{end_time, key_label, scopes_input};
+use super::admin::ScopedKeyRequest;
 use crate::api::views::{KeyList, KeyView};
 
 pub async fn rotate_key<P: Platform>(
@@ -53,20 +53,13 @@ pub async fn create_key<P: Platform>(
     c: &Call<'_>,
     first: FirstCommit<'_>,
 ) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        label: String,
-        #[serde(default)]
-        scopes: Option<Vec<String>>,
-        #[serde(default)]
-        expires_in_days: Option<i64>,
-    }
     let tenant = c.tenant()?;
-    let b: Body = body::json(c.req)?;
-    let label = key_label(&b.label)?;
-    let scopes = scopes_input(b.scopes.as_deref())?;
-    let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
+    let ScopedKeyRequest {
+        label,
+        scopes,
+        expires_at,
+    } = ScopedKeyRequest::read(c)?;
+    let label = label.as_str();
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
     let (key, record) =
         admin::create_tenant_key(app, c.ctx, tenant, label, scopes, expires_at, Some(&first))

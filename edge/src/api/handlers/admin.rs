@@ -648,26 +648,47 @@ pub fn scopes_input(names: Option<&[String]>) -> Result<Vec<Scope>, Error> {
     }
 }
 
+/// The body of a scoped tenant key's creation, checked (`POST /v1/keys` and
+/// `POST /v1/admin/tenants/{id}/keys`): `{"label", "scopes"?, "expires_in_days"?}`.
+pub struct ScopedKeyRequest {
+    pub label: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: i64,
+}
+
+impl ScopedKeyRequest {
+    pub fn read(c: &Call<'_>) -> Result<Self, Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            label: String,
+            #[serde(default)]
+            scopes: Option<Vec<String>>,
+            #[serde(default)]
+            expires_in_days: Option<i64>,
+        }
+        let b: Body = body::json(c.req)?;
+        Ok(Self {
+            label: key_label(&b.label)?.to_string(),
+            scopes: scopes_input(b.scopes.as_deref())?,
+            expires_at: end_time(b.expires_in_days, c.ctx.now_ms)?,
+        })
+    }
+}
+
 /// `POST /v1/admin/tenants/{id}/keys {"label", "scopes"?, "expires_in_days"?}`: another key of
 /// the tenant, limited to its scopes.
 pub async fn tenant_key_create<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        label: String,
-        #[serde(default)]
-        scopes: Option<Vec<String>>,
-        #[serde(default)]
-        expires_in_days: Option<i64>,
-    }
     let id = c.param()?;
-    let b: Body = body::json(c.req)?;
-    let label = key_label(&b.label)?;
-    let scopes = scopes_input(b.scopes.as_deref())?;
-    let expires_at = end_time(b.expires_in_days, c.ctx.now_ms)?;
+    let ScopedKeyRequest {
+        label,
+        scopes,
+        expires_at,
+    } = ScopedKeyRequest::read(c)?;
+    let label = label.as_str();
     let t = load(app, id).await?;
     let (key, record) =
         admin::create_tenant_key(app, c.ctx, &t, label, scopes, expires_at, None).await?;
