@@ -53,7 +53,10 @@ impl Env {
 
     /// [`Env::run`] with more environment (what Termux sets, say).
     fn run_in(&self, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../install.sh");
+        // At run time, as `cargo test` gives it: a binary from a cache restored elsewhere has the old path.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from);
+        let script = crate_dir.join("../install.sh");
         let mut cmd = Command::new("bash");
         cmd.arg(script)
             .args(args)
