@@ -33,11 +33,17 @@ bash scripts/build-gateway.sh aarch64 x86_64 >/dev/null
 bash scripts/build-gateway.sh --version 0.1.0-next --out "$CACHE/gateway-next" x86_64 >/dev/null
 
 if [ "${BENCH:-1}" != 0 ]; then
+  # workerd alone: wrangler dev runs under every e2e test already; the bench's own figures come
+  # from bench/edge_bench.py run by hand (see the README's performance section).
   log "benchmarks, bounded (a smoke run of the bench on the debug gateway just built: figures only, not comparable; BENCH=0 skips)"
-  "$VENV/bin/python" bench/edge_bench.py --duration 3 --warmup 1 --runs 1 --clients 16 --phones 500 --baseline --gateway-profile debug
+  "$VENV/bin/python" bench/edge_bench.py --duration 2 --warmup 1 --runs 1 --clients 8 --phones 64 --skip-wrangler --baseline --gateway-profile debug
   cargo bench -q -p phone-gateway --bench enqueue
 fi
 
-log "end-to-end tests (wrangler dev + Firestore emulator + phone-gateway)"
-# -s: a few tests print figures (brute-force odds, schemathesis totals).
-"$VENV/bin/python" -m pytest tests/e2e -q -s -p no:cacheprovider "$@"
+# Modules run in E2E_WORKERS processes (pytest-xdist), a whole module per worker (its fixtures and
+# stacks stay together); each worker has its own emulator and its own block of ports. Most of a
+# test's time is waiting for an event (a scheduled run, a phone's poll, a time-out), so three
+# workers overlap those waits even on two cores. -rP: the figures some tests print (brute-force
+# odds, schemathesis totals) are shown at the end.
+log "end-to-end tests (wrangler dev + Firestore emulator + phone-gateway; ${E2E_WORKERS:=3} workers)"
+"$VENV/bin/python" -m pytest tests/e2e -q -rP -p no:cacheprovider -n "$E2E_WORKERS" --dist loadfile "$@"

@@ -91,13 +91,19 @@ def test_the_whole_otp_flow_runs_on_one_issued_token(google):
     assert "owner" not in {tok for _, tok, _, _, _ in seen}
     # One token serves the worker's isolate across the whole flow (four worker requests and their
     # deferred work); the tenant's Gate Durable Object, an object with its own memory, keeps one
-    # of its own for its quota-lease reads. No other exchange happened.
+    # of its own for its quota-lease reads. No other exchange happened, but those of the tally
+    # objects (each its own memory) that committed the flow's counts already: on a loaded machine
+    # the wait for the log line above gives their alarms time to run.
+    tally = front.counter_tokens()
     used = {}
     for t, tok, _, _, _ in seen:
-        used.setdefault(tok, []).append(t)
+        if tok not in tally:
+            used.setdefault(tok, []).append(t)
     main = max(used, key=lambda k: len(used[k]))
-    assert len(used) <= 2 and len([e for e in tokens.exchanges if e[0] >= start]) <= 2, used
-    assert len(used[main]) >= 10 and used[main][0] == seen[0][0] and used[main][-1] == seen[-1][0], used
+    exchanged = [tok for tok, info in tokens.issued.items() if info["issued_at"] >= start and tok not in tally]
+    assert len(used) <= 2 and len(exchanged) <= 2, (used, exchanged)
+    flow = [t for t, tok, _, _, _ in seen if tok not in tally]
+    assert len(used[main]) >= 10 and used[main][0] == flow[0] and used[main][-1] == flow[-1], used
     # The assertion the worker signed in wasm: PyJWT verified signature, aud and iss; its claims.
     claims = tokens.issued[main]["claims"]
     assert claims["scope"] == SCOPE and claims["aud"] == tokens.uri

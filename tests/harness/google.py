@@ -153,6 +153,7 @@ class AuthFront:
         self.target = target
         self.revoked = set()
         self.seen = []  # (time, token, method, path, status)
+        self.counter_commits = set()  # indexes into `seen` of commits that write analytics counters only
         self._lock = threading.Lock()
         self._httpd = None
 
@@ -176,6 +177,8 @@ class AuthFront:
                     data = json.dumps({"error": {"code": 401, "status": "UNAUTHENTICATED",
                                                  "message": "Request had invalid authentication credentials. Expected OAuth 2 access token."}}).encode()
                 with owner._lock:
+                    if _writes_counters_only(self.path, body):
+                        owner.counter_commits.add(len(owner.seen))
                     owner.seen.append((time.time(), token, self.command, self.path, status))
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -214,5 +217,23 @@ class AuthFront:
         with self._lock:
             return [s for s in self.seen if s[0] >= t]
 
+    def counter_tokens(self):
+        """The tokens used only for commits of analytics counters: those of the `tally-N` Durable
+        Objects, each an object with its own memory (so its own token)."""
+        with self._lock:
+            other = {s[1] for i, s in enumerate(self.seen) if i not in self.counter_commits}
+            return {self.seen[i][1] for i in self.counter_commits} - other
+
     def revoke_all(self):
         self.revoked |= set(self.tokens.issued)
+
+
+def _writes_counters_only(path, body):
+    if not path.endswith(":commit"):
+        return False
+    try:
+        writes = json.loads(body or b"{}").get("writes", [])
+    except ValueError:
+        return False
+    names = [w.get("update", {}).get("name") or w.get("transform", {}).get("document") for w in writes]
+    return bool(names) and all(n and "/documents/counters/" in n for n in names)
