@@ -399,7 +399,10 @@ class Stack:
         env_file = self.dir / "worker.env"
         # Single quotes: dotenv takes them literally, and no value here contains one.
         env_file.write_text("".join(f"{k}='{v}'\n" for k, v in vars_.items()))
+        # An inspector port of its own: wrangler's default (9229, when free) is taken by whichever of
+        # two wranglers starting at the same moment binds it first, and the other exits.
         args = [str(NODE), str(WRANGLER), "dev", "--ip", "127.0.0.1", "--port", str(self.worker_port), "--env-file", str(env_file),
+                "--inspector-port", str(free_port()),
                 "--persist-to", str(self.dir / "wrangler-state"), "--show-interactive-dev-session=false", "--log-level", self.log_level or os.environ.get("OTP_STACK_LOG_LEVEL", "warn"), "--test-scheduled"]
         env = dict(os.environ, WRANGLER_SEND_METRICS="false", CI="1", NO_COLOR="1")
         self._worker_cmd = (args, env)
