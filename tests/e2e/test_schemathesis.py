@@ -11,7 +11,23 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SUITE_WORKER_VARS, Client, running
+from tests.harness.stack import Stack
+
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """A stack of its own: the admin run changes service-wide settings (geo rules, alert channels,
+    the fallback provider) that other modules' tests, which may share a worker with this one,
+    expect at their defaults."""
+    yield from running(Stack(worker_vars=SUITE_WORKER_VARS))
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    return Client(stack.url, stack.admin_key)
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,unsupported_method"
 
 
