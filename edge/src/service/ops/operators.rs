@@ -43,15 +43,20 @@ pub fn incident_json(i: &Incident) -> Value {
 }
 
 /// What an operator sets (`PATCH /v1/admin/alerts`): absent fields stay, `null` removes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfigInput {
+    /// E.164: the phone that gets the alerts by SMS.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "+14155550123")]
     pub phone: Option<Option<String>>,
+    /// A Slack-style incoming webhook.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "https://hooks.slack.com/services/T000/B000/XXXX")]
     pub webhook_url: Option<Option<String>>,
-    /// Email recipients: the whole list (`[]` or `null` removes every one).
+    /// Email recipients (at most 5): the whole list (`[]` or `null` removes every one).
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 5, example = json!(["oncall@example.com"]))]
     pub emails: Option<Option<Vec<String>>>,
 }
 
