@@ -547,11 +547,9 @@ mod tests {
     const HAND_WRITTEN_ANSWERS: &[&str] = &[
         // The document itself.
         "GET /openapi.json",
-        // Built as JSON by the service (operators.rs, fallback/config.rs, fraud, analytics,
+        // Built as JSON by the service (fallback/config.rs, fraud, analytics,
         // conversion, the message log's two directions, webhook deliveries, the scheduled job's
         // and the backup run's summaries).
-        "GET /v1/admin/alerts",
-        "PATCH /v1/admin/alerts",
         "GET /v1/admin/fallback",
         "PUT /v1/admin/fallback",
         "DELETE /v1/admin/fallback",

@@ -99,6 +99,8 @@ pub fn components() -> Map<String, Value> {
     add::<cv::SeedVerified>(&mut all);
     add::<cv::SeedMessageSent>(&mut all);
     add::<cv::TwilioVerification>(&mut all);
+    add::<av::Alerts>(&mut all);
+    add::<av::AlertsConfigured>(&mut all);
     add::<rq::NoBody>(&mut all);
     add::<rq::TenantInput>(&mut all);
     add::<rq::RenewBody>(&mut all);
@@ -535,12 +537,10 @@ pub fn optout_list_example() -> Value {
 pub fn inbound_example() -> Value {
     json!({"success": true, "data": {"received": 2, "accepted": 2, "duplicates": 0, "routed": 1}})
 }
-pub fn alerts_ok() -> Value {
-    envelope(object(
-        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "emails": {"type": "array", "items": text()}, "updated_at": nullable_time()}), &[]),
-               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": named::<crate::service::repo::alerts::AlertKind>(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
-        &["config", "incidents"],
-    ))
+pub fn alerts_configured_example() -> Value {
+    let mut e = alerts_example();
+    e["data"].as_object_mut().map(|d| d.remove("incidents"));
+    e
 }
 pub fn alerts_example() -> Value {
     v1_example(

@@ -8,7 +8,9 @@ use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::api::routes::ROUTES;
-use crate::api::views::admin::{AlertTested, BackupDay, BackupList, BackupRestored, GatewayLogs};
+use crate::api::views::admin::{
+    AlertTested, Alerts, AlertsConfigured, BackupDay, BackupList, BackupRestored, GatewayLogs,
+};
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
@@ -16,25 +18,25 @@ use crate::service::fleet::links;
 use crate::service::ops::audit;
 use crate::service::ops::backup;
 use crate::service::ops::metrics;
-use crate::service::ops::operators::{self, config_json, incident_json, AlertConfigInput};
+use crate::service::ops::operators::{self, AlertConfigInput, AlertConfigView, IncidentView};
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /v1/admin/alerts`: the channels (the phone masked) and the latest incidents.
 pub async fn alerts<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let cfg = app.repo().get_alert_config().await?.unwrap_or_default();
-    let incidents: Vec<_> = app
+    let incidents = app
         .repo()
         .list_incidents(100)
         .await?
         .iter()
-        .map(incident_json)
+        .map(IncidentView::of)
         .collect();
-    Ok(ok(
-        200,
-        json!({"config": config_json(&cfg), "incidents": incidents}),
-        c.ctx,
-    ))
+    let data = Alerts {
+        config: AlertConfigView::of(&cfg),
+        incidents,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `PATCH /v1/admin/alerts {"phone": "+1…"|null, "webhook_url": "https://hooks.slack.com/…"|null}`.
@@ -43,7 +45,10 @@ pub async fn alerts_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     let cfg = operators::set_alert_config(app, &input, c.ctx.now_ms).await?;
     let details = json!({"phone": cfg.phone_masked, "webhook_url": cfg.webhook_url.as_deref().map(|u| u.split('?').next().unwrap_or(u).to_string()), "emails": cfg.emails});
     audit::audit(app, c.ctx, c.actor()?, "alerts.configure", "*", details).await;
-    Ok(ok(200, json!({"config": config_json(&cfg)}), c.ctx))
+    let data = AlertsConfigured {
+        config: AlertConfigView::of(&cfg),
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 pub async fn alerts_test<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

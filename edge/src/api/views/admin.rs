@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::TenantView;
 use crate::service::abuse::geo::{GlobalGeo, RiskyRange};
 use crate::service::messaging::optouts::OptoutView;
+use crate::service::ops::operators::{AlertConfigView, IncidentView};
 use crate::service::tenants::keys::AdminRole;
 
 /// A removal (`DELETE` of a tenant, a webhook endpoint, an opt-out).
@@ -248,6 +249,19 @@ pub struct PhoneKeyRotated {
     pub gateway_id: GatewayId,
     /// Always `true`.
     pub rotated: bool,
+}
+
+/// `GET /v1/admin/alerts`: the channels and the latest incidents (100), open or cleared.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Alerts {
+    pub config: AlertConfigView,
+    pub incidents: Vec<IncidentView>,
+}
+
+/// `PATCH /v1/admin/alerts`: the channels as now set.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertsConfigured {
+    pub config: AlertConfigView,
 }
 
 /// `POST /v1/admin/alerts/test`: the channels the test alert reached.
