@@ -101,6 +101,8 @@ pub fn components() -> Map<String, Value> {
     add::<cv::TwilioVerification>(&mut all);
     add::<av::Alerts>(&mut all);
     add::<av::AlertsConfigured>(&mut all);
+    add::<av::Deliveries>(&mut all);
+    add::<crate::service::abuse::fraud::FraudStatus>(&mut all);
     add::<rq::NoBody>(&mut all);
     add::<rq::TenantInput>(&mut all);
     add::<rq::RenewBody>(&mut all);
@@ -138,9 +140,6 @@ fn text() -> Value {
 }
 fn time() -> Value {
     json!({"type": "string", "format": "date-time"})
-}
-fn count() -> Value {
-    json!({"type": "integer", "minimum": 0})
 }
 /// A number as every answer masks it (`Phone::masked`: calling code and three digits, the last two).
 fn masked() -> Value {
@@ -452,9 +451,6 @@ pub fn gateway_logs_example() -> Value {
 
 // --- webhooks, inbound SMS, opt-outs, alerts -------------------------------------------------
 
-fn nullable_time() -> Value {
-    json!({"type": ["string", "null"], "format": "date-time"})
-}
 fn webhook_data_example() -> Value {
     json!({"id": "whe_01jd9", "url": "https://hooks.example/otp", "events": ["message.sent", "sms.received"], "description": "", "enabled": true, "failing_since": null, "disabled_at": null, "disabled_reason": null, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"})
 }
@@ -474,21 +470,6 @@ pub fn webhook_list_ok() -> Value {
 }
 pub fn webhook_list_example() -> Value {
     v1_example(json!({"items": [webhook_data_example()]}))
-}
-pub fn deliveries_ok() -> Value {
-    let attempt = object(
-        json!({"at": time(), "status": {"type": ["integer", "null"]}, "ms": count(), "error": {"type": ["string", "null"]}}),
-        &["at", "ms"],
-    );
-    let d = object(
-        json!({"event_id": text(), "type": text(), "subject": text(), "state": {"enum": ["pending", "delivered", "failed"]}, "attempts": count(),
-               "next_attempt_at": nullable_time(), "delivered_at": nullable_time(), "created_at": time(), "log": {"type": "array", "items": attempt}}),
-        &["event_id", "type", "state", "attempts", "created_at", "log"],
-    );
-    envelope(object(
-        json!({"items": {"type": "array", "items": d}}),
-        &["items"],
-    ))
 }
 pub fn deliveries_example() -> Value {
     v1_example(

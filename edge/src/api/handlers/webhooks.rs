@@ -1,19 +1,17 @@
 //! `/v1/webhooks`: a tenant's endpoints, their deliveries and replays.
 
-use serde_json::json;
-
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::api::requests::ReplayBody;
-use crate::api::views::admin::{Deleted, Replayed};
+use crate::api::views::admin::{Deleted, Deliveries, Replayed};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
 use crate::service::ctx::FirstCommit;
 use crate::service::ops::webhooks::deliver;
-use crate::service::ops::webhooks::deliver::delivery_json;
+use crate::service::ops::webhooks::deliver::DeliveryView;
 use crate::service::ops::webhooks::endpoints;
 use crate::service::ops::webhooks::endpoints::{EndpointInput, WebhookList, WebhookView};
 use crate::service::repo::webhooks::DeliveryState;
@@ -92,9 +90,9 @@ pub async fn deliveries<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         .deliveries_of(&d.value.id, state, None, limit)
         .await?
         .iter()
-        .map(|d| delivery_json(&d.value))
+        .map(|d| DeliveryView::of(&d.value))
         .collect();
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    Ok(ok(200, Deliveries { items }, c.ctx))
 }
 
 /// `{"event_ids": [...]}` or `{"since": "2026-11-25T10:00:00Z"}` (every failed delivery since).

@@ -10,9 +10,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::TenantView;
+use crate::service::abuse::fraud::BlockView;
 use crate::service::abuse::geo::{GlobalGeo, RiskyRange};
 use crate::service::messaging::optouts::OptoutView;
 use crate::service::ops::operators::{AlertConfigView, IncidentView};
+use crate::service::ops::webhooks::deliver::DeliveryView;
 use crate::service::tenants::keys::AdminRole;
 
 /// A removal (`DELETE` of a tenant, a webhook endpoint, an opt-out).
@@ -202,8 +204,7 @@ impl GeoView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FraudLifted {
     pub tenant_id: TenantId,
-    #[schema(value_type = Vec<Object>)]
-    pub lifted: Vec<Value>,
+    pub lifted: Vec<BlockView>,
 }
 
 /// `POST /internal/gateway/register`: the phone's URL as now recorded.
@@ -302,6 +303,12 @@ pub struct BackupRestored {
     pub part: String,
     /// Documents written back.
     pub restored: u64,
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Deliveries {
+    pub items: Vec<DeliveryView>,
 }
 
 /// `POST /v1/webhooks/{id}/replay`.
