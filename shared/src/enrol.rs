@@ -22,24 +22,27 @@ pub const TOKEN_PREFIX: &str = "otp_et_";
 pub const KEY_GRACE_SECS: u64 = 600;
 
 /// What a phone sends to enrol.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
     /// The phone's public URL (its tunnel), if it has one yet; `register` sets it later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 300)]
     pub url: Option<String>,
-    /// The SIMs' own numbers, by slot (`"0"`, `"1"`) or `"default"` (E.164): the canaries use them.
+    /// At most 8. The SIMs' own numbers, by slot (`"0"`, `"1"`) or `"default"` (E.164): the canaries use them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub numbers: BTreeMap<String, String>,
     /// The gateway's version.
     #[serde(default)]
+    #[schema(max_length = 40)]
     pub version: String,
 }
 
 /// What the edge answers an enrolment: who the phone is now, and its secret (shown this once;
 /// the edge keeps it sealed).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Enrolled {
     pub gateway_id: String,
     pub secret: String,

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod pipeline;
 pub mod render;
+pub mod requests;
 pub mod routes;
 pub mod schemas;
 pub mod views;

@@ -1,7 +1,7 @@
 //! The one place where an error becomes an HTTP status and a body, per envelope (v1, the seed's
 //! aliases; Twilio's shape is in `compat::twilio`), and where success envelopes are written.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::compat::twilio;
 use super::http::ApiResponse;
@@ -68,7 +68,7 @@ pub fn ok(status: u16, data: impl serde::Serialize, ctx: &Ctx) -> ApiResponse {
 }
 
 /// The seed's success envelope.
-pub fn ok_seed(message: &str, data: Value, ctx: &Ctx) -> ApiResponse {
+pub fn ok_seed(message: &str, data: impl serde::Serialize, ctx: &Ctx) -> ApiResponse {
     ApiResponse::json(
         200,
         &json!({"success": true, "message": message, "data": data, "request_id": ctx.request_id}),

@@ -8,7 +8,11 @@ use utoipa::openapi::schema::Schema;
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
+use super::requests as rq;
 use super::views;
+use super::views::admin as av;
+use super::views::compat as cv;
+use super::views::system as sv;
 use crate::service::messaging::dispatch::MessageView;
 use crate::service::messaging::optouts::OptoutView;
 use crate::service::model::TenantSettings;
@@ -17,6 +21,24 @@ use crate::service::ops::webhooks::endpoints::{WebhookList, WebhookView};
 /// A `$ref` to `T`'s derived schema (listed by [`components`]).
 pub fn named<T: ToSchema>() -> Value {
     json!({"$ref": format!("#/components/schemas/{}", T::name())})
+}
+
+/// The seed's success envelope around `T`.
+pub fn seed_ok<T: ToSchema>() -> Value {
+    seed(named::<T>())
+}
+
+/// A phone's post acknowledged: `{"success": true, "data": T}`.
+pub fn acked<T: ToSchema>() -> Value {
+    object(
+        json!({"success": {"const": true}, "data": named::<T>()}),
+        &["success", "data"],
+    )
+}
+
+/// A v1 success answer whose `data` is `T`.
+pub fn ok<T: ToSchema>() -> Value {
+    envelope(named::<T>())
 }
 
 fn add<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
@@ -41,6 +63,70 @@ pub fn components() -> Map<String, Value> {
     add::<WebhookList>(&mut all);
     add::<OptoutView>(&mut all);
     add::<crate::service::repo::alerts::AlertKind>(&mut all);
+    add::<av::Deleted>(&mut all);
+    add::<av::TenantKeyRotated>(&mut all);
+    add::<av::BulkResults>(&mut all);
+    add::<av::KillSwitchSet>(&mut all);
+    add::<av::GatewayKillSwitchSet>(&mut all);
+    add::<av::AuditPage>(&mut all);
+    add::<av::AdminUsage>(&mut all);
+    add::<av::Export>(&mut all);
+    add::<av::Imported>(&mut all);
+    add::<av::AdminKeyCreated>(&mut all);
+    add::<av::AdminKeyRotated>(&mut all);
+    add::<av::Items>(&mut all);
+    add::<av::GeoView>(&mut all);
+    add::<av::FraudLifted>(&mut all);
+    add::<otp_shared::enrol::Enrolled>(&mut all);
+    add::<av::Registered>(&mut all);
+    add::<av::EnrolTokenMade>(&mut all);
+    add::<av::Retired>(&mut all);
+    add::<av::PhoneKeyRotated>(&mut all);
+    add::<av::AlertTested>(&mut all);
+    add::<av::GatewayLogs>(&mut all);
+    add::<av::BackupList>(&mut all);
+    add::<av::BackupRestored>(&mut all);
+    add::<av::Replayed>(&mut all);
+    add::<av::OptoutList>(&mut all);
+    add::<crate::service::ops::backup::Manifest>(&mut all);
+    add::<sv::Health>(&mut all);
+    add::<sv::ServiceStatus>(&mut all);
+    add::<sv::ReportsTaken>(&mut all);
+    add::<sv::InboundTaken>(&mut all);
+    add::<sv::CallbackReceived>(&mut all);
+    add::<cv::SeedSent>(&mut all);
+    add::<cv::SeedResent>(&mut all);
+    add::<cv::SeedVerified>(&mut all);
+    add::<cv::SeedMessageSent>(&mut all);
+    add::<cv::TwilioVerification>(&mut all);
+    add::<av::Alerts>(&mut all);
+    add::<av::AlertsConfigured>(&mut all);
+    add::<av::Deliveries>(&mut all);
+    add::<crate::service::abuse::fraud::FraudStatus>(&mut all);
+    add::<rq::NoBody>(&mut all);
+    add::<rq::TenantInput>(&mut all);
+    add::<rq::RenewBody>(&mut all);
+    add::<rq::RotateBody>(&mut all);
+    add::<rq::BulkBody>(&mut all);
+    add::<rq::KillSwitchBody>(&mut all);
+    add::<rq::GatewayKillSwitchBody>(&mut all);
+    add::<rq::AdminKeyBody>(&mut all);
+    add::<rq::ScopedKeyBody>(&mut all);
+    add::<rq::ImportBody>(&mut all);
+    add::<rq::BackupRestoreBody>(&mut all);
+    add::<rq::EnrolRequest>(&mut all);
+    add::<rq::EnrolTokenBody>(&mut all);
+    add::<rq::GeoBody>(&mut all);
+    add::<rq::FraudLiftBody>(&mut all);
+    add::<rq::OtpSendBody>(&mut all);
+    add::<rq::OtpTargetBody>(&mut all);
+    add::<rq::MessageBody>(&mut all);
+    add::<rq::OptoutBody>(&mut all);
+    add::<rq::SeedBody>(&mut all);
+    add::<rq::ReplayBody>(&mut all);
+    add::<rq::WebhookInput>(&mut all);
+    add::<rq::AlertConfigInput>(&mut all);
+    add::<rq::FallbackConfigInput>(&mut all);
     all.into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
@@ -55,20 +141,9 @@ fn text() -> Value {
 fn time() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
-fn count() -> Value {
-    json!({"type": "integer", "minimum": 0})
-}
 /// A number as every answer masks it (`Phone::masked`: calling code and three digits, the last two).
 fn masked() -> Value {
     json!({"type": "string", "description": "The number masked, one rule everywhere: calling code and three digits, then the last two", "example": "+1415*****23"})
-}
-fn phone() -> Value {
-    json!({"type": "string", "description": "E.164 phone number", "example": "+14155550123"})
-}
-
-/// A closed object: the body parsers refuse unknown fields, so the schema says so too.
-fn body(props: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
 fn object(props: Value, required: &[&str]) -> Value {
@@ -88,95 +163,13 @@ fn v1_example(data: Value) -> Value {
     json!({"success": true, "request_id": "req_01jd9", "data": data})
 }
 
-// --- request bodies ------------------------------------------------------------------------
-
-fn country() -> Value {
-    json!({"type": "string", "description": "ISO 3166 alpha-2 country of a phone in national format", "example": "AU"})
-}
-fn end_user_ip() -> Value {
-    json!({"type": "string", "description": "The end user's IP address (as the X-End-User-IP header): the per-address limit and the fraud guard count it instead of the caller's", "example": "203.0.113.7"})
-}
-
-pub fn otp_send_body() -> Value {
-    body(
-        json!({"phone": phone(), "country": country(), "channel": {"type": "string", "enum": ["sms", "reverse"], "description": "reverse: nothing is sent; the answer names a pool number and words the user texts to it from `phone`"}, "code_type": {"type": "string", "enum": ["words", "digits"]}, "locale": {"type": "string", "description": "Language of the text; default: the number's country's, else the tenant's", "example": "fr"}, "end_user_ip": end_user_ip()}),
-        &["phone"],
-    )
-}
-pub fn otp_target_body() -> Value {
-    body(
-        json!({"phone": phone(), "country": country(), "id": text(), "end_user_ip": end_user_ip()}),
-        &[],
-    )
-}
-pub fn otp_verify_body() -> Value {
-    body(
-        json!({"phone": phone(), "country": country(), "id": text(), "code": {"type": "string", "minLength": 1, "example": "forest river", "description": "Required, except for a reverse verification (which takes none)"}, "end_user_ip": end_user_ip()}),
-        &[],
-    )
-}
-pub fn message_body() -> Value {
-    body(
-        json!({"phone": phone(), "country": country(), "text": {"type": "string", "minLength": 1, "example": "Your table is ready."}, "end_user_ip": end_user_ip(),
-               "ttl_secs": {"type": "integer", "minimum": 60, "maximum": 259200, "default": 86400,
-                            "description": "Seconds the phone may still send it; after that it is expired, never sent late"}}),
-        &["phone", "text"],
-    )
-}
-pub fn seed_phone_body() -> Value {
-    body(json!({"phone": phone(), "country": country()}), &["phone"])
-}
-pub fn seed_verify_body() -> Value {
-    body(
-        json!({"phone": phone(), "country": country(), "otp": {"type": "string", "minLength": 1}}),
-        &["phone", "otp"],
-    )
-}
-pub fn seed_message_body() -> Value {
-    body(
-        json!({"phone": phone(), "country": country(), "message": {"type": "string", "minLength": 1}}),
-        &["phone", "message"],
-    )
-}
 pub fn twilio_start_body() -> Value {
     json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "Channel": {"type": "string", "enum": ["sms"]}, "Locale": text(), "DeviceIp": {"type": "string", "example": "203.0.113.7"}}, "required": ["To", "Channel"]})
 }
 pub fn twilio_check_body() -> Value {
     json!({"type": "object", "properties": {"To": {"type": "string", "example": "+14155550123"}, "VerificationSid": text(), "Code": {"type": "string", "minLength": 1}}, "required": ["Code"]})
 }
-fn risky_ranges() -> Value {
-    json!({"type": "array", "items": named::<crate::service::abuse::geo::RiskyRange>()})
-}
 
-/// A tenant's settings (a JSON merge patch on update): every field of [`TenantSettings`].
-fn settings() -> Value {
-    named::<TenantSettings>()
-}
-
-pub fn tenant_body() -> Value {
-    body(
-        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": settings()}),
-        &["name"],
-    )
-}
-pub fn tenant_patch_body() -> Value {
-    body(
-        json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}, "contact_phone": {"type": ["string", "null"]}, "settings": settings()}),
-        &[],
-    )
-}
-pub fn geo_body() -> Value {
-    body(
-        json!({"allowed_ranges": risky_ranges()}),
-        &["allowed_ranges"],
-    )
-}
-pub fn fraud_lift_body() -> Value {
-    body(
-        json!({"key": {"type": "string", "minLength": 1, "maxLength": 64, "description": "A block's key; absent: every block", "example": "p:+33612"}}),
-        &[],
-    )
-}
 pub fn geo_example() -> Value {
     v1_example(
         json!({"allowed_ranges": ["satellite"], "ranges": [{"range": "satellite", "allowed": true}, {"range": "premium_rate", "allowed": false}]}),
@@ -187,74 +180,6 @@ pub fn fraud_example() -> Value {
         json!({"tenant_id": "t_01jd9", "level": "standard", "blocks": [{"key": "p:+33612", "watched": "+33612", "kind": "prefix", "level": "standard", "since": "2026-11-25T10:00:00.000Z", "until": "2026-11-25T11:00:00.000Z", "sends": 20, "approved": 0, "threshold": 20}], "busiest": []}),
     )
 }
-pub fn bulk_body() -> Value {
-    body(
-        json!({"items": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "object"}}}),
-        &["items"],
-    )
-}
-pub fn renew_body() -> Value {
-    body(
-        json!({"quota": {"type": "integer", "minimum": 0}, "expires_at": {"type": ["string", "null"]}}),
-        &["quota"],
-    )
-}
-pub fn rotate_body() -> Value {
-    body(
-        json!({"grace_secs": {"type": "integer", "minimum": 0}}),
-        &[],
-    )
-}
-pub fn kill_switch_body() -> Value {
-    body(
-        json!({"engaged": {"type": "boolean"}, "tenant_id": text()}),
-        &["engaged"],
-    )
-}
-pub fn gateway_kill_switch_body() -> Value {
-    body(
-        json!({"engaged": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 200}}),
-        &["engaged"],
-    )
-}
-pub fn admin_key_body() -> Value {
-    body(
-        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "role": {"enum": ["owner", "operator", "support", "billing"], "default": "owner"}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
-        &["label"],
-    )
-}
-pub fn tenant_key_body() -> Value {
-    body(
-        json!({"label": {"type": "string", "minLength": 1, "maxLength": 100}, "scopes": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["send", "verify", "read", "manage"]}}, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}),
-        &["label"],
-    )
-}
-pub fn import_body() -> Value {
-    body(
-        json!({"items": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "object"}}}),
-        &["items"],
-    )
-}
-pub fn backup_restore_body() -> Value {
-    body(
-        json!({"part": {"type": "string", "minLength": 1, "maxLength": 300}}),
-        &["part"],
-    )
-}
-pub fn enrol_body() -> Value {
-    let numbers =
-        json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 8});
-    body(
-        json!({"token": {"type": "string", "minLength": 1, "maxLength": 200}, "url": {"type": "string", "maxLength": 300}, "numbers": numbers, "version": {"type": "string", "maxLength": 40}}),
-        &["token"],
-    )
-}
-pub fn enrol_token_body() -> Value {
-    body(
-        json!({"gateway_id": {"type": "string", "minLength": 1, "maxLength": 40}, "label": {"type": "string", "maxLength": 100}, "ttl_secs": {"type": "integer", "minimum": 60, "maximum": 604800}, "edge_url": {"type": "string", "maxLength": 300}}),
-        &[],
-    )
-}
 pub fn enrolled_example() -> Value {
     v1_example(json!({"gateway_id": "ph_01jd9", "secret": "…"}))
 }
@@ -263,18 +188,9 @@ pub fn enrol_token_example() -> Value {
         json!({"token": "otp_et_…", "gateway_id": null, "label": "kitchen phone", "expires_at": "2026-12-06T17:00:00Z", "edge_url": "https://otp.example.com", "command": "curl -fsSL https://…/install.sh | bash -s -- --enrol otp_et_… --edge https://otp.example.com"}),
     )
 }
-pub fn empty_body() -> Value {
-    body(json!({}), &[])
-}
 
 // --- success answers -----------------------------------------------------------------------
 
-pub fn health_ok() -> Value {
-    object(
-        json!({"status": {"const": "ok"}, "version": text(), "build": object(json!({"commit": text(), "source_sha256": text(), "target": text(), "profile": text()}), &["commit", "target"]), "components": {"type": "object"}}),
-        &["status", "version", "build", "components"],
-    )
-}
 pub fn health_example() -> Value {
     json!({"status": "ok", "version": "0.1.0", "build": {"commit": "8275720662ab", "source_sha256": "3f1c0a9e5d2b", "target": "wasm32", "profile": "release"}, "components": {"store": "firestore", "gateways": 1, "kill_switch": false}})
 }
@@ -318,7 +234,7 @@ pub fn message_ok() -> Value {
 }
 pub fn message_example() -> Value {
     v1_example(
-        json!({"id": "msg_01jd9", "kind": "direct", "phone": "+1415•••0123", "state": "queued", "encoding": "GSM-7", "segments": 1, "attempts": 0, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"}),
+        json!({"id": "msg_01jd9", "direction": "outbound", "kind": "direct", "phone": "+1415•••0123", "state": "queued", "encoding": "GSM-7", "segments": 1, "gateway_id": "phone-1", "attempts": 0, "channel": "phone", "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"}),
     )
 }
 pub fn usage_ok() -> Value {
@@ -356,71 +272,95 @@ pub fn tenant_page_example() -> Value {
     v1_example(json!({"items": [t], "next_cursor": null}))
 }
 pub fn usage_example() -> Value {
-    v1_example(
-        json!({"quota": {"total": 1000, "used": 12, "remaining": 988, "expires_at": "2027-01-01T00:00:00.000Z"}, "code": {"guess_odds": 6.8e-7, "guess_odds_per_phone_per_day": 4.1e-6}}),
-    )
-}
-pub fn status_ok() -> Value {
-    envelope(object(
-        json!({"status": {"enum": ["ok", "degraded", "down"]}, "store": {"type": "object"}, "gateways": {"type": "array"}}),
-        &["status", "store", "gateways"],
-    ))
+    let usage = views::Usage {
+        tenant_id: "t_01jd9".into(),
+        tenant_name: "Acme".into(),
+        quota: views::QuotaView {
+            total: 1000,
+            used: 12,
+            remaining: 988,
+            expires_at: Some("2027-01-01T00:00:00.000Z".into()),
+        },
+        counts: json!({"otp_sent": 12, "otp_approved": 9}),
+        code: views::CodeView {
+            code_type: crate::service::model::CodeKind::Words,
+            words: 2,
+            digits: 6,
+            space: 1_474_560,
+            max_checks: 5,
+            guess_odds: 3.4e-6,
+            guess_odds_text: "1 in 294912".into(),
+            max_failed_checks_per_hour: 20,
+            max_failed_checks_per_day: 60,
+            guess_odds_per_phone_per_day: 4.1e-5,
+            guess_odds_per_phone_per_day_text: "1 in 24576".into(),
+        },
+        limits: views::LimitsView {
+            ttl_secs: 300,
+            max_sends: 3,
+            send_window_secs: 3600,
+            rate: Default::default(),
+        },
+    };
+    v1_example(json!(usage))
 }
 pub fn status_example() -> Value {
     v1_example(
         json!({"status": "ok", "store": {"reachable": true, "latency_ms": 4}, "gateways": [{"reachable": true}]}),
     )
 }
-pub fn seed_sent_ok() -> Value {
-    seed(object(
-        json!({"phone": text(), "expiresIn": count()}),
-        &["phone", "expiresIn"],
-    ))
-}
 pub fn seed_sent_example() -> Value {
-    json!({"success": true, "message": "OTP sent successfully", "data": {"phone": "+14155550123", "expiresIn": 300}})
-}
-pub fn seed_resent_ok() -> Value {
-    seed(object(
-        json!({"phone": text(), "expiresIn": count(), "attemptCount": {"type": "integer", "minimum": 2}}),
-        &["phone", "expiresIn", "attemptCount"],
-    ))
+    let data = cv::SeedSent {
+        phone: "+14155550123".into(),
+        expires_in: 300,
+        verification_id: "ver_0123456789abcdefghjkz9y8x7".into(),
+        message_id: "msg_01jd9".into(),
+    };
+    json!({"success": true, "message": "OTP sent successfully", "data": data})
 }
 pub fn seed_resent_example() -> Value {
     json!({"success": true, "message": "OTP resent successfully", "data": {"phone": "+14155550123", "expiresIn": 290, "attemptCount": 2}})
 }
-pub fn seed_verified_ok() -> Value {
-    seed(object(
-        json!({"phone": text(), "verified": {"const": true}, "verifiedAt": time()}),
-        &["phone", "verified", "verifiedAt"],
-    ))
-}
 pub fn seed_verified_example() -> Value {
     json!({"success": true, "message": "OTP verified successfully", "data": {"phone": "+14155550123", "verified": true, "verifiedAt": "2026-11-25T10:01:00.000Z"}})
 }
-pub fn seed_message_ok() -> Value {
-    seed(json!({"type": "object"}))
-}
 pub fn seed_message_example() -> Value {
-    json!({"success": true, "message": "Message sent successfully", "data": {}})
+    let data = cv::SeedMessageSent {
+        phone: "+14155550123".into(),
+        message_id: "msg_01jd9".into(),
+        status: crate::service::model::DeliveryState::Queued,
+    };
+    json!({"success": true, "message": "Message sent successfully", "data": data})
 }
-pub fn twilio_ok() -> Value {
-    object(
-        json!({"sid": text(), "status": {"enum": ["pending", "approved", "canceled", "max_attempts_reached", "deleted", "failed", "expired"]}, "valid": {"type": "boolean"}}),
-        &["sid", "status"],
-    )
+fn twilio_example(status: cv::TwilioStatus) -> cv::TwilioVerification {
+    let sid = "ver_0123456789abcdefghjkz9y8x7";
+    cv::TwilioVerification {
+        sid: sid.into(),
+        service_sid: "VA123".into(),
+        account_sid: "ACt_01jd9".into(),
+        to: "+14155550123".into(),
+        channel: "sms",
+        status,
+        valid: status == cv::TwilioStatus::Approved,
+        lookup: json!({}),
+        amount: None,
+        payee: None,
+        send_code_attempts: vec![cv::TwilioAttempt {
+            attempt_sid: format!("{sid}-1"),
+            channel: "sms",
+            time: "2026-11-25T10:00:00Z".into(),
+        }],
+        sna: None,
+        date_created: "2026-11-25T10:00:00Z".into(),
+        date_updated: "2026-11-25T10:00:00Z".into(),
+        url: format!("https://verify.twilio.com/v2/Services/VA123/Verifications/{sid}"),
+    }
 }
 pub fn twilio_start_example() -> Value {
-    json!({"sid": "ver_0123456789abcdefghjkz9y8x7", "service_sid": "VA123", "to": "+14155550123", "channel": "sms", "status": "pending", "valid": false})
+    json!(twilio_example(cv::TwilioStatus::Pending))
 }
 pub fn twilio_check_example() -> Value {
-    json!({"sid": "ver_0123456789abcdefghjkz9y8x7", "status": "approved", "valid": true})
-}
-pub fn reports_ok() -> Value {
-    object(
-        json!({"success": {"const": true}, "data": object(json!({"received": count(), "applied": count(), "ignored": count()}), &["received", "applied", "ignored"])}),
-        &["success", "data"],
-    )
+    json!(twilio_example(cv::TwilioStatus::Approved))
 }
 pub fn reports_example() -> Value {
     json!({"success": true, "data": {"received": 2, "applied": 2, "ignored": 0}})
@@ -485,6 +425,15 @@ pub fn tenant_key_example() -> Value {
         json!({"prefix": "abcdefghjkmn", "label": "signup backend", "role": "tenant", "scopes": ["send"], "status": "active", "api_key": "otp_sk_…", "expires_at": null, "created_at": "2026-12-01T10:00:00Z"}),
     )
 }
+pub fn key_rotated_example() -> Value {
+    v1_example(json!(av::AdminKeyRotated {
+        prefix: "abcdefghjkmn".into(),
+        label: "ops".into(),
+        role: crate::service::tenants::keys::AdminRole::Operator,
+        api_key: "otp_ak_…".into(),
+        old_key_valid_until: "2026-12-01T10:00:00.000Z".into(),
+    }))
+}
 pub fn key_created_example() -> Value {
     v1_example(
         json!({"prefix": "abcdefghjkmn", "label": "ops", "role": "operator", "api_key": "otp_ak_…"}),
@@ -494,12 +443,6 @@ pub fn metrics_ok() -> Value {
     json!({"type": "string"})
 }
 
-pub fn gateway_logs_ok() -> Value {
-    envelope(object(
-        json!({"gateway_id": text(), "lines": {"type": "array", "items": {"type": "string"}}}),
-        &["gateway_id", "lines"],
-    ))
-}
 pub fn gateway_logs_example() -> Value {
     v1_example(
         json!({"gateway_id": "phone-1", "lines": ["2026-12-06T16:00:00Z  INFO http{request_id=req_01jd9 method=POST path=/v1/send}: request status=202"]}),
@@ -508,30 +451,8 @@ pub fn gateway_logs_example() -> Value {
 
 // --- webhooks, inbound SMS, opt-outs, alerts -------------------------------------------------
 
-fn event_types() -> Value {
-    let names: Vec<&str> = crate::service::ops::webhooks::events::EventType::ALL
-        .iter()
-        .map(|t| t.as_str())
-        .collect();
-    json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": names}})
-}
-fn nullable_time() -> Value {
-    json!({"type": ["string", "null"], "format": "date-time"})
-}
 fn webhook_data_example() -> Value {
     json!({"id": "whe_01jd9", "url": "https://hooks.example/otp", "events": ["message.sent", "sms.received"], "description": "", "enabled": true, "failing_since": null, "disabled_at": null, "disabled_reason": null, "created_at": "2026-11-25T10:00:00.000Z", "updated_at": "2026-11-25T10:00:00.000Z"})
-}
-pub fn webhook_body() -> Value {
-    body(
-        json!({"url": {"type": "string", "minLength": 1, "maxLength": 2000, "example": "https://hooks.example/otp"}, "events": event_types(), "description": {"type": "string", "maxLength": 200}}),
-        &["url"],
-    )
-}
-pub fn webhook_patch_body() -> Value {
-    body(
-        json!({"url": {"type": "string", "minLength": 1, "maxLength": 2000}, "events": event_types(), "description": {"type": "string", "maxLength": 200}, "enabled": {"type": "boolean"}}),
-        &[],
-    )
 }
 pub fn webhook_ok() -> Value {
     envelope(named::<WebhookView>())
@@ -550,35 +471,11 @@ pub fn webhook_list_ok() -> Value {
 pub fn webhook_list_example() -> Value {
     v1_example(json!({"items": [webhook_data_example()]}))
 }
-pub fn deliveries_ok() -> Value {
-    let attempt = object(
-        json!({"at": time(), "status": {"type": ["integer", "null"]}, "ms": count(), "error": {"type": ["string", "null"]}}),
-        &["at", "ms"],
-    );
-    let d = object(
-        json!({"event_id": text(), "type": text(), "subject": text(), "state": {"enum": ["pending", "delivered", "failed"]}, "attempts": count(),
-               "next_attempt_at": nullable_time(), "delivered_at": nullable_time(), "created_at": time(), "log": {"type": "array", "items": attempt}}),
-        &["event_id", "type", "state", "attempts", "created_at", "log"],
-    );
-    envelope(object(
-        json!({"items": {"type": "array", "items": d}}),
-        &["items"],
-    ))
-}
 pub fn deliveries_example() -> Value {
     v1_example(
         json!({"items": [{"event_id": "msg_01jd9-sent", "type": "message.sent", "subject": "msg_01jd9", "state": "delivered", "attempts": 2, "next_attempt_at": null, "delivered_at": "2026-11-25T10:00:06.000Z", "created_at": "2026-11-25T10:00:00.000Z",
         "log": [{"at": "2026-11-25T10:00:00.100Z", "status": 500, "ms": 12, "error": "http 500"}, {"at": "2026-11-25T10:00:06.000Z", "status": 200, "ms": 9, "error": null}]}]}),
     )
-}
-pub fn replay_body() -> Value {
-    body(
-        json!({"event_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}, "since": {"type": "string", "format": "date-time"}}),
-        &[],
-    )
-}
-pub fn replay_ok() -> Value {
-    envelope(object(json!({"replayed": count()}), &["replayed"]))
 }
 pub fn replay_example() -> Value {
     v1_example(json!({"replayed": 3}))
@@ -607,16 +504,7 @@ fn optout() -> Value {
     named::<OptoutView>()
 }
 fn optout_data_example() -> Value {
-    json!({"id": "t_01jd9_abcdefghjkmnpqrs", "tenant_id": "t_01jd9", "phone": "+14155550123", "source": "sms", "created_at": "2026-11-25T10:02:01.000Z"})
-}
-pub fn optout_body() -> Value {
-    body(json!({"phone": phone()}), &["phone"])
-}
-pub fn admin_optout_body() -> Value {
-    body(
-        json!({"phone": phone(), "tenant_id": text()}),
-        &["phone", "tenant_id"],
-    )
+    json!({"id": "t_01jd9_abcdefghjkmnpqrs", "tenant_id": "t_01jd9", "phone": "+14155550123", "phone_masked": "+1415*****23", "source": "sms", "created_at": "2026-11-25T10:02:01.000Z"})
 }
 pub fn optout_ok() -> Value {
     envelope(optout())
@@ -624,58 +512,22 @@ pub fn optout_ok() -> Value {
 pub fn optout_example() -> Value {
     v1_example(optout_data_example())
 }
-pub fn optout_list_ok() -> Value {
-    envelope(object(
-        json!({"items": {"type": "array", "items": optout()}}),
-        &["items"],
-    ))
-}
 pub fn optout_list_example() -> Value {
     v1_example(json!({"items": [optout_data_example()]}))
-}
-pub fn inbound_ok() -> Value {
-    object(
-        json!({"success": {"const": true}, "data": object(json!({"received": count(), "accepted": count(), "duplicates": count(), "routed": count()}), &["received", "accepted", "duplicates", "routed"])}),
-        &["success", "data"],
-    )
 }
 pub fn inbound_example() -> Value {
     json!({"success": true, "data": {"received": 2, "accepted": 2, "duplicates": 0, "routed": 1}})
 }
-pub fn alerts_body() -> Value {
-    body(
-        json!({"phone": {"type": ["string", "null"], "example": "+14155550123"}, "webhook_url": {"type": ["string", "null"], "example": "https://hooks.slack.com/services/T000/B000/XXXX"},
-               "emails": {"type": ["array", "null"], "maxItems": 5, "items": {"type": "string", "format": "email"}, "example": ["oncall@example.com"]}}),
-        &[],
-    )
-}
-pub fn alerts_ok() -> Value {
-    envelope(object(
-        json!({"config": object(json!({"phone": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}, "emails": {"type": "array", "items": text()}, "updated_at": nullable_time()}), &[]),
-               "incidents": {"type": "array", "items": object(json!({"id": text(), "kind": named::<crate::service::repo::alerts::AlertKind>(), "subject": text(), "state": {"enum": ["open", "cleared"]}, "opened_at": time(), "cleared_at": nullable_time(), "raises": count()}), &["id", "kind", "subject", "state", "opened_at"])}}),
-        &["config", "incidents"],
-    ))
+pub fn alerts_configured_example() -> Value {
+    let mut e = alerts_example();
+    e["data"].as_object_mut().map(|d| d.remove("incidents"));
+    e
 }
 pub fn alerts_example() -> Value {
     v1_example(
         json!({"config": {"phone": "+1415•••0123", "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX", "emails": ["oncall@example.com"], "updated_at": "2026-11-25T09:00:00.000Z"},
         "incidents": [{"id": "phone_down_phone-1", "kind": "phone_down", "subject": "phone-1", "state": "cleared", "opened_at": "2026-11-25T09:10:00.000Z", "cleared_at": "2026-11-25T09:25:00.000Z", "raises": 3, "details": {}, "notified": ["webhook"]}]}),
     )
-}
-
-pub fn fallback_body() -> Value {
-    let sid = |p: &str| json!({"type": "string", "pattern": format!("^{p}[0-9a-fA-F]{{32}}$")});
-    json!({"type": "object", "additionalProperties": false, "required": ["provider", "account_sid"], "properties": {
-        "provider": {"enum": ["twilio"]},
-        "account_sid": sid("AC"),
-        "auth_token": {"type": "string", "minLength": 16, "maxLength": 128, "description": "The account's auth token (signs the status callbacks; needed with status_callback_url)"},
-        "api_key_sid": sid("SK"),
-        "api_key_secret": {"type": "string", "minLength": 16, "maxLength": 128},
-        "from": {"type": "string", "example": "+14155550100", "description": "E.164 number or alphanumeric sender id; or messaging_service_sid"},
-        "messaging_service_sid": sid("MG"),
-        "base_url": {"type": "string", "example": "https://api.twilio.com"},
-        "status_callback_url": {"type": "string", "example": "https://otp.example.com/v1/providers/twilio/status"},
-    }})
 }
 
 pub fn fallback_example() -> Value {

@@ -2,6 +2,10 @@
 //! derives its schema from the same type (`schemas::named`), so a field cannot be answered
 //! without being documented, nor documented without being answered.
 
+pub mod admin;
+pub mod compat;
+pub mod system;
+
 use otp_shared::ids::{GatewayId, MessageId};
 use serde::Serialize;
 use serde_json::Value;

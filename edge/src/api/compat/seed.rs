@@ -1,7 +1,6 @@
 //! The seed system's routes, kept for existing clients: same fields, same `{success, message,
 //! data}` envelope, `error` a string on failure (see `render::error`).
 
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::body;
@@ -16,17 +15,8 @@ use crate::service::messaging::messages;
 use crate::service::otp;
 use crate::service::otp::{CheckResult, SendOptions};
 
-#[derive(Deserialize)]
-struct SeedBody {
-    phone: Option<String>,
-    #[serde(default)]
-    otp: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    /// An addition to the seed's contract: `phone` may then be national (ISO 3166 alpha-2).
-    #[serde(default)]
-    country: Option<String>,
-}
+use crate::api::requests::SeedBody;
+use crate::api::views::compat::{SeedMessageSent, SeedResent, SeedSent, SeedVerified};
 
 pub async fn send_otp<P: Platform>(
     app: &App<P>,
@@ -45,7 +35,12 @@ pub async fn send_otp<P: Platform>(
     )
     .await?;
     let v = &sent.verification;
-    let data = json!({"phone": v.phone, "expiresIn": (v.expires_at - v.created_at) / 1000, "verificationId": v.id, "messageId": sent.message_id});
+    let data = SeedSent {
+        phone: v.phone.clone(),
+        expires_in: (v.expires_at - v.created_at) / 1000,
+        verification_id: v.id.clone(),
+        message_id: sent.message_id.clone(),
+    };
     Ok(ok_seed("OTP sent successfully", data, c.ctx))
 }
 
@@ -58,7 +53,11 @@ pub async fn resend_otp<P: Platform>(
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let sent = otp::resend_otp(app, c.ctx, c.tenant()?, None, Some(&phone), &first).await?;
     let v = &sent.verification;
-    let data = json!({"phone": v.phone, "expiresIn": ((v.expires_at - c.ctx.now_ms) / 1000).max(0), "attemptCount": v.sends});
+    let data = SeedResent {
+        phone: v.phone.clone(),
+        expires_in: ((v.expires_at - c.ctx.now_ms) / 1000).max(0),
+        attempt_count: v.sends,
+    };
     Ok(ok_seed("OTP resent successfully", data, c.ctx))
 }
 
@@ -76,8 +75,11 @@ pub async fn verify_otp<P: Platform>(
     let invalid = "Invalid or expired OTP";
     match otp::verify_otp(app, c.ctx, c.tenant()?, None, Some(&phone), &code, &first).await {
         Ok(CheckResult::Approved(v)) => {
-            let data =
-                json!({"phone": v.phone, "verified": true, "verifiedAt": iso8601(v.verified_at)});
+            let data = SeedVerified {
+                phone: v.phone.clone(),
+                verified: true,
+                verified_at: iso8601(v.verified_at),
+            };
             Ok(ok_seed("OTP verified successfully", data, c.ctx))
         }
         Ok(CheckResult::WrongCode { attempts_left, .. }) => {
@@ -111,6 +113,10 @@ pub async fn direct_message<P: Platform>(
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.message.as_deref().unwrap_or("");
     let m = messages::send_direct(app, c.ctx, c.tenant()?, &phone, text, None, &first).await?;
-    let data = json!({"phone": phone.as_str(), "messageId": m.id, "status": m.state});
+    let data = SeedMessageSent {
+        phone: phone.as_str().to_string(),
+        message_id: m.id.clone(),
+        status: m.state,
+    };
     Ok(ok_seed("Message sent successfully", data, c.ctx))
 }

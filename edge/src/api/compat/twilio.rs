@@ -4,12 +4,13 @@
 //! Basic auth is ignored; the AuthToken is the otp-sms API key. One otp-sms tenant serves any
 //! ServiceSid.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::body;
 use crate::api::handlers::Call;
 use crate::api::http::{parse_form, ApiRequest, ApiResponse};
 use crate::api::render;
+use crate::api::views::compat::{TwilioAttempt, TwilioStatus, TwilioVerification};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
@@ -40,36 +41,44 @@ fn twilio_time(ms: i64) -> String {
 }
 
 /// Twilio's name for a verification's state.
-fn status_of(v: &VerificationRecord) -> &'static str {
+fn status_of(v: &VerificationRecord) -> TwilioStatus {
     match v.status {
-        VerificationStatus::Pending => "pending",
-        VerificationStatus::Approved => "approved",
-        VerificationStatus::Canceled => "canceled",
-        VerificationStatus::Expired => "expired",
-        VerificationStatus::Exhausted => "max_attempts_reached",
+        VerificationStatus::Pending => TwilioStatus::Pending,
+        VerificationStatus::Approved => TwilioStatus::Approved,
+        VerificationStatus::Canceled => TwilioStatus::Canceled,
+        VerificationStatus::Expired => TwilioStatus::Expired,
+        VerificationStatus::Exhausted => TwilioStatus::MaxAttemptsReached,
     }
 }
 
-fn resource(v: &VerificationRecord, service_sid: &str) -> Value {
-    let valid = v.status == VerificationStatus::Approved;
-    let status = status_of(v);
-    json!({
-        "sid": v.id,
-        "service_sid": service_sid,
-        "account_sid": format!("AC{}", v.tenant_id),
-        "to": v.phone,
-        "channel": "sms",
-        "status": status,
-        "valid": valid,
-        "lookup": {},
-        "amount": null,
-        "payee": null,
-        "send_code_attempts": (1..=v.sends).map(|i| json!({"attempt_sid": format!("{}-{i}", v.id), "channel": "sms", "time": twilio_time(v.created_at)})).collect::<Vec<_>>(),
-        "sna": null,
-        "date_created": twilio_time(v.created_at),
-        "date_updated": twilio_time(v.verified_at.max(v.created_at)),
-        "url": format!("https://verify.twilio.com/v2/Services/{service_sid}/Verifications/{}", v.id),
-    })
+fn resource(v: &VerificationRecord, service_sid: &str) -> TwilioVerification {
+    let attempts = (1..=v.sends)
+        .map(|i| TwilioAttempt {
+            attempt_sid: format!("{}-{i}", v.id),
+            channel: "sms",
+            time: twilio_time(v.created_at),
+        })
+        .collect();
+    TwilioVerification {
+        sid: v.id.clone(),
+        service_sid: service_sid.to_string(),
+        account_sid: format!("AC{}", v.tenant_id),
+        to: v.phone.clone(),
+        channel: "sms",
+        status: status_of(v),
+        valid: v.status == VerificationStatus::Approved,
+        lookup: json!({}),
+        amount: None,
+        payee: None,
+        send_code_attempts: attempts,
+        sna: None,
+        date_created: twilio_time(v.created_at),
+        date_updated: twilio_time(v.verified_at.max(v.created_at)),
+        url: format!(
+            "https://verify.twilio.com/v2/Services/{service_sid}/Verifications/{}",
+            v.id
+        ),
+    }
 }
 
 pub async fn start<P: Platform>(
@@ -214,7 +223,7 @@ mod tests {
 
     #[test]
     fn resource_has_twilio_shape() {
-        let v = resource(&record(VerificationStatus::Pending, 2), "VA1");
+        let v = json!(resource(&record(VerificationStatus::Pending, 2), "VA1"));
         for key in [
             "sid",
             "service_sid",
@@ -257,7 +266,7 @@ mod tests {
             (VerificationStatus::Exhausted, "max_attempts_reached", false),
         ];
         for (status, name, valid) in cases {
-            let v = resource(&record(status, 1), "VA1");
+            let v = json!(resource(&record(status, 1), "VA1"));
             assert_eq!(
                 (v["status"].as_str().unwrap(), v["valid"].as_bool().unwrap()),
                 (name, valid)

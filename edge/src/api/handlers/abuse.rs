@@ -2,41 +2,29 @@
 //! tenant's fraud-guard blocks (list, lift). A tenant's own geo permissions and guard level are
 //! tenant settings (`PATCH /v1/admin/tenants/{id}`).
 
-use serde::Deserialize;
 use serde_json::json;
 
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::requests::{FraudLiftBody, GeoBody};
+use crate::api::views::admin::{FraudLifted, GeoView};
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::abuse::destination;
 use crate::service::abuse::fraud;
-use crate::service::abuse::geo::{GlobalGeo, RiskyRange};
+use crate::service::abuse::geo::GlobalGeo;
 use crate::service::app::App;
 use crate::service::ops::audit;
 
-fn geo_json(g: &GlobalGeo) -> serde_json::Value {
-    let ranges: Vec<_> = RiskyRange::ALL
-        .iter()
-        .map(|r| json!({"range": r.as_str(), "allowed": g.allowed_ranges.contains(r)}))
-        .collect();
-    json!({"allowed_ranges": g.allowed_ranges, "ranges": ranges})
-}
-
 pub async fn geo_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let g = app.repo().get_global_geo().await?;
-    Ok(ok(200, geo_json(&g), c.ctx))
+    Ok(ok(200, GeoView::of(&g), c.ctx))
 }
 
 pub async fn geo_put<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        allowed_ranges: Vec<RiskyRange>,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: GeoBody = body::json(c.req)?;
     let mut g = GlobalGeo {
         allowed_ranges: b.allowed_ranges,
     };
@@ -52,7 +40,7 @@ pub async fn geo_put<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
         json!({"allowed_ranges": g.allowed_ranges}),
     )
     .await;
-    Ok(ok(200, geo_json(&g), c.ctx))
+    Ok(ok(200, GeoView::of(&g), c.ctx))
 }
 
 async fn tenant<P: Platform>(
@@ -71,15 +59,8 @@ pub async fn fraud_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRes
 }
 
 pub async fn fraud_lift<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        /// A block's key (`p:+33612`, `ip:…`); absent lifts every block of the tenant.
-        #[serde(default)]
-        key: Option<String>,
-    }
     let t = tenant(app, c.param()?).await?;
-    let b: Body = body::json(c.req)?;
+    let b: FraudLiftBody = body::json(c.req)?;
     if b.key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 64) {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
@@ -96,5 +77,9 @@ pub async fn fraud_lift<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         json!({"key": b.key, "lifted": lifted.len()}),
     )
     .await;
-    Ok(ok(200, json!({"tenant_id": t.id, "lifted": lifted}), c.ctx))
+    let data = FraudLifted {
+        tenant_id: t.id.as_str().into(),
+        lifted,
+    };
+    Ok(ok(200, data, c.ctx))
 }

@@ -1,7 +1,6 @@
 //! A tenant's own account: rotating its key (the old keys keep working for a grace period, so a
 //! deployment can roll over without downtime), and its scoped keys (made, listed, revoked).
 
-use serde::Deserialize;
 use serde_json::json;
 
 use super::Call;
@@ -24,14 +23,8 @@ pub async fn rotate_key<P: Platform>(
     c: &Call<'_>,
     first: FirstCommit<'_>,
 ) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        #[serde(default)]
-        grace_secs: Option<i64>,
-    }
     let tenant = c.tenant()?;
-    let b: Body = body::json(c.req)?;
+    let b: crate::api::requests::RotateBody = body::json(c.req)?;
     admission::admit(app, c.ctx, tenant, Vec::new(), false).await?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
     let (key, old_until) =
@@ -41,7 +34,11 @@ pub async fn rotate_key<P: Platform>(
     audit::audit(app, c.ctx, &actor, "tenant.rotate_key", &tenant.id, details).await;
     Ok(ok(
         200,
-        json!({"id": tenant.id, "api_key": key.plain, "old_keys_valid_until": iso8601(old_until)}),
+        crate::api::views::admin::TenantKeyRotated {
+            id: tenant.id.as_str().into(),
+            api_key: key.plain,
+            old_keys_valid_until: iso8601(old_until),
+        },
         c.ctx,
     ))
 }

@@ -1,13 +1,21 @@
 //! `/v1/admin/*`: operators' routes. The pipeline has checked the admin key; every change writes
 //! an audit entry (and so does a backup export, which reads everything).
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::Call;
 use crate::api::body;
 use crate::api::http::{ApiRequest, ApiResponse};
 use crate::api::render::ok;
+use crate::api::requests::{
+    AdminKeyBody, BulkBody, GatewayKillSwitchBody, ImportBody, KillSwitchBody, RenewBody,
+    RotateBody, ScopedKeyBody,
+};
+use crate::api::views::admin::{
+    AdminKeyCreated, AdminKeyRotated, AdminUsage, AuditPage, BulkItemError, BulkItemResult,
+    BulkResults, Deleted, Export, GatewayKillSwitchSet, Imported, Items, KillSwitchSet,
+    TenantKeyRotated,
+};
 use crate::api::views::{KeyList, KeyView, TenantPage, TenantView};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
@@ -141,7 +149,7 @@ pub async fn tenant_delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     app.repo().delete_tenant(id).await?;
     auth::forget_cached_keys(app);
     audit::audit(app, c.ctx, c.actor()?, "tenant.delete", id, Value::Null).await;
-    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+    Ok(ok(200, Deleted::of(id), c.ctx))
 }
 
 pub async fn tenant_suspend<P: Platform>(
@@ -168,15 +176,9 @@ pub async fn tenant_suspend<P: Platform>(
 }
 
 pub async fn tenant_renew<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        quota: i64,
-        expires_at: Option<String>,
-    }
     let id = c.param()?;
     let mut t = load(app, id).await?;
-    let b: Body = body::json(c.req)?;
+    let b: RenewBody = body::json(c.req)?;
     let input = TenantInput {
         quota: Some(b.quota),
         expires_at: Some(b.expires_at.clone()),
@@ -204,15 +206,9 @@ pub async fn tenant_rotate_key<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        #[serde(default)]
-        grace_secs: Option<i64>,
-    }
     let id = c.param()?;
     let t = load(app, id).await?;
-    let b: Body = body::json(c.req)?;
+    let b: RotateBody = body::json(c.req)?;
     let grace = b.grace_secs.unwrap_or(86_400).clamp(0, 30 * 86_400);
     let (key, old_until) = admin::rotate_key(app, c.ctx, &t, grace, c.ctx.now_ms, None).await?;
     audit::audit(
@@ -224,22 +220,18 @@ pub async fn tenant_rotate_key<P: Platform>(
         json!({"grace_secs": grace, "new_prefix": key.prefix}),
     )
     .await;
-    Ok(ok(
-        200,
-        json!({"id": id, "api_key": key.plain, "old_keys_valid_until": iso8601(old_until)}),
-        c.ctx,
-    ))
+    let data = TenantKeyRotated {
+        id: id.into(),
+        api_key: key.plain,
+        old_keys_valid_until: iso8601(old_until),
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `{"items":[{"op":"create", ...fields}, {"op":"update","id":"t_..", ...fields}]}`: each item is
 /// validated and applied on its own; the answer lists a result per item, in order.
 pub async fn tenant_bulk<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        items: Vec<Value>,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: BulkBody = body::json(c.req)?;
     if b.items.is_empty() || b.items.len() > 100 {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
@@ -250,37 +242,49 @@ pub async fn tenant_bulk<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
     let mut results = Vec::new();
     for (index, item) in b.items.into_iter().enumerate() {
         let entry = match bulk_item(app, item, c).await {
-            Ok(v) => {
+            Ok(t) => {
                 audit::audit(
                     app,
                     c.ctx,
                     actor,
                     "tenant.bulk",
-                    v["id"].as_str().unwrap_or(""),
+                    &t.id,
                     json!({"index": index}),
                 )
                 .await;
-                json!({"index": index, "ok": true, "data": v})
+                BulkItemResult {
+                    index,
+                    ok: true,
+                    data: Some(t),
+                    error: None,
+                }
             }
-            Err(e) => {
-                json!({"index": index, "ok": false, "error": {"code": e.code.as_str(), "message": e.message}})
-            }
+            Err(e) => BulkItemResult {
+                index,
+                ok: false,
+                data: None,
+                error: Some(BulkItemError {
+                    code: e.code.as_str().to_string(),
+                    message: e.message,
+                }),
+            },
         };
         results.push(entry);
     }
-    let failed = results.iter().filter(|r| r["ok"] == false).count();
-    Ok(ok(
-        200,
-        json!({"results": results, "succeeded": results.len() - failed, "failed": failed}),
-        c.ctx,
-    ))
+    let failed = results.iter().filter(|r| !r.ok).count();
+    let data = BulkResults {
+        succeeded: results.len() - failed,
+        failed,
+        results,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 async fn bulk_item<P: Platform>(
     app: &App<P>,
     mut item: Value,
     c: &Call<'_>,
-) -> Result<Value, Error> {
+) -> Result<TenantView, Error> {
     let obj = item
         .as_object_mut()
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "each item must be an object"))?;
@@ -297,11 +301,14 @@ async fn bulk_item<P: Platform>(
         ("create", _) => {
             let created = admin::create(app, &input, c.ctx.now_ms).await?;
             notify::once(app, &created.tenant, Notice::Welcome, c.ctx).await;
-            let mut v = tenant_json(&created.tenant);
-            v["api_key"] = json!(created.key.plain);
-            Ok(v)
+            Ok(TenantView {
+                api_key: Some(created.key.plain.clone()),
+                ..TenantView::of(&created.tenant)
+            })
         }
-        ("update", Some(id)) => Ok(tenant_json(&update(app, &id, &input, c.ctx.now_ms).await?)),
+        ("update", Some(id)) => Ok(TenantView::of(
+            &update(app, &id, &input, c.ctx.now_ms).await?,
+        )),
         ("update", None) => Err(Error::msg(
             ErrorCode::ValidationFailed,
             "update needs an id",
@@ -314,14 +321,7 @@ async fn bulk_item<P: Platform>(
 }
 
 pub async fn kill_switch<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        engaged: bool,
-        #[serde(default)]
-        tenant_id: Option<String>,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: KillSwitchBody = body::json(c.req)?;
     match &b.tenant_id {
         Some(id) => {
             let mut t = load(app, id).await?;
@@ -344,26 +344,19 @@ pub async fn kill_switch<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
         json!({"engaged": b.engaged}),
     )
     .await;
-    Ok(ok(
-        200,
-        json!({"engaged": b.engaged, "scope": scope}),
-        c.ctx,
-    ))
+    let data = KillSwitchSet {
+        engaged: b.engaged,
+        scope: scope.to_string(),
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 pub async fn gateway_kill_switch<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        engaged: bool,
-        #[serde(default)]
-        reason: Option<String>,
-    }
     let id = c.param()?;
-    let b: Body = body::json(c.req)?;
+    let b: GatewayKillSwitchBody = body::json(c.req)?;
     if b.reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
@@ -380,11 +373,12 @@ pub async fn gateway_kill_switch<P: Platform>(
         json!({"engaged": b.engaged, "effective": state.engaged}),
     )
     .await;
-    Ok(ok(
-        200,
-        json!({"gateway_id": id, "engaged": state.engaged, "reason": state.reason}),
-        c.ctx,
-    ))
+    let data = GatewayKillSwitchSet {
+        gateway_id: id.into(),
+        engaged: state.engaged,
+        reason: state.reason,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
@@ -394,20 +388,22 @@ pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRes
         .list_audit(limit, c.req.query_param("tenant_id").as_deref())
         .await?;
     // Bodies audited before numbers were masked at write time still show masked.
-    let mut items = json!(entries);
-    otp_shared::phone::mask_numbers_in(&mut items);
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    let mut items = entries;
+    items
+        .iter_mut()
+        .for_each(otp_shared::phone::mask_numbers_in);
+    Ok(ok(200, AuditPage { items }, c.ctx))
 }
 
 pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let tenant = c.req.query_param("tenant_id");
     let scope = tenant.as_deref().unwrap_or("_all");
-    let totals = app.repo().event_totals(scope, c.ctx.now_ms).await?;
-    Ok(ok(
-        200,
-        json!({"tenant_id": tenant, "counts": totals}),
-        c.ctx,
-    ))
+    let counts = app.repo().event_totals(scope, c.ctx.now_ms).await?;
+    let data = AdminUsage {
+        tenant_id: tenant.map(Into::into),
+        counts,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
@@ -452,7 +448,8 @@ pub const BACKUP_COLLECTIONS: &[&str] = &[
 
 pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let Some(collection) = c.req.query_param("collection") else {
-        return Ok(ok(200, json!({"collections": BACKUP_COLLECTIONS}), c.ctx));
+        let collections = BACKUP_COLLECTIONS.iter().map(|c| c.to_string()).collect();
+        return Ok(ok(200, Export::Collections { collections }, c.ctx));
     };
     if !BACKUP_COLLECTIONS.contains(&collection.as_str()) {
         return Err(Error::msg(
@@ -470,21 +467,15 @@ pub async fn export<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
     let details =
         json!({"collection": collection, "documents": items.len(), "cursor": cursor.is_some()});
     audit::audit(app, c.ctx, c.actor()?, "export", &collection, details).await;
-    Ok(ok(200, json!({"items": items, "next_cursor": next}), c.ctx))
+    let page = Export::Page {
+        items,
+        next_cursor: next,
+    };
+    Ok(ok(200, page, c.ctx))
 }
 
 pub async fn import<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    struct Item {
-        path: String,
-        data: Value,
-    }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        items: Vec<Item>,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: ImportBody = body::json(c.req)?;
     if b.items.is_empty() || b.items.len() > 200 {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
@@ -513,7 +504,7 @@ pub async fn import<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
         json!({"documents": written}),
     )
     .await;
-    Ok(ok(200, json!({"written": written}), c.ctx))
+    Ok(ok(200, Imported { written }, c.ctx))
 }
 
 /// `collection/id` for a backup collection, or `tenants/{id}/quota_shards/{n}`.
@@ -565,16 +556,7 @@ pub fn key_label(label: &str) -> Result<&str, Error> {
 /// `POST /v1/admin/keys {"label", "role"?, "expires_in_days"?}`: an admin key of a role (owner
 /// when none is given, as every admin key was before roles).
 pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        label: String,
-        #[serde(default)]
-        role: Option<String>,
-        #[serde(default)]
-        expires_in_days: Option<i64>,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: AdminKeyBody = body::json(c.req)?;
     let label = key_label(&b.label)?;
     let role = match b.role.as_deref() {
         None => AdminRole::Owner,
@@ -597,21 +579,21 @@ pub async fn key_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         details,
     )
     .await;
-    let data = json!({"prefix": key.prefix, "label": label, "role": role, "api_key": key.plain, "expires_at": (expires_at != 0).then(|| iso8601(expires_at))});
+    let data = AdminKeyCreated {
+        prefix: key.prefix,
+        label: label.to_string(),
+        role,
+        api_key: key.plain,
+        expires_at: (expires_at != 0).then(|| iso8601(expires_at)),
+    };
     Ok(ok(201, data, c.ctx))
 }
 
 /// `POST /v1/admin/keys/{prefix}/rotate {"grace_secs"?}`: a new admin key of the same role and
 /// label; the old one stops after the grace (none: now).
 pub async fn key_rotate<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        #[serde(default)]
-        grace_secs: Option<i64>,
-    }
     let prefix = c.param()?;
-    let b: Body = body::json(c.req)?;
+    let b: RotateBody = body::json(c.req)?;
     let grace = match b.grace_secs {
         None => 0,
         Some(g) if (0..=30 * 86_400).contains(&g) => g,
@@ -634,7 +616,13 @@ pub async fn key_rotate<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         json!({"new_prefix": key.prefix, "role": role, "grace_secs": grace}),
     )
     .await;
-    let data = json!({"prefix": key.prefix, "label": record.label, "role": role, "api_key": key.plain, "old_key_valid_until": iso8601(old.expires_at)});
+    let data = AdminKeyRotated {
+        prefix: key.prefix,
+        label: record.label,
+        role,
+        api_key: key.plain,
+        old_key_valid_until: iso8601(old.expires_at),
+    };
     Ok(ok(201, data, c.ctx))
 }
 
@@ -658,16 +646,7 @@ pub struct ScopedKeyRequest {
 
 impl ScopedKeyRequest {
     pub fn read(c: &Call<'_>) -> Result<Self, Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Body {
-            label: String,
-            #[serde(default)]
-            scopes: Option<Vec<String>>,
-            #[serde(default)]
-            expires_in_days: Option<i64>,
-        }
-        let b: Body = body::json(c.req)?;
+        let b: ScopedKeyBody = body::json(c.req)?;
         Ok(Self {
             label: key_label(&b.label)?.to_string(),
             scopes: scopes_input(b.scopes.as_deref())?,
@@ -728,19 +707,13 @@ pub async fn key_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 
 pub async fn gateway_checks<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let limit = limit_param(c.req, 100, 1000);
-    Ok(ok(
-        200,
-        json!({"items": app.repo().gateway_history(limit).await?}),
-        c.ctx,
-    ))
+    let items = app.repo().gateway_history(limit).await?;
+    Ok(ok(200, Items { items }, c.ctx))
 }
 
 pub async fn gateways<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    Ok(ok(
-        200,
-        json!({"items": standing::fleet_view(app).await}),
-        c.ctx,
-    ))
+    let items = standing::fleet_view(app).await;
+    Ok(ok(200, Items { items }, c.ctx))
 }
 
 #[cfg(test)]

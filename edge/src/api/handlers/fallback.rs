@@ -50,5 +50,6 @@ pub async fn twilio_status<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
         c.req.header("x-twilio-signature"),
     )
     .await?;
-    Ok(ok(200, json!({"received": true}), c.ctx))
+    let data = crate::api::views::system::CallbackReceived { received: true };
+    Ok(ok(200, data, c.ctx))
 }

@@ -3,13 +3,15 @@
 //! list (`/v1/optouts`, `/v1/admin/optouts`) and the operators' view of unrouted SMS.
 
 use otp_shared::wire::{self, InboundBatch, MAX_INBOUND_PER_BATCH};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{gateway_callback, Call};
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::requests::OptoutBody;
+use crate::api::views::admin::{Deleted, Items, OptoutList};
+use crate::api::views::system::InboundTaken;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
@@ -45,7 +47,12 @@ pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
     }
     Ok(ApiResponse::json(
         200,
-        &json!({"success": true, "data": {"received": batch.messages.len(), "accepted": accepted, "duplicates": duplicates, "routed": routed}}),
+        &json!({"success": true, "data": InboundTaken {
+            received: batch.messages.len(),
+            accepted,
+            duplicates,
+            routed,
+        }}),
     ))
 }
 
@@ -67,19 +74,12 @@ pub async fn admin_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         .iter()
         .map(|r| inbound::inbound_json(app, r))
         .collect();
-    Ok(ok(200, json!({"items": items}), c.ctx))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptoutBody {
-    phone: Option<String>,
-    tenant_id: Option<String>,
+    Ok(ok(200, Items { items }, c.ctx))
 }
 
 pub async fn optout_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let items = optouts::list_optouts(app, &c.tenant()?.id, limit_of(c, 100, 500)).await?;
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    Ok(ok(200, OptoutList { items }, c.ctx))
 }
 
 pub async fn optout_add<P: Platform>(
@@ -112,7 +112,7 @@ pub async fn optout_add<P: Platform>(
 pub async fn optout_remove<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
     optouts::remove_optout(app, &c.tenant()?.id, id).await?;
-    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+    Ok(ok(200, Deleted::of(id), c.ctx))
 }
 
 async fn tenant_exists<P: Platform>(app: &App<P>, id: &str) -> Result<(), Error> {
@@ -135,7 +135,7 @@ pub async fn admin_optout_list<P: Platform>(
         .query_param("tenant_id")
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
     let items = optouts::list_optouts(app, &tenant, limit_of(c, 100, 500)).await?;
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    Ok(ok(200, OptoutList { items }, c.ctx))
 }
 
 pub async fn admin_optout_add<P: Platform>(
@@ -182,5 +182,5 @@ pub async fn admin_optout_remove<P: Platform>(
         json!({"id": id}),
     )
     .await;
-    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+    Ok(ok(200, Deleted::of(id), c.ctx))
 }

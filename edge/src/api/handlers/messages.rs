@@ -1,30 +1,15 @@
 //! `/v1/messages`.
 
-use serde::Deserialize;
-
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::requests::MessageBody;
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::FirstCommit;
 use crate::service::messaging::messages;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendBody {
-    phone: Option<String>,
-    text: Option<String>,
-    #[serde(default)]
-    country: Option<String>,
-    #[serde(default)]
-    end_user_ip: Option<String>,
-    /// Seconds the phone may still send it; after that it is `expired`, never sent late.
-    #[serde(default)]
-    ttl_secs: Option<u32>,
-}
 
 use crate::service::messaging::dispatch::MessageView;
 
@@ -33,7 +18,7 @@ pub async fn send<P: Platform>(
     c: &Call<'_>,
     first: FirstCommit<'_>,
 ) -> Result<ApiResponse, Error> {
-    let b: SendBody = body::json(c.req)?;
+    let b: MessageBody = body::json(c.req)?;
     body::end_user(c.ctx, b.end_user_ip.as_deref())?;
     let phone = body::phone(b.phone.as_deref(), b.country.as_deref())?;
     let text = b.text.as_deref().unwrap_or("");

@@ -8,6 +8,9 @@ use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::api::routes::ROUTES;
+use crate::api::views::admin::{
+    AlertTested, Alerts, AlertsConfigured, BackupDay, BackupList, BackupRestored, GatewayLogs,
+};
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
@@ -15,25 +18,25 @@ use crate::service::fleet::links;
 use crate::service::ops::audit;
 use crate::service::ops::backup;
 use crate::service::ops::metrics;
-use crate::service::ops::operators::{self, config_json, incident_json, AlertConfigInput};
+use crate::service::ops::operators::{self, AlertConfigInput, AlertConfigView, IncidentView};
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /v1/admin/alerts`: the channels (the phone masked) and the latest incidents.
 pub async fn alerts<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let cfg = app.repo().get_alert_config().await?.unwrap_or_default();
-    let incidents: Vec<_> = app
+    let incidents = app
         .repo()
         .list_incidents(100)
         .await?
         .iter()
-        .map(incident_json)
+        .map(IncidentView::of)
         .collect();
-    Ok(ok(
-        200,
-        json!({"config": config_json(&cfg), "incidents": incidents}),
-        c.ctx,
-    ))
+    let data = Alerts {
+        config: AlertConfigView::of(&cfg),
+        incidents,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `PATCH /v1/admin/alerts {"phone": "+1…"|null, "webhook_url": "https://hooks.slack.com/…"|null}`.
@@ -42,12 +45,18 @@ pub async fn alerts_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
     let cfg = operators::set_alert_config(app, &input, c.ctx.now_ms).await?;
     let details = json!({"phone": cfg.phone_masked, "webhook_url": cfg.webhook_url.as_deref().map(|u| u.split('?').next().unwrap_or(u).to_string()), "emails": cfg.emails});
     audit::audit(app, c.ctx, c.actor()?, "alerts.configure", "*", details).await;
-    Ok(ok(200, json!({"config": config_json(&cfg)}), c.ctx))
+    let data = AlertsConfigured {
+        config: AlertConfigView::of(&cfg),
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 pub async fn alerts_test<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let channels = operators::test_alert(app, c.ctx).await?;
-    Ok(ok(200, json!({"delivered_to": channels}), c.ctx))
+    let data = AlertTested {
+        delivered_to: channels,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `METHOD path` of a route, by its handler's name (how requests are counted).
@@ -92,7 +101,11 @@ pub async fn gateway_logs<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         json!({"lines": got.len()}),
     )
     .await;
-    Ok(ok(200, json!({"gateway_id": id, "lines": got}), c.ctx))
+    let data = GatewayLogs {
+        gateway_id: id.into(),
+        lines: got,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `GET /v1/admin/backups`: the days in the backup bucket.
@@ -101,13 +114,13 @@ pub async fn backup_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
         .await?
         .into_iter()
         .rev()
-        .map(|(day, complete)| json!({"day": day, "complete": complete}))
+        .map(|(day, complete)| BackupDay { day, complete })
         .collect();
-    Ok(ok(
-        200,
-        json!({"days": days, "keep_days": app.cfg.backup.keep_days}),
-        c.ctx,
-    ))
+    let data = BackupList {
+        days,
+        keep_days: app.cfg.backup.keep_days,
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `POST /v1/admin/backups/run`: today's backup, to the end (bounded: a very large store is
@@ -127,17 +140,12 @@ pub async fn backup_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
 /// `GET /v1/admin/backups/{day}`: a complete day's manifest.
 pub async fn backup_get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let m = backup::backup_manifest(app, c.param()?).await?;
-    Ok(ok(200, serde_json::to_value(m).expect("json"), c.ctx))
+    Ok(ok(200, m, c.ctx))
 }
 
 /// `POST /v1/admin/backups/{day}/restore {"part"}`: one part written back.
 pub async fn backup_restore<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        part: String,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: crate::api::requests::BackupRestoreBody = body::json(c.req)?;
     let day = c.param()?;
     let restored = backup::restore_part(app, day, &b.part).await?;
     audit::audit(
@@ -149,9 +157,9 @@ pub async fn backup_restore<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<A
         json!({"part": b.part, "documents": restored}),
     )
     .await;
-    Ok(ok(
-        200,
-        json!({"part": b.part, "restored": restored}),
-        c.ctx,
-    ))
+    let data = BackupRestored {
+        part: b.part,
+        restored,
+    };
+    Ok(ok(200, data, c.ctx))
 }

@@ -1,12 +1,12 @@
 //! `/v1/otp/*`.
 
-use serde::Deserialize;
 use serde_json::json;
 
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::requests::{OtpSendBody as SendBody, OtpTargetBody as TargetBody};
 use crate::api::views::{Approved, OtpSent, OtpVerified, ReverseStarted};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
@@ -16,39 +16,6 @@ use crate::service::model::CodeKind;
 use crate::service::otp;
 use crate::service::otp::reverse;
 use crate::service::otp::{CheckResult, SendOptions};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendBody {
-    phone: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    code_type: Option<CodeKind>,
-    #[serde(default)]
-    locale: Option<String>,
-    /// ISO 3166 alpha-2: `phone` may then be in that country's national format.
-    #[serde(default)]
-    country: Option<String>,
-    /// The end user's address (as `X-End-User-IP`).
-    #[serde(default)]
-    end_user_ip: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TargetBody {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    country: Option<String>,
-    #[serde(default)]
-    end_user_ip: Option<String>,
-}
 
 pub async fn send<P: Platform>(
     app: &App<P>,

@@ -4,6 +4,8 @@
 use otp_shared::wire::{self, StatusBatch, StatusReport};
 use serde_json::json;
 
+use crate::api::views::system::ReportsTaken;
+
 use super::{gateway_callback, Call};
 use crate::api::http::ApiResponse;
 use crate::error::{Error, ErrorCode};
@@ -20,7 +22,11 @@ pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
         .ok_or_else(|| gateway_callback::unauthorized("replayed_nonce"))?;
     Ok(ApiResponse::json(
         200,
-        &json!({"success": true, "data": {"received": reports.len(), "applied": applied.applied, "ignored": applied.ignored}}),
+        &json!({"success": true, "data": ReportsTaken {
+            received: reports.len(),
+            applied: applied.applied,
+            ignored: applied.ignored,
+        }}),
     ))
 }
 

@@ -1,18 +1,17 @@
 //! `/v1/webhooks`: a tenant's endpoints, their deliveries and replays.
 
-use serde::Deserialize;
-use serde_json::json;
-
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::requests::ReplayBody;
+use crate::api::views::admin::{Deleted, Deliveries, Replayed};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
 use crate::service::ctx::FirstCommit;
 use crate::service::ops::webhooks::deliver;
-use crate::service::ops::webhooks::deliver::delivery_json;
+use crate::service::ops::webhooks::deliver::DeliveryView;
 use crate::service::ops::webhooks::endpoints;
 use crate::service::ops::webhooks::endpoints::{EndpointInput, WebhookList, WebhookView};
 use crate::service::repo::webhooks::DeliveryState;
@@ -62,7 +61,7 @@ pub async fn update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespon
 pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
     endpoints::delete_webhook(app, c.tenant()?, id).await?;
-    Ok(ok(200, json!({"id": id, "deleted": true}), c.ctx))
+    Ok(ok(200, Deleted::of(id), c.ctx))
 }
 
 /// `?limit=50&state=pending|delivered|failed`, newest first.
@@ -91,9 +90,9 @@ pub async fn deliveries<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
         .deliveries_of(&d.value.id, state, None, limit)
         .await?
         .iter()
-        .map(|d| delivery_json(&d.value))
+        .map(|d| DeliveryView::of(&d.value))
         .collect();
-    Ok(ok(200, json!({"items": items}), c.ctx))
+    Ok(ok(200, Deliveries { items }, c.ctx))
 }
 
 /// `{"event_ids": [...]}` or `{"since": "2026-11-25T10:00:00Z"}` (every failed delivery since).
@@ -102,13 +101,7 @@ pub async fn replay<P: Platform>(
     c: &Call<'_>,
     first: FirstCommit<'_>,
 ) -> Result<ApiResponse, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        event_ids: Option<Vec<String>>,
-        since: Option<String>,
-    }
-    let b: Body = body::json(c.req)?;
+    let b: ReplayBody = body::json(c.req)?;
     let since = match &b.since {
         Some(s) => Some(parse_iso8601(s).ok_or_else(|| {
             Error::msg(
@@ -128,5 +121,5 @@ pub async fn replay<P: Platform>(
         &first,
     )
     .await?;
-    Ok(ok(200, json!({"replayed": n}), c.ctx))
+    Ok(ok(200, Replayed { replayed: n }, c.ctx))
 }

@@ -141,7 +141,7 @@ pub async fn list_optouts<P: Platform>(
     app: &App<P>,
     tenant_id: &str,
     limit: usize,
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<OptoutView>, Error> {
     let list = app.repo().optouts_of(tenant_id, limit).await?;
-    Ok(list.iter().map(|o| optout_json(app, o)).collect())
+    Ok(list.iter().map(|o| OptoutView::of(app, o)).collect())
 }

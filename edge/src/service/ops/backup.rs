@@ -32,7 +32,9 @@ const PREFIX: &str = "backups/";
 /// short-lived and rebuilt.
 pub const SKIPPED: &[(&str, &str)] = &[];
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One object of a day's backup in the bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = BackupPart)]
 pub struct Part {
     pub key: String,
     pub documents: u64,
@@ -51,7 +53,9 @@ pub struct Progress {
     pub parts: Vec<(String, Part)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A complete day's backup: what it holds and how to check it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = BackupManifest)]
 pub struct Manifest {
     pub day: String,
     pub started_at: String,
@@ -62,6 +66,8 @@ pub struct Manifest {
     pub parts: Vec<Part>,
     /// SHA-256 over every part's `key sha256` line, in order: one value to compare.
     pub sha256: String,
+    /// Collections left out, each with the reason (`[collection, reason]`).
+    #[schema(value_type = Vec<Vec<String>>)]
     pub skipped: Vec<(String, String)>,
 }
 

@@ -8,7 +8,7 @@
 
 use otp_shared::phone::Phone;
 use otp_shared::wire::MessageKind;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Error, ErrorCode};
@@ -29,29 +29,87 @@ fn operators() -> Tenant {
     Tenant::new("_ops".into(), "otp-sms operators".into(), 0)
 }
 
-/// `+1415•••0123` style for display; the full number is kept sealed.
-pub fn config_json(c: &AlertConfig) -> Value {
-    json!({"phone": c.phone_masked, "webhook_url": c.webhook_url, "emails": c.emails, "updated_at": (c.updated_at > 0).then(|| iso8601(c.updated_at))})
+/// Where alerts go, as operators see it: the phone `+1415•••0123` style (the full number is
+/// kept sealed).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AlertChannels)]
+pub struct AlertConfigView {
+    #[schema(example = "+1415•••0123")]
+    pub phone: Option<String>,
+    #[schema(example = "https://hooks.slack.com/services/T000/B000/XXXX")]
+    pub webhook_url: Option<String>,
+    pub emails: Vec<String>,
+    /// None: never set.
+    #[schema(format = DateTime)]
+    pub updated_at: Option<String>,
 }
 
-pub fn incident_json(i: &Incident) -> Value {
-    json!({
-        "id": i.id, "kind": i.kind, "subject": i.subject, "state": i.state,
-        "opened_at": iso8601(i.opened_at), "cleared_at": (i.cleared_at > 0).then(|| iso8601(i.cleared_at)),
-        "raises": i.raises, "details": i.details, "notified": i.notified,
-    })
+impl AlertConfigView {
+    pub fn of(c: &AlertConfig) -> AlertConfigView {
+        AlertConfigView {
+            phone: c.phone_masked.clone(),
+            webhook_url: c.webhook_url.clone(),
+            emails: c.emails.clone(),
+            updated_at: (c.updated_at > 0).then(|| iso8601(c.updated_at)),
+        }
+    }
+}
+
+/// An incident as operators see it (in the API and in a webhook alert).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Incident)]
+pub struct IncidentView {
+    #[schema(example = "phone_down_phone-1")]
+    pub id: String,
+    pub kind: AlertKind,
+    /// What it is about (a phone's id, `store`, ...).
+    #[schema(example = "phone-1")]
+    pub subject: String,
+    pub state: IncidentState,
+    #[schema(format = DateTime)]
+    pub opened_at: String,
+    #[schema(format = DateTime)]
+    pub cleared_at: Option<String>,
+    /// Times it was raised while open.
+    pub raises: u32,
+    /// What the check saw (by kind).
+    pub details: Value,
+    /// The channels told.
+    #[schema(example = json!(["webhook"]))]
+    pub notified: Vec<String>,
+}
+
+impl IncidentView {
+    pub fn of(i: &Incident) -> IncidentView {
+        IncidentView {
+            id: i.id.clone(),
+            kind: i.kind,
+            subject: i.subject.clone(),
+            state: i.state,
+            opened_at: iso8601(i.opened_at),
+            cleared_at: (i.cleared_at > 0).then(|| iso8601(i.cleared_at)),
+            raises: i.raises,
+            details: i.details.clone(),
+            notified: i.notified.clone(),
+        }
+    }
 }
 
 /// What an operator sets (`PATCH /v1/admin/alerts`): absent fields stay, `null` removes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfigInput {
+    /// E.164: the phone that gets the alerts by SMS.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "+14155550123")]
     pub phone: Option<Option<String>>,
+    /// A Slack-style incoming webhook.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "https://hooks.slack.com/services/T000/B000/XXXX")]
     pub webhook_url: Option<Option<String>>,
-    /// Email recipients: the whole list (`[]` or `null` removes every one).
+    /// Email recipients (at most 5): the whole list (`[]` or `null` removes every one).
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 5, example = json!(["oncall@example.com"]))]
     pub emails: Option<Option<Vec<String>>>,
 }
 
@@ -217,7 +275,7 @@ async fn notify_operators<P: Platform>(
     };
     let mut done = Vec::new();
     if let Some(url) = &cfg.webhook_url {
-        let body = json!({"text": text, "content": text, "alert": incident_json(incident)});
+        let body = json!({"text": text, "content": text, "alert": IncidentView::of(incident)});
         let req = OutboundRequest::new("POST", url.clone())
             .json_body(body.to_string().into_bytes())
             .timeout_ms(5_000);

@@ -33,8 +33,9 @@ pub struct EndpointRecord {
     pub disabled_reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = WebhookDeliveryState)]
 pub enum DeliveryState {
     /// Waiting for its first attempt or a retry.
     Pending,

@@ -15,16 +15,23 @@ use crate::service::tenants::keys::{self, AdminRole, NewKey, Role, Scope};
 use crate::store::StoreError;
 
 /// Fields an admin may set on create or update; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// (`POST /v1/admin/tenants` needs `name`; `PATCH` takes any of them, `settings` as a merge patch.)
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantInput {
+    #[schema(min_length = 1, max_length = 100, example = "Acme")]
     pub name: Option<String>,
+    #[schema(minimum = 0)]
     pub quota: Option<i64>,
     /// ISO 8601 date or time; `null` clears.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
+    /// E.164; `null` clears.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub contact_phone: Option<Option<String>>,
+    #[schema(value_type = Option<TenantSettings>)]
     pub settings: Option<serde_json::Value>,
 }
 

@@ -19,7 +19,7 @@ pub enum Role {
 }
 
 /// What an admin key may do. Keys made before roles existed, and the bootstrap key, are owners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AdminRole {
     /// Everything, and alone: admin keys, backups and restores, deleting tenants.

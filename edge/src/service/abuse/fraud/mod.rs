@@ -22,18 +22,65 @@ use crate::service::ops::conversion::{breakdown, Dim};
 use crate::service::secrets::Secrets;
 use crate::service::tenants::gate::tenant_gate;
 
+/// A block in force, as an admin reads it (and as the refused send's error details carry it).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = FraudBlock)]
+pub struct BlockView {
+    /// What `POST .../fraud/lift` takes to lift it.
+    #[schema(example = "p:+33612")]
+    pub key: String,
+    /// What it watches, readable (a prefix, a country, a range, an end user's tag).
+    #[schema(example = "+33612")]
+    pub watched: String,
+    pub kind: Scope,
+    pub level: FraudLevel,
+    #[schema(format = DateTime)]
+    pub since: String,
+    #[schema(format = DateTime)]
+    pub until: String,
+    pub sends: u32,
+    pub approved: u32,
+    pub threshold: u32,
+}
+
+impl BlockView {
+    pub fn of(b: &FraudBlock) -> BlockView {
+        BlockView {
+            key: b.key.clone(),
+            watched: b.label.clone(),
+            kind: Scope::of(&b.key),
+            level: b.level,
+            since: iso8601(b.since_ms),
+            until: iso8601(b.until_ms),
+            sends: b.sends,
+            approved: b.approved,
+            threshold: b.threshold,
+        }
+    }
+}
+
+/// One of the busiest watched keys of the last hour.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WatchedView {
+    pub key: String,
+    pub watched: String,
+    pub sends_last_hour: u32,
+    pub approved_last_hour: u32,
+    /// The sends an hour this key usually has.
+    pub baseline_per_hour: u32,
+}
+
+/// `GET /v1/admin/tenants/{id}/fraud`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FraudStatus {
+    pub tenant_id: otp_shared::ids::TenantId,
+    pub level: FraudLevel,
+    pub blocks: Vec<BlockView>,
+    pub busiest: Vec<WatchedView>,
+}
+
 fn block_json(b: &FraudBlock) -> serde_json::Value {
-    json!({
-        "key": b.key,
-        "watched": b.label,
-        "kind": Scope::of(&b.key).name(),
-        "level": b.level,
-        "since": iso8601(b.since_ms),
-        "until": iso8601(b.until_ms),
-        "sends": b.sends,
-        "approved": b.approved,
-        "threshold": b.threshold,
-    })
+    serde_json::to_value(BlockView::of(b)).unwrap_or_default()
 }
 
 /// What the guard watches for an OTP to `phone`: its prefix, carrier range and country and,
@@ -183,21 +230,28 @@ async fn ask_guard<P: Platform>(
     Ok(answer.fraud.unwrap_or_default())
 }
 
-/// The tenant's blocks in force and its busiest watched keys, as JSON.
+/// The tenant's blocks in force and its busiest watched keys.
 pub async fn fraud_status<P: Platform>(
     app: &App<P>,
     tenant: &Tenant,
-) -> Result<serde_json::Value, Error> {
+) -> Result<FraudStatus, Error> {
     let a = ask_guard(app, &tenant.id, FraudAsk::List).await?;
-    Ok(json!({
-        "tenant_id": tenant.id,
-        "level": tenant.settings.fraud_guard,
-        "blocks": a.blocks.iter().map(block_json).collect::<Vec<_>>(),
-        "busiest": a.busiest.iter().map(|w| json!({
-            "key": w.key, "watched": w.label, "sends_last_hour": w.sends,
-            "approved_last_hour": w.approved, "baseline_per_hour": w.baseline,
-        })).collect::<Vec<_>>(),
-    }))
+    Ok(FraudStatus {
+        tenant_id: tenant.id.as_str().into(),
+        level: tenant.settings.fraud_guard,
+        blocks: a.blocks.iter().map(BlockView::of).collect(),
+        busiest: a
+            .busiest
+            .iter()
+            .map(|w| WatchedView {
+                key: w.key.clone(),
+                watched: w.label.clone(),
+                sends_last_hour: w.sends,
+                approved_last_hour: w.approved,
+                baseline_per_hour: w.baseline,
+            })
+            .collect(),
+    })
 }
 
 /// Lifts the block on `key` (or every block); returns the lifted ones as JSON.
@@ -205,9 +259,9 @@ pub async fn fraud_lift<P: Platform>(
     app: &App<P>,
     tenant_id: &str,
     key: Option<String>,
-) -> Result<Vec<serde_json::Value>, Error> {
+) -> Result<Vec<BlockView>, Error> {
     let a = ask_guard(app, tenant_id, FraudAsk::Lift { key }).await?;
-    Ok(a.blocks.iter().map(block_json).collect())
+    Ok(a.blocks.iter().map(BlockView::of).collect())
 }
 
 #[cfg(test)]

@@ -50,8 +50,10 @@ const BASELINE_HOURS: i64 = 23;
 /// Keys tracked per tenant; the least recently active go first.
 const MAX_TRACKED: usize = 2_000;
 
-/// The levels a key can be watched at, from its key's prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The levels a key can be watched at, from its key's prefix (on the wire: [`Scope::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = FraudScope)]
 pub enum Scope {
     Country,
     Range,

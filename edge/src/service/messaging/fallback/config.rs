@@ -14,24 +14,37 @@ use crate::service::repo::fallback::{FallbackConfig, FALLBACK_CONFIG};
 use crate::service::sealing;
 
 /// `PUT /v1/admin/fallback`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FallbackConfigInput)]
 pub struct ConfigInput {
+    /// `twilio`.
+    #[schema(example = "twilio")]
     pub provider: String,
+    #[schema(pattern = "^AC[0-9a-fA-F]{32}$")]
     pub account_sid: String,
+    /// The account's auth token (signs the status callbacks; needed with status_callback_url).
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 128)]
     pub auth_token: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^SK[0-9a-fA-F]{32}$")]
     pub api_key_sid: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 128)]
     pub api_key_secret: Option<String>,
+    /// E.164 number or alphanumeric sender id; or messaging_service_sid.
     #[serde(default)]
+    #[schema(example = "+14155550100")]
     pub from: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^MG[0-9a-fA-F]{32}$")]
     pub messaging_service_sid: Option<String>,
     #[serde(default)]
+    #[schema(example = "https://api.twilio.com")]
     pub base_url: Option<String>,
     #[serde(default)]
+    #[schema(example = "https://otp.example.com/v1/providers/twilio/status")]
     pub status_callback_url: Option<String>,
 }
 

@@ -58,18 +58,63 @@ const LANES: usize = 8;
 /// How long a claimed delivery is left to its attempter before another may take it.
 const CLAIM_MS: i64 = 120_000;
 
-pub fn delivery_json(d: &DeliveryRecord) -> Value {
-    json!({
-        "event_id": d.event_id,
-        "type": d.event_type,
-        "subject": d.subject,
-        "state": d.state,
-        "attempts": d.attempts,
-        "next_attempt_at": (d.state == DeliveryState::Pending).then(|| iso8601(d.next_at)),
-        "delivered_at": (d.delivered_at > 0).then(|| iso8601(d.delivered_at)),
-        "created_at": iso8601(d.created_at),
-        "log": d.log.iter().map(|a| json!({"at": iso8601(a.at), "status": a.status, "ms": a.ms, "error": a.error})).collect::<Vec<_>>(),
-    })
+/// One try to deliver, as the tenant sees it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookAttempt)]
+pub struct AttemptView {
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// The endpoint's HTTP status; none when it did not answer (time-out, refused).
+    pub status: Option<u16>,
+    pub ms: i64,
+    pub error: Option<String>,
+}
+
+/// One event's delivery to an endpoint, with every attempt.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
+pub struct DeliveryView {
+    #[schema(example = "msg_01jd9-sent")]
+    pub event_id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "message.sent")]
+    pub event_type: String,
+    pub subject: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// Pending only.
+    #[schema(format = DateTime)]
+    pub next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub delivered_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    pub log: Vec<AttemptView>,
+}
+
+impl DeliveryView {
+    pub fn of(d: &DeliveryRecord) -> DeliveryView {
+        DeliveryView {
+            event_id: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+            subject: d.subject.clone(),
+            state: d.state,
+            attempts: d.attempts,
+            next_attempt_at: (d.state == DeliveryState::Pending).then(|| iso8601(d.next_at)),
+            delivered_at: (d.delivered_at > 0).then(|| iso8601(d.delivered_at)),
+            created_at: iso8601(d.created_at),
+            log: d
+                .log
+                .iter()
+                .map(|a| AttemptView {
+                    at: iso8601(a.at),
+                    status: a.status,
+                    ms: a.ms,
+                    error: a.error.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// First attempts after the commit that created the deliveries (`ops::later::Later::Webhooks`,

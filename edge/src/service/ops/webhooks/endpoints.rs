@@ -21,12 +21,24 @@ use crate::store::{Doc, StoreError};
 /// Endpoints one tenant may have.
 pub const MAX_ENDPOINTS: usize = 10;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `POST /v1/webhooks` (which needs `url`) and `PATCH /v1/webhooks/{id}` (absent fields stay).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookInput)]
 pub struct EndpointInput {
+    /// https:// (http:// to this machine only).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "https://hooks.example/otp"
+    )]
     pub url: Option<String>,
+    /// The event types to send; default on creation: all.
+    #[schema(value_type = Option<Vec<super::events::EventType>>, min_items = 1)]
     pub events: Option<Vec<String>>,
+    #[schema(max_length = 200)]
     pub description: Option<String>,
+    /// `PATCH` only: `true` enables it afresh.
     pub enabled: Option<bool>,
 }
 

@@ -21,6 +21,19 @@ pub enum EventType {
     OptoutAdded,
 }
 
+/// On the wire an event type is its name (`message.sent`): the schema lists `ALL` by name.
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(EventType::ALL.iter().map(|t| t.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
+
 impl EventType {
     pub const ALL: [EventType; 10] = [
         EventType::MessageQueued,
