@@ -101,10 +101,19 @@ async fn two_texts_at_once_approve_once_and_the_other_is_kept_as_a_plain_sms() {
     // the words together, as said or normalised, and each word as a value of its own.)
     let stored = serde_json::to_string(&v).unwrap();
     let joined: String = started.text.split_whitespace().collect();
-    assert!(!stored.contains(&started.text), "the words stored in {stored}");
-    assert!(!stored.to_lowercase().contains(&joined.to_lowercase()), "the words stored in {stored}");
+    assert!(
+        !stored.contains(&started.text),
+        "the words stored in {stored}"
+    );
+    assert!(
+        !stored.to_lowercase().contains(&joined.to_lowercase()),
+        "the words stored in {stored}"
+    );
     for w in started.text.split_whitespace() {
-        assert!(!stored.contains(&format!("\"{w}\"")), "{w} stored in {stored}");
+        assert!(
+            !stored.contains(&format!("\"{w}\"")),
+            "{w} stored in {stored}"
+        );
     }
     // The same text once more (a new SMS) approves nothing and is kept as a plain SMS.
     let again = inbound::receive_inbound(
