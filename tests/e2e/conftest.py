@@ -1,7 +1,8 @@
-"""Fixtures: one Firestore emulator for the whole run (each stack under its own project id), one
-local stack per test session; each test makes its own tenant and phone numbers so tests never
-share state. Helpers shared by the modules live here (`code_in`, `eventually`, `settled`)."""
+"""Fixtures: one Firestore emulator for the whole run, shared by the pytest-xdist workers (each
+stack under its own project id), one local stack per worker; each test makes its own tenant and
+phone numbers so tests never share state. Helpers shared by the modules live here (`code_in`, `eventually`, `settled`)."""
 
+import os
 import random
 import re
 import time
@@ -18,14 +19,32 @@ from tests.harness.stack import ROOT, Emulator, Stack, share_emulator  # noqa: E
 WORDS = set((ROOT / "shared/src/words/en.txt").read_text().split())
 
 
+# One emulator JVM for every stack of the run (a stack that freezes its store has its own),
+# started by the process pytest was run as: pytest-xdist's workers, started after it, find its
+# address here.
+EMULATOR_ENV = "OTP_E2E_EMULATOR"
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput") or os.environ.get(EMULATOR_ENV):
+        return
+    config.otp_emulator = Emulator().start()
+    os.environ[EMULATOR_ENV] = config.otp_emulator.host
+
+
+def pytest_unconfigure(config):
+    emulator = getattr(config, "otp_emulator", None)
+    if emulator is not None:
+        emulator.stop()
+        os.environ.pop(EMULATOR_ENV, None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_emulator():
-    """One emulator JVM for every stack of the run (a stack that freezes its store has its own)."""
-    emulator = Emulator().start()
+    emulator = Emulator.attach(os.environ[EMULATOR_ENV])
     share_emulator(emulator)
     yield emulator
     share_emulator(None)
-    emulator.stop()
 
 
 def code_in(text):

@@ -184,10 +184,18 @@ class Emulator:
             raise
         return self
 
+    @classmethod
+    def attach(cls, host):
+        """The emulator another process of this run started (it stops it, not us)."""
+        emulator = cls.__new__(cls)
+        emulator.dir, emulator.proc, emulator.host, emulator.log = None, None, host, None
+        return emulator
+
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             _end_group(self.proc)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
 
 _shared_emulator = None
