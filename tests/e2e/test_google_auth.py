@@ -141,14 +141,16 @@ def test_a_token_is_refreshed_before_it_expires_and_at_once_when_refused(google)
         # The store refuses the old token (401): the worker forgets it, exchanges, and the request succeeds.
         r = admin.get("/v1/admin/tenants")
         assert r.status_code == 200, r.text
-        first = tokens.issued_after(start)
+        # (The tally objects, each its own memory, exchange theirs too when their alarms commit
+        # counts: only the tokens the worker presented for other requests are counted.)
+        first = {k: v for k, v in tokens.issued_after(start).items() if k in front.worker_tokens(start)}
         assert len(first) == 1, first
         [(b, b_info)] = first.items()
         # Keep asking until a newer token appears: it must come while B still had most of its life.
         deadline = time.time() + 30
         while True:
             assert admin.get("/v1/admin/tenants").status_code == 200
-            newer = {k: v for k, v in tokens.issued_after(start).items() if k != b}
+            newer = {k: v for k, v in tokens.issued_after(start).items() if k != b and k in front.worker_tokens(start)}
             if newer:
                 break
             assert time.time() < deadline, "no refresh within 30 s"

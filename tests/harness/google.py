@@ -217,6 +217,12 @@ class AuthFront:
         with self._lock:
             return [s for s in self.seen if s[0] >= t]
 
+    def worker_tokens(self, after):
+        """The tokens presented since `after` on anything but analytics counter commits: those of
+        the worker's isolate and its Gate objects, not the tally objects'."""
+        with self._lock:
+            return {s[1] for i, s in enumerate(self.seen) if s[0] >= after and i not in self.counter_commits}
+
     def counter_tokens(self):
         """The tokens used only for commits of analytics counters: those of the `tally-N` Durable
         Objects, each an object with its own memory (so its own token)."""
