@@ -37,7 +37,8 @@ if [ "${BENCH:-1}" != 0 ]; then
   # from bench/edge_bench.py run by hand (see the README's performance section).
   log "benchmarks, bounded (a smoke run of the bench on the debug gateway just built: figures only, not comparable; BENCH=0 skips)"
   "$VENV/bin/python" bench/edge_bench.py --duration 2 --warmup 1 --runs 1 --clients 8 --phones 64 --skip-wrangler --baseline --gateway-profile debug
-  cargo bench -q -p phone-gateway --bench enqueue
+  # The phone's queue bench (`cargo bench -p phone-gateway --bench enqueue`) is left to a manual run:
+  # its release build costs a clean clone a minute; clippy --all-targets keeps it compiling.
 fi
 
 # Modules run in E2E_WORKERS processes (pytest-xdist), a whole module per worker (its fixtures and
