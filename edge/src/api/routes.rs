@@ -671,7 +671,7 @@ pub static ROUTES: &[Route] = &[
         body: Some(s::named::<rq::KillSwitchBody>), ok: 200 s::ok::<av::KillSwitchSet>, example: s::no_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/admin/audit", Admin(EVERY_ROLE), V1, No, No, AdminAudit,
         "Audit log of admin actions, newest first",
-        body: None, ok: 200 s::ok::<av::AuditPage>, example: s::no_example, errors: ADMIN_ERRORS),
+        body: None, ok: 200 s::ok::<av::Items>, example: s::no_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/admin/usage", Admin(EVERY_ROLE), V1, No, No, AdminUsage,
         "Today's counts, global or per tenant",
         body: None, ok: 200 s::ok::<av::AdminUsage>, example: s::no_example, errors: ADMIN_ERRORS),

@@ -68,7 +68,6 @@ pub fn components() -> Map<String, Value> {
     add::<av::BulkResults>(&mut all);
     add::<av::KillSwitchSet>(&mut all);
     add::<av::GatewayKillSwitchSet>(&mut all);
-    add::<av::AuditPage>(&mut all);
     add::<av::AdminUsage>(&mut all);
     add::<av::Export>(&mut all);
     add::<av::Imported>(&mut all);

@@ -12,9 +12,8 @@ use crate::api::requests::{
     RotateBody, ScopedKeyBody,
 };
 use crate::api::views::admin::{
-    AdminKeyCreated, AdminKeyRotated, AdminUsage, AuditPage, BulkItemError, BulkItemResult,
-    BulkResults, Deleted, Export, GatewayKillSwitchSet, Imported, Items, KillSwitchSet,
-    TenantKeyRotated,
+    AdminKeyCreated, AdminKeyRotated, AdminUsage, BulkItemError, BulkItemResult, BulkResults,
+    Deleted, Export, GatewayKillSwitchSet, Imported, Items, KillSwitchSet, TenantKeyRotated,
 };
 use crate::api::views::{KeyList, KeyView, TenantPage, TenantView};
 use crate::error::{Error, ErrorCode};
@@ -392,7 +391,7 @@ pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRes
     items
         .iter_mut()
         .for_each(otp_shared::phone::mask_numbers_in);
-    Ok(ok(200, AuditPage { items }, c.ctx))
+    Ok(ok(200, Items { items }, c.ctx))
 }
 
 pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

@@ -93,13 +93,6 @@ pub struct GatewayKillSwitchSet {
     pub reason: Option<String>,
 }
 
-/// `GET /v1/admin/audit`, newest first (numbers masked).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AuditPage {
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
-}
-
 /// `GET /v1/admin/usage`: today's counts by event.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AdminUsage {
@@ -156,8 +149,8 @@ pub struct AdminKeyRotated {
     pub old_key_valid_until: String,
 }
 
-/// A list the service builds as JSON documents (gateway checks, the fleet, enrolment tokens,
-/// enrolled phones, inbound SMS).
+/// A list the service builds as JSON documents (the audit log, newest first with numbers masked;
+/// gateway checks, the fleet, enrolment tokens, enrolled phones, inbound SMS).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Items {
     #[schema(value_type = Vec<Object>)]
