@@ -1,6 +1,7 @@
 """Fixtures: one Firestore emulator for the whole run, shared by the pytest-xdist workers (each
 stack under its own project id), one local stack per worker; each test makes its own tenant and
-phone numbers so tests never share state. Helpers shared by the modules live here (`code_in`, `eventually`, `settled`)."""
+phone numbers so tests never share state. Helpers shared by the modules live here (`code_in`,
+`eventually`, `settled`)."""
 
 import os
 import random

@@ -102,7 +102,7 @@ def test_the_whole_otp_flow_runs_on_one_issued_token(google):
         if tok not in tally:
             used.setdefault(tok, []).append(t)
     main = max(used, key=lambda k: len(used[k]))
-    exchanged = [tok for tok, info in tokens.issued.items() if info["issued_at"] >= start and tok not in tally]
+    exchanged = [tok for tok in tokens.issued_after(start) if tok not in tally]
     assert len(used) <= 2 and len(exchanged) <= 2, (used, exchanged)
     flow = [t for t, tok, _, _, _ in seen if tok not in tally]
     assert len(used[main]) >= 10 and used[main][0] == flow[0] and used[main][-1] == flow[-1], used
@@ -143,14 +143,16 @@ def test_a_token_is_refreshed_before_it_expires_and_at_once_when_refused(google)
         assert r.status_code == 200, r.text
         # (The tally objects, each its own memory, exchange theirs too when their alarms commit
         # counts: only the tokens the worker presented for other requests are counted.)
-        first = {k: v for k, v in tokens.issued_after(start).items() if k in front.worker_tokens(start)}
+        worker = front.worker_tokens(start)
+        first = {k: v for k, v in tokens.issued_after(start).items() if k in worker}
         assert len(first) == 1, first
         [(b, b_info)] = first.items()
         # Keep asking until a newer token appears: it must come while B still had most of its life.
         deadline = time.time() + 30
         while True:
             assert admin.get("/v1/admin/tenants").status_code == 200
-            newer = {k: v for k, v in tokens.issued_after(start).items() if k != b and k in front.worker_tokens(start)}
+            worker = front.worker_tokens(start)
+            newer = {k: v for k, v in tokens.issued_after(start).items() if k != b and k in worker}
             if newer:
                 break
             assert time.time() < deadline, "no refresh within 30 s"
