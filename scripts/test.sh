@@ -42,9 +42,10 @@ if [ "${BENCH:-1}" != 0 ]; then
 fi
 
 # Modules run in E2E_WORKERS processes (pytest-xdist), a whole module per worker (its fixtures and
-# stacks stay together), all on one emulator (tests/e2e/conftest.py). Most of a test's time is
+# stacks stay together), the longest first (conftest.py's MODULE_SECONDS; --no-loadscope-reorder
+# keeps that order), all on one emulator (tests/e2e/conftest.py). Most of a test's time is
 # waiting for an event (a scheduled run, a phone's poll, a time-out), so three workers overlap
 # those waits even on two cores. -rP: the figures some tests print (brute-force odds, schemathesis
 # totals) are shown at the end.
 log "end-to-end tests (wrangler dev + Firestore emulator + phone-gateway; ${E2E_WORKERS:=3} workers)"
-"$VENV/bin/python" -m pytest tests/e2e -q -rP -p no:cacheprovider -n "$E2E_WORKERS" --dist loadfile "$@"
+"$VENV/bin/python" -m pytest tests/e2e -q -rP -p no:cacheprovider -n "$E2E_WORKERS" --dist loadfile --no-loadscope-reorder "$@"

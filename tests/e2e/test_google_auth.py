@@ -96,6 +96,11 @@ def test_the_whole_otp_flow_runs_on_one_issued_token(google):
     # of its own for its quota-lease reads. No other exchange happened, but those of the tally
     # objects (each its own memory) that committed the flow's counts already: on a loaded machine
     # the wait for the log line above gives their alarms time to run.
+    # An exchange is followed by the request it was for: wait for each issued token's first use,
+    # so a tally object caught between its exchange and its commit is told apart as one.
+    eventually(lambda: set(tokens.issued_after(start)) <= {tok for _, tok, _, _, _ in front.seen_after(start)},
+               bool, "every issued token presented", timeout=10)
+    seen = front.seen_after(start)
     tally = front.counter_tokens()
     used = {}
     for t, tok, _, _, _ in seen:
