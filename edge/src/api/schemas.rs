@@ -101,6 +101,9 @@ pub fn components() -> Map<String, Value> {
     add::<av::Alerts>(&mut all);
     add::<av::AlertsConfigured>(&mut all);
     add::<av::Deliveries>(&mut all);
+    add::<av::FallbackView>(&mut all);
+    add::<crate::service::ops::backup::BackupStep>(&mut all);
+    add::<crate::service::ops::cron::Run>(&mut all);
     add::<crate::service::abuse::fraud::FraudStatus>(&mut all);
     add::<rq::NoBody>(&mut all);
     add::<rq::TenantInput>(&mut all);
@@ -531,4 +534,19 @@ pub fn alerts_example() -> Value {
 
 pub fn fallback_example() -> Value {
     json!({"success": true, "data": {"configured": true, "provider": "twilio", "account_sid": "AC0123456789abcdef0123456789abcdef", "auth": "auth_token", "auth_token_set": true, "api_key_sid": null, "from": "+14155550100", "messaging_service_sid": null, "base_url": "https://api.twilio.com", "status_callback_url": "https://otp.example.com/v1/providers/twilio/status", "updated_at": "2026-12-06T19:00:00Z"}, "request_id": "req_01"})
+}
+pub fn fallback_unset_example() -> Value {
+    v1_example(json!(av::FallbackView::of(None)))
+}
+pub fn backup_run_example() -> Value {
+    v1_example(
+        json!({"day": "2026-12-06", "done": true, "documents": 1840, "sha256": "3f1c0a9e5d2b…", "deleted_days": ["2026-11-28"]}),
+    )
+}
+pub fn cron_run_example() -> Value {
+    v1_example(
+        json!({"tenants": 12, "notices_sent": 0, "verifications_expired": 3, "purged": {"messages": 40, "verifications": 31},
+        "gateways": [{"id": "phone-1", "reachable": true, "latency_ms": 84}], "webhooks": {"delivered": 2}, "backup": "off", "store_error": null,
+        "fleet": {"stuck": {"failed": 0, "rerouted": 0}, "canaries": {"missed": [], "sent": []}, "phones": []}}),
+    )
 }
