@@ -8,6 +8,7 @@ use super::requests as rq;
 use super::schemas as s;
 use super::views::admin as av;
 use super::views::compat as cv;
+use super::views::insights as iv;
 use super::views::system as sv;
 use crate::error::ErrorCode::{self, *};
 use crate::service::tenants::keys::AdminRole::{self, Billing, Operator, Owner, Support};
@@ -599,10 +600,10 @@ pub static ROUTES: &[Route] = &[
         body: None, ok: 200 s::usage_ok, example: s::usage_example, errors: TENANT_READ_ERRORS),
     route!("GET" "/v1/analytics", Tenant(Read), V1, No, Pipeline, TenantAnalytics,
         "The caller's analytics by hour, day, ISO week or month over a date range (the admin analytics' shape)",
-        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: &[ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
+        body: None, ok: 200 s::ok::<iv::AnalyticsReport>, example: s::analytics_example, errors: &[ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
     route!("GET" "/v1/analytics/conversion", Tenant(Read), V1, No, Pipeline, TenantConversion,
         "The caller's conversion (codes sent, delivered, verified; time to verify p50/p90) by=country|prefix|template, by hour, day, ISO week or month over a date range",
-        body: None, ok: 200 s::conversion_ok, example: s::conversion_example, errors: &[ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
+        body: None, ok: 200 s::ok::<iv::ConversionReport>, example: s::conversion_example, errors: &[ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
     route!("POST" "/v1/keys/rotate", Tenant(Manage), V1, InCommit, Handler, TenantKeyRotate,
         "Issue a new key for the caller's tenant (shown once); its old keys work for grace_secs (default a day)",
         body: Some(s::named::<rq::RotateBody>), ok: 200 s::ok::<av::TenantKeyRotated>, example: s::no_example, errors: &[BadJson, ValidationFailed, Unauthorized, Forbidden, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable, Conflict, IdempotencyKeyReused, IdempotencyInProgress, PayloadTooLarge]),
@@ -686,10 +687,10 @@ pub static ROUTES: &[Route] = &[
         body: Some(s::named::<rq::NoBody>), ok: 200 s::ok::<crate::service::ops::cron::Run>, example: s::cron_run_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/admin/analytics", Admin(EVERY_ROLE), V1, No, No, AdminAnalytics,
         "Analytics by hour, day, ISO week or month over a date range: sends, verifications, conversion and delivery rates, errors by code, latency percentiles; by day, week or month also end users (active, new, returning) and a UTC weekday x hour heatmap of sends",
-        body: None, ok: 200 s::admin_ok, example: s::admin_example, errors: ADMIN_ERRORS),
+        body: None, ok: 200 s::ok::<iv::AnalyticsReport>, example: s::analytics_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/admin/conversion", Admin(EVERY_ROLE), V1, No, No, AdminConversion,
         "Conversion of the service or one tenant (tenant_id) by=sim|gateway|country|prefix|template|tenant; by sim or gateway, each phone's conversion standing and the demotion rule",
-        body: None, ok: 200 s::conversion_ok, example: s::conversion_example, errors: ADMIN_ERRORS),
+        body: None, ok: 200 s::ok::<iv::ConversionReport>, example: s::conversion_example, errors: ADMIN_ERRORS),
     route!("POST" "/v1/admin/keys", Admin(OWNER), V1, Claimed, No, AdminKeyCreate,
         "Create another admin key (shown once), optionally ending after some days",
         body: Some(s::named::<rq::AdminKeyBody>), ok: 201 s::ok::<av::AdminKeyCreated>, example: s::key_created_example, errors: ADMIN_KEY_ERRORS),
@@ -731,7 +732,7 @@ pub static ROUTES: &[Route] = &[
         body: None, ok: 200 s::metrics_ok, example: s::no_example, errors: ADMIN_ERRORS),
     route!("GET" "/v1/messages", Tenant(Read), V1, No, Pipeline, MessageList,
         "The caller's message log, newest first, searchable and paged: ?direction=outbound (default) or inbound (replies, with the sender and text), ?phone= (E.164), ?id=, ?state=, ?kind=, ?from=, ?to= (ISO 8601), ?limit= (1 to 200, default 50), ?cursor= (the next_cursor of the page before)",
-        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, OriginNotAllowed, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
+        body: None, ok: 200 s::ok::<crate::service::messaging::log::LogPage>, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, OriginNotAllowed, TenantSuspended, TenantExpired, RateLimited, StoreUnavailable]),
     route!("POST" "/v1/webhooks", Tenant(Manage), V1, InCommit, Handler, WebhookCreate,
         "Register a webhook endpoint (URL, event types); the answer holds its Standard Webhooks signing secret, shown once",
         body: Some(s::named::<rq::WebhookInput>), ok: 201 s::webhook_ok, example: s::webhook_created_example, errors: WEBHOOK_ERRORS),
@@ -767,7 +768,7 @@ pub static ROUTES: &[Route] = &[
         body: None, ok: 200 s::acked::<sv::InboundTaken>, example: s::inbound_example, errors: &[Unauthorized, BadJson, ValidationFailed, StoreUnavailable, Conflict]),
     route!("GET" "/v1/admin/messages", Admin(SUPPORT), V1, No, No, AdminMessageList,
         "Every tenant's message log (or one tenant's: ?tenant_id=), newest first, each with its tenant_id; the filters and paging of GET /v1/messages",
-        body: None, ok: 200 s::message_list_ok, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, RateLimited, StoreUnavailable, PayloadTooLarge]),
+        body: None, ok: 200 s::ok::<crate::service::messaging::log::LogPage>, example: s::message_list_example, errors: &[ValidationFailed, PhoneInvalid, Unauthorized, Forbidden, RateLimited, StoreUnavailable, PayloadTooLarge]),
     route!("GET" "/v1/admin/inbound", Admin(SUPPORT), V1, No, No, AdminInbound,
         "Inbound SMS of one tenant (?tenant_id=), or without it those no tenant could be found for",
         body: None, ok: 200 s::ok::<av::Items>, example: s::message_list_example, errors: ADMIN_ERRORS),

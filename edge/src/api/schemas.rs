@@ -48,6 +48,11 @@ fn add<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
 
 /// Every derived schema the document points to, with the schemas they use in turn.
 pub fn components() -> Map<String, Value> {
+    derived().into_iter().collect()
+}
+
+/// The derived schemas by name, each as often as a type uses it.
+fn derived() -> Vec<(String, Value)> {
     let mut all = Vec::new();
     add::<TenantSettings>(&mut all);
     add::<views::OtpSent>(&mut all);
@@ -104,6 +109,9 @@ pub fn components() -> Map<String, Value> {
     add::<av::FallbackView>(&mut all);
     add::<crate::service::ops::backup::BackupStep>(&mut all);
     add::<crate::service::ops::cron::Run>(&mut all);
+    add::<super::views::insights::AnalyticsReport>(&mut all);
+    add::<super::views::insights::ConversionReport>(&mut all);
+    add::<crate::service::messaging::log::LogPage>(&mut all);
     add::<crate::service::abuse::fraud::FraudStatus>(&mut all);
     add::<rq::NoBody>(&mut all);
     add::<rq::TenantInput>(&mut all);
@@ -140,14 +148,6 @@ pub fn components() -> Map<String, Value> {
 fn text() -> Value {
     json!({"type": "string"})
 }
-fn time() -> Value {
-    json!({"type": "string", "format": "date-time"})
-}
-/// A number as every answer masks it (`Phone::masked`: calling code and three digits, the last two).
-fn masked() -> Value {
-    json!({"type": "string", "description": "The number masked, one rule everywhere: calling code and three digits, then the last two", "example": "+1415*****23"})
-}
-
 fn object(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
@@ -373,23 +373,6 @@ pub fn admin_ok() -> Value {
 pub fn admin_example() -> Value {
     v1_example(json!({}))
 }
-fn conversion_row() -> Value {
-    let n = || json!({"type": "integer"});
-    let rate = || json!({"type": ["number", "null"]});
-    json!({"type": "object", "required": ["key", "sent", "delivered", "verified"], "properties": {
-        "key": text(), "sent": n(), "delivered": n(), "verified": n(),
-        "conversion": rate(), "delivery_rate": rate(), "ttv_p50_s": rate(), "ttv_p90_s": rate(),
-        "ttv_over_s": {"type": "integer"}}})
-}
-pub fn conversion_ok() -> Value {
-    envelope(
-        json!({"type": "object", "required": ["scope", "by", "total", "rows"], "properties": {
-        "scope": text(), "by": {"enum": ["tenant", "country", "prefix", "gateway", "sim", "template"]},
-        "granularity": text(), "from": text(), "to": text(), "more": {"type": "integer"},
-        "total": conversion_row(), "rows": {"type": "array", "items": conversion_row()},
-        "rule": {"type": "object"}, "phones": {"type": "array"}}}),
-    )
-}
 pub fn conversion_example() -> Value {
     let row = |key: &str, sent: i64, dlv: i64, ver: i64| {
         json!({"key": key, "sent": sent, "delivered": dlv, "verified": ver,
@@ -482,21 +465,6 @@ pub fn deliveries_example() -> Value {
 pub fn replay_example() -> Value {
     v1_example(json!({"replayed": 3}))
 }
-fn inbound_message() -> Value {
-    object(
-        json!({"id": text(), "direction": {"const": "inbound"}, "phone": text(), "phone_masked": masked(), "text": {"type": ["string", "null"]}, "gateway_id": text(),
-               "tenant_id": {"type": ["string", "null"], "description": "In the operators' log (GET /v1/admin/messages) only"},
-               "in_reply_to": {"type": ["string", "null"]}, "keyword": {"type": ["string", "null"], "enum": ["stop", "start", null]}, "received_at": time(), "created_at": time()}),
-        &["id", "direction", "phone", "received_at"],
-    )
-}
-pub fn message_list_ok() -> Value {
-    envelope(object(
-        json!({"items": {"type": "array", "items": {"anyOf": [message(), inbound_message()]}},
-               "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next page; null on the last"}}),
-        &["items"],
-    ))
-}
 pub fn message_list_example() -> Value {
     v1_example(
         json!({"items": [{"id": "inb_0123456789abcdefghjk", "direction": "inbound", "phone": "+14155550123", "text": "Running 5 minutes late", "gateway_id": "phone-1", "in_reply_to": "msg_01jd9", "keyword": null, "received_at": "2026-11-25T10:02:00.000Z", "created_at": "2026-11-25T10:02:01.000Z", "phone_masked": "+1415*****23"}], "next_cursor": null}),
@@ -549,4 +517,40 @@ pub fn cron_run_example() -> Value {
         "gateways": [{"id": "phone-1", "reachable": true, "latency_ms": 84}], "webhooks": {"delivered": 2}, "backup": "off", "store_error": null,
         "fleet": {"stuck": {"failed": 0, "rerouted": 0}, "canaries": {"missed": [], "sent": []}, "phones": []}}),
     )
+}
+pub fn analytics_example() -> Value {
+    use crate::service::ops::analytics::{end_users, summarize, PeriodFigures};
+    let counts = json!({"otp_sent": 12, "otp_resent": 1, "otp_approved": 9, "otp_failed": 1, "delivery_sent": 12,
+        "requests": 40, "error_rate_limited": 1, "users_active": 8, "users_new": 3});
+    let m = counts.as_object().expect("an object");
+    let day = PeriodFigures {
+        end_users: Some(end_users(m, true)),
+        ..summarize("20261206", m)
+    };
+    let total = PeriodFigures {
+        period: "total".into(),
+        heatmap: Some(vec![vec![0; 24]; 7]),
+        ..day.clone()
+    };
+    v1_example(json!(super::views::insights::AnalyticsReport {
+        scope: "_all".into(),
+        granularity: "day".into(),
+        from: "2026-12-06".into(),
+        to: "2026-12-06".into(),
+        total,
+        series: vec![day],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_two_types_share_a_schema_name() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (name, schema) in super::derived() {
+            if let Some(other) = seen.insert(name.clone(), schema.clone()) {
+                assert_eq!(other, schema, "two types are named {name}");
+            }
+        }
+    }
 }

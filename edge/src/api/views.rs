@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod compat;
+pub mod insights;
 pub mod system;
 
 use otp_shared::ids::{GatewayId, MessageId};
