@@ -541,6 +541,63 @@ mod tests {
         );
     }
 
+    /// The names in `schema`'s `enum`, following a `$ref` (or a nullable `oneOf` around one).
+    fn enum_of(doc: &Value, schema: &Value) -> Value {
+        let schema = match schema["oneOf"].as_array() {
+            Some(a) => a.iter().find(|s| s["type"] != "null").unwrap(),
+            None => schema,
+        };
+        resolve(doc, schema)["enum"].clone()
+    }
+
+    #[test]
+    fn bodies_say_what_their_handlers_require() {
+        let s = spec();
+        let body = |m: &str, p: &str| {
+            resolve(
+                &s,
+                &s["paths"][p][m]["requestBody"]["content"]["application/json"]["schema"],
+            )
+            .clone()
+        };
+        // A creation needs what its update, reading the same type, may leave out.
+        assert_eq!(
+            body("post", "/v1/admin/tenants")["required"],
+            json!(["name"])
+        );
+        assert_eq!(
+            body("patch", "/v1/admin/tenants/{id}")["required"],
+            Value::Null
+        );
+        assert_eq!(body("post", "/v1/webhooks")["required"], json!(["url"]));
+        assert_eq!(body("patch", "/v1/webhooks/{id}")["required"], Value::Null);
+        // The names a handler takes are enums.
+        let prop = |m: &str, p: &str, f: &str| enum_of(&s, &body(m, p)["properties"][f]);
+        assert_eq!(
+            prop("put", "/v1/admin/fallback", "provider"),
+            json!(["twilio"])
+        );
+        assert_eq!(
+            prop("post", "/v1/otp/send", "channel"),
+            json!(["sms", "reverse"])
+        );
+        assert_eq!(
+            prop("post", "/v1/admin/keys", "role"),
+            json!(["owner", "operator", "support", "billing"])
+        );
+        let scopes = &body("post", "/v1/keys")["properties"]["scopes"]["items"];
+        assert_eq!(
+            resolve(&s, scopes)["enum"],
+            json!(["send", "verify", "read", "manage"])
+        );
+        // A phone declares at most 8 numbers.
+        let numbers = &body("post", "/v1/gateways/enrol")["properties"]["numbers"];
+        assert_eq!(
+            numbers["maxProperties"],
+            json!(otp_shared::enrol::MAX_NUMBERS)
+        );
+    }
+
     /// The operations whose success answer is still a hand-written schema (`schemas.rs`). Every
     /// other JSON answer is a `$ref` to the type its handler answers with (in the v1 envelope's
     /// `data`).

@@ -137,12 +137,39 @@ fn derived() -> Vec<(String, Value)> {
     add::<rq::WebhookInput>(&mut all);
     add::<rq::AlertConfigInput>(&mut all);
     add::<rq::FallbackConfigInput>(&mut all);
-    all.into_iter()
+    let mut out: Vec<(String, Value)> = all
+        .into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
             (name, schema)
         })
-        .collect()
+        .collect();
+    out.push(requiring::<rq::TenantInput>(TENANT_CREATE, &["name"]));
+    out.push(requiring::<rq::WebhookInput>(WEBHOOK_CREATE, &["url"]));
+    out
+}
+
+const TENANT_CREATE: &str = "TenantCreate";
+const WEBHOOK_CREATE: &str = "WebhookCreate";
+
+/// A creation's body: `T` (which its update reads too, absent fields staying as they are) with
+/// the fields a creation needs required, as its handler requires them.
+fn requiring<T: ToSchema>(name: &str, fields: &[&str]) -> (String, Value) {
+    let mut schema = serde_json::to_value(T::schema()).expect("a schema serialises");
+    let mut required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+    required.extend(fields.iter().map(|f| json!(f)));
+    schema["required"] = Value::Array(required);
+    (name.to_string(), schema)
+}
+
+/// `POST /v1/admin/tenants`: a tenant's fields, `name` required.
+pub fn tenant_create_body() -> Value {
+    json!({"$ref": format!("#/components/schemas/{TENANT_CREATE}")})
+}
+
+/// `POST /v1/webhooks`: an endpoint's fields, `url` required.
+pub fn webhook_create_body() -> Value {
+    json!({"$ref": format!("#/components/schemas/{WEBHOOK_CREATE}")})
 }
 
 fn text() -> Value {
@@ -217,7 +244,7 @@ pub fn sent_ok() -> Value {
 }
 pub fn sent_example() -> Value {
     v1_example(
-        json!({"id": "ver_0123456789abcdefghjkz9y8x7", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1"}}),
+        json!({"id": "ver_0123456789abcdefghjkz9y8x7", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1", "channel": "phone"}}),
     )
 }
 pub fn verified_ok() -> Value {

@@ -12,13 +12,19 @@ use crate::service::app::App;
 use crate::service::repo::fallback::{FallbackConfig, FALLBACK_CONFIG};
 use crate::service::sealing;
 
+/// The paid SMS providers the fallback can use (Twilio so far).
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum FallbackProvider {
+    Twilio,
+}
+
 /// `PUT /v1/admin/fallback`'s body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = FallbackConfigInput)]
 pub struct ConfigInput {
-    /// `twilio`.
-    #[schema(example = "twilio")]
+    #[schema(value_type = FallbackProvider, example = "twilio")]
     pub provider: String,
     #[schema(pattern = "^AC[0-9a-fA-F]{32}$")]
     pub account_sid: String,
