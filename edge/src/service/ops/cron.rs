@@ -39,6 +39,7 @@ pub struct Run {
 
 /// What the upkeep (every 5 minutes) did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CronUpkeep)]
 pub struct Upkeep {
     /// Tenants looked at for notices.
     pub tenants: usize,
@@ -86,6 +87,7 @@ pub struct BackupFailed {
 /// `off`: backups are not kept (`BACKUP_KEEP_DAYS` is 0).
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = BackupOff)]
 pub enum Off {
     Off,
 }
