@@ -86,7 +86,7 @@ async fn an_unreachable_store_is_told_once_through_the_fallback_webhook_and_its_
     let app = App::new(cfg.clone(), NativePlatform::new(&cfg));
     for _ in 0..3 {
         let ctx = Ctx::new("req_cron".into(), app.platform.now_ms(), "cron".into());
-        let summary = cron::run(&app, &ctx).await;
+        let summary = serde_json::json!(cron::run(&app, &ctx).await);
         assert!(summary["store_error"].is_string(), "{summary}");
         later::run(&app, ctx.take_deferred()).await;
     }

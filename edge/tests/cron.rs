@@ -84,7 +84,7 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
             .unwrap();
     }
 
-    let report = cron::run(&app, &ctx(now)).await;
+    let report = serde_json::json!(cron::run(&app, &ctx(now)).await);
 
     assert_eq!(report["verifications_expired"], 1, "{report}");
     assert_eq!(status_of(&app, "v_stale").await, "expired");
@@ -117,7 +117,7 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     assert_eq!(history[0]["reachable"], false);
 
     // A second run finds nothing more to do.
-    let again = cron::run(&app, &ctx(now)).await;
+    let again = serde_json::json!(cron::run(&app, &ctx(now)).await);
     assert_eq!(again["verifications_expired"], 0);
     assert_eq!(
         again["purged"],

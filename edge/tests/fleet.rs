@@ -373,7 +373,7 @@ async fn stuck_messages_on_a_silent_phone_wait_until_their_deadline_then_fail_wi
         &msg(&lost, "", "unknown", now + DAY),
     )
     .await;
-    let summary = fleet::tick(&app, &ctx(&app)).await;
+    let summary = serde_json::json!(fleet::tick(&app, &ctx(&app)).await);
     let past_m = get(&app, &format!("messages/{past}")).await;
     assert_eq!(
         (past_m["state"].as_str(), past_m["failure_class"].as_str()),

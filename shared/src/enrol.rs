@@ -33,12 +33,27 @@ pub struct EnrolRequest {
     pub url: Option<String>,
     /// At most 8. The SIMs' own numbers, by slot (`"0"`, `"1"`) or `"default"` (E.164): the canaries use them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(schema_with = numbers_schema)]
     pub numbers: BTreeMap<String, String>,
     /// The gateway's version.
     #[serde(default)]
     #[schema(max_length = 40)]
     pub version: String,
 }
+
+/// `numbers`: a map of at most [`MAX_NUMBERS`] numbers, as the edge checks it.
+fn numbers_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .max_properties(Some(MAX_NUMBERS))
+        .description(Some("At most 8. The SIMs' own numbers, by slot (`\"0\"`, `\"1\"`) or `\"default\"` (E.164): the canaries use them."))
+        .build()
+}
+
+/// How many SIM numbers a phone may give when it enrols.
+pub const MAX_NUMBERS: usize = 8;
 
 /// What the edge answers an enrolment: who the phone is now, and its secret (shown this once;
 /// the edge keeps it sealed).

@@ -14,6 +14,7 @@ use crate::service::model::CodeKind;
 pub use crate::service::ops::operators::AlertConfigInput;
 pub use crate::service::ops::webhooks::endpoints::EndpointInput as WebhookInput;
 pub use crate::service::tenants::admin::TenantInput;
+use crate::service::tenants::keys::{AdminRole, Scope};
 pub use otp_shared::enrol::EnrolRequest;
 
 /// A body of no fields, for the routes that read none (`{}` or nothing).
@@ -78,9 +79,9 @@ pub struct GatewayKillSwitchBody {
 pub struct AdminKeyBody {
     #[schema(min_length = 1, max_length = 100)]
     pub label: String,
-    /// owner, operator, support or billing.
+    /// Default: owner.
     #[serde(default)]
-    #[schema(example = "operator")]
+    #[schema(value_type = Option<AdminRole>, example = "operator")]
     pub role: Option<String>,
     #[serde(default)]
     #[schema(minimum = 1, maximum = 3650)]
@@ -95,7 +96,7 @@ pub struct ScopedKeyBody {
     pub label: String,
     /// Some of send, verify, read, manage; absent: all.
     #[serde(default)]
-    #[schema(min_items = 1, example = json!(["send"]))]
+    #[schema(value_type = Option<Vec<Scope>>, min_items = 1, example = json!(["send"]))]
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
     #[schema(minimum = 1, maximum = 3650)]
@@ -175,7 +176,7 @@ pub struct OtpSendBody {
     /// `sms` (the default), or `reverse`: nothing is sent; the answer names a pool number and
     /// words the user texts to it from `phone`.
     #[serde(default)]
-    #[schema(example = "sms")]
+    #[schema(value_type = Option<OtpChannel>, example = "sms")]
     pub channel: Option<String>,
     #[serde(default)]
     pub code_type: Option<CodeKind>,
@@ -192,6 +193,14 @@ pub struct OtpSendBody {
     #[serde(default)]
     #[schema(example = "203.0.113.7")]
     pub end_user_ip: Option<String>,
+}
+
+/// How a code travels: texted to the user (`sms`), or texted by the user (`reverse`).
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum OtpChannel {
+    Sms,
+    Reverse,
 }
 
 /// `POST /v1/otp/resend` and `/v1/otp/verify`: the verification by `phone` or `id` (both must

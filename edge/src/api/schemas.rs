@@ -48,6 +48,11 @@ fn add<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
 
 /// Every derived schema the document points to, with the schemas they use in turn.
 pub fn components() -> Map<String, Value> {
+    derived().into_iter().collect()
+}
+
+/// The derived schemas by name, each as often as a type uses it.
+fn derived() -> Vec<(String, Value)> {
     let mut all = Vec::new();
     add::<TenantSettings>(&mut all);
     add::<views::OtpSent>(&mut all);
@@ -101,6 +106,12 @@ pub fn components() -> Map<String, Value> {
     add::<av::Alerts>(&mut all);
     add::<av::AlertsConfigured>(&mut all);
     add::<av::Deliveries>(&mut all);
+    add::<av::FallbackView>(&mut all);
+    add::<crate::service::ops::backup::BackupStep>(&mut all);
+    add::<crate::service::ops::cron::Run>(&mut all);
+    add::<super::views::insights::AnalyticsReport>(&mut all);
+    add::<super::views::insights::ConversionReport>(&mut all);
+    add::<crate::service::messaging::log::LogPage>(&mut all);
     add::<crate::service::abuse::fraud::FraudStatus>(&mut all);
     add::<rq::NoBody>(&mut all);
     add::<rq::TenantInput>(&mut all);
@@ -126,25 +137,44 @@ pub fn components() -> Map<String, Value> {
     add::<rq::WebhookInput>(&mut all);
     add::<rq::AlertConfigInput>(&mut all);
     add::<rq::FallbackConfigInput>(&mut all);
-    all.into_iter()
+    let mut out: Vec<(String, Value)> = all
+        .into_iter()
         .map(|(name, schema)| {
             let schema = serde_json::to_value(schema).expect("a schema serialises");
             (name, schema)
         })
-        .collect()
+        .collect();
+    out.push(requiring::<rq::TenantInput>(TENANT_CREATE, &["name"]));
+    out.push(requiring::<rq::WebhookInput>(WEBHOOK_CREATE, &["url"]));
+    out
+}
+
+const TENANT_CREATE: &str = "TenantCreate";
+const WEBHOOK_CREATE: &str = "WebhookCreate";
+
+/// A creation's body: `T` (which its update reads too, absent fields staying as they are) with
+/// the fields a creation needs required, as its handler requires them.
+fn requiring<T: ToSchema>(name: &str, fields: &[&str]) -> (String, Value) {
+    let mut schema = serde_json::to_value(T::schema()).expect("a schema serialises");
+    let mut required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+    required.extend(fields.iter().map(|f| json!(f)));
+    schema["required"] = Value::Array(required);
+    (name.to_string(), schema)
+}
+
+/// `POST /v1/admin/tenants`: a tenant's fields, `name` required.
+pub fn tenant_create_body() -> Value {
+    json!({"$ref": format!("#/components/schemas/{TENANT_CREATE}")})
+}
+
+/// `POST /v1/webhooks`: an endpoint's fields, `url` required.
+pub fn webhook_create_body() -> Value {
+    json!({"$ref": format!("#/components/schemas/{WEBHOOK_CREATE}")})
 }
 
 fn text() -> Value {
     json!({"type": "string"})
 }
-fn time() -> Value {
-    json!({"type": "string", "format": "date-time"})
-}
-/// A number as every answer masks it (`Phone::masked`: calling code and three digits, the last two).
-fn masked() -> Value {
-    json!({"type": "string", "description": "The number masked, one rule everywhere: calling code and three digits, then the last two", "example": "+1415*****23"})
-}
-
 fn object(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
@@ -214,7 +244,7 @@ pub fn sent_ok() -> Value {
 }
 pub fn sent_example() -> Value {
     v1_example(
-        json!({"id": "ver_0123456789abcdefghjkz9y8x7", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1"}}),
+        json!({"id": "ver_0123456789abcdefghjkz9y8x7", "phone": "+14155550123", "status": "pending", "expires_at": "2026-11-25T10:05:00.000Z", "expires_in": 300, "sends": 1, "delivery": {"message_id": "msg_01jd9", "state": "queued", "gateway_id": "phone-1", "channel": "phone"}}),
     )
 }
 pub fn verified_ok() -> Value {
@@ -370,23 +400,6 @@ pub fn admin_ok() -> Value {
 pub fn admin_example() -> Value {
     v1_example(json!({}))
 }
-fn conversion_row() -> Value {
-    let n = || json!({"type": "integer"});
-    let rate = || json!({"type": ["number", "null"]});
-    json!({"type": "object", "required": ["key", "sent", "delivered", "verified"], "properties": {
-        "key": text(), "sent": n(), "delivered": n(), "verified": n(),
-        "conversion": rate(), "delivery_rate": rate(), "ttv_p50_s": rate(), "ttv_p90_s": rate(),
-        "ttv_over_s": {"type": "integer"}}})
-}
-pub fn conversion_ok() -> Value {
-    envelope(
-        json!({"type": "object", "required": ["scope", "by", "total", "rows"], "properties": {
-        "scope": text(), "by": {"enum": ["tenant", "country", "prefix", "gateway", "sim", "template"]},
-        "granularity": text(), "from": text(), "to": text(), "more": {"type": "integer"},
-        "total": conversion_row(), "rows": {"type": "array", "items": conversion_row()},
-        "rule": {"type": "object"}, "phones": {"type": "array"}}}),
-    )
-}
 pub fn conversion_example() -> Value {
     let row = |key: &str, sent: i64, dlv: i64, ver: i64| {
         json!({"key": key, "sent": sent, "delivered": dlv, "verified": ver,
@@ -479,21 +492,6 @@ pub fn deliveries_example() -> Value {
 pub fn replay_example() -> Value {
     v1_example(json!({"replayed": 3}))
 }
-fn inbound_message() -> Value {
-    object(
-        json!({"id": text(), "direction": {"const": "inbound"}, "phone": text(), "phone_masked": masked(), "text": {"type": ["string", "null"]}, "gateway_id": text(),
-               "tenant_id": {"type": ["string", "null"], "description": "In the operators' log (GET /v1/admin/messages) only"},
-               "in_reply_to": {"type": ["string", "null"]}, "keyword": {"type": ["string", "null"], "enum": ["stop", "start", null]}, "received_at": time(), "created_at": time()}),
-        &["id", "direction", "phone", "received_at"],
-    )
-}
-pub fn message_list_ok() -> Value {
-    envelope(object(
-        json!({"items": {"type": "array", "items": {"anyOf": [message(), inbound_message()]}},
-               "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next page; null on the last"}}),
-        &["items"],
-    ))
-}
 pub fn message_list_example() -> Value {
     v1_example(
         json!({"items": [{"id": "inb_0123456789abcdefghjk", "direction": "inbound", "phone": "+14155550123", "text": "Running 5 minutes late", "gateway_id": "phone-1", "in_reply_to": "msg_01jd9", "keyword": null, "received_at": "2026-11-25T10:02:00.000Z", "created_at": "2026-11-25T10:02:01.000Z", "phone_masked": "+1415*****23"}], "next_cursor": null}),
@@ -531,4 +529,55 @@ pub fn alerts_example() -> Value {
 
 pub fn fallback_example() -> Value {
     json!({"success": true, "data": {"configured": true, "provider": "twilio", "account_sid": "AC0123456789abcdef0123456789abcdef", "auth": "auth_token", "auth_token_set": true, "api_key_sid": null, "from": "+14155550100", "messaging_service_sid": null, "base_url": "https://api.twilio.com", "status_callback_url": "https://otp.example.com/v1/providers/twilio/status", "updated_at": "2026-12-06T19:00:00Z"}, "request_id": "req_01"})
+}
+pub fn fallback_unset_example() -> Value {
+    v1_example(json!(av::FallbackView::of(None)))
+}
+pub fn backup_run_example() -> Value {
+    v1_example(
+        json!({"day": "2026-12-06", "done": true, "documents": 1840, "sha256": "3f1c0a9e5d2b…", "deleted_days": ["2026-11-28"]}),
+    )
+}
+pub fn cron_run_example() -> Value {
+    v1_example(
+        json!({"tenants": 12, "notices_sent": 0, "verifications_expired": 3, "purged": {"messages": 40, "verifications": 31},
+        "gateways": [{"id": "phone-1", "reachable": true, "latency_ms": 84}], "webhooks": {"delivered": 2}, "backup": "off", "store_error": null,
+        "fleet": {"stuck": {"failed": 0, "rerouted": 0}, "canaries": {"missed": [], "sent": []}, "phones": []}}),
+    )
+}
+pub fn analytics_example() -> Value {
+    use crate::service::ops::analytics::{end_users, summarize, PeriodFigures};
+    let counts = json!({"otp_sent": 12, "otp_resent": 1, "otp_approved": 9, "otp_failed": 1, "delivery_sent": 12,
+        "requests": 40, "error_rate_limited": 1, "users_active": 8, "users_new": 3});
+    let m = counts.as_object().expect("an object");
+    let day = PeriodFigures {
+        end_users: Some(end_users(m, true)),
+        ..summarize("20261206", m)
+    };
+    let total = PeriodFigures {
+        period: "total".into(),
+        heatmap: Some(vec![vec![0; 24]; 7]),
+        ..day.clone()
+    };
+    v1_example(json!(super::views::insights::AnalyticsReport {
+        scope: "_all".into(),
+        granularity: "day".into(),
+        from: "2026-12-06".into(),
+        to: "2026-12-06".into(),
+        total,
+        series: vec![day],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_two_types_share_a_schema_name() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (name, schema) in super::derived() {
+            if let Some(other) = seen.insert(name.clone(), schema.clone()) {
+                assert_eq!(other, schema, "two types are named {name}");
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod compat;
+pub mod insights;
 pub mod system;
 
 use otp_shared::ids::{GatewayId, MessageId};
@@ -224,6 +225,7 @@ pub struct KeyView {
     #[schema(example = "tenant")]
     pub role: String,
     /// A tenant key's scopes (every scope when it was made without a list); none for an admin key.
+    #[schema(value_type = Option<Vec<Scope>>)]
     pub scopes: Option<Vec<String>>,
     pub tenant_id: Option<String>,
     pub label: String,

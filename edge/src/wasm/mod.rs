@@ -125,9 +125,9 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                 "cron".into(),
             );
             let summary = if event.cron() == FLEET_CRON {
-                crate::service::ops::cron::every_minute(&app, &ctx).await
+                serde_json::json!(crate::service::ops::cron::every_minute(&app, &ctx).await)
             } else {
-                crate::service::ops::cron::upkeep(&app, &ctx).await
+                serde_json::json!(crate::service::ops::cron::upkeep(&app, &ctx).await)
             };
             later::run(&app, ctx.take_deferred()).await;
             later::run(

@@ -525,7 +525,7 @@ pub fn backup_path_ok(path: &str) -> bool {
 
 pub async fn cron_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let summary = crate::service::ops::cron::run(app, c.ctx).await;
-    audit::audit(app, c.ctx, c.actor()?, "cron.run", "*", summary.clone()).await;
+    audit::audit(app, c.ctx, c.actor()?, "cron.run", "*", json!(summary)).await;
     Ok(ok(200, summary, c.ctx))
 }
 

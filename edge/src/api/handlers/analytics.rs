@@ -6,10 +6,13 @@ use serde_json::{json, Value};
 use super::Call;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::views::insights::AnalyticsReport;
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
-use crate::service::ops::analytics::{end_users, heatmap, periods, summarize, Granularity};
+use crate::service::ops::analytics::{
+    end_users, heatmap, periods, summarize, Granularity, PeriodFigures,
+};
 
 /// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD` for `scope` (default: today, by hour).
 pub async fn report<P: Platform>(
@@ -41,23 +44,28 @@ pub async fn report<P: Platform>(
     }
     // End users are counted per day, week and month (not per hour).
     let users = g != Granularity::Hour;
-    let with_users = |mut v: Value, m: &serde_json::Map<String, Value>, distinct: bool| {
-        if users {
-            v["end_users"] = end_users(m, distinct);
-        }
-        v
-    };
-    let series: Vec<Value> = list
+    let series: Vec<PeriodFigures> = list
         .iter()
         .zip(&totals)
-        .map(|(p, m)| with_users(summarize(&p[1..], m), m, true))
+        .map(|(p, m)| PeriodFigures {
+            end_users: users.then(|| end_users(m, true)),
+            ..summarize(&p[1..], m)
+        })
         .collect();
-    let mut total = with_users(summarize("total", &sum), &sum, list.len() == 1);
-    if users {
+    let total = PeriodFigures {
+        end_users: users.then(|| end_users(&sum, list.len() == 1)),
         // Sends by UTC weekday (rows Monday..Sunday) and hour (columns 0..23) over the range.
-        total["heatmap"] = json!(heatmap(&sum));
-    }
-    let data = json!({"scope": scope, "granularity": g_text, "from": from, "to": to, "total": total, "series": series});
+        heatmap: users.then(|| heatmap(&sum)),
+        ..summarize("total", &sum)
+    };
+    let data = AnalyticsReport {
+        scope: scope.to_string(),
+        granularity: g_text,
+        from,
+        to,
+        total,
+        series,
+    };
     Ok(ok(200, data, c.ctx))
 }
 

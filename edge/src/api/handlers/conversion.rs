@@ -2,36 +2,20 @@
 //! country, prefix or template) and the service's (`GET /v1/admin/conversion`, also by tenant,
 //! phone and SIM, with each phone's standing).
 
-use serde::Serialize;
-
 use super::Call;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::views::insights::{ConversionReport, DemotionRuleView};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
 use crate::service::fleet::standing;
 use crate::service::ops::analytics::{periods, Granularity};
-use crate::service::ops::conversion::{self, Dim, Row};
+use crate::service::ops::conversion::{self, Dim};
 
 /// What a tenant may break its own figures down by (phones and SIMs are the operator's).
 const TENANT_DIMS: &[Dim] = &[Dim::Country, Dim::Prefix, Dim::Template];
 const MAX_ROWS: usize = 500;
-
-#[derive(Debug, Serialize)]
-pub struct ConversionReport {
-    pub scope: String,
-    pub by: &'static str,
-    pub granularity: String,
-    pub from: String,
-    pub to: String,
-    /// Every text of the scope in the range.
-    pub total: Row,
-    /// One row per value, most codes sent first (at most `limit`).
-    pub rows: Vec<Row>,
-    /// Values left out by `limit`.
-    pub more: usize,
-}
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::msg(ErrorCode::ValidationFailed, msg.into())
@@ -76,13 +60,15 @@ async fn report<P: Platform>(
     rows.truncate(limit);
     Ok(ConversionReport {
         scope: scope.to_string(),
-        by: by.name(),
+        by,
         granularity: g_text,
         from,
         to,
         total: conversion::total(&summed),
         rows,
         more,
+        rule: None,
+        phones: None,
     })
 }
 
@@ -90,7 +76,7 @@ async fn report<P: Platform>(
 pub async fn own<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let tenant = c.tenant()?;
     let r = report(app, c, &tenant.id, TENANT_DIMS).await?;
-    Ok(ok(200, serde_json::json!(r), c.ctx))
+    Ok(ok(200, r, c.ctx))
 }
 
 /// Any tenant's (`tenant_id`) or the whole service's; by phone or SIM, each phone's conversion
@@ -111,16 +97,15 @@ pub async fn admin<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
         Dim::Template,
         Dim::Tenant,
     ];
-    let r = report(app, c, &scope, &dims).await?;
-    let mut data = serde_json::json!(r);
-    if matches!(r.by, "sim" | "gateway") {
+    let mut r = report(app, c, &scope, &dims).await?;
+    if matches!(r.by, Dim::Sim | Dim::Gateway) {
         let rule = crate::service::fleet::converting::rule(app);
-        data["rule"] = serde_json::json!({
-            "window_hours": app.cfg.fleet.conversion_window_hours,
-            "min_codes": rule.min_codes,
-            "below_fraction_of_pool_median": rule.below_fraction,
+        r.rule = Some(DemotionRuleView {
+            window_hours: app.cfg.fleet.conversion_window_hours,
+            min_codes: rule.min_codes,
+            below_fraction_of_pool_median: rule.below_fraction,
         });
-        data["phones"] = serde_json::json!(standing::fleet_conversion(app).await);
+        r.phones = Some(standing::fleet_conversion(app).await);
     }
-    Ok(ok(200, data, c.ctx))
+    Ok(ok(200, r, c.ctx))
 }

@@ -7,6 +7,7 @@ use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
+use crate::api::views::admin::FallbackView;
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
@@ -15,30 +16,22 @@ use crate::service::ops::audit;
 
 pub async fn get<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let cfg = app.repo().get_fallback_config().await?;
-    Ok(ok(200, config::config_json(cfg.as_ref()), c.ctx))
+    Ok(ok(200, FallbackView::of(cfg.as_ref()), c.ctx))
 }
 
 pub async fn put<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let input: config::ConfigInput = body::json(c.req)?;
     let cfg = config::build(app, input, c.ctx.now_ms)?;
     app.repo().put_fallback_config(&cfg).await?;
-    let shown = config::config_json(Some(&cfg));
-    audit::audit(
-        app,
-        c.ctx,
-        c.actor()?,
-        "fallback.update",
-        "*",
-        shown.clone(),
-    )
-    .await;
+    let shown = FallbackView::of(Some(&cfg));
+    audit::audit(app, c.ctx, c.actor()?, "fallback.update", "*", json!(shown)).await;
     Ok(ok(200, shown, c.ctx))
 }
 
 pub async fn delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     app.repo().delete_fallback_config().await?;
     audit::audit(app, c.ctx, c.actor()?, "fallback.delete", "*", json!({})).await;
-    Ok(ok(200, config::config_json(None), c.ctx))
+    Ok(ok(200, FallbackView::of(None), c.ctx))
 }
 
 pub async fn twilio_status<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {

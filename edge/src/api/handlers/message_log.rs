@@ -5,8 +5,6 @@
 //! whole day), `limit` (1 to 200, default 50) and `cursor` (the `next_cursor` of the page before).
 //! Anything else in the query, or a value out of its range, is a 400 naming it.
 
-use serde_json::json;
-
 use super::Call;
 use crate::api::body;
 use crate::api::http::ApiResponse;
@@ -154,11 +152,7 @@ async fn answer<P: Platform>(
         admin,
     )
     .await?;
-    Ok(ok(
-        200,
-        json!({"items": page.items, "next_cursor": page.next_cursor}),
-        c.ctx,
-    ))
+    Ok(ok(200, page, c.ctx))
 }
 
 /// `GET /v1/messages`: the caller's own log.

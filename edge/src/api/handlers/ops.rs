@@ -126,14 +126,14 @@ pub async fn backup_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiR
 /// `POST /v1/admin/backups/run`: today's backup, to the end (bounded: a very large store is
 /// finished by the scheduled runs).
 pub async fn backup_run<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let mut summary = json!({});
-    for _ in 0..20 {
-        summary = backup::backup_step(app, c.ctx, 50).await?;
-        if summary["done"] == true {
+    let mut summary = backup::backup_step(app, c.ctx, 50).await?;
+    for _ in 1..20 {
+        if summary.done {
             break;
         }
+        summary = backup::backup_step(app, c.ctx, 50).await?;
     }
-    audit::audit(app, c.ctx, c.actor()?, "backup.run", "*", summary.clone()).await;
+    audit::audit(app, c.ctx, c.actor()?, "backup.run", "*", json!(summary)).await;
     Ok(ok(200, summary, c.ctx))
 }
 

@@ -10,11 +10,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::TenantView;
+use crate::platform::iso8601;
 use crate::service::abuse::fraud::BlockView;
 use crate::service::abuse::geo::{GlobalGeo, RiskyRange};
 use crate::service::messaging::optouts::OptoutView;
 use crate::service::ops::operators::{AlertConfigView, IncidentView};
 use crate::service::ops::webhooks::deliver::DeliveryView;
+use crate::service::repo::fallback::FallbackConfig;
 use crate::service::tenants::keys::AdminRole;
 
 /// A removal (`DELETE` of a tenant, a webhook endpoint, an opt-out).
@@ -308,4 +310,91 @@ pub struct Deliveries {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Replayed {
     pub replayed: usize,
+}
+
+/// `configured`'s one value on each shape, so the two are told apart by it.
+fn always(value: bool) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Boolean)
+        .enum_values(Some([value]))
+        .build()
+}
+fn always_true() -> utoipa::openapi::Object {
+    always(true)
+}
+fn always_false() -> utoipa::openapi::Object {
+    always(false)
+}
+
+/// How the service signs in to the provider: its API key, or the account's auth token.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackAuth {
+    ApiKey,
+    AuthToken,
+}
+
+/// The paid SMS fallback's provider as set: which secrets are set, never their values.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FallbackSet {
+    /// Always `true`.
+    #[schema(schema_with = always_true)]
+    pub configured: bool,
+    #[schema(example = "twilio")]
+    pub provider: String,
+    #[schema(example = "AC0123456789abcdef0123456789abcdef")]
+    pub account_sid: String,
+    pub auth: FallbackAuth,
+    pub auth_token_set: bool,
+    pub api_key_sid: Option<String>,
+    #[schema(example = "+14155550100")]
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    #[schema(example = "https://api.twilio.com")]
+    pub base_url: String,
+    pub status_callback_url: Option<String>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// No paid SMS fallback: codes no phone can deliver are refused.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackUnset {
+    /// Always `false`.
+    #[schema(schema_with = always_false)]
+    pub configured: bool,
+}
+
+/// `GET`, `PUT` and `DELETE /v1/admin/fallback`: the provider as set, or none (`configured`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FallbackView {
+    Set(FallbackSet),
+    Unset(FallbackUnset),
+}
+
+impl FallbackView {
+    pub fn of(c: Option<&FallbackConfig>) -> FallbackView {
+        let Some(c) = c else {
+            return FallbackView::Unset(FallbackUnset { configured: false });
+        };
+        FallbackView::Set(FallbackSet {
+            configured: true,
+            provider: c.provider.clone(),
+            account_sid: c.account_sid.clone(),
+            auth: if c.api_key_sid.is_some() {
+                FallbackAuth::ApiKey
+            } else {
+                FallbackAuth::AuthToken
+            },
+            auth_token_set: c.auth_token_sealed.is_some(),
+            api_key_sid: c.api_key_sid.clone(),
+            from: c.from.clone(),
+            messaging_service_sid: c.messaging_service_sid.clone(),
+            base_url: c.base_url.clone(),
+            status_callback_url: c.status_callback_url.clone(),
+            updated_at: iso8601(c.updated_at),
+        })
+    }
 }

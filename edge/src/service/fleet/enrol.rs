@@ -63,7 +63,7 @@ pub fn numbers_ok(numbers: &BTreeMap<String, String>) -> Result<(), Error> {
     for (sim, number) in numbers {
         let sim_ok = sim == "default" || sim.parse::<u8>().is_ok_and(|s| s <= 7);
         let canonical = otp_shared::phone::Phone::parse(number).is_ok_and(|p| p.as_str() == number);
-        if !sim_ok || !canonical || numbers.len() > 8 {
+        if !sim_ok || !canonical || numbers.len() > otp_shared::enrol::MAX_NUMBERS {
             return Err(Error::msg(
                 ErrorCode::ValidationFailed,
                 "numbers: keys are \"default\" or a SIM slot 0-7, values E.164 numbers",

@@ -32,7 +32,7 @@ pub struct PhoneRecord {
 }
 
 /// A SIM demoted for its conversion, and the figures that showed it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LowConversion {
     /// `phone-1/default`, `phone-1/sim0`.
     pub sim: String,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::fleet::links;
-use crate::service::fleet::model::{AvoidReason, PhoneRecord};
+use crate::service::fleet::model::{AvoidReason, LowConversion, PhoneRecord};
 use crate::service::fleet::roster;
 
 /// Below this, a phone that is not charging may die mid-queue.
@@ -137,9 +137,17 @@ pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
         .collect()
 }
 
-/// Each phone's conversion standing: `low_conversion` (routed last, with the figures that
-/// showed it) or null.
-pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<Value> {
+/// A phone's conversion standing.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PhoneConversion {
+    #[schema(example = "phone-1")]
+    pub id: String,
+    /// Routed last, with the figures that showed it; none: in good standing.
+    pub low_conversion: Option<LowConversion>,
+}
+
+/// Each phone's conversion standing.
+pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<PhoneConversion> {
     let ids: Vec<String> = roster::roster(app)
         .await
         .iter()
@@ -154,7 +162,10 @@ pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<Value> {
                 .cloned()
                 .flatten()
                 .and_then(|r| r.low_conversion);
-            json!({"id": id, "low_conversion": low})
+            PhoneConversion {
+                id: id.clone(),
+                low_conversion: low,
+            }
         })
         .collect()
 }

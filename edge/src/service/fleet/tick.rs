@@ -20,11 +20,29 @@ use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::repo;
 
-pub async fn tick<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+/// What the fleet's minute did.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FleetTick {
+    /// Messages stuck on a phone, failed over or expired, by outcome (or `error`).
+    #[schema(value_type = Object)]
+    pub stuck: Value,
+    /// Canaries judged missed and sent (or why none were sent).
+    #[schema(value_type = Object)]
+    pub canaries: Value,
+    /// Each phone's standing as this run left it.
+    #[schema(value_type = Vec<Object>)]
+    pub phones: Vec<Value>,
+}
+
+pub async fn tick<P: Platform>(app: &App<P>, ctx: &Ctx) -> FleetTick {
     let (stuck, stuck_by_gateway) = stuck::sweep(app, ctx).await;
     let canaries = canary::run(app, ctx).await;
     let phones = check_phones(app, ctx, &stuck_by_gateway).await;
-    json!({"stuck": stuck, "canaries": canaries, "phones": phones})
+    FleetTick {
+        stuck,
+        canaries,
+        phones,
+    }
 }
 
 /// An alert as the phone record keeps it open: `kind:subject`.

@@ -9,7 +9,7 @@
 
 use otp_shared::phone::Phone;
 use otp_shared::wire::InboundSms;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -322,23 +322,64 @@ async fn approve<P: Platform>(
     }))
 }
 
+/// `inbound`: the direction of a reply (the log's messages the service sent are `outbound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Inbound {
+    Inbound,
+}
+
 /// An inbound SMS as its tenant sees it: the sender and text unsealed.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = InboundMessage)]
+pub struct InboundView {
+    #[schema(example = "inb_0123456789abcdefghjk")]
+    pub id: String,
+    pub direction: Inbound,
+    /// The sender (E.164), or its mask when it cannot be unsealed.
+    #[schema(example = "+14155550123")]
+    pub phone: String,
+    /// The number masked, one rule everywhere: calling code and three digits, then the last two.
+    #[schema(example = "+1415*****23")]
+    pub phone_masked: String,
+    /// None when it cannot be unsealed.
+    pub text: Option<String>,
+    #[schema(example = "phone-1")]
+    pub gateway_id: String,
+    /// The message it answers, when the phone's routes knew it.
+    pub in_reply_to: Option<String>,
+    /// `stop` or `start` when the text was an opt-out keyword.
+    #[schema(example = "stop")]
+    pub keyword: Option<String>,
+    #[schema(format = DateTime)]
+    pub received_at: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl InboundView {
+    pub fn of<P: Platform>(app: &App<P>, r: &InboundRecord) -> InboundView {
+        let open =
+            |what: &str, s: &str| sealing::open(&app.secrets.seal, &format!("{}/{what}", r.id), s);
+        InboundView {
+            id: r.id.clone(),
+            direction: Inbound::Inbound,
+            phone: open("phone", &r.phone_sealed).unwrap_or_else(|| r.phone_masked.clone()),
+            // The one mask (`Phone::masked`), as on the message it answers.
+            phone_masked: r.phone_masked.clone(),
+            text: open("text", &r.text_sealed),
+            gateway_id: r.gateway_id.clone(),
+            in_reply_to: r.in_reply_to.clone(),
+            keyword: r.keyword.clone(),
+            received_at: iso8601(r.received_at),
+            created_at: iso8601(r.created_at),
+        }
+    }
+}
+
+/// [`InboundView`] as JSON (webhooks' `data`, the list of replies).
 pub fn inbound_json<P: Platform>(app: &App<P>, r: &InboundRecord) -> Value {
-    let open =
-        |what: &str, s: &str| sealing::open(&app.secrets.seal, &format!("{}/{what}", r.id), s);
-    json!({
-        "id": r.id,
-        "direction": "inbound",
-        "phone": open("phone", &r.phone_sealed).unwrap_or_else(|| r.phone_masked.clone()),
-        // The one mask (`Phone::masked`), as on the message it answers.
-        "phone_masked": r.phone_masked,
-        "text": open("text", &r.text_sealed),
-        "gateway_id": r.gateway_id,
-        "in_reply_to": r.in_reply_to,
-        "keyword": r.keyword,
-        "received_at": iso8601(r.received_at),
-        "created_at": iso8601(r.created_at),
-    })
+    serde_json::to_value(InboundView::of(app, r)).unwrap_or_default()
 }
 
 #[cfg(test)]

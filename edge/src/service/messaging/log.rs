@@ -2,22 +2,55 @@
 //! replies, newest first, filtered and paged.
 
 use otp_shared::phone::Phone;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::error::{Error, ErrorCode};
 use crate::platform::Platform;
 use crate::service::app::App;
-use crate::service::messaging::dispatch::message_json;
-use crate::service::messaging::inbound;
+use crate::service::messaging::dispatch::MessageView;
+use crate::service::messaging::inbound::InboundView;
 use crate::service::model::MessageRecord;
 use crate::service::repo::inbound::InboundRecord;
 use crate::service::repo::log::{Log, LogQuery};
 
 /// A page of a message log: outbound messages or replies, newest first, as their tenant sees
 /// them (with `tenant_id` for the operators' log across tenants).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MessageLogPage)]
 pub struct LogPage {
-    pub items: Vec<Value>,
+    pub items: Vec<LogItem>,
+    /// Pass as `?cursor=` for the next page; none on the last.
     pub next_cursor: Option<String>,
+}
+
+/// One entry of a message log: a message the service sent, or a reply.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LogItem {
+    Outbound(LoggedMessage),
+    Inbound(LoggedReply),
+}
+
+/// A message the service sent, in a log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoggedMessage {
+    #[serde(flatten)]
+    pub message: MessageView,
+    /// In the operators' log (`GET /v1/admin/messages`) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+/// A reply, in a log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoggedReply {
+    #[serde(flatten)]
+    pub reply: InboundView,
+    /// In the operators' log (`GET /v1/admin/messages`) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
 }
 
 /// The message log behind `GET /v1/messages` and `GET /v1/admin/messages`. `phone` is found
@@ -39,7 +72,7 @@ pub async fn message_log<P: Platform>(
             let found = repo.get_message(id).await?;
             let items = found
                 .filter(|m| log_matches(&q, m))
-                .map(|m| tagged(message_json(&m), &m.tenant_id, with_tenant))
+                .map(|m| outbound(&m, with_tenant))
                 .into_iter()
                 .collect();
             Ok(LogPage {
@@ -50,10 +83,7 @@ pub async fn message_log<P: Platform>(
         (Log::Outbound, None) => {
             let (page, next) = repo.log_page::<MessageRecord>(log, &q, limit).await?;
             Ok(LogPage {
-                items: page
-                    .iter()
-                    .map(|m| tagged(message_json(m), &m.tenant_id, with_tenant))
-                    .collect(),
+                items: page.iter().map(|m| outbound(m, with_tenant)).collect(),
                 next_cursor: next.map(|c| c.encode()),
             })
         }
@@ -67,7 +97,10 @@ pub async fn message_log<P: Platform>(
                 .iter()
                 .map(|r| {
                     let tenant = r.tenant_id.as_deref().unwrap_or("");
-                    tagged(inbound::inbound_json(app, r), tenant, with_tenant)
+                    LogItem::Inbound(LoggedReply {
+                        reply: InboundView::of(app, r),
+                        tenant_id: with_tenant.then(|| tenant.to_string()),
+                    })
                 })
                 .collect();
             Ok(LogPage {
@@ -78,11 +111,11 @@ pub async fn message_log<P: Platform>(
     }
 }
 
-fn tagged(mut v: Value, tenant_id: &str, with_tenant: bool) -> Value {
-    if with_tenant {
-        v["tenant_id"] = json!(tenant_id);
-    }
-    v
+fn outbound(m: &MessageRecord, with_tenant: bool) -> LogItem {
+    LogItem::Outbound(LoggedMessage {
+        message: MessageView::of(m),
+        tenant_id: with_tenant.then(|| m.tenant_id.to_string()),
+    })
 }
 
 /// Whether one message passes the log's filters (the `id` lookup).

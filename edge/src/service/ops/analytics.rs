@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::platform::{iso8601, parse_iso8601};
 
@@ -167,19 +169,42 @@ pub fn heatmap(m: &Map<String, Value>) -> Vec<Vec<i64>> {
     grid
 }
 
+/// End users (distinct verified numbers) in a period or range.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EndUsers {
+    /// Numbers verified; none over several periods (a number active in two counts twice).
+    pub active: Option<i64>,
+    /// Numbers verified for the first time (a number is new once per tenant).
+    pub new: i64,
+    /// Active and not new; none over several periods.
+    pub returning: Option<i64>,
+    /// returning / active (none without an active number, or over several periods).
+    pub returning_rate: Option<f64>,
+}
+
 /// End users (distinct verified numbers) in summed counters. `active` and `returning` are exact
 /// for one period; over several they are a sum of per-period figures (a number active in two
 /// days counts twice), so the caller leaves them out of a multi-period total. `new` adds up:
 /// a number is new once per tenant.
-pub fn end_users(m: &Map<String, Value>, distinct: bool) -> Value {
+pub fn end_users(m: &Map<String, Value>, distinct: bool) -> EndUsers {
     let active = n(m, "users_active");
     let new = n(m, "users_new");
     let returning = (active - new).max(0);
     if distinct {
-        json!({"active": active, "new": new, "returning": returning,
-               "returning_rate": (active > 0).then(|| (returning as f64 / active as f64 * 1000.0).round() / 1000.0)})
+        EndUsers {
+            active: Some(active),
+            new,
+            returning: Some(returning),
+            returning_rate: (active > 0)
+                .then(|| (returning as f64 / active as f64 * 1000.0).round() / 1000.0),
+        }
     } else {
-        json!({"active": null, "new": new, "returning": null, "returning_rate": null})
+        EndUsers {
+            active: None,
+            new,
+            returning: None,
+            returning_rate: None,
+        }
     }
 }
 
@@ -512,8 +537,89 @@ fn coarse_percentile(m: &Map<String, Value>, q: f64) -> Option<Latency> {
     None
 }
 
+/// One period's figures (a row of the analytics' `series`), or the range's (`total`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = AnalyticsPeriod)]
+pub struct PeriodFigures {
+    /// The period (`2026120614` by hour, `20261206` by day, `2026W49`, `202612`), or `total`.
+    pub period: String,
+    /// Code texts, resends included.
+    pub sends: i64,
+    pub verifications: VerificationFigures,
+    /// Direct messages sent.
+    pub messages: i64,
+    /// The paid SMS fallback's texts.
+    pub fallback: FallbackFigures,
+    /// approved / sent (none without a send).
+    pub conversion_rate: Option<f64>,
+    pub delivery: DeliveryFigures,
+    /// API requests answered.
+    pub requests: i64,
+    /// Error answers by code.
+    #[schema(example = json!({"rate_limited": 1}))]
+    pub errors: BTreeMap<String, i64>,
+    pub latency_ms: LatencyFigures,
+    /// Distinct verified numbers: by day, week or month (not by hour).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_users: Option<EndUsers>,
+    /// On the total by day, week or month: sends by UTC weekday (7 rows, Monday first) and hour
+    /// (24 columns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heatmap: Option<Vec<Vec<i64>>>,
+}
+
+/// Verifications started, resent and ended.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct VerificationFigures {
+    pub sent: i64,
+    pub resent: i64,
+    pub approved: i64,
+    pub failed: i64,
+    pub expired: i64,
+}
+
+/// The paid SMS fallback's texts.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FallbackFigures {
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Refused by the provider.
+    pub refused: i64,
+    /// Texts not sent because the tenant's monthly cap was reached.
+    pub cap_reached: i64,
+}
+
+/// Delivery reports from the phones.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DeliveryFigures {
+    pub sent: i64,
+    pub failed: i64,
+    pub expired: i64,
+    /// sent / (sent + failed + expired) (none without a report).
+    pub success_rate: Option<f64>,
+}
+
+/// Request latency percentiles (none without a timed request).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LatencyFigures {
+    pub p50: Option<LatencyFigure>,
+    pub p90: Option<LatencyFigure>,
+    pub p95: Option<LatencyFigure>,
+    pub p99: Option<LatencyFigure>,
+}
+
+/// Milliseconds, or `slower than N` when above the histogram's top.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LatencyFigure {
+    Ms(f64),
+    /// `slower than 10000`.
+    Above(String),
+}
+
 /// One period's figures from its summed counters.
-pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
+pub fn summarize(period: &str, m: &Map<String, Value>) -> PeriodFigures {
     let sent = n(m, "otp_sent");
     let approved = n(m, "otp_approved");
     let delivered = n(m, "delivery_sent");
@@ -525,33 +631,61 @@ pub fn summarize(period: &str, m: &Map<String, Value>) -> Value {
             None
         }
     };
-    let errors: Map<String, Value> = m
+    let errors: BTreeMap<String, i64> = m
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("error_").map(|c| (c.to_string(), v.clone())))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("error_")
+                .map(|c| (c.to_string(), v.as_i64().unwrap_or(0)))
+        })
         .collect();
     let lat = |q| {
         latency_percentile(m, q).map(|l| match l {
-            Latency::Ms(v) => json!(v),
-            Latency::Above(top) => json!(format!("slower than {top}")),
+            Latency::Ms(v) => LatencyFigure::Ms(v),
+            Latency::Above(top) => LatencyFigure::Above(format!("slower than {top}")),
         })
     };
-    json!({
-        "period": period,
-        "sends": sent + n(m, "otp_resent"),
-        "verifications": {"sent": sent, "resent": n(m, "otp_resent"), "approved": approved, "failed": n(m, "otp_failed"), "expired": n(m, "otp_expired")},
-        "messages": n(m, "message_sent"),
-        "fallback": {"sent": n(m, "fallback_sent"), "delivered": n(m, "fallback_delivered"), "failed": n(m, "fallback_failed"), "refused": n(m, "fallback_refused"), "cap_reached": n(m, "fallback_cap_reached")},
-        "conversion_rate": ratio(approved, sent),
-        "delivery": {"sent": delivered, "failed": n(m, "delivery_failed"), "expired": n(m, "delivery_expired"), "success_rate": ratio(delivered, delivered + undelivered)},
-        "requests": n(m, "requests"),
-        "errors": errors,
-        "latency_ms": {"p50": lat(0.5), "p90": lat(0.9), "p95": lat(0.95), "p99": lat(0.99)},
-    })
+    PeriodFigures {
+        period: period.to_string(),
+        sends: sent + n(m, "otp_resent"),
+        verifications: VerificationFigures {
+            sent,
+            resent: n(m, "otp_resent"),
+            approved,
+            failed: n(m, "otp_failed"),
+            expired: n(m, "otp_expired"),
+        },
+        messages: n(m, "message_sent"),
+        fallback: FallbackFigures {
+            sent: n(m, "fallback_sent"),
+            delivered: n(m, "fallback_delivered"),
+            failed: n(m, "fallback_failed"),
+            refused: n(m, "fallback_refused"),
+            cap_reached: n(m, "fallback_cap_reached"),
+        },
+        conversion_rate: ratio(approved, sent),
+        delivery: DeliveryFigures {
+            sent: delivered,
+            failed: n(m, "delivery_failed"),
+            expired: n(m, "delivery_expired"),
+            success_rate: ratio(delivered, delivered + undelivered),
+        },
+        requests: n(m, "requests"),
+        errors,
+        latency_ms: LatencyFigures {
+            p50: lat(0.5),
+            p90: lat(0.9),
+            p95: lat(0.95),
+            p99: lat(0.99),
+        },
+        end_users: None,
+        heatmap: None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn each_counter_shard_has_one_tally_object_which_writes_its_shards_in_turn() {
@@ -751,18 +885,21 @@ mod tests {
         let mut m = Map::new();
         m.insert("users_active".into(), json!(4));
         m.insert("users_new".into(), json!(1));
-        let one = end_users(&m, true);
+        let one = json!(end_users(&m, true));
         assert_eq!(
             (one["active"].as_i64(), one["returning"].as_i64()),
             (Some(4), Some(3))
         );
         assert_eq!(one["returning_rate"], 0.75);
-        let many = end_users(&m, false);
+        let many = json!(end_users(&m, false));
         assert_eq!(
             (many["new"].as_i64(), many["active"].clone()),
             (Some(1), Value::Null)
         );
-        assert_eq!(end_users(&Map::new(), true)["returning_rate"], Value::Null);
+        assert_eq!(
+            json!(end_users(&Map::new(), true))["returning_rate"],
+            Value::Null
+        );
     }
 
     #[test]
@@ -808,7 +945,7 @@ mod tests {
         let mut old = Map::new();
         old.insert("latency_le_250".into(), json!(3));
         assert_eq!(latency_percentile(&old, 0.5), Some(Latency::Ms(250.0)));
-        let s = summarize("D1", &m);
+        let s = json!(summarize("D1", &m));
         assert_eq!(s["errors"]["rate_limited"], 1);
         assert_eq!(s["requests"], 3);
     }
@@ -854,10 +991,13 @@ mod tests {
         m.insert("otp_approved".into(), json!(3));
         m.insert("delivery_sent".into(), json!(3));
         m.insert("delivery_failed".into(), json!(1));
-        let s = summarize("D1", &m);
+        let s = json!(summarize("D1", &m));
         assert_eq!(s["conversion_rate"], 0.75);
         assert_eq!(s["delivery"]["success_rate"], 0.75);
-        assert_eq!(summarize("D2", &Map::new())["conversion_rate"], Value::Null);
+        assert_eq!(
+            json!(summarize("D2", &Map::new()))["conversion_rate"],
+            Value::Null
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::io::{Read, Write as _};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorCode};
@@ -159,17 +159,49 @@ async fn put_json<P: Platform, T: Serialize>(
     app.platform.blob_put(key, bytes).await.map_err(unavailable)
 }
 
-/// Continues (or starts) today's export for up to `pages` store pages. Returns a summary:
-/// `{"day", "done", "documents", "collection"}`.
+/// How far today's export got (`POST /v1/admin/backups/run`, the scheduled job's `backup`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct BackupStep {
+    #[schema(example = "2026-12-06")]
+    pub day: String,
+    /// The day's export is complete (it has a manifest).
+    pub done: bool,
+    /// Documents exported so far.
+    pub documents: u64,
+    /// The collection the next step goes on with (while not done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    /// The manifest's checksum, on the step that completed the day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The days the retention deleted, on the step that completed the day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_days: Option<Vec<String>>,
+}
+
+impl BackupStep {
+    fn at(day: &str, done: bool, documents: u64) -> BackupStep {
+        BackupStep {
+            day: day.to_string(),
+            done,
+            documents,
+            collection: None,
+            sha256: None,
+            deleted_days: None,
+        }
+    }
+}
+
+/// Continues (or starts) today's export for up to `pages` store pages.
 pub async fn backup_step<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
     pages: usize,
-) -> Result<Value, Error> {
+) -> Result<BackupStep, Error> {
     let day = day_of(ctx.now_ms);
     let base = format!("{PREFIX}{day}/");
     if let Some(m) = blob_json::<P, Manifest>(app, &format!("{base}manifest.json")).await? {
-        return Ok(json!({"day": day, "done": true, "documents": m.documents}));
+        return Ok(BackupStep::at(&day, true, m.documents));
     }
     let mut progress = match blob_json::<P, Progress>(app, &format!("{base}progress.json")).await? {
         Some(p) => p,
@@ -233,8 +265,10 @@ pub async fn backup_step<P: Platform>(
     }
     let documents: u64 = progress.parts.iter().map(|(_, p)| p.documents).sum();
     if progress.next < progress.collections.len() {
-        return Ok(json!({"day": day, "done": false, "documents": documents,
-            "collection": progress.collections[progress.next]}));
+        return Ok(BackupStep {
+            collection: Some(progress.collections[progress.next].clone()),
+            ..BackupStep::at(&day, false, documents)
+        });
     }
     let mut counts = std::collections::BTreeMap::new();
     for c in &progress.collections {
@@ -263,9 +297,11 @@ pub async fn backup_step<P: Platform>(
         .await
         .map_err(unavailable)?;
     let deleted = apply_retention(app).await?;
-    Ok(
-        json!({"day": day, "done": true, "documents": documents, "sha256": manifest.sha256, "deleted_days": deleted}),
-    )
+    Ok(BackupStep {
+        sha256: Some(manifest.sha256),
+        deleted_days: Some(deleted),
+        ..BackupStep::at(&day, true, documents)
+    })
 }
 
 /// Every day in the bucket and whether its export is complete.

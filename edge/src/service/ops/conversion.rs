@@ -18,8 +18,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The dimensions, by their short field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// What conversion is broken down by (`?by=`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[schema(as = ConversionBy)]
 #[serde(rename_all = "snake_case")]
 pub enum Dim {
     Tenant,
@@ -190,8 +193,10 @@ pub fn fields(values: &[(Dim, &str)], figure: Figure, ttv_ms: Option<i64>) -> Ve
 }
 
 /// One value's figures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConversionRow)]
 pub struct Row {
+    /// The value (`phone-1/default`, `FR`, `+33612`, …), or `total`.
     pub key: String,
     pub sent: i64,
     pub delivered: i64,
@@ -204,6 +209,7 @@ pub struct Row {
     /// timed approval; `ttv_over_s` instead when it falls in the last, open bucket).
     pub ttv_p50_s: Option<f64>,
     pub ttv_p90_s: Option<f64>,
+    /// The last bucket's bound, seconds: the median or 90th percentile is slower than it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttv_over_s: Option<i64>,
     #[serde(skip)]

@@ -3,17 +3,22 @@
 //! gateway kept as history (every 5 minutes); the fleet's stuck messages, canaries, standings and
 //! alerts (every minute, `fleet::tick`).
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
 use crate::service::fleet::roster;
+use crate::service::fleet::tick::FleetTick;
 use crate::service::model::{Tenant, TenantStatus, VerificationStatus};
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::ops::analytics::Event;
-use crate::service::ops::backup;
+use crate::service::ops::backup::{self, BackupStep};
 use crate::service::ops::notify::{self, Notice};
 use crate::service::ops::usage;
 use crate::service::ops::webhooks::deliver;
@@ -23,16 +28,89 @@ use crate::service::tenants::quota;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// `POST /v1/admin/cron/run`: the upkeep's summary and the fleet's minute.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CronRun)]
+pub struct Run {
+    #[serde(flatten)]
+    pub upkeep: Upkeep,
+    pub fleet: FleetTick,
+}
+
+/// What the upkeep (every 5 minutes) did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CronUpkeep)]
+pub struct Upkeep {
+    /// Tenants looked at for notices.
+    pub tenants: usize,
+    pub notices_sent: usize,
+    /// Pending verifications past their expiry, marked expired.
+    pub verifications_expired: usize,
+    /// Records deleted past their retention, by collection.
+    #[schema(example = json!({"messages": 0, "verifications": 2}))]
+    pub purged: BTreeMap<&'static str, usize>,
+    /// Each phone's health check.
+    pub gateways: Vec<GatewayProbed>,
+    /// Due webhook deliveries by outcome (or `error`).
+    #[schema(value_type = Object)]
+    pub webhooks: Value,
+    pub backup: BackupRun,
+    /// Why the tenants could not be read (none: they were).
+    pub store_error: Option<String>,
+}
+
+/// One phone's health check in the upkeep.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GatewayProbed {
+    #[schema(example = "phone-1")]
+    pub id: String,
+    pub reachable: bool,
+    pub latency_ms: i64,
+}
+
+/// The upkeep's step of today's backup: how far it got, why it failed, or `off`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BackupRun {
+    Step(BackupStep),
+    Failed(BackupFailed),
+    Off(Off),
+}
+
+/// A backup step that failed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BackupFailed {
+    pub error: String,
+    pub cause: Option<String>,
+}
+
+/// `off`: backups are not kept (`BACKUP_KEEP_DAYS` is 0).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = BackupOff)]
+pub enum Off {
+    Off,
+}
+
+/// The every-minute trigger's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Minute {
+    pub fleet: FleetTick,
+    pub webhooks: Value,
+}
+
 /// Everything the scheduled job does: the upkeep (every 5 minutes) and the fleet's part (every
 /// minute; see `fleet::tick`). `POST /v1/admin/cron/run` runs this.
-pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
-    let mut summary = upkeep(app, ctx).await;
-    summary["fleet"] = crate::service::fleet::tick(app, ctx).await;
-    summary
+pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Run {
+    let upkeep = upkeep(app, ctx).await;
+    Run {
+        upkeep,
+        fleet: crate::service::fleet::tick(app, ctx).await,
+    }
 }
 
 /// Notices, expiry, retention and the gateway health history (the 5-minute Cron Trigger).
-pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Upkeep {
     let mut notices = 0;
     let mut tenants = 0;
     let mut cursor: Option<String> = None;
@@ -95,27 +173,44 @@ pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
             .record_gateway_check(&check, &probe.id, ctx.now_ms)
             .await
             .ok();
-        gateways.push(
-            json!({"id": probe.id, "reachable": probe.reachable, "latency_ms": probe.latency_ms}),
-        );
+        gateways.push(GatewayProbed {
+            id: probe.id,
+            reachable: probe.reachable,
+            latency_ms: probe.latency_ms,
+        });
     }
     let webhooks = deliver::run_due_webhooks(app, ctx).await;
     // Today's backup, a bounded step per run until the day's export is complete.
     let backup = if app.cfg.backup.keep_days > 0 {
         match backup::backup_step(app, ctx, app.cfg.backup.pages_per_run as usize).await {
-            Ok(v) => v,
-            Err(e) => json!({"error": e.to_string(), "cause": e.cause}),
+            Ok(v) => BackupRun::Step(v),
+            Err(e) => BackupRun::Failed(BackupFailed {
+                error: e.to_string(),
+                cause: e.cause,
+            }),
         }
     } else {
-        json!("off")
+        BackupRun::Off(Off::Off)
     };
-    json!({"tenants": tenants, "notices_sent": notices, "verifications_expired": expired, "purged": purged, "gateways": gateways, "webhooks": webhooks, "backup": backup, "store_error": store_error})
+    Upkeep {
+        tenants,
+        notices_sent: notices,
+        verifications_expired: expired,
+        purged,
+        gateways,
+        webhooks,
+        backup,
+        store_error,
+    }
 }
 
 /// The every-minute trigger: the fleet's part and the due webhook retries.
-pub async fn every_minute<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+pub async fn every_minute<P: Platform>(app: &App<P>, ctx: &Ctx) -> Minute {
     let fleet = crate::service::fleet::tick(app, ctx).await;
-    json!({"fleet": fleet, "webhooks": deliver::run_due_webhooks(app, ctx).await})
+    Minute {
+        fleet,
+        webhooks: deliver::run_due_webhooks(app, ctx).await,
+    }
 }
 
 async fn tenant_notices<P: Platform>(app: &App<P>, t: &Tenant, ctx: &Ctx) -> usize {
@@ -207,15 +302,15 @@ const RETENTION: [(&str, &str, i64); 11] = [
 ];
 
 /// Deletes records past their retention, at most a few hundred per collection and run.
-async fn purge<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
-    let mut out = serde_json::Map::new();
+async fn purge<P: Platform>(app: &App<P>, ctx: &Ctx) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
     for (collection, field, keep) in RETENTION {
         let n = app
             .repo()
             .purge_before(collection, field, ctx.now_ms - keep, 400)
             .await
             .unwrap_or(0);
-        out.insert(collection.to_string(), json!(n));
+        out.insert(collection, n);
     }
-    Value::Object(out)
+    out
 }

@@ -57,7 +57,9 @@ impl AdminRole {
 
 /// What a tenant key may do. A key without stored scopes (every key made before scopes existed,
 /// and a tenant's first key) has them all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Send codes (and resend them) and direct messages.

@@ -4,22 +4,27 @@
 
 use otp_shared::phone::Phone;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::twilio::{self, Sender};
 use crate::error::{Error, ErrorCode};
-use crate::platform::{iso8601, Platform};
+use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::repo::fallback::{FallbackConfig, FALLBACK_CONFIG};
 use crate::service::sealing;
+
+/// The paid SMS providers the fallback can use (Twilio so far).
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum FallbackProvider {
+    Twilio,
+}
 
 /// `PUT /v1/admin/fallback`'s body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = FallbackConfigInput)]
 pub struct ConfigInput {
-    /// `twilio`.
-    #[schema(example = "twilio")]
+    #[schema(value_type = FallbackProvider, example = "twilio")]
     pub provider: String,
     #[schema(pattern = "^AC[0-9a-fA-F]{32}$")]
     pub account_sid: String,
@@ -207,25 +212,5 @@ pub fn sender(c: &FallbackConfig) -> Sender {
     match (&c.messaging_service_sid, &c.from) {
         (Some(m), _) => Sender::MessagingService(m.clone()),
         (None, f) => Sender::From(f.clone().unwrap_or_default()),
-    }
-}
-
-/// The settings as the admin API shows them: which secrets are set, never their values.
-pub fn config_json(c: Option<&FallbackConfig>) -> Value {
-    match c {
-        None => json!({"configured": false}),
-        Some(c) => json!({
-            "configured": true,
-            "provider": c.provider,
-            "account_sid": c.account_sid,
-            "auth": if c.api_key_sid.is_some() { "api_key" } else { "auth_token" },
-            "auth_token_set": c.auth_token_sealed.is_some(),
-            "api_key_sid": c.api_key_sid,
-            "from": c.from,
-            "messaging_service_sid": c.messaging_service_sid,
-            "base_url": c.base_url,
-            "status_callback_url": c.status_callback_url,
-            "updated_at": iso8601(c.updated_at),
-        }),
     }
 }
