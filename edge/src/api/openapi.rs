@@ -620,6 +620,32 @@ mod tests {
         assert_eq!(stored, [Keyword::Stop, Keyword::Start]);
     }
 
+    #[test]
+    fn the_scheduled_runs_parts_are_typed() {
+        let s = spec();
+        let c = &s["components"]["schemas"];
+        let props = |v: &Value| resolve(&s, v)["properties"].clone();
+        let fleet = &c["FleetTick"]["properties"];
+        let stuck = props(&fleet["stuck"]);
+        for k in ["repaired", "rerouted", "failed", "waiting", "error"] {
+            assert!(stuck[k].is_object(), "stuck.{k}: {stuck}");
+        }
+        let canaries = props(&fleet["canaries"]);
+        assert!(props(&canaries["missed"]["items"])["role"].is_object());
+        let sent = &c["CanarySent"]["oneOf"];
+        assert_eq!(sent.as_array().map(Vec::len), Some(2), "{sent}");
+        let phone = &c["FleetTickPhone"]["oneOf"];
+        assert_eq!(phone.as_array().map(Vec::len), Some(2), "{phone}");
+        let checked = props(&phone[0]);
+        assert_eq!(enum_of(&s, &checked["avoid"]["items"])[0], "unreachable");
+        let hooks = props(&c["CronUpkeep"]["properties"]["webhooks"]);
+        for k in ["delivered", "retry", "failed", "held", "skipped", "error"] {
+            assert!(hooks[k].is_object(), "webhooks.{k}: {hooks}");
+        }
+        // What a run leaves out is not required.
+        assert_eq!(resolve(&s, &fleet["stuck"])["required"], Value::Null);
+    }
+
     /// The operations whose success answer is still a hand-written schema (`schemas.rs`). Every
     /// other JSON answer is a `$ref` to the type its handler answers with (in the v1 envelope's
     /// `data`).
