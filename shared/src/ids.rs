@@ -4,6 +4,10 @@
 /// Longest plain id.
 pub const MAX_PLAIN_ID_LEN: usize = 64;
 
+/// [`is_plain_id`] as a JSON Schema `pattern`, for the OpenAPI document (it cannot say the
+/// Firestore-reserved `__.*__` names apart; the handlers refuse those).
+pub const PLAIN_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
+
 /// True when `s` is 1 to [`MAX_PLAIN_ID_LEN`] characters of `A-Z a-z 0-9 _ -`, and not a name
 /// Firestore reserves for itself (`__.*__`): ids become document ids, and the store refuses those.
 pub fn is_plain_id(s: &str) -> bool {
@@ -235,6 +239,14 @@ mod tests {
         ] {
             assert!(!is_plain_id(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_schema_pattern_says_the_same_length_and_letters() {
+        assert_eq!(
+            PLAIN_ID_PATTERN,
+            format!("^[A-Za-z0-9_-]{{1,{MAX_PLAIN_ID_LEN}}}$")
+        );
     }
 
     #[test]

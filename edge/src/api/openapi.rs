@@ -64,7 +64,7 @@ pub fn spec() -> Value {
         }
         let mut params = Vec::new();
         if r.path.contains("{id}") {
-            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}));
+            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": otp_shared::ids::PLAIN_ID_PATTERN}}));
         }
         params.extend(query_params(r.handler));
         if let Some(body) = doc.body {
@@ -590,12 +590,60 @@ mod tests {
             resolve(&s, scopes)["enum"],
             json!(["send", "verify", "read", "manage"])
         );
+        // A replay's event ids are plain ids, as the path's ids are.
+        let ids = &body("post", "/v1/webhooks/{id}/replay")["properties"]["event_ids"];
+        assert_eq!(ids["maxItems"], json!(100));
+        let id = resolve(&s, &ids["items"]);
+        assert_eq!(id["pattern"], json!(otp_shared::ids::PLAIN_ID_PATTERN));
+        assert_eq!(id["maxLength"], json!(otp_shared::ids::MAX_PLAIN_ID_LEN));
         // A phone declares at most 8 numbers.
+
         let numbers = &body("post", "/v1/gateways/enrol")["properties"]["numbers"];
         assert_eq!(
             numbers["maxProperties"],
             json!(otp_shared::enrol::MAX_NUMBERS)
         );
+    }
+
+    #[test]
+    fn a_replys_keyword_is_the_enum_it_is_stored_as() {
+        use crate::service::messaging::inbound::Keyword;
+        let s = spec();
+        let reply = &s["components"]["schemas"]["InboundMessage"]["properties"]["keyword"];
+        assert_eq!(enum_of(&s, reply), json!(["stop", "start"]));
+        assert_eq!(
+            json!([Keyword::Stop, Keyword::Start]),
+            json!(["stop", "start"])
+        );
+        // The records stored before the type read back.
+        let stored: Vec<Keyword> = serde_json::from_value(json!(["stop", "start"])).unwrap();
+        assert_eq!(stored, [Keyword::Stop, Keyword::Start]);
+    }
+
+    #[test]
+    fn the_scheduled_runs_parts_are_typed() {
+        let s = spec();
+        let c = &s["components"]["schemas"];
+        let props = |v: &Value| resolve(&s, v)["properties"].clone();
+        let fleet = &c["FleetTick"]["properties"];
+        let stuck = props(&fleet["stuck"]);
+        for k in ["repaired", "rerouted", "failed", "waiting", "error"] {
+            assert!(stuck[k].is_object(), "stuck.{k}: {stuck}");
+        }
+        let canaries = props(&fleet["canaries"]);
+        assert!(props(&canaries["missed"]["items"])["role"].is_object());
+        let sent = &c["CanarySent"]["oneOf"];
+        assert_eq!(sent.as_array().map(Vec::len), Some(2), "{sent}");
+        let phone = &c["FleetTickPhone"]["oneOf"];
+        assert_eq!(phone.as_array().map(Vec::len), Some(2), "{phone}");
+        let checked = props(&phone[0]);
+        assert_eq!(enum_of(&s, &checked["avoid"]["items"])[0], "unreachable");
+        let hooks = props(&c["CronUpkeep"]["properties"]["webhooks"]);
+        for k in ["delivered", "retry", "failed", "held", "skipped", "error"] {
+            assert!(hooks[k].is_object(), "webhooks.{k}: {hooks}");
+        }
+        // What a run leaves out is not required.
+        assert_eq!(resolve(&s, &fleet["stuck"])["required"], Value::Null);
     }
 
     /// The operations whose success answer is still a hand-written schema (`schemas.rs`). Every

@@ -22,6 +22,25 @@ pub use otp_shared::enrol::EnrolRequest;
 #[serde(deny_unknown_fields)]
 pub struct NoBody {}
 
+/// An id as the handlers take it (`otp_shared::ids::is_plain_id`): 1 to 64 of `A-Z a-z 0-9 _ -`.
+/// For the schema only: the handlers read the string and check it with their error code.
+pub struct PlainId;
+
+impl utoipa::PartialSchema for PlainId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(otp_shared::ids::PLAIN_ID_PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(otp_shared::ids::MAX_PLAIN_ID_LEN))
+            .examples([serde_json::json!("msg_01jd9-sent")])
+            .into()
+    }
+}
+
+impl ToSchema for PlainId {}
+
 /// `POST /v1/admin/tenants/{id}/renew`: a new period.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -291,7 +310,7 @@ pub struct SeedBody {
 #[serde(deny_unknown_fields)]
 pub struct ReplayBody {
     #[serde(default)]
-    #[schema(min_items = 1, max_items = 100)]
+    #[schema(value_type = Option<Vec<PlainId>>, min_items = 1, max_items = 100)]
     pub event_ids: Option<Vec<String>>,
     #[serde(default)]
     #[schema(format = DateTime)]

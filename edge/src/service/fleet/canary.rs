@@ -13,7 +13,9 @@
 //! canary of this fleet (recorded here; do not forward it to a tenant).
 
 use otp_shared::wire::{MessageKind, MessageState};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::platform::{new_id, Platform};
 use crate::service::app::App;
@@ -68,23 +70,93 @@ pub fn token_of(text: &str) -> Option<String> {
     (token.len() == 16).then_some(token)
 }
 
+/// The canaries' part of a scheduled run.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = CanaryRun)]
+pub struct Run {
+    /// Canaries judged missed by this run.
+    pub missed: Vec<Missed>,
+    /// This run's round, a canary per stop of the ring (none: no round was due, or another run
+    /// took it).
+    pub sent: Vec<Sent>,
+    /// Why there are no canaries, when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A canary judged missed, and the phone the evidence points at, now degraded.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = CanaryMissed)]
+pub struct Missed {
+    /// The canary's record id.
+    pub canary: String,
+    /// The phone degraded.
+    #[schema(example = "phone-2")]
+    pub degraded: String,
+    pub role: CanaryRole,
+    pub reason: String,
+}
+
+/// A canary of a round: handed to its phone, or not even recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = CanarySent)]
+pub enum Sent {
+    HandedOff(HandedOff),
+    NotRecorded(NotRecorded),
+}
+
+/// A canary handed to the sending phone (`refused` when it would not take it).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = CanaryHandedOff)]
+pub struct HandedOff {
+    #[schema(example = "phone-1")]
+    pub from: String,
+    /// The sending SIM's slot; none for the phone's default SIM.
+    pub from_slot: Option<u8>,
+    #[schema(example = "phone-2")]
+    pub to: String,
+    pub to_slot: Option<u8>,
+    pub state: CanaryState,
+    pub message_id: String,
+}
+
+/// A canary whose record could not be written: it was not sent.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = CanaryNotRecorded)]
+pub struct NotRecorded {
+    pub from: String,
+    pub to: String,
+    pub error: String,
+}
+
 /// The scheduled part: overdue canaries judged, then a new round if one is due.
-pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+pub async fn run<P: Platform>(app: &App<P>, ctx: &Ctx) -> Run {
     let ring = ring(&roster::roster(app).await);
     let missed = judge_overdue(app, ctx).await;
     let interval = app.cfg.fleet.canary_interval_ms;
     if interval == 0 || ring.len() < 2 {
-        return json!({"missed": missed, "sent": [], "note": "no canaries: they need CANARY_INTERVAL_MIN > 0 and two numbers in GATEWAYS"});
+        return Run {
+            missed,
+            sent: Vec::new(),
+            note: Some(
+                "no canaries: they need CANARY_INTERVAL_MIN > 0 and two numbers in GATEWAYS".into(),
+            ),
+        };
     }
     let round = ctx.now_ms / interval;
     let sent = match app.repo().claim_canary_round(round, ctx.now_ms).await {
         Ok(true) => send_round(app, ctx, &ring).await,
         _ => Vec::new(),
     };
-    json!({"missed": missed, "sent": sent})
+    Run {
+        missed,
+        sent,
+        note: None,
+    }
 }
 
-async fn send_round<P: Platform>(app: &App<P>, ctx: &Ctx, ring: &[Stop]) -> Vec<Value> {
+async fn send_round<P: Platform>(app: &App<P>, ctx: &Ctx, ring: &[Stop]) -> Vec<Sent> {
     let mut out = Vec::new();
     for (i, from) in ring.iter().enumerate() {
         let to = &ring[(i + 1) % ring.len()];
@@ -93,7 +165,7 @@ async fn send_round<P: Platform>(app: &App<P>, ctx: &Ctx, ring: &[Stop]) -> Vec<
     out
 }
 
-async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) -> Value {
+async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) -> Sent {
     let mut raw = [0u8; 10];
     app.platform.fill_random(&mut raw);
     let token = base32(&raw);
@@ -130,7 +202,11 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
         .commit(vec![repo::canaries::create_write(&id, &record)])
         .await
     {
-        return json!({"from": from.gateway, "to": to.gateway, "error": e.to_string()});
+        return Sent::NotRecorded(NotRecorded {
+            from: from.gateway.clone(),
+            to: to.gateway.clone(),
+            error: e.to_string(),
+        });
     }
     let roster = roster::roster(app).await;
     let links: Vec<_> = roster.iter().filter(|g| g.cfg.id == from.gateway).collect();
@@ -145,12 +221,18 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
         }
     }
     merge_stats(app, &from.gateway, ctx.now_ms, Stat::Sent).await;
-    json!({"from": from.gateway, "from_slot": from.slot, "to": to.gateway, "to_slot": to.slot,
-           "state": record.state, "message_id": record.message_id})
+    Sent::HandedOff(HandedOff {
+        from: from.gateway.clone(),
+        from_slot: from.slot,
+        to: to.gateway.clone(),
+        to_slot: to.slot,
+        state: record.state,
+        message_id: record.message_id,
+    })
 }
 
 /// Canaries whose time is up: each is missed, and the phone the evidence points at is degraded.
-async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
+async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Missed> {
     let Ok(overdue) = app.repo().overdue_canaries(ctx.now_ms, 50).await else {
         return Vec::new();
     };
@@ -205,7 +287,12 @@ async fn judge_overdue<P: Platform>(app: &App<P>, ctx: &Ctx) -> Vec<Value> {
             .await
             .ok();
         merge_stats(app, &c.from_gateway, ctx.now_ms, Stat::Missed).await;
-        out.push(json!({"canary": id, "degraded": gateway, "role": role, "reason": reason}));
+        out.push(Missed {
+            canary: id,
+            degraded: gateway,
+            role,
+            reason,
+        });
     }
     out
 }
@@ -313,6 +400,49 @@ async fn proven<P: Platform>(app: &App<P>, gateway: &str, role: CanaryRole) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The run's answer is the JSON it was built as before it had a type.
+    #[test]
+    fn a_runs_answer_keeps_its_shape() {
+        let handed = Sent::HandedOff(HandedOff {
+            from: "phone-1".into(),
+            from_slot: None,
+            to: "phone-2".into(),
+            to_slot: Some(1),
+            state: CanaryState::Refused,
+            message_id: "cny_1".into(),
+        });
+        let lost = Sent::NotRecorded(NotRecorded {
+            from: "phone-2".into(),
+            to: "phone-1".into(),
+            error: "unavailable".into(),
+        });
+        let missed = Missed {
+            canary: "ab12".into(),
+            degraded: "phone-2".into(),
+            role: CanaryRole::Receive,
+            reason: "a canary phone-1 sent did not arrive".into(),
+        };
+        let run = Run {
+            missed: vec![missed],
+            sent: vec![handed, lost],
+            note: None,
+        };
+        assert_eq!(
+            json!(run),
+            json!({"missed": [{"canary": "ab12", "degraded": "phone-2", "role": "receive",
+                               "reason": "a canary phone-1 sent did not arrive"}],
+                   "sent": [{"from": "phone-1", "from_slot": null, "to": "phone-2", "to_slot": 1,
+                             "state": "refused", "message_id": "cny_1"},
+                            {"from": "phone-2", "to": "phone-1", "error": "unavailable"}]})
+        );
+        let off = Run {
+            missed: Vec::new(),
+            sent: Vec::new(),
+            note: Some("off".into()),
+        };
+        assert_eq!(json!(off), json!({"missed": [], "sent": [], "note": "off"}));
+    }
 
     #[test]
     fn tokens_are_found_in_canary_texts_only() {

@@ -64,7 +64,7 @@ pub struct Degraded {
     pub canary: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CanaryRole {
     Send,
@@ -80,7 +80,7 @@ pub struct CanaryStats {
     pub last_missed_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CanaryState {
     /// Handed to the sending phone; waiting for the text to arrive.
@@ -115,7 +115,7 @@ pub struct CanaryRecord {
 
 /// Why a phone is offered messages only after the others (`standing::avoid_reasons`, plus a
 /// missed canary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AvoidReason {
     Unreachable,

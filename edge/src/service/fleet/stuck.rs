@@ -25,7 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use otp_shared::ids::UnixMs;
 use otp_shared::wire::{FailureClass, MessageKind, MessageState, ERR_HELD};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::platform::Platform;
 use crate::service::app::App;
@@ -105,22 +106,58 @@ impl Found {
     }
 }
 
+/// What a sweep did: the messages it looked at by what became of them (an outcome none had is
+/// left out), or why none could be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = StuckSweep)]
+pub struct Swept {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repaired: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rerouted: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failed: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub waiting: u32,
+    /// The store did not answer: nothing was looked at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Swept {
+    fn add(&mut self, found: Found) {
+        *match found {
+            Found::Repaired => &mut self.repaired,
+            Found::Rerouted => &mut self.rerouted,
+            Found::Failed => &mut self.failed,
+            Found::Waiting => &mut self.waiting,
+        } += 1;
+    }
+}
+
 /// The sweep: `(summary, gateway id -> counts of what was not simply waiting)`.
 pub async fn sweep<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-) -> (Value, BTreeMap<String, BTreeMap<&'static str, u32>>) {
+) -> (Swept, BTreeMap<String, BTreeMap<&'static str, u32>>) {
     let mut per_gateway: BTreeMap<String, BTreeMap<&'static str, u32>> = BTreeMap::new();
-    let mut totals: BTreeMap<&'static str, u32> = BTreeMap::new();
+    let mut totals = Swept::default();
     let due = match app.repo().messages_to_check(ctx.now_ms, BATCH).await {
         Ok(d) => d,
-        Err(e) => return (json!({"error": e.to_string()}), per_gateway),
+        Err(e) => {
+            let error = Some(e.to_string());
+            return (Swept { error, ..totals }, per_gateway);
+        }
     };
     let mut depths = Depths::default();
     for (m, version) in due {
         let gateway = m.gateway_id.to_string();
         let found = look_at(app, ctx, m, &version, &mut depths).await;
-        *totals.entry(found.name()).or_default() += 1;
+        totals.add(found);
         if found != Found::Waiting {
             *per_gateway
                 .entry(gateway)
@@ -129,7 +166,7 @@ pub async fn sweep<P: Platform>(
                 .or_default() += 1;
         }
     }
-    (json!(totals), per_gateway)
+    (totals, per_gateway)
 }
 
 async fn look_at<P: Platform>(
@@ -523,4 +560,32 @@ async fn rerouted<P: Platform>(app: &App<P>, ctx: &Ctx, m: &MessageRecord) -> bo
             reroute::reroute(app, ctx, &m.id).await,
             Rerouted::Handed { .. }
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The sweep's summary names each outcome as the alerts' details do, and lists only the
+    /// ones that happened (the JSON the untyped map gave).
+    #[test]
+    fn a_sweeps_summary_is_the_outcomes_that_happened() {
+        for f in [
+            Found::Repaired,
+            Found::Rerouted,
+            Found::Failed,
+            Found::Waiting,
+        ] {
+            let mut s = Swept::default();
+            s.add(f);
+            assert_eq!(json!(s), json!({f.name(): 1}));
+        }
+        assert_eq!(json!(Swept::default()), json!({}));
+        let down = Swept {
+            error: Some("unavailable".into()),
+            ..Swept::default()
+        };
+        assert_eq!(json!(down), json!({"error": "unavailable"}));
+    }
 }

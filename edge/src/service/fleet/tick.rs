@@ -9,12 +9,14 @@ use serde_json::{json, Value};
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::ctx::Ctx;
+use crate::service::fleet::canary::Run as CanaryRun;
 use crate::service::fleet::converting;
 use crate::service::fleet::gateway::{probe, Probe};
-use crate::service::fleet::model::PhoneRecord;
+use crate::service::fleet::model::{AvoidReason, LowConversion, PhoneRecord};
 use crate::service::fleet::roster;
 use crate::service::fleet::standing;
 use crate::service::fleet::standing::{avoid_reasons, standing_of, Standings};
+use crate::service::fleet::stuck::Swept;
 use crate::service::fleet::{canary, stuck};
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
@@ -24,14 +26,43 @@ use crate::service::repo;
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FleetTick {
     /// Messages stuck on a phone, failed over or expired, by outcome (or `error`).
-    #[schema(value_type = Object)]
-    pub stuck: Value,
+    pub stuck: Swept,
     /// Canaries judged missed and sent (or why none were sent).
-    #[schema(value_type = Object)]
-    pub canaries: Value,
+    pub canaries: CanaryRun,
     /// Each phone's standing as this run left it.
-    #[schema(value_type = Vec<Object>)]
-    pub phones: Vec<Value>,
+    pub phones: Vec<TickPhone>,
+}
+
+/// A phone in the fleet's minute: its standing as the run left it, or (the only item) why the
+/// fleet's records could not be read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[schema(as = FleetTickPhone)]
+pub enum TickPhone {
+    Checked(CheckedPhone),
+    Unread(RecordsUnread),
+}
+
+/// A phone as the fleet's minute left it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckedPhone {
+    #[schema(example = "phone-1")]
+    pub id: String,
+    pub reachable: bool,
+    /// Why it is routed last (empty: it is not).
+    pub avoid: Vec<AvoidReason>,
+    /// Its alerts open, `kind:subject`.
+    #[schema(example = json!(["sim_resting:phone-1/sim0"]))]
+    pub alerts: Vec<String>,
+    /// Set while its codes are verified far less than its peers'.
+    pub low_conversion: Option<LowConversion>,
+}
+
+/// The fleet's records could not be read: no phone was checked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = FleetRecordsUnread)]
+pub struct RecordsUnread {
+    pub error: String,
 }
 
 pub async fn tick<P: Platform>(app: &App<P>, ctx: &Ctx) -> FleetTick {
@@ -152,11 +183,13 @@ async fn check_phones<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
     stuck: &BTreeMap<String, BTreeMap<&'static str, u32>>,
-) -> Vec<Value> {
+) -> Vec<TickPhone> {
     let roster = roster::roster(app).await;
     let ids: Vec<String> = roster.iter().map(|g| g.cfg.id.clone()).collect();
     let Ok(records) = app.repo().phone_records(&ids).await else {
-        return vec![json!({"error": "the fleet records could not be read"})];
+        return vec![TickPhone::Unread(RecordsUnread {
+            error: "the fleet records could not be read".into(),
+        })];
     };
     let now_s = (ctx.now_ms / 1000) as u64;
     let mut records: Vec<PhoneRecord> =
@@ -212,8 +245,13 @@ async fn check_phones<P: Platform>(
             ..prev.clone()
         };
         standings.insert(id.clone(), standing_of(&record));
-        out.push(json!({"id": id, "reachable": p.reachable, "avoid": standing_of(&record), "alerts": alerts,
-            "low_conversion": record.low_conversion}));
+        out.push(TickPhone::Checked(CheckedPhone {
+            id: id.clone(),
+            reachable: p.reachable,
+            avoid: standing_of(&record),
+            alerts,
+            low_conversion: record.low_conversion,
+        }));
         probes.push(p);
     }
     standing::remember_standings(app, standings);
@@ -224,6 +262,30 @@ async fn check_phones<P: Platform>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A phone in the minute's answer is the JSON it was built as before it had a type.
+    #[test]
+    fn a_phones_answer_keeps_its_shape() {
+        let p = TickPhone::Checked(CheckedPhone {
+            id: "phone-1".into(),
+            reachable: false,
+            avoid: vec![AvoidReason::Unreachable, AvoidReason::CanaryMissed],
+            alerts: vec!["phone_down:phone-1".into()],
+            low_conversion: None,
+        });
+        assert_eq!(
+            json!(p),
+            json!({"id": "phone-1", "reachable": false, "avoid": ["unreachable", "canary_missed"],
+                   "alerts": ["phone_down:phone-1"], "low_conversion": null})
+        );
+        let unread = TickPhone::Unread(RecordsUnread {
+            error: "the fleet records could not be read".into(),
+        });
+        assert_eq!(
+            json!(unread),
+            json!({"error": "the fleet records could not be read"})
+        );
+    }
 
     #[test]
     fn alert_keys_round_trip() {

@@ -22,6 +22,7 @@ use crate::service::ops::analytics::Event as AnalyticsEvent;
 use crate::service::ops::webhooks::events::{Event, EventType};
 use crate::service::ops::webhooks::targets;
 use crate::service::otp::reverse;
+pub use crate::service::repo::inbound::Keyword;
 use crate::service::repo::inbound::{self as repo_in, InboundRecord, OptoutRecord, OptoutSource};
 use crate::service::repo::upkeep;
 use crate::service::sealing;
@@ -35,12 +36,6 @@ pub const ROUTE_DAYS: i64 = 7;
 const MAX_TEXT: usize = 1600;
 /// How many times an SMS that lost a race with another approving one is read again.
 const RACE_RETRIES: usize = 4;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keyword {
-    Stop,
-    Start,
-}
 
 /// An opt-out keyword when it is the whole text (any case, spaces and a final `.` or `!` aside).
 pub fn keyword(text: &str) -> Option<Keyword> {
@@ -192,13 +187,7 @@ async fn receive_once<P: Platform>(
         received_at: (sms.received_at as i64 * 1000).min(ctx.now_ms),
         created_at: ctx.now_ms,
         in_reply_to: route.as_ref().map(|r| r.message_id.clone()),
-        keyword: kw.map(|k| {
-            if k == Keyword::Stop {
-                "stop".to_string()
-            } else {
-                "start".to_string()
-            }
-        }),
+        keyword: kw,
     };
     let mut writes = vec![repo_in::inbound_create(&record)];
     let mut events = Vec::new();
@@ -348,9 +337,8 @@ pub struct InboundView {
     pub gateway_id: String,
     /// The message it answers, when the phone's routes knew it.
     pub in_reply_to: Option<String>,
-    /// `stop` or `start` when the text was an opt-out keyword.
-    #[schema(example = "stop")]
-    pub keyword: Option<String>,
+    /// Set when the text was an opt-out keyword.
+    pub keyword: Option<Keyword>,
     #[schema(format = DateTime)]
     pub received_at: String,
     #[schema(format = DateTime)]
@@ -370,7 +358,7 @@ impl InboundView {
             text: open("text", &r.text_sealed),
             gateway_id: r.gateway_id.clone(),
             in_reply_to: r.in_reply_to.clone(),
-            keyword: r.keyword.clone(),
+            keyword: r.keyword,
             received_at: iso8601(r.received_at),
             created_at: iso8601(r.created_at),
         }

@@ -21,7 +21,7 @@ use crate::service::ops::analytics::Event;
 use crate::service::ops::backup::{self, BackupStep};
 use crate::service::ops::notify::{self, Notice};
 use crate::service::ops::usage;
-use crate::service::ops::webhooks::deliver;
+use crate::service::ops::webhooks::deliver::{self, DueRun};
 use crate::service::ops::webhooks::targets;
 use crate::service::repo;
 use crate::service::tenants::quota;
@@ -52,8 +52,7 @@ pub struct Upkeep {
     /// Each phone's health check.
     pub gateways: Vec<GatewayProbed>,
     /// Due webhook deliveries by outcome (or `error`).
-    #[schema(value_type = Object)]
-    pub webhooks: Value,
+    pub webhooks: DueRun,
     pub backup: BackupRun,
     /// Why the tenants could not be read (none: they were).
     pub store_error: Option<String>,
@@ -96,7 +95,7 @@ pub enum Off {
 #[derive(Debug, Clone, Serialize)]
 pub struct Minute {
     pub fleet: FleetTick,
-    pub webhooks: Value,
+    pub webhooks: DueRun,
 }
 
 /// Everything the scheduled job does: the upkeep (every 5 minutes) and the fleet's part (every

@@ -32,8 +32,18 @@ pub struct InboundRecord {
     pub created_at: i64,
     /// The tenant's last message to this number through this phone.
     pub in_reply_to: Option<String>,
-    /// `stop` or `start` when the text was an opt-out keyword.
-    pub keyword: Option<String>,
+    /// Set when the text was an opt-out keyword.
+    pub keyword: Option<Keyword>,
+}
+
+/// An opt-out keyword a reply was: stored and answered as `stop` or `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Keyword {
+    /// STOP, UNSUBSCRIBE, CANCEL, END or QUIT: the number is put on the tenant's opt-out list.
+    Stop,
+    /// START: the number's opt-out by SMS is undone.
+    Start,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use otp_shared::phone::Phone;
 use otp_shared::wire::MessageKind;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::error::{Error, ErrorCode};
 use crate::net::{HttpClient, OutboundRequest};
@@ -148,10 +148,15 @@ pub async fn first_webhook_attempts<P: Platform>(app: &App<P>, ctx: &Ctx, ids: V
 
 /// The scheduled job's part: every due delivery, a subject's events in order, subjects side
 /// by side (at most `LANES` at once). Returns counts by outcome.
-pub async fn run_due_webhooks<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
+pub async fn run_due_webhooks<P: Platform>(app: &App<P>, ctx: &Ctx) -> DueRun {
     let due = match app.repo().due_deliveries(ctx.now_ms, DUE_PER_RUN).await {
         Ok(d) => d,
-        Err(e) => return json!({"error": e.to_string()}),
+        Err(e) => {
+            return DueRun {
+                error: Some(e.to_string()),
+                ..DueRun::default()
+            }
+        }
     };
     let mut groups: BTreeMap<(String, String), Vec<DeliveryRecord>> = BTreeMap::new();
     for d in due {
@@ -167,7 +172,7 @@ pub async fn run_due_webhooks<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
             g
         })
         .collect();
-    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut counts = DueRun::default();
     for chunk in lanes.chunks(LANES) {
         let runs = chunk.iter().map(|lane| async move {
             let mut out = Vec::new();
@@ -178,12 +183,52 @@ pub async fn run_due_webhooks<P: Platform>(app: &App<P>, ctx: &Ctx) -> Value {
         });
         for outcomes in futures_util::future::join_all(runs).await {
             for o in outcomes {
-                *counts.entry(outcome_name(o)).or_default() += 1;
+                counts.add(o);
             }
         }
     }
     usage::count(app, &ctx.take_events(), ctx.now_ms);
-    json!(counts)
+    counts
+}
+
+/// What a scheduled run did with the due deliveries: how many by outcome (an outcome none had
+/// is left out), or why none could be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookRun)]
+pub struct DueRun {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub delivered: u32,
+    /// Failed, to be retried.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retry: u32,
+    /// Failed for good.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failed: u32,
+    /// Behind an earlier event of their subject.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held: u32,
+    /// No longer pending, or taken up by another run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: u32,
+    /// The store did not answer: none was taken up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl DueRun {
+    fn add(&mut self, o: Outcome) {
+        *match o {
+            Outcome::Delivered => &mut self.delivered,
+            Outcome::Retry => &mut self.retry,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Held => &mut self.held,
+            Outcome::Skipped => &mut self.skipped,
+        } += 1;
+    }
 }
 
 /// Takes up one delivery: reads it with its endpoint and predecessors, attempts it, records
@@ -548,5 +593,38 @@ fn outcome_name(o: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Held => "held",
         Outcome::Skipped => "skipped",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run's counts are named as the outcomes are counted elsewhere, and only the ones that
+    /// happened are listed (the JSON the untyped map gave).
+    #[test]
+    fn a_runs_counts_are_the_outcomes_that_happened() {
+        let all = [
+            Outcome::Delivered,
+            Outcome::Retry,
+            Outcome::Failed,
+            Outcome::Held,
+            Outcome::Skipped,
+        ];
+        for o in all {
+            let mut run = DueRun::default();
+            run.add(o);
+            run.add(o);
+            assert_eq!(json!(run), json!({outcome_name(o): 2}));
+        }
+        assert_eq!(json!(DueRun::default()), json!({}));
+        let down = DueRun {
+            error: Some("unavailable".into()),
+            ..DueRun::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&json!(down)).unwrap(),
+            r#"{"error":"unavailable"}"#
+        );
     }
 }
