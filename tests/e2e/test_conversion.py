@@ -40,7 +40,9 @@ def by(client, path):
 
 def test_a_sim_whose_codes_are_never_verified_is_routed_last_and_alerts_once(pool, new_phone):
     admin = Client(pool.url, pool.admin_key)
-    tenant = tenant_on(pool, quota=500)
+    # Routing is random, so phone-1 may carry many unverified codes before phone-2 has its six: to
+    # the fraud guard, many codes to +1415 and few verified is a pumping run (not the subject here).
+    tenant = tenant_on(pool, quota=500, settings={"fraud_guard": "off"})
     unverified = []  # the numbers whose codes phone-1 carried
     sent = {"phone-1": 0, "phone-2": 0}
     for _ in range(60):
