@@ -7,6 +7,7 @@
 //! message (it stays there), or it never had it and now never will (the next phone may have it);
 //! no signed answer leaves the message `unknown` there, for the stuck sweep to settle.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
 
 use crate::config::GatewayConfig;
@@ -30,9 +31,15 @@ pub type Roster = std::sync::Arc<Vec<GatewayLink>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dispatch {
     /// The gateway committed the message to its queue.
-    Queued { gateway_id: String, duplicate: bool },
+    Queued {
+        gateway_id: GatewayId,
+        duplicate: bool,
+    },
     /// The gateway may or may not have it; do not send it elsewhere.
-    Unknown { gateway_id: String, reason: String },
+    Unknown {
+        gateway_id: GatewayId,
+        reason: String,
+    },
     /// No gateway took it; nothing will be sent.
     Refused { reasons: Vec<String> },
 }
@@ -82,7 +89,7 @@ async fn offer<P: Platform>(
         match send_one(p, g, timeout_ms, &msg, path).await {
             Ok(accepted) => {
                 return Dispatch::Queued {
-                    gateway_id: g.cfg.id.clone(),
+                    gateway_id: g.cfg.id.as_str().into(),
                     duplicate: accepted.duplicate,
                 }
             }
@@ -104,14 +111,14 @@ async fn offer<P: Platform>(
                     // It has it (or had it): it is that phone's, whatever happens next.
                     Fenced::Known(_) => {
                         return Dispatch::Queued {
-                            gateway_id: g.cfg.id.clone(),
+                            gateway_id: g.cfg.id.as_str().into(),
                             duplicate: true,
                         }
                     }
                     Fenced::Never => reasons.push(format!("{}: {why}, fenced", g.cfg.id)),
                     Fenced::Unanswered(_) => {
                         return Dispatch::Unknown {
-                            gateway_id: g.cfg.id.clone(),
+                            gateway_id: g.cfg.id.as_str().into(),
                             reason: why,
                         }
                     }

@@ -1,6 +1,7 @@
 //! The fleet's own records: what the scheduled job last learned of each phone (`fleet/{gateway}`)
 //! and each canary text (`canaries/{sha256(token)}`).
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::Health;
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PhoneRecord {
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
     /// Unix ms of the last probe.
     pub checked_at: i64,
     pub reachable: bool,
