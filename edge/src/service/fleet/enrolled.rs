@@ -115,7 +115,7 @@ pub(crate) fn link_of(secrets: &Secrets, p: &EnrolledPhone, now_ms: i64) -> Opti
     let current = keys.current?;
     Some(GatewayLink {
         cfg: GatewayConfig {
-            id: p.id.to_string(),
+            id: p.id.clone(),
             url: p.url.clone(),
             secret: String::new(),
             sim_slot: None,

@@ -89,7 +89,7 @@ async fn offer<P: Platform>(
         match send_one(p, g, timeout_ms, &msg, path).await {
             Ok(accepted) => {
                 return Dispatch::Queued {
-                    gateway_id: g.cfg.id.as_str().into(),
+                    gateway_id: g.cfg.id.clone(),
                     duplicate: accepted.duplicate,
                 }
             }
@@ -111,14 +111,14 @@ async fn offer<P: Platform>(
                     // It has it (or had it): it is that phone's, whatever happens next.
                     Fenced::Known(_) => {
                         return Dispatch::Queued {
-                            gateway_id: g.cfg.id.as_str().into(),
+                            gateway_id: g.cfg.id.clone(),
                             duplicate: true,
                         }
                     }
                     Fenced::Never => reasons.push(format!("{}: {why}, fenced", g.cfg.id)),
                     Fenced::Unanswered(_) => {
                         return Dispatch::Unknown {
-                            gateway_id: g.cfg.id.as_str().into(),
+                            gateway_id: g.cfg.id.clone(),
                             reason: why,
                         }
                     }
@@ -296,7 +296,7 @@ pub async fn signed_exchange<P: Platform, T: serde::Serialize>(
 /// not reachable, whatever answered it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Probe {
-    pub id: String,
+    pub id: GatewayId,
     pub reachable: bool,
     pub latency_ms: i64,
     pub health: Option<wire::Health>,

@@ -100,9 +100,9 @@ pub enum CanaryState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CanaryRecord {
     pub message_id: String,
-    pub from_gateway: String,
+    pub from_gateway: GatewayId,
     pub from_slot: Option<u8>,
-    pub to_gateway: String,
+    pub to_gateway: GatewayId,
     pub to_slot: Option<u8>,
     pub state: CanaryState,
     pub sent_at: i64,
@@ -131,4 +131,4 @@ pub enum AvoidReason {
 }
 
 /// Gateway id -> why it is routed last (empty: it is not).
-pub type Standings = std::collections::HashMap<String, Vec<AvoidReason>>;
+pub type Standings = std::collections::HashMap<otp_shared::ids::GatewayId, Vec<AvoidReason>>;

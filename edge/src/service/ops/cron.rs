@@ -174,7 +174,7 @@ pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Upkeep {
             .await
             .ok();
         gateways.push(GatewayProbed {
-            id: probe.id,
+            id: probe.id.to_string(),
             reachable: probe.reachable,
             latency_ms: probe.latency_ms,
         });

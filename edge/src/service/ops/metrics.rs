@@ -359,7 +359,7 @@ pub async fn prometheus<P: Platform>(
     let duplicates: Vec<(String, u64)> = links::gateway_probes(app)
         .await
         .into_iter()
-        .filter_map(|p| p.health.map(|h| (p.id, h.duplicates)))
+        .filter_map(|p| p.health.map(|h| (p.id.to_string(), h.duplicates)))
         .collect();
     let mut text = render(&month, &checks, &open, route_of);
     text.push_str(&render_outcomes(&outcomes, &duplicates));

@@ -86,7 +86,7 @@ pub async fn pool_number<P: Platform>(
                 Some((
                     (!good, !domestic),
                     ReverseTarget {
-                        gateway_id: g.cfg.id.as_str().into(),
+                        gateway_id: g.cfg.id.clone(),
                         number: number.as_str().to_string(),
                     },
                 ))

@@ -67,7 +67,7 @@ pub async fn unreachable_fleet<P: Platform>(
         .iter()
         .all(|id| {
             standings
-                .get(id)
+                .get(id.as_str())
                 .is_some_and(|why| why.contains(&AvoidReason::Unreachable))
         })
         .then(|| {
