@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct GatewayConfig {
-    pub id: String,
+    pub id: otp_shared::ids::GatewayId,
     pub url: String,
     /// Filled from `GATEWAY_SECRETS`, never from the public `GATEWAYS` var.
     #[serde(default, skip_serializing)]
@@ -207,7 +207,7 @@ impl Config {
                 )));
             }
             g.url = g.url.trim_end_matches('/').to_string();
-            g.secret = secrets.get(&g.id).cloned().ok_or_else(|| {
+            g.secret = secrets.get(g.id.as_str()).cloned().ok_or_else(|| {
                 ConfigError(format!(
                     "GATEWAY_SECRETS has no secret for gateway {:?}",
                     g.id

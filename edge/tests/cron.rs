@@ -79,7 +79,7 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     for (ago, reachable) in [(8 * DAY_MS, true), (2_000, true), (1_000, false)] {
         let check = json!({"gateway_id": "phone-1", "reachable": reachable, "latency_ms": 5, "error": null, "at": now - ago});
         app.repo()
-            .record_gateway_check(&check, "phone-1", now - ago)
+            .record_gateway_check(&check, &"phone-1".into(), now - ago)
             .await
             .unwrap();
     }

@@ -31,15 +31,16 @@ async fn racing_verifications_count_a_number_once_per_period() {
     let cfg = support::config("end-users-race");
     let app = App::new(cfg.clone(), NativePlatform::new(&cfg));
     let now = app.platform.now_ms();
+    let tenant: otp_shared::ids::TenantId = "t_race".into();
     // Eight isolates see the first verification of one number at once.
-    join_all((0..8).map(|_| end_users::seen(&app, "t_race", "slot0123456789abcdef", now))).await;
+    join_all((0..8).map(|_| end_users::seen(&app, &tenant, "slot0123456789abcdef", now))).await;
     // Day, week and month: one active, one new.
     assert_eq!(figures(&app, now).await, vec![(1, 1); 3]);
 
     // Eight more the next day... and a second number the same day, once.
     let next_day = now + 86_400_000;
-    let racers = (0..8).map(|_| end_users::seen(&app, "t_race", "slot0123456789abcdef", next_day));
-    let other = end_users::seen(&app, "t_race", "slotzzzzzzzzzzzzzzzz", next_day);
+    let racers = (0..8).map(|_| end_users::seen(&app, &tenant, "slot0123456789abcdef", next_day));
+    let other = end_users::seen(&app, &tenant, "slotzzzzzzzzzzzzzzzz", next_day);
     futures_util::future::join(join_all(racers), other).await;
     let day = figures(&app, next_day).await[0];
     assert_eq!(day, (2, 1), "two active that day: one returning, one new");

@@ -467,9 +467,17 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
 
     // The inbound path hands over texts: a stranger's is not a canary...
     let ctx = ctx(&app);
-    assert!(!canary::canary_received(&app, &ctx, "phone-2", "Your code is forest river").await);
     assert!(
-        !canary::canary_received(&app, &ctx, "phone-2", "otp-sms canary ZZZZZZZZZZZZZZZZ").await,
+        !canary::canary_received(&app, &ctx, &"phone-2".into(), "Your code is forest river").await
+    );
+    assert!(
+        !canary::canary_received(
+            &app,
+            &ctx,
+            &"phone-2".into(),
+            "otp-sms canary ZZZZZZZZZZZZZZZZ"
+        )
+        .await,
         "unknown token"
     );
     // ...one at the wrong phone is the fleet's own but proves nothing...
@@ -478,7 +486,7 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
         canary::canary_received(
             &app,
             &ctx,
-            "phone-1",
+            &"phone-1".into(),
             &format!("otp-sms canary {}", token('b').to_uppercase())
         )
         .await
@@ -492,7 +500,7 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
         canary::canary_received(
             &app,
             &ctx,
-            "phone-2",
+            &"phone-2".into(),
             &format!("otp-sms canary {}", token('b').to_uppercase())
         )
         .await
@@ -507,7 +515,7 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
         canary::canary_received(
             &app,
             &ctx,
-            "phone-2",
+            &"phone-2".into(),
             &format!("otp-sms canary {}", token('b'))
         )
         .await
@@ -517,7 +525,7 @@ async fn a_missed_canary_degrades_the_phone_alerts_and_a_canary_that_arrives_cle
         canary::canary_received(
             &app,
             &ctx,
-            "phone-2",
+            &"phone-2".into(),
             &format!("otp-sms canary {}", token('a'))
         )
         .await

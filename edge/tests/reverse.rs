@@ -81,9 +81,10 @@ async fn two_texts_at_once_approve_once_and_the_other_is_kept_as_a_plain_sms() {
         sms(1, user.as_str(), &started.text),
         sms(2, user.as_str(), &shouted),
     );
+    let phone: otp_shared::ids::GatewayId = "phone-1".into();
     let (a, b) = tokio::join!(
-        inbound::receive_inbound(&app, &c1, "phone-1", &s1),
-        inbound::receive_inbound(&app, &c2, "phone-1", &s2),
+        inbound::receive_inbound(&app, &c1, &phone, &s1),
+        inbound::receive_inbound(&app, &c2, &phone, &s2),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(!a.duplicate && !b.duplicate, "{a:?} {b:?}");
@@ -119,7 +120,7 @@ async fn two_texts_at_once_approve_once_and_the_other_is_kept_as_a_plain_sms() {
     let again = inbound::receive_inbound(
         &app,
         &ctx(&app, "req_in_3"),
-        "phone-1",
+        &"phone-1".into(),
         &sms(3, user.as_str(), &started.text),
     )
     .await

@@ -215,7 +215,7 @@ async fn run<P: Platform>(
                 if let crate::service::tenants::auth::Principal::Tenant { tenant, .. } =
                     &who.principal
                 {
-                    *tenant_id = Some(tenant.id.clone());
+                    *tenant_id = Some(tenant.id.to_string());
                 }
                 let scope = match route.access {
                     Access::Tenant(scope) => scope,
@@ -255,7 +255,7 @@ async fn run<P: Platform>(
         }
     }
     let scope = match (&tenant, &actor) {
-        (Some(t), _) => t.id.clone(),
+        (Some(t), _) => t.id.to_string(),
         (None, Some(a)) => format!("admin-{a}"),
         _ => String::new(),
     };

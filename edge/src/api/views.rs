@@ -261,7 +261,7 @@ impl KeyView {
             prefix: k.prefix.clone(),
             role: role.to_string(),
             scopes,
-            tenant_id: (!k.tenant_id.is_empty()).then(|| k.tenant_id.clone()),
+            tenant_id: (!k.tenant_id.is_empty()).then(|| k.tenant_id.to_string()),
             label: k.label.clone(),
             status: k.status,
             expires_at: (k.expires_at != 0).then(|| iso8601(k.expires_at)),
@@ -314,7 +314,7 @@ pub struct TenantView {
 impl TenantView {
     pub fn of(t: &Tenant) -> TenantView {
         TenantView {
-            id: t.id.clone(),
+            id: t.id.to_string(),
             name: t.name.clone(),
             status: t.status,
             quota: t.quota_total,

@@ -4,6 +4,7 @@
 //! entries are kept apart from its memory, as a Durable Object's storage is, so `evict_gates`
 //! behaves like an eviction.
 
+use otp_shared::ids::TenantId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -88,7 +89,7 @@ impl Platform for NativePlatform {
             g.restore(entries, now);
         }
         let repo = Repo::new(&self.db, &self.http, now, self.shards);
-        let served = g.serve(tenant_id, ask, now, &repo).await;
+        let served = g.serve(&TenantId::from(tenant_id), ask, now, &repo).await;
         let mut stored = self.stored.lock().map_err(|e| e.to_string())?;
         let entries = stored.entry(name.to_string()).or_default();
         for k in served.changes.delete {

@@ -3,6 +3,7 @@
 //! (`tenants::later`, `messaging::later`, `ops::later`) and run by `service::later`; only the
 //! idempotency record, which belongs to the request itself, is declared here.
 
+use otp_shared::ids::TenantId;
 use std::cell::RefCell;
 
 use crate::platform::Hit;
@@ -140,11 +141,11 @@ impl Ctx {
         self.global_switch.get()
     }
 
-    pub fn count(&self, tenant_id: &str, event: Event) {
+    pub fn count(&self, tenant_id: &TenantId, event: Event) {
         self.count_field(tenant_id, event.field());
     }
 
-    pub fn count_field(&self, tenant_id: &str, field: &str) {
+    pub fn count_field(&self, tenant_id: &TenantId, field: &str) {
         self.events
             .borrow_mut()
             .push((tenant_id.to_string(), field.to_string()));

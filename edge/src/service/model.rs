@@ -222,7 +222,7 @@ pub enum TenantStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
     #[serde(default)]
     pub status: TenantStatus,
@@ -247,7 +247,7 @@ impl Tenant {
     /// An active tenant with no quota, no contact and the default settings.
     pub fn new(id: String, name: String, now: i64) -> Self {
         Tenant {
-            id,
+            id: id.into(),
             name,
             status: TenantStatus::Active,
             quota_total: 0,
@@ -275,7 +275,7 @@ pub struct ApiKeyRecord {
     pub role: Role,
     /// Empty for admin keys.
     #[serde(default)]
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub status: KeyStatus,
     /// The key stops working at this time (after a rotation's grace period, or an admin key's
     /// chosen lifetime); 0 = no end.
@@ -385,7 +385,7 @@ impl FailureWindow {
 pub struct VerificationRecord {
     /// `ver_{slot}{6 random}`: the slot is in the id, so a lookup by id is one read too.
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub phone: String,
     pub code_hmac: String,
     pub code_kind: CodeKind,
@@ -419,7 +419,7 @@ pub struct VerificationRecord {
 /// Where the user of a reverse verification texts its words: a phone of the pool and its number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReverseTarget {
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
     pub number: String,
 }
 

@@ -4,6 +4,7 @@
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use otp_shared::ids::TenantId;
 use sha2::{Digest, Sha256};
 
 pub struct Secrets {
@@ -37,7 +38,7 @@ impl Secrets {
 
     /// The document id of the live verification of `phone` for `tenant_id`: 20 base32 characters
     /// (100 bits) of a keyed hash, so a phone number cannot be recovered from the store.
-    pub fn verification_slot(&self, tenant_id: &str, phone: &str) -> String {
+    pub fn verification_slot(&self, tenant_id: &TenantId, phone: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.slot).expect("any key length");
         mac.update(tenant_id.as_bytes());
         mac.update(&[0]);
@@ -102,12 +103,12 @@ mod tests {
     #[test]
     fn slots_name_a_tenant_and_phone_without_showing_either() {
         let s = Secrets::derive("a-server-secret-of-32-characters!", None);
-        let slot = s.verification_slot("t_1", "+14155550123");
+        let slot = s.verification_slot(&"t_1".into(), "+14155550123");
         assert_eq!(slot.len(), SLOT_CHARS);
         assert!(otp_shared::ids::is_plain_id(&slot));
-        assert_eq!(slot, s.verification_slot("t_1", "+14155550123"));
-        assert_ne!(slot, s.verification_slot("t_2", "+14155550123"));
-        assert_ne!(slot, s.verification_slot("t_1", "+14155550124"));
+        assert_eq!(slot, s.verification_slot(&"t_1".into(), "+14155550123"));
+        assert_ne!(slot, s.verification_slot(&"t_2".into(), "+14155550123"));
+        assert_ne!(slot, s.verification_slot(&"t_1".into(), "+14155550124"));
         assert!(!slot.contains("4155550123"));
     }
 

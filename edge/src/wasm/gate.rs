@@ -256,7 +256,8 @@ impl DurableObject for Gate {
                 storage.delete_multiple(stale).await?;
             }
         }
-        let tenant_id = call.gate.strip_prefix("t-").unwrap_or(&call.gate);
+        let tenant_id =
+            otp_shared::ids::TenantId::from(call.gate.strip_prefix("t-").unwrap_or(&call.gate));
         let broken = Firestore::unconfigured();
         let (db, shards) = match &self.store {
             Some((db, shards)) => (db, *shards),
@@ -264,7 +265,7 @@ impl DurableObject for Gate {
         };
         let served = gate
             .serve(
-                tenant_id,
+                &tenant_id,
                 &call.ask,
                 now,
                 &Repo::new(db, &self.http, now, shards),

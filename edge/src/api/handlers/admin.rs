@@ -1,6 +1,7 @@
 //! `/v1/admin/*`: operators' routes. The pipeline has checked the admin key; every change writes
 //! an audit entry (and so does a backup export, which reads everything).
 
+use otp_shared::ids::{GatewayId, TenantId};
 use serde_json::{json, Value};
 
 use super::Call;
@@ -145,7 +146,7 @@ pub async fn tenant_update<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Ap
 pub async fn tenant_delete<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let id = c.param()?;
     load(app, id).await?;
-    app.repo().delete_tenant(id).await?;
+    app.repo().delete_tenant(&TenantId::from(id)).await?;
     auth::forget_cached_keys(app);
     audit::audit(app, c.ctx, c.actor()?, "tenant.delete", id, Value::Null).await;
     Ok(ok(200, Deleted::of(id), c.ctx))
@@ -362,7 +363,14 @@ pub async fn gateway_kill_switch<P: Platform>(
             "reason must be at most 200 characters",
         ));
     }
-    let state = links::set_gateway_kill_switch(app, c.ctx, id, b.engaged, b.reason.clone()).await?;
+    let state = links::set_gateway_kill_switch(
+        app,
+        c.ctx,
+        &GatewayId::from(id),
+        b.engaged,
+        b.reason.clone(),
+    )
+    .await?;
     audit::audit(
         app,
         c.ctx,

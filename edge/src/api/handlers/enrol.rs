@@ -2,6 +2,7 @@
 //! signed re-registration, and the operators' tokens, list, retirement and key rotation.
 
 use otp_shared::enrol::{EnrolRequest, PATH_REGISTER};
+use otp_shared::ids::GatewayId;
 
 use super::Call;
 use crate::api::body;
@@ -28,7 +29,7 @@ pub async fn register<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResp
     let phone =
         enrol::register_phone(app, c.ctx, |h| c.req.header(h), &c.req.body, PATH_REGISTER).await?;
     let data = Registered {
-        gateway_id: phone.id.into(),
+        gateway_id: phone.id,
         url: phone.url,
         version: phone.version,
     };
@@ -48,16 +49,22 @@ pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         }
         None => format!("https://{}", c.req.header("host").unwrap_or("YOUR-WORKER")),
     };
-    let (token, t) =
-        enrol::create_enrol_token(app, c.ctx, c.actor()?, b.gateway_id, b.label, b.ttl_secs)
-            .await?;
+    let (token, t) = enrol::create_enrol_token(
+        app,
+        c.ctx,
+        c.actor()?,
+        b.gateway_id.map(GatewayId::from),
+        b.label,
+        b.ttl_secs,
+    )
+    .await?;
     let command = format!(
         "curl -fsSL {} | bash -s -- --enrol {token} --edge {edge}",
         app.cfg.enrol.install_script_url
     );
     let data = EnrolTokenMade {
         token,
-        gateway_id: t.gateway_id.map(Into::into),
+        gateway_id: t.gateway_id,
         label: t.label,
         expires_at: iso8601(t.expires_at),
         edge_url: edge,

@@ -2,6 +2,7 @@
 //! like delivery reports), a tenant's replies (`GET /v1/messages?direction=inbound`), the opt-out
 //! list (`/v1/optouts`, `/v1/admin/optouts`) and the operators' view of unrouted SMS.
 
+use otp_shared::ids::{GatewayId, TenantId};
 use otp_shared::wire::{self, InboundBatch, MAX_INBOUND_PER_BATCH};
 use serde_json::json;
 
@@ -37,7 +38,8 @@ pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
     }
     let (mut accepted, mut duplicates, mut routed) = (0, 0, 0);
     for sms in &batch.messages {
-        let r = inbound::receive_inbound(app, c.ctx, opened.gateway_id, sms).await?;
+        let r =
+            inbound::receive_inbound(app, c.ctx, &GatewayId::from(opened.gateway_id), sms).await?;
         if r.duplicate {
             duplicates += 1;
         } else {
@@ -69,7 +71,7 @@ pub async fn admin_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRe
     let tenant = c.req.query_param("tenant_id");
     let items: Vec<_> = app
         .repo()
-        .inbound_of(tenant.as_deref(), limit_of(c, 50, 200))
+        .inbound_of(tenant.map(TenantId::from).as_ref(), limit_of(c, 50, 200))
         .await?
         .iter()
         .map(|r| inbound::inbound_json(app, r))
@@ -134,7 +136,7 @@ pub async fn admin_optout_list<P: Platform>(
         .req
         .query_param("tenant_id")
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
-    let items = optouts::list_optouts(app, &tenant, limit_of(c, 100, 500)).await?;
+    let items = optouts::list_optouts(app, &TenantId::from(tenant), limit_of(c, 100, 500)).await?;
     Ok(ok(200, OptoutList { items }, c.ctx))
 }
 
@@ -148,7 +150,15 @@ pub async fn admin_optout_add<P: Platform>(
         .ok_or_else(|| Error::msg(ErrorCode::ValidationFailed, "tenant_id is required"))?;
     let phone = body::phone(b.phone.as_deref(), None)?;
     tenant_exists(app, &tenant).await?;
-    let o = optouts::add_optout(app, c.ctx, &tenant, &phone, OptoutSource::Admin, None).await?;
+    let o = optouts::add_optout(
+        app,
+        c.ctx,
+        &TenantId::from(tenant.as_str()),
+        &phone,
+        OptoutSource::Admin,
+        None,
+    )
+    .await?;
     audit::audit(
         app,
         c.ctx,

@@ -14,6 +14,7 @@ use crate::platform::{parse_iso8601, Platform};
 use crate::service::app::App;
 use crate::service::messaging::log;
 use crate::service::repo::log::{Cursor, Log, LogQuery};
+use otp_shared::ids::TenantId;
 
 const STATES: &[&str] = &["queued", "sending", "sent", "failed", "expired", "unknown"];
 const KINDS: &[&str] = &["otp", "direct", "notification"];
@@ -117,7 +118,11 @@ fn parse(c: &Call<'_>, admin: bool) -> Result<Parsed, Error> {
         id,
         phone,
         query: LogQuery {
-            tenant_id: if admin { param("tenant_id") } else { None },
+            tenant_id: if admin {
+                param("tenant_id").map(TenantId::from)
+            } else {
+                None
+            },
             phone_tag: None,
             state,
             kind,

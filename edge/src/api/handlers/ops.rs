@@ -1,6 +1,7 @@
 //! Operators' routes for what runs the service: alert channels and incidents, metrics (the
 //! service's and one phone's own).
 
+use otp_shared::ids::GatewayId;
 use serde_json::json;
 
 use super::Call;
@@ -77,7 +78,7 @@ pub async fn gateway_metrics<P: Platform>(
     app: &App<P>,
     c: &Call<'_>,
 ) -> Result<ApiResponse, Error> {
-    let text = metrics::gateway_metrics(app, c.ctx, c.param()?).await?;
+    let text = metrics::gateway_metrics(app, c.ctx, &GatewayId::from(c.param()?)).await?;
     Ok(ApiResponse::raw(200, PROMETHEUS, text))
 }
 
@@ -91,7 +92,7 @@ pub async fn gateway_logs<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, otp_shared::wire::LOG_LINES_MAX);
-    let got = links::gateway_logs(app, c.ctx, id, lines).await?;
+    let got = links::gateway_logs(app, c.ctx, &GatewayId::from(id), lines).await?;
     audit::audit(
         app,
         c.ctx,

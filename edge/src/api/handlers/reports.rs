@@ -1,6 +1,7 @@
 //! `POST /internal/gateway/status`: delivery reports, signed and encrypted by a gateway with its
 //! own secret; one report or a batch (`{"reports": [...]}`).
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::{self, StatusBatch, StatusReport};
 use serde_json::json;
 
@@ -17,9 +18,15 @@ pub async fn receive<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespo
     let opened = gateway_callback::open(app, c, wire::PATH_STATUS_CALLBACK).await?;
     let (gateway_id, plain) = (opened.gateway_id, &opened.plain);
     let reports = parse_reports(plain)?;
-    let applied = reports::apply_reports(app, c.ctx, gateway_id, &opened.nonce, &reports)
-        .await?
-        .ok_or_else(|| gateway_callback::unauthorized("replayed_nonce"))?;
+    let applied = reports::apply_reports(
+        app,
+        c.ctx,
+        &GatewayId::from(gateway_id),
+        &opened.nonce,
+        &reports,
+    )
+    .await?
+    .ok_or_else(|| gateway_callback::unauthorized("replayed_nonce"))?;
     Ok(ApiResponse::json(
         200,
         &json!({"success": true, "data": ReportsTaken {

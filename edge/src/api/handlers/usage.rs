@@ -20,7 +20,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     let daily = otp_shared::otp::daily_guess_odds(code_type, s.max_failed_checks_per_day);
     let one_in = |p: f64| format!("1 in {:.0}", 1.0 / p.max(f64::MIN_POSITIVE));
     let usage = Usage {
-        tenant_id: tenant.id.clone(),
+        tenant_id: tenant.id.to_string(),
         tenant_name: tenant.name.clone(),
         quota: QuotaView {
             total: tenant.quota_total,

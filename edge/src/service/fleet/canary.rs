@@ -12,6 +12,7 @@
 //! [`canary_received`]`(ctx, receiving_gateway_id, text)` for each one; `true` means it was a
 //! canary of this fleet (recorded here; do not forward it to a tenant).
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::{MessageKind, MessageState};
 use serde::Serialize;
 use serde_json::json;
@@ -39,7 +40,7 @@ pub const FLEET_TENANT: &str = "_fleet";
 /// One stop of the ring: a SIM of a phone, and its number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stop {
-    pub gateway: String,
+    pub gateway: GatewayId,
     pub slot: Option<u8>,
     pub number: String,
 }
@@ -91,8 +92,8 @@ pub struct Missed {
     /// The canary's record id.
     pub canary: String,
     /// The phone degraded.
-    #[schema(example = "phone-2")]
-    pub degraded: String,
+    #[schema(value_type = String, example = "phone-2")]
+    pub degraded: GatewayId,
     pub role: CanaryRole,
     pub reason: String,
 }
@@ -203,8 +204,8 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
         .await
     {
         return Sent::NotRecorded(NotRecorded {
-            from: from.gateway.clone(),
-            to: to.gateway.clone(),
+            from: from.gateway.to_string(),
+            to: to.gateway.to_string(),
             error: e.to_string(),
         });
     }
@@ -222,9 +223,9 @@ async fn send_one<P: Platform>(app: &App<P>, ctx: &Ctx, from: &Stop, to: &Stop) 
     }
     merge_stats(app, &from.gateway, ctx.now_ms, Stat::Sent).await;
     Sent::HandedOff(HandedOff {
-        from: from.gateway.clone(),
+        from: from.gateway.to_string(),
         from_slot: from.slot,
-        to: to.gateway.clone(),
+        to: to.gateway.to_string(),
         to_slot: to.slot,
         state: record.state,
         message_id: record.message_id,
@@ -306,10 +307,10 @@ enum Stat {
 }
 
 /// Sets one of a phone's canary times, keeping the others.
-async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, stat: Stat) {
+async fn merge_stats<P: Platform>(app: &App<P>, gateway: &GatewayId, at: i64, stat: Stat) {
     let mut stats = app
         .repo()
-        .phone_records(&[gateway.to_string()])
+        .phone_records(std::slice::from_ref(gateway))
         .await
         .ok()
         .and_then(|r| r.into_iter().next().flatten())
@@ -334,7 +335,7 @@ async fn merge_stats<P: Platform>(app: &App<P>, gateway: &str, at: i64, stat: St
 pub async fn canary_received<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     text: &str,
 ) -> bool {
     let Some(token) = token_of(text) else {
@@ -345,7 +346,7 @@ pub async fn canary_received<P: Platform>(
         let Ok(Some((mut c, version))) = app.repo().get_canary(&id).await else {
             return false;
         };
-        if c.to_gateway != gateway_id {
+        if c.to_gateway != *gateway_id {
             app.warn(ctx, "canary_at_the_wrong_phone", gateway_id);
             return true;
         }
@@ -368,10 +369,10 @@ pub async fn canary_received<P: Platform>(
 }
 
 /// A canary proved `role` of `gateway`: a degradation of that side ends.
-async fn proven<P: Platform>(app: &App<P>, gateway: &str, role: CanaryRole) {
+async fn proven<P: Platform>(app: &App<P>, gateway: &GatewayId, role: CanaryRole) {
     let record: Option<PhoneRecord> = app
         .repo()
-        .phone_records(&[gateway.to_string()])
+        .phone_records(std::slice::from_ref(gateway))
         .await
         .ok()
         .and_then(|r| r.into_iter().next().flatten());

@@ -18,6 +18,7 @@
 //!
 //! The merged list of phones (configured and enrolled) is `roster`.
 
+use otp_shared::ids::GatewayId;
 use std::collections::BTreeMap;
 
 use otp_shared::enrol::{self as proto, EnrolRequest, Enrolled, KeyChange, Registration};
@@ -114,7 +115,7 @@ pub async fn create_enrol_token<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
     actor: &str,
-    gateway_id: Option<String>,
+    gateway_id: Option<GatewayId>,
     label: String,
     ttl_secs: Option<u64>,
 ) -> Result<(String, EnrolToken), Error> {
@@ -233,7 +234,7 @@ pub async fn enrol<P: Platform>(
     let id = token
         .gateway_id
         .clone()
-        .unwrap_or_else(|| new_id(&app.platform, "ph"));
+        .unwrap_or_else(|| new_id(&app.platform, "ph").into());
     if configured(app, &id) {
         return Err(Error::new(ErrorCode::GatewayConfigured));
     }
@@ -293,7 +294,7 @@ pub async fn enrol<P: Platform>(
     )
     .await;
     Ok(Enrolled {
-        gateway_id: id,
+        gateway_id: id.into(),
         secret,
     })
 }
@@ -313,9 +314,9 @@ pub async fn register_phone<'h, P: Platform>(
             format!("Gateway request refused: {why}"),
         )
     };
-    let id = header(wire::HEADER_GATEWAY)
+    let id: GatewayId = header(wire::HEADER_GATEWAY)
         .ok_or_else(|| refused("unsigned"))?
-        .to_string();
+        .into();
     if !otp_shared::ids::is_plain_id(&id) {
         return Err(refused("unknown gateway"));
     }
@@ -404,7 +405,7 @@ async fn active_enrolled<P: Platform>(
     }
     let doc = app
         .repo()
-        .get_enrolled(id)
+        .get_enrolled(&GatewayId::from(id))
         .await?
         .ok_or_else(|| Error::new(ErrorCode::GatewayNotFound))?;
     if doc.value.status == PhoneStatus::Retired {

@@ -1,6 +1,7 @@
 //! An enrolled phone as stored (its keys sealed, bound to its id), its one-time tokens, and the
 //! link the edge sends to it through. `enrol` changes them; `roster` lists them.
 
+use otp_shared::ids::GatewayId;
 use std::collections::BTreeMap;
 
 use otp_shared::wire::Keys;
@@ -16,7 +17,7 @@ use crate::service::secrets::Secrets;
 pub struct EnrolToken {
     /// The id the phone will get (the operator's choice), or a generated one.
     #[serde(default)]
-    pub gateway_id: Option<String>,
+    pub gateway_id: Option<GatewayId>,
     #[serde(default)]
     pub label: String,
     pub created_at: i64,
@@ -27,7 +28,7 @@ pub struct EnrolToken {
     pub used_at: Option<i64>,
     /// The phone it enrolled.
     #[serde(default)]
-    pub enrolled: Option<String>,
+    pub enrolled: Option<GatewayId>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +42,7 @@ pub enum PhoneStatus {
 /// A phone that enrolled itself. Its keys are stored sealed only.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EnrolledPhone {
-    pub id: String,
+    pub id: GatewayId,
     #[serde(default)]
     pub label: String,
     /// Empty until the phone registers one.

@@ -7,6 +7,7 @@
 //! message (it stays there), or it never had it and now never will (the next phone may have it);
 //! no signed answer leaves the message `unknown` there, for the stuck sweep to settle.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::{self, Keys, SendAccepted, SendRequest};
 
 use crate::config::GatewayConfig;
@@ -30,9 +31,15 @@ pub type Roster = std::sync::Arc<Vec<GatewayLink>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dispatch {
     /// The gateway committed the message to its queue.
-    Queued { gateway_id: String, duplicate: bool },
+    Queued {
+        gateway_id: GatewayId,
+        duplicate: bool,
+    },
     /// The gateway may or may not have it; do not send it elsewhere.
-    Unknown { gateway_id: String, reason: String },
+    Unknown {
+        gateway_id: GatewayId,
+        reason: String,
+    },
     /// No gateway took it; nothing will be sent.
     Refused { reasons: Vec<String> },
 }
@@ -289,7 +296,7 @@ pub async fn signed_exchange<P: Platform, T: serde::Serialize>(
 /// not reachable, whatever answered it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Probe {
-    pub id: String,
+    pub id: GatewayId,
     pub reachable: bool,
     pub latency_ms: i64,
     pub health: Option<wire::Health>,

@@ -1,6 +1,7 @@
 //! The phones as the API sees them (configured and enrolled, `roster`): their probes (reused for
 //! a minute), a phone's link by id, its kill switch command and its log.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::{self, Keys};
 
 use crate::error::{Error, ErrorCode};
@@ -32,7 +33,7 @@ pub async fn gateway_probes<P: Platform>(app: &App<P>) -> Vec<Probe> {
 /// The phone `gateway_id` (configured or enrolled) and its keys.
 pub async fn gateway_link<P: Platform>(
     app: &App<P>,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
 ) -> Result<(GatewayLink, Keys), Error> {
     let link = roster::roster_link(app, gateway_id)
         .await
@@ -48,7 +49,7 @@ pub async fn gateway_link<P: Platform>(
 pub async fn set_gateway_kill_switch<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     engaged: bool,
     reason: Option<String>,
 ) -> Result<wire::KillSwitchState, Error> {
@@ -90,7 +91,7 @@ pub async fn set_gateway_kill_switch<P: Platform>(
 pub async fn gateway_logs<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     lines: usize,
 ) -> Result<Vec<String>, Error> {
     let (link, keys) = gateway_link(app, gateway_id).await?;

@@ -1,6 +1,7 @@
 //! The fleet's own records: what the scheduled job last learned of each phone (`fleet/{gateway}`)
 //! and each canary text (`canaries/{sha256(token)}`).
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::Health;
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PhoneRecord {
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
     /// Unix ms of the last probe.
     pub checked_at: i64,
     pub reachable: bool,
@@ -99,9 +100,9 @@ pub enum CanaryState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CanaryRecord {
     pub message_id: String,
-    pub from_gateway: String,
+    pub from_gateway: GatewayId,
     pub from_slot: Option<u8>,
-    pub to_gateway: String,
+    pub to_gateway: GatewayId,
     pub to_slot: Option<u8>,
     pub state: CanaryState,
     pub sent_at: i64,
@@ -130,4 +131,4 @@ pub enum AvoidReason {
 }
 
 /// Gateway id -> why it is routed last (empty: it is not).
-pub type Standings = std::collections::HashMap<String, Vec<AvoidReason>>;
+pub type Standings = std::collections::HashMap<otp_shared::ids::GatewayId, Vec<AvoidReason>>;

@@ -4,6 +4,7 @@
 //! last resort rather than a refusal. The reasons come from the scheduled job's probes
 //! (`fleet/{id}` records), read at most once per `FLEET_CACHE_MS` per isolate.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::wire::Health;
 use serde_json::{json, Value};
 
@@ -80,7 +81,7 @@ pub async fn standings<P: Platform>(app: &App<P>) -> Standings {
             return s.clone();
         }
     }
-    let ids: Vec<String> = roster::roster(app)
+    let ids: Vec<GatewayId> = roster::roster(app)
         .await
         .iter()
         .map(|g| g.cfg.id.clone())
@@ -101,7 +102,7 @@ pub async fn standings<P: Platform>(app: &App<P>) -> Standings {
 /// a missed canary, its canary times and its open alerts.
 pub async fn fleet_view<P: Platform>(app: &App<P>) -> Vec<Value> {
     let probes = links::gateway_probes(app).await;
-    let ids: Vec<String> = probes.iter().map(|p| p.id.clone()).collect();
+    let ids: Vec<GatewayId> = probes.iter().map(|p| p.id.clone()).collect();
     let records = app.repo().phone_records(&ids).await.unwrap_or_default();
     let now_s = (app.platform.now_ms() / 1000) as u64;
     let latest = app.cfg.enrol.latest_gateway_version.as_deref();
@@ -148,7 +149,7 @@ pub struct PhoneConversion {
 
 /// Each phone's conversion standing.
 pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<PhoneConversion> {
-    let ids: Vec<String> = roster::roster(app)
+    let ids: Vec<GatewayId> = roster::roster(app)
         .await
         .iter()
         .map(|g| g.cfg.id.clone())
@@ -163,7 +164,7 @@ pub async fn fleet_conversion<P: Platform>(app: &App<P>) -> Vec<PhoneConversion>
                 .flatten()
                 .and_then(|r| r.low_conversion);
             PhoneConversion {
-                id: id.clone(),
+                id: id.to_string(),
                 low_conversion: low,
             }
         })
@@ -189,13 +190,17 @@ pub async fn gateway_order<P: Platform>(app: &App<P>, exclude: &[String]) -> Vec
         Standings::new()
     };
     let start = app.random_below(n as u32) as usize;
-    let round: Vec<&String> = (0..n)
+    let round: Vec<&GatewayId> = (0..n)
         .map(|i| &roster[(start + i) % n].cfg.id)
-        .filter(|id| !exclude.contains(id))
+        .filter(|id| !exclude.iter().any(|e| *e == **id))
         .collect();
-    let avoided = |id: &String| standings.get(id).is_some_and(|w| !w.is_empty());
-    let (good, last): (Vec<&String>, Vec<&String>) = round.into_iter().partition(|id| !avoided(id));
-    good.into_iter().chain(last).cloned().collect()
+    let avoided = |id: &GatewayId| standings.get(id).is_some_and(|w| !w.is_empty());
+    let (good, last): (Vec<&GatewayId>, Vec<&GatewayId>) =
+        round.into_iter().partition(|id| !avoided(id));
+    good.into_iter()
+        .chain(last)
+        .map(|id| id.to_string())
+        .collect()
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ async fn move_elsewhere<P: Platform>(
         Dispatch::Queued { gateway_id, .. } => gateway_id,
         Dispatch::Unknown { gateway_id, reason } => {
             // A copy it may hold is never released: its hold lapses.
-            next.gateway_id = gateway_id.into();
+            next.gateway_id = gateway_id;
             abandon_move(app, ctx, &m.id, &next, &format!("not held: {reason}")).await;
             return Found::Waiting;
         }

@@ -2,6 +2,7 @@
 //! every phone, whose health becomes its standing (`fleet/{id}`) and its alerts. Alerts are raised
 //! when they begin and cleared when they end (the record keeps the ones open), not every minute.
 
+use otp_shared::ids::GatewayId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
@@ -185,7 +186,7 @@ async fn check_phones<P: Platform>(
     stuck: &BTreeMap<String, BTreeMap<&'static str, u32>>,
 ) -> Vec<TickPhone> {
     let roster = roster::roster(app).await;
-    let ids: Vec<String> = roster.iter().map(|g| g.cfg.id.clone()).collect();
+    let ids: Vec<GatewayId> = roster.iter().map(|g| g.cfg.id.clone()).collect();
     let Ok(records) = app.repo().phone_records(&ids).await else {
         return vec![TickPhone::Unread(RecordsUnread {
             error: "the fleet records could not be read".into(),
@@ -198,7 +199,7 @@ async fn check_phones<P: Platform>(
     let mut labelled = Vec::new();
     for (link, r) in roster.iter().zip(&records) {
         let sim = roster::sim_of(app, &link.cfg.id).await;
-        labelled.push((link.cfg.id.clone(), sim, r.clone()));
+        labelled.push((link.cfg.id.to_string(), sim, r.clone()));
     }
     let reviewed = converting::review(app, ctx.now_ms, &labelled).await;
     if let Some(next) = &reviewed {
@@ -214,7 +215,7 @@ async fn check_phones<P: Platform>(
         let id = &link.cfg.id;
         let p = probe(&app.platform, link, 3_000).await;
         let avoid = avoid_reasons(p.reachable, p.health.as_ref(), now_s);
-        let wanted = wanted(id, &p, &prev, stuck.get(id), now_s);
+        let wanted = wanted(id, &p, &prev, stuck.get(id.as_str()), now_s);
         let open: BTreeSet<&String> = prev.alerts.iter().collect();
         for (k, (kind, subject, details)) in &wanted {
             if !open.contains(k) {
@@ -246,7 +247,7 @@ async fn check_phones<P: Platform>(
         };
         standings.insert(id.clone(), standing_of(&record));
         out.push(TickPhone::Checked(CheckedPhone {
-            id: id.clone(),
+            id: id.to_string(),
             reachable: p.reachable,
             avoid: standing_of(&record),
             alerts,

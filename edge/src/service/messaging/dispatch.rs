@@ -16,6 +16,7 @@
 //!    phone may have the message, the answer is never an error: a write that fails then is logged,
 //!    because an error would make the client retry and send twice.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::ids::UnixMs;
 use otp_shared::phone::Phone;
 use otp_shared::sms::SmsInfo;
@@ -405,11 +406,11 @@ pub async fn deliver_outcome<P: Platform>(
     match outcome {
         Dispatch::Queued { gateway_id, .. } if gateway_id == message.gateway_id => {}
         Dispatch::Queued { gateway_id, .. } => {
-            message.gateway_id = gateway_id.into();
+            message.gateway_id = gateway_id;
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
         }
         Dispatch::Unknown { gateway_id, reason } => {
-            message.gateway_id = gateway_id.into();
+            message.gateway_id = gateway_id;
             message.state = DeliveryState::Unknown;
             message.error = Some(reason);
             correct_with(app, ctx, Some(&hooks), &message, &version, None).await;
@@ -509,13 +510,13 @@ fn message_event_writes<P: Platform>(
 
 /// Where a reply from the recipient through `gateway_id` goes: this tenant (not for the
 /// service's own notices).
-pub(crate) fn route_write(p: &Prepared, gateway_id: &str) -> Option<Write> {
+pub(crate) fn route_write(p: &Prepared, gateway_id: &GatewayId) -> Option<Write> {
     (p.for_tenant && !gateway_id.is_empty()).then(|| {
         repo::inbound::route_write(
             gateway_id,
             &p.phone_tag,
             &RouteRecord {
-                tenant_id: p.message.tenant_id.to_string(),
+                tenant_id: p.message.tenant_id.clone(),
                 message_id: p.message.id.to_string(),
                 at: p.message.created_at.0,
             },
@@ -541,7 +542,7 @@ pub(crate) fn send_request(
         text,
         expires_at: (deadline_ms / 1000) as u64,
         sim_slot: None,
-        tenant_id: tenant.id.clone(),
+        tenant_id: tenant.id.to_string(),
         request_id: request_id.to_string(),
         share_weight: Some(tenant.settings.share_weight).filter(|w| *w != 1),
     }

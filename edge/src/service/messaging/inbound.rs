@@ -7,6 +7,7 @@
 //! `receive_inbound` takes one SMS; a canary of the fleet (phones texting each other) goes to
 //! `fleet::canary::canary_received` and no further.
 
+use otp_shared::ids::{GatewayId, TenantId};
 use otp_shared::phone::Phone;
 use otp_shared::wire::InboundSms;
 use serde_json::Value;
@@ -52,7 +53,7 @@ pub fn keyword(text: &str) -> Option<Keyword> {
 }
 
 /// The record id of a gateway's SMS number `seq`: plain, fixed, and no gateway's name in it.
-pub fn inbound_id(gateway_id: &str, seq: u64) -> String {
+pub fn inbound_id(gateway_id: &GatewayId, seq: u64) -> String {
     let h = Sha256::digest(format!("{gateway_id}\0{seq}").as_bytes());
     format!("inb_{}", &base32(&h)[..20])
 }
@@ -61,7 +62,7 @@ pub fn inbound_id(gateway_id: &str, seq: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     pub id: String,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     /// Forwarded before: nothing changed.
     pub duplicate: bool,
     pub keyword: Option<Keyword>,
@@ -86,7 +87,7 @@ pub async fn claim_inbound_nonce<P: Platform>(
 pub async fn receive_inbound<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     sms: &InboundSms,
 ) -> Result<Received, Error> {
     let id = inbound_id(gateway_id, sms.seq);
@@ -139,7 +140,7 @@ pub async fn receive_inbound<P: Platform>(
 async fn receive_once<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     sms: &InboundSms,
     id: &str,
     phone: Option<&Phone>,
@@ -178,7 +179,7 @@ async fn receive_once<P: Platform>(
         id: id.clone(),
         tenant_id: route.as_ref().map(|r| r.tenant_id.clone()),
         routed: route.is_some(),
-        gateway_id: gateway_id.to_string(),
+        gateway_id: gateway_id.clone(),
         seq: sms.seq,
         phone_masked: masked.clone(),
         phone_sealed: seal("phone", &from),
@@ -266,7 +267,7 @@ async fn receive_once<P: Platform>(
 async fn approve<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     sms: &InboundSms,
     id: String,
     phone: Option<&Phone>,
@@ -281,7 +282,7 @@ async fn approve<P: Platform>(
         id: id.clone(),
         tenant_id: Some(v.tenant_id.clone()),
         routed: true,
-        gateway_id: gateway_id.to_string(),
+        gateway_id: gateway_id.clone(),
         seq: sms.seq,
         phone_masked: phone.map(|p| p.masked()).unwrap_or_default(),
         phone_sealed: sealing::seal(&app.secrets.seal, &format!("{id}/phone"), nonce, from),
@@ -333,8 +334,8 @@ pub struct InboundView {
     pub phone_masked: String,
     /// None when it cannot be unsealed.
     pub text: Option<String>,
-    #[schema(example = "phone-1")]
-    pub gateway_id: String,
+    #[schema(value_type = String, example = "phone-1")]
+    pub gateway_id: GatewayId,
     /// The message it answers, when the phone's routes knew it.
     pub in_reply_to: Option<String>,
     /// Set when the text was an opt-out keyword.
@@ -395,10 +396,10 @@ mod tests {
 
     #[test]
     fn ids_are_plain_fixed_and_distinct() {
-        let a = inbound_id("phone-1", 7);
+        let a = inbound_id(&"phone-1".into(), 7);
         assert!(otp_shared::ids::is_plain_id(&a) && a.starts_with("inb_"));
-        assert_eq!(a, inbound_id("phone-1", 7));
-        assert_ne!(a, inbound_id("phone-1", 8));
-        assert_ne!(a, inbound_id("phone-2", 7));
+        assert_eq!(a, inbound_id(&"phone-1".into(), 7));
+        assert_ne!(a, inbound_id(&"phone-1".into(), 8));
+        assert_ne!(a, inbound_id(&"phone-2".into(), 7));
     }
 }

@@ -1,6 +1,7 @@
 //! The message log behind `GET /v1/messages` and `GET /v1/admin/messages`: outbound messages or
 //! replies, newest first, filtered and paged.
 
+use otp_shared::ids::TenantId;
 use otp_shared::phone::Phone;
 use serde::Serialize;
 use serde_json::Value;
@@ -40,7 +41,8 @@ pub struct LoggedMessage {
     pub message: MessageView,
     /// In the operators' log (`GET /v1/admin/messages`) only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tenant_id: Option<TenantId>,
 }
 
 /// A reply, in a log.
@@ -50,7 +52,8 @@ pub struct LoggedReply {
     pub reply: InboundView,
     /// In the operators' log (`GET /v1/admin/messages`) only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tenant_id: Option<TenantId>,
 }
 
 /// The message log behind `GET /v1/messages` and `GET /v1/admin/messages`. `phone` is found
@@ -99,7 +102,7 @@ pub async fn message_log<P: Platform>(
                     let tenant = r.tenant_id.as_deref().unwrap_or("");
                     LogItem::Inbound(LoggedReply {
                         reply: InboundView::of(app, r),
-                        tenant_id: with_tenant.then(|| tenant.to_string()),
+                        tenant_id: with_tenant.then(|| TenantId::from(tenant)),
                     })
                 })
                 .collect();
@@ -114,7 +117,7 @@ pub async fn message_log<P: Platform>(
 fn outbound(m: &MessageRecord, with_tenant: bool) -> LogItem {
     LogItem::Outbound(LoggedMessage {
         message: MessageView::of(m),
-        tenant_id: with_tenant.then(|| m.tenant_id.to_string()),
+        tenant_id: with_tenant.then(|| m.tenant_id.clone()),
     })
 }
 
@@ -122,7 +125,7 @@ fn outbound(m: &MessageRecord, with_tenant: bool) -> LogItem {
 fn log_matches(q: &LogQuery, m: &MessageRecord) -> bool {
     let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
     let state = serde_json::to_value(m.state).ok();
-    eq(&q.tenant_id, &m.tenant_id)
+    q.tenant_id.as_ref().is_none_or(|w| *w == m.tenant_id)
         && eq(&q.kind, m.kind.as_str())
         && eq(
             &q.state,

@@ -3,6 +3,7 @@
 //! tenant's `optout_blocks_otp` is on (a code the person asked for is a transactional message
 //! carriers let through after an opt-out). The number is kept sealed, found by its keyed tag.
 
+use otp_shared::ids::TenantId;
 use otp_shared::phone::Phone;
 use serde::Serialize;
 use serde_json::Value;
@@ -38,7 +39,8 @@ pub fn optout_json<P: Platform>(app: &App<P>, o: &OptoutRecord) -> Value {
 #[schema(as = Optout)]
 pub struct OptoutView {
     pub id: String,
-    pub tenant_id: String,
+    #[schema(value_type = String)]
+    pub tenant_id: TenantId,
     /// E.164 (masked when it cannot be opened).
     #[schema(example = "+14155550123")]
     pub phone: String,
@@ -81,7 +83,7 @@ pub async fn check_optout<P: Platform>(
 pub async fn add_optout<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     phone: &Phone,
     source: OptoutSource,
     first: Option<&FirstCommit<'_>>,
@@ -93,7 +95,7 @@ pub async fn add_optout<P: Platform>(
     }
     let o = OptoutRecord {
         id,
-        tenant_id: tenant_id.to_string(),
+        tenant_id: tenant_id.clone(),
         phone_masked: phone.masked(),
         phone_sealed: String::new(),
         phone_tag: tag,
@@ -123,11 +125,11 @@ pub async fn add_optout<P: Platform>(
 /// Removes an entry of `tenant_id` by its id.
 pub async fn remove_optout<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> Result<(), Error> {
     match app.repo().get_optout(id).await? {
-        Some(o) if o.tenant_id == tenant_id => {
+        Some(o) if o.tenant_id == *tenant_id => {
             app.repo()
                 .commit(vec![Write::delete(repo_in::optout_path(id))])
                 .await?;
@@ -139,7 +141,7 @@ pub async fn remove_optout<P: Platform>(
 
 pub async fn list_optouts<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: usize,
 ) -> Result<Vec<OptoutView>, Error> {
     let list = app.repo().optouts_of(tenant_id, limit).await?;

@@ -4,6 +4,8 @@
 //! Only the gateway that holds a message may report on it; a replayed request finds its nonce and
 //! changes nothing; a report that is no step forward writes nothing.
 
+use otp_shared::ids::GatewayId;
+use otp_shared::ids::TenantId;
 use otp_shared::ids::UnixMs;
 use otp_shared::wire::{MessageState, StatusReport, MAX_REPORTS_PER_BATCH};
 
@@ -43,7 +45,7 @@ fn event_of(state: MessageState) -> Option<Event> {
 pub async fn apply_reports<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     nonce: &str,
     reports: &[StatusReport],
 ) -> Result<Option<Applied>, Error> {
@@ -77,7 +79,7 @@ pub async fn apply_reports<P: Platform>(
                 continue;
             };
             let next = DeliveryState::from_wire(r.state);
-            if m.gateway_id != gateway_id || !m.state.may_become(next) {
+            if m.gateway_id != *gateway_id || !m.state.may_become(next) {
                 continue;
             }
             m.state = next;
@@ -97,16 +99,13 @@ pub async fn apply_reports<P: Platform>(
             return Ok(Some(outcome));
         }
         let mut writes = vec![repo::upkeep::nonce_write(&nonce_sha, ctx.now_ms)];
-        let mut by_tenant: std::collections::BTreeMap<String, Vec<WebhookEvent>> =
+        let mut by_tenant: std::collections::BTreeMap<TenantId, Vec<WebhookEvent>> =
             Default::default();
         for (m, version, _) in messages.iter().flatten().filter(|(_, _, changed)| *changed) {
             writes.push(repo::messages::update_write(m, version));
             let data = crate::service::messaging::messages::message_json(m);
             if let Some(e) = WebhookEvent::for_message(m, data, ctx.now_ms) {
-                by_tenant
-                    .entry(m.tenant_id.to_string())
-                    .or_default()
-                    .push(e);
+                by_tenant.entry(m.tenant_id.clone()).or_default().push(e);
             }
         }
         // Each final state's webhook deliveries ride in the same commit.

@@ -11,6 +11,7 @@
 //! verification (the new message id appended) ride in the new message's commit, each guarded: of
 //! two isolates rerouting the same failure, one wins and the other finds `rerouted_to` set.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::phone::Phone;
 use otp_shared::wire::{FailureClass, MessageKind};
 use serde_json::json;
@@ -40,7 +41,7 @@ pub enum Rerouted {
     /// Handed to another phone (or possibly: `state` is `unknown` after an ambiguous answer).
     Handed {
         message_id: String,
-        gateway_id: String,
+        gateway_id: GatewayId,
         state: DeliveryState,
     },
     /// Nothing to do, and why (not an OTP, may have been sent, code no longer valid...).
@@ -153,7 +154,7 @@ async fn reroute_once<P: Platform>(
                 converted::count(app, ctx, &next, Figure::Sent, None).await;
                 Rerouted::Handed {
                     message_id: next.id.into(),
-                    gateway_id: next.gateway_id.into(),
+                    gateway_id: next.gateway_id,
                     state: next.state,
                 }
             }

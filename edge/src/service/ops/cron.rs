@@ -3,6 +3,7 @@
 //! gateway kept as history (every 5 minutes); the fleet's stuck messages, canaries, standings and
 //! alerts (every minute, `fleet::tick`).
 
+use otp_shared::ids::GatewayId;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -169,11 +170,11 @@ pub async fn upkeep<P: Platform>(app: &App<P>, ctx: &Ctx) -> Upkeep {
             check["kill_switch"] = json!(h.kill_switch);
         }
         app.repo()
-            .record_gateway_check(&check, &probe.id, ctx.now_ms)
+            .record_gateway_check(&check, &GatewayId::from(probe.id.as_str()), ctx.now_ms)
             .await
             .ok();
         gateways.push(GatewayProbed {
-            id: probe.id,
+            id: probe.id.to_string(),
             reachable: probe.reachable,
             latency_ms: probe.latency_ms,
         });

@@ -17,6 +17,7 @@ use crate::service::app::App;
 use crate::service::ops::analytics::{CounterBuffer, Granularity, SHARDS};
 use crate::service::repo::end_users::{marker_path, Seen};
 use crate::store::StoreError;
+use otp_shared::ids::TenantId;
 
 /// The periods an end user's end-user counts change at (day, week, month).
 pub const PERIODS: [Granularity; 3] = [Granularity::Day, Granularity::Week, Granularity::Month];
@@ -57,7 +58,7 @@ pub fn on_verified(found: Option<Seen>, now: i64) -> (Vec<Granularity>, bool, Op
 
 /// The counter increments of one verification's end-user figures, on `shard`.
 pub fn increments(
-    tenant_id: &str,
+    tenant_id: &TenantId,
     active: &[Granularity],
     new: bool,
     now: i64,
@@ -72,7 +73,7 @@ pub fn increments(
 }
 
 /// After an approval: records the number as seen and counts it (see the module's comment).
-pub async fn seen<P: Platform>(app: &App<P>, tenant_id: &str, slot: &str, now: i64) {
+pub async fn seen<P: Platform>(app: &App<P>, tenant_id: &TenantId, slot: &str, now: i64) {
     let path = marker_path(tenant_id, slot);
     for _ in 0..4 {
         let found = match app.repo().get_seen(&path).await {
@@ -129,7 +130,7 @@ mod tests {
                 last_ms: now
             })
         );
-        let docs = increments("t1", &active, new, now, 2);
+        let docs = increments(&"t1".into(), &active, new, now, 2);
         let doc = |p: &str| docs.iter().find(|(d, _)| d == p).unwrap().1.clone();
         let both = vec![
             ("users_active".to_string(), 1),

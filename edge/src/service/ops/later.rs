@@ -3,6 +3,7 @@
 use crate::service::model::Tenant;
 use crate::service::ops::incidents::AlertKind;
 use crate::service::ops::notices::Notice;
+use otp_shared::ids::TenantId;
 
 #[derive(Debug, Clone)]
 pub enum Later {
@@ -13,7 +14,7 @@ pub enum Later {
     /// A tenant's end user verified: its first/last-seen marker and the end-user counts
     /// (`end_users`). `slot` is the keyed hash naming the number, never the number.
     EndUserSeen {
-        tenant_id: String,
+        tenant_id: TenantId,
         slot: String,
         at_ms: i64,
     },

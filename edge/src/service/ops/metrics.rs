@@ -5,6 +5,7 @@
 //! messages with each phone's refused second sends (`fleet::outcomes`). Counters restart each month (Prometheus'
 //! `rate` takes a reset in its stride); the store requests are this isolate's own.
 
+use otp_shared::ids::GatewayId;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -358,7 +359,7 @@ pub async fn prometheus<P: Platform>(
     let duplicates: Vec<(String, u64)> = links::gateway_probes(app)
         .await
         .into_iter()
-        .filter_map(|p| p.health.map(|h| (p.id, h.duplicates)))
+        .filter_map(|p| p.health.map(|h| (p.id.to_string(), h.duplicates)))
         .collect();
     let mut text = render(&month, &checks, &open, route_of);
     text.push_str(&render_outcomes(&outcomes, &duplicates));
@@ -369,7 +370,7 @@ pub async fn prometheus<P: Platform>(
 pub async fn gateway_metrics<P: Platform>(
     app: &App<P>,
     ctx: &crate::service::ctx::Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
 ) -> Result<String, Error> {
     use crate::error::ErrorCode;
     use otp_shared::wire;

@@ -13,6 +13,7 @@
 //! A phone's inbox does not say which of its SIMs received a text: the words approve when they
 //! arrive at the phone that owns the pool number, through any of its SIMs, and at no other phone.
 
+use otp_shared::ids::GatewayId;
 use otp_shared::otp::{self as rules, CodeType};
 use otp_shared::phone::Phone;
 use sha2::{Digest, Sha256};
@@ -54,7 +55,7 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// The pointer's key: a keyed hash of the receiving phone, the sender and the words.
-pub fn key(hmac_key: &[u8], gateway_id: &str, sender: &str, text: &str) -> String {
+pub fn key(hmac_key: &[u8], gateway_id: &GatewayId, sender: &str, text: &str) -> String {
     rules::code_hmac(
         hmac_key,
         &format!("reverse\0{gateway_id}\0{sender}"),
@@ -194,7 +195,7 @@ pub struct Approval {
 pub async fn approval_for<P: Platform>(
     app: &App<P>,
     ctx: &Ctx,
-    gateway_id: &str,
+    gateway_id: &GatewayId,
     sender: &Phone,
     text: &str,
 ) -> Result<Option<Approval>, Error> {
@@ -218,7 +219,7 @@ pub async fn approval_for<P: Platform>(
         && v.expires_at > ctx.now_ms
         && v.reverse
             .as_ref()
-            .is_some_and(|r| r.gateway_id == gateway_id)
+            .is_some_and(|r| r.gateway_id == *gateway_id)
         && rules::hmac_matches(
             &app.secrets.code_hmac,
             &v.id,
@@ -261,12 +262,27 @@ mod tests {
             assert_eq!(normalize(t), "forestriver", "{t:?}");
         }
         assert_eq!(normalize(" .! "), "");
-        let k = key(b"k", "phone-1", "+14155550123", "Forest river");
-        assert_eq!(k, key(b"k", "phone-1", "+14155550123", "forest RIVER."));
-        assert_ne!(k, key(b"k", "phone-2", "+14155550123", "forest river"));
-        assert_ne!(k, key(b"k", "phone-1", "+14155550124", "forest river"));
-        assert_ne!(k, key(b"k", "phone-1", "+14155550123", "forest rivers"));
-        assert_ne!(k, key(b"other", "phone-1", "+14155550123", "forest river"));
+        let k = key(b"k", &"phone-1".into(), "+14155550123", "Forest river");
+        assert_eq!(
+            k,
+            key(b"k", &"phone-1".into(), "+14155550123", "forest RIVER.")
+        );
+        assert_ne!(
+            k,
+            key(b"k", &"phone-2".into(), "+14155550123", "forest river")
+        );
+        assert_ne!(
+            k,
+            key(b"k", &"phone-1".into(), "+14155550124", "forest river")
+        );
+        assert_ne!(
+            k,
+            key(b"k", &"phone-1".into(), "+14155550123", "forest rivers")
+        );
+        assert_ne!(
+            k,
+            key(b"other", &"phone-1".into(), "+14155550123", "forest river")
+        );
         assert!(!k.contains("forest"));
     }
 }

@@ -2,6 +2,7 @@
 //! hash of its verification slot, never in clear) was first and last verified. Written with the
 //! counter increments it causes in one commit, guarded by the version read.
 
+use otp_shared::ids::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::net::HttpClient;
@@ -15,7 +16,7 @@ pub struct Seen {
     pub last_ms: i64,
 }
 
-pub fn marker_path(tenant_id: &str, slot: &str) -> String {
+pub fn marker_path(tenant_id: &TenantId, slot: &str) -> String {
     format!("end_users/{tenant_id}_{slot}")
 }
 

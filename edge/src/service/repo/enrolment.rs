@@ -6,12 +6,13 @@ use crate::net::HttpClient;
 use crate::service::fleet::enrolled::{EnrolToken, EnrolledPhone};
 use crate::service::repo::view::Repo;
 use crate::store::{Doc, Precondition, StoreError, Write};
+use otp_shared::ids::GatewayId;
 
 pub fn token_path(token_sha256: &str) -> String {
     format!("enrol_tokens/{token_sha256}")
 }
 
-pub fn phone_path(gateway_id: &str) -> String {
+pub fn phone_path(gateway_id: &GatewayId) -> String {
     format!("enrolled_phones/{gateway_id}")
 }
 
@@ -58,7 +59,10 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok(docs)
     }
 
-    pub async fn get_enrolled(&self, id: &str) -> Result<Option<Doc<EnrolledPhone>>, StoreError> {
+    pub async fn get_enrolled(
+        &self,
+        id: &GatewayId,
+    ) -> Result<Option<Doc<EnrolledPhone>>, StoreError> {
         self.db.get(self.http, self.now, &phone_path(id)).await
     }
 

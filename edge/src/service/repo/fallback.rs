@@ -2,6 +2,7 @@
 //! `fallback_usage/{tenant}_{YYYYMM}`: a tenant's fallback messages this month (the cap's
 //! balance, written only under the version read) and what they cost.
 
+use otp_shared::ids::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::net::HttpClient;
@@ -34,7 +35,7 @@ pub struct FallbackConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FallbackUsage {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// `YYYYMM` (UTC).
     pub month: String,
     /// Messages the provider took (or may have taken) this month.
@@ -45,7 +46,7 @@ pub struct FallbackUsage {
     pub cost_micros: i64,
 }
 
-pub fn usage_path(tenant_id: &str, month: &str) -> String {
+pub fn usage_path(tenant_id: &TenantId, month: &str) -> String {
     format!("fallback_usage/{tenant_id}_{month}")
 }
 
@@ -82,7 +83,7 @@ impl<H: HttpClient> Repo<'_, H> {
     /// This month's usage of a tenant and its version (none: nothing sent yet).
     pub async fn get_fallback_usage(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         month: &str,
     ) -> Result<(FallbackUsage, Option<String>), StoreError> {
         let doc = self
@@ -93,7 +94,7 @@ impl<H: HttpClient> Repo<'_, H> {
             Some(d) => (d.value, Some(d.update_time)),
             None => (
                 FallbackUsage {
-                    tenant_id: tenant_id.to_string(),
+                    tenant_id: tenant_id.clone(),
                     month: month.to_string(),
                     ..Default::default()
                 },

@@ -5,6 +5,7 @@
 //!   there goes to that tenant, within 7 days);
 //! - `optouts/{tenant}_{phone tag}`: a tenant's opt-out list.
 
+use otp_shared::ids::{GatewayId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -17,11 +18,11 @@ use crate::store::{Filter, Precondition, StoreError, Write};
 pub struct InboundRecord {
     pub id: String,
     /// The tenant it was routed to; `None`: nobody wrote to this number through this phone lately.
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     /// Whether it has a tenant (what the operators' list of unrouted SMS queries).
     #[serde(default)]
     pub routed: bool,
-    pub gateway_id: String,
+    pub gateway_id: GatewayId,
     pub seq: u64,
     pub phone_masked: String,
     pub phone_sealed: String,
@@ -48,7 +49,7 @@ pub enum Keyword {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteRecord {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub message_id: String,
     pub at: i64,
 }
@@ -57,7 +58,7 @@ pub struct RouteRecord {
 pub struct OptoutRecord {
     /// `{tenant}_{phone tag}`, the document id.
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub phone_masked: String,
     pub phone_sealed: String,
     pub phone_tag: String,
@@ -83,11 +84,11 @@ pub fn inbound_path(id: &str) -> String {
     format!("inbound/{id}")
 }
 
-pub fn route_path(gateway_id: &str, phone_tag: &str) -> String {
+pub fn route_path(gateway_id: &GatewayId, phone_tag: &str) -> String {
     format!("routes/{gateway_id}_{phone_tag}")
 }
 
-pub fn optout_id(tenant_id: &str, phone_tag: &str) -> String {
+pub fn optout_id(tenant_id: &TenantId, phone_tag: &str) -> String {
     format!("{tenant_id}_{phone_tag}")
 }
 
@@ -99,7 +100,7 @@ pub fn inbound_create(r: &InboundRecord) -> Write {
     Write::set(inbound_path(&r.id), r).precondition(Precondition::Exists(false))
 }
 
-pub fn route_write(gateway_id: &str, phone_tag: &str, r: &RouteRecord) -> Write {
+pub fn route_write(gateway_id: &GatewayId, phone_tag: &str, r: &RouteRecord) -> Write {
     Write::set(route_path(gateway_id, phone_tag), r)
 }
 
@@ -139,7 +140,7 @@ impl<H: HttpClient> Repo<'_, H> {
 
     pub async fn optouts_of(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         limit: usize,
     ) -> Result<Vec<OptoutRecord>, StoreError> {
         let tenant = Filter::new("tenant_id", "EQUAL", json!(tenant_id));
@@ -152,7 +153,7 @@ impl<H: HttpClient> Repo<'_, H> {
     /// A tenant's inbound SMS (or, for `None`, the unrouted ones), newest first.
     pub async fn inbound_of(
         &self,
-        tenant_id: Option<&str>,
+        tenant_id: Option<&TenantId>,
         limit: usize,
     ) -> Result<Vec<InboundRecord>, StoreError> {
         let filter = match tenant_id {
@@ -168,7 +169,7 @@ impl<H: HttpClient> Repo<'_, H> {
     /// A tenant's messages, newest first.
     pub async fn messages_of(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         limit: usize,
     ) -> Result<Vec<MessageRecord>, StoreError> {
         let tenant = Filter::new("tenant_id", "EQUAL", json!(tenant_id));

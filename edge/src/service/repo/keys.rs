@@ -1,5 +1,6 @@
 //! `api_keys/{prefix}`: the public prefix names the record; only the key's SHA-256 is stored.
 
+use otp_shared::ids::TenantId;
 use serde_json::{json, Value};
 
 use crate::net::HttpClient;
@@ -63,7 +64,10 @@ impl<H: HttpClient> Repo<'_, H> {
         self.commit(vec![w]).await.map(|_| ())
     }
 
-    pub async fn keys_of_tenant(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    pub async fn keys_of_tenant(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let docs = self.keys_where("tenant_id", json!(tenant_id)).await?;
         Ok(docs.into_iter().map(|d| d.value).collect())
     }
@@ -87,7 +91,7 @@ impl<H: HttpClient> Repo<'_, H> {
     /// old key is guarded by the version read, so a concurrent change is not overwritten.
     pub async fn rotate_keys(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         new: &ApiKeyRecord,
         old_until: i64,
         with: Option<Write>,

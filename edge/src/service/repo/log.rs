@@ -6,6 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use otp_shared::ids::TenantId;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -69,7 +70,7 @@ impl Cursor {
 /// What a log page is filtered by; `None` is "any".
 #[derive(Debug, Clone, Default)]
 pub struct LogQuery {
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub phone_tag: Option<String>,
     /// Outbound only: a delivery state (`queued`, `sent`...), a kind (`otp`, `direct`...).
     pub state: Option<String>,
@@ -96,7 +97,7 @@ impl<H: HttpClient> Repo<'_, H> {
                 filters.push(Filter::new(field, "EQUAL", json!(v)));
             }
         };
-        eq("tenant_id", &q.tenant_id);
+        eq("tenant_id", &q.tenant_id.as_deref().map(str::to_string));
         eq("phone_tag", &q.phone_tag);
         eq("state", &q.state);
         eq("kind", &q.kind);

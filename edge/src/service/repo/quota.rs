@@ -1,6 +1,7 @@
 //! `tenants/{id}/quota_shards/{0..N}`: the balance split over N documents. Only the tenant's gate
 //! takes units (a block at a time, each take guarded by the version it read); admins add or reset.
 
+use otp_shared::ids::TenantId;
 use serde_json::json;
 
 use crate::net::HttpClient;
@@ -17,13 +18,13 @@ pub struct ShardState {
 }
 
 impl<H: HttpClient> Repo<'_, H> {
-    pub(super) fn shard_paths(&self, tenant_id: &str) -> Vec<String> {
+    pub(super) fn shard_paths(&self, tenant_id: &TenantId) -> Vec<String> {
         (0..self.shards)
             .map(|s| format!("tenants/{tenant_id}/quota_shards/{s}"))
             .collect()
     }
 
-    pub(super) fn shard_writes(&self, tenant_id: &str, total: i64) -> Vec<Write> {
+    pub(super) fn shard_writes(&self, tenant_id: &TenantId, total: i64) -> Vec<Write> {
         let n = self.shards as i64;
         self.shard_paths(tenant_id)
             .into_iter()
@@ -35,7 +36,7 @@ impl<H: HttpClient> Repo<'_, H> {
             .collect()
     }
 
-    pub async fn read_shards(&self, tenant_id: &str) -> Result<Vec<ShardState>, StoreError> {
+    pub async fn read_shards(&self, tenant_id: &TenantId) -> Result<Vec<ShardState>, StoreError> {
         let docs = self
             .db
             .batch_get::<serde_json::Value, _>(self.http, self.now, &self.shard_paths(tenant_id))
@@ -58,7 +59,7 @@ impl<H: HttpClient> Repo<'_, H> {
     /// never spend the same units. Returns the shard as written.
     pub async fn take_from_shard(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         shard: &ShardState,
         n: i64,
     ) -> Result<ShardState, StoreError> {
@@ -75,7 +76,7 @@ impl<H: HttpClient> Repo<'_, H> {
     }
 
     /// Adds `delta` (may be negative) to the balance, spread over the shards.
-    pub async fn quota_adjust(&self, tenant_id: &str, delta: i64) -> Result<(), StoreError> {
+    pub async fn quota_adjust(&self, tenant_id: &TenantId, delta: i64) -> Result<(), StoreError> {
         let n = self.shards as i64;
         let writes = self
             .shard_paths(tenant_id)
@@ -93,14 +94,14 @@ impl<H: HttpClient> Repo<'_, H> {
         self.commit(writes).await.map(|_| ())
     }
 
-    pub async fn quota_reset(&self, tenant_id: &str, total: i64) -> Result<(), StoreError> {
+    pub async fn quota_reset(&self, tenant_id: &TenantId, total: i64) -> Result<(), StoreError> {
         self.commit(self.shard_writes(tenant_id, total))
             .await
             .map(|_| ())
     }
 
     /// Units still in the shards (the gate's lease holds the rest of what is unspent).
-    pub async fn quota_in_shards(&self, tenant_id: &str) -> Result<i64, StoreError> {
+    pub async fn quota_in_shards(&self, tenant_id: &TenantId) -> Result<i64, StoreError> {
         let shards = self.read_shards(tenant_id).await?;
         Ok(shards.iter().map(|s| s.remaining.max(0)).sum())
     }

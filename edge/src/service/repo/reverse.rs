@@ -2,6 +2,7 @@
 //! keyed hash of the receiving phone, the sender and the normalised words (`otp::reverse::key`),
 //! so the words are never stored in clear and an SMS with anything else finds nothing.
 
+use otp_shared::ids::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::net::HttpClient;
@@ -10,7 +11,7 @@ use crate::store::{Precondition, StoreError, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReverseRecord {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The verification's slot (`verifications/{slot}`) and id: a later send in the slot makes
     /// this pointer stale, which the id tells.
     pub slot: String,

@@ -1,5 +1,6 @@
 //! `tenants/{id}` and the service-wide `config/global` (the stored kill switch).
 
+use otp_shared::ids::TenantId;
 use serde_json::{json, Value};
 
 use crate::net::HttpClient;
@@ -59,7 +60,7 @@ impl<H: HttpClient> Repo<'_, H> {
     }
 
     /// The tenant, its keys and its shards, in one commit.
-    pub async fn delete_tenant(&self, id: &str) -> Result<(), StoreError> {
+    pub async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
         let keys = self.keys_of_tenant(id).await?;
         let mut writes: Vec<Write> = keys
             .iter()

@@ -1,6 +1,7 @@
 //! Records the service keeps about itself: notice markers, report nonces, the audit log, gateway
 //! health history, retention purges, and backup export and import.
 
+use otp_shared::ids::GatewayId;
 use serde_json::{json, Value};
 
 use crate::net::HttpClient;
@@ -97,7 +98,7 @@ impl<H: HttpClient> Repo<'_, H> {
     pub async fn record_gateway_check(
         &self,
         check: &Value,
-        gateway_id: &str,
+        gateway_id: &GatewayId,
         now: i64,
     ) -> Result<(), StoreError> {
         let id = format!("{:013}_{gateway_id}", COUNTDOWN_MS - now);

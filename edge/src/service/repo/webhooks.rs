@@ -3,6 +3,7 @@
 //! every attempt). A delivery's id is fixed by its endpoint and event, so an event is never
 //! queued twice for one endpoint (`exists=false`).
 
+use otp_shared::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -13,7 +14,7 @@ use crate::store::{Doc, Filter, Precondition, StoreError, Write};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointRecord {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub url: String,
     /// Event types it receives (`message.sent`, ...).
     pub events: Vec<String>,
@@ -58,7 +59,7 @@ pub struct Attempt {
 pub struct DeliveryRecord {
     pub id: String,
     pub endpoint_id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub event_id: String,
     pub event_type: String,
     /// What the event is about (a message, verification, inbound SMS or opt-out id).
@@ -123,7 +124,7 @@ fn parse<T: serde::de::DeserializeOwned>(d: Doc<Value>) -> Result<Doc<T>, StoreE
 impl<H: HttpClient> Repo<'_, H> {
     pub async fn endpoints_of(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
     ) -> Result<Vec<Doc<EndpointRecord>>, StoreError> {
         let mut v = self
             .db

@@ -1,6 +1,7 @@
 //! Tenant lifecycle: creation with its first key, settings changes, suspension, renewal and key
 //! rotation. Validation of settings lives here so the admin API and bulk operations share it.
 
+use otp_shared::ids::TenantId;
 use otp_shared::otp::{guess_odds, CodeType, MAX_GUESS_ODDS};
 use serde::Deserialize;
 
@@ -313,7 +314,7 @@ pub async fn create_admin_key<P: Platform>(
         prefix: key.prefix.clone(),
         key_sha256: key.sha256.clone(),
         role: Role::Admin,
-        tenant_id: String::new(),
+        tenant_id: TenantId::default(),
         status: KeyStatus::Active,
         expires_at,
         created_at: now,
@@ -406,7 +407,7 @@ pub async fn rotate_admin_key<P: Platform>(
         prefix: key.prefix.clone(),
         key_sha256: key.sha256.clone(),
         role: Role::Admin,
-        tenant_id: String::new(),
+        tenant_id: TenantId::default(),
         status: KeyStatus::Active,
         expires_at: old.expires_at,
         created_at: now,

@@ -11,6 +11,7 @@ use crate::service::ctx::Ctx;
 use crate::service::model::Tenant;
 use crate::service::ops::notices::Notice;
 pub use crate::service::tenants::gate::tenant_gate;
+use otp_shared::ids::TenantId;
 
 /// Passes the tenant's gate with the request's pending hits plus `extra`. With `take`, one
 /// unit of quota is taken too (or the error says why not).
@@ -87,7 +88,7 @@ pub async fn admit_with<P: Platform>(
 
 /// Gives units that paid for nothing back to the tenant's lease, and the limit hits of a
 /// request that did nothing back to their windows.
-pub async fn refund<P: Platform>(app: &App<P>, tenant_id: &str, units: u32, hits: Vec<Hit>) {
+pub async fn refund<P: Platform>(app: &App<P>, tenant_id: &TenantId, units: u32, hits: Vec<Hit>) {
     let quota = if units > 0 {
         QuotaOp::Refund { units }
     } else {
@@ -108,19 +109,19 @@ pub async fn refund<P: Platform>(app: &App<P>, tenant_id: &str, units: u32, hits
 }
 
 /// Units the tenant's lease holds (taken from the shards, not yet spent).
-pub async fn leased_units<P: Platform>(app: &App<P>, tenant_id: &str) -> Result<i64, Error> {
+pub async fn leased_units<P: Platform>(app: &App<P>, tenant_id: &TenantId) -> Result<i64, Error> {
     lease_op(app, tenant_id, QuotaOp::Peek).await
 }
 
 /// Drops the tenant's lease (an admin is changing its balance); returns the unspent units.
-pub async fn reset_lease<P: Platform>(app: &App<P>, tenant_id: &str) -> Result<i64, Error> {
+pub async fn reset_lease<P: Platform>(app: &App<P>, tenant_id: &TenantId) -> Result<i64, Error> {
     lease_op(app, tenant_id, QuotaOp::Reset).await
 }
 
 /// A quota operation that answers with the lease's units.
 async fn lease_op<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     quota: QuotaOp,
 ) -> Result<i64, Error> {
     let ask = GateAsk {

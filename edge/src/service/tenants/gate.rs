@@ -16,6 +16,7 @@
 //! them all back first (`TenantGate::restore`). So the lease is never lost (usage is exactly what
 //! was spent), a limit or a pumping run that paused across an eviction picks up where it was.
 
+use otp_shared::ids::TenantId;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -31,7 +32,7 @@ use crate::service::repo::view::Repo;
 use crate::store::StoreError;
 
 /// The gate of a tenant (one Durable Object each).
-pub fn tenant_gate(tenant_id: &str) -> String {
+pub fn tenant_gate(tenant_id: &TenantId) -> String {
     format!("t-{tenant_id}")
 }
 
@@ -196,7 +197,7 @@ impl TenantGate {
 
     pub async fn serve<H: HttpClient>(
         &mut self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         ask: &GateAsk,
         now: i64,
         repo: &Repo<'_, H>,
@@ -297,7 +298,7 @@ impl TenantGate {
 
     async fn take<H: HttpClient>(
         &mut self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         now: i64,
         repo: &Repo<'_, H>,
     ) -> QuotaAnswer {
@@ -320,7 +321,7 @@ impl TenantGate {
     /// Moves a block of units from a shard into the lease; returns how many (0: none left).
     async fn refill<H: HttpClient>(
         &mut self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         now: i64,
         repo: &Repo<'_, H>,
     ) -> Result<i64, StoreError> {
@@ -466,7 +467,7 @@ mod tests {
         let db = crate::store::Firestore::unconfigured();
         let http = crate::native::http::ReqwestClient::default();
         let repo = Repo::new(&db, &http, now, 1);
-        g.serve("t_1", ask, now, &repo).await
+        g.serve(&"t_1".into(), ask, now, &repo).await
     }
 
     #[tokio::test]

@@ -4,9 +4,13 @@ use crate::error::Error;
 use crate::platform::Platform;
 use crate::service::app::App;
 use crate::service::tenants::admission;
+use otp_shared::ids::TenantId;
 
 /// Units the tenant can still spend: what the shards hold plus what its gate has leased.
-pub async fn quota_remaining<P: Platform>(app: &App<P>, tenant_id: &str) -> Result<i64, Error> {
+pub async fn quota_remaining<P: Platform>(
+    app: &App<P>,
+    tenant_id: &TenantId,
+) -> Result<i64, Error> {
     let in_shards = app.repo().quota_in_shards(tenant_id).await?;
     Ok(in_shards + admission::leased_units(app, tenant_id).await?)
 }
@@ -15,7 +19,7 @@ pub async fn quota_remaining<P: Platform>(app: &App<P>, tenant_id: &str) -> Resu
 /// take reads the shards afresh and nothing is lost or counted twice.
 pub async fn quota_adjust<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     delta: i64,
 ) -> Result<(), Error> {
     let unspent = admission::reset_lease(app, tenant_id).await?;
@@ -32,7 +36,7 @@ pub async fn quota_adjust<P: Platform>(
 /// A new period's balance (a renewal): the old period's lease is dropped, not carried over.
 pub async fn quota_reset<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     total: i64,
 ) -> Result<(), Error> {
     admission::reset_lease(app, tenant_id).await?;

@@ -4,6 +4,7 @@
 
 pub mod rules;
 
+use otp_shared::ids::TenantId;
 use otp_shared::phone::Phone;
 use serde_json::json;
 
@@ -215,7 +216,7 @@ pub async fn fraud_refusal<P: Platform>(
 
 async fn ask_guard<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     ask: FraudAsk,
 ) -> Result<FraudAnswer, Error> {
     let ask = GateAsk {
@@ -257,7 +258,7 @@ pub async fn fraud_status<P: Platform>(
 /// Lifts the block on `key` (or every block); returns the lifted ones as JSON.
 pub async fn fraud_lift<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: Option<String>,
 ) -> Result<Vec<BlockView>, Error> {
     let a = ask_guard(app, tenant_id, FraudAsk::Lift { key }).await?;

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod twilio;
 
+use otp_shared::ids::TenantId;
 use otp_shared::ids::UnixMs;
 use otp_shared::phone::Phone;
 use otp_shared::wire::{MessageKind, SendRequest};
@@ -66,7 +67,7 @@ pub async fn unreachable_fleet<P: Platform>(
         .iter()
         .all(|id| {
             standings
-                .get(id)
+                .get(id.as_str())
                 .is_some_and(|why| why.contains(&AvoidReason::Unreachable))
         })
         .then(|| {
@@ -97,7 +98,7 @@ fn month(now_ms: i64) -> String {
 /// Takes one unit of `tenant_id`'s cap for this month; `Ok(false)` when it is spent.
 async fn take_unit<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     month: &str,
     cap: u32,
 ) -> Result<bool, StoreError> {
@@ -131,7 +132,7 @@ async fn take_unit<P: Platform>(
 }
 
 /// Gives back a unit taken for a message the provider certainly did not create.
-async fn give_back<P: Platform>(app: &App<P>, ctx: &Ctx, tenant_id: &str, month: &str) {
+async fn give_back<P: Platform>(app: &App<P>, ctx: &Ctx, tenant_id: &TenantId, month: &str) {
     for _ in 0..CAP_TRIES {
         let Ok((mut u, version)) = app.repo().get_fallback_usage(tenant_id, month).await else {
             break;
@@ -319,7 +320,13 @@ fn take(m: &mut MessageRecord, state: DeliveryState, leg: ProviderLeg) {
     m.provider = Some(leg);
 }
 
-async fn add_cost<P: Platform>(app: &App<P>, ctx: &Ctx, tenant_id: &str, month: &str, micros: i64) {
+async fn add_cost<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    tenant_id: &TenantId,
+    month: &str,
+    micros: i64,
+) {
     let w = Write::increment(
         repo::fallback::usage_path(tenant_id, month),
         "cost_micros",

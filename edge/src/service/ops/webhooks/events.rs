@@ -2,6 +2,7 @@
 //! it is about and what happened (`msg_…-sent`), so the same change never makes two events and a
 //! receiver can use `webhook-id` to drop a repeat.
 
+use otp_shared::ids::TenantId;
 use serde_json::{json, Value};
 
 use crate::platform::iso8601;
@@ -104,18 +105,18 @@ pub fn event_id(subject: &str, t: EventType) -> String {
 pub struct Event {
     pub id: String,
     pub kind: EventType,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub subject: String,
     pub at: i64,
     pub data: Value,
 }
 
 impl Event {
-    pub fn new(kind: EventType, tenant_id: &str, subject: &str, at: i64, data: Value) -> Self {
+    pub fn new(kind: EventType, tenant_id: &TenantId, subject: &str, at: i64, data: Value) -> Self {
         Event {
             id: event_id(subject, kind),
             kind,
-            tenant_id: tenant_id.to_string(),
+            tenant_id: tenant_id.clone(),
             subject: subject.to_string(),
             at,
             data,

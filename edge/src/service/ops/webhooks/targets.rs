@@ -9,6 +9,7 @@ use crate::service::ops::webhooks::events::{Event, Target};
 use crate::service::repo::webhooks::{self as repo_wh, DeliveryRecord, DeliveryState};
 use crate::service::sealing;
 use crate::store::Write;
+use otp_shared::ids::TenantId;
 
 /// How long a first attempt (after the answer) holds its delivery before the scheduled job may
 /// take it over.
@@ -17,7 +18,7 @@ pub const FIRST_ATTEMPT_LEASE_MS: i64 = 60_000;
 /// The tenant's enabled endpoints, read at most once per `WEBHOOK_CACHE_MS` per isolate.
 pub async fn webhook_targets<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> Result<Vec<Target>, Error> {
     let now = app.platform.now_ms();
     if let Some(t) = app
@@ -42,7 +43,7 @@ pub async fn webhook_targets<P: Platform>(
 }
 
 /// This isolate forgets what it read of a tenant's endpoints (it just changed them).
-pub fn forget_webhook_targets<P: Platform>(app: &App<P>, tenant_id: &str) {
+pub fn forget_webhook_targets<P: Platform>(app: &App<P>, tenant_id: &TenantId) {
     app.webhook_cache.remove(tenant_id);
 }
 
@@ -92,7 +93,7 @@ pub fn webhook_writes<P: Platform>(
 /// Writes for `events` of one tenant (its targets looked up), with their ids.
 pub async fn webhook_writes_for<P: Platform>(
     app: &App<P>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     events: &[Event],
 ) -> Result<(Vec<Write>, Vec<String>), Error> {
     if events.is_empty() {
