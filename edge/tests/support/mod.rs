@@ -21,35 +21,72 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The emulator's address, starting it on first use.
+/// The emulator's address, starting it on first use. A start that dies or stays silent (a port
+/// taken between choosing it and the JVM binding it) is retried on another port, and its output is
+/// printed, so a failure says why.
 pub fn emulator() -> &'static str {
     static EMU: OnceLock<String> = OnceLock::new();
     EMU.get_or_init(|| {
-        use std::os::unix::process::CommandExt;
-        let port = free_port();
-        // Statics are never dropped, so a watcher in the emulator's own process group ends the
-        // group (java included) once this test binary has exited.
-        let script = format!(
-            "{EMULATOR} start --host=127.0.0.1 --port={port} >/dev/null 2>&1 & trap 'kill 0' EXIT; while kill -0 {} 2>/dev/null; do sleep 1; done",
-            std::process::id()
-        );
-        let mut watcher: Child = Command::new("bash")
-            .args(["-c", &script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("the Firestore emulator (see scripts/setup.sh)");
-        // Reaped by a thread of its own: it outlives every test of the binary by design.
-        std::thread::spawn(move || watcher.wait());
-        let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !answers(&host) {
-            assert!(Instant::now() < deadline, "emulator did not start");
-            std::thread::sleep(Duration::from_millis(200));
+        for attempt in 1..=3 {
+            if let Some(host) = start_emulator(attempt) {
+                return host;
+            }
         }
-        host
+        panic!("emulator did not start in 3 attempts (their output is above)")
     })
+}
+
+fn start_emulator(attempt: u32) -> Option<String> {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!(
+        "otp-edge-emulator-{}-{attempt}.log",
+        std::process::id()
+    ));
+    // Statics are never dropped, so a watcher in the emulator's own process group ends the
+    // group (java included) once this test binary has exited, or once the emulator has.
+    let script = format!(
+        "{EMULATOR} start --host=127.0.0.1 --port={port} >'{}' 2>&1 & emu=$!; trap 'kill 0' EXIT; \
+         while kill -0 {} 2>/dev/null && kill -0 $emu 2>/dev/null; do sleep 1; done",
+        log.display(),
+        std::process::id()
+    );
+    let mut watcher: Child = Command::new("bash")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("the Firestore emulator (see scripts/setup.sh)");
+    let host = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if answers(&host) {
+            // Its output is only needed when it fails.
+            let _ = std::fs::remove_file(&log);
+            // Reaped by a thread of its own: it outlives every test of the binary by design.
+            std::thread::spawn(move || watcher.wait());
+            return Some(host);
+        }
+        let exited = matches!(watcher.try_wait(), Ok(Some(_)));
+        if exited || Instant::now() >= deadline {
+            let _ = Command::new("kill")
+                .args(["--", &format!("-{}", watcher.id())])
+                .status();
+            let _ = watcher.wait();
+            let out = std::fs::read_to_string(&log).unwrap_or_default();
+            eprintln!(
+                "the emulator on port {port} {} (attempt {attempt}); its output:\n{out}",
+                if exited {
+                    "exited"
+                } else {
+                    "did not answer in 60 s"
+                }
+            );
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The emulator answers `GET /` with 200 once it serves requests.
