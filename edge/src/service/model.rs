@@ -570,6 +570,11 @@ impl IdempotencyRecord {
     }
 }
 
+/// For `#[serde(skip_serializing_if = "is_zero")]`: a run's summary leaves out the counts that are zero.
+pub fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

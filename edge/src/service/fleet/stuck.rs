@@ -39,7 +39,7 @@ use crate::service::fleet::standing;
 use crate::service::messaging::dispatch;
 use crate::service::messaging::reroute;
 use crate::service::messaging::reroute::{Rerouted, MIN_VALIDITY_MS};
-use crate::service::model::{DeliveryState, MessageRecord, VerificationStatus};
+use crate::service::model::{is_zero, DeliveryState, MessageRecord, VerificationStatus};
 use crate::service::{otp, repo};
 
 /// Messages looked at per run.
@@ -122,10 +122,6 @@ pub struct Swept {
     /// The store did not answer: nothing was looked at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 impl Swept {

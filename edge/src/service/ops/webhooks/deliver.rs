@@ -21,7 +21,7 @@ use crate::service::app::App;
 use crate::service::ctx::{Ctx, FirstCommit};
 use crate::service::messaging::dispatch;
 use crate::service::messaging::messages;
-use crate::service::model::Tenant;
+use crate::service::model::{is_zero, Tenant};
 use crate::service::ops::alerts;
 use crate::service::ops::alerts::AlertKind;
 use crate::service::ops::audit;
@@ -213,10 +213,6 @@ pub struct DueRun {
     /// The store did not answer: none was taken up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 impl DueRun {
