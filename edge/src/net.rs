@@ -124,6 +124,78 @@ pub fn url_encode(s: &str) -> String {
         .collect()
 }
 
+/// Header pairs as one string, `name\nvalue\n` each: how the worker's JavaScript glue
+/// (`wasm/glue.js`) takes and gives them, in one crossing instead of one per header. A header name
+/// or value cannot hold a newline, so the encoding is unambiguous.
+pub fn join_header_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        out.push_str(k);
+        out.push('\n');
+        out.push_str(v);
+        out.push('\n');
+    }
+    out
+}
+
+/// The inverse of [`join_header_pairs`].
+pub fn split_header_pairs(text: &str) -> Vec<(String, String)> {
+    let mut parts = text.split('\n');
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+        out.push((k.to_string(), v.to_string()));
+    }
+    out
+}
+
+/// An absolute URL's path and query (`https://h:1/a/b?c=d#e` -> `/a/b?c=d`), as serialised by the
+/// platform: already normalised and percent-encoded.
+pub fn path_and_query(url: &str) -> &str {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match after_scheme.find(['/', '?']) {
+        Some(i) if after_scheme[i..].starts_with('/') => &after_scheme[i..],
+        // No path: "/" (the platform's URLs always have one, so a query never comes first).
+        Some(_) | None => "/",
+    }
+}
+
+#[cfg(test)]
+mod glue_encoding_tests {
+    use super::*;
+
+    #[test]
+    fn header_pairs_survive_the_round_trip() {
+        let pairs = [
+            ("content-type", "application/json"),
+            ("x-empty", ""),
+            ("authorization", "Bearer a:b c"),
+        ];
+        let text = join_header_pairs(pairs);
+        assert_eq!(
+            text,
+            "content-type\napplication/json\nx-empty\n\nauthorization\nBearer a:b c\n"
+        );
+        let back = split_header_pairs(&text);
+        let back: Vec<(&str, &str)> = back.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(back, pairs);
+        assert!(split_header_pairs("").is_empty());
+    }
+
+    #[test]
+    fn a_url_gives_its_path_and_query() {
+        for (url, want) in [
+            ("https://h.example/v1/otp/send", "/v1/otp/send"),
+            ("http://127.0.0.1:8787/a/b?c=d&e=%20", "/a/b?c=d&e=%20"),
+            ("https://h.example/x?y#frag", "/x?y"),
+            ("https://h.example", "/"),
+            ("https://h.example/", "/"),
+        ] {
+            assert_eq!(path_and_query(url), want, "{url}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod classify_tests {
     use super::*;

@@ -15,12 +15,12 @@
 //! eviction mid-way loses nothing (a crash between the commit and its acknowledgement would count
 //! that batch twice, never lose it).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use futures_util::lock::Mutex as AsyncMutex;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::fetch::FetchClient;
@@ -31,6 +31,8 @@ use crate::service::repo::Repo;
 use crate::service::tenants::gate::TenantGate;
 use crate::store::Firestore;
 
+/// Where a worker asks a tenant's gate.
+pub const GATE_URL: &str = "https://gate/";
 /// Where a worker hands its counts to a tally object.
 pub const TALLY_URL: &str = "https://gate/tally";
 const TALLY_PENDING: &str = "tally:pending";
@@ -81,16 +83,16 @@ pub struct Gate {
     committing: Cell<bool>,
     /// Tally commits made since this object started: which of its shards the next one writes.
     commits: Cell<u32>,
+    /// The pending tally counts as stored, once read (`None`: read them from storage).
+    pending: RefCell<Option<Counts>>,
+    /// Whether the tally's alarm is set, once known.
+    alarm_set: Cell<Option<bool>>,
 }
 
 /// A stored value as JSON (values were written from JSON, or by serde in earlier versions).
 fn to_json(v: &JsValue) -> Option<serde_json::Value> {
     let text = js_sys::JSON::stringify(v).ok()?.as_string()?;
     serde_json::from_str(&text).ok()
-}
-
-fn to_js(v: &serde_json::Value) -> Result<JsValue> {
-    Ok(js_sys::JSON::parse(&v.to_string())?)
 }
 
 impl Gate {
@@ -109,36 +111,59 @@ impl Gate {
 }
 
 impl Gate {
-    /// The stored counts under `key`.
+    /// The stored counts under `key`: JSON text (or, as earlier versions wrote them, an object).
     async fn counts(&self, key: &str) -> Result<Counts> {
         let map = self.state.storage().get_multiple(vec![key]).await?;
-        Ok(to_json(&map.get(&JsValue::from_str(key)))
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default())
+        let stored = map.get(&JsValue::from_str(key));
+        let counts = match stored.as_string() {
+            Some(text) => serde_json::from_str(&text).ok(),
+            None => to_json(&stored).and_then(|v| serde_json::from_value(v).ok()),
+        };
+        Ok(counts.unwrap_or_default())
     }
 
+    /// Stored as JSON text: a string crosses to JavaScript in one copy, where an object would be
+    /// built by `JSON.parse` and then cloned by the storage.
     async fn put_counts(&self, key: &str, c: &Counts) -> Result<()> {
-        let v = serde_json::to_value(c).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        self.state.storage().put_raw(key, to_js(&v)?).await
+        let text = serde_json::to_string(c)?;
+        self.state
+            .storage()
+            .put_raw(key, JsValue::from_str(&text))
+            .await
     }
 
-    /// Adds a worker's counts to the pending ones; durable when this returns.
+    /// Adds a worker's counts to the pending ones; durable when this returns. The pending counts
+    /// and whether an alarm is set are kept in memory once read: a call then costs one `put`.
     async fn add_tally(&self, docs: Vec<(String, Vec<(String, i64)>)>) -> Result<()> {
         let _one_at_a_time = self.inner.lock().await;
-        let mut pending = self.counts(TALLY_PENDING).await?;
+        // Taken out: a failed put leaves nothing cached, and the next call reads storage again.
+        let mut pending = match self.pending.take() {
+            Some(p) => p,
+            None => self.counts(TALLY_PENDING).await?,
+        };
         merge(&mut pending, docs);
         self.put_counts(TALLY_PENDING, &pending).await?;
-        let storage = self.state.storage();
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(self.flush_ms).await?;
+        self.pending.replace(Some(pending));
+        if self.alarm_set.get() != Some(true) {
+            if self.state.storage().get_alarm().await?.is_none() {
+                self.set_alarm(self.flush_ms).await?;
+            }
+            self.alarm_set.set(Some(true));
         }
+        Ok(())
+    }
+
+    async fn set_alarm(&self, in_ms: i64) -> Result<()> {
+        self.alarm_set.set(None);
+        self.state.storage().set_alarm(in_ms).await?;
+        self.alarm_set.set(Some(true));
         Ok(())
     }
 
     /// One tally commit at a time; an alarm that finds one under way comes back later.
     async fn commit_tally(&self) -> Result<()> {
         if self.committing.replace(true) {
-            return self.state.storage().set_alarm(self.flush_ms).await;
+            return self.set_alarm(self.flush_ms).await;
         }
         let done = self.commit_tally_batch().await;
         self.committing.set(false);
@@ -151,12 +176,16 @@ impl Gate {
         let batch = {
             let _one_at_a_time = self.inner.lock().await;
             let mut batch = self.counts(TALLY_FLUSHING).await?;
-            let pending = self.counts(TALLY_PENDING).await?;
+            let pending = match self.pending.take() {
+                Some(p) => p,
+                None => self.counts(TALLY_PENDING).await?,
+            };
             merge(&mut batch, unfold(&pending));
             if !pending.is_empty() {
                 self.put_counts(TALLY_FLUSHING, &batch).await?;
                 storage.delete(TALLY_PENDING).await?;
             }
+            self.pending.replace(Some(Counts::new()));
             batch
         };
         let result = match (&self.store, batch.is_empty()) {
@@ -191,7 +220,7 @@ impl Gate {
                     "{}",
                     serde_json::json!({"level": "warn", "event": "tally_commit_failed", "error": e})
                 );
-                storage.set_alarm(TALLY_RETRY_MS).await?;
+                self.set_alarm(TALLY_RETRY_MS).await?;
             }
         }
         Ok(())
@@ -203,11 +232,11 @@ impl Gate {
     ) -> Result<()> {
         let storage = self.state.storage();
         if !changes.put.is_empty() {
-            let entries = js_sys::Object::new();
-            for (k, v) in &changes.put {
-                js_sys::Reflect::set(&entries, &JsValue::from_str(k), &to_js(v)?)?;
-            }
-            storage.put_multiple_raw(entries).await?;
+            // One JSON.parse for every entry, not a parse and a property set per entry.
+            let entries: serde_json::Map<String, serde_json::Value> =
+                changes.put.into_iter().collect();
+            let entries = js_sys::JSON::parse(&serde_json::Value::Object(entries).to_string())?;
+            storage.put_multiple_raw(entries.unchecked_into()).await?;
         }
         if !changes.delete.is_empty() {
             storage.delete_multiple(changes.delete).await?;
@@ -229,24 +258,28 @@ impl DurableObject for Gate {
             flush_ms,
             committing: Cell::new(false),
             commits: Cell::new(0),
+            pending: RefCell::new(None),
+            alarm_set: Cell::new(None),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
+        // A fired alarm is no longer set; a commit that needs another sets it again.
+        self.alarm_set.set(Some(false));
         self.commit_tally().await?;
         Response::empty()
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        // The body as text, parsed by serde_json: `Request::json` builds a JS object first and
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        // The body as bytes, parsed by serde_json: `Request::json` builds a JS object first and
         // walks it through serde_wasm_bindgen, a JS call per field.
-        let body = req.text().await?;
-        if req.path() == "/tally" {
-            let docs: Vec<(String, Vec<(String, i64)>)> = serde_json::from_str(&body)?;
+        let body = super::glue::read_bytes(req.inner()).await?;
+        if req.inner().url() == TALLY_URL {
+            let docs: Vec<(String, Vec<(String, i64)>)> = serde_json::from_slice(&body)?;
             self.add_tally(docs).await?;
-            return Response::empty();
+            return Ok(super::glue::make_response(200, "", &[]).into());
         }
-        let call: Call = serde_json::from_str(&body)?;
+        let call: Call = serde_json::from_slice(&body)?;
         let mut gate = self.inner.lock().await;
         let storage = self.state.storage();
         let now = js_sys::Date::now() as i64;
@@ -276,6 +309,7 @@ impl DurableObject for Gate {
             *gate = TenantGate::default();
             return Err(e);
         }
-        Response::from_json(&served.answer)
+        let answer = serde_json::to_vec(&served.answer)?;
+        Ok(super::glue::make_response(200, "content-type\napplication/json\n", &answer).into())
     }
 }

@@ -4,6 +4,7 @@
 
 mod fetch;
 mod gate;
+mod glue;
 mod platform;
 
 use std::rc::Rc;
@@ -46,13 +47,19 @@ fn app(env: &Env) -> std::result::Result<Rc<App<WorkerPlatform>>, String> {
     Ok(app)
 }
 
-/// Reads the body no further than `limit` (a declared or streamed excess is refused unread).
+/// Reads the body no further than `limit` (a declared or streamed excess is refused unread). The
+/// head comes over in one call (`glue::request_head`): worker-rs's `Headers` iterator costs
+/// several JS calls per header.
 async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<ApiRequest> {
-    let url = req.url()?;
-    let mut api = ApiRequest::new(&req.method().to_string(), url.path());
-    api.query = url.query().unwrap_or_default().to_string();
-    api.headers = req.headers().entries().collect();
-    api.client_ip = req.headers().get("cf-connecting-ip")?;
+    let head = glue::request_head(req.inner());
+    let mut lines = head.splitn(3, '\n');
+    let (method, url) = (
+        lines.next().unwrap_or("GET"),
+        lines.next().unwrap_or_default(),
+    );
+    let mut api = ApiRequest::new(method, crate::net::path_and_query(url));
+    api.headers = crate::net::split_header_pairs(lines.next().unwrap_or_default());
+    api.client_ip = api.header("cf-connecting-ip").map(str::to_string);
     let limit = pipeline::body_limit(app, &api.path);
     let declared = api
         .header("content-length")
@@ -64,7 +71,7 @@ async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<A
     if declared.is_some() {
         // Within the limit and framed by its length: one `arrayBuffer()` (a reader costs a
         // promise and a wake per chunk).
-        api.body = req.bytes().await?;
+        api.body = glue::read_bytes(req.inner()).await?;
     } else if let Ok(mut stream) = req.stream() {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
@@ -80,12 +87,9 @@ async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<A
 }
 
 fn to_response(resp: ApiResponse) -> Result<Response> {
-    let mut out = Response::from_bytes(resp.body)?.with_status(resp.status);
-    let headers = out.headers_mut();
-    for (k, v) in &resp.headers {
-        headers.set(k, v)?;
-    }
-    Ok(out)
+    let headers =
+        crate::net::join_header_pairs(resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    Ok(glue::make_response(resp.status, &headers, &resp.body).into())
 }
 
 /// The Cron Trigger of the fleet's minute (wrangler.toml `[triggers] crons`).

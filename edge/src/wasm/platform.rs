@@ -1,10 +1,11 @@
 //! `Platform` inside workerd: Fetch for HTTP, `Date.now`, `crypto.getRandomValues` (through
 //! getrandom), the `GATE` Durable Objects, timers and `console.log`.
 
-use worker::{Delay, Env, Method, Request, RequestInit};
+use worker::{Delay, Env};
 
 use super::fetch::FetchClient;
 use super::gate::Call;
+use super::glue;
 use crate::platform::{GateAnswer, GateAsk, Platform};
 
 pub struct WorkerPlatform {
@@ -28,24 +29,20 @@ impl Platform for WorkerPlatform {
     }
 
     async fn gate(&self, name: &str, ask: &GateAsk) -> Result<GateAnswer, String> {
-        let ns = self.env.durable_object("GATE").map_err(|e| e.to_string())?;
-        let stub = ns.get_by_name(name).map_err(|e| e.to_string())?;
         let body = serde_json::to_string(&Call {
             gate: name.to_string(),
             ask: ask.clone(),
         })
         .map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init("https://gate/", &init).map_err(|e| e.to_string())?;
-        let resp = stub
-            .fetch_with_request(req)
-            .await
-            .map_err(|e| e.to_string())?;
-        let body = super::fetch::body_bytes(resp)
-            .await
-            .map_err(|e| e.to_string())?;
-        serde_json::from_slice::<GateAnswer>(&body).map_err(|e| e.to_string())
+        let r = glue::call_object(&self.env, "GATE", name, super::gate::GATE_URL, &body).await?;
+        if !(200..=299).contains(&r.status) {
+            return Err(format!(
+                "gate answered {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        serde_json::from_slice::<GateAnswer>(&r.body).map_err(|e| e.to_string())
     }
 
     async fn tally(&self, counts: Vec<(String, Vec<(String, i64)>)>) -> Result<(), String> {
@@ -55,18 +52,9 @@ impl Platform for WorkerPlatform {
             .and_then(|(p, _)| crate::service::ops::analytics::shard_of(p))
             .unwrap_or(0);
         let name = super::gate::tally_object(shard);
-        let ns = self.env.durable_object("GATE").map_err(|e| e.to_string())?;
-        let stub = ns.get_by_name(&name).map_err(|e| e.to_string())?;
         let body = serde_json::to_string(&counts).map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req =
-            Request::new_with_init(super::gate::TALLY_URL, &init).map_err(|e| e.to_string())?;
-        let resp = stub
-            .fetch_with_request(req)
-            .await
-            .map_err(|e| e.to_string())?;
-        match resp.status_code() {
+        let r = glue::call_object(&self.env, "GATE", &name, super::gate::TALLY_URL, &body).await?;
+        match r.status {
             200..=299 => Ok(()),
             s => Err(format!("tally answered {s}")),
         }
