@@ -10,7 +10,7 @@ mod platform;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, web_sys, Context, Env, Request, Result, ScheduleContext, ScheduledEvent};
 
 use crate::api::http::{ApiRequest, ApiResponse};
 use crate::api::pipeline;
@@ -50,8 +50,8 @@ fn app(env: &Env) -> std::result::Result<Rc<App<WorkerPlatform>>, String> {
 /// Reads the body no further than `limit` (a declared or streamed excess is refused unread). The
 /// head comes over in one call (`glue::request_head`): worker-rs's `Headers` iterator costs
 /// several JS calls per header.
-async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<ApiRequest> {
-    let head = glue::request_head(req.inner());
+async fn to_api_request(req: web_sys::Request, app: &App<WorkerPlatform>) -> Result<ApiRequest> {
+    let head = glue::request_head(&req);
     let mut lines = head.splitn(3, '\n');
     let (method, url) = (
         lines.next().unwrap_or("GET"),
@@ -71,8 +71,8 @@ async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<A
     if declared.is_some() {
         // Within the limit and framed by its length: one `arrayBuffer()` (a reader costs a
         // promise and a wake per chunk).
-        api.body = glue::read_bytes(req.inner()).await?;
-    } else if let Ok(mut stream) = req.stream() {
+        api.body = glue::read_bytes(&req).await?;
+    } else if let Ok(mut stream) = Request::from(req).stream() {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if api.body.len() + chunk.len() > limit {
@@ -86,17 +86,19 @@ async fn to_api_request(mut req: Request, app: &App<WorkerPlatform>) -> Result<A
     Ok(api)
 }
 
-fn to_response(resp: ApiResponse) -> Result<Response> {
+fn to_response(resp: ApiResponse) -> Result<web_sys::Response> {
     let headers =
         crate::net::join_header_pairs(resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    Ok(glue::make_response(resp.status, &headers, &resp.body).into())
+    Ok(glue::make_response(resp.status, &headers, &resp.body))
 }
 
 /// The Cron Trigger of the fleet's minute (wrangler.toml `[triggers] crons`).
 const FLEET_CRON: &str = "* * * * *";
 
+/// Takes the platform's request as it comes: worker-rs's `Request` would read its method, URL and
+/// `cf` properties first, each a call into JavaScript.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     match app(&env) {
         Ok(app) => {
             let api = to_api_request(req, &app).await?;
