@@ -420,7 +420,19 @@ class Stack:
         for g in self.gateways:
             wait_http(g["url"] + "/health", 30, g["proc"], g["id"])
         if self.wait_worker:
-            wait_http(self.url + "/health", 90, worker, "wrangler dev")
+            # Miniflare picks some of its sockets' ports itself; one picked at the same moment by
+            # another test's stack makes it exit with "Address already in use". Start it again then,
+            # with a fresh inspector port (the worker's own port is the phones' edge URL: kept).
+            for attempt in range(3):
+                try:
+                    wait_http(self.url + "/health", 90, worker, "wrangler dev")
+                    break
+                except RuntimeError:
+                    if attempt == 2 or worker.poll() is None or "Address already in use" not in self.logs("worker"):
+                        raise
+                    print(f"wrangler dev: a port was taken, starting again ({attempt + 2} of 3)", file=sys.stderr)
+                    args[args.index("--inspector-port") + 1] = str(free_port())
+                    worker = self._spawn("worker", args, env=env, cwd=ROOT)
 
     def restart_worker(self):
         """Stops the worker (wrangler dev and its workerd, the whole process group) and starts it

@@ -85,8 +85,10 @@ pub struct Gate {
     commits: Cell<u32>,
     /// The pending tally counts as stored, once read (`None`: read them from storage).
     pending: RefCell<Option<Counts>>,
-    /// Whether the tally's alarm is set, once known.
-    alarm_set: Cell<Option<bool>>,
+    /// The alarm handler is running.
+    in_alarm: Cell<bool>,
+    /// An alarm was set since the running alarm began.
+    armed: Cell<bool>,
 }
 
 /// A stored value as JSON (values were written from JSON, or by serde in earlier versions).
@@ -133,7 +135,7 @@ impl Gate {
     }
 
     /// Adds a worker's counts to the pending ones; durable when this returns. The pending counts
-    /// and whether an alarm is set are kept in memory once read: a call then costs one `put`.
+    /// are kept in memory once read: a call then costs one `put` and one alarm check.
     async fn add_tally(&self, docs: Vec<(String, Vec<(String, i64)>)>) -> Result<()> {
         let _one_at_a_time = self.inner.lock().await;
         // Taken out: a failed put leaves nothing cached, and the next call reads storage again.
@@ -144,19 +146,17 @@ impl Gate {
         merge(&mut pending, docs);
         self.put_counts(TALLY_PENDING, &pending).await?;
         self.pending.replace(Some(pending));
-        if self.alarm_set.get() != Some(true) {
-            if self.state.storage().get_alarm().await?.is_none() {
-                self.set_alarm(self.flush_ms).await?;
-            }
-            self.alarm_set.set(Some(true));
+        // While the alarm runs, workerd may still report it as set: its end sets the next one for
+        // whatever came in meanwhile (`alarm`).
+        if !self.in_alarm.get() && self.state.storage().get_alarm().await?.is_none() {
+            self.set_alarm(self.flush_ms).await?;
         }
         Ok(())
     }
 
     async fn set_alarm(&self, in_ms: i64) -> Result<()> {
-        self.alarm_set.set(None);
         self.state.storage().set_alarm(in_ms).await?;
-        self.alarm_set.set(Some(true));
+        self.armed.set(true);
         Ok(())
     }
 
@@ -259,14 +259,22 @@ impl DurableObject for Gate {
             committing: Cell::new(false),
             commits: Cell::new(0),
             pending: RefCell::new(None),
-            alarm_set: Cell::new(None),
+            in_alarm: Cell::new(false),
+            armed: Cell::new(false),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        // A fired alarm is no longer set; a commit that needs another sets it again.
-        self.alarm_set.set(Some(false));
-        self.commit_tally().await?;
+        self.in_alarm.set(true);
+        self.armed.set(false);
+        let done = self.commit_tally().await;
+        self.in_alarm.set(false);
+        // Counts handed over while the commit ran have no alarm of their own yet.
+        let waiting = self.pending.borrow().as_ref().is_none_or(|p| !p.is_empty());
+        if waiting && !self.armed.get() {
+            self.set_alarm(self.flush_ms).await?;
+        }
+        done?;
         Response::empty()
     }
 
