@@ -317,6 +317,12 @@ def test_two_rotations_of_one_admin_key_make_one_new_key(admin, stack):
     assert codes.count(201) == 1 and set(codes) <= {201, 404, 409}, [r.text for r in answers]
     raced = [k for k in admin.get("/v1/admin/keys").json()["data"]["items"] if k["label"] == "raced"]
     assert len(raced) == 2 and sorted(k["role"] for k in raced) == ["support", "support"], raced
+    # Later too: a key rotated with a grace period still works, but is not rotated a second time.
+    newer = next(k["prefix"] for k in raced if k["prefix"] != prefix)
+    assert admin.post(f"/v1/admin/keys/{newer}/rotate", json={"grace_secs": 60}).status_code == 201
+    again = admin.post(f"/v1/admin/keys/{newer}/rotate", json={"grace_secs": 60})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict", again.text
+    assert len([k for k in admin.get("/v1/admin/keys").json()["data"]["items"] if k["label"] == "raced"]) == 3
 
 
 def test_otpctl_makes_role_and_scoped_keys_and_rotates(stack, make_tenant):

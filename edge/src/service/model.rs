@@ -290,6 +290,10 @@ pub struct ApiKeyRecord {
     /// A tenant key's scopes; none (every key made before scopes, a tenant's first key) is all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<Scope>,
+    /// The admin key that replaced this one: a rotated key works out its grace period but is not
+    /// rotated again (two rotations, however far apart, make one new key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
 }
 
 impl ApiKeyRecord {

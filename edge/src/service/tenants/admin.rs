@@ -296,6 +296,7 @@ pub async fn create<P: Platform>(
         label: "primary".into(),
         admin_role: None,
         scopes: Vec::new(),
+        replaced_by: None,
     };
     app.repo().create_tenant(&t, &record).await?;
     Ok(Created { tenant: t, key })
@@ -321,6 +322,7 @@ pub async fn create_admin_key<P: Platform>(
         label: label.to_string(),
         admin_role: Some(role),
         scopes: Vec::new(),
+        replaced_by: None,
     };
     app.repo().put_key(&record).await?;
     Ok(key)
@@ -350,6 +352,7 @@ pub async fn create_tenant_key<P: Platform>(
         label: label.to_string(),
         admin_role: None,
         scopes,
+        replaced_by: None,
     };
     let mut writes = vec![crate::service::repo::keys::create_write(&record)];
     writes.extend(first.and_then(FirstCommit::claim_write));
@@ -402,6 +405,12 @@ pub async fn rotate_admin_key<P: Platform>(
             "No live admin key has this prefix (tenant keys rotate with their tenant)",
         ));
     }
+    if old.replaced_by.is_some() {
+        return Err(Error::msg(
+            ErrorCode::Conflict,
+            "This admin key was already rotated: rotate the key that replaced it",
+        ));
+    }
     let key = keys::generate(&app.platform, Role::Admin);
     let record = ApiKeyRecord {
         prefix: key.prefix.clone(),
@@ -414,8 +423,10 @@ pub async fn rotate_admin_key<P: Platform>(
         label: old.label.clone(),
         admin_role: Some(old.admin_role()),
         scopes: Vec::new(),
+        replaced_by: None,
     };
     let mut ended = old;
+    ended.replaced_by = Some(key.prefix.clone());
     let until = now + grace_secs.max(0) * 1000;
     if ended.expires_at == 0 || ended.expires_at > until {
         ended.expires_at = until;
@@ -452,6 +463,7 @@ pub async fn rotate_key<P: Platform>(
         label: "rotated".into(),
         admin_role: None,
         scopes: Vec::new(),
+        replaced_by: None,
     };
     let old_until = now + grace_secs.max(0) * 1000;
     let claim = first.and_then(FirstCommit::claim_write);
