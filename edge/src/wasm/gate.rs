@@ -134,15 +134,21 @@ impl Gate {
             .await
     }
 
+    /// The pending counts, taken out of memory (or read from storage the first time): whoever takes
+    /// them puts them back once stored, so a failed write leaves nothing cached and the next call
+    /// reads storage again.
+    async fn take_pending(&self) -> Result<Counts> {
+        match self.pending.take() {
+            Some(p) => Ok(p),
+            None => self.counts(TALLY_PENDING).await,
+        }
+    }
+
     /// Adds a worker's counts to the pending ones; durable when this returns. The pending counts
     /// are kept in memory once read: a call then costs one `put` and one alarm check.
     async fn add_tally(&self, docs: Vec<(String, Vec<(String, i64)>)>) -> Result<()> {
         let _one_at_a_time = self.inner.lock().await;
-        // Taken out: a failed put leaves nothing cached, and the next call reads storage again.
-        let mut pending = match self.pending.take() {
-            Some(p) => p,
-            None => self.counts(TALLY_PENDING).await?,
-        };
+        let mut pending = self.take_pending().await?;
         merge(&mut pending, docs);
         self.put_counts(TALLY_PENDING, &pending).await?;
         self.pending.replace(Some(pending));
@@ -176,10 +182,7 @@ impl Gate {
         let batch = {
             let _one_at_a_time = self.inner.lock().await;
             let mut batch = self.counts(TALLY_FLUSHING).await?;
-            let pending = match self.pending.take() {
-                Some(p) => p,
-                None => self.counts(TALLY_PENDING).await?,
-            };
+            let pending = self.take_pending().await?;
             merge(&mut batch, unfold(&pending));
             if !pending.is_empty() {
                 self.put_counts(TALLY_FLUSHING, &batch).await?;
@@ -318,6 +321,7 @@ impl DurableObject for Gate {
             return Err(e);
         }
         let answer = serde_json::to_vec(&served.answer)?;
-        Ok(super::glue::make_response(200, "content-type\napplication/json\n", &answer).into())
+        let headers = crate::net::join_header_pairs([("content-type", "application/json")]);
+        Ok(super::glue::make_response(200, &headers, &answer).into())
     }
 }
