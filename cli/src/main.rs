@@ -353,8 +353,10 @@ enum Gateways {
         #[arg(long)]
         ttl_secs: Option<u64>,
     },
-    /// Enrolment tokens (by hash prefix): open, used or expired.
+    /// Enrolment tokens (by hash prefix): open, used, expired or revoked.
     EnrolTokens,
+    /// Revoke an enrolment token no phone has used (ID: its hash prefix, as `enrol-tokens` lists it).
+    RevokeToken { id: String },
     /// Phones that enrolled themselves: URL, numbers, version, status (never a key).
     Enrolled,
     /// Take an enrolled phone out of the fleet for good; its keys are erased.
@@ -726,6 +728,11 @@ fn run(cli: Cli) -> Result<Value, String> {
         Cmd::Gateways(Gateways::EnrolTokens) => {
             api.call("GET", "/v1/admin/gateways/enrolments", None)
         }
+        Cmd::Gateways(Gateways::RevokeToken { id }) => api.call(
+            "POST",
+            &format!("/v1/admin/gateways/enrolments/{}/revoke", enc(&id)),
+            None,
+        ),
         Cmd::Gateways(Gateways::Enrolled) => api.call("GET", "/v1/admin/gateways/enrolled", None),
         Cmd::Gateways(Gateways::Retire { id }) => api.call(
             "POST",

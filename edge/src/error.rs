@@ -103,6 +103,7 @@ error_codes! {
     EnrolTokenInvalid = ("enrol_token_invalid", Unauthenticated, "This enrolment token is not valid"),
     EnrolTokenUsed = ("enrol_token_used", Gone, "This enrolment token was already used; ask the operator for a new one"),
     EnrolTokenExpired = ("enrol_token_expired", Gone, "This enrolment token has expired; ask the operator for a new one"),
+    EnrolTokenRevoked = ("enrol_token_revoked", Gone, "This enrolment token was revoked; ask the operator for a new one"),
     GatewayRetired = ("gateway_retired", Gone, "This phone was retired; enrol it again with a new token"),
     GatewayConfigured = ("gateway_configured", Conflict, "This phone is configured by GATEWAYS and GATEWAY_SECRETS; change it there"),
     Internal = ("internal", Internal, "Internal error"),

@@ -70,6 +70,14 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         ("idempotency/i_recent", json!({"created_at": now - 60_000})),
         ("nonces/n_old", json!({"at": now - 2 * DAY_MS})),
         ("nonces/n_recent", json!({"at": now - 60_000})),
+        (
+            "enrol_tokens/e_old",
+            json!({"created_at": now - 41 * DAY_MS, "expires_at": now - 40 * DAY_MS, "used_at": now - 40 * DAY_MS}),
+        ),
+        (
+            "enrol_tokens/e_recent",
+            json!({"created_at": now - 3 * DAY_MS, "expires_at": now - 2 * DAY_MS}),
+        ),
     ];
     let writes = docs
         .iter()
@@ -94,6 +102,7 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         "messages/m_old",
         "idempotency/i_old",
         "nonces/n_old",
+        "enrol_tokens/e_old",
     ] {
         assert!(!exists(&db, gone).await, "{gone} should be purged");
     }
@@ -102,12 +111,13 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
         "messages/m_recent",
         "idempotency/i_recent",
         "nonces/n_recent",
+        "enrol_tokens/e_recent",
     ] {
         assert!(exists(&db, kept).await, "{kept} should be kept");
     }
     assert_eq!(
         report["purged"],
-        json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0, "reverse": 0}),
+        json!({"verifications": 1, "messages": 1, "idempotency": 1, "gateway_checks": 1, "nonces": 1, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0, "reverse": 0, "enrol_tokens": 1}),
         "{report}"
     );
     // Newest first: the latest check (down) is what the dashboard shows as current.
@@ -121,6 +131,6 @@ async fn cron_expires_stale_verifications_and_purges_only_what_is_past_retention
     assert_eq!(again["verifications_expired"], 0);
     assert_eq!(
         again["purged"],
-        json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0, "reverse": 0})
+        json!({"verifications": 0, "messages": 0, "idempotency": 0, "gateway_checks": 0, "nonces": 0, "inbound": 0, "webhook_deliveries": 0, "routes": 0, "alerts": 0, "canaries": 0, "reverse": 0, "enrol_tokens": 0})
     );
 }

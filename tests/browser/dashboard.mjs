@@ -466,6 +466,26 @@ try {
   await page.waitForSelector("[data-enrol-command]");
   out.enrol = { body: enrolReq.postDataJSON(), command: await page.textContent("[data-enrol-command]") };
   await shot("phones-enrol", DESKTOP.width);
+  // A command pasted where it should not be is revoked from the box that showed it...
+  const listed = await call("POST", "/v1/admin/gateways/enrolments", adminKey, { label: "listed phone" });
+  const isRevoke = (r) => r.method() === "POST" && /^\/v1\/admin\/gateways\/enrolments\/[0-9a-f]{12}\/revoke$/.test(new URL(r.url()).pathname);
+  const [boxRevoke] = await Promise.all([
+    page.waitForRequest(isRevoke),
+    enrolBox.getByRole("button", { name: "Revoke this command" }).click(),
+  ]);
+  await page.waitForSelector("#enrol-box [data-revoked]");
+  out.enrol.box_revoke = { path: new URL(boxRevoke.url()).pathname, text: await page.textContent("#enrol-box [data-revoked]") };
+  // ...or from the list of open commands the page shows once drawn again.
+  await go("#/audit", "audit");
+  await go("#/phones", "phones");
+  const openRows = () => page.evaluate(() => [...document.querySelectorAll("tr[data-token]")].map((r) => r.dataset.token));
+  out.enrol.listed = { id: listed.data.id, before: await openRows() };
+  const [listRevoke] = await Promise.all([
+    page.waitForRequest(isRevoke),
+    rerender("phones", () => page.locator(`tr[data-token="${listed.data.id}"]`).getByRole("button", { name: "Revoke" }).click()),
+  ]);
+  out.enrol.listed.path = new URL(listRevoke.url()).pathname;
+  out.enrol.listed.after = await openRows();
 
   // ---- tenants list -------------------------------------------------------------------------
   await go("#/tenants", "tenants");

@@ -530,7 +530,15 @@ def test_add_a_phone_shows_a_one_time_enrolment_command_and_each_phones_version(
     assert m and m.group(3) == stack.url, e["command"]
     tokens = admin.get("/v1/admin/gateways/enrolments").json()["data"]["items"]
     sha = __import__("hashlib").sha256(m.group(2).encode()).hexdigest()[:12]
-    assert any(t["id"] == sha and t["state"] == "open" for t in tokens)
+    states = {t["id"]: t["state"] for t in tokens}
+    # Revoked from the box that showed it: the command enrols nothing now.
+    assert e["box_revoke"]["path"] == f"/v1/admin/gateways/enrolments/{sha}/revoke", e["box_revoke"]
+    assert "enrols nothing" in e["box_revoke"]["text"] and states[sha] == "revoked"
+    # Revoked from the list of open commands: listed while open (the revoked one not), then gone.
+    listed = e["listed"]
+    assert listed["id"] in listed["before"] and sha not in listed["before"], listed
+    assert listed["path"].endswith(f"/{listed['id']}/revoke") and listed["id"] not in listed["after"], listed
+    assert states[listed["id"]] == "revoked"
     live = {g["id"]: g for g in admin.get("/v1/admin/gateways").json()["data"]["items"]}
     for p in console["phones"]:
         assert p["facts"]["version"] == live[p["id"]]["health"]["version"], p["facts"]

@@ -227,6 +227,78 @@ def test_a_token_enrols_one_phone_even_when_raced(fleet, op):
     assert r.returncode != 0 and "enrolled already" in r.stderr
 
 
+def token_states(op):
+    return {x["id"]: x for x in op.get("/v1/admin/gateways/enrolments").json()["data"]["items"]}
+
+
+def test_a_revoked_token_enrols_nothing_and_a_revocation_racing_an_enrolment_has_one_winner(fleet, op):
+    anyone = requests.Session()
+    before = enrolled(op)
+    t = token(op, label="pasted in the wrong chat")
+    # The id the answer gives is how the list names the token: its hash's first 12 hex digits.
+    assert t["id"] == hashlib.sha256(t["token"].encode()).hexdigest()[:12]
+    assert token_states(op)[t["id"]]["state"] == "open"
+
+    r = otpctl(fleet, "gateways", "revoke-token", t["id"])
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["state"] == "revoked" and out["label"] == "pasted in the wrong chat" and out["revoked_at"]
+    listed = token_states(op)[t["id"]]
+    assert listed["state"] == "revoked" and listed["revoked_at"]
+    assert any(e["action"] == "gateway.enrol_token_revoke" and e["target"] == t["id"]
+               for e in op.get("/v1/admin/audit").json()["data"]["items"])
+    r = anyone.post(fleet.url + "/v1/gateways/enrol", json={"token": t["token"]}, timeout=30)
+    assert (r.status_code, r.json()["error"]["code"]) == (410, "enrol_token_revoked"), r.text
+    assert enrolled(op) == before
+    # Revoking again changes nothing; a longer prefix names the same token.
+    sha = hashlib.sha256(t["token"].encode()).hexdigest()
+    again = op.post(f"/v1/admin/gateways/enrolments/{sha}/revoke")
+    assert again.status_code == 200 and again.json()["data"]["revoked_at"] == out["revoked_at"], again.text
+    # A used token is the phone's now (retire it instead); unknown and malformed ids are refused.
+    used = token(op)
+    assert anyone.post(fleet.url + "/v1/gateways/enrol", json={"token": used["token"]}, timeout=30).status_code == 201
+    r = op.post(f"/v1/admin/gateways/enrolments/{used['id']}/revoke")
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "conflict"), r.text
+    assert token_states(op)[used["id"]]["state"] == "used"
+    # (A token whose hash starts with these 12 digits: one chance in 2^48 per token.)
+    r = op.post("/v1/admin/gateways/enrolments/0123456789ab/revoke")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found"), r.text
+    for bad in ("abc", "0123456789AB", "0123456789ag"):
+        r = op.post(f"/v1/admin/gateways/enrolments/{bad}/revoke")
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "validation_failed"), r.text
+    # A tenant's key may not revoke (the operators' route).
+    tenant_key = tenant_on(fleet, quota=1)
+    assert tenant_key.post(f"/v1/admin/gateways/enrolments/{used['id']}/revoke").status_code in (401, 403)
+
+    # Raced: of a revocation and an enrolment with one token exactly one takes effect, each round.
+    outcomes = set()
+    for i in range(6):
+        r_t = token(op, label=f"race {i}")
+        go = threading.Barrier(2)
+
+        def present():
+            go.wait()
+            return anyone.post(fleet.url + "/v1/gateways/enrol", json={"token": r_t["token"]}, timeout=30)
+
+        def revoke():
+            go.wait()
+            return op.post(f"/v1/admin/gateways/enrolments/{r_t['id']}/revoke")
+
+        with ThreadPoolExecutor(2) as pool:
+            e, v = pool.submit(present), pool.submit(revoke)
+            e, v = e.result(), v.result()
+        state = token_states(op)[r_t["id"]]["state"]
+        if e.status_code == 201:
+            assert (v.status_code, v.json()["error"]["code"]) == (409, "conflict"), v.text
+            assert state == "used" and e.json()["data"]["gateway_id"] in enrolled(op)
+            outcomes.add("enrolled")
+        else:
+            assert (e.status_code, e.json()["error"]["code"]) == (410, "enrol_token_revoked"), e.text
+            assert v.status_code == 200 and state == "revoked", v.text
+            outcomes.add("revoked")
+    print(f"race outcomes: {sorted(outcomes)}")
+
+
 def test_a_phone_re_registers_a_new_url_signed_and_nothing_else_can(fleet, op, tenant, new_phone):
     g = enrol(fleet, op, "mover")
     other = enrol(fleet, op, "bystander")

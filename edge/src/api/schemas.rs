@@ -86,6 +86,7 @@ fn derived() -> Vec<(String, Value)> {
     add::<av::EnrolTokenMade>(&mut all);
     add::<av::Retired>(&mut all);
     add::<av::PhoneKeyRotated>(&mut all);
+    add::<av::EnrolTokenRevoked>(&mut all);
     add::<av::AlertTested>(&mut all);
     add::<av::GatewayLogs>(&mut all);
     add::<av::BackupList>(&mut all);
@@ -214,7 +215,7 @@ pub fn enrolled_example() -> Value {
 }
 pub fn enrol_token_example() -> Value {
     v1_example(
-        json!({"token": "otp_et_…", "gateway_id": null, "label": "kitchen phone", "expires_at": "2026-12-06T17:00:00Z", "edge_url": "https://otp.example.com", "command": "curl -fsSL https://…/install.sh | bash -s -- --enrol otp_et_… --edge https://otp.example.com"}),
+        json!({"id": "3f1c0a9e5d2b", "token": "otp_et_…", "gateway_id": null, "label": "kitchen phone", "expires_at": "2026-12-06T17:00:00Z", "edge_url": "https://otp.example.com", "command": "curl -fsSL https://…/install.sh | bash -s -- --enrol otp_et_… --edge https://otp.example.com"}),
     )
 }
 

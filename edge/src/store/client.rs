@@ -399,6 +399,29 @@ impl Firestore {
         ))
     }
 
+    /// Documents of a top-level collection whose ids start with `prefix`, in id order: a range on
+    /// `__name__` (ids of characters below `~`, such as hex digests).
+    pub async fn list_id_prefix<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        collection: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
+        let name = |id: &str| json!({"referenceValue": format!("{}/{collection}/{id}", self.root)});
+        let bound = |op: &str, id: &str| json!({"fieldFilter": {"field": {"fieldPath": "__name__"}, "op": op, "value": name(id)}});
+        let sq = json!({
+            "from": [{"collectionId": collection}],
+            "where": {"compositeFilter": {"op": "AND", "filters": [
+                bound("GREATER_THAN_OR_EQUAL", prefix),
+                bound("LESS_THAN", &format!("{prefix}~")),
+            ]}},
+            "limit": limit,
+        });
+        self.run_query(http, now_ms, sq).await
+    }
+
     /// The names of every top-level collection (`:listCollectionIds`), sorted.
     pub async fn list_collection_ids<H: HttpClient>(
         &self,
@@ -529,7 +552,17 @@ impl Firestore {
                 sq["startAt"] = json!({"values": [super::value::to_firestore(value), {"referenceValue": name}], "before": false});
             }
         }
-        let q = json!({"structuredQuery": sq});
+        self.run_query(http, now_ms, sq).await
+    }
+
+    /// `runQuery` with one structured query: the documents it found, in its order.
+    async fn run_query<T: DeserializeOwned, H: HttpClient>(
+        &self,
+        http: &H,
+        now_ms: i64,
+        structured_query: Value,
+    ) -> Result<Vec<Doc<T>>, StoreError> {
+        let q = json!({ "structuredQuery": structured_query });
         let out = self.rpc(http, now_ms, "runQuery", Some(q)).await?;
         out.as_array()
             .into_iter()

@@ -10,7 +10,8 @@ use crate::api::http::ApiResponse;
 use crate::api::render::ok;
 use crate::api::requests::EnrolTokenBody;
 use crate::api::views::admin::{
-    EnrolTokenMade, Items, PhoneKeyRotated, Registered, Retired, RetiredStatus,
+    EnrolTokenMade, EnrolTokenRevoked, Items, PhoneKeyRotated, Registered, Retired, RetiredStatus,
+    RevokedState,
 };
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
@@ -63,6 +64,7 @@ pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         app.cfg.enrol.install_script_url
     );
     let data = EnrolTokenMade {
+        id: enrol::token_sha256(&token)[..12].to_string(),
         token,
         gateway_id: t.gateway_id,
         label: t.label,
@@ -77,6 +79,19 @@ pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
 pub async fn token_list<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
     let items = enrol::list_enrol_tokens(app, c.ctx.now_ms).await?;
     Ok(ok(200, Items { items }, c.ctx))
+}
+
+/// `POST /v1/admin/gateways/enrolments/{id}/revoke`: a token no phone has used enrols nothing.
+pub async fn token_revoke<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
+    let id = c.param()?;
+    let t = enrol::revoke_enrol_token(app, c.ctx, c.actor()?, id).await?;
+    let data = EnrolTokenRevoked {
+        id: id.to_string(),
+        state: RevokedState::Revoked,
+        label: t.label,
+        revoked_at: iso8601(t.revoked_at.unwrap_or(c.ctx.now_ms)),
+    };
+    Ok(ok(200, data, c.ctx))
 }
 
 /// `GET /v1/admin/gateways/enrolled`: the phones that enrolled themselves.

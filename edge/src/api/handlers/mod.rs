@@ -149,6 +149,7 @@ async fn plain<P: Platform>(app: &App<P>, h: Plain, c: &Call<'_>) -> Result<ApiR
         GatewayRegister => enrol::register(app, c).await,
         AdminEnrolTokenCreate => enrol::token_create(app, c).await,
         AdminEnrolTokenList => enrol::token_list(app, c).await,
+        AdminEnrolTokenRevoke => enrol::token_revoke(app, c).await,
         AdminEnrolledList => enrol::enrolled(app, c).await,
         AdminGatewayRetire => enrol::retire(app, c).await,
         AdminGatewayRotateKey => enrol::rotate_key(app, c).await,

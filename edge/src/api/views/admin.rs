@@ -213,6 +213,9 @@ pub struct Registered {
 /// `POST /v1/admin/gateways/enrolments`: the token (shown once) and the command a phone runs.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EnrolTokenMade {
+    /// How the list names this token (the first 12 hex digits of its hash): what revoking it takes.
+    #[schema(example = "3f1c0a9e5d2b")]
+    pub id: String,
     #[schema(example = "otp_et_…")]
     pub token: String,
     /// The id the phone will have; none: one is made up when it enrols.
@@ -223,6 +226,24 @@ pub struct EnrolTokenMade {
     #[schema(example = "https://otp.example.com")]
     pub edge_url: String,
     pub command: String,
+}
+
+/// `revoked`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RevokedState {
+    Revoked,
+}
+
+/// `POST /v1/admin/gateways/enrolments/{id}/revoke`: the token enrols nothing from now on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnrolTokenRevoked {
+    #[schema(example = "3f1c0a9e5d2b")]
+    pub id: String,
+    pub state: RevokedState,
+    pub label: String,
+    #[schema(format = DateTime)]
+    pub revoked_at: String,
 }
 
 /// `retired`.

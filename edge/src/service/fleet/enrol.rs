@@ -50,6 +50,9 @@ pub fn token_sha256(token: &str) -> String {
 
 /// Whether a stored token may enrol a phone now.
 pub fn token_usable(t: &EnrolToken, now_ms: i64) -> Result<(), ErrorCode> {
+    if t.revoked_at.is_some() {
+        return Err(ErrorCode::EnrolTokenRevoked);
+    }
     if t.used_at.is_some() {
         return Err(ErrorCode::EnrolTokenUsed);
     }
@@ -158,8 +161,7 @@ pub async fn create_enrol_token<P: Platform>(
         created_at: ctx.now_ms,
         expires_at: ctx.now_ms + ttl as i64 * 1000,
         created_by: actor.to_string(),
-        used_at: None,
-        enrolled: None,
+        ..Default::default()
     };
     app.repo()
         .commit(vec![repo::token_create(&token_sha256(&token), &record)])
@@ -174,6 +176,16 @@ pub async fn create_enrol_token<P: Platform>(
     )
     .await;
     Ok((token, record))
+}
+
+/// `open`, `used`, `expired` or `revoked`, as the operators' list shows a token.
+pub fn token_state(t: &EnrolToken, now_ms: i64) -> &'static str {
+    match token_usable(t, now_ms) {
+        Ok(()) => "open",
+        Err(ErrorCode::EnrolTokenUsed) => "used",
+        Err(ErrorCode::EnrolTokenRevoked) => "revoked",
+        Err(_) => "expired",
+    }
 }
 
 /// The tokens, each by the first 12 hex digits of its hash, with its state.
@@ -194,16 +206,93 @@ pub async fn list_enrol_tokens<P: Platform>(
                 .chars()
                 .take(12)
                 .collect::<String>();
-            let state = match token_usable(&t, now_ms) {
-                Ok(()) => "open",
-                Err(ErrorCode::EnrolTokenUsed) => "used",
-                Err(_) => "expired",
-            };
-            json!({"id": id, "state": state, "gateway_id": t.gateway_id, "label": t.label,
-                   "created_at": t.created_at, "expires_at": t.expires_at, "used_at": t.used_at,
-                   "enrolled": t.enrolled})
+            json!({"id": id, "state": token_state(&t, now_ms), "gateway_id": t.gateway_id,
+                   "label": t.label, "created_at": t.created_at, "expires_at": t.expires_at,
+                   "used_at": t.used_at, "enrolled": t.enrolled, "revoked_at": t.revoked_at})
         })
         .collect())
+}
+
+/// How an operator names a token: the first 12 (or more) hex digits of its hash, as listed.
+fn token_id_checked(id: &str) -> Result<&str, Error> {
+    let hex = id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !(12..=64).contains(&id.len()) || !hex {
+        return Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "id: the first 12 (or more) hex digits of the token's hash, as GET /v1/admin/gateways/enrolments lists it",
+        ));
+    }
+    Ok(id)
+}
+
+/// Times a revocation reads the token again after another change won the race.
+const REVOKE_TRIES: usize = 3;
+
+/// Revokes a token no phone has used: from then on it enrols nothing (410
+/// `enrol_token_revoked`). The change is guarded by the version read, as the enrolment's is, so
+/// of a revocation and an enrolment racing with one token exactly one takes effect. Revoking a
+/// revoked token changes nothing; a used one is a conflict (retire the phone instead).
+pub async fn revoke_enrol_token<P: Platform>(
+    app: &App<P>,
+    ctx: &Ctx,
+    actor: &str,
+    id: &str,
+) -> Result<EnrolToken, Error> {
+    let id = token_id_checked(id)?;
+    for _ in 0..REVOKE_TRIES {
+        let mut found = app.repo().enrol_tokens_by_prefix(id, 2).await?;
+        let doc = match (found.pop(), found.pop()) {
+            (Some(d), None) => d,
+            (None, _) => {
+                return Err(Error::msg(
+                    ErrorCode::NotFound,
+                    "No enrolment token has this id",
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::msg(
+                    ErrorCode::ValidationFailed,
+                    "Two tokens start with this id: give more digits of the hash",
+                ))
+            }
+        };
+        let sha = doc.path.rsplit('/').next().unwrap_or_default().to_string();
+        let mut token = doc.value;
+        match token_usable(&token, ctx.now_ms) {
+            Err(ErrorCode::EnrolTokenRevoked) => return Ok(token),
+            Err(ErrorCode::EnrolTokenUsed) => {
+                return Err(Error::msg(
+                    ErrorCode::Conflict,
+                    "A phone has used this token; retire the phone instead",
+                ))
+            }
+            // An expired token is revoked too, so the list says what the operator did.
+            _ => {}
+        }
+        token.revoked_at = Some(ctx.now_ms);
+        token.revoked_by = Some(actor.to_string());
+        match app
+            .repo()
+            .commit(vec![repo::token_update(&sha, &token, &doc.update_time)])
+            .await
+        {
+            Ok(_) => {
+                audit::audit(
+                    app,
+                    ctx,
+                    actor,
+                    "gateway.enrol_token_revoke",
+                    &sha[..12],
+                    json!({"label": token.label, "gateway_id": token.gateway_id}),
+                )
+                .await;
+                return Ok(token);
+            }
+            Err(StoreError::PreconditionFailed(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::new(ErrorCode::Conflict))
 }
 
 /// A phone presents its token: one commit spends the token and creates the phone.
@@ -269,16 +358,13 @@ pub async fn enrol<P: Platform>(
     match app.repo().commit(writes).await {
         Ok(_) => {}
         // Someone else spent the token (or took the id) between the read and the commit.
+        // Someone else spent the token, an operator revoked it (or the id was taken) between the
+        // read and the commit: say which.
         Err(StoreError::PreconditionFailed(_) | StoreError::AlreadyExists) => {
-            let now_used = app
-                .repo()
-                .get_enrol_token(&sha)
-                .await?
-                .is_some_and(|d| d.value.used_at.is_some());
-            return Err(if now_used {
-                Error::new(ErrorCode::EnrolTokenUsed)
-            } else {
-                Error::new(ErrorCode::Conflict)
+            let now = app.repo().get_enrol_token(&sha).await?;
+            return Err(match now.map(|d| token_usable(&d.value, ctx.now_ms)) {
+                Some(Err(code)) => Error::new(code),
+                _ => Error::new(ErrorCode::Conflict),
             });
         }
         Err(e) => return Err(e.into()),
@@ -538,9 +624,27 @@ mod tests {
         assert_eq!(token_usable(&t, 1_000), Err(ErrorCode::EnrolTokenExpired));
         let used = EnrolToken {
             used_at: Some(5),
-            ..t
+            ..t.clone()
         };
         assert_eq!(token_usable(&used, 10), Err(ErrorCode::EnrolTokenUsed));
+        assert_eq!(token_state(&used, 10), "used");
+        let revoked = EnrolToken {
+            revoked_at: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(token_usable(&revoked, 0), Err(ErrorCode::EnrolTokenRevoked));
+        assert_eq!(token_state(&revoked, 0), "revoked");
+        assert_eq!(token_state(&t, 999), "open");
+        assert_eq!(token_state(&t, 1_000), "expired");
+    }
+
+    #[test]
+    fn a_token_is_named_by_at_least_12_hex_digits_of_its_hash() {
+        assert!(token_id_checked("0123456789ab").is_ok());
+        assert!(token_id_checked(&token_sha256("otp_et_x")).is_ok());
+        for bad in ["0123456789a", "0123456789AB", "0123456789ag", "../x", ""] {
+            assert!(token_id_checked(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

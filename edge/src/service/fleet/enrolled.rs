@@ -29,6 +29,11 @@ pub struct EnrolToken {
     /// The phone it enrolled.
     #[serde(default)]
     pub enrolled: Option<GatewayId>,
+    /// An operator revoked it before any phone used it (a command pasted where it should not be).
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    #[serde(default)]
+    pub revoked_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -282,7 +282,7 @@ const EXPIRE_PAGES: usize = 5;
 
 /// How long records stay after they stop mattering: (collection, time field, retention). Audit
 /// entries, tenants and keys are kept; analytics live in counters, not in these records.
-const RETENTION: [(&str, &str, i64); 11] = [
+const RETENTION: [(&str, &str, i64); 12] = [
     ("verifications", "expires_at", 30 * DAY_MS),
     ("messages", "created_at", 30 * DAY_MS),
     ("inbound", "created_at", 30 * DAY_MS),
@@ -299,6 +299,9 @@ const RETENTION: [(&str, &str, i64); 11] = [
     ("canaries", "sent_at", 7 * DAY_MS),
     // A reverse verification's pointer matters until the verification expires.
     ("reverse", "expires_at", 0),
+    // Enrolment tokens, whatever became of them (the audit log keeps who made, used or revoked
+    // one): the operators' list stays the recent ones, under the store's page.
+    ("enrol_tokens", "expires_at", 30 * DAY_MS),
 ];
 
 /// Deletes records past their retention, at most a few hundred per collection and run.

@@ -59,6 +59,17 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok(docs)
     }
 
+    /// The tokens whose hash starts with `prefix` (hex digits), at most `limit`.
+    pub async fn enrol_tokens_by_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Doc<EnrolToken>>, StoreError> {
+        self.db
+            .list_id_prefix(self.http, self.now, "enrol_tokens", prefix, limit)
+            .await
+    }
+
     pub async fn get_enrolled(
         &self,
         id: &GatewayId,

@@ -1,8 +1,43 @@
 // "Add a phone": a one-time enrolment token (POST /v1/admin/gateways/enrolments) and the command
 // to paste into Termux on the new phone. The token is shown once; the edge keeps only its hash.
+// A command pasted where it should not be is revoked (POST .../enrolments/{id}/revoke): from the
+// box that showed it, or from the list of open commands.
 import { api } from "../api.js";
-import { h, field } from "../dom.js";
+import { h, field, table, section } from "../dom.js";
 import { when } from "../format.js";
+
+/** A button that revokes token `id`, then calls `done`. */
+function revokeButton(id, ui, done, text = "Revoke") {
+  const b = h("button", {
+    type: "button", class: "danger", dataset: { revoke: id },
+    onclick: async () => {
+      b.disabled = true;
+      try {
+        await api("POST", `/v1/admin/gateways/enrolments/${encodeURIComponent(id)}/revoke`, {});
+        done();
+      } catch (err) {
+        ui.error(err);
+        b.disabled = false;
+      }
+    },
+  }, text);
+  return b;
+}
+
+/** The commands no phone has used yet and that still work, each with its revoke button; none: null. */
+export function openTokens(tokens, nav, ui) {
+  const open = tokens.filter((t) => t.state === "open");
+  if (!open.length) return null;
+  const rows = open.map((t) => h("tr", { dataset: { token: t.id } },
+    h("td", {}, t.label || "—"),
+    h("td", {}, h("code", {}, t.id)),
+    h("td", {}, when(t.created_at)),
+    h("td", {}, when(t.expires_at)),
+    h("td", {}, revokeButton(t.id, ui, () => nav("phones", true)))));
+  return section("Open enrolment commands",
+    h("p", { class: "muted" }, "Each works once, until it expires. Revoke one that was pasted where it should not be: it then enrols nothing."),
+    table(["Label", "Id", "Created", "Expires", ""], rows, { caption: "Open enrolment commands", captionHidden: true, class: "enrol-tokens stack" }));
+}
 
 /** The button and, once pressed, a small form; the command appears in the box below it. */
 export function enrolControl(ui) {
@@ -27,9 +62,12 @@ export function enrolControl(ui) {
             try { await navigator.clipboard.writeText(d.command); copy.textContent = "Copied"; } catch { copy.textContent = "Select and copy the command"; }
           },
         }, "Copy command");
+        const revoke = revokeButton(d.id, ui, () => box.replaceChildren(
+          h("p", { class: "form-msg", role: "status", dataset: { revoked: d.id } }, "Revoked: this command enrols nothing now.")),
+          "Revoke this command");
         box.replaceChildren(h("div", { class: "key-box" },
           h("p", {}, `Paste this into Termux on the new phone. It works once, until ${when(Date.parse(d.expires_at))}, and is not shown again.`),
-          code, copy));
+          code, h("div", { class: "button-row" }, copy, revoke)));
       } catch (err) {
         msg.textContent = err.message;
         ui.error(err);

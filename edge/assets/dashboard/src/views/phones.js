@@ -8,14 +8,15 @@ import { api } from "../api.js";
 import { h, field, table, empty, section } from "../dom.js";
 import { label } from "../labels.js";
 import { num, when, day, plural } from "../format.js";
-import { enrolControl } from "./enrol.js";
+import { enrolControl, openTokens } from "./enrol.js";
 
 const TIMELINE = 48;
 
 export async function phonesView(root, params, nav, ui) {
-  const [status, history] = await Promise.all([
+  const [status, history, tokens] = await Promise.all([
     api("GET", "/v1/admin/gateways").catch((e) => ({ error: e })),
     api("GET", "/v1/admin/gateways/checks?limit=500"),
+    api("GET", "/v1/admin/gateways/enrolments").catch(() => ({ items: [] })),
   ]);
   const live = new Map((status.items || []).map((g) => [g.id, g]));
   const checks = new Map();
@@ -52,7 +53,8 @@ export async function phonesView(root, params, nav, ui) {
   root.replaceChildren(section("Phones", intro, enrol.box,
     cards.length
       ? h("div", { class: "cards" }, cards)
-      : empty("No phones configured or checked yet. Press \"Add a phone\" (or list the phones in GATEWAYS, see docs/deploy.md), then \"Run checks now\".")));
+      : empty("No phones configured or checked yet. Press \"Add a phone\" (or list the phones in GATEWAYS, see docs/deploy.md), then \"Run checks now\".")),
+    openTokens(tokens.items, nav, ui));
 }
 
 function card(id, probe, checks, nav, ui) {
