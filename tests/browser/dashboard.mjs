@@ -734,6 +734,7 @@ try {
     page: await page.evaluate(() => ({ ...document.querySelector(".quota").dataset })),
     api: { total: usage.quota.total, remaining: usage.quota.remaining },
   };
+  out.tenant_view.fallback = { page: await page.textContent('[data-fact="fallback"] dd'), api: usage.fallback };
   out.tenant_view.nav = await page.evaluate(() => [...document.querySelectorAll("#nav a")].map((a) => a.textContent));
   out.tenant_view.who = await page.textContent("#who");
   // Integrations with the tenant's own key: its replies, webhooks and opt-outs.

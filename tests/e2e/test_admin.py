@@ -193,6 +193,10 @@ def test_analytics_by_hour_day_and_month(admin, make_tenant, sms, new_phone):
     glob = admin.get("/v1/admin/analytics?granularity=day").json()["data"]["total"]
     assert glob["verifications"]["sent"] >= 3
     assert admin.get("/v1/admin/analytics?granularity=year").status_code == 400
+    # A tenant id names counter documents: anything else is refused, not passed to the store.
+    for q in ("/v1/admin/analytics?granularity=day&tenant_id=a%2Fb", "/v1/admin/usage?tenant_id=..%2Fx"):
+        r = admin.get(q)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "validation_failed"), r.text
     assert admin.get("/v1/admin/analytics?granularity=hour&from=2026-01-01&to=2026-03-01").status_code == 400
 
 

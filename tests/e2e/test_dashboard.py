@@ -341,6 +341,8 @@ def test_a_tenant_key_sees_only_its_own_account(console):
     assert tv["nav"] == ["My account"]
     assert int(tv["quota"]["page"]["total"]) == tv["quota"]["api"]["total"]
     assert int(tv["quota"]["page"]["remaining"]) == tv["quota"]["api"]["remaining"]
+    # The paid fallback's month, as /v1/usage says it (this tenant did not opt in).
+    assert tv["fallback"]["api"]["monthly_cap"] == 0 and tv["fallback"]["page"].startswith("off"), tv["fallback"]
     assert set(tv["blocked"].values()) == {"Not available with this key"}
     assert tv["leaks"] == {"other_name": False, "other_id": False, "xss_name": False, "gateway": False}
     # The page never asked an operator's route or the fleet's status with the tenant's key; its own

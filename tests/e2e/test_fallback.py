@@ -13,6 +13,7 @@ import concurrent.futures
 import json
 import secrets
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -192,6 +193,12 @@ def test_a_code_goes_through_the_provider_when_no_phone_can_take_it(edge, provid
     assert r.status_code == 200 and r.json()["data"]["status"] == "approved", r.text
     eventually(lambda: t.get("/v1/analytics?granularity=month").json()["data"]["total"]["fallback"],
                lambda f: f["sent"] == 1 and f["delivered"] == 1, "the fallback counted")
+    # What it used of the month's cap and what it cost: the tenant's own view and the operators'.
+    want = {"monthly_cap": 5, "month": time.strftime("%Y-%m", time.gmtime()), "sent": 1, "remaining": 4,
+            "cost": f"{abs(float(PRICE)):.6f}"}
+    assert t.get("/v1/usage").json()["data"]["fallback"] == want
+    admin = Client(edge.url, edge.admin_key)
+    assert admin.get(f"/v1/admin/usage?tenant_id={t.id}").json()["data"]["fallback"] == want
 
 
 def test_not_used_when_a_phone_can_deliver(edge, provider, new_phone):
@@ -211,7 +218,10 @@ def test_a_tenant_that_did_not_opt_in_is_refused_as_before(edge, provider, new_p
         r = t.post("/v1/otp/send", json={"phone": phone})
     assert r.status_code == 503 and r.json()["error"]["code"] == "gateway_unavailable", r.text
     assert provider.calls_to(phone) == []
-    assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == 10
+    usage = t.get("/v1/usage").json()["data"]
+    assert usage["quota"]["remaining"] == 10
+    assert {k: usage["fallback"][k] for k in ("monthly_cap", "sent", "remaining", "cost")} == \
+        {"monthly_cap": 0, "sent": 0, "remaining": 0, "cost": "0.000000"}
 
 
 def test_the_monthly_cap_holds_under_concurrent_codes(edge, provider, new_phone):
@@ -226,7 +236,9 @@ def test_the_monthly_cap_holds_under_concurrent_codes(edge, provider, new_phone)
     assert all(r.status_code == 503 and "cap" in json.dumps(r.json()["error"]) for r in refused), [r.text for r in refused]
     assert sum(len(provider.to(p)) for p in phones) == cap
     # Refused codes cost nothing.
-    assert t.get("/v1/usage").json()["data"]["quota"]["remaining"] == 50 - cap
+    usage = t.get("/v1/usage").json()["data"]
+    assert usage["quota"]["remaining"] == 50 - cap
+    assert (usage["fallback"]["sent"], usage["fallback"]["remaining"]) == (cap, 0), usage["fallback"]
 
 
 @pytest.mark.parametrize("code,message,status,error", [

@@ -331,6 +331,13 @@ pub fn usage_example() -> Value {
             send_window_secs: 3600,
             rate: Default::default(),
         },
+        fallback: views::FallbackSpend {
+            monthly_cap: 500,
+            month: "2026-12".into(),
+            sent: 2,
+            remaining: 498,
+            cost: "0.015800".into(),
+        },
     };
     v1_example(json!(usage))
 }

@@ -171,6 +171,45 @@ pub struct QuotaView {
     pub expires_at: Option<String>,
 }
 
+/// The paid fallback this month (UTC): codes the provider took against the tenant's cap, and what
+/// the provider reported they cost.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FallbackSpend {
+    /// Codes a month the provider may carry (`settings.fallback_monthly_cap`); 0: never.
+    pub monthly_cap: u32,
+    /// `YYYY-MM` (UTC).
+    #[schema(example = "2026-12")]
+    pub month: String,
+    /// Codes the provider took (or may have taken) this month.
+    pub sent: u32,
+    /// Codes the cap still allows this month.
+    pub remaining: u32,
+    /// The prices the provider reported, summed, in its account's currency (each message's
+    /// `provider.price_unit`). A price arrives with the message's final status.
+    #[schema(example = "0.015800")]
+    pub cost: String,
+}
+
+impl FallbackSpend {
+    pub fn of(monthly_cap: u32, u: &crate::service::repo::fallback::FallbackUsage) -> Self {
+        // `M202612` -> `2026-12`.
+        let digits = u.month.trim_start_matches('M');
+        let month = match (digits.get(..4), digits.get(4..)) {
+            (Some(y), Some(m)) => format!("{y}-{m}"),
+            _ => digits.to_string(),
+        };
+        let micros = u.cost_micros.unsigned_abs();
+        let sign = if u.cost_micros < 0 { "-" } else { "" };
+        FallbackSpend {
+            monthly_cap,
+            month,
+            sent: u.sent,
+            remaining: monthly_cap.saturating_sub(u.sent),
+            cost: format!("{sign}{}.{:06}", micros / 1_000_000, micros % 1_000_000),
+        }
+    }
+}
+
 /// How hard the caller's codes are to guess.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CodeView {
@@ -214,6 +253,7 @@ pub struct Usage {
     pub counts: Value,
     pub code: CodeView,
     pub limits: LimitsView,
+    pub fallback: FallbackSpend,
 }
 
 /// A key as admins see it: never the key, never its hash. `role` is an admin key's role
@@ -340,4 +380,30 @@ impl TenantView {
 pub struct TenantPage {
     pub items: Vec<TenantView>,
     pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FallbackSpend;
+    use crate::service::repo::fallback::FallbackUsage;
+
+    #[test]
+    fn a_months_fallback_spend_reads_as_the_cap_left_and_a_decimal_cost() {
+        let u = FallbackUsage {
+            month: "M202612".into(),
+            sent: 3,
+            cost_micros: 23_700,
+            ..Default::default()
+        };
+        let s = FallbackSpend::of(5, &u);
+        assert_eq!((s.month.as_str(), s.sent, s.remaining), ("2026-12", 3, 2));
+        assert_eq!(s.cost, "0.023700");
+        // A cap lowered below what was sent leaves nothing, never a negative.
+        assert_eq!(FallbackSpend::of(2, &u).remaining, 0);
+        let big = FallbackUsage {
+            cost_micros: 12_345_678,
+            ..u
+        };
+        assert_eq!(FallbackSpend::of(5, &big).cost, "12.345678");
+    }
 }

@@ -16,12 +16,13 @@ use crate::api::views::admin::{
     AdminKeyCreated, AdminKeyRotated, AdminUsage, BulkItemError, BulkItemResult, BulkResults,
     Deleted, Export, GatewayKillSwitchSet, Imported, Items, KillSwitchSet, TenantKeyRotated,
 };
-use crate::api::views::{KeyList, KeyView, TenantPage, TenantView};
+use crate::api::views::{FallbackSpend, KeyList, KeyView, TenantPage, TenantView};
 use crate::error::{Error, ErrorCode};
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
 use crate::service::fleet::links;
 use crate::service::fleet::standing;
+use crate::service::messaging::fallback;
 use crate::service::model::{ApiKeyRecord, Tenant, TenantStatus};
 use crate::service::ops::audit;
 use crate::service::ops::cors;
@@ -402,23 +403,42 @@ pub async fn audit_log<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRes
     Ok(ok(200, Items { items }, c.ctx))
 }
 
+/// `?tenant_id=`, checked: it names counter documents.
+fn tenant_param(c: &Call<'_>) -> Result<Option<TenantId>, Error> {
+    match c.req.query_param("tenant_id") {
+        Some(t) if !otp_shared::ids::is_plain_id(&t) => Err(Error::msg(
+            ErrorCode::ValidationFailed,
+            "tenant_id must be a tenant's id",
+        )),
+        t => Ok(t.map(TenantId::from)),
+    }
+}
+
 pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let tenant = c.req.query_param("tenant_id");
+    let tenant = tenant_param(c)?;
     let scope = tenant.as_deref().unwrap_or("_all");
     let counts = app.repo().event_totals(scope, c.ctx.now_ms).await?;
+    let fallback = match &tenant {
+        Some(id) => match app.repo().get_tenant(id).await? {
+            Some(t) => {
+                let spent = fallback::month_usage(app, id, c.ctx.now_ms).await?;
+                Some(FallbackSpend::of(t.settings.fallback_monthly_cap, &spent))
+            }
+            None => None,
+        },
+        None => None,
+    };
     let data = AdminUsage {
-        tenant_id: tenant.map(Into::into),
+        tenant_id: tenant,
         counts,
+        fallback,
     };
     Ok(ok(200, data, c.ctx))
 }
 
 /// `?granularity=hour|day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD[&tenant_id=]` (default: today, by hour).
 pub async fn analytics<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiResponse, Error> {
-    let scope = c
-        .req
-        .query_param("tenant_id")
-        .unwrap_or_else(|| "_all".into());
+    let scope = tenant_param(c)?.map_or_else(|| "_all".to_string(), String::from);
     super::analytics::report(app, c, &scope).await
 }
 

@@ -1,12 +1,14 @@
-//! `GET /v1/usage`: the caller's quota, today's counts and how guessable its codes are.
+//! `GET /v1/usage`: the caller's quota, today's counts, how guessable its codes are and what its
+//! paid fallback has used this month.
 
 use super::Call;
 use crate::api::http::ApiResponse;
 use crate::api::render::ok;
-use crate::api::views::{CodeView, LimitsView, QuotaView, Usage};
+use crate::api::views::{CodeView, FallbackSpend, LimitsView, QuotaView, Usage};
 use crate::error::Error;
 use crate::platform::{iso8601, Platform};
 use crate::service::app::App;
+use crate::service::messaging::fallback;
 use crate::service::otp::code_type_of;
 use crate::service::tenants::quota;
 
@@ -14,6 +16,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
     let tenant = c.tenant()?;
     let remaining = quota::quota_remaining(app, &tenant.id).await?;
     let counts = app.repo().event_totals(&tenant.id, c.ctx.now_ms).await?;
+    let spent = fallback::month_usage(app, &tenant.id, c.ctx.now_ms).await?;
     let s = &tenant.settings;
     let code_type = code_type_of(tenant, None)?;
     let odds = otp_shared::otp::guess_odds(code_type, s.max_checks);
@@ -48,6 +51,7 @@ pub async fn usage<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<ApiRespons
             send_window_secs: s.send_window_secs,
             rate: s.limits.clone(),
         },
+        fallback: FallbackSpend::of(s.fallback_monthly_cap, &spent),
     };
     Ok(ok(200, usage, c.ctx))
 }

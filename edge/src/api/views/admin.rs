@@ -102,6 +102,9 @@ pub struct AdminUsage {
     pub tenant_id: Option<TenantId>,
     #[schema(value_type = Object)]
     pub counts: Value,
+    /// The tenant's paid fallback this month (a tenant asked for only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<crate::api::views::FallbackSpend>,
 }
 
 /// `GET /v1/admin/export`: without `collection`, the collections a backup holds; with it, a page

@@ -25,7 +25,8 @@ export async function meView(root, params, nav, ui) {
       fact("Odds of a guess", c.guess_odds > 0 ? `1 in ${num(1 / c.guess_odds)}` : "—"),
       fact("Code lifetime", `${num(l.ttl_secs)} s`),
       fact("Sends per phone", `${num(l.max_sends)} per ${num(l.send_window_secs)} s`),
-      fact("Plan ends", u.quota.expires_at ? day(u.quota.expires_at) : "no end date")));
+      fact("Plan ends", u.quota.expires_at ? day(u.quota.expires_at) : "no end date"),
+      fact("Paid fallback this month", fallbackText(u.fallback), "fallback")));
 
   const analyticsBox = h("div", { id: "my-analytics" });
   const analytics = h("section", { "aria-labelledby": "my-analytics-h", id: "my-analytics-section" },
@@ -47,6 +48,12 @@ export async function meView(root, params, nav, ui) {
   root.append(replies, hooks, optouts);
 }
 
-function fact(k, v) {
-  return h("div", {}, h("dt", {}, k), h("dd", {}, v));
+function fact(k, v, name) {
+  return h("div", { dataset: { fact: name } }, h("dt", {}, k), h("dd", {}, v));
+}
+
+/** The paid fallback's month (GET /v1/usage `fallback`): codes of the cap and what they cost. */
+function fallbackText(f) {
+  if (!f || !f.monthly_cap) return "off (codes no phone can take are refused)";
+  return `${num(f.sent)} of ${num(f.monthly_cap)} codes (${num(f.remaining)} left), cost ${f.cost}`;
 }

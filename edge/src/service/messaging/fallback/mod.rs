@@ -95,6 +95,19 @@ fn month(now_ms: i64) -> String {
     Granularity::Month.period(now_ms)
 }
 
+/// What `tenant_id`'s paid fallback has used this month (UTC) so far.
+pub async fn month_usage<P: Platform>(
+    app: &App<P>,
+    tenant_id: &TenantId,
+    now_ms: i64,
+) -> Result<repo::fallback::FallbackUsage, StoreError> {
+    Ok(app
+        .repo()
+        .get_fallback_usage(tenant_id, &month(now_ms))
+        .await?
+        .0)
+}
+
 /// Takes one unit of `tenant_id`'s cap for this month; `Ok(false)` when it is spent.
 async fn take_unit<P: Platform>(
     app: &App<P>,
