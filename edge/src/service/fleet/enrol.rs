@@ -357,7 +357,6 @@ pub async fn enrol<P: Platform>(
     }
     match app.repo().commit(writes).await {
         Ok(_) => {}
-        // Someone else spent the token (or took the id) between the read and the commit.
         // Someone else spent the token, an operator revoked it (or the id was taken) between the
         // read and the commit: say which.
         Err(StoreError::PreconditionFailed(_) | StoreError::AlreadyExists) => {
