@@ -79,7 +79,7 @@ impl Write {
     /// Replaces the whole document at `path` (relative, e.g. `tenants/t_1`).
     pub fn set<T: Serialize + ?Sized>(path: String, value: &T) -> Self {
         let fields = match serde_json::to_value(value) {
-            Ok(Value::Object(o)) => fields_of(&o),
+            Ok(Value::Object(o)) => fields_of(o),
             _ => json!({}),
         };
         Write {
@@ -91,7 +91,10 @@ impl Write {
     /// (an update mask), creating the document when missing.
     pub fn merge<T: Serialize + ?Sized>(path: String, value: &T) -> Self {
         let (fields, mask): (Value, Vec<String>) = match serde_json::to_value(value) {
-            Ok(Value::Object(o)) => (fields_of(&o), o.keys().map(|k| field_path(k)).collect()),
+            Ok(Value::Object(o)) => {
+                let mask = o.keys().map(|k| field_path(k)).collect();
+                (fields_of(o), mask)
+            }
             _ => (json!({}), Vec::new()),
         };
         Write {
@@ -307,19 +310,21 @@ impl Firestore {
         self.call(http, now_ms, "POST", url, body).await
     }
 
-    fn doc_of<T: DeserializeOwned>(&self, d: &Value) -> Result<Doc<T>, StoreError> {
+    /// A document of a response, taken out of it.
+    fn doc_of<T: DeserializeOwned>(&self, mut d: Value) -> Result<Doc<T>, StoreError> {
         let name = d["name"].as_str().unwrap_or_default();
         let path = name
             .strip_prefix(&self.root)
             .map(|p| p.trim_start_matches('/'))
             .unwrap_or(name)
             .to_string();
-        let value = serde_json::from_value(from_fields(&d["fields"]))
+        let update_time = d["updateTime"].as_str().unwrap_or_default().to_string();
+        let value = serde_json::from_value(from_fields(d["fields"].take()))
             .map_err(|e| StoreError::Invalid(format!("{path}: {e}")))?;
         Ok(Doc {
             path,
             value,
-            update_time: d["updateTime"].as_str().unwrap_or_default().to_string(),
+            update_time,
         })
     }
 
@@ -339,7 +344,7 @@ impl Firestore {
             )
             .await
         {
-            Ok(d) => self.doc_of(&d).map(Some),
+            Ok(d) => self.doc_of(d).map(Some),
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
@@ -353,13 +358,13 @@ impl Firestore {
         paths: &[String],
     ) -> Result<Vec<Option<Doc<T>>>, StoreError> {
         let names: Vec<String> = paths.iter().map(|p| format!("{}/{p}", self.root)).collect();
-        let out = self
+        let mut out = self
             .rpc(http, now_ms, "batchGet", Some(json!({"documents": names})))
             .await?;
         let mut found = std::collections::HashMap::new();
-        for item in out.as_array().into_iter().flatten() {
+        for item in out.as_array_mut().into_iter().flatten() {
             if item.get("found").is_some() {
-                let d: Doc<T> = self.doc_of(&item["found"])?;
+                let d: Doc<T> = self.doc_of(item["found"].take())?;
                 found.insert(d.path.clone(), d);
             }
         }
@@ -383,13 +388,14 @@ impl Firestore {
             url.push_str("&pageToken=");
             url.push_str(&crate::net::url_encode(t));
         }
-        let out = self.call(http, now_ms, "GET", url, None).await?;
-        let docs = out["documents"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|d| self.doc_of(d))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = self.call(http, now_ms, "GET", url, None).await?;
+        let docs = match out["documents"].take() {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        }
+        .into_iter()
+        .map(|d| self.doc_of(d))
+        .collect::<Result<Vec<_>, _>>()?;
         Ok((
             docs,
             out["nextPageToken"]
@@ -527,7 +533,7 @@ impl Firestore {
         let mut conditions: Vec<Value> = filters
             .iter()
             // A dotted name is a path into maps (`settings.cors_origins`).
-            .map(|f| json!({"fieldFilter": {"field": {"fieldPath": f.field.split('.').map(field_path).collect::<Vec<_>>().join(".")}, "op": f.op, "value": super::value::to_firestore(&f.value)}}))
+            .map(|f| json!({"fieldFilter": {"field": {"fieldPath": f.field.split('.').map(field_path).collect::<Vec<_>>().join(".")}, "op": f.op, "value": super::value::to_firestore(f.value.clone())}}))
             .collect();
         let mut sq = json!({"from": [{"collectionId": collection}], "limit": limit});
         match conditions.len() {
@@ -549,7 +555,7 @@ impl Firestore {
                     .expect("an array")
                     .push(json!({"field": {"fieldPath": "__name__"}, "direction": direction}));
                 let name = format!("{}/{collection}/{id}", self.root);
-                sq["startAt"] = json!({"values": [super::value::to_firestore(value), {"referenceValue": name}], "before": false});
+                sq["startAt"] = json!({"values": [super::value::to_firestore(value.clone()), {"referenceValue": name}], "before": false});
             }
         }
         self.run_query(http, now_ms, sq).await
@@ -563,12 +569,12 @@ impl Firestore {
         structured_query: Value,
     ) -> Result<Vec<Doc<T>>, StoreError> {
         let q = json!({ "structuredQuery": structured_query });
-        let out = self.rpc(http, now_ms, "runQuery", Some(q)).await?;
-        out.as_array()
+        let mut out = self.rpc(http, now_ms, "runQuery", Some(q)).await?;
+        out.as_array_mut()
             .into_iter()
             .flatten()
             .filter(|r| r.get("document").is_some())
-            .map(|r| self.doc_of(&r["document"]))
+            .map(|r| self.doc_of(r["document"].take()))
             .collect()
     }
 
@@ -623,12 +629,12 @@ impl Firestore {
     ) -> Result<Option<Doc<T>>, StoreError> {
         let body =
             json!({"documents": [format!("{}/{path}", self.root)], "transaction": transaction});
-        let out = self.rpc(http, now_ms, "batchGet", Some(body)).await?;
+        let mut out = self.rpc(http, now_ms, "batchGet", Some(body)).await?;
         match out
-            .as_array()
-            .and_then(|a| a.iter().find(|i| i.get("found").is_some()))
+            .as_array_mut()
+            .and_then(|a| a.iter_mut().find(|i| i.get("found").is_some()))
         {
-            Some(item) => self.doc_of(&item["found"]).map(Some),
+            Some(item) => self.doc_of(item["found"].take()).map(Some),
             None => Ok(None),
         }
     }
