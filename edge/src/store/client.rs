@@ -45,6 +45,13 @@ pub struct Doc<T> {
     pub update_time: String,
 }
 
+impl<T> Doc<T> {
+    /// The document's id: the last segment of its path.
+    pub fn id(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Precondition {
     Exists(bool),

@@ -64,7 +64,7 @@ pub async fn token_create<P: Platform>(app: &App<P>, c: &Call<'_>) -> Result<Api
         app.cfg.enrol.install_script_url
     );
     let data = EnrolTokenMade {
-        id: enrol::token_sha256(&token)[..12].to_string(),
+        id: enrol::token_id(&enrol::token_sha256(&token)).to_string(),
         token,
         gateway_id: t.gateway_id,
         label: t.label,

@@ -48,6 +48,15 @@ pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
+/// Hex digits of a token's hash that name it to operators (the list, the audit log, revocation):
+/// enough to tell tokens apart, and the hash reveals nothing of the token.
+pub const TOKEN_ID_LEN: usize = 12;
+
+/// How the operators name the token whose hash is `token_sha256`.
+pub fn token_id(token_sha256: &str) -> &str {
+    token_sha256.get(..TOKEN_ID_LEN).unwrap_or(token_sha256)
+}
+
 /// Whether a stored token may enrol a phone now.
 pub fn token_usable(t: &EnrolToken, now_ms: i64) -> Result<(), ErrorCode> {
     if t.revoked_at.is_some() {
@@ -163,15 +172,16 @@ pub async fn create_enrol_token<P: Platform>(
         created_by: actor.to_string(),
         ..Default::default()
     };
+    let sha = token_sha256(&token);
     app.repo()
-        .commit(vec![repo::token_create(&token_sha256(&token), &record)])
+        .commit(vec![repo::token_create(&sha, &record)])
         .await?;
     audit::audit(
         app,
         ctx,
         actor,
         "gateway.enrol_token",
-        &token_sha256(&token)[..12],
+        token_id(&sha),
         json!({"gateway_id": record.gateway_id, "expires_at": record.expires_at}),
     )
     .await;
@@ -188,7 +198,7 @@ pub fn token_state(t: &EnrolToken, now_ms: i64) -> &'static str {
     }
 }
 
-/// The tokens, each by the first 12 hex digits of its hash, with its state.
+/// The tokens, each by its [`token_id`], with its state.
 pub async fn list_enrol_tokens<P: Platform>(
     app: &App<P>,
     now_ms: i64,
@@ -197,15 +207,8 @@ pub async fn list_enrol_tokens<P: Platform>(
     Ok(docs
         .into_iter()
         .map(|d| {
+            let id = token_id(d.id()).to_string();
             let t = d.value;
-            let id = d
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(12)
-                .collect::<String>();
             json!({"id": id, "state": token_state(&t, now_ms), "gateway_id": t.gateway_id,
                    "label": t.label, "created_at": t.created_at, "expires_at": t.expires_at,
                    "used_at": t.used_at, "enrolled": t.enrolled, "revoked_at": t.revoked_at})
@@ -213,10 +216,10 @@ pub async fn list_enrol_tokens<P: Platform>(
         .collect())
 }
 
-/// How an operator names a token: the first 12 (or more) hex digits of its hash, as listed.
+/// A token named by an operator: its [`token_id`], or more digits of its hash.
 fn token_id_checked(id: &str) -> Result<&str, Error> {
     let hex = id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !(12..=64).contains(&id.len()) || !hex {
+    if !(TOKEN_ID_LEN..=64).contains(&id.len()) || !hex {
         return Err(Error::msg(
             ErrorCode::ValidationFailed,
             "id: the first 12 (or more) hex digits of the token's hash, as GET /v1/admin/gateways/enrolments lists it",
@@ -256,7 +259,7 @@ pub async fn revoke_enrol_token<P: Platform>(
                 ))
             }
         };
-        let sha = doc.path.rsplit('/').next().unwrap_or_default().to_string();
+        let sha = doc.id().to_string();
         let mut token = doc.value;
         match token_usable(&token, ctx.now_ms) {
             Err(ErrorCode::EnrolTokenRevoked) => return Ok(token),
@@ -282,7 +285,7 @@ pub async fn revoke_enrol_token<P: Platform>(
                     ctx,
                     actor,
                     "gateway.enrol_token_revoke",
-                    &sha[..12],
+                    token_id(&sha),
                     json!({"label": token.label, "gateway_id": token.gateway_id}),
                 )
                 .await;
@@ -375,7 +378,7 @@ pub async fn enrol<P: Platform>(
         "enrolment",
         "gateway.enrol",
         &id,
-        json!({"token": &sha[..12], "url": phone.url, "version": phone.version}),
+        json!({"token": token_id(&sha), "url": phone.url, "version": phone.version}),
     )
     .await;
     Ok(Enrolled {
@@ -640,7 +643,10 @@ mod tests {
     #[test]
     fn a_token_is_named_by_at_least_12_hex_digits_of_its_hash() {
         assert!(token_id_checked("0123456789ab").is_ok());
-        assert!(token_id_checked(&token_sha256("otp_et_x")).is_ok());
+        let sha = token_sha256("otp_et_x");
+        assert!(token_id_checked(&sha).is_ok());
+        assert_eq!(token_id(&sha), &sha[..12]);
+        assert!(token_id_checked(token_id(&sha)).is_ok());
         for bad in ["0123456789a", "0123456789AB", "0123456789ag", "../x", ""] {
             assert!(token_id_checked(bad).is_err(), "{bad}");
         }

@@ -71,7 +71,7 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok(docs
             .into_iter()
             .map(|d| {
-                let id = d.path.rsplit('/').next().unwrap_or_default().to_string();
+                let id = d.id().to_string();
                 (id, d.value, d.update_time)
             })
             .collect())

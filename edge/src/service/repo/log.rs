@@ -129,7 +129,7 @@ impl<H: HttpClient> Repo<'_, H> {
         let mut items = Vec::with_capacity(limit.min(docs.len()));
         let mut last: Option<Cursor> = None;
         for d in docs.into_iter().take(limit) {
-            let id = d.path.rsplit('/').next().unwrap_or_default().to_string();
+            let id = d.id().to_string();
             let at_ms = d.value.get(time).and_then(Value::as_i64).unwrap_or(0);
             items.push(
                 serde_json::from_value(d.value).map_err(|e| {

@@ -62,7 +62,7 @@ impl<H: HttpClient> Repo<'_, H> {
         Ok(docs
             .into_iter()
             .map(|d| {
-                let slot = d.path.rsplit('/').next().unwrap_or_default().to_string();
+                let slot = d.id().to_string();
                 (slot, d.value, d.update_time)
             })
             .collect())
